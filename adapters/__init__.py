@@ -1,0 +1,61 @@
+"""hedui adapter SDK: what a department IT team codes against.
+
+An adapter is a small object with ``name``, ``version``, ``source`` and three async
+methods (``query``, ``poll``, ``aclose``); see :class:`Adapter`. It is registered under
+the ``hedui.adapters`` entry-point group as a factory ``create(settings) -> Adapter``.
+The conformance kit in :mod:`adapters.testing` proves an adapter keeps the contract.
+"""
+
+from adapters.contract import (
+    Adapter,
+    AdapterSettings,
+    IdType,
+    ResultStatus,
+    Secret,
+    SourceKind,
+    SourceQuery,
+    SourceResult,
+    Subject,
+    Window,
+)
+from adapters.masking import mask_id_number, mask_name
+from adapters.errors import PermanentSourceError, SourceDenied, SourceError, TransientSourceError
+from adapters.records import (
+    AssetCategory,
+    AssetRecord,
+    ContributionRecord,
+    HouseholdRegistrationRecord,
+    IncomeCategory,
+    IncomeRecord,
+    Provenance,
+    Record,
+    RegisteredMember,
+)
+
+__all__ = [
+    "Adapter",
+    "AdapterSettings",
+    "AssetCategory",
+    "AssetRecord",
+    "ContributionRecord",
+    "HouseholdRegistrationRecord",
+    "IdType",
+    "IncomeCategory",
+    "IncomeRecord",
+    "PermanentSourceError",
+    "Provenance",
+    "Record",
+    "RegisteredMember",
+    "ResultStatus",
+    "Secret",
+    "SourceDenied",
+    "SourceError",
+    "SourceKind",
+    "SourceQuery",
+    "SourceResult",
+    "Subject",
+    "TransientSourceError",
+    "Window",
+    "mask_id_number",
+    "mask_name",
+]

@@ -1,0 +1,157 @@
+"""The reference adapter: one class that speaks department gateway protocol v1 over HTTPS.
+
+A department that implements docs/gateway-protocol.md needs no adapter code of its own:
+hedui's built-in adapter for its source is a :class:`GatewayAdapter` pointed at its URL.
+The HTTP outcome is mapped to the SDK contract as follows:
+
+=====================================  ===============================================
+200 FOUND / NOT_FOUND                  ``SourceResult.found`` / ``SourceResult.not_found``
+202 PENDING                            ``SourceResult.pending(ticket, retry_after)``
+401, 403                               :class:`~adapters.errors.SourceDenied`
+408, 429, 5xx, timeouts, network       :class:`~adapters.errors.TransientSourceError`
+other 4xx, malformed or off-contract   :class:`~adapters.errors.PermanentSourceError`
+=====================================  ===============================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from adapters.builtin.decoding import (
+    Origin,
+    decode_final,
+    decode_pending,
+    error_code,
+    parse_json,
+    retry_after_seconds,
+    valid_ticket,
+)
+from adapters.contract import AdapterSettings, Secret, SourceKind, SourceQuery, SourceResult
+from adapters.errors import PermanentSourceError, SourceDenied, TransientSourceError
+
+PROTOCOL_PATH = "gateway/v1"
+"""Appended to ``settings.base_url``: ``{base_url}/gateway/v1/query``."""
+
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+"""A larger answer is refused as off-contract rather than held in memory."""
+
+
+class GatewayAdapter:
+    """An :class:`~adapters.contract.Adapter` for any department speaking protocol v1.
+
+    ``settings.base_url`` is the department's protocol base (``https://host/prefix``),
+    ``settings.credentials["token"]`` its bearer token, and ``settings.timeout`` the most
+    seconds one HTTP exchange may take (a query's deadline shortens it). ``transport``
+    replaces the network, for a department's own tests.
+    """
+
+    def __init__(
+        self,
+        source: SourceKind,
+        name: str,
+        version: str,
+        settings: AdapterSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        token = settings.credentials.get("token")
+        if not isinstance(token, Secret) or not token.reveal():
+            raise ValueError(f"{name}: settings.credentials['token'] is required")
+        if settings.timeout <= 0:
+            raise ValueError(f"{name}: settings.timeout must be positive")
+        self.source = source
+        self.name = name
+        self.version = version
+        self._token = token
+        self._timeout = settings.timeout
+        self._origin = Origin(source.value, name, version)
+        self._client = httpx.AsyncClient(
+            base_url=settings.base_url.rstrip("/") + "/",
+            transport=transport,
+            timeout=settings.timeout,
+            follow_redirects=False,
+            headers={"Accept": "application/json", "User-Agent": f"hedui-{name}/{version}"},
+        )
+
+    def __repr__(self) -> str:
+        return f"GatewayAdapter(name={self.name!r}, source={self.source.value})"
+
+    async def query(self, q: SourceQuery) -> SourceResult:
+        """Ask the department about ``q.subject`` (``POST {base}/gateway/v1/query``)."""
+        timeout = min(self._timeout, q.remaining(default=self._timeout))
+        if timeout <= 0:
+            raise TransientSourceError("deadline passed before the request was sent")
+        payload = {
+            "source": self.source.value,
+            "subject": {
+                "id_type": q.subject.id_type.value,
+                "id_number": q.subject.id_number,
+                "name": q.subject.name,
+            },
+            "window": {"start": q.window.start.isoformat(), "end": q.window.end.isoformat()},
+            "region": q.region,
+            "purposes": list(q.purposes),
+        }
+        headers = {"X-Request-Id": _header_safe(q.request_id)}
+        response = await self._exchange(
+            "POST", f"{PROTOCOL_PATH}/query", timeout, json=payload, headers=headers
+        )
+        return self._interpret(response)
+
+    async def poll(self, ticket: str) -> SourceResult:
+        """Ask about a ticket from an earlier PENDING answer (``GET .../tickets/{ticket}``)."""
+        if not valid_ticket(ticket):
+            raise PermanentSourceError("ticket is not a protocol v1 ticket")
+        response = await self._exchange("GET", f"{PROTOCOL_PATH}/tickets/{ticket}", self._timeout)
+        return self._interpret(response)
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()
+
+    async def _exchange(
+        self, method: str, path: str, limit_s: float, **kwargs: Any
+    ) -> httpx.Response:
+        headers = {**kwargs.pop("headers", {}), "Authorization": f"Bearer {self._token.reveal()}"}
+        try:
+            # httpx timeouts bound each read; asyncio.timeout bounds the whole exchange, so a
+            # department trickling bytes cannot outlive the query's deadline.
+            async with asyncio.timeout(limit_s):
+                response = await self._client.request(
+                    method, path, headers=headers, timeout=limit_s, **kwargs
+                )
+        except (TimeoutError, httpx.TimeoutException):
+            raise TransientSourceError(f"no answer within {limit_s:.2f}s") from None
+        except httpx.UnsupportedProtocol:
+            raise PermanentSourceError("base_url has an unsupported scheme") from None
+        except httpx.TransportError as exc:
+            # No chaining: the httpx exception holds the request, whose body names the subject.
+            raise TransientSourceError(f"connection failed ({type(exc).__name__})") from None
+        except httpx.HTTPError as exc:
+            raise PermanentSourceError(f"unreadable answer ({type(exc).__name__})") from None
+        if len(response.content) > MAX_ANSWER_BYTES:
+            raise PermanentSourceError("answer is larger than the protocol allows")
+        return response
+
+    def _interpret(self, response: httpx.Response) -> SourceResult:
+        status = response.status_code
+        if status == 200:
+            return decode_final(parse_json(response.content), self._origin)
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        if status == 202:
+            return decode_pending(parse_json(response.content), retry_after)
+        code = error_code(response.content)
+        label = f"HTTP {status}" + (f" {code}" if code else "")
+        if status in (401, 403):
+            raise SourceDenied(f"department refused the request: {label}")
+        if status in (408, 429) or 500 <= status <= 599:
+            raise TransientSourceError(f"department unavailable: {label}", retry_after=retry_after)
+        raise PermanentSourceError(f"department rejected the request: {label}")
+
+
+def _header_safe(value: str) -> str:
+    """A request id fit for a header: visible ASCII only, at most 128 characters."""
+    return "".join(c for c in value[:128] if "!" <= c <= "~")

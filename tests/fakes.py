@@ -1,0 +1,102 @@
+"""Fakes that subclass the real ports, and synthetic subjects for tests."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime
+
+from adapters import (
+    AssetCategory,
+    AssetRecord,
+    IncomeCategory,
+    IncomeRecord,
+    PermanentSourceError,
+    Provenance,
+    SourceKind,
+    SourceQuery,
+    SourceResult,
+    TransientSourceError,
+)
+from adapters import resident_id
+
+AS_OF = datetime(2026, 10, 31, tzinfo=UTC)
+
+
+def synthetic_id(region: str = "370322", seq: int = 1, born: date = date(1980, 5, 17)) -> str:
+    return resident_id.make(region, born, seq)
+
+
+class FakeAdapter:
+    """An in-process source: answers from a table keyed by ID number.
+
+    ``fail_with`` makes every call raise; ``hang`` makes calls wait forever (until
+    cancelled); ``calls`` counts queries; ``started`` is set on the first call.
+    """
+
+    version = "0.0-test"
+
+    def __init__(
+        self,
+        source: SourceKind,
+        *,
+        income_fen: dict[str, int] | None = None,
+        asset_fen: dict[str, int] | None = None,
+        fail_with: Exception | None = None,
+        hang: bool = False,
+    ) -> None:
+        self.source = source
+        self.name = f"fake-{source.value}"
+        self.income_fen = income_fen or {}
+        self.asset_fen = asset_fen or {}
+        self.fail_with = fail_with
+        self.hang = hang
+        self.calls = 0
+        self.cancelled = 0
+        self.started = asyncio.Event()
+        self.closed = False
+
+    def _prov(self, n: int) -> Provenance:
+        return Provenance(self.source.value, self.name, self.version, f"R{n}", AS_OF)
+
+    async def query(self, q: SourceQuery) -> SourceResult:
+        self.calls += 1
+        self.started.set()
+        if self.hang:
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                self.cancelled += 1
+                raise
+        if self.fail_with is not None:
+            raise self.fail_with
+        num = q.subject.id_number
+        if num in self.income_fen:
+            return SourceResult.found(
+                [
+                    IncomeRecord(
+                        IncomeCategory.WAGES, "salary", q.window.start, q.window.end,
+                        self.income_fen[num], self._prov(self.calls), payer="某公司",
+                    )
+                ],
+                AS_OF,
+            )
+        if num in self.asset_fen:
+            return SourceResult.found(
+                [AssetRecord(AssetCategory.REAL_ESTATE, "residence", self.asset_fen[num], self._prov(self.calls))],
+                AS_OF,
+            )
+        return SourceResult.not_found(AS_OF)
+
+    async def poll(self, ticket: str) -> SourceResult:
+        raise PermanentSourceError("this fake answers synchronously")
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def failing(source: SourceKind) -> FakeAdapter:
+    return FakeAdapter(source, fail_with=TransientSourceError("HTTP 503"))
+
+
+def with_wrong_check_digit(number: str) -> str:
+    return number[:17] + ("0" if number[-1] != "0" else "1")

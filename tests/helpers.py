@@ -1,0 +1,66 @@
+"""Building a real app (real database, real keys) around fake sources."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+
+from adapters import Adapter, IdType, SourceKind
+from tests.fakes import synthetic_id
+from verifier.bootstrap import App, build_app
+from verifier.config import Config, Principal
+from verifier.domain.household import MemberDraft, Purpose, Relation, RequestDraft
+from verifier.domain.ports import Caller
+
+SYSTEM = "case-system-a"
+CALLER = Caller(SYSTEM, "worker-1", "caseworker", ("3703",))
+APPLICANT_ID = synthetic_id(seq=1, born=date(1970, 3, 9))
+SPOUSE_ID = synthetic_id(seq=2, born=date(1972, 8, 21))
+CHILD_ID = synthetic_id(seq=3, born=date(2005, 1, 30))
+
+
+def config(database_url: str, keys_dir: Path, **kw: object) -> Config:
+    base: dict[str, object] = dict(
+        database_url=database_url,
+        keys_dir=keys_dir,
+        deadline_seconds=10.0,
+        principals={
+            SYSTEM: Principal(SYSTEM, ("caseworker", "reviewer", "auditor"), ("3703",)),
+            "case-system-b": Principal("case-system-b", ("caseworker",), ("3415",)),
+        },
+        sources={},
+    )
+    base.update(kw)
+    return Config(**base)  # type: ignore[arg-type]
+
+
+async def make_app(
+    database_url: str, keys_dir: Path, adapters: Mapping[SourceKind, Adapter], **kw: object
+) -> App:
+    return await build_app(config(database_url, keys_dir, **kw), adapters=adapters, migrate=False)
+
+
+def household_draft(request_id: str = "req-1", region: str = "370322", **kw: object) -> RequestDraft:
+    base: dict[str, object] = dict(
+        request_id=request_id,
+        case_id="CASE-1",
+        authorization_id="SQ-2026-001",
+        purposes=(Purpose.DIBAO, Purpose.LINSHI),
+        region=region,
+        members=(
+            MemberDraft(IdType.RESIDENT_ID, APPLICANT_ID, "测试甲", Relation.APPLICANT),
+            MemberDraft(IdType.RESIDENT_ID, SPOUSE_ID, "测试乙", Relation.SPOUSE),
+            MemberDraft(IdType.RESIDENT_ID, CHILD_ID, "测试丙", Relation.CHILD),
+        ),
+        sources=(),
+        window_start="",
+        window_end="",
+    )
+    base.update(kw)
+    return RequestDraft(**base)  # type: ignore[arg-type]
+
+
+def soon(seconds: float = 10.0) -> float:
+    return time.monotonic() + seconds

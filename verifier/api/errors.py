@@ -1,0 +1,133 @@
+"""Domain errors → canonical gRPC codes with google.rpc.Status details.
+
+Wraps every handler (unary and server-streaming) of our services: a domain error
+becomes its status; anything unexpected becomes INTERNAL with no detail but the request
+id, and is logged by type only (exception texts can carry data we must not log).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+import structlog
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from verifier.domain.errors import (
+    Conflict,
+    DomainError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+    Unavailable,
+)
+
+log = structlog.get_logger("hedui.api")
+DOMAIN = "hedui.gov.cn"
+
+
+def _pack(msg: Any) -> any_pb2.Any:
+    a = any_pb2.Any()
+    a.Pack(msg)
+    return a
+
+
+def status_for(exc: DomainError) -> status_pb2.Status:
+    if isinstance(exc, InvalidArgument):
+        br = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                for v in exc.violations
+            ]
+        )
+        return status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=str(exc), details=[_pack(br)])
+    if isinstance(exc, PermissionDenied):
+        info = error_details_pb2.ErrorInfo(reason=exc.reason, domain=DOMAIN)
+        return status_pb2.Status(code=code_pb2.PERMISSION_DENIED, message=str(exc), details=[_pack(info)])
+    code = {
+        Unauthenticated: code_pb2.UNAUTHENTICATED,
+        NotFound: code_pb2.NOT_FOUND,
+        FailedPrecondition: code_pb2.FAILED_PRECONDITION,
+        Unavailable: code_pb2.UNAVAILABLE,
+        Conflict: code_pb2.ABORTED,
+    }.get(type(exc), code_pb2.INTERNAL)
+    return status_pb2.Status(code=code, message=str(exc))
+
+
+async def _abort(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException, request_id: str) -> None:
+    if isinstance(exc, DomainError):
+        status = status_for(exc)
+        log.info("request_refused", code=code_pb2.Code.Name(status.code), error=type(exc).__name__)
+    else:
+        log.error("request_crashed", error=type(exc).__name__)
+        status = status_pb2.Status(
+            code=code_pb2.INTERNAL, message=f"internal error; request id {request_id}"
+        )
+    await context.abort_with_status(rpc_status.to_status(status))
+
+
+def _request_id(context: grpc.aio.ServicerContext[Any, Any]) -> str:
+    for key, value in context.invocation_metadata() or ():
+        if key == "x-request-id" and isinstance(value, str) and 0 < len(value) <= 64 and value.isprintable():
+            return value
+    return uuid.uuid4().hex
+
+
+class ErrorInterceptor(grpc.aio.ServerInterceptor):
+    """Binds a request id to the logs and maps exceptions to statuses."""
+
+    def __init__(self, services: tuple[str, ...]) -> None:
+        self._services = services
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or not any(method.startswith(f"/{s}/") for s in self._services):
+            return handler
+        if handler.unary_unary:
+            inner_uu = handler.unary_unary
+
+            async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+                rid = _request_id(context)
+                with structlog.contextvars.bound_contextvars(request_id=rid, method=method):
+                    context.set_trailing_metadata((("x-request-id", rid),))
+                    try:
+                        return await inner_uu(request, context)
+                    except Exception as exc:  # noqa: BLE001
+                        await _abort(context, exc, rid)
+                        raise
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream:
+            inner_us = handler.unary_stream
+
+            async def stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+                rid = _request_id(context)
+                with structlog.contextvars.bound_contextvars(request_id=rid, method=method):
+                    try:
+                        async for item in inner_us(request, context):
+                            yield item
+                    except Exception as exc:  # noqa: BLE001
+                        await _abort(context, exc, rid)
+                        raise
+
+            return grpc.unary_stream_rpc_method_handler(
+                stream,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler

@@ -1,0 +1,84 @@
+"""gRPC servicers: translate, call the use case, translate back."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import grpc
+
+from hedui.v1 import keys_pb2, keys_pb2_grpc, verification_pb2 as pb, verification_pb2_grpc
+from verifier.api.translate import draft_from_pb, event_pb, report_pb, verification_pb
+from verifier.domain.errors import FieldViolation, InvalidArgument
+from verifier.domain.ports import Caller
+from verifier.service.verifications import VerificationService, VerificationView
+
+Identify = Callable[[grpc.aio.ServicerContext[Any, Any]], Caller]
+
+
+def _check_id(value: str, field: str) -> None:
+    if not value or len(value) > 64:
+        raise InvalidArgument([FieldViolation(field, "must be a verification id")])
+
+
+class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
+    def __init__(self, service: VerificationService, identify: Identify) -> None:
+        self._service = service
+        self._identify = identify
+
+    async def CreateVerification(
+        self, request: pb.CreateVerificationRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.CreateVerificationResponse:
+        caller = self._identify(context)
+        remaining = context.time_remaining()
+        wait_until = None if remaining is None else time.monotonic() + remaining
+        view = await self._service.create(
+            caller, draft_from_pb(request), wait=request.wait, wait_until=wait_until
+        )
+        return pb.CreateVerificationResponse(verification=verification_pb(view))
+
+    async def GetVerification(
+        self, request: pb.GetVerificationRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.GetVerificationResponse:
+        caller = self._identify(context)
+        _check_id(request.verification_id, "verification_id")
+        view = await self._service.get(caller, request.verification_id)
+        return pb.GetVerificationResponse(verification=verification_pb(view))
+
+    async def WatchVerification(  # type: ignore[override]
+        self, request: pb.WatchVerificationRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[pb.WatchVerificationResponse]:
+        caller = self._identify(context)
+        _check_id(request.verification_id, "verification_id")
+        vid = request.verification_id
+        async for item in self._service.watch(caller, vid):
+            if isinstance(item, VerificationView):
+                # The snapshot: replay known progress so a late watcher sees everything.
+                for p in verification_pb(item).progress:
+                    yield pb.WatchVerificationResponse(verification_id=vid, source_progress=p)
+                yield pb.WatchVerificationResponse(
+                    verification_id=vid, state_changed=verification_pb(item).state
+                )
+            else:
+                yield event_pb(vid, item)
+
+    async def GetReport(
+        self, request: pb.GetReportRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.GetReportResponse:
+        caller = self._identify(context)
+        _check_id(request.verification_id, "verification_id")
+        if request.version < 0:
+            raise InvalidArgument([FieldViolation("version", "must be 0 (latest) or a version number")])
+        report = await self._service.get_report(caller, request.verification_id, request.version)
+        return report_pb(report)
+
+
+class KeyServicer(keys_pb2_grpc.KeyServiceServicer):
+    def __init__(self, jwks_json: Callable[[], str]) -> None:
+        self._jwks = jwks_json
+
+    async def ListKeys(
+        self, request: keys_pb2.ListKeysRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> keys_pb2.ListKeysResponse:
+        return keys_pb2.ListKeysResponse(jwks_json=self._jwks())

@@ -1,0 +1,182 @@
+"""proto ⇄ domain. The only place (with the servicers) that knows the generated code."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from adapters import IdType, SourceKind
+from hedui.v1 import common_pb2 as common
+from hedui.v1 import verification_pb2 as pb
+from verifier.domain.household import MemberDraft, Purpose, Relation, RequestDraft
+from verifier.domain.outcomes import Completeness, SourceStatus, VerificationState
+from verifier.domain.ports import OutcomeSummary, StoredReport
+from verifier.service.events import Event, ReportEvent, SourceEvent, StateEvent
+from verifier.service.verifications import VerificationView
+
+ID_TYPES = {
+    common.ID_TYPE_RESIDENT_ID: IdType.RESIDENT_ID,
+    common.ID_TYPE_PASSPORT: IdType.PASSPORT,
+    common.ID_TYPE_HK_MACAO_PERMIT: IdType.HK_MACAO_PERMIT,
+    common.ID_TYPE_TAIWAN_PERMIT: IdType.TAIWAN_PERMIT,
+    common.ID_TYPE_FOREIGN_PERMANENT_RESIDENT: IdType.FOREIGN_PERMANENT_RESIDENT,
+}
+RELATIONS = {
+    common.RELATION_APPLICANT: Relation.APPLICANT,
+    common.RELATION_SPOUSE: Relation.SPOUSE,
+    common.RELATION_CHILD: Relation.CHILD,
+    common.RELATION_PARENT: Relation.PARENT,
+    common.RELATION_GRANDPARENT: Relation.GRANDPARENT,
+    common.RELATION_GRANDCHILD: Relation.GRANDCHILD,
+    common.RELATION_SIBLING: Relation.SIBLING,
+    common.RELATION_SUPPORTER: Relation.SUPPORTER,
+    common.RELATION_OTHER: Relation.OTHER,
+}
+PURPOSES = {
+    common.PURPOSE_DIBAO: Purpose.DIBAO,
+    common.PURPOSE_TEKUN: Purpose.TEKUN,
+    common.PURPOSE_LINSHI: Purpose.LINSHI,
+    common.PURPOSE_DIBAO_BIANYUAN: Purpose.DIBAO_BIANYUAN,
+    common.PURPOSE_YINBING_ZHIPIN: Purpose.YINBING_ZHIPIN,
+}
+SOURCES = {
+    common.SOURCE_KIND_HOUSEHOLD_REGISTRATION: SourceKind.HOUSEHOLD_REGISTRATION,
+    common.SOURCE_KIND_TAX: SourceKind.TAX,
+    common.SOURCE_KIND_SOCIAL_INSURANCE: SourceKind.SOCIAL_INSURANCE,
+    common.SOURCE_KIND_REAL_ESTATE: SourceKind.REAL_ESTATE,
+    common.SOURCE_KIND_BUSINESS_REGISTRATION: SourceKind.BUSINESS_REGISTRATION,
+    common.SOURCE_KIND_PROVIDENT_FUND: SourceKind.PROVIDENT_FUND,
+    common.SOURCE_KIND_VEHICLE: SourceKind.VEHICLE,
+    common.SOURCE_KIND_BANK: SourceKind.BANK,
+    common.SOURCE_KIND_SECURITIES: SourceKind.SECURITIES,
+    common.SOURCE_KIND_COMMERCIAL_INSURANCE: SourceKind.COMMERCIAL_INSURANCE,
+    common.SOURCE_KIND_INTERNET_FINANCE: SourceKind.INTERNET_FINANCE,
+}
+SOURCES_TO_PB = {v: k for k, v in SOURCES.items()}
+ID_TYPES_TO_PB = {v: k for k, v in ID_TYPES.items()}
+RELATIONS_TO_PB = {v: k for k, v in RELATIONS.items()}
+PURPOSES_TO_PB = {v: k for k, v in PURPOSES.items()}
+STATUS_TO_PB = {
+    SourceStatus.PENDING: common.SOURCE_STATUS_PENDING,
+    SourceStatus.FOUND: common.SOURCE_STATUS_FOUND,
+    SourceStatus.NOT_FOUND: common.SOURCE_STATUS_NOT_FOUND,
+    SourceStatus.FAILED: common.SOURCE_STATUS_FAILED,
+    SourceStatus.DENIED: common.SOURCE_STATUS_DENIED,
+}
+STATE_TO_PB = {
+    VerificationState.RUNNING: pb.VERIFICATION_STATE_RUNNING,
+    VerificationState.AWAITING_SOURCES: pb.VERIFICATION_STATE_AWAITING_SOURCES,
+    VerificationState.DONE: pb.VERIFICATION_STATE_DONE,
+}
+COMPLETENESS_TO_PB = {
+    Completeness.COMPLETE: pb.COMPLETENESS_COMPLETE,
+    Completeness.PARTIAL: pb.COMPLETENESS_PARTIAL,
+}
+
+
+def draft_from_pb(req: pb.CreateVerificationRequest) -> RequestDraft:
+    """Unknown or unset enum values become ``None``; validation names them."""
+    return RequestDraft(
+        request_id=req.request_id,
+        case_id=req.case_id,
+        authorization_id=req.authorization_id,
+        purposes=tuple(PURPOSES.get(p) for p in req.purposes),
+        region=req.household.region_code,
+        members=tuple(
+            MemberDraft(
+                id_type=ID_TYPES.get(m.id_type),
+                id_number=m.id_number,
+                name=m.name,
+                relation=RELATIONS.get(m.relation),
+            )
+            for m in req.household.members
+        ),
+        sources=tuple(SOURCES.get(s) for s in req.sources),
+        window_start=req.window.start_date,
+        window_end=req.window.end_date,
+    )
+
+
+def timestamp(dt: datetime) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(dt)
+    return ts
+
+
+def _progress(o: OutcomeSummary) -> pb.SourceProgress:
+    return pb.SourceProgress(
+        member_index=o.member_index,
+        source=SOURCES_TO_PB[SourceKind(o.source)],
+        status=STATUS_TO_PB[SourceStatus(o.status)],
+        reason=o.reason,
+    )
+
+
+def verification_pb(view: VerificationView) -> pb.Verification:
+    r = view.record
+    return pb.Verification(
+        verification_id=r.id,
+        case_id=r.case_id,
+        request_id=r.request_id,
+        state=STATE_TO_PB[r.state],
+        created_at=timestamp(r.created_at),
+        progress=[_progress(o) for o in view.progress],
+        latest_report_version=r.latest_version,
+        completeness=COMPLETENESS_TO_PB[r.completeness] if r.completeness else pb.COMPLETENESS_UNSPECIFIED,
+    )
+
+
+def event_pb(vid: str, event: Event) -> pb.WatchVerificationResponse:
+    out = pb.WatchVerificationResponse(verification_id=vid, at=timestamp(event.at))
+    if isinstance(event, SourceEvent):
+        o = event.outcome
+        out.source_progress.CopyFrom(
+            pb.SourceProgress(
+                member_index=o.member_index,
+                source=SOURCES_TO_PB[o.source],
+                status=STATUS_TO_PB[o.status],
+                reason=o.reason,
+            )
+        )
+    elif isinstance(event, ReportEvent):
+        out.report_issued.CopyFrom(
+            pb.ReportIssued(
+                version=event.version,
+                completeness=COMPLETENESS_TO_PB[event.completeness],
+                envelope_sha256=event.envelope_sha256,
+            )
+        )
+    elif isinstance(event, StateEvent):
+        out.state_changed = STATE_TO_PB[event.state]
+    return out
+
+
+def report_pb(report: StoredReport) -> pb.GetReportResponse:
+    s = json.loads(report.summary_json)
+    sources: Sequence[dict[str, object]] = s["sources"]
+    return pb.GetReportResponse(
+        envelope=report.envelope,
+        summary=pb.ReportSummary(
+            report_id=report.report_id,
+            version=report.version,
+            completeness=COMPLETENESS_TO_PB[report.completeness],
+            region_code=s["region"],
+            member_count=s["member_count"],
+            sources=[
+                pb.MemberSourceSummary(
+                    member_index=int(str(x["member_index"])),
+                    source=SOURCES_TO_PB[SourceKind(str(x["source"]))],
+                    status=STATUS_TO_PB[SourceStatus(str(x["status"]))],
+                    record_count=int(str(x["record_count"])),
+                )
+                for x in sources
+            ],
+            total_income_fen=s["total_income_fen"],
+            total_assets_fen=s["total_assets_fen"],
+            key_id=report.signing_key_id,
+            release_audit_seq=report.release_seq,
+        ),
+    )

@@ -1,0 +1,46 @@
+"""Structured logs (JSON lines on stderr) that cannot carry a raw resident ID number.
+
+Code never logs personal data; the redaction processor is the second line of defence
+for what a library or a mistake might put in an event.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+_ID_LIKE = re.compile(r"(?<![0-9])[1-9][0-9]{5}(?:19|20)[0-9]{2}[01][0-9][0-3][0-9][0-9]{3}[0-9Xx](?![0-9])")
+
+
+def redact(text: str) -> str:
+    return _ID_LIKE.sub("[REDACTED-ID]", text)
+
+
+def _redact_processor(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for k, v in list(event.items()):
+        if isinstance(v, str):
+            event[k] = redact(v)
+    return event
+
+
+def configure(level: str = "INFO", *, json: bool = True) -> None:
+    lvl = getattr(logging, level.upper(), logging.INFO)
+    logging.basicConfig(level=lvl, stream=sys.stderr, format="%(message)s")
+    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _redact_processor,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(lvl),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )

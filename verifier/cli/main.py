@@ -1,0 +1,90 @@
+"""`hedui` command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from verifier.cli import offline, runtime
+from verifier.cli.logs import configure
+from verifier.config import DEFAULT_SANDBOX_PORT, Config, ConfigError, load_config
+
+Handler = Callable[[Config, argparse.Namespace], int]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hedui", description="Household economic-status verification (核对).")
+    p.add_argument("--config", type=Path, help="configuration file (TOML); default: embedded")
+    p.add_argument("--log-level", default=os.environ.get("HEDUI_LOG_LEVEL", "WARNING"))
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def cmd(parent: argparse._SubParsersAction[argparse.ArgumentParser], name: str, fn: Handler, help_: str) -> argparse.ArgumentParser:
+        sp = parent.add_parser(name, help=help_, description=help_)
+        sp.set_defaults(fn=fn)
+        return sp
+
+    cmd(sub, "serve", runtime.serve, "run the gRPC server")
+    sb = cmd(sub, "sandbox", runtime.sandbox, "serve the synthetic departments over HTTP")
+    sb.add_argument("--host", default="127.0.0.1")
+    sb.add_argument("--port", type=int, default=DEFAULT_SANDBOX_PORT)
+    sb.add_argument("--seed", type=int, default=runtime.DEFAULT_DEMO_SEED)
+    sb.add_argument("--households", type=int, default=200, help="households per county")
+    d = cmd(sub, "demo", runtime.demo, "sandbox + server + one household, end to end")
+    d.add_argument("--out-dir", default="var/demo")
+    d.add_argument("--seed", type=int, default=runtime.DEFAULT_DEMO_SEED)
+    c = cmd(sub, "check", runtime.check, "submit a household file to a server")
+    c.add_argument("--household", required=True)
+    c.add_argument("--server", default="127.0.0.1:50051")
+    c.add_argument("--out")
+    c.add_argument("--wait", action="store_true")
+    c.add_argument("--timeout", type=float, default=60.0)
+    c.add_argument("--user", default=os.environ.get("HEDUI_USER", os.environ.get("USER", "cli")))
+    c.add_argument("--system", default="local-case-system", help="calling system (plaintext dev port only)")
+
+    keys = sub.add_parser("keys", help="signing, audit and data keys").add_subparsers(dest="keys_cmd", required=True)
+    cmd(keys, "generate", offline.keys_generate, "create missing keys")
+    cmd(keys, "rotate", offline.keys_rotate, "new active keys; old ones kept")
+    ke = cmd(keys, "export", offline.keys_export, "public keys as JWKS")
+    ke.add_argument("--kind", choices=("signing", "audit"), default="signing")
+    ke.add_argument("--out")
+
+    rep = sub.add_parser("report", help="offline report tools").add_subparsers(dest="report_cmd", required=True)
+    rv = cmd(rep, "verify", offline.report_verify, "verify a DSSE report envelope against a JWKS")
+    rv.add_argument("file")
+    rv.add_argument("--keys", required=True)
+    rs = cmd(rep, "show", offline.report_show, "readable summary of a report")
+    rs.add_argument("file")
+    rs.add_argument("--keys")
+
+    aud = sub.add_parser("audit", help="audit log").add_subparsers(dest="audit_cmd", required=True)
+    av = cmd(aud, "verify", offline.audit_verify, "recompute the chain; name the first bad seq")
+    av.add_argument("--quiet", action="store_true")
+
+    db = sub.add_parser("db", help="database").add_subparsers(dest="db_cmd", required=True)
+    cmd(db, "upgrade", offline.db_upgrade, "apply migrations")
+
+    ad = sub.add_parser("adapter", help="adapters").add_subparsers(dest="adapter_cmd", required=True)
+    cmd(ad, "list", offline.adapter_list, "entry points: loaded, available or refused and why")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    configure(args.log_level)
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as exc:
+        print(f"hedui: configuration error: {exc}", file=sys.stderr)
+        return 2
+    fn: Handler = args.fn
+    try:
+        return fn(cfg, args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,136 @@
+"""Commands that need no server: keys, report verify/show, audit verify, db upgrade,
+adapter list."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from adapters import registry
+from audit.verify import ChainReport, verify_chain
+from verifier.cli.report_view import render
+from verifier.config import Config
+from verifier.signing.dsse import EnvelopeError, VerifiedEnvelope, verify_envelope
+from verifier.signing.jwks import JwksError, dumps_jwks, parse_jwks
+from verifier.signing.keystore import KeyStore
+from verifier.storage.engine import open_database
+from verifier.storage.migrate import upgrade
+
+console = Console()
+err = Console(stderr=True)
+
+
+def keys_generate(cfg: Config, _args: argparse.Namespace) -> int:
+    created = KeyStore(cfg.keys_dir).ensure()
+    console.print(f"keys in {cfg.keys_dir}: created {', '.join(created) or 'nothing (all present)'}")
+    return 0
+
+
+def keys_rotate(cfg: Config, _args: argparse.Namespace) -> int:
+    ks = KeyStore(cfg.keys_dir)
+    ks.ensure()
+    new = ks.rotate()
+    console.print("new active keys: " + ", ".join(f"{k} {v[:16]}…" for k, v in new.items()))
+    console.print("old keys are kept: earlier reports still verify and decrypt.")
+    return 0
+
+
+def keys_export(cfg: Config, args: argparse.Namespace) -> int:
+    ks = KeyStore(cfg.keys_dir)
+    text = dumps_jwks(ks.public_keys(args.kind))
+    if args.out:
+        Path(args.out).write_text(text)
+        console.print(f"wrote {args.out}")
+    else:
+        print(text, end="")
+    return 0
+
+
+def verify_file(envelope_path: Path, jwks_path: Path) -> VerifiedEnvelope:
+    keys = parse_jwks(jwks_path.read_bytes())
+    return verify_envelope(envelope_path.read_bytes(), keys)
+
+
+def report_verify(_cfg: Config | None, args: argparse.Namespace) -> int:
+    try:
+        v = verify_file(Path(args.file), Path(args.keys))
+    except (EnvelopeError, JwksError, OSError) as exc:
+        err.print(f"[red]NOT VERIFIED[/]: {exc}")
+        return 1
+    doc = v.document
+    console.print(
+        f"[green]VERIFIED[/]: report {doc.get('report_id')} version {doc.get('version')}, "
+        f"signed by key {v.key_id[:16]}…, payload is RFC 8785 canonical JSON"
+    )
+    return 0
+
+
+def report_show(_cfg: Config | None, args: argparse.Namespace) -> int:
+    try:
+        if args.keys:
+            v = verify_file(Path(args.file), Path(args.keys))
+            doc, kid = v.document, v.key_id
+        else:
+            import base64
+
+            env = json.loads(Path(args.file).read_bytes())
+            doc = json.loads(base64.b64decode(env["payload"]))
+            kid = env["signatures"][0]["keyid"]
+            err.print("[yellow]signature not checked (no --keys given)[/]")
+    except (EnvelopeError, JwksError, OSError, ValueError, KeyError) as exc:
+        err.print(f"[red]cannot show report[/]: {exc}")
+        return 1
+    render(doc, kid, console)
+    return 0
+
+
+async def audit_verify_async(cfg: Config, quiet: bool = False) -> ChainReport:
+    db = open_database(cfg.database_url)
+    try:
+        async with db.read_sessions() as session:
+            with Progress(
+                TextColumn("audit verify"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                console=err, disable=quiet, transient=True,
+            ) as progress:
+                task = progress.add_task("entries", total=None)
+
+                def tick(done: int, total: int) -> None:
+                    progress.update(task, completed=done, total=total)
+
+                return await verify_chain(session, tick)
+    finally:
+        await db.dispose()
+
+
+def audit_verify(cfg: Config, args: argparse.Namespace) -> int:
+    report = asyncio.run(audit_verify_async(cfg, quiet=args.quiet))
+    if report.ok:
+        console.print(f"[green]audit chain verifies[/]: {report.entries} entries, head {report.head_chain.hex()[:16]}…")
+        return 0
+    err.print(f"[red]audit chain broken[/] at seq {report.first_bad_seq}: {report.problem}")
+    return 1
+
+
+def db_upgrade(cfg: Config, _args: argparse.Namespace) -> int:
+    upgrade(cfg.database_url)
+    console.print("database is at the latest migration")
+    return 0
+
+
+def adapter_list(cfg: Config, _args: argparse.Namespace) -> int:
+    allow = {sc.adapter: sc.settings() for sc in cfg.sources.values()}
+    rows = asyncio.run(registry.describe(allow))
+    t = Table(title="hedui.adapters entry points")
+    for col in ("name", "source", "distribution", "version", "adapter", "status", "why"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(r.entry_point, r.source, r.distribution, r.distribution_version,
+                  f"{r.adapter_name} {r.adapter_version}".strip(), r.status, r.reason)
+    console.print(t)
+    return 0 if all(r.status != "refused" for r in rows) else 1

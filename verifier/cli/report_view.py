@@ -1,0 +1,97 @@
+"""A readable report summary with Chinese labels (rich)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+
+from verifier.domain.household import PURPOSE_LABELS, Purpose
+from verifier.domain.money import format_yuan
+
+SOURCE_LABELS = {
+    "household_registration": "户籍",
+    "tax": "纳税",
+    "social_insurance": "社会保险",
+    "real_estate": "不动产",
+    "business_registration": "市场主体",
+    "provident_fund": "住房公积金",
+    "vehicle": "车船",
+    "bank": "银行存款",
+    "securities": "证券",
+    "commercial_insurance": "商业保险",
+    "internet_finance": "互联网金融",
+}
+STATUS_LABELS = {
+    "FOUND": "[green]已查到[/]",
+    "NOT_FOUND": "无记录",
+    "FAILED": "[red]查询失败[/]",
+    "PENDING": "[yellow]待返回[/]",
+    "DENIED": "[red]被拒绝[/]",
+}
+RELATION_LABELS = {
+    "applicant": "申请人", "spouse": "配偶", "child": "子女", "parent": "父母",
+    "grandparent": "祖父母", "grandchild": "孙子女", "sibling": "兄弟姐妹",
+    "supporter": "赡养/抚养/扶养人", "other": "其他",
+}
+OUTCOME_LABELS = {"ELIGIBLE": "[green]符合[/]", "INELIGIBLE": "[red]不符合[/]", "NEEDS_REVIEW": "[yellow]需人工复核[/]"}
+
+
+def render(doc: Mapping[str, Any], key_id: str, console: Console) -> None:
+    head = Table.grid(padding=(0, 2))
+    head.add_row("报告编号", doc["report_id"], "版本", str(doc["version"]))
+    head.add_row("核对编号", doc["verification_id"], "案件编号", doc["case_id"])
+    head.add_row("授权书编号", doc["authorization_id"], "地区", doc["region"])
+    head.add_row(
+        "核对用途", "、".join(PURPOSE_LABELS.get(Purpose(p), p) for p in doc["purposes"]),
+        "核对期间", f"{doc['window']['start']} 至 {doc['window']['end']}",
+    )
+    head.add_row("生成时间", doc["created_at"], "签名密钥", key_id[:16] + "…")
+    comp = doc["completeness"]
+    head.add_row(
+        "完整性", "完整" if comp["status"] == "COMPLETE" else f"[yellow]部分（{comp['answered']}/{comp['expected']}）[/]",
+        "上一版本", (doc.get("previous_sha256") or "—")[:16],
+    )
+
+    sources = sorted({s["source"] for s in doc["sources"]})
+    grid = Table(title="各成员 × 各来源核对状态", show_lines=False)
+    grid.add_column("成员")
+    for s in sources:
+        grid.add_column(SOURCE_LABELS.get(s, s))
+    status = {(s["member_index"], s["source"]): s["status"] for s in doc["sources"]}
+    for m in doc["members"]:
+        label = f"{m['index']} {m['name_masked']} {m['id_number_masked']} ({RELATION_LABELS.get(m['relation'], m['relation'])})"
+        grid.add_row(label, *(STATUS_LABELS.get(status.get((m["index"], s), ""), "—") for s in sources))
+
+    totals = doc["totals"]
+    money = Table.grid(padding=(0, 2))
+    money.add_row("核对期间收入合计", f"{format_yuan(totals['income_fen'])} 元")
+    money.add_row("资产合计", f"{format_yuan(totals['assets_fen'])} 元")
+    parts: list[Any] = [head, grid, money]
+
+    failures = [s for s in doc["sources"] if s["status"] in ("FAILED", "DENIED", "PENDING")]
+    if failures:
+        f = Table(title="未完成的来源（不等于无记录）")
+        f.add_column("成员")
+        f.add_column("来源")
+        f.add_column("状态")
+        f.add_column("原因")
+        for s in failures:
+            f.add_row(str(s["member_index"]), SOURCE_LABELS.get(s["source"], s["source"]),
+                      STATUS_LABELS[s["status"]], s["reason"])
+        parts.append(f)
+
+    assessments = doc.get("assessments")
+    if isinstance(assessments, list) and assessments:
+        a = Table(title="救助项目评估（参考意见，由工作人员审核决定）")
+        a.add_column("项目")
+        a.add_column("结论")
+        a.add_column("理由")
+        for item in assessments:
+            reasons = "\n".join(str(r.get("text", "")) for r in item.get("reasons", []))
+            a.add_row(str(item.get("label") or item.get("program")), OUTCOME_LABELS.get(str(item.get("outcome")), str(item.get("outcome"))), reasons)
+        parts.append(a)
+    console.print(Panel(Group(*parts), title="家庭经济状况核对报告", subtitle=doc["schema"]))

@@ -1,0 +1,147 @@
+"""Commands that run things: serve, sandbox, check, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import uuid
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import grpc
+from rich.console import Console
+
+from adapters.sandbox.population import Population
+from adapters.sandbox.server import DEFAULT_SEED, run_sandbox, start_sandbox
+from verifier.api.client import Client, HouseholdFileError, request_from_json
+from verifier.api.server import start_server
+from verifier.bootstrap import build_app
+from verifier.cli.offline import audit_verify_async, report_verify, verify_file
+from verifier.cli.report_view import render
+from verifier.config import Config, sandbox_sources
+
+console = Console()
+err = Console(stderr=True)
+
+
+async def _serve(cfg: Config) -> None:
+    app = await build_app(cfg)
+    running = await start_server(app, cfg.listen)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    console.print(f"hedui serving on port {running.port} (database {cfg.database_url.split('://')[0]})")
+    try:
+        await stop.wait()
+    finally:
+        await running.stop()
+        await app.aclose()
+
+
+def serve(cfg: Config, _args: argparse.Namespace) -> int:
+    asyncio.run(_serve(cfg))
+    return 0
+
+
+def sandbox(_cfg: Config, args: argparse.Namespace) -> int:
+    run_sandbox(args.host, args.port, args.seed, args.households)
+    return 0
+
+
+def household_doc(population: Population, region: str, index: int) -> dict[str, Any]:
+    """A household file (the ``hedui check`` format) for a sandbox household."""
+    hh = population.sample_household(region, index)
+    return {
+        "request_id": f"demo-{uuid.uuid4().hex[:12]}",
+        "case_id": f"DEMO-{hh.household_id}",
+        "authorization_id": f"SQ-{region}-{hh.household_id}",
+        "purposes": ["dibao", "tekun", "linshi", "dibao_bianyuan", "yinbing_zhipin"],
+        "region_code": hh.region,
+        "members": [
+            {
+                "id_type": p.id_type.value,
+                "id_number": p.id_number,
+                "name": p.name,
+                "relation": "applicant" if p.relation.value == "self" else p.relation.value,
+            }
+            for p in hh.members
+        ],
+    }
+
+
+async def _check(args: argparse.Namespace) -> int:
+    try:
+        doc = json.loads(Path(args.household).read_text())
+        req = request_from_json(doc, wait=args.wait)
+    except (OSError, json.JSONDecodeError, HouseholdFileError) as exc:
+        err.print(f"[red]cannot read household file[/]: {exc}")
+        return 2
+    async with Client(args.server, user=args.user, role="caseworker", system=args.system) as client:
+        try:
+            v = await client.create(req, timeout=args.timeout)
+            console.print(f"verification {v.verification_id}: state {v.state}")
+            if args.out and v.latest_report_version:
+                rep = await client.report(v.verification_id)
+                Path(args.out).write_bytes(rep.envelope)
+                console.print(f"report written to {args.out}")
+        except grpc.aio.AioRpcError as exc:
+            err.print(f"[red]{exc.code().name}[/]: {exc.details()}")
+            return 1
+    return 0
+
+
+def check(_cfg: Config, args: argparse.Namespace) -> int:
+    return asyncio.run(_check(args))
+
+
+async def _demo(cfg: Config, out_dir: Path, seed: int) -> int:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    console.rule("hedui demo")
+    async with contextlib.AsyncExitStack() as stack:
+        sb = await start_sandbox(port=0, seed=seed)
+        stack.push_async_callback(sb.stop)
+        console.print(f"sandbox: {len(sb.population.all_households)} synthetic households on port {sb.port}")
+        cfg = replace(cfg, sources=sandbox_sources(sb.port), listen="127.0.0.1:0")
+        app = await build_app(cfg)
+        stack.push_async_callback(app.aclose)
+        server = await start_server(app, cfg.listen)
+        stack.push_async_callback(server.stop)
+        console.print(f"server: gRPC on port {server.port}, database {cfg.database_url}")
+
+        doc = household_doc(sb.population, "370322", 0)
+        console.print(f"household: {len(doc['members'])} members in region {doc['region_code']}, case {doc['case_id']}")
+        client = Client(f"127.0.0.1:{server.port}", user="demo-caseworker", system="local-case-system")
+        stack.push_async_callback(client.close)
+        v = await client.create(request_from_json(doc, wait=True), timeout=60)
+        if not v.latest_report_version:
+            err.print("[red]no report was issued in time[/]")
+            return 1
+        report = await client.report(v.verification_id)
+        envelope_path = out_dir / "report.dsse.json"
+        keys_path = out_dir / "keys.jwks.json"
+        envelope_path.write_bytes(report.envelope)
+        keys_path.write_text(await client.jwks())
+        console.print(f"report v{report.summary.version} written to {envelope_path}; keys to {keys_path}")
+
+        verified = verify_file(envelope_path, keys_path)
+        render(verified.document, verified.key_id, console)
+        ok = report_verify(None, argparse.Namespace(file=str(envelope_path), keys=str(keys_path))) == 0
+
+    chain = await audit_verify_async(cfg, quiet=True)
+    if chain.ok:
+        console.print(f"[green]audit chain verifies[/]: {chain.entries} entries")
+    else:
+        err.print(f"[red]audit chain broken[/] at seq {chain.first_bad_seq}: {chain.problem}")
+    return 0 if ok and chain.ok else 1
+
+
+def demo(cfg: Config, args: argparse.Namespace) -> int:
+    return asyncio.run(_demo(cfg, Path(args.out_dir), args.seed))
+
+
+DEFAULT_DEMO_SEED = DEFAULT_SEED

@@ -1,0 +1,193 @@
+"""One configuration file (TOML) for the operator; the embedded default needs none.
+
+Environment overrides: ``HEDUI_CONFIG`` (file path), ``HEDUI_DATABASE_URL``,
+``HEDUI_KEYS_DIR``, ``HEDUI_LISTEN``. Credentials are references, never values:
+``env:NAME`` or ``file:/run/secrets/name``; ``value:...`` is accepted for sandbox tokens.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from adapters import AdapterSettings, Secret, SourceKind
+
+DEFAULT_SANDBOX_PORT = 8600
+DEFAULT_LISTEN = "127.0.0.1:50051"
+SEED_REGIONS = ("370322", "370305", "370281", "371522", "341824")
+
+
+class ConfigError(ValueError):
+    """The configuration is wrong; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A calling system: which roles its users may act in, which regions it serves."""
+
+    system: str
+    roles: tuple[str, ...]
+    regions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    source: SourceKind
+    adapter: str
+    base_url: str
+    timeout: float = 10.0
+    retries: int = 2
+    max_concurrency: int = 8
+    credentials: Mapping[str, str] = field(default_factory=dict)
+    options: Mapping[str, str] = field(default_factory=dict)
+
+    def settings(self) -> AdapterSettings:
+        return AdapterSettings(
+            base_url=self.base_url,
+            credentials={k: resolve_secret(v, f"sources.{self.source.value}.credentials.{k}")
+                         for k, v in self.credentials.items()},
+            options=dict(self.options),
+            timeout=self.timeout,
+        )
+
+
+@dataclass(frozen=True)
+class Config:
+    listen: str = DEFAULT_LISTEN
+    database_url: str = "sqlite:///var/hedui.db"
+    keys_dir: Path = Path("var/keys")
+    deadline_seconds: float = 30.0
+    principals: Mapping[str, Principal] = field(default_factory=dict)
+    sources: Mapping[SourceKind, SourceConfig] = field(default_factory=dict)
+    insecure_plaintext: bool = True
+
+
+def resolve_secret(ref: str, where: str) -> Secret:
+    kind, _, rest = ref.partition(":")
+    if kind == "env":
+        value = os.environ.get(rest)
+        if value is None:
+            raise ConfigError(f"{where}: environment variable {rest} is not set")
+        return Secret(value)
+    if kind == "file":
+        try:
+            return Secret(Path(rest).read_text().strip())
+        except OSError:
+            raise ConfigError(f"{where}: cannot read {rest}") from None
+    if kind == "value":
+        return Secret(rest)
+    raise ConfigError(f"{where}: must start with env:, file: or value:")
+
+
+def sandbox_sources(port: int = DEFAULT_SANDBOX_PORT, host: str = "127.0.0.1") -> dict[SourceKind, SourceConfig]:
+    """Every built-in adapter pointed at a local ``hedui sandbox``."""
+    return {
+        kind: SourceConfig(
+            source=kind,
+            adapter=kind.value,
+            base_url=f"http://{host}:{port}/{kind.value}",
+            timeout=5.0,
+            credentials={"token": f"value:sandbox-{kind.value}-token"},
+        )
+        for kind in SourceKind
+    }
+
+
+def default_config() -> Config:
+    """The embedded default: SQLite under ./var, the local sandbox, one local principal."""
+    return Config(
+        principals={
+            "local-case-system": Principal(
+                "local-case-system", ("caseworker", "reviewer", "auditor", "admin"), SEED_REGIONS
+            )
+        },
+        sources=sandbox_sources(),
+    )
+
+
+def _get(table: Mapping[str, Any], key: str, kind: type, where: str, default: Any) -> Any:
+    value = table.get(key, default)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise ConfigError(f"{where}.{key}: must be {kind.__name__}")
+    return value
+
+
+def parse_config(doc: Mapping[str, Any]) -> Config:
+    base = default_config()
+    server = doc.get("server", {})
+    db = doc.get("database", {})
+    keys = doc.get("keys", {})
+    principals: dict[str, Principal] = dict(base.principals)
+    if "principals" in doc:
+        principals = {}
+        for system, p in doc["principals"].items():
+            roles = tuple(_get(p, "roles", list, f"principals.{system}", []))
+            regions = tuple(_get(p, "regions", list, f"principals.{system}", []))
+            bad = [r for r in roles if r not in ("caseworker", "reviewer", "auditor", "admin")]
+            if bad:
+                raise ConfigError(f"principals.{system}.roles: unknown role {bad[0]!r}")
+            if not regions or any(not (isinstance(r, str) and r.isdigit() and len(r) <= 6) for r in regions):
+                raise ConfigError(f"principals.{system}.regions: must be GB/T 2260 code prefixes")
+            principals[system] = Principal(system, roles, regions)
+    sources: dict[SourceKind, SourceConfig] = dict(base.sources)
+    if "sources" in doc:
+        sources = {}
+        for name, s in doc["sources"].items():
+            where = f"sources.{name}"
+            try:
+                kind = SourceKind(name)
+            except ValueError:
+                raise ConfigError(f"{where}: unknown source; one of {', '.join(k.value for k in SourceKind)}") from None
+            sources[kind] = SourceConfig(
+                source=kind,
+                adapter=_get(s, "adapter", str, where, name),
+                base_url=_get(s, "base_url", str, where, ""),
+                timeout=_get(s, "timeout", float, where, 10.0),
+                retries=_get(s, "retries", int, where, 2),
+                max_concurrency=_get(s, "max_concurrency", int, where, 8),
+                credentials=dict(_get(s, "credentials", dict, where, {})),
+                options={k: str(v) for k, v in _get(s, "options", dict, where, {}).items()},
+            )
+            if not sources[kind].base_url:
+                raise ConfigError(f"{where}.base_url: must be set")
+    return Config(
+        listen=_get(server, "listen", str, "server", base.listen),
+        database_url=_get(db, "url", str, "database", base.database_url),
+        keys_dir=Path(_get(keys, "dir", str, "keys", str(base.keys_dir))),
+        deadline_seconds=_get(server, "deadline_seconds", float, "server", base.deadline_seconds),
+        principals=principals,
+        sources=sources,
+        insecure_plaintext=_get(server, "insecure_plaintext", bool, "server", True),
+    )
+
+
+def load_config(path: Path | None = None) -> Config:
+    path = path or (Path(os.environ["HEDUI_CONFIG"]) if os.environ.get("HEDUI_CONFIG") else None)
+    if path is None:
+        cfg = default_config()
+    else:
+        try:
+            doc = tomllib.loads(path.read_text())
+        except OSError as exc:
+            raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config {path} is not valid TOML: {exc}") from None
+        cfg = parse_config(doc)
+    overrides: dict[str, Any] = {}
+    if os.environ.get("HEDUI_DATABASE_URL"):
+        overrides["database_url"] = os.environ["HEDUI_DATABASE_URL"]
+    if os.environ.get("HEDUI_KEYS_DIR"):
+        overrides["keys_dir"] = Path(os.environ["HEDUI_KEYS_DIR"])
+    if os.environ.get("HEDUI_LISTEN"):
+        overrides["listen"] = os.environ["HEDUI_LISTEN"]
+    if overrides:
+        from dataclasses import replace
+
+        cfg = replace(cfg, **overrides)
+    return cfg

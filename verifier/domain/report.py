@@ -1,0 +1,233 @@
+"""The report document (``schema: hedui.report/v1``) built from a verification's outcomes.
+
+Pure: the caller supplies ids, clock readings and the assessment section; this module
+only shapes JSON. Every amount is integer fen; IDs and names appear masked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from adapters import (
+    AssetRecord,
+    ContributionRecord,
+    HouseholdRegistrationRecord,
+    IncomeRecord,
+    Provenance,
+    Record,
+    mask_id_number,
+    mask_name,
+)
+from verifier.domain.household import VerificationRequest
+from verifier.domain.outcomes import SourceOutcome, SourceStatus, completeness_of
+
+SCHEMA = "hedui.report/v1"
+
+
+def rfc3339(ts: datetime) -> str:
+    """RFC 3339 UTC, second precision: ``2026-11-26T12:00:00Z``."""
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True)
+class ReportContext:
+    report_id: str
+    version: int
+    previous_sha256: str | None
+    verification_id: str
+    created_at: datetime
+    requester: Mapping[str, str]
+
+
+def _provenance(p: Provenance) -> dict[str, Any]:
+    return {
+        "source": p.source,
+        "adapter": p.adapter,
+        "adapter_version": p.adapter_version,
+        "record_id": p.record_id,
+        "as_of": rfc3339(p.as_of),
+    }
+
+
+def _area(a: Decimal | None) -> str | None:
+    return None if a is None else format(a, "f")
+
+
+def record_json(member_index: int, r: Record) -> dict[str, Any]:
+    """One record as report JSON (money in fen, decimals as strings, IDs masked)."""
+    base: dict[str, Any] = {"member_index": member_index}
+    if isinstance(r, IncomeRecord):
+        base |= {
+            "type": "income",
+            "category": r.category.value,
+            "kind": r.kind,
+            "period_start": r.period_start.isoformat(),
+            "period_end": r.period_end.isoformat(),
+            "amount_fen": r.amount_fen,
+            "payer": r.payer,
+        }
+    elif isinstance(r, AssetRecord):
+        base |= {
+            "type": "asset",
+            "category": r.category.value,
+            "kind": r.kind,
+            "value_fen": r.value_fen,
+            "count": r.count,
+            "area_m2": _area(r.area_m2),
+            "details": dict(sorted(r.details.items())),
+        }
+    elif isinstance(r, ContributionRecord):
+        base |= {
+            "type": "contribution",
+            "scheme": r.scheme,
+            "period_start": r.period_start.isoformat(),
+            "period_end": r.period_end.isoformat(),
+            "base_fen": r.base_fen,
+            "paid_fen": r.paid_fen,
+            "employer": r.employer,
+        }
+    else:
+        base |= {
+            "type": "household_registration",
+            "region_code": r.region_code,
+            "household_number": mask_id_number(r.household_number) if r.household_number else "",
+            "members": [
+                {
+                    "id_type": m.id_type,
+                    "id_number_masked": mask_id_number(m.id_number),
+                    "name_masked": mask_name(m.name),
+                    "relation": m.relation,
+                }
+                for m in r.members
+            ],
+        }
+    base["provenance"] = _provenance(r.provenance)
+    return base
+
+
+def _overlaps(start: date, end: date, window_start: date, window_end: date) -> bool:
+    return start <= window_end and end >= window_start
+
+
+def totals(request: VerificationRequest, outcomes: Sequence[SourceOutcome]) -> dict[str, Any]:
+    """Simple sums: income records overlapping the window, and asset values, per member."""
+    w = request.window
+    by_member: list[dict[str, int]] = [
+        {"member_index": i, "income_fen": 0, "assets_fen": 0}
+        for i in range(len(request.household.members))
+    ]
+    income_by_cat: dict[str, int] = {}
+    assets_by_cat: dict[str, int] = {}
+    for o in outcomes:
+        for r in o.records:
+            if isinstance(r, IncomeRecord) and _overlaps(r.period_start, r.period_end, w.start, w.end):
+                by_member[o.member_index]["income_fen"] += r.amount_fen
+                income_by_cat[r.category.value] = income_by_cat.get(r.category.value, 0) + r.amount_fen
+            elif isinstance(r, AssetRecord):
+                by_member[o.member_index]["assets_fen"] += r.value_fen
+                assets_by_cat[r.category.value] = assets_by_cat.get(r.category.value, 0) + r.value_fen
+    return {
+        "income_fen": sum(m["income_fen"] for m in by_member),
+        "assets_fen": sum(m["assets_fen"] for m in by_member),
+        "income_by_category": dict(sorted(income_by_cat.items())),
+        "assets_by_category": dict(sorted(assets_by_cat.items())),
+        "by_member": by_member,
+    }
+
+
+def completeness_json(outcomes: Sequence[SourceOutcome]) -> dict[str, Any]:
+    answered = sum(1 for o in outcomes if o.status in (SourceStatus.FOUND, SourceStatus.NOT_FOUND))
+    return {
+        "status": completeness_of(tuple(outcomes)).value,
+        "answered": answered,
+        "expected": len(outcomes),
+        "missing": [
+            {"member_index": o.member_index, "source": o.source.value, "status": o.status.value}
+            for o in outcomes
+            if o.status not in (SourceStatus.FOUND, SourceStatus.NOT_FOUND)
+        ],
+    }
+
+
+def sorted_outcomes(outcomes: Sequence[SourceOutcome]) -> list[SourceOutcome]:
+    return sorted(outcomes, key=lambda o: (o.member_index, o.source.value))
+
+
+def build_report(
+    ctx: ReportContext,
+    request: VerificationRequest,
+    outcomes: Sequence[SourceOutcome],
+    assessment: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The report document; ``assessment`` adds the policy sections when present."""
+    ordered = sorted_outcomes(outcomes)
+    doc: dict[str, Any] = {
+        "schema": SCHEMA,
+        "report_id": ctx.report_id,
+        "version": ctx.version,
+        "previous_sha256": ctx.previous_sha256,
+        "verification_id": ctx.verification_id,
+        "case_id": request.case_id,
+        "authorization_id": request.authorization_id,
+        "region": request.household.region,
+        "purposes": [p.value for p in request.purposes],
+        "requester": dict(ctx.requester),
+        "created_at": rfc3339(ctx.created_at),
+        "window": {"start": request.window.start.isoformat(), "end": request.window.end.isoformat()},
+        "members": [
+            {
+                "index": i,
+                "id_type": m.subject.id_type.value,
+                "id_number_masked": mask_id_number(m.subject.id_number),
+                "name_masked": mask_name(m.subject.name),
+                "relation": m.relation.value,
+            }
+            for i, m in enumerate(request.household.members)
+        ],
+        "sources": [
+            {
+                "member_index": o.member_index,
+                "source": o.source.value,
+                "status": o.status.value,
+                "as_of": rfc3339(o.as_of) if o.as_of else None,
+                "adapter": o.adapter,
+                "adapter_version": o.adapter_version,
+                "reason": o.reason,
+                "attempts": o.attempts,
+                "record_count": len(o.records),
+            }
+            for o in ordered
+        ],
+        "records": [record_json(o.member_index, r) for o in ordered for r in o.records],
+        "totals": totals(request, ordered),
+        "completeness": completeness_json(ordered),
+    }
+    if assessment:
+        doc |= dict(assessment)
+    return doc
+
+
+def summary_of(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a report that carries no personal data: statuses, counts, totals."""
+    return {
+        "report_id": doc["report_id"],
+        "version": doc["version"],
+        "region": doc["region"],
+        "member_count": len(doc["members"]),
+        "completeness": doc["completeness"]["status"],
+        "sources": [
+            {
+                "member_index": s["member_index"],
+                "source": s["source"],
+                "status": s["status"],
+                "record_count": s["record_count"],
+            }
+            for s in doc["sources"]
+        ],
+        "total_income_fen": doc["totals"]["income_fen"],
+        "total_assets_fen": doc["totals"]["assets_fen"],
+    }

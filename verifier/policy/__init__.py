@@ -1,0 +1,78 @@
+"""Assessment: income and assets aggregated, and the five programs' rules as code.
+
+Public API::
+
+    load_policy(region) -> Policy              # packaged regions/<code>.toml
+    load_policy_file(path) -> Policy           # raises PolicyError naming every problem
+    check_policy_file(path) -> list[PolicyProblem]
+    assess(inp: AssessmentInput, policy: Policy) -> Assessment
+    Assessment.to_json() -> dict               # policy, aggregates, assessments, discrepancies
+    explain(assessment_json) -> str            # Chinese rule trace
+
+hedui gives indicative findings; people decide.
+"""
+
+from verifier.policy.aggregate import Aggregates, Evidence, window_months
+from verifier.policy.assess import Assessment, assess
+from verifier.policy.discrepancies import Discrepancy
+from verifier.policy.explain import explain
+from verifier.policy.inputs import (
+    AssessmentInput,
+    Declaration,
+    DeclaredIncome,
+    DeclaredPeriod,
+    Deduction,
+    DeductionKind,
+    Hukou,
+    Member,
+    Program,
+    SourceStatus,
+    Supporter,
+    default_window,
+)
+from verifier.policy.money import half_up, yuan
+from verifier.policy.params import (
+    ParameterNotInForceError,
+    Policy,
+    PolicyError,
+    PolicyProblem,
+    check_policy_file,
+    load_policy,
+    load_policy_file,
+)
+from verifier.policy.rules import MemberResult, Outcome, ProgramResult, Reason
+
+__all__ = [
+    "Aggregates",
+    "Assessment",
+    "AssessmentInput",
+    "Declaration",
+    "DeclaredIncome",
+    "DeclaredPeriod",
+    "Deduction",
+    "DeductionKind",
+    "Discrepancy",
+    "Evidence",
+    "Hukou",
+    "Member",
+    "MemberResult",
+    "Outcome",
+    "ParameterNotInForceError",
+    "Policy",
+    "PolicyError",
+    "PolicyProblem",
+    "Program",
+    "ProgramResult",
+    "Reason",
+    "SourceStatus",
+    "Supporter",
+    "assess",
+    "check_policy_file",
+    "default_window",
+    "explain",
+    "half_up",
+    "load_policy",
+    "load_policy_file",
+    "window_months",
+    "yuan",
+]

@@ -1,0 +1,143 @@
+"""Declared vs found: differences beyond a tolerance, worded as evidence, not a verdict.
+
+Whether a declaration was untrue (诚信, 失信记录) is the case system's and a person's
+decision; this module only lists where the departments' records differ from what the
+household declared, and which records show it.
+
+Income is compared as a monthly average over the window; asset values as totals; real
+estate, vehicles and vessels by count (registries rarely value them). The tolerance for a
+category is the larger of its absolute fen and its percentage of the found figure
+(``discrepancy_tolerance_fen[_<category>]``, ``discrepancy_tolerance_percent[_<category>]``).
+When some required source has not answered, a "found less than declared" difference is
+not reported: the missing source may hold the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from adapters import AssetCategory, IncomeCategory
+from verifier.policy.aggregate import Aggregates, Evidence
+from verifier.policy.inputs import AssessmentInput, DeclaredPeriod
+from verifier.policy.money import half_up, times, yuan
+from verifier.policy.snapshot import Snapshot
+
+INCOME_LABELS = {
+    IncomeCategory.WAGES: "工资性收入", IncomeCategory.BUSINESS: "经营净收入",
+    IncomeCategory.PROPERTY: "财产净收入", IncomeCategory.TRANSFER: "转移净收入",
+}
+ASSET_LABELS = {
+    AssetCategory.DEPOSIT: "银行存款", AssetCategory.SECURITIES: "证券",
+    AssetCategory.INSURANCE_CASH_VALUE: "商业保险现金价值",
+    AssetCategory.INTERNET_FINANCE: "互联网金融资产",
+    AssetCategory.PROVIDENT_FUND: "住房公积金余额",
+    AssetCategory.VEHICLE: "机动车", AssetCategory.VESSEL: "船舶",
+    AssetCategory.REAL_ESTATE: "不动产", AssetCategory.BUSINESS: "市场主体",
+}
+COUNTED = (AssetCategory.VEHICLE, AssetCategory.VESSEL, AssetCategory.REAL_ESTATE)
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    kind: str
+    """``income`` (fen per month), ``asset_value`` (fen), ``asset_count`` or ``household_size``."""
+    category: str
+    declared: int
+    found: int
+    tolerance: int
+    text: str
+    reference: str
+    evidence: tuple[Evidence, ...]
+
+    @property
+    def difference(self) -> int:
+        return self.found - self.declared
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "category": self.category,
+            "declared": self.declared,
+            "found": self.found,
+            "difference": self.difference,
+            "tolerance": self.tolerance,
+            "unit": {"income": "fen_per_month", "asset_value": "fen", "asset_count": "count",
+                     "household_size": "persons"}[self.kind],
+            "text": self.text,
+            "reference": self.reference,
+            "evidence": [e.to_json() for e in self.evidence],
+        }
+
+
+def _tolerance(snap: Snapshot, category: str, found: int) -> tuple[int, str]:
+    abs_name = f"discrepancy_tolerance_fen_{category}"
+    pct_name = f"discrepancy_tolerance_percent_{category}"
+    abs_name = abs_name if snap.has(abs_name) else "discrepancy_tolerance_fen"
+    pct_name = pct_name if snap.has(pct_name) else "discrepancy_tolerance_percent"
+    pct = snap.decimal(pct_name)
+    tol = max(snap.fen(abs_name), times(abs(found), pct / 100))
+    return tol, snap.ref(abs_name, pct_name)
+
+
+def find_discrepancies(
+    inp: AssessmentInput, agg: Aggregates, snap: Snapshot
+) -> tuple[Discrepancy, ...]:
+    decl = inp.declaration
+    if decl is None:
+        return ()
+    out: list[Discrepancy] = []
+
+    declared_income: dict[IncomeCategory, Fraction] = {}
+    for d in decl.income:
+        monthly = Fraction(d.amount_fen, 12 if d.period is DeclaredPeriod.ANNUAL else 1)
+        declared_income[d.category] = declared_income.get(d.category, Fraction(0)) + monthly
+    for cat in IncomeCategory:
+        declared = half_up(declared_income.get(cat, Fraction(0)))
+        found_exact = agg.income_exact.get(cat, Fraction(0))
+        found = half_up(found_exact / agg.months) if agg.months else 0
+        tol, ref = _tolerance(snap, cat.value, found)
+        diff = found - declared
+        if abs(diff) <= tol or (diff < 0 and not agg.complete):
+            continue
+        label = INCOME_LABELS[cat]
+        out.append(Discrepancy(
+            "income", cat.value, declared, found, tol,
+            f"申报{label}月均 {yuan(declared)} 元；部门记录显示窗口期月均 {yuan(found)} 元，"
+            f"相差 {yuan(abs(diff))} 元，超出容差 {yuan(tol)} 元",
+            ref, agg.income_evidence.get(cat, ())))
+
+    for acat in AssetCategory:
+        label = ASSET_LABELS[acat]
+        ev = agg.assets.evidence.get(acat, ())
+        if acat in COUNTED:
+            declared = decl.asset_counts.get(acat, 0)
+            found = agg.assets.count.get(acat, 0)
+            diff = found - declared
+            if diff == 0 or (diff < 0 and not agg.complete):
+                continue
+            out.append(Discrepancy(
+                "asset_count", acat.value, declared, found, 0,
+                f"申报{label} {declared} 处（辆）；部门记录显示 {found} 处（辆）",
+                "", ev))
+            continue
+        declared = decl.asset_values_fen.get(acat, 0)
+        found = agg.assets.value_fen.get(acat, 0)
+        tol, ref = _tolerance(snap, acat.value, found)
+        diff = found - declared
+        if abs(diff) <= tol or (diff < 0 and not agg.complete):
+            continue
+        out.append(Discrepancy(
+            "asset_value", acat.value, declared, found, tol,
+            f"申报{label} {yuan(declared)} 元；部门记录显示 {yuan(found)} 元，"
+            f"相差 {yuan(abs(diff))} 元，超出容差 {yuan(tol)} 元",
+            ref, ev))
+
+    if decl.member_count is not None and agg.size_registered is not None \
+            and decl.member_count != agg.size_registered:
+        out.append(Discrepancy(
+            "household_size", "members", decl.member_count, agg.size_registered, 0,
+            f"申报家庭成员 {decl.member_count} 人；户籍记录登记 {agg.size_registered} 人"
+            f"（本次核对共同生活成员 {agg.size} 人；户籍人数与共同生活人数可能依法不同，供核实）",
+            "", agg.registration_evidence))
+    return tuple(out)

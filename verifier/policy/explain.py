@@ -1,0 +1,86 @@
+"""``explain``: a Chinese rule trace from an assessment's JSON (``hedui policy explain``).
+
+It reads only the JSON that went into the signed report, never the current policy files,
+so it explains what was decided then, with the values used then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from verifier.policy.money import yuan
+
+OUTCOME_LABELS = {"ELIGIBLE": "符合", "NEEDS_REVIEW": "需人工复核", "INELIGIBLE": "不符合"}
+MARK = {"ELIGIBLE": "✓", "NEEDS_REVIEW": "?", "INELIGIBLE": "✗", None: "·"}
+ROUTES = {"single_person": "单人户", "tekun": "特困", "patient": "重病患者"}
+
+
+def _fen(v: object) -> str:
+    return f"{yuan(v)} 元" if isinstance(v, int) and not isinstance(v, bool) else "—"
+
+
+def _reason_lines(r: Mapping[str, Any], indent: str) -> list[str]:
+    mark = MARK.get(r.get("outcome"), "·")
+    lines = [f"{indent}{mark} [{r.get('rule', '')}] {r.get('text', '')}"]
+    ref = r.get("reference")
+    if ref:
+        lines.append(f"{indent}    依据：{ref}")
+    return lines
+
+
+def explain(assessment_json: Mapping[str, Any]) -> str:
+    """A rule trace in Chinese from ``Assessment.to_json()`` (or the same keys of a report)."""
+    out: list[str] = []
+    pol = assessment_json.get("policy", {})
+    agg = assessment_json.get("aggregates", {})
+    out.append(f"核对政策：{pol.get('name', '')}（{pol.get('id', '')} "
+               f"版本 {pol.get('version', '')}，SHA-256 {pol.get('sha256', '')}）")
+    w = agg.get("window", {})
+    out.append(f"申请日期：{agg.get('request_date', '')}；核对期间：{w.get('start', '')} 至 "
+               f"{w.get('end', '')}（{w.get('months', '')} 个月）；户籍性质："
+               f"{'城市' if agg.get('hukou') == 'urban' else '农村'}")
+    inc = agg.get("income_fen", {})
+    ded = agg.get("deductions_fen", {})
+    out.append(f"家庭人口：{agg.get('household_size')} 人；期间收入合计 {_fen(inc.get('total'))}；"
+               f"扣除 {_fen(ded.get('total'))}；月人均收入 "
+               f"{_fen(agg.get('monthly_per_capita_income_fen'))}")
+    comp = agg.get("completeness", {})
+    if not comp.get("complete", False):
+        n = len(comp.get("missing", []))
+        out.append(f"注意：{n} 项核对来源未取得确定结果，相关结论需人工复核")
+    out.append("")
+    for key, prog in assessment_json.get("assessments", {}).items():
+        outcome = prog.get("outcome")
+        head = f"【{prog.get('name', key)}】{OUTCOME_LABELS.get(outcome, outcome)}"
+        extras = []
+        if prog.get("amount_fen") is not None:
+            extras.append(f"参考金额 {_fen(prog['amount_fen'])}/月")
+        if prog.get("taper_months") is not None:
+            extras.append(f"渐退 {prog['taper_months']} 个月")
+        rng = prog.get("range_fen")
+        if rng:
+            extras.append(f"参考救助额 {_fen(rng.get('min'))}–{_fen(rng.get('max'))}")
+        if extras:
+            head += "（" + "；".join(extras) + "）"
+        out.append(head)
+        for r in prog.get("reasons", []):
+            out.extend(_reason_lines(r, "  "))
+        for m in prog.get("members", []):
+            line = (f"  成员 {m.get('member')}（{ROUTES.get(m.get('route'), m.get('route'))}）："
+                    f"{OUTCOME_LABELS.get(m.get('outcome'), m.get('outcome'))}")
+            if m.get("amount_fen") is not None:
+                line += f"，参考金额 {_fen(m['amount_fen'])}/月"
+            out.append(line)
+            for r in m.get("reasons", []):
+                out.extend(_reason_lines(r, "    "))
+        out.append("")
+    disc = assessment_json.get("discrepancies", [])
+    out.append("【申报与核对结果差异】" + ("无超出容差的差异" if not disc else f"{len(disc)} 项"))
+    for d in disc:
+        out.append(f"  · {d.get('text', '')}")
+        ids = [f"{e.get('source')}:{e.get('record_id')}" for e in d.get("evidence", [])]
+        if ids:
+            out.append(f"    记录：{'、'.join(ids)}")
+    out.append("以上为核对系统的参考性结论，是否给予救助由审核确认机关依法决定。")
+    return "\n".join(out) + "\n"

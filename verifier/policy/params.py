@@ -1,0 +1,504 @@
+"""Policy files: per-region parameters as dated series, each entry with its legal reference.
+
+A policy file is TOML (read with :mod:`tomllib`)::
+
+    [policy]
+    id = "370322"            # stable id recorded in reports
+    region = "370322"        # GB/T 2260 code the file serves
+    version = "2025.1"
+    name = "山东省淄博市高青县"
+
+    [parameters.dibao_standard_urban]
+    description = "城市低保标准（元/人·月）"
+    entries = [
+      { from = 2024-01-01, value_fen = 93000, reference = "…" },
+      { from = 2025-01-01, value_fen = 98000, reference = "…" },
+    ]
+
+An entry is in force from ``from`` until the next entry's ``from`` (or its own optional
+``until``, inclusive). Money is ``value_fen`` (an integer); every other value is
+``value``: a decimal *string* for multipliers, ratios and areas, an integer, a boolean or
+a list. Floats are refused everywhere: a float cannot carry money or a ratio exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from adapters import AssetCategory, IncomeCategory, SourceKind
+
+ParamValue = int | Decimal | bool | tuple[str, ...] | tuple[int, ...]
+
+
+class Kind(Enum):
+    FEN = "fen"
+    MULTIPLIER = "multiplier"
+    """A decimal string ≥ 1 (times a standard)."""
+    RATIO = "ratio"
+    """A decimal string in [0, 1]."""
+    PERCENT = "percent"
+    """A decimal string in [0, 100]."""
+    DECIMAL = "decimal"
+    """A non-negative decimal string (areas)."""
+    INT = "int"
+    BOOL = "bool"
+    STR_LIST = "str_list"
+    INT_LIST = "int_list"
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    kind: Kind
+    required: bool = True
+    minimum: Decimal | None = None
+    maximum: Decimal | None = None
+    floor_reason: str = ""
+    choices: frozenset[str] | frozenset[int] | None = None
+
+
+_D = Decimal
+_ASSET_NAMES = frozenset(c.value for c in AssetCategory)
+_SOURCE_NAMES = frozenset(s.value for s in SourceKind)
+_GRADES: frozenset[int] = frozenset({1, 2, 3, 4})
+
+SPECS: Mapping[str, Spec] = {
+    "dibao_standard_urban": Spec(Kind.FEN, minimum=_D(1)),
+    "dibao_standard_rural": Spec(Kind.FEN, minimum=_D(1)),
+    # 《社会救助暂行办法》及民发〔2021〕43号: 特困人员基本生活标准不低于城市低保标准的1.5倍、
+    # 农村低保标准的1.3倍. The floor is the seed documents', not a region's choice.
+    "tekun_multiplier_urban": Spec(
+        Kind.MULTIPLIER, minimum=_D("1.5"),
+        floor_reason="特困基本生活标准不得低于城市低保标准 1.5 倍",
+    ),
+    "tekun_multiplier_rural": Spec(
+        Kind.MULTIPLIER, minimum=_D("1.3"),
+        floor_reason="特困基本生活标准不得低于农村低保标准 1.3 倍",
+    ),
+    "tekun_elderly_age": Spec(Kind.INT, minimum=_D(0), maximum=_D(120)),
+    "tekun_minor_age": Spec(Kind.INT, minimum=_D(0), maximum=_D(18)),
+    "tekun_disability_grades": Spec(Kind.INT_LIST, choices=_GRADES),
+    "bianyuan_multiplier": Spec(Kind.MULTIPLIER),
+    "taper_ceiling_multiplier": Spec(Kind.MULTIPLIER),
+    "taper_months": Spec(Kind.INT, minimum=_D(1), maximum=_D(6)),
+    "financial_asset_categories": Spec(Kind.STR_LIST, choices=_ASSET_NAMES),
+    "dibao_financial_asset_months": Spec(Kind.INT, minimum=_D(0)),
+    "bianyuan_financial_asset_months": Spec(Kind.INT, minimum=_D(0)),
+    "real_estate_max_count": Spec(Kind.INT, minimum=_D(0)),
+    "real_estate_max_area_per_capita_m2": Spec(Kind.DECIMAL),
+    "vehicle_max_count": Spec(Kind.INT, minimum=_D(0)),
+    "vehicle_exempt_kinds": Spec(Kind.STR_LIST),
+    "business_max_value_fen": Spec(Kind.FEN, minimum=_D(0)),
+    "single_person_disability_grades": Spec(Kind.INT_LIST, choices=_GRADES),
+    "single_person_serious_illness": Spec(Kind.BOOL),
+    "single_person_min_age": Spec(Kind.INT, minimum=_D(0), maximum=_D(120)),
+    "single_person_household_multiplier": Spec(Kind.MULTIPLIER),
+    "linshi_emergency_min_multiplier": Spec(Kind.MULTIPLIER),
+    "linshi_emergency_max_multiplier": Spec(Kind.MULTIPLIER),
+    "linshi_expense_min_multiplier": Spec(Kind.MULTIPLIER),
+    "linshi_expense_max_multiplier": Spec(Kind.MULTIPLIER),
+    "linshi_illness_min_multiplier": Spec(Kind.MULTIPLIER, required=False),
+    "linshi_illness_max_multiplier": Spec(Kind.MULTIPLIER, required=False),
+    "linshi_schooling_min_multiplier": Spec(Kind.MULTIPLIER, required=False),
+    "linshi_schooling_max_multiplier": Spec(Kind.MULTIPLIER, required=False),
+    "linshi_expense_income_multiplier": Spec(Kind.MULTIPLIER),
+    "yinbing_income_multiplier": Spec(Kind.MULTIPLIER),
+    "yinbing_medical_expense_ratio": Spec(Kind.RATIO),
+    "discrepancy_tolerance_fen": Spec(Kind.FEN, minimum=_D(0)),
+    "discrepancy_tolerance_percent": Spec(Kind.PERCENT),
+    "required_sources": Spec(Kind.STR_LIST, choices=_SOURCE_NAMES),
+    **{
+        f"discrepancy_tolerance_fen_{c.value}": Spec(Kind.FEN, required=False, minimum=_D(0))
+        for c in (*IncomeCategory, *AssetCategory)
+    },
+    **{
+        f"discrepancy_tolerance_percent_{c.value}": Spec(Kind.PERCENT, required=False)
+        for c in (*IncomeCategory, *AssetCategory)
+    },
+}
+
+RANGE_PAIRS: tuple[tuple[str, str], ...] = (
+    ("linshi_emergency_min_multiplier", "linshi_emergency_max_multiplier"),
+    ("linshi_expense_min_multiplier", "linshi_expense_max_multiplier"),
+    ("linshi_illness_min_multiplier", "linshi_illness_max_multiplier"),
+    ("linshi_schooling_min_multiplier", "linshi_schooling_max_multiplier"),
+    ("bianyuan_multiplier", "taper_ceiling_multiplier"),
+)
+"""(lower, upper) pairs that must stay ordered on every date either changes."""
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyProblem:
+    """One thing wrong with a policy file, naming where it is."""
+
+    file: str
+    message: str
+    parameter: str | None = None
+    entry: int | None = None
+
+    @property
+    def place(self) -> str:
+        where = self.file
+        if self.parameter is not None:
+            where += f": parameters.{self.parameter}"
+            if self.entry is not None:
+                where += f".entries[{self.entry}]"
+        return where
+
+    def __str__(self) -> str:
+        return f"{self.place}: {self.message}"
+
+
+class PolicyError(Exception):
+    """A policy cannot be used; ``problems`` says where and why."""
+
+    def __init__(self, problems: list[PolicyProblem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems))
+
+
+class ParameterNotInForceError(LookupError):
+    """A parameter has no entry in force on the date asked (a gap in the policy file)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    start: date
+    until: date | None
+    value: ParamValue
+    reference: str
+
+    def in_force(self, day: date) -> bool:
+        return self.start <= day and (self.until is None or day <= self.until)
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    name: str
+    kind: Kind
+    description: str
+    entries: tuple[Entry, ...]
+
+    def at(self, day: date) -> Entry | None:
+        """The entry in force on ``day`` (entries are ascending and do not overlap)."""
+        found: Entry | None = None
+        for e in self.entries:
+            if e.start <= day:
+                found = e
+        if found is not None and found.until is not None and day > found.until:
+            return None
+        return found
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A region's validated policy. ``sha256`` is over the file's exact bytes."""
+
+    id: str
+    region: str
+    version: str
+    name: str
+    sha256: str
+    file: str
+    parameters: Mapping[str, Parameter]
+
+    def entry(self, name: str, day: date) -> Entry:
+        param = self.parameters.get(name)
+        e = param.at(day) if param is not None else None
+        if e is None:
+            raise ParameterNotInForceError(
+                f"{self.file}: parameter {name} has no entry in force on {day}")
+        return e
+
+    def has(self, name: str, day: date) -> bool:
+        param = self.parameters.get(name)
+        return param is not None and param.at(day) is not None
+
+    def serves(self, region: str) -> bool:
+        """True when this policy covers ``region``: same code, or a city/province above it."""
+        code = self.region.rstrip("0")
+        if len(code) % 2:
+            code += "0"
+        return region.startswith(code)
+
+
+# --------------------------------------------------------------------------- checking
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _parse_value(kind: Kind, raw: object) -> tuple[ParamValue | None, str | None]:
+    """(value, None) or (None, what is wrong)."""
+    if isinstance(raw, float):
+        if kind is Kind.FEN:
+            return None, f"float money {raw!r}: money is integer fen (value_fen = 98000)"
+        return None, f"float {raw!r}: write decimals as strings (value = \"{raw}\")"
+    if kind is Kind.FEN or kind is Kind.INT:
+        if not _is_int(raw):
+            return None, f"expected an integer, got {type(raw).__name__}"
+        assert isinstance(raw, int)
+        return raw, None
+    if kind is Kind.BOOL:
+        if not isinstance(raw, bool):
+            return None, f"expected true/false, got {type(raw).__name__}"
+        return raw, None
+    if kind in (Kind.MULTIPLIER, Kind.RATIO, Kind.PERCENT, Kind.DECIMAL):
+        if not isinstance(raw, str):
+            return None, f"expected a decimal string such as \"1.5\", got {type(raw).__name__}"
+        try:
+            d = Decimal(raw.strip())
+        except InvalidOperation:
+            return None, f"not a decimal number: {raw!r}"
+        if not d.is_finite():
+            return None, f"not a finite decimal: {raw!r}"
+        return d, None
+    if kind is Kind.STR_LIST:
+        if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+            return None, "expected a list of strings"
+        return tuple(raw), None
+    if not isinstance(raw, list) or not all(_is_int(x) for x in raw):
+        return None, "expected a list of integers"
+    return tuple(raw), None
+
+
+def _bounds_problem(name: str, spec: Spec, value: ParamValue) -> str | None:
+    if isinstance(value, tuple):
+        if spec.choices is not None:
+            bad = [x for x in value if x not in spec.choices]
+            if bad:
+                return f"unknown values {bad!r}; allowed: {sorted(spec.choices, key=str)!r}"
+        return None
+    if isinstance(value, bool):
+        return None
+    lo = spec.minimum
+    hi = spec.maximum
+    if spec.kind is Kind.MULTIPLIER and lo is None:
+        lo = Decimal(1)
+    if spec.kind in (Kind.RATIO, Kind.PERCENT, Kind.DECIMAL) and lo is None:
+        lo = Decimal(0)
+    if spec.kind is Kind.RATIO:
+        hi = Decimal(1)
+    if spec.kind is Kind.PERCENT:
+        hi = Decimal(100)
+    if lo is not None and value < lo:
+        what = "multiplier" if spec.kind is Kind.MULTIPLIER else "value"
+        why = f" ({spec.floor_reason})" if spec.floor_reason else ""
+        return f"{what} {value} is below the minimum {lo}{why}"
+    if hi is not None and value > hi:
+        return f"value {value} is above the maximum {hi}"
+    return None
+
+
+_ENTRY_KEYS = frozenset({"from", "until", "value", "value_fen", "reference", "note"})
+
+
+def _check_entries(
+    fname: str, name: str, spec: Spec, raw_entries: object, problems: list[PolicyProblem]
+) -> tuple[Entry, ...]:
+    def bad(msg: str, i: int | None = None) -> None:
+        problems.append(PolicyProblem(fname, msg, name, i))
+
+    if not isinstance(raw_entries, list) or not raw_entries:
+        bad("needs a non-empty 'entries' list")
+        return ()
+    value_key = "value_fen" if spec.kind is Kind.FEN else "value"
+    entries: list[Entry] = []
+    prev: Entry | None = None
+    prev_i = -1
+    for i, raw in enumerate(raw_entries):
+        if not isinstance(raw, dict):
+            bad("entry must be a table { from = …, … }", i)
+            continue
+        unknown = sorted(set(raw) - _ENTRY_KEYS)
+        if unknown:
+            bad(f"unknown keys {unknown}", i)
+        start = raw.get("from")
+        until = raw.get("until")
+        ok = True
+        if isinstance(start, datetime) or not isinstance(start, date):
+            bad("'from' must be a TOML date (2025-01-01)", i)
+            ok = False
+        if until is not None and (isinstance(until, datetime) or not isinstance(until, date)):
+            bad("'until' must be a TOML date", i)
+            ok = False
+        ref = raw.get("reference")
+        if not isinstance(ref, str) or not ref.strip():
+            bad("'reference' (the legal reference for this value) is missing or empty", i)
+            ok = False
+        other = "value" if value_key == "value_fen" else "value_fen"
+        if other in raw and value_key not in raw:
+            bad(f"use '{value_key}' for this parameter, not '{other}'", i)
+            ok = False
+        elif value_key not in raw:
+            bad(f"'{value_key}' is missing", i)
+            ok = False
+        value: ParamValue | None = None
+        if value_key in raw:
+            value, why = _parse_value(spec.kind, raw[value_key])
+            if why is not None:
+                bad(why, i)
+                ok = False
+            elif value is not None:
+                bp = _bounds_problem(name, spec, value)
+                if bp is not None:
+                    bad(bp, i)
+                    ok = False
+        if not ok or value is None:
+            continue
+        assert isinstance(start, date)
+        assert isinstance(ref, str)
+        e = Entry(start=start, until=until if isinstance(until, date) else None, value=value,
+                  reference=ref.strip())
+        if e.until is not None and e.until < e.start:
+            bad(f"'until' {e.until} is before 'from' {e.start}", i)
+            continue
+        if prev is not None:
+            if e.start <= prev.start:
+                bad(f"'from' {e.start} is not after entry {prev_i}'s 'from' {prev.start}: "
+                    "dates must be ascending", i)
+                continue
+            if prev.until is not None and e.start <= prev.until:
+                bad(f"overlaps entry {prev_i} (in force until {prev.until})", i)
+                continue
+        entries.append(e)
+        prev, prev_i = e, i
+    return tuple(entries)
+
+
+def _value_at(param: Parameter | None, day: date) -> Decimal | None:
+    if param is None:
+        return None
+    e = param.at(day)
+    if e is None or not isinstance(e.value, (int, Decimal)) or isinstance(e.value, bool):
+        return None
+    return Decimal(e.value)
+
+
+def check_policy_bytes(data: bytes, fname: str) -> tuple[list[PolicyProblem], Policy | None]:
+    """Validate policy file bytes; the :class:`Policy` is returned only when there is no problem."""
+    problems: list[PolicyProblem] = []
+    try:
+        doc: dict[str, Any] = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return [PolicyProblem(fname, f"not UTF-8: {exc}")], None
+    except tomllib.TOMLDecodeError as exc:
+        return [PolicyProblem(fname, f"not valid TOML: {exc}")], None
+
+    head = doc.get("policy")
+    meta: dict[str, str] = {}
+    if not isinstance(head, dict):
+        problems.append(PolicyProblem(fname, "missing [policy] table (id, region, version, name)"))
+    else:
+        for key in ("id", "region", "version", "name"):
+            v = head.get(key)
+            if not isinstance(v, str) or not v.strip():
+                problems.append(
+                    PolicyProblem(fname, f"[policy] {key} must be a non-empty string"))
+            else:
+                meta[key] = v.strip()
+        region = meta.get("region", "")
+        if region and not (len(region) == 6 and region.isdigit() and region[0] != "0"):
+            problems.append(
+                PolicyProblem(fname, f"[policy] region {region!r} is not a 6-digit code"))
+    for key in sorted(set(doc) - {"policy", "parameters"}):
+        problems.append(PolicyProblem(fname, f"unknown top-level table {key!r}"))
+
+    raw_params = doc.get("parameters", {})
+    if not isinstance(raw_params, dict):
+        problems.append(PolicyProblem(fname, "[parameters] must be a table"))
+        raw_params = {}
+    params: dict[str, Parameter] = {}
+    for name in sorted(raw_params):
+        spec = SPECS.get(name)
+        if spec is None:
+            problems.append(PolicyProblem(fname, "unknown parameter (misspelt?)", name))
+            continue
+        body = raw_params[name]
+        if not isinstance(body, dict):
+            problems.append(PolicyProblem(fname, "must be a table with 'entries'", name))
+            continue
+        extra = sorted(set(body) - {"description", "entries"})
+        if extra:
+            problems.append(PolicyProblem(fname, f"unknown keys {extra}", name))
+        entries = _check_entries(fname, name, spec, body.get("entries"), problems)
+        desc = body.get("description", "")
+        params[name] = Parameter(name, spec.kind, desc if isinstance(desc, str) else "", entries)
+    for name, spec in SPECS.items():
+        if spec.required and name not in raw_params:
+            problems.append(PolicyProblem(fname, "required parameter is missing", name))
+
+    for lo_name, hi_name in RANGE_PAIRS:
+        lo_p, hi_p = params.get(lo_name), params.get(hi_name)
+        if (lo_p is None) != (hi_p is None):
+            missing = hi_name if hi_p is None else lo_name
+            problems.append(PolicyProblem(fname, f"needs its pair {lo_name}/{hi_name}", missing))
+            continue
+        if lo_p is None or hi_p is None:
+            continue
+        days = sorted({e.start for e in lo_p.entries} | {e.start for e in hi_p.entries})
+        for day in days:
+            lo, hi = _value_at(lo_p, day), _value_at(hi_p, day)
+            if lo is not None and hi is not None and lo > hi:
+                problems.append(PolicyProblem(
+                    fname, f"on {day} {lo_name} = {lo} exceeds {hi_name} = {hi}", hi_name))
+
+    if problems:
+        return problems, None
+    policy = Policy(
+        id=meta["id"], region=meta["region"], version=meta["version"], name=meta["name"],
+        sha256=hashlib.sha256(data).hexdigest(), file=fname, parameters=params,
+    )
+    return [], policy
+
+
+def check_policy_file(path: str | Path) -> list[PolicyProblem]:
+    """Every problem in the policy file at ``path`` (empty when it is usable)."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        return [PolicyProblem(str(p), f"cannot read: {exc.strerror or exc}")]
+    return check_policy_bytes(data, p.name)[0]
+
+
+def load_policy_file(path: str | Path) -> Policy:
+    """Load and validate one policy file; raises :class:`PolicyError` naming every problem."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise PolicyError([PolicyProblem(str(p), f"cannot read: {exc.strerror or exc}")]) from exc
+    problems, policy = check_policy_bytes(data, p.name)
+    if policy is None:
+        raise PolicyError(problems)
+    return policy
+
+
+REGIONS_DIR = Path(__file__).with_name("regions")
+
+
+def load_policy(region: str) -> Policy:
+    """The packaged policy for ``region``: the county's own file, else its city's, else province's.
+
+    Raises :class:`PolicyError` when none exists or the file is invalid.
+    """
+    if not (len(region) == 6 and region.isdigit()):
+        raise PolicyError([PolicyProblem(region, "region must be a 6-digit code")])
+    for code in dict.fromkeys((region, region[:4] + "00", region[:2] + "0000")):
+        path = REGIONS_DIR / f"{code}.toml"
+        if path.is_file():
+            policy = load_policy_file(path)
+            if policy.region != code:
+                raise PolicyError([PolicyProblem(
+                    path.name, f"[policy] region {policy.region} does not match the file name")])
+            return policy
+    raise PolicyError([PolicyProblem(f"{region}.toml", "no policy file for this region")])

@@ -1,0 +1,59 @@
+"""In-process progress events for watchers of a verification."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from verifier.domain.outcomes import Completeness, SourceOutcome, VerificationState
+
+
+@dataclass(frozen=True, slots=True)
+class SourceEvent:
+    at: datetime
+    outcome: SourceOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class ReportEvent:
+    at: datetime
+    version: int
+    completeness: Completeness
+    envelope_sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class StateEvent:
+    at: datetime
+    state: VerificationState
+
+
+Event = SourceEvent | ReportEvent | StateEvent
+
+
+class EventHub:
+    """Fan-out of events to per-watcher queues. Unbounded queues: a verification emits
+    at most members × sources + a few events, so a slow watcher cannot grow one far."""
+
+    def __init__(self) -> None:
+        self._subscribers: dict[str, set[asyncio.Queue[Event]]] = {}
+
+    @contextmanager
+    def subscribe(self, verification_id: str) -> Iterator[asyncio.Queue[Event]]:
+        q: asyncio.Queue[Event] = asyncio.Queue()
+        self._subscribers.setdefault(verification_id, set()).add(q)
+        try:
+            yield q
+        finally:
+            subs = self._subscribers.get(verification_id)
+            if subs is not None:
+                subs.discard(q)
+                if not subs:
+                    del self._subscribers[verification_id]
+
+    def publish(self, verification_id: str, event: Event) -> None:
+        for q in self._subscribers.get(verification_id, ()):
+            q.put_nowait(event)

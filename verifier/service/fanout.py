@@ -1,0 +1,244 @@
+"""Asking every source about every member, concurrently, and never mistaking silence for
+"no record".
+
+Each member × source call is bounded by the source's timeout and the verification's
+deadline; transient errors are retried with exponential backoff and jitter; every
+failure becomes a FAILED or DENIED outcome with a reason — never NOT_FOUND, never an
+exception out of :meth:`FanOut.run`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from adapters import (
+    Adapter,
+    AssetRecord,
+    ContributionRecord,
+    HouseholdRegistrationRecord,
+    IncomeRecord,
+    PermanentSourceError,
+    ResultStatus,
+    SourceDenied,
+    SourceKind,
+    SourceQuery,
+    SourceResult,
+    TransientSourceError,
+)
+from verifier.domain.household import VerificationRequest
+from verifier.domain.outcomes import SourceOutcome, SourceStatus
+
+log = structlog.get_logger("hedui.fanout")
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePolicy:
+    """How hard to try one source: per-attempt timeout, retries, parallel calls."""
+
+    timeout: float = 10.0
+    retries: int = 2
+    max_concurrency: int = 8
+    backoff_initial: float = 0.2
+    backoff_max: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class BoundSource:
+    """A configured source: its adapter and its policy."""
+
+    adapter: Adapter
+    policy: SourcePolicy
+    semaphore: asyncio.Semaphore
+
+
+ProgressCallback = Callable[[SourceOutcome], Awaitable[None]]
+
+
+def _malformed(result: SourceResult) -> str:
+    """Why an adapter's result breaks the contract, or '' when it keeps it."""
+    if not isinstance(result, SourceResult):
+        return "adapter returned something other than a SourceResult"
+    if result.status is ResultStatus.PENDING:
+        return "" if result.ticket else "PENDING without a ticket"
+    if result.as_of is None:
+        return "result has no as_of"
+    for r in result.records:
+        if not isinstance(r, IncomeRecord | AssetRecord | ContributionRecord | HouseholdRegistrationRecord):
+            return "result holds an unknown record type"
+        amounts = (
+            [r.amount_fen] if isinstance(r, IncomeRecord)
+            else [r.value_fen] if isinstance(r, AssetRecord)
+            else [r.base_fen, r.paid_fen] if isinstance(r, ContributionRecord)
+            else []
+        )
+        if any(type(a) is not int for a in amounts):
+            return "money must be integer fen"
+        if not r.provenance.record_id:
+            return "record has no provenance record_id"
+    if result.status is ResultStatus.FOUND and not result.records:
+        return "FOUND without records"
+    if result.status is ResultStatus.NOT_FOUND and result.records:
+        return "NOT_FOUND with records"
+    return ""
+
+
+class FanOut:
+    """Runs members × sources for one verification."""
+
+    def __init__(self, sources: dict[SourceKind, BoundSource]) -> None:
+        self._sources = sources
+
+    @property
+    def configured(self) -> tuple[SourceKind, ...]:
+        return tuple(self._sources)
+
+    async def run(
+        self,
+        request: VerificationRequest,
+        *,
+        request_id: str,
+        deadline: float,
+        on_progress: ProgressCallback | None = None,
+    ) -> list[SourceOutcome]:
+        kinds = request.sources or self.configured
+        jobs = [
+            self._ask(i, kind, request, request_id, deadline, on_progress)
+            for i in range(len(request.household.members))
+            for kind in kinds
+        ]
+        # TaskGroup: if this coroutine is cancelled, every call below is cancelled too.
+        async with asyncio.TaskGroup() as tg:
+            tasks = [tg.create_task(j) for j in jobs]
+        return [t.result() for t in tasks]
+
+    async def _ask(
+        self,
+        member_index: int,
+        kind: SourceKind,
+        request: VerificationRequest,
+        request_id: str,
+        deadline: float,
+        on_progress: ProgressCallback | None,
+    ) -> SourceOutcome:
+        bound = self._sources.get(kind)
+        if bound is None:
+            outcome = SourceOutcome(
+                member_index, kind, SourceStatus.FAILED, "", "", reason="source is not configured"
+            )
+        else:
+            outcome = await self._call(member_index, kind, bound, request, request_id, deadline)
+        if on_progress is not None:
+            await on_progress(outcome)
+        return outcome
+
+    async def _call(
+        self,
+        member_index: int,
+        kind: SourceKind,
+        bound: BoundSource,
+        request: VerificationRequest,
+        request_id: str,
+        deadline: float,
+    ) -> SourceOutcome:
+        adapter, policy = bound.adapter, bound.policy
+        query = SourceQuery(
+            subject=request.household.members[member_index].subject,
+            window=request.window,
+            region=request.household.region,
+            purposes=tuple(p.value for p in request.purposes),
+            request_id=request_id,
+            deadline=deadline,
+        )
+        attempts = 0
+
+        def outcome(status: SourceStatus, reason: str = "", result: SourceResult | None = None) -> SourceOutcome:
+            return SourceOutcome(
+                member_index=member_index,
+                source=kind,
+                status=status,
+                adapter=adapter.name,
+                adapter_version=adapter.version,
+                as_of=result.as_of if result else None,
+                records=result.records if result else (),
+                reason=reason,
+                attempts=attempts,
+                ticket=result.ticket if result else None,
+            )
+
+        backoff_of = wait_exponential_jitter(multiplier=policy.backoff_initial, max=policy.backoff_max)
+
+        def wait_for(state: RetryCallState) -> float:
+            backoff = backoff_of(state)
+            exc = state.outcome.exception() if state.outcome else None
+            hinted = exc.retry_after if isinstance(exc, TransientSourceError) and exc.retry_after else 0.0
+            return max(backoff, hinted)
+
+        async def attempt() -> SourceResult:
+            nonlocal attempts
+            attempts += 1
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            async with bound.semaphore:
+                async with asyncio.timeout(min(policy.timeout, deadline - time.monotonic())):
+                    return await adapter.query(query)
+
+        try:
+            retrying = AsyncRetrying(
+                retry=retry_if_exception_type((TransientSourceError, TimeoutError)),
+                stop=stop_after_attempt(policy.retries + 1),
+                wait=wait_for,
+                reraise=True,
+            )
+            result = await retrying(attempt)
+        except SourceDenied as exc:
+            return outcome(SourceStatus.DENIED, f"refused by the source: {exc}")
+        except TransientSourceError as exc:
+            return outcome(SourceStatus.FAILED, f"unavailable after {attempts} attempt(s): {exc}")
+        except TimeoutError:
+            return outcome(SourceStatus.FAILED, f"no answer in time after {attempts} attempt(s)")
+        except PermanentSourceError as exc:
+            return outcome(SourceStatus.FAILED, f"source error: {exc}")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 — an adapter bug must not sink the verification
+            # The message may come from third-party code: log and report only its type.
+            log.warning("adapter_crashed", source=kind.value, adapter=adapter.name, error=type(exc).__name__)
+            return outcome(SourceStatus.FAILED, f"adapter error ({type(exc).__name__})")
+        problem = _malformed(result)
+        if problem:
+            return outcome(SourceStatus.FAILED, f"malformed result: {problem}")
+        status = {
+            ResultStatus.FOUND: SourceStatus.FOUND,
+            ResultStatus.NOT_FOUND: SourceStatus.NOT_FOUND,
+            ResultStatus.PENDING: SourceStatus.PENDING,
+        }[result.status]
+        reason = "awaiting the source's asynchronous answer" if status is SourceStatus.PENDING else ""
+        return outcome(status, reason, result)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def bind_sources(
+    adapters: dict[SourceKind, Adapter], policies: dict[SourceKind, SourcePolicy]
+) -> dict[SourceKind, BoundSource]:
+    bound: dict[SourceKind, BoundSource] = {}
+    for kind, adapter in adapters.items():
+        policy = policies.get(kind, SourcePolicy())
+        bound[kind] = BoundSource(adapter, policy, asyncio.Semaphore(policy.max_concurrency))
+    return bound

@@ -1,0 +1,392 @@
+"""The verification use cases: create, run, report, read.
+
+Audit discipline (fail closed): the ``authorize`` and ``access_intent`` entries commit
+before any source is asked; the ``released`` entry commits in the same transaction as
+the report it records; if the audit log cannot be written, nothing proceeds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import structlog
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
+
+from audit.entry import Actor, EntryDraft
+from verifier.domain.errors import Conflict, FailedPrecondition, NotFound, PermissionDenied, Unavailable
+from verifier.domain.household import RequestDraft, VerificationRequest, request_to_json, validate_request
+from verifier.domain.outcomes import (
+    Completeness,
+    SourceOutcome,
+    SourceStatus,
+    VerificationState,
+    completeness_of,
+)
+from verifier.domain.ports import Caller, OutcomeSummary, Store, StoredReport, VerificationRecord
+from verifier.domain.pseudonym import subject_ref
+from verifier.domain.report import ReportContext, build_report, summary_of
+from verifier.service.authorize import Decision, decide_check, decide_read_report
+from verifier.service.events import Event, EventHub, ReportEvent, SourceEvent, StateEvent
+from verifier.service.fanout import FanOut
+from verifier.signing.jcs import canonical_bytes
+from verifier.signing.signer import ReportSigner
+
+log = structlog.get_logger("hedui.verifications")
+
+Assessor = Callable[[VerificationRequest, Sequence[SourceOutcome], date], Mapping[str, Any]]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationView:
+    record: VerificationRecord
+    progress: tuple[OutcomeSummary, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    task: asyncio.Task[None]
+    done: asyncio.Event
+
+
+class VerificationService:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        fanout: FanOut,
+        signer: ReportSigner,
+        pseudonym_key: bytes,
+        hub: EventHub | None = None,
+        deadline_seconds: float = 30.0,
+        clock: Callable[[], datetime] = _utcnow,
+        assessor: Assessor | None = None,
+    ) -> None:
+        self._store = store
+        self._fanout = fanout
+        self._signer = signer
+        self._pkey = pseudonym_key
+        self.hub = hub or EventHub()
+        self._deadline_seconds = deadline_seconds
+        self._clock = clock
+        self._assessor = assessor
+        self._runs: dict[str, _Run] = {}
+        self._closing = False
+
+    # ------------------------------------------------------------------ helpers
+    def _actor(self, caller: Caller) -> Actor:
+        return Actor(system=caller.system, user=caller.user, role=caller.role, region=caller.region_label())
+
+    def _refs(self, request: VerificationRequest) -> tuple[str, ...]:
+        return tuple(
+            subject_ref(self._pkey, m.subject.id_type, m.subject.id_number)
+            for m in request.household.members
+        )
+
+    def _digest(self, request: VerificationRequest) -> str:
+        # Keyed, like subject refs: the request holds ID numbers.
+        return hmac.new(self._pkey, canonical_bytes(request_to_json(request)), hashlib.sha256).hexdigest()
+
+    async def _audit_denial(
+        self, caller: Caller, decision: Decision, *, action: str, verification_id: str = "",
+        case_id: str = "", refs: tuple[str, ...] = (), request_id: str = "",
+    ) -> None:
+        async with self._store.unit_of_work(write=True) as uow:
+            await uow.append_audit(
+                [
+                    EntryDraft(
+                        actor=self._actor(caller), action=action, outcome="deny",
+                        case_id=case_id, verification_id=verification_id, subject_refs=refs,
+                        reason=decision.reason, request_id=request_id,
+                    )
+                ]
+            )
+            await uow.commit()
+
+    # ------------------------------------------------------------------ create
+    async def create(
+        self, caller: Caller, draft: RequestDraft, *, wait: bool, wait_until: float | None = None
+    ) -> VerificationView:
+        """Validate, authorize, record the intent, start asking sources.
+
+        ``wait_until`` is a :func:`time.monotonic` instant (the caller's deadline); with
+        ``wait`` the call returns when the first report is issued or just before then.
+        """
+        if self._closing:
+            raise Unavailable("server is shutting down")
+        request = validate_request(draft, today=self._clock().date())
+        refs = self._refs(request)
+        digest = self._digest(request)
+
+        async with self._store.unit_of_work(write=False) as uow:
+            existing = await uow.find_verification_by_request(caller.system, request.request_id)
+        if existing is not None:
+            return await self._replay(existing, digest, wait, wait_until)
+
+        decision = decide_check(caller, request)
+        if not decision.allowed:
+            await self._audit_denial(
+                caller, decision, action="authorize", case_id=request.case_id, refs=refs,
+                request_id=request.request_id,
+            )
+            raise PermissionDenied(decision.reason, decision.message)
+
+        now = self._clock()
+        vid = str(uuid.uuid4())
+        kinds = request.sources or self._fanout.configured
+        record = VerificationRecord(
+            id=vid, caller_system=caller.system, caller_user=caller.user,
+            request_id=request.request_id, request_digest=digest, case_id=request.case_id,
+            region=request.household.region, state=VerificationState.RUNNING, completeness=None,
+            latest_version=0, created_at=now, member_count=len(request.household.members),
+            source_count=len(kinds),
+        )
+        actor = self._actor(caller)
+        try:
+            async with self._store.unit_of_work(write=True) as uow:
+                await uow.add_verification(record, request, request.authorization_id)
+                await uow.append_audit(
+                    [
+                        EntryDraft(
+                            actor=actor, action="authorize", outcome="allow", case_id=request.case_id,
+                            verification_id=vid, subject_refs=refs, reason=decision.reason,
+                            request_id=request.request_id,
+                            details={"authorization_id": request.authorization_id,
+                                     "purposes": [p.value for p in request.purposes]},
+                        ),
+                        EntryDraft(
+                            actor=actor, action="access_intent", outcome="recorded",
+                            case_id=request.case_id, verification_id=vid, subject_refs=refs,
+                            request_id=request.request_id,
+                            details={"sources": [k.value for k in kinds],
+                                     "window": {"start": request.window.start.isoformat(),
+                                                "end": request.window.end.isoformat()}},
+                        ),
+                    ]
+                )
+                await uow.commit()
+        except Conflict:
+            # Another call with the same request_id won the race: answer as a replay.
+            async with self._store.unit_of_work(write=False) as uow:
+                existing = await uow.find_verification_by_request(caller.system, request.request_id)
+            if existing is None:
+                raise
+            return await self._replay(existing, digest, wait, wait_until)
+        log.info("verification_started", verification_id=vid, members=record.member_count,
+                 sources=record.source_count)
+        run = self._start(vid, request, actor, wait_until if wait else None)
+        if wait:
+            await self._wait(run, wait_until)
+        return await self.view(vid)
+
+    async def _replay(
+        self, existing: VerificationRecord, digest: str, wait: bool, wait_until: float | None
+    ) -> VerificationView:
+        if not hmac.compare_digest(existing.request_digest, digest):
+            raise FailedPrecondition("request_id was already used for a different request")
+        run = self._runs.get(existing.id)
+        if wait and run is not None:
+            await self._wait(run, wait_until)
+        return await self.view(existing.id)
+
+    async def _wait(self, run: _Run, wait_until: float | None) -> None:
+        # Leave a margin to answer before the caller's deadline expires.
+        timeout = None if wait_until is None else max(0.0, wait_until - time.monotonic() - 0.25)
+        try:
+            await asyncio.wait_for(asyncio.shield(run.done.wait()), timeout)
+        except TimeoutError:
+            pass
+
+    def _start(
+        self, vid: str, request: VerificationRequest, actor: Actor, caller_deadline: float | None
+    ) -> _Run:
+        deadline = time.monotonic() + self._deadline_seconds
+        if caller_deadline is not None:
+            # Answer inside the caller's deadline: sources still silent then are FAILED.
+            deadline = min(deadline, caller_deadline - 0.5)
+        done = asyncio.Event()
+        task = asyncio.get_running_loop().create_task(
+            self._run(vid, request, actor, deadline, done), name=f"verification-{vid}"
+        )
+        run = self._runs[vid] = _Run(task, done)
+        return run
+
+    async def _run(
+        self, vid: str, request: VerificationRequest, actor: Actor, deadline: float,
+        done: asyncio.Event,
+    ) -> None:
+        try:
+            async def progress(o: SourceOutcome) -> None:
+                self.hub.publish(vid, SourceEvent(self._clock(), o))
+
+            outcomes = await self._fanout.run(
+                request, request_id=vid, deadline=deadline, on_progress=progress
+            )
+            await self._release(vid, request, actor, outcomes, version=1, previous=None)
+        except asyncio.CancelledError:
+            log.warning("verification_interrupted", verification_id=vid)
+            raise
+        except Exception as exc:  # noqa: BLE001 — logged; the verification stays RUNNING
+            log.error("verification_failed", verification_id=vid, error=type(exc).__name__)
+        finally:
+            done.set()
+            self._runs.pop(vid, None)
+
+    async def _release(
+        self,
+        vid: str,
+        request: VerificationRequest,
+        actor: Actor,
+        outcomes: Sequence[SourceOutcome],
+        *,
+        version: int,
+        previous: str | None,
+    ) -> StoredReport:
+        """Sign the report and commit it with its ``released`` entry, retrying while the
+        database is briefly unavailable (the report must not leave without its entry)."""
+        now = self._clock()
+        assessment = self._assessor(request, outcomes, now.date()) if self._assessor else None
+        doc = build_report(
+            ReportContext(
+                report_id=str(uuid.uuid4()), version=version, previous_sha256=previous,
+                verification_id=vid, created_at=now,
+                requester={"system": actor.system, "user": actor.user, "role": actor.role,
+                           "region": actor.region},
+            ),
+            request,
+            outcomes,
+            assessment,
+        )
+        signed = self._signer.sign(doc)
+        completeness = completeness_of(tuple(outcomes))
+        pending = any(o.status is SourceStatus.PENDING for o in outcomes)
+        state = VerificationState.AWAITING_SOURCES if pending else VerificationState.DONE
+        summary = json.dumps(summary_of(doc), ensure_ascii=False, sort_keys=True)
+
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(Unavailable),
+            stop=stop_after_delay(60),
+            wait=wait_exponential_jitter(multiplier=0.2, max=5),
+            reraise=True,
+        ):
+            with attempt:
+                async with self._store.unit_of_work(write=True) as uow:
+                    entries = await uow.append_audit(
+                        [
+                            EntryDraft(
+                                actor=actor, action="released", outcome=completeness.value.lower(),
+                                case_id=request.case_id, verification_id=vid,
+                                subject_refs=self._refs(request), request_id=request.request_id,
+                                details={"report_id": doc["report_id"], "version": version,
+                                         "envelope_sha256": signed.envelope_sha256,
+                                         "key_id": signed.key_id},
+                            )
+                        ]
+                    )
+                    stored = StoredReport(
+                        verification_id=vid, version=version, report_id=doc["report_id"],
+                        envelope=signed.envelope, envelope_sha256=signed.envelope_sha256,
+                        previous_sha256=previous or "", signing_key_id=signed.key_id,
+                        completeness=completeness, release_seq=entries[0].seq,
+                        summary_json=summary, created_at=now,
+                    )
+                    await uow.save_outcomes(vid, outcomes, now)
+                    await uow.add_report(stored)
+                    await uow.set_state(vid, state, completeness, version, now)
+                    await uow.commit()
+        log.info("report_released", verification_id=vid, version=version,
+                 completeness=completeness.value, seq=stored.release_seq)
+        at = self._clock()
+        self.hub.publish(vid, ReportEvent(at, version, completeness, signed.envelope_sha256))
+        self.hub.publish(vid, StateEvent(at, state))
+        return stored
+
+    # ------------------------------------------------------------------ reads
+    async def view(self, vid: str) -> VerificationView:
+        async with self._store.unit_of_work(write=False) as uow:
+            record = await uow.get_verification(vid)
+            if record is None:
+                raise NotFound("verification not found")
+            progress = await uow.outcome_summaries(vid)
+        return VerificationView(record, tuple(progress))
+
+    async def get(self, caller: Caller, vid: str) -> VerificationView:
+        view = await self.view(vid)
+        if not decide_read_report(caller, view.record.caller_system, view.record.region).allowed:
+            raise NotFound("verification not found")
+        return view
+
+    async def watch(self, caller: Caller, vid: str) -> AsyncIterator[Event | VerificationView]:
+        """The current view first, then live events until the verification is DONE."""
+        with self.hub.subscribe(vid) as queue:
+            view = await self.get(caller, vid)
+            yield view
+            state = view.record.state
+            while state is not VerificationState.DONE:
+                try:
+                    event = await asyncio.wait_for(queue.get(), timeout=2.0)
+                except TimeoutError:
+                    # Another replica may be running it: look at the database.
+                    fresh = await self.view(vid)
+                    if fresh.record.state is not state:
+                        state = fresh.record.state
+                        yield StateEvent(self._clock(), state)
+                    continue
+                yield event
+                if isinstance(event, StateEvent):
+                    state = event.state
+
+    async def get_report(self, caller: Caller, vid: str, version: int) -> StoredReport:
+        async with self._store.unit_of_work(write=False) as uow:
+            record = await uow.get_verification(vid)
+        if record is None:
+            raise NotFound("verification not found")
+        decision = decide_read_report(caller, record.caller_system, record.region)
+        if not decision.allowed:
+            await self._audit_denial(caller, decision, action="report_read", verification_id=vid,
+                                     case_id=record.case_id)
+            raise NotFound("verification not found")
+        async with self._store.unit_of_work(write=True) as uow:
+            report = await uow.get_report(vid, version)
+            if report is None:
+                if record.latest_version == 0:
+                    raise FailedPrecondition("no report has been issued yet")
+                raise NotFound(f"report version {version} not found")
+            await uow.append_audit(
+                [
+                    EntryDraft(
+                        actor=self._actor(caller), action="report_read", outcome="allow",
+                        case_id=record.case_id, verification_id=vid,
+                        details={"version": report.version, "report_id": report.report_id},
+                    )
+                ]
+            )
+            await uow.commit()
+        return report
+
+    # ------------------------------------------------------------------ lifecycle
+    async def aclose(self) -> None:
+        """Stop accepting work and cancel runs still asking sources."""
+        self._closing = True
+        runs = list(self._runs.values())
+        for r in runs:
+            r.task.cancel()
+        await asyncio.gather(*(r.task for r in runs), return_exceptions=True)
+
+    def running(self) -> int:
+        return len(self._runs)
+
+
+__all__ = ["Completeness", "VerificationService", "VerificationView"]

@@ -1,0 +1,140 @@
+"""Keys on disk: report signing, audit checkpoints, data encryption, pseudonyms.
+
+Layout under the key directory (every private file mode 0600)::
+
+    signing/<kid>.pem   Ed25519 report-signing keys (PKCS#8); signing/ACTIVE names one
+    audit/<kid>.pem     Ed25519 audit checkpoint keys;           audit/ACTIVE names one
+    data/<kid>.key      AES-256 data keys (32 raw bytes);        data/ACTIVE names one
+    pseudonym.key       32 bytes for subject_ref HMACs (never rotated: refs must stay stable)
+
+Old keys are kept after rotation so old reports verify and decrypt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    load_pem_private_key,
+)
+
+from verifier.signing.jwks import key_id
+
+
+class KeyStoreError(RuntimeError):
+    """Keys are missing or unreadable. Messages name files, never key material."""
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class DataKey:
+    kid: str
+    key: bytes
+
+
+class KeyStore:
+    """Reads and writes the key directory."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    # -- creation -------------------------------------------------------------------
+    def ensure(self) -> list[str]:
+        """Create whatever keys are missing; returns what was created (kinds, not material)."""
+        created: list[str] = []
+        for kind in ("signing", "audit"):
+            if not (self.directory / kind / "ACTIVE").exists():
+                self._new_ed25519(kind)
+                created.append(kind)
+        if not (self.directory / "data" / "ACTIVE").exists():
+            self._new_data_key()
+            created.append("data")
+        if not (self.directory / "pseudonym.key").exists():
+            _write_private(self.directory / "pseudonym.key", secrets.token_bytes(32))
+            created.append("pseudonym")
+        return created
+
+    def rotate(self) -> dict[str, str]:
+        """New active signing, audit and data keys; old ones stay for verification."""
+        return {
+            "signing": self._new_ed25519("signing"),
+            "audit": self._new_ed25519("audit"),
+            "data": self._new_data_key(),
+        }
+
+    def _new_ed25519(self, kind: str) -> str:
+        key = Ed25519PrivateKey.generate()
+        kid = key_id(key.public_key())
+        pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+        _write_private(self.directory / kind / f"{kid}.pem", pem)
+        _write_private(self.directory / kind / "ACTIVE", kid.encode())
+        return kid
+
+    def _new_data_key(self) -> str:
+        material = secrets.token_bytes(32)
+        # The kid names the key without revealing it: a hash of a random label, not the key.
+        kid = hashlib.sha256(secrets.token_bytes(16)).hexdigest()[:16]
+        _write_private(self.directory / "data" / f"{kid}.key", material)
+        _write_private(self.directory / "data" / "ACTIVE", kid.encode())
+        return kid
+
+    # -- reading --------------------------------------------------------------------
+    def _read(self, path: Path) -> bytes:
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise KeyStoreError(
+                f"missing key file {path}; run `hedui keys generate`"
+            ) from None
+
+    def _active(self, kind: str) -> str:
+        return self._read(self.directory / kind / "ACTIVE").decode().strip()
+
+    def _ed25519(self, kind: str, kid: str) -> Ed25519PrivateKey:
+        key = load_pem_private_key(self._read(self.directory / kind / f"{kid}.pem"), None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise KeyStoreError(f"{kind}/{kid}.pem is not an Ed25519 key")
+        return key
+
+    def signing_key(self) -> Ed25519PrivateKey:
+        return self._ed25519("signing", self._active("signing"))
+
+    def audit_key(self) -> Ed25519PrivateKey:
+        return self._ed25519("audit", self._active("audit"))
+
+    def public_keys(self, kind: str = "signing") -> list[Ed25519PublicKey]:
+        """Every public key of ``kind`` ever active, the active one first."""
+        active = self._active(kind)
+        kids = sorted(p.stem for p in (self.directory / kind).glob("*.pem"))
+        kids.sort(key=lambda k: k != active)
+        return [self._ed25519(kind, k).public_key() for k in kids]
+
+    def data_keys(self) -> tuple[DataKey, dict[str, bytes]]:
+        """The active data key, and every data key by kid (for decrypting old rows)."""
+        active = self._active("data")
+        all_keys = {p.stem: self._read(p) for p in (self.directory / "data").glob("*.key")}
+        if active not in all_keys:
+            raise KeyStoreError("data/ACTIVE names a key that is not there")
+        return DataKey(active, all_keys[active]), all_keys
+
+    def pseudonym_key(self) -> bytes:
+        return self._read(self.directory / "pseudonym.key")

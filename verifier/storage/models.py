@@ -1,0 +1,98 @@
+"""Verification and report tables (SQLAlchemy 2 typed ORM).
+
+Personal data lives only in sealed (AES-256-GCM) columns; plain columns hold ids,
+states, counts and hashes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class VerificationRow(Base):
+    __tablename__ = "verifications"
+    __table_args__ = (UniqueConstraint("caller_system", "request_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    caller_system: Mapped[str] = mapped_column(String(128))
+    caller_user: Mapped[str] = mapped_column(String(128))
+    request_id: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[str] = mapped_column(String(64), index=True)
+    authorization_id: Mapped[str] = mapped_column(String(64))
+    region: Mapped[str] = mapped_column(String(6))
+    purposes: Mapped[str] = mapped_column(String(256))
+    member_count: Mapped[int] = mapped_column(Integer)
+    source_count: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(32))
+    completeness: Mapped[str] = mapped_column(String(16), default="")
+    latest_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The validated request (with raw ID numbers), sealed; needed to ask late sources.
+    request_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    request_key_id: Mapped[str] = mapped_column(String(64))
+    # A digest of the request's content, to refuse a reused request_id with other content.
+    request_digest: Mapped[str] = mapped_column(String(64))
+
+
+class SourceOutcomeRow(Base):
+    __tablename__ = "source_outcomes"
+
+    verification_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("verifications.id"), primary_key=True
+    )
+    member_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    adapter: Mapped[str] = mapped_column(String(128))
+    adapter_version: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    as_of: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    record_count: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReportRow(Base):
+    __tablename__ = "reports"
+
+    verification_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("verifications.id"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    report_id: Mapped[str] = mapped_column(String(36), unique=True)
+    envelope_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    data_key_id: Mapped[str] = mapped_column(String(64))
+    envelope_sha256: Mapped[str] = mapped_column(String(64))
+    previous_sha256: Mapped[str] = mapped_column(String(64), default="")
+    signing_key_id: Mapped[str] = mapped_column(String(64))
+    completeness: Mapped[str] = mapped_column(String(16))
+    release_seq: Mapped[int] = mapped_column(BigInteger)
+    # A summary without personal data (statuses, counts, totals) for GetReport.
+    summary_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

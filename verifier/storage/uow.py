@@ -1,0 +1,298 @@
+"""The SQL unit of work: one transaction over verifications, reports and the audit log."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from types import TracebackType
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from audit.entry import EntryDraft
+from audit.log import AppendedEntry, AuditLog, AuditUnavailable
+from audit.schema import AuditHeadRow
+from verifier.domain.errors import Conflict, Unavailable
+from verifier.domain.household import VerificationRequest, request_from_json, request_to_json
+from verifier.domain.outcomes import Completeness, SourceOutcome, VerificationState
+from verifier.domain.ports import (
+    OutcomeSummary,
+    StoredReport,
+    Store,
+    UnitOfWork,
+    VerificationRecord,
+)
+from verifier.storage.engine import Database
+from verifier.storage.models import ReportRow, SourceOutcomeRow, VerificationRow
+from verifier.storage.sealing import Sealer
+
+
+@asynccontextmanager
+async def _guard() -> AsyncIterator[None]:
+    """Turn driver failures into domain errors the API maps to gRPC codes."""
+    try:
+        yield
+    except IntegrityError:
+        raise Conflict("a concurrent request changed the same record") from None
+    except (OperationalError, AuditUnavailable) as exc:
+        raise Unavailable(f"database unavailable ({type(exc).__name__})") from None
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise Unavailable("database connection lost") from None
+        raise
+
+
+def _record(row: VerificationRow) -> VerificationRecord:
+    return VerificationRecord(
+        id=row.id,
+        caller_system=row.caller_system,
+        caller_user=row.caller_user,
+        request_id=row.request_id,
+        request_digest=row.request_digest,
+        case_id=row.case_id,
+        region=row.region,
+        state=VerificationState(row.state),
+        completeness=Completeness(row.completeness) if row.completeness else None,
+        latest_version=row.latest_version,
+        created_at=row.created_at,
+        member_count=row.member_count,
+        source_count=row.source_count,
+    )
+
+
+class SqlUnitOfWork(UnitOfWork):
+    def __init__(self, db: Database, sealer: Sealer, audit_log: AuditLog, *, write: bool) -> None:
+        self._db = db
+        self._sealer = sealer
+        self._audit = audit_log
+        self._write = write
+        self._session: AsyncSession | None = None
+        self._locked = False
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("unit of work used outside `async with`")
+        return self._session
+
+    async def __aenter__(self) -> SqlUnitOfWork:
+        if self._write and self._db.sqlite:
+            await self._db.write_lock.acquire()
+            self._locked = True
+        factory = self._db.write_sessions if self._write else self._db.read_sessions
+        self._session = factory()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self._session is not None:
+                try:
+                    await self._session.rollback()
+                finally:
+                    await self._session.close()
+        except (OperationalError, DBAPIError):
+            # The connection is gone; the transaction died with it. Nothing to undo.
+            pass
+        finally:
+            self._session = None
+            if self._locked:
+                self._db.write_lock.release()
+                self._locked = False
+
+    async def commit(self) -> None:
+        async with _guard():
+            await self.session.commit()
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+
+    async def append_audit(self, drafts: Sequence[EntryDraft]) -> list[AppendedEntry]:
+        async with _guard():
+            return await self._audit.append(self.session, drafts)
+
+    async def find_verification_by_request(
+        self, caller_system: str, request_id: str
+    ) -> VerificationRecord | None:
+        async with _guard():
+            row = (
+                await self.session.execute(
+                    select(VerificationRow).where(
+                        VerificationRow.caller_system == caller_system,
+                        VerificationRow.request_id == request_id,
+                    )
+                )
+            ).scalar_one_or_none()
+        return _record(row) if row else None
+
+    async def get_verification(self, verification_id: str) -> VerificationRecord | None:
+        async with _guard():
+            row = await self.session.get(VerificationRow, verification_id)
+        return _record(row) if row else None
+
+    async def add_verification(
+        self, record: VerificationRecord, request: VerificationRequest, authorization_id: str
+    ) -> None:
+        plain = json.dumps(request_to_json(request), ensure_ascii=False).encode()
+        sealed, kid = self._sealer.seal(plain, f"verifications/{record.id}")
+        self.session.add(
+            VerificationRow(
+                id=record.id,
+                caller_system=record.caller_system,
+                caller_user=record.caller_user,
+                request_id=record.request_id,
+                request_digest=record.request_digest,
+                case_id=record.case_id,
+                authorization_id=authorization_id,
+                region=record.region,
+                purposes=",".join(p.value for p in request.purposes),
+                member_count=record.member_count,
+                source_count=record.source_count,
+                state=record.state.value,
+                completeness="",
+                latest_version=0,
+                created_at=record.created_at,
+                updated_at=record.created_at,
+                request_sealed=sealed,
+                request_key_id=kid,
+            )
+        )
+        async with _guard():
+            await self.session.flush()
+
+    async def load_request(self, verification_id: str) -> VerificationRequest:
+        async with _guard():
+            row = await self.session.get(VerificationRow, verification_id)
+        if row is None:
+            raise KeyError(verification_id)
+        plain = self._sealer.open(row.request_sealed, row.request_key_id, f"verifications/{row.id}")
+        return request_from_json(json.loads(plain))
+
+    async def save_outcomes(
+        self, verification_id: str, outcomes: Sequence[SourceOutcome], now: datetime
+    ) -> None:
+        async with _guard():
+            await self.session.execute(
+                delete(SourceOutcomeRow).where(SourceOutcomeRow.verification_id == verification_id)
+            )
+            self.session.add_all(
+                SourceOutcomeRow(
+                    verification_id=verification_id,
+                    member_index=o.member_index,
+                    source=o.source.value,
+                    status=o.status.value,
+                    adapter=o.adapter,
+                    adapter_version=o.adapter_version,
+                    reason=o.reason,
+                    attempts=o.attempts,
+                    as_of=o.as_of,
+                    record_count=len(o.records),
+                    updated_at=now,
+                )
+                for o in outcomes
+            )
+            await self.session.flush()
+
+    async def outcome_summaries(self, verification_id: str) -> list[OutcomeSummary]:
+        async with _guard():
+            rows = (
+                await self.session.execute(
+                    select(SourceOutcomeRow)
+                    .where(SourceOutcomeRow.verification_id == verification_id)
+                    .order_by(SourceOutcomeRow.member_index, SourceOutcomeRow.source)
+                )
+            ).scalars()
+            return [OutcomeSummary(r.member_index, r.source, r.status, r.reason) for r in rows]
+
+    async def set_state(
+        self,
+        verification_id: str,
+        state: VerificationState,
+        completeness: Completeness | None,
+        latest_version: int,
+        now: datetime,
+    ) -> None:
+        async with _guard():
+            row = await self.session.get(VerificationRow, verification_id)
+            if row is None:
+                raise KeyError(verification_id)
+            row.state = state.value
+            row.completeness = completeness.value if completeness else ""
+            row.latest_version = latest_version
+            row.updated_at = now
+            await self.session.flush()
+
+    async def add_report(self, report: StoredReport) -> None:
+        aad = f"reports/{report.verification_id}/{report.version}"
+        sealed, kid = self._sealer.seal(report.envelope, aad)
+        self.session.add(
+            ReportRow(
+                verification_id=report.verification_id,
+                version=report.version,
+                report_id=report.report_id,
+                envelope_sealed=sealed,
+                data_key_id=kid,
+                envelope_sha256=report.envelope_sha256,
+                previous_sha256=report.previous_sha256,
+                signing_key_id=report.signing_key_id,
+                completeness=report.completeness.value,
+                release_seq=report.release_seq,
+                summary_json=report.summary_json,
+                created_at=report.created_at,
+            )
+        )
+        async with _guard():
+            await self.session.flush()
+
+    async def get_report(self, verification_id: str, version: int) -> StoredReport | None:
+        q = select(ReportRow).where(ReportRow.verification_id == verification_id)
+        q = q.where(ReportRow.version == version) if version else q.order_by(ReportRow.version.desc()).limit(1)
+        async with _guard():
+            row = (await self.session.execute(q)).scalars().first()
+        if row is None:
+            return None
+        envelope = self._sealer.open(
+            row.envelope_sealed, row.data_key_id, f"reports/{row.verification_id}/{row.version}"
+        )
+        return StoredReport(
+            verification_id=row.verification_id,
+            version=row.version,
+            report_id=row.report_id,
+            envelope=envelope,
+            envelope_sha256=row.envelope_sha256,
+            previous_sha256=row.previous_sha256,
+            signing_key_id=row.signing_key_id,
+            completeness=Completeness(row.completeness),
+            release_seq=row.release_seq,
+            summary_json=row.summary_json,
+            created_at=row.created_at,
+        )
+
+
+class SqlStore(Store):
+    def __init__(self, db: Database, sealer: Sealer, audit_log: AuditLog | None = None) -> None:
+        self.db = db
+        self._sealer = sealer
+        self._audit = audit_log or AuditLog()
+
+    def unit_of_work(self, *, write: bool) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.db, self._sealer, self._audit, write=write)
+
+    async def ping(self) -> None:
+        """Succeeds only if an audit append could run now: takes the head lock, rolls back."""
+        async with self.unit_of_work(write=True) as uow, _guard():
+            head = await uow.session.execute(
+                select(AuditHeadRow.last_seq).where(AuditHeadRow.id == 1).with_for_update()
+            )
+            if head.one_or_none() is None:
+                raise Unavailable("the audit head row is missing; run `hedui db upgrade`")
+
+    async def aclose(self) -> None:
+        await self.db.dispose()
