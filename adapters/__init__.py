@@ -18,8 +18,8 @@ from adapters.contract import (
     Subject,
     Window,
 )
-from adapters.masking import mask_id_number, mask_name
 from adapters.errors import PermanentSourceError, SourceDenied, SourceError, TransientSourceError
+from adapters.masking import mask_id_number, mask_name
 from adapters.records import (
     AssetCategory,
     AssetRecord,

@@ -77,16 +77,20 @@ def load(
     for name in sorted(set(eps) | set(allow)):
         ep = eps.get(name)
         if ep is None:
-            problems.append(f"{name}: no entry point named {name!r} in group {GROUP!r} is installed")
+            problems.append(
+                f"{name}: no entry point named {name!r} in group {GROUP!r} is installed"
+            )
             continue
         dist, dist_version = _dist(ep)
         if name not in allow:
-            infos.append(AdapterInfo(name, ep.value, dist, dist_version, "available", "not in config"))
+            infos.append(
+                AdapterInfo(name, ep.value, dist, dist_version, "available", "not in config")
+            )
             continue
         try:
             factory: Callable[[AdapterSettings], object] = ep.load()
             adapter = factory(allow[name])
-        except Exception as exc:  # noqa: BLE001 — reported with the entry point's name
+        except Exception as exc:
             reason = f"could not be created: {type(exc).__name__}"
             infos.append(AdapterInfo(name, ep.value, dist, dist_version, "refused", reason))
             problems.append(f"{name}: {reason}")
@@ -100,8 +104,15 @@ def load(
         loaded[name] = adapter
         infos.append(
             AdapterInfo(
-                name, ep.value, dist, dist_version, "loaded", "",
-                adapter.source.value, adapter.name, adapter.version,
+                name,
+                ep.value,
+                dist,
+                dist_version,
+                "loaded",
+                "",
+                adapter.source.value,
+                adapter.name,
+                adapter.version,
             )
         )
     if problems:
@@ -115,7 +126,9 @@ async def describe(allow: Mapping[str, AdapterSettings]) -> list[AdapterInfo]:
     for name, ep in sorted(discover().items()):
         dist, dist_version = _dist(ep)
         if name not in allow:
-            infos.append(AdapterInfo(name, ep.value, dist, dist_version, "available", "not in config"))
+            infos.append(
+                AdapterInfo(name, ep.value, dist, dist_version, "available", "not in config")
+            )
             continue
         try:
             adapters, rows = load({name: allow[name]}, {name: ep})

@@ -76,3 +76,11 @@ def make(region: str, born: date, sequence: int) -> str:
         raise ValueError("sequence must be 0..999")
     first17 = f"{region}{born:%Y%m%d}{sequence:03d}"
     return first17 + check_digit(first17)
+
+
+def birth_date(id_number: str) -> date | None:
+    """The birth date encoded in a valid resident ID number, or ``None``."""
+    try:
+        return date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+    except ValueError:
+        return None

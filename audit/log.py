@@ -79,12 +79,16 @@ class AuditLog:
                     "outcome": draft.outcome,
                 }
             )
-            subjects.extend({"seq": last_seq, "subject_ref": r} for r in sorted(set(draft.subject_refs)))
+            subjects.extend(
+                {"seq": last_seq, "subject_ref": r} for r in sorted(set(draft.subject_refs))
+            )
             out.append(AppendedEntry(last_seq, leaf, chain))
         await session.execute(insert(AuditEntryRow), rows)
         if subjects:
             await session.execute(insert(AuditSubjectRow), subjects)
         await session.execute(
-            update(AuditHeadRow).where(AuditHeadRow.id == 1).values(last_seq=last_seq, chain_hash=chain)
+            update(AuditHeadRow)
+            .where(AuditHeadRow.id == 1)
+            .values(last_seq=last_seq, chain_hash=chain)
         )
         return out

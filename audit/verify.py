@@ -71,10 +71,17 @@ async def verify_chain(
     expected, chain, last = 0, ZERO_CHAIN, -1
     while True:
         rows = (
-            await session.execute(
-                select(AuditEntryRow).where(AuditEntryRow.seq > last).order_by(AuditEntryRow.seq).limit(BATCH)
+            (
+                await session.execute(
+                    select(AuditEntryRow)
+                    .where(AuditEntryRow.seq > last)
+                    .order_by(AuditEntryRow.seq)
+                    .limit(BATCH)
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         if not rows:
             break
         refs: dict[int, list[str]] = {}
@@ -104,6 +111,10 @@ async def verify_chain(
         # The head is updated with every append: a mismatch means entries after the last
         # row were removed (truncation) or the head was rewritten.
         return ChainReport(
-            False, expected, expected, f"log ends at seq {expected - 1} but head says {head.last_seq}", chain
+            False,
+            expected,
+            expected,
+            f"log ends at seq {expected - 1} but head says {head.last_seq}",
+            chain,
         )
     return ChainReport(True, expected, None, "", chain)

@@ -50,7 +50,9 @@ def pg_template() -> Iterator[str | None]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path, pg_template: str | None) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_template: str | None
+) -> Iterator[str]:
     """A migrated, empty database of each kind."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path}/hedui.db"
@@ -78,5 +80,7 @@ async def no_leaked_tasks() -> AsyncIterator[None]:
 
     before = asyncio.all_tasks()
     yield
-    leaked = [t for t in asyncio.all_tasks() - before if not t.done() and t is not asyncio.current_task()]
+    leaked = [
+        t for t in asyncio.all_tasks() - before if not t.done() and t is not asyncio.current_task()
+    ]
     assert not leaked, f"tasks left running: {[t.get_name() for t in leaked]}"

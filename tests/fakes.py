@@ -16,8 +16,8 @@ from adapters import (
     SourceQuery,
     SourceResult,
     TransientSourceError,
+    resident_id,
 )
-from adapters import resident_id
 
 AS_OF = datetime(2026, 10, 31, tzinfo=UTC)
 
@@ -74,15 +74,27 @@ class FakeAdapter:
             return SourceResult.found(
                 [
                     IncomeRecord(
-                        IncomeCategory.WAGES, "salary", q.window.start, q.window.end,
-                        self.income_fen[num], self._prov(self.calls), payer="某公司",
+                        IncomeCategory.WAGES,
+                        "salary",
+                        q.window.start,
+                        q.window.end,
+                        self.income_fen[num],
+                        self._prov(self.calls),
+                        payer="某公司",
                     )
                 ],
                 AS_OF,
             )
         if num in self.asset_fen:
             return SourceResult.found(
-                [AssetRecord(AssetCategory.REAL_ESTATE, "residence", self.asset_fen[num], self._prov(self.calls))],
+                [
+                    AssetRecord(
+                        AssetCategory.REAL_ESTATE,
+                        "residence",
+                        self.asset_fen[num],
+                        self._prov(self.calls),
+                    )
+                ],
                 AS_OF,
             )
         return SourceResult.not_found(AS_OF)

@@ -42,7 +42,9 @@ async def make_app(
     return await build_app(config(database_url, keys_dir, **kw), adapters=adapters, migrate=False)
 
 
-def household_draft(request_id: str = "req-1", region: str = "370322", **kw: object) -> RequestDraft:
+def household_draft(
+    request_id: str = "req-1", region: str = "370322", **kw: object
+) -> RequestDraft:
     base: dict[str, object] = dict(
         request_id=request_id,
         case_id="CASE-1",

@@ -7,13 +7,17 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from adapters import Adapter, SourceKind
-from adapters import registry
+import grpc
+
+from adapters import Adapter, SourceKind, registry
+from verifier.api.server import RunningServer, start_server
 from verifier.config import Config
 from verifier.domain.ports import Store
+from verifier.service.assessment import assess_report_sections
 from verifier.service.events import EventHub
 from verifier.service.fanout import FanOut, SourcePolicy, bind_sources
 from verifier.service.verifications import Assessor, VerificationService
+from verifier.signing.jwks import dumps_jwks
 from verifier.signing.keystore import KeyStore
 from verifier.signing.signer import ReportSigner
 from verifier.storage.engine import open_database
@@ -49,6 +53,25 @@ def make_store(config: Config, keys: KeyStore) -> SqlStore:
     return SqlStore(open_database(config.database_url), Sealer(active.kid, all_keys))
 
 
+async def serve_app(
+    app: App,
+    listen: str,
+    *,
+    credentials: grpc.ServerCredentials | None = None,
+    health_interval: float = 2.0,
+) -> RunningServer:
+    """Start the gRPC server for a built app."""
+    return await start_server(
+        app.service,
+        listen,
+        principals=app.config.principals,
+        jwks=lambda: dumps_jwks(app.keys.public_keys("signing")),
+        probe=app.store.ping,
+        credentials=credentials,
+        health_interval=health_interval,
+    )
+
+
 async def build_app(
     config: Config,
     *,
@@ -63,7 +86,9 @@ async def build_app(
         await asyncio.to_thread(upgrade, config.database_url)
     chosen = dict(adapters) if adapters is not None else load_adapters(config)
     policies = {
-        kind: SourcePolicy(timeout=sc.timeout, retries=sc.retries, max_concurrency=sc.max_concurrency)
+        kind: SourcePolicy(
+            timeout=sc.timeout, retries=sc.retries, max_concurrency=sc.max_concurrency
+        )
         for kind, sc in config.sources.items()
     }
     store = make_store(config, keys)
@@ -74,7 +99,7 @@ async def build_app(
         pseudonym_key=keys.pseudonym_key(),
         hub=EventHub(),
         deadline_seconds=config.deadline_seconds,
-        assessor=assessor,
+        assessor=assessor or assess_report_sections,
     )
     unique = list({id(a): a for a in chosen.values()}.values())
     return App(config=config, store=store, keys=keys, service=service, adapters=unique)

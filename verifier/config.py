@@ -48,8 +48,10 @@ class SourceConfig:
     def settings(self) -> AdapterSettings:
         return AdapterSettings(
             base_url=self.base_url,
-            credentials={k: resolve_secret(v, f"sources.{self.source.value}.credentials.{k}")
-                         for k, v in self.credentials.items()},
+            credentials={
+                k: resolve_secret(v, f"sources.{self.source.value}.credentials.{k}")
+                for k, v in self.credentials.items()
+            },
             options=dict(self.options),
             timeout=self.timeout,
         )
@@ -83,7 +85,9 @@ def resolve_secret(ref: str, where: str) -> Secret:
     raise ConfigError(f"{where}: must start with env:, file: or value:")
 
 
-def sandbox_sources(port: int = DEFAULT_SANDBOX_PORT, host: str = "127.0.0.1") -> dict[SourceKind, SourceConfig]:
+def sandbox_sources(
+    port: int = DEFAULT_SANDBOX_PORT, host: str = "127.0.0.1"
+) -> dict[SourceKind, SourceConfig]:
     """Every built-in adapter pointed at a local ``hedui sandbox``."""
     return {
         kind: SourceConfig(
@@ -113,7 +117,7 @@ def _get(table: Mapping[str, Any], key: str, kind: type, where: str, default: An
     value = table.get(key, default)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise ConfigError(f"{where}.{key}: must be {kind.__name__}")
     return value
 
@@ -132,7 +136,9 @@ def parse_config(doc: Mapping[str, Any]) -> Config:
             bad = [r for r in roles if r not in ("caseworker", "reviewer", "auditor", "admin")]
             if bad:
                 raise ConfigError(f"principals.{system}.roles: unknown role {bad[0]!r}")
-            if not regions or any(not (isinstance(r, str) and r.isdigit() and len(r) <= 6) for r in regions):
+            if not regions or any(
+                not (isinstance(r, str) and r.isdigit() and len(r) <= 6) for r in regions
+            ):
                 raise ConfigError(f"principals.{system}.regions: must be GB/T 2260 code prefixes")
             principals[system] = Principal(system, roles, regions)
     sources: dict[SourceKind, SourceConfig] = dict(base.sources)
@@ -143,7 +149,9 @@ def parse_config(doc: Mapping[str, Any]) -> Config:
             try:
                 kind = SourceKind(name)
             except ValueError:
-                raise ConfigError(f"{where}: unknown source; one of {', '.join(k.value for k in SourceKind)}") from None
+                raise ConfigError(
+                    f"{where}: unknown source; one of {', '.join(k.value for k in SourceKind)}"
+                ) from None
             sources[kind] = SourceConfig(
                 source=kind,
                 adapter=_get(s, "adapter", str, where, name),

@@ -16,6 +16,8 @@ other 4xx, malformed or off-contract   :class:`~adapters.errors.PermanentSourceE
 from __future__ import annotations
 
 import asyncio
+import functools
+import ssl
 from typing import Any
 
 import httpx
@@ -44,8 +46,11 @@ class GatewayAdapter:
 
     ``settings.base_url`` is the department's protocol base (``https://host/prefix``),
     ``settings.credentials["token"]`` its bearer token, and ``settings.timeout`` the most
-    seconds one HTTP exchange may take (a query's deadline shortens it). ``transport``
-    replaces the network, for a department's own tests.
+    seconds one HTTP exchange may take (a query's deadline shortens it).
+    ``settings.options["ca_file"]``, when set, is a PEM file of the CA certificates to trust
+    for the department's TLS certificate (departments often use a private CA); otherwise
+    the usual public roots are trusted. ``transport`` replaces the network, for a
+    department's own tests.
     """
 
     def __init__(
@@ -71,6 +76,7 @@ class GatewayAdapter:
         self._client = httpx.AsyncClient(
             base_url=settings.base_url.rstrip("/") + "/",
             transport=transport,
+            verify=_tls_context(settings.options.get("ca_file") or None),
             timeout=settings.timeout,
             follow_redirects=False,
             headers={"Accept": "application/json", "User-Agent": f"hedui-{name}/{version}"},
@@ -150,6 +156,14 @@ class GatewayAdapter:
         if status in (408, 429) or 500 <= status <= 599:
             raise TransientSourceError(f"department unavailable: {label}", retry_after=retry_after)
         raise PermanentSourceError(f"department rejected the request: {label}")
+
+
+@functools.cache
+def _tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """One TLS context per trust store, shared: building one costs tens of milliseconds."""
+    if ca_file is not None:
+        return ssl.create_default_context(cafile=ca_file)
+    return httpx.create_ssl_context()
 
 
 def _header_safe(value: str) -> str:

@@ -60,12 +60,13 @@ class Mismatch(StrEnum):
     """The 户口簿 lists a person who is not a declared member."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Person:
     """One synthetic resident and every department's facts about them.
 
     ``facts`` maps a source to what that department holds; a source that is absent holds
-    nothing (it answers NOT_FOUND). ``repr()`` is masked.
+    nothing (it answers NOT_FOUND). ``repr()`` is masked. Persons compare and hash by
+    identity: the population holds exactly one object per person.
     """
 
     id_type: IdType

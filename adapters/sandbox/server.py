@@ -19,7 +19,7 @@ from types import TracebackType
 from aiohttp import web
 
 from adapters.contract import AdapterSettings, Secret, SourceKind
-from adapters.sandbox.departments import SandboxDepartments
+from adapters.sandbox.departments import SandboxDepartments, default_tokens
 from adapters.sandbox.faults import SourceFaults
 from adapters.sandbox.population import Population, generate_population
 
@@ -187,7 +187,7 @@ async def start_sandbox(
     await runner.setup()
     sock = _listening_socket(host, port)
     try:
-        site = web.SockSite(runner, sock, shutdown_timeout=1.0)
+        site = web.SockSite(runner, sock)
         await site.start()
     except BaseException:
         sock.close()
@@ -219,10 +219,12 @@ def describe(handle: SandboxHandle) -> str:
         f" {len(handle.population.all_households)} households, data as of"
         f" {handle.population.as_of})",
     ]
-    lines += [
-        f"  {source.value:<22} {handle.base_url(source)}  token {handle.token(source)}"
-        for source in SourceKind
-    ]
+    defaults = default_tokens()
+    for source in SourceKind:
+        # Only the published local-use tokens are shown; a chosen token is a secret.
+        token = handle.token(source)
+        shown = token if token == defaults[source] else "(custom, not shown)"
+        lines.append(f"  {source.value:<22} {handle.base_url(source)}  token {shown}")
     return "\n".join(lines)
 
 

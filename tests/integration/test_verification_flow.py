@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
@@ -25,17 +26,21 @@ from verifier.storage.uow import SqlStore
 def sources() -> dict[SourceKind, FakeAdapter]:
     return {
         SourceKind.TAX: FakeAdapter(SourceKind.TAX, income_fen={APPLICANT_ID: 1_234_56}),
-        SourceKind.REAL_ESTATE: FakeAdapter(SourceKind.REAL_ESTATE, asset_fen={SPOUSE_ID: 45_000_000}),
+        SourceKind.REAL_ESTATE: FakeAdapter(
+            SourceKind.REAL_ESTATE, asset_fen={SPOUSE_ID: 45_000_000}
+        ),
     }
 
 
-async def audit_rows(store: SqlStore) -> list[dict[str, object]]:
+async def audit_rows(store: SqlStore) -> list[dict[str, Any]]:
     async with store.db.read_sessions() as s:
         rows = (await s.execute(select(AuditEntryRow).order_by(AuditEntryRow.seq))).scalars().all()
         return [json.loads(r.body) for r in rows]
 
 
-async def test_a_household_is_verified_signed_stored_and_audited(database_url: str, keys_dir: Path) -> None:
+async def test_a_household_is_verified_signed_stored_and_audited(
+    database_url: str, keys_dir: Path
+) -> None:
     app = await make_app(database_url, keys_dir, sources())
     try:
         view = await app.service.create(CALLER, household_draft(), wait=True, wait_until=soon())
@@ -43,9 +48,12 @@ async def test_a_household_is_verified_signed_stored_and_audited(database_url: s
         assert view.record.latest_version == 1
         statuses = {(p.member_index, p.source): p.status for p in view.progress}
         assert statuses == {
-            (0, "tax"): "FOUND", (0, "real_estate"): "NOT_FOUND",
-            (1, "tax"): "NOT_FOUND", (1, "real_estate"): "FOUND",
-            (2, "tax"): "NOT_FOUND", (2, "real_estate"): "NOT_FOUND",
+            (0, "tax"): "FOUND",
+            (0, "real_estate"): "NOT_FOUND",
+            (1, "tax"): "NOT_FOUND",
+            (1, "real_estate"): "FOUND",
+            (2, "tax"): "NOT_FOUND",
+            (2, "real_estate"): "NOT_FOUND",
         }
         report = await app.service.get_report(CALLER, view.record.id, 0)
         pub = app.keys.signing_key().public_key()
@@ -79,16 +87,24 @@ async def test_a_household_is_verified_signed_stored_and_audited(database_url: s
         await app.aclose()
 
 
-async def test_every_returned_report_has_its_release_entry(database_url: str, keys_dir: Path) -> None:
+async def test_every_returned_report_has_its_release_entry(
+    database_url: str, keys_dir: Path
+) -> None:
     app = await make_app(database_url, keys_dir, sources())
     try:
         ids = []
         for i in range(5):
-            v = await app.service.create(CALLER, household_draft(request_id=f"r{i}"), wait=True, wait_until=soon())
+            v = await app.service.create(
+                CALLER, household_draft(request_id=f"r{i}"), wait=True, wait_until=soon()
+            )
             ids.append(v.record.id)
         assert isinstance(app.store, SqlStore)
         entries = await audit_rows(app.store)
-        released = {(e["verification_id"], e["details"]["envelope_sha256"]) for e in entries if e["action"] == "released"}
+        released = {
+            (e["verification_id"], e["details"]["envelope_sha256"])
+            for e in entries
+            if e["action"] == "released"
+        }
         for vid in ids:
             r = await app.service.get_report(CALLER, vid, 0)
             assert (vid, r.envelope_sha256) in released
@@ -108,9 +124,14 @@ async def test_every_returned_report_has_its_release_entry(database_url: str, ke
 async def test_a_failing_source_is_failed_never_not_found(
     database_url: str, keys_dir: Path, adapter_error: Exception | None, status: str
 ) -> None:
-    bad = failing(SourceKind.TAX) if adapter_error is None else FakeAdapter(SourceKind.TAX, fail_with=adapter_error)
+    bad = (
+        failing(SourceKind.TAX)
+        if adapter_error is None
+        else FakeAdapter(SourceKind.TAX, fail_with=adapter_error)
+    )
     app = await make_app(
-        database_url, keys_dir,
+        database_url,
+        keys_dir,
         {SourceKind.TAX: bad, SourceKind.REAL_ESTATE: FakeAdapter(SourceKind.REAL_ESTATE)},
     )
     try:
@@ -121,7 +142,9 @@ async def test_a_failing_source_is_failed_never_not_found(
         assert view.record.completeness is not None and view.record.completeness.value == "PARTIAL"
         report = await app.service.get_report(CALLER, view.record.id, 0)
         doc = json.loads(base64.b64decode(json.loads(report.envelope)["payload"]))
-        assert {s["status"] for s in doc["sources"] if s["source"] == "real_estate"} == {"NOT_FOUND"}
+        assert {s["status"] for s in doc["sources"] if s["source"] == "real_estate"} == {
+            "NOT_FOUND"
+        }
         assert len(doc["completeness"]["missing"]) == 3
         if adapter_error is None:
             assert bad.calls == 3 * 3  # each member: 1 try + 2 retries
@@ -157,7 +180,9 @@ async def test_same_request_id_is_idempotent_and_a_different_body_is_refused(
         await app.aclose()
 
 
-async def test_out_of_region_is_denied_and_the_denial_audited(database_url: str, keys_dir: Path) -> None:
+async def test_out_of_region_is_denied_and_the_denial_audited(
+    database_url: str, keys_dir: Path
+) -> None:
     app = await make_app(database_url, keys_dir, sources())
     try:
         with pytest.raises(PermissionDenied) as ei:
@@ -165,13 +190,17 @@ async def test_out_of_region_is_denied_and_the_denial_audited(database_url: str,
         assert ei.value.reason == "OUT_OF_REGION"
         assert isinstance(app.store, SqlStore)
         entries = await audit_rows(app.store)
-        assert [(e["action"], e["outcome"], e["reason"]) for e in entries] == [("authorize", "deny", "OUT_OF_REGION")]
+        assert [(e["action"], e["outcome"], e["reason"]) for e in entries] == [
+            ("authorize", "deny", "OUT_OF_REGION")
+        ]
         assert all(a.calls == 0 for a in sources().values())
     finally:
         await app.aclose()
 
 
-async def test_another_system_cannot_see_the_verification(database_url: str, keys_dir: Path) -> None:
+async def test_another_system_cannot_see_the_verification(
+    database_url: str, keys_dir: Path
+) -> None:
     app = await make_app(database_url, keys_dir, sources())
     try:
         v = await app.service.create(CALLER, household_draft(), wait=True, wait_until=soon())
@@ -184,14 +213,21 @@ async def test_another_system_cannot_see_the_verification(database_url: str, key
         await app.aclose()
 
 
-async def test_reports_and_requests_are_encrypted_at_rest(database_url: str, keys_dir: Path) -> None:
+async def test_reports_and_requests_are_encrypted_at_rest(
+    database_url: str, keys_dir: Path
+) -> None:
     app = await make_app(database_url, keys_dir, sources())
     try:
         await app.service.create(CALLER, household_draft(), wait=True, wait_until=soon())
         assert isinstance(app.store, SqlStore)
         async with app.store.db.read_sessions() as s:
-            blobs = [bytes(b) for (b,) in await s.execute(text("SELECT envelope_sealed FROM reports"))]
-            blobs += [bytes(b) for (b,) in await s.execute(text("SELECT request_sealed FROM verifications"))]
+            blobs = [
+                bytes(b) for (b,) in await s.execute(text("SELECT envelope_sealed FROM reports"))
+            ]
+            blobs += [
+                bytes(b)
+                for (b,) in await s.execute(text("SELECT request_sealed FROM verifications"))
+            ]
             n = (await s.execute(select(func.count()).select_from(AuditEntryRow))).scalar_one()
         assert n == 3 and len(blobs) == 2
         for blob in blobs:

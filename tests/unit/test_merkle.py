@@ -555,7 +555,7 @@ def _genuine_consistency(c: ConsistencyClaim) -> bool:
     )
 
 
-_PROPERTY = settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_PROPERTY = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @_PROPERTY

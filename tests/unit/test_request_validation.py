@@ -25,8 +25,15 @@ def member(seq: int, relation: Relation = Relation.CHILD) -> MemberDraft:
 
 def draft(members: tuple[MemberDraft, ...], **kw: object) -> RequestDraft:
     base: dict[str, object] = dict(
-        request_id="r-1", case_id="C-1", authorization_id="A-1", purposes=(Purpose.DIBAO,),
-        region="370322", members=members, sources=(), window_start="", window_end="",
+        request_id="r-1",
+        case_id="C-1",
+        authorization_id="A-1",
+        purposes=(Purpose.DIBAO,),
+        region="370322",
+        members=members,
+        sources=(),
+        window_start="",
+        window_end="",
     )
     base.update(kw)
     return RequestDraft(**base)  # type: ignore[arg-type]
@@ -47,7 +54,14 @@ def test_valid_request_uses_the_twelve_months_before_the_request_month() -> None
 def test_malformed_id_names_member_and_expected_check_digit() -> None:
     good = synthetic_id(seq=3)
     bad = good[:17] + ("0" if good[-1] != "0" else "1")
-    v = violations(draft((member(1, Relation.APPLICANT), MemberDraft(IdType.RESIDENT_ID, bad, "测试", Relation.CHILD))))
+    v = violations(
+        draft(
+            (
+                member(1, Relation.APPLICANT),
+                MemberDraft(IdType.RESIDENT_ID, bad, "测试", Relation.CHILD),
+            )
+        )
+    )
     assert v == {"household.members[1].id_number": f"check digit should be {good[-1]}"}
 
 
@@ -57,7 +71,9 @@ def test_empty_household() -> None:
 
 def test_thirty_one_members() -> None:
     members = (member(0, Relation.APPLICANT), *(member(i) for i in range(1, 31)))
-    assert violations(draft(members)) == {"household.members": "must have at most 30 members, got 31"}
+    assert violations(draft(members)) == {
+        "household.members": "must have at most 30 members, got 31"
+    }
 
 
 def test_thirty_members_is_fine() -> None:
@@ -74,14 +90,24 @@ def test_every_bad_field_is_named_at_once() -> None:
     v = violations(
         draft(
             (MemberDraft(None, "", " ", None),),
-            request_id="", purposes=(), region="37", sources=(SourceKind.TAX, SourceKind.TAX),
-            window_start="2026-13-01", window_end="2026-01-01",
+            request_id="",
+            purposes=(),
+            region="37",
+            sources=(SourceKind.TAX, SourceKind.TAX),
+            window_start="2026-13-01",
+            window_end="2026-01-01",
         )
     )
     assert set(v) == {
-        "request_id", "purposes", "sources", "household.region_code",
-        "household.members[0].id_type", "household.members[0].id_number",
-        "household.members[0].name", "household.members[0].relation", "household.members",
+        "request_id",
+        "purposes",
+        "sources",
+        "household.region_code",
+        "household.members[0].id_type",
+        "household.members[0].id_number",
+        "household.members[0].name",
+        "household.members[0].relation",
+        "household.members",
         "window.start_date",
     }
 
@@ -94,12 +120,16 @@ def test_window_rules() -> None:
     assert violations(draft(base, window_start="2026-05-01", window_end="2027-01-01")) == {
         "window.end_date": "must not be in the future"
     }
-    req = validate_request(draft(base, window_start="2026-01-01", window_end="2026-06-30"), today=TODAY)
+    req = validate_request(
+        draft(base, window_start="2026-01-01", window_end="2026-06-30"), today=TODAY
+    )
     assert (req.window.start, req.window.end) == (date(2026, 1, 1), date(2026, 6, 30))
 
 
 def test_violation_messages_never_carry_the_id_number() -> None:
     bad = with_wrong_check_digit(synthetic_id(seq=5))
     with pytest.raises(InvalidArgument) as ei:
-        validate_request(draft((MemberDraft(IdType.RESIDENT_ID, bad, "测试", Relation.APPLICANT),)), today=TODAY)
+        validate_request(
+            draft((MemberDraft(IdType.RESIDENT_ID, bad, "测试", Relation.APPLICANT),)), today=TODAY
+        )
     assert bad not in str(ei.value)

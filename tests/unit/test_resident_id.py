@@ -17,7 +17,9 @@ def test_check_digit_matches_the_gb11643_worked_example() -> None:
 
 
 def test_a_made_number_is_valid() -> None:
-    assert resident_id.problems(resident_id.make("370322", date(1980, 5, 17), 12), today=TODAY) == []
+    assert (
+        resident_id.problems(resident_id.make("370322", date(1980, 5, 17), 12), today=TODAY) == []
+    )
 
 
 @pytest.mark.parametrize(
@@ -26,9 +28,25 @@ def test_a_made_number_is_valid() -> None:
         (lambda n: n[:-1], "must be 18 characters, got 17"),
         (lambda n: n[:5] + "A" + n[6:], "the first 17 characters must be digits"),
         (lambda n: n[:17] + "Y", "the last character must be a digit or X"),
-        (lambda n: "99" + n[2:17] + resident_id.check_digit("99" + n[2:17]), "region prefix is not a known GB/T 2260 province code"),
-        (lambda n: n[:10] + "0230" + n[14:17] + resident_id.check_digit(n[:10] + "0230" + n[14:17]), "birth date is not a real date"),
-        (lambda n: n[:6] + "20300101" + n[14:17] + resident_id.check_digit(n[:6] + "20300101" + n[14:17]), "birth date is in the future"),
+        (
+            lambda n: "99" + n[2:17] + resident_id.check_digit("99" + n[2:17]),
+            "region prefix is not a known GB/T 2260 province code",
+        ),
+        (
+            lambda n: (
+                n[:10] + "0230" + n[14:17] + resident_id.check_digit(n[:10] + "0230" + n[14:17])
+            ),
+            "birth date is not a real date",
+        ),
+        (
+            lambda n: (
+                n[:6]
+                + "20300101"
+                + n[14:17]
+                + resident_id.check_digit(n[:6] + "20300101" + n[14:17])
+            ),
+            "birth date is in the future",
+        ),
     ],
 )
 def test_each_problem_is_named(mutate: object, expected: str) -> None:
@@ -40,7 +58,9 @@ def test_each_problem_is_named(mutate: object, expected: str) -> None:
 def test_wrong_check_digit_names_the_right_one() -> None:
     good = resident_id.make("370322", date(1980, 5, 17), 12)
     wrong = "0" if good[-1] != "0" else "1"
-    assert resident_id.problems(good[:17] + wrong, today=TODAY) == [f"check digit should be {good[-1]}"]
+    assert resident_id.problems(good[:17] + wrong, today=TODAY) == [
+        f"check digit should be {good[-1]}"
+    ]
 
 
 def test_messages_never_repeat_the_number() -> None:

@@ -29,7 +29,9 @@ def test_pae_matches_the_dsse_spec_example() -> None:
 
 
 def test_canonical_bytes_sort_keys_and_refuse_floats() -> None:
-    assert canonical_bytes({"b": 1, "a": [True, None, "é"]}) == '{"a":[true,null,"é"],"b":1}'.encode()
+    assert (
+        canonical_bytes({"b": 1, "a": [True, None, "é"]}) == '{"a":[true,null,"é"],"b":1}'.encode()
+    )
     with pytest.raises(TypeError, match=r"\$\.x\.y"):
         canonical_bytes({"x": {"y": 1.5}})
 
@@ -84,7 +86,9 @@ def test_tampered_envelopes_are_refused(tamper: str) -> None:
         body = json.dumps(DOC).encode()
         sig = key.sign(pae(REPORT_PAYLOAD_TYPE, body))
         env["payload"] = base64.b64encode(body).decode()
-        env["signatures"] = [{"keyid": key_id(key.public_key()), "sig": base64.b64encode(sig).decode()}]
+        env["signatures"] = [
+            {"keyid": key_id(key.public_key()), "sig": base64.b64encode(sig).decode()}
+        ]
     else:
         keys = {key_id(k.public_key()): k.public_key() for k in [Ed25519PrivateKey.generate()]}
     with pytest.raises(EnvelopeError):
@@ -105,11 +109,25 @@ def independent_verify(envelope: bytes, jwks_text: str, workdir: Path) -> bool:
     (workdir / "pae.bin").write_bytes(b"DSSEv1 %d %s %d %s" % (len(t), t, len(payload), payload))
     (workdir / "sig.bin").write_bytes(base64.b64decode(env["signatures"][0]["sig"]))
     proc = subprocess.run(
-        ["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", str(workdir / "pub.pem"), "-rawin",
-         "-in", str(workdir / "pae.bin"), "-sigfile", str(workdir / "sig.bin")],
-        capture_output=True, check=False,
+        [
+            "openssl",
+            "pkeyutl",
+            "-verify",
+            "-pubin",
+            "-inkey",
+            str(workdir / "pub.pem"),
+            "-rawin",
+            "-in",
+            str(workdir / "pae.bin"),
+            "-sigfile",
+            str(workdir / "sig.bin"),
+        ],
+        capture_output=True,
+        check=False,
     )
-    canonical = json.dumps(json.loads(payload), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    canonical = json.dumps(
+        json.loads(payload), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
     return proc.returncode == 0 and canonical.encode() == payload
 
 

@@ -6,54 +6,155 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import grpc
+from hedui.v1 import common_pb2 as common
+from hedui.v1 import keys_pb2, keys_pb2_grpc, verification_pb2_grpc
+from hedui.v1 import verification_pb2 as pb
 
-from adapters import IdType, SourceKind
-from hedui.v1 import keys_pb2, keys_pb2_grpc, verification_pb2 as pb, verification_pb2_grpc
-from verifier.api.translate import ID_TYPES_TO_PB, PURPOSES_TO_PB, RELATIONS_TO_PB, SOURCES_TO_PB
-from verifier.domain.household import Purpose, Relation
+from adapters import AssetCategory, IdType, IncomeCategory, SourceKind
+from verifier.api.translate import (
+    ASSET_CATEGORIES_TO_PB,
+    DEDUCTION_KINDS_TO_PB,
+    HUKOU_TO_PB,
+    ID_TYPES_TO_PB,
+    INCOME_CATEGORIES_TO_PB,
+    PURPOSES_TO_PB,
+    RELATIONS_TO_PB,
+    SOURCES_TO_PB,
+    SUPPORTERS_TO_PB,
+)
+from verifier.domain.household import DeductionKind, HukouNature, Purpose, Relation, SupporterStatus
 
 
 class HouseholdFileError(ValueError):
     """The household file is malformed; the message names the field."""
 
 
-def _enum(table: Mapping[Any, int], kind: Any, value: object, where: str) -> int:
+def _enum(table: Mapping[Any, Any], kind: Any, value: object, where: str) -> Any:
     try:
         return table[kind(value)]
     except (ValueError, KeyError):
         raise HouseholdFileError(f"{where}: unknown value") from None
 
 
-def request_from_json(doc: Mapping[str, Any], *, wait: bool = False) -> pb.CreateVerificationRequest:
-    """Build a request from a household JSON document (see docs/household-file.md)."""
+def _member(i: int, m: Mapping[str, Any]) -> pb.Member:
+    c = m.get("circumstances") or {}
+    able = c.get("able_to_work")
+    return pb.Member(
+        id_type=_enum(
+            ID_TYPES_TO_PB, IdType, m.get("id_type", "resident_id"), f"members[{i}].id_type"
+        ),
+        id_number=str(m.get("id_number", "")),
+        name=str(m.get("name", "")),
+        relation=_enum(RELATIONS_TO_PB, Relation, m.get("relation"), f"members[{i}].relation"),
+        circumstances=pb.MemberCircumstances(
+            disability_grade=int(c.get("disability_grade") or 0),
+            serious_illness=bool(c.get("serious_illness", False)),
+            in_school=bool(c.get("in_school", False)),
+            work_capacity=common.WORK_CAPACITY_UNSPECIFIED
+            if able is None
+            else (common.WORK_CAPACITY_ABLE if able else common.WORK_CAPACITY_UNABLE),
+            supporter=_enum(
+                SUPPORTERS_TO_PB,
+                SupporterStatus,
+                c.get("supporter", "unknown"),
+                f"members[{i}].circumstances.supporter",
+            ),
+        ),
+    )
+
+
+def _declaration(d: Mapping[str, Any]) -> pb.Declaration:
+    return pb.Declaration(
+        incomes=[
+            pb.DeclaredIncome(
+                category=_enum(
+                    INCOME_CATEGORIES_TO_PB, IncomeCategory, cat, f"declaration.income.{cat}"
+                ),
+                monthly_fen=int(fen),
+            )
+            for cat, fen in (d.get("monthly_income_fen") or {}).items()
+        ],
+        assets=[
+            pb.DeclaredAsset(
+                category=_enum(
+                    ASSET_CATEGORIES_TO_PB,
+                    AssetCategory,
+                    a.get("category"),
+                    f"declaration.assets[{i}]",
+                ),
+                value_fen=int(a.get("value_fen", 0)),
+                count=int(a.get("count", 0)),
+            )
+            for i, a in enumerate(d.get("assets") or [])
+        ],
+        member_count=int(d.get("member_count") or 0),
+    )
+
+
+def _deduction(i: int, d: Mapping[str, Any]) -> pb.Deduction:
+    out = pb.Deduction(
+        kind=_enum(DEDUCTION_KINDS_TO_PB, DeductionKind, d.get("kind"), f"deductions[{i}].kind"),
+        amount_fen=int(d.get("amount_fen", 0)),
+        evidence_ref=str(d.get("evidence_ref", "")),
+    )
+    if d.get("member_index") is not None:
+        out.member_index = int(d["member_index"])
+    return out
+
+
+def request_from_json(
+    doc: Mapping[str, Any], *, wait: bool = False
+) -> pb.CreateVerificationRequest:
+    """Build a request from a household JSON document (see docs/household-file.md).
+
+    Money is integer fen; a float amount is refused, never rounded.
+    """
+    _refuse_floats(doc, "$")
     try:
-        members = doc["members"]
-        return pb.CreateVerificationRequest(
+        req = pb.CreateVerificationRequest(
             request_id=str(doc.get("request_id", "")),
             case_id=str(doc.get("case_id", "")),
             authorization_id=str(doc.get("authorization_id", "")),
-            purposes=[_enum(PURPOSES_TO_PB, Purpose, p, f"purposes[{i}]") for i, p in enumerate(doc.get("purposes", []))],
+            purposes=[
+                _enum(PURPOSES_TO_PB, Purpose, p, f"purposes[{i}]")
+                for i, p in enumerate(doc.get("purposes", []))
+            ],
             household=pb.Household(
                 region_code=str(doc.get("region_code", "")),
-                members=[
-                    pb.Member(
-                        id_type=_enum(ID_TYPES_TO_PB, IdType, m.get("id_type", "resident_id"), f"members[{i}].id_type"),
-                        id_number=str(m.get("id_number", "")),
-                        name=str(m.get("name", "")),
-                        relation=_enum(RELATIONS_TO_PB, Relation, m.get("relation"), f"members[{i}].relation"),
-                    )
-                    for i, m in enumerate(members)
-                ],
+                members=[_member(i, m) for i, m in enumerate(doc["members"])],
             ),
-            sources=[_enum(SOURCES_TO_PB, SourceKind, s, f"sources[{i}]") for i, s in enumerate(doc.get("sources", []))],
+            sources=[
+                _enum(SOURCES_TO_PB, SourceKind, s, f"sources[{i}]")
+                for i, s in enumerate(doc.get("sources", []))
+            ],
             window=pb.Window(
                 start_date=str(doc.get("window", {}).get("start", "")),
                 end_date=str(doc.get("window", {}).get("end", "")),
             ),
             wait=wait,
+            hukou_nature=_enum(HUKOU_TO_PB, HukouNature, doc.get("hukou"), "hukou"),
+            deductions=[_deduction(i, d) for i, d in enumerate(doc.get("deductions", []))],
+            current_programs=[
+                _enum(PURPOSES_TO_PB, Purpose, p, f"current_programs[{i}]")
+                for i, p in enumerate(doc.get("current_programs", []))
+            ],
         )
-    except (KeyError, TypeError, AttributeError) as exc:
+        if doc.get("declaration") is not None:
+            req.declaration.CopyFrom(_declaration(doc["declaration"]))
+        return req
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise HouseholdFileError(f"household file is missing or mistypes {exc}") from None
+
+
+def _refuse_floats(value: Any, path: str) -> None:
+    if isinstance(value, float):
+        raise HouseholdFileError(f"{path}: amounts are integer fen, not decimals")
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            _refuse_floats(v, f"{path}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _refuse_floats(v, f"{path}[{i}]")
 
 
 class Client:
@@ -70,7 +171,9 @@ class Client:
         credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
         self.channel = (
-            grpc.aio.secure_channel(target, credentials) if credentials else grpc.aio.insecure_channel(target)
+            grpc.aio.secure_channel(target, credentials)
+            if credentials
+            else grpc.aio.insecure_channel(target)
         )
         md = [("x-hedui-user", user), ("x-hedui-role", role)]
         if system:
@@ -88,7 +191,9 @@ class Client:
     async def close(self) -> None:
         await self.channel.close()
 
-    async def create(self, req: pb.CreateVerificationRequest, timeout: float = 60.0) -> pb.Verification:
+    async def create(
+        self, req: pb.CreateVerificationRequest, timeout: float = 60.0
+    ) -> pb.Verification:
         resp = await self.verifications.CreateVerification(req, metadata=self._md, timeout=timeout)
         return resp.verification
 
@@ -98,18 +203,26 @@ class Client:
         )
         return resp.verification
 
-    async def watch(self, vid: str, timeout: float | None = None) -> AsyncIterator[pb.WatchVerificationResponse]:
+    async def watch(
+        self, vid: str, timeout: float | None = None
+    ) -> AsyncIterator[pb.WatchVerificationResponse]:
         call = self.verifications.WatchVerification(
             pb.WatchVerificationRequest(verification_id=vid), metadata=self._md, timeout=timeout
         )
         async for event in call:
             yield event
 
-    async def report(self, vid: str, version: int = 0, timeout: float = 10.0) -> pb.GetReportResponse:
+    async def report(
+        self, vid: str, version: int = 0, timeout: float = 10.0
+    ) -> pb.GetReportResponse:
         return await self.verifications.GetReport(
-            pb.GetReportRequest(verification_id=vid, version=version), metadata=self._md, timeout=timeout
+            pb.GetReportRequest(verification_id=vid, version=version),
+            metadata=self._md,
+            timeout=timeout,
         )
 
     async def jwks(self, timeout: float = 10.0) -> str:
-        resp = await self.keys.ListKeys(keys_pb2.ListKeysRequest(), metadata=self._md, timeout=timeout)
+        resp = await self.keys.ListKeys(
+            keys_pb2.ListKeysRequest(), metadata=self._md, timeout=timeout
+        )
         return resp.jwks_json

@@ -42,14 +42,20 @@ def status_for(exc: DomainError) -> status_pb2.Status:
     if isinstance(exc, InvalidArgument):
         br = error_details_pb2.BadRequest(
             field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=v.field, description=v.description
+                )
                 for v in exc.violations
             ]
         )
-        return status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=str(exc), details=[_pack(br)])
+        return status_pb2.Status(
+            code=code_pb2.INVALID_ARGUMENT, message=str(exc), details=[_pack(br)]
+        )
     if isinstance(exc, PermissionDenied):
         info = error_details_pb2.ErrorInfo(reason=exc.reason, domain=DOMAIN)
-        return status_pb2.Status(code=code_pb2.PERMISSION_DENIED, message=str(exc), details=[_pack(info)])
+        return status_pb2.Status(
+            code=code_pb2.PERMISSION_DENIED, message=str(exc), details=[_pack(info)]
+        )
     code = {
         Unauthenticated: code_pb2.UNAUTHENTICATED,
         NotFound: code_pb2.NOT_FOUND,
@@ -60,7 +66,9 @@ def status_for(exc: DomainError) -> status_pb2.Status:
     return status_pb2.Status(code=code, message=str(exc))
 
 
-async def _abort(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException, request_id: str) -> None:
+async def _abort(
+    context: grpc.aio.ServicerContext[Any, Any], exc: BaseException, request_id: str
+) -> None:
     if isinstance(exc, DomainError):
         status = status_for(exc)
         log.info("request_refused", code=code_pb2.Code.Name(status.code), error=type(exc).__name__)
@@ -74,7 +82,12 @@ async def _abort(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException
 
 def _request_id(context: grpc.aio.ServicerContext[Any, Any]) -> str:
     for key, value in context.invocation_metadata() or ():
-        if key == "x-request-id" and isinstance(value, str) and 0 < len(value) <= 64 and value.isprintable():
+        if (
+            key == "x-request-id"
+            and isinstance(value, str)
+            and 0 < len(value) <= 64
+            and value.isprintable()
+        ):
             return value
     return uuid.uuid4().hex
 
@@ -87,15 +100,17 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
+        ],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
         method = handler_call_details.method
         if handler is None or not any(method.startswith(f"/{s}/") for s in self._services):
             return handler
         if handler.unary_unary:
-            inner_uu = handler.unary_unary
+            inner_uu: Any = handler.unary_unary
 
             async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
                 rid = _request_id(context)
@@ -103,7 +118,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
                     context.set_trailing_metadata((("x-request-id", rid),))
                     try:
                         return await inner_uu(request, context)
-                    except Exception as exc:  # noqa: BLE001
+                    except Exception as exc:
                         await _abort(context, exc, rid)
                         raise
 
@@ -113,15 +128,17 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream:
-            inner_us = handler.unary_stream
+            inner_us: Any = handler.unary_stream
 
-            async def stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+            async def stream(
+                request: Any, context: grpc.aio.ServicerContext[Any, Any]
+            ) -> AsyncIterator[Any]:
                 rid = _request_id(context)
                 with structlog.contextvars.bound_contextvars(request_id=rid, method=method):
                     try:
                         async for item in inner_us(request, context):
                             yield item
-                    except Exception as exc:  # noqa: BLE001
+                    except Exception as exc:
                         await _abort(context, exc, rid)
                         raise
 

@@ -23,7 +23,7 @@ def _metadata(context: grpc.aio.ServicerContext[Any, Any]) -> dict[str, str]:
 
 def _certificate_system(context: grpc.aio.ServicerContext[Any, Any]) -> str | None:
     auth = context.auth_context()
-    names = auth.get("x509_common_name") or []
+    names = list(auth.get("x509_common_name") or [])
     return names[0].decode() if names else None
 
 
@@ -47,5 +47,7 @@ def identify(
         raise Unauthenticated("metadata x-hedui-user must name the end user (1-64 characters)")
     role = md.get("x-hedui-role", principal.roles[0] if len(principal.roles) == 1 else "")
     if role not in principal.roles:
-        raise PermissionDenied("ROLE_NOT_ALLOWED", "metadata x-hedui-role is not a role of this system")
+        raise PermissionDenied(
+            "ROLE_NOT_ALLOWED", "metadata x-hedui-role is not a role of this system"
+        )
     return Caller(system=system, user=user, role=role, regions=principal.regions)

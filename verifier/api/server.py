@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,13 +12,13 @@ import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-
 from hedui.v1 import keys_pb2, keys_pb2_grpc, verification_pb2, verification_pb2_grpc
+
 from verifier.api.errors import ErrorInterceptor
 from verifier.api.identity import identify
 from verifier.api.servicers import KeyServicer, VerificationServicer
-from verifier.bootstrap import App
-from verifier.signing.jwks import dumps_jwks
+from verifier.config import Principal
+from verifier.service.verifications import VerificationService
 
 log = structlog.get_logger("hedui.server")
 
@@ -42,28 +43,41 @@ class RunningServer:
         await self.server.stop(grace)
 
 
-async def _watch_health(app: App, servicer: Any, interval: float) -> None:
+Probe = Callable[[], Awaitable[None]]
+
+
+async def _check_health(probe: Probe, servicer: Any, serving: bool | None) -> bool:
+    try:
+        await probe()
+        ok = True
+    except Exception:
+        ok = False
+    if ok is not serving:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if ok
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in ("", *SERVICES):
+            await servicer.set(name, status)
+        log.info("health_changed", serving=ok)
+    return ok
+
+
+async def _watch_health(probe: Probe, servicer: Any, interval: float, serving: bool) -> None:
     """Fail closed: while the audit log cannot be written, health says NOT_SERVING."""
-    serving: bool | None = None
     while True:
-        try:
-            await app.store.ping()
-            ok = True
-        except Exception:  # noqa: BLE001 — any failure to reach the store means not serving
-            ok = False
-        if ok is not serving:
-            status = health_pb2.HealthCheckResponse.SERVING if ok else health_pb2.HealthCheckResponse.NOT_SERVING
-            for name in ("", *SERVICES):
-                await servicer.set(name, status)
-            log.info("health_changed", serving=ok)
-            serving = ok
         await asyncio.sleep(interval)
+        serving = await _check_health(probe, servicer, serving)
 
 
 async def start_server(
-    app: App,
+    service: VerificationService,
     listen: str,
     *,
+    principals: Mapping[str, Principal],
+    jwks: Callable[[], str],
+    probe: Probe,
     credentials: grpc.ServerCredentials | None = None,
     health_interval: float = 2.0,
 ) -> RunningServer:
@@ -71,30 +85,34 @@ async def start_server(
         interceptors=[ErrorInterceptor(SERVICES)],
         options=[("grpc.max_receive_message_length", 4 * 1024 * 1024)],
     )
-    principals = app.config.principals
     plaintext = credentials is None
 
     def who(context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         return identify(context, principals, allow_metadata_system=plaintext)
 
     verification_pb2_grpc.add_VerificationServiceServicer_to_server(
-        VerificationServicer(app.service, who), server
+        VerificationServicer(service, who), server
     )
-    keys_pb2_grpc.add_KeyServiceServicer_to_server(
-        KeyServicer(lambda: dumps_jwks(app.keys.public_keys("signing"))), server
-    )
+    keys_pb2_grpc.add_KeyServiceServicer_to_server(KeyServicer(jwks), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
-        (*SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+        (
+            *SERVICES,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ),
         server,
     )
     port = (
-        server.add_insecure_port(listen) if credentials is None else server.add_secure_port(listen, credentials)
+        server.add_insecure_port(listen)
+        if credentials is None
+        else server.add_secure_port(listen, credentials)
     )
     if port == 0:
         raise OSError(f"cannot listen on {listen}")
+    serving = await _check_health(probe, health_servicer, None)
     await server.start()
-    watchdog = asyncio.create_task(_watch_health(app, health_servicer, health_interval))
+    watchdog = asyncio.create_task(_watch_health(probe, health_servicer, health_interval, serving))
     log.info("server_started", port=port, tls=not plaintext)
     return RunningServer(server, port, health_servicer, watchdog)

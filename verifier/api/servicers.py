@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
+from hedui.v1 import keys_pb2, keys_pb2_grpc, verification_pb2_grpc
+from hedui.v1 import verification_pb2 as pb
 
-from hedui.v1 import keys_pb2, keys_pb2_grpc, verification_pb2 as pb, verification_pb2_grpc
 from verifier.api.translate import draft_from_pb, event_pb, report_pb, verification_pb
 from verifier.domain.errors import FieldViolation, InvalidArgument
 from verifier.domain.ports import Caller
-from verifier.service.verifications import VerificationService, VerificationView
+from verifier.service.verifications import VerificationService
 
 Identify = Callable[[grpc.aio.ServicerContext[Any, Any]], Caller]
 
@@ -46,22 +47,14 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
         view = await self._service.get(caller, request.verification_id)
         return pb.GetVerificationResponse(verification=verification_pb(view))
 
-    async def WatchVerification(  # type: ignore[override]
+    async def WatchVerification(
         self, request: pb.WatchVerificationRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.WatchVerificationResponse]:
         caller = self._identify(context)
         _check_id(request.verification_id, "verification_id")
         vid = request.verification_id
-        async for item in self._service.watch(caller, vid):
-            if isinstance(item, VerificationView):
-                # The snapshot: replay known progress so a late watcher sees everything.
-                for p in verification_pb(item).progress:
-                    yield pb.WatchVerificationResponse(verification_id=vid, source_progress=p)
-                yield pb.WatchVerificationResponse(
-                    verification_id=vid, state_changed=verification_pb(item).state
-                )
-            else:
-                yield event_pb(vid, item)
+        async for event in self._service.watch(caller, vid):
+            yield event_pb(vid, event)
 
     async def GetReport(
         self, request: pb.GetReportRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -69,7 +62,9 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
         caller = self._identify(context)
         _check_id(request.verification_id, "verification_id")
         if request.version < 0:
-            raise InvalidArgument([FieldViolation("version", "must be 0 (latest) or a version number")])
+            raise InvalidArgument(
+                [FieldViolation("version", "must be 0 (latest) or a version number")]
+            )
         report = await self._service.get_report(caller, request.verification_id, request.version)
         return report_pb(report)
 

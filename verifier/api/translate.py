@@ -7,11 +7,21 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
-
-from adapters import IdType, SourceKind
 from hedui.v1 import common_pb2 as common
 from hedui.v1 import verification_pb2 as pb
-from verifier.domain.household import MemberDraft, Purpose, Relation, RequestDraft
+
+from adapters import AssetCategory, IdType, IncomeCategory, SourceKind
+from verifier.domain.household import (
+    DeclarationDraft,
+    DeductionDraft,
+    DeductionKind,
+    HukouNature,
+    MemberDraft,
+    Purpose,
+    Relation,
+    RequestDraft,
+    SupporterStatus,
+)
 from verifier.domain.outcomes import Completeness, SourceStatus, VerificationState
 from verifier.domain.ports import OutcomeSummary, StoredReport
 from verifier.service.events import Event, ReportEvent, SourceEvent, StateEvent
@@ -55,7 +65,43 @@ SOURCES = {
     common.SOURCE_KIND_COMMERCIAL_INSURANCE: SourceKind.COMMERCIAL_INSURANCE,
     common.SOURCE_KIND_INTERNET_FINANCE: SourceKind.INTERNET_FINANCE,
 }
+HUKOU = {common.HUKOU_NATURE_URBAN: HukouNature.URBAN, common.HUKOU_NATURE_RURAL: HukouNature.RURAL}
+INCOME_CATEGORIES = {
+    common.INCOME_CATEGORY_WAGES: IncomeCategory.WAGES,
+    common.INCOME_CATEGORY_BUSINESS: IncomeCategory.BUSINESS,
+    common.INCOME_CATEGORY_PROPERTY: IncomeCategory.PROPERTY,
+    common.INCOME_CATEGORY_TRANSFER: IncomeCategory.TRANSFER,
+}
+ASSET_CATEGORIES = {
+    common.ASSET_CATEGORY_DEPOSIT: AssetCategory.DEPOSIT,
+    common.ASSET_CATEGORY_SECURITIES: AssetCategory.SECURITIES,
+    common.ASSET_CATEGORY_INSURANCE_CASH_VALUE: AssetCategory.INSURANCE_CASH_VALUE,
+    common.ASSET_CATEGORY_INTERNET_FINANCE: AssetCategory.INTERNET_FINANCE,
+    common.ASSET_CATEGORY_PROVIDENT_FUND: AssetCategory.PROVIDENT_FUND,
+    common.ASSET_CATEGORY_VEHICLE: AssetCategory.VEHICLE,
+    common.ASSET_CATEGORY_VESSEL: AssetCategory.VESSEL,
+    common.ASSET_CATEGORY_REAL_ESTATE: AssetCategory.REAL_ESTATE,
+    common.ASSET_CATEGORY_BUSINESS: AssetCategory.BUSINESS,
+}
+DEDUCTION_KINDS = {
+    common.DEDUCTION_KIND_ILLNESS: DeductionKind.ILLNESS,
+    common.DEDUCTION_KIND_DISABILITY_CARE: DeductionKind.DISABILITY_CARE,
+    common.DEDUCTION_KIND_SCHOOLING: DeductionKind.SCHOOLING,
+    common.DEDUCTION_KIND_EMPLOYMENT_COST: DeductionKind.EMPLOYMENT_COST,
+}
+SUPPORTERS = {
+    common.SUPPORTER_STATUS_UNSPECIFIED: SupporterStatus.UNKNOWN,
+    common.SUPPORTER_STATUS_NONE: SupporterStatus.NONE,
+    common.SUPPORTER_STATUS_INCAPABLE: SupporterStatus.INCAPABLE,
+    common.SUPPORTER_STATUS_CAPABLE: SupporterStatus.CAPABLE,
+}
+WORK_CAPACITY = {common.WORK_CAPACITY_ABLE: True, common.WORK_CAPACITY_UNABLE: False}
 SOURCES_TO_PB = {v: k for k, v in SOURCES.items()}
+HUKOU_TO_PB = {v: k for k, v in HUKOU.items()}
+INCOME_CATEGORIES_TO_PB = {v: k for k, v in INCOME_CATEGORIES.items()}
+ASSET_CATEGORIES_TO_PB = {v: k for k, v in ASSET_CATEGORIES.items()}
+DEDUCTION_KINDS_TO_PB = {v: k for k, v in DEDUCTION_KINDS.items()}
+SUPPORTERS_TO_PB = {v: k for k, v in SUPPORTERS.items()}
 ID_TYPES_TO_PB = {v: k for k, v in ID_TYPES.items()}
 RELATIONS_TO_PB = {v: k for k, v in RELATIONS.items()}
 PURPOSES_TO_PB = {v: k for k, v in PURPOSES.items()}
@@ -91,12 +137,40 @@ def draft_from_pb(req: pb.CreateVerificationRequest) -> RequestDraft:
                 id_number=m.id_number,
                 name=m.name,
                 relation=RELATIONS.get(m.relation),
+                disability_grade=m.circumstances.disability_grade,
+                serious_illness=m.circumstances.serious_illness,
+                in_school=m.circumstances.in_school,
+                able_to_work=WORK_CAPACITY.get(m.circumstances.work_capacity),
+                supporter=SUPPORTERS.get(m.circumstances.supporter, SupporterStatus.UNKNOWN),
             )
             for m in req.household.members
         ),
         sources=tuple(SOURCES.get(s) for s in req.sources),
         window_start=req.window.start_date,
         window_end=req.window.end_date,
+        hukou=HUKOU.get(req.hukou_nature),
+        declaration=DeclarationDraft(
+            incomes=tuple(
+                (INCOME_CATEGORIES.get(i.category), i.monthly_fen) for i in req.declaration.incomes
+            ),
+            assets=tuple(
+                (ASSET_CATEGORIES.get(a.category), a.value_fen, a.count)
+                for a in req.declaration.assets
+            ),
+            member_count=req.declaration.member_count,
+        )
+        if req.HasField("declaration")
+        else None,
+        deductions=tuple(
+            DeductionDraft(
+                kind=DEDUCTION_KINDS.get(d.kind),
+                amount_fen=d.amount_fen,
+                evidence_ref=d.evidence_ref,
+                member_index=d.member_index if d.HasField("member_index") else None,
+            )
+            for d in req.deductions
+        ),
+        current_programs=tuple(PURPOSES.get(p) for p in req.current_programs),
     )
 
 
@@ -125,20 +199,21 @@ def verification_pb(view: VerificationView) -> pb.Verification:
         created_at=timestamp(r.created_at),
         progress=[_progress(o) for o in view.progress],
         latest_report_version=r.latest_version,
-        completeness=COMPLETENESS_TO_PB[r.completeness] if r.completeness else pb.COMPLETENESS_UNSPECIFIED,
+        completeness=COMPLETENESS_TO_PB[r.completeness]
+        if r.completeness
+        else pb.COMPLETENESS_UNSPECIFIED,
     )
 
 
 def event_pb(vid: str, event: Event) -> pb.WatchVerificationResponse:
     out = pb.WatchVerificationResponse(verification_id=vid, at=timestamp(event.at))
     if isinstance(event, SourceEvent):
-        o = event.outcome
         out.source_progress.CopyFrom(
             pb.SourceProgress(
-                member_index=o.member_index,
-                source=SOURCES_TO_PB[o.source],
-                status=STATUS_TO_PB[o.status],
-                reason=o.reason,
+                member_index=event.member_index,
+                source=SOURCES_TO_PB[SourceKind(event.source)],
+                status=STATUS_TO_PB[event.status],
+                reason=event.reason,
             )
         )
     elif isinstance(event, ReportEvent):

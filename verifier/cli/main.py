@@ -8,20 +8,29 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from adapters.registry import AdapterLoadError
 from verifier.cli import offline, runtime
 from verifier.cli.logs import configure
 from verifier.config import DEFAULT_SANDBOX_PORT, Config, ConfigError, load_config
+from verifier.signing.keystore import KeyStoreError
 
 Handler = Callable[[Config, argparse.Namespace], int]
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="hedui", description="Household economic-status verification (核对).")
+    p = argparse.ArgumentParser(
+        prog="hedui", description="Household economic-status verification (核对)."
+    )
     p.add_argument("--config", type=Path, help="configuration file (TOML); default: embedded")
     p.add_argument("--log-level", default=os.environ.get("HEDUI_LOG_LEVEL", "WARNING"))
     sub = p.add_subparsers(dest="command", required=True)
 
-    def cmd(parent: argparse._SubParsersAction[argparse.ArgumentParser], name: str, fn: Handler, help_: str) -> argparse.ArgumentParser:
+    def cmd(
+        parent: argparse._SubParsersAction[argparse.ArgumentParser],
+        name: str,
+        fn: Handler,
+        help_: str,
+    ) -> argparse.ArgumentParser:
         sp = parent.add_parser(name, help=help_, description=help_)
         sp.set_defaults(fn=fn)
         return sp
@@ -42,16 +51,22 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--wait", action="store_true")
     c.add_argument("--timeout", type=float, default=60.0)
     c.add_argument("--user", default=os.environ.get("HEDUI_USER", os.environ.get("USER", "cli")))
-    c.add_argument("--system", default="local-case-system", help="calling system (plaintext dev port only)")
+    c.add_argument(
+        "--system", default="local-case-system", help="calling system (plaintext dev port only)"
+    )
 
-    keys = sub.add_parser("keys", help="signing, audit and data keys").add_subparsers(dest="keys_cmd", required=True)
+    keys = sub.add_parser("keys", help="signing, audit and data keys").add_subparsers(
+        dest="keys_cmd", required=True
+    )
     cmd(keys, "generate", offline.keys_generate, "create missing keys")
     cmd(keys, "rotate", offline.keys_rotate, "new active keys; old ones kept")
     ke = cmd(keys, "export", offline.keys_export, "public keys as JWKS")
     ke.add_argument("--kind", choices=("signing", "audit"), default="signing")
     ke.add_argument("--out")
 
-    rep = sub.add_parser("report", help="offline report tools").add_subparsers(dest="report_cmd", required=True)
+    rep = sub.add_parser("report", help="offline report tools").add_subparsers(
+        dest="report_cmd", required=True
+    )
     rv = cmd(rep, "verify", offline.report_verify, "verify a DSSE report envelope against a JWKS")
     rv.add_argument("file")
     rv.add_argument("--keys", required=True)
@@ -66,7 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database").add_subparsers(dest="db_cmd", required=True)
     cmd(db, "upgrade", offline.db_upgrade, "apply migrations")
 
-    ad = sub.add_parser("adapter", help="adapters").add_subparsers(dest="adapter_cmd", required=True)
+    ad = sub.add_parser("adapter", help="adapters").add_subparsers(
+        dest="adapter_cmd", required=True
+    )
     cmd(ad, "list", offline.adapter_list, "entry points: loaded, available or refused and why")
     return p
 
@@ -84,6 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fn(cfg, args)
     except KeyboardInterrupt:
         return 130
+    except (AdapterLoadError, ConfigError, KeyStoreError) as exc:
+        print(f"hedui: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -22,13 +22,16 @@ from verifier.signing.keystore import KeyStore
 from verifier.storage.engine import open_database
 from verifier.storage.migrate import upgrade
 
-console = Console()
+# Reports are wide tables: when not on a terminal (logs, CI), do not squeeze them to 80.
+console = Console(width=None if Console().is_terminal else 140)
 err = Console(stderr=True)
 
 
 def keys_generate(cfg: Config, _args: argparse.Namespace) -> int:
     created = KeyStore(cfg.keys_dir).ensure()
-    console.print(f"keys in {cfg.keys_dir}: created {', '.join(created) or 'nothing (all present)'}")
+    console.print(
+        f"keys in {cfg.keys_dir}: created {', '.join(created) or 'nothing (all present)'}"
+    )
     return 0
 
 
@@ -95,8 +98,13 @@ async def audit_verify_async(cfg: Config, quiet: bool = False) -> ChainReport:
     try:
         async with db.read_sessions() as session:
             with Progress(
-                TextColumn("audit verify"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                console=err, disable=quiet, transient=True,
+                TextColumn("audit verify"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err,
+                disable=quiet,
+                transient=True,
             ) as progress:
                 task = progress.add_task("entries", total=None)
 
@@ -111,7 +119,10 @@ async def audit_verify_async(cfg: Config, quiet: bool = False) -> ChainReport:
 def audit_verify(cfg: Config, args: argparse.Namespace) -> int:
     report = asyncio.run(audit_verify_async(cfg, quiet=args.quiet))
     if report.ok:
-        console.print(f"[green]audit chain verifies[/]: {report.entries} entries, head {report.head_chain.hex()[:16]}…")
+        console.print(
+            f"[green]audit chain verifies[/]: {report.entries} entries,"
+            f" head {report.head_chain.hex()[:16]}…"
+        )
         return 0
     err.print(f"[red]audit chain broken[/] at seq {report.first_bad_seq}: {report.problem}")
     return 1
@@ -130,7 +141,14 @@ def adapter_list(cfg: Config, _args: argparse.Namespace) -> int:
     for col in ("name", "source", "distribution", "version", "adapter", "status", "why"):
         t.add_column(col)
     for r in rows:
-        t.add_row(r.entry_point, r.source, r.distribution, r.distribution_version,
-                  f"{r.adapter_name} {r.adapter_version}".strip(), r.status, r.reason)
+        t.add_row(
+            r.entry_point,
+            r.source,
+            r.distribution,
+            r.distribution_version,
+            f"{r.adapter_name} {r.adapter_version}".strip(),
+            r.status,
+            r.reason,
+        )
     console.print(t)
     return 0 if all(r.status != "refused" for r in rows) else 1

@@ -33,11 +33,21 @@ STATUS_LABELS = {
     "DENIED": "[red]被拒绝[/]",
 }
 RELATION_LABELS = {
-    "applicant": "申请人", "spouse": "配偶", "child": "子女", "parent": "父母",
-    "grandparent": "祖父母", "grandchild": "孙子女", "sibling": "兄弟姐妹",
-    "supporter": "赡养/抚养/扶养人", "other": "其他",
+    "applicant": "申请人",
+    "spouse": "配偶",
+    "child": "子女",
+    "parent": "父母",
+    "grandparent": "祖父母",
+    "grandchild": "孙子女",
+    "sibling": "兄弟姐妹",
+    "supporter": "赡养/抚养/扶养人",
+    "other": "其他",
 }
-OUTCOME_LABELS = {"ELIGIBLE": "[green]符合[/]", "INELIGIBLE": "[red]不符合[/]", "NEEDS_REVIEW": "[yellow]需人工复核[/]"}
+OUTCOME_LABELS = {
+    "ELIGIBLE": "[green]符合[/]",
+    "INELIGIBLE": "[red]不符合[/]",
+    "NEEDS_REVIEW": "[yellow]需人工复核[/]",
+}
 
 
 def render(doc: Mapping[str, Any], key_id: str, console: Console) -> None:
@@ -46,25 +56,34 @@ def render(doc: Mapping[str, Any], key_id: str, console: Console) -> None:
     head.add_row("核对编号", doc["verification_id"], "案件编号", doc["case_id"])
     head.add_row("授权书编号", doc["authorization_id"], "地区", doc["region"])
     head.add_row(
-        "核对用途", "、".join(PURPOSE_LABELS.get(Purpose(p), p) for p in doc["purposes"]),
-        "核对期间", f"{doc['window']['start']} 至 {doc['window']['end']}",
+        "核对用途",
+        "、".join(PURPOSE_LABELS.get(Purpose(p), p) for p in doc["purposes"]),
+        "核对期间",
+        f"{doc['window']['start']} 至 {doc['window']['end']}",
     )
     head.add_row("生成时间", doc["created_at"], "签名密钥", key_id[:16] + "…")
     comp = doc["completeness"]
     head.add_row(
-        "完整性", "完整" if comp["status"] == "COMPLETE" else f"[yellow]部分（{comp['answered']}/{comp['expected']}）[/]",
-        "上一版本", (doc.get("previous_sha256") or "—")[:16],
+        "完整性",
+        "完整"
+        if comp["status"] == "COMPLETE"
+        else f"[yellow]部分（{comp['answered']}/{comp['expected']}）[/]",
+        "上一版本",
+        (doc.get("previous_sha256") or "—")[:16],
     )
 
     sources = sorted({s["source"] for s in doc["sources"]})
-    grid = Table(title="各成员 × 各来源核对状态", show_lines=False)
-    grid.add_column("成员")
-    for s in sources:
-        grid.add_column(SOURCE_LABELS.get(s, s))
-    status = {(s["member_index"], s["source"]): s["status"] for s in doc["sources"]}
+    grid = Table(title="各来源 × 各成员核对状态")
+    grid.add_column("来源")
     for m in doc["members"]:
-        label = f"{m['index']} {m['name_masked']} {m['id_number_masked']} ({RELATION_LABELS.get(m['relation'], m['relation'])})"
-        grid.add_row(label, *(STATUS_LABELS.get(status.get((m["index"], s), ""), "—") for s in sources))
+        relation = RELATION_LABELS.get(m["relation"], m["relation"])
+        grid.add_column(f"{m['index']} {m['name_masked']}（{relation}）\n{m['id_number_masked']}")
+    status = {(s["member_index"], s["source"]): s["status"] for s in doc["sources"]}
+    for src in sources:
+        grid.add_row(
+            SOURCE_LABELS.get(src, src),
+            *(STATUS_LABELS.get(status.get((m["index"], src), ""), "—") for m in doc["members"]),
+        )
 
     totals = doc["totals"]
     money = Table.grid(padding=(0, 2))
@@ -80,18 +99,41 @@ def render(doc: Mapping[str, Any], key_id: str, console: Console) -> None:
         f.add_column("状态")
         f.add_column("原因")
         for s in failures:
-            f.add_row(str(s["member_index"]), SOURCE_LABELS.get(s["source"], s["source"]),
-                      STATUS_LABELS[s["status"]], s["reason"])
+            f.add_row(
+                str(s["member_index"]),
+                SOURCE_LABELS.get(s["source"], s["source"]),
+                STATUS_LABELS[s["status"]],
+                s["reason"],
+            )
         parts.append(f)
 
     assessments = doc.get("assessments")
-    if isinstance(assessments, list) and assessments:
+    if isinstance(assessments, dict) and assessments:
         a = Table(title="救助项目评估（参考意见，由工作人员审核决定）")
         a.add_column("项目")
         a.add_column("结论")
+        a.add_column("参考金额")
         a.add_column("理由")
-        for item in assessments:
-            reasons = "\n".join(str(r.get("text", "")) for r in item.get("reasons", []))
-            a.add_row(str(item.get("label") or item.get("program")), OUTCOME_LABELS.get(str(item.get("outcome")), str(item.get("outcome"))), reasons)
+        for item in assessments.values():
+            outcome = str(item.get("outcome"))
+            # The reasons that decided the outcome; the full trace is `hedui policy explain`.
+            decisive = [r for r in item.get("reasons", []) if r.get("outcome") == outcome]
+            reasons = "\n".join(str(r.get("text", "")) for r in decisive or item.get("reasons", []))
+            amount = item.get("amount_fen")
+            a.add_row(
+                str(item.get("name") or item.get("program")),
+                OUTCOME_LABELS.get(outcome, outcome),
+                f"{format_yuan(amount)} 元" if isinstance(amount, int) and amount else "—",
+                reasons,
+            )
         parts.append(a)
+    elif doc.get("assessment_unavailable"):
+        parts.append(f"[yellow]未评估[/]: {doc['assessment_unavailable']}")
+    discrepancies = doc.get("discrepancies")
+    if isinstance(discrepancies, list) and discrepancies:
+        d = Table(title="申报与核对结果差异（诚信核查证据，由工作人员判断）")
+        d.add_column("说明")
+        for item in discrepancies:
+            d.add_row(str(item.get("text", "")))
+        parts.append(d)
     console.print(Panel(Group(*parts), title="家庭经济状况核对报告", subtitle=doc["schema"]))

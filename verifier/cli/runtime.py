@@ -18,24 +18,25 @@ from rich.console import Console
 from adapters.sandbox.population import Population
 from adapters.sandbox.server import DEFAULT_SEED, run_sandbox, start_sandbox
 from verifier.api.client import Client, HouseholdFileError, request_from_json
-from verifier.api.server import start_server
-from verifier.bootstrap import build_app
+from verifier.bootstrap import build_app, serve_app
 from verifier.cli.offline import audit_verify_async, report_verify, verify_file
 from verifier.cli.report_view import render
 from verifier.config import Config, sandbox_sources
 
-console = Console()
+console = Console(width=None if Console().is_terminal else 140)
 err = Console(stderr=True)
 
 
 async def _serve(cfg: Config) -> None:
     app = await build_app(cfg)
-    running = await start_server(app, cfg.listen)
+    running = await serve_app(app, cfg.listen)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    console.print(f"hedui serving on port {running.port} (database {cfg.database_url.split('://')[0]})")
+    console.print(
+        f"hedui serving on port {running.port} (database {cfg.database_url.split('://')[0]})"
+    )
     try:
         await stop.wait()
     finally:
@@ -62,12 +63,17 @@ def household_doc(population: Population, region: str, index: int) -> dict[str, 
         "authorization_id": f"SQ-{region}-{hh.household_id}",
         "purposes": ["dibao", "tekun", "linshi", "dibao_bianyuan", "yinbing_zhipin"],
         "region_code": hh.region,
+        "hukou": "urban" if hh.urban else "rural",
         "members": [
             {
                 "id_type": p.id_type.value,
                 "id_number": p.id_number,
                 "name": p.name,
                 "relation": "applicant" if p.relation.value == "self" else p.relation.value,
+                "circumstances": {
+                    "disability_grade": p.disability_grade or 0,
+                    "serious_illness": p.serious_illness,
+                },
             }
             for p in hh.members
         ],
@@ -105,17 +111,24 @@ async def _demo(cfg: Config, out_dir: Path, seed: int) -> int:
     async with contextlib.AsyncExitStack() as stack:
         sb = await start_sandbox(port=0, seed=seed)
         stack.push_async_callback(sb.stop)
-        console.print(f"sandbox: {len(sb.population.all_households)} synthetic households on port {sb.port}")
+        console.print(
+            f"sandbox: {len(sb.population.all_households)} synthetic households on port {sb.port}"
+        )
         cfg = replace(cfg, sources=sandbox_sources(sb.port), listen="127.0.0.1:0")
         app = await build_app(cfg)
         stack.push_async_callback(app.aclose)
-        server = await start_server(app, cfg.listen)
+        server = await serve_app(app, cfg.listen)
         stack.push_async_callback(server.stop)
         console.print(f"server: gRPC on port {server.port}, database {cfg.database_url}")
 
         doc = household_doc(sb.population, "370322", 0)
-        console.print(f"household: {len(doc['members'])} members in region {doc['region_code']}, case {doc['case_id']}")
-        client = Client(f"127.0.0.1:{server.port}", user="demo-caseworker", system="local-case-system")
+        console.print(
+            f"household: {len(doc['members'])} members in region {doc['region_code']},"
+            f" case {doc['case_id']}"
+        )
+        client = Client(
+            f"127.0.0.1:{server.port}", user="demo-caseworker", system="local-case-system"
+        )
         stack.push_async_callback(client.close)
         v = await client.create(request_from_json(doc, wait=True), timeout=60)
         if not v.latest_report_version:
@@ -126,11 +139,16 @@ async def _demo(cfg: Config, out_dir: Path, seed: int) -> int:
         keys_path = out_dir / "keys.jwks.json"
         envelope_path.write_bytes(report.envelope)
         keys_path.write_text(await client.jwks())
-        console.print(f"report v{report.summary.version} written to {envelope_path}; keys to {keys_path}")
+        console.print(
+            f"report v{report.summary.version} written to {envelope_path}; keys to {keys_path}"
+        )
 
         verified = verify_file(envelope_path, keys_path)
         render(verified.document, verified.key_id, console)
-        ok = report_verify(None, argparse.Namespace(file=str(envelope_path), keys=str(keys_path))) == 0
+        ok = (
+            report_verify(None, argparse.Namespace(file=str(envelope_path), keys=str(keys_path)))
+            == 0
+        )
 
     chain = await audit_verify_async(cfg, quiet=True)
     if chain.ok:

@@ -8,8 +8,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
-from adapters import IdType, SourceKind, Subject, Window
-from adapters import resident_id
+from adapters import AssetCategory, IdType, IncomeCategory, SourceKind, Subject, Window, resident_id
 from verifier.domain.errors import FieldViolation, InvalidArgument
 
 MAX_MEMBERS = 30
@@ -48,10 +47,69 @@ PURPOSE_LABELS: dict[Purpose, str] = {
 }
 
 
+class HukouNature(StrEnum):
+    """户口性质: which 低保 standard applies."""
+
+    URBAN = "urban"
+    RURAL = "rural"
+
+
+class DeductionKind(StrEnum):
+    ILLNESS = "illness"
+    DISABILITY_CARE = "disability_care"
+    SCHOOLING = "schooling"
+    EMPLOYMENT_COST = "employment_cost"
+
+
+class SupporterStatus(StrEnum):
+    UNKNOWN = "unknown"
+    NONE = "none"
+    INCAPABLE = "incapable"
+    CAPABLE = "capable"
+
+
+@dataclass(frozen=True, slots=True)
+class Circumstances:
+    """What the case file establishes about a member."""
+
+    disability_grade: int | None = None
+    serious_illness: bool = False
+    in_school: bool = False
+    able_to_work: bool | None = None
+    supporter: SupporterStatus = SupporterStatus.UNKNOWN
+
+
 @dataclass(frozen=True, slots=True)
 class Member:
     subject: Subject
     relation: Relation
+    circumstances: Circumstances = Circumstances()
+
+
+@dataclass(frozen=True, slots=True)
+class DeductionClaim:
+    """An expense over the window to deduct from income, with its evidence reference."""
+
+    kind: DeductionKind
+    amount_fen: int
+    evidence_ref: str
+    member_index: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredAsset:
+    category: AssetCategory
+    value_fen: int
+    count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Declaration:
+    """家庭经济状况申报. Absent categories mean "declared none"."""
+
+    monthly_income_fen: tuple[tuple[IncomeCategory, int], ...] = ()
+    assets: tuple[DeclaredAsset, ...] = ()
+    member_count: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +129,10 @@ class VerificationRequest:
     household: Household
     sources: tuple[SourceKind, ...]
     window: Window
+    hukou: HukouNature = HukouNature.RURAL
+    declaration: Declaration | None = None
+    deductions: tuple[DeductionClaim, ...] = ()
+    current_programs: tuple[Purpose, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +143,26 @@ class MemberDraft:
     id_number: str
     name: str
     relation: Relation | None
+    disability_grade: int = 0
+    serious_illness: bool = False
+    in_school: bool = False
+    able_to_work: bool | None = None
+    supporter: SupporterStatus = SupporterStatus.UNKNOWN
+
+
+@dataclass(frozen=True, slots=True)
+class DeductionDraft:
+    kind: DeductionKind | None
+    amount_fen: int
+    evidence_ref: str
+    member_index: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeclarationDraft:
+    incomes: tuple[tuple[IncomeCategory | None, int], ...] = ()
+    assets: tuple[tuple[AssetCategory | None, int, int], ...] = ()
+    member_count: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +178,10 @@ class RequestDraft:
     sources: tuple[SourceKind | None, ...]
     window_start: str
     window_end: str
+    hukou: HukouNature | None = HukouNature.RURAL
+    declaration: DeclarationDraft | None = None
+    deductions: tuple[DeductionDraft, ...] = ()
+    current_programs: tuple[Purpose | None, ...] = ()
 
 
 def default_window(today: date) -> Window:
@@ -125,7 +211,8 @@ def _check_member(i: int, m: MemberDraft, today: date, out: list[FieldViolation]
         out.append(FieldViolation(f"{path}.id_number", "must not be empty"))
     elif m.id_type is IdType.RESIDENT_ID:
         out.extend(
-            FieldViolation(f"{path}.id_number", p) for p in resident_id.problems(m.id_number, today=today)
+            FieldViolation(f"{path}.id_number", p)
+            for p in resident_id.problems(m.id_number, today=today)
         )
     elif len(m.id_number) > 32 or not m.id_number.isalnum():
         out.append(FieldViolation(f"{path}.id_number", "must be 1-32 letters or digits"))
@@ -136,6 +223,60 @@ def _check_member(i: int, m: MemberDraft, today: date, out: list[FieldViolation]
         out.append(FieldViolation(f"{path}.name", "must be at most 64 printable characters"))
     if m.relation is None:
         out.append(FieldViolation(f"{path}.relation", "must be set"))
+    if not 0 <= m.disability_grade <= 4:
+        out.append(
+            FieldViolation(f"{path}.circumstances.disability_grade", "must be 0 (none) to 4")
+        )
+
+
+def _check_money(value: int, field: str, out: list[FieldViolation]) -> None:
+    # int64 on the wire; amounts above 10^12 yuan are a typo, not a household.
+    if not 0 <= value <= 10**14:
+        out.append(FieldViolation(field, "must be a non-negative amount in fen"))
+
+
+def _check_extras(draft: RequestDraft, out: list[FieldViolation]) -> None:
+    if draft.hukou is None:
+        out.append(FieldViolation("hukou_nature", "must be URBAN or RURAL"))
+    for i, p in enumerate(draft.current_programs):
+        if p is None:
+            out.append(FieldViolation(f"current_programs[{i}]", "must be a known program"))
+    for i, d in enumerate(draft.deductions):
+        path = f"deductions[{i}]"
+        if d.kind is None:
+            out.append(FieldViolation(f"{path}.kind", "must be set"))
+        _check_money(d.amount_fen, f"{path}.amount_fen", out)
+        ref = d.evidence_ref.strip()
+        if not ref or len(ref) > 128 or not ref.isprintable():
+            out.append(
+                FieldViolation(f"{path}.evidence_ref", "must name the evidence (1-128 characters)")
+            )
+        if d.member_index is not None and not 0 <= d.member_index < len(draft.members):
+            out.append(FieldViolation(f"{path}.member_index", "must index a household member"))
+    decl = draft.declaration
+    if decl is None:
+        return
+    seen: set[IncomeCategory] = set()
+    for i, (cat, fen) in enumerate(decl.incomes):
+        path = f"declaration.incomes[{i}]"
+        if cat is None:
+            out.append(FieldViolation(f"{path}.category", "must be set"))
+        elif cat in seen:
+            out.append(FieldViolation(f"{path}.category", "must not repeat a category"))
+        else:
+            seen.add(cat)
+        _check_money(fen, f"{path}.monthly_fen", out)
+    for i, (acat, value, count) in enumerate(decl.assets):
+        path = f"declaration.assets[{i}]"
+        if acat is None:
+            out.append(FieldViolation(f"{path}.category", "must be set"))
+        _check_money(value, f"{path}.value_fen", out)
+        if count < 0:
+            out.append(FieldViolation(f"{path}.count", "must not be negative"))
+    if not 0 <= decl.member_count <= MAX_MEMBERS:
+        out.append(
+            FieldViolation("declaration.member_count", f"must be 0 (not declared) to {MAX_MEMBERS}")
+        )
 
 
 def validate_request(draft: RequestDraft, *, today: date) -> VerificationRequest:
@@ -171,7 +312,9 @@ def validate_request(draft: RequestDraft, *, today: date) -> VerificationRequest
     if n == 0:
         out.append(FieldViolation("household.members", "must have at least 1 member"))
     elif n > MAX_MEMBERS:
-        out.append(FieldViolation("household.members", f"must have at most {MAX_MEMBERS} members, got {n}"))
+        out.append(
+            FieldViolation("household.members", f"must have at most {MAX_MEMBERS} members, got {n}")
+        )
     else:
         seen: dict[tuple[IdType | None, str], int] = {}
         for i, m in enumerate(draft.members):
@@ -188,9 +331,12 @@ def validate_request(draft: RequestDraft, *, today: date) -> VerificationRequest
         applicants = sum(1 for m in draft.members if m.relation is Relation.APPLICANT)
         if applicants != 1:
             out.append(
-                FieldViolation("household.members", f"must have exactly one applicant, got {applicants}")
+                FieldViolation(
+                    "household.members", f"must have exactly one applicant, got {applicants}"
+                )
             )
 
+    _check_extras(draft, out)
     window = default_window(today)
     if draft.window_start or draft.window_end:
         start = _parse_date(draft.window_start, "window.start_date", out)
@@ -208,13 +354,28 @@ def validate_request(draft: RequestDraft, *, today: date) -> VerificationRequest
         raise InvalidArgument(out)
     members = tuple(
         Member(
-            subject=Subject(
-                id_type=m.id_type, id_number=m.id_number.upper(), name=m.name.strip()
-            ),
+            subject=Subject(id_type=m.id_type, id_number=m.id_number.upper(), name=m.name.strip()),
             relation=m.relation,
+            circumstances=Circumstances(
+                disability_grade=m.disability_grade or None,
+                serious_illness=m.serious_illness,
+                in_school=m.in_school,
+                able_to_work=m.able_to_work,
+                supporter=m.supporter,
+            ),
         )
         for m in draft.members
         if m.id_type is not None and m.relation is not None
+    )
+    decl = draft.declaration
+    declaration = (
+        None
+        if decl is None
+        else Declaration(
+            monthly_income_fen=tuple((c, f) for c, f in decl.incomes if c is not None),
+            assets=tuple(DeclaredAsset(c, v, n) for c, v, n in decl.assets if c is not None),
+            member_count=decl.member_count or None,
+        )
     )
     return VerificationRequest(
         request_id=draft.request_id,
@@ -224,6 +385,14 @@ def validate_request(draft: RequestDraft, *, today: date) -> VerificationRequest
         household=Household(region=draft.region, members=members),
         sources=tuple(s for s in draft.sources if s is not None),
         window=window,
+        hukou=draft.hukou or HukouNature.RURAL,
+        declaration=declaration,
+        deductions=tuple(
+            DeductionClaim(d.kind, d.amount_fen, d.evidence_ref.strip(), d.member_index)
+            for d in draft.deductions
+            if d.kind is not None
+        ),
+        current_programs=tuple(p for p in draft.current_programs if p is not None),
     )
 
 
@@ -241,15 +410,47 @@ def request_to_json(req: VerificationRequest) -> dict[str, object]:
                 "id_number": m.subject.id_number,
                 "name": m.subject.name,
                 "relation": m.relation.value,
+                "circumstances": {
+                    "disability_grade": m.circumstances.disability_grade,
+                    "serious_illness": m.circumstances.serious_illness,
+                    "in_school": m.circumstances.in_school,
+                    "able_to_work": m.circumstances.able_to_work,
+                    "supporter": m.circumstances.supporter.value,
+                },
             }
             for m in req.household.members
         ],
         "sources": [s.value for s in req.sources],
         "window": {"start": req.window.start.isoformat(), "end": req.window.end.isoformat()},
+        "hukou": req.hukou.value,
+        "declaration": None
+        if req.declaration is None
+        else {
+            "monthly_income_fen": [[c.value, f] for c, f in req.declaration.monthly_income_fen],
+            "assets": [[a.category.value, a.value_fen, a.count] for a in req.declaration.assets],
+            "member_count": req.declaration.member_count,
+        },
+        "deductions": [
+            [d.kind.value, d.amount_fen, d.evidence_ref, d.member_index] for d in req.deductions
+        ],
+        "current_programs": [p.value for p in req.current_programs],
     }
 
 
+def _circumstances(doc: dict[str, Any] | None) -> Circumstances:
+    if not doc:
+        return Circumstances()
+    return Circumstances(
+        disability_grade=doc["disability_grade"],
+        serious_illness=doc["serious_illness"],
+        in_school=doc["in_school"],
+        able_to_work=doc["able_to_work"],
+        supporter=SupporterStatus(doc["supporter"]),
+    )
+
+
 def request_from_json(doc: dict[str, Any]) -> VerificationRequest:
+    decl = doc.get("declaration")
     return VerificationRequest(
         request_id=doc["request_id"],
         case_id=doc["case_id"],
@@ -261,10 +462,25 @@ def request_from_json(doc: dict[str, Any]) -> VerificationRequest:
                 Member(
                     subject=Subject(IdType(m["id_type"]), m["id_number"], m["name"]),
                     relation=Relation(m["relation"]),
+                    circumstances=_circumstances(m.get("circumstances")),
                 )
                 for m in doc["members"]
             ),
         ),
         sources=tuple(SourceKind(s) for s in doc["sources"]),
-        window=Window(date.fromisoformat(doc["window"]["start"]), date.fromisoformat(doc["window"]["end"])),
+        window=Window(
+            date.fromisoformat(doc["window"]["start"]), date.fromisoformat(doc["window"]["end"])
+        ),
+        hukou=HukouNature(doc.get("hukou", "rural")),
+        declaration=None
+        if not decl
+        else Declaration(
+            monthly_income_fen=tuple((IncomeCategory(c), f) for c, f in decl["monthly_income_fen"]),
+            assets=tuple(DeclaredAsset(AssetCategory(c), v, n) for c, v, n in decl["assets"]),
+            member_count=decl["member_count"],
+        ),
+        deductions=tuple(
+            DeductionClaim(DeductionKind(k), a, e, i) for k, a, e, i in doc.get("deductions", [])
+        ),
+        current_programs=tuple(Purpose(p) for p in doc.get("current_programs", [])),
     )

@@ -17,7 +17,9 @@ class SourceStatus(StrEnum):
     DENIED = "DENIED"
 
 
-FINAL_STATUSES = frozenset({SourceStatus.FOUND, SourceStatus.NOT_FOUND, SourceStatus.FAILED, SourceStatus.DENIED})
+FINAL_STATUSES = frozenset(
+    {SourceStatus.FOUND, SourceStatus.NOT_FOUND, SourceStatus.FAILED, SourceStatus.DENIED}
+)
 
 
 class VerificationState(StrEnum):

@@ -15,7 +15,6 @@ from typing import Any
 from adapters import (
     AssetRecord,
     ContributionRecord,
-    HouseholdRegistrationRecord,
     IncomeRecord,
     Provenance,
     Record,
@@ -124,12 +123,18 @@ def totals(request: VerificationRequest, outcomes: Sequence[SourceOutcome]) -> d
     assets_by_cat: dict[str, int] = {}
     for o in outcomes:
         for r in o.records:
-            if isinstance(r, IncomeRecord) and _overlaps(r.period_start, r.period_end, w.start, w.end):
+            if isinstance(r, IncomeRecord) and _overlaps(
+                r.period_start, r.period_end, w.start, w.end
+            ):
                 by_member[o.member_index]["income_fen"] += r.amount_fen
-                income_by_cat[r.category.value] = income_by_cat.get(r.category.value, 0) + r.amount_fen
+                income_by_cat[r.category.value] = (
+                    income_by_cat.get(r.category.value, 0) + r.amount_fen
+                )
             elif isinstance(r, AssetRecord):
                 by_member[o.member_index]["assets_fen"] += r.value_fen
-                assets_by_cat[r.category.value] = assets_by_cat.get(r.category.value, 0) + r.value_fen
+                assets_by_cat[r.category.value] = (
+                    assets_by_cat.get(r.category.value, 0) + r.value_fen
+                )
     return {
         "income_fen": sum(m["income_fen"] for m in by_member),
         "assets_fen": sum(m["assets_fen"] for m in by_member),
@@ -177,7 +182,10 @@ def build_report(
         "purposes": [p.value for p in request.purposes],
         "requester": dict(ctx.requester),
         "created_at": rfc3339(ctx.created_at),
-        "window": {"start": request.window.start.isoformat(), "end": request.window.end.isoformat()},
+        "window": {
+            "start": request.window.start.isoformat(),
+            "end": request.window.end.isoformat(),
+        },
         "members": [
             {
                 "index": i,

@@ -25,7 +25,13 @@ from adapters import (
     SourceKind,
     Window,
 )
-from verifier.policy.inputs import RIGID_EXPENSES, AssessmentInput, DeductionKind, SourceStatus
+from verifier.policy.inputs import (
+    RIGID_EXPENSES,
+    AssessmentInput,
+    Deduction,
+    DeductionKind,
+    SourceStatus,
+)
 from verifier.policy.money import dec_str, half_up
 from verifier.policy.snapshot import Snapshot
 
@@ -68,20 +74,25 @@ class Evidence:
 
     @staticmethod
     def of(member: int, p: Provenance) -> Evidence:
-        return Evidence(member, p.source, p.adapter, p.adapter_version, p.record_id,
-                        p.as_of.isoformat())
+        return Evidence(
+            member, p.source, p.adapter, p.adapter_version, p.record_id, p.as_of.isoformat()
+        )
 
     def to_json(self) -> dict[str, object]:
         return {
-            "member": self.member, "source": self.source, "adapter": self.adapter,
-            "adapter_version": self.adapter_version, "record_id": self.record_id,
+            "member": self.member,
+            "source": self.source,
+            "adapter": self.adapter,
+            "adapter_version": self.adapter_version,
+            "record_id": self.record_id,
             "as_of": self.as_of,
         }
 
 
 def _sort_evidence(items: Iterable[Evidence]) -> tuple[Evidence, ...]:
-    return tuple(sorted(set(items), key=lambda e: (e.member, e.source, e.record_id, e.adapter,
-                                                   e.as_of)))
+    return tuple(
+        sorted(set(items), key=lambda e: (e.member, e.source, e.record_id, e.adapter, e.as_of))
+    )
 
 
 @dataclass(frozen=True)
@@ -203,6 +214,7 @@ class Aggregates:
     """(window income − deductions, never below 0) ÷ months ÷ household size, half-up once."""
     missing: tuple[MissingSource, ...]
     registration_evidence: tuple[Evidence, ...]
+    deduction_items: tuple[Deduction, ...] = ()
 
     @property
     def complete(self) -> bool:
@@ -238,14 +250,27 @@ class Aggregates:
 
         ded = {k.value: self.deductions_fen.get(k, 0) for k in DeductionKind}
         ded["total"] = self.deductions_total_fen
+        items = [
+            {
+                "kind": d.kind.value,
+                "amount_fen": d.amount_fen,
+                "evidence": d.evidence,
+                "member": d.member_index,
+            }
+            for d in self.deduction_items
+        ]
         return {
-            "window": {"start": self.window.start.isoformat(), "end": self.window.end.isoformat(),
-                       "months": dec_str(self.months, 4)},
+            "window": {
+                "start": self.window.start.isoformat(),
+                "end": self.window.end.isoformat(),
+                "months": dec_str(self.months, 4),
+            },
             "household_size": self.size,
             "household_size_registered": self.size_registered,
             "household_size_declared": self.size_declared,
             "income_fen": income(self.income_exact),
             "deductions_fen": ded,
+            "deduction_items": items,
             "monthly_per_capita_income_fen": self.monthly_per_capita_fen,
             "assets": self.assets.to_json(),
             "members": [
@@ -261,8 +286,10 @@ class Aggregates:
             ],
             "completeness": {
                 "complete": self.complete,
-                "missing": [{"member": x.member, "source": x.source, "status": x.status}
-                            for x in self.missing],
+                "missing": [
+                    {"member": x.member, "source": x.source, "status": x.status}
+                    for x in self.missing
+                ],
             },
         }
 
@@ -323,16 +350,18 @@ def aggregate(inp: AssessmentInput, snap: Snapshot) -> Aggregates:
                 missing.append(MissingSource(m.index, src, "ABSENT" if st is None else str(st)))
         all_missing.extend(missing)
         total = sum(income.values(), Fraction(0))
-        member_aggs.append(MemberAggregate(
-            index=m.index,
-            income_exact=income,
-            deductions_fen=ded,
-            illness_fen=illness,
-            monthly_income_fen=_monthly(total, months),
-            monthly_net_income_fen=_monthly(total - ded, months),
-            assets=asset_totals(own_assets, financial, exempt),
-            missing=tuple(missing),
-        ))
+        member_aggs.append(
+            MemberAggregate(
+                index=m.index,
+                income_exact=income,
+                deductions_fen=ded,
+                illness_fen=illness,
+                monthly_income_fen=_monthly(total, months),
+                monthly_net_income_fen=_monthly(total - ded, months),
+                assets=asset_totals(own_assets, financial, exempt),
+                missing=tuple(missing),
+            )
+        )
 
     deductions: dict[DeductionKind, int] = {}
     for d in inp.deductions:
@@ -354,6 +383,17 @@ def aggregate(inp: AssessmentInput, snap: Snapshot) -> Aggregates:
         monthly_per_capita_fen=_monthly(net, months, len(members)),
         missing=tuple(all_missing),
         registration_evidence=_sort_evidence(reg_ev),
+        deduction_items=tuple(
+            sorted(
+                inp.deductions,
+                key=lambda d: (
+                    d.kind.value,
+                    -1 if d.member_index is None else d.member_index,
+                    d.amount_fen,
+                    d.evidence,
+                ),
+            )
+        ),
     )
 
 
@@ -367,4 +407,3 @@ __all__ = [
     "overlap_share",
     "window_months",
 ]
-

@@ -39,8 +39,13 @@ class Assessment:
         (members, records and evidence are ordered), so its JCS bytes are stable.
         """
         aggregates = self.aggregates.to_json()
-        aggregates = {"schema": SCHEMA, "region": self.region,
-                      "request_date": self.request_date, "hukou": self.hukou, **aggregates}
+        aggregates = {
+            "schema": SCHEMA,
+            "region": self.region,
+            "request_date": self.request_date,
+            "hukou": self.hukou,
+            **aggregates,
+        }
         return {
             "policy": {
                 "id": self.policy.id,

@@ -24,16 +24,21 @@ from verifier.policy.money import half_up, times, yuan
 from verifier.policy.snapshot import Snapshot
 
 INCOME_LABELS = {
-    IncomeCategory.WAGES: "工资性收入", IncomeCategory.BUSINESS: "经营净收入",
-    IncomeCategory.PROPERTY: "财产净收入", IncomeCategory.TRANSFER: "转移净收入",
+    IncomeCategory.WAGES: "工资性收入",
+    IncomeCategory.BUSINESS: "经营净收入",
+    IncomeCategory.PROPERTY: "财产净收入",
+    IncomeCategory.TRANSFER: "转移净收入",
 }
 ASSET_LABELS = {
-    AssetCategory.DEPOSIT: "银行存款", AssetCategory.SECURITIES: "证券",
+    AssetCategory.DEPOSIT: "银行存款",
+    AssetCategory.SECURITIES: "证券",
     AssetCategory.INSURANCE_CASH_VALUE: "商业保险现金价值",
     AssetCategory.INTERNET_FINANCE: "互联网金融资产",
     AssetCategory.PROVIDENT_FUND: "住房公积金余额",
-    AssetCategory.VEHICLE: "机动车", AssetCategory.VESSEL: "船舶",
-    AssetCategory.REAL_ESTATE: "不动产", AssetCategory.BUSINESS: "市场主体",
+    AssetCategory.VEHICLE: "机动车",
+    AssetCategory.VESSEL: "船舶",
+    AssetCategory.REAL_ESTATE: "不动产",
+    AssetCategory.BUSINESS: "市场主体",
 }
 COUNTED = (AssetCategory.VEHICLE, AssetCategory.VESSEL, AssetCategory.REAL_ESTATE)
 
@@ -62,8 +67,12 @@ class Discrepancy:
             "found": self.found,
             "difference": self.difference,
             "tolerance": self.tolerance,
-            "unit": {"income": "fen_per_month", "asset_value": "fen", "asset_count": "count",
-                     "household_size": "persons"}[self.kind],
+            "unit": {
+                "income": "fen_per_month",
+                "asset_value": "fen",
+                "asset_count": "count",
+                "household_size": "persons",
+            }[self.kind],
             "text": self.text,
             "reference": self.reference,
             "evidence": [e.to_json() for e in self.evidence],
@@ -101,11 +110,19 @@ def find_discrepancies(
         if abs(diff) <= tol or (diff < 0 and not agg.complete):
             continue
         label = INCOME_LABELS[cat]
-        out.append(Discrepancy(
-            "income", cat.value, declared, found, tol,
-            f"申报{label}月均 {yuan(declared)} 元；部门记录显示窗口期月均 {yuan(found)} 元，"
-            f"相差 {yuan(abs(diff))} 元，超出容差 {yuan(tol)} 元",
-            ref, agg.income_evidence.get(cat, ())))
+        out.append(
+            Discrepancy(
+                "income",
+                cat.value,
+                declared,
+                found,
+                tol,
+                f"申报{label}月均 {yuan(declared)} 元；部门记录显示窗口期月均 {yuan(found)} 元，"
+                f"相差 {yuan(abs(diff))} 元，超出容差 {yuan(tol)} 元",
+                ref,
+                agg.income_evidence.get(cat, ()),
+            )
+        )
 
     for acat in AssetCategory:
         label = ASSET_LABELS[acat]
@@ -116,10 +133,18 @@ def find_discrepancies(
             diff = found - declared
             if diff == 0 or (diff < 0 and not agg.complete):
                 continue
-            out.append(Discrepancy(
-                "asset_count", acat.value, declared, found, 0,
-                f"申报{label} {declared} 处（辆）；部门记录显示 {found} 处（辆）",
-                "", ev))
+            out.append(
+                Discrepancy(
+                    "asset_count",
+                    acat.value,
+                    declared,
+                    found,
+                    0,
+                    f"申报{label} {declared} 处（辆）；部门记录显示 {found} 处（辆）",
+                    "",
+                    ev,
+                )
+            )
             continue
         declared = decl.asset_values_fen.get(acat, 0)
         found = agg.assets.value_fen.get(acat, 0)
@@ -127,17 +152,37 @@ def find_discrepancies(
         diff = found - declared
         if abs(diff) <= tol or (diff < 0 and not agg.complete):
             continue
-        out.append(Discrepancy(
-            "asset_value", acat.value, declared, found, tol,
-            f"申报{label} {yuan(declared)} 元；部门记录显示 {yuan(found)} 元，"
-            f"相差 {yuan(abs(diff))} 元，超出容差 {yuan(tol)} 元",
-            ref, ev))
+        out.append(
+            Discrepancy(
+                "asset_value",
+                acat.value,
+                declared,
+                found,
+                tol,
+                f"申报{label} {yuan(declared)} 元；部门记录显示 {yuan(found)} 元，"
+                f"相差 {yuan(abs(diff))} 元，超出容差 {yuan(tol)} 元",
+                ref,
+                ev,
+            )
+        )
 
-    if decl.member_count is not None and agg.size_registered is not None \
-            and decl.member_count != agg.size_registered:
-        out.append(Discrepancy(
-            "household_size", "members", decl.member_count, agg.size_registered, 0,
-            f"申报家庭成员 {decl.member_count} 人；户籍记录登记 {agg.size_registered} 人"
-            f"（本次核对共同生活成员 {agg.size} 人；户籍人数与共同生活人数可能依法不同，供核实）",
-            "", agg.registration_evidence))
+    if (
+        decl.member_count is not None
+        and agg.size_registered is not None
+        and decl.member_count != agg.size_registered
+    ):
+        out.append(
+            Discrepancy(
+                "household_size",
+                "members",
+                decl.member_count,
+                agg.size_registered,
+                0,
+                f"申报家庭成员 {decl.member_count} 人；户籍记录登记 {agg.size_registered} 人"
+                f"（本次核对共同生活成员 {agg.size} 人；"
+                "户籍人数与共同生活人数可能依法不同，供核实）",
+                "",
+                agg.registration_evidence,
+            )
+        )
     return tuple(out)

@@ -34,17 +34,23 @@ def explain(assessment_json: Mapping[str, Any]) -> str:
     out: list[str] = []
     pol = assessment_json.get("policy", {})
     agg = assessment_json.get("aggregates", {})
-    out.append(f"核对政策：{pol.get('name', '')}（{pol.get('id', '')} "
-               f"版本 {pol.get('version', '')}，SHA-256 {pol.get('sha256', '')}）")
+    out.append(
+        f"核对政策：{pol.get('name', '')}（{pol.get('id', '')} "
+        f"版本 {pol.get('version', '')}，SHA-256 {pol.get('sha256', '')}）"
+    )
     w = agg.get("window", {})
-    out.append(f"申请日期：{agg.get('request_date', '')}；核对期间：{w.get('start', '')} 至 "
-               f"{w.get('end', '')}（{w.get('months', '')} 个月）；户籍性质："
-               f"{'城市' if agg.get('hukou') == 'urban' else '农村'}")
+    out.append(
+        f"申请日期：{agg.get('request_date', '')}；核对期间：{w.get('start', '')} 至 "
+        f"{w.get('end', '')}（{w.get('months', '')} 个月）；户籍性质："
+        f"{'城市' if agg.get('hukou') == 'urban' else '农村'}"
+    )
     inc = agg.get("income_fen", {})
     ded = agg.get("deductions_fen", {})
-    out.append(f"家庭人口：{agg.get('household_size')} 人；期间收入合计 {_fen(inc.get('total'))}；"
-               f"扣除 {_fen(ded.get('total'))}；月人均收入 "
-               f"{_fen(agg.get('monthly_per_capita_income_fen'))}")
+    out.append(
+        f"家庭人口：{agg.get('household_size')} 人；期间收入合计 {_fen(inc.get('total'))}；"
+        f"扣除 {_fen(ded.get('total'))}；月人均收入 "
+        f"{_fen(agg.get('monthly_per_capita_income_fen'))}"
+    )
     comp = agg.get("completeness", {})
     if not comp.get("complete", False):
         n = len(comp.get("missing", []))
@@ -67,8 +73,10 @@ def explain(assessment_json: Mapping[str, Any]) -> str:
         for r in prog.get("reasons", []):
             out.extend(_reason_lines(r, "  "))
         for m in prog.get("members", []):
-            line = (f"  成员 {m.get('member')}（{ROUTES.get(m.get('route'), m.get('route'))}）："
-                    f"{OUTCOME_LABELS.get(m.get('outcome'), m.get('outcome'))}")
+            line = (
+                f"  成员 {m.get('member')}（{ROUTES.get(m.get('route'), m.get('route'))}）："
+                f"{OUTCOME_LABELS.get(m.get('outcome'), m.get('outcome'))}"
+            )
             if m.get("amount_fen") is not None:
                 line += f"，参考金额 {_fen(m['amount_fen'])}/月"
             out.append(line)

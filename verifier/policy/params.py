@@ -75,11 +75,13 @@ SPECS: Mapping[str, Spec] = {
     # 《社会救助暂行办法》及民发〔2021〕43号: 特困人员基本生活标准不低于城市低保标准的1.5倍、
     # 农村低保标准的1.3倍. The floor is the seed documents', not a region's choice.
     "tekun_multiplier_urban": Spec(
-        Kind.MULTIPLIER, minimum=_D("1.5"),
+        Kind.MULTIPLIER,
+        minimum=_D("1.5"),
         floor_reason="特困基本生活标准不得低于城市低保标准 1.5 倍",
     ),
     "tekun_multiplier_rural": Spec(
-        Kind.MULTIPLIER, minimum=_D("1.3"),
+        Kind.MULTIPLIER,
+        minimum=_D("1.3"),
         floor_reason="特困基本生活标准不得低于农村低保标准 1.3 倍",
     ),
     "tekun_elderly_age": Spec(Kind.INT, minimum=_D(0), maximum=_D(120)),
@@ -214,7 +216,8 @@ class Policy:
         e = param.at(day) if param is not None else None
         if e is None:
             raise ParameterNotInForceError(
-                f"{self.file}: parameter {name} has no entry in force on {day}")
+                f"{self.file}: parameter {name} has no entry in force on {day}"
+            )
         return e
 
     def has(self, name: str, day: date) -> bool:
@@ -241,7 +244,7 @@ def _parse_value(kind: Kind, raw: object) -> tuple[ParamValue | None, str | None
     if isinstance(raw, float):
         if kind is Kind.FEN:
             return None, f"float money {raw!r}: money is integer fen (value_fen = 98000)"
-        return None, f"float {raw!r}: write decimals as strings (value = \"{raw}\")"
+        return None, f'float {raw!r}: write decimals as strings (value = "{raw}")'
     if kind is Kind.FEN or kind is Kind.INT:
         if not _is_int(raw):
             return None, f"expected an integer, got {type(raw).__name__}"
@@ -253,7 +256,7 @@ def _parse_value(kind: Kind, raw: object) -> tuple[ParamValue | None, str | None
         return raw, None
     if kind in (Kind.MULTIPLIER, Kind.RATIO, Kind.PERCENT, Kind.DECIMAL):
         if not isinstance(raw, str):
-            return None, f"expected a decimal string such as \"1.5\", got {type(raw).__name__}"
+            return None, f'expected a decimal string such as "1.5", got {type(raw).__name__}'
         try:
             d = Decimal(raw.strip())
         except InvalidOperation:
@@ -356,15 +359,22 @@ def _check_entries(
             continue
         assert isinstance(start, date)
         assert isinstance(ref, str)
-        e = Entry(start=start, until=until if isinstance(until, date) else None, value=value,
-                  reference=ref.strip())
+        e = Entry(
+            start=start,
+            until=until if isinstance(until, date) else None,
+            value=value,
+            reference=ref.strip(),
+        )
         if e.until is not None and e.until < e.start:
             bad(f"'until' {e.until} is before 'from' {e.start}", i)
             continue
         if prev is not None:
             if e.start <= prev.start:
-                bad(f"'from' {e.start} is not after entry {prev_i}'s 'from' {prev.start}: "
-                    "dates must be ascending", i)
+                bad(
+                    f"'from' {e.start} is not after entry {prev_i}'s 'from' {prev.start}: "
+                    "dates must be ascending",
+                    i,
+                )
                 continue
             if prev.until is not None and e.start <= prev.until:
                 bad(f"overlaps entry {prev_i} (in force until {prev.until})", i)
@@ -401,14 +411,14 @@ def check_policy_bytes(data: bytes, fname: str) -> tuple[list[PolicyProblem], Po
         for key in ("id", "region", "version", "name"):
             v = head.get(key)
             if not isinstance(v, str) or not v.strip():
-                problems.append(
-                    PolicyProblem(fname, f"[policy] {key} must be a non-empty string"))
+                problems.append(PolicyProblem(fname, f"[policy] {key} must be a non-empty string"))
             else:
                 meta[key] = v.strip()
         region = meta.get("region", "")
         if region and not (len(region) == 6 and region.isdigit() and region[0] != "0"):
             problems.append(
-                PolicyProblem(fname, f"[policy] region {region!r} is not a 6-digit code"))
+                PolicyProblem(fname, f"[policy] region {region!r} is not a 6-digit code")
+            )
     for key in sorted(set(doc) - {"policy", "parameters"}):
         problems.append(PolicyProblem(fname, f"unknown top-level table {key!r}"))
 
@@ -448,14 +458,22 @@ def check_policy_bytes(data: bytes, fname: str) -> tuple[list[PolicyProblem], Po
         for day in days:
             lo, hi = _value_at(lo_p, day), _value_at(hi_p, day)
             if lo is not None and hi is not None and lo > hi:
-                problems.append(PolicyProblem(
-                    fname, f"on {day} {lo_name} = {lo} exceeds {hi_name} = {hi}", hi_name))
+                problems.append(
+                    PolicyProblem(
+                        fname, f"on {day} {lo_name} = {lo} exceeds {hi_name} = {hi}", hi_name
+                    )
+                )
 
     if problems:
         return problems, None
     policy = Policy(
-        id=meta["id"], region=meta["region"], version=meta["version"], name=meta["name"],
-        sha256=hashlib.sha256(data).hexdigest(), file=fname, parameters=params,
+        id=meta["id"],
+        region=meta["region"],
+        version=meta["version"],
+        name=meta["name"],
+        sha256=hashlib.sha256(data).hexdigest(),
+        file=fname,
+        parameters=params,
     )
     return [], policy
 
@@ -498,7 +516,13 @@ def load_policy(region: str) -> Policy:
         if path.is_file():
             policy = load_policy_file(path)
             if policy.region != code:
-                raise PolicyError([PolicyProblem(
-                    path.name, f"[policy] region {policy.region} does not match the file name")])
+                raise PolicyError(
+                    [
+                        PolicyProblem(
+                            path.name,
+                            f"[policy] region {policy.region} does not match the file name",
+                        )
+                    ]
+                )
             return policy
     raise PolicyError([PolicyProblem(f"{region}.toml", "no policy file for this region")])

@@ -74,10 +74,17 @@ NATIONAL: Mapping[str, str] = {
 }
 
 SOURCE_LABELS: Mapping[str, str] = {
-    "household_registration": "户籍", "tax": "纳税", "social_insurance": "社会保险",
-    "real_estate": "不动产", "business_registration": "市场主体登记",
-    "provident_fund": "住房公积金", "vehicle": "车船", "bank": "银行存款",
-    "securities": "证券", "commercial_insurance": "商业保险", "internet_finance": "互联网金融资产",
+    "household_registration": "户籍",
+    "tax": "纳税",
+    "social_insurance": "社会保险",
+    "real_estate": "不动产",
+    "business_registration": "市场主体登记",
+    "provident_fund": "住房公积金",
+    "vehicle": "车船",
+    "bank": "银行存款",
+    "securities": "证券",
+    "commercial_insurance": "商业保险",
+    "internet_finance": "互联网金融资产",
 }
 
 
@@ -197,7 +204,12 @@ def _who(member: int | None) -> str:
 
 
 def asset_reasons(
-    ctx: Context, rule: str, national: str, assets: AssetTotals, size: int, months_param: str,
+    ctx: Context,
+    rule: str,
+    national: str,
+    assets: AssetTotals,
+    size: int,
+    months_param: str,
     member: int | None = None,
 ) -> list[Reason]:
     """Every asset limit, for a household (``member`` None) or one person (size 1)."""
@@ -209,26 +221,37 @@ def asset_reasons(
     limit = s * months * size
     fin = assets.financial_fen
     cats = "、".join(snap.strings("financial_asset_categories"))
-    out.append(Reason(
-        f"{rule}.financial_assets", _ok(fin <= limit),
-        ctx.ref(national, ctx.standard_param, months_param, "financial_asset_categories"),
-        {"financial_assets_fen": fin, "limit_fen": limit, "standard_fen": s, "months": months,
-         "household_size": size},
-        f"{who}金融资产合计 {yuan(fin)} 元（{cats}），"
-        f"{'不超过' if fin <= limit else '超过'}限额 {yuan(limit)} 元"
-        f"（标准 {yuan(s)} 元 × {months} 个月 × {size} 人）",
-        member,
-    ))
+    out.append(
+        Reason(
+            f"{rule}.financial_assets",
+            _ok(fin <= limit),
+            ctx.ref(national, ctx.standard_param, months_param, "financial_asset_categories"),
+            {
+                "financial_assets_fen": fin,
+                "limit_fen": limit,
+                "standard_fen": s,
+                "months": months,
+                "household_size": size,
+            },
+            f"{who}金融资产合计 {yuan(fin)} 元（{cats}），"
+            f"{'不超过' if fin <= limit else '超过'}限额 {yuan(limit)} 元"
+            f"（标准 {yuan(s)} 元 × {months} 个月 × {size} 人）",
+            member,
+        )
+    )
 
     max_count = snap.integer("real_estate_max_count")
     n = assets.real_estate_count
-    out.append(Reason(
-        f"{rule}.real_estate_count", _ok(n <= max_count),
-        ctx.ref(national, "real_estate_max_count"),
-        {"real_estate_count": n, "limit": max_count},
-        f"{who}名下不动产 {n} 处，{'不超过' if n <= max_count else '超过'}上限 {max_count} 处",
-        member,
-    ))
+    out.append(
+        Reason(
+            f"{rule}.real_estate_count",
+            _ok(n <= max_count),
+            ctx.ref(national, "real_estate_max_count"),
+            {"real_estate_count": n, "limit": max_count},
+            f"{who}名下不动产 {n} 处，{'不超过' if n <= max_count else '超过'}上限 {max_count} 处",
+            member,
+        )
+    )
 
     per_cap_limit = snap.decimal("real_estate_max_area_per_capita_m2")
     area = assets.real_estate_area_m2
@@ -241,42 +264,58 @@ def asset_reasons(
     else:
         area_outcome = Outcome.ELIGIBLE
     per_cap = dec_str(area / size)
-    text = (f"{who}人均住房面积 {per_cap} 平方米（合计 {dec_str(area)} 平方米 ÷ {size} 人），"
-            f"{'超过' if over else '不超过'}上限 {dec_str(per_cap_limit)} 平方米")
+    text = (
+        f"{who}人均住房面积 {per_cap} 平方米（合计 {dec_str(area)} 平方米 ÷ {size} 人），"
+        f"{'超过' if over else '不超过'}上限 {dec_str(per_cap_limit)} 平方米"
+    )
     if unknown and not over:
         text += f"；另有 {unknown} 处不动产未记载面积，需人工核实"
-    out.append(Reason(
-        f"{rule}.real_estate_area", area_outcome,
-        ctx.ref(national, "real_estate_max_area_per_capita_m2"),
-        {"area_m2": dec_str(area), "area_per_capita_m2": per_cap,
-         "limit_per_capita_m2": dec_str(per_cap_limit), "household_size": size,
-         "area_unknown_count": unknown},
-        text, member,
-    ))
+    out.append(
+        Reason(
+            f"{rule}.real_estate_area",
+            area_outcome,
+            ctx.ref(national, "real_estate_max_area_per_capita_m2"),
+            {
+                "area_m2": dec_str(area),
+                "area_per_capita_m2": per_cap,
+                "limit_per_capita_m2": dec_str(per_cap_limit),
+                "household_size": size,
+                "area_unknown_count": unknown,
+            },
+            text,
+            member,
+        )
+    )
 
     vmax = snap.integer("vehicle_max_count")
     v = assets.vehicles_counted
     exempt = "、".join(snap.strings("vehicle_exempt_kinds")) or "无"
-    out.append(Reason(
-        f"{rule}.vehicles", _ok(v <= vmax),
-        ctx.ref(national, "vehicle_max_count", "vehicle_exempt_kinds"),
-        {"vehicles_counted": v, "vehicles_exempt": assets.vehicles_exempt, "limit": vmax},
-        f"{who}名下非豁免机动车、船 {v} 辆"
-        f"（豁免类型：{exempt}；已豁免 {assets.vehicles_exempt} 辆），"
-        f"{'不超过' if v <= vmax else '超过'}上限 {vmax} 辆",
-        member,
-    ))
+    out.append(
+        Reason(
+            f"{rule}.vehicles",
+            _ok(v <= vmax),
+            ctx.ref(national, "vehicle_max_count", "vehicle_exempt_kinds"),
+            {"vehicles_counted": v, "vehicles_exempt": assets.vehicles_exempt, "limit": vmax},
+            f"{who}名下非豁免机动车、船 {v} 辆"
+            f"（豁免类型：{exempt}；已豁免 {assets.vehicles_exempt} 辆），"
+            f"{'不超过' if v <= vmax else '超过'}上限 {vmax} 辆",
+            member,
+        )
+    )
 
     bmax = snap.fen("business_max_value_fen")
     bv = assets.business_value_fen
-    out.append(Reason(
-        f"{rule}.business", _ok(bv <= bmax),
-        ctx.ref(national, "business_max_value_fen"),
-        {"business_count": assets.business_count, "business_value_fen": bv, "limit_fen": bmax},
-        f"{who}名下市场主体 {assets.business_count} 户，登记价值合计 {yuan(bv)} 元，"
-        f"{'不超过' if bv <= bmax else '超过'}限额 {yuan(bmax)} 元",
-        member,
-    ))
+    out.append(
+        Reason(
+            f"{rule}.business",
+            _ok(bv <= bmax),
+            ctx.ref(national, "business_max_value_fen"),
+            {"business_count": assets.business_count, "business_value_fen": bv, "limit_fen": bmax},
+            f"{who}名下市场主体 {assets.business_count} 户，登记价值合计 {yuan(bv)} 元，"
+            f"{'不超过' if bv <= bmax else '超过'}限额 {yuan(bmax)} 元",
+            member,
+        )
+    )
     return out
 
 
@@ -286,13 +325,24 @@ def completeness_reason(
     ref = ctx.ref("data", "required_sources")
     if not missing:
         whose = "所有成员" if member is None else f"成员 {member} "
-        return Reason(f"{rule}.completeness", Outcome.ELIGIBLE, ref, {"missing_count": 0},
-                      f"{whose}的各项核对来源均已答复", member)
-    parts = [f"成员 {x.member} {SOURCE_LABELS.get(x.source, x.source)}（{x.status}）"
-             for x in missing]
+        return Reason(
+            f"{rule}.completeness",
+            Outcome.ELIGIBLE,
+            ref,
+            {"missing_count": 0},
+            f"{whose}的各项核对来源均已答复",
+            member,
+        )
+    parts = [
+        f"成员 {x.member} {SOURCE_LABELS.get(x.source, x.source)}（{x.status}）" for x in missing
+    ]
     return Reason(
-        f"{rule}.completeness", Outcome.NEEDS_REVIEW, ref, {"missing_count": len(missing)},
-        "以下来源尚未取得确定结果：" + "、".join(parts)
+        f"{rule}.completeness",
+        Outcome.NEEDS_REVIEW,
+        ref,
+        {"missing_count": len(missing)},
+        "以下来源尚未取得确定结果："
+        + "、".join(parts)
         + "；缺失数据不能视为无收入、无财产，需人工复核",
         member,
     )
@@ -314,55 +364,103 @@ def dibao(ctx: Context) -> ProgramResult:
     receiving = Program.DIBAO in ctx.inp.current_programs
     values: dict[str, JsonScalar] = {"monthly_per_capita_income_fen": y, "standard_fen": s}
     if y < s:
-        reasons.append(Reason("dibao.income", Outcome.ELIGIBLE,
-                              ctx.ref("dibao", ctx.standard_param), values,
-                              _income_sentence("家庭", y, "低于", "低保标准", s)))
+        reasons.append(
+            Reason(
+                "dibao.income",
+                Outcome.ELIGIBLE,
+                ctx.ref("dibao", ctx.standard_param),
+                values,
+                _income_sentence("家庭", y, "低于", "低保标准", s),
+            )
+        )
     else:
         ceiling, mult = ctx.threshold("taper_ceiling_multiplier")
-        values = {**values, "taper_ceiling_fen": ceiling, "taper_multiplier": str(mult),
-                  "currently_receiving": receiving}
+        values = {
+            **values,
+            "taper_ceiling_fen": ceiling,
+            "taper_multiplier": str(mult),
+            "currently_receiving": receiving,
+        }
         ref = ctx.ref("dibao", ctx.standard_param, "taper_ceiling_multiplier", "taper_months")
         if y < ceiling and receiving:
             taper = snap.integer("taper_months")
             values["taper_months"] = taper
-            reasons.append(Reason(
-                "dibao.taper", Outcome.ELIGIBLE, ref, values,
-                _income_sentence("家庭", y, "不低于", "低保标准", s)
-                + f"，但低于 {mult} 倍标准 {yuan(ceiling)} 元；现为低保家庭，可渐退 {taper} 个月"))
+            reasons.append(
+                Reason(
+                    "dibao.taper",
+                    Outcome.ELIGIBLE,
+                    ref,
+                    values,
+                    _income_sentence("家庭", y, "不低于", "低保标准", s)
+                    + f"，但低于 {mult} 倍标准 {yuan(ceiling)} 元；"
+                    + f"现为低保家庭，可渐退 {taper} 个月",
+                )
+            )
         elif y < ceiling:
-            reasons.append(Reason(
-                "dibao.income", Outcome.INELIGIBLE, ref, values,
-                _income_sentence("家庭", y, "不低于", "低保标准", s)
-                + f"（低于 {mult} 倍标准 {yuan(ceiling)} 元，但渐退仅适用于现低保家庭）"))
+            reasons.append(
+                Reason(
+                    "dibao.income",
+                    Outcome.INELIGIBLE,
+                    ref,
+                    values,
+                    _income_sentence("家庭", y, "不低于", "低保标准", s)
+                    + f"（低于 {mult} 倍标准 {yuan(ceiling)} 元，但渐退仅适用于现低保家庭）",
+                )
+            )
         else:
-            reasons.append(Reason(
-                "dibao.income", Outcome.INELIGIBLE, ref, values,
-                _income_sentence("家庭", y, "不低于", "低保标准", s)
-                + f"，且不低于 {mult} 倍标准 {yuan(ceiling)} 元"))
+            reasons.append(
+                Reason(
+                    "dibao.income",
+                    Outcome.INELIGIBLE,
+                    ref,
+                    values,
+                    _income_sentence("家庭", y, "不低于", "低保标准", s)
+                    + f"，且不低于 {mult} 倍标准 {yuan(ceiling)} 元",
+                )
+            )
     reasons += asset_reasons(ctx, "dibao", "dibao", agg.assets, n, "dibao_financial_asset_months")
     reasons.append(completeness_reason(ctx, "dibao", agg.missing))
     household = worst(r.outcome for r in reasons)
     amount = (s - y) * n if household is not Outcome.INELIGIBLE and y < s else None
     if amount is not None:
-        reasons.append(Reason(
-            "dibao.amount", None, ctx.ref("dibao", ctx.standard_param),
-            {"standard_fen": s, "monthly_per_capita_income_fen": y, "household_size": n,
-             "amount_fen": amount},
-            f"参考月补差额 = （{yuan(s)} − {yuan(y)}）× {n} 人 = {yuan(amount)} 元"))
+        reasons.append(
+            Reason(
+                "dibao.amount",
+                None,
+                ctx.ref("dibao", ctx.standard_param),
+                {
+                    "standard_fen": s,
+                    "monthly_per_capita_income_fen": y,
+                    "household_size": n,
+                    "amount_fen": amount,
+                },
+                f"参考月补差额 = （{yuan(s)} − {yuan(y)}）× {n} 人 = {yuan(amount)} 元",
+            )
+        )
     if taper is not None and household is Outcome.INELIGIBLE:
         taper = None
     singles = tuple(_single_person(ctx, m) for m in _single_candidates(ctx))
     outcome = best([household, *(m.outcome for m in singles)])
-    return ProgramResult(Program.DIBAO, outcome, tuple(reasons), amount_fen=amount,
-                         standard_fen=s, taper_months=taper, members=singles)
+    return ProgramResult(
+        Program.DIBAO,
+        outcome,
+        tuple(reasons),
+        amount_fen=amount,
+        standard_fen=s,
+        taper_months=taper,
+        members=singles,
+    )
 
 
 def _single_candidates(ctx: Context) -> list[Member]:
     snap = ctx.snap
     grades = set(snap.ints("single_person_disability_grades"))
     ill = snap.flag("single_person_serious_illness")
-    return [m for m in sorted(ctx.inp.members, key=lambda m: m.index)
-            if (m.disability_grade in grades) or (ill and m.serious_illness)]
+    return [
+        m
+        for m in sorted(ctx.inp.members, key=lambda m: m.index)
+        if (m.disability_grade in grades) or (ill and m.serious_illness)
+    ]
 
 
 def _single_person(ctx: Context, m: Member) -> MemberResult:
@@ -373,35 +471,70 @@ def _single_person(ctx: Context, m: Member) -> MemberResult:
     min_age = snap.integer("single_person_min_age")
     age = m.age_on(ctx.day)
     why = f"重度残疾（{m.disability_grade} 级）" if m.disability_grade else "重病"
-    ref = ctx.ref("dibao", "single_person_disability_grades", "single_person_serious_illness",
-                  "single_person_min_age")
+    ref = ctx.ref(
+        "dibao",
+        "single_person_disability_grades",
+        "single_person_serious_illness",
+        "single_person_min_age",
+    )
     if age is None:
-        reasons.append(Reason("dibao.single_person.age", Outcome.NEEDS_REVIEW, ref,
-                              {"age": None, "min_age": min_age},
-                              f"成员 {m.index} {why}，年龄未知，需核实是否成年", m.index))
+        reasons.append(
+            Reason(
+                "dibao.single_person.age",
+                Outcome.NEEDS_REVIEW,
+                ref,
+                {"age": None, "min_age": min_age},
+                f"成员 {m.index} {why}，年龄未知，需核实是否成年",
+                m.index,
+            )
+        )
     else:
-        reasons.append(Reason("dibao.single_person.age", _ok(age >= min_age), ref,
-                              {"age": age, "min_age": min_age},
-                              f"成员 {m.index} {why}，{age} 周岁，"
-                              f"{'已满' if age >= min_age else '未满'} {min_age} 周岁", m.index))
+        reasons.append(
+            Reason(
+                "dibao.single_person.age",
+                _ok(age >= min_age),
+                ref,
+                {"age": age, "min_age": min_age},
+                f"成员 {m.index} {why}，{age} 周岁，"
+                f"{'已满' if age >= min_age else '未满'} {min_age} 周岁",
+                m.index,
+            )
+        )
     ceiling, mult = ctx.threshold("single_person_household_multiplier")
     y = agg.monthly_per_capita_fen
-    reasons.append(Reason(
-        "dibao.single_person.household_income", _ok(y < ceiling),
-        ctx.ref("dibao", ctx.standard_param, "single_person_household_multiplier"),
-        {"monthly_per_capita_income_fen": y, "ceiling_fen": ceiling, "multiplier": str(mult)},
-        _income_sentence("家庭", y, "低于" if y < ceiling else "不低于",
-                         f"{mult} 倍低保标准", ceiling), m.index))
-    reasons += asset_reasons(ctx, "dibao.single_person", "dibao", agg.assets, agg.size,
-                             "bianyuan_financial_asset_months", None)
+    reasons.append(
+        Reason(
+            "dibao.single_person.household_income",
+            _ok(y < ceiling),
+            ctx.ref("dibao", ctx.standard_param, "single_person_household_multiplier"),
+            {"monthly_per_capita_income_fen": y, "ceiling_fen": ceiling, "multiplier": str(mult)},
+            _income_sentence(
+                "家庭", y, "低于" if y < ceiling else "不低于", f"{mult} 倍低保标准", ceiling
+            ),
+            m.index,
+        )
+    )
+    reasons += asset_reasons(
+        ctx,
+        "dibao.single_person",
+        "dibao",
+        agg.assets,
+        agg.size,
+        "bianyuan_financial_asset_months",
+        None,
+    )
     own = ma.monthly_net_income_fen
-    reasons.append(Reason(
-        "dibao.single_person.own_income", _ok(own < s),
-        ctx.ref("dibao", ctx.standard_param),
-        {"own_monthly_income_fen": own, "standard_fen": s},
-        f"成员 {m.index} 本人月收入 {yuan(own)} 元，"
-        f"{'低于' if own < s else '不低于'}低保标准 {yuan(s)} 元",
-        m.index))
+    reasons.append(
+        Reason(
+            "dibao.single_person.own_income",
+            _ok(own < s),
+            ctx.ref("dibao", ctx.standard_param),
+            {"own_monthly_income_fen": own, "standard_fen": s},
+            f"成员 {m.index} 本人月收入 {yuan(own)} 元，"
+            f"{'低于' if own < s else '不低于'}低保标准 {yuan(s)} 元",
+            m.index,
+        )
+    )
     reasons.append(completeness_reason(ctx, "dibao.single_person", agg.missing, m.index))
     outcome = worst(r.outcome for r in reasons)
     amount = s - own if outcome is not Outcome.INELIGIBLE else None
@@ -415,17 +548,27 @@ def tekun(ctx: Context) -> ProgramResult:
     urban = ctx.inp.hukou is Hukou.URBAN
     mparam = "tekun_multiplier_urban" if urban else "tekun_multiplier_rural"
     t, mult = ctx.threshold(mparam)
-    results = tuple(_tekun_member(ctx, m, t, mult, mparam)
-                    for m in sorted(ctx.inp.members, key=lambda m: m.index))
+    results = tuple(
+        _tekun_member(ctx, m, t, mult, mparam)
+        for m in sorted(ctx.inp.members, key=lambda m: m.index)
+    )
     outcome = best(r.outcome for r in results)
     amounts = [r.amount_fen for r in results if r.amount_fen is not None]
     note = Reason(
-        "tekun.standard", None, ctx.ref("tekun", ctx.standard_param, mparam),
+        "tekun.standard",
+        None,
+        ctx.ref("tekun", ctx.standard_param, mparam),
         {"standard_fen": ctx.standard, "multiplier": str(mult), "tekun_standard_fen": t},
-        f"特困人员基本生活标准 = {yuan(ctx.standard)} 元 × {mult} = {yuan(t)} 元/月")
-    return ProgramResult(Program.TEKUN, outcome, (note,),
-                         amount_fen=sum(amounts) if amounts else None, standard_fen=t,
-                         members=results)
+        f"特困人员基本生活标准 = {yuan(ctx.standard)} 元 × {mult} = {yuan(t)} 元/月",
+    )
+    return ProgramResult(
+        Program.TEKUN,
+        outcome,
+        (note,),
+        amount_fen=sum(amounts) if amounts else None,
+        standard_fen=t,
+        members=results,
+    )
 
 
 def _tekun_member(ctx: Context, m: Member, t: int, mult: Decimal, mparam: str) -> MemberResult:
@@ -437,9 +580,12 @@ def _tekun_member(ctx: Context, m: Member, t: int, mult: Decimal, mparam: str) -
     grades = set(snap.ints("tekun_disability_grades"))
     age = m.age_on(ctx.day)
     ref = ctx.ref("tekun", "tekun_elderly_age", "tekun_minor_age", "tekun_disability_grades")
-    values: dict[str, JsonScalar] = {"age": age, "elderly_age": elderly_age,
-                                     "minor_age": minor_age,
-                                     "disability_grade": m.disability_grade}
+    values: dict[str, JsonScalar] = {
+        "age": age,
+        "elderly_age": elderly_age,
+        "minor_age": minor_age,
+        "disability_grade": m.disability_grade,
+    }
     kinds = []
     if age is not None and age >= elderly_age:
         kinds.append(f"{age} 周岁老年人")
@@ -448,41 +594,85 @@ def _tekun_member(ctx: Context, m: Member, t: int, mult: Decimal, mparam: str) -
     if m.disability_grade in grades:
         kinds.append(f"{m.disability_grade} 级残疾人")
     if kinds:
-        reasons.append(Reason("tekun.category", Outcome.ELIGIBLE, ref, values,
-                              f"成员 {m.index} 属于：{'、'.join(kinds)}（无劳动能力情形）", m.index))
+        reasons.append(
+            Reason(
+                "tekun.category",
+                Outcome.ELIGIBLE,
+                ref,
+                values,
+                f"成员 {m.index} 属于：{'、'.join(kinds)}（无劳动能力情形）",
+                m.index,
+            )
+        )
     elif age is None or m.able_to_work is False:
-        reasons.append(Reason(
-            "tekun.category", Outcome.NEEDS_REVIEW, ref, values,
-            f"成员 {m.index} " + ("年龄未知" if age is None else "登记为无劳动能力")
-            + "，是否属于特困认定的无劳动能力情形需人工认定", m.index))
+        reasons.append(
+            Reason(
+                "tekun.category",
+                Outcome.NEEDS_REVIEW,
+                ref,
+                values,
+                f"成员 {m.index} "
+                + ("年龄未知" if age is None else "登记为无劳动能力")
+                + "，是否属于特困认定的无劳动能力情形需人工认定",
+                m.index,
+            )
+        )
     else:
-        reasons.append(Reason(
-            "tekun.category", Outcome.INELIGIBLE, ref, values,
-            f"成员 {m.index} {age} 周岁，不属于老年人、未成年人或规定等级的残疾人", m.index))
+        reasons.append(
+            Reason(
+                "tekun.category",
+                Outcome.INELIGIBLE,
+                ref,
+                values,
+                f"成员 {m.index} {age} 周岁，不属于老年人、未成年人或规定等级的残疾人",
+                m.index,
+            )
+        )
 
     sup = m.supporter
-    sup_outcome = {Supporter.NONE: Outcome.ELIGIBLE, Supporter.INCAPABLE: Outcome.ELIGIBLE,
-                   Supporter.CAPABLE: Outcome.INELIGIBLE,
-                   Supporter.UNKNOWN: Outcome.NEEDS_REVIEW}[sup]
-    sup_text = {Supporter.NONE: "无法定赡养、抚养、扶养义务人",
-                Supporter.INCAPABLE: "法定义务人无履行义务能力",
-                Supporter.CAPABLE: "有具备履行能力的法定义务人",
-                Supporter.UNKNOWN: "法定义务人情况未核实，需人工认定"}[sup]
-    reasons.append(Reason("tekun.supporter", sup_outcome, ctx.ref("tekun"),
-                          {"supporter": sup.value}, f"成员 {m.index} {sup_text}", m.index))
+    sup_outcome = {
+        Supporter.NONE: Outcome.ELIGIBLE,
+        Supporter.INCAPABLE: Outcome.ELIGIBLE,
+        Supporter.CAPABLE: Outcome.INELIGIBLE,
+        Supporter.UNKNOWN: Outcome.NEEDS_REVIEW,
+    }[sup]
+    sup_text = {
+        Supporter.NONE: "无法定赡养、抚养、扶养义务人",
+        Supporter.INCAPABLE: "法定义务人无履行义务能力",
+        Supporter.CAPABLE: "有具备履行能力的法定义务人",
+        Supporter.UNKNOWN: "法定义务人情况未核实，需人工认定",
+    }[sup]
+    reasons.append(
+        Reason(
+            "tekun.supporter",
+            sup_outcome,
+            ctx.ref("tekun"),
+            {"supporter": sup.value},
+            f"成员 {m.index} {sup_text}",
+            m.index,
+        )
+    )
     own = ma.monthly_net_income_fen
-    reasons.append(Reason(
-        "tekun.own_income", _ok(own < s), ctx.ref("tekun", ctx.standard_param),
-        {"own_monthly_income_fen": own, "standard_fen": s},
-        f"成员 {m.index} 本人月收入 {yuan(own)} 元，"
-        f"{'低于' if own < s else '不低于'}低保标准 {yuan(s)} 元"
-        + ("（无生活来源）" if own < s else ""), m.index))
-    reasons += asset_reasons(ctx, "tekun", "tekun", ma.assets, 1, "dibao_financial_asset_months",
-                             m.index)
+    reasons.append(
+        Reason(
+            "tekun.own_income",
+            _ok(own < s),
+            ctx.ref("tekun", ctx.standard_param),
+            {"own_monthly_income_fen": own, "standard_fen": s},
+            f"成员 {m.index} 本人月收入 {yuan(own)} 元，"
+            f"{'低于' if own < s else '不低于'}低保标准 {yuan(s)} 元"
+            + ("（无生活来源）" if own < s else ""),
+            m.index,
+        )
+    )
+    reasons += asset_reasons(
+        ctx, "tekun", "tekun", ma.assets, 1, "dibao_financial_asset_months", m.index
+    )
     reasons.append(completeness_reason(ctx, "tekun", ma.missing, m.index))
     outcome = worst(r.outcome for r in reasons)
-    return MemberResult(m.index, "tekun", outcome,
-                        t if outcome is not Outcome.INELIGIBLE else None, tuple(reasons))
+    return MemberResult(
+        m.index, "tekun", outcome, t if outcome is not Outcome.INELIGIBLE else None, tuple(reasons)
+    )
 
 
 # --------------------------------------------------------------------------- 低保边缘
@@ -492,18 +682,33 @@ def bianyuan(ctx: Context) -> ProgramResult:
     agg = ctx.agg
     y = agg.monthly_per_capita_fen
     line, mult = ctx.threshold("bianyuan_multiplier")
-    reasons = [Reason(
-        "dibao_bianyuan.income", _ok(y < line),
-        ctx.ref("bianyuan", ctx.standard_param, "bianyuan_multiplier"),
-        {"monthly_per_capita_income_fen": y, "line_fen": line, "multiplier": str(mult),
-         "standard_fen": ctx.standard},
-        _income_sentence("家庭", y, "低于" if y < line else "不低于",
-                         f"低保边缘标准（{mult} 倍低保标准）", line))]
-    reasons += asset_reasons(ctx, "dibao_bianyuan", "bianyuan", agg.assets, agg.size,
-                             "bianyuan_financial_asset_months")
+    reasons = [
+        Reason(
+            "dibao_bianyuan.income",
+            _ok(y < line),
+            ctx.ref("bianyuan", ctx.standard_param, "bianyuan_multiplier"),
+            {
+                "monthly_per_capita_income_fen": y,
+                "line_fen": line,
+                "multiplier": str(mult),
+                "standard_fen": ctx.standard,
+            },
+            _income_sentence(
+                "家庭",
+                y,
+                "低于" if y < line else "不低于",
+                f"低保边缘标准（{mult} 倍低保标准）",
+                line,
+            ),
+        )
+    ]
+    reasons += asset_reasons(
+        ctx, "dibao_bianyuan", "bianyuan", agg.assets, agg.size, "bianyuan_financial_asset_months"
+    )
     reasons.append(completeness_reason(ctx, "dibao_bianyuan", agg.missing))
-    return ProgramResult(Program.DIBAO_BIANYUAN, worst(r.outcome for r in reasons),
-                         tuple(reasons), standard_fen=line)
+    return ProgramResult(
+        Program.DIBAO_BIANYUAN, worst(r.outcome for r in reasons), tuple(reasons), standard_fen=line
+    )
 
 
 # --------------------------------------------------------------------------- 临时救助
@@ -518,8 +723,11 @@ def _range(ctx: Context, kind: str) -> tuple[int, int] | None:
 
 def linshi(ctx: Context) -> ProgramResult:
     agg, s = ctx.agg, ctx.standard
-    ranges = {k: r for k in ("emergency", "expense", "illness", "schooling")
-              if (r := _range(ctx, k)) is not None}
+    ranges = {
+        k: r
+        for k in ("emergency", "expense", "illness", "schooling")
+        if (r := _range(ctx, k)) is not None
+    }
     illness = agg.deductions_fen.get(DeductionKind.ILLNESS, 0)
     schooling = agg.deductions_fen.get(DeductionKind.SCHOOLING, 0)
     # Where the region sets a range for illness or schooling, that range replaces the
@@ -532,35 +740,69 @@ def linshi(ctx: Context) -> ProgramResult:
     if not options:
         options.append(("expense", ranges["expense"]))
     kind, applicable = max(options, key=lambda kv: (kv[1][1], kv[1][0], kv[0]))
-    labels = {"emergency": "急难型", "expense": "支出型", "illness": "支出型（重病）",
-              "schooling": "支出型（就学）"}
+    labels = {
+        "emergency": "急难型",
+        "expense": "支出型",
+        "illness": "支出型（重病）",
+        "schooling": "支出型（就学）",
+    }
     rigid = agg.rigid_expenses_fen
-    reasons = [Reason(
-        "linshi.rigid_expense", _ok(rigid > 0), ctx.ref("linshi"),
-        {"rigid_expenses_fen": rigid, "illness_fen": illness, "schooling_fen": schooling},
-        f"窗口期内有凭证的刚性支出（医疗、康复护理、就学）合计 {yuan(rigid)} 元"
-        + ("" if rigid > 0 else "，无支出型救助依据"))]
+    reasons = [
+        Reason(
+            "linshi.rigid_expense",
+            _ok(rigid > 0),
+            ctx.ref("linshi"),
+            {"rigid_expenses_fen": rigid, "illness_fen": illness, "schooling_fen": schooling},
+            f"窗口期内有凭证的刚性支出（医疗、康复护理、就学）合计 {yuan(rigid)} 元"
+            + ("" if rigid > 0 else "，无支出型救助依据"),
+        )
+    ]
     y = agg.monthly_per_capita_fen
     line, mult = ctx.threshold("linshi_expense_income_multiplier")
-    reasons.append(Reason(
-        "linshi.income", _ok(y < line),
-        ctx.ref("linshi", ctx.standard_param, "linshi_expense_income_multiplier"),
-        {"monthly_per_capita_income_fen": y, "line_fen": line, "multiplier": str(mult)},
-        _income_sentence("扣除刚性支出后家庭", y, "低于" if y < line else "不低于",
-                         f"{mult} 倍低保标准", line)))
-    reasons += asset_reasons(ctx, "linshi", "linshi", agg.assets, agg.size,
-                             "bianyuan_financial_asset_months")
+    reasons.append(
+        Reason(
+            "linshi.income",
+            _ok(y < line),
+            ctx.ref("linshi", ctx.standard_param, "linshi_expense_income_multiplier"),
+            {"monthly_per_capita_income_fen": y, "line_fen": line, "multiplier": str(mult)},
+            _income_sentence(
+                "扣除刚性支出后家庭",
+                y,
+                "低于" if y < line else "不低于",
+                f"{mult} 倍低保标准",
+                line,
+            ),
+        )
+    )
+    reasons += asset_reasons(
+        ctx, "linshi", "linshi", agg.assets, agg.size, "bianyuan_financial_asset_months"
+    )
     reasons.append(completeness_reason(ctx, "linshi", agg.missing))
-    params = [p for k in ranges
-              for p in (f"linshi_{k}_min_multiplier", f"linshi_{k}_max_multiplier")]
-    reasons.append(Reason(
-        "linshi.ranges", None, ctx.ref("linshi", ctx.standard_param, *params),
-        {f"{k}_{e}_fen": v for k, r in sorted(ranges.items()) for e, v in zip(("min", "max"), r,
-                                                                          strict=True)},
-        "；".join(f"{labels[k]} {yuan(r[0])}–{yuan(r[1])} 元" for k, r in ranges.items())
-        + f"（适用：{labels[kind]}）；急难型救助按个案事由认定，核对数据不作判断"))
-    return ProgramResult(Program.LINSHI, worst(r.outcome for r in reasons), tuple(reasons),
-                         standard_fen=s, range_fen=applicable, ranges=ranges)
+    params = [
+        p for k in ranges for p in (f"linshi_{k}_min_multiplier", f"linshi_{k}_max_multiplier")
+    ]
+    reasons.append(
+        Reason(
+            "linshi.ranges",
+            None,
+            ctx.ref("linshi", ctx.standard_param, *params),
+            {
+                f"{k}_{e}_fen": v
+                for k, r in sorted(ranges.items())
+                for e, v in zip(("min", "max"), r, strict=True)
+            },
+            "；".join(f"{labels[k]} {yuan(r[0])}–{yuan(r[1])} 元" for k, r in ranges.items())
+            + f"（适用：{labels[kind]}）；急难型救助按个案事由认定，核对数据不作判断",
+        )
+    )
+    return ProgramResult(
+        Program.LINSHI,
+        worst(r.outcome for r in reasons),
+        tuple(reasons),
+        standard_fen=s,
+        range_fen=applicable,
+        ranges=ranges,
+    )
 
 
 # --------------------------------------------------------------------------- 因病致贫
@@ -569,32 +811,56 @@ def linshi(ctx: Context) -> ProgramResult:
 def yinbing(ctx: Context) -> ProgramResult:
     agg, snap = ctx.agg, ctx.snap
     ill = [m for m in sorted(ctx.inp.members, key=lambda m: m.index) if m.serious_illness]
-    reasons = [Reason(
-        "yinbing_zhipin.patient", _ok(bool(ill)), ctx.ref("yinbing"),
-        {"patients": len(ill)},
-        ("家庭成员中有重病患者：" + "、".join(f"成员 {m.index}" for m in ill)) if ill
-        else "家庭成员中无重病患者记录")]
+    reasons = [
+        Reason(
+            "yinbing_zhipin.patient",
+            _ok(bool(ill)),
+            ctx.ref("yinbing"),
+            {"patients": len(ill)},
+            ("家庭成员中有重病患者：" + "、".join(f"成员 {m.index}" for m in ill))
+            if ill
+            else "家庭成员中无重病患者记录",
+        )
+    ]
     y = agg.monthly_per_capita_fen
     line, mult = ctx.threshold("yinbing_income_multiplier")
-    reasons.append(Reason(
-        "yinbing_zhipin.income", _ok(y < line),
-        ctx.ref("yinbing", ctx.standard_param, "yinbing_income_multiplier"),
-        {"monthly_per_capita_income_fen": y, "line_fen": line, "multiplier": str(mult)},
-        _income_sentence("扣除刚性支出后家庭", y, "低于" if y < line else "不低于",
-                         f"{mult} 倍低保标准", line)))
+    reasons.append(
+        Reason(
+            "yinbing_zhipin.income",
+            _ok(y < line),
+            ctx.ref("yinbing", ctx.standard_param, "yinbing_income_multiplier"),
+            {"monthly_per_capita_income_fen": y, "line_fen": line, "multiplier": str(mult)},
+            _income_sentence(
+                "扣除刚性支出后家庭",
+                y,
+                "低于" if y < line else "不低于",
+                f"{mult} 倍低保标准",
+                line,
+            ),
+        )
+    )
     ratio = snap.decimal("yinbing_medical_expense_ratio")
     gross = agg.income_total_fen
     need = times(gross, ratio)
     medical = agg.deductions_fen.get(DeductionKind.ILLNESS, 0)
-    reasons.append(Reason(
-        "yinbing_zhipin.medical_burden", _ok(medical >= need),
-        ctx.ref("yinbing", "yinbing_medical_expense_ratio"),
-        {"medical_expenses_fen": medical, "household_income_fen": gross, "ratio": str(ratio),
-         "threshold_fen": need},
-        f"窗口期内自付医疗费用 {yuan(medical)} 元，{'达到' if medical >= need else '未达到'}"
-        f"家庭同期收入 {yuan(gross)} 元的 {ratio} 倍（{yuan(need)} 元）"))
-    reasons += asset_reasons(ctx, "yinbing_zhipin", "yinbing", agg.assets, agg.size,
-                             "bianyuan_financial_asset_months")
+    reasons.append(
+        Reason(
+            "yinbing_zhipin.medical_burden",
+            _ok(medical >= need),
+            ctx.ref("yinbing", "yinbing_medical_expense_ratio"),
+            {
+                "medical_expenses_fen": medical,
+                "household_income_fen": gross,
+                "ratio": str(ratio),
+                "threshold_fen": need,
+            },
+            f"窗口期内自付医疗费用 {yuan(medical)} 元，{'达到' if medical >= need else '未达到'}"
+            f"家庭同期收入 {yuan(gross)} 元的 {ratio} 倍（{yuan(need)} 元）",
+        )
+    )
+    reasons += asset_reasons(
+        ctx, "yinbing_zhipin", "yinbing", agg.assets, agg.size, "bianyuan_financial_asset_months"
+    )
     reasons.append(completeness_reason(ctx, "yinbing_zhipin", agg.missing))
     outcome = worst(r.outcome for r in reasons)
     members = tuple(MemberResult(m.index, "patient", outcome, None) for m in ill)

@@ -34,7 +34,9 @@ def decide_check(caller: Caller, request: VerificationRequest) -> Decision:
         return Decision(False, "ROLE_NOT_ALLOWED", f"role {caller.role!r} may not start checks")
     if not in_regions(request.household.region, caller.regions):
         return Decision(
-            False, "OUT_OF_REGION", f"region {request.household.region} is outside the caller's regions"
+            False,
+            "OUT_OF_REGION",
+            f"region {request.household.region} is outside the caller's regions",
         )
     return ALLOW
 

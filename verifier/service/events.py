@@ -8,13 +8,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from verifier.domain.outcomes import Completeness, SourceOutcome, VerificationState
+from verifier.domain.outcomes import Completeness, SourceStatus, VerificationState
 
 
 @dataclass(frozen=True, slots=True)
 class SourceEvent:
+    """A member × source reached a status. No records: watchers see progress, not data."""
+
     at: datetime
-    outcome: SourceOutcome
+    member_index: int
+    source: str
+    status: SourceStatus
+    reason: str = ""
+
+    @property
+    def key(self) -> tuple[int, str, SourceStatus]:
+        return (self.member_index, self.source, self.status)
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,7 +67,7 @@ class BoundSource:
 ProgressCallback = Callable[[SourceOutcome], Awaitable[None]]
 
 
-def _malformed(result: SourceResult) -> str:
+def _malformed(result: object) -> str:
     """Why an adapter's result breaks the contract, or '' when it keeps it."""
     if not isinstance(result, SourceResult):
         return "adapter returned something other than a SourceResult"
@@ -75,13 +75,19 @@ def _malformed(result: SourceResult) -> str:
         return "" if result.ticket else "PENDING without a ticket"
     if result.as_of is None:
         return "result has no as_of"
-    for r in result.records:
-        if not isinstance(r, IncomeRecord | AssetRecord | ContributionRecord | HouseholdRegistrationRecord):
+    records: tuple[object, ...] = result.records
+    for r in records:
+        if not isinstance(
+            r, IncomeRecord | AssetRecord | ContributionRecord | HouseholdRegistrationRecord
+        ):
             return "result holds an unknown record type"
         amounts = (
-            [r.amount_fen] if isinstance(r, IncomeRecord)
-            else [r.value_fen] if isinstance(r, AssetRecord)
-            else [r.base_fen, r.paid_fen] if isinstance(r, ContributionRecord)
+            [r.amount_fen]
+            if isinstance(r, IncomeRecord)
+            else [r.value_fen]
+            if isinstance(r, AssetRecord)
+            else [r.base_fen, r.paid_fen]
+            if isinstance(r, ContributionRecord)
             else []
         )
         if any(type(a) is not int for a in amounts):
@@ -164,7 +170,9 @@ class FanOut:
         )
         attempts = 0
 
-        def outcome(status: SourceStatus, reason: str = "", result: SourceResult | None = None) -> SourceOutcome:
+        def outcome(
+            status: SourceStatus, reason: str = "", result: SourceResult | None = None
+        ) -> SourceOutcome:
             return SourceOutcome(
                 member_index=member_index,
                 source=kind,
@@ -178,12 +186,18 @@ class FanOut:
                 ticket=result.ticket if result else None,
             )
 
-        backoff_of = wait_exponential_jitter(multiplier=policy.backoff_initial, max=policy.backoff_max)
+        backoff_of = wait_exponential_jitter(
+            multiplier=policy.backoff_initial, max=policy.backoff_max
+        )
 
         def wait_for(state: RetryCallState) -> float:
             backoff = backoff_of(state)
             exc = state.outcome.exception() if state.outcome else None
-            hinted = exc.retry_after if isinstance(exc, TransientSourceError) and exc.retry_after else 0.0
+            hinted = (
+                exc.retry_after
+                if isinstance(exc, TransientSourceError) and exc.retry_after
+                else 0.0
+            )
             return max(backoff, hinted)
 
         async def attempt() -> SourceResult:
@@ -203,7 +217,7 @@ class FanOut:
                 wait=wait_for,
                 reraise=True,
             )
-            result = await retrying(attempt)
+            result: SourceResult = await retrying(attempt)
         except SourceDenied as exc:
             return outcome(SourceStatus.DENIED, f"refused by the source: {exc}")
         except TransientSourceError as exc:
@@ -214,9 +228,11 @@ class FanOut:
             return outcome(SourceStatus.FAILED, f"source error: {exc}")
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 — an adapter bug must not sink the verification
+        except Exception as exc:
             # The message may come from third-party code: log and report only its type.
-            log.warning("adapter_crashed", source=kind.value, adapter=adapter.name, error=type(exc).__name__)
+            log.warning(
+                "adapter_crashed", source=kind.value, adapter=adapter.name, error=type(exc).__name__
+            )
             return outcome(SourceStatus.FAILED, f"adapter error ({type(exc).__name__})")
         problem = _malformed(result)
         if problem:
@@ -226,7 +242,9 @@ class FanOut:
             ResultStatus.NOT_FOUND: SourceStatus.NOT_FOUND,
             ResultStatus.PENDING: SourceStatus.PENDING,
         }[result.status]
-        reason = "awaiting the source's asynchronous answer" if status is SourceStatus.PENDING else ""
+        reason = (
+            "awaiting the source's asynchronous answer" if status is SourceStatus.PENDING else ""
+        )
         return outcome(status, reason, result)
 
 

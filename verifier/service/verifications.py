@@ -8,6 +8,7 @@ the report it records; if the audit log cannot be written, nothing proceeds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -19,11 +20,27 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import structlog
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
 
 from audit.entry import Actor, EntryDraft
-from verifier.domain.errors import Conflict, FailedPrecondition, NotFound, PermissionDenied, Unavailable
-from verifier.domain.household import RequestDraft, VerificationRequest, request_to_json, validate_request
+from verifier.domain.errors import (
+    Conflict,
+    FailedPrecondition,
+    NotFound,
+    PermissionDenied,
+    Unavailable,
+)
+from verifier.domain.household import (
+    RequestDraft,
+    VerificationRequest,
+    request_to_json,
+    validate_request,
+)
 from verifier.domain.outcomes import (
     Completeness,
     SourceOutcome,
@@ -59,6 +76,8 @@ class VerificationView:
 class _Run:
     task: asyncio.Task[None]
     done: asyncio.Event
+    # Progress so far, for watchers who join while sources are still being asked.
+    progress: list[SourceEvent]
 
 
 class VerificationService:
@@ -87,7 +106,9 @@ class VerificationService:
 
     # ------------------------------------------------------------------ helpers
     def _actor(self, caller: Caller) -> Actor:
-        return Actor(system=caller.system, user=caller.user, role=caller.role, region=caller.region_label())
+        return Actor(
+            system=caller.system, user=caller.user, role=caller.role, region=caller.region_label()
+        )
 
     def _refs(self, request: VerificationRequest) -> tuple[str, ...]:
         return tuple(
@@ -97,19 +118,33 @@ class VerificationService:
 
     def _digest(self, request: VerificationRequest) -> str:
         # Keyed, like subject refs: the request holds ID numbers.
-        return hmac.new(self._pkey, canonical_bytes(request_to_json(request)), hashlib.sha256).hexdigest()
+        return hmac.new(
+            self._pkey, canonical_bytes(request_to_json(request)), hashlib.sha256
+        ).hexdigest()
 
     async def _audit_denial(
-        self, caller: Caller, decision: Decision, *, action: str, verification_id: str = "",
-        case_id: str = "", refs: tuple[str, ...] = (), request_id: str = "",
+        self,
+        caller: Caller,
+        decision: Decision,
+        *,
+        action: str,
+        verification_id: str = "",
+        case_id: str = "",
+        refs: tuple[str, ...] = (),
+        request_id: str = "",
     ) -> None:
         async with self._store.unit_of_work(write=True) as uow:
             await uow.append_audit(
                 [
                     EntryDraft(
-                        actor=self._actor(caller), action=action, outcome="deny",
-                        case_id=case_id, verification_id=verification_id, subject_refs=refs,
-                        reason=decision.reason, request_id=request_id,
+                        actor=self._actor(caller),
+                        action=action,
+                        outcome="deny",
+                        case_id=case_id,
+                        verification_id=verification_id,
+                        subject_refs=refs,
+                        reason=decision.reason,
+                        request_id=request_id,
                     )
                 ]
             )
@@ -138,7 +173,11 @@ class VerificationService:
         decision = decide_check(caller, request)
         if not decision.allowed:
             await self._audit_denial(
-                caller, decision, action="authorize", case_id=request.case_id, refs=refs,
+                caller,
+                decision,
+                action="authorize",
+                case_id=request.case_id,
+                refs=refs,
                 request_id=request.request_id,
             )
             raise PermissionDenied(decision.reason, decision.message)
@@ -147,10 +186,18 @@ class VerificationService:
         vid = str(uuid.uuid4())
         kinds = request.sources or self._fanout.configured
         record = VerificationRecord(
-            id=vid, caller_system=caller.system, caller_user=caller.user,
-            request_id=request.request_id, request_digest=digest, case_id=request.case_id,
-            region=request.household.region, state=VerificationState.RUNNING, completeness=None,
-            latest_version=0, created_at=now, member_count=len(request.household.members),
+            id=vid,
+            caller_system=caller.system,
+            caller_user=caller.user,
+            request_id=request.request_id,
+            request_digest=digest,
+            case_id=request.case_id,
+            region=request.household.region,
+            state=VerificationState.RUNNING,
+            completeness=None,
+            latest_version=0,
+            created_at=now,
+            member_count=len(request.household.members),
             source_count=len(kinds),
         )
         actor = self._actor(caller)
@@ -160,19 +207,34 @@ class VerificationService:
                 await uow.append_audit(
                     [
                         EntryDraft(
-                            actor=actor, action="authorize", outcome="allow", case_id=request.case_id,
-                            verification_id=vid, subject_refs=refs, reason=decision.reason,
+                            actor=actor,
+                            action="authorize",
+                            outcome="allow",
+                            case_id=request.case_id,
+                            verification_id=vid,
+                            subject_refs=refs,
+                            reason=decision.reason,
                             request_id=request.request_id,
-                            details={"authorization_id": request.authorization_id,
-                                     "purposes": [p.value for p in request.purposes]},
+                            details={
+                                "authorization_id": request.authorization_id,
+                                "purposes": [p.value for p in request.purposes],
+                            },
                         ),
                         EntryDraft(
-                            actor=actor, action="access_intent", outcome="recorded",
-                            case_id=request.case_id, verification_id=vid, subject_refs=refs,
+                            actor=actor,
+                            action="access_intent",
+                            outcome="recorded",
+                            case_id=request.case_id,
+                            verification_id=vid,
+                            subject_refs=refs,
                             request_id=request.request_id,
-                            details={"sources": [k.value for k in kinds],
-                                     "window": {"start": request.window.start.isoformat(),
-                                                "end": request.window.end.isoformat()}},
+                            details={
+                                "sources": [k.value for k in kinds],
+                                "window": {
+                                    "start": request.window.start.isoformat(),
+                                    "end": request.window.end.isoformat(),
+                                },
+                            },
                         ),
                     ]
                 )
@@ -184,8 +246,12 @@ class VerificationService:
             if existing is None:
                 raise
             return await self._replay(existing, digest, wait, wait_until)
-        log.info("verification_started", verification_id=vid, members=record.member_count,
-                 sources=record.source_count)
+        log.info(
+            "verification_started",
+            verification_id=vid,
+            members=record.member_count,
+            sources=record.source_count,
+        )
         run = self._start(vid, request, actor, wait_until if wait else None)
         if wait:
             await self._wait(run, wait_until)
@@ -204,10 +270,8 @@ class VerificationService:
     async def _wait(self, run: _Run, wait_until: float | None) -> None:
         # Leave a margin to answer before the caller's deadline expires.
         timeout = None if wait_until is None else max(0.0, wait_until - time.monotonic() - 0.25)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(run.done.wait()), timeout)
-        except TimeoutError:
-            pass
 
     def _start(
         self, vid: str, request: VerificationRequest, actor: Actor, caller_deadline: float | None
@@ -217,19 +281,30 @@ class VerificationService:
             # Answer inside the caller's deadline: sources still silent then are FAILED.
             deadline = min(deadline, caller_deadline - 0.5)
         done = asyncio.Event()
+        progress: list[SourceEvent] = []
         task = asyncio.get_running_loop().create_task(
-            self._run(vid, request, actor, deadline, done), name=f"verification-{vid}"
+            self._run(vid, request, actor, deadline, done, progress), name=f"verification-{vid}"
         )
-        run = self._runs[vid] = _Run(task, done)
+        run = self._runs[vid] = _Run(task, done, progress)
         return run
 
     async def _run(
-        self, vid: str, request: VerificationRequest, actor: Actor, deadline: float,
+        self,
+        vid: str,
+        request: VerificationRequest,
+        actor: Actor,
+        deadline: float,
         done: asyncio.Event,
+        seen: list[SourceEvent],
     ) -> None:
         try:
+
             async def progress(o: SourceOutcome) -> None:
-                self.hub.publish(vid, SourceEvent(self._clock(), o))
+                event = SourceEvent(
+                    self._clock(), o.member_index, o.source.value, o.status, o.reason
+                )
+                seen.append(event)
+                self.hub.publish(vid, event)
 
             outcomes = await self._fanout.run(
                 request, request_id=vid, deadline=deadline, on_progress=progress
@@ -238,7 +313,7 @@ class VerificationService:
         except asyncio.CancelledError:
             log.warning("verification_interrupted", verification_id=vid)
             raise
-        except Exception as exc:  # noqa: BLE001 — logged; the verification stays RUNNING
+        except Exception as exc:
             log.error("verification_failed", verification_id=vid, error=type(exc).__name__)
         finally:
             done.set()
@@ -260,10 +335,17 @@ class VerificationService:
         assessment = self._assessor(request, outcomes, now.date()) if self._assessor else None
         doc = build_report(
             ReportContext(
-                report_id=str(uuid.uuid4()), version=version, previous_sha256=previous,
-                verification_id=vid, created_at=now,
-                requester={"system": actor.system, "user": actor.user, "role": actor.role,
-                           "region": actor.region},
+                report_id=str(uuid.uuid4()),
+                version=version,
+                previous_sha256=previous,
+                verification_id=vid,
+                created_at=now,
+                requester={
+                    "system": actor.system,
+                    "user": actor.user,
+                    "role": actor.role,
+                    "region": actor.region,
+                },
             ),
             request,
             outcomes,
@@ -286,28 +368,46 @@ class VerificationService:
                     entries = await uow.append_audit(
                         [
                             EntryDraft(
-                                actor=actor, action="released", outcome=completeness.value.lower(),
-                                case_id=request.case_id, verification_id=vid,
-                                subject_refs=self._refs(request), request_id=request.request_id,
-                                details={"report_id": doc["report_id"], "version": version,
-                                         "envelope_sha256": signed.envelope_sha256,
-                                         "key_id": signed.key_id},
+                                actor=actor,
+                                action="released",
+                                outcome=completeness.value.lower(),
+                                case_id=request.case_id,
+                                verification_id=vid,
+                                subject_refs=self._refs(request),
+                                request_id=request.request_id,
+                                details={
+                                    "report_id": doc["report_id"],
+                                    "version": version,
+                                    "envelope_sha256": signed.envelope_sha256,
+                                    "key_id": signed.key_id,
+                                },
                             )
                         ]
                     )
                     stored = StoredReport(
-                        verification_id=vid, version=version, report_id=doc["report_id"],
-                        envelope=signed.envelope, envelope_sha256=signed.envelope_sha256,
-                        previous_sha256=previous or "", signing_key_id=signed.key_id,
-                        completeness=completeness, release_seq=entries[0].seq,
-                        summary_json=summary, created_at=now,
+                        verification_id=vid,
+                        version=version,
+                        report_id=doc["report_id"],
+                        envelope=signed.envelope,
+                        envelope_sha256=signed.envelope_sha256,
+                        previous_sha256=previous or "",
+                        signing_key_id=signed.key_id,
+                        completeness=completeness,
+                        release_seq=entries[0].seq,
+                        summary_json=summary,
+                        created_at=now,
                     )
                     await uow.save_outcomes(vid, outcomes, now)
                     await uow.add_report(stored)
                     await uow.set_state(vid, state, completeness, version, now)
                     await uow.commit()
-        log.info("report_released", verification_id=vid, version=version,
-                 completeness=completeness.value, seq=stored.release_seq)
+        log.info(
+            "report_released",
+            verification_id=vid,
+            version=version,
+            completeness=completeness.value,
+            seq=stored.release_seq,
+        )
         at = self._clock()
         self.hub.publish(vid, ReportEvent(at, version, completeness, signed.envelope_sha256))
         self.hub.publish(vid, StateEvent(at, state))
@@ -328,25 +428,51 @@ class VerificationService:
             raise NotFound("verification not found")
         return view
 
-    async def watch(self, caller: Caller, vid: str) -> AsyncIterator[Event | VerificationView]:
-        """The current view first, then live events until the verification is DONE."""
+    async def watch(self, caller: Caller, vid: str) -> AsyncIterator[Event]:
+        """Progress so far, then live events, until the verification is DONE.
+
+        Every member × source status is delivered exactly once, however late the watcher
+        joins: what the live stream missed is filled in from the database (or this
+        process's running fan-out) before each report and state event.
+        """
+        seen: set[tuple[int, str, SourceStatus]] = set()
+
+        def missing(view: VerificationView) -> list[SourceEvent]:
+            known = [
+                SourceEvent(
+                    self._clock(), p.member_index, p.source, SourceStatus(p.status), p.reason
+                )
+                for p in view.progress
+            ]
+            run = self._runs.get(vid)
+            events = [e for e in [*known, *(run.progress if run else [])] if e.key not in seen]
+            seen.update(e.key for e in events)
+            return events
+
         with self.hub.subscribe(vid) as queue:
             view = await self.get(caller, vid)
-            yield view
+            for e in missing(view):
+                yield e
             state = view.record.state
+            yield StateEvent(self._clock(), state)
             while state is not VerificationState.DONE:
                 try:
-                    event = await asyncio.wait_for(queue.get(), timeout=2.0)
+                    event: Event | None = await asyncio.wait_for(queue.get(), timeout=2.0)
                 except TimeoutError:
-                    # Another replica may be running it: look at the database.
-                    fresh = await self.view(vid)
-                    if fresh.record.state is not state:
-                        state = fresh.record.state
-                        yield StateEvent(self._clock(), state)
+                    event = None  # another replica may be running it: look at the database
+                if isinstance(event, SourceEvent):
+                    if event.key not in seen:
+                        seen.add(event.key)
+                        yield event
                     continue
-                yield event
-                if isinstance(event, StateEvent):
-                    state = event.state
+                view = await self.view(vid)
+                for e in missing(view):
+                    yield e
+                if isinstance(event, ReportEvent):
+                    yield event
+                elif view.record.state is not state:
+                    state = view.record.state
+                    yield StateEvent(self._clock(), state)
 
     async def get_report(self, caller: Caller, vid: str, version: int) -> StoredReport:
         async with self._store.unit_of_work(write=False) as uow:
@@ -355,8 +481,9 @@ class VerificationService:
             raise NotFound("verification not found")
         decision = decide_read_report(caller, record.caller_system, record.region)
         if not decision.allowed:
-            await self._audit_denial(caller, decision, action="report_read", verification_id=vid,
-                                     case_id=record.case_id)
+            await self._audit_denial(
+                caller, decision, action="report_read", verification_id=vid, case_id=record.case_id
+            )
             raise NotFound("verification not found")
         async with self._store.unit_of_work(write=True) as uow:
             report = await uow.get_report(vid, version)
@@ -367,8 +494,11 @@ class VerificationService:
             await uow.append_audit(
                 [
                     EntryDraft(
-                        actor=self._actor(caller), action="report_read", outcome="allow",
-                        case_id=record.case_id, verification_id=vid,
+                        actor=self._actor(caller),
+                        action="report_read",
+                        outcome="allow",
+                        case_id=record.case_id,
+                        verification_id=vid,
                         details={"version": report.version, "report_id": report.report_id},
                     )
                 ]

@@ -34,9 +34,7 @@ def sign_envelope(payload: bytes, payload_type: str, key: Ed25519PrivateKey) -> 
     envelope = {
         "payloadType": payload_type,
         "payload": base64.b64encode(payload).decode(),
-        "signatures": [
-            {"keyid": key_id(key.public_key()), "sig": base64.b64encode(sig).decode()}
-        ],
+        "signatures": [{"keyid": key_id(key.public_key()), "sig": base64.b64encode(sig).decode()}],
     }
     return json.dumps(envelope, indent=2, ensure_ascii=False).encode() + b"\n"
 
@@ -63,7 +61,9 @@ def verify_envelope(
     try:
         env = json.loads(envelope)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EnvelopeError(f"envelope is not JSON: {exc.msg if hasattr(exc, 'msg') else exc}") from None
+        raise EnvelopeError(
+            f"envelope is not JSON: {exc.msg if hasattr(exc, 'msg') else exc}"
+        ) from None
     if not isinstance(env, dict):
         raise EnvelopeError("envelope must be a JSON object")
     if env.get("payloadType") != payload_type:

@@ -102,9 +102,7 @@ class KeyStore:
         try:
             return path.read_bytes()
         except FileNotFoundError:
-            raise KeyStoreError(
-                f"missing key file {path}; run `hedui keys generate`"
-            ) from None
+            raise KeyStoreError(f"missing key file {path}; run `hedui keys generate`") from None
 
     def _active(self, kind: str) -> str:
         return self._read(self.directory / kind / "ACTIVE").decode().strip()

@@ -20,8 +20,8 @@ from verifier.domain.household import VerificationRequest, request_from_json, re
 from verifier.domain.outcomes import Completeness, SourceOutcome, VerificationState
 from verifier.domain.ports import (
     OutcomeSummary,
-    StoredReport,
     Store,
+    StoredReport,
     UnitOfWork,
     VerificationRecord,
 )
@@ -253,7 +253,11 @@ class SqlUnitOfWork(UnitOfWork):
 
     async def get_report(self, verification_id: str, version: int) -> StoredReport | None:
         q = select(ReportRow).where(ReportRow.verification_id == verification_id)
-        q = q.where(ReportRow.version == version) if version else q.order_by(ReportRow.version.desc()).limit(1)
+        q = (
+            q.where(ReportRow.version == version)
+            if version
+            else q.order_by(ReportRow.version.desc()).limit(1)
+        )
         async with _guard():
             row = (await self.session.execute(q)).scalars().first()
         if row is None:

@@ -177,3 +177,149 @@ SOURCE_STATUS_FAILED: SourceStatus.ValueType  # 4
 SOURCE_STATUS_DENIED: SourceStatus.ValueType  # 5
 """The source refused to answer."""
 Global___SourceStatus: _TypeAlias = SourceStatus  # noqa: Y015
+
+class _HukouNature:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _HukouNatureEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_HukouNature.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    HUKOU_NATURE_UNSPECIFIED: _HukouNature.ValueType  # 0
+    HUKOU_NATURE_URBAN: _HukouNature.ValueType  # 1
+    HUKOU_NATURE_RURAL: _HukouNature.ValueType  # 2
+
+class HukouNature(_HukouNature, metaclass=_HukouNatureEnumTypeWrapper):
+    """户口性质: which 低保 standard (urban or rural) applies."""
+
+HUKOU_NATURE_UNSPECIFIED: HukouNature.ValueType  # 0
+HUKOU_NATURE_URBAN: HukouNature.ValueType  # 1
+HUKOU_NATURE_RURAL: HukouNature.ValueType  # 2
+Global___HukouNature: _TypeAlias = HukouNature  # noqa: Y015
+
+class _IncomeCategory:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _IncomeCategoryEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_IncomeCategory.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    INCOME_CATEGORY_UNSPECIFIED: _IncomeCategory.ValueType  # 0
+    INCOME_CATEGORY_WAGES: _IncomeCategory.ValueType  # 1
+    """工资性收入"""
+    INCOME_CATEGORY_BUSINESS: _IncomeCategory.ValueType  # 2
+    """经营净收入"""
+    INCOME_CATEGORY_PROPERTY: _IncomeCategory.ValueType  # 3
+    """财产净收入"""
+    INCOME_CATEGORY_TRANSFER: _IncomeCategory.ValueType  # 4
+    """转移净收入"""
+
+class IncomeCategory(_IncomeCategory, metaclass=_IncomeCategoryEnumTypeWrapper):
+    """Income categories of the assessment rules."""
+
+INCOME_CATEGORY_UNSPECIFIED: IncomeCategory.ValueType  # 0
+INCOME_CATEGORY_WAGES: IncomeCategory.ValueType  # 1
+"""工资性收入"""
+INCOME_CATEGORY_BUSINESS: IncomeCategory.ValueType  # 2
+"""经营净收入"""
+INCOME_CATEGORY_PROPERTY: IncomeCategory.ValueType  # 3
+"""财产净收入"""
+INCOME_CATEGORY_TRANSFER: IncomeCategory.ValueType  # 4
+"""转移净收入"""
+Global___IncomeCategory: _TypeAlias = IncomeCategory  # noqa: Y015
+
+class _AssetCategory:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AssetCategoryEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AssetCategory.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ASSET_CATEGORY_UNSPECIFIED: _AssetCategory.ValueType  # 0
+    ASSET_CATEGORY_DEPOSIT: _AssetCategory.ValueType  # 1
+    ASSET_CATEGORY_SECURITIES: _AssetCategory.ValueType  # 2
+    ASSET_CATEGORY_INSURANCE_CASH_VALUE: _AssetCategory.ValueType  # 3
+    ASSET_CATEGORY_INTERNET_FINANCE: _AssetCategory.ValueType  # 4
+    ASSET_CATEGORY_PROVIDENT_FUND: _AssetCategory.ValueType  # 5
+    ASSET_CATEGORY_VEHICLE: _AssetCategory.ValueType  # 6
+    ASSET_CATEGORY_VESSEL: _AssetCategory.ValueType  # 7
+    ASSET_CATEGORY_REAL_ESTATE: _AssetCategory.ValueType  # 8
+    ASSET_CATEGORY_BUSINESS: _AssetCategory.ValueType  # 9
+
+class AssetCategory(_AssetCategory, metaclass=_AssetCategoryEnumTypeWrapper):
+    """Asset categories of the assessment rules."""
+
+ASSET_CATEGORY_UNSPECIFIED: AssetCategory.ValueType  # 0
+ASSET_CATEGORY_DEPOSIT: AssetCategory.ValueType  # 1
+ASSET_CATEGORY_SECURITIES: AssetCategory.ValueType  # 2
+ASSET_CATEGORY_INSURANCE_CASH_VALUE: AssetCategory.ValueType  # 3
+ASSET_CATEGORY_INTERNET_FINANCE: AssetCategory.ValueType  # 4
+ASSET_CATEGORY_PROVIDENT_FUND: AssetCategory.ValueType  # 5
+ASSET_CATEGORY_VEHICLE: AssetCategory.ValueType  # 6
+ASSET_CATEGORY_VESSEL: AssetCategory.ValueType  # 7
+ASSET_CATEGORY_REAL_ESTATE: AssetCategory.ValueType  # 8
+ASSET_CATEGORY_BUSINESS: AssetCategory.ValueType  # 9
+Global___AssetCategory: _TypeAlias = AssetCategory  # noqa: Y015
+
+class _DeductionKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DeductionKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DeductionKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DEDUCTION_KIND_UNSPECIFIED: _DeductionKind.ValueType  # 0
+    DEDUCTION_KIND_ILLNESS: _DeductionKind.ValueType  # 1
+    DEDUCTION_KIND_DISABILITY_CARE: _DeductionKind.ValueType  # 2
+    DEDUCTION_KIND_SCHOOLING: _DeductionKind.ValueType  # 3
+    DEDUCTION_KIND_EMPLOYMENT_COST: _DeductionKind.ValueType  # 4
+
+class DeductionKind(_DeductionKind, metaclass=_DeductionKindEnumTypeWrapper):
+    """刚性支出 and necessary job costs that may be deducted from household income."""
+
+DEDUCTION_KIND_UNSPECIFIED: DeductionKind.ValueType  # 0
+DEDUCTION_KIND_ILLNESS: DeductionKind.ValueType  # 1
+DEDUCTION_KIND_DISABILITY_CARE: DeductionKind.ValueType  # 2
+DEDUCTION_KIND_SCHOOLING: DeductionKind.ValueType  # 3
+DEDUCTION_KIND_EMPLOYMENT_COST: DeductionKind.ValueType  # 4
+Global___DeductionKind: _TypeAlias = DeductionKind  # noqa: Y015
+
+class _SupporterStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SupporterStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SupporterStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SUPPORTER_STATUS_UNSPECIFIED: _SupporterStatus.ValueType  # 0
+    """Not established."""
+    SUPPORTER_STATUS_NONE: _SupporterStatus.ValueType  # 1
+    """无法定赡养、抚养、扶养义务人"""
+    SUPPORTER_STATUS_INCAPABLE: _SupporterStatus.ValueType  # 2
+    """Has one, who is unable to support (itself 特困, 低保, severely disabled…)."""
+    SUPPORTER_STATUS_CAPABLE: _SupporterStatus.ValueType  # 3
+
+class SupporterStatus(_SupporterStatus, metaclass=_SupporterStatusEnumTypeWrapper):
+    """A legally obligated supporter outside the household, as the case file establishes it."""
+
+SUPPORTER_STATUS_UNSPECIFIED: SupporterStatus.ValueType  # 0
+"""Not established."""
+SUPPORTER_STATUS_NONE: SupporterStatus.ValueType  # 1
+"""无法定赡养、抚养、扶养义务人"""
+SUPPORTER_STATUS_INCAPABLE: SupporterStatus.ValueType  # 2
+"""Has one, who is unable to support (itself 特困, 低保, severely disabled…)."""
+SUPPORTER_STATUS_CAPABLE: SupporterStatus.ValueType  # 3
+Global___SupporterStatus: _TypeAlias = SupporterStatus  # noqa: Y015
+
+class _WorkCapacity:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _WorkCapacityEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_WorkCapacity.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    WORK_CAPACITY_UNSPECIFIED: _WorkCapacity.ValueType  # 0
+    WORK_CAPACITY_ABLE: _WorkCapacity.ValueType  # 1
+    WORK_CAPACITY_UNABLE: _WorkCapacity.ValueType  # 2
+
+class WorkCapacity(_WorkCapacity, metaclass=_WorkCapacityEnumTypeWrapper):
+    """Whether a member can work, as the case file establishes it."""
+
+WORK_CAPACITY_UNSPECIFIED: WorkCapacity.ValueType  # 0
+WORK_CAPACITY_ABLE: WorkCapacity.ValueType  # 1
+WORK_CAPACITY_UNABLE: WorkCapacity.ValueType  # 2
+Global___WorkCapacity: _TypeAlias = WorkCapacity  # noqa: Y015

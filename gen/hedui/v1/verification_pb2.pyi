@@ -75,10 +75,15 @@ class Member(_message.Message):
     ID_NUMBER_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
     RELATION_FIELD_NUMBER: _builtins.int
+    CIRCUMSTANCES_FIELD_NUMBER: _builtins.int
     id_type: _common_pb2.IdType.ValueType
     id_number: _builtins.str
     name: _builtins.str
     relation: _common_pb2.Relation.ValueType
+    @_builtins.property
+    def circumstances(self) -> Global___MemberCircumstances:
+        """What the case file establishes about the member (drives 单人户, 特困, 因病致贫 rules)."""
+
     def __init__(
         self,
         *,
@@ -86,14 +91,161 @@ class Member(_message.Message):
         id_number: _builtins.str = ...,
         name: _builtins.str = ...,
         relation: _common_pb2.Relation.ValueType = ...,
+        circumstances: Global___MemberCircumstances | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["circumstances", b"circumstances"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["id_number", b"id_number", "id_type", b"id_type", "name", b"name", "relation", b"relation"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["circumstances", b"circumstances", "id_number", b"id_number", "id_type", b"id_type", "name", b"name", "relation", b"relation"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Member: _TypeAlias = Member  # noqa: Y015
+
+@_typing.final
+class MemberCircumstances(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DISABILITY_GRADE_FIELD_NUMBER: _builtins.int
+    SERIOUS_ILLNESS_FIELD_NUMBER: _builtins.int
+    IN_SCHOOL_FIELD_NUMBER: _builtins.int
+    WORK_CAPACITY_FIELD_NUMBER: _builtins.int
+    SUPPORTER_FIELD_NUMBER: _builtins.int
+    disability_grade: _builtins.int
+    """残疾等级 1-4; 0 means no certified disability."""
+    serious_illness: _builtins.bool
+    """重病 (a serious illness on the region's list)."""
+    in_school: _builtins.bool
+    work_capacity: _common_pb2.WorkCapacity.ValueType
+    supporter: _common_pb2.SupporterStatus.ValueType
+    def __init__(
+        self,
+        *,
+        disability_grade: _builtins.int = ...,
+        serious_illness: _builtins.bool = ...,
+        in_school: _builtins.bool = ...,
+        work_capacity: _common_pb2.WorkCapacity.ValueType = ...,
+        supporter: _common_pb2.SupporterStatus.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["disability_grade", b"disability_grade", "in_school", b"in_school", "serious_illness", b"serious_illness", "supporter", b"supporter", "work_capacity", b"work_capacity"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MemberCircumstances: _TypeAlias = MemberCircumstances  # noqa: Y015
+
+@_typing.final
+class Deduction(_message.Message):
+    """An expense deducted from household income over the window, with its evidence."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    AMOUNT_FEN_FIELD_NUMBER: _builtins.int
+    EVIDENCE_REF_FIELD_NUMBER: _builtins.int
+    MEMBER_INDEX_FIELD_NUMBER: _builtins.int
+    kind: _common_pb2.DeductionKind.ValueType
+    amount_fen: _builtins.int
+    """Total over the assessment window, fen."""
+    evidence_ref: _builtins.str
+    """Where the evidence is (invoice number, document id); no personal data."""
+    member_index: _builtins.int
+    """Whose expense it is, when known."""
+    def __init__(
+        self,
+        *,
+        kind: _common_pb2.DeductionKind.ValueType = ...,
+        amount_fen: _builtins.int = ...,
+        evidence_ref: _builtins.str = ...,
+        member_index: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_member_index", b"_member_index", "member_index", b"member_index"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_member_index", b"_member_index", "amount_fen", b"amount_fen", "evidence_ref", b"evidence_ref", "kind", b"kind", "member_index", b"member_index"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__member_index: _TypeAlias = _typing.Literal["member_index"]  # noqa: Y015
+    _WhichOneofArgType__member_index: _TypeAlias = _typing.Literal["_member_index", b"_member_index"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__member_index) -> _WhichOneofReturnType__member_index | None: ...
+
+Global___Deduction: _TypeAlias = Deduction  # noqa: Y015
+
+@_typing.final
+class DeclaredIncome(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CATEGORY_FIELD_NUMBER: _builtins.int
+    MONTHLY_FEN_FIELD_NUMBER: _builtins.int
+    category: _common_pb2.IncomeCategory.ValueType
+    monthly_fen: _builtins.int
+    """Monthly amount the household declared, fen."""
+    def __init__(
+        self,
+        *,
+        category: _common_pb2.IncomeCategory.ValueType = ...,
+        monthly_fen: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "monthly_fen", b"monthly_fen"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeclaredIncome: _TypeAlias = DeclaredIncome  # noqa: Y015
+
+@_typing.final
+class DeclaredAsset(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CATEGORY_FIELD_NUMBER: _builtins.int
+    VALUE_FEN_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    category: _common_pb2.AssetCategory.ValueType
+    value_fen: _builtins.int
+    count: _builtins.int
+    def __init__(
+        self,
+        *,
+        category: _common_pb2.AssetCategory.ValueType = ...,
+        value_fen: _builtins.int = ...,
+        count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "count", b"count", "value_fen", b"value_fen"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeclaredAsset: _TypeAlias = DeclaredAsset  # noqa: Y015
+
+@_typing.final
+class Declaration(_message.Message):
+    """家庭经济状况申报: what the household declared. Absent categories mean "declared none"."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INCOMES_FIELD_NUMBER: _builtins.int
+    ASSETS_FIELD_NUMBER: _builtins.int
+    MEMBER_COUNT_FIELD_NUMBER: _builtins.int
+    member_count: _builtins.int
+    """0 means not declared."""
+    @_builtins.property
+    def incomes(self) -> _containers.RepeatedCompositeFieldContainer[Global___DeclaredIncome]: ...
+    @_builtins.property
+    def assets(self) -> _containers.RepeatedCompositeFieldContainer[Global___DeclaredAsset]: ...
+    def __init__(
+        self,
+        *,
+        incomes: _abc.Iterable[Global___DeclaredIncome] | None = ...,
+        assets: _abc.Iterable[Global___DeclaredAsset] | None = ...,
+        member_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assets", b"assets", "incomes", b"incomes", "member_count", b"member_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Declaration: _TypeAlias = Declaration  # noqa: Y015
 
 @_typing.final
 class Household(_message.Message):
@@ -159,6 +311,10 @@ class CreateVerificationRequest(_message.Message):
     SOURCES_FIELD_NUMBER: _builtins.int
     WINDOW_FIELD_NUMBER: _builtins.int
     WAIT_FIELD_NUMBER: _builtins.int
+    HUKOU_NATURE_FIELD_NUMBER: _builtins.int
+    DECLARATION_FIELD_NUMBER: _builtins.int
+    DEDUCTIONS_FIELD_NUMBER: _builtins.int
+    CURRENT_PROGRAMS_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """Caller-chosen idempotency key (1-64 characters of [A-Za-z0-9._-])."""
     case_id: _builtins.str
@@ -167,6 +323,7 @@ class CreateVerificationRequest(_message.Message):
     """授权书编号 of the signed authorization covering this check."""
     wait: _builtins.bool
     """Wait for the first report before answering (bounded by the call's deadline)."""
+    hukou_nature: _common_pb2.HukouNature.ValueType
     @_builtins.property
     def purposes(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.Purpose.ValueType]: ...
     @_builtins.property
@@ -177,6 +334,16 @@ class CreateVerificationRequest(_message.Message):
 
     @_builtins.property
     def window(self) -> Global___Window: ...
+    @_builtins.property
+    def declaration(self) -> Global___Declaration:
+        """The household's declaration, for the declared-versus-found comparison."""
+
+    @_builtins.property
+    def deductions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Deduction]: ...
+    @_builtins.property
+    def current_programs(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.Purpose.ValueType]:
+        """Programs the household already receives (渐退 applies only to current 低保 households)."""
+
     def __init__(
         self,
         *,
@@ -188,10 +355,14 @@ class CreateVerificationRequest(_message.Message):
         sources: _abc.Iterable[_common_pb2.SourceKind.ValueType] | None = ...,
         window: Global___Window | None = ...,
         wait: _builtins.bool = ...,
+        hukou_nature: _common_pb2.HukouNature.ValueType = ...,
+        declaration: Global___Declaration | None = ...,
+        deductions: _abc.Iterable[Global___Deduction] | None = ...,
+        current_programs: _abc.Iterable[_common_pb2.Purpose.ValueType] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["household", b"household", "window", b"window"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["declaration", b"declaration", "household", b"household", "window", b"window"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["authorization_id", b"authorization_id", "case_id", b"case_id", "household", b"household", "purposes", b"purposes", "request_id", b"request_id", "sources", b"sources", "wait", b"wait", "window", b"window"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["authorization_id", b"authorization_id", "case_id", b"case_id", "current_programs", b"current_programs", "declaration", b"declaration", "deductions", b"deductions", "household", b"household", "hukou_nature", b"hukou_nature", "purposes", b"purposes", "request_id", b"request_id", "sources", b"sources", "wait", b"wait", "window", b"window"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

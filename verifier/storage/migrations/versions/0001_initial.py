@@ -70,7 +70,9 @@ def upgrade() -> None:
     )
     op.create_table(
         "source_outcomes",
-        sa.Column("verification_id", sa.String(36), sa.ForeignKey("verifications.id"), primary_key=True),
+        sa.Column(
+            "verification_id", sa.String(36), sa.ForeignKey("verifications.id"), primary_key=True
+        ),
         sa.Column("member_index", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("source", sa.String(32), primary_key=True),
         sa.Column("status", sa.String(16), nullable=False),
@@ -84,7 +86,9 @@ def upgrade() -> None:
     )
     op.create_table(
         "reports",
-        sa.Column("verification_id", sa.String(36), sa.ForeignKey("verifications.id"), primary_key=True),
+        sa.Column(
+            "verification_id", sa.String(36), sa.ForeignKey("verifications.id"), primary_key=True
+        ),
         sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("report_id", sa.String(36), nullable=False, unique=True),
         sa.Column("envelope_sealed", sa.LargeBinary, nullable=False),
@@ -113,7 +117,13 @@ def upgrade() -> None:
     )
     op.create_table(
         "audit_subjects",
-        sa.Column("seq", sa.BigInteger, sa.ForeignKey("audit_entries.seq"), primary_key=True, autoincrement=False),
+        sa.Column(
+            "seq",
+            sa.BigInteger,
+            sa.ForeignKey("audit_entries.seq"),
+            primary_key=True,
+            autoincrement=False,
+        ),
         sa.Column("subject_ref", sa.String(64), primary_key=True),
     )
     op.create_index("ix_audit_subjects_ref_seq", "audit_subjects", ["subject_ref", "seq"])

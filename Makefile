@@ -1,0 +1,46 @@
+# hedui — one command to run the demo, one to pass the tests.
+# `make` creates .venv/ at the repository root and installs the project into it.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test test-fast lint proto bench clean help
+
+help:
+	@echo "make demo   - sandbox + server + one household end to end (embedded SQLite)"
+	@echo "make test   - the whole test suite, SQLite and PostgreSQL"
+	@echo "make lint   - ruff, mypy --strict, buf lint, import-linter"
+	@echo "make proto  - regenerate gen/ from proto/"
+	@echo "make bench  - benchmarks (figures and ratios)"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
+	$(BIN)/python -m pip install --quiet --editable . --group dev
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/hedui demo
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/buf lint
+	$(BIN)/lint-imports
+
+proto: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m grpc_tools.protoc -Iproto \
+		--python_out=gen --mypy_out=gen --grpc_python_out=gen --mypy_grpc_out=gen \
+		proto/hedui/v1/*.proto
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
