@@ -2,7 +2,9 @@
 
 The caller owns the transaction, so a "released" entry commits atomically with the
 report it records. ``seq`` comes from the locked head row, never from a DB sequence:
-sequences skip numbers on rollback, and the log must be gapless.
+sequences skip numbers on rollback, and the log must be gapless. The same lock covers
+the Merkle tree: the head keeps its frontier, and every perfect subtree an append
+completes is written to ``audit_tree_nodes`` in the same transaction.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit.entry import EntryDraft, body_of, canonical, leaf_hash, next_chain
-from audit.schema import AuditEntryRow, AuditHeadRow, AuditSubjectRow
+from audit.merkle import HASH_SIZE, TreeBuilder
+from audit.schema import AuditEntryRow, AuditHeadRow, AuditSubjectRow, AuditTreeNodeRow
 
 
 class AuditUnavailable(RuntimeError):
@@ -27,6 +30,15 @@ class AppendedEntry:
     seq: int
     leaf_hash: bytes
     chain_hash: bytes
+
+
+def split_frontier(size: int, frontier: bytes) -> TreeBuilder:
+    """Resume the tree from the head's stored state; a damaged head is unavailable, not usable."""
+    hashes = [frontier[i : i + HASH_SIZE] for i in range(0, len(frontier), HASH_SIZE)]
+    try:
+        return TreeBuilder.from_frontier(size, hashes)
+    except ValueError as exc:
+        raise AuditUnavailable(f"the audit head's tree frontier is damaged: {exc}") from None
 
 
 def _now() -> datetime:
@@ -46,7 +58,7 @@ class AuditLog:
             return []
         head = (
             await session.execute(
-                select(AuditHeadRow.last_seq, AuditHeadRow.chain_hash)
+                select(AuditHeadRow.last_seq, AuditHeadRow.chain_hash, AuditHeadRow.frontier)
                 .where(AuditHeadRow.id == 1)
                 .with_for_update()
             )
@@ -54,9 +66,11 @@ class AuditLog:
         if head is None:
             raise AuditUnavailable("the audit head row is missing; run `hedui db upgrade`")
         last_seq, chain = head.last_seq, head.chain_hash
+        tree = split_frontier(last_seq + 1, head.frontier)
         ts = self._clock()
         rows: list[dict[str, object]] = []
         subjects: list[dict[str, object]] = []
+        nodes: list[dict[str, object]] = []
         out: list[AppendedEntry] = []
         for draft in drafts:
             last_seq += 1
@@ -64,6 +78,11 @@ class AuditLog:
             raw = canonical(body)
             leaf = leaf_hash(raw)
             chain = next_chain(chain, leaf)
+            # Level 0 is the leaf itself, already stored as audit_entries.leaf_hash.
+            nodes.extend(
+                {"seq": last_seq, "level": level, "hash": digest}
+                for level, _index, digest in tree.append_nodes(leaf)[1:]
+            )
             rows.append(
                 {
                     "seq": last_seq,
@@ -86,9 +105,11 @@ class AuditLog:
         await session.execute(insert(AuditEntryRow), rows)
         if subjects:
             await session.execute(insert(AuditSubjectRow), subjects)
+        if nodes:
+            await session.execute(insert(AuditTreeNodeRow), nodes)
         await session.execute(
             update(AuditHeadRow)
             .where(AuditHeadRow.id == 1)
-            .values(last_seq=last_seq, chain_hash=chain)
+            .values(last_seq=last_seq, chain_hash=chain, frontier=b"".join(tree.frontier))
         )
         return out

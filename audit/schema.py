@@ -2,12 +2,25 @@
 
 ``audit_entries`` holds the canonical body bytes (the truth) and, for queries, copies of
 a few fields; ``audit_verify`` checks the copies against the body. ``audit_head`` is one
-row: the last seq and chain hash, locked by every append so that seq is gapless.
+row: the last seq, chain hash and Merkle frontier, locked by every append so that seq is
+gapless. ``audit_tree_nodes`` keeps the perfect-subtree hashes above the leaves (a leaf's
+hash is ``audit_entries.leaf_hash``), keyed by the seq whose append completed them, so a
+proof costs one indexed lookup per level. ``audit_checkpoints`` keeps signed tree heads.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, MetaData, String
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -57,3 +70,31 @@ class AuditHeadRow(AuditBase):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last_seq: Mapped[int] = mapped_column(BigInteger)
     chain_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # The perfect-subtree roots of the tree of size last_seq + 1, largest first, concatenated.
+    frontier: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AuditTreeNodeRow(AuditBase):
+    """The hash of the perfect subtree ``(level, index)``, level >= 1.
+
+    It covers leaves ``[index << level, (index + 1) << level)`` and was completed by the
+    append of ``seq = ((index + 1) << level) - 1``; keying by (seq, level) makes the
+    verifier's streaming pass a range scan and a proof's lookups point reads.
+    """
+
+    __tablename__ = "audit_tree_nodes"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditCheckpointRow(AuditBase):
+    """A signed C2SP checkpoint; ``size`` and ``root`` are copies of what ``note`` says."""
+
+    __tablename__ = "audit_checkpoints"
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[str] = mapped_column(String(32))

@@ -112,3 +112,40 @@ def failing(source: SourceKind) -> FakeAdapter:
 
 def with_wrong_check_digit(number: str) -> str:
     return number[:17] + ("0" if number[-1] != "0" else "1")
+
+
+class AsyncBankFake(FakeAdapter):
+    """A bank that answers later: ``query`` gives a ticket; ``poll`` stays PENDING until
+    ``ready`` is set, then returns a deposit for subjects in ``deposits_fen``."""
+
+    def __init__(self, deposits_fen: dict[str, int] | None = None) -> None:
+        super().__init__(SourceKind.BANK)
+        self.deposits_fen = deposits_fen or {}
+        self.ready = asyncio.Event()
+        self.tickets: dict[str, str] = {}
+        self.polls = 0
+
+    async def query(self, q: SourceQuery) -> SourceResult:
+        self.calls += 1
+        ticket = f"T{self.calls}"
+        self.tickets[ticket] = q.subject.id_number
+        return SourceResult.pending(ticket, retry_after=0.01)
+
+    async def poll(self, ticket: str) -> SourceResult:
+        self.polls += 1
+        if not self.ready.is_set():
+            return SourceResult.pending(ticket, retry_after=0.01)
+        number = self.tickets[ticket]
+        if number not in self.deposits_fen:
+            return SourceResult.not_found(AS_OF)
+        return SourceResult.found(
+            [
+                AssetRecord(
+                    AssetCategory.DEPOSIT,
+                    "savings",
+                    self.deposits_fen[number],
+                    self._prov(self.polls),
+                )
+            ],
+            AS_OF,
+        )

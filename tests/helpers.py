@@ -13,6 +13,7 @@ from verifier.bootstrap import App, build_app
 from verifier.config import Config, Principal
 from verifier.domain.household import MemberDraft, Purpose, Relation, RequestDraft
 from verifier.domain.ports import Caller
+from verifier.service.fanout import SourcePolicy
 
 SYSTEM = "case-system-a"
 CALLER = Caller(SYSTEM, "worker-1", "caseworker", ("3703",))
@@ -37,9 +38,15 @@ def config(database_url: str, keys_dir: Path, **kw: object) -> Config:
 
 
 async def make_app(
-    database_url: str, keys_dir: Path, adapters: Mapping[SourceKind, Adapter], **kw: object
+    database_url: str,
+    keys_dir: Path,
+    adapters: Mapping[SourceKind, Adapter],
+    policies: Mapping[SourceKind, SourcePolicy] | None = None,
+    **kw: object,
 ) -> App:
-    return await build_app(config(database_url, keys_dir, **kw), adapters=adapters, migrate=False)
+    return await build_app(
+        config(database_url, keys_dir, **kw), adapters=adapters, migrate=False, policies=policies
+    )
 
 
 def household_draft(

@@ -10,17 +10,20 @@ from dataclasses import dataclass, field
 import grpc
 
 from adapters import Adapter, SourceKind, registry
+from audit.checkpointer import DEFAULT_ORIGIN, Checkpointer, CheckpointSigner
 from verifier.api.server import RunningServer, start_server
 from verifier.config import Config
 from verifier.domain.ports import Store
 from verifier.service.assessment import assess_report_sections
+from verifier.service.auditing import AuditService, verifier_keys_for, write_session_factory
 from verifier.service.events import EventHub
 from verifier.service.fanout import FanOut, SourcePolicy, bind_sources
+from verifier.service.poller import Poller
 from verifier.service.verifications import Assessor, VerificationService
 from verifier.signing.jwks import dumps_jwks
 from verifier.signing.keystore import KeyStore
 from verifier.signing.signer import ReportSigner
-from verifier.storage.engine import open_database
+from verifier.storage.engine import Database, open_database
 from verifier.storage.migrate import upgrade
 from verifier.storage.sealing import Sealer
 from verifier.storage.uow import SqlStore
@@ -32,9 +35,29 @@ class App:
     store: Store
     keys: KeyStore
     service: VerificationService
+    fanout: FanOut
+    poller: Poller
     adapters: list[Adapter] = field(default_factory=list)
+    auditing: AuditService | None = None
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _background: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def start_background(self) -> None:
+        """Poll asynchronous sources and resume interrupted runs until :meth:`aclose`."""
+        self._background.append(
+            asyncio.create_task(
+                self.poller.run(self._stop, self.config.poll_interval), name="poller"
+            )
+        )
+        if self.auditing is not None:
+            self.auditing.start_background()
 
     async def aclose(self) -> None:
+        self._stop.set()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        await self.poller.aclose()
+        if self.auditing is not None:
+            await self.auditing.aclose()
         await self.service.aclose()
         for a in self.adapters:
             await a.aclose()
@@ -53,6 +76,18 @@ def make_store(config: Config, keys: KeyStore) -> SqlStore:
     return SqlStore(open_database(config.database_url), Sealer(active.kid, all_keys))
 
 
+def make_auditing(keys: KeyStore, db: Database, origin: str = DEFAULT_ORIGIN) -> AuditService:
+    """The auditor service and its checkpointer, signing with the active audit key."""
+    signer = CheckpointSigner(origin, keys.audit_key())
+    checkpointer = Checkpointer(
+        write_session_factory(db),
+        db.read_sessions,
+        signer,
+        verifier_keys_for(origin, keys.public_keys("audit")),
+    )
+    return AuditService(db, checkpointer, keys.pseudonym_key())
+
+
 async def serve_app(
     app: App,
     listen: str,
@@ -60,7 +95,9 @@ async def serve_app(
     credentials: grpc.ServerCredentials | None = None,
     health_interval: float = 2.0,
 ) -> RunningServer:
-    """Start the gRPC server for a built app."""
+    """Start the gRPC server for a built app, and its background work (a serving replica
+    also polls asynchronous sources and resumes interrupted runs)."""
+    app.start_background()
     return await start_server(
         app.service,
         listen,
@@ -69,6 +106,7 @@ async def serve_app(
         probe=app.store.ping,
         credentials=credentials,
         health_interval=health_interval,
+        auditing=app.auditing,
     )
 
 
@@ -78,6 +116,7 @@ async def build_app(
     adapters: Mapping[SourceKind, Adapter] | None = None,
     migrate: bool = True,
     assessor: Assessor | None = None,
+    policies: Mapping[SourceKind, SourcePolicy] | None = None,
 ) -> App:
     """Everything wired. ``adapters`` replaces entry-point loading (tests, benchmarks)."""
     keys = KeyStore(config.keys_dir)
@@ -85,21 +124,41 @@ async def build_app(
     if migrate:
         await asyncio.to_thread(upgrade, config.database_url)
     chosen = dict(adapters) if adapters is not None else load_adapters(config)
-    policies = {
+    configured = {
         kind: SourcePolicy(
-            timeout=sc.timeout, retries=sc.retries, max_concurrency=sc.max_concurrency
+            timeout=sc.timeout,
+            retries=sc.retries,
+            max_concurrency=sc.max_concurrency,
+            rate_limit=sc.rate_limit,
+            breaker_threshold=sc.breaker_threshold,
+            breaker_reset=sc.breaker_reset,
+            reuse_days=sc.reuse_days,
+            due_working_days=sc.due_working_days,
         )
         for kind, sc in config.sources.items()
     }
+    if policies is not None:
+        configured.update(policies)
     store = make_store(config, keys)
+    fanout = FanOut(bind_sources(chosen, configured))
     service = VerificationService(
         store=store,
-        fanout=FanOut(bind_sources(chosen, policies)),
+        fanout=fanout,
         signer=ReportSigner(keys.signing_key()),
         pseudonym_key=keys.pseudonym_key(),
         hub=EventHub(),
         deadline_seconds=config.deadline_seconds,
         assessor=assessor or assess_report_sections,
     )
+    poller = Poller(service, store, fanout, lease_seconds=config.poll_lease_seconds)
     unique = list({id(a): a for a in chosen.values()}.values())
-    return App(config=config, store=store, keys=keys, service=service, adapters=unique)
+    return App(
+        config=config,
+        store=store,
+        keys=keys,
+        service=service,
+        fanout=fanout,
+        poller=poller,
+        adapters=unique,
+        auditing=make_auditing(keys, store.db),
+    )

@@ -42,6 +42,11 @@ class SourceConfig:
     timeout: float = 10.0
     retries: int = 2
     max_concurrency: int = 8
+    rate_limit: float = 0.0
+    breaker_threshold: int = 5
+    breaker_reset: float = 30.0
+    reuse_days: int = 0
+    due_working_days: int = 1
     credentials: Mapping[str, str] = field(default_factory=dict)
     options: Mapping[str, str] = field(default_factory=dict)
 
@@ -57,6 +62,35 @@ class SourceConfig:
         )
 
 
+TLS_MODES = ("production", "development")
+DEFAULT_PKI_DIR = Path("var/pki")
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    """The gRPC server's transport. ``production`` refuses to start without mTLS (client
+    certificates required); ``development`` may also run plaintext, and only on loopback.
+    Enforced when the server starts (``verifier.api.tls.server_credentials_for``), because
+    ``HEDUI_LISTEN`` can change the address after this file is read."""
+
+    mode: str = "production"
+    cert: Path | None = None
+    key: Path | None = None
+    client_ca: Path | None = None
+    require_client_auth: bool = True
+    insecure_plaintext: bool = False
+
+    @classmethod
+    def local_pki(cls, directory: Path = DEFAULT_PKI_DIR, mode: str = "development") -> TlsConfig:
+        """The files ``hedui certs init --dir DIRECTORY`` writes."""
+        return cls(
+            mode=mode,
+            cert=directory / "server.pem",
+            key=directory / "server.key",
+            client_ca=directory / "ca.pem",
+        )
+
+
 @dataclass(frozen=True)
 class Config:
     listen: str = DEFAULT_LISTEN
@@ -66,6 +100,9 @@ class Config:
     principals: Mapping[str, Principal] = field(default_factory=dict)
     sources: Mapping[SourceKind, SourceConfig] = field(default_factory=dict)
     insecure_plaintext: bool = True
+    poll_interval: float = 1.0
+    poll_lease_seconds: float = 60.0
+    tls: TlsConfig = field(default_factory=TlsConfig)
 
 
 def resolve_secret(ref: str, where: str) -> Secret:
@@ -96,6 +133,9 @@ def sandbox_sources(
             base_url=f"http://{host}:{port}/{kind.value}",
             timeout=5.0,
             credentials={"token": f"value:sandbox-{kind.value}-token"},
+            # Banks answer late and their answers stay good for a while (seed documents).
+            reuse_days=30 if kind is SourceKind.BANK else 0,
+            due_working_days=5 if kind is SourceKind.BANK else 1,
         )
         for kind in SourceKind
     }
@@ -110,6 +150,9 @@ def default_config() -> Config:
             )
         },
         sources=sandbox_sources(),
+        # Local, so development: mTLS with `hedui certs init` files, plaintext on loopback
+        # only when asked for.
+        tls=TlsConfig.local_pki(),
     )
 
 
@@ -159,12 +202,28 @@ def parse_config(doc: Mapping[str, Any]) -> Config:
                 timeout=_get(s, "timeout", float, where, 10.0),
                 retries=_get(s, "retries", int, where, 2),
                 max_concurrency=_get(s, "max_concurrency", int, where, 8),
+                rate_limit=_get(s, "rate_limit", float, where, 0.0),
+                breaker_threshold=_get(s, "breaker_threshold", int, where, 5),
+                breaker_reset=_get(s, "breaker_reset", float, where, 30.0),
+                reuse_days=_get(s, "reuse_days", int, where, 0),
+                due_working_days=_get(s, "due_working_days", int, where, 1),
                 credentials=dict(_get(s, "credentials", dict, where, {})),
                 options={k: str(v) for k, v in _get(s, "options", dict, where, {}).items()},
             )
-            if not sources[kind].base_url:
+            sc = sources[kind]
+            if not sc.base_url:
                 raise ConfigError(f"{where}.base_url: must be set")
+            for name, value, low in (
+                ("timeout", sc.timeout, 0.001), ("max_concurrency", sc.max_concurrency, 1),
+                ("breaker_threshold", sc.breaker_threshold, 1), ("retries", sc.retries, 0),
+                ("rate_limit", sc.rate_limit, 0), ("reuse_days", sc.reuse_days, 0),
+                ("due_working_days", sc.due_working_days, 0),
+                ("breaker_reset", sc.breaker_reset, 0),
+            ):  # fmt: skip
+                if value < low:
+                    raise ConfigError(f"{where}.{name}: must be at least {low}")
     return Config(
+        tls=_parse_tls(doc.get("tls", {})),
         listen=_get(server, "listen", str, "server", base.listen),
         database_url=_get(db, "url", str, "database", base.database_url),
         keys_dir=Path(_get(keys, "dir", str, "keys", str(base.keys_dir))),
@@ -172,6 +231,35 @@ def parse_config(doc: Mapping[str, Any]) -> Config:
         principals=principals,
         sources=sources,
         insecure_plaintext=_get(server, "insecure_plaintext", bool, "server", True),
+        poll_interval=_get(server, "poll_interval", float, "server", base.poll_interval),
+        poll_lease_seconds=_get(
+            server, "poll_lease_seconds", float, "server", base.poll_lease_seconds
+        ),
+    )
+
+
+def _parse_tls(table: Mapping[str, Any]) -> TlsConfig:
+    """A config file without a ``[tls]`` section means production: a deployment has to say
+    it is not one."""
+    known = {"mode", "cert", "key", "client_ca", "require_client_auth", "insecure_plaintext"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(f"tls.{unknown[0]}: unknown key; known: {', '.join(sorted(known))}")
+    mode = _get(table, "mode", str, "tls", "production")
+    if mode not in TLS_MODES:
+        raise ConfigError(f"tls.mode: must be one of {', '.join(TLS_MODES)}")
+
+    def path(key: str) -> Path | None:
+        value = _get(table, key, str, "tls", "")
+        return Path(value) if value else None
+
+    return TlsConfig(
+        mode=mode,
+        cert=path("cert"),
+        key=path("key"),
+        client_ca=path("client_ca"),
+        require_client_auth=_get(table, "require_client_auth", bool, "tls", True),
+        insecure_plaintext=_get(table, "insecure_plaintext", bool, "tls", False),
     )
 
 

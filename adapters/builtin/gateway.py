@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import ssl
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -101,7 +101,8 @@ class GatewayAdapter:
             "region": q.region,
             "purposes": list(q.purposes),
         }
-        headers = {"X-Request-Id": _header_safe(q.request_id)}
+        request_id = _header_safe(q.request_id)
+        headers = {"X-Request-Id": request_id} if request_id else {}
         response = await self._exchange(
             "POST", f"{PROTOCOL_PATH}/query", timeout, json=payload, headers=headers
         )
@@ -118,16 +119,24 @@ class GatewayAdapter:
         """Close the connection pool."""
         await self._client.aclose()
 
-    async def _exchange(
-        self, method: str, path: str, limit_s: float, **kwargs: Any
-    ) -> httpx.Response:
+    async def _exchange(self, method: str, path: str, limit_s: float, **kwargs: Any) -> _Answer:
         headers = {**kwargs.pop("headers", {}), "Authorization": f"Bearer {self._token.reveal()}"}
         try:
             # httpx timeouts bound each read; asyncio.timeout bounds the whole exchange, so a
             # department trickling bytes cannot outlive the query's deadline.
-            async with asyncio.timeout(limit_s):
-                response = await self._client.request(
+            async with (
+                asyncio.timeout(limit_s),
+                self._client.stream(
                     method, path, headers=headers, timeout=limit_s, **kwargs
+                ) as response,
+            ):
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_ANSWER_BYTES:
+                        raise PermanentSourceError("answer is larger than the protocol allows")
+                return _Answer(
+                    response.status_code, response.headers.get("Retry-After"), bytes(body)
                 )
         except (TimeoutError, httpx.TimeoutException):
             raise TransientSourceError(f"no answer within {limit_s:.2f}s") from None
@@ -138,24 +147,27 @@ class GatewayAdapter:
             raise TransientSourceError(f"connection failed ({type(exc).__name__})") from None
         except httpx.HTTPError as exc:
             raise PermanentSourceError(f"unreadable answer ({type(exc).__name__})") from None
-        if len(response.content) > MAX_ANSWER_BYTES:
-            raise PermanentSourceError("answer is larger than the protocol allows")
-        return response
 
-    def _interpret(self, response: httpx.Response) -> SourceResult:
-        status = response.status_code
+    def _interpret(self, answer: _Answer) -> SourceResult:
+        status = answer.status
         if status == 200:
-            return decode_final(parse_json(response.content), self._origin)
-        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+            return decode_final(parse_json(answer.content), self._origin)
+        retry_after = retry_after_seconds(answer.retry_after)
         if status == 202:
-            return decode_pending(parse_json(response.content), retry_after)
-        code = error_code(response.content)
+            return decode_pending(parse_json(answer.content), retry_after)
+        code = error_code(answer.content)
         label = f"HTTP {status}" + (f" {code}" if code else "")
         if status in (401, 403):
             raise SourceDenied(f"department refused the request: {label}")
         if status in (408, 429) or 500 <= status <= 599:
             raise TransientSourceError(f"department unavailable: {label}", retry_after=retry_after)
         raise PermanentSourceError(f"department rejected the request: {label}")
+
+
+class _Answer(NamedTuple):
+    status: int
+    retry_after: str | None
+    content: bytes
 
 
 @functools.cache

@@ -1,0 +1,39 @@
+"""The adapter conformance kit: the :class:`~adapters.Adapter` contract as pytest tests.
+
+A department team subclasses :class:`AdapterConformance` (its own source double and
+:class:`Faults`) or, for an adapter that can talk to ``hedui sandbox``,
+:class:`SandboxConformance` (name the factory and the source; the kit does the rest)::
+
+    from adapters.testing import SandboxConformance
+    from my_adapter.adapter import SOURCE, create
+
+    class TestConformance(SandboxConformance):
+        source = SOURCE
+        factory = create
+
+pytest then collects the inherited ``test_*`` methods. See docs/adapters.md.
+"""
+
+from adapters.testing.conformance import RECORD_TYPES, AdapterConformance, Outcome, run_bounded
+from adapters.testing.faults import FaultNotSupported, Faults
+from adapters.testing.sandbox import (
+    SandboxConformance,
+    SandboxFaults,
+    SandboxServer,
+    create_from_entry_point,
+    sandbox_population,
+)
+
+__all__ = [
+    "RECORD_TYPES",
+    "AdapterConformance",
+    "FaultNotSupported",
+    "Faults",
+    "Outcome",
+    "SandboxConformance",
+    "SandboxFaults",
+    "SandboxServer",
+    "create_from_entry_point",
+    "run_bounded",
+    "sandbox_population",
+]

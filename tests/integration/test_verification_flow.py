@@ -18,6 +18,7 @@ from tests.helpers import APPLICANT_ID, CALLER, CHILD_ID, SPOUSE_ID, household_d
 from verifier.domain.errors import FailedPrecondition, NotFound, PermissionDenied
 from verifier.domain.outcomes import VerificationState
 from verifier.domain.ports import Caller
+from verifier.service.fanout import SourcePolicy
 from verifier.signing.dsse import verify_envelope
 from verifier.signing.jwks import key_id
 from verifier.storage.uow import SqlStore
@@ -133,6 +134,7 @@ async def test_a_failing_source_is_failed_never_not_found(
         database_url,
         keys_dir,
         {SourceKind.TAX: bad, SourceKind.REAL_ESTATE: FakeAdapter(SourceKind.REAL_ESTATE)},
+        policies={SourceKind.TAX: SourcePolicy(breaker_threshold=100, backoff_initial=0.01)},
     )
     try:
         view = await app.service.create(CALLER, household_draft(), wait=True, wait_until=soon())
@@ -233,5 +235,26 @@ async def test_reports_and_requests_are_encrypted_at_rest(
         for blob in blobs:
             for raw in (APPLICANT_ID, "测试甲", "hedui.report"):
                 assert raw.encode() not in blob
+    finally:
+        await app.aclose()
+
+
+async def test_a_source_failing_repeatedly_opens_its_circuit(
+    database_url: str, keys_dir: Path
+) -> None:
+    bad = failing(SourceKind.TAX)
+    app = await make_app(
+        database_url,
+        keys_dir,
+        {SourceKind.TAX: bad},
+        policies={SourceKind.TAX: SourcePolicy(retries=0, breaker_threshold=2, breaker_reset=60)},
+    )
+    try:
+        view = await app.service.create(CALLER, household_draft(), wait=True, wait_until=soon())
+        reasons = sorted(p.reason for p in view.progress)
+        assert {p.status for p in view.progress} == {"FAILED"}
+        # Two calls trip the breaker; the third member's call is not made at all.
+        assert bad.calls == 2
+        assert sum("circuit open" in r for r in reasons) == 1
     finally:
         await app.aclose()

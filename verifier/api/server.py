@@ -12,12 +12,21 @@ import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from hedui.v1 import keys_pb2, keys_pb2_grpc, verification_pb2, verification_pb2_grpc
+from hedui.v1 import (
+    audit_pb2,
+    audit_pb2_grpc,
+    keys_pb2,
+    keys_pb2_grpc,
+    verification_pb2,
+    verification_pb2_grpc,
+)
 
+from verifier.api.audit_servicer import AuditServicer
 from verifier.api.errors import ErrorInterceptor
 from verifier.api.identity import identify
 from verifier.api.servicers import KeyServicer, VerificationServicer
 from verifier.config import Principal
+from verifier.service.auditing import AuditService
 from verifier.service.verifications import VerificationService
 
 log = structlog.get_logger("hedui.server")
@@ -25,6 +34,7 @@ log = structlog.get_logger("hedui.server")
 SERVICES = (
     verification_pb2.DESCRIPTOR.services_by_name["VerificationService"].full_name,
     keys_pb2.DESCRIPTOR.services_by_name["KeyService"].full_name,
+    audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
 )
 
 
@@ -80,6 +90,7 @@ async def start_server(
     probe: Probe,
     credentials: grpc.ServerCredentials | None = None,
     health_interval: float = 2.0,
+    auditing: AuditService | None = None,
 ) -> RunningServer:
     server = grpc.aio.server(
         interceptors=[ErrorInterceptor(SERVICES)],
@@ -94,6 +105,8 @@ async def start_server(
         VerificationServicer(service, who), server
     )
     keys_pb2_grpc.add_KeyServiceServicer_to_server(KeyServicer(jwks), server)
+    if auditing is not None:
+        audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(auditing, who), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

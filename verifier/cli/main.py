@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from adapters.registry import AdapterLoadError
-from verifier.cli import offline, runtime
+from verifier.cli import adapter_cmds, audit_cmds, certs, offline, runtime
 from verifier.cli.logs import configure
 from verifier.config import DEFAULT_SANDBOX_PORT, Config, ConfigError, load_config
 from verifier.signing.keystore import KeyStoreError
@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     d = cmd(sub, "demo", runtime.demo, "sandbox + server + one household, end to end")
     d.add_argument("--out-dir", default="var/demo")
     d.add_argument("--seed", type=int, default=runtime.DEFAULT_DEMO_SEED)
+    d.add_argument(
+        "--insecure-plaintext", action="store_true", help="no mTLS (the demo listens on loopback)"
+    )
     c = cmd(sub, "check", runtime.check, "submit a household file to a server")
     c.add_argument("--household", required=True)
     c.add_argument("--server", default="127.0.0.1:50051")
@@ -75,8 +78,14 @@ def _parser() -> argparse.ArgumentParser:
     rs.add_argument("--keys")
 
     aud = sub.add_parser("audit", help="audit log").add_subparsers(dest="audit_cmd", required=True)
-    av = cmd(aud, "verify", offline.audit_verify, "recompute the chain; name the first bad seq")
-    av.add_argument("--quiet", action="store_true")
+    audit_cmds.register(aud)
+
+    pki = sub.add_parser("certs", help="local PKI for mTLS").add_subparsers(
+        dest="certs_cmd", required=True
+    )
+    certs.add_init_arguments(
+        cmd(pki, "init", certs.init_command, "local CA, server and client certificates")
+    )
 
     db = sub.add_parser("db", help="database").add_subparsers(dest="db_cmd", required=True)
     cmd(db, "upgrade", offline.db_upgrade, "apply migrations")
@@ -85,6 +94,14 @@ def _parser() -> argparse.ArgumentParser:
         dest="adapter_cmd", required=True
     )
     cmd(ad, "list", offline.adapter_list, "entry points: loaded, available or refused and why")
+    adapter_cmds.add_new_arguments(
+        cmd(ad, "new", adapter_cmds.adapter_new, "generate an adapter package that passes the kit")
+    )
+    adapter_cmds.add_test_arguments(
+        cmd(
+            ad, "test", adapter_cmds.adapter_test, "run the conformance kit on an installed adapter"
+        )
+    )
     return p
 
 

@@ -18,24 +18,31 @@ from rich.console import Console
 from adapters.sandbox.population import Population
 from adapters.sandbox.server import DEFAULT_SEED, run_sandbox, start_sandbox
 from verifier.api.client import Client, HouseholdFileError, request_from_json
+from verifier.api.tls import client_credentials, server_credentials_for
 from verifier.bootstrap import build_app, serve_app
+from verifier.cli.certs import PkiError, init_pki
 from verifier.cli.offline import audit_verify_async, report_verify, verify_file
 from verifier.cli.report_view import render
-from verifier.config import Config, sandbox_sources
+from verifier.config import Config, TlsConfig, sandbox_sources
 
 console = Console(width=None if Console().is_terminal else 140)
 err = Console(stderr=True)
 
 
 async def _serve(cfg: Config) -> None:
+    # Refused before anything is built: a production server without client authentication
+    # must not open even its database.
+    credentials = server_credentials_for(cfg.tls, cfg.listen)
     app = await build_app(cfg)
-    running = await serve_app(app, cfg.listen)
+    running = await serve_app(app, cfg.listen, credentials=credentials)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    transport = "mTLS" if credentials else "PLAINTEXT (development, loopback only)"
     console.print(
-        f"hedui serving on port {running.port} (database {cfg.database_url.split('://')[0]})"
+        f"hedui serving on port {running.port} over {transport}"
+        f" (database {cfg.database_url.split('://')[0]})"
     )
     try:
         await stop.wait()
@@ -105,29 +112,61 @@ def check(_cfg: Config, args: argparse.Namespace) -> int:
     return asyncio.run(_check(args))
 
 
-async def _demo(cfg: Config, out_dir: Path, seed: int) -> int:
+DEMO_SYSTEM = "local-case-system"
+
+
+def _demo_transport(
+    out_dir: Path, plaintext: bool
+) -> tuple[TlsConfig, grpc.ChannelCredentials | None]:
+    """The demo runs the production path, mTLS, with a local CA under ``out_dir/pki``;
+    plaintext only when asked for (and ``check_server_tls`` keeps it on loopback)."""
+    if plaintext:
+        return TlsConfig(mode="development", insecure_plaintext=True), None
+    pki = init_pki(out_dir / "pki", systems=[DEMO_SYSTEM]).layout
+    me = pki.client(DEMO_SYSTEM)
+    return TlsConfig.local_pki(pki.directory), client_credentials(pki.ca.cert, me.cert, me.key)
+
+
+async def _demo(cfg: Config, out_dir: Path, seed: int, *, plaintext: bool = False) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     console.rule("hedui demo")
+    try:
+        tls, client_creds = _demo_transport(out_dir, plaintext)
+    except PkiError as exc:
+        err.print(f"[red]cannot prepare the demo PKI[/]: {exc}")
+        return 2
     async with contextlib.AsyncExitStack() as stack:
         sb = await start_sandbox(port=0, seed=seed)
         stack.push_async_callback(sb.stop)
         console.print(
             f"sandbox: {len(sb.population.all_households)} synthetic households on port {sb.port}"
         )
-        cfg = replace(cfg, sources=sandbox_sources(sb.port), listen="127.0.0.1:0")
+        cfg = replace(cfg, sources=sandbox_sources(sb.port), listen="127.0.0.1:0", tls=tls)
+        server_creds = server_credentials_for(cfg.tls, cfg.listen)
         app = await build_app(cfg)
         stack.push_async_callback(app.aclose)
-        server = await serve_app(app, cfg.listen)
+        server = await serve_app(app, cfg.listen, credentials=server_creds)
         stack.push_async_callback(server.stop)
-        console.print(f"server: gRPC on port {server.port}, database {cfg.database_url}")
+        transport = (
+            "PLAINTEXT (--insecure-plaintext)"
+            if client_creds is None
+            else f"mTLS, CA {tls.client_ca}, client certificate CN {DEMO_SYSTEM}"
+        )
+        console.print(
+            f"server: gRPC on port {server.port} over {transport}; database {cfg.database_url}"
+        )
 
         doc = household_doc(sb.population, "370322", 0)
         console.print(
             f"household: {len(doc['members'])} members in region {doc['region_code']},"
             f" case {doc['case_id']}"
         )
+        # Under mTLS the system comes from the certificate; metadata would be ignored.
         client = Client(
-            f"127.0.0.1:{server.port}", user="demo-caseworker", system="local-case-system"
+            f"127.0.0.1:{server.port}",
+            user="demo-caseworker",
+            system=DEMO_SYSTEM if client_creds is None else None,
+            credentials=client_creds,
         )
         stack.push_async_callback(client.close)
         v = await client.create(request_from_json(doc, wait=True), timeout=60)
@@ -159,7 +198,8 @@ async def _demo(cfg: Config, out_dir: Path, seed: int) -> int:
 
 
 def demo(cfg: Config, args: argparse.Namespace) -> int:
-    return asyncio.run(_demo(cfg, Path(args.out_dir), args.seed))
+    plaintext = bool(getattr(args, "insecure_plaintext", False))
+    return asyncio.run(_demo(cfg, Path(args.out_dir), args.seed, plaintext=plaintext))
 
 
 DEFAULT_DEMO_SEED = DEFAULT_SEED

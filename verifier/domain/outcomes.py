@@ -51,6 +51,11 @@ class SourceOutcome:
     reason: str = ""
     attempts: int = 0
     ticket: str | None = None
+    retry_after: float | None = None
+    due_at: datetime | None = None
+    reused: bool = False
+    fetched_at: datetime | None = None
+    overdue_flagged: bool = False
 
 
 def completeness_of(outcomes: list[SourceOutcome] | tuple[SourceOutcome, ...]) -> Completeness:

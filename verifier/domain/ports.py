@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 
+from adapters import Record
 from audit.entry import EntryDraft
 from audit.log import AppendedEntry
 from verifier.domain.household import VerificationRequest
@@ -45,6 +46,8 @@ class VerificationRecord:
     created_at: datetime
     member_count: int
     source_count: int
+    caller_role: str = ""
+    caller_region: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +63,31 @@ class StoredReport:
     release_seq: int
     summary_json: str
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PollLease:
+    """A PENDING source this process now owns until ``lease_until``."""
+
+    verification_id: str
+    member_index: int
+    source: str
+    ticket: str
+    poll_attempts: int
+    due_at: datetime | None
+    overdue_flagged: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CachedResult:
+    subject_ref: str
+    source: str
+    status: str
+    adapter: str
+    adapter_version: str
+    as_of: datetime | None
+    fetched_at: datetime
+    records: tuple[Record, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +138,55 @@ class UnitOfWork(abc.ABC):
     async def load_request(self, verification_id: str) -> VerificationRequest: ...
 
     @abc.abstractmethod
-    async def save_outcomes(
+    async def store_outcomes(
         self, verification_id: str, outcomes: Sequence[SourceOutcome], now: datetime
-    ) -> None: ...
+    ) -> None:
+        """Insert or replace these member × source outcomes (records sealed).
+
+        A PENDING outcome is scheduled for polling at ``now + retry_after``."""
+
+    @abc.abstractmethod
+    async def load_outcomes(self, verification_id: str) -> list[SourceOutcome]: ...
+
+    @abc.abstractmethod
+    async def lock_verification(self, verification_id: str) -> VerificationRecord | None:
+        """The verification, locked until the end of this unit of work."""
+
+    @abc.abstractmethod
+    async def lease_polls(
+        self, owner: str, now: datetime, until: datetime, limit: int
+    ) -> list[PollLease]:
+        """Lease due PENDING sources nobody holds (SKIP LOCKED on PostgreSQL)."""
+
+    @abc.abstractmethod
+    async def reschedule_poll(
+        self, lease: PollLease, owner: str, next_poll_at: datetime, reason: str
+    ) -> bool:
+        """Still pending: release the lease and poll again later. False if the lease was lost."""
+
+    @abc.abstractmethod
+    async def holds_poll(
+        self, verification_id: str, member_index: int, source: str, owner: str
+    ) -> bool:
+        """Whether ``owner`` still holds the lease on that PENDING source."""
+
+    @abc.abstractmethod
+    async def set_run_lease(self, verification_id: str, owner: str, until: datetime) -> None: ...
+
+    @abc.abstractmethod
+    async def claim_stale_runs(
+        self, owner: str, now: datetime, until: datetime, limit: int
+    ) -> list[str]:
+        """RUNNING verifications whose asking process stopped renewing its lease."""
+
+    @abc.abstractmethod
+    async def cached_results(
+        self, keys: Sequence[tuple[str, str]], fetched_after: datetime
+    ) -> dict[tuple[str, str], CachedResult]:
+        """Reusable answers by (subject_ref, source) fetched after ``fetched_after``."""
+
+    @abc.abstractmethod
+    async def put_cached(self, results: Sequence[CachedResult]) -> None: ...
 
     @abc.abstractmethod
     async def outcome_summaries(self, verification_id: str) -> list[OutcomeSummary]: ...

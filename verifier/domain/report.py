@@ -207,6 +207,13 @@ def build_report(
                 "reason": o.reason,
                 "attempts": o.attempts,
                 "record_count": len(o.records),
+                # Reused within the source's reuse window: as_of is the original answer's.
+                "reused": o.reused,
+                "fetched_at": rfc3339(o.fetched_at) if o.fetched_at else None,
+                "due_date": o.due_at.date().isoformat() if o.due_at else None,
+                "overdue": bool(
+                    o.due_at and o.status is SourceStatus.PENDING and ctx.created_at > o.due_at
+                ),
             }
             for o in ordered
         ],

@@ -12,10 +12,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import structlog
+from aiolimiter import AsyncLimiter
+from purgatory import AsyncCircuitBreakerFactory
+from purgatory.domain.model import OpenedState
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -46,22 +49,41 @@ log = structlog.get_logger("hedui.fanout")
 
 @dataclass(frozen=True, slots=True)
 class SourcePolicy:
-    """How hard to try one source: per-attempt timeout, retries, parallel calls."""
+    """How hard to try one source, and how gently.
+
+    ``timeout`` bounds one attempt; ``retries`` transient failures are retried with
+    exponential backoff and jitter; at most ``max_concurrency`` calls are in flight and
+    at most ``rate_limit`` start per second (0: unlimited); after ``breaker_threshold``
+    consecutive failures the circuit opens for ``breaker_reset`` seconds, during which
+    calls fail at once instead of piling onto a source that is down.
+    """
 
     timeout: float = 10.0
     retries: int = 2
     max_concurrency: int = 8
+    rate_limit: float = 0.0
+    breaker_threshold: int = 5
+    breaker_reset: float = 30.0
     backoff_initial: float = 0.2
     backoff_max: float = 5.0
+    reuse_days: int = 0
+    """Reuse an earlier definite answer about the same subject this many days (0: never)."""
+    due_working_days: int = 1
+    """An asynchronous answer is overdue after this many working days."""
 
 
 @dataclass(frozen=True, slots=True)
 class BoundSource:
-    """A configured source: its adapter and its policy."""
+    """A configured source: its adapter, its policy and the state that enforces it."""
 
     adapter: Adapter
     policy: SourcePolicy
     semaphore: asyncio.Semaphore
+    limiter: AsyncLimiter | None
+
+
+class CircuitOpen(Exception):
+    """The source's circuit is open: it failed repeatedly and is left alone for a while."""
 
 
 ProgressCallback = Callable[[SourceOutcome], Awaitable[None]]
@@ -106,10 +128,23 @@ class FanOut:
 
     def __init__(self, sources: dict[SourceKind, BoundSource]) -> None:
         self._sources = sources
+        # Only signs of an outage trip a breaker: a refusal, a malformed answer or a
+        # cancelled call says nothing about whether the source is up.
+        self._breakers = AsyncCircuitBreakerFactory(
+            exclude=[PermanentSourceError, SourceDenied, asyncio.CancelledError]
+        )
 
     @property
     def configured(self) -> tuple[SourceKind, ...]:
         return tuple(self._sources)
+
+    def policy(self, kind: SourceKind) -> SourcePolicy:
+        bound = self._sources.get(kind)
+        return bound.policy if bound else SourcePolicy()
+
+    def adapter(self, kind: SourceKind) -> Adapter | None:
+        bound = self._sources.get(kind)
+        return bound.adapter if bound else None
 
     async def run(
         self,
@@ -118,12 +153,15 @@ class FanOut:
         request_id: str,
         deadline: float,
         on_progress: ProgressCallback | None = None,
+        skip: frozenset[tuple[int, SourceKind]] = frozenset(),
     ) -> list[SourceOutcome]:
+        """Ask every member × source not in ``skip`` (answered already, e.g. reused)."""
         kinds = request.sources or self.configured
         jobs = [
             self._ask(i, kind, request, request_id, deadline, on_progress)
             for i in range(len(request.household.members))
             for kind in kinds
+            if (i, kind) not in skip
         ]
         # TaskGroup: if this coroutine is cancelled, every call below is cancelled too.
         async with asyncio.TaskGroup() as tg:
@@ -145,29 +183,57 @@ class FanOut:
                 member_index, kind, SourceStatus.FAILED, "", "", reason="source is not configured"
             )
         else:
-            outcome = await self._call(member_index, kind, bound, request, request_id, deadline)
+            query = SourceQuery(
+                subject=request.household.members[member_index].subject,
+                window=request.window,
+                region=request.household.region,
+                purposes=tuple(p.value for p in request.purposes),
+                request_id=request_id,
+                deadline=deadline,
+            )
+            outcome, _ = await self._call(
+                member_index, kind, bound, lambda: bound.adapter.query(query), deadline,
+                bound.policy.retries,
+            )  # fmt: skip
         if on_progress is not None:
             await on_progress(outcome)
         return outcome
+
+    async def poll(
+        self, member_index: int, kind: SourceKind, ticket: str
+    ) -> tuple[SourceOutcome, bool]:
+        """Ask an asynchronous source about a ticket, once.
+
+        Returns the outcome and whether to try again later: True for a PENDING answer
+        and for a transient failure (a bank briefly down must not turn a pending answer
+        into FAILED).
+        """
+        bound = self._sources.get(kind)
+        if bound is None:
+            return SourceOutcome(
+                member_index, kind, SourceStatus.FAILED, "", "", reason="source is not configured"
+            ), False
+        deadline = time.monotonic() + bound.policy.timeout
+        outcome, transient = await self._call(
+            member_index, kind, bound, lambda: bound.adapter.poll(ticket), deadline, 0
+        )
+        if outcome.status is SourceStatus.PENDING and not outcome.ticket:
+            outcome = replace(outcome, ticket=ticket)
+        return outcome, transient or outcome.status is SourceStatus.PENDING
 
     async def _call(
         self,
         member_index: int,
         kind: SourceKind,
         bound: BoundSource,
-        request: VerificationRequest,
-        request_id: str,
+        invoke: Callable[[], Awaitable[SourceResult]],
         deadline: float,
-    ) -> SourceOutcome:
+        retries: int,
+    ) -> tuple[SourceOutcome, bool]:
+        """Call the adapter with the source's limits; map every ending to an outcome.
+
+        The flag is True when the ending was transient (worth asking again later)."""
         adapter, policy = bound.adapter, bound.policy
-        query = SourceQuery(
-            subject=request.household.members[member_index].subject,
-            window=request.window,
-            region=request.household.region,
-            purposes=tuple(p.value for p in request.purposes),
-            request_id=request_id,
-            deadline=deadline,
-        )
         attempts = 0
 
         def outcome(
@@ -184,6 +250,8 @@ class FanOut:
                 reason=reason,
                 attempts=attempts,
                 ticket=result.ticket if result else None,
+                retry_after=result.retry_after if result else None,
+                fetched_at=now_utc() if result else None,
             )
 
         backoff_of = wait_exponential_jitter(
@@ -203,29 +271,54 @@ class FanOut:
         async def attempt() -> SourceResult:
             nonlocal attempts
             attempts += 1
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if deadline - time.monotonic() <= 0:
                 raise TimeoutError
-            async with bound.semaphore:
-                async with asyncio.timeout(min(policy.timeout, deadline - time.monotonic())):
-                    return await adapter.query(query)
+            # Waiting for a rate-limit slot or a concurrency slot counts against the
+            # deadline too: a queue that never drains must still end in FAILED.
+            async with asyncio.timeout(deadline - time.monotonic()):
+                if bound.limiter is not None:
+                    await bound.limiter.acquire()
+                await bound.semaphore.acquire()
+            try:
+                breaker = await self._breakers.get_breaker(
+                    kind.value, threshold=policy.breaker_threshold, ttl=policy.breaker_reset
+                )
+                try:
+                    async with breaker:
+                        async with asyncio.timeout(
+                            min(policy.timeout, deadline - time.monotonic())
+                        ):
+                            return await invoke()
+                except OpenedState:
+                    raise CircuitOpen from None
+            finally:
+                bound.semaphore.release()
 
         try:
             retrying = AsyncRetrying(
                 retry=retry_if_exception_type((TransientSourceError, TimeoutError)),
-                stop=stop_after_attempt(policy.retries + 1),
+                stop=stop_after_attempt(retries + 1),
                 wait=wait_for,
                 reraise=True,
             )
             result: SourceResult = await retrying(attempt)
         except SourceDenied as exc:
-            return outcome(SourceStatus.DENIED, f"refused by the source: {exc}")
+            return outcome(SourceStatus.DENIED, f"refused by the source: {exc}"), False
+        except CircuitOpen:
+            reason = (
+                f"source failing repeatedly; not asked for {policy.breaker_reset:g}s (circuit open)"
+            )
+            return outcome(SourceStatus.FAILED, reason), True
         except TransientSourceError as exc:
-            return outcome(SourceStatus.FAILED, f"unavailable after {attempts} attempt(s): {exc}")
+            return outcome(
+                SourceStatus.FAILED, f"unavailable after {attempts} attempt(s): {exc}"
+            ), True
         except TimeoutError:
-            return outcome(SourceStatus.FAILED, f"no answer in time after {attempts} attempt(s)")
+            return outcome(
+                SourceStatus.FAILED, f"no answer in time after {attempts} attempt(s)"
+            ), True
         except PermanentSourceError as exc:
-            return outcome(SourceStatus.FAILED, f"source error: {exc}")
+            return outcome(SourceStatus.FAILED, f"source error: {exc}"), False
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -233,10 +326,10 @@ class FanOut:
             log.warning(
                 "adapter_crashed", source=kind.value, adapter=adapter.name, error=type(exc).__name__
             )
-            return outcome(SourceStatus.FAILED, f"adapter error ({type(exc).__name__})")
+            return outcome(SourceStatus.FAILED, f"adapter error ({type(exc).__name__})"), False
         problem = _malformed(result)
         if problem:
-            return outcome(SourceStatus.FAILED, f"malformed result: {problem}")
+            return outcome(SourceStatus.FAILED, f"malformed result: {problem}"), False
         status = {
             ResultStatus.FOUND: SourceStatus.FOUND,
             ResultStatus.NOT_FOUND: SourceStatus.NOT_FOUND,
@@ -245,7 +338,7 @@ class FanOut:
         reason = (
             "awaiting the source's asynchronous answer" if status is SourceStatus.PENDING else ""
         )
-        return outcome(status, reason, result)
+        return outcome(status, reason, result), False
 
 
 def now_utc() -> datetime:
@@ -258,5 +351,15 @@ def bind_sources(
     bound: dict[SourceKind, BoundSource] = {}
     for kind, adapter in adapters.items():
         policy = policies.get(kind, SourcePolicy())
-        bound[kind] = BoundSource(adapter, policy, asyncio.Semaphore(policy.max_concurrency))
+        limiter = None
+        if policy.rate_limit > 0:
+            # aiolimiter counts whole requests: below 1/s, widen the period instead.
+            limiter = (
+                AsyncLimiter(policy.rate_limit, 1.0)
+                if policy.rate_limit >= 1
+                else AsyncLimiter(1, 1.0 / policy.rate_limit)
+            )
+        bound[kind] = BoundSource(
+            adapter, policy, asyncio.Semaphore(policy.max_concurrency), limiter
+        )
     return bound

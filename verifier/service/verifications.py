@@ -12,11 +12,14 @@ import contextlib
 import hashlib
 import hmac
 import json
+import os
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dt_time
 from typing import Any
 
 import structlog
@@ -27,6 +30,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from adapters import SourceKind
 from audit.entry import Actor, EntryDraft
 from verifier.domain.errors import (
     Conflict,
@@ -48,9 +52,17 @@ from verifier.domain.outcomes import (
     VerificationState,
     completeness_of,
 )
-from verifier.domain.ports import Caller, OutcomeSummary, Store, StoredReport, VerificationRecord
+from verifier.domain.ports import (
+    CachedResult,
+    Caller,
+    OutcomeSummary,
+    Store,
+    StoredReport,
+    VerificationRecord,
+)
 from verifier.domain.pseudonym import subject_ref
 from verifier.domain.report import ReportContext, build_report, summary_of
+from verifier.domain.workdays import add_working_days
 from verifier.service.authorize import Decision, decide_check, decide_read_report
 from verifier.service.events import Event, EventHub, ReportEvent, SourceEvent, StateEvent
 from verifier.service.fanout import FanOut
@@ -60,6 +72,15 @@ from verifier.signing.signer import ReportSigner
 log = structlog.get_logger("hedui.verifications")
 
 Assessor = Callable[[VerificationRequest, Sequence[SourceOutcome], date], Mapping[str, Any]]
+
+
+RUN_LEASE_GRACE_S = 30.0
+# Entries written by hedui itself (late answers, resumed runs) rather than for a caller.
+SYSTEM_ACTOR = Actor(system="hedui", user="", role="system", region="")
+
+
+def _requester(record: VerificationRecord) -> Actor:
+    return Actor(record.caller_system, record.caller_user, record.caller_role, record.caller_region)
 
 
 def _utcnow() -> datetime:
@@ -103,6 +124,9 @@ class VerificationService:
         self._assessor = assessor
         self._runs: dict[str, _Run] = {}
         self._closing = False
+        # Names this process in leases; unique per start so a restarted process does not
+        # mistake its predecessor's leases for its own.
+        self.owner = f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     # ------------------------------------------------------------------ helpers
     def _actor(self, caller: Caller) -> Actor:
@@ -199,11 +223,14 @@ class VerificationService:
             created_at=now,
             member_count=len(request.household.members),
             source_count=len(kinds),
+            caller_role=caller.role,
+            caller_region=caller.region_label(),
         )
         actor = self._actor(caller)
         try:
             async with self._store.unit_of_work(write=True) as uow:
                 await uow.add_verification(record, request, request.authorization_id)
+                await uow.set_run_lease(vid, self.owner, self._run_lease_until())
                 await uow.append_audit(
                     [
                         EntryDraft(
@@ -273,6 +300,10 @@ class VerificationService:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(run.done.wait()), timeout)
 
+    def _run_lease_until(self) -> datetime:
+        # Longer than any run can take: a lease still held past this means a dead process.
+        return self._clock() + timedelta(seconds=self._deadline_seconds + RUN_LEASE_GRACE_S)
+
     def _start(
         self, vid: str, request: VerificationRequest, actor: Actor, caller_deadline: float | None
     ) -> _Run:
@@ -287,6 +318,43 @@ class VerificationService:
         )
         run = self._runs[vid] = _Run(task, done, progress)
         return run
+
+    async def _reusable(
+        self, request: VerificationRequest
+    ) -> dict[tuple[int, SourceKind], SourceOutcome]:
+        """Earlier definite answers still inside each source's reuse window."""
+        now = self._clock()
+        wanted: dict[tuple[str, str], list[tuple[int, SourceKind, int]]] = {}
+        refs = self._refs(request)
+        for kind in request.sources or self._fanout.configured:
+            days = self._fanout.policy(kind).reuse_days
+            if days <= 0:
+                continue
+            for i, ref in enumerate(refs):
+                wanted.setdefault((ref, kind.value), []).append((i, kind, days))
+        if not wanted:
+            return {}
+        oldest = now - timedelta(days=max(d for v in wanted.values() for _, _, d in v))
+        async with self._store.unit_of_work(write=False) as uow:
+            cached = await uow.cached_results(list(wanted), oldest)
+        out: dict[tuple[int, SourceKind], SourceOutcome] = {}
+        for key, hit in cached.items():
+            for i, kind, days in wanted[key]:
+                if hit.fetched_at < now - timedelta(days=days):
+                    continue
+                out[(i, kind)] = SourceOutcome(
+                    member_index=i,
+                    source=kind,
+                    status=SourceStatus(hit.status),
+                    adapter=hit.adapter,
+                    adapter_version=hit.adapter_version,
+                    as_of=hit.as_of,
+                    records=hit.records,
+                    reason=f"reused answer fetched {hit.fetched_at:%Y-%m-%d}",
+                    reused=True,
+                    fetched_at=hit.fetched_at,
+                )
+        return out
 
     async def _run(
         self,
@@ -306,57 +374,99 @@ class VerificationService:
                 seen.append(event)
                 self.hub.publish(vid, event)
 
+            reused = await self._reusable(request)
+            for o in reused.values():
+                await progress(o)
             outcomes = await self._fanout.run(
-                request, request_id=vid, deadline=deadline, on_progress=progress
+                request,
+                request_id=vid,
+                deadline=deadline,
+                on_progress=progress,
+                skip=frozenset(reused),
             )
-            await self._release(vid, request, actor, outcomes, version=1, previous=None)
+            await self._release(vid, request, actor, [*reused.values(), *outcomes], first=True)
         except asyncio.CancelledError:
             log.warning("verification_interrupted", verification_id=vid)
             raise
         except Exception as exc:
+            # The run lease expires and another process (or this one) resumes it.
             log.error("verification_failed", verification_id=vid, error=type(exc).__name__)
         finally:
             done.set()
             self._runs.pop(vid, None)
+
+    async def resume(self, vid: str) -> None:
+        """Ask the sources again for a verification whose process died mid-run.
+
+        Called by the poller after claiming the run's expired lease. The new
+        ``access_intent`` entry says the sources are being asked again, and why.
+        """
+        async with self._store.unit_of_work(write=False) as uow:
+            record = await uow.get_verification(vid)
+            request = await uow.load_request(vid) if record else None
+        if record is None or request is None or record.state is not VerificationState.RUNNING:
+            return
+        actor = Actor(
+            record.caller_system, record.caller_user, record.caller_role, record.caller_region
+        )
+        kinds = request.sources or self._fanout.configured
+        async with self._store.unit_of_work(write=True) as uow:
+            await uow.append_audit(
+                [
+                    EntryDraft(
+                        actor=SYSTEM_ACTOR,
+                        action="access_intent",
+                        outcome="recorded",
+                        case_id=request.case_id,
+                        verification_id=vid,
+                        subject_refs=self._refs(request),
+                        request_id=request.request_id,
+                        reason="RESUMED",
+                        details={"sources": [k.value for k in kinds], "resumed": True},
+                    )
+                ]
+            )
+            await uow.commit()
+        log.info("verification_resumed", verification_id=vid)
+        run = self._start(vid, request, actor, None)
+        await run.done.wait()
+
+    async def release_late(
+        self, vid: str, outcomes: Sequence[SourceOutcome], *, poll_owner: str, overdue: bool = False
+    ) -> StoredReport | None:
+        """A new report version with late answers (or newly overdue sources)."""
+        async with self._store.unit_of_work(write=False) as uow:
+            record = await uow.get_verification(vid)
+            request = await uow.load_request(vid) if record else None
+        if record is None or request is None:
+            return None
+        actor = Actor(
+            record.caller_system, record.caller_user, record.caller_role, record.caller_region
+        )
+        return await self._release(
+            vid, request, actor, outcomes, first=False, poll_owner=poll_owner, overdue=overdue
+        )
 
     async def _release(
         self,
         vid: str,
         request: VerificationRequest,
         actor: Actor,
-        outcomes: Sequence[SourceOutcome],
+        new_outcomes: Sequence[SourceOutcome],
         *,
-        version: int,
-        previous: str | None,
-    ) -> StoredReport:
-        """Sign the report and commit it with its ``released`` entry, retrying while the
-        database is briefly unavailable (the report must not leave without its entry)."""
-        now = self._clock()
-        assessment = self._assessor(request, outcomes, now.date()) if self._assessor else None
-        doc = build_report(
-            ReportContext(
-                report_id=str(uuid.uuid4()),
-                version=version,
-                previous_sha256=previous,
-                verification_id=vid,
-                created_at=now,
-                requester={
-                    "system": actor.system,
-                    "user": actor.user,
-                    "role": actor.role,
-                    "region": actor.region,
-                },
-            ),
-            request,
-            outcomes,
-            assessment,
-        )
-        signed = self._signer.sign(doc)
-        completeness = completeness_of(tuple(outcomes))
-        pending = any(o.status is SourceStatus.PENDING for o in outcomes)
-        state = VerificationState.AWAITING_SOURCES if pending else VerificationState.DONE
-        summary = json.dumps(summary_of(doc), ensure_ascii=False, sort_keys=True)
+        first: bool,
+        poll_owner: str | None = None,
+        overdue: bool = False,
+    ) -> StoredReport | None:
+        """Sign the next report version and commit it with its ``released`` entry.
 
+        Under the verification's row lock: the version number, the previous version's
+        hash and the merged outcomes are read and written in one transaction, so two
+        processes answering for the same verification cannot both issue version n.
+        Retried while the database is briefly unavailable: a report never leaves without
+        its entry, and an acknowledged verification is not dropped.
+        """
+        stored: StoredReport | None = None
         async for attempt in AsyncRetrying(
             retry=retry_if_exception_type(Unavailable),
             stop=stop_after_delay(60),
@@ -364,43 +474,115 @@ class VerificationService:
             reraise=True,
         ):
             with attempt:
-                async with self._store.unit_of_work(write=True) as uow:
-                    entries = await uow.append_audit(
-                        [
-                            EntryDraft(
-                                actor=actor,
-                                action="released",
-                                outcome=completeness.value.lower(),
-                                case_id=request.case_id,
-                                verification_id=vid,
-                                subject_refs=self._refs(request),
-                                request_id=request.request_id,
-                                details={
-                                    "report_id": doc["report_id"],
-                                    "version": version,
-                                    "envelope_sha256": signed.envelope_sha256,
-                                    "key_id": signed.key_id,
-                                },
-                            )
-                        ]
-                    )
-                    stored = StoredReport(
+                stored = await self._release_once(
+                    vid,
+                    request,
+                    actor,
+                    new_outcomes,
+                    first=first,
+                    poll_owner=poll_owner,
+                    overdue=overdue,
+                )
+        return stored
+
+    async def _release_once(
+        self,
+        vid: str,
+        request: VerificationRequest,
+        actor: Actor,
+        new_outcomes: Sequence[SourceOutcome],
+        *,
+        first: bool,
+        poll_owner: str | None,
+        overdue: bool,
+    ) -> StoredReport | None:
+        async with self._store.unit_of_work(write=True) as uow:
+            record = await uow.lock_verification(vid)
+            if record is None:
+                return None
+            if first and record.state is not VerificationState.RUNNING:
+                return None  # another process finished this run first
+            fresh = list(new_outcomes)
+            if poll_owner is not None:
+                fresh = [
+                    o
+                    for o in fresh
+                    if await uow.holds_poll(vid, o.member_index, o.source.value, poll_owner)
+                ]
+                if not fresh:
+                    return None  # our leases expired and someone else answered
+            now = self._clock()
+            fresh = [self._with_due_date(o, now) for o in fresh]
+            merged = {(o.member_index, o.source): o for o in await uow.load_outcomes(vid)}
+            merged.update({(o.member_index, o.source): o for o in fresh})
+            outcomes = list(merged.values())
+            version = record.latest_version + 1
+            previous = (await uow.get_report(vid, 0)) if record.latest_version else None
+
+            assessment = self._assessor(request, outcomes, now.date()) if self._assessor else None
+            doc = build_report(
+                ReportContext(
+                    report_id=str(uuid.uuid4()),
+                    version=version,
+                    previous_sha256=previous.envelope_sha256 if previous else None,
+                    verification_id=vid,
+                    created_at=now,
+                    requester={
+                        "system": actor.system,
+                        "user": actor.user,
+                        "role": actor.role,
+                        "region": actor.region,
+                    },
+                ),
+                request,
+                outcomes,
+                assessment,
+            )
+            signed = self._signer.sign(doc)
+            completeness = completeness_of(tuple(outcomes))
+            pending = any(o.status is SourceStatus.PENDING for o in outcomes)
+            state = VerificationState.AWAITING_SOURCES if pending else VerificationState.DONE
+            entries = await uow.append_audit(
+                [
+                    EntryDraft(
+                        actor=actor if first else SYSTEM_ACTOR,
+                        action="released",
+                        outcome=completeness.value.lower(),
+                        case_id=request.case_id,
                         verification_id=vid,
-                        version=version,
-                        report_id=doc["report_id"],
-                        envelope=signed.envelope,
-                        envelope_sha256=signed.envelope_sha256,
-                        previous_sha256=previous or "",
-                        signing_key_id=signed.key_id,
-                        completeness=completeness,
-                        release_seq=entries[0].seq,
-                        summary_json=summary,
-                        created_at=now,
+                        subject_refs=self._refs(request),
+                        request_id=request.request_id,
+                        reason="OVERDUE" if overdue else "",
+                        details={
+                            "report_id": doc["report_id"],
+                            "version": version,
+                            "envelope_sha256": signed.envelope_sha256,
+                            "key_id": signed.key_id,
+                            "late_sources": []
+                            if first
+                            else sorted({f"{o.member_index}:{o.source.value}" for o in fresh}),
+                        },
                     )
-                    await uow.save_outcomes(vid, outcomes, now)
-                    await uow.add_report(stored)
-                    await uow.set_state(vid, state, completeness, version, now)
-                    await uow.commit()
+                ]
+            )
+            stored = StoredReport(
+                verification_id=vid,
+                version=version,
+                report_id=doc["report_id"],
+                envelope=signed.envelope,
+                envelope_sha256=signed.envelope_sha256,
+                previous_sha256=previous.envelope_sha256 if previous else "",
+                signing_key_id=signed.key_id,
+                completeness=completeness,
+                release_seq=entries[0].seq,
+                summary_json=json.dumps(summary_of(doc), ensure_ascii=False, sort_keys=True),
+                created_at=now,
+            )
+            await uow.store_outcomes(vid, fresh, now)
+            await uow.add_report(stored)
+            await uow.set_state(vid, state, completeness, version, now)
+            await uow.put_cached(self._cacheable(request, fresh))
+            await uow.commit()
         log.info(
             "report_released",
             verification_id=vid,
@@ -409,9 +591,41 @@ class VerificationService:
             seq=stored.release_seq,
         )
         at = self._clock()
+        for o in fresh if not first else ():
+            self.hub.publish(
+                vid, SourceEvent(at, o.member_index, o.source.value, o.status, o.reason)
+            )
         self.hub.publish(vid, ReportEvent(at, version, completeness, signed.envelope_sha256))
         self.hub.publish(vid, StateEvent(at, state))
         return stored
+
+    def _with_due_date(self, o: SourceOutcome, now: datetime) -> SourceOutcome:
+        if o.status is not SourceStatus.PENDING or o.due_at is not None:
+            return o
+        days = self._fanout.policy(o.source).due_working_days
+        due = add_working_days(now.date(), days)
+        return replace(o, due_at=datetime.combine(due, dt_time(23, 59, 59), tzinfo=UTC))
+
+    def _cacheable(
+        self, request: VerificationRequest, outcomes: Sequence[SourceOutcome]
+    ) -> list[CachedResult]:
+        refs = self._refs(request)
+        return [
+            CachedResult(
+                refs[o.member_index],
+                o.source.value,
+                o.status.value,
+                o.adapter,
+                o.adapter_version,
+                o.as_of,
+                o.fetched_at or self._clock(),
+                o.records,
+            )
+            for o in outcomes
+            if o.status in (SourceStatus.FOUND, SourceStatus.NOT_FOUND)
+            and not o.reused
+            and self._fanout.policy(o.source).reuse_days > 0
+        ]
 
     # ------------------------------------------------------------------ reads
     async def view(self, vid: str) -> VerificationView:

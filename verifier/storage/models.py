@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
-    DateTime,
+    Boolean,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -20,6 +20,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from verifier.storage.types import UtcDateTime
 
 
 class Base(DeclarativeBase):
@@ -41,6 +43,8 @@ class VerificationRow(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     caller_system: Mapped[str] = mapped_column(String(128))
     caller_user: Mapped[str] = mapped_column(String(128))
+    caller_role: Mapped[str] = mapped_column(String(32), default="")
+    caller_region: Mapped[str] = mapped_column(String(128), default="")
     request_id: Mapped[str] = mapped_column(String(64))
     case_id: Mapped[str] = mapped_column(String(64), index=True)
     authorization_id: Mapped[str] = mapped_column(String(64))
@@ -51,13 +55,16 @@ class VerificationRow(Base):
     state: Mapped[str] = mapped_column(String(32))
     completeness: Mapped[str] = mapped_column(String(16), default="")
     latest_version: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # The validated request (with raw ID numbers), sealed; needed to ask late sources.
     request_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     request_key_id: Mapped[str] = mapped_column(String(64))
     # A digest of the request's content, to refuse a reused request_id with other content.
     request_digest: Mapped[str] = mapped_column(String(64))
+    # Which process is asking the sources, until when; an expired lease is resumed.
+    run_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    run_lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class SourceOutcomeRow(Base):
@@ -73,9 +80,36 @@ class SourceOutcomeRow(Base):
     adapter_version: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text, default="")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    as_of: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    as_of: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     record_count: Mapped[int] = mapped_column(Integer, default=0)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    records_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    records_key_id: Mapped[str] = mapped_column(String(64), default="")
+    ticket_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    reused: Mapped[bool] = mapped_column(Boolean, default=False)
+    fetched_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    overdue_flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_poll_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    poll_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class ResultCacheRow(Base):
+    """The last definite answer per subject × source, for reuse within a window."""
+
+    __tablename__ = "result_cache"
+
+    subject_ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    adapter: Mapped[str] = mapped_column(String(128))
+    adapter_version: Mapped[str] = mapped_column(String(64))
+    as_of: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    fetched_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    records_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    key_id: Mapped[str] = mapped_column(String(64))
 
 
 class ReportRow(Base):
@@ -95,4 +129,4 @@ class ReportRow(Base):
     release_seq: Mapped[int] = mapped_column(BigInteger)
     # A summary without personal data (statuses, counts, totals) for GetReport.
     summary_json: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -5,28 +5,32 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 
-from sqlalchemy import delete, select
+from sqlalchemy import or_, select, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters import Record, SourceKind
 from audit.entry import EntryDraft
 from audit.log import AppendedEntry, AuditLog, AuditUnavailable
 from audit.schema import AuditHeadRow
 from verifier.domain.errors import Conflict, Unavailable
 from verifier.domain.household import VerificationRequest, request_from_json, request_to_json
-from verifier.domain.outcomes import Completeness, SourceOutcome, VerificationState
+from verifier.domain.outcomes import Completeness, SourceOutcome, SourceStatus, VerificationState
 from verifier.domain.ports import (
+    CachedResult,
     OutcomeSummary,
+    PollLease,
     Store,
     StoredReport,
     UnitOfWork,
     VerificationRecord,
 )
+from verifier.domain.records_codec import records_from_json, records_to_json
 from verifier.storage.engine import Database
-from verifier.storage.models import ReportRow, SourceOutcomeRow, VerificationRow
+from verifier.storage.models import ReportRow, ResultCacheRow, SourceOutcomeRow, VerificationRow
 from verifier.storage.sealing import Sealer
 
 
@@ -60,6 +64,8 @@ def _record(row: VerificationRow) -> VerificationRecord:
         created_at=row.created_at,
         member_count=row.member_count,
         source_count=row.source_count,
+        caller_role=row.caller_role,
+        caller_region=row.caller_region,
     )
 
 
@@ -147,6 +153,8 @@ class SqlUnitOfWork(UnitOfWork):
                 id=record.id,
                 caller_system=record.caller_system,
                 caller_user=record.caller_user,
+                caller_role=record.caller_role,
+                caller_region=record.caller_region,
                 request_id=record.request_id,
                 request_digest=record.request_digest,
                 case_id=record.case_id,
@@ -175,29 +183,275 @@ class SqlUnitOfWork(UnitOfWork):
         plain = self._sealer.open(row.request_sealed, row.request_key_id, f"verifications/{row.id}")
         return request_from_json(json.loads(plain))
 
-    async def save_outcomes(
+    def _seal_records(
+        self, vid: str, i: int, source: str, records: tuple[Record, ...]
+    ) -> tuple[bytes, str]:
+        plain = json.dumps(records_to_json(records), ensure_ascii=False).encode()
+        return self._sealer.seal(plain, f"source_outcomes/{vid}/{i}/{source}")
+
+    async def store_outcomes(
         self, verification_id: str, outcomes: Sequence[SourceOutcome], now: datetime
     ) -> None:
         async with _guard():
-            await self.session.execute(
-                delete(SourceOutcomeRow).where(SourceOutcomeRow.verification_id == verification_id)
-            )
-            self.session.add_all(
-                SourceOutcomeRow(
-                    verification_id=verification_id,
-                    member_index=o.member_index,
-                    source=o.source.value,
-                    status=o.status.value,
-                    adapter=o.adapter,
-                    adapter_version=o.adapter_version,
-                    reason=o.reason,
-                    attempts=o.attempts,
-                    as_of=o.as_of,
-                    record_count=len(o.records),
-                    updated_at=now,
+            existing = {
+                (r.member_index, r.source): r
+                for r in (
+                    await self.session.execute(
+                        select(SourceOutcomeRow).where(
+                            SourceOutcomeRow.verification_id == verification_id
+                        )
+                    )
+                ).scalars()
+            }
+            for o in outcomes:
+                row = existing.get((o.member_index, o.source.value))
+                if row is None:
+                    row = SourceOutcomeRow(
+                        verification_id=verification_id,
+                        member_index=o.member_index,
+                        source=o.source.value,
+                    )
+                    self.session.add(row)
+                sealed, kid = self._seal_records(
+                    verification_id, o.member_index, o.source.value, o.records
                 )
-                for o in outcomes
+                row.status = o.status.value
+                row.adapter = o.adapter
+                row.adapter_version = o.adapter_version
+                row.reason = o.reason
+                row.attempts = o.attempts
+                row.as_of = o.as_of
+                row.record_count = len(o.records)
+                row.updated_at = now
+                row.records_sealed = sealed
+                row.records_key_id = kid
+                row.reused = o.reused
+                row.fetched_at = o.fetched_at
+                row.due_at = o.due_at
+                row.overdue_flagged = o.overdue_flagged
+                row.lease_owner = None
+                row.lease_until = None
+                if o.status is SourceStatus.PENDING and o.ticket:
+                    aad = f"tickets/{verification_id}/{o.member_index}/{o.source.value}"
+                    row.ticket_sealed, _ = self._sealer.seal(o.ticket.encode(), aad)
+                    row.next_poll_at = now + timedelta(seconds=max(0.2, o.retry_after or 1.0))
+                else:
+                    row.ticket_sealed = None
+                    row.next_poll_at = None
+            await self.session.flush()
+
+    def _outcome(self, r: SourceOutcomeRow) -> SourceOutcome:
+        records: tuple[Record, ...] = ()
+        if r.records_sealed is not None:
+            aad = f"source_outcomes/{r.verification_id}/{r.member_index}/{r.source}"
+            records = records_from_json(
+                json.loads(self._sealer.open(r.records_sealed, r.records_key_id, aad))
             )
+        ticket = None
+        if r.ticket_sealed is not None:
+            aad = f"tickets/{r.verification_id}/{r.member_index}/{r.source}"
+            ticket = self._sealer.open(r.ticket_sealed, r.records_key_id, aad).decode()
+        return SourceOutcome(
+            member_index=r.member_index,
+            source=SourceKind(r.source),
+            status=SourceStatus(r.status),
+            adapter=r.adapter,
+            adapter_version=r.adapter_version,
+            as_of=r.as_of,
+            records=records,
+            reason=r.reason,
+            attempts=r.attempts,
+            ticket=ticket,
+            due_at=r.due_at,
+            reused=r.reused,
+            fetched_at=r.fetched_at,
+            overdue_flagged=r.overdue_flagged,
+        )
+
+    async def load_outcomes(self, verification_id: str) -> list[SourceOutcome]:
+        async with _guard():
+            rows = (
+                await self.session.execute(
+                    select(SourceOutcomeRow)
+                    .where(SourceOutcomeRow.verification_id == verification_id)
+                    .order_by(SourceOutcomeRow.member_index, SourceOutcomeRow.source)
+                )
+            ).scalars()
+            return [self._outcome(r) for r in rows]
+
+    async def lock_verification(self, verification_id: str) -> VerificationRecord | None:
+        async with _guard():
+            row = (
+                await self.session.execute(
+                    select(VerificationRow)
+                    .where(VerificationRow.id == verification_id)
+                    .with_for_update()
+                )
+            ).scalar_one_or_none()
+        return _record(row) if row else None
+
+    async def lease_polls(
+        self, owner: str, now: datetime, until: datetime, limit: int
+    ) -> list[PollLease]:
+        async with _guard():
+            rows = (
+                (
+                    await self.session.execute(
+                        select(SourceOutcomeRow)
+                        .where(
+                            SourceOutcomeRow.status == SourceStatus.PENDING.value,
+                            SourceOutcomeRow.next_poll_at <= now,
+                            or_(
+                                SourceOutcomeRow.lease_until.is_(None),
+                                SourceOutcomeRow.lease_until < now,
+                            ),
+                        )
+                        .order_by(SourceOutcomeRow.next_poll_at)
+                        .limit(limit)
+                        .with_for_update(skip_locked=True)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            leases = []
+            for r in rows:
+                r.lease_owner = owner
+                r.lease_until = until
+                o = self._outcome(r)
+                if o.ticket is None:
+                    continue
+                leases.append(
+                    PollLease(
+                        r.verification_id,
+                        r.member_index,
+                        r.source,
+                        o.ticket,
+                        r.poll_attempts,
+                        r.due_at,
+                        r.overdue_flagged,
+                    )
+                )
+            await self.session.flush()
+            return leases
+
+    async def _leased_row(
+        self, verification_id: str, member_index: int, source: str, owner: str
+    ) -> SourceOutcomeRow | None:
+        row = await self.session.get(
+            SourceOutcomeRow, (verification_id, member_index, source), with_for_update=True
+        )
+        if row is None or row.status != SourceStatus.PENDING.value or row.lease_owner != owner:
+            return None
+        return row
+
+    async def reschedule_poll(
+        self, lease: PollLease, owner: str, next_poll_at: datetime, reason: str
+    ) -> bool:
+        async with _guard():
+            row = await self._leased_row(
+                lease.verification_id, lease.member_index, lease.source, owner
+            )
+            if row is None:
+                return False
+            row.lease_owner = None
+            row.lease_until = None
+            row.next_poll_at = next_poll_at
+            row.poll_attempts = lease.poll_attempts + 1
+            if reason:
+                row.reason = reason
+            await self.session.flush()
+            return True
+
+    async def holds_poll(
+        self, verification_id: str, member_index: int, source: str, owner: str
+    ) -> bool:
+        async with _guard():
+            return await self._leased_row(verification_id, member_index, source, owner) is not None
+
+    async def set_run_lease(self, verification_id: str, owner: str, until: datetime) -> None:
+        async with _guard():
+            await self.session.execute(
+                update(VerificationRow)
+                .where(VerificationRow.id == verification_id)
+                .values(run_owner=owner, run_lease_until=until)
+            )
+
+    async def claim_stale_runs(
+        self, owner: str, now: datetime, until: datetime, limit: int
+    ) -> list[str]:
+        async with _guard():
+            rows = (
+                (
+                    await self.session.execute(
+                        select(VerificationRow)
+                        .where(
+                            VerificationRow.state == VerificationState.RUNNING.value,
+                            VerificationRow.run_lease_until < now,
+                        )
+                        .order_by(VerificationRow.run_lease_until)
+                        .limit(limit)
+                        .with_for_update(skip_locked=True)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            for r in rows:
+                r.run_owner = owner
+                r.run_lease_until = until
+            await self.session.flush()
+            return [r.id for r in rows]
+
+    async def cached_results(
+        self, keys: Sequence[tuple[str, str]], fetched_after: datetime
+    ) -> dict[tuple[str, str], CachedResult]:
+        if not keys:
+            return {}
+        async with _guard():
+            rows = (
+                await self.session.execute(
+                    select(ResultCacheRow).where(
+                        tuple_(ResultCacheRow.subject_ref, ResultCacheRow.source).in_(list(keys)),
+                        ResultCacheRow.fetched_at > fetched_after,
+                    )
+                )
+            ).scalars()
+            out = {}
+            for r in rows:
+                plain = self._sealer.open(
+                    r.records_sealed, r.key_id, f"result_cache/{r.subject_ref}/{r.source}"
+                )
+                out[(r.subject_ref, r.source)] = CachedResult(
+                    r.subject_ref,
+                    r.source,
+                    r.status,
+                    r.adapter,
+                    r.adapter_version,
+                    r.as_of,
+                    r.fetched_at,
+                    records_from_json(json.loads(plain)),
+                )
+            return out
+
+    async def put_cached(self, results: Sequence[CachedResult]) -> None:
+        async with _guard():
+            for c in results:
+                plain = json.dumps(records_to_json(c.records), ensure_ascii=False).encode()
+                sealed, kid = self._sealer.seal(plain, f"result_cache/{c.subject_ref}/{c.source}")
+                await self.session.merge(
+                    ResultCacheRow(
+                        subject_ref=c.subject_ref,
+                        source=c.source,
+                        status=c.status,
+                        adapter=c.adapter,
+                        adapter_version=c.adapter_version,
+                        as_of=c.as_of,
+                        fetched_at=c.fetched_at,
+                        records_sealed=sealed,
+                        key_id=kid,
+                    )
+                )
             await self.session.flush()
 
     async def outcome_summaries(self, verification_id: str) -> list[OutcomeSummary]:

@@ -1,0 +1,237 @@
+"""The conformance kit against ``hedui sandbox``, started in-process for each test.
+
+The sandbox runs in a thread with its own event loop, so the adapter's event loop holds
+only the adapter's tasks (the cancellation test looks for leftovers there) and a
+misbehaving adapter cannot starve the department it talks to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import secrets
+import threading
+from collections.abc import Callable, Coroutine, Iterable, Iterator
+from datetime import date, timedelta
+from typing import Any, ClassVar, TypeVar
+
+import pytest
+
+from adapters import registry, resident_id
+from adapters.contract import Adapter, AdapterSettings, IdType, SourceKind, Subject, Window
+from adapters.sandbox import (
+    DEFAULT_SEED,
+    Population,
+    SandboxHandle,
+    SourceFaults,
+    generate_population,
+    start_sandbox,
+)
+from adapters.sandbox.facts import overlaps
+from adapters.testing.conformance import AdapterConformance
+from adapters.testing.faults import Faults
+
+T = TypeVar("T")
+
+START_TIMEOUT_S = 30.0
+"""The most starting or stopping the sandbox thread may take."""
+
+
+@functools.cache
+def sandbox_population(seed: int, households_per_county: int) -> Population:
+    """The synthetic population, generated once per process for each (seed, size)."""
+    return generate_population(seed, households_per_county=households_per_county)
+
+
+class SandboxServer:
+    """``start_sandbox`` on a free loopback port, served by a thread of its own.
+
+    ``handle`` is the :class:`~adapters.sandbox.SandboxHandle`; call its coroutine
+    methods from any event loop with :meth:`run`. Stop it with :meth:`stop`.
+    """
+
+    def __init__(self, **sandbox_kwargs: Any) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="hedui-sandbox", daemon=True
+        )
+        self._thread.start()
+        try:
+            self.handle: SandboxHandle = self._submit(start_sandbox(**sandbox_kwargs)).result(
+                timeout=START_TIMEOUT_S
+            )
+        except BaseException:
+            self._halt()
+            raise
+
+    def _submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+    async def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the sandbox's loop and await its result from the caller's loop."""
+        return await asyncio.wrap_future(self._submit(coro))
+
+    def stop(self) -> None:
+        """Release hanging requests, stop the server and the thread."""
+        try:
+            self._submit(self.handle.stop()).result(timeout=START_TIMEOUT_S)
+        finally:
+            self._halt()
+
+    def _halt(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=START_TIMEOUT_S)
+        if not self._thread.is_alive():
+            self._loop.close()
+
+
+class SandboxFaults(Faults):
+    """:class:`~adapters.testing.Faults` for one sandbox department, through its knobs."""
+
+    def __init__(self, server: SandboxServer, source: SourceKind) -> None:
+        self._server = server
+        self._source = source
+
+    async def _set(self, faults: SourceFaults) -> None:
+        await self._server.run(self._server.handle.set_faults(self._source, faults))
+
+    async def reset(self) -> None:
+        """Every knob off: the department answers synchronously and correctly."""
+        await self._set(SourceFaults())
+
+    async def fail(self) -> None:
+        """``error_rate=1``: every request answers HTTP 503."""
+        await self._set(SourceFaults(error_rate=1.0))
+
+    async def hang(self) -> None:
+        """``hang_rate=1``: every request is held until the client gives up."""
+        await self._set(SourceFaults(hang_rate=1.0))
+
+    async def garbage(self) -> None:
+        """``garbage_rate=1``: every request answers 200 with a malformed body."""
+        await self._set(SourceFaults(garbage_rate=1.0))
+
+    async def rate_limit(self) -> None:
+        """``rate_limit_rps=0.01``: one request passes, the next get 429 for ~100 s."""
+        await self._set(SourceFaults(rate_limit_rps=0.01))
+
+    async def asynchronous(self, delay_s: float) -> None:
+        """``async_delay_s``: queries answer 202 with a ticket, ready ``delay_s`` later."""
+        await self._set(SourceFaults(async_delay_s=delay_s))
+
+    async def wait_hanging(self, count: int = 1) -> None:
+        """Until the sandbox holds ``count`` hanging requests."""
+        await self._server.run(self._server.handle.wait_hanging(count))
+
+
+class SandboxConformance(AdapterConformance):
+    """The conformance kit against the in-process sandbox: name the adapter and the source.
+
+    A team whose adapter speaks docs/gateway-protocol.md writes only::
+
+        class TestConformance(SandboxConformance):
+            source = SourceKind.TAX
+            factory = create          # create(settings: AdapterSettings) -> Adapter
+
+    or sets ``entry_point = "my-adapter"`` to create it through hedui's registry (as
+    ``hedui adapter test`` does). Each test starts a fresh sandbox with a random token;
+    ``self.sandbox`` is its handle and :meth:`settings` the adapter settings for it.
+    """
+
+    source: ClassVar[SourceKind | str]
+    """The source the adapter answers for: picks the sandbox department."""
+    factory: ClassVar[Callable[[AdapterSettings], Adapter] | None] = None
+    """``create(settings) -> Adapter``; used when ``entry_point`` is not set."""
+    entry_point: ClassVar[str | None] = None
+    """An installed ``hedui.adapters`` entry point to create the adapter through."""
+    seed: ClassVar[int] = DEFAULT_SEED
+    """The sandbox population's seed."""
+    households_per_county: ClassVar[int] = 20
+    """The sandbox population's size (five counties)."""
+    adapter_timeout_s: ClassVar[float] = 5.0
+    """``AdapterSettings.timeout`` given to the adapter."""
+
+    sandbox: SandboxHandle
+    _server: SandboxServer
+    _token: str
+
+    @pytest.fixture(autouse=True)
+    def _run_sandbox(self) -> Iterator[None]:
+        self._token = f"conformance-{secrets.token_hex(16)}"
+        self._server = SandboxServer(
+            population=self.population(),
+            tokens={self.source_kind(): self._token},
+            faults={s: SourceFaults() for s in SourceKind},
+        )
+        self.sandbox = self._server.handle
+        try:
+            yield
+        finally:
+            self._server.stop()
+
+    def source_kind(self) -> SourceKind:
+        """``source`` as a :class:`~adapters.contract.SourceKind`."""
+        return SourceKind(self.source)
+
+    def population(self) -> Population:
+        """The population the sandbox serves."""
+        return sandbox_population(self.seed, self.households_per_county)
+
+    def settings(self) -> AdapterSettings:
+        """Settings pointing at this test's sandbox department, with its token."""
+        return self.sandbox.settings(self.source_kind(), timeout=self.adapter_timeout_s)
+
+    def make_adapter(self) -> Adapter:
+        """The adapter from ``entry_point`` (through the registry) or ``factory``."""
+        settings = self.settings()
+        if self.entry_point:
+            return create_from_entry_point(self.entry_point, settings)
+        factory = type(self).factory
+        if factory is None:
+            raise NotImplementedError(
+                f"{type(self).__name__} must set factory, entry_point or override make_adapter()"
+            )
+        return factory(settings)
+
+    def window(self) -> Window:
+        """The 365 days up to the day the sandbox's data ends."""
+        end = self.population().as_of
+        return Window(end - timedelta(days=364), end)
+
+    def subject_with_records(self) -> Subject:
+        """The first sandbox resident the department holds records on within the window."""
+        source, w = self.source_kind(), self.window()
+        for person in self.population().persons_with(source):
+            if any(overlaps(f, w.start, w.end) for f in person.facts_for(source)):
+                return person.subject
+        raise LookupError(f"nobody in the sandbox has {source.value} records")  # pragma: no cover
+
+    def subject_without_records(self) -> Subject:
+        """A resident the department holds nothing on, or a stranger to the population."""
+        for person in self.population().persons_without(self.source_kind()):
+            return person.subject
+        # Everyone is registered somewhere (户籍): ask about a valid number nobody holds.
+        population = self.population()
+        for sequence in range(1000):
+            number = resident_id.make("341824", date(1961, 3, 3), sequence)
+            if population.lookup(IdType.RESIDENT_ID, number) is None:
+                return Subject(IdType.RESIDENT_ID, number, "王五")
+        raise LookupError("no free resident ID number")  # pragma: no cover
+
+    def secret_values(self) -> Iterable[str]:
+        """The sandbox token, random for each test."""
+        return [self._token]
+
+    def faults(self) -> Faults:
+        """The sandbox department's fault knobs."""
+        return SandboxFaults(self._server, self.source_kind())
+
+
+def create_from_entry_point(name: str, settings: AdapterSettings) -> Adapter:
+    """Create the adapter registered as ``name`` exactly as hedui would (allowlisted)."""
+    available = registry.discover()
+    if name not in available:
+        raise LookupError(f"no entry point named {name!r} in group {registry.GROUP!r}")
+    adapters, _ = registry.load({name: settings}, {name: available[name]})
+    return adapters[name]

@@ -1,0 +1,181 @@
+"""The conformance kit fails broken adapters, each for its own defect, and passes an honest one.
+
+The kit runs in a pytest subprocess on a generated test module, as it would in
+a department's own suite; each broken adapter wraps the built-in tax adapter and breaks
+exactly one rule.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+BROKEN_ADAPTERS = '''
+"""Adapters that each break one rule of the contract (wrapping the honest tax adapter)."""
+
+import asyncio
+import dataclasses
+import logging
+from datetime import UTC, datetime
+
+from adapters import IncomeRecord, SourceResult, TransientSourceError
+from adapters.builtin import tax
+
+log = logging.getLogger("broken")
+
+
+class Wrapper:
+    def __init__(self, settings):
+        self._inner = tax.create(settings)
+        self._settings = settings
+        self.name = self._inner.name
+        self.version = self._inner.version
+        self.source = self._inner.source
+
+    async def query(self, q):
+        return await self._inner.query(q)
+
+    async def poll(self, ticket):
+        return await self._inner.poll(ticket)
+
+    async def aclose(self):
+        await self._inner.aclose()
+
+
+class LogsToken(Wrapper):
+    async def query(self, q):
+        log.debug("calling tax with token %s", self._settings.credentials["token"].reveal())
+        return await self._inner.query(q)
+
+
+class SwallowsCancellation(Wrapper):
+    async def query(self, q):
+        try:
+            return await self._inner.query(q)
+        except asyncio.CancelledError:
+            raise TransientSourceError("interrupted") from None
+
+
+class UnavailableIsNotFound(Wrapper):
+    async def query(self, q):
+        try:
+            return await self._inner.query(q)
+        except TransientSourceError:
+            return SourceResult.not_found(datetime.now(UTC))
+
+
+class FloatMoney(Wrapper):
+    async def query(self, q):
+        result = await self._inner.query(q)
+        records = [
+            dataclasses.replace(r, amount_fen=float(r.amount_fen))
+            if isinstance(r, IncomeRecord)
+            else r
+            for r in result.records
+        ]
+        return dataclasses.replace(result, records=tuple(records))
+'''
+
+SUITE = """
+import broken
+from adapters.builtin import tax
+from adapters.testing import SandboxConformance
+
+
+class TestHonest(SandboxConformance):
+    source = "tax"
+    factory = tax.create
+
+
+class TestLogsToken(SandboxConformance):
+    source = "tax"
+    factory = broken.LogsToken
+
+
+class TestSwallowsCancellation(SandboxConformance):
+    source = "tax"
+    factory = broken.SwallowsCancellation
+
+
+class TestUnavailableIsNotFound(SandboxConformance):
+    source = "tax"
+    factory = broken.UnavailableIsNotFound
+
+
+class TestFloatMoney(SandboxConformance):
+    source = "tax"
+    factory = broken.FloatMoney
+"""
+
+KIT_TESTS = {
+    "test_adapter_attributes",
+    "test_found_records_are_well_formed",
+    "test_not_found_has_no_records",
+    "test_pending_is_polled_to_an_answer",
+    "test_deadline_is_honoured",
+    "test_cancellation_propagates",
+    "test_unavailable_is_transient",
+    "test_rate_limited_is_transient_with_retry_after",
+    "test_garbage_is_permanent",
+    "test_secrets_never_leak",
+    "test_aclose",
+}
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], str]:
+    """Run the generated suite once for the whole module: {(class, test): outcome}."""
+    where = tmp_path_factory.mktemp("kit")
+    (where / "broken.py").write_text(BROKEN_ADAPTERS, encoding="utf-8")
+    (where / "test_kit_run.py").write_text(SUITE, encoding="utf-8")
+    (where / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:asyncio", "-v"],
+        cwd=where,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    line = re.compile(r"test_kit_run\.py::(\w+)::(\w+) (PASSED|FAILED|ERROR|SKIPPED)")
+    found = {(m[1], m[2]): m[3] for m in line.finditer(proc.stdout)}
+    assert found, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return found
+
+
+def test_the_kit_collects_every_contract_test(outcomes: dict[tuple[str, str], str]) -> None:
+    assert {test for cls, test in outcomes if cls == "TestHonest"} == KIT_TESTS
+
+
+def test_an_honest_adapter_passes_every_test(outcomes: dict[tuple[str, str], str]) -> None:
+    assert {t: o for (c, t), o in outcomes.items() if c == "TestHonest"} == dict.fromkeys(
+        KIT_TESTS, "PASSED"
+    )
+
+
+@pytest.mark.parametrize(
+    ("broken", "caught_by"),
+    [
+        ("TestLogsToken", {"test_secrets_never_leak"}),
+        ("TestSwallowsCancellation", {"test_cancellation_propagates"}),
+        (
+            "TestUnavailableIsNotFound",
+            {
+                "test_unavailable_is_transient",
+                "test_deadline_is_honoured",
+                "test_rate_limited_is_transient_with_retry_after",
+            },
+        ),
+        ("TestFloatMoney", {"test_found_records_are_well_formed"}),
+    ],
+)
+def test_a_broken_adapter_fails_the_kit_where_it_is_broken(
+    outcomes: dict[tuple[str, str], str], broken: str, caught_by: set[str]
+) -> None:
+    failed = {t for (c, t), o in outcomes.items() if c == broken and o == "FAILED"}
+    assert failed == caught_by
+    passed = {t for (c, t), o in outcomes.items() if c == broken and o == "PASSED"}
+    assert passed == KIT_TESTS - caught_by

@@ -1,0 +1,222 @@
+"""``hedui adapter new`` makes a package that installs, registers and passes the kit at once.
+
+The packages are installed into a throwaway virtual environment that sees this project's
+environment through a ``.pth`` file, so .venv itself is never changed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import sysconfig
+import venv
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from adapters import scaffold
+from adapters.contract import SourceKind
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass(frozen=True)
+class Env:
+    python: Path
+    root: Path
+
+    def run(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(self.python), *args],
+            cwd=cwd or self.root,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+            env={**os.environ, "COLUMNS": "250", "PYTHONDONTWRITEBYTECODE": "1"},
+        )
+
+
+def hedui(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "verifier.cli.main", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Env:
+    """A venv with the generated packages installed: ``acme-tax`` and a broken ``leaky-bank``."""
+    root = tmp_path_factory.mktemp("scaffold")
+    made = hedui("adapter", "new", "acme-tax", "--dir", str(root / "acme-tax"), cwd=root)
+    assert made.returncode == 0, made.stderr
+    made = hedui("adapter", "new", "leaky_bank", "--source", "bank", cwd=root)
+    assert made.returncode == 0, made.stderr
+    # Break the second one: an unavailable department becomes "no record".
+    adapter_py = root / "leaky_bank" / "src" / "leaky_bank" / "adapter.py"
+    text = adapter_py.read_text(encoding="utf-8")
+    honest = "        return await self._gateway.query(q)\n"
+    assert honest in text
+    adapter_py.write_text(
+        text.replace(
+            honest,
+            "        try:\n"
+            "            return await self._gateway.query(q)\n"
+            "        except Exception:\n"
+            "            from datetime import UTC, datetime\n"
+            "            return SourceResult.not_found(datetime.now(UTC))\n",
+        ),
+        encoding="utf-8",
+    )
+
+    venv.create(root / "venv", system_site_packages=True, with_pip=False)
+    python = root / "venv" / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    # addsitedir (not a bare path) so .venv's own .pth files, hedui's editable finder
+    # among them, are processed too.
+    ours = sysconfig.get_path("purelib")
+    (Path(purelib) / "_hedui_dev.pth").write_text(
+        f"import site; site.addsitedir({ours!r})\n", encoding="utf-8"
+    )
+    e = Env(python, root)
+    installed = e.run(
+        "-m",
+        "pip",
+        "install",
+        "--no-deps",
+        "--no-index",
+        "--no-build-isolation",
+        "--disable-pip-version-check",
+        "-q",
+        str(root / "acme-tax"),
+        str(root / "leaky_bank"),
+    )
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    return e
+
+
+def test_the_generated_package_has_the_expected_files(tmp_path: Path) -> None:
+    written = scaffold.generate("acme-tax", source="tax", directory=tmp_path / "acme-tax")
+    files = {p.relative_to(tmp_path / "acme-tax").as_posix() for p in written}
+    on_disk = {
+        p.relative_to(tmp_path / "acme-tax").as_posix()
+        for p in (tmp_path / "acme-tax").rglob("*")
+        if p.is_file()
+    }
+    assert (
+        files
+        == on_disk
+        == {
+            "README.md",
+            "pyproject.toml",
+            "src/acme_tax/__init__.py",
+            "src/acme_tax/adapter.py",
+            "src/acme_tax/py.typed",
+            "tests/test_conformance.py",
+        }
+    )
+    for path in written:
+        assert "{{" not in path.read_text(encoding="utf-8"), path
+
+
+def test_the_generated_suite_passes_against_the_sandbox(env: Env) -> None:
+    done = env.run("-m", "pytest", "-p", "no:cacheprovider", "-q", cwd=env.root / "acme-tax")
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "12 passed" in done.stdout, done.stdout[-2000:]
+
+
+def test_adapter_list_shows_the_installed_package(env: Env) -> None:
+    done = env.run("-m", "verifier.cli.main", "adapter", "list")
+    assert "acme-tax" in done.stdout, done.stdout + done.stderr
+    assert "hedui-adapter-acme-tax" in done.stdout
+
+
+def test_adapter_test_passes_an_honest_adapter(env: Env) -> None:
+    done = env.run("-m", "verifier.cli.main", "adapter", "test", "acme-tax")
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "source 'tax'" in done.stdout
+    assert "11 passed" in done.stdout
+
+
+def test_adapter_test_fails_a_broken_adapter(env: Env) -> None:
+    done = env.run("-m", "verifier.cli.main", "adapter", "test", "leaky_bank")
+    assert done.returncode == 1, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "source 'bank'" in done.stdout
+    assert "FAILED" in done.stdout
+    assert "test_unavailable_is_transient" in done.stdout
+
+
+def test_adapter_test_refuses_an_unknown_entry_point(env: Env) -> None:
+    done = env.run("-m", "verifier.cli.main", "adapter", "test", "no-such-adapter")
+    assert done.returncode == 2
+    assert "no-such-adapter" in done.stderr
+
+
+def test_the_project_environment_is_unchanged(env: Env) -> None:
+    listed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from importlib.metadata import entry_points;"
+            "print(sorted(e.name for e in entry_points(group='hedui.adapters')))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "tax" in listed
+    assert "acme-tax" not in listed
+    assert "leaky_bank" not in listed
+
+
+# -- the generator on its own --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["Acme", "1tax", "acme tax", "acme--tax", "-acme", "json", "adapters", "class", ""]
+)
+def test_unusable_names_are_refused(tmp_path: Path, name: str) -> None:
+    with pytest.raises(scaffold.ScaffoldError):
+        scaffold.generate(name, source="tax", directory=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_source_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(scaffold.ScaffoldError, match="unknown source"):
+        scaffold.generate("acme", source="weather", directory=tmp_path / "out")
+
+
+def test_nothing_is_overwritten(tmp_path: Path) -> None:
+    (tmp_path / "keep.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(scaffold.ScaffoldError, match="not an empty directory"):
+        scaffold.generate("acme", source="tax", directory=tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+@pytest.mark.parametrize("source", list(SourceKind), ids=lambda s: s.value)
+def test_every_source_renders_to_valid_python(tmp_path: Path, source: SourceKind) -> None:
+    files = scaffold.generate("dept-x", source=source, directory=tmp_path / "pkg")
+    for path in files:
+        if path.suffix == ".py":
+            compile(path.read_text(encoding="utf-8"), str(path), "exec")
+    adapter_py = (tmp_path / "pkg" / "src" / "dept_x" / "adapter.py").read_text(encoding="utf-8")
+    assert f"SOURCE = SourceKind.{source.name}\n" in adapter_py
+    assert 'NAME = "dept-x"' in adapter_py
+
+
+def test_the_cli_refuses_a_bad_name(tmp_path: Path) -> None:
+    done = hedui("adapter", "new", "Bad Name", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "lowercase" in done.stderr
+    assert list(tmp_path.iterdir()) == []

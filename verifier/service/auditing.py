@@ -1,0 +1,393 @@
+"""Auditor use cases: query and export the audit log, checkpoints, proofs and receipts.
+
+Only the ``auditor`` role may call them; a refusal is itself audited. Every allowed read
+is written as an ``audit_read`` entry (and committed) before any data is returned, with
+the kind of filter used but never a raw ID number: a subject filter is turned into its
+keyed subject ref here, and only the ref reaches the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapters import IdType
+from audit.checkpoint import verifier_key
+from audit.checkpointer import Checkpointer, CheckpointRefused, StoredCheckpoint
+from audit.entry import Actor, EntryDraft, format_ts
+from audit.export import export_lines, receipt_for
+from audit.log import AuditLog, AuditUnavailable
+from audit.proofs import MissingNode, consistency_proof, inclusion_proof, root_at, tree_size
+from audit.schema import AuditEntryRow, AuditSubjectRow
+from verifier.domain.errors import (
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unavailable,
+)
+from verifier.domain.ports import Caller
+from verifier.domain.pseudonym import subject_ref
+from verifier.storage.engine import Database
+from verifier.storage.models import ReportRow
+
+AUDITOR = "auditor"
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+_PAGE_MARK = "seq:"
+
+
+@dataclass(frozen=True, slots=True)
+class EntryFilter:
+    """What an auditor asks for; every given field must match (AND)."""
+
+    subject: tuple[IdType, str] | None = None
+    actor_system: str = ""
+    actor_user: str = ""
+    case_id: str = ""
+    verification_id: str = ""
+    action: str = ""
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+
+    def kinds(self) -> list[str]:
+        """The filter's shape, for the audit entry: names only, never values."""
+        named = {
+            "subject": self.subject is not None,
+            "actor_system": bool(self.actor_system),
+            "actor_user": bool(self.actor_user),
+            "case_id": bool(self.case_id),
+            "verification_id": bool(self.verification_id),
+            "action": bool(self.action),
+            "since": self.since is not None,
+            "until": self.until is not None,
+        }
+        return [k for k, on in named.items() if on]
+
+
+@dataclass(frozen=True, slots=True)
+class EntryView:
+    seq: int
+    body: bytes  # the canonical JSON body, exactly the bytes that were hashed
+    leaf_hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    entries: list[EntryView]
+    next_page_token: str
+
+
+@dataclass(frozen=True, slots=True)
+class InclusionProof:
+    seq: int
+    tree_size: int
+    leaf_hash: bytes
+    proof: list[bytes]
+    body: bytes
+    checkpoint: StoredCheckpoint | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsistencyProof:
+    old_size: int
+    new_size: int
+    old_root: bytes
+    new_root: bytes
+    proof: list[bytes]
+    checkpoint: StoredCheckpoint | None
+
+
+def _token(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"{_PAGE_MARK}{seq}".encode()).decode()
+
+
+def _after(token: str) -> int:
+    if not token:
+        return -1
+    try:
+        text = base64.urlsafe_b64decode(token.encode("ascii")).decode("ascii")
+        if not text.startswith(_PAGE_MARK):
+            raise ValueError(token)
+        seq = int(text.removeprefix(_PAGE_MARK))
+    except (ValueError, binascii.Error, UnicodeError):
+        raise InvalidArgument([FieldViolation("page_token", "is not a token we issued")]) from None
+    if seq < -1:
+        raise InvalidArgument([FieldViolation("page_token", "is not a token we issued")])
+    return seq
+
+
+@asynccontextmanager
+async def _guard() -> AsyncIterator[None]:
+    try:
+        yield
+    except (OperationalError, AuditUnavailable) as exc:
+        raise Unavailable(f"database unavailable ({type(exc).__name__})") from None
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise Unavailable("database connection lost") from None
+        raise
+    except MissingNode:
+        raise FailedPrecondition("the audit tree is damaged; run `hedui audit verify`") from None
+    except CheckpointRefused:
+        raise FailedPrecondition(
+            "the audit log does not extend its latest checkpoint; run `hedui audit verify`"
+        ) from None
+
+
+def write_session_factory(
+    db: Database,
+) -> Callable[[], contextlib.AbstractAsyncContextManager[AsyncSession]]:
+    """Write sessions that queue on this process's SQLite writer lock like the unit of work."""
+
+    @asynccontextmanager
+    async def open_session() -> AsyncIterator[AsyncSession]:
+        async with contextlib.AsyncExitStack() as stack:
+            if db.sqlite:
+                await stack.enter_async_context(db.write_lock)
+            yield await stack.enter_async_context(db.write_sessions())
+
+    return open_session
+
+
+class AuditService:
+    """Auditor reads of the audit log. Construct with the log's database and checkpointer."""
+
+    def __init__(
+        self,
+        db: Database,
+        checkpointer: Checkpointer,
+        pseudonym_key: bytes,
+        *,
+        audit_log: AuditLog | None = None,
+    ) -> None:
+        self._db = db
+        self._write = write_session_factory(db)
+        self.checkpointer = checkpointer
+        self._pkey = pseudonym_key
+        self._log = audit_log or AuditLog()
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def verifier_key(self) -> str:
+        """The C2SP verifier key string auditors check checkpoints with."""
+        return self.checkpointer.signer.verifier_key
+
+    # ------------------------------------------------------------------ lifecycle
+    def start_background(self) -> None:
+        """Start the periodic checkpointer (idempotent)."""
+        if self._task is None:
+            self._stop.clear()
+            self._task = asyncio.create_task(
+                self.checkpointer.run(self._stop), name="audit-checkpointer"
+            )
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._stop.set()
+            await self._task
+            self._task = None
+
+    # ------------------------------------------------------------------ discipline
+    async def _record(
+        self,
+        caller: Caller,
+        kind: str,
+        *,
+        details: dict[str, Any],
+        refs: tuple[str, ...] = (),
+        case_id: str = "",
+        verification_id: str = "",
+    ) -> None:
+        actor = Actor(caller.system, caller.user, caller.role, caller.region_label())
+        allowed = caller.role == AUDITOR
+        draft = EntryDraft(
+            actor=actor,
+            action="audit_read",
+            outcome="allow" if allowed else "deny",
+            case_id=case_id,
+            verification_id=verification_id,
+            subject_refs=refs,
+            reason="" if allowed else "ROLE_NOT_ALLOWED",
+            details={"kind": kind, **details},
+        )
+        async with _guard(), self._write() as session:
+            await self._log.append(session, [draft])
+            await session.commit()
+        if not allowed:
+            raise PermissionDenied("ROLE_NOT_ALLOWED", "only auditors may read the audit log")
+
+    # ------------------------------------------------------------------ queries
+    def _subject_ref(self, subject: tuple[IdType, str]) -> str:
+        id_type, number = subject
+        if not number or len(number) > 64:
+            raise InvalidArgument([FieldViolation("subject.id_number", "must be an ID number")])
+        return subject_ref(self._pkey, id_type, number)
+
+    async def query(
+        self, caller: Caller, flt: EntryFilter, *, page_size: int = 0, page_token: str = ""
+    ) -> Page:
+        """One page of matching entries in seq order; pass ``next_page_token`` for the next."""
+        if page_size < 0:
+            raise InvalidArgument([FieldViolation("page_size", "must not be negative")])
+        size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        after = _after(page_token)
+        ref = self._subject_ref(flt.subject) if flt.subject is not None else None
+        await self._record(
+            caller,
+            "query",
+            details={"filters": flt.kinds(), "page_size": size, "after_seq": after},
+            refs=(ref,) if ref else (),
+            case_id=flt.case_id,
+            verification_id=flt.verification_id,
+        )
+        q = select(AuditEntryRow.seq, AuditEntryRow.body, AuditEntryRow.leaf_hash).where(
+            AuditEntryRow.seq > after
+        )
+        if ref is not None:
+            q = q.join(AuditSubjectRow, AuditSubjectRow.seq == AuditEntryRow.seq).where(
+                AuditSubjectRow.subject_ref == ref
+            )
+        for column, value in (
+            (AuditEntryRow.actor_system, flt.actor_system),
+            (AuditEntryRow.actor_user, flt.actor_user),
+            (AuditEntryRow.case_id, flt.case_id),
+            (AuditEntryRow.verification_id, flt.verification_id),
+            (AuditEntryRow.action, flt.action),
+        ):
+            if value:
+                q = q.where(column == value)
+        # ts is RFC 3339 UTC with fixed-width microseconds, so text order is time order.
+        if flt.since is not None:
+            q = q.where(AuditEntryRow.ts >= format_ts(flt.since))
+        if flt.until is not None:
+            q = q.where(AuditEntryRow.ts < format_ts(flt.until))
+        q = q.order_by(AuditEntryRow.seq).limit(size + 1)
+        async with _guard(), self._db.read_sessions() as session:
+            rows = (await session.execute(q)).all()
+        entries = [EntryView(int(r.seq), bytes(r.body), bytes(r.leaf_hash)) for r in rows[:size]]
+        more = len(rows) > size
+        return Page(entries, _token(entries[-1].seq) if more and entries else "")
+
+    async def export(self, caller: Caller, start: int, end: int = 0) -> AsyncIterator[bytes]:
+        """JSON lines of entries ``start <= seq < end`` (``end`` 0: up to now), with proofs."""
+        if start < 0 or end < 0 or (end and end < start):
+            raise InvalidArgument([FieldViolation("end_seq", "must be 0 or at least start_seq")])
+        await self._record(caller, "export", details={"start_seq": start, "end_seq": end})
+        return self._export(start, end)
+
+    async def _export(self, start: int, end: int) -> AsyncIterator[bytes]:
+        async with _guard():
+            cp = await (self.checkpointer.checkpoint() if end == 0 else self._covering(end))
+            stop = end or cp.size
+            if start > stop:
+                raise InvalidArgument([FieldViolation("start_seq", "is beyond the log")])
+            async with self._db.read_sessions() as session:
+                async for line in export_lines(session, start, stop, cp, self.verifier_key):
+                    yield line
+
+    async def _covering(self, size: int) -> StoredCheckpoint:
+        try:
+            return await self.checkpointer.covering(size)
+        except ValueError as exc:
+            raise InvalidArgument([FieldViolation("end_seq", str(exc))]) from None
+
+    async def checkpoint(self, caller: Caller, *, fresh: bool = False) -> StoredCheckpoint:
+        """The latest checkpoint, or a new one of the log as it is now."""
+        await self._record(caller, "checkpoint", details={"fresh": fresh})
+        async with _guard():
+            cp = None if fresh else await self.checkpointer.latest()
+            return cp or await self.checkpointer.checkpoint()
+
+    async def prove_inclusion(self, caller: Caller, seq: int, size: int = 0) -> InclusionProof:
+        """Entry ``seq``'s audit path; ``size`` 0 means against a checkpoint that covers it."""
+        if seq < 0 or size < 0 or (size and seq >= size):
+            raise InvalidArgument([FieldViolation("seq", "must be inside the tree")])
+        await self._record(caller, "prove_inclusion", details={"seq": seq, "tree_size": size})
+        async with _guard():
+            cp = await self._covering(seq + 1) if size == 0 else None
+            n = cp.size if cp else size
+            async with self._db.read_sessions() as session:
+                row = (
+                    await session.execute(
+                        select(AuditEntryRow.body, AuditEntryRow.leaf_hash).where(
+                            AuditEntryRow.seq == seq
+                        )
+                    )
+                ).one_or_none()
+                if row is None:
+                    raise NotFound(f"no audit entry {seq}")
+                proof = await self._proof(inclusion_proof(session, seq, n))
+        return InclusionProof(seq, n, bytes(row.leaf_hash), proof, bytes(row.body), cp)
+
+    async def prove_consistency(
+        self, caller: Caller, old_size: int, new_size: int = 0
+    ) -> ConsistencyProof:
+        """Proof that the tree of ``new_size`` (0: a fresh checkpoint) extends ``old_size``."""
+        if old_size < 0 or new_size < 0 or (new_size and new_size < old_size):
+            raise InvalidArgument([FieldViolation("new_size", "must be 0 or at least old_size")])
+        await self._record(
+            caller, "prove_consistency", details={"old_size": old_size, "new_size": new_size}
+        )
+        async with _guard():
+            cp = await self.checkpointer.checkpoint() if new_size == 0 else None
+            n = cp.size if cp else new_size
+            if old_size > n:
+                raise InvalidArgument([FieldViolation("old_size", "is beyond the log")])
+            async with self._db.read_sessions() as session:
+                proof = await self._proof(consistency_proof(session, old_size, n))
+                old_root = await self._proof(root_at(session, old_size))
+                new_root = cp.root if cp else await self._proof(root_at(session, n))
+        return ConsistencyProof(old_size, n, old_root, new_root, proof, cp)
+
+    @staticmethod
+    async def _proof(work: Any) -> Any:
+        try:
+            return await work
+        except ValueError as exc:
+            raise InvalidArgument([FieldViolation("tree_size", str(exc))]) from None
+
+    async def receipt(
+        self, caller: Caller, verification_id: str, version: int = 0
+    ) -> dict[str, Any]:
+        """The release receipt of a report version (0: the latest) — see audit.export."""
+        await self._record(
+            caller, "receipt", details={"version": version}, verification_id=verification_id
+        )
+        q = select(ReportRow.release_seq).where(ReportRow.verification_id == verification_id)
+        q = (
+            q.where(ReportRow.version == version)
+            if version
+            else q.order_by(ReportRow.version.desc()).limit(1)
+        )
+        async with _guard():
+            async with self._db.read_sessions() as session:
+                seq = (await session.execute(q)).scalars().first()
+            if seq is None:
+                raise NotFound("report not found")
+            cp = await self._covering(seq + 1)
+            async with self._db.read_sessions() as session:
+                return await receipt_for(session, int(seq), cp, self.verifier_key)
+
+    async def size(self) -> int:
+        async with _guard(), self._db.read_sessions() as session:
+            return await tree_size(session)
+
+
+def verifier_keys_for(origin: str, public_keys: Sequence[Ed25519PublicKey]) -> list[str]:
+    """Verifier key strings for every audit public key (old ones verify old checkpoints)."""
+    return [verifier_key(origin, k) for k in public_keys]

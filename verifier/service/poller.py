@@ -1,0 +1,145 @@
+"""Work that outlives a request: late answers from asynchronous sources, and runs whose
+process died. Leased from the database so any replica can do it and a dead replica's
+leases simply expire (``FOR UPDATE SKIP LOCKED`` on PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from adapters import SourceKind
+from verifier.domain.outcomes import SourceOutcome, SourceStatus
+from verifier.domain.ports import PollLease, Store
+from verifier.service.fanout import FanOut
+from verifier.service.verifications import VerificationService
+
+log = structlog.get_logger("hedui.poller")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Poller:
+    def __init__(
+        self,
+        service: VerificationService,
+        store: Store,
+        fanout: FanOut,
+        *,
+        batch: int = 32,
+        lease_seconds: float = 60.0,
+        max_backoff_seconds: float = 600.0,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._service = service
+        self._store = store
+        self._fanout = fanout
+        self._batch = batch
+        self._lease = timedelta(seconds=lease_seconds)
+        self._max_backoff = max_backoff_seconds
+        self._clock = clock
+        self._resumes: set[asyncio.Task[None]] = set()
+
+    @property
+    def owner(self) -> str:
+        return self._service.owner
+
+    async def tick(self) -> int:
+        """One round: claim stale runs and due polls, act on them. Returns work done."""
+        now = self._clock()
+        async with self._store.unit_of_work(write=True) as uow:
+            stale = await uow.claim_stale_runs(self.owner, now, now + self._lease, self._batch)
+            leases = await uow.lease_polls(self.owner, now, now + self._lease, self._batch)
+            await uow.commit()
+        for vid in stale:
+            task = asyncio.create_task(self._service.resume(vid), name=f"resume-{vid}")
+            self._resumes.add(task)
+            task.add_done_callback(self._resumes.discard)
+        if leases:
+            await self._poll_all(leases)
+        return len(stale) + len(leases)
+
+    async def _poll_all(self, leases: list[PollLease]) -> None:
+        answered: dict[str, list[SourceOutcome]] = {}
+        overdue: dict[str, list[SourceOutcome]] = {}
+        for lease, (outcome, again) in zip(
+            leases,
+            await asyncio.gather(
+                *(
+                    self._fanout.poll(le.member_index, SourceKind(le.source), le.ticket)
+                    for le in leases
+                )
+            ),
+            strict=True,
+        ):
+            if not again:
+                answered.setdefault(lease.verification_id, []).append(
+                    replace(outcome, due_at=lease.due_at)
+                )
+                continue
+            now = self._clock()
+            if lease.due_at and now > lease.due_at and not lease.overdue_flagged:
+                # Tell the case system once, with a new report version, that this source
+                # is late; keep polling.
+                base = outcome
+                if outcome.status is not SourceStatus.PENDING:
+                    base = self._pending(lease, outcome)
+                flagged = replace(
+                    base,
+                    due_at=lease.due_at,
+                    overdue_flagged=True,
+                    reason=f"overdue: no answer by {lease.due_at:%Y-%m-%d}",
+                )
+                overdue.setdefault(lease.verification_id, []).append(flagged)
+                continue
+            await self._reschedule(lease, outcome, now)
+        for vid, outcomes in answered.items():
+            await self._service.release_late(vid, outcomes, poll_owner=self.owner)
+        for vid, outcomes in overdue.items():
+            await self._service.release_late(vid, outcomes, poll_owner=self.owner, overdue=True)
+
+    def _pending(self, lease: PollLease, failed: SourceOutcome) -> SourceOutcome:
+        return replace(failed, status=SourceStatus.PENDING, ticket=lease.ticket, records=())
+
+    async def _reschedule(self, lease: PollLease, outcome: SourceOutcome, now: datetime) -> None:
+        if outcome.status is SourceStatus.PENDING:
+            wait = max(0.2, outcome.retry_after or 1.0)
+            reason = ""
+        else:
+            # The source failed transiently while we wait for its answer: back off.
+            wait = min(self._max_backoff, 2.0 ** min(lease.poll_attempts, 10))
+            reason = f"still pending; last poll failed: {outcome.reason}"
+        async with self._store.unit_of_work(write=True) as uow:
+            if await uow.reschedule_poll(lease, self.owner, now + timedelta(seconds=wait), reason):
+                await uow.commit()
+
+    async def run(self, stop: asyncio.Event, interval: float = 1.0) -> None:
+        """Tick until ``stop`` is set; idle rounds wait ``interval`` (or for ``stop``)."""
+        while not stop.is_set():
+            try:
+                done = await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # A database outage must not kill the loop: the work stays leased in the
+                # database and is retried here or by another replica.
+                log.warning("poller_round_failed", error=type(exc).__name__)
+                done = 0
+            if done == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), interval)
+
+    async def drain(self) -> None:
+        """Wait for the resumed runs this poller started."""
+        await asyncio.gather(*list(self._resumes), return_exceptions=True)
+
+    async def aclose(self) -> None:
+        for t in list(self._resumes):
+            t.cancel()
+        await asyncio.gather(*self._resumes, return_exceptions=True)
