@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import rfc8785
+from audit.canonical import canonical_bytes
 
 ZERO_CHAIN = bytes(32)
 
@@ -70,7 +70,7 @@ def body_of(draft: EntryDraft, seq: int, ts: datetime) -> dict[str, Any]:
 
 
 def canonical(body: dict[str, Any]) -> bytes:
-    return bytes(rfc8785.dumps(body))
+    return canonical_bytes(body)
 
 
 def leaf_hash(body_bytes: bytes) -> bytes:

@@ -170,8 +170,8 @@ def main() -> int:
         print(f"P4 raw SHA-256 chain over the same bytes in memory: {raw_s:.3f} s")
         print(
             f"P4 ratio verify/raw: {verify_s / raw_s:.1f}x;"
-            f" target ≤ 10 s at 1,000,000: {'met' if verify_s <= 10 else 'NOT met'}"
-            f" ({verify_s * 1_000_000 / max(n, 1):.1f} s per million)"
+            f" {verify_s * 1_000_000 / max(n, 1):.1f} s per million entries (target ≤ 10 s):"
+            f" {'met' if verify_s * 1_000_000 / max(n, 1) <= 10 else 'NOT met'}"
         )
         return 0 if ok else 1
     finally:

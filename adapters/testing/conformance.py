@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import inspect
 import logging
 import time
@@ -607,6 +608,9 @@ def run_bounded(main: Coroutine[Any, Any, T], *, cancel_timeout_s: float) -> T:
         finally:
             asyncio.set_event_loop(None)
             loop.close()
+            # Finalize what the loop left (transports, abandoned coroutines) now, inside
+            # this test, instead of at whatever point the next collection happens to run.
+            gc.collect()
 
 
 def _cancel_leftovers(loop: asyncio.AbstractEventLoop, limit: float) -> None:

@@ -5,7 +5,7 @@ proofs and receipts that verify offline — and the auditor's reads are audit en
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -86,7 +86,7 @@ def subject(number: str) -> pb.SubjectFilter:
 
 @pytest.mark.parametrize("role", ["caseworker", "reviewer"])
 async def test_only_auditors_may_call_and_refusals_are_audited(stack: Stack, role: str) -> None:
-    calls = [
+    calls: list[Callable[[], Awaitable[Any]]] = [
         lambda: stack.stub.GetCheckpoint(pb.GetCheckpointRequest(), metadata=stack.md(role)),
         lambda: stack.stub.ProveInclusion(pb.ProveInclusionRequest(seq=0), metadata=stack.md(role)),
         lambda: stack.stub.GetReceipt(

@@ -95,6 +95,6 @@ def test_the_owner_is_still_stopped_by_the_triggers(app_db: tuple[str, str]) -> 
             "UPDATE audit_head SET last_seq = -2",
         ):
             with pytest.raises(
-                errors.InsufficientPrivilege, match="append-only|only moves forward"
+                errors.InsufficientPrivilege, match=r"append-only|only moves forward"
             ):
                 conn.execute(statement)

@@ -87,7 +87,7 @@ async def append(db: Database, start: int, count: int) -> None:
 
 
 def checkpointer(db: Database, signer: CheckpointSigner) -> Checkpointer:
-    return Checkpointer(db.write_sessions, db.read_sessions, signer)  # type: ignore[arg-type]
+    return Checkpointer(db.write_sessions, db.read_sessions, signer)
 
 
 @pytest.fixture
@@ -277,8 +277,8 @@ async def test_history_rewritten_with_every_hash_recomputed(log: Log) -> None:
     # And the checkpointer refuses to sign the rewritten history.
     from audit.checkpointer import CheckpointRefused
 
+    await append(log.db, N, 1)
     with pytest.raises(CheckpointRefused):
-        await append(log.db, N, 1)
         await checkpointer(log.db, log.signer).checkpoint()
 
 

@@ -19,6 +19,7 @@ from audit.checkpointer import (
     Checkpointer,
     CheckpointRefused,
     CheckpointSigner,
+    StoredCheckpoint,
 )
 from audit.entry import Actor, EntryDraft
 from audit.log import AuditLog
@@ -172,8 +173,8 @@ async def test_a_checkpoint_inconsistent_with_the_latest_is_refused(
     await append(db, 4, 3)
     refused: list[CheckpointRefused] = []
     cps = Checkpointer(
-        db.write_sessions,  # type: ignore[arg-type]
-        db.read_sessions,  # type: ignore[arg-type]
+        db.write_sessions,
+        db.read_sessions,
         signer,
         on_refused=refused.append,
     )
@@ -191,7 +192,7 @@ async def test_background_checkpointer_signs_after_enough_entries(
     cps = checkpointer(db, signer, interval=3600.0, every_entries=5, poll=0.01)
     original = cps.checkpoint
 
-    async def watched() -> object:
+    async def watched() -> StoredCheckpoint:
         cp = await original()
         made.set()
         return cp

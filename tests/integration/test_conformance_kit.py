@@ -59,6 +59,13 @@ class SwallowsCancellation(Wrapper):
             raise TransientSourceError("interrupted") from None
 
 
+class LeavesTaskRunning(Wrapper):
+    async def query(self, q):
+        # Cancelling the caller leaves the shielded request running in the background.
+        self._request = asyncio.ensure_future(self._inner.query(q))
+        return await asyncio.shield(self._request)
+
+
 class UnavailableIsNotFound(Wrapper):
     async def query(self, q):
         try:
@@ -98,6 +105,11 @@ class TestLogsToken(SandboxConformance):
 class TestSwallowsCancellation(SandboxConformance):
     source = "tax"
     factory = broken.SwallowsCancellation
+
+
+class TestLeavesTaskRunning(SandboxConformance):
+    source = "tax"
+    factory = broken.LeavesTaskRunning
 
 
 class TestUnavailableIsNotFound(SandboxConformance):
@@ -161,6 +173,7 @@ def test_an_honest_adapter_passes_every_test(outcomes: dict[tuple[str, str], str
     [
         ("TestLogsToken", {"test_secrets_never_leak"}),
         ("TestSwallowsCancellation", {"test_cancellation_propagates"}),
+        ("TestLeavesTaskRunning", {"test_cancellation_propagates"}),
         (
             "TestUnavailableIsNotFound",
             {

@@ -6,6 +6,7 @@ for what a library or a mistake might put in an event.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import sys
@@ -37,11 +38,9 @@ class _StderrLogger:
     so a replaced or closed stream from an earlier setup can never break a request."""
 
     def msg(self, message: str) -> None:
-        try:
+        # Logging must never fail the work it describes.
+        with contextlib.suppress(ValueError, OSError):
             print(message, file=sys.stderr, flush=True)
-        except (ValueError, OSError):
-            # Logging must never fail the work it describes.
-            pass
 
     log = debug = info = warning = warn = error = critical = exception = fatal = msg
 

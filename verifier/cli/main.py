@@ -40,7 +40,16 @@ def _parser() -> argparse.ArgumentParser:
     sb.add_argument("--host", default="127.0.0.1")
     sb.add_argument("--port", type=int, default=DEFAULT_SANDBOX_PORT)
     sb.add_argument("--seed", type=int, default=runtime.DEFAULT_DEMO_SEED)
-    sb.add_argument("--households", type=int, default=200, help="households per county")
+    sb.add_argument("--households", type=int, default=150, help="households per county")
+    sb.add_argument("--latency-ms", type=int, default=0, help="added to every answer")
+    sb.add_argument("--jitter-ms", type=int, default=0)
+    sb.add_argument("--error-rate", type=float, default=0.0, help="share of HTTP 503 answers")
+    sb.add_argument("--hang-rate", type=float, default=0.0, help="share of requests never answered")
+    sb.add_argument("--garbage-rate", type=float, default=0.0, help="share of malformed answers")
+    sb.add_argument("--rate-limit", type=float, default=None, help="requests/s per department")
+    sb.add_argument(
+        "--bank-delay", type=float, default=3.0, help="seconds before the bank answers; 0: at once"
+    )
     d = cmd(sub, "demo", runtime.demo, "sandbox + server + one household, end to end")
     d.add_argument("--out-dir", default="var/demo")
     d.add_argument("--seed", type=int, default=runtime.DEFAULT_DEMO_SEED)

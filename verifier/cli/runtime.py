@@ -15,6 +15,8 @@ from typing import Any
 import grpc
 from rich.console import Console
 
+from adapters import SourceKind
+from adapters.sandbox import SourceFaults
 from adapters.sandbox.population import Population
 from adapters.sandbox.server import DEFAULT_SEED, run_sandbox, start_sandbox
 from verifier.api.client import Client, HouseholdFileError, request_from_json
@@ -57,7 +59,23 @@ def serve(cfg: Config, _args: argparse.Namespace) -> int:
 
 
 def sandbox(_cfg: Config, args: argparse.Namespace) -> int:
-    run_sandbox(args.host, args.port, args.seed, args.households)
+    try:
+        faults: dict[SourceKind | str, SourceFaults] = {
+            kind: SourceFaults(
+                latency_ms=args.latency_ms,
+                jitter_ms=args.jitter_ms,
+                error_rate=args.error_rate,
+                hang_rate=args.hang_rate,
+                garbage_rate=args.garbage_rate,
+                rate_limit_rps=args.rate_limit,
+                async_delay_s=(args.bank_delay or None) if kind is SourceKind.BANK else None,
+            )
+            for kind in SourceKind
+        }
+    except ValueError as exc:
+        err.print(f"[red]bad sandbox knob[/]: {exc}")
+        return 2
+    run_sandbox(args.host, args.port, args.seed, args.households, faults=faults)
     return 0
 
 

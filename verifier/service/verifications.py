@@ -189,11 +189,8 @@ class VerificationService:
         refs = self._refs(request)
         digest = self._digest(request)
 
-        async with self._store.unit_of_work(write=False) as uow:
-            existing = await uow.find_verification_by_request(caller.system, request.request_id)
-        if existing is not None:
-            return await self._replay(existing, digest, wait, wait_until)
-
+        # No read before the write: the unique (caller, request_id) constraint turns a
+        # repeated request into a Conflict below, answered as a replay.
         decision = decide_check(caller, request)
         if not decision.allowed:
             await self._audit_denial(
@@ -267,7 +264,7 @@ class VerificationService:
                 )
                 await uow.commit()
         except Conflict:
-            # Another call with the same request_id won the race: answer as a replay.
+            # The same request_id was seen before (or won a race): answer as a replay.
             async with self._store.unit_of_work(write=False) as uow:
                 existing = await uow.find_verification_by_request(caller.system, request.request_id)
             if existing is None:

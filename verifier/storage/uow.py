@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from types import TracebackType
 
-from sqlalchemy import or_, select, tuple_, update
+from sqlalchemy import insert, or_, select, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,6 +47,9 @@ async def _guard() -> AsyncIterator[None]:
         if exc.connection_invalidated:
             raise Unavailable("database connection lost") from None
         raise
+
+
+_OUTCOME_KEY = frozenset({"verification_id", "member_index", "source"})
 
 
 def _record(row: VerificationRow) -> VerificationRecord:
@@ -189,56 +192,67 @@ class SqlUnitOfWork(UnitOfWork):
         plain = json.dumps(records_to_json(records), ensure_ascii=False).encode()
         return self._sealer.seal(plain, f"source_outcomes/{vid}/{i}/{source}")
 
+    def _outcome_values(self, vid: str, o: SourceOutcome, now: datetime) -> dict[str, object]:
+        sealed, kid = self._seal_records(vid, o.member_index, o.source.value, o.records)
+        ticket_sealed, next_poll_at = None, None
+        if o.status is SourceStatus.PENDING and o.ticket:
+            aad = f"tickets/{vid}/{o.member_index}/{o.source.value}"
+            ticket_sealed, _ = self._sealer.seal(o.ticket.encode(), aad)
+            next_poll_at = now + timedelta(seconds=max(0.2, o.retry_after or 1.0))
+        return {
+            "verification_id": vid,
+            "member_index": o.member_index,
+            "source": o.source.value,
+            "status": o.status.value,
+            "adapter": o.adapter,
+            "adapter_version": o.adapter_version,
+            "reason": o.reason,
+            "attempts": o.attempts,
+            "as_of": o.as_of,
+            "record_count": len(o.records),
+            "updated_at": now,
+            "records_sealed": sealed,
+            "records_key_id": kid,
+            "ticket_sealed": ticket_sealed,
+            "reused": o.reused,
+            "fetched_at": o.fetched_at,
+            "due_at": o.due_at,
+            "overdue_flagged": o.overdue_flagged,
+            "next_poll_at": next_poll_at,
+            "lease_owner": None,
+            "lease_until": None,
+        }
+
     async def store_outcomes(
         self, verification_id: str, outcomes: Sequence[SourceOutcome], now: datetime
     ) -> None:
+        if not outcomes:
+            return
         async with _guard():
             existing = {
-                (r.member_index, r.source): r
-                for r in (
-                    await self.session.execute(
-                        select(SourceOutcomeRow).where(
-                            SourceOutcomeRow.verification_id == verification_id
-                        )
+                (m, s)
+                for m, s in await self.session.execute(
+                    select(SourceOutcomeRow.member_index, SourceOutcomeRow.source).where(
+                        SourceOutcomeRow.verification_id == verification_id
                     )
-                ).scalars()
-            }
-            for o in outcomes:
-                row = existing.get((o.member_index, o.source.value))
-                if row is None:
-                    row = SourceOutcomeRow(
-                        verification_id=verification_id,
-                        member_index=o.member_index,
-                        source=o.source.value,
-                    )
-                    self.session.add(row)
-                sealed, kid = self._seal_records(
-                    verification_id, o.member_index, o.source.value, o.records
                 )
-                row.status = o.status.value
-                row.adapter = o.adapter
-                row.adapter_version = o.adapter_version
-                row.reason = o.reason
-                row.attempts = o.attempts
-                row.as_of = o.as_of
-                row.record_count = len(o.records)
-                row.updated_at = now
-                row.records_sealed = sealed
-                row.records_key_id = kid
-                row.reused = o.reused
-                row.fetched_at = o.fetched_at
-                row.due_at = o.due_at
-                row.overdue_flagged = o.overdue_flagged
-                row.lease_owner = None
-                row.lease_until = None
-                if o.status is SourceStatus.PENDING and o.ticket:
-                    aad = f"tickets/{verification_id}/{o.member_index}/{o.source.value}"
-                    row.ticket_sealed, _ = self._sealer.seal(o.ticket.encode(), aad)
-                    row.next_poll_at = now + timedelta(seconds=max(0.2, o.retry_after or 1.0))
-                else:
-                    row.ticket_sealed = None
-                    row.next_poll_at = None
-            await self.session.flush()
+            }
+            values = [self._outcome_values(verification_id, o, now) for o in outcomes]
+            new = [v for v in values if (v["member_index"], v["source"]) not in existing]
+            changed = [v for v in values if (v["member_index"], v["source"]) in existing]
+            if new:
+                # One multi-row INSERT: a first report stores every member × source at once.
+                await self.session.execute(insert(SourceOutcomeRow), new)
+            for v in changed:
+                await self.session.execute(
+                    update(SourceOutcomeRow)
+                    .where(
+                        SourceOutcomeRow.verification_id == verification_id,
+                        SourceOutcomeRow.member_index == v["member_index"],
+                        SourceOutcomeRow.source == v["source"],
+                    )
+                    .values({k: val for k, val in v.items() if k not in _OUTCOME_KEY})
+                )
 
     def _outcome(self, r: SourceOutcomeRow) -> SourceOutcome:
         records: tuple[Record, ...] = ()

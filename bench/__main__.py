@@ -1,0 +1,37 @@
+"""`make bench`: every benchmark in turn, each printing its figures and target ratios.
+
+Run one alone with ``.venv/bin/python -m bench.<name> --help``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+
+BENCHMARKS = (
+    ("bench.p1_fanout_latency", []),
+    ("bench.p2_pipeline_rate", []),
+    ("bench.p3_audit_append", []),
+    ("bench.p4_audit_verify", []),
+)
+
+
+def main() -> int:
+    failed = 0
+    for module, args in BENCHMARKS:
+        try:
+            importlib.util.find_spec(module)
+        except ModuleNotFoundError:
+            continue
+        if importlib.util.find_spec(module) is None:
+            continue
+        print(f"\n== {module}", flush=True)
+        # Each in its own process: no benchmark inherits another's warm caches or tasks.
+        rc = subprocess.call([sys.executable, "-m", module, *args])
+        failed += rc != 0
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,36 @@
+"""Request documents for benchmarks, from the sandbox population."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from adapters.sandbox import Population
+
+
+def household_request(pop: Population, region: str, index: int, members: int = 4) -> dict[str, Any]:
+    """A household file of exactly ``members`` members (taken from consecutive households)."""
+    people = []
+    households = pop.households(region)
+    i = index
+    while len(people) < members:
+        people.extend(households[i % len(households)].members)
+        i += 1
+    chosen = people[:members]
+    return {
+        "request_id": f"bench-{uuid.uuid4().hex[:16]}",
+        "case_id": f"BENCH-{index}",
+        "authorization_id": "SQ-BENCH",
+        "purposes": ["dibao"],
+        "region_code": region,
+        "hukou": "rural",
+        "members": [
+            {
+                "id_type": p.id_type.value,
+                "id_number": p.id_number,
+                "name": p.name,
+                "relation": "applicant" if n == 0 else "other",
+            }
+            for n, p in enumerate(chosen)
+        ],
+    }
