@@ -129,7 +129,11 @@ def _entry_leaf(body: object, seq: int) -> bytes:
         raise ValueError("body is not a JSON object")
     if body.get("seq") != seq:
         raise ValueError(f"body names seq {body.get('seq')!r}")
-    return leaf_hash(canonical(body))
+    try:
+        return leaf_hash(canonical(body))
+    except (TypeError, ValueError) as exc:
+        # A float or an out-of-range number has no canonical form an entry could have had.
+        raise ValueError(f"body has no canonical form: {exc}") from None
 
 
 def verify_export_lines(lines: Iterable[bytes | str], verifier_key: str) -> ExportReport:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 from adapters import (
@@ -18,6 +19,9 @@ from adapters import (
     TransientSourceError,
     resident_id,
 )
+from verifier.domain.consent import CoverageDecision
+from verifier.domain.household import Purpose
+from verifier.domain.ports import ConsentGate
 
 AS_OF = datetime(2026, 10, 31, tzinfo=UTC)
 
@@ -149,3 +153,25 @@ class AsyncBankFake(FakeAdapter):
             ],
             AS_OF,
         )
+
+
+class AllowAllConsents(ConsentGate):
+    """A consent gate that covers everything, for tests of other behaviour.
+
+    Tests of authorization itself use the real registry (``SqlConsentGate``)."""
+
+    def __init__(self) -> None:
+        self.checked: list[str] = []
+
+    async def check(
+        self,
+        number: str,
+        *,
+        region: str,
+        subject_refs: Sequence[str],
+        sources: Sequence[SourceKind],
+        purposes: Sequence[Purpose],
+        today: date,
+    ) -> CoverageDecision:
+        self.checked.append(number)
+        return CoverageDecision(True)

@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 
 from adapters import Adapter, IdType, SourceKind
-from tests.fakes import synthetic_id
+from tests.fakes import AllowAllConsents, synthetic_id
 from verifier.bootstrap import App, build_app
 from verifier.config import Config, Principal
 from verifier.domain.household import MemberDraft, Purpose, Relation, RequestDraft
@@ -42,10 +42,18 @@ async def make_app(
     keys_dir: Path,
     adapters: Mapping[SourceKind, Adapter],
     policies: Mapping[SourceKind, SourcePolicy] | None = None,
+    *,
+    real_consents: bool = False,
     **kw: object,
 ) -> App:
+    """An app on a migrated database. Consents are a fake that covers everything unless
+    ``real_consents``: only the authorization tests need the registry in the way."""
     return await build_app(
-        config(database_url, keys_dir, **kw), adapters=adapters, migrate=False, policies=policies
+        config(database_url, keys_dir, **kw),
+        adapters=adapters,
+        migrate=False,
+        policies=policies,
+        consent_gate=None if real_consents else AllowAllConsents(),
     )
 
 

@@ -13,9 +13,10 @@ from adapters import Adapter, SourceKind, registry
 from audit.checkpointer import DEFAULT_ORIGIN, Checkpointer, CheckpointSigner
 from verifier.api.server import RunningServer, start_server
 from verifier.config import Config
-from verifier.domain.ports import Store
+from verifier.domain.ports import ConsentGate, Store
 from verifier.service.assessment import assess_report_sections
 from verifier.service.auditing import AuditService, verifier_keys_for, write_session_factory
+from verifier.service.consents import ConsentService, SqlConsentGate
 from verifier.service.events import EventHub
 from verifier.service.fanout import FanOut, SourcePolicy, bind_sources
 from verifier.service.poller import Poller
@@ -39,6 +40,7 @@ class App:
     poller: Poller
     adapters: list[Adapter] = field(default_factory=list)
     auditing: AuditService | None = None
+    consents: ConsentService | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _background: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -107,6 +109,7 @@ async def serve_app(
         credentials=credentials,
         health_interval=health_interval,
         auditing=app.auditing,
+        consents=app.consents,
     )
 
 
@@ -117,8 +120,10 @@ async def build_app(
     migrate: bool = True,
     assessor: Assessor | None = None,
     policies: Mapping[SourceKind, SourcePolicy] | None = None,
+    consent_gate: ConsentGate | None = None,
 ) -> App:
-    """Everything wired. ``adapters`` replaces entry-point loading (tests, benchmarks)."""
+    """Everything wired. ``adapters`` replaces entry-point loading; ``consent_gate``
+    replaces the registry check (tests of other behaviour use a fake gate)."""
     keys = KeyStore(config.keys_dir)
     keys.ensure()
     if migrate:
@@ -149,6 +154,7 @@ async def build_app(
         hub=EventHub(),
         deadline_seconds=config.deadline_seconds,
         assessor=assessor or assess_report_sections,
+        consents=consent_gate or SqlConsentGate(store),
     )
     poller = Poller(service, store, fanout, lease_seconds=config.poll_lease_seconds)
     unique = list({id(a): a for a in chosen.values()}.values())
@@ -161,4 +167,5 @@ async def build_app(
         poller=poller,
         adapters=unique,
         auditing=make_auditing(keys, store.db),
+        consents=ConsentService(store, keys.pseudonym_key()),
     )

@@ -232,3 +232,16 @@ async def test_the_log_verifies_after_auditor_activity(stack: Stack) -> None:
     async with stack.app.store.db.read_sessions() as s:
         report = await verify_log(s, verifier_keys=stack.app.auditing.checkpointer.verifier_keys)
     assert report.ok and report.checkpoints >= 1, report.problem
+
+
+async def test_an_export_line_with_a_float_is_refused_not_crashed(stack: Stack) -> None:
+    chunks = [
+        r.chunk
+        async for r in stack.stub.ExportEntries(pb.ExportEntriesRequest(), metadata=stack.md())
+    ]
+    lines = b"".join(chunks).splitlines()
+    doc = json.loads(lines[1])
+    doc["body"]["details"] = {"amount": 1.5}
+    key = stack.app.auditing.verifier_key if stack.app.auditing else ""
+    bad = verify_export_lines([lines[0], json.dumps(doc).encode(), *lines[2:]], key)
+    assert (bad.ok, bad.first_bad_seq) == (False, 0) and "canonical" in bad.problem

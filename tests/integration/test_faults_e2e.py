@@ -25,6 +25,7 @@ from adapters.sandbox import (
     start_sandbox,
 )
 from adapters.sandbox.server import current_as_of
+from tests.fakes import AllowAllConsents
 from tests.helpers import CALLER, config, soon
 from verifier.bootstrap import App, build_app
 from verifier.config import sandbox_sources
@@ -70,7 +71,10 @@ async def app_for(
     sources = {k: v for k, v in sandbox_sources(sb.port).items() if k in SOURCES}
     cfg = config(database_url, keys_dir, sources=sources, deadline_seconds=deadline)
     return await build_app(
-        cfg, migrate=False, policies={SourceKind(k): p for k, p in policies.items()}
+        cfg,
+        migrate=False,
+        policies={SourceKind(k): p for k, p in policies.items()},
+        consent_gate=AllowAllConsents(),
     )
 
 

@@ -1,4 +1,3 @@
-# ruff: noqa: N802  (gRPC method names are fixed by the proto)
 """The AuditService servicer: auditors' queries, exports, checkpoints, proofs and receipts.
 
 Identity comes from the same ``Identify`` callable as the verification API; the role

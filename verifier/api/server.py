@@ -15,6 +15,8 @@ from grpc_reflection.v1alpha import reflection
 from hedui.v1 import (
     audit_pb2,
     audit_pb2_grpc,
+    consent_pb2,
+    consent_pb2_grpc,
     keys_pb2,
     keys_pb2_grpc,
     verification_pb2,
@@ -22,11 +24,13 @@ from hedui.v1 import (
 )
 
 from verifier.api.audit_servicer import AuditServicer
+from verifier.api.consent_servicer import ConsentServicer
 from verifier.api.errors import ErrorInterceptor
 from verifier.api.identity import identify
 from verifier.api.servicers import KeyServicer, VerificationServicer
 from verifier.config import Principal
 from verifier.service.auditing import AuditService
+from verifier.service.consents import ConsentService
 from verifier.service.verifications import VerificationService
 
 log = structlog.get_logger("hedui.server")
@@ -35,6 +39,7 @@ SERVICES = (
     verification_pb2.DESCRIPTOR.services_by_name["VerificationService"].full_name,
     keys_pb2.DESCRIPTOR.services_by_name["KeyService"].full_name,
     audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
+    consent_pb2.DESCRIPTOR.services_by_name["ConsentService"].full_name,
 )
 
 
@@ -91,6 +96,7 @@ async def start_server(
     credentials: grpc.ServerCredentials | None = None,
     health_interval: float = 2.0,
     auditing: AuditService | None = None,
+    consents: ConsentService | None = None,
 ) -> RunningServer:
     server = grpc.aio.server(
         interceptors=[ErrorInterceptor(SERVICES)],
@@ -105,6 +111,10 @@ async def start_server(
         VerificationServicer(service, who), server
     )
     keys_pb2_grpc.add_KeyServiceServicer_to_server(KeyServicer(jwks), server)
+    if consents is not None:
+        consent_pb2_grpc.add_ConsentServiceServicer_to_server(
+            ConsentServicer(consents, who), server
+        )
     if auditing is not None:
         audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(auditing, who), server)
     health_servicer = health.aio.HealthServicer()

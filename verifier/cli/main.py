@@ -71,7 +71,13 @@ def _parser() -> argparse.ArgumentParser:
         dest="keys_cmd", required=True
     )
     cmd(keys, "generate", offline.keys_generate, "create missing keys")
-    cmd(keys, "rotate", offline.keys_rotate, "new active keys; old ones kept")
+    kr = cmd(keys, "rotate", offline.keys_rotate, "new active keys; old ones kept")
+    kr.add_argument(
+        "--rewrap",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="re-encrypt every sealed column under the new data key (default: yes)",
+    )
     ke = cmd(keys, "export", offline.keys_export, "public keys as JWKS")
     ke.add_argument("--kind", choices=("signing", "audit"), default="signing")
     ke.add_argument("--out")

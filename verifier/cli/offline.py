@@ -9,8 +9,16 @@ import json
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
 from adapters import registry
 from audit.verify import ChainReport, verify_chain
@@ -19,8 +27,10 @@ from verifier.config import Config
 from verifier.signing.dsse import EnvelopeError, VerifiedEnvelope, verify_envelope
 from verifier.signing.jwks import JwksError, dumps_jwks, parse_jwks
 from verifier.signing.keystore import KeyStore
-from verifier.storage.engine import open_database
+from verifier.storage.engine import is_sqlite, open_database
 from verifier.storage.migrate import upgrade
+from verifier.storage.rewrap import RewrapReport, rewrap
+from verifier.storage.sealing import Sealer
 
 # Reports are wide tables: when not on a terminal (logs, CI), do not squeeze them to 80.
 console = Console(width=None if Console().is_terminal else 140)
@@ -35,13 +45,68 @@ def keys_generate(cfg: Config, _args: argparse.Namespace) -> int:
     return 0
 
 
-def keys_rotate(cfg: Config, _args: argparse.Namespace) -> int:
+def keys_rotate(cfg: Config, args: argparse.Namespace) -> int:
     ks = KeyStore(cfg.keys_dir)
     ks.ensure()
     new = ks.rotate()
     console.print("new active keys: " + ", ".join(f"{k} {v[:16]}…" for k, v in new.items()))
     console.print("old keys are kept: earlier reports still verify and decrypt.")
+    if not getattr(args, "rewrap", True):
+        console.print("sealed rows stay under their old data keys (--no-rewrap).")
+        return 0
+    return keys_rewrap(cfg, ks)
+
+
+def keys_rewrap(cfg: Config, ks: KeyStore) -> int:
+    """Re-seal every sealed column under the active data key; name the keys no row needs."""
+    if is_sqlite(cfg.database_url) and not _sqlite_file_exists(cfg.database_url):
+        console.print("no database yet: nothing to re-wrap.")
+        return 0
+    report = asyncio.run(_rewrap_async(cfg, ks))
+    done = ", ".join(f"{t} {n}" for t, n in report.counts.items())
+    console.print(f"re-wrapped under data key {report.active_kid}: {done or 'nothing'}")
+    for f in report.failures:
+        err.print(f"[red]not re-wrapped[/]: {f}")
+    if report.unused_keys:
+        console.print(
+            "no row needs these data keys any more (they may be deleted from "
+            f"{cfg.keys_dir / 'data'}): " + ", ".join(report.unused_keys)
+        )
+    if not report.ok:
+        err.print(
+            f"[red]{len(report.failures)} sealed value(s) did not open[/]: they keep their old "
+            "keys; investigate before deleting any key."
+        )
+        return 1
     return 0
+
+
+def _sqlite_file_exists(url: str) -> bool:
+    path = make_url(url).database
+    return not path or path == ":memory:" or Path(path).exists()
+
+
+async def _rewrap_async(cfg: Config, ks: KeyStore) -> RewrapReport:
+    active, all_keys = ks.data_keys()
+    db = open_database(cfg.database_url)
+    try:
+        with Progress(
+            TextColumn("re-wrap {task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=err,
+            transient=True,
+        ) as progress:
+            tasks: dict[str, TaskID] = {}
+
+            def tick(table: str, done: int, total: int) -> None:
+                if table not in tasks:
+                    tasks[table] = progress.add_task(table, total=total)
+                progress.update(tasks[table], completed=done, total=max(total, done))
+
+            return await rewrap(db, Sealer(active.kid, all_keys), tick)
+    finally:
+        await db.dispose()
 
 
 def keys_export(cfg: Config, args: argparse.Namespace) -> int:

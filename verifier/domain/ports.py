@@ -8,13 +8,20 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 
-from adapters import Record
+from adapters import Record, SourceKind
 from audit.entry import EntryDraft
 from audit.log import AppendedEntry
-from verifier.domain.household import VerificationRequest
+from verifier.domain.consent import (
+    ConsentDoc,
+    ConsentEvent,
+    ConsentRecord,
+    ConsentState,
+    CoverageDecision,
+)
+from verifier.domain.household import Purpose, VerificationRequest
 from verifier.domain.outcomes import Completeness, SourceOutcome, VerificationState
 
 
@@ -98,7 +105,36 @@ class OutcomeSummary:
     reason: str
 
 
-class UnitOfWork(abc.ABC):
+class ConsentStore(abc.ABC):
+    """The 授权书 registry's storage; part of every unit of work."""
+
+    @abc.abstractmethod
+    async def add_consent(
+        self, doc: ConsentDoc, household_ref: str, subject_refs: Sequence[str], now: datetime
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def get_consent(self, number: str) -> ConsentRecord | None: ...
+
+    @abc.abstractmethod
+    async def load_consent_doc(self, number: str) -> ConsentDoc: ...
+
+    @abc.abstractmethod
+    async def consent_events(self, number: str) -> list[ConsentEvent]: ...
+
+    @abc.abstractmethod
+    async def add_consent_event(self, number: str, event: ConsentEvent) -> None: ...
+
+    @abc.abstractmethod
+    async def set_consent_state(
+        self, number: str, state: ConsentState, superseded_by: str = ""
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def active_consents(self, region: str, household_ref: str) -> list[str]: ...
+
+
+class UnitOfWork(ConsentStore, abc.ABC):
     """One database transaction. Rolls back on exit unless :meth:`commit` was called."""
 
     async def __aenter__(self) -> UnitOfWork:
@@ -207,6 +243,22 @@ class UnitOfWork(abc.ABC):
     @abc.abstractmethod
     async def get_report(self, verification_id: str, version: int) -> StoredReport | None:
         """``version`` 0 means the latest."""
+
+
+class ConsentGate(abc.ABC):
+    """Decides whether an authorization covers a check (the real one reads the registry)."""
+
+    @abc.abstractmethod
+    async def check(
+        self,
+        number: str,
+        *,
+        region: str,
+        subject_refs: Sequence[str],
+        sources: Sequence[SourceKind],
+        purposes: Sequence[Purpose],
+        today: date,
+    ) -> CoverageDecision: ...
 
 
 class Store(abc.ABC):

@@ -55,6 +55,7 @@ from verifier.domain.outcomes import (
 from verifier.domain.ports import (
     CachedResult,
     Caller,
+    ConsentGate,
     OutcomeSummary,
     Store,
     StoredReport,
@@ -113,6 +114,7 @@ class VerificationService:
         deadline_seconds: float = 30.0,
         clock: Callable[[], datetime] = _utcnow,
         assessor: Assessor | None = None,
+        consents: ConsentGate,
     ) -> None:
         self._store = store
         self._fanout = fanout
@@ -122,6 +124,7 @@ class VerificationService:
         self._deadline_seconds = deadline_seconds
         self._clock = clock
         self._assessor = assessor
+        self._consents = consents
         self._runs: dict[str, _Run] = {}
         self._closing = False
         # Names this process in leases; unique per start so a restarted process does not
@@ -156,6 +159,7 @@ class VerificationService:
         case_id: str = "",
         refs: tuple[str, ...] = (),
         request_id: str = "",
+        details: dict[str, Any] | None = None,
     ) -> None:
         async with self._store.unit_of_work(write=True) as uow:
             await uow.append_audit(
@@ -169,6 +173,7 @@ class VerificationService:
                         subject_refs=refs,
                         reason=decision.reason,
                         request_id=request_id,
+                        details=details or {},
                     )
                 ]
             )
@@ -191,7 +196,19 @@ class VerificationService:
 
         # No read before the write: the unique (caller, request_id) constraint turns a
         # repeated request into a Conflict below, answered as a replay.
+        kinds = request.sources or self._fanout.configured
         decision = decide_check(caller, request)
+        if decision.allowed:
+            coverage = await self._consents.check(
+                request.authorization_id,
+                region=request.household.region,
+                subject_refs=refs,
+                sources=kinds,
+                purposes=request.purposes,
+                today=self._clock().date(),
+            )
+            if not coverage.allowed:
+                decision = Decision(False, coverage.reason, coverage.message)
         if not decision.allowed:
             await self._audit_denial(
                 caller,
@@ -200,12 +217,16 @@ class VerificationService:
                 case_id=request.case_id,
                 refs=refs,
                 request_id=request.request_id,
+                details={
+                    "authorization_id": request.authorization_id,
+                    "purposes": [p.value for p in request.purposes],
+                    "sources": [k.value for k in kinds],
+                },
             )
             raise PermissionDenied(decision.reason, decision.message)
 
         now = self._clock()
         vid = str(uuid.uuid4())
-        kinds = request.sources or self._fanout.configured
         record = VerificationRecord(
             id=vid,
             caller_system=caller.system,

@@ -6,11 +6,12 @@ states, counts and hashes.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -130,3 +131,40 @@ class ReportRow(Base):
     # A summary without personal data (statuses, counts, totals) for GetReport.
     summary_json: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ConsentRow(Base):
+    __tablename__ = "consents"
+
+    number: Mapped[str] = mapped_column(String(64), primary_key=True)
+    region: Mapped[str] = mapped_column(String(6))
+    household_ref: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    sources: Mapped[str] = mapped_column(String(512))
+    purposes: Mapped[str] = mapped_column(String(256))
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date, nullable=True)
+    evidence_sha256: Mapped[str] = mapped_column(String(64))
+    superseded_by: Mapped[str] = mapped_column(String(64), default="")
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    key_id: Mapped[str] = mapped_column(String(64))
+
+
+class ConsentSubjectRow(Base):
+    __tablename__ = "consent_subjects"
+
+    number: Mapped[str] = mapped_column(String(64), ForeignKey("consents.number"), primary_key=True)
+    subject_ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class ConsentEventRow(Base):
+    __tablename__ = "consent_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(64), ForeignKey("consents.number"), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    event: Mapped[str] = mapped_column(String(32))
+    actor_system: Mapped[str] = mapped_column(String(128))
+    actor_user: Mapped[str] = mapped_column(String(128))
+    detail: Mapped[str] = mapped_column(String(512))

@@ -16,8 +16,21 @@ from adapters import Record, SourceKind
 from audit.entry import EntryDraft
 from audit.log import AppendedEntry, AuditLog, AuditUnavailable
 from audit.schema import AuditHeadRow
+from verifier.domain.consent import (
+    ConsentDoc,
+    ConsentEvent,
+    ConsentRecord,
+    ConsentState,
+    consent_doc_from_json,
+    consent_doc_to_json,
+)
 from verifier.domain.errors import Conflict, Unavailable
-from verifier.domain.household import VerificationRequest, request_from_json, request_to_json
+from verifier.domain.household import (
+    Purpose,
+    VerificationRequest,
+    request_from_json,
+    request_to_json,
+)
 from verifier.domain.outcomes import Completeness, SourceOutcome, SourceStatus, VerificationState
 from verifier.domain.ports import (
     CachedResult,
@@ -30,7 +43,15 @@ from verifier.domain.ports import (
 )
 from verifier.domain.records_codec import records_from_json, records_to_json
 from verifier.storage.engine import Database
-from verifier.storage.models import ReportRow, ResultCacheRow, SourceOutcomeRow, VerificationRow
+from verifier.storage.models import (
+    ConsentEventRow,
+    ConsentRow,
+    ConsentSubjectRow,
+    ReportRow,
+    ResultCacheRow,
+    SourceOutcomeRow,
+    VerificationRow,
+)
 from verifier.storage.sealing import Sealer
 
 
@@ -546,6 +567,120 @@ class SqlUnitOfWork(UnitOfWork):
             summary_json=row.summary_json,
             created_at=row.created_at,
         )
+
+    # ---------------------------------------------------------------- consents
+    async def add_consent(
+        self, doc: ConsentDoc, household_ref: str, subject_refs: Sequence[str], now: datetime
+    ) -> None:
+        plain = json.dumps(consent_doc_to_json(doc), ensure_ascii=False).encode()
+        sealed, kid = self._sealer.seal(plain, f"consents/{doc.number}")
+        self.session.add(
+            ConsentRow(
+                number=doc.number,
+                region=doc.region,
+                household_ref=household_ref,
+                state=ConsentState.ACTIVE.value,
+                sources=",".join(k.value for k in doc.sources),
+                purposes=",".join(p.value for p in doc.purposes),
+                valid_from=doc.valid_from,
+                valid_until=doc.valid_until,
+                evidence_sha256=doc.evidence_sha256,
+                superseded_by="",
+                registered_at=now,
+                sealed=sealed,
+                key_id=kid,
+            )
+        )
+        async with _guard():
+            await self.session.flush()
+            await self.session.execute(
+                insert(ConsentSubjectRow),
+                [{"number": doc.number, "subject_ref": r} for r in sorted(set(subject_refs))],
+            )
+
+    async def get_consent(self, number: str) -> ConsentRecord | None:
+        async with _guard():
+            row = await self.session.get(ConsentRow, number)
+            if row is None:
+                return None
+            refs = (
+                await self.session.execute(
+                    select(ConsentSubjectRow.subject_ref).where(ConsentSubjectRow.number == number)
+                )
+            ).scalars()
+            return ConsentRecord(
+                number=row.number,
+                region=row.region,
+                household_ref=row.household_ref,
+                subject_refs=frozenset(refs),
+                sources=frozenset(SourceKind(k) for k in row.sources.split(",") if k),
+                purposes=frozenset(Purpose(p) for p in row.purposes.split(",") if p),
+                valid_from=row.valid_from,
+                valid_until=row.valid_until,
+                state=ConsentState(row.state),
+                superseded_by=row.superseded_by,
+            )
+
+    async def load_consent_doc(self, number: str) -> ConsentDoc:
+        async with _guard():
+            row = await self.session.get(ConsentRow, number)
+        if row is None:
+            raise KeyError(number)
+        plain = self._sealer.open(row.sealed, row.key_id, f"consents/{number}")
+        return consent_doc_from_json(json.loads(plain))
+
+    async def consent_events(self, number: str) -> list[ConsentEvent]:
+        async with _guard():
+            rows = (
+                await self.session.execute(
+                    select(ConsentEventRow)
+                    .where(ConsentEventRow.number == number)
+                    .order_by(ConsentEventRow.id)
+                )
+            ).scalars()
+            return [
+                ConsentEvent(r.at, r.event, r.actor_system, r.actor_user, r.detail) for r in rows
+            ]
+
+    async def add_consent_event(self, number: str, event: ConsentEvent) -> None:
+        self.session.add(
+            ConsentEventRow(
+                number=number,
+                at=event.at,
+                event=event.event,
+                actor_system=event.actor_system,
+                actor_user=event.actor_user,
+                detail=event.detail,
+            )
+        )
+        async with _guard():
+            await self.session.flush()
+
+    async def set_consent_state(
+        self, number: str, state: ConsentState, superseded_by: str = ""
+    ) -> None:
+        async with _guard():
+            await self.session.execute(
+                update(ConsentRow)
+                .where(ConsentRow.number == number)
+                .values(state=state.value, superseded_by=superseded_by)
+            )
+
+    async def active_consents(self, region: str, household_ref: str) -> list[str]:
+        async with _guard():
+            return list(
+                (
+                    await self.session.execute(
+                        select(ConsentRow.number)
+                        .where(
+                            ConsentRow.region == region,
+                            ConsentRow.household_ref == household_ref,
+                            ConsentRow.state == ConsentState.ACTIVE.value,
+                        )
+                        .with_for_update()
+                    )
+                ).scalars()
+            )
 
 
 class SqlStore(Store):

@@ -1,0 +1,226 @@
+"""The 授权书 registry use cases, and the gate every verification passes.
+
+Every decision — registering, revoking, reading, and each coverage check — is an audit
+entry, allowed or denied, with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from adapters import SourceKind
+from audit.entry import Actor, EntryDraft
+from verifier.domain.consent import (
+    ConsentDoc,
+    ConsentDraft,
+    ConsentEvent,
+    ConsentRecord,
+    ConsentState,
+    CoverageDecision,
+    check_coverage,
+    validate_consent,
+)
+from verifier.domain.errors import (
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
+from verifier.domain.household import Purpose
+from verifier.domain.ports import Caller, ConsentGate, Store
+from verifier.domain.pseudonym import subject_ref
+from verifier.service.authorize import in_regions
+
+REGISTER_ROLES = frozenset({"caseworker", "admin"})
+READ_ROLES = frozenset({"caseworker", "reviewer", "auditor", "admin"})
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentView:
+    doc: ConsentDoc
+    record: ConsentRecord
+    state: ConsentState
+    history: tuple[ConsentEvent, ...]
+
+
+class SqlConsentGate(ConsentGate):
+    """Reads the registry for each check."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def check(
+        self,
+        number: str,
+        *,
+        region: str,
+        subject_refs: Sequence[str],
+        sources: Sequence[SourceKind],
+        purposes: Sequence[Purpose],
+        today: date,
+    ) -> CoverageDecision:
+        async with self._store.unit_of_work(write=False) as uow:
+            consent = await uow.get_consent(number)
+        return check_coverage(
+            consent,
+            region=region,
+            subject_refs=subject_refs,
+            sources=sources,
+            purposes=purposes,
+            today=today,
+        )
+
+
+class ConsentService:
+    def __init__(
+        self, store: Store, pseudonym_key: bytes, clock: Callable[[], datetime] = _utcnow
+    ) -> None:
+        self._store = store
+        self._pkey = pseudonym_key
+        self._clock = clock
+
+    def _refs(self, doc: ConsentDoc) -> tuple[str, ...]:
+        return tuple(
+            subject_ref(self._pkey, s.subject.id_type, s.subject.id_number) for s in doc.subjects
+        )
+
+    @staticmethod
+    def _actor(caller: Caller) -> Actor:
+        return Actor(caller.system, caller.user, caller.role, caller.region_label())
+
+    async def _deny(self, caller: Caller, action: str, reason: str, number: str) -> None:
+        async with self._store.unit_of_work(write=True) as uow:
+            await uow.append_audit(
+                [
+                    EntryDraft(
+                        actor=self._actor(caller),
+                        action=action,
+                        outcome="deny",
+                        reason=reason,
+                        details={"consent": number},
+                    )
+                ]
+            )
+            await uow.commit()
+
+    async def _allowed(
+        self, caller: Caller, roles: frozenset[str], region: str, action: str, number: str
+    ) -> None:
+        if caller.role not in roles:
+            await self._deny(caller, action, "ROLE_NOT_ALLOWED", number)
+            raise PermissionDenied("ROLE_NOT_ALLOWED", f"role {caller.role!r} may not do this")
+        if not in_regions(region, caller.regions):
+            await self._deny(caller, action, "OUT_OF_REGION", number)
+            raise PermissionDenied("OUT_OF_REGION", f"region {region} is outside the caller's")
+
+    async def register(self, caller: Caller, draft: ConsentDraft) -> tuple[ConsentView, list[str]]:
+        """Register a signed authorization; supersede the household's ACTIVE one(s)."""
+        now = self._clock()
+        doc = validate_consent(draft, today=now.date())
+        await self._allowed(caller, REGISTER_ROLES, doc.region, "consent_register", doc.number)
+        refs = self._refs(doc)
+        household = subject_ref(self._pkey, doc.applicant.id_type, doc.applicant.id_number)
+        async with self._store.unit_of_work(write=True) as uow:
+            if await uow.get_consent(doc.number) is not None:
+                raise FailedPrecondition(f"authorization {doc.number} is already registered")
+            superseded = await uow.active_consents(doc.region, household)
+            await uow.add_consent(doc, household, refs, now)
+            who = (caller.system, caller.user)
+            for old in superseded:
+                await uow.set_consent_state(old, ConsentState.SUPERSEDED, doc.number)
+                await uow.add_consent_event(
+                    old, ConsentEvent(now, "superseded", *who, f"by {doc.number}")
+                )
+            await uow.add_consent_event(doc.number, ConsentEvent(now, "registered", *who))
+            await uow.append_audit(
+                [
+                    EntryDraft(
+                        actor=self._actor(caller),
+                        action="consent_register",
+                        outcome="allow",
+                        subject_refs=refs,
+                        details={
+                            "consent": doc.number,
+                            "purposes": [p.value for p in doc.purposes],
+                            "sources": [k.value for k in doc.sources] or ["*"],
+                            "superseded": superseded,
+                            "evidence_sha256": doc.evidence_sha256,
+                        },
+                    )
+                ]
+            )
+            await uow.commit()
+        return await self._view(doc.number), superseded
+
+    async def revoke(self, caller: Caller, number: str, reason: str) -> ConsentView:
+        _check_number(number)
+        if not reason.strip() or len(reason) > 256:
+            raise InvalidArgument([FieldViolation("reason", "must say why (1-256 characters)")])
+        now = self._clock()
+        async with self._store.unit_of_work(write=False) as uow:
+            record = await uow.get_consent(number)
+        if record is None:
+            raise NotFound("authorization not found")
+        await self._allowed(caller, REGISTER_ROLES, record.region, "consent_revoke", number)
+        if record.state is not ConsentState.ACTIVE:
+            raise FailedPrecondition(f"authorization is {record.state.value}, not ACTIVE")
+        async with self._store.unit_of_work(write=True) as uow:
+            await uow.set_consent_state(number, ConsentState.REVOKED)
+            await uow.add_consent_event(
+                number, ConsentEvent(now, "revoked", caller.system, caller.user, reason.strip())
+            )
+            await uow.append_audit(
+                [
+                    EntryDraft(
+                        actor=self._actor(caller),
+                        action="consent_revoke",
+                        outcome="allow",
+                        subject_refs=tuple(sorted(record.subject_refs)),
+                        details={"consent": number},
+                    )
+                ]
+            )
+            await uow.commit()
+        return await self._view(number)
+
+    async def get(self, caller: Caller, number: str) -> ConsentView:
+        _check_number(number)
+        async with self._store.unit_of_work(write=False) as uow:
+            record = await uow.get_consent(number)
+        if record is None:
+            raise NotFound("authorization not found")
+        await self._allowed(caller, READ_ROLES, record.region, "consent_read", number)
+        async with self._store.unit_of_work(write=True) as uow:
+            await uow.append_audit(
+                [
+                    EntryDraft(
+                        actor=self._actor(caller),
+                        action="consent_read",
+                        outcome="allow",
+                        details={"consent": number},
+                    )
+                ]
+            )
+            await uow.commit()
+        return await self._view(number)
+
+    async def _view(self, number: str) -> ConsentView:
+        async with self._store.unit_of_work(write=False) as uow:
+            record = await uow.get_consent(number)
+            if record is None:
+                raise NotFound("authorization not found")
+            doc = await uow.load_consent_doc(number)
+            history = await uow.consent_events(number)
+        return ConsentView(doc, record, record.state_on(self._clock().date()), tuple(history))
+
+
+def _check_number(number: str) -> None:
+    if not number or len(number) > 64:
+        raise InvalidArgument([FieldViolation("number", "must be an authorization number")])
