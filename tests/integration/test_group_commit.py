@@ -181,9 +181,10 @@ async def _unblock_head(db: Database) -> None:
 
 
 async def test_failed_append_fails_every_caller_and_writes_nothing(db: Database) -> None:
+    async with committer(db, max_wait=0) as single:
+        first = await single.submit([draft("ok", 0)])
+    assert [e.seq for e in first[0]] == [0]
     async with committer(db, max_batch=8, max_wait=3600) as gc:
-        first = await gc.submit([draft("ok", 0)])
-        assert [e.seq for e in first[0]] == [0]
         await _block_head(db)
 
         async def probe(session: AsyncSession) -> None:
@@ -198,9 +199,9 @@ async def test_failed_append_fails_every_caller_and_writes_nothing(db: Database)
         assert await rows(db, "SELECT seq FROM audit_entries") == [(0,)]
         assert await rows(db, "SELECT tag FROM gc_probe") == []
         await _unblock_head(db)
-        again = await gc.submit([draft("again", 1)])
-        assert [e.seq for e in again[0]] == [1]
-    await assert_verifies(db, 2)
+        again = await asyncio.gather(*(gc.submit([draft("again", i)]) for i in range(8)))
+        assert sorted(e.seq for entries, _ in again for e in entries) == list(range(1, 9))
+    await assert_verifies(db, 9)
 
 
 @pytest.mark.postgres
@@ -237,8 +238,9 @@ async def test_failure_at_commit_fails_every_caller(database_url: str, db: Datab
 
 
 async def test_table_gone_fails_every_caller(db: Database) -> None:
+    async with committer(db, max_wait=0) as single:
+        await single.submit([draft("ok", 0)])
     gc = committer(db, max_batch=4, max_wait=3600)
-    await gc.submit([draft("ok", 0)])
     async with db.write_engine.begin() as conn:
         await conn.execute(text("DROP TABLE audit_subjects"))
     outcomes = await asyncio.gather(

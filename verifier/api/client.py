@@ -7,10 +7,12 @@ from typing import Any
 
 import grpc
 from hedui.v1 import common_pb2 as common
-from hedui.v1 import keys_pb2, keys_pb2_grpc, verification_pb2_grpc
+from hedui.v1 import consent_pb2 as consent_pb
+from hedui.v1 import consent_pb2_grpc, keys_pb2, keys_pb2_grpc, verification_pb2_grpc
 from hedui.v1 import verification_pb2 as pb
 
 from adapters import AssetCategory, IdType, IncomeCategory, SourceKind
+from verifier.api.consent_servicer import ROLES_TO_PB
 from verifier.api.translate import (
     ASSET_CATEGORIES_TO_PB,
     DEDUCTION_KINDS_TO_PB,
@@ -22,6 +24,7 @@ from verifier.api.translate import (
     SOURCES_TO_PB,
     SUPPORTERS_TO_PB,
 )
+from verifier.domain.consent import SignatoryRole
 from verifier.domain.household import DeductionKind, HukouNature, Purpose, Relation, SupporterStatus
 
 
@@ -181,6 +184,7 @@ class Client:
         self._md = tuple(md)
         self.verifications = verification_pb2_grpc.VerificationServiceStub(self.channel)
         self.keys = keys_pb2_grpc.KeyServiceStub(self.channel)
+        self.consents = consent_pb2_grpc.ConsentServiceStub(self.channel)
 
     async def __aenter__(self) -> Client:
         return self
@@ -221,8 +225,85 @@ class Client:
             timeout=timeout,
         )
 
+    async def register_consent(
+        self, consent: consent_pb.Consent, timeout: float = 10.0
+    ) -> consent_pb.RegisterConsentResponse:
+        return await self.consents.RegisterConsent(
+            consent_pb.RegisterConsentRequest(consent=consent), metadata=self._md, timeout=timeout
+        )
+
+    async def revoke_consent(
+        self, number: str, reason: str, timeout: float = 10.0
+    ) -> consent_pb.Consent:
+        resp = await self.consents.RevokeConsent(
+            consent_pb.RevokeConsentRequest(number=number, reason=reason),
+            metadata=self._md,
+            timeout=timeout,
+        )
+        return resp.consent
+
+    async def get_consent(self, number: str, timeout: float = 10.0) -> consent_pb.Consent:
+        resp = await self.consents.GetConsent(
+            consent_pb.GetConsentRequest(number=number), metadata=self._md, timeout=timeout
+        )
+        return resp.consent
+
     async def jwks(self, timeout: float = 10.0) -> str:
         resp = await self.keys.ListKeys(
             keys_pb2.ListKeysRequest(), metadata=self._md, timeout=timeout
         )
         return resp.jwks_json
+
+
+def consent_from_json(doc: Mapping[str, Any]) -> consent_pb.Consent:
+    """A 授权书 from a JSON document (see docs/household-file.md)."""
+    try:
+        return consent_pb.Consent(
+            number=str(doc.get("number", "")),
+            region_code=str(doc.get("region_code", "")),
+            subjects=[
+                consent_pb.ConsentSubject(
+                    id_type=_enum(
+                        ID_TYPES_TO_PB,
+                        IdType,
+                        s.get("id_type", "resident_id"),
+                        f"subjects[{i}].id_type",
+                    ),
+                    id_number=str(s.get("id_number", "")),
+                    name=str(s.get("name", "")),
+                    relation=_enum(
+                        RELATIONS_TO_PB, Relation, s.get("relation"), f"subjects[{i}].relation"
+                    ),
+                )
+                for i, s in enumerate(doc["subjects"])
+            ],
+            signatories=[
+                consent_pb.Signatory(
+                    id_type=_enum(
+                        ID_TYPES_TO_PB,
+                        IdType,
+                        g.get("id_type", "resident_id"),
+                        f"signatories[{i}].id_type",
+                    ),
+                    id_number=str(g.get("id_number", "")),
+                    name=str(g.get("name", "")),
+                    role=_enum(ROLES_TO_PB, SignatoryRole, g.get("role"), f"signatories[{i}].role"),
+                    signs_for=[int(x) for x in g.get("signs_for", [])],
+                )
+                for i, g in enumerate(doc["signatories"])
+            ],
+            sources=[
+                _enum(SOURCES_TO_PB, SourceKind, k, f"sources[{i}]")
+                for i, k in enumerate(doc.get("sources", []))
+            ],
+            purposes=[
+                _enum(PURPOSES_TO_PB, Purpose, p, f"purposes[{i}]")
+                for i, p in enumerate(doc.get("purposes", []))
+            ],
+            valid_from=str(doc.get("valid_from", "")),
+            valid_until=str(doc.get("valid_until") or ""),
+            evidence_sha256=str(doc.get("evidence_sha256", "")),
+            evidence_location=str(doc.get("evidence_location", "")),
+        )
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise HouseholdFileError(f"consent file is missing or mistypes {exc}") from None

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from adapters.registry import AdapterLoadError
-from verifier.cli import adapter_cmds, audit_cmds, certs, offline, runtime
+from verifier.cli import adapter_cmds, audit_cmds, certs, consent_cmds, offline, runtime
 from verifier.cli.logs import configure
 from verifier.config import DEFAULT_SANDBOX_PORT, Config, ConfigError, load_config
 from verifier.signing.keystore import KeyStoreError
@@ -58,14 +58,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     c = cmd(sub, "check", runtime.check, "submit a household file to a server")
     c.add_argument("--household", required=True)
-    c.add_argument("--server", default="127.0.0.1:50051")
     c.add_argument("--out")
     c.add_argument("--wait", action="store_true")
     c.add_argument("--timeout", type=float, default=60.0)
-    c.add_argument("--user", default=os.environ.get("HEDUI_USER", os.environ.get("USER", "cli")))
-    c.add_argument(
-        "--system", default="local-case-system", help="calling system (plaintext dev port only)"
-    )
+    consent_cmds.add_client_arguments(c)
+    consent_cmds.register(sub)
 
     keys = sub.add_parser("keys", help="signing, audit and data keys").add_subparsers(
         dest="keys_cmd", required=True

@@ -5,27 +5,33 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import json
 import signal
 import uuid
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import grpc
 from rich.console import Console
 
-from adapters import SourceKind
+from adapters import SourceKind, resident_id
 from adapters.sandbox import SourceFaults
 from adapters.sandbox.population import Population
 from adapters.sandbox.server import DEFAULT_SEED, run_sandbox, start_sandbox
-from verifier.api.client import Client, HouseholdFileError, request_from_json
+from audit.export import ReceiptError, verify_receipt
+from verifier.api.client import Client, HouseholdFileError, consent_from_json, request_from_json
 from verifier.api.tls import client_credentials, server_credentials_for
-from verifier.bootstrap import build_app, serve_app
+from verifier.bootstrap import App, build_app, serve_app
+from verifier.cli.audit_cmds import verify_async
 from verifier.cli.certs import PkiError, init_pki
-from verifier.cli.offline import audit_verify_async, report_verify, verify_file
+from verifier.cli.consent_cmds import client_for
+from verifier.cli.offline import report_verify, verify_file
 from verifier.cli.report_view import render
 from verifier.config import Config, TlsConfig, sandbox_sources
+from verifier.domain.ports import Caller
 
 console = Console(width=None if Console().is_terminal else 140)
 err = Console(stderr=True)
@@ -105,6 +111,54 @@ def household_doc(population: Population, region: str, index: int) -> dict[str, 
     }
 
 
+def _person(member: dict[str, Any]) -> dict[str, Any]:
+    return {k: member[k] for k in ("id_type", "id_number", "name")}
+
+
+def consent_doc(household: dict[str, Any], today: date) -> dict[str, Any]:
+    """The signed 授权书 covering a household file: adults sign for themselves, the
+    applicant signs as guardian for minors. For the demo and the benchmarks."""
+    members = household["members"]
+    minors = [
+        i
+        for i, m in enumerate(members)
+        if (born := resident_id.birth_date(m["id_number"])) is not None
+        and (today.year - born.year - ((today.month, today.day) < (born.month, born.day))) < 18
+    ]
+    applicant = next(i for i, m in enumerate(members) if m["relation"] == "applicant")
+    signatories = [
+        {
+            **{k: members[i][k] for k in ("id_type", "id_number", "name")},
+            "role": "self",
+            "signs_for": [i],
+        }
+        for i in range(len(members))
+        if i not in minors
+    ]
+    if minors:
+        signatories.append(
+            {
+                **_person(members[applicant]),
+                "role": "guardian",
+                "signs_for": minors,
+            }
+        )
+    scan = json.dumps(household["members"], sort_keys=True).encode()
+    return {
+        "number": household["authorization_id"],
+        "region_code": household["region_code"],
+        "subjects": [
+            {k: m[k] for k in ("id_type", "id_number", "name", "relation")} for m in members
+        ],
+        "signatories": signatories,
+        "purposes": household["purposes"],
+        "valid_from": today.replace(day=1).isoformat(),
+        "valid_until": "",
+        "evidence_sha256": hashlib.sha256(b"signed scan " + scan).hexdigest(),
+        "evidence_location": f"县民政局档案室 {household['case_id']}",
+    }
+
+
 async def _check(args: argparse.Namespace) -> int:
     try:
         doc = json.loads(Path(args.household).read_text())
@@ -112,7 +166,7 @@ async def _check(args: argparse.Namespace) -> int:
     except (OSError, json.JSONDecodeError, HouseholdFileError) as exc:
         err.print(f"[red]cannot read household file[/]: {exc}")
         return 2
-    async with Client(args.server, user=args.user, role="caseworker", system=args.system) as client:
+    async with client_for(args) as client:
         try:
             v = await client.create(req, timeout=args.timeout)
             console.print(f"verification {v.verification_id}: state {v.state}")
@@ -187,10 +241,28 @@ async def _demo(cfg: Config, out_dir: Path, seed: int, *, plaintext: bool = Fals
             credentials=client_creds,
         )
         stack.push_async_callback(client.close)
+        registered = await client.register_consent(
+            consent_from_json(consent_doc(doc, date.today()))
+        )
+        console.print(
+            f"authorization {registered.consent.number} registered"
+            f" ({len(registered.consent.subjects)} people,"
+            f" {len(registered.consent.signatories)} signatures)"
+        )
         v = await client.create(request_from_json(doc, wait=True), timeout=60)
         if not v.latest_report_version:
             err.print("[red]no report was issued in time[/]")
             return 1
+        console.print(
+            f"report v{v.latest_report_version} issued; waiting for late sources (banks)…"
+        )
+        # Follow the verification until every source has answered (the sandbox bank
+        # answers a few seconds later, which makes report version 2).
+        with contextlib.suppress(TimeoutError, grpc.aio.AioRpcError):
+            async with asyncio.timeout(60):
+                async for event in client.watch(v.verification_id):
+                    if event.WhichOneof("event") == "report_issued":
+                        console.print(f"report v{event.report_issued.version} issued")
         report = await client.report(v.verification_id)
         envelope_path = out_dir / "report.dsse.json"
         keys_path = out_dir / "keys.jwks.json"
@@ -206,13 +278,44 @@ async def _demo(cfg: Config, out_dir: Path, seed: int, *, plaintext: bool = Fals
             report_verify(None, argparse.Namespace(file=str(envelope_path), keys=str(keys_path)))
             == 0
         )
+        ok = await _demo_receipt(app, v.verification_id, envelope_path, out_dir) and ok
 
-    chain = await audit_verify_async(cfg, quiet=True)
-    if chain.ok:
-        console.print(f"[green]audit chain verifies[/]: {chain.entries} entries")
+    log = await verify_async(cfg, quiet=True)
+    if log.ok:
+        console.print(
+            f"[green]audit log verifies[/]: {log.entries} entries, chain, Merkle tree and"
+            f" {log.checkpoints} signed checkpoint(s)"
+        )
     else:
-        err.print(f"[red]audit chain broken[/] at seq {chain.first_bad_seq}: {chain.problem}")
-    return 0 if ok and chain.ok else 1
+        err.print(f"[red]audit log broken[/] at seq {log.first_bad_seq}: {log.problem}")
+    return 0 if ok and log.ok else 1
+
+
+async def _demo_receipt(app: App, vid: str, envelope_path: Path, out_dir: Path) -> bool:
+    """An auditor's receipt for the report: its release entry, a signed checkpoint that
+    includes it and the inclusion proof, checked offline against the audit key."""
+    if app.auditing is None:
+        return True
+    auditor = Caller(
+        DEMO_SYSTEM, "demo-auditor", "auditor", tuple(app.config.principals[DEMO_SYSTEM].regions)
+    )
+    receipt = await app.auditing.receipt(auditor, vid)
+    receipt_path = out_dir / "receipt.json"
+    vkey_path = out_dir / "audit.vkey"
+    receipt_path.write_text(json.dumps(receipt, indent=2, ensure_ascii=False) + "\n")
+    vkey_path.write_text(app.auditing.verifier_key + "\n")
+    try:
+        r = verify_receipt(
+            receipt_path.read_bytes(), vkey_path.read_text().strip(), envelope_path.read_bytes()
+        )
+    except ReceiptError as exc:
+        err.print(f"[red]receipt does not verify[/]: {exc}")
+        return False
+    console.print(
+        f"[green]receipt verifies[/]: the report's release entry {r.seq} is in the signed"
+        f" audit tree of {r.tree_size} entries ({receipt_path}, key {vkey_path})"
+    )
+    return True
 
 
 def demo(cfg: Config, args: argparse.Namespace) -> int:
