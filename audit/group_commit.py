@@ -180,7 +180,7 @@ class GroupCommitter:
                     ok = await self._transaction(batch)
             else:
                 ok = await self._transaction(batch)
-        except BaseException as exc:  # noqa: BLE001 — every caller must hear of it
+        except BaseException as exc:
             for unit in batch:
                 if not unit.future.done():
                     failed = GroupCommitFailed(
