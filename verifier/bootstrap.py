@@ -155,6 +155,8 @@ async def build_app(
         deadline_seconds=config.deadline_seconds,
         assessor=assessor or assess_report_sections,
         consents=consent_gate or SqlConsentGate(store),
+        volume_soft=config.volume_soft,
+        volume_hard=config.volume_hard,
     )
     poller = Poller(service, store, fanout, lease_seconds=config.poll_lease_seconds)
     unique = list({id(a): a for a in chosen.values()}.values())

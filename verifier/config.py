@@ -100,6 +100,10 @@ class Config:
     principals: Mapping[str, Principal] = field(default_factory=dict)
     sources: Mapping[SourceKind, SourceConfig] = field(default_factory=dict)
     insecure_plaintext: bool = True
+    volume_soft: int = 50
+    """Checks per user in 24 hours after which an anomaly entry is written."""
+    volume_hard: int = 200
+    """Checks per user in 24 hours after which further checks are refused."""
     poll_interval: float = 1.0
     poll_lease_seconds: float = 60.0
     tls: TlsConfig = field(default_factory=TlsConfig)
@@ -232,6 +236,12 @@ def parse_config(doc: Mapping[str, Any]) -> Config:
         sources=sources,
         insecure_plaintext=_get(server, "insecure_plaintext", bool, "server", True),
         poll_interval=_get(server, "poll_interval", float, "server", base.poll_interval),
+        volume_soft=_get(
+            doc.get("limits", {}), "per_user_daily_soft", int, "limits", base.volume_soft
+        ),
+        volume_hard=_get(
+            doc.get("limits", {}), "per_user_daily_hard", int, "limits", base.volume_hard
+        ),
         poll_lease_seconds=_get(
             server, "poll_lease_seconds", float, "server", base.poll_lease_seconds
         ),

@@ -241,3 +241,24 @@ async def test_keys_are_a_jwks(stack: Stack) -> None:
     async with stack.client() as c:
         doc = json.loads(await c.jwks())
     assert doc["keys"][0]["kty"] == "OKP" and len(doc["keys"][0]["kid"]) == 64
+
+
+async def test_a_check_without_a_registered_authorization_is_refused_with_its_reason(
+    database_url: str, keys_dir: Path
+) -> None:
+    app = await make_app(
+        database_url, keys_dir, {SourceKind.TAX: FakeAdapter(SourceKind.TAX)}, real_consents=True
+    )
+    server = await serve_app(app, "127.0.0.1:0")
+    try:
+        async with Client(
+            f"127.0.0.1:{server.port}", user="w", role="caseworker", system=SYSTEM
+        ) as c:
+            with pytest.raises(grpc.aio.AioRpcError) as ei:
+                await c.create(good_request())
+        assert ei.value.code() is grpc.StatusCode.PERMISSION_DENIED
+        info = error_details_pb2.ErrorInfo()
+        assert rich_status(ei.value).details[0].Unpack(info) and info.reason == "CONSENT_MISSING"
+    finally:
+        await server.stop(0)
+        await app.aclose()

@@ -15,7 +15,12 @@ from audit.schema import AuditEntryRow
 from audit.verify import verify_chain
 from tests.fakes import FakeAdapter, failing
 from tests.helpers import APPLICANT_ID, CALLER, CHILD_ID, SPOUSE_ID, household_draft, make_app, soon
-from verifier.domain.errors import FailedPrecondition, NotFound, PermissionDenied
+from verifier.domain.errors import (
+    FailedPrecondition,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+)
 from verifier.domain.outcomes import VerificationState
 from verifier.domain.ports import Caller
 from verifier.service.fanout import SourcePolicy
@@ -256,5 +261,33 @@ async def test_a_source_failing_repeatedly_opens_its_circuit(
         # Two calls trip the breaker; the third member's call is not made at all.
         assert bad.calls == 2
         assert sum("circuit open" in r for r in reasons) == 1
+    finally:
+        await app.aclose()
+
+
+async def test_unusual_volume_is_flagged_once_and_the_hard_limit_refuses(
+    database_url: str, keys_dir: Path
+) -> None:
+    app = await make_app(database_url, keys_dir, sources(), volume_soft=2, volume_hard=3)
+    try:
+        for i in range(3):
+            await app.service.create(
+                CALLER, household_draft(request_id=f"v{i}", case_id=f"C{i}"), wait=False
+            )
+        with pytest.raises(ResourceExhausted) as ei:
+            await app.service.create(
+                CALLER, household_draft(request_id="v3", case_id="C3"), wait=False
+            )
+        assert ei.value.reason == "VOLUME_LIMIT"
+        # Another user of the same system is not affected.
+        other = Caller(CALLER.system, "worker-2", "caseworker", CALLER.regions)
+        await app.service.create(other, household_draft(request_id="w0"), wait=False)
+        assert isinstance(app.store, SqlStore)
+        log = await audit_rows(app.store)
+        anomalies = [e for e in log if e["action"] == "anomaly"]
+        assert [a["details"]["checks_in_window"] for a in anomalies] == [2, 4]
+        assert all(a["actor"]["user"] == "worker-1" for a in anomalies)
+        denied = [e for e in log if e["action"] == "authorize" and e["outcome"] == "deny"]
+        assert [d["reason"] for d in denied] == ["VOLUME_LIMIT"]
     finally:
         await app.aclose()

@@ -24,6 +24,7 @@ from verifier.domain.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    ResourceExhausted,
     Unauthenticated,
     Unavailable,
 )
@@ -50,6 +51,11 @@ def status_for(exc: DomainError) -> status_pb2.Status:
         )
         return status_pb2.Status(
             code=code_pb2.INVALID_ARGUMENT, message=str(exc), details=[_pack(br)]
+        )
+    if isinstance(exc, ResourceExhausted):
+        info = error_details_pb2.ErrorInfo(reason=exc.reason, domain=DOMAIN)
+        return status_pb2.Status(
+            code=code_pb2.RESOURCE_EXHAUSTED, message=str(exc), details=[_pack(info)]
         )
     if isinstance(exc, PermissionDenied):
         info = error_details_pb2.ErrorInfo(reason=exc.reason, domain=DOMAIN)

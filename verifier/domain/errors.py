@@ -54,3 +54,11 @@ class Unavailable(DomainError):
 
 class Conflict(DomainError):
     """A concurrent request changed the same thing first; retrying may succeed."""
+
+
+class ResourceExhausted(DomainError):
+    """A quota is used up (e.g. a user's daily volume of checks)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(message)

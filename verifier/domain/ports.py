@@ -166,6 +166,12 @@ class UnitOfWork(ConsentStore, abc.ABC):
     async def get_verification(self, verification_id: str) -> VerificationRecord | None: ...
 
     @abc.abstractmethod
+    async def count_checks_since(
+        self, caller_system: str, caller_user: str, since: datetime
+    ) -> int:
+        """How many verifications this user started since ``since``."""
+
+    @abc.abstractmethod
     async def add_verification(
         self, record: VerificationRecord, request: VerificationRequest, authorization_id: str
     ) -> None: ...

@@ -37,6 +37,7 @@ from verifier.domain.errors import (
     FailedPrecondition,
     NotFound,
     PermissionDenied,
+    ResourceExhausted,
     Unavailable,
 )
 from verifier.domain.household import (
@@ -76,6 +77,7 @@ Assessor = Callable[[VerificationRequest, Sequence[SourceOutcome], date], Mappin
 
 
 RUN_LEASE_GRACE_S = 30.0
+VOLUME_WINDOW_HOURS = 24
 # Entries written by hedui itself (late answers, resumed runs) rather than for a caller.
 SYSTEM_ACTOR = Actor(system="hedui", user="", role="system", region="")
 
@@ -115,6 +117,8 @@ class VerificationService:
         clock: Callable[[], datetime] = _utcnow,
         assessor: Assessor | None = None,
         consents: ConsentGate,
+        volume_soft: int = 50,
+        volume_hard: int = 200,
     ) -> None:
         self._store = store
         self._fanout = fanout
@@ -125,6 +129,8 @@ class VerificationService:
         self._clock = clock
         self._assessor = assessor
         self._consents = consents
+        self._volume_soft = volume_soft
+        self._volume_hard = volume_hard
         self._runs: dict[str, _Run] = {}
         self._closing = False
         # Names this process in leases; unique per start so a restarted process does not
@@ -247,10 +253,32 @@ class VerificationService:
         actor = self._actor(caller)
         try:
             async with self._store.unit_of_work(write=True) as uow:
+                recent = await uow.count_checks_since(
+                    caller.system, caller.user, now - timedelta(hours=VOLUME_WINDOW_HOURS)
+                )
+                anomaly = self._volume_anomaly(actor, request, refs, recent)
+                if recent >= self._volume_hard:
+                    await uow.append_audit(
+                        [
+                            EntryDraft(
+                                actor=actor, action="authorize", outcome="deny",
+                                case_id=request.case_id, subject_refs=refs,
+                                reason="VOLUME_LIMIT", request_id=request.request_id,
+                                details={"authorization_id": request.authorization_id},
+                            ),
+                            *anomaly,
+                        ]
+                    )  # fmt: skip
+                    await uow.commit()
+                    raise ResourceExhausted(
+                        "VOLUME_LIMIT",
+                        f"{recent} checks in {VOLUME_WINDOW_HOURS} hours reach this user's limit",
+                    )
                 await uow.add_verification(record, request, request.authorization_id)
                 await uow.set_run_lease(vid, self.owner, self._run_lease_until())
                 await uow.append_audit(
                     [
+                        *(anomaly if recent + 1 == self._volume_soft else []),
                         EntryDraft(
                             actor=actor,
                             action="authorize",
@@ -317,6 +345,28 @@ class VerificationService:
         timeout = None if wait_until is None else max(0.0, wait_until - time.monotonic() - 0.25)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(run.done.wait()), timeout)
+
+    def _volume_anomaly(
+        self, actor: Actor, request: VerificationRequest, refs: tuple[str, ...], recent: int
+    ) -> list[EntryDraft]:
+        """The anomaly entry raised when a user checks unusually many households."""
+        return [
+            EntryDraft(
+                actor=actor,
+                action="anomaly",
+                outcome="flagged",
+                case_id=request.case_id,
+                subject_refs=refs,
+                reason="UNUSUAL_VOLUME",
+                request_id=request.request_id,
+                details={
+                    "checks_in_window": recent + 1,
+                    "window_hours": VOLUME_WINDOW_HOURS,
+                    "soft_limit": self._volume_soft,
+                    "hard_limit": self._volume_hard,
+                },
+            )
+        ]
 
     def _run_lease_until(self) -> datetime:
         # Longer than any run can take: a lease still held past this means a dead process.

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from types import TracebackType
 
-from sqlalchemy import insert, or_, select, tuple_, update
+from sqlalchemy import func, insert, or_, select, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -161,6 +161,21 @@ class SqlUnitOfWork(UnitOfWork):
                 )
             ).scalar_one_or_none()
         return _record(row) if row else None
+
+    async def count_checks_since(
+        self, caller_system: str, caller_user: str, since: datetime
+    ) -> int:
+        async with _guard():
+            n = await self.session.execute(
+                select(func.count())
+                .select_from(VerificationRow)
+                .where(
+                    VerificationRow.caller_system == caller_system,
+                    VerificationRow.caller_user == caller_user,
+                    VerificationRow.created_at >= since,
+                )
+            )
+            return int(n.scalar_one())
 
     async def get_verification(self, verification_id: str) -> VerificationRecord | None:
         async with _guard():

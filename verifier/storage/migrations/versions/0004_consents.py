@@ -19,6 +19,12 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # Per-user volume limits count a user's recent checks.
+    op.create_index(
+        "ix_verifications_caller_created",
+        "verifications",
+        ["caller_system", "caller_user", "created_at"],
+    )
     op.create_table(
         "consents",
         sa.Column("number", sa.String(64), primary_key=True),
@@ -58,6 +64,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_verifications_caller_created", "verifications")
     op.drop_table("consent_events")
     op.drop_table("consent_subjects")
     op.drop_index("ix_consents_household", "consents")
