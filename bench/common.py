@@ -15,9 +15,12 @@ from adapters import Adapter, SourceKind
 from verifier.api.server import RunningServer
 from verifier.bootstrap import App, build_app, serve_app
 from verifier.config import Config, Principal, SourceConfig
+from verifier.cli.logs import configure
 from verifier.storage.migrate import upgrade
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+configure("WARNING")  # benchmarks print figures, not request logs
 SYSTEM = "bench-system"
 
 
@@ -67,6 +70,9 @@ async def running_stack(
         deadline_seconds=deadline,
         principals={SYSTEM: Principal(SYSTEM, ("caseworker",), ("37", "34"))},
         sources=dict(sources or {}),
+        # One synthetic user makes every check here; per-person volume limits do not apply.
+        volume_soft=10**9,
+        volume_hard=10**9,
     )
     app = await build_app(cfg, adapters=adapters, migrate=False)
     server = await serve_app(app, "127.0.0.1:0")

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
+from datetime import date
 from typing import Any
 
 from adapters.sandbox import Population
+from verifier.api.client import Client, consent_from_json
+from verifier.cli.runtime import consent_doc
 
 
 def household_request(pop: Population, region: str, index: int, members: int = 4) -> dict[str, Any]:
@@ -20,7 +24,7 @@ def household_request(pop: Population, region: str, index: int, members: int = 4
     return {
         "request_id": f"bench-{uuid.uuid4().hex[:16]}",
         "case_id": f"BENCH-{index}",
-        "authorization_id": "SQ-BENCH",
+        "authorization_id": f"SQ-BENCH-{index}",
         "purposes": ["dibao"],
         "region_code": region,
         "hukou": "rural",
@@ -34,3 +38,13 @@ def household_request(pop: Population, region: str, index: int, members: int = 4
             for n, p in enumerate(chosen)
         ],
     }
+
+
+async def register_consents(
+    client: Client, pop: Population, region: str, indexes: Iterable[int]
+) -> None:
+    """A signed authorization for each household the benchmark will check (not timed)."""
+    today = date.today()
+    for i in indexes:
+        doc = consent_doc(household_request(pop, region, i), today)
+        await client.register_consent(consent_from_json(doc))

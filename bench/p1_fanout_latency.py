@@ -31,12 +31,12 @@ from bench.common import (
     sandbox_process,
     scratch_database,
 )
-from bench.households import household_request
+from bench.households import household_request, register_consents
 from verifier.api.client import Client, request_from_json
 from verifier.config import sandbox_sources
 
 SEED = 2260
-HOUSEHOLDS = 40
+HOUSEHOLDS = 120  # per county: every request's applicant is a different household
 SOURCES = (
     SourceKind.TAX,
     SourceKind.SOCIAL_INSURANCE,
@@ -79,11 +79,12 @@ async def measure(port: int, pop: Population, requests: int) -> list[float]:
             running_stack(url, Path(keys), sources=sources) as (_app, server),
             Client(f"127.0.0.1:{server.port}", user="bench", system=SYSTEM) as c,
         ):
+            await register_consents(c, pop, "370322", range(5 + requests))
             for i in range(5):  # warm-up: connections and lazy imports
                 await c.create(request_from_json(household_request(pop, "370322", i), wait=True))
             lat = []
             for i in range(requests):
-                req = request_from_json(household_request(pop, "370322", 100 + i), wait=True)
+                req = request_from_json(household_request(pop, "370322", 5 + i), wait=True)
                 t0 = time.perf_counter()
                 v = await c.create(req)
                 lat.append((time.perf_counter() - t0) * 1000)

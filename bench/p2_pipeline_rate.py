@@ -23,7 +23,7 @@ from adapters import SourceKind
 from adapters.sandbox import Population, generate_population
 from adapters.sandbox.server import current_as_of
 from bench.common import SYSTEM, ratio_line, running_stack, scratch_database
-from bench.households import household_request
+from bench.households import household_request, register_consents
 from bench.inprocess import PopulationAdapter
 from verifier.api.client import Client, request_from_json
 
@@ -37,6 +37,7 @@ SOURCES = (
     SourceKind.SECURITIES,
 )
 ECHO = "/bench.Echo/Echo"
+HOUSEHOLDS = 140  # distinct applicants (the sandbox county has 150 households)
 
 
 async def drive(concurrency: int, seconds: float, call: object) -> float:
@@ -95,10 +96,11 @@ async def pipeline_rate(kind: str, pop: Population, concurrency: int, seconds: f
             running_stack(url, Path(keys), adapters=adapters) as (_app, server),
             Client(f"127.0.0.1:{server.port}", user="bench", system=SYSTEM) as c,
         ):
+            await register_consents(c, pop, "370322", range(HOUSEHOLDS))
 
             async def call(i: int) -> None:
                 v = await c.create(
-                    request_from_json(household_request(pop, "370322", i % 500), wait=True)
+                    request_from_json(household_request(pop, "370322", i % HOUSEHOLDS), wait=True)
                 )
                 assert v.latest_report_version == 1
 

@@ -40,7 +40,9 @@ ACTIONS = ("authorize", "access_intent", "source_query", "released")
 def draft(writer: int, n: int) -> EntryDraft:
     members = 2 + (n % 3)
     refs = tuple(
-        hmac.new(PSEUDONYM_KEY, b"RESIDENT_ID:%d-%d-%d" % (writer, n, m), hashlib.sha256).hexdigest()
+        hmac.new(
+            PSEUDONYM_KEY, b"RESIDENT_ID:%d-%d-%d" % (writer, n, m), hashlib.sha256
+        ).hexdigest()
         for m in range(members)
     )
     vid = str(uuid.uuid4())

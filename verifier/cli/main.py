@@ -9,7 +9,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from adapters.registry import AdapterLoadError
-from verifier.cli import adapter_cmds, audit_cmds, certs, consent_cmds, offline, runtime
+from verifier.cli import (
+    adapter_cmds,
+    audit_cmds,
+    certs,
+    consent_cmds,
+    offline,
+    policy_cmds,
+    runtime,
+)
 from verifier.cli.logs import configure
 from verifier.config import DEFAULT_SANDBOX_PORT, Config, ConfigError, load_config
 from verifier.signing.keystore import KeyStoreError
@@ -63,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--timeout", type=float, default=60.0)
     consent_cmds.add_client_arguments(c)
     consent_cmds.register(sub)
+    policy_cmds.register(sub)
 
     keys = sub.add_parser("keys", help="signing, audit and data keys").add_subparsers(
         dest="keys_cmd", required=True

@@ -1,0 +1,68 @@
+"""`hedui policy check FILE` and `hedui policy explain REPORT`."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from verifier import policy
+from verifier.cli.offline import verify_file
+from verifier.config import Config
+from verifier.signing.dsse import EnvelopeError
+from verifier.signing.jwks import JwksError
+
+console = Console()
+err = Console(stderr=True)
+
+
+def policy_check(_cfg: Config, args: argparse.Namespace) -> int:
+    problems = policy.check_policy_file(Path(args.file))
+    if not problems:
+        console.print(f"[green]{args.file}: policy file is valid[/]")
+        return 0
+    for p in problems:
+        err.print(f"[red]{p}[/]")
+    return 1
+
+
+def _report_document(path: Path, keys: str | None) -> dict[str, Any]:
+    if keys:
+        return verify_file(path, Path(keys)).document
+    env = json.loads(path.read_bytes())
+    doc: dict[str, Any] = json.loads(base64.b64decode(env["payload"]))
+    return doc
+
+
+def policy_explain(_cfg: Config, args: argparse.Namespace) -> int:
+    try:
+        doc = _report_document(Path(args.report), args.keys)
+    except (OSError, ValueError, KeyError, EnvelopeError, JwksError) as exc:
+        err.print(f"[red]cannot read the report[/]: {exc}")
+        return 1
+    if "assessments" not in doc:
+        err.print(
+            f"[yellow]the report has no assessment[/]: {doc.get('assessment_unavailable', '')}"
+        )
+        return 1
+    if not args.keys:
+        err.print("[yellow]signature not checked (no --keys given)[/]")
+    console.print(policy.explain(doc))
+    return 0
+
+
+def register(sub: Any) -> None:
+    pol = sub.add_parser("policy", help="assessment policy files").add_subparsers(
+        dest="policy_cmd", required=True
+    )
+    c = pol.add_parser("check", help="validate a region policy file, naming every problem")
+    c.add_argument("file")
+    c.set_defaults(fn=policy_check)
+    e = pol.add_parser("explain", help="the rule trace of a report's assessment")
+    e.add_argument("report")
+    e.add_argument("--keys", help="JWKS to verify the report with first")
+    e.set_defaults(fn=policy_explain)
