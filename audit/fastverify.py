@@ -29,11 +29,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing
+import pickle
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,11 +103,18 @@ def _no_float(_text: str) -> float:
     raise _Slow
 
 
-# Bodies with a non-BMP character (JCS sorts keys by UTF-16 units), or 16+ digits in a
-# row (an integer that may lie beyond 2^53, where JCS writes a double), take the exact
-# check; a float anywhere makes the parser raise and does the same.
-_NEEDS_EXACT = re.compile(rb"[\xf0-\xf4]|[0-9]{16}")
-_DECODE = json.JSONDecoder(parse_float=_no_float).decode
+def _small_int(text: str) -> int:
+    if len(text) > 15:
+        raise _Slow
+    return int(text)
+
+
+# Bodies with a non-BMP character (JCS sorts keys by UTF-16 units) take the exact check;
+# so does a float or an integer that may lie beyond 2^53 (where JCS writes a double):
+# the parser raises on them. One decoder, built once (json.loads with hooks builds one
+# per call).
+_NEEDS_EXACT = re.compile(rb"[\xf0-\xf4]")
+_DECODE = json.JSONDecoder(parse_float=_no_float, parse_int=_small_int).decode
 _ENCODE = json.JSONEncoder(
     ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
 ).encode
@@ -227,8 +234,9 @@ def _walk(
         # Canonical form: the exact bytes json.dumps(sort_keys, compact, raw UTF-8) writes.
         try:
             if needs_exact(body) is None:
-                doc = decode(body.decode("utf-8"))
-                ok = isinstance(doc, dict) and encode(doc) == body.decode("utf-8")
+                plain = body.decode("utf-8")
+                doc = decode(plain)
+                ok = encode(doc) == plain
             else:
                 raise _Slow
         except _Slow:
@@ -281,6 +289,32 @@ def _walk(
     if sub[0] < job.hi or node[0] < job.hi:
         return bad(job.hi - 1, "index rows beyond the last entry of the range")
     return "", None, chain, tree.frontier, roots
+
+
+async def _in_child(job: RangeJob) -> RangeResult:
+    """Run :func:`check_range` in ``python -m audit.fastverify`` (no multiprocessing: a
+    spawned pool would re-import the caller's ``__main__``)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "audit.fastverify",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate(pickle.dumps(job))
+    if proc.returncode != 0:
+        raise RuntimeError(f"verification worker failed: {err.decode(errors='replace')[-2000:]}")
+    result = pickle.loads(out)  # noqa: S301 — our own child's answer
+    if not isinstance(result, RangeResult):
+        raise RuntimeError("verification worker answered nonsense")
+    return result
+
+
+def _child_main() -> int:
+    job = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 — from our own parent
+    sys.stdout.buffer.write(pickle.dumps(check_range(job)))
+    return 0
 
 
 def _conninfo(url: str) -> str:
@@ -414,16 +448,9 @@ async def _fast(
         )
         for lo, hi in zip(bounds, bounds[1:], strict=False)
     ]
-    results: list[RangeResult]
-    if len(jobs) == 1:
-        results = [await asyncio.to_thread(check_range, jobs[0])]
-    else:
-        ctx = multiprocessing.get_context("spawn")
-        loop = asyncio.get_running_loop()
-        with ProcessPoolExecutor(max_workers=len(jobs) - 1, mp_context=ctx) as pool:
-            others = [loop.run_in_executor(pool, check_range, job) for job in jobs[1:]]
-            first = asyncio.to_thread(check_range, jobs[0])
-            results = list(await asyncio.gather(first, *others))
+    # The first part in a thread of this process, the others in child processes.
+    first = asyncio.to_thread(check_range, jobs[0])
+    results = list(await asyncio.gather(first, *(_in_child(job) for job in jobs[1:])))
     stats.parts = results
     if any(r.problem for r in results):
         return None
@@ -451,3 +478,7 @@ async def _fast(
         len(signed),
         trusted.size if trusted else None,
     )
+
+
+if __name__ == "__main__":
+    raise SystemExit(_child_main())

@@ -75,7 +75,8 @@ def load_adapters(config: Config) -> dict[SourceKind, Adapter]:
 
 def make_store(config: Config, keys: KeyStore) -> SqlStore:
     active, all_keys = keys.data_keys()
-    return SqlStore(open_database(config.database_url), Sealer(active.kid, all_keys))
+    db = open_database(config.database_url, lock_timeout_ms=config.lock_timeout_ms)
+    return SqlStore(db, Sealer(active.kid, all_keys))
 
 
 def make_auditing(keys: KeyStore, db: Database, origin: str = DEFAULT_ORIGIN) -> AuditService:

@@ -100,6 +100,8 @@ class Config:
     principals: Mapping[str, Principal] = field(default_factory=dict)
     sources: Mapping[SourceKind, SourceConfig] = field(default_factory=dict)
     insecure_plaintext: bool = True
+    lock_timeout_ms: int = 5000
+    """How long a statement may wait for a lock before the request fails UNAVAILABLE."""
     volume_soft: int = 50
     """Checks per user in 24 hours after which an anomaly entry is written."""
     volume_hard: int = 200
@@ -230,6 +232,7 @@ def parse_config(doc: Mapping[str, Any]) -> Config:
         tls=_parse_tls(doc.get("tls", {})),
         listen=_get(server, "listen", str, "server", base.listen),
         database_url=_get(db, "url", str, "database", base.database_url),
+        lock_timeout_ms=_get(db, "lock_timeout_ms", int, "database", base.lock_timeout_ms),
         keys_dir=Path(_get(keys, "dir", str, "keys", str(base.keys_dir))),
         deadline_seconds=_get(server, "deadline_seconds", float, "server", base.deadline_seconds),
         principals=principals,

@@ -50,7 +50,7 @@ def ensure_sqlite_dir(url: str) -> None:
         Path(db).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool) -> None:
+def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool, lock_timeout_ms: int) -> None:
     # pysqlite's own transaction handling begins lazily and DEFERRED; a deferred
     # transaction that reads and then writes can deadlock against another writer. Writers
     # take the lock up front with BEGIN IMMEDIATE; readers stay deferred (WAL lets them run).
@@ -61,7 +61,7 @@ def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=10000")
+        cur.execute(f"PRAGMA busy_timeout={int(lock_timeout_ms)}")
         cur.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -92,17 +92,24 @@ class Database:
             await self.write_engine.dispose()
 
 
-def open_database(url: str, *, pool_size: int = 10) -> Database:
+def open_database(url: str, *, pool_size: int = 10, lock_timeout_ms: int = 5000) -> Database:
+    """Engines for ``url``. ``lock_timeout_ms`` bounds how long a statement waits for a
+    lock (the audit head, a busy SQLite file): past it the request fails UNAVAILABLE
+    instead of hanging while the audit log cannot be written."""
     aurl = async_url(url)
     if is_sqlite(url):
         ensure_sqlite_dir(url)
         read = create_async_engine(aurl)
         write = create_async_engine(aurl)
-        _sqlite_pragmas(read, immediate=False)
-        _sqlite_pragmas(write, immediate=True)
+        _sqlite_pragmas(read, immediate=False, lock_timeout_ms=lock_timeout_ms)
+        _sqlite_pragmas(write, immediate=True, lock_timeout_ms=lock_timeout_ms)
     else:
         read = write = create_async_engine(
-            aurl, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            aurl,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            connect_args={"options": f"-c lock_timeout={int(lock_timeout_ms)}"},
         )
     return Database(
         url=url,

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 
 from sqlalchemy import func, insert, or_, select, tuple_, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InternalError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters import Record, SourceKind
@@ -62,7 +62,9 @@ async def _guard() -> AsyncIterator[None]:
         yield
     except IntegrityError:
         raise Conflict("a concurrent request changed the same record") from None
-    except (OperationalError, AuditUnavailable) as exc:
+    except (OperationalError, InternalError, AuditUnavailable) as exc:
+        # Lock timeouts, a read-only or full database, a lost connection: the audit log
+        # cannot be written now, so nothing proceeds (fail closed, retryable).
         raise Unavailable(f"database unavailable ({type(exc).__name__})") from None
     except DBAPIError as exc:
         if exc.connection_invalidated:
