@@ -20,7 +20,7 @@ from verifier.cli import (
 )
 from verifier.cli.logs import configure
 from verifier.config import DEFAULT_SANDBOX_PORT, Config, ConfigError, load_config
-from verifier.signing.keystore import KeyStoreError
+from verifier.signing.keystore import KeyStore, KeyStoreError
 
 Handler = Callable[[Config, argparse.Namespace], int]
 
@@ -83,6 +83,12 @@ def _parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="re-encrypt every sealed column under the new data key (default: yes)",
+    )
+    cmd(
+        keys,
+        "rewrap",
+        lambda cfg, _args: offline.keys_rewrap(cfg, KeyStore(cfg.keys_dir)),
+        "finish re-encrypting sealed columns under the active data key (no new keys)",
     )
     ke = cmd(keys, "export", offline.keys_export, "public keys as JWKS")
     ke.add_argument("--kind", choices=("signing", "audit"), default="signing")
