@@ -151,9 +151,9 @@ async def test_kill_minus_nine_twenty_times(database_url: str, tmp_path: Path) -
         cmd = [sys.executable, "-m", "verifier.cli.main", "--config", str(cfg), "serve"]
         env = {**os.environ, "HEDUI_LOG_LEVEL": "WARNING"}
         for round_no in range(ROUNDS):
-            proc = subprocess.Popen(
-                cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-            )  # noqa: S603
+            proc = await asyncio.create_subprocess_exec(
+                *cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
             try:
                 await serving(target)
                 async with Client(target, user="crash", system=SYSTEM) as client:
@@ -166,12 +166,12 @@ async def test_kill_minus_nine_twenty_times(database_url: str, tmp_path: Path) -
                     load = asyncio.create_task(load_until(client, docs, received, enough, round_no))
                     await asyncio.wait_for(enough.wait(), 60)
                     proc.send_signal(signal.SIGKILL)  # requests are in flight
-                    await asyncio.to_thread(proc.wait, 10)
+                    await asyncio.wait_for(proc.wait(), 10)
                     await asyncio.wait_for(load, 30)
             finally:
-                if proc.poll() is None:
+                if proc.returncode is None:
                     proc.kill()
-                    proc.wait(10)
+                    await proc.wait()
     assert len(received) >= 3 * ROUNDS
 
     db = open_database(database_url)

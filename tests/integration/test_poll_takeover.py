@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 from datetime import date
 from pathlib import Path
@@ -80,7 +79,7 @@ async def test_a_killed_poll_holder_is_replaced_by_another_process(
         population=pop, faults={SourceKind.BANK: SourceFaults(async_delay_s=4.0)}
     )
     env = {**os.environ, "HEDUI_LOG_LEVEL": "WARNING"}
-    procs: list[subprocess.Popen[bytes]] = []
+    procs: list[asyncio.subprocess.Process] = []
     try:
         ports = [free_port(), free_port()]
         cfgs = []
@@ -89,7 +88,7 @@ async def test_a_killed_poll_holder_is_replaced_by_another_process(
             cfg.write_text(config_text(database_url, tmp_path / "keys", port, sb.port))
             cfgs.append(cfg)
         cmd = [sys.executable, "-m", "verifier.cli.main", "--config"]
-        procs.append(subprocess.Popen([*cmd, str(cfgs[0]), "serve"], env=env))  # noqa: S603
+        procs.append(await asyncio.create_subprocess_exec(*cmd, str(cfgs[0]), "serve", env=env))
         target_a = f"127.0.0.1:{ports[0]}"
         await serving(target_a)
         doc = household_doc(pop, "370322", 0)
@@ -99,9 +98,9 @@ async def test_a_killed_poll_holder_is_replaced_by_another_process(
         assert v.latest_report_version == 1
         await asyncio.wait_for(leased_by_someone(database_url), 30)
         procs[0].send_signal(signal.SIGKILL)
-        await asyncio.to_thread(procs[0].wait, 10)
+        await asyncio.wait_for(procs[0].wait(), 10)
 
-        procs.append(subprocess.Popen([*cmd, str(cfgs[1]), "serve"], env=env))  # noqa: S603
+        procs.append(await asyncio.create_subprocess_exec(*cmd, str(cfgs[1]), "serve", env=env))
         target_b = f"127.0.0.1:{ports[1]}"
         await serving(target_b)
         async with Client(target_b, user="w", system=SYSTEM) as c:
@@ -133,7 +132,7 @@ async def test_a_killed_poll_holder_is_replaced_by_another_process(
         assert sorted(versions) == [1, 2]
     finally:
         for p in procs:
-            if p.poll() is None:
+            if p.returncode is None:
                 p.kill()
-                p.wait(10)
+                await p.wait()
         await sb.stop()
