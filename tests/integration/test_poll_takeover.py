@@ -74,9 +74,10 @@ async def test_a_killed_poll_holder_is_replaced_by_another_process(
     database_url: str, tmp_path: Path
 ) -> None:
     pop = generate_population(3, households_per_county=20, as_of=current_as_of())
-    # The bank answers 4 s after the question: long enough to kill the first poller.
+    # The bank answers 4 s after the question: long enough to kill the first poller. Each
+    # poll takes 1.5 s, so the poller holds its lease long enough to be seen holding it.
     sb = await start_sandbox(
-        population=pop, faults={SourceKind.BANK: SourceFaults(async_delay_s=4.0)}
+        population=pop, faults={SourceKind.BANK: SourceFaults(async_delay_s=4.0, latency_ms=1500)}
     )
     env = {**os.environ, "HEDUI_LOG_LEVEL": "WARNING"}
     procs: list[asyncio.subprocess.Process] = []
