@@ -28,6 +28,7 @@ costs the fast one. SQLite always takes :func:`verify_log`.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import pickle
 import re
@@ -155,7 +156,9 @@ def _start_state(cur: psycopg.Cursor[Any], lo: int) -> tuple[bytes, list[bytes]]
     return bytes(row[0]), frontier
 
 
-def _stream(conn: psycopg.Connection[Any], name: str, query: str, lo: int, hi: int) -> Iterator[Any]:
+def _stream(
+    conn: psycopg.Connection[Any], name: str, query: str, lo: int, hi: int
+) -> Iterator[Any]:
     with conn.cursor(name=name, binary=True) as cur:
         cur.itersize = FETCH
         cur.execute(query, (lo, hi))
@@ -172,8 +175,7 @@ _SUBJECTS = (
     " ORDER BY seq, subject_ref"
 )
 _NODES = (
-    "SELECT seq, level, hash FROM audit_tree_nodes WHERE seq >= %s AND seq < %s"
-    " ORDER BY seq, level"
+    "SELECT seq, level, hash FROM audit_tree_nodes WHERE seq >= %s AND seq < %s ORDER BY seq, level"
 )
 
 
@@ -216,14 +218,16 @@ def _walk(
     roots: dict[int, bytes] = {}
     subjects = _stream(conn, "hedui_v_subjects", _SUBJECTS, job.lo, job.hi)
     nodes = _stream(conn, "hedui_v_nodes", _NODES, job.lo, job.hi)
-    end = (job.hi, "")
-    sub = next(subjects, end)
-    node = next(nodes, end)
+    end: tuple[Any, ...] = (job.hi, "", b"")
+    sub: tuple[Any, ...] = next(subjects, end)
+    node: tuple[Any, ...] = next(nodes, end)
     expected = job.lo
     needs_exact = _NEEDS_EXACT.search
     decode, encode = _DECODE, _ENCODE
 
-    def bad(seq: int, problem: str) -> tuple[str, int | None, bytes, tuple[bytes, ...], dict[int, bytes]]:
+    def bad(
+        seq: int, problem: str
+    ) -> tuple[str, int | None, bytes, tuple[bytes, ...], dict[int, bytes]]:
         return problem, seq, chain, tree.frontier, roots
 
     for seq, body, leaf, chain_hash, ts, a_sys, a_user, action, case_id, vid, outcome in _stream(
@@ -312,8 +316,11 @@ async def _in_child(job: RangeJob) -> RangeResult:
 
 
 def _child_main() -> int:
+    # Run as __main__: use the importable module's classes, which the parent unpickles.
+    from audit import fastverify
+
     job = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 — from our own parent
-    sys.stdout.buffer.write(pickle.dumps(check_range(job)))
+    sys.stdout.buffer.write(pickle.dumps(fastverify.check_range(job)))
     return 0
 
 
@@ -335,6 +342,7 @@ async def verify_database(
     origin: str | None = None,
     trusted_checkpoint: bytes | None = None,
     workers: int = 2,
+    min_part: int = 10_000,
     stats: FastStats | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> LogReport:
@@ -362,7 +370,14 @@ async def verify_database(
             await session.execute(text("SET TRANSACTION READ ONLY"))
             t0 = time.perf_counter()
             fast = await _fast(
-                session, url, verifier_keys, origin, trusted_checkpoint, max(1, workers), stats
+                session,
+                url,
+                verifier_keys,
+                origin,
+                trusted_checkpoint,
+                max(1, workers),
+                max(1, min_part),
+                stats,
             )
             stats.fast_seconds = time.perf_counter() - t0
             if fast is not None:
@@ -393,6 +408,7 @@ async def _fast(
     origin: str | None,
     trusted_checkpoint: bytes | None,
     workers: int,
+    min_part: int,
     stats: FastStats,
 ) -> LogReport | None:
     """The optimistic pass: a LogReport when everything is sound, None otherwise."""
@@ -428,13 +444,15 @@ async def _fast(
     ).first()
     if beyond is not None:
         return None
-    wanted = [(c.size, c.root) for c in signed] + ([(trusted.size, trusted.root)] if trusted else [])
+    wanted = [(c.size, c.root) for c in signed] + (
+        [(trusted.size, trusted.root)] if trusted else []
+    )
     if any(size > n for size, _ in wanted):
         return None
     if any(size == 0 and root != EMPTY_ROOT for size, root in wanted):
         return None
 
-    parts = max(1, min(workers, n // 10_000 or 1))
+    parts = max(1, min(workers, n // min_part))
     bounds = [n * k // parts for k in range(parts + 1)]
     sizes = sorted({size for size, _ in wanted if size > 0})
     conninfo = _conninfo(url)
@@ -446,7 +464,7 @@ async def _fast(
             hi,
             tuple(s for s in sizes if lo < s <= hi),
         )
-        for lo, hi in zip(bounds, bounds[1:], strict=False)
+        for lo, hi in itertools.pairwise(bounds)
     ]
     # The first part in a thread of this process, the others in child processes.
     first = asyncio.to_thread(check_range, jobs[0])
@@ -454,7 +472,8 @@ async def _fast(
     stats.parts = results
     if any(r.problem for r in results):
         return None
-    chain, frontier = ZERO_CHAIN, ()
+    chain: bytes = ZERO_CHAIN
+    frontier: tuple[bytes, ...] = ()
     roots: dict[int, bytes] = {}
     for r in results:
         if r.start_chain != chain or r.start_frontier != frontier:

@@ -46,7 +46,7 @@ async def test_two_processes_append_to_one_chain(database_url: str) -> None:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-    for tag, (out, err) in outputs.items():
+    for tag, (_out, err) in outputs.items():
         assert procs[tag].returncode == 0, err
     seqs = {tag: json.loads(out.strip().splitlines()[-1]) for tag, (out, _err) in outputs.items()}
     assert len(seqs["a"]) == len(seqs["b"]) == COUNT
@@ -62,6 +62,6 @@ async def test_two_processes_append_to_one_chain(database_url: str) -> None:
         await db.dispose()
     assert chain.ok and log.ok, (chain.problem, log.problem)
     assert chain.entries == log.entries == 2 * COUNT
-    by_seq = dict(rows)
+    by_seq: dict[int, str] = {seq: system for seq, system in rows}
     for tag in ("a", "b"):  # every seq a process was given holds that process's entry
         assert {by_seq[s] for s in seqs[tag]} == {f"system-{tag}"}
