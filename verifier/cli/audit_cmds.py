@@ -26,6 +26,7 @@ from adapters import IdType
 from audit.checkpoint import CheckpointError
 from audit.checkpointer import DEFAULT_ORIGIN
 from audit.export import ReceiptError, verify_export, verify_receipt
+from audit.fastverify import verify_database
 from audit.verify import LogReport, verify_log
 from verifier.bootstrap import make_auditing
 from verifier.config import Config
@@ -33,7 +34,7 @@ from verifier.domain.errors import DomainError
 from verifier.domain.ports import Caller
 from verifier.service.auditing import AuditService, EntryFilter, verifier_keys_for
 from verifier.signing.keystore import KeyStore, KeyStoreError
-from verifier.storage.engine import open_database
+from verifier.storage.engine import is_sqlite, open_database
 
 console = Console()
 err = Console(stderr=True)
@@ -79,6 +80,12 @@ async def verify_async(
             raise
         err.print("[yellow]no audit keys found: checkpoints are not checked[/]")
         keys = []
+    if not is_sqlite(cfg.database_url):
+        # PostgreSQL: one snapshot, streamed with server-side cursors, split across processes;
+        # any problem is re-checked by verify_log so the first bad seq is named exactly.
+        return await verify_database(
+            cfg.database_url, verifier_keys=keys, origin=DEFAULT_ORIGIN, trusted_checkpoint=trusted
+        )
     db = open_database(cfg.database_url)
     try:
         async with db.read_sessions() as session:
