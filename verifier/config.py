@@ -99,7 +99,6 @@ class Config:
     deadline_seconds: float = 30.0
     principals: Mapping[str, Principal] = field(default_factory=dict)
     sources: Mapping[SourceKind, SourceConfig] = field(default_factory=dict)
-    insecure_plaintext: bool = True
     lock_timeout_ms: int = 5000
     """How long a statement may wait for a lock before the request fails UNAVAILABLE."""
     volume_soft: int = 50
@@ -237,7 +236,6 @@ def parse_config(doc: Mapping[str, Any]) -> Config:
         deadline_seconds=_get(server, "deadline_seconds", float, "server", base.deadline_seconds),
         principals=principals,
         sources=sources,
-        insecure_plaintext=_get(server, "insecure_plaintext", bool, "server", True),
         poll_interval=_get(server, "poll_interval", float, "server", base.poll_interval),
         volume_soft=_get(
             doc.get("limits", {}), "per_user_daily_soft", int, "limits", base.volume_soft
