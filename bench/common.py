@@ -14,8 +14,8 @@ import psycopg
 from adapters import Adapter, SourceKind
 from verifier.api.server import RunningServer
 from verifier.bootstrap import App, build_app, serve_app
-from verifier.config import Config, Principal, SourceConfig
 from verifier.cli.logs import configure
+from verifier.config import Config, Principal, SourceConfig
 from verifier.storage.migrate import upgrade
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
