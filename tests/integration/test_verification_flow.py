@@ -291,3 +291,17 @@ async def test_unusual_volume_is_flagged_once_and_the_hard_limit_refuses(
         assert [d["reason"] for d in denied] == ["VOLUME_LIMIT"]
     finally:
         await app.aclose()
+
+
+async def test_an_auditor_may_not_read_report_contents(database_url: str, keys_dir: Path) -> None:
+    app = await make_app(database_url, keys_dir, sources())
+    try:
+        v = await app.service.create(CALLER, household_draft(), wait=True, wait_until=soon())
+        auditor = Caller(CALLER.system, "auditor-1", "auditor", CALLER.regions)
+        with pytest.raises(NotFound):
+            await app.service.get_report(auditor, v.record.id, 0)
+        assert isinstance(app.store, SqlStore)
+        denied = [e for e in await audit_rows(app.store) if e["action"] == "report_read"]
+        assert [(e["outcome"], e["reason"]) for e in denied] == [("deny", "ROLE_NOT_ALLOWED")]
+    finally:
+        await app.aclose()

@@ -100,6 +100,8 @@ def _parser() -> argparse.ArgumentParser:
     rv = cmd(rep, "verify", offline.report_verify, "verify a DSSE report envelope against a JWKS")
     rv.add_argument("file")
     rv.add_argument("--keys", required=True)
+    rv.add_argument("--receipt", help="release receipt (hedui audit receipt) to check too")
+    rv.add_argument("--audit-key", help="file with the audit log's verifier key (hedui audit key)")
     rs = cmd(rep, "show", offline.report_show, "readable summary of a report")
     rs.add_argument("file")
     rs.add_argument("--keys")

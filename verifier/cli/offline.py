@@ -15,13 +15,12 @@ from rich.progress import (
     Progress,
     TaskID,
     TextColumn,
-    TimeElapsedColumn,
 )
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from adapters import registry
-from audit.verify import ChainReport, verify_chain
+from audit.export import ReceiptError, verify_receipt
 from verifier.cli.report_view import render
 from verifier.config import Config
 from verifier.signing.dsse import EnvelopeError, VerifiedEnvelope, verify_envelope
@@ -136,6 +135,18 @@ def report_verify(_cfg: Config | None, args: argparse.Namespace) -> int:
         f"[green]VERIFIED[/]: report {doc.get('report_id')} version {doc.get('version')}, "
         f"signed by key {v.key_id[:16]}…, payload is RFC 8785 canonical JSON"
     )
+    receipt = getattr(args, "receipt", None)
+    if receipt:
+        try:
+            vkey = Path(args.audit_key).read_text().strip() if args.audit_key else ""
+            r = verify_receipt(Path(receipt).read_bytes(), vkey, Path(args.file).read_bytes())
+        except (ReceiptError, OSError) as exc:
+            err.print(f"[red]RECEIPT NOT VERIFIED[/]: {exc}")
+            return 1
+        console.print(
+            f"[green]RECEIPT VERIFIED[/]: released as audit entry {r.seq}, included in the"
+            f" signed audit tree of {r.tree_size} entries"
+        )
     return 0
 
 
@@ -156,41 +167,6 @@ def report_show(_cfg: Config | None, args: argparse.Namespace) -> int:
         return 1
     render(doc, kid, console)
     return 0
-
-
-async def audit_verify_async(cfg: Config, quiet: bool = False) -> ChainReport:
-    db = open_database(cfg.database_url)
-    try:
-        async with db.read_sessions() as session:
-            with Progress(
-                TextColumn("audit verify"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=err,
-                disable=quiet,
-                transient=True,
-            ) as progress:
-                task = progress.add_task("entries", total=None)
-
-                def tick(done: int, total: int) -> None:
-                    progress.update(task, completed=done, total=total)
-
-                return await verify_chain(session, tick)
-    finally:
-        await db.dispose()
-
-
-def audit_verify(cfg: Config, args: argparse.Namespace) -> int:
-    report = asyncio.run(audit_verify_async(cfg, quiet=args.quiet))
-    if report.ok:
-        console.print(
-            f"[green]audit chain verifies[/]: {report.entries} entries,"
-            f" head {report.head_chain.hex()[:16]}…"
-        )
-        return 0
-    err.print(f"[red]audit chain broken[/] at seq {report.first_bad_seq}: {report.problem}")
-    return 1
 
 
 def db_upgrade(cfg: Config, _args: argparse.Namespace) -> int:
