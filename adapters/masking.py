@@ -6,7 +6,7 @@ from __future__ import annotations
 def mask_id_number(id_number: str) -> str:
     """Mask an ID number for display: keep the first 4 and last 4 characters.
 
-    ``370322199001011234`` becomes ``3703**********1234``. Short numbers are masked whole.
+    ``370322YYYYMMDDNNNC`` becomes ``3703**********NNNC``. Short numbers are masked whole.
     """
     if len(id_number) <= 8:
         return "*" * len(id_number)
