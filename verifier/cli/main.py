@@ -116,6 +116,8 @@ def _parser() -> argparse.ArgumentParser:
         cmd(pki, "init", certs.init_command, "local CA, server and client certificates")
     )
 
+    b = cmd(sub, "bench", offline.bench, "run the benchmarks P1-P4 (source checkout)")
+    b.add_argument("--source", default=".", help="the source checkout (default: here)")
     db = sub.add_parser("db", help="database").add_subparsers(dest="db_cmd", required=True)
     cmd(db, "upgrade", offline.db_upgrade, "apply migrations")
 

@@ -193,3 +193,15 @@ def adapter_list(cfg: Config, _args: argparse.Namespace) -> int:
         )
     console.print(t)
     return 0 if all(r.status != "refused" for r in rows) else 1
+
+
+def bench(_cfg: Config, args: argparse.Namespace) -> int:
+    """Run the benchmarks of a source checkout (they are not part of the installed package)."""
+    import subprocess
+    import sys
+
+    root = Path(args.source).resolve()
+    if not (root / "bench" / "__main__.py").exists():
+        err.print(f"no benchmarks under {root}: run from a source checkout (or `make bench`)")
+        return 2
+    return subprocess.call([sys.executable, "-m", "bench"], cwd=root)
