@@ -32,7 +32,9 @@ def draft(tag: str, i: int) -> EntryDraft:
 
 
 async def run(url: str, tag: str, count: int, tasks: int) -> list[int]:
-    db = open_database(url, pool_size=2)
+    # Two processes take turns at one SQLite file: on a busy machine a turn can wait longer
+    # than the service's fail-fast default, and this test is about the chain, not timeouts.
+    db = open_database(url, pool_size=2, lock_timeout_ms=60_000)
     try:
         lock = db.write_lock if db.sqlite else None
         async with GroupCommitter(db.write_sessions, write_lock=lock, max_wait=0.001) as gc:
