@@ -216,6 +216,10 @@ class UnitOfWork(ConsentStore, abc.ABC):
     async def set_run_lease(self, verification_id: str, owner: str, until: datetime) -> None: ...
 
     @abc.abstractmethod
+    async def has_due_work(self, now: datetime) -> bool:
+        """Whether any poll is due or any run's lease has expired (a cheap read)."""
+
+    @abc.abstractmethod
     async def claim_stale_runs(
         self, owner: str, now: datetime, until: datetime, limit: int
     ) -> list[str]:

@@ -53,6 +53,11 @@ class Poller:
     async def tick(self) -> int:
         """One round: claim stale runs and due polls, act on them. Returns work done."""
         now = self._clock()
+        # A read first: an idle replica must not take the write lock every round (on
+        # SQLite that would queue every request behind it).
+        async with self._store.unit_of_work(write=False) as uow:
+            if not await uow.has_due_work(now):
+                return 0
         async with self._store.unit_of_work(write=True) as uow:
             stale = await uow.claim_stale_runs(self.owner, now, now + self._lease, self._batch)
             leases = await uow.lease_polls(self.owner, now, now + self._lease, self._batch)

@@ -429,6 +429,22 @@ class SqlUnitOfWork(UnitOfWork):
                 .values(run_owner=owner, run_lease_until=until)
             )
 
+    async def has_due_work(self, now: datetime) -> bool:
+        async with _guard():
+            due_poll = select(SourceOutcomeRow.verification_id).where(
+                SourceOutcomeRow.status == SourceStatus.PENDING.value,
+                SourceOutcomeRow.next_poll_at <= now,
+                or_(SourceOutcomeRow.lease_until.is_(None), SourceOutcomeRow.lease_until < now),
+            )
+            stale_run = select(VerificationRow.id).where(
+                VerificationRow.state == VerificationState.RUNNING.value,
+                VerificationRow.run_lease_until < now,
+            )
+            for q in (due_poll, stale_run):
+                if (await self.session.execute(q.limit(1))).first() is not None:
+                    return True
+            return False
+
     async def claim_stale_runs(
         self, owner: str, now: datetime, until: datetime, limit: int
     ) -> list[str]:
