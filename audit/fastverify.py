@@ -29,9 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import pickle
-import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -48,6 +46,7 @@ from audit.checkpoint import open_checkpoint
 from audit.entry import ZERO_CHAIN
 from audit.merkle import EMPTY_ROOT, HASH_SIZE, TreeBuilder
 from audit.verify import (
+    _DECODE,
     LogReport,
     _consecutive_consistency,
     _parse_canonical,
@@ -55,6 +54,9 @@ from audit.verify import (
     _signed_checkpoints,
     verify_log,
 )
+from audit.verify import _NON_BMP as _NEEDS_EXACT
+from audit.verify import _SORTED_COMPACT as _ENCODE
+from audit.verify import _NeedsFullCanonicalisation as _Slow
 
 __all__ = ["FastStats", "RangeJob", "RangeResult", "check_range", "verify_database"]
 
@@ -94,31 +96,6 @@ class FastStats:
     parts: list[RangeResult] = field(default_factory=list)
     fast_seconds: float = 0.0
     exact_seconds: float = 0.0
-
-
-class _Slow(Exception):
-    pass
-
-
-def _no_float(_text: str) -> float:
-    raise _Slow
-
-
-def _small_int(text: str) -> int:
-    if len(text) > 15:
-        raise _Slow
-    return int(text)
-
-
-# Bodies with a non-BMP character (JCS sorts keys by UTF-16 units) take the exact check;
-# so does a float or an integer that may lie beyond 2^53 (where JCS writes a double):
-# the parser raises on them. One decoder, built once (json.loads with hooks builds one
-# per call).
-_NEEDS_EXACT = re.compile(rb"[\xf0-\xf4]")
-_DECODE = json.JSONDecoder(parse_float=_no_float, parse_int=_small_int).decode
-_ENCODE = json.JSONEncoder(
-    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
-).encode
 
 
 def _frontier_pieces(size: int) -> list[tuple[int, int]]:

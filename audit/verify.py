@@ -61,6 +61,8 @@ _SORTED_COMPACT = json.JSONEncoder(
     ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
 ).encode
 _NON_BMP = re.compile(rb"[\xf0-\xf4]")
+# Built once: json.loads with hooks builds a new decoder on every call.
+_DECODE = json.JSONDecoder(parse_float=_no_float, parse_int=_small_int).decode
 
 
 def _parse_canonical(raw: bytes) -> tuple[Any, bool]:
@@ -74,7 +76,7 @@ def _parse_canonical(raw: bytes) -> tuple[Any, bool]:
     """
     try:
         if _NON_BMP.search(raw) is None:
-            body = json.loads(raw, parse_float=_no_float, parse_int=_small_int)
+            body = _DECODE(raw.decode())
             return body, _SORTED_COMPACT(body).encode("utf-8") == raw
     except _NeedsFullCanonicalisation:
         pass

@@ -40,17 +40,26 @@ SYSTEM = "crash-system"
 pytestmark = pytest.mark.slow
 
 
-def config_text(database_url: str, keys: Path, port: int, sandbox_port: int) -> str:
-    sources = "\n".join(
+def config_text(
+    database_url: str,
+    keys: Path,
+    port: int,
+    sandbox_port: int,
+    sources: tuple[SourceKind, ...] = (SourceKind.TAX, SourceKind.REAL_ESTATE, SourceKind.VEHICLE),
+    server_extra: str = "",
+) -> str:
+    """A development config (plaintext on loopback) for a `hedui serve` child process."""
+    source_tables = "\n".join(
         f'[sources.{k.value}]\nbase_url = "http://127.0.0.1:{sandbox_port}/{k.value}"\n'
         f'credentials = {{ token = "value:sandbox-{k.value}-token" }}\n'
-        for k in (SourceKind.TAX, SourceKind.REAL_ESTATE, SourceKind.VEHICLE)
+        for k in sources
     )
     return f"""
 [server]
 listen = "127.0.0.1:{port}"
 deadline_seconds = 10
 poll_interval = 0.2
+{server_extra}
 
 [database]
 url = "{database_url}"
@@ -70,7 +79,7 @@ regions = ["37"]
 per_user_daily_soft = 100000
 per_user_daily_hard = 100000
 
-{sources}
+{source_tables}
 """
 
 

@@ -15,39 +15,11 @@ from sqlalchemy import select
 from adapters import SourceKind
 from adapters.sandbox import SourceFaults, generate_population, start_sandbox
 from adapters.sandbox.server import current_as_of
-from tests.integration.test_crash import SYSTEM, free_port, serving
+from tests.integration.test_crash import SYSTEM, config_text, free_port, serving
 from verifier.api.client import Client, consent_from_json, request_from_json
 from verifier.cli.runtime import consent_doc, household_doc
 from verifier.storage.engine import open_database
 from verifier.storage.models import ReportRow, SourceOutcomeRow
-
-
-def config_text(database_url: str, keys: Path, port: int, sandbox_port: int) -> str:
-    return f"""
-[server]
-listen = "127.0.0.1:{port}"
-deadline_seconds = 10
-poll_interval = 0.1
-poll_lease_seconds = 2
-
-[database]
-url = "{database_url}"
-
-[keys]
-dir = "{keys}"
-
-[tls]
-mode = "development"
-insecure_plaintext = true
-
-[principals.{SYSTEM}]
-roles = ["caseworker", "reviewer"]
-regions = ["37"]
-
-[sources.bank]
-base_url = "http://127.0.0.1:{sandbox_port}/bank"
-credentials = {{ token = "value:sandbox-bank-token" }}
-"""
 
 
 async def leased_by_someone(database_url: str) -> None:
@@ -86,7 +58,16 @@ async def test_a_killed_poll_holder_is_replaced_by_another_process(
         cfgs = []
         for i, port in enumerate(ports):
             cfg = tmp_path / f"hedui-{i}.toml"
-            cfg.write_text(config_text(database_url, tmp_path / "keys", port, sb.port))
+            cfg.write_text(
+                config_text(
+                    database_url,
+                    tmp_path / "keys",
+                    port,
+                    sb.port,
+                    (SourceKind.BANK,),
+                    "poll_lease_seconds = 2",
+                )
+            )
             cfgs.append(cfg)
         cmd = [sys.executable, "-m", "verifier.cli.main", "--config"]
         procs.append(await asyncio.create_subprocess_exec(*cmd, str(cfgs[0]), "serve", env=env))

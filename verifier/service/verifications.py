@@ -474,9 +474,7 @@ class VerificationService:
             request = await uow.load_request(vid) if record else None
         if record is None or request is None or record.state is not VerificationState.RUNNING:
             return
-        actor = Actor(
-            record.caller_system, record.caller_user, record.caller_role, record.caller_region
-        )
+        actor = _requester(record)
         kinds = request.sources or self._fanout.configured
         async with self._store.unit_of_work(write=True) as uow:
             await uow.append_audit(
@@ -508,9 +506,7 @@ class VerificationService:
             request = await uow.load_request(vid) if record else None
         if record is None or request is None:
             return None
-        actor = Actor(
-            record.caller_system, record.caller_user, record.caller_role, record.caller_region
-        )
+        actor = _requester(record)
         return await self._release(
             vid, request, actor, outcomes, first=False, poll_owner=poll_owner, overdue=overdue
         )
