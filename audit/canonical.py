@@ -12,11 +12,19 @@ The fast path checks exactly that and otherwise defers to the reference implemen
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import rfc8785
 
 _MAX_EXACT = 2**53 - 1  # JCS serializes numbers as IEEE-754 doubles
+# Characters whose UTF-16 order differs from their code-point order, or that UTF-8
+# cannot carry (lone surrogates): their presence sends a document to the reference.
+_NOT_PLAIN = re.compile("[\ud800-\udfff\U00010000-\U0010ffff]")
+# Built once: json.dumps with options builds a new encoder on every call.
+SORTED_COMPACT = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+).encode
 
 
 def canonical_bytes(document: Any) -> bytes:
@@ -24,11 +32,44 @@ def canonical_bytes(document: Any) -> bytes:
 
     Floats are refused: money is integer fen and any float in a report is a bug.
     """
+    if _plain_shape(document):
+        text = SORTED_COMPACT(document)
+        if text.isascii() or _NOT_PLAIN.search(text) is None:
+            return text.encode("utf-8")
     if _fast_path_ok(document, "$"):
-        return json.dumps(
-            document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        ).encode("utf-8")
+        return SORTED_COMPACT(document).encode("utf-8")
     return bytes(rfc8785.dumps(document))
+
+
+def _plain_shape(document: Any) -> bool:
+    """Whether ``document`` holds only exact-type JSON values: dicts with str keys, lists,
+    tuples, str, bool, None and ints within the exact range.
+
+    The hot path for reports and audit entries, which are thousands of nodes each: one
+    loop, no recursion, no per-node path strings. Strings are checked afterwards on the
+    serialized text in one regex pass. Anything else (a float, a subclass, a huge int)
+    answers False and the careful walk below decides, naming the offending path.
+    """
+    stack = [document]
+    pop, extend = stack.pop, stack.extend
+    while stack:
+        value = pop()
+        kind = type(value)
+        if kind is str or kind is bool or value is None:
+            continue
+        if kind is dict:
+            for key in value:
+                if type(key) is not str:
+                    return False
+            extend(value.values())
+        elif kind is list or kind is tuple:
+            extend(value)
+        elif kind is int:
+            if not -_MAX_EXACT <= value <= _MAX_EXACT:
+                return False
+        else:
+            return False
+    return True
 
 
 def _plain_text(text: str) -> bool:

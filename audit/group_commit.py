@@ -16,11 +16,11 @@ built or committed into the next transaction:
   :class:`GroupCommitFailed` (an :class:`AuditUnavailable`, so requests fail closed),
   with the database error as its ``__cause__``.
 
-Batching is event-driven: the runner sleeps on an event until a unit arrives, then takes
-everything queued, waiting at most ``max_wait`` seconds after that first unit (or until
-``max_batch`` units are queued) for more. Units that queued while the previous
-transaction was committing are past their wait already and go at once, so under load
-the batch size follows the commit latency, not a timer.
+Batching is event-driven: a runner task starts with the first unit, lets the event loop
+turn while that brings more units, up to ``max_batch`` units and at most
+``max_wait`` seconds after the first. Units that queued while the previous transaction
+was committing go at once, so under load the batch size follows the commit latency,
+not a timer.
 
 One transaction is in flight per committer; on PostgreSQL several processes (replicas)
 each run their own committer and the head row lock orders their batches. On SQLite pass
@@ -69,6 +69,7 @@ class _Unit:
     future: asyncio.Future[tuple[list[AppendedEntry], Any]]
     arrived: float
     result: Any = None
+    error: Exception | None = None
     entries: list[AppendedEntry] = field(default_factory=list)
 
 
@@ -101,8 +102,6 @@ class GroupCommitter:
         self._max_wait = max_wait
         self._on_batch = on_batch
         self._pending: list[_Unit] = []
-        self._arrived = asyncio.Event()  # the queue went from empty to non-empty
-        self._full = asyncio.Event()  # max_batch units are queued
         self._runner: asyncio.Task[None] | None = None
         self._closing = False
 
@@ -128,9 +127,6 @@ class GroupCommitter:
         loop = asyncio.get_running_loop()
         unit = _Unit(tuple(drafts), work, loop.create_future(), loop.time())
         self._pending.append(unit)
-        self._arrived.set()
-        if len(self._pending) >= self._max_batch:
-            self._full.set()
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._run(), name="audit-group-commit")
         entries, result = await unit.future
@@ -139,35 +135,30 @@ class GroupCommitter:
     async def aclose(self) -> None:
         """Commit what is queued, then stop the runner. Idempotent."""
         self._closing = True
-        self._arrived.set()
-        self._full.set()
         runner = self._runner
         if runner is not None:
             await runner
             self._runner = None
 
     async def _run(self) -> None:
+        # The runner lives while there is work: it returns when the queue is empty and
+        # the next submit starts another, so an idle committer holds no task.
         loop = asyncio.get_running_loop()
-        while True:
-            while not self._pending:
-                if self._closing:
-                    return
-                self._arrived.clear()
-                await self._arrived.wait()
-            # Wait for company: until max_batch are queued or max_wait after the first.
+        while self._pending:
+            # Wait for company: until max_batch are queued, max_wait after the first, or
+            # the queue is settled (a turn of the event loop brought no new unit). A
+            # timer alone would idle through every batch once all callers are queued.
             deadline = self._pending[0].arrived + self._max_wait
             while len(self._pending) < self._max_batch and not self._closing:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     break
-                self._full.clear()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(remaining):
-                        await self._full.wait()
+                queued = len(self._pending)
+                await asyncio.sleep(0)
+                if len(self._pending) == queued:
+                    break
             batch = self._pending[: self._max_batch]
             del self._pending[: self._max_batch]
-            if len(self._pending) < self._max_batch:
-                self._full.clear()
             batch = [u for u in batch if not u.future.done()]  # callers cancelled meanwhile
             if batch:
                 await self._commit(batch)
@@ -183,25 +174,34 @@ class GroupCommitter:
         except BaseException as exc:
             for unit in batch:
                 if not unit.future.done():
-                    failed = GroupCommitFailed(
+                    failed = unit.error or GroupCommitFailed(
                         f"the audit batch transaction failed ({type(exc).__name__}: {exc})"
                     )
-                    failed.__cause__ = exc
+                    if unit.error is None:
+                        failed.__cause__ = exc
                     unit.future.set_exception(failed)
             if not isinstance(exc, Exception):
                 raise
             return
         if self._on_batch is not None:
             self._on_batch(len(ok), sum(len(u.entries) for u in ok))
-        for unit in ok:
-            if not unit.future.done():
+        # Failures too are told only now: a caller that reacts to its own failure by
+        # reading what another unit of the batch wrote (a duplicate request looking up
+        # the original) must find it committed.
+        for unit in batch:
+            if unit.future.done():
+                continue
+            if unit.error is not None:
+                unit.future.set_exception(unit.error)
+            else:
                 unit.future.set_result((unit.entries, unit.result))
 
     async def _transaction(self, batch: list[_Unit]) -> list[_Unit]:
         """One transaction for the batch; returns the units it committed.
 
-        Units whose work raised have their future failed here; the rest are resolved by
-        the caller of this method, after the commit returned.
+        Each unit's work runs in a SAVEPOINT, so a unit whose work raises is rolled back
+        alone (its ``error`` is kept for :meth:`_commit` to deliver). A batch of one
+        needs no savepoint: its work failing rolls the whole transaction back.
         """
         ok: list[_Unit] = []
         async with self._sessions() as session:
@@ -209,11 +209,16 @@ class GroupCommitter:
                 for unit in batch:
                     if unit.work is not None:
                         try:
-                            async with session.begin_nested():
+                            if len(batch) == 1:
                                 unit.result = await unit.work(session)
+                            else:
+                                async with session.begin_nested():
+                                    unit.result = await unit.work(session)
                         except Exception as exc:  # the unit's own failure: it alone rolls back
-                            if not unit.future.done():
-                                unit.future.set_exception(exc)
+                            unit.error = exc
+                            if len(batch) == 1:
+                                await session.rollback()
+                                return []
                             continue
                     ok.append(unit)
                 drafts = [d for unit in ok for d in unit.drafts]

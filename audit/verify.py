@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from audit.canonical import SORTED_COMPACT
 from audit.checkpoint import CheckpointError, open_checkpoint
 from audit.entry import ZERO_CHAIN, canonical, leaf_hash, next_chain
 from audit.merkle import EMPTY_ROOT, ProofError, TreeBuilder, verify_consistency
@@ -57,9 +58,7 @@ def _small_int(text: str) -> int:
     return int(text)
 
 
-_SORTED_COMPACT = json.JSONEncoder(
-    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
-).encode
+_SORTED_COMPACT = SORTED_COMPACT
 _NON_BMP = re.compile(rb"[\xf0-\xf4]")
 # Built once: json.loads with hooks builds a new decoder on every call.
 _DECODE = json.JSONDecoder(parse_float=_no_float, parse_int=_small_int).decode

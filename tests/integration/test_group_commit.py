@@ -101,7 +101,7 @@ async def test_concurrent_submitters_make_one_gapless_chain(db: Database) -> Non
 
 async def test_a_full_queue_is_one_transaction(db: Database) -> None:
     commits = count_commits(db)
-    # max_wait is far away: only a full batch can start the transaction.
+    # max_wait is far away: a full batch starts the transaction, the rest wait their turn.
     async with committer(db, max_batch=25, max_wait=3600) as gc:
         results = await asyncio.gather(*(gc.submit([draft("x", i)]) for i in range(100)))
     assert commits[0] == 4
@@ -117,6 +117,30 @@ async def test_units_arriving_one_by_one_each_commit(db: Database) -> None:
             assert [e.seq for e in entries] == [i]
     assert commits[0] == 3
     await assert_verifies(db, 3)
+
+
+async def test_a_units_failure_is_told_after_its_batch_committed(db: Database) -> None:
+    # A caller that reacts to its own failure by reading what another unit of the batch
+    # wrote (a duplicate request looking up the original) must find it committed.
+    commits = count_commits(db)
+    seen: list[int] = []
+
+    async def ok(_session: AsyncSession) -> str:
+        return "ok"
+
+    async def refuse(_session: AsyncSession) -> str:
+        raise ValueError("refused")
+
+    async with committer(db, max_batch=2, max_wait=3600) as gc:
+
+        async def failing() -> None:
+            with pytest.raises(ValueError, match="refused"):
+                await gc.submit([draft("f", 1)], refuse)
+            seen.append(commits[0])
+
+        await asyncio.gather(gc.submit([draft("o", 0)], ok), failing())
+    assert seen == [1]
+    await assert_verifies(db, 1)
 
 
 async def test_failing_unit_is_rolled_back_alone(db: Database) -> None:

@@ -6,10 +6,11 @@ Storage implements :class:`Store`; tests may subclass these with in-memory fakes
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
+from typing import TypeVar
 
 from adapters import Record, SourceKind
 from audit.entry import EntryDraft
@@ -271,11 +272,28 @@ class ConsentGate(abc.ABC):
     ) -> CoverageDecision: ...
 
 
+T = TypeVar("T")
+
+
 class Store(abc.ABC):
     """Opens units of work."""
 
     @abc.abstractmethod
     def unit_of_work(self, *, write: bool) -> UnitOfWork: ...
+
+    async def write(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        """Run ``work`` in a write unit of work and commit; return its result.
+
+        ``work`` must not commit or roll back. It may share its transaction with other
+        concurrent ``write`` calls (group commit): if it raises, only its own writes are
+        undone and the exception comes back here; either way this returns or raises only
+        after the transaction holding its writes has committed (or failed). This default
+        runs each ``work`` in a transaction of its own.
+        """
+        async with self.unit_of_work(write=True) as uow:
+            result = await work(uow)
+            await uow.commit()
+            return result
 
     @abc.abstractmethod
     async def ping(self) -> None:

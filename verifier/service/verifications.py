@@ -60,6 +60,7 @@ from verifier.domain.ports import (
     OutcomeSummary,
     Store,
     StoredReport,
+    UnitOfWork,
     VerificationRecord,
 )
 from verifier.domain.pseudonym import subject_ref
@@ -251,67 +252,68 @@ class VerificationService:
             caller_region=caller.region_label(),
         )
         actor = self._actor(caller)
-        try:
-            async with self._store.unit_of_work(write=True) as uow:
-                recent = await uow.count_checks_since(
-                    caller.system, caller.user, now - timedelta(hours=VOLUME_WINDOW_HOURS)
-                )
-                anomaly = self._volume_anomaly(actor, request, refs, recent)
-                if recent >= self._volume_hard:
-                    await uow.append_audit(
-                        [
-                            EntryDraft(
-                                actor=actor, action="authorize", outcome="deny",
-                                case_id=request.case_id, subject_refs=refs,
-                                reason="VOLUME_LIMIT", request_id=request.request_id,
-                                details={"authorization_id": request.authorization_id},
-                            ),
-                            *anomaly,
-                        ]
-                    )  # fmt: skip
-                    await uow.commit()
-                    raise ResourceExhausted(
-                        "VOLUME_LIMIT",
-                        f"{recent} checks in {VOLUME_WINDOW_HOURS} hours reach this user's limit",
-                    )
-                await uow.add_verification(record, request, request.authorization_id)
-                await uow.set_run_lease(vid, self.owner, self._run_lease_until())
+
+        async def record_intent(uow: UnitOfWork) -> int | None:
+            """The intent, or the refusal over the volume limit (returns the count)."""
+            recent = await uow.count_checks_since(
+                caller.system, caller.user, now - timedelta(hours=VOLUME_WINDOW_HOURS)
+            )
+            anomaly = self._volume_anomaly(actor, request, refs, recent)
+            if recent >= self._volume_hard:
+                # The refusal is recorded and committed; the caller is told after.
                 await uow.append_audit(
                     [
-                        *(anomaly if recent + 1 == self._volume_soft else []),
                         EntryDraft(
-                            actor=actor,
-                            action="authorize",
-                            outcome="allow",
-                            case_id=request.case_id,
-                            verification_id=vid,
-                            subject_refs=refs,
-                            reason=decision.reason,
-                            request_id=request.request_id,
-                            details={
-                                "authorization_id": request.authorization_id,
-                                "purposes": [p.value for p in request.purposes],
-                            },
+                            actor=actor, action="authorize", outcome="deny",
+                            case_id=request.case_id, subject_refs=refs,
+                            reason="VOLUME_LIMIT", request_id=request.request_id,
+                            details={"authorization_id": request.authorization_id},
                         ),
-                        EntryDraft(
-                            actor=actor,
-                            action="access_intent",
-                            outcome="recorded",
-                            case_id=request.case_id,
-                            verification_id=vid,
-                            subject_refs=refs,
-                            request_id=request.request_id,
-                            details={
-                                "sources": [k.value for k in kinds],
-                                "window": {
-                                    "start": request.window.start.isoformat(),
-                                    "end": request.window.end.isoformat(),
-                                },
-                            },
-                        ),
+                        *anomaly,
                     ]
-                )
-                await uow.commit()
+                )  # fmt: skip
+                return recent
+            await uow.add_verification(record, request, request.authorization_id)
+            await uow.set_run_lease(vid, self.owner, self._run_lease_until())
+            await uow.append_audit(
+                [
+                    *(anomaly if recent + 1 == self._volume_soft else []),
+                    EntryDraft(
+                        actor=actor,
+                        action="authorize",
+                        outcome="allow",
+                        case_id=request.case_id,
+                        verification_id=vid,
+                        subject_refs=refs,
+                        reason=decision.reason,
+                        request_id=request.request_id,
+                        details={
+                            "authorization_id": request.authorization_id,
+                            "purposes": [p.value for p in request.purposes],
+                        },
+                    ),
+                    EntryDraft(
+                        actor=actor,
+                        action="access_intent",
+                        outcome="recorded",
+                        case_id=request.case_id,
+                        verification_id=vid,
+                        subject_refs=refs,
+                        request_id=request.request_id,
+                        details={
+                            "sources": [k.value for k in kinds],
+                            "window": {
+                                "start": request.window.start.isoformat(),
+                                "end": request.window.end.isoformat(),
+                            },
+                        },
+                    ),
+                ]
+            )
+            return None
+
+        try:
+            refused_at = await self._store.write(record_intent)
         except Conflict:
             # The same request_id was seen before (or won a race): answer as a replay.
             async with self._store.unit_of_work(write=False) as uow:
@@ -319,6 +321,11 @@ class VerificationService:
             if existing is None:
                 raise
             return await self._replay(existing, digest, wait, wait_until)
+        if refused_at is not None:
+            raise ResourceExhausted(
+                "VOLUME_LIMIT",
+                f"{refused_at} checks in {VOLUME_WINDOW_HOURS} hours reach this user's limit",
+            )
         log.info(
             "verification_started",
             verification_id=vid,
@@ -560,7 +567,9 @@ class VerificationService:
         poll_owner: str | None,
         overdue: bool,
     ) -> StoredReport | None:
-        async with self._store.unit_of_work(write=True) as uow:
+        async def release(
+            uow: UnitOfWork,
+        ) -> tuple[StoredReport, list[SourceOutcome], VerificationState] | None:
             record = await uow.lock_verification(vid)
             if record is None:
                 return None
@@ -646,7 +655,13 @@ class VerificationService:
             await uow.add_report(stored)
             await uow.set_state(vid, state, completeness, version, now)
             await uow.put_cached(self._cacheable(request, fresh))
-            await uow.commit()
+            return stored, fresh, state
+
+        released = await self._store.write(release)
+        if released is None:
+            return None
+        stored, fresh, state = released
+        version, completeness = stored.version, stored.completeness
         log.info(
             "report_released",
             verification_id=vid,
@@ -659,7 +674,7 @@ class VerificationService:
             self.hub.publish(
                 vid, SourceEvent(at, o.member_index, o.source.value, o.status, o.reason)
             )
-        self.hub.publish(vid, ReportEvent(at, version, completeness, signed.envelope_sha256))
+        self.hub.publish(vid, ReportEvent(at, version, completeness, stored.envelope_sha256))
         self.hub.publish(vid, StateEvent(at, state))
         return stored
 
@@ -763,7 +778,8 @@ class VerificationService:
                 caller, decision, action="report_read", verification_id=vid, case_id=record.case_id
             )
             raise NotFound("verification not found")
-        async with self._store.unit_of_work(write=True) as uow:
+
+        async def read(uow: UnitOfWork) -> StoredReport:
             report = await uow.get_report(vid, version)
             if report is None:
                 if record.latest_version == 0:
@@ -781,8 +797,9 @@ class VerificationService:
                     )
                 ]
             )
-            await uow.commit()
-        return report
+            return report
+
+        return await self._store.write(read)
 
     # ------------------------------------------------------------------ lifecycle
     async def aclose(self) -> None:

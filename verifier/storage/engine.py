@@ -58,10 +58,12 @@ def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool, lock_timeout_ms: in
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cur = dbapi_connection.cursor()
+        # First: the journal_mode pragma itself needs a lock, and without a busy timeout
+        # it fails at once ("database is locked") while another process is writing.
+        cur.execute(f"PRAGMA busy_timeout={int(lock_timeout_ms)}")
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute(f"PRAGMA busy_timeout={int(lock_timeout_ms)}")
         cur.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from types import TracebackType
+from typing import TypeVar, cast
 
 from sqlalchemy import func, insert, or_, select, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, InternalError, OperationalError
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters import Record, SourceKind
 from audit.entry import EntryDraft
+from audit.group_commit import GroupCommitter
 from audit.log import AppendedEntry, AuditLog, AuditUnavailable
 from audit.schema import AuditHeadRow
 from verifier.domain.consent import (
@@ -72,6 +74,8 @@ async def _guard() -> AsyncIterator[None]:
         raise
 
 
+T = TypeVar("T")
+
 _OUTCOME_KEY = frozenset({"verification_id", "member_index", "source"})
 
 
@@ -96,12 +100,24 @@ def _record(row: VerificationRow) -> VerificationRecord:
 
 
 class SqlUnitOfWork(UnitOfWork):
-    def __init__(self, db: Database, sealer: Sealer, audit_log: AuditLog, *, write: bool) -> None:
+    """A unit of work over its own session, or (``shared``) over a session another
+    component opened and will commit: the group committer's batch transaction."""
+
+    def __init__(
+        self,
+        db: Database,
+        sealer: Sealer,
+        audit_log: AuditLog,
+        *,
+        write: bool,
+        shared: AsyncSession | None = None,
+    ) -> None:
         self._db = db
         self._sealer = sealer
         self._audit = audit_log
         self._write = write
-        self._session: AsyncSession | None = None
+        self._session: AsyncSession | None = shared
+        self._shared = shared is not None
         self._locked = False
 
     @property
@@ -111,6 +127,8 @@ class SqlUnitOfWork(UnitOfWork):
         return self._session
 
     async def __aenter__(self) -> SqlUnitOfWork:
+        if self._shared:
+            raise RuntimeError("a shared unit of work is not entered: its owner commits")
         if self._write and self._db.sqlite:
             await self._db.write_lock.acquire()
             self._locked = True
@@ -140,10 +158,14 @@ class SqlUnitOfWork(UnitOfWork):
                 self._locked = False
 
     async def commit(self) -> None:
+        if self._shared:
+            raise RuntimeError("work in a shared transaction must not commit")
         async with _guard():
             await self.session.commit()
 
     async def rollback(self) -> None:
+        if self._shared:
+            raise RuntimeError("work in a shared transaction must not roll back; raise")
         await self.session.rollback()
 
     async def append_audit(self, drafts: Sequence[EntryDraft]) -> list[AppendedEntry]:
@@ -717,13 +739,33 @@ class SqlUnitOfWork(UnitOfWork):
 
 
 class SqlStore(Store):
+    """Units of work over ``db``; :meth:`write` goes through a group committer, so the
+    writes of concurrent requests share transactions (one head lock, one flush)."""
+
     def __init__(self, db: Database, sealer: Sealer, audit_log: AuditLog | None = None) -> None:
         self.db = db
         self._sealer = sealer
         self._audit = audit_log or AuditLog()
+        self._committer: GroupCommitter | None = None
 
     def unit_of_work(self, *, write: bool) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.db, self._sealer, self._audit, write=write)
+
+    async def write(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        if self._committer is None:
+            self._committer = GroupCommitter(
+                self.db.write_sessions,
+                audit_log=self._audit,
+                write_lock=self.db.write_lock if self.db.sqlite else None,
+            )
+
+        async def in_batch(session: AsyncSession) -> T:
+            uow = SqlUnitOfWork(self.db, self._sealer, self._audit, write=True, shared=session)
+            return await work(uow)
+
+        async with _guard():
+            _entries, result = await self._committer.submit((), in_batch)
+        return cast(T, result)
 
     async def ping(self) -> None:
         """Succeeds only if an audit append could run now: takes the head lock, rolls back."""
@@ -735,4 +777,6 @@ class SqlStore(Store):
                 raise Unavailable("the audit head row is missing; run `hedui db upgrade`")
 
     async def aclose(self) -> None:
+        if self._committer is not None:
+            await self._committer.aclose()
         await self.db.dispose()
