@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import statistics
 import tempfile
 import uuid
@@ -76,6 +77,7 @@ async def running_stack(
     )
     app = await build_app(cfg, adapters=adapters, migrate=False)
     server = await serve_app(app, "127.0.0.1:0")
+    gc.freeze()  # as `hedui serve` does after startup
     try:
         yield app, server
     finally:

@@ -305,3 +305,18 @@ async def test_an_auditor_may_not_read_report_contents(database_url: str, keys_d
         assert [(e["outcome"], e["reason"]) for e in denied] == [("deny", "ROLE_NOT_ALLOWED")]
     finally:
         await app.aclose()
+
+
+async def test_the_answer_to_a_waiting_caller_is_what_a_later_read_returns(
+    database_url: str, keys_dir: Path
+) -> None:
+    # The waiting caller is answered from what the release wrote, not a read-back.
+    adapters = {**sources(), SourceKind.VEHICLE: failing(SourceKind.VEHICLE)}
+    app = await make_app(database_url, keys_dir, adapters)
+    try:
+        answered = await app.service.create(CALLER, household_draft(), wait=True, wait_until=soon())
+        assert answered.record.latest_version == 1
+        assert {p.status for p in answered.progress} == {"FOUND", "NOT_FOUND", "FAILED"}
+        assert answered == await app.service.view(answered.record.id)
+    finally:
+        await app.aclose()

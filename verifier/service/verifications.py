@@ -17,7 +17,7 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dt_time
 from typing import Any
@@ -103,6 +103,8 @@ class _Run:
     done: asyncio.Event
     # Progress so far, for watchers who join while sources are still being asked.
     progress: list[SourceEvent]
+    # The view as of each report this run released, newest last.
+    released: list[VerificationView] = field(default_factory=list)
 
 
 class VerificationService:
@@ -335,6 +337,8 @@ class VerificationService:
         run = self._start(vid, request, actor, wait_until if wait else None)
         if wait:
             await self._wait(run, wait_until)
+            if run.released:
+                return run.released[-1]
         return await self.view(vid)
 
     async def _replay(
@@ -569,7 +573,7 @@ class VerificationService:
     ) -> StoredReport | None:
         async def release(
             uow: UnitOfWork,
-        ) -> tuple[StoredReport, list[SourceOutcome], VerificationState] | None:
+        ) -> tuple[StoredReport, list[SourceOutcome], VerificationView] | None:
             record = await uow.lock_verification(vid)
             if record is None:
                 return None
@@ -586,7 +590,9 @@ class VerificationService:
                     return None  # our leases expired and someone else answered
             now = self._clock()
             fresh = [self._with_due_date(o, now) for o in fresh]
-            merged = {(o.member_index, o.source): o for o in await uow.load_outcomes(vid)}
+            # Outcomes are stored only with a report: before the first there are none.
+            stored_before = await uow.load_outcomes(vid) if record.latest_version else []
+            merged = {(o.member_index, o.source): o for o in stored_before}
             merged.update({(o.member_index, o.source): o for o in fresh})
             outcomes = list(merged.values())
             version = record.latest_version + 1
@@ -655,12 +661,25 @@ class VerificationService:
             await uow.add_report(stored)
             await uow.set_state(vid, state, completeness, version, now)
             await uow.put_cached(self._cacheable(request, fresh))
-            return stored, fresh, state
+            # What view() would read back after the commit, so a waiting caller is
+            # answered without another round trip.
+            view = VerificationView(
+                replace(record, state=state, completeness=completeness, latest_version=version),
+                tuple(
+                    OutcomeSummary(o.member_index, o.source.value, o.status.value, o.reason)
+                    for o in sorted(outcomes, key=lambda o: (o.member_index, o.source.value))
+                ),
+            )
+            return stored, fresh, view
 
         released = await self._store.write(release)
         if released is None:
             return None
-        stored, fresh, state = released
+        stored, fresh, view = released
+        state = view.record.state
+        run = self._runs.get(vid)
+        if run is not None:
+            run.released.append(view)
         version, completeness = stored.version, stored.completeness
         log.info(
             "report_released",
