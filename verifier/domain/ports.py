@@ -284,7 +284,8 @@ class Store(abc.ABC):
     async def write(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
         """Run ``work`` in a write unit of work and commit; return its result.
 
-        ``work`` must not commit or roll back. It may share its transaction with other
+        ``work`` must not commit or roll back, nor call :meth:`write` or open another write
+        unit of work (it would wait for its own batch). It may share its transaction with other
         concurrent ``write`` calls (group commit): if it raises, only its own writes are
         undone and the exception comes back here; either way this returns or raises only
         after the transaction holding its writes has committed (or failed). This default
