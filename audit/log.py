@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import psycopg
+from psycopg import sql
 from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -67,7 +68,9 @@ async def _insert(
         columns = list(rows[0])
         raw = await connection.get_raw_connection()
         driver = cast(psycopg.AsyncConnection[Any], raw.driver_connection)
-        statement = "COPY {} ({}) FROM STDIN".format(table.name, ", ".join(columns))
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, columns))
+        )
         async with driver.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:
                 await copy.write_row([row[c] for c in columns])
