@@ -6,8 +6,9 @@ the log into a queue of one-entry transactions, each paying a round trip and a f
 built or committed into the next transaction:
 
 * a unit is ``(drafts, work)``; ``work(session)`` (optional) runs inside a SAVEPOINT of
-  the shared transaction before the unit's entries are appended, so a unit whose work
-  raises is rolled back alone and its caller gets the exception, while the others go on;
+  the shared transaction before the unit's entries are appended (and may append entries
+  of its own through the session), so a unit whose work raises is rolled back alone and
+  its caller gets the exception once the batch is over, while the others go on;
 * the drafts of all surviving units go to :meth:`AuditLog.append` in one call, in
   arrival order, so ``seq`` stays gapless and ordered;
 * a caller's ``await`` returns only after the transaction holding its entries has
@@ -20,7 +21,7 @@ Batching is event-driven: a runner task starts with the first unit, lets the eve
 turn while that brings more units, up to ``max_batch`` units and at most
 ``max_wait`` seconds after the first. Units that queued while the previous transaction
 was committing go at once, so under load the batch size follows the commit latency,
-not a timer.
+not a timer. The runner returns when the queue is empty: an idle committer holds no task.
 
 One transaction is in flight per committer; on PostgreSQL several processes (replicas)
 each run their own committer and the head row lock orders their batches. On SQLite pass
