@@ -207,6 +207,12 @@ class GroupCommitter:
         ok: list[_Unit] = []
         async with self._sessions() as session:
             try:
+                if any(unit.work is not None for unit in batch):
+                    # The head first, before any unit locks rows of its own: a unit that
+                    # appended holds the head while a later one waits for a row, and
+                    # another replica's batch holding that row and waiting for the head
+                    # would deadlock with this one.
+                    await self._log.lock_head(session)
                 for unit in batch:
                     if unit.work is not None:
                         try:

@@ -88,6 +88,15 @@ class AuditLog:
     def __init__(self, clock: Callable[[], datetime] = _now) -> None:
         self._clock = clock
 
+    @staticmethod
+    async def lock_head(session: AsyncSession) -> None:
+        """Take the head row lock now (PostgreSQL; SQLite's BEGIN IMMEDIATE already has it).
+
+        A transaction that locks other rows before it appends must take this first:
+        two such transactions taking the same two locks in opposite orders deadlock.
+        """
+        await session.execute(select(AuditHeadRow.id).where(AuditHeadRow.id == 1).with_for_update())
+
     async def append(
         self, session: AsyncSession, drafts: Sequence[EntryDraft]
     ) -> list[AppendedEntry]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit.entry import Actor, EntryDraft
@@ -288,3 +289,29 @@ async def test_cancelled_caller_still_queued_is_dropped(db: Database) -> None:
     bodies = [b for (b,) in await rows(db, "SELECT body FROM audit_entries")]
     assert not any(b'"doomed-0"' in b for b in bodies)
     await assert_verifies(db, 3)
+
+
+async def test_a_batch_with_work_holds_the_head_before_any_work_runs(db: Database) -> None:
+    # Units lock rows of their own; if the head were taken only at the first append,
+    # two replicas' batches could take a row and the head in opposite orders and
+    # deadlock. So while the first unit's work runs, nobody else can take the head.
+    if db.sqlite:
+        pytest.skip("SQLite: BEGIN IMMEDIATE holds the whole database from the start")
+    seen: list[bool] = []
+
+    async def probe(_session: AsyncSession) -> None:
+        async with db.read_engine.connect() as other:
+            try:
+                await other.execute(
+                    text("SELECT id FROM audit_head WHERE id = 1 FOR UPDATE NOWAIT")
+                )
+            except DBAPIError:
+                seen.append(True)  # held by the batch
+            else:
+                seen.append(False)
+            await other.rollback()
+
+    async with committer(db, max_batch=2, max_wait=3600) as gc:
+        await asyncio.gather(gc.submit([draft("h", 0)], probe), gc.submit([draft("h", 1)]))
+    assert seen == [True]
+    await assert_verifies(db, 2)
