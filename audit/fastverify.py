@@ -42,6 +42,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
+from audit.canonical import SORTED_COMPACT as _ENCODE
 from audit.checkpoint import open_checkpoint
 from audit.entry import ZERO_CHAIN
 from audit.merkle import EMPTY_ROOT, HASH_SIZE, TreeBuilder
@@ -55,7 +56,6 @@ from audit.verify import (
     verify_log,
 )
 from audit.verify import _NON_BMP as _NEEDS_EXACT
-from audit.verify import _SORTED_COMPACT as _ENCODE
 from audit.verify import _NeedsFullCanonicalisation as _Slow
 
 __all__ = ["FastStats", "RangeJob", "RangeResult", "check_range", "verify_database"]

@@ -58,7 +58,6 @@ def _small_int(text: str) -> int:
     return int(text)
 
 
-_SORTED_COMPACT = SORTED_COMPACT
 _NON_BMP = re.compile(rb"[\xf0-\xf4]")
 # Built once: json.loads with hooks builds a new decoder on every call.
 _DECODE = json.JSONDecoder(parse_float=_no_float, parse_int=_small_int).decode
@@ -76,7 +75,7 @@ def _parse_canonical(raw: bytes) -> tuple[Any, bool]:
     try:
         if _NON_BMP.search(raw) is None:
             body = _DECODE(raw.decode())
-            return body, _SORTED_COMPACT(body).encode("utf-8") == raw
+            return body, SORTED_COMPACT(body).encode("utf-8") == raw
     except _NeedsFullCanonicalisation:
         pass
     body = json.loads(raw)
