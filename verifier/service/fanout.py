@@ -88,6 +88,8 @@ class CircuitOpen(Exception):
 
 ProgressCallback = Callable[[SourceOutcome], Awaitable[None]]
 
+_RETRYABLE = (TransientSourceError, TimeoutError)
+
 
 def _malformed(result: object) -> str:
     """Why an adapter's result breaks the contract, or '' when it keeps it."""
@@ -273,12 +275,15 @@ class FanOut:
             attempts += 1
             if deadline - time.monotonic() <= 0:
                 raise TimeoutError
-            # Waiting for a rate-limit slot or a concurrency slot counts against the
-            # deadline too: a queue that never drains must still end in FAILED.
-            async with asyncio.timeout(deadline - time.monotonic()):
-                if bound.limiter is not None:
-                    await bound.limiter.acquire()
-                await bound.semaphore.acquire()
+            if bound.limiter is not None or bound.semaphore.locked():
+                # Waiting for a rate-limit slot or a concurrency slot counts against the
+                # deadline too: a queue that never drains must still end in FAILED.
+                async with asyncio.timeout(deadline - time.monotonic()):
+                    if bound.limiter is not None:
+                        await bound.limiter.acquire()
+                    await bound.semaphore.acquire()
+            else:
+                await bound.semaphore.acquire()  # a free slot: taken without waiting
             try:
                 breaker = await self._breakers.get_breaker(
                     kind.value, threshold=policy.breaker_threshold, ttl=policy.breaker_reset
@@ -294,14 +299,35 @@ class FanOut:
             finally:
                 bound.semaphore.release()
 
-        try:
+        async def retried(first_failure: BaseException) -> SourceResult:
+            # tenacity sees the first attempt's failure as its own attempt 1 (replayed,
+            # not re-asked), so backoff and the retry_after hint start from it.
+            replayed = False
+
+            async def replay_then_attempt() -> SourceResult:
+                nonlocal replayed
+                if not replayed:
+                    replayed = True
+                    raise first_failure
+                return await attempt()
+
             retrying = AsyncRetrying(
-                retry=retry_if_exception_type((TransientSourceError, TimeoutError)),
+                retry=retry_if_exception_type(_RETRYABLE),
                 stop=stop_after_attempt(retries + 1),
                 wait=wait_for,
                 reraise=True,
             )
-            result: SourceResult = await retrying(attempt)
+            return await retrying(replay_then_attempt)
+
+        try:
+            # Most calls succeed at once: only a failed first attempt pays for the retry
+            # machinery (its per-call cost is larger than a zero-latency source's).
+            try:
+                result: SourceResult = await attempt()
+            except _RETRYABLE as exc:
+                if retries == 0:
+                    raise
+                result = await retried(exc)
         except SourceDenied as exc:
             return outcome(SourceStatus.DENIED, f"refused by the source: {exc}"), False
         except CircuitOpen:
