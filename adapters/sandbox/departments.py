@@ -147,6 +147,7 @@ class SandboxDepartments:
     # -- gateway ---------------------------------------------------------------------------
 
     async def _query(self, request: web.Request) -> web.StreamResponse:
+        arrival = time.monotonic()
         source = self._source(request)
         refusal = await self._gate(request, source)
         if refusal is not None:
@@ -165,24 +166,29 @@ class SandboxDepartments:
             mask_id_number(query.id_number),
             _safe_request_id(request),
         )
-        misbehaviour = await self._misbehave(source)
+        delay = self._faults[source].async_delay_s
+        # The department's own work happens inside its latency, as a real backend's
+        # would: the answer is ready before the wait, and leaves when the latency is up.
+        answer = self._answer(source, query) if delay is None else None
+        misbehaviour = await self._misbehave(source, arrival)
         if misbehaviour is not None:
             return misbehaviour
-        delay = self._faults[source].async_delay_s
-        if delay is not None:
-            ticket = Ticket(
-                source,
-                query.id_type,
-                query.id_number,
-                query.start,
-                query.end,
-                time.monotonic() + delay,
-            )
-            ticket_id = self._tickets.open(ticket)
-            return self._pending(source, ticket_id, delay)
-        return self._answer(source, query)
+        if answer is not None:
+            return self._count(source, answer)
+        assert delay is not None
+        ticket = Ticket(
+            source,
+            query.id_type,
+            query.id_number,
+            query.start,
+            query.end,
+            time.monotonic() + delay,
+        )
+        ticket_id = self._tickets.open(ticket)
+        return self._pending(source, ticket_id, delay)
 
     async def _poll(self, request: web.Request) -> web.StreamResponse:
+        arrival = time.monotonic()
         source = self._source(request)
         refusal = await self._gate(request, source)
         if refusal is not None:
@@ -190,7 +196,7 @@ class SandboxDepartments:
         ticket = self._tickets.get(request.match_info["ticket"])
         if ticket is None or ticket.source is not source:
             return self._error(source, 404, "UNKNOWN_TICKET", "no such ticket")
-        misbehaviour = await self._misbehave(source)
+        misbehaviour = await self._misbehave(source, arrival)
         if misbehaviour is not None:
             return misbehaviour
         remaining = ticket.remaining()
@@ -206,7 +212,7 @@ class SandboxDepartments:
             "",
             (),
         )
-        return self._answer(source, query)
+        return self._count(source, self._answer(source, query))
 
     def _source(self, request: web.Request) -> SourceKind:
         try:
@@ -239,13 +245,16 @@ class SandboxDepartments:
                 return response
         return None
 
-    async def _misbehave(self, source: SourceKind) -> web.StreamResponse | None:
-        """Latency, then (by the seeded dice) a hang, an error or a garbage answer."""
+    async def _misbehave(self, source: SourceKind, arrival: float) -> web.StreamResponse | None:
+        """Latency, counted from the request's ``arrival`` (:func:`time.monotonic`), then
+        (by the seeded dice) a hang, an error or a garbage answer."""
         faults = self._faults[source]
         rng = self._rng
         jitter = rng.randint(0, faults.jitter_ms) if faults.jitter_ms else 0
         if faults.latency_ms or jitter:
-            await asyncio.sleep((faults.latency_ms + jitter) / 1000)
+            remaining = arrival + (faults.latency_ms + jitter) / 1000 - time.monotonic()
+            if remaining > 0:
+                await asyncio.sleep(remaining)
         if faults.hang_rate and rng.random() < faults.hang_rate:
             await self._hang()
             return self._error(source, 503, "SHUTTING_DOWN", "the sandbox is stopping")
@@ -268,16 +277,20 @@ class SandboxDepartments:
         finally:
             self._hanging -= 1
 
-    def _answer(self, source: SourceKind, query: GatewayQuery) -> web.Response:
+    def _answer(self, source: SourceKind, query: GatewayQuery) -> tuple[web.Response, str]:
+        """The department's answer and what it was (``found`` or ``not_found``)."""
         as_of = datetime.combine(self.population.as_of, dtime(23, 59, 59), _CHINA)
         person = self.population.lookup(query.id_type, query.id_number)
         facts = () if person is None else person.facts_for(source)
         selected = tuple(f for f in facts if overlaps(f, query.start, query.end))
         if not selected:
-            self.stats[f"{source.value}:not_found"] += 1
-            return web.json_response(wire.not_found(as_of))
-        self.stats[f"{source.value}:found"] += 1
-        return web.json_response(wire.found(selected, as_of))
+            return web.json_response(wire.not_found(as_of)), "not_found"
+        return web.json_response(wire.found(selected, as_of)), "found"
+
+    def _count(self, source: SourceKind, answer: tuple[web.Response, str]) -> web.Response:
+        response, kind = answer
+        self.stats[f"{source.value}:{kind}"] += 1
+        return response
 
     def _pending(self, source: SourceKind, ticket_id: str, wait: float) -> web.Response:
         self.stats[f"{source.value}:pending"] += 1

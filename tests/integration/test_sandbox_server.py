@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -348,6 +349,25 @@ async def test_latency_and_jitter_still_answer(
         headers=auth(sandbox, SourceKind.TAX),
     )
     assert response.status_code == 200
+
+
+async def test_an_answer_never_comes_sooner_than_the_latency(
+    sandbox: SandboxHandle, client: httpx.AsyncClient
+) -> None:
+    # The department's work happens inside its latency, not after it; the latency
+    # itself is still the least time an answer takes.
+    await sandbox.set_faults("tax", SourceFaults(latency_ms=60))
+    person = next(population().persons())
+    started = time.monotonic()
+    response = await client.post(
+        "/tax/gateway/v1/query",
+        json=body_for(person, SourceKind.TAX),
+        headers=auth(sandbox, SourceKind.TAX),
+    )
+    assert response.status_code == 200
+    assert time.monotonic() - started >= 0.06
+    stats = sandbox.stats()
+    assert stats.get("tax:found", 0) + stats.get("tax:not_found", 0) == 1
 
 
 async def test_stop_releases_hanging_requests() -> None:
