@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from verifier.storage.sqlite_inline import inline_creator
+
 
 def _variant(url: str, *, asynchronous: bool) -> URL:
     u = make_url(url)
@@ -50,7 +52,7 @@ def ensure_sqlite_dir(url: str) -> None:
         Path(db).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool, lock_timeout_ms: int) -> None:
+def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool) -> None:
     # pysqlite's own transaction handling begins lazily and DEFERRED; a deferred
     # transaction that reads and then writes can deadlock against another writer. Writers
     # take the lock up front with BEGIN IMMEDIATE; readers stay deferred (WAL lets them run).
@@ -58,9 +60,10 @@ def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool, lock_timeout_ms: in
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cur = dbapi_connection.cursor()
-        # First: the journal_mode pragma itself needs a lock, and without a busy timeout
-        # it fails at once ("database is locked") while another process is writing.
-        cur.execute(f"PRAGMA busy_timeout={int(lock_timeout_ms)}")
+        # SQLite must not sleep on a busy database: that would stall the event loop. The
+        # inline connection answers "busy" by retrying asynchronously (even for the
+        # journal_mode pragma below, which needs a lock while another process writes).
+        cur.execute("PRAGMA busy_timeout=0")
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
@@ -101,10 +104,11 @@ def open_database(url: str, *, pool_size: int = 10, lock_timeout_ms: int = 5000)
     aurl = async_url(url)
     if is_sqlite(url):
         ensure_sqlite_dir(url)
-        read = create_async_engine(aurl)
-        write = create_async_engine(aurl)
-        _sqlite_pragmas(read, immediate=False, lock_timeout_ms=lock_timeout_ms)
-        _sqlite_pragmas(write, immediate=True, lock_timeout_ms=lock_timeout_ms)
+        connect = inline_creator(make_url(url).database or "", lock_timeout_ms)
+        read = create_async_engine(aurl, async_creator=connect)
+        write = create_async_engine(aurl, async_creator=connect)
+        _sqlite_pragmas(read, immediate=False)
+        _sqlite_pragmas(write, immediate=True)
     else:
         read = write = create_async_engine(
             aurl,
