@@ -14,6 +14,7 @@ import random
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ from verifier.policy import (
     SourceStatus,
     Supporter,
     assess,
+    dec_str,
     default_window,
     explain,
     half_up,
@@ -938,3 +940,30 @@ def test_missing_source_never_eligible(inp: AssessmentInput) -> None:
     assert all(m["outcome"] != "ELIGIBLE" for m in prog(j, "dibao")["members"])
     # The household route of 低保 is never ELIGIBLE either: only a 单人户 could be, and not here.
     assert outcome(j, "dibao") != "ELIGIBLE"
+
+
+def _half_up_by_definition(x: Fraction | Decimal | int) -> int:
+    f = Fraction(x)
+    sign = -1 if f < 0 else 1
+    return sign * int((abs(f) + Fraction(1, 2)).__floor__())
+
+
+@given(
+    st.one_of(
+        st.integers(-(10**12), 10**12),
+        st.fractions(),
+        st.decimals(allow_nan=False, allow_infinity=False, places=6),
+    )
+)
+def test_half_up_agrees_with_its_definition(value: Fraction | Decimal | int) -> None:
+    assert half_up(value) == _half_up_by_definition(value)
+
+
+def test_dec_str_rounds_half_up_at_the_place() -> None:
+    assert dec_str(Decimal("1.005")) == "1.01"
+    assert dec_str(Decimal("-1.005")) == "-1.01"
+    assert dec_str(Fraction(1, 3), 3) == "0.333"
+    assert dec_str(Fraction(2, 3)) == "0.67"
+    assert dec_str(Decimal("120.50")) == "120.5"
+    assert dec_str(Decimal("0.004")) == "0"
+    assert dec_str(Decimal("7.5"), 0) == "8"

@@ -30,7 +30,7 @@ from verifier.policy.inputs import (
     Supporter,
     default_window,
 )
-from verifier.policy.money import half_up, yuan
+from verifier.policy.money import dec_str, half_up, yuan
 from verifier.policy.params import (
     ParameterNotInForceError,
     Policy,
@@ -68,6 +68,7 @@ __all__ = [
     "Supporter",
     "assess",
     "check_policy_file",
+    "dec_str",
     "default_window",
     "explain",
     "half_up",

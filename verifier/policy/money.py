@@ -7,7 +7,7 @@ happen exactly once, where a result leaves a computation.
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 Exact = Fraction | Decimal | int
@@ -15,10 +15,15 @@ Exact = Fraction | Decimal | int
 
 def half_up(x: Exact) -> int:
     """Round to the nearest integer, ties away from zero (the 四舍五入 people expect)."""
-    f = Fraction(x)
-    sign = -1 if f < 0 else 1
-    a = abs(f)
-    return sign * int((a + Fraction(1, 2)).__floor__())
+    # Integer arithmetic on the exact value: an assessment rounds thousands of times.
+    if isinstance(x, int):
+        return x
+    if isinstance(x, Decimal):
+        return int(x.to_integral_value(rounding=ROUND_HALF_UP))
+    whole, rest = divmod(abs(x.numerator), x.denominator)
+    if 2 * rest >= x.denominator:
+        whole += 1
+    return whole if x.numerator >= 0 else -whole
 
 
 def times(fen: int, multiplier: Decimal | Fraction | int) -> int:
@@ -35,8 +40,7 @@ def yuan(fen: int) -> str:
 
 def dec_str(d: Decimal | Fraction, places: int = 2) -> str:
     """A decimal quantity (area, multiplier) as a plain string, half-up to ``places``."""
-    f = Fraction(d)
-    scaled = half_up(f * 10**places)
+    scaled = half_up(d.scaleb(places) if isinstance(d, Decimal) else d * 10**places)
     sign = "-" if scaled < 0 else ""
     a = abs(scaled)
     whole, frac = divmod(a, 10**places)
