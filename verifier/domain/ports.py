@@ -6,7 +6,7 @@ Storage implements :class:`Store`; tests may subclass these with in-memory fakes
 from __future__ import annotations
 
 import abc
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
@@ -174,18 +174,31 @@ class UnitOfWork(ConsentStore, abc.ABC):
 
     @abc.abstractmethod
     async def add_verification(
-        self, record: VerificationRecord, request: VerificationRequest, authorization_id: str
-    ) -> None: ...
+        self,
+        record: VerificationRecord,
+        request: VerificationRequest,
+        authorization_id: str,
+        *,
+        run_lease: tuple[str, datetime],
+    ) -> None:
+        """Store a new verification (request sealed), its run leased to ``(owner, until)``."""
 
     @abc.abstractmethod
     async def load_request(self, verification_id: str) -> VerificationRequest: ...
 
     @abc.abstractmethod
     async def store_outcomes(
-        self, verification_id: str, outcomes: Sequence[SourceOutcome], now: datetime
+        self,
+        verification_id: str,
+        outcomes: Sequence[SourceOutcome],
+        now: datetime,
+        *,
+        stored: Collection[tuple[int, str]] | None = None,
     ) -> None:
         """Insert or replace these member × source outcomes (records sealed).
 
+        ``stored`` names the (member index, source) pairs already stored, when the caller
+        knows them (it read them under the verification's lock); otherwise they are read.
         A PENDING outcome is scheduled for polling at ``now + retry_after``."""
 
     @abc.abstractmethod
@@ -212,9 +225,6 @@ class UnitOfWork(ConsentStore, abc.ABC):
         self, verification_id: str, member_index: int, source: str, owner: str
     ) -> bool:
         """Whether ``owner`` still holds the lease on that PENDING source."""
-
-    @abc.abstractmethod
-    async def set_run_lease(self, verification_id: str, owner: str, until: datetime) -> None: ...
 
     @abc.abstractmethod
     async def has_due_work(self, now: datetime) -> bool:

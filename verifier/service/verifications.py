@@ -275,8 +275,12 @@ class VerificationService:
                     ]
                 )  # fmt: skip
                 return recent
-            await uow.add_verification(record, request, request.authorization_id)
-            await uow.set_run_lease(vid, self.owner, self._run_lease_until())
+            await uow.add_verification(
+                record,
+                request,
+                request.authorization_id,
+                run_lease=(self.owner, self._run_lease_until()),
+            )
             await uow.append_audit(
                 [
                     *(anomaly if recent + 1 == self._volume_soft else []),
@@ -657,7 +661,9 @@ class VerificationService:
                 summary_json=json.dumps(summary_of(doc), ensure_ascii=False, sort_keys=True),
                 created_at=now,
             )
-            await uow.store_outcomes(vid, fresh, now)
+            await uow.store_outcomes(
+                vid, fresh, now, stored={(o.member_index, o.source.value) for o in stored_before}
+            )
             await uow.add_report(stored)
             await uow.set_state(vid, state, completeness, version, now)
             await uow.put_cached(self._cacheable(request, fresh))
