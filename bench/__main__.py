@@ -9,7 +9,7 @@ import importlib.util
 import subprocess
 import sys
 
-BENCHMARKS = (
+BENCHMARKS: tuple[tuple[str, list[str]], ...] = (
     ("bench.p1_fanout_latency", []),
     ("bench.p2_pipeline_rate", []),
     ("bench.p3_audit_append", []),

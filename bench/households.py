@@ -7,14 +7,14 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from adapters.sandbox import Population
+from adapters.sandbox import Person, Population
 from verifier.api.client import Client, consent_from_json
 from verifier.cli.runtime import consent_doc
 
 
 def household_request(pop: Population, region: str, index: int, members: int = 4) -> dict[str, Any]:
     """A household file of exactly ``members`` members (taken from consecutive households)."""
-    people = []
+    people: list[Person] = []
     households = pop.households(region)
     i = index
     while len(people) < members:

@@ -5,6 +5,10 @@ Each verification: authorize, 4 members × 7 sources in process, assess, sign, a
 unary grpc.aio service returning its request, driven by the same client loop with the
 same concurrency, in the same run. Target: rate ≥ 0.25 × the echo rate.
 
+It also prints two ceilings measured in the same run, for reading that ratio: the echo
+with a fan-out of no-op tasks inside each call (the skeleton of a verification), and the
+CPU time of one household's assessment on its own (the policy engine, exact arithmetic).
+
     .venv/bin/python -m bench.p2_pipeline_rate [--seconds 10] [--concurrency 16] [--db both]
 """
 
@@ -14,6 +18,7 @@ import argparse
 import asyncio
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 
 import grpc
@@ -22,10 +27,14 @@ from google.protobuf import wrappers_pb2
 from adapters import SourceKind
 from adapters.sandbox import Population, generate_population
 from adapters.sandbox.server import current_as_of
-from bench.common import SYSTEM, ratio_line, running_stack, scratch_database
+from bench.common import SYSTEM, median, ratio_line, running_stack, scratch_database
 from bench.households import household_request, register_consents
 from bench.inprocess import PopulationAdapter
 from verifier.api.client import Client, request_from_json
+from verifier.api.translate import draft_from_pb
+from verifier.domain.household import validate_request
+from verifier.service.assessment import assess_report_sections
+from verifier.service.fanout import FanOut, bind_sources
 
 SOURCES = (
     SourceKind.HOUSEHOLD_REGISTRATION,
@@ -59,12 +68,20 @@ async def drive(concurrency: int, seconds: float, call: object) -> float:
     return done / (time.perf_counter() - t0)
 
 
-async def echo_rate(concurrency: int, seconds: float) -> float:
-    def handler(request: bytes, _ctx: object) -> bytes:
-        return request
+async def _nothing() -> None:
+    return None
 
-    async def ahandler(request: bytes, ctx: object) -> bytes:
-        return handler(request, ctx)
+
+async def echo_rate(concurrency: int, seconds: float, *, tasks_per_call: int = 0) -> float:
+    """The bare echo; with ``tasks_per_call``, each call first runs that many no-op
+    tasks in a TaskGroup (the skeleton of a fan-out with nothing inside it)."""
+
+    async def ahandler(request: bytes, _ctx: object) -> bytes:
+        if tasks_per_call:
+            async with asyncio.TaskGroup() as tg:
+                for _ in range(tasks_per_call):
+                    tg.create_task(_nothing())
+        return request
 
     server = grpc.aio.server()
     server.add_generic_rpc_handlers(
@@ -78,7 +95,7 @@ async def echo_rate(concurrency: int, seconds: float) -> float:
     await server.start()
     payload = wrappers_pb2.StringValue(value="x" * 600).SerializeToString()
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch:
-        echo = ch.unary_unary(ECHO)
+        echo: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = ch.unary_unary(ECHO)
 
         async def call(_i: int) -> None:
             await echo(payload, timeout=10)
@@ -108,6 +125,25 @@ async def pipeline_rate(kind: str, pop: Population, concurrency: int, seconds: f
             return await drive(concurrency, seconds, call)
 
 
+async def assessment_ms(pop: Population, samples: int = 60) -> float:
+    """CPU milliseconds of one household's assessment (the policy engine alone)."""
+    adapters = {k: PopulationAdapter(k, pop) for k in SOURCES}
+    fanout = FanOut(bind_sources(dict(adapters), {}))
+    today = date.today()
+    cases = []
+    for i in range(samples):
+        draft = draft_from_pb(request_from_json(household_request(pop, "370322", i), wait=True))
+        request = validate_request(draft, today=today)
+        outcomes = await fanout.run(request, request_id="bench", deadline=time.monotonic() + 10)
+        cases.append((request, outcomes))
+    times = []
+    for request, outcomes in cases:
+        t0 = time.perf_counter()
+        assess_report_sections(request, outcomes, today)
+        times.append((time.perf_counter() - t0) * 1000)
+    return median(times)
+
+
 async def main(seconds: float, concurrency: int, dbs: list[str]) -> None:
     pop = generate_population(2260, households_per_county=150, as_of=current_as_of())
     print(
@@ -118,6 +154,18 @@ async def main(seconds: float, concurrency: int, dbs: list[str]) -> None:
         rate = await pipeline_rate(kind, pop, concurrency, seconds)
         print(f"  {kind:<10} echo {echo:9.1f}/s   pipeline {rate:8.1f} verifications/s")
         print(ratio_line(f"{kind}: pipeline / echo", rate / echo, "≥ 0.25"))
+    # Ceilings, for reading the ratio: what parts of a verification cost on their own.
+    echo = await echo_rate(concurrency, seconds)
+    calls = 4 * len(SOURCES)
+    skeleton = await echo_rate(concurrency, seconds, tasks_per_call=calls)
+    assess = await assessment_ms(pop)
+    print(f"  ceilings   echo {echo:9.1f}/s   echo + {calls} no-op tasks {skeleton:8.1f}/s")
+    print(ratio_line(f"echo + {calls} no-op tasks / echo", skeleton / echo, "—"))
+    print(
+        f"  the assessment alone: {assess:.2f} ms CPU per household,"
+        f" at most {1000 / assess:.0f}/s on one core"
+    )
+    print(ratio_line("assessment-only rate / echo", 1000 / assess / echo, "—"))
 
 
 if __name__ == "__main__":
