@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from adapters import AdapterSettings, Secret, SourceKind
 
 DEFAULT_SANDBOX_PORT = 8600
@@ -161,6 +164,20 @@ def default_config() -> Config:
     )
 
 
+def _database_url(url: str, where: str = "database.url") -> str:
+    """``url`` when hedui can open it. Messages never repeat the URL: it may hold a password."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"{where}: not a database URL") from None
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigError(f"{where}: use sqlite or postgresql, not {backend}")
+    if backend == "sqlite" and parsed.query:
+        raise ConfigError(f"{where}: sqlite URLs take no options")
+    return url
+
+
 def _get(table: Mapping[str, Any], key: str, kind: type, where: str, default: Any) -> Any:
     value = table.get(key, default)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
@@ -230,7 +247,7 @@ def parse_config(doc: Mapping[str, Any]) -> Config:
     return Config(
         tls=_parse_tls(doc.get("tls", {})),
         listen=_get(server, "listen", str, "server", base.listen),
-        database_url=_get(db, "url", str, "database", base.database_url),
+        database_url=_database_url(_get(db, "url", str, "database", base.database_url)),
         lock_timeout_ms=_get(db, "lock_timeout_ms", int, "database", base.lock_timeout_ms),
         keys_dir=Path(_get(keys, "dir", str, "keys", str(base.keys_dir))),
         deadline_seconds=_get(server, "deadline_seconds", float, "server", base.deadline_seconds),
@@ -288,7 +305,9 @@ def load_config(path: Path | None = None) -> Config:
         cfg = parse_config(doc)
     overrides: dict[str, Any] = {}
     if os.environ.get("HEDUI_DATABASE_URL"):
-        overrides["database_url"] = os.environ["HEDUI_DATABASE_URL"]
+        overrides["database_url"] = _database_url(
+            os.environ["HEDUI_DATABASE_URL"], "HEDUI_DATABASE_URL"
+        )
     if os.environ.get("HEDUI_KEYS_DIR"):
         overrides["keys_dir"] = Path(os.environ["HEDUI_KEYS_DIR"])
     if os.environ.get("HEDUI_LISTEN"):

@@ -111,3 +111,8 @@ async def test_a_failed_statement_rolls_back_its_transaction(db_path: Path) -> N
         assert await values(db) == []
     finally:
         await db.dispose()
+
+
+def test_url_options_are_refused_not_ignored(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no options"):
+        open_database(f"sqlite:///{tmp_path}/x.db?timeout=30")

@@ -104,7 +104,11 @@ def open_database(url: str, *, pool_size: int = 10, lock_timeout_ms: int = 5000)
     aurl = async_url(url)
     if is_sqlite(url):
         ensure_sqlite_dir(url)
-        connect = inline_creator(make_url(url).database or "", lock_timeout_ms)
+        parsed = make_url(url)
+        if parsed.query:
+            # The inline connection opens the file itself; options would be ignored.
+            raise ValueError(f"sqlite URLs take no options (got {', '.join(sorted(parsed.query))})")
+        connect = inline_creator(parsed.database or "", lock_timeout_ms)
         read = create_async_engine(aurl, async_creator=connect)
         write = create_async_engine(aurl, async_creator=connect)
         _sqlite_pragmas(read, immediate=False)
