@@ -136,6 +136,9 @@ class VerificationService:
         self._volume_hard = volume_hard
         self._runs: dict[str, _Run] = {}
         self._closing = False
+        # How long a watcher waits for this process's events before reading the
+        # database: another process may be answering for the same verification.
+        self.watch_recheck_seconds = 2.0
         # Names this process in leases; unique per start so a restarted process does not
         # mistake its predecessor's leases for its own.
         self.owner = f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -772,12 +775,15 @@ class VerificationService:
             for e in missing(view):
                 yield e
             state = view.record.state
+            version = view.record.latest_version
             yield StateEvent(self._clock(), state)
             while state is not VerificationState.DONE:
                 try:
-                    event: Event | None = await asyncio.wait_for(queue.get(), timeout=2.0)
+                    event: Event | None = await asyncio.wait_for(
+                        queue.get(), timeout=self.watch_recheck_seconds
+                    )
                 except TimeoutError:
-                    event = None  # another replica may be running it: look at the database
+                    event = None  # another process may be answering: look at the database
                 if isinstance(event, SourceEvent):
                     if event.key not in seen:
                         seen.add(event.key)
@@ -786,11 +792,24 @@ class VerificationService:
                 view = await self.view(vid)
                 for e in missing(view):
                     yield e
-                if isinstance(event, ReportEvent):
-                    yield event
-                elif view.record.state is not state:
+                # Versions another process released reach this one only through the
+                # database: each is told once, in order, whoever released it.
+                told = {event.version: event} if isinstance(event, ReportEvent) else {}
+                for n in range(version + 1, max(view.record.latest_version, *told, 0) + 1):
+                    yield told.get(n) or await self._report_event(vid, n)
+                version = max(version, view.record.latest_version, *told, 0)
+                if view.record.state is not state:
                     state = view.record.state
                     yield StateEvent(self._clock(), state)
+
+    async def _report_event(self, vid: str, version: int) -> ReportEvent:
+        async with self._store.unit_of_work(write=False) as uow:
+            report = await uow.get_report(vid, version)
+        if report is None:
+            raise KeyError(f"report version {version} is not stored")
+        return ReportEvent(
+            report.created_at, report.version, report.completeness, report.envelope_sha256
+        )
 
     async def get_report(self, caller: Caller, vid: str, version: int) -> StoredReport:
         async with self._store.unit_of_work(write=False) as uow:
