@@ -59,6 +59,16 @@ def database_url(
         upgrade(url)
         yield url
         return
+    yield from _fresh_pg_database(pg_template)
+
+
+@pytest.fixture
+def postgres_url(pg_template: str | None) -> Iterator[str]:
+    """A migrated, empty PostgreSQL database, for what only PostgreSQL has."""
+    yield from _fresh_pg_database(pg_template)
+
+
+def _fresh_pg_database(pg_template: str | None) -> Iterator[str]:
     if pg_template is None:
         pytest.skip("PostgreSQL not reachable (set CI=true to make this a failure)")
     name = f"hedui_t_{uuid.uuid4().hex[:12]}"

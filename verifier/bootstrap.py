@@ -45,10 +45,17 @@ class App:
     _background: list[asyncio.Task[None]] = field(default_factory=list)
 
     def start_background(self) -> None:
-        """Poll asynchronous sources and resume interrupted runs until :meth:`aclose`."""
+        """Until :meth:`aclose`: poll asynchronous sources, resume interrupted runs, and
+        hear of reports other server processes release (for this process's watchers)."""
         self._background.append(
             asyncio.create_task(
                 self.poller.run(self._stop, self.config.poll_interval), name="poller"
+            )
+        )
+        self._background.append(
+            asyncio.create_task(
+                self.store.listen_releases(self.service.hub.changed_elsewhere, self._stop),
+                name="release-listener",
             )
         )
         if self.auditing is not None:

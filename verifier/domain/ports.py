@@ -6,6 +6,7 @@ Storage implements :class:`Store`; tests may subclass these with in-memory fakes
 from __future__ import annotations
 
 import abc
+from asyncio import Event
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -246,6 +247,11 @@ class UnitOfWork(ConsentStore, abc.ABC):
     async def put_cached(self, results: Sequence[CachedResult]) -> None: ...
 
     @abc.abstractmethod
+    async def announce_release(self, verification_id: str) -> None:
+        """Tell every server process, once this unit commits, that the verification has
+        a new report (see :meth:`Store.listen_releases`)."""
+
+    @abc.abstractmethod
     async def outcome_summaries(self, verification_id: str) -> list[OutcomeSummary]: ...
 
     @abc.abstractmethod
@@ -305,6 +311,12 @@ class Store(abc.ABC):
             result = await work(uow)
             await uow.commit()
             return result
+
+    async def listen_releases(self, on_release: Callable[[str], None], stop: Event) -> None:
+        """Call ``on_release(verification_id)`` for each release any process announces,
+        until ``stop`` is set. This default hears nothing: a store without notifications
+        leaves watchers to re-read it."""
+        await stop.wait()
 
     @abc.abstractmethod
     async def ping(self) -> None:

@@ -43,16 +43,24 @@ class StateEvent:
 Event = SourceEvent | ReportEvent | StateEvent
 
 
+@dataclass(frozen=True, slots=True)
+class Changed:
+    """Another process changed the verification: watchers re-read it (never sent on)."""
+
+
+Notice = Event | Changed
+
+
 class EventHub:
     """Fan-out of events to per-watcher queues. Unbounded queues: a verification emits
     at most members × sources + a few events, so a slow watcher cannot grow one far."""
 
     def __init__(self) -> None:
-        self._subscribers: dict[str, set[asyncio.Queue[Event]]] = {}
+        self._subscribers: dict[str, set[asyncio.Queue[Notice]]] = {}
 
     @contextmanager
-    def subscribe(self, verification_id: str) -> Iterator[asyncio.Queue[Event]]:
-        q: asyncio.Queue[Event] = asyncio.Queue()
+    def subscribe(self, verification_id: str) -> Iterator[asyncio.Queue[Notice]]:
+        q: asyncio.Queue[Notice] = asyncio.Queue()
         self._subscribers.setdefault(verification_id, set()).add(q)
         try:
             yield q
@@ -63,6 +71,11 @@ class EventHub:
                 if not subs:
                     del self._subscribers[verification_id]
 
-    def publish(self, verification_id: str, event: Event) -> None:
+    def publish(self, verification_id: str, event: Notice) -> None:
         for q in self._subscribers.get(verification_id, ()):
             q.put_nowait(event)
+
+    def changed_elsewhere(self, verification_id: str) -> None:
+        """Wake this verification's watchers to re-read it (another process released)."""
+        if verification_id in self._subscribers:
+            self.publish(verification_id, Changed())

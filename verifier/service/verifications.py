@@ -67,7 +67,14 @@ from verifier.domain.pseudonym import subject_ref
 from verifier.domain.report import ReportContext, build_report, summary_of
 from verifier.domain.workdays import add_working_days
 from verifier.service.authorize import Decision, decide_check, decide_read_report
-from verifier.service.events import Event, EventHub, ReportEvent, SourceEvent, StateEvent
+from verifier.service.events import (
+    Changed,
+    Event,
+    EventHub,
+    ReportEvent,
+    SourceEvent,
+    StateEvent,
+)
 from verifier.service.fanout import FanOut
 from verifier.signing.jcs import canonical_bytes
 from verifier.signing.signer import ReportSigner
@@ -670,6 +677,7 @@ class VerificationService:
             await uow.add_report(stored)
             await uow.set_state(vid, state, completeness, version, now)
             await uow.put_cached(self._cacheable(request, fresh))
+            await uow.announce_release(vid)
             # What view() would read back after the commit, so a waiting caller is
             # answered without another round trip.
             view = VerificationView(
@@ -779,11 +787,10 @@ class VerificationService:
             yield StateEvent(self._clock(), state)
             while state is not VerificationState.DONE:
                 try:
-                    event: Event | None = await asyncio.wait_for(
-                        queue.get(), timeout=self.watch_recheck_seconds
-                    )
+                    notice = await asyncio.wait_for(queue.get(), timeout=self.watch_recheck_seconds)
                 except TimeoutError:
-                    event = None  # another process may be answering: look at the database
+                    notice = Changed()  # another process may be answering: look again
+                event = None if isinstance(notice, Changed) else notice
                 if isinstance(event, SourceEvent):
                     if event.key not in seen:
                         seen.add(event.key)

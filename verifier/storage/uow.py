@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
@@ -55,6 +56,7 @@ from verifier.storage.models import (
     SourceOutcomeRow,
     VerificationRow,
 )
+from verifier.storage.notify import announce, listen
 from verifier.storage.sealing import Sealer
 
 
@@ -535,6 +537,10 @@ class SqlUnitOfWork(UnitOfWork):
                 )
             return out
 
+    async def announce_release(self, verification_id: str) -> None:
+        async with _guard():
+            await announce(self.session, verification_id)
+
     async def put_cached(self, results: Sequence[CachedResult]) -> None:
         async with _guard():
             for c in results:
@@ -780,6 +786,12 @@ class SqlStore(Store):
         async with _guard():
             _entries, result = await self._committer.submit((), in_batch)
         return cast(T, result)
+
+    async def listen_releases(self, on_release: Callable[[str], None], stop: asyncio.Event) -> None:
+        if self.db.sqlite:
+            await super().listen_releases(on_release, stop)
+        else:
+            await listen(self.db.url, on_release, stop)
 
     async def ping(self) -> None:
         """Succeeds only if an audit append could run now: takes the head lock, rolls back."""
