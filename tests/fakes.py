@@ -21,7 +21,7 @@ from adapters import (
 )
 from verifier.domain.consent import CoverageDecision
 from verifier.domain.household import Purpose
-from verifier.domain.ports import ConsentGate
+from verifier.domain.ports import ConsentGate, UnitOfWork
 
 AS_OF = datetime(2026, 10, 31, tzinfo=UTC)
 
@@ -165,6 +165,7 @@ class AllowAllConsents(ConsentGate):
 
     async def check(
         self,
+        uow: UnitOfWork,
         number: str,
         *,
         region: str,

@@ -162,7 +162,7 @@ async def build_app(
         hub=EventHub(),
         deadline_seconds=config.deadline_seconds,
         assessor=assessor or assess_report_sections,
-        consents=consent_gate or SqlConsentGate(store),
+        consents=consent_gate or SqlConsentGate(),
         volume_soft=config.volume_soft,
         volume_hard=config.volume_hard,
     )

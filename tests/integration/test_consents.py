@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from collections.abc import AsyncIterator
@@ -16,12 +17,13 @@ from adapters import IdType, SourceKind
 from audit.schema import AuditEntryRow
 from tests.consents import consent_draft, covering
 from tests.fakes import FakeAdapter, synthetic_id
-from tests.helpers import CALLER, household_draft, make_app
-from verifier.bootstrap import App
-from verifier.domain.consent import ConsentState
+from tests.helpers import CALLER, config, household_draft, make_app
+from verifier.bootstrap import App, build_app
+from verifier.domain.consent import ConsentState, CoverageDecision
 from verifier.domain.errors import FailedPrecondition, PermissionDenied
 from verifier.domain.household import MemberDraft, Purpose, Relation, RequestDraft
-from verifier.domain.ports import Caller
+from verifier.domain.ports import Caller, UnitOfWork
+from verifier.service.consents import ConsentService, SqlConsentGate
 from verifier.storage.uow import SqlStore
 
 TODAY = date.today()
@@ -224,3 +226,61 @@ async def test_a_covered_check_runs(app: App) -> None:
     await app.consents.register(CALLER, covering(draft.authorization_id, draft))
     view = await app.service.create(CALLER, draft, wait=False)
     assert view.record.id
+
+
+class RevokedWhileDeciding(SqlConsentGate):
+    """The real gate, but while it decides, the authorization is revoked concurrently:
+    the revocation is given half a second to finish before the decision is returned."""
+
+    def __init__(self) -> None:
+        self.consents: ConsentService | None = None
+        self.revocation: asyncio.Task[object] | None = None
+        self.finished_while_deciding: bool | None = None
+
+    async def check(self, uow: UnitOfWork, number: str, **kw: Any) -> CoverageDecision:
+        decision = await super().check(uow, number, **kw)
+        if self.revocation is None and self.consents is not None:
+            self.revocation = asyncio.create_task(
+                self.consents.revoke(CALLER, number, "withdrawn by the family")
+            )
+            done, _ = await asyncio.wait({self.revocation}, timeout=0.5)
+            self.finished_while_deciding = bool(done)
+        return decision
+
+
+async def test_a_revocation_cannot_fall_between_the_decision_and_the_intent(
+    database_url: str, keys_dir: Path
+) -> None:
+    gate = RevokedWhileDeciding()
+    app = await build_app(
+        config(database_url, keys_dir),
+        adapters={SourceKind.TAX: FakeAdapter(SourceKind.TAX)},
+        migrate=False,
+        consent_gate=gate,
+    )
+    try:
+        assert app.consents is not None
+        draft = household_draft(sources=(SourceKind.TAX,))
+        await app.consents.register(CALLER, covering(draft.authorization_id, draft))
+        gate.consents = app.consents
+        view = await app.service.create(CALLER, draft, wait=False)
+        # The decision and the intent are one unit: the revocation waited for both.
+        assert gate.finished_while_deciding is False
+        assert gate.revocation is not None
+        await asyncio.wait_for(gate.revocation, 10)
+        order = [
+            (e["action"], e["outcome"], e.get("verification_id", ""))
+            for e in await entries(app)
+            if e["action"] in ("authorize", "consent_revoke")
+        ]
+        assert order == [
+            ("authorize", "allow", view.record.id),
+            ("consent_revoke", "allow", ""),
+        ]
+        # And from then on the authorization is refused.
+        again = household_draft(request_id="req-2", sources=(SourceKind.TAX,))
+        with pytest.raises(PermissionDenied) as refused:
+            await app.service.create(CALLER, again, wait=False)
+        assert refused.value.reason == "CONSENT_REVOKED"
+    finally:
+        await app.aclose()

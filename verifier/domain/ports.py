@@ -273,11 +273,16 @@ class UnitOfWork(ConsentStore, abc.ABC):
 
 
 class ConsentGate(abc.ABC):
-    """Decides whether an authorization covers a check (the real one reads the registry)."""
+    """Decides whether an authorization covers a check (the real one reads the registry).
+
+    The decision is made inside the unit of work that records the check's intent, so an
+    authorization revoked before that unit commits is never used (and one revoked after
+    it is revoked after the check began)."""
 
     @abc.abstractmethod
     async def check(
         self,
+        uow: UnitOfWork,
         number: str,
         *,
         region: str,

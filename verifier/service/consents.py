@@ -30,7 +30,7 @@ from verifier.domain.errors import (
     PermissionDenied,
 )
 from verifier.domain.household import Purpose
-from verifier.domain.ports import Caller, ConsentGate, Store
+from verifier.domain.ports import Caller, ConsentGate, Store, UnitOfWork
 from verifier.domain.pseudonym import subject_ref
 from verifier.service.authorize import in_regions
 
@@ -51,13 +51,11 @@ class ConsentView:
 
 
 class SqlConsentGate(ConsentGate):
-    """Reads the registry for each check."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    """Reads the registry for each check, in the check's own unit of work."""
 
     async def check(
         self,
+        uow: UnitOfWork,
         number: str,
         *,
         region: str,
@@ -66,8 +64,7 @@ class SqlConsentGate(ConsentGate):
         purposes: Sequence[Purpose],
         today: date,
     ) -> CoverageDecision:
-        async with self._store.unit_of_work(write=False) as uow:
-            consent = await uow.get_consent(number)
+        consent = await uow.get_consent(number)
         return check_coverage(
             consent,
             region=region,

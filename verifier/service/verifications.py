@@ -168,6 +168,30 @@ class VerificationService:
             self._pkey, canonical_bytes(request_to_json(request)), hashlib.sha256
         ).hexdigest()
 
+    def _denial(
+        self,
+        caller: Caller,
+        decision: Decision,
+        *,
+        action: str,
+        verification_id: str = "",
+        case_id: str = "",
+        refs: tuple[str, ...] = (),
+        request_id: str = "",
+        details: dict[str, Any] | None = None,
+    ) -> EntryDraft:
+        return EntryDraft(
+            actor=self._actor(caller),
+            action=action,
+            outcome="deny",
+            case_id=case_id,
+            verification_id=verification_id,
+            subject_refs=refs,
+            reason=decision.reason,
+            request_id=request_id,
+            details=details or {},
+        )
+
     async def _audit_denial(
         self,
         caller: Caller,
@@ -180,22 +204,18 @@ class VerificationService:
         request_id: str = "",
         details: dict[str, Any] | None = None,
     ) -> None:
+        entry = self._denial(
+            caller,
+            decision,
+            action=action,
+            verification_id=verification_id,
+            case_id=case_id,
+            refs=refs,
+            request_id=request_id,
+            details=details,
+        )
         async with self._store.unit_of_work(write=True) as uow:
-            await uow.append_audit(
-                [
-                    EntryDraft(
-                        actor=self._actor(caller),
-                        action=action,
-                        outcome="deny",
-                        case_id=case_id,
-                        verification_id=verification_id,
-                        subject_refs=refs,
-                        reason=decision.reason,
-                        request_id=request_id,
-                        details=details or {},
-                    )
-                ]
-            )
+            await uow.append_audit([entry])
             await uow.commit()
 
     # ------------------------------------------------------------------ create
@@ -217,17 +237,11 @@ class VerificationService:
         # repeated request into a Conflict below, answered as a replay.
         kinds = request.sources or self._fanout.configured
         decision = decide_check(caller, request)
-        if decision.allowed:
-            coverage = await self._consents.check(
-                request.authorization_id,
-                region=request.household.region,
-                subject_refs=refs,
-                sources=kinds,
-                purposes=request.purposes,
-                today=self._clock().date(),
-            )
-            if not coverage.allowed:
-                decision = Decision(False, coverage.reason, coverage.message)
+        denial_details = {
+            "authorization_id": request.authorization_id,
+            "purposes": [p.value for p in request.purposes],
+            "sources": [k.value for k in kinds],
+        }
         if not decision.allowed:
             await self._audit_denial(
                 caller,
@@ -236,11 +250,7 @@ class VerificationService:
                 case_id=request.case_id,
                 refs=refs,
                 request_id=request.request_id,
-                details={
-                    "authorization_id": request.authorization_id,
-                    "purposes": [p.value for p in request.purposes],
-                    "sources": [k.value for k in kinds],
-                },
+                details=denial_details,
             )
             raise PermissionDenied(decision.reason, decision.message)
 
@@ -265,8 +275,37 @@ class VerificationService:
         )
         actor = self._actor(caller)
 
-        async def record_intent(uow: UnitOfWork) -> int | None:
-            """The intent, or the refusal over the volume limit (returns the count)."""
+        async def record_intent(uow: UnitOfWork) -> Decision | int | None:
+            """The intent; or the refusal, recorded: the authorization's denial, or the
+            count of checks that reached the volume limit."""
+            # The authorization is read in the unit that records the intent, after the
+            # audit head is taken: a revocation either committed before (and is seen
+            # here) or commits after this check began. Never in between.
+            coverage = await self._consents.check(
+                uow,
+                request.authorization_id,
+                region=request.household.region,
+                subject_refs=refs,
+                sources=kinds,
+                purposes=request.purposes,
+                today=now.date(),
+            )
+            if not coverage.allowed:
+                refusal = Decision(False, coverage.reason, coverage.message)
+                await uow.append_audit(
+                    [
+                        self._denial(
+                            caller,
+                            refusal,
+                            action="authorize",
+                            case_id=request.case_id,
+                            refs=refs,
+                            request_id=request.request_id,
+                            details=denial_details,
+                        )
+                    ]
+                )
+                return refusal
             recent = await uow.count_checks_since(
                 caller.system, caller.user, now - timedelta(hours=VOLUME_WINDOW_HOURS)
             )
@@ -329,7 +368,7 @@ class VerificationService:
             return None
 
         try:
-            refused_at = await self._store.write(record_intent)
+            refused = await self._store.write(record_intent)
         except Conflict:
             # The same request_id was seen before (or won a race): answer as a replay.
             async with self._store.unit_of_work(write=False) as uow:
@@ -337,10 +376,12 @@ class VerificationService:
             if existing is None:
                 raise
             return await self._replay(existing, digest, wait, wait_until)
-        if refused_at is not None:
+        if isinstance(refused, Decision):
+            raise PermissionDenied(refused.reason, refused.message)
+        if refused is not None:
             raise ResourceExhausted(
                 "VOLUME_LIMIT",
-                f"{refused_at} checks in {VOLUME_WINDOW_HOURS} hours reach this user's limit",
+                f"{refused} checks in {VOLUME_WINDOW_HOURS} hours reach this user's limit",
             )
         log.info(
             "verification_started",
