@@ -367,8 +367,16 @@ class VerificationService:
             )
             return None
 
+        intent = asyncio.ensure_future(self._store.write(record_intent))
         try:
-            refused = await self._store.write(record_intent)
+            refused = await asyncio.shield(intent)
+        except asyncio.CancelledError:
+            # The caller went away while its intent was being recorded. A recorded intent
+            # says the sources will be asked: ask them now, not when the lease expires.
+            intent.add_done_callback(
+                lambda done: self._start_if_recorded(done, vid, request, actor)
+            )
+            raise
         except Conflict:
             # The same request_id was seen before (or won a race): answer as a replay.
             async with self._store.unit_of_work(write=False) as uow:
@@ -395,6 +403,20 @@ class VerificationService:
             if run.released:
                 return run.released[-1]
         return await self.view(vid)
+
+    def _start_if_recorded(
+        self,
+        intent: asyncio.Future[Decision | int | None],
+        vid: str,
+        request: VerificationRequest,
+        actor: Actor,
+    ) -> None:
+        if intent.cancelled() or intent.exception() is not None:
+            return  # nothing was recorded
+        if intent.result() is not None or self._closing:
+            return  # refused; or shutting down, and the lease hands the run on
+        log.info("verification_started", verification_id=vid, caller_gone=True)
+        self._start(vid, request, actor, None)
 
     async def _replay(
         self, existing: VerificationRecord, digest: str, wait: bool, wait_until: float | None

@@ -1,0 +1,90 @@
+"""A caller that goes away while its intent is being recorded: the recorded intent's run
+starts at once (not when its lease expires), and its report is issued."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from adapters import SourceKind
+from tests.fakes import AllowAllConsents, FakeAdapter
+from tests.helpers import APPLICANT_ID, CALLER, SYSTEM, config, household_draft, soon
+from verifier.bootstrap import build_app
+from verifier.domain.consent import CoverageDecision
+from verifier.domain.household import Purpose
+from verifier.domain.outcomes import VerificationState
+from verifier.domain.ports import UnitOfWork
+from verifier.service.events import StateEvent
+
+
+class PausedGate(AllowAllConsents):
+    """Covers everything, but holds the intent's unit of work open until told to go on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = asyncio.Event()
+        self.go_on = asyncio.Event()
+
+    async def check(
+        self,
+        uow: UnitOfWork,
+        number: str,
+        *,
+        region: str,
+        subject_refs: Sequence[str],
+        sources: Sequence[SourceKind],
+        purposes: Sequence[Purpose],
+        today: date,
+    ) -> CoverageDecision:
+        self.entered.set()
+        await self.go_on.wait()
+        return await super().check(
+            uow,
+            number,
+            region=region,
+            subject_refs=subject_refs,
+            sources=sources,
+            purposes=purposes,
+            today=today,
+        )
+
+
+async def test_a_recorded_intent_runs_though_its_caller_went_away(
+    database_url: str, keys_dir: Path
+) -> None:
+    tax = FakeAdapter(SourceKind.TAX, income_fen={APPLICANT_ID: 100})
+    gate = PausedGate()
+    app = await build_app(
+        config(database_url, keys_dir),
+        adapters={SourceKind.TAX: tax},
+        migrate=False,
+        consent_gate=gate,
+    )
+    try:
+        draft = household_draft(sources=(SourceKind.TAX,))
+        create = asyncio.create_task(
+            app.service.create(CALLER, draft, wait=True, wait_until=soon())
+        )
+        await asyncio.wait_for(gate.entered.wait(), 10)
+        create.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await create
+        gate.go_on.set()
+        # No poller runs here: only the cancelled call itself can have started the run.
+        await asyncio.wait_for(tax.started.wait(), 10)
+
+        async with app.store.unit_of_work(write=False) as uow:
+            record = await uow.find_verification_by_request(SYSTEM, draft.request_id)
+        assert record is not None
+        async with asyncio.timeout(10):
+            async for event in app.service.watch(CALLER, record.id):
+                if isinstance(event, StateEvent) and event.state is VerificationState.DONE:
+                    break
+        view = await app.service.view(record.id)
+        assert view.record.latest_version == 1
+    finally:
+        await app.aclose()
