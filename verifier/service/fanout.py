@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from aiolimiter import AsyncLimiter
@@ -24,8 +25,10 @@ from tenacity import (
     RetryCallState,
     retry_if_exception_type,
     stop_after_attempt,
+    stop_any,
     wait_exponential_jitter,
 )
+from tenacity.stop import stop_base
 
 from adapters import (
     Adapter,
@@ -34,6 +37,7 @@ from adapters import (
     HouseholdRegistrationRecord,
     IncomeRecord,
     PermanentSourceError,
+    Provenance,
     ResultStatus,
     SourceDenied,
     SourceKind,
@@ -91,19 +95,43 @@ ProgressCallback = Callable[[SourceOutcome], Awaitable[None]]
 _RETRYABLE = (TransientSourceError, TimeoutError)
 
 
-def _malformed(result: object) -> str:
-    """Why an adapter's result breaks the contract, or '' when it keeps it."""
-    if not isinstance(result, SourceResult):
+_RECORD_TYPES = (IncomeRecord, AssetRecord, ContributionRecord, HouseholdRegistrationRecord)
+_STATUS = {
+    ResultStatus.FOUND: SourceStatus.FOUND,
+    ResultStatus.NOT_FOUND: SourceStatus.NOT_FOUND,
+    ResultStatus.PENDING: SourceStatus.PENDING,
+}
+
+
+def _malformed(result: object, kind: SourceKind) -> str:
+    """Why an adapter's result breaks the contract, or '' when it keeps it.
+
+    Third-party adapters can hand back anything: this never raises, and an answer that
+    cannot be checked is malformed (a crash here would sink the whole verification).
+    """
+    try:
+        return _contract_breach(result, kind)
+    except Exception as exc:
+        return f"result cannot be checked ({type(exc).__name__})"
+
+
+def _contract_breach(answer: object, kind: SourceKind) -> str:
+    if not isinstance(answer, SourceResult):
         return "adapter returned something other than a SourceResult"
+    # Typed fields are the adapter's promise, not a fact: check them as untrusted.
+    result: Any = answer
+    if result.status not in _STATUS:
+        return "result has an unknown status"
     if result.status is ResultStatus.PENDING:
-        return "" if result.ticket else "PENDING without a ticket"
-    if result.as_of is None:
+        return (
+            "" if isinstance(result.ticket, str) and result.ticket else "PENDING without a ticket"
+        )
+    if not isinstance(result.as_of, datetime):
         return "result has no as_of"
-    records: tuple[object, ...] = result.records
-    for r in records:
-        if not isinstance(
-            r, IncomeRecord | AssetRecord | ContributionRecord | HouseholdRegistrationRecord
-        ):
+    if not isinstance(result.records, tuple | list):
+        return "records must be a tuple of records"
+    for r in result.records:
+        if not isinstance(r, _RECORD_TYPES):
             return "result holds an unknown record type"
         amounts = (
             [r.amount_fen]
@@ -116,8 +144,11 @@ def _malformed(result: object) -> str:
         )
         if any(type(a) is not int for a in amounts):
             return "money must be integer fen"
-        if not r.provenance.record_id:
+        if not isinstance(r.provenance, Provenance) or not r.provenance.record_id:
             return "record has no provenance record_id"
+        if r.provenance.source != kind.value:
+            # A record another source vouches for is not this source's answer.
+            return "record provenance names another source"
     if result.status is ResultStatus.FOUND and not result.records:
         return "FOUND without records"
     if result.status is ResultStatus.NOT_FOUND and result.records:
@@ -125,13 +156,30 @@ def _malformed(result: object) -> str:
     return ""
 
 
+class _OutOfTime(stop_base):
+    """Stop when the next retry could not start before the deadline.
+
+    tenacity computes the wait before asking whether to stop: a retry whose wait
+    (backoff, or the source's own Retry-After) ends at or past the deadline is not
+    worth waiting for.
+    """
+
+    def __init__(self, deadline: float) -> None:
+        self._deadline = deadline
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return time.monotonic() + retry_state.upcoming_sleep >= self._deadline
+
+
 class FanOut:
     """Runs members × sources for one verification."""
 
     def __init__(self, sources: dict[SourceKind, BoundSource]) -> None:
         self._sources = sources
-        # Only signs of an outage trip a breaker: a refusal, a malformed answer or a
-        # cancelled call says nothing about whether the source is up.
+        # Only signs of an outage trip a breaker. A refusal or a rejected request is an
+        # answer: the source is up. A cancelled call proves nothing either way; the
+        # breaker library can only count an excluded exception as a success, and
+        # resetting the count is the safer mistake than cutting off a healthy source.
         self._breakers = AsyncCircuitBreakerFactory(
             exclude=[PermanentSourceError, SourceDenied, asyncio.CancelledError]
         )
@@ -248,7 +296,7 @@ class FanOut:
                 adapter=adapter.name,
                 adapter_version=adapter.version,
                 as_of=result.as_of if result else None,
-                records=result.records if result else (),
+                records=tuple(result.records) if result else (),
                 reason=reason,
                 attempts=attempts,
                 ticket=result.ticket if result else None,
@@ -272,9 +320,9 @@ class FanOut:
 
         async def attempt() -> SourceResult:
             nonlocal attempts
-            attempts += 1
             if deadline - time.monotonic() <= 0:
                 raise TimeoutError
+            attempts += 1
             if bound.limiter is not None or bound.semaphore.locked():
                 # Waiting for a rate-limit slot or a concurrency slot counts against the
                 # deadline too: a queue that never drains must still end in FAILED.
@@ -313,7 +361,7 @@ class FanOut:
 
             retrying = AsyncRetrying(
                 retry=retry_if_exception_type(_RETRYABLE),
-                stop=stop_after_attempt(retries + 1),
+                stop=stop_any(stop_after_attempt(retries + 1), _OutOfTime(deadline)),
                 wait=wait_for,
                 reraise=True,
             )
@@ -340,27 +388,32 @@ class FanOut:
                 SourceStatus.FAILED, f"unavailable after {attempts} attempt(s): {exc}"
             ), True
         except TimeoutError:
+            if attempts == 0:
+                return outcome(SourceStatus.FAILED, "not asked: the deadline had passed"), True
             return outcome(
                 SourceStatus.FAILED, f"no answer in time after {attempts} attempt(s)"
             ), True
         except PermanentSourceError as exc:
             return outcome(SourceStatus.FAILED, f"source error: {exc}"), False
         except asyncio.CancelledError:
-            raise
+            task = asyncio.current_task()
+            if task is None or task.cancelling():
+                raise  # we are being cancelled: the caller left or the run is stopping
+            # An adapter raised CancelledError of its own accord: a failure like any
+            # other, not a reason to abandon the whole verification.
+            log.warning("adapter_crashed", source=kind.value, adapter=adapter.name,
+                        error="CancelledError")  # fmt: skip
+            return outcome(SourceStatus.FAILED, "adapter error (CancelledError)"), False
         except Exception as exc:
             # The message may come from third-party code: log and report only its type.
             log.warning(
                 "adapter_crashed", source=kind.value, adapter=adapter.name, error=type(exc).__name__
             )
             return outcome(SourceStatus.FAILED, f"adapter error ({type(exc).__name__})"), False
-        problem = _malformed(result)
+        problem = _malformed(result, kind)
         if problem:
             return outcome(SourceStatus.FAILED, f"malformed result: {problem}"), False
-        status = {
-            ResultStatus.FOUND: SourceStatus.FOUND,
-            ResultStatus.NOT_FOUND: SourceStatus.NOT_FOUND,
-            ResultStatus.PENDING: SourceStatus.PENDING,
-        }[result.status]
+        status = _STATUS[result.status]
         reason = (
             "awaiting the source's asynchronous answer" if status is SourceStatus.PENDING else ""
         )
