@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -11,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from adapters import SourceKind
+from adapters import ResultStatus, SourceKind, SourceQuery, SourceResult
 from audit.schema import AuditEntryRow
 from audit.verify import verify_chain
-from tests.fakes import AsyncBankFake, FakeAdapter
+from tests.fakes import AS_OF, AsyncBankFake, FakeAdapter
 from tests.helpers import APPLICANT_ID, CALLER, household_draft, make_app, soon
 from verifier.bootstrap import App
 from verifier.domain.outcomes import VerificationState
@@ -218,3 +220,131 @@ async def test_a_run_whose_process_died_is_resumed(database_url: str, keys_dir: 
         assert [e["reason"] for e in intents] == ["", "RESUMED"]
     finally:
         await second.aclose()
+
+
+class FarHintBank(AsyncBankFake):
+    """A bank whose every answer says: ask again in ``hint`` seconds."""
+
+    def __init__(self, hint: float) -> None:
+        super().__init__()
+        self.hint = hint
+
+    async def query(self, q: SourceQuery) -> SourceResult:
+        await super().query(q)
+        return SourceResult.pending(f"T{self.calls}", retry_after=self.hint)
+
+    async def poll(self, ticket: str) -> SourceResult:
+        self.polls += 1
+        return SourceResult.pending(ticket, retry_after=self.hint)
+
+
+async def test_an_absurd_retry_hint_still_gives_a_report_and_a_daily_poll(
+    database_url: str, keys_dir: Path
+) -> None:
+    bank = FarHintBank(1e12)  # some 31,700 years
+    app = await bank_app(database_url, keys_dir, bank, due_working_days=30)
+    try:
+        v = await app.service.create(CALLER, household_draft(), wait=True, wait_until=soon())
+        assert v.record.latest_version == 1
+        assert await tick_at(app, 23) == 0
+        members = len(household_draft().members)
+        assert await tick_at(app, 25) == members  # asked again within a day (MAX_POLL_INTERVAL)
+        assert bank.polls == members
+        assert await tick_at(app, 26) == 0  # and rescheduled, not left due
+    finally:
+        await app.aclose()
+
+
+async def test_an_overdue_source_is_flagged_even_when_its_next_poll_is_far_off(
+    database_url: str, keys_dir: Path
+) -> None:
+    bank = FarHintBank(7 * 86400.0)
+    app = await bank_app(database_url, keys_dir, bank, due_working_days=1)
+    try:
+        v = await app.service.create(CALLER, household_draft(), wait=True, wait_until=soon())
+        # Five days on (a weekend at most in between): past the due date, the hint not yet.
+        await tick_at(app, 24 * 5)
+        view = await app.service.view(v.record.id)
+        assert view.record.latest_version == 2
+        assert all(
+            "overdue" in p.reason for p in view.progress if p.source == SourceKind.BANK.value
+        )
+    finally:
+        await app.aclose()
+
+
+class GarbageTax(FakeAdapter):
+    async def query(self, q: SourceQuery) -> SourceResult:
+        self.calls += 1
+        return SourceResult(status=ResultStatus.FOUND, as_of=AS_OF, records=None)  # type: ignore[arg-type]
+
+
+async def test_one_garbage_answer_costs_one_source_not_the_report(
+    database_url: str, keys_dir: Path
+) -> None:
+    bank = FakeAdapter(SourceKind.BANK, asset_fen={APPLICANT_ID: 700})
+    app = await make_app(
+        database_url, keys_dir, {SourceKind.TAX: GarbageTax(SourceKind.TAX), SourceKind.BANK: bank}
+    )
+    try:
+        v = await app.service.create(CALLER, household_draft(), wait=True, wait_until=soon())
+        assert v.record.latest_version == 1
+        statuses = {(p.member_index, p.source): p.status for p in v.progress}
+        assert statuses[(0, "tax")] == "FAILED"
+        assert statuses[(0, "bank")] == "FOUND"
+    finally:
+        await app.aclose()
+
+
+async def test_a_hanging_source_under_the_default_policy_answers_inside_the_callers_deadline(
+    database_url: str, keys_dir: Path
+) -> None:
+    app = await make_app(
+        database_url, keys_dir, {SourceKind.TAX: FakeAdapter(SourceKind.TAX, hang=True)}
+    )
+    try:
+        v = await app.service.create(CALLER, household_draft(), wait=True, wait_until=soon(2))
+        assert v.record.latest_version == 1
+        assert {p.status for p in v.progress} == {"FAILED"}
+    finally:
+        await app.aclose()
+
+
+class HangingTax(FakeAdapter):
+    """Hangs every query; ``asked`` is set once ``expected`` queries have arrived."""
+
+    def __init__(self, expected: int) -> None:
+        super().__init__(SourceKind.TAX, hang=True)
+        self.expected = expected
+        self.asked = asyncio.Event()
+
+    async def query(self, q: SourceQuery) -> SourceResult:
+        if self.calls + 1 >= self.expected:
+            self.asked.set()
+        return await super().query(q)
+
+
+async def test_a_resumed_run_stays_tracked_when_the_run_it_replaced_ends(
+    database_url: str, keys_dir: Path
+) -> None:
+    members = len(household_draft().members)
+    tax = HangingTax(expected=2 * members)
+    app = await make_app(database_url, keys_dir, {SourceKind.TAX: tax})
+    try:
+        v = await app.service.create(CALLER, household_draft(), wait=False)
+        await tax.started.wait()
+        assert app.service.running() == 1
+        overrunning = asyncio.all_tasks()
+        # Its lease is taken as expired and the run resumed here, beside the first one.
+        resumed = asyncio.create_task(app.service.resume(v.record.id))
+        await tax.asked.wait()  # the resumed run is asking the source too
+        first = next(t for t in overrunning if t.get_name() == f"verification-{v.record.id}")
+        first.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await first
+        # The resumed run is still known: shutdown cancels it, a replay can wait on it.
+        assert app.service.running() == 1
+        await app.service.aclose()
+        await asyncio.wait([resumed])
+    finally:
+        await app.aclose()

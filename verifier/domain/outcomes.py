@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from adapters import Record, SourceKind
@@ -62,3 +63,30 @@ def completeness_of(outcomes: list[SourceOutcome] | tuple[SourceOutcome, ...]) -
     """COMPLETE only when every member × source has FOUND or NOT_FOUND."""
     ok = all(o.status in (SourceStatus.FOUND, SourceStatus.NOT_FOUND) for o in outcomes)
     return Completeness.COMPLETE if ok else Completeness.PARTIAL
+
+
+MIN_POLL_INTERVAL = timedelta(seconds=0.2)
+MAX_POLL_INTERVAL = timedelta(days=1)
+"""However long a source asks hedui to wait, its ticket is asked about at least daily."""
+
+
+def next_poll_at(
+    now: datetime, wait_seconds: float | None, due_at: datetime | None, overdue_flagged: bool
+) -> datetime:
+    """When to ask about a pending ticket next.
+
+    ``wait_seconds`` is the source's hint (or hedui's backoff), kept within
+    [:data:`MIN_POLL_INTERVAL`, :data:`MAX_POLL_INTERVAL`] whatever the source said. A
+    source not yet flagged overdue is asked again no later than its due date, so the
+    flag is raised when the date passes rather than when the source's hint runs out.
+    """
+    seconds = 1.0 if wait_seconds is None else wait_seconds
+    if math.isnan(seconds):
+        seconds = 1.0
+    bounded = min(
+        MAX_POLL_INTERVAL.total_seconds(), max(MIN_POLL_INTERVAL.total_seconds(), seconds)
+    )
+    at = now + timedelta(seconds=bounded)
+    if due_at is not None and not overdue_flagged:
+        at = min(at, max(due_at, now + MIN_POLL_INTERVAL))
+    return at

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from adapters import SourceKind
-from verifier.domain.outcomes import SourceOutcome, SourceStatus
+from verifier.domain.outcomes import SourceOutcome, SourceStatus, next_poll_at
 from verifier.domain.ports import PollLease, Store
 from verifier.service.fanout import FanOut
 from verifier.service.verifications import VerificationService
@@ -114,14 +114,15 @@ class Poller:
 
     async def _reschedule(self, lease: PollLease, outcome: SourceOutcome, now: datetime) -> None:
         if outcome.status is SourceStatus.PENDING:
-            wait = max(0.2, outcome.retry_after or 1.0)
+            wait = outcome.retry_after
             reason = ""
         else:
             # The source failed transiently while we wait for its answer: back off.
             wait = min(self._max_backoff, 2.0 ** min(lease.poll_attempts, 10))
             reason = f"still pending; last poll failed: {outcome.reason}"
+        at = next_poll_at(now, wait, lease.due_at, lease.overdue_flagged)
         async with self._store.unit_of_work(write=True) as uow:
-            if await uow.reschedule_poll(lease, self.owner, now + timedelta(seconds=wait), reason):
+            if await uow.reschedule_poll(lease, self.owner, at, reason):
                 await uow.commit()
 
     async def run(self, stop: asyncio.Event, interval: float = 1.0) -> None:

@@ -549,7 +549,11 @@ class VerificationService:
             log.error("verification_failed", verification_id=vid, error=type(exc).__name__)
         finally:
             done.set()
-            self._runs.pop(vid, None)
+            current = self._runs.get(vid)
+            if current is not None and current.task is asyncio.current_task():
+                # Only our own entry: a resumed run of the same verification may have
+                # replaced it while this one was overrunning.
+                del self._runs[vid]
 
     async def resume(self, vid: str) -> None:
         """Ask the sources again for a verification whose process died mid-run.

@@ -6,7 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
@@ -35,7 +35,13 @@ from verifier.domain.household import (
     request_from_json,
     request_to_json,
 )
-from verifier.domain.outcomes import Completeness, SourceOutcome, SourceStatus, VerificationState
+from verifier.domain.outcomes import (
+    Completeness,
+    SourceOutcome,
+    SourceStatus,
+    VerificationState,
+    next_poll_at,
+)
 from verifier.domain.ports import (
     CachedResult,
     OutcomeSummary,
@@ -266,11 +272,11 @@ class SqlUnitOfWork(UnitOfWork):
 
     def _outcome_values(self, vid: str, o: SourceOutcome, now: datetime) -> dict[str, object]:
         sealed, kid = self._seal_records(vid, o.member_index, o.source.value, o.records)
-        ticket_sealed, next_poll_at = None, None
+        ticket_sealed, poll_at = None, None
         if o.status is SourceStatus.PENDING and o.ticket:
             aad = f"tickets/{vid}/{o.member_index}/{o.source.value}"
             ticket_sealed, _ = self._sealer.seal(o.ticket.encode(), aad)
-            next_poll_at = now + timedelta(seconds=max(0.2, o.retry_after or 1.0))
+            poll_at = next_poll_at(now, o.retry_after, o.due_at, o.overdue_flagged)
         return {
             "verification_id": vid,
             "member_index": o.member_index,
@@ -290,7 +296,7 @@ class SqlUnitOfWork(UnitOfWork):
             "fetched_at": o.fetched_at,
             "due_at": o.due_at,
             "overdue_flagged": o.overdue_flagged,
-            "next_poll_at": next_poll_at,
+            "next_poll_at": poll_at,
             "lease_owner": None,
             "lease_until": None,
         }
