@@ -65,6 +65,8 @@ def parse_json(content: bytes) -> Any:
         return json.loads(content.decode("utf-8"), parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError):
         raise PermanentSourceError("answer body is not valid JSON") from None
+    except RecursionError:
+        raise PermanentSourceError("answer body is nested too deeply") from None
 
 
 def _refuse_constant(_name: str) -> Any:
@@ -276,7 +278,7 @@ def _instant(value: Any, where: str) -> datetime:
         raise PermanentSourceError(f"{where} must be an RFC 3339 timestamp with an offset")
     try:
         return datetime.fromisoformat(value.upper()).astimezone(UTC)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise PermanentSourceError(f"{where} is not a real instant") from None
 
 
@@ -308,7 +310,7 @@ def error_code(content: bytes) -> str | None:
     """
     try:
         body = json.loads(content.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     error = body.get("error") if isinstance(body, dict) else None
     code = error.get("code") if isinstance(error, dict) else None

@@ -4,13 +4,13 @@ A department that implements docs/gateway-protocol.md needs no adapter code of i
 hedui's built-in adapter for its source is a :class:`GatewayAdapter` pointed at its URL.
 The HTTP outcome is mapped to the SDK contract as follows:
 
-=====================================  ===============================================
-200 FOUND / NOT_FOUND                  ``SourceResult.found`` / ``SourceResult.not_found``
-202 PENDING                            ``SourceResult.pending(ticket, retry_after)``
-401, 403                               :class:`~adapters.errors.SourceDenied`
-408, 429, 5xx, timeouts, network       :class:`~adapters.errors.TransientSourceError`
-other 4xx, malformed or off-contract   :class:`~adapters.errors.PermanentSourceError`
-=====================================  ===============================================
+========================================  ===================================================
+200 FOUND / NOT_FOUND                     ``SourceResult.found`` / ``SourceResult.not_found``
+202 PENDING                               ``SourceResult.pending(ticket, retry_after)``
+401, 403                                  :class:`~adapters.errors.SourceDenied`
+408, 429, 5xx, timeout, network, cut off  :class:`~adapters.errors.TransientSourceError`
+other 4xx, malformed or off-contract      :class:`~adapters.errors.PermanentSourceError`
+========================================  ===================================================
 """
 
 from __future__ import annotations
@@ -153,8 +153,12 @@ class GatewayAdapter:
             raise PermanentSourceError(
                 "base_url has an unsupported scheme (http or https only)"
             ) from None
-        except (aiohttp.ClientPayloadError, aiohttp.ClientResponseError) as exc:
-            # No chaining: client exceptions may hold the request, whose body names the subject.
+        except aiohttp.ClientPayloadError as exc:
+            # The body broke off or its framing is wrong: the connection failed midway,
+            # which another attempt may not. No chaining: client exceptions may hold the
+            # request, whose body names the subject.
+            raise TransientSourceError(f"answer cut short ({type(exc).__name__})") from None
+        except aiohttp.ClientResponseError as exc:
             raise PermanentSourceError(f"unreadable answer ({type(exc).__name__})") from None
         except (aiohttp.ClientError, OSError) as exc:
             raise TransientSourceError(f"connection failed ({type(exc).__name__})") from None

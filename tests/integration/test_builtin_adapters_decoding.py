@@ -466,3 +466,56 @@ def test_a_missing_ca_file_fails_at_creation(tmp_path: Path) -> None:
     )
     with pytest.raises(OSError, match="No such file"):
         GatewayAdapter(SourceKind.TAX, "t", "1", settings)
+
+
+async def raw_department(response: bytes) -> tuple[asyncio.Server, str]:
+    """A department that answers every connection with ``response`` verbatim, then hangs up."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(response)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    return server, f"http://127.0.0.1:{port}/"
+
+
+async def test_an_answer_cut_short_is_transient_so_a_pending_bank_is_asked_again() -> None:
+    # Content-Length promises 100 bytes; the connection closes after 10.
+    server, base = await raw_department(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        b'Content-Length: 100\r\n\r\n{"status":'
+    )
+    settings = AdapterSettings(base_url=base, credentials={"token": Secret(TOKEN)}, timeout=5)
+    bank = GatewayAdapter(SourceKind.BANK, "test-gateway", "9.9.9", settings)
+    try:
+        with pytest.raises(TransientSourceError) as caught:
+            await bank.poll("T1")
+        assert caught.value.__cause__ is None
+    finally:
+        await bank.aclose()
+        server.close()
+
+
+async def test_a_deeply_nested_body_is_refused_not_a_crash(
+    department: tuple[Script, str], adapter: GatewayAdapter
+) -> None:
+    script, _ = department
+    script.answer(200, b"[" * 200_000)
+    with pytest.raises(PermanentSourceError):
+        await adapter.query(query())
+    # On an error status the body only lends its code: the status decides (503: retry).
+    script.answer(503, b"[" * 200_000)
+    with pytest.raises(TransientSourceError):
+        await adapter.query(query())
+
+
+async def test_an_instant_beyond_the_calendar_is_refused(
+    department: tuple[Script, str], adapter: GatewayAdapter
+) -> None:
+    script, _ = department
+    script.answer(200, broken(("as_of",), "9999-12-31T23:59:59-01:00"))
+    with pytest.raises(PermanentSourceError):
+        await adapter.query(query())
