@@ -247,7 +247,7 @@ class SandboxDepartments:
 
     async def _misbehave(self, source: SourceKind, arrival: float) -> web.StreamResponse | None:
         """Latency, counted from the request's ``arrival`` (:func:`time.monotonic`), then
-        (by the seeded dice) a hang, an error or a garbage answer."""
+        (by the seeded dice) a hang, an error, a garbage answer or a refusal."""
         faults = self._faults[source]
         rng = self._rng
         jitter = rng.randint(0, faults.jitter_ms) if faults.jitter_ms else 0
@@ -264,6 +264,8 @@ class SandboxDepartments:
             body, content_type = rng.choice(_GARBAGE)
             self.stats[f"{source.value}:garbage"] += 1
             return web.Response(status=200, body=body, content_type=content_type)
+        if faults.deny_rate and rng.random() < faults.deny_rate:
+            return self._error(source, 403, "FORBIDDEN", "token not accepted for this source")
         return None
 
     async def _hang(self) -> None:

@@ -24,7 +24,8 @@ class SourceFaults:
 
     ``latency_ms`` (+ up to ``jitter_ms``) is added before every answer. ``error_rate``
     answers HTTP 503, ``hang_rate`` never answers (until the client gives up or the sandbox
-    stops), ``garbage_rate`` answers 200 with a malformed body. ``rate_limit_rps`` caps
+    stops), ``garbage_rate`` answers 200 with a malformed body, ``deny_rate`` refuses the
+    request (403, as when hedui's credentials are revoked). ``rate_limit_rps`` caps
     requests per second (429 with ``Retry-After`` beyond it); ``None`` means unlimited.
     ``async_delay_s`` makes the department asynchronous: it answers 202 with a ticket and
     the result becomes available that many seconds later; ``None`` answers at once.
@@ -35,13 +36,14 @@ class SourceFaults:
     error_rate: float = 0.0
     hang_rate: float = 0.0
     garbage_rate: float = 0.0
+    deny_rate: float = 0.0
     rate_limit_rps: float | None = None
     async_delay_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.latency_ms < 0 or self.jitter_ms < 0:
             raise ValueError("latency_ms and jitter_ms must not be negative")
-        for name in ("error_rate", "hang_rate", "garbage_rate"):
+        for name in ("error_rate", "hang_rate", "garbage_rate", "deny_rate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")

@@ -14,7 +14,7 @@ A department team subclasses :class:`AdapterConformance` (its own source double 
 pytest then collects the inherited ``test_*`` methods. See docs/adapters.md.
 """
 
-from adapters.testing.conformance import RECORD_TYPES, AdapterConformance, Outcome, run_bounded
+from adapters.testing.conformance import AdapterConformance, Outcome, run_bounded
 from adapters.testing.faults import FaultNotSupported, Faults
 from adapters.testing.sandbox import (
     SandboxConformance,
@@ -23,6 +23,7 @@ from adapters.testing.sandbox import (
     create_from_entry_point,
     sandbox_population,
 )
+from adapters.validation import RECORD_TYPES
 
 __all__ = [
     "RECORD_TYPES",

@@ -19,34 +19,23 @@ import traceback
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any, ClassVar, TypeVar
 
 import pytest
 
 from adapters.contract import Adapter, ResultStatus, SourceQuery, SourceResult, Subject, Window
-from adapters.errors import PermanentSourceError, TransientSourceError
+from adapters.errors import PermanentSourceError, SourceDenied, TransientSourceError
 from adapters.masking import mask_id_number
-from adapters.records import (
-    AssetRecord,
-    ContributionRecord,
-    HouseholdRegistrationRecord,
-    IncomeRecord,
-    Provenance,
-    Record,
-)
+from adapters.records import Provenance, Record
 from adapters.registry import check_adapter
 from adapters.testing.faults import FaultNotSupported, Faults
+from adapters.validation import is_utc, record_problems
 
 T = TypeVar("T")
 
-RECORD_TYPES: tuple[type, ...] = (
-    IncomeRecord,
-    AssetRecord,
-    ContributionRecord,
-    HouseholdRegistrationRecord,
-)
-"""The record types an adapter may return (exactly these classes, no look-alikes)."""
+UNKNOWN_TICKET = "conformance-no-such-ticket"
+"""A ticket no source ever issued (protocol-safe characters)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,21 +57,6 @@ class Outcome:
             return f"{type(self.error).__name__}"
         assert self.result is not None
         return f"a {self.result.status.value} result"
-
-
-def money_fields(record: object) -> dict[str, object]:
-    """The fields of a record that must hold integer fen (and ``count``, a whole number)."""
-    if isinstance(record, IncomeRecord):
-        return {"amount_fen": record.amount_fen}
-    if isinstance(record, AssetRecord):
-        return {"value_fen": record.value_fen, "count": record.count}
-    if isinstance(record, ContributionRecord):
-        return {"base_fen": record.base_fen, "paid_fen": record.paid_fen}
-    return {}
-
-
-def _is_utc(value: object) -> bool:
-    return isinstance(value, datetime) and value.utcoffset() == timedelta(0)
 
 
 class AdapterConformance:
@@ -205,7 +179,7 @@ class AdapterConformance:
                 f"expected NOT_FOUND for subject_without_records(), got {result.status.value}"
             )
             assert result.records == (), "a NOT_FOUND result must carry no records"
-            assert _is_utc(result.as_of), "as_of must be an aware UTC datetime"
+            assert is_utc(result.as_of), "as_of must be an aware UTC datetime"
 
         self.run_with_adapter(body)
 
@@ -340,6 +314,41 @@ class AdapterConformance:
             pytest.fail(
                 f"no TransientSourceError in {self.rate_limit_attempts} queries against a"
                 f" rate-limited source: {', '.join(seen)}"
+            )
+
+        self.run_with_adapter(body)
+
+    def test_refusal_is_denied(self) -> None:
+        """A source that refuses hedui (401/403) raises SourceDenied, never NOT_FOUND.
+
+        The most harmful mistake an adapter can make is to turn "you may not ask" into
+        "this person has no record": a family could lose its assistance over it.
+        """
+
+        async def body(adapter: Adapter) -> None:
+            faults = await self.fault("deny")
+            await faults.deny()
+            for which, subject in self.subjects():
+                outcome = await self.call(adapter.query(self.make_query(subject)))
+                assert isinstance(outcome.error, SourceDenied), (
+                    f"a refused request must raise SourceDenied; the query about {which}"
+                    f" ended in {outcome.describe()}"
+                )
+
+        self.run_with_adapter(body)
+
+    def test_unknown_ticket_is_an_error(self) -> None:
+        """Polling a ticket the source never issued raises PermanentSourceError.
+
+        An unknown ticket is not an answer about anyone: FOUND or NOT_FOUND here would
+        be reported as the source's word on a real person.
+        """
+
+        async def body(adapter: Adapter) -> None:
+            outcome = await self.call(adapter.poll(UNKNOWN_TICKET))
+            assert isinstance(outcome.error, PermanentSourceError), (
+                "poll() of a ticket the source never issued must raise"
+                f" PermanentSourceError, not end in {outcome.describe()}"
             )
 
         self.run_with_adapter(body)
@@ -491,7 +500,7 @@ class AdapterConformance:
     def check_found(self, adapter: Adapter, result: SourceResult) -> None:
         """A FOUND result: at least one well-formed record, an aware UTC ``as_of``."""
         assert result.records, "a FOUND result needs at least one record"
-        assert _is_utc(result.as_of), "as_of must be an aware UTC datetime"
+        assert is_utc(result.as_of), "as_of must be an aware UTC datetime"
         problems = [
             f"record {i}: {problem}"
             for i, record in enumerate(result.records)
@@ -500,28 +509,18 @@ class AdapterConformance:
         assert not problems, "; ".join(problems)
 
     def record_problems(self, adapter: Adapter, record: Record) -> list[str]:
-        """What is wrong with one record (empty when it keeps the contract)."""
-        if type(record) not in RECORD_TYPES:
-            return [f"{type(record).__name__} is not an SDK record type"]
-        problems = [
-            f"{name} must be an int (fen), not {type(value).__name__}"
-            for name, value in money_fields(record).items()
-            if type(value) is not int
-        ]
-        # Typed as Provenance, but an adapter may put anything there at run time.
-        prov: object = record.provenance
-        if not isinstance(prov, Provenance):
-            return [*problems, "provenance must be an adapters.Provenance"]
-        if prov.source != adapter.source.value:
-            problems.append(f"provenance.source is {prov.source!r}, not {adapter.source.value!r}")
-        if prov.adapter != adapter.name:
-            problems.append("provenance.adapter differs from the adapter's name")
-        if prov.adapter_version != adapter.version:
-            problems.append("provenance.adapter_version differs from the adapter's version")
-        if not isinstance(prov.record_id, str) or not prov.record_id:
-            problems.append("provenance.record_id must be a non-empty string")
-        if not _is_utc(prov.as_of):
-            problems.append("provenance.as_of must be an aware UTC datetime")
+        """What is wrong with one record (empty when it keeps the contract).
+
+        hedui's own check (:func:`adapters.validation.record_problems`, which refuses the
+        whole answer in production), plus the provenance naming this adapter.
+        """
+        problems = record_problems(record, adapter.source.value)
+        prov: object = getattr(record, "provenance", None)
+        if isinstance(prov, Provenance):
+            if prov.adapter != adapter.name:
+                problems.append("provenance.adapter differs from the adapter's name")
+            if prov.adapter_version != adapter.version:
+                problems.append("provenance.adapter_version differs from the adapter's version")
         return problems
 
     async def exercise(self, adapter: Adapter) -> list[Outcome]:
@@ -543,12 +542,13 @@ class AdapterConformance:
                 polled = await self.call(adapter.poll(result.ticket))
                 outcomes.append(polled)
                 result = polled.result
-        outcomes.append(await self.call(adapter.poll("conformance-no-such-ticket")))
+        outcomes.append(await self.call(adapter.poll(UNKNOWN_TICKET)))
         if faults is None:
             return outcomes
         plans: list[tuple[Callable[[], Coroutine[Any, Any, None]], float | None]] = [
             (faults.fail, None),
             (faults.garbage, None),
+            (faults.deny, None),
             (faults.rate_limit, None),
             (faults.hang, self.deadline_s),
         ]

@@ -17,7 +17,7 @@ class FaultNotSupported(NotImplementedError):
 
 
 class Faults:
-    """How the kit makes the source fail, hang, answer garbage, rate-limit or answer later.
+    """How the kit makes the source fail, hang, answer garbage, refuse, rate-limit or answer later.
 
     Every hook is ``async`` and changes the behaviour of the source for the *following*
     requests, until :meth:`reset`. The kit calls :meth:`reset` before each test.
@@ -37,6 +37,11 @@ class Faults:
     async def garbage(self) -> None:
         """Answer every request with a malformed body (truncated JSON, HTML, wrong shape)."""
         raise FaultNotSupported("garbage")
+
+    async def deny(self) -> None:
+        """Refuse every request as unauthorised (HTTP 401/403 or the source's equivalent),
+        as when hedui's credentials have been revoked."""
+        raise FaultNotSupported("deny")
 
     async def rate_limit(self) -> None:
         """Refuse requests beyond a very low rate (HTTP 429 with ``Retry-After``).

@@ -112,6 +112,10 @@ class SandboxFaults(Faults):
         """``garbage_rate=1``: every request answers 200 with a malformed body."""
         await self._set(SourceFaults(garbage_rate=1.0))
 
+    async def deny(self) -> None:
+        """``deny_rate=1``: every request answers HTTP 403 FORBIDDEN."""
+        await self._set(SourceFaults(deny_rate=1.0))
+
     async def rate_limit(self) -> None:
         """``rate_limit_rps=0.01``: one request passes, the next get 429 for ~100 s."""
         await self._set(SourceFaults(rate_limit_rps=0.01))

@@ -21,7 +21,13 @@ import dataclasses
 import logging
 from datetime import UTC, datetime
 
-from adapters import IncomeRecord, SourceResult, TransientSourceError
+from adapters import (
+    IncomeRecord,
+    PermanentSourceError,
+    SourceDenied,
+    SourceResult,
+    TransientSourceError,
+)
 from adapters.builtin import tax
 
 log = logging.getLogger("broken")
@@ -84,6 +90,34 @@ class FloatMoney(Wrapper):
             for r in result.records
         ]
         return dataclasses.replace(result, records=tuple(records))
+
+
+class DeniedIsNotFound(Wrapper):
+    async def query(self, q):
+        try:
+            return await self._inner.query(q)
+        except SourceDenied:
+            return SourceResult.not_found(datetime.now(UTC))
+
+
+class UnknownTicketIsNotFound(Wrapper):
+    async def poll(self, ticket):
+        try:
+            return await self._inner.poll(ticket)
+        except PermanentSourceError:
+            return SourceResult.not_found(datetime.now(UTC))
+
+
+class PlainStrings(Wrapper):
+    async def query(self, q):
+        result = await self._inner.query(q)
+        records = [
+            dataclasses.replace(r, category=str(r.category), period_start=r.period_start.isoformat())
+            if isinstance(r, IncomeRecord)
+            else r
+            for r in result.records
+        ]
+        return dataclasses.replace(result, records=tuple(records))
 '''
 
 SUITE = """
@@ -120,6 +154,21 @@ class TestUnavailableIsNotFound(SandboxConformance):
 class TestFloatMoney(SandboxConformance):
     source = "tax"
     factory = broken.FloatMoney
+
+
+class TestDeniedIsNotFound(SandboxConformance):
+    source = "tax"
+    factory = broken.DeniedIsNotFound
+
+
+class TestUnknownTicketIsNotFound(SandboxConformance):
+    source = "tax"
+    factory = broken.UnknownTicketIsNotFound
+
+
+class TestPlainStrings(SandboxConformance):
+    source = "tax"
+    factory = broken.PlainStrings
 """
 
 KIT_TESTS = {
@@ -132,6 +181,8 @@ KIT_TESTS = {
     "test_unavailable_is_transient",
     "test_rate_limited_is_transient_with_retry_after",
     "test_garbage_is_permanent",
+    "test_refusal_is_denied",
+    "test_unknown_ticket_is_an_error",
     "test_secrets_never_leak",
     "test_aclose",
 }
@@ -183,6 +234,9 @@ def test_an_honest_adapter_passes_every_test(outcomes: dict[tuple[str, str], str
             },
         ),
         ("TestFloatMoney", {"test_found_records_are_well_formed"}),
+        ("TestDeniedIsNotFound", {"test_refusal_is_denied"}),
+        ("TestUnknownTicketIsNotFound", {"test_unknown_ticket_is_an_error"}),
+        ("TestPlainStrings", {"test_found_records_are_well_formed"}),
     ],
 )
 def test_a_broken_adapter_fails_the_kit_where_it_is_broken(

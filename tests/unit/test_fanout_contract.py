@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -17,6 +18,8 @@ import pytest
 from adapters import (
     AssetCategory,
     AssetRecord,
+    IncomeCategory,
+    IncomeRecord,
     Provenance,
     ResultStatus,
     SourceKind,
@@ -69,6 +72,17 @@ def by_source(outcomes: list[SourceOutcome]) -> dict[SourceKind, SourceOutcome]:
     return {o.source: o for o in outcomes}
 
 
+def _tax_record() -> IncomeRecord:
+    return IncomeRecord(
+        IncomeCategory.WAGES,
+        "salary",
+        date(2026, 1, 1),
+        date(2026, 1, 31),
+        185_000,
+        Provenance("tax", "fake-tax", "0.0-test", "R1", AS_OF),
+    )
+
+
 def _bank_record() -> AssetRecord:
     return AssetRecord(
         AssetCategory.DEPOSIT, "savings", 5, Provenance("bank", "some-bank", "1", "R1", AS_OF)
@@ -85,6 +99,18 @@ GARBAGE: dict[str, Callable[[], object]] = {
     ),
     "as_of-not-a-time": lambda: SourceResult(status=ResultStatus.NOT_FOUND, as_of="today"),  # type: ignore[arg-type]
     "another-source's-records": lambda: SourceResult.found([_bank_record()], AS_OF),
+    "category-as-plain-str": lambda: SourceResult.found(
+        [replace(_tax_record(), category="wages")],  # type: ignore[arg-type]
+        AS_OF,
+    ),
+    "dates-as-str": lambda: SourceResult.found(
+        [replace(_tax_record(), period_start="2026-01-01")],  # type: ignore[arg-type]
+        AS_OF,
+    ),
+    "period-backwards": lambda: SourceResult.found(
+        [replace(_tax_record(), period_start=date(2026, 3, 1), period_end=date(2026, 2, 1))],
+        AS_OF,
+    ),
     "not-a-result": lambda: {"status": "FOUND"},
 }
 

@@ -54,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     sb.add_argument("--error-rate", type=float, default=0.0, help="share of HTTP 503 answers")
     sb.add_argument("--hang-rate", type=float, default=0.0, help="share of requests never answered")
     sb.add_argument("--garbage-rate", type=float, default=0.0, help="share of malformed answers")
+    sb.add_argument("--deny-rate", type=float, default=0.0, help="share of requests refused (403)")
     sb.add_argument("--rate-limit", type=float, default=None, help="requests/s per department")
     sb.add_argument(
         "--bank-delay", type=float, default=3.0, help="seconds before the bank answers; 0: at once"

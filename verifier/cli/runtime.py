@@ -78,6 +78,7 @@ def sandbox(_cfg: Config, args: argparse.Namespace) -> int:
                 error_rate=args.error_rate,
                 hang_rate=args.hang_rate,
                 garbage_rate=args.garbage_rate,
+                deny_rate=args.deny_rate,
                 rate_limit_rps=args.rate_limit,
                 async_delay_s=(args.bank_delay or None) if kind is SourceKind.BANK else None,
             )

@@ -32,12 +32,7 @@ from tenacity.stop import stop_base
 
 from adapters import (
     Adapter,
-    AssetRecord,
-    ContributionRecord,
-    HouseholdRegistrationRecord,
-    IncomeRecord,
     PermanentSourceError,
-    Provenance,
     ResultStatus,
     SourceDenied,
     SourceKind,
@@ -45,6 +40,7 @@ from adapters import (
     SourceResult,
     TransientSourceError,
 )
+from adapters.validation import record_problems
 from verifier.domain.household import VerificationRequest
 from verifier.domain.outcomes import SourceOutcome, SourceStatus
 
@@ -95,7 +91,6 @@ ProgressCallback = Callable[[SourceOutcome], Awaitable[None]]
 _RETRYABLE = (TransientSourceError, TimeoutError)
 
 
-_RECORD_TYPES = (IncomeRecord, AssetRecord, ContributionRecord, HouseholdRegistrationRecord)
 _STATUS = {
     ResultStatus.FOUND: SourceStatus.FOUND,
     ResultStatus.NOT_FOUND: SourceStatus.NOT_FOUND,
@@ -131,24 +126,9 @@ def _contract_breach(answer: object, kind: SourceKind) -> str:
     if not isinstance(result.records, tuple | list):
         return "records must be a tuple of records"
     for r in result.records:
-        if not isinstance(r, _RECORD_TYPES):
-            return "result holds an unknown record type"
-        amounts = (
-            [r.amount_fen]
-            if isinstance(r, IncomeRecord)
-            else [r.value_fen]
-            if isinstance(r, AssetRecord)
-            else [r.base_fen, r.paid_fen]
-            if isinstance(r, ContributionRecord)
-            else []
-        )
-        if any(type(a) is not int for a in amounts):
-            return "money must be integer fen"
-        if not isinstance(r.provenance, Provenance) or not r.provenance.record_id:
-            return "record has no provenance record_id"
-        if r.provenance.source != kind.value:
-            # A record another source vouches for is not this source's answer.
-            return "record provenance names another source"
+        problems = record_problems(r, kind.value)
+        if problems:
+            return problems[0]
     if result.status is ResultStatus.FOUND and not result.records:
         return "FOUND without records"
     if result.status is ResultStatus.NOT_FOUND and result.records:
