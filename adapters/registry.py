@@ -37,8 +37,35 @@ class AdapterLoadError(RuntimeError):
 
 
 def discover() -> dict[str, EntryPoint]:
-    """Every entry point in the group, by name."""
+    """Every entry point in the group, by name (see :func:`clashes` for names taken twice)."""
     return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+
+def clashes() -> dict[str, list[str]]:
+    """Names that more than one installed distribution registers, with those distributions.
+
+    Such a name is refused rather than loaded: which one wins would depend on install
+    order, and a package could silently stand in for a built-in adapter.
+    """
+    owners: dict[str, set[str]] = {}
+    for ep in entry_points(group=GROUP):
+        owners.setdefault(ep.name, set()).add(_dist(ep)[0] or ep.value)
+    return {name: sorted(d) for name, d in owners.items() if len(d) > 1}
+
+
+def _clash_reason(owners: list[str]) -> str:
+    return f"registered by more than one distribution ({', '.join(owners)}): uninstall all but one"
+
+
+def _cause(exc: Exception) -> str:
+    """An exception named for an operator: its type, and for a missing key the key's name.
+
+    Other messages are left out: a factory's exception may quote its settings, which
+    hold credentials.
+    """
+    if isinstance(exc, KeyError) and exc.args and isinstance(exc.args[0], str):
+        return f"KeyError (missing setting {exc.args[0]!r})"
+    return type(exc).__name__
 
 
 def _dist(ep: EntryPoint) -> tuple[str, str]:
@@ -71,6 +98,7 @@ def load(
     a configured source that silently does not load would make every check incomplete.
     """
     eps = dict(available if available is not None else discover())
+    taken_twice = clashes() if available is None else {}
     loaded: dict[str, Adapter] = {}
     infos: list[AdapterInfo] = []
     problems: list[str] = []
@@ -87,11 +115,16 @@ def load(
                 AdapterInfo(name, ep.value, dist, dist_version, "available", "not in config")
             )
             continue
+        if name in taken_twice:
+            reason = _clash_reason(taken_twice[name])
+            infos.append(AdapterInfo(name, ep.value, dist, dist_version, "refused", reason))
+            problems.append(f"{name}: {reason}")
+            continue
         try:
             factory: Callable[[AdapterSettings], object] = ep.load()
             adapter = factory(allow[name])
         except Exception as exc:
-            reason = f"could not be created: {type(exc).__name__}"
+            reason = f"could not be created: {_cause(exc)}"
             infos.append(AdapterInfo(name, ep.value, dist, dist_version, "refused", reason))
             problems.append(f"{name}: {reason}")
             continue
@@ -123,12 +156,17 @@ def load(
 async def describe(allow: Mapping[str, AdapterSettings]) -> list[AdapterInfo]:
     """Info rows without raising, closing what it created: for ``hedui adapter list``."""
     infos: list[AdapterInfo] = []
+    taken_twice = clashes()
     for name, ep in sorted(discover().items()):
         dist, dist_version = _dist(ep)
         if name not in allow:
             infos.append(
                 AdapterInfo(name, ep.value, dist, dist_version, "available", "not in config")
             )
+            continue
+        if name in taken_twice:
+            reason = _clash_reason(taken_twice[name])
+            infos.append(AdapterInfo(name, ep.value, dist, dist_version, "refused", reason))
             continue
         try:
             adapters, rows = load({name: allow[name]}, {name: ep})

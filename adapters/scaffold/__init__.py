@@ -10,6 +10,7 @@ the sandbox before a line is changed.
 
 from __future__ import annotations
 
+import importlib.util
 import keyword
 import re
 import sys
@@ -30,6 +31,9 @@ NAME_PATTERN = re.compile(r"[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*")
 
 RESERVED = frozenset({"adapters", "verifier", "audit", "hedui", "tests", "test", "src"})
 """Import names an adapter package must not take: they belong to hedui or to layouts."""
+
+BUILTIN_NAMES = frozenset(kind.value for kind in SourceKind)
+"""Entry-point names of hedui's built-in adapters (one per source, named after it)."""
 
 
 class ScaffoldError(ValueError):
@@ -54,6 +58,13 @@ def placeholders(name: str, source: SourceKind | str) -> dict[str, str]:
     package = package_name(name)
     if package in RESERVED or package in sys.stdlib_module_names or keyword.iskeyword(package):
         raise ScaffoldError(f"adapter name {name!r} would shadow the module {package!r}")
+    if name in BUILTIN_NAMES:
+        raise ScaffoldError(
+            f"adapter name {name!r} is hedui's built-in adapter for that source; name yours"
+            f" after your organisation (e.g. 'acme-{name.replace('_', '-')}')"
+        )
+    if importlib.util.find_spec(package) is not None:
+        raise ScaffoldError(f"adapter name {name!r} would shadow the installed module {package!r}")
     try:
         kind = SourceKind(source)
     except ValueError:

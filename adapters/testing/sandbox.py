@@ -12,14 +12,23 @@ import concurrent.futures
 import functools
 import secrets
 import threading
-from collections.abc import Callable, Coroutine, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any, ClassVar, TypeVar
 
 import pytest
 
 from adapters import registry, resident_id
-from adapters.contract import Adapter, AdapterSettings, IdType, SourceKind, Subject, Window
+from adapters.contract import (
+    Adapter,
+    AdapterSettings,
+    IdType,
+    Secret,
+    SourceKind,
+    Subject,
+    Window,
+)
 from adapters.sandbox import (
     DEFAULT_SEED,
     Population,
@@ -155,6 +164,13 @@ class SandboxConformance(AdapterConformance):
     """The sandbox population's size (five counties)."""
     adapter_timeout_s: ClassVar[float] = 5.0
     """``AdapterSettings.timeout`` given to the adapter."""
+    extra_credentials: ClassVar[Mapping[str, str]] = {}
+    """Credentials your adapter needs besides the sandbox's ``token`` (e.g. an app key).
+
+    Given to the adapter as :class:`~adapters.contract.Secret` values and checked, like
+    the token, never to appear in any output."""
+    extra_options: ClassVar[Mapping[str, str]] = {}
+    """``AdapterSettings.options`` your adapter needs (e.g. a branch code)."""
 
     sandbox: SandboxHandle
     _server: SandboxServer
@@ -183,8 +199,15 @@ class SandboxConformance(AdapterConformance):
         return sandbox_population(self.seed, self.households_per_county)
 
     def settings(self) -> AdapterSettings:
-        """Settings pointing at this test's sandbox department, with its token."""
-        return self.sandbox.settings(self.source_kind(), timeout=self.adapter_timeout_s)
+        """Settings pointing at this test's sandbox department, with its token (and
+        :attr:`extra_credentials` and :attr:`extra_options`)."""
+        base = self.sandbox.settings(self.source_kind(), timeout=self.adapter_timeout_s)
+        extra = {key: Secret(value) for key, value in self.extra_credentials.items()}
+        return replace(
+            base,
+            credentials={**extra, **base.credentials},
+            options={**base.options, **self.extra_options},
+        )
 
     def make_adapter(self) -> Adapter:
         """The adapter from ``entry_point`` (through the registry) or ``factory``."""
@@ -224,8 +247,8 @@ class SandboxConformance(AdapterConformance):
         raise LookupError("no free resident ID number")  # pragma: no cover
 
     def secret_values(self) -> Iterable[str]:
-        """The sandbox token, random for each test."""
-        return [self._token]
+        """The sandbox token, random for each test, and :attr:`extra_credentials`."""
+        return [self._token, *self.extra_credentials.values()]
 
     def faults(self) -> Faults:
         """The sandbox department's fault knobs."""

@@ -189,13 +189,13 @@ KIT_TESTS = {
 
 
 @pytest.fixture(scope="module")
-def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], str]:
-    """Run the generated suite once for the whole module: {(class, test): outcome}."""
+def kit_run(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
+    """The generated suite, run once for the whole module."""
     where = tmp_path_factory.mktemp("kit")
     (where / "broken.py").write_text(BROKEN_ADAPTERS, encoding="utf-8")
     (where / "test_kit_run.py").write_text(SUITE, encoding="utf-8")
     (where / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
-    proc = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:asyncio", "-v"],
         cwd=where,
         capture_output=True,
@@ -203,9 +203,14 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], 
         timeout=600,
         check=False,
     )
+
+
+@pytest.fixture(scope="module")
+def outcomes(kit_run: subprocess.CompletedProcess[str]) -> dict[tuple[str, str], str]:
+    """{(class, test): outcome}"""
     line = re.compile(r"test_kit_run\.py::(\w+)::(\w+) (PASSED|FAILED|ERROR|SKIPPED)")
-    found = {(m[1], m[2]): m[3] for m in line.finditer(proc.stdout)}
-    assert found, proc.stdout[-3000:] + proc.stderr[-3000:]
+    found = {(m[1], m[2]): m[3] for m in line.finditer(kit_run.stdout)}
+    assert found, kit_run.stdout[-3000:] + kit_run.stderr[-3000:]
     return found
 
 
@@ -246,3 +251,10 @@ def test_a_broken_adapter_fails_the_kit_where_it_is_broken(
     assert failed == caught_by
     passed = {t for (c, t), o in outcomes.items() if c == broken and o == "PASSED"}
     assert passed == KIT_TESTS - caught_by
+
+
+def test_a_leak_is_named_without_showing_any_of_the_secret(
+    kit_run: subprocess.CompletedProcess[str],
+) -> None:
+    # The sandbox token is "conformance-" and 32 hex digits: 44 characters.
+    assert "leaked: secret value #1 (44 characters) in log records" in kit_run.stdout

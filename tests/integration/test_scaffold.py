@@ -35,7 +35,9 @@ class Env:
     python: Path
     root: Path
 
-    def run(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, cwd: Path | None = None, extra_env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(self.python), *args],
             cwd=cwd or self.root,
@@ -43,7 +45,12 @@ class Env:
             text=True,
             timeout=300,
             check=False,
-            env={**os.environ, "COLUMNS": "250", "PYTHONDONTWRITEBYTECODE": "1"},
+            env={
+                **os.environ,
+                "COLUMNS": "250",
+                "PYTHONDONTWRITEBYTECODE": "1",
+                **(extra_env or {}),
+            },
         )
 
 
@@ -83,6 +90,23 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Env:
         encoding="utf-8",
     )
 
+    # A third needs an app key and a branch option besides the token, as real ones do.
+    made = hedui("adapter", "new", "keyed-tax", cwd=root)
+    assert made.returncode == 0, made.stderr
+    adapter_py = root / "keyed-tax" / "src" / "keyed_tax" / "adapter.py"
+    text = adapter_py.read_text(encoding="utf-8")
+    plain = "        self._gateway = GatewayAdapter(SOURCE, NAME, VERSION, settings)\n"
+    assert plain in text
+    adapter_py.write_text(
+        text.replace(
+            plain,
+            "        if not settings.credentials['app_key'].reveal():\n"
+            "            raise ValueError('app_key is empty')\n"
+            "        self._branch = settings.options['branch']\n" + plain,
+        ),
+        encoding="utf-8",
+    )
+
     venv.create(root / "venv", system_site_packages=True, with_pip=False)
     python = root / "venv" / "bin" / "python"
     purelib = subprocess.run(
@@ -109,6 +133,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Env:
         "-q",
         str(root / "acme-tax"),
         str(root / "leaky_bank"),
+        str(root / "keyed-tax"),
     )
     assert installed.returncode == 0, installed.stdout + installed.stderr
     return e
@@ -166,6 +191,29 @@ def test_adapter_test_fails_a_broken_adapter(env: Env) -> None:
     assert "test_unavailable_is_transient" in done.stdout
 
 
+def test_adapter_test_gives_an_adapter_the_credentials_and_options_it_needs(env: Env) -> None:
+    bare = env.run("-m", "verifier.cli.main", "adapter", "test", "keyed-tax")
+    assert bare.returncode == 2
+    assert "missing setting 'app_key'" in bare.stderr
+    done = env.run(
+        *("-m", "verifier.cli.main", "adapter", "test", "keyed-tax"),
+        *("--credential", "app_key=env:KEYED_TAX_APP_KEY", "--option", "branch=0532"),
+        extra_env={"KEYED_TAX_APP_KEY": "k3y-of-the-tax-bureau"},
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert f"{len(KIT_TESTS)} passed" in done.stdout
+    # The kit checked the app key never shows; the command itself never prints it.
+    assert "k3y-of-the-tax-bureau" not in done.stdout + done.stderr
+
+
+def test_adapter_test_refuses_a_malformed_credential(env: Env) -> None:
+    done = env.run(
+        "-m", "verifier.cli.main", "adapter", "test", "acme-tax", "--credential", "app_key"
+    )
+    assert done.returncode == 2
+    assert "--credential takes KEY=VALUE" in done.stderr
+
+
 def test_adapter_test_refuses_an_unknown_entry_point(env: Env) -> None:
     done = env.run("-m", "verifier.cli.main", "adapter", "test", "no-such-adapter")
     assert done.returncode == 2
@@ -193,7 +241,12 @@ def test_the_project_environment_is_unchanged(env: Env) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["Acme", "1tax", "acme tax", "acme--tax", "-acme", "json", "adapters", "class", ""]
+    "name",
+    [
+        *("Acme", "1tax", "acme tax", "acme--tax", "-acme", "json", "adapters", "class", ""),
+        # a built-in adapter's name (it would stand in for it), an installed module's
+        *("bank", "social_insurance", "aiohttp"),
+    ],
 )
 def test_unusable_names_are_refused(tmp_path: Path, name: str) -> None:
     with pytest.raises(scaffold.ScaffoldError):
