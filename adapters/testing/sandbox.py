@@ -24,6 +24,7 @@ from adapters.contract import (
     Adapter,
     AdapterSettings,
     IdType,
+    ResultStatus,
     Secret,
     SourceKind,
     Subject,
@@ -37,9 +38,10 @@ from adapters.sandbox import (
     generate_population,
     start_sandbox,
 )
-from adapters.sandbox.facts import overlaps
+from adapters.sandbox.facts import AssetFact, ContributionFact, IncomeFact, overlaps
 from adapters.testing.conformance import AdapterConformance
 from adapters.testing.faults import Faults
+from adapters.validation import money_fields
 
 T = TypeVar("T")
 
@@ -190,6 +192,48 @@ class SandboxConformance(AdapterConformance):
         finally:
             self._server.stop()
 
+    def test_money_matches_the_department(self) -> None:
+        """Every record's fen are the department's own, record by record (no yuan, no
+        rounding), with the department's ``record_id`` carried over unchanged."""
+        source = self.source_kind()
+        subject = self.subject_with_records()
+        person = self.population().lookup(subject.id_type, subject.id_number)
+        assert person is not None
+        w = self.window()
+        held = {
+            f.record_id: _fact_money(f)
+            for f in person.facts_for(source)
+            if overlaps(f, w.start, w.end)
+        }
+
+        async def body(adapter: Adapter) -> None:
+            result = await self.answer(adapter, subject)
+            assert result.status is ResultStatus.FOUND, (
+                f"expected FOUND for subject_with_records(), got {result.status.value}"
+            )
+            answered = {r.provenance.record_id: _record_money(r) for r in result.records}
+            missing = sorted(set(held) - set(answered))
+            assert not missing, (
+                f"{len(missing)} of the department's {len(held)} records are missing or"
+                " renamed: provenance.record_id must be the department's own id"
+            )
+            wrong = []
+            for record_id, money in held.items():
+                for field_name, want in money.items():
+                    got = answered[record_id].get(field_name)
+                    if got != want:
+                        hint = (
+                            " (yuan instead of fen?)"
+                            if type(got) is int and abs(want - got * 100) < 100
+                            else ""
+                        )
+                        wrong.append(
+                            f"record {record_id}: {field_name} differs from the department's{hint}"
+                        )
+            assert not wrong, "; ".join(wrong)
+
+        self.run_with_adapter(body)
+
     def source_kind(self) -> SourceKind:
         """``source`` as a :class:`~adapters.contract.SourceKind`."""
         return SourceKind(self.source)
@@ -253,6 +297,20 @@ class SandboxConformance(AdapterConformance):
     def faults(self) -> Faults:
         """The sandbox department's fault knobs."""
         return SandboxFaults(self._server, self.source_kind())
+
+
+def _fact_money(fact: object) -> dict[str, int]:
+    if isinstance(fact, IncomeFact):
+        return {"amount_fen": fact.amount_fen}
+    if isinstance(fact, AssetFact):
+        return {"value_fen": fact.value_fen}
+    if isinstance(fact, ContributionFact):
+        return {"base_fen": fact.base_fen, "paid_fen": fact.paid_fen}
+    return {}
+
+
+def _record_money(record: object) -> dict[str, object]:
+    return {k: v for k, v in money_fields(record).items() if k.endswith("_fen")}
 
 
 def create_from_entry_point(name: str, settings: AdapterSettings) -> Adapter:

@@ -108,6 +108,18 @@ class UnknownTicketIsNotFound(Wrapper):
             return SourceResult.not_found(datetime.now(UTC))
 
 
+class YuanMoney(Wrapper):
+    async def query(self, q):
+        result = await self._inner.query(q)
+        records = [
+            dataclasses.replace(r, amount_fen=r.amount_fen // 100)
+            if isinstance(r, IncomeRecord)
+            else r
+            for r in result.records
+        ]
+        return dataclasses.replace(result, records=tuple(records))
+
+
 class PlainStrings(Wrapper):
     async def query(self, q):
         result = await self._inner.query(q)
@@ -166,6 +178,11 @@ class TestUnknownTicketIsNotFound(SandboxConformance):
     factory = broken.UnknownTicketIsNotFound
 
 
+class TestYuanMoney(SandboxConformance):
+    source = "tax"
+    factory = broken.YuanMoney
+
+
 class TestPlainStrings(SandboxConformance):
     source = "tax"
     factory = broken.PlainStrings
@@ -183,6 +200,7 @@ KIT_TESTS = {
     "test_garbage_is_permanent",
     "test_refusal_is_denied",
     "test_unknown_ticket_is_an_error",
+    "test_money_matches_the_department",
     "test_secrets_never_leak",
     "test_aclose",
 }
@@ -242,6 +260,7 @@ def test_an_honest_adapter_passes_every_test(outcomes: dict[tuple[str, str], str
         ("TestDeniedIsNotFound", {"test_refusal_is_denied"}),
         ("TestUnknownTicketIsNotFound", {"test_unknown_ticket_is_an_error"}),
         ("TestPlainStrings", {"test_found_records_are_well_formed"}),
+        ("TestYuanMoney", {"test_money_matches_the_department"}),
     ],
 )
 def test_a_broken_adapter_fails_the_kit_where_it_is_broken(
@@ -258,3 +277,7 @@ def test_a_leak_is_named_without_showing_any_of_the_secret(
 ) -> None:
     # The sandbox token is "conformance-" and 32 hex digits: 44 characters.
     assert "leaked: secret value #1 (44 characters) in log records" in kit_run.stdout
+
+
+def test_money_in_yuan_is_named_as_such(kit_run: subprocess.CompletedProcess[str]) -> None:
+    assert "amount_fen differs from the department's (yuan instead of fen?)" in kit_run.stdout

@@ -18,15 +18,15 @@ import pytest
 
 from adapters import scaffold
 from adapters.contract import SourceKind
-from adapters.testing import AdapterConformance
+from adapters.testing import SandboxConformance
 
 pytestmark = pytest.mark.slow
 
 # The contract tests a scaffolded package inherits from the kit.
 KIT_TESTS = [
     name
-    for name in dir(AdapterConformance)
-    if name.startswith("test_") and callable(getattr(AdapterConformance, name))
+    for name in dir(SandboxConformance)
+    if name.startswith("test_") and callable(getattr(SandboxConformance, name))
 ]
 
 
