@@ -20,8 +20,10 @@ from adapters import (
     AssetRecord,
     IncomeCategory,
     IncomeRecord,
+    PermanentSourceError,
     Provenance,
     ResultStatus,
+    SourceDenied,
     SourceKind,
     SourceQuery,
     SourceResult,
@@ -186,3 +188,28 @@ async def test_a_hanging_source_ends_at_the_deadline_with_only_real_attempts_cou
 
 async def _raise(exc: Exception) -> object:
     raise exc
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        TransientSourceError("HTTP 503 for {number} ({name})"),
+        PermanentSourceError("no such person {number}"),
+        SourceDenied("{name} is sealed"),
+    ],
+    ids=["transient", "permanent", "denied"],
+)
+async def test_an_adapters_message_naming_the_subject_is_redacted_in_the_reason(
+    error: Exception,
+) -> None:
+    subject = tax_only_request().household.members[0].subject
+    text = str(error.args[0]).format(number=subject.id_number, name=subject.name)
+    leaky = type(error)(text)
+
+    async def answer(_q: SourceQuery) -> object:
+        raise leaky
+
+    tax = by_source(await ask(Scripted(answer), retries=0))[SourceKind.TAX]
+    assert tax.status in (SourceStatus.FAILED, SourceStatus.DENIED)
+    assert "[REDACTED" in tax.reason
+    assert subject.id_number not in tax.reason and subject.name not in tax.reason

@@ -8,20 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 
-_ID_LIKE = re.compile(
-    r"(?<![0-9])[1-9][0-9]{5}(?:19|20)[0-9]{2}[01][0-9][0-3][0-9][0-9]{3}[0-9Xx](?![0-9])"
-)
-
-
-def redact(text: str) -> str:
-    return _ID_LIKE.sub("[REDACTED-ID]", text)
+from adapters.masking import redact
 
 
 def _redact_processor(

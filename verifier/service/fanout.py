@@ -40,6 +40,7 @@ from adapters import (
     SourceResult,
     TransientSourceError,
 )
+from adapters.masking import redact
 from adapters.validation import record_problems
 from verifier.domain.household import VerificationRequest
 from verifier.domain.outcomes import SourceOutcome, SourceStatus
@@ -223,7 +224,7 @@ class FanOut:
             )
             outcome, _ = await self._call(
                 member_index, kind, bound, lambda: bound.adapter.query(query), deadline,
-                bound.policy.retries,
+                bound.policy.retries, known=(query.subject.id_number, query.subject.name),
             )  # fmt: skip
         if on_progress is not None:
             await on_progress(outcome)
@@ -259,10 +260,15 @@ class FanOut:
         invoke: Callable[[], Awaitable[SourceResult]],
         deadline: float,
         retries: int,
+        *,
+        known: tuple[str, ...] = (),
     ) -> tuple[SourceOutcome, bool]:
         """Call the adapter with the source's limits; map every ending to an outcome.
 
-        The flag is True when the ending was transient (worth asking again later)."""
+        The flag is True when the ending was transient (worth asking again later).
+        Reasons quote the adapter's exception messages, so they are redacted: ``known``
+        (the subject's ID number and name) and anything like an ID number never reach
+        a report, whatever a third-party adapter puts in its messages."""
         adapter, policy = bound.adapter, bound.policy
         attempts = 0
 
@@ -277,7 +283,7 @@ class FanOut:
                 adapter_version=adapter.version,
                 as_of=result.as_of if result else None,
                 records=tuple(result.records) if result else (),
-                reason=reason,
+                reason=redact(reason, known),
                 attempts=attempts,
                 ticket=result.ticket if result else None,
                 retry_after=result.retry_after if result else None,
