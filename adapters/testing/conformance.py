@@ -232,6 +232,26 @@ class AdapterConformance:
 
         self.run_with_adapter(body)
 
+    def test_a_passed_deadline_is_not_sent(self) -> None:
+        """A query whose deadline has already passed raises at once, without an answer.
+
+        hedui may hand over a query whose time ran out while it waited for a slot; the
+        department must not be asked about a person when nobody will read the answer.
+        """
+
+        async def body(adapter: Adapter) -> None:
+            query = self.make_query(self.subject_with_records(), timeout_s=-1.0)
+            outcome = await self.call(adapter.query(query), bound=self.deadline_margin_s)
+            assert not outcome.timed_out, (
+                f"query() with a passed deadline was still running {self.deadline_margin_s}s later"
+            )
+            assert isinstance(outcome.error, TransientSourceError | TimeoutError), (
+                "a query whose deadline has passed must raise TransientSourceError or"
+                f" TimeoutError, not end in {outcome.describe()}"
+            )
+
+        self.run_with_adapter(body)
+
     def test_cancellation_propagates(self) -> None:
         """Cancelling an in-flight query raises CancelledError and leaves no running task."""
 
@@ -501,12 +521,15 @@ class AdapterConformance:
         """A FOUND result: at least one well-formed record, an aware UTC ``as_of``."""
         assert result.records, "a FOUND result needs at least one record"
         assert is_utc(result.as_of), "as_of must be an aware UTC datetime"
-        problems = [
-            f"record {i}: {problem}"
-            for i, record in enumerate(result.records)
-            for problem in self.record_problems(adapter, record)
-        ]
-        assert not problems, "; ".join(problems)
+        problems: dict[str, list[int]] = {}
+        for i, record in enumerate(result.records):
+            for problem in self.record_problems(adapter, record):
+                problems.setdefault(problem, []).append(i)
+        # One line per kind of problem, naming the records that have it.
+        assert not problems, "; ".join(
+            f"{problem} (record{'s' if len(at) > 1 else ''} {', '.join(map(str, at))})"
+            for problem, at in problems.items()
+        )
 
     def record_problems(self, adapter: Adapter, record: Record) -> list[str]:
         """What is wrong with one record (empty when it keeps the contract).

@@ -19,6 +19,7 @@ BROKEN_ADAPTERS = '''
 import asyncio
 import dataclasses
 import logging
+import time
 from datetime import UTC, datetime
 
 from adapters import (
@@ -108,6 +109,11 @@ class UnknownTicketIsNotFound(Wrapper):
             return SourceResult.not_found(datetime.now(UTC))
 
 
+class IgnoresDeadline(Wrapper):
+    async def query(self, q):
+        return await self._inner.query(dataclasses.replace(q, deadline=time.monotonic() + 10))
+
+
 class YuanMoney(Wrapper):
     async def query(self, q):
         result = await self._inner.query(q)
@@ -178,6 +184,11 @@ class TestUnknownTicketIsNotFound(SandboxConformance):
     factory = broken.UnknownTicketIsNotFound
 
 
+class TestIgnoresDeadline(SandboxConformance):
+    source = "tax"
+    factory = broken.IgnoresDeadline
+
+
 class TestYuanMoney(SandboxConformance):
     source = "tax"
     factory = broken.YuanMoney
@@ -194,6 +205,7 @@ KIT_TESTS = {
     "test_not_found_has_no_records",
     "test_pending_is_polled_to_an_answer",
     "test_deadline_is_honoured",
+    "test_a_passed_deadline_is_not_sent",
     "test_cancellation_propagates",
     "test_unavailable_is_transient",
     "test_rate_limited_is_transient_with_retry_after",
@@ -253,6 +265,7 @@ def test_an_honest_adapter_passes_every_test(outcomes: dict[tuple[str, str], str
             {
                 "test_unavailable_is_transient",
                 "test_deadline_is_honoured",
+                "test_a_passed_deadline_is_not_sent",
                 "test_rate_limited_is_transient_with_retry_after",
             },
         ),
@@ -261,6 +274,10 @@ def test_an_honest_adapter_passes_every_test(outcomes: dict[tuple[str, str], str
         ("TestUnknownTicketIsNotFound", {"test_unknown_ticket_is_an_error"}),
         ("TestPlainStrings", {"test_found_records_are_well_formed"}),
         ("TestYuanMoney", {"test_money_matches_the_department"}),
+        (
+            "TestIgnoresDeadline",
+            {"test_deadline_is_honoured", "test_a_passed_deadline_is_not_sent"},
+        ),
     ],
 )
 def test_a_broken_adapter_fails_the_kit_where_it_is_broken(
@@ -281,3 +298,11 @@ def test_a_leak_is_named_without_showing_any_of_the_secret(
 
 def test_money_in_yuan_is_named_as_such(kit_run: subprocess.CompletedProcess[str]) -> None:
     assert "amount_fen differs from the department's (yuan instead of fen?)" in kit_run.stdout
+
+
+def test_a_problem_shared_by_many_records_is_told_once(
+    kit_run: subprocess.CompletedProcess[str],
+) -> None:
+    told = "amount_fen must be an int (fen), not float (records "
+    assert kit_run.stdout.count(told) >= 1
+    assert "record 1: amount_fen must be an int" not in kit_run.stdout
