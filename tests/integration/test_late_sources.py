@@ -200,6 +200,39 @@ async def test_reuse_can_be_switched_off(database_url: str, keys_dir: Path) -> N
         await app.aclose()
 
 
+async def test_an_answer_about_another_window_is_not_reused(
+    database_url: str, keys_dir: Path
+) -> None:
+    tax = FakeAdapter(SourceKind.TAX, income_fen={APPLICANT_ID: 100_000})
+    app = await make_app(
+        database_url,
+        keys_dir,
+        {SourceKind.TAX: tax},
+        policies={SourceKind.TAX: SourcePolicy(reuse_days=30)},
+    )
+    first_half = {"window_start": "2024-01-01", "window_end": "2024-06-30"}
+    try:
+        await app.service.create(
+            CALLER, household_draft("a", **first_half), wait=True, wait_until=soon()
+        )
+        asked = tax.calls
+        # The same window again: reused.
+        await app.service.create(
+            CALLER, household_draft("b", case_id="C2", **first_half), wait=True, wait_until=soon()
+        )
+        assert tax.calls == asked
+        # Another period: income there is another question, asked of the source.
+        later_half = {"window_start": "2025-01-01", "window_end": "2025-06-30"}
+        v = await app.service.create(
+            CALLER, household_draft("c", case_id="C3", **later_half), wait=True, wait_until=soon()
+        )
+        assert tax.calls == asked + len(household_draft().members)
+        doc = payload((await app.service.get_report(CALLER, v.record.id, 0)).envelope)
+        assert not any(s["reused"] for s in doc["sources"])
+    finally:
+        await app.aclose()
+
+
 async def test_a_run_whose_process_died_is_resumed(database_url: str, keys_dir: Path) -> None:
     hanging = FakeAdapter(SourceKind.TAX, hang=True)
     first = await make_app(database_url, keys_dir, {SourceKind.TAX: hanging})

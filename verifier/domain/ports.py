@@ -13,7 +13,7 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import TypeVar
 
-from adapters import Record, SourceKind
+from adapters import Record, SourceKind, Window
 from audit.entry import EntryDraft
 from audit.log import AppendedEntry
 from verifier.domain.consent import (
@@ -97,6 +97,9 @@ class CachedResult:
     as_of: datetime | None
     fetched_at: datetime
     records: tuple[Record, ...]
+    window: Window | None = None
+    """The assessment window the source answered for (an answer about income in one
+    window says nothing about another)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -498,6 +498,8 @@ class VerificationService:
             for i, kind, days in wanted[key]:
                 if hit.fetched_at < now - timedelta(days=days):
                     continue
+                if hit.window != request.window:
+                    continue  # an answer about another period (or of unknown period)
                 out[(i, kind)] = SourceOutcome(
                     member_index=i,
                     source=kind,
@@ -802,6 +804,7 @@ class VerificationService:
                 o.as_of,
                 o.fetched_at or self._clock(),
                 o.records,
+                request.window,
             )
             for o in outcomes
             if o.status in (SourceStatus.FOUND, SourceStatus.NOT_FOUND)

@@ -111,6 +111,9 @@ class ResultCacheRow(Base):
     fetched_at: Mapped[datetime] = mapped_column(UtcDateTime)
     records_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     key_id: Mapped[str] = mapped_column(String(64))
+    # The assessment window the answer was given for: reused only for the same window.
+    window_start: Mapped[date | None] = mapped_column(Date, nullable=True)
+    window_end: Mapped[date | None] = mapped_column(Date, nullable=True)
 
 
 class ReportRow(Base):

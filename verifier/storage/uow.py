@@ -15,7 +15,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import DBAPIError, IntegrityError, InternalError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapters import Record, SourceKind
+from adapters import Record, SourceKind, Window
 from audit.entry import EntryDraft
 from audit.group_commit import GroupCommitter
 from audit.log import AppendedEntry, AuditLog, AuditUnavailable
@@ -540,6 +540,9 @@ class SqlUnitOfWork(UnitOfWork):
                     r.as_of,
                     r.fetched_at,
                     records_from_json(json.loads(plain)),
+                    Window(r.window_start, r.window_end)
+                    if r.window_start is not None and r.window_end is not None
+                    else None,
                 )
             return out
 
@@ -563,6 +566,8 @@ class SqlUnitOfWork(UnitOfWork):
                         fetched_at=c.fetched_at,
                         records_sealed=sealed,
                         key_id=kid,
+                        window_start=c.window.start if c.window else None,
+                        window_end=c.window.end if c.window else None,
                     )
                 )
             await self.session.flush()
