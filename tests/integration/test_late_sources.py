@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from adapters import ResultStatus, SourceKind, SourceQuery, SourceResult
+from adapters import PermanentSourceError, ResultStatus, SourceKind, SourceQuery, SourceResult
 from audit.schema import AuditEntryRow
 from audit.verify import verify_chain
 from tests.fakes import AS_OF, AsyncBankFake, FakeAdapter
@@ -379,5 +379,69 @@ async def test_a_resumed_run_stays_tracked_when_the_run_it_replaced_ends(
         assert app.service.running() == 1
         await app.service.aclose()
         await asyncio.wait([resumed])
+    finally:
+        await app.aclose()
+
+
+class ChattyBank(AsyncBankFake):
+    """A bank whose poll failures name the account holder (a third-party adapter's habit)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: dict[str, str] = {}
+
+    async def query(self, q: SourceQuery) -> SourceResult:
+        result = await super().query(q)
+        assert result.ticket is not None
+        self.names[result.ticket] = q.subject.name
+        return result
+
+    async def poll(self, ticket: str) -> SourceResult:
+        self.polls += 1
+        raise PermanentSourceError(f"account of {self.names[ticket]} is frozen")
+
+
+async def test_a_poll_failure_naming_the_member_is_redacted_in_the_report(
+    database_url: str, keys_dir: Path
+) -> None:
+    app = await bank_app(database_url, keys_dir, ChattyBank())
+    try:
+        v = await app.service.create(CALLER, household_draft(), wait=True, wait_until=soon())
+        await tick_at(app, 1)
+        doc = payload((await app.service.get_report(CALLER, v.record.id, 2)).envelope)
+        reasons = [s["reason"] for s in doc["sources"] if s["source"] == "bank"]
+        assert reasons and all("[REDACTED]" in r for r in reasons)
+        text = json.dumps(doc, ensure_ascii=False)
+        assert not any(m.name in text for m in household_draft().members)
+    finally:
+        await app.aclose()
+
+
+async def test_one_failed_late_release_does_not_drop_the_others(
+    database_url: str, keys_dir: Path
+) -> None:
+    bank = AsyncBankFake({APPLICANT_ID: 1_000})
+    app = await bank_app(database_url, keys_dir, bank)
+    try:
+        a = await app.service.create(CALLER, household_draft("a"), wait=True, wait_until=soon())
+        b = await app.service.create(
+            CALLER, household_draft("b", case_id="C2"), wait=True, wait_until=soon()
+        )
+        bank.ready.set()
+        release_late = app.service.release_late
+
+        async def failing_for_a(vid: str, *args: Any, **kw: Any) -> Any:
+            if vid == a.record.id:
+                raise RuntimeError("the database refused this one")
+            return await release_late(vid, *args, **kw)
+
+        app.service.release_late = failing_for_a  # type: ignore[method-assign]
+        await tick_at(app, 1)
+        assert (await app.service.view(b.record.id)).record.latest_version == 2
+        assert (await app.service.view(a.record.id)).record.latest_version == 1
+        # a's answers are asked again once its leases expire, and released then.
+        app.service.release_late = release_late  # type: ignore[method-assign]
+        await tick_at(app, 2)
+        assert (await app.service.view(a.record.id)).record.latest_version == 2
     finally:
         await app.aclose()

@@ -231,13 +231,13 @@ class FanOut:
         return outcome
 
     async def poll(
-        self, member_index: int, kind: SourceKind, ticket: str
+        self, member_index: int, kind: SourceKind, ticket: str, *, known: tuple[str, ...] = ()
     ) -> tuple[SourceOutcome, bool]:
         """Ask an asynchronous source about a ticket, once.
 
         Returns the outcome and whether to try again later: True for a PENDING answer
         and for a transient failure (a bank briefly down must not turn a pending answer
-        into FAILED).
+        into FAILED). ``known`` (the member's ID number and name) is redacted from reasons.
         """
         bound = self._sources.get(kind)
         if bound is None:
@@ -246,7 +246,7 @@ class FanOut:
             ), False
         deadline = time.monotonic() + bound.policy.timeout
         outcome, transient = await self._call(
-            member_index, kind, bound, lambda: bound.adapter.poll(ticket), deadline, 0
+            member_index, kind, bound, lambda: bound.adapter.poll(ticket), deadline, 0, known=known
         )
         if outcome.status is SourceStatus.PENDING and not outcome.ticket:
             outcome = replace(outcome, ticket=ticket)

@@ -70,14 +70,30 @@ class Poller:
             await self._poll_all(leases)
         return len(stale) + len(leases)
 
+    async def _members(self, leases: list[PollLease]) -> dict[tuple[str, int], tuple[str, ...]]:
+        """Each leased member's ID number and name, to be redacted from failure reasons."""
+        known: dict[tuple[str, int], tuple[str, ...]] = {}
+        async with self._store.unit_of_work(write=False) as uow:
+            for vid in {le.verification_id for le in leases}:
+                request = await uow.load_request(vid)
+                for i, member in enumerate(request.household.members):
+                    known[(vid, i)] = (member.subject.id_number, member.subject.name)
+        return known
+
     async def _poll_all(self, leases: list[PollLease]) -> None:
         answered: dict[str, list[SourceOutcome]] = {}
         overdue: dict[str, list[SourceOutcome]] = {}
+        known = await self._members(leases)
         for lease, (outcome, again) in zip(
             leases,
             await asyncio.gather(
                 *(
-                    self._fanout.poll(le.member_index, SourceKind(le.source), le.ticket)
+                    self._fanout.poll(
+                        le.member_index,
+                        SourceKind(le.source),
+                        le.ticket,
+                        known=known.get((le.verification_id, le.member_index), ()),
+                    )
                     for le in leases
                 )
             ),
@@ -104,10 +120,15 @@ class Poller:
                 overdue.setdefault(lease.verification_id, []).append(flagged)
                 continue
             await self._reschedule(lease, outcome, now)
-        for vid, outcomes in answered.items():
-            await self._service.release_late(vid, outcomes, poll_owner=self.owner)
-        for vid, outcomes in overdue.items():
-            await self._service.release_late(vid, outcomes, poll_owner=self.owner, overdue=True)
+        releases = [(vid, outcomes, False) for vid, outcomes in answered.items()]
+        releases += [(vid, outcomes, True) for vid, outcomes in overdue.items()]
+        for vid, outcomes, late in releases:
+            try:
+                await self._service.release_late(vid, outcomes, poll_owner=self.owner, overdue=late)
+            except Exception as exc:
+                # One verification's failure must not drop the answers fetched for the
+                # others; its own polls stay leased and are asked again when that expires.
+                log.warning("late_release_failed", verification_id=vid, error=type(exc).__name__)
 
     def _pending(self, lease: PollLease, failed: SourceOutcome) -> SourceOutcome:
         return replace(failed, status=SourceStatus.PENDING, ticket=lease.ticket, records=())
