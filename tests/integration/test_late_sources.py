@@ -6,10 +6,10 @@ import asyncio
 import base64
 import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 
@@ -20,6 +20,7 @@ from tests.fakes import AS_OF, AsyncBankFake, FakeAdapter
 from tests.helpers import APPLICANT_ID, CALLER, household_draft, make_app, soon
 from verifier.bootstrap import App
 from verifier.domain.outcomes import VerificationState
+from verifier.service.events import Event, ReportEvent, StateEvent
 from verifier.service.fanout import SourcePolicy
 from verifier.service.poller import Poller
 from verifier.signing.dsse import verify_envelope
@@ -443,5 +444,33 @@ async def test_one_failed_late_release_does_not_drop_the_others(
         app.service.release_late = release_late  # type: ignore[method-assign]
         await tick_at(app, 2)
         assert (await app.service.view(a.record.id)).record.latest_version == 2
+    finally:
+        await app.aclose()
+
+
+async def test_a_watcher_joining_after_a_version_is_told_the_latest_at_once(
+    database_url: str, keys_dir: Path
+) -> None:
+    bank = AsyncBankFake({APPLICANT_ID: 1_000})
+    app = await bank_app(database_url, keys_dir, bank, due_working_days=1)
+    try:
+        v = await app.service.create(CALLER, household_draft(), wait=True, wait_until=soon())
+        await tick_at(app, 24 * 10)  # overdue: version 2, still awaiting the bank
+        view = await app.service.view(v.record.id)
+        assert (view.record.latest_version, view.record.state) == (
+            2,
+            VerificationState.AWAITING_SOURCES,
+        )
+        joined: list[Event] = []
+        stream = cast(AsyncGenerator[Event, None], app.service.watch(CALLER, v.record.id))
+        async for event in stream:
+            joined.append(event)
+            if isinstance(event, StateEvent):
+                break
+        await stream.aclose()
+        reports = [e for e in joined if isinstance(e, ReportEvent)]
+        assert [r.version for r in reports] == [2]
+        stored = await app.service.get_report(CALLER, v.record.id, 2)
+        assert reports[0].envelope_sha256 == stored.envelope_sha256
     finally:
         await app.aclose()

@@ -828,11 +828,14 @@ class VerificationService:
         return view
 
     async def watch(self, caller: Caller, vid: str) -> AsyncIterator[Event]:
-        """Progress so far, then live events, until the verification is DONE.
+        """Progress so far and the latest report version, then live events, until the
+        verification is DONE.
 
         Every member × source status is delivered exactly once, however late the watcher
         joins: what the live stream missed is filled in from the database (or this
-        process's running fan-out) before each report and state event.
+        process's running fan-out) before each report and state event. A watcher that
+        joins (or rejoins) after versions were released is told the latest one at once,
+        then every later one in order.
         """
         seen: set[tuple[int, str, SourceStatus]] = set()
 
@@ -854,6 +857,8 @@ class VerificationService:
                 yield e
             state = view.record.state
             version = view.record.latest_version
+            if version:
+                yield await self._report_event(vid, version)
             yield StateEvent(self._clock(), state)
             while state is not VerificationState.DONE:
                 try:
