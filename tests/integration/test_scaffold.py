@@ -65,46 +65,45 @@ def hedui(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def scaffold_and_edit(root: Path, name: str, source: str, old: str, new: str) -> None:
+    """``hedui adapter new NAME`` in ``root``, then one edit to the generated adapter.py."""
+    made = hedui("adapter", "new", name, "--source", source, cwd=root)
+    assert made.returncode == 0, made.stderr
+    adapter_py = root / name / "src" / name.replace("-", "_") / "adapter.py"
+    text = adapter_py.read_text(encoding="utf-8")
+    assert old in text
+    adapter_py.write_text(text.replace(old, new), encoding="utf-8")
+
+
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Env:
-    """A venv with the generated packages installed: ``acme-tax`` and a broken ``leaky-bank``."""
+    """A venv with the generated packages installed: ``acme-tax``, a broken ``leaky-bank``
+    and ``keyed-tax``, which needs more settings than the token."""
     root = tmp_path_factory.mktemp("scaffold")
     made = hedui("adapter", "new", "acme-tax", "--dir", str(root / "acme-tax"), cwd=root)
     assert made.returncode == 0, made.stderr
-    made = hedui("adapter", "new", "leaky_bank", "--source", "bank", cwd=root)
-    assert made.returncode == 0, made.stderr
-    # Break the second one: an unavailable department becomes "no record".
-    adapter_py = root / "leaky_bank" / "src" / "leaky_bank" / "adapter.py"
-    text = adapter_py.read_text(encoding="utf-8")
-    honest = "        return await self._gateway.query(q)\n"
-    assert honest in text
-    adapter_py.write_text(
-        text.replace(
-            honest,
-            "        try:\n"
-            "            return await self._gateway.query(q)\n"
-            "        except Exception:\n"
-            "            from datetime import UTC, datetime\n"
-            "            return SourceResult.not_found(datetime.now(UTC))\n",
-        ),
-        encoding="utf-8",
+    # An unavailable department becomes "no record".
+    scaffold_and_edit(
+        root,
+        "leaky_bank",
+        "bank",
+        "        return await self._gateway.query(q)\n",
+        "        try:\n"
+        "            return await self._gateway.query(q)\n"
+        "        except Exception:\n"
+        "            from datetime import UTC, datetime\n"
+        "            return SourceResult.not_found(datetime.now(UTC))\n",
     )
-
-    # A third needs an app key and a branch option besides the token, as real ones do.
-    made = hedui("adapter", "new", "keyed-tax", cwd=root)
-    assert made.returncode == 0, made.stderr
-    adapter_py = root / "keyed-tax" / "src" / "keyed_tax" / "adapter.py"
-    text = adapter_py.read_text(encoding="utf-8")
+    # An app key and a branch option besides the token, as real ones need.
     plain = "        self._gateway = GatewayAdapter(SOURCE, NAME, VERSION, settings)\n"
-    assert plain in text
-    adapter_py.write_text(
-        text.replace(
-            plain,
-            "        if not settings.credentials['app_key'].reveal():\n"
-            "            raise ValueError('app_key is empty')\n"
-            "        self._branch = settings.options['branch']\n" + plain,
-        ),
-        encoding="utf-8",
+    scaffold_and_edit(
+        root,
+        "keyed-tax",
+        "tax",
+        plain,
+        "        if not settings.credentials['app_key'].reveal():\n"
+        "            raise ValueError('app_key is empty')\n"
+        "        self._branch = settings.options['branch']\n" + plain,
     )
 
     venv.create(root / "venv", system_site_packages=True, with_pip=False)
