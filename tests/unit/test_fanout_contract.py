@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import pytest
@@ -100,6 +100,7 @@ GARBAGE: dict[str, Callable[[], object]] = {
         records=(AssetRecord(AssetCategory.DEPOSIT, "x", 1, None),),  # type: ignore[arg-type]
     ),
     "as_of-not-a-time": lambda: SourceResult(status=ResultStatus.NOT_FOUND, as_of="today"),  # type: ignore[arg-type]
+    "as_of-naive": lambda: SourceResult.not_found(datetime(2026, 10, 31, 12, 0)),
     "another-source's-records": lambda: SourceResult.found([_bank_record()], AS_OF),
     "category-as-plain-str": lambda: SourceResult.found(
         [replace(_tax_record(), category="wages")],  # type: ignore[arg-type]

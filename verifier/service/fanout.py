@@ -122,8 +122,8 @@ def _contract_breach(answer: object, kind: SourceKind) -> str:
         return (
             "" if isinstance(result.ticket, str) and result.ticket else "PENDING without a ticket"
         )
-    if not isinstance(result.as_of, datetime):
-        return "result has no as_of"
+    if not isinstance(result.as_of, datetime) or result.as_of.utcoffset() is None:
+        return "result as_of must be an aware datetime"
     if not isinstance(result.records, tuple | list):
         return "records must be a tuple of records"
     for r in result.records:
