@@ -32,9 +32,10 @@ from adapters.records import (
     Record,
     RegisteredMember,
 )
+from adapters.validation import MAX_FEN
 
-INT64_MAX = 2**63 - 1
-"""Money travels as int64 fen on hedui's own wire, so larger amounts are refused here."""
+# Money travels as int64 fen on hedui's own wire, so larger amounts are refused here.
+INT64_MAX = MAX_FEN
 
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

@@ -17,13 +17,9 @@ import pytest
 from adapters import (
     Adapter,
     AdapterSettings,
-    AssetRecord,
-    ContributionRecord,
     HouseholdRegistrationRecord,
     IdType,
-    IncomeRecord,
     PermanentSourceError,
-    Record,
     ResultStatus,
     Secret,
     SourceDenied,
@@ -45,6 +41,7 @@ from adapters.sandbox import (
     start_sandbox,
 )
 from adapters.sandbox.facts import overlaps
+from adapters.validation import money_fields
 
 SEED = 5
 
@@ -96,16 +93,6 @@ async def tax(sandbox: SandboxHandle) -> AsyncIterator[Adapter]:
         await adapter.aclose()
 
 
-def money_fields(record: Record) -> list[object]:
-    if isinstance(record, IncomeRecord):
-        return [record.amount_fen]
-    if isinstance(record, AssetRecord):
-        return [record.value_fen]
-    if isinstance(record, ContributionRecord):
-        return [record.base_fen, record.paid_fen]
-    return []
-
-
 # -- each source: FOUND and NOT_FOUND ------------------------------------------------------
 
 
@@ -138,7 +125,7 @@ async def test_found_for_someone_with_data(sandbox: SandboxHandle, source: Sourc
         assert record.provenance.adapter == adapter.name
         assert record.provenance.adapter_version == "1.0.0"
         assert record.provenance.as_of.utcoffset() == timedelta(0)
-        assert all(type(m) is int for m in money_fields(record))
+        assert all(type(m) is int for m in money_fields(record).values())
         if source is SourceKind.HOUSEHOLD_REGISTRATION:
             assert isinstance(record, HouseholdRegistrationRecord)
             on_it = any(m.id_number == person.id_number for m in record.members)
