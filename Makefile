@@ -32,6 +32,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/buf lint
+	# Each released API is kept as a buf image; a change that would break its clients fails here.
+	$(BIN)/buf breaking --against "$$(ls proto/images/hedui-v*.binpb | sort -V | tail -n 1)"
 	$(BIN)/lint-imports
 
 proto: $(STAMP)
