@@ -33,11 +33,11 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/buf lint
 	# Each released API is kept as a buf image; a change that would break its clients fails here.
-	$(BIN)/buf breaking --against "$$(ls proto/images/hedui-v*.binpb | sort -V | tail -n 1)"
+	$(BIN)/buf breaking proto --against "$$(ls proto/images/hedui-v*.binpb | sort -V | tail -n 1)"
 	$(BIN)/lint-imports
 
 proto: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m grpc_tools.protoc -Iproto \
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m grpc_tools.protoc -Iproto -Ithird_party/googleapis \
 		--python_out=gen --mypy_out=gen --grpc_python_out=gen --mypy_grpc_out=gen \
 		proto/hedui/v1/*.proto
 
