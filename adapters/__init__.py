@@ -1,11 +1,13 @@
 """hedui adapter SDK: what a department IT team codes against.
 
 An adapter is a small object with ``name``, ``version``, ``source`` and three async
-methods (``query``, ``poll``, ``aclose``); see :class:`Adapter`. It is registered under
+methods (``query``, ``poll``, ``aclose``); see :class:`Adapter`. Subclass
+:class:`BaseAdapter` and only ``query`` is left to write. It is registered under
 the ``hedui.adapters`` entry-point group as a factory ``create(settings) -> Adapter``.
 The conformance kit in :mod:`adapters.testing` proves an adapter keeps the contract.
 """
 
+from adapters.base import BaseAdapter
 from adapters.contract import (
     Adapter,
     AdapterSettings,
@@ -37,6 +39,7 @@ __all__ = [
     "AdapterSettings",
     "AssetCategory",
     "AssetRecord",
+    "BaseAdapter",
     "ContributionRecord",
     "HouseholdRegistrationRecord",
     "IdType",

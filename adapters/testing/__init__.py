@@ -23,6 +23,7 @@ from adapters.testing.sandbox import (
     create_from_entry_point,
     sandbox_population,
 )
+from adapters.testing.scripted import ScriptedAdapter
 from adapters.validation import RECORD_TYPES
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "SandboxConformance",
     "SandboxFaults",
     "SandboxServer",
+    "ScriptedAdapter",
     "create_from_entry_point",
     "run_bounded",
     "sandbox_population",
