@@ -24,7 +24,17 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/hedui demo
 
-test: $(STAMP)
+NODE_EXAMPLE := examples/node/node_modules/.installed
+
+# System packages (Node.js) and the Node example's locked dependencies; CI=true makes a
+# missing one fail here instead of skipping its tests.
+$(NODE_EXAMPLE): examples/node/package-lock.json
+	bash .ci/system-packages.sh
+	if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix examples/node --no-audit --no-fund --loglevel=error && touch $@; \
+	elif [ "$$CI" = "true" ]; then exit 1; fi
+
+test: $(STAMP) $(NODE_EXAMPLE)
 	$(BIN)/pytest
 
 lint: $(STAMP)

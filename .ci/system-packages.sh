@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The system packages hedui's tests need beyond Python, installed the same way by
+# `make test` and by CI: Node.js for the client example (examples/node).
+# Under CI=true a package that cannot be had fails the run; elsewhere it is a warning
+# and the tests that need it skip.
+set -uo pipefail
+
+declare -A wanted=(
+  [node]=nodejs  # the Node.js client example (examples/node) and its test
+  [npm]=npm
+)
+
+missing=()
+for cmd in "${!wanted[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${wanted[$cmd]}")
+done
+
+if ((${#missing[@]})); then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing system packages: ${missing[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+fi
+
+status=0
+for cmd in "${!wanted[@]}"; do
+  if ! command -v "$cmd" >/dev/null 2>&1; then
+    echo "system package ${wanted[$cmd]} ($cmd) is missing" >&2
+    status=1
+  fi
+done
+if [ "$status" != 0 ] && [ "${CI:-}" = "true" ]; then
+  echo "under CI=true every system package the tests need must be present" >&2
+  exit 1
+fi
+exit 0
