@@ -38,6 +38,7 @@ __all__ = [
     "MAX_TREE_SIZE",
     "Checkpoint",
     "CheckpointError",
+    "StoredCheckpoint",
     "key_hash",
     "open_checkpoint",
     "open_note",
@@ -65,6 +66,16 @@ _SIGNER_PREFIX = "PRIVATE+KEY+"
 _DECIMAL = re.compile(r"(?:0|[1-9][0-9]*)", re.ASCII)
 _HEX8 = re.compile(r"[0-9a-fA-F]{8}", re.ASCII)
 _ED25519_SIG_SIZE = 64
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    """A checkpoint as the log keeps it: its tree, the signed note, when it was made."""
+
+    size: int
+    root: bytes
+    note: bytes
+    created_at: str
 
 
 class CheckpointError(ValueError):

@@ -22,7 +22,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from audit.checkpoint import Checkpoint, CheckpointError, open_checkpoint, sign_checkpoint
+from audit.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    StoredCheckpoint,
+    open_checkpoint,
+    sign_checkpoint,
+)
 from audit.checkpoint import verifier_key as _verifier_key
 from audit.entry import format_ts
 from audit.log import AuditUnavailable, split_frontier
@@ -67,14 +73,6 @@ class CheckpointSigner:
 
     def sign(self, cp: Checkpoint) -> bytes:
         return sign_checkpoint(cp, self.origin, self.private_key)
-
-
-@dataclass(frozen=True)
-class StoredCheckpoint:
-    size: int
-    root: bytes
-    note: bytes
-    created_at: str
 
 
 def _opened(row: AuditCheckpointRow, verifier_keys: Sequence[str], origin: str) -> StoredCheckpoint:

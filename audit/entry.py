@@ -42,6 +42,15 @@ class EntryDraft:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class AppendedEntry:
+    """An entry as the log appended it: its ``seq``, leaf hash and chain hash."""
+
+    seq: int
+    leaf_hash: bytes
+    chain_hash: bytes
+
+
 def format_ts(ts: datetime) -> str:
     """RFC 3339 UTC with microseconds: ``2026-11-26T12:00:00.000000Z``."""
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -23,8 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from audit.checkpoint import CheckpointError, open_checkpoint
-from audit.checkpointer import StoredCheckpoint
+from audit.checkpoint import CheckpointError, StoredCheckpoint, open_checkpoint
 from audit.entry import canonical, leaf_hash
 from audit.merkle import ProofError, verify_inclusion
 from audit.proofs import inclusion_proof, inclusion_proofs

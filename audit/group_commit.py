@@ -44,8 +44,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from audit.entry import EntryDraft
-from audit.log import AppendedEntry, AuditLog, AuditUnavailable
+from audit.entry import AppendedEntry, EntryDraft
+from audit.log import AuditLog, AuditUnavailable
 
 __all__ = ["GroupCommitFailed", "GroupCommitter", "GroupCommitterClosed"]
 

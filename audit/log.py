@@ -10,7 +10,6 @@ completes is written to ``audit_tree_nodes`` in the same transaction.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -19,7 +18,7 @@ from psycopg import sql
 from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from audit.entry import EntryDraft, body_of, canonical, leaf_hash, next_chain
+from audit.entry import AppendedEntry, EntryDraft, body_of, canonical, leaf_hash, next_chain
 from audit.merkle import HASH_SIZE, TreeBuilder
 from audit.schema import (
     AuditBase,
@@ -29,16 +28,11 @@ from audit.schema import (
     AuditTreeNodeRow,
 )
 
+__all__ = ["AppendedEntry", "AuditLog", "AuditUnavailable", "split_frontier"]
+
 
 class AuditUnavailable(RuntimeError):
     """The audit log cannot be written; requests must fail closed."""
-
-
-@dataclass(frozen=True, slots=True)
-class AppendedEntry:
-    seq: int
-    leaf_hash: bytes
-    chain_hash: bytes
 
 
 def split_frontier(size: int, frontier: bytes) -> TreeBuilder:

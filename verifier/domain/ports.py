@@ -14,8 +14,7 @@ from types import TracebackType
 from typing import TypeVar
 
 from adapters import Record, SourceKind, Window
-from audit.entry import EntryDraft
-from audit.log import AppendedEntry
+from audit.entry import AppendedEntry, EntryDraft
 from verifier.domain.consent import (
     ConsentDoc,
     ConsentEvent,
