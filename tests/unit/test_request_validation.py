@@ -6,8 +6,10 @@ import pytest
 
 from adapters import IdType, SourceKind
 from tests.fakes import synthetic_id, with_wrong_check_digit
-from verifier.domain.errors import InvalidArgument
+from verifier.domain.errors import FieldViolation, InvalidArgument
 from verifier.domain.household import (
+    DeductionDraft,
+    DeductionKind,
     MemberDraft,
     Purpose,
     Relation,
@@ -133,3 +135,95 @@ def test_violation_messages_never_carry_the_id_number() -> None:
             draft((MemberDraft(IdType.RESIDENT_ID, bad, "测试", Relation.APPLICANT),)), today=TODAY
         )
     assert bad not in str(ei.value)
+
+
+# ------------------------------------------------------------- hostile input (issue 12)
+def one() -> tuple[MemberDraft, ...]:
+    return (member(1, Relation.APPLICANT),)
+
+
+@pytest.mark.parametrize(
+    ("field", "change"),
+    [
+        ("household.region_code", {"region": "370322\n"}),
+        ("request_id", {"request_id": "r-1\n"}),
+        ("case_id", {"case_id": "C-1\n"}),
+        ("authorization_id", {"authorization_id": "A-1\n"}),
+    ],
+)
+def test_a_trailing_newline_is_refused(field: str, change: dict[str, str]) -> None:
+    assert set(violations(draft(one(), **change))) == {field}
+
+
+def test_a_fullwidth_digit_in_an_id_number_is_refused_with_its_position() -> None:
+    good = synthetic_id(seq=1)
+    bad = good[:9] + chr(0xFF10 + int(good[9])) + good[10:]
+    v = violations(draft((MemberDraft(IdType.RESIDENT_ID, bad, "测试", Relation.APPLICANT),)))
+    assert v == {
+        "household.members[0].id_number": (
+            "character 10 is a non-ASCII digit; only the ASCII digits 0-9 are allowed"
+        )
+    }
+
+
+def test_a_lowercase_check_character_is_refused() -> None:
+    good = next(synthetic_id(seq=s) for s in range(1000) if synthetic_id(seq=s).endswith("X"))
+    v = violations(
+        draft((MemberDraft(IdType.RESIDENT_ID, good[:17] + "x", "测试", Relation.APPLICANT),))
+    )
+    assert v["household.members[0].id_number"].startswith("character 18 is a lowercase x")
+
+
+def test_other_documents_refuse_non_ascii() -> None:
+    m = MemberDraft(IdType.PASSPORT, "E１2345678", "测试", Relation.APPLICANT)
+    assert set(violations(draft((m,)))) == {"household.members[0].id_number"}
+    ok = MemberDraft(IdType.PASSPORT, "e12345678", "测试", Relation.APPLICANT)
+    req = validate_request(draft((ok,)), today=TODAY)
+    assert req.household.members[0].subject.id_number == "E12345678"
+
+
+@pytest.mark.parametrize("name", ["测\x07试", "测试\x00", "测\u202e试", "测试\n"])
+def test_a_name_with_a_control_character_is_refused(name: str) -> None:
+    m = MemberDraft(IdType.RESIDENT_ID, synthetic_id(seq=1), name, Relation.APPLICANT)
+    assert set(violations(draft((m,)))) == {"household.members[0].name"}
+
+
+@pytest.mark.parametrize("field", ["request_id", "case_id", "authorization_id"])
+@pytest.mark.parametrize("shape", ["{}", "CASE-{}", "{}x"])
+def test_identifiers_refuse_an_id_number(field: str, shape: str) -> None:
+    number = synthetic_id(seq=9)
+    value = shape.format(number if shape != "{}x" else number[:17])
+    v = violations(draft(one(), **{field: value}))
+    assert set(v) == {field}
+    assert number[:17] not in v[field]
+
+
+def test_evidence_refs_are_identifiers() -> None:
+    def with_ref(ref: str) -> RequestDraft:
+        return draft(one(), deductions=(DeductionDraft(DeductionKind.ILLNESS, 100, ref, None),))
+
+    assert validate_request(with_ref("INV-2026-0412"), today=TODAY).deductions
+    for ref in (f"发票{synthetic_id(seq=9)}", synthetic_id(seq=9), "INV-1\n", " INV-1", "发票"):
+        assert set(violations(with_ref(ref))) == {"deductions[0].evidence_ref"}, ref
+
+
+def test_window_dates_are_yyyy_mm_dd() -> None:
+    assert set(violations(draft(one(), window_start="20260101", window_end="2026-06-30"))) == {
+        "window.start_date"
+    }
+
+
+def test_wire_violations_are_reported_with_the_rest() -> None:
+    wire = (FieldViolation("household.members[0].circumstances.supporter", "unknown"),)
+    v = violations(draft(one(), wire_violations=wire, case_id=""))
+    assert set(v) == {"household.members[0].circumstances.supporter", "case_id"}
+
+
+def test_repeated_lists_are_bounded() -> None:
+    many = tuple(DeductionDraft(DeductionKind.ILLNESS, 1, f"INV-{i}", None) for i in range(101))
+    assert violations(draft(one(), deductions=many)) == {
+        "deductions": "must have at most 100 entries"
+    }
+    assert violations(draft(one(), current_programs=(Purpose.DIBAO, Purpose.DIBAO))) == {
+        "current_programs": "must not repeat a program"
+    }

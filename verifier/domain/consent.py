@@ -8,20 +8,18 @@ reports as ``google.rpc.ErrorInfo.reason``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
 from adapters import IdType, SourceKind, Subject, resident_id
+from verifier.domain import identifiers as ids
 from verifier.domain.errors import FieldViolation, InvalidArgument
 from verifier.domain.household import Purpose, Relation
 
-_TOKEN = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
-_REGION = re.compile(r"^[1-9][0-9]{5}$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MAX_SUBJECTS = 40
+EVIDENCE_LOCATION_MAX = 256
 ADULT_AGE = 18
 
 
@@ -134,6 +132,8 @@ class ConsentDraft:
     valid_until: str
     evidence_sha256: str
     evidence_location: str
+    # What the wire translation already found wrong, reported with the rest.
+    wire_violations: tuple[FieldViolation, ...] = ()
 
 
 def _check_person(
@@ -146,17 +146,8 @@ def _check_person(
 ) -> None:
     if id_type is None:
         out.append(FieldViolation(f"{path}.id_type", "must be set"))
-    if not number:
-        out.append(FieldViolation(f"{path}.id_number", "must not be empty"))
-    elif id_type is IdType.RESIDENT_ID:
-        out.extend(
-            FieldViolation(f"{path}.id_number", p)
-            for p in resident_id.problems(number, today=today)
-        )
-    elif len(number) > 32 or not number.isalnum():
-        out.append(FieldViolation(f"{path}.id_number", "must be 1-32 letters or digits"))
-    if not name.strip() or len(name) > 64:
-        out.append(FieldViolation(f"{path}.name", "must be 1-64 characters"))
+    ids.check_id_number(id_type, number, f"{path}.id_number", today, out)
+    ids.check_person_name(name, f"{path}.name", out)
 
 
 def _is_minor(subject: Subject, today: date) -> bool:
@@ -171,13 +162,15 @@ def _is_minor(subject: Subject, today: date) -> bool:
 
 def validate_consent(draft: ConsentDraft, *, today: date) -> ConsentDoc:
     """Check a 授权书 before it is registered; every bad field is named at once."""
-    out: list[FieldViolation] = []
-    if not _TOKEN.match(draft.number):
-        out.append(FieldViolation("number", "must be 1-64 characters of A-Z a-z 0-9 . _ -"))
-    if not _REGION.match(draft.region):
-        out.append(FieldViolation("region_code", "must be a 6-digit GB/T 2260 code"))
+    out: list[FieldViolation] = list(draft.wire_violations)
+    ids.AUTHORIZATION_NUMBER.check(draft.number, "number", out)
+    ids.REGION_CODE.check(draft.region, "region_code", out)
     if not 1 <= len(draft.subjects) <= MAX_SUBJECTS:
         out.append(FieldViolation("subjects", f"must have 1 to {MAX_SUBJECTS} people"))
+    if len(draft.signatories) > MAX_SUBJECTS:
+        out.append(FieldViolation("signatories", f"must have at most {MAX_SUBJECTS} signatures"))
+    if len(draft.subjects) > MAX_SUBJECTS or len(draft.signatories) > MAX_SUBJECTS:
+        raise InvalidArgument(out)  # not worth looking at each of thousands of people
     seen: dict[tuple[IdType | None, str], int] = {}
     for i, s in enumerate(draft.subjects):
         _check_person(f"subjects[{i}]", s.id_type, s.id_number, s.name, today, out)
@@ -198,9 +191,8 @@ def validate_consent(draft: ConsentDraft, *, today: date) -> ConsentDoc:
         _check_person(f"signatories[{i}]", g.id_type, g.id_number, g.name, today, out)
         if g.role is None:
             out.append(FieldViolation(f"signatories[{i}].role", "must be SELF or GUARDIAN"))
-        for j in g.signs_for:
-            if not 0 <= j < len(draft.subjects):
-                out.append(FieldViolation(f"signatories[{i}].signs_for", "must index subjects"))
+        if any(not 0 <= j < len(draft.subjects) for j in g.signs_for):
+            out.append(FieldViolation(f"signatories[{i}].signs_for", "must index subjects"))
     if not draft.purposes:
         out.append(FieldViolation("purposes", "must name at least one program"))
     for i, p in enumerate(draft.purposes):
@@ -209,36 +201,32 @@ def validate_consent(draft: ConsentDraft, *, today: date) -> ConsentDoc:
     for i, k in enumerate(draft.sources):
         if k is None:
             out.append(FieldViolation(f"sources[{i}]", "must be a known source"))
-    start = end = None
-    try:
-        start = date.fromisoformat(draft.valid_from)
-    except ValueError:
-        out.append(FieldViolation("valid_from", "must be a date YYYY-MM-DD"))
+    start = ids.check_date(draft.valid_from, "valid_from", out)
+    end = None
     if draft.valid_until:
-        try:
-            end = date.fromisoformat(draft.valid_until)
-        except ValueError:
-            out.append(FieldViolation("valid_until", "must be a date YYYY-MM-DD or empty"))
+        end = ids.check_date(draft.valid_until, "valid_until", out)
     if start and end and end < start:
         out.append(FieldViolation("valid_until", "must not be before valid_from"))
-    if not _SHA256.match(draft.evidence_sha256):
-        out.append(FieldViolation("evidence_sha256", "must be 64 lowercase hex digits"))
-    loc = draft.evidence_location.strip()
-    if not loc or len(loc) > 256 or not loc.isprintable():
+    ids.SHA256_HEX.check(draft.evidence_sha256, "evidence_sha256", out)
+    where = ids.free_text_problem(draft.evidence_location, EVIDENCE_LOCATION_MAX)
+    if where is not None:
         out.append(
-            FieldViolation("evidence_location", "must say where the signed original is kept")
+            FieldViolation(
+                "evidence_location", f"must say where the signed original is kept: {where}"
+            )
         )
+    loc = draft.evidence_location.strip(" ")
     if out:
         raise InvalidArgument(out)
 
     subjects = tuple(
-        ConsentSubject(Subject(s.id_type, s.id_number.upper(), s.name.strip()), s.relation)
+        ConsentSubject(Subject(s.id_type, s.id_number.upper(), ids.person_name(s.name)), s.relation)
         for s in draft.subjects
         if s.id_type is not None and s.relation is not None
     )
     signatories = tuple(
         Signatory(
-            Subject(g.id_type, g.id_number.upper(), g.name.strip()),
+            Subject(g.id_type, g.id_number.upper(), ids.person_name(g.name)),
             g.role,
             tuple(sorted(set(g.signs_for))),
         )

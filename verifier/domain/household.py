@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
-from adapters import AssetCategory, IdType, IncomeCategory, SourceKind, Subject, Window, resident_id
+from adapters import AssetCategory, IdType, IncomeCategory, SourceKind, Subject, Window
+from verifier.domain import identifiers as ids
 from verifier.domain.errors import FieldViolation, InvalidArgument
 
 MAX_MEMBERS = 30
-_TOKEN = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
-_REGION = re.compile(r"^[1-9][0-9]{5}$")
+MAX_DEDUCTIONS = 100
+MAX_DECLARED_ASSETS = 100
 
 
 class Relation(StrEnum):
@@ -182,6 +182,9 @@ class RequestDraft:
     declaration: DeclarationDraft | None = None
     deductions: tuple[DeductionDraft, ...] = ()
     current_programs: tuple[Purpose | None, ...] = ()
+    # What the wire translation already found wrong (an enum number no draft field can
+    # hold, say), reported together with everything validation finds.
+    wire_violations: tuple[FieldViolation, ...] = ()
 
 
 def default_window(today: date) -> Window:
@@ -195,32 +198,12 @@ def default_window(today: date) -> Window:
     return Window(start=start, end=end)
 
 
-def _parse_date(text: str, field: str, out: list[FieldViolation]) -> date | None:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        out.append(FieldViolation(field, "must be a date YYYY-MM-DD"))
-        return None
-
-
 def _check_member(i: int, m: MemberDraft, today: date, out: list[FieldViolation]) -> None:
     path = f"household.members[{i}]"
     if m.id_type is None:
         out.append(FieldViolation(f"{path}.id_type", "must be set"))
-    if not m.id_number:
-        out.append(FieldViolation(f"{path}.id_number", "must not be empty"))
-    elif m.id_type is IdType.RESIDENT_ID:
-        out.extend(
-            FieldViolation(f"{path}.id_number", p)
-            for p in resident_id.problems(m.id_number, today=today)
-        )
-    elif len(m.id_number) > 32 or not m.id_number.isalnum():
-        out.append(FieldViolation(f"{path}.id_number", "must be 1-32 letters or digits"))
-    name = m.name.strip()
-    if not name:
-        out.append(FieldViolation(f"{path}.name", "must not be empty"))
-    elif len(name) > 64 or any(not ch.isprintable() for ch in name):
-        out.append(FieldViolation(f"{path}.name", "must be at most 64 printable characters"))
+    ids.check_id_number(m.id_type, m.id_number, f"{path}.id_number", today, out)
+    ids.check_person_name(m.name, f"{path}.name", out)
     if m.relation is None:
         out.append(FieldViolation(f"{path}.relation", "must be set"))
     if not 0 <= m.disability_grade <= 4:
@@ -241,16 +224,17 @@ def _check_extras(draft: RequestDraft, out: list[FieldViolation]) -> None:
     for i, p in enumerate(draft.current_programs):
         if p is None:
             out.append(FieldViolation(f"current_programs[{i}]", "must be a known program"))
+    if len(set(draft.current_programs)) != len(draft.current_programs):
+        out.append(FieldViolation("current_programs", "must not repeat a program"))
+    if len(draft.deductions) > MAX_DEDUCTIONS:
+        out.append(FieldViolation("deductions", f"must have at most {MAX_DEDUCTIONS} entries"))
+        return
     for i, d in enumerate(draft.deductions):
         path = f"deductions[{i}]"
         if d.kind is None:
             out.append(FieldViolation(f"{path}.kind", "must be set"))
         _check_money(d.amount_fen, f"{path}.amount_fen", out)
-        ref = d.evidence_ref.strip()
-        if not ref or len(ref) > 128 or not ref.isprintable():
-            out.append(
-                FieldViolation(f"{path}.evidence_ref", "must name the evidence (1-128 characters)")
-            )
+        ids.EVIDENCE_REF.check(d.evidence_ref, f"{path}.evidence_ref", out)
         if d.member_index is not None and not 0 <= d.member_index < len(draft.members):
             out.append(FieldViolation(f"{path}.member_index", "must index a household member"))
     decl = draft.declaration
@@ -266,6 +250,11 @@ def _check_extras(draft: RequestDraft, out: list[FieldViolation]) -> None:
         else:
             seen.add(cat)
         _check_money(fen, f"{path}.monthly_fen", out)
+    if len(decl.assets) > MAX_DECLARED_ASSETS:
+        out.append(
+            FieldViolation("declaration.assets", f"must have at most {MAX_DECLARED_ASSETS} entries")
+        )
+        return
     for i, (acat, value, count) in enumerate(decl.assets):
         path = f"declaration.assets[{i}]"
         if acat is None:
@@ -285,14 +274,10 @@ def validate_request(draft: RequestDraft, *, today: date) -> VerificationRequest
     Raises :class:`InvalidArgument` naming every bad field; messages never repeat an ID
     number or a name.
     """
-    out: list[FieldViolation] = []
-    for field, value in (
-        ("request_id", draft.request_id),
-        ("case_id", draft.case_id),
-        ("authorization_id", draft.authorization_id),
-    ):
-        if not _TOKEN.match(value):
-            out.append(FieldViolation(field, "must be 1-64 characters of A-Z a-z 0-9 . _ -"))
+    out: list[FieldViolation] = list(draft.wire_violations)
+    ids.REQUEST_ID.check(draft.request_id, "request_id", out)
+    ids.CASE_ID.check(draft.case_id, "case_id", out)
+    ids.AUTHORIZATION_NUMBER.check(draft.authorization_id, "authorization_id", out)
     if not draft.purposes:
         out.append(FieldViolation("purposes", "must name at least one program"))
     for i, p in enumerate(draft.purposes):
@@ -305,8 +290,7 @@ def validate_request(draft: RequestDraft, *, today: date) -> VerificationRequest
             out.append(FieldViolation(f"sources[{i}]", "must be a known source"))
     if len(set(draft.sources)) != len(draft.sources):
         out.append(FieldViolation("sources", "must not repeat a source"))
-    if not _REGION.match(draft.region):
-        out.append(FieldViolation("household.region_code", "must be a 6-digit GB/T 2260 code"))
+    ids.REGION_CODE.check(draft.region, "household.region_code", out)
 
     n = len(draft.members)
     if n == 0:
@@ -339,8 +323,8 @@ def validate_request(draft: RequestDraft, *, today: date) -> VerificationRequest
     _check_extras(draft, out)
     window = default_window(today)
     if draft.window_start or draft.window_end:
-        start = _parse_date(draft.window_start, "window.start_date", out)
-        end = _parse_date(draft.window_end, "window.end_date", out)
+        start = ids.check_date(draft.window_start, "window.start_date", out)
+        end = ids.check_date(draft.window_end, "window.end_date", out)
         if start and end:
             if start > end:
                 out.append(FieldViolation("window", "start_date must not be after end_date"))
@@ -354,7 +338,9 @@ def validate_request(draft: RequestDraft, *, today: date) -> VerificationRequest
         raise InvalidArgument(out)
     members = tuple(
         Member(
-            subject=Subject(id_type=m.id_type, id_number=m.id_number.upper(), name=m.name.strip()),
+            subject=Subject(
+                id_type=m.id_type, id_number=m.id_number.upper(), name=ids.person_name(m.name)
+            ),
             relation=m.relation,
             circumstances=Circumstances(
                 disability_grade=m.disability_grade or None,
@@ -388,7 +374,7 @@ def validate_request(draft: RequestDraft, *, today: date) -> VerificationRequest
         hukou=draft.hukou or HukouNature.RURAL,
         declaration=declaration,
         deductions=tuple(
-            DeductionClaim(d.kind, d.amount_fen, d.evidence_ref.strip(), d.member_index)
+            DeductionClaim(d.kind, d.amount_fen, d.evidence_ref, d.member_index)
             for d in draft.deductions
             if d.kind is not None
         ),
