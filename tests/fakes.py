@@ -158,7 +158,7 @@ class AsyncBankFake(FakeAdapter):
 class AllowAllConsents(ConsentGate):
     """A consent gate that covers everything, for tests of other behaviour.
 
-    Tests of authorization itself use the real registry (``SqlConsentGate``)."""
+    Tests of authorization itself use the real registry (``RegistryConsentGate``)."""
 
     def __init__(self) -> None:
         self.checked: list[str] = []

@@ -16,7 +16,7 @@ from verifier.config import Config
 from verifier.domain.ports import ConsentGate, Store
 from verifier.service.assessment import assess_report_sections
 from verifier.service.auditing import AuditService, verifier_keys_for, write_session_factory
-from verifier.service.consents import ConsentService, SqlConsentGate
+from verifier.service.consents import ConsentService, RegistryConsentGate
 from verifier.service.events import EventHub
 from verifier.service.fanout import FanOut, SourcePolicy, bind_sources
 from verifier.service.poller import Poller
@@ -162,7 +162,7 @@ async def build_app(
         hub=EventHub(),
         deadline_seconds=config.deadline_seconds,
         assessor=assessor or assess_report_sections,
-        consents=consent_gate or SqlConsentGate(),
+        consents=consent_gate or RegistryConsentGate(),
         volume_soft=config.volume_soft,
         volume_hard=config.volume_hard,
     )

@@ -78,7 +78,7 @@ async def test_a_recorded_intent_runs_though_its_caller_went_away(
         await asyncio.wait_for(tax.started.wait(), 10)
 
         async with app.store.unit_of_work(write=False) as uow:
-            record = await uow.find_verification_by_request(SYSTEM, draft.request_id)
+            record = await uow.verifications.find_by_request(SYSTEM, draft.request_id)
         assert record is not None
         async with asyncio.timeout(10):
             async for event in app.service.watch(CALLER, record.id):

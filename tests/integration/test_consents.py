@@ -23,7 +23,7 @@ from verifier.domain.consent import ConsentState, CoverageDecision
 from verifier.domain.errors import FailedPrecondition, PermissionDenied
 from verifier.domain.household import MemberDraft, Purpose, Relation, RequestDraft
 from verifier.domain.ports import Caller, UnitOfWork
-from verifier.service.consents import ConsentService, SqlConsentGate
+from verifier.service.consents import ConsentService, RegistryConsentGate
 from verifier.storage.uow import SqlStore
 
 TODAY = date.today()
@@ -228,7 +228,7 @@ async def test_a_covered_check_runs(app: App) -> None:
     assert view.record.id
 
 
-class RevokedWhileDeciding(SqlConsentGate):
+class RevokedWhileDeciding(RegistryConsentGate):
     """The real gate, but while it decides, the authorization is revoked concurrently:
     the revocation is given half a second to finish before the decision is returned."""
 

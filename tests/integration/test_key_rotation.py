@@ -158,8 +158,8 @@ async def test_rotate_rewrap_then_every_report_opens_and_verifies_without_the_ol
     try:
         async with app.store.unit_of_work(write=False) as uow:
             for vid in {v for v, _ in reports}:
-                assert len((await uow.load_request(vid)).household.members) in (2, 3)
-                assert len(await uow.load_outcomes(vid)) >= 6
+                assert len((await uow.verifications.load_request(vid)).household.members) in (2, 3)
+                assert len(await uow.outcomes.load(vid)) >= 6
         # The pending tickets were re-wrapped: the bank can still be asked about them.
         bank.ready.set()
         assert await tick_at(app, 2) == 2

@@ -114,7 +114,7 @@ async def test_an_expired_lease_is_picked_up_and_the_old_holder_cannot_answer(
         # Process A leases the polls and dies holding them.
         now = later()()
         async with app.store.unit_of_work(write=True) as uow:
-            leases = await uow.lease_polls("process-A", now, now + timedelta(seconds=60), 10)
+            leases = await uow.polls.lease("process-A", now, now + timedelta(seconds=60), 10)
             await uow.commit()
         assert len(leases) == 3
         bank.ready.set()

@@ -102,7 +102,7 @@ async def test_work_that_raises_leaves_nothing_and_the_others_commit(
 
     def work(i: int) -> Any:
         async def run(uow: UnitOfWork) -> int:
-            await uow.append_audit([EntryDraft(Actor("t"), "probe", "allow", case_id=f"P{i}")])
+            await uow.audit.append([EntryDraft(Actor("t"), "probe", "allow", case_id=f"P{i}")])
             if i == 1:
                 raise ValueError("unit 1 refuses")
             return i

@@ -30,8 +30,8 @@ from audit.fastverify import verify_database
 from audit.verify import LogReport, verify_log
 from verifier.bootstrap import make_auditing
 from verifier.config import Config
+from verifier.domain.caller import Caller
 from verifier.domain.errors import DomainError
-from verifier.domain.ports import Caller
 from verifier.service.auditing import AuditService, EntryFilter, verifier_keys_for
 from verifier.signing.keystore import KeyStore, KeyStoreError
 from verifier.storage.engine import is_sqlite, open_database

@@ -31,6 +31,7 @@ from audit.export import export_lines, receipt_for
 from audit.log import AuditLog, AuditUnavailable
 from audit.proofs import MissingNode, consistency_proof, inclusion_proof, root_at, tree_size
 from audit.schema import AuditEntryRow, AuditSubjectRow
+from verifier.domain.caller import Caller
 from verifier.domain.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -39,7 +40,6 @@ from verifier.domain.errors import (
     PermissionDenied,
     Unavailable,
 )
-from verifier.domain.ports import Caller
 from verifier.domain.pseudonym import subject_ref
 from verifier.storage.engine import Database
 from verifier.storage.models import ReportRow

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from verifier.domain.caller import Caller
 from verifier.domain.household import VerificationRequest
-from verifier.domain.ports import Caller
 
 ROLES_THAT_CHECK = frozenset({"caseworker"})
 ROLES_THAT_READ_REPORTS = frozenset({"caseworker", "reviewer"})

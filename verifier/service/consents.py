@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 
 from adapters import SourceKind
 from audit.entry import Actor, EntryDraft
+from verifier.domain.caller import Caller
 from verifier.domain.consent import (
     ConsentDoc,
     ConsentDraft,
@@ -30,7 +31,7 @@ from verifier.domain.errors import (
     PermissionDenied,
 )
 from verifier.domain.household import Purpose
-from verifier.domain.ports import Caller, ConsentGate, Store, UnitOfWork
+from verifier.domain.ports import ConsentGate, Store, UnitOfWork
 from verifier.domain.pseudonym import subject_ref
 from verifier.service.authorize import in_regions
 
@@ -50,7 +51,7 @@ class ConsentView:
     history: tuple[ConsentEvent, ...]
 
 
-class SqlConsentGate(ConsentGate):
+class RegistryConsentGate(ConsentGate):
     """Reads the registry for each check, in the check's own unit of work."""
 
     async def check(
@@ -64,7 +65,7 @@ class SqlConsentGate(ConsentGate):
         purposes: Sequence[Purpose],
         today: date,
     ) -> CoverageDecision:
-        consent = await uow.get_consent(number)
+        consent = await uow.consents.get(number)
         return check_coverage(
             consent,
             region=region,
@@ -94,7 +95,7 @@ class ConsentService:
 
     async def _deny(self, caller: Caller, action: str, reason: str, number: str) -> None:
         async with self._store.unit_of_work(write=True) as uow:
-            await uow.append_audit(
+            await uow.audit.append(
                 [
                     EntryDraft(
                         actor=self._actor(caller),
@@ -125,18 +126,18 @@ class ConsentService:
         refs = self._refs(doc)
         household = subject_ref(self._pkey, doc.applicant.id_type, doc.applicant.id_number)
         async with self._store.unit_of_work(write=True) as uow:
-            if await uow.get_consent(doc.number) is not None:
+            if await uow.consents.get(doc.number) is not None:
                 raise FailedPrecondition(f"authorization {doc.number} is already registered")
-            superseded = await uow.active_consents(doc.region, household)
-            await uow.add_consent(doc, household, refs, now)
+            superseded = await uow.consents.active(doc.region, household)
+            await uow.consents.add(doc, household, refs, now)
             who = (caller.system, caller.user)
             for old in superseded:
-                await uow.set_consent_state(old, ConsentState.SUPERSEDED, doc.number)
-                await uow.add_consent_event(
+                await uow.consents.set_state(old, ConsentState.SUPERSEDED, doc.number)
+                await uow.consents.add_event(
                     old, ConsentEvent(now, "superseded", *who, f"by {doc.number}")
                 )
-            await uow.add_consent_event(doc.number, ConsentEvent(now, "registered", *who))
-            await uow.append_audit(
+            await uow.consents.add_event(doc.number, ConsentEvent(now, "registered", *who))
+            await uow.audit.append(
                 [
                     EntryDraft(
                         actor=self._actor(caller),
@@ -162,18 +163,18 @@ class ConsentService:
             raise InvalidArgument([FieldViolation("reason", "must say why (1-256 characters)")])
         now = self._clock()
         async with self._store.unit_of_work(write=False) as uow:
-            record = await uow.get_consent(number)
+            record = await uow.consents.get(number)
         if record is None:
             raise NotFound("authorization not found")
         await self._allowed(caller, REGISTER_ROLES, record.region, "consent_revoke", number)
         if record.state is not ConsentState.ACTIVE:
             raise FailedPrecondition(f"authorization is {record.state.value}, not ACTIVE")
         async with self._store.unit_of_work(write=True) as uow:
-            await uow.set_consent_state(number, ConsentState.REVOKED)
-            await uow.add_consent_event(
+            await uow.consents.set_state(number, ConsentState.REVOKED)
+            await uow.consents.add_event(
                 number, ConsentEvent(now, "revoked", caller.system, caller.user, reason.strip())
             )
-            await uow.append_audit(
+            await uow.audit.append(
                 [
                     EntryDraft(
                         actor=self._actor(caller),
@@ -190,12 +191,12 @@ class ConsentService:
     async def get(self, caller: Caller, number: str) -> ConsentView:
         _check_number(number)
         async with self._store.unit_of_work(write=False) as uow:
-            record = await uow.get_consent(number)
+            record = await uow.consents.get(number)
         if record is None:
             raise NotFound("authorization not found")
         await self._allowed(caller, READ_ROLES, record.region, "consent_read", number)
         async with self._store.unit_of_work(write=True) as uow:
-            await uow.append_audit(
+            await uow.audit.append(
                 [
                     EntryDraft(
                         actor=self._actor(caller),
@@ -210,11 +211,11 @@ class ConsentService:
 
     async def _view(self, number: str) -> ConsentView:
         async with self._store.unit_of_work(write=False) as uow:
-            record = await uow.get_consent(number)
+            record = await uow.consents.get(number)
             if record is None:
                 raise NotFound("authorization not found")
-            doc = await uow.load_consent_doc(number)
-            history = await uow.consent_events(number)
+            doc = await uow.consents.load_doc(number)
+            history = await uow.consents.events(number)
         return ConsentView(doc, record, record.state_on(self._clock().date()), tuple(history))
 
 

@@ -56,11 +56,13 @@ class Poller:
         # A read first: an idle replica must not take the write lock every round (on
         # SQLite that would queue every request behind it).
         async with self._store.unit_of_work(write=False) as uow:
-            if not await uow.has_due_work(now):
+            if not await uow.polls.has_due_work(now):
                 return 0
         async with self._store.unit_of_work(write=True) as uow:
-            stale = await uow.claim_stale_runs(self.owner, now, now + self._lease, self._batch)
-            leases = await uow.lease_polls(self.owner, now, now + self._lease, self._batch)
+            stale = await uow.polls.claim_stale_runs(
+                self.owner, now, now + self._lease, self._batch
+            )
+            leases = await uow.polls.lease(self.owner, now, now + self._lease, self._batch)
             await uow.commit()
         for vid in stale:
             task = asyncio.create_task(self._service.resume(vid), name=f"resume-{vid}")
@@ -75,7 +77,7 @@ class Poller:
         known: dict[tuple[str, int], tuple[str, ...]] = {}
         async with self._store.unit_of_work(write=False) as uow:
             for vid in {le.verification_id for le in leases}:
-                request = await uow.load_request(vid)
+                request = await uow.verifications.load_request(vid)
                 for i, member in enumerate(request.household.members):
                     known[(vid, i)] = (member.subject.id_number, member.subject.name)
         return known
@@ -143,7 +145,7 @@ class Poller:
             reason = f"still pending; last poll failed: {outcome.reason}"
         at = next_poll_at(now, wait, lease.due_at, lease.overdue_flagged)
         async with self._store.unit_of_work(write=True) as uow:
-            if await uow.reschedule_poll(lease, self.owner, at, reason):
+            if await uow.polls.reschedule(lease, self.owner, at, reason):
                 await uow.commit()
 
     async def run(self, stop: asyncio.Event, interval: float = 1.0) -> None:

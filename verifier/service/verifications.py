@@ -215,7 +215,7 @@ class VerificationService:
             details=details,
         )
         async with self._store.unit_of_work(write=True) as uow:
-            await uow.append_audit([entry])
+            await uow.audit.append([entry])
             await uow.commit()
 
     # ------------------------------------------------------------------ create
@@ -292,7 +292,7 @@ class VerificationService:
             )
             if not coverage.allowed:
                 refusal = Decision(False, coverage.reason, coverage.message)
-                await uow.append_audit(
+                await uow.audit.append(
                     [
                         self._denial(
                             caller,
@@ -306,13 +306,13 @@ class VerificationService:
                     ]
                 )
                 return refusal
-            recent = await uow.count_checks_since(
+            recent = await uow.verifications.count_since(
                 caller.system, caller.user, now - timedelta(hours=VOLUME_WINDOW_HOURS)
             )
             anomaly = self._volume_anomaly(actor, request, refs, recent)
             if recent >= self._volume_hard:
                 # The refusal is recorded and committed; the caller is told after.
-                await uow.append_audit(
+                await uow.audit.append(
                     [
                         EntryDraft(
                             actor=actor, action="authorize", outcome="deny",
@@ -324,13 +324,13 @@ class VerificationService:
                     ]
                 )  # fmt: skip
                 return recent
-            await uow.add_verification(
+            await uow.verifications.add(
                 record,
                 request,
                 request.authorization_id,
                 run_lease=(self.owner, self._run_lease_until()),
             )
-            await uow.append_audit(
+            await uow.audit.append(
                 [
                     *(anomaly if recent + 1 == self._volume_soft else []),
                     EntryDraft(
@@ -380,7 +380,9 @@ class VerificationService:
         except Conflict:
             # The same request_id was seen before (or won a race): answer as a replay.
             async with self._store.unit_of_work(write=False) as uow:
-                existing = await uow.find_verification_by_request(caller.system, request.request_id)
+                existing = await uow.verifications.find_by_request(
+                    caller.system, request.request_id
+                )
             if existing is None:
                 raise
             return await self._replay(existing, digest, wait, wait_until)
@@ -492,7 +494,7 @@ class VerificationService:
             return {}
         oldest = now - timedelta(days=max(d for v in wanted.values() for _, _, d in v))
         async with self._store.unit_of_work(write=False) as uow:
-            cached = await uow.cached_results(list(wanted), oldest)
+            cached = await uow.cache.get(list(wanted), oldest)
         out: dict[tuple[int, SourceKind], SourceOutcome] = {}
         for key, hit in cached.items():
             for i, kind, days in wanted[key]:
@@ -564,14 +566,14 @@ class VerificationService:
         ``access_intent`` entry says the sources are being asked again, and why.
         """
         async with self._store.unit_of_work(write=False) as uow:
-            record = await uow.get_verification(vid)
-            request = await uow.load_request(vid) if record else None
+            record = await uow.verifications.get(vid)
+            request = await uow.verifications.load_request(vid) if record else None
         if record is None or request is None or record.state is not VerificationState.RUNNING:
             return
         actor = _requester(record)
         kinds = request.sources or self._fanout.configured
         async with self._store.unit_of_work(write=True) as uow:
-            await uow.append_audit(
+            await uow.audit.append(
                 [
                     EntryDraft(
                         actor=SYSTEM_ACTOR,
@@ -596,8 +598,8 @@ class VerificationService:
     ) -> StoredReport | None:
         """A new report version with late answers (or newly overdue sources)."""
         async with self._store.unit_of_work(write=False) as uow:
-            record = await uow.get_verification(vid)
-            request = await uow.load_request(vid) if record else None
+            record = await uow.verifications.get(vid)
+            request = await uow.verifications.load_request(vid) if record else None
         if record is None or request is None:
             return None
         actor = _requester(record)
@@ -657,7 +659,7 @@ class VerificationService:
         async def release(
             uow: UnitOfWork,
         ) -> tuple[StoredReport, list[SourceOutcome], VerificationView] | None:
-            record = await uow.lock_verification(vid)
+            record = await uow.verifications.lock(vid)
             if record is None:
                 return None
             if first and record.state is not VerificationState.RUNNING:
@@ -667,19 +669,19 @@ class VerificationService:
                 fresh = [
                     o
                     for o in fresh
-                    if await uow.holds_poll(vid, o.member_index, o.source.value, poll_owner)
+                    if await uow.polls.holds(vid, o.member_index, o.source.value, poll_owner)
                 ]
                 if not fresh:
                     return None  # our leases expired and someone else answered
             now = self._clock()
             fresh = [self._with_due_date(o, now) for o in fresh]
             # Outcomes are stored only with a report: before the first there are none.
-            stored_before = await uow.load_outcomes(vid) if record.latest_version else []
+            stored_before = await uow.outcomes.load(vid) if record.latest_version else []
             merged = {(o.member_index, o.source): o for o in stored_before}
             merged.update({(o.member_index, o.source): o for o in fresh})
             outcomes = list(merged.values())
             version = record.latest_version + 1
-            previous = (await uow.get_report(vid, 0)) if record.latest_version else None
+            previous = (await uow.reports.get(vid, 0)) if record.latest_version else None
 
             assessment = self._assessor(request, outcomes, now.date()) if self._assessor else None
             doc = build_report(
@@ -704,7 +706,7 @@ class VerificationService:
             completeness = completeness_of(tuple(outcomes))
             pending = any(o.status is SourceStatus.PENDING for o in outcomes)
             state = VerificationState.AWAITING_SOURCES if pending else VerificationState.DONE
-            entries = await uow.append_audit(
+            entries = await uow.audit.append(
                 [
                     EntryDraft(
                         actor=actor if first else SYSTEM_ACTOR,
@@ -740,13 +742,13 @@ class VerificationService:
                 summary_json=json.dumps(summary_of(doc), ensure_ascii=False, sort_keys=True),
                 created_at=now,
             )
-            await uow.store_outcomes(
+            await uow.outcomes.store(
                 vid, fresh, now, stored={(o.member_index, o.source.value) for o in stored_before}
             )
-            await uow.add_report(stored)
-            await uow.set_state(vid, state, completeness, version, now)
-            await uow.put_cached(self._cacheable(request, fresh))
-            await uow.announce_release(vid)
+            await uow.reports.add(stored)
+            await uow.verifications.set_state(vid, state, completeness, version, now)
+            await uow.cache.put(self._cacheable(request, fresh))
+            await uow.reports.announce(vid)
             # What view() would read back after the commit, so a waiting caller is
             # answered without another round trip.
             view = VerificationView(
@@ -815,10 +817,10 @@ class VerificationService:
     # ------------------------------------------------------------------ reads
     async def view(self, vid: str) -> VerificationView:
         async with self._store.unit_of_work(write=False) as uow:
-            record = await uow.get_verification(vid)
+            record = await uow.verifications.get(vid)
             if record is None:
                 raise NotFound("verification not found")
-            progress = await uow.outcome_summaries(vid)
+            progress = await uow.outcomes.summaries(vid)
         return VerificationView(record, tuple(progress))
 
     async def get(self, caller: Caller, vid: str) -> VerificationView:
@@ -886,7 +888,7 @@ class VerificationService:
 
     async def _report_event(self, vid: str, version: int) -> ReportEvent:
         async with self._store.unit_of_work(write=False) as uow:
-            report = await uow.get_report(vid, version)
+            report = await uow.reports.get(vid, version)
         if report is None:
             raise KeyError(f"report version {version} is not stored")
         return ReportEvent(
@@ -895,7 +897,7 @@ class VerificationService:
 
     async def get_report(self, caller: Caller, vid: str, version: int) -> StoredReport:
         async with self._store.unit_of_work(write=False) as uow:
-            record = await uow.get_verification(vid)
+            record = await uow.verifications.get(vid)
         if record is None:
             raise NotFound("verification not found")
         decision = decide_read_report(caller, record.caller_system, record.region)
@@ -906,12 +908,12 @@ class VerificationService:
             raise NotFound("verification not found")
 
         async def read(uow: UnitOfWork) -> StoredReport:
-            report = await uow.get_report(vid, version)
+            report = await uow.reports.get(vid, version)
             if report is None:
                 if record.latest_version == 0:
                     raise FailedPrecondition("no report has been issued yet")
                 raise NotFound(f"report version {version} not found")
-            await uow.append_audit(
+            await uow.audit.append(
                 [
                     EntryDraft(
                         actor=self._actor(caller),

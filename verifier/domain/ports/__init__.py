@@ -1,0 +1,38 @@
+"""Ports: what the use cases need from storage, as small repositories.
+
+A :class:`UnitOfWork` is one transaction; its repositories (``uow.verifications``,
+``uow.outcomes``, ``uow.polls``, ``uow.reports``, ``uow.consents``, ``uow.audit``,
+``uow.cache``) work inside it. :class:`Store` opens units of work and group-commits
+:meth:`Store.write`. ``verifier.storage`` implements them on SQLAlchemy; the unit tests
+use in-memory fakes that subclass them (``tests/fakes/``). Nothing here does I/O.
+"""
+
+# Caller is a value, not a port; it is here too because the API layer imports it with them.
+from verifier.domain.caller import Caller
+from verifier.domain.ports.audit import AuditRepository
+from verifier.domain.ports.cache import CachedResult, CacheRepository
+from verifier.domain.ports.consents import ConsentGate, ConsentRepository
+from verifier.domain.ports.outcomes import OutcomeRepository, OutcomeSummary
+from verifier.domain.ports.polls import PollLease, PollRepository
+from verifier.domain.ports.reports import ReportRepository, StoredReport
+from verifier.domain.ports.store import Store, UnitOfWork
+from verifier.domain.ports.verifications import VerificationRecord, VerificationRepository
+
+__all__ = [
+    "AuditRepository",
+    "CacheRepository",
+    "CachedResult",
+    "Caller",
+    "ConsentGate",
+    "ConsentRepository",
+    "OutcomeRepository",
+    "OutcomeSummary",
+    "PollLease",
+    "PollRepository",
+    "ReportRepository",
+    "Store",
+    "StoredReport",
+    "UnitOfWork",
+    "VerificationRecord",
+    "VerificationRepository",
+]

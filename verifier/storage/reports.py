@@ -1,0 +1,72 @@
+"""Report versions on SQLAlchemy: the DSSE envelope sealed, and the release announced."""
+
+from __future__ import annotations
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from verifier.domain.outcomes import Completeness
+from verifier.domain.ports import ReportRepository, StoredReport
+from verifier.storage.guard import guard
+from verifier.storage.models import ReportRow
+from verifier.storage.notify import announce
+from verifier.storage.sealing import Sealer
+
+
+class SqlReports(ReportRepository):
+    def __init__(self, session: AsyncSession, sealer: Sealer) -> None:
+        self._session = session
+        self._sealer = sealer
+
+    async def add(self, report: StoredReport) -> None:
+        aad = f"reports/{report.verification_id}/{report.version}"
+        sealed, kid = self._sealer.seal(report.envelope, aad)
+        async with guard():
+            await self._session.execute(
+                insert(ReportRow).values(
+                    verification_id=report.verification_id,
+                    version=report.version,
+                    report_id=report.report_id,
+                    envelope_sealed=sealed,
+                    data_key_id=kid,
+                    envelope_sha256=report.envelope_sha256,
+                    previous_sha256=report.previous_sha256,
+                    signing_key_id=report.signing_key_id,
+                    completeness=report.completeness.value,
+                    release_seq=report.release_seq,
+                    summary_json=report.summary_json,
+                    created_at=report.created_at,
+                )
+            )
+
+    async def get(self, verification_id: str, version: int) -> StoredReport | None:
+        q = select(ReportRow).where(ReportRow.verification_id == verification_id)
+        q = (
+            q.where(ReportRow.version == version)
+            if version
+            else q.order_by(ReportRow.version.desc()).limit(1)
+        )
+        async with guard():
+            row = (await self._session.execute(q)).scalars().first()
+        if row is None:
+            return None
+        envelope = self._sealer.open(
+            row.envelope_sealed, row.data_key_id, f"reports/{row.verification_id}/{row.version}"
+        )
+        return StoredReport(
+            verification_id=row.verification_id,
+            version=row.version,
+            report_id=row.report_id,
+            envelope=envelope,
+            envelope_sha256=row.envelope_sha256,
+            previous_sha256=row.previous_sha256,
+            signing_key_id=row.signing_key_id,
+            completeness=Completeness(row.completeness),
+            release_seq=row.release_seq,
+            summary_json=row.summary_json,
+            created_at=row.created_at,
+        )
+
+    async def announce(self, verification_id: str) -> None:
+        async with guard():
+            await announce(self._session, verification_id)
