@@ -47,16 +47,43 @@ _INSURANCE = {_P.LOW_INCOME: 0.04, _P.NEAR_POVERTY: 0.1, _P.MODEST: 0.25, _P.WEL
 _INTERNET = {_P.LOW_INCOME: 0.3, _P.NEAR_POVERTY: 0.4, _P.MODEST: 0.6, _P.WELL_OFF: 0.75}
 _WEALTH_SCALE = {_P.LOW_INCOME: 1, _P.NEAR_POVERTY: 2, _P.MODEST: 8, _P.WELL_OFF: 40}
 
-_COMPANIES = ("宏达纺织", "鑫源化工", "华泰建材", "恒通物流", "金穗食品", "鲁星机械", "众诚商贸",
+COMPANY_NAMES = ("宏达纺织", "鑫源化工", "华泰建材", "恒通物流", "金穗食品", "鲁星机械", "众诚商贸",
               "海润水产", "永安建筑", "天成电子", "绿源农业", "新华印务")  # fmt: skip
-_SHOPS = ("便民超市", "家电维修部", "小吃店", "五金店", "养殖场", "农资店", "快递代办点", "理发店")
-_BANKS = ("中国农业银行", "中国工商银行", "中国建设银行", "中国银行", "中国邮政储蓄银行")
+SHOP_NAMES = ("便民超市", "家电维修部", "小吃店", "五金店", "养殖场", "农资店", "快递代办点",
+              "理发店")  # fmt: skip
+BANK_NAMES = ("中国农业银行", "中国工商银行", "中国建设银行", "中国银行", "中国邮政储蓄银行")
 _BROKERS = ("中信证券", "国泰君安证券", "中泰证券", "华安证券")
 _INSURERS = ("中国人寿", "中国平安", "太平洋保险", "泰康人寿")
 _PLATFORMS = ("平台A余额理财", "平台B零钱理财", "平台C稳健理财")
 
 SOCIAL_INSURANCE_FLOOR_YUAN = 4000
 """Lowest monthly contribution base: wages below it contribute on the floor."""
+
+EMPLOYEE_SCHEMES: tuple[tuple[str, int], ...] = (
+    ("employee_pension", 240),
+    ("employee_medical", 85),
+)
+"""Employee social insurance schemes and what is paid on the base, per mille."""
+
+
+def social_insurance_base(wage_fen: int) -> int:
+    """The monthly contribution base for a wage: the wage, or the floor below it."""
+    return max(wage_fen, SOCIAL_INSURANCE_FLOOR_YUAN * 100)
+
+
+def provident_fund_paid(wage_fen: int) -> int:
+    """A month's provident fund contribution: 10% from the employee and 10% from the employer."""
+    return wage_fen * 2 * 10 // 100
+
+
+def place_name(county_name: str) -> str:
+    """A county's name as a business-name prefix: 高青县 → 高青, 莘县 stays 莘县."""
+    return county_name if len(county_name) <= 2 else county_name[:-1]
+
+
+def pension_agency(county_name: str) -> str:
+    """Who pays pensions and unemployment benefit in a county."""
+    return f"{county_name}社会保险事业中心"
 
 
 @dataclass(slots=True)
@@ -83,13 +110,12 @@ class EconomicContext:
     @property
     def place(self) -> str:
         """The county name as a business-name prefix."""
-        name = self.county.name
-        return name if len(name) <= 2 else name[:-1]
+        return place_name(self.county.name)
 
     @property
     def insurance_agency(self) -> str:
         """Who pays pensions and unemployment benefit."""
-        return f"{self.county.name}社会保险事业中心"
+        return pension_agency(self.county.name)
 
 
 def _fen(rng: random.Random, lo_yuan: int, hi_yuan: int) -> int:
@@ -123,20 +149,20 @@ def person_facts(rng: random.Random, ctx: EconomicContext, plan: MemberPlan) -> 
 
 
 def _employment(rng: random.Random, ctx: EconomicContext, ledger: Ledger) -> None:
-    employer = f"{ctx.place}{rng.choice(_COMPANIES)}有限公司"
+    employer = f"{ctx.place}{rng.choice(COMPANY_NAMES)}有限公司"
     wage = _fen(rng, *_WAGE_YUAN[ctx.profile])
     months = list(ctx.months)
     if rng.random() < 0.25:  # changed jobs or started during the window
         keep = rng.randint(3, len(months) - 1)
         months = months[-keep:] if rng.random() < 0.5 else months[:keep]
-    base = max(wage, SOCIAL_INSURANCE_FLOOR_YUAN * 100)
+    base = social_insurance_base(wage)
     has_fund = rng.random() < (0.75 if ctx.profile in (_P.MODEST, _P.WELL_OFF) else 0.1)
     for start, end in months:
         ledger.add(SourceKind.TAX, IncomeFact(
             ctx.numbers.next("TAX"), IncomeCategory.WAGES, "salary", start, end,
             _wobble(rng, wage), employer,
         ))  # fmt: skip
-        for scheme, per_mille in (("employee_pension", 240), ("employee_medical", 85)):
+        for scheme, per_mille in EMPLOYEE_SCHEMES:
             ledger.add(SourceKind.SOCIAL_INSURANCE, ContributionFact(
                 ctx.numbers.next("SI"), scheme, start, end, base, base * per_mille // 1000,
                 employer,
@@ -144,12 +170,12 @@ def _employment(rng: random.Random, ctx: EconomicContext, ledger: Ledger) -> Non
         if has_fund:
             ledger.add(SourceKind.PROVIDENT_FUND, ContributionFact(
                 ctx.numbers.next("HPF"), "housing_provident_fund", start, end, wage,
-                wage * 2 * 10 // 100, employer,
+                provident_fund_paid(wage), employer,
             ))  # fmt: skip
     if has_fund:
         ledger.add(SourceKind.PROVIDENT_FUND, AssetFact(
             ctx.numbers.next("HPF"), AssetCategory.PROVIDENT_FUND, "balance",
-            wage * 2 * 10 // 100 * rng.randint(12, 150),
+            provident_fund_paid(wage) * rng.randint(12, 150),
             details=(("fund_center", f"{ctx.county.prefecture}住房公积金管理中心"),),
         ))  # fmt: skip
 
@@ -192,10 +218,10 @@ def _business(rng: random.Random, ctx: EconomicContext, ledger: Ledger) -> None:
     company = ctx.profile is _P.WELL_OFF and rng.random() < 0.5
     if company:
         kind, capital = "limited_company", _fen(rng, 500, 5000) * 1000
-        name = f"{ctx.place}{rng.choice(_COMPANIES)}有限公司"
+        name = f"{ctx.place}{rng.choice(COMPANY_NAMES)}有限公司"
     else:
         kind, capital = "individual_business", _fen(rng, 10, 100) * 1000
-        name = f"{ctx.place}{rng.choice(_SHOPS)}"
+        name = f"{ctx.place}{rng.choice(SHOP_NAMES)}"
     since = ctx.months[0][0].year - rng.randint(1, 15)
     ledger.add(SourceKind.BUSINESS_REGISTRATION, AssetFact(
         ctx.numbers.next("BIZ"), AssetCategory.BUSINESS, kind, capital,
@@ -218,7 +244,7 @@ def _financial_assets(rng: random.Random, ctx: EconomicContext, ledger: Ledger, 
             ledger.add(SourceKind.BANK, AssetFact(
                 ctx.numbers.next("BANK"), AssetCategory.DEPOSIT, kind,
                 rng.randint(*_DEPOSIT_YUAN[profile]) * 100 + rng.randrange(100),
-                details=(("bank", rng.choice(_BANKS)),),
+                details=(("bank", rng.choice(BANK_NAMES)),),
             ))  # fmt: skip
     scale = _WEALTH_SCALE[profile]
     if rng.random() < _SECURITIES[profile]:

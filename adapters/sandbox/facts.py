@@ -71,12 +71,19 @@ class RegisteredPerson:
 
 @dataclass(frozen=True, slots=True)
 class RegistrationFact:
-    """A household registration (户口簿): its number, region and the people on it."""
+    """A household registration (户口簿): its number, region and the people on it.
+
+    ``cancelled_on`` is set on the record of a person whose registration was cancelled
+    (注销): ``cancel_reason`` then says why (``"death"``), and ``members`` lists that
+    person alone, as the department's record of them.
+    """
 
     record_id: str
     household_number: str
     region_code: str
     members: tuple[RegisteredPerson, ...]
+    cancelled_on: date | None = None
+    cancel_reason: str | None = None
 
 
 Fact = IncomeFact | AssetFact | ContributionFact | RegistrationFact

@@ -78,6 +78,8 @@ class Person:
     disability_grade: int | None = None
     serious_illness: bool = False
     facts: Mapping[SourceKind, tuple[Fact, ...]] = field(default_factory=dict)
+    died_on: date | None = None
+    """Set by a ``death`` life event: the departments' records end with it."""
 
     def __repr__(self) -> str:
         return (
@@ -108,7 +110,9 @@ class Household:
 
     ``members`` starts with the applicant. ``registration`` is the applicant's 户口簿;
     it differs from ``members`` when ``mismatch`` is set (``outsiders`` then holds the
-    extra person listed on it).
+    extra person listed on it). ``profile`` and ``mismatch`` describe the household as
+    generated; life events (:mod:`adapters.sandbox.events`) change the registration and
+    the records, and a child born since is an outsider too: on the 户口簿, not declared.
     """
 
     household_id: str

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -42,16 +42,57 @@ class Population:
         self.as_of = as_of
         self._households = tuple(households)
         self._by_region: dict[str, list[Household]] = {}
+        self._by_household: dict[str, Household] = {}
         self._by_id: dict[tuple[IdType, str], Person] = {}
         self._home: dict[tuple[IdType, str], Household] = {}
         for household in self._households:
+            if household.household_id in self._by_household:
+                raise ValueError("duplicate household id in generated population")
             self._by_region.setdefault(household.region, []).append(household)
-            for person in (*household.members, *household.outsiders):
+            self._by_household[household.household_id] = household
+            self._index_people(household)
+
+    def _index_people(self, household: Household) -> None:
+        for person in (*household.members, *household.outsiders):
+            key = (person.id_type, person.id_number)
+            if key in self._by_id:
+                raise ValueError("duplicate resident ID number in generated population")
+            self._by_id[key] = person
+            self._home[key] = household
+
+    def replacing(self, changed: Mapping[str, Household]) -> Population:
+        """A new population with the households in ``changed`` (by household id) replaced.
+
+        Every other household, and every person in it, is the very same object: a
+        department answers for them exactly as before. ``self`` is not modified.
+        """
+        for household_id, household in changed.items():
+            old = self._by_household.get(household_id)
+            if old is None:
+                raise KeyError("no such household in the population")
+            if household.household_id != household_id or household.region != old.region:
+                raise ValueError("a replaced household keeps its id and region")
+        new = object.__new__(Population)
+        new.seed = self.seed
+        new.as_of = self.as_of
+        new._households = tuple(changed.get(h.household_id, h) for h in self._households)
+        new._by_household = {**self._by_household, **changed}
+        new._by_region = dict(self._by_region)
+        for region in {h.region for h in changed.values()}:
+            new._by_region[region] = [
+                changed.get(h.household_id, h) for h in new._by_region[region]
+            ]
+        new._by_id = dict(self._by_id)
+        new._home = dict(self._home)
+        for household_id in changed:
+            old = self._by_household[household_id]
+            for person in (*old.members, *old.outsiders):
                 key = (person.id_type, person.id_number)
-                if key in self._by_id:
-                    raise ValueError("duplicate resident ID number in generated population")
-                self._by_id[key] = person
-                self._home[key] = household
+                del new._by_id[key]
+                del new._home[key]
+        for household in changed.values():
+            new._index_people(household)
+        return new
 
     def __repr__(self) -> str:
         return (
@@ -94,6 +135,10 @@ class Population:
             return None
         return self._by_id.get((kind, id_number))
 
+    def household(self, household_id: str) -> Household | None:
+        """The household with this id (``"370322-0001"``), or ``None``."""
+        return self._by_household.get(household_id)
+
     def household_of(self, person: Person) -> Household:
         """The household a person was generated in (as a member or an outsider)."""
         return self._home[(person.id_type, person.id_number)]
@@ -126,7 +171,7 @@ class Population:
 
 
 def _person_json(person: Person) -> dict[str, Any]:
-    return {
+    body: dict[str, Any] = {
         "id_type": person.id_type.value,
         "id_number": person.id_number,
         "name": person.name,
@@ -141,6 +186,9 @@ def _person_json(person: Person) -> dict[str, Any]:
             if person.facts_for(s)
         },
     }
+    if person.died_on is not None:  # only after a death event: seed bytes stay the same
+        body["died_on"] = person.died_on.isoformat()
+    return body
 
 
 def _household_json(household: Household) -> dict[str, Any]:

@@ -64,7 +64,7 @@ def encode_fact(fact: Fact) -> JsonObject:
 
 
 def _encode_registration(fact: RegistrationFact) -> JsonObject:
-    return {
+    encoded: JsonObject = {
         "type": "household_registration",
         "record_id": fact.record_id,
         "household_number": fact.household_number,
@@ -79,6 +79,13 @@ def _encode_registration(fact: RegistrationFact) -> JsonObject:
             for m in fact.members
         ],
     }
+    if fact.cancelled_on is not None:
+        # Optional fields a 户籍 department adds for a cancelled (注销) registration; a
+        # registration in force carries none of them, so its bytes are as they always were.
+        encoded["status"] = "cancelled"
+        encoded["cancelled_on"] = fact.cancelled_on.isoformat()
+        encoded["cancel_reason"] = fact.cancel_reason or "unspecified"
+    return encoded
 
 
 def found(facts: tuple[Fact, ...], as_of: datetime) -> JsonObject:
