@@ -1,4 +1,8 @@
-"""Fakes that subclass the real ports, and synthetic subjects for tests."""
+"""Fakes that subclass the real ports, and synthetic subjects for tests.
+
+Sources (``FakeAdapter``, ``AsyncBankFake``), a consent gate, and an in-memory store
+whose repositories subclass the storage ports (``tests/fakes/store.py``).
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from adapters import (
     TransientSourceError,
     resident_id,
 )
+from tests.fakes.store import InMemoryStore, InMemoryUnitOfWork
 from verifier.domain.consent import CoverageDecision
 from verifier.domain.household import Purpose
 from verifier.domain.ports import ConsentGate, UnitOfWork
@@ -176,3 +181,16 @@ class AllowAllConsents(ConsentGate):
     ) -> CoverageDecision:
         self.checked.append(number)
         return CoverageDecision(True)
+
+
+__all__ = [
+    "AS_OF",
+    "AllowAllConsents",
+    "AsyncBankFake",
+    "FakeAdapter",
+    "InMemoryStore",
+    "InMemoryUnitOfWork",
+    "failing",
+    "synthetic_id",
+    "with_wrong_check_digit",
+]

@@ -1,0 +1,76 @@
+"""The rows an in-memory store keeps: immutable, so a unit of work's copy is a snapshot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from audit.entry import EntryDraft
+from verifier.domain.consent import ConsentDoc, ConsentEvent, ConsentRecord
+from verifier.domain.household import VerificationRequest
+from verifier.domain.outcomes import SourceOutcome
+from verifier.domain.ports import CachedResult, StoredReport, VerificationRecord
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationRow:
+    record: VerificationRecord
+    request: VerificationRequest
+    authorization_id: str
+    run_owner: str
+    run_lease_until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeRow:
+    outcome: SourceOutcome
+    next_poll_at: datetime | None = None
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+    poll_attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRow:
+    record: ConsentRecord
+    doc: ConsentDoc
+    events: tuple[ConsentEvent, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    seq: int
+    draft: EntryDraft
+    body: dict[str, Any]
+    """The entry's JSON body, as the real log hashes and stores it."""
+    leaf_hash: bytes
+    chain_hash: bytes
+
+
+OutcomeKey = tuple[str, int, str]  # (verification id, member index, source)
+
+
+@dataclass(slots=True)
+class Tables:
+    """Everything the store holds. A unit of work works on a :meth:`copy` and the store
+    takes the copy when it commits; the rows are frozen, so a shallow copy is enough."""
+
+    verifications: dict[str, VerificationRow] = field(default_factory=dict)
+    outcomes: dict[OutcomeKey, OutcomeRow] = field(default_factory=dict)
+    reports: dict[tuple[str, int], StoredReport] = field(default_factory=dict)
+    consents: dict[str, ConsentRow] = field(default_factory=dict)
+    audit: list[AuditRow] = field(default_factory=list)
+    cache: dict[tuple[str, str], CachedResult] = field(default_factory=dict)
+    announced: list[str] = field(default_factory=list)
+
+    def copy(self) -> Tables:
+        return Tables(
+            dict(self.verifications),
+            dict(self.outcomes),
+            dict(self.reports),
+            dict(self.consents),
+            list(self.audit),
+            dict(self.cache),
+            list(self.announced),
+        )
