@@ -219,9 +219,15 @@ async def test_receipt_round_trip_and_tampered_envelope(stack: Stack) -> None:
         verify_receipt(doc, key, report.envelope)
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await stack.stub.GetReceipt(
-            pb.GetReceiptRequest(verification_id="nope"), metadata=stack.md()
+            pb.GetReceiptRequest(verification_id="00000000-0000-4000-8000-000000000000"),
+            metadata=stack.md(),
         )
     assert info.value.code() is grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stack.stub.GetReceipt(
+            pb.GetReceiptRequest(verification_id="nope"), metadata=stack.md()
+        )
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
 
 
 async def test_the_log_verifies_after_auditor_activity(stack: Stack) -> None:

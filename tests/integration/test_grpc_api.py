@@ -214,11 +214,18 @@ async def test_out_of_region_is_permission_denied_with_a_reason(stack: Stack) ->
 
 
 async def test_unknown_verification_is_not_found(stack: Stack) -> None:
+    unknown = "00000000-0000-4000-8000-000000000000"
     async with stack.client() as c:
-        for call in (c.get("no-such-id"), c.report("no-such-id")):
+        for call in (c.get(unknown), c.report(unknown)):
             with pytest.raises(grpc.aio.AioRpcError) as ei:
                 await call
             assert ei.value.code() is grpc.StatusCode.NOT_FOUND
+        # Not a verification id at all: refused as malformed, before anything is read.
+        for call in (c.get("no-such-id"), c.report("no-such-id")):
+            with pytest.raises(grpc.aio.AioRpcError) as ei:
+                await call
+            assert ei.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+            assert set(violations(ei.value)) == {"verification_id"}
 
 
 async def test_health_and_reflection(stack: Stack) -> None:

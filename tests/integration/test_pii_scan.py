@@ -152,7 +152,7 @@ async def test_a_full_flow_leaves_no_raw_ids_in_logs_audit_or_database(
                     await c.create(request_from_json(foreign, wait=True))
                 assert ei.value.code() is grpc.StatusCode.PERMISSION_DENIED
                 with pytest.raises(grpc.aio.AioRpcError) as ei:
-                    await c.report("no-such-verification")
+                    await c.report("00000000-0000-4000-8000-000000000000")
                 assert ei.value.code() is grpc.StatusCode.NOT_FOUND
         finally:
             await server.stop(0)

@@ -2,12 +2,19 @@
 
 Identity comes from the same ``Identify`` callable as the verification API; the role
 check and the audit of every call (allowed or refused) live in the use case.
+
+Every field is checked here, before the use case records the call: a refused request
+writes nothing. Seqs and tree sizes are bounded by 2^53-1 (audit bodies are RFC 8785
+JSON), timestamps by google.protobuf.Timestamp's range, strings by the formats in
+:mod:`verifier.domain.identifiers`. For an auditor, positions are also checked against
+the log as it is now (it only grows); for anyone else that check is left out, so the
+refusal they get (PERMISSION_DENIED, audited) does not tell them the log's size.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
@@ -17,9 +24,11 @@ from hedui.v1 import audit_pb2_grpc, common_pb2
 from audit.checkpointer import StoredCheckpoint
 from audit.entry import canonical
 from verifier.api.servicers import Identify
-from verifier.api.translate import ID_TYPES
+from verifier.api.translate import ID_TYPES, check_timestamp
+from verifier.domain import identifiers as ids
 from verifier.domain.errors import FieldViolation, InvalidArgument
-from verifier.service.auditing import AuditService, EntryFilter
+from verifier.domain.ports import Caller
+from verifier.service.auditing import AUDITOR, AuditService, EntryFilter
 
 _STREAM_CHUNK = 100
 _EXPORT_CHUNK = 64 * 1024
@@ -31,13 +40,37 @@ def _checkpoint_pb(cp: StoredCheckpoint | None) -> pb.Checkpoint | None:
     return pb.Checkpoint(note=cp.note, tree_size=cp.size, root_hash=cp.root)
 
 
+def _seq(value: int, field: str, out: list[FieldViolation]) -> None:
+    ids.check_range(value, field, 0, ids.SAFE_INTEGER_MAX, out)
+
+
+def _raise(out: list[FieldViolation]) -> None:
+    if out:
+        raise InvalidArgument(out)
+
+
 def _filter(request: pb.QueryEntriesRequest) -> EntryFilter:
+    out: list[FieldViolation] = []
     subject = None
     if request.HasField("subject"):
         id_type = ID_TYPES.get(request.subject.id_type)
         if id_type is None or request.subject.id_type == common_pb2.ID_TYPE_UNSPECIFIED:
-            raise InvalidArgument([FieldViolation("subject.id_type", "must be given")])
-        subject = (id_type, request.subject.id_number)
+            out.append(FieldViolation("subject.id_type", "must be given"))
+        today = datetime.now(UTC).date()
+        ids.check_id_number(id_type, request.subject.id_number, "subject.id_number", today, out)
+        if id_type is not None:
+            subject = (id_type, request.subject.id_number.upper())
+    ids.ACTOR_SYSTEM.optional(request.actor_system, "actor_system", out)
+    ids.ACTOR_USER.optional(request.actor_user, "actor_user", out)
+    ids.CASE_ID.optional(request.case_id, "case_id", out)
+    ids.VERIFICATION_ID.optional(request.verification_id, "verification_id", out)
+    ids.ACTION.optional(request.action, "action", out)
+    for name in ("since", "until"):
+        if request.HasField(name):
+            check_timestamp(getattr(request, name), name, out)
+    ids.check_range(request.page_size, "page_size", 0, ids.PAGE_SIZE_MAX, out)
+    ids.check_page_token(request.page_token, "page_token", out)
+    _raise(out)
     return EntryFilter(
         subject=subject,
         actor_system=request.actor_system,
@@ -55,12 +88,26 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         self._service = service
         self._identify = identify
 
+    async def _within_log(self, caller: Caller, checks: list[tuple[str, int, int]]) -> None:
+        """Refuse positions beyond the log (``(field, value, at_most_beyond)``) before the
+        use case records the call — only for auditors, see the module docstring."""
+        if caller.role != AUDITOR or not any(value for _, value, _ in checks):
+            return
+        size = await self._service.size()
+        out = [
+            FieldViolation(field, "is beyond the log")
+            for field, value, slack in checks
+            if value > size - 1 + slack
+        ]
+        _raise(out)
+
     async def QueryEntries(
         self, request: pb.QueryEntriesRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.QueryEntriesResponse]:
         caller = self._identify(context)
+        flt = _filter(request)
         page = await self._service.query(
-            caller, _filter(request), page_size=request.page_size, page_token=request.page_token
+            caller, flt, page_size=request.page_size, page_token=request.page_token
         )
         entries = [
             pb.AuditEntry(seq=e.seq, body=e.body, leaf_hash=e.leaf_hash) for e in page.entries
@@ -76,6 +123,16 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         self, request: pb.ExportEntriesRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.ExportEntriesResponse]:
         caller = self._identify(context)
+        out: list[FieldViolation] = []
+        _seq(request.start_seq, "start_seq", out)
+        _seq(request.end_seq, "end_seq", out)
+        if not out and request.end_seq and request.end_seq < request.start_seq:
+            out.append(FieldViolation("end_seq", "must be 0 or at least start_seq"))
+        _raise(out)
+        # start_seq may equal the end (an empty export); end_seq is one past the last seq.
+        await self._within_log(
+            caller, [("start_seq", request.start_seq, 1), ("end_seq", request.end_seq, 1)]
+        )
         buf = bytearray()
         async for line in await self._service.export(caller, request.start_seq, request.end_seq):
             buf += line
@@ -98,6 +155,15 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         self, request: pb.ProveInclusionRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ProveInclusionResponse:
         caller = self._identify(context)
+        out: list[FieldViolation] = []
+        _seq(request.seq, "seq", out)
+        _seq(request.tree_size, "tree_size", out)
+        if not out and request.tree_size and request.seq >= request.tree_size:
+            out.append(FieldViolation("seq", "must be inside the tree (less than tree_size)"))
+        _raise(out)
+        await self._within_log(
+            caller, [("seq", request.seq, 0), ("tree_size", request.tree_size, 1)]
+        )
         p = await self._service.prove_inclusion(caller, request.seq, request.tree_size)
         return pb.ProveInclusionResponse(
             seq=p.seq,
@@ -112,6 +178,15 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         self, request: pb.ProveConsistencyRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ProveConsistencyResponse:
         caller = self._identify(context)
+        out: list[FieldViolation] = []
+        _seq(request.old_size, "old_size", out)
+        _seq(request.new_size, "new_size", out)
+        if not out and request.new_size and request.new_size < request.old_size:
+            out.append(FieldViolation("new_size", "must be 0 or at least old_size"))
+        _raise(out)
+        await self._within_log(
+            caller, [("old_size", request.old_size, 1), ("new_size", request.new_size, 1)]
+        )
         p = await self._service.prove_consistency(caller, request.old_size, request.new_size)
         return pb.ProveConsistencyResponse(
             old_size=p.old_size,
@@ -126,9 +201,10 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         self, request: pb.GetReceiptRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.GetReceiptResponse:
         caller = self._identify(context)
-        if not request.verification_id or len(request.verification_id) > 64:
-            raise InvalidArgument([FieldViolation("verification_id", "must be a verification id")])
+        out: list[FieldViolation] = []
+        ids.VERIFICATION_ID.check(request.verification_id, "verification_id", out)
         if request.version < 0:
-            raise InvalidArgument([FieldViolation("version", "must be 0 (latest) or a version")])
+            out.append(FieldViolation("version", "must be 0 (latest) or a version"))
+        _raise(out)
         receipt = await self._service.receipt(caller, request.verification_id, request.version)
         return pb.GetReceiptResponse(receipt_json=canonical(receipt))

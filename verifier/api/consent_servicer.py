@@ -21,6 +21,7 @@ from verifier.api.translate import (
     SOURCES_TO_PB,
     timestamp,
 )
+from verifier.domain import identifiers as ids
 from verifier.domain.consent import (
     ConsentDraft,
     ConsentState,
@@ -28,6 +29,7 @@ from verifier.domain.consent import (
     SignatoryRole,
     SubjectDraft,
 )
+from verifier.domain.errors import FieldViolation, InvalidArgument
 from verifier.domain.ports import Caller
 from verifier.service.consents import ConsentService, ConsentView
 
@@ -38,6 +40,7 @@ ROLES = {
     pb.SIGNATORY_ROLE_GUARDIAN: SignatoryRole.GUARDIAN,
 }
 ROLES_TO_PB = {v: k for k, v in ROLES.items()}
+REVOKE_REASON_MAX = 256
 STATES_TO_PB = {
     ConsentState.ACTIVE: pb.CONSENT_STATE_ACTIVE,
     ConsentState.REVOKED: pb.CONSENT_STATE_REVOKED,
@@ -114,6 +117,16 @@ def consent_pb(v: ConsentView) -> pb.Consent:
     )
 
 
+def _check_revoke(request: pb.RevokeConsentRequest) -> None:
+    out: list[FieldViolation] = []
+    ids.AUTHORIZATION_NUMBER.check(request.number, "number", out)
+    problem = ids.free_text_problem(request.reason, REVOKE_REASON_MAX)
+    if problem is not None:
+        out.append(FieldViolation("reason", f"must say why: {problem}"))
+    if out:
+        raise InvalidArgument(out)
+
+
 class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):
     def __init__(self, service: ConsentService, identify: Identify) -> None:
         self._service = service
@@ -130,13 +143,15 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):
         self, request: pb.RevokeConsentRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.RevokeConsentResponse:
         caller = self._identify(context)
-        view = await self._service.revoke(caller, request.number, request.reason)
+        _check_revoke(request)
+        view = await self._service.revoke(caller, request.number, request.reason.strip(" "))
         return pb.RevokeConsentResponse(consent=consent_pb(view))
 
     async def GetConsent(
         self, request: pb.GetConsentRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.GetConsentResponse:
         caller = self._identify(context)
+        ids.require(ids.AUTHORIZATION_NUMBER, request.number, "number")
         return pb.GetConsentResponse(
             consent=consent_pb(await self._service.get(caller, request.number))
         )

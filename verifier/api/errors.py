@@ -28,6 +28,7 @@ from verifier.domain.errors import (
     Unauthenticated,
     Unavailable,
 )
+from verifier.domain.identifiers import REQUEST_ID
 
 log = structlog.get_logger("hedui.api")
 DOMAIN = "hedui.gov.cn"
@@ -87,13 +88,10 @@ async def _abort(
 
 
 def _request_id(context: grpc.aio.ServicerContext[Any, Any]) -> str:
+    """The caller's x-request-id when it is a request id (it goes into every log line
+    and back in the trailers: never a newline, never an ID number); else a new one."""
     for key, value in context.invocation_metadata() or ():
-        if (
-            key == "x-request-id"
-            and isinstance(value, str)
-            and 0 < len(value) <= 64
-            and value.isprintable()
-        ):
+        if key == "x-request-id" and isinstance(value, str) and REQUEST_ID.problem(value) is None:
             return value
     return uuid.uuid4().hex
 

@@ -4,7 +4,6 @@ system's principal entry in config."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,9 +11,8 @@ import grpc
 
 from verifier.config import Principal
 from verifier.domain.errors import PermissionDenied, Unauthenticated
+from verifier.domain.identifiers import ACTOR_USER
 from verifier.domain.ports import Caller
-
-_TOKEN = re.compile(r"^[A-Za-z0-9._@\-]{1,64}$")
 
 
 def _metadata(context: grpc.aio.ServicerContext[Any, Any]) -> dict[str, str]:
@@ -42,9 +40,14 @@ def identify(
     principal = principals.get(system)
     if principal is None:
         raise Unauthenticated("the calling system is not a configured principal")
+    # The user name is written into every audit entry: the same format as the audit
+    # query's actor_user filter, and never an ID number.
     user = md.get("x-hedui-user", "")
-    if not _TOKEN.match(user):
-        raise Unauthenticated("metadata x-hedui-user must name the end user (1-64 characters)")
+    if ACTOR_USER.problem(user) is not None:
+        raise Unauthenticated(
+            "metadata x-hedui-user must name the end user (1-64 characters of"
+            " A-Z a-z 0-9 . _ @ -, not an ID number)"
+        )
     role = md.get("x-hedui-role", principal.roles[0] if len(principal.roles) == 1 else "")
     if role not in principal.roles:
         raise PermissionDenied(

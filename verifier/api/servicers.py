@@ -11,6 +11,7 @@ from hedui.v1 import keys_pb2, keys_pb2_grpc, verification_pb2_grpc
 from hedui.v1 import verification_pb2 as pb
 
 from verifier.api.translate import draft_from_pb, event_pb, report_pb, verification_pb
+from verifier.domain import identifiers as ids
 from verifier.domain.errors import FieldViolation, InvalidArgument
 from verifier.domain.ports import Caller
 from verifier.service.verifications import VerificationService
@@ -18,9 +19,13 @@ from verifier.service.verifications import VerificationService
 Identify = Callable[[grpc.aio.ServicerContext[Any, Any]], Caller]
 
 
-def _check_id(value: str, field: str) -> None:
-    if not value or len(value) > 64:
-        raise InvalidArgument([FieldViolation(field, "must be a verification id")])
+def _check_report_request(verification_id: str, version: int) -> None:
+    out: list[FieldViolation] = []
+    ids.VERIFICATION_ID.check(verification_id, "verification_id", out)
+    if version < 0:
+        out.append(FieldViolation("version", "must be 0 (latest) or a version number"))
+    if out:
+        raise InvalidArgument(out)
 
 
 class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
@@ -43,7 +48,7 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
         self, request: pb.GetVerificationRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.GetVerificationResponse:
         caller = self._identify(context)
-        _check_id(request.verification_id, "verification_id")
+        ids.require(ids.VERIFICATION_ID, request.verification_id, "verification_id")
         view = await self._service.get(caller, request.verification_id)
         return pb.GetVerificationResponse(verification=verification_pb(view))
 
@@ -51,7 +56,7 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
         self, request: pb.WatchVerificationRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.WatchVerificationResponse]:
         caller = self._identify(context)
-        _check_id(request.verification_id, "verification_id")
+        ids.require(ids.VERIFICATION_ID, request.verification_id, "verification_id")
         vid = request.verification_id
         async for event in self._service.watch(caller, vid):
             yield event_pb(vid, event)
@@ -60,11 +65,7 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
         self, request: pb.GetReportRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.GetReportResponse:
         caller = self._identify(context)
-        _check_id(request.verification_id, "verification_id")
-        if request.version < 0:
-            raise InvalidArgument(
-                [FieldViolation("version", "must be 0 (latest) or a version number")]
-            )
+        _check_report_request(request.verification_id, request.version)
         report = await self._service.get_report(caller, request.verification_id, request.version)
         return report_pb(report)
 

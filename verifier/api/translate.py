@@ -11,6 +11,7 @@ from hedui.v1 import common_pb2 as common
 from hedui.v1 import verification_pb2 as pb
 
 from adapters import AssetCategory, IdType, IncomeCategory, SourceKind
+from verifier.domain.errors import FieldViolation
 from verifier.domain.household import (
     DeclarationDraft,
     DeductionDraft,
@@ -22,6 +23,7 @@ from verifier.domain.household import (
     RequestDraft,
     SupporterStatus,
 )
+from verifier.domain.identifiers import check_timestamp as check_timestamp_fields
 from verifier.domain.outcomes import Completeness, SourceStatus, VerificationState
 from verifier.domain.ports import OutcomeSummary, StoredReport
 from verifier.service.events import Event, ReportEvent, SourceEvent, StateEvent
@@ -123,6 +125,19 @@ COMPLETENESS_TO_PB = {
 }
 
 
+def _circumstance_violations(req: pb.CreateVerificationRequest) -> tuple[FieldViolation, ...]:
+    """Enum numbers the draft cannot carry: these fields default to "not established",
+    so an unknown number would otherwise pass as if it were unset."""
+    out: list[FieldViolation] = []
+    for i, m in enumerate(req.household.members):
+        path = f"household.members[{i}].circumstances"
+        if m.circumstances.work_capacity not in common.WorkCapacity.values():
+            out.append(FieldViolation(f"{path}.work_capacity", "must be a known work capacity"))
+        if m.circumstances.supporter not in SUPPORTERS:
+            out.append(FieldViolation(f"{path}.supporter", "must be a known supporter status"))
+    return tuple(out)
+
+
 def draft_from_pb(req: pb.CreateVerificationRequest) -> RequestDraft:
     """Unknown or unset enum values become ``None``; validation names them."""
     return RequestDraft(
@@ -171,7 +186,13 @@ def draft_from_pb(req: pb.CreateVerificationRequest) -> RequestDraft:
             for d in req.deductions
         ),
         current_programs=tuple(PURPOSES.get(p) for p in req.current_programs),
+        wire_violations=_circumstance_violations(req),
     )
+
+
+def check_timestamp(ts: Timestamp, field: str, out: list[FieldViolation]) -> None:
+    """A set timestamp within google.protobuf.Timestamp's range (years 0001 to 9999)."""
+    check_timestamp_fields(ts.seconds, ts.nanos, field, out)
 
 
 def timestamp(dt: datetime) -> Timestamp:
