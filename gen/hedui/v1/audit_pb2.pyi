@@ -31,7 +31,9 @@ class SubjectFilter(_message.Message):
     ID_TYPE_FIELD_NUMBER: _builtins.int
     ID_NUMBER_FIELD_NUMBER: _builtins.int
     id_type: _common_pb2.IdType.ValueType
+    """Required when subject is given."""
     id_number: _builtins.str
+    """A resident ID number or another document's number, in the formats of common.proto."""
     def __init__(
         self,
         *,
@@ -48,6 +50,8 @@ Global___SubjectFilter: _TypeAlias = SubjectFilter  # noqa: Y015
 
 @_typing.final
 class QueryEntriesRequest(_message.Message):
+    """Every filter is optional (empty: not filtered); all given filters must match."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     SUBJECT_FIELD_NUMBER: _builtins.int
@@ -61,23 +65,30 @@ class QueryEntriesRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     actor_system: _builtins.str
+    """A system name: [A-Za-z0-9][A-Za-z0-9._-]{0,63}."""
     actor_user: _builtins.str
+    """A user name: [A-Za-z0-9._@-]{1,64}."""
     case_id: _builtins.str
+    """A case id (see common.proto)."""
     verification_id: _builtins.str
+    """A verification id: a UUID in lowercase hex, 36 characters."""
     action: _builtins.str
-    """e.g. "authorize", "access_intent", "released", "report_read", "audit_read"."""
+    """[a-z][a-z0-9_]{0,63}, e.g. "authorize", "access_intent", "released",
+    "report_read", "audit_read".
+    """
     page_size: _builtins.int
-    """0 means 100; at most 1000."""
+    """0 means 100; at most 1000 (more is refused, not trimmed); negative is refused."""
     page_token: _builtins.str
+    """Empty, or a next_page_token this service returned."""
     @_builtins.property
     def subject(self) -> Global___SubjectFilter: ...
     @_builtins.property
     def since(self) -> _timestamp_pb2.Timestamp:
-        """Inclusive."""
+        """Inclusive; within google.protobuf.Timestamp's range (years 0001 to 9999)."""
 
     @_builtins.property
     def until(self) -> _timestamp_pb2.Timestamp:
-        """Exclusive."""
+        """Exclusive; within google.protobuf.Timestamp's range (years 0001 to 9999)."""
 
     def __init__(
         self,
@@ -159,9 +170,11 @@ class ExportEntriesRequest(_message.Message):
     START_SEQ_FIELD_NUMBER: _builtins.int
     END_SEQ_FIELD_NUMBER: _builtins.int
     start_seq: _builtins.int
-    """First seq exported."""
+    """First seq exported: 0 to the log's size."""
     end_seq: _builtins.int
-    """One past the last seq exported; 0 means up to the log's current end."""
+    """One past the last seq exported, at least start_seq and at most the log's size;
+    0 means up to the log's current end.
+    """
     def __init__(
         self,
         *,
@@ -272,8 +285,11 @@ class ProveInclusionRequest(_message.Message):
     SEQ_FIELD_NUMBER: _builtins.int
     TREE_SIZE_FIELD_NUMBER: _builtins.int
     seq: _builtins.int
+    """An entry of the log: 0 to the log's size - 1 (and below tree_size when given)."""
     tree_size: _builtins.int
-    """0 means against a stored checkpoint that covers seq (made on demand)."""
+    """At most the log's size; 0 means against a stored checkpoint that covers seq (made
+    on demand).
+    """
     def __init__(
         self,
         *,
@@ -335,8 +351,9 @@ class ProveConsistencyRequest(_message.Message):
     OLD_SIZE_FIELD_NUMBER: _builtins.int
     NEW_SIZE_FIELD_NUMBER: _builtins.int
     old_size: _builtins.int
+    """0 to new_size (or to the log's size when new_size is 0)."""
     new_size: _builtins.int
-    """0 means a new checkpoint of the log as it is now."""
+    """At most the log's size; 0 means a new checkpoint of the log as it is now."""
     def __init__(
         self,
         *,
@@ -396,8 +413,9 @@ class GetReceiptRequest(_message.Message):
     VERIFICATION_ID_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
     verification_id: _builtins.str
+    """A verification id: a UUID in lowercase hex, 36 characters."""
     version: _builtins.int
-    """0 means the latest version."""
+    """0 means the latest version; negative is refused."""
     def __init__(
         self,
         *,

@@ -29,6 +29,10 @@ class AuditServiceStub:
     """The audit log for auditors: queries, exports with proofs, signed checkpoints (C2SP
     tlog-checkpoint), RFC 6962 inclusion and consistency proofs, and release receipts.
     Only callers acting in the role "auditor" may call it; every call is itself audited.
+
+    Every field is checked before the call is recorded; a refused request writes nothing.
+    Seqs and tree sizes are 0 to 2^53-1 (audit bodies are RFC 8785 JSON, whose numbers
+    are exact only up to there) and, for auditors, within the log as it is now.
     """
 
     def __init__(self, channel):
@@ -73,6 +77,10 @@ class AuditServiceServicer:
     """The audit log for auditors: queries, exports with proofs, signed checkpoints (C2SP
     tlog-checkpoint), RFC 6962 inclusion and consistency proofs, and release receipts.
     Only callers acting in the role "auditor" may call it; every call is itself audited.
+
+    Every field is checked before the call is recorded; a refused request writes nothing.
+    Seqs and tree sizes are 0 to 2^53-1 (audit bodies are RFC 8785 JSON, whose numbers
+    are exact only up to there) and, for auditors, within the log as it is now.
     """
 
     def QueryEntries(self, request, context):
@@ -162,6 +170,10 @@ class AuditService:
     """The audit log for auditors: queries, exports with proofs, signed checkpoints (C2SP
     tlog-checkpoint), RFC 6962 inclusion and consistency proofs, and release receipts.
     Only callers acting in the role "auditor" may call it; every call is itself audited.
+
+    Every field is checked before the call is recorded; a refused request writes nothing.
+    Seqs and tree sizes are 0 to 2^53-1 (audit bodies are RFC 8785 JSON, whose numbers
+    are exact only up to there) and, for auditors, within the log as it is now.
     """
 
     @staticmethod

@@ -30,6 +30,10 @@ class AuditServiceStub:
     """The audit log for auditors: queries, exports with proofs, signed checkpoints (C2SP
     tlog-checkpoint), RFC 6962 inclusion and consistency proofs, and release receipts.
     Only callers acting in the role "auditor" may call it; every call is itself audited.
+
+    Every field is checked before the call is recorded; a refused request writes nothing.
+    Seqs and tree sizes are 0 to 2^53-1 (audit bodies are RFC 8785 JSON, whose numbers
+    are exact only up to there) and, for auditors, within the log as it is now.
     """
 
     @_typing.overload
@@ -56,6 +60,10 @@ class AuditServiceAsyncStub(AuditServiceStub):
     """The audit log for auditors: queries, exports with proofs, signed checkpoints (C2SP
     tlog-checkpoint), RFC 6962 inclusion and consistency proofs, and release receipts.
     Only callers acting in the role "auditor" may call it; every call is itself audited.
+
+    Every field is checked before the call is recorded; a refused request writes nothing.
+    Seqs and tree sizes are 0 to 2^53-1 (audit bodies are RFC 8785 JSON, whose numbers
+    are exact only up to there) and, for auditors, within the log as it is now.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -78,6 +86,10 @@ class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
     """The audit log for auditors: queries, exports with proofs, signed checkpoints (C2SP
     tlog-checkpoint), RFC 6962 inclusion and consistency proofs, and release receipts.
     Only callers acting in the role "auditor" may call it; every call is itself audited.
+
+    Every field is checked before the call is recorded; a refused request writes nothing.
+    Seqs and tree sizes are 0 to 2^53-1 (audit bodies are RFC 8785 JSON, whose numbers
+    are exact only up to there) and, for auditors, within the log as it is now.
     """
 
     @_abc_1.abstractmethod

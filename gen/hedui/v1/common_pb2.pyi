@@ -31,7 +31,33 @@ class _IdTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_IdType.ValueTy
     ID_TYPE_FOREIGN_PERMANENT_RESIDENT: _IdType.ValueType  # 5
 
 class IdType(_IdType, metaclass=_IdTypeEnumTypeWrapper):
-    """Kind of identity document naming a person."""
+    """Field formats, shared by every service (verifier/domain/identifiers.py holds the one
+    validator of each kind). Every format is a full match on ASCII characters: a trailing
+    newline, a fullwidth or other non-ASCII digit, or a character outside the class is
+    refused with INVALID_ARGUMENT and a google.rpc.BadRequest violation naming the field.
+
+      region code        [1-9][0-9]{5}: a GB/T 2260 six-digit code.
+      request id, case id, 授权书 number
+                         [A-Za-z0-9._-]{1,64}.
+      verification id    a UUID in lowercase hex: 8-4-4-4-12, 36 characters.
+      resident ID number [0-9]{17}[0-9X]: 18 ASCII characters, GB 11643 check digit, a
+                         known province prefix, a real birth date not in the future.
+                         Lowercase x is refused, not corrected: a department receives
+                         the number exactly as sent.
+      other document     [A-Za-z0-9]{1,32} (passports, permits); stored in uppercase.
+      person name        1-64 characters once leading and trailing spaces are dropped;
+                         no control (C0, C1, DEL), format (bidirectional, zero-width),
+                         surrogate or separator character, and no space but U+0020.
+      date               YYYY-MM-DD, a real calendar date.
+      evidence ref       [A-Za-z0-9._:/#-] and inner spaces, 1-128 characters.
+
+    A field that is not for personal data (request id, case id, 授权书 number, evidence
+    ref, archive location, reasons, audit filters) also refuses anything shaped like a
+    resident ID number anywhere in it, with an upper- or lowercase check character.
+    Unknown enum numbers are refused in every request field.
+
+    Kind of identity document naming a person. Required wherever a person is named.
+    """
 
 ID_TYPE_UNSPECIFIED: IdType.ValueType  # 0
 ID_TYPE_RESIDENT_ID: IdType.ValueType  # 1

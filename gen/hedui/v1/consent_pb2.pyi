@@ -74,9 +74,13 @@ class ConsentSubject(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     RELATION_FIELD_NUMBER: _builtins.int
     id_type: _common_pb2.IdType.ValueType
+    """Required."""
     id_number: _builtins.str
+    """A resident ID number or another document's number (see common.proto)."""
     name: _builtins.str
+    """A person name: the same rule as a check's members (see common.proto)."""
     relation: _common_pb2.Relation.ValueType
+    """Required; exactly one subject is RELATION_APPLICANT."""
     def __init__(
         self,
         *,
@@ -103,9 +107,13 @@ class Signatory(_message.Message):
     ROLE_FIELD_NUMBER: _builtins.int
     SIGNS_FOR_FIELD_NUMBER: _builtins.int
     id_type: _common_pb2.IdType.ValueType
+    """Required."""
     id_number: _builtins.str
+    """A resident ID number or another document's number (see common.proto)."""
     name: _builtins.str
+    """A person name (see common.proto)."""
     role: Global___SignatoryRole.ValueType
+    """Required."""
     @_builtins.property
     def signs_for(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """Indexes into subjects of the people this signature covers."""
@@ -178,30 +186,39 @@ class Consent(_message.Message):
     HISTORY_FIELD_NUMBER: _builtins.int
     SUPERSEDED_BY_FIELD_NUMBER: _builtins.int
     number: _builtins.str
-    """授权书编号"""
+    """授权书编号: a 授权书 number (1-64 characters of [A-Za-z0-9._-]), not an ID number."""
     region_code: _builtins.str
+    """A region code (see common.proto)."""
     valid_from: _builtins.str
     """YYYY-MM-DD"""
     valid_until: _builtins.str
     """YYYY-MM-DD; empty means until the assistance ends (revoked then)."""
     evidence_sha256: _builtins.str
-    """Lowercase hex SHA-256 of the signed scan."""
+    """Lowercase hex SHA-256 of the signed scan: exactly 64 characters of [0-9a-f]."""
     evidence_location: _builtins.str
-    """Where the signed original is kept (archive reference; no personal data)."""
+    """Where the signed original is kept (archive reference; no personal data): 1-256
+    characters, the person-name character rule, nothing shaped like an ID number.
+    """
     state: Global___ConsentState.ValueType
     """Output only."""
     superseded_by: _builtins.str
     """Output only: the number that superseded this one."""
     @_builtins.property
-    def subjects(self) -> _containers.RepeatedCompositeFieldContainer[Global___ConsentSubject]: ...
+    def subjects(self) -> _containers.RepeatedCompositeFieldContainer[Global___ConsentSubject]:
+        """1 to 40 people."""
+
     @_builtins.property
-    def signatories(self) -> _containers.RepeatedCompositeFieldContainer[Global___Signatory]: ...
+    def signatories(self) -> _containers.RepeatedCompositeFieldContainer[Global___Signatory]:
+        """1 to 40 signatures."""
+
     @_builtins.property
     def sources(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.SourceKind.ValueType]:
         """Sources in scope; empty means every source."""
 
     @_builtins.property
-    def purposes(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.Purpose.ValueType]: ...
+    def purposes(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.Purpose.ValueType]:
+        """At least one."""
+
     @_builtins.property
     def history(self) -> _containers.RepeatedCompositeFieldContainer[Global___ConsentEvent]:
         """Output only."""
@@ -284,7 +301,11 @@ class RevokeConsentRequest(_message.Message):
     NUMBER_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     number: _builtins.str
+    """A 授权书 number."""
     reason: _builtins.str
+    """Why: 1-256 characters, the person-name character rule, nothing shaped like an ID
+    number.
+    """
     def __init__(
         self,
         *,
@@ -325,6 +346,7 @@ class GetConsentRequest(_message.Message):
 
     NUMBER_FIELD_NUMBER: _builtins.int
     number: _builtins.str
+    """A 授权书 number."""
     def __init__(
         self,
         *,

@@ -18,6 +18,8 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class ListKeysRequest(_message.Message):
+    """No fields; unknown fields are ignored."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     def __init__(

@@ -77,9 +77,15 @@ class Member(_message.Message):
     RELATION_FIELD_NUMBER: _builtins.int
     CIRCUMSTANCES_FIELD_NUMBER: _builtins.int
     id_type: _common_pb2.IdType.ValueType
+    """Required."""
     id_number: _builtins.str
+    """A resident ID number or another document's number (see common.proto for formats);
+    unique within the household.
+    """
     name: _builtins.str
+    """A person name (see common.proto)."""
     relation: _common_pb2.Relation.ValueType
+    """Required; exactly one member is RELATION_APPLICANT."""
     @_builtins.property
     def circumstances(self) -> Global___MemberCircumstances:
         """What the case file establishes about the member (drives 单人户, 特困, 因病致贫 rules)."""
@@ -111,12 +117,14 @@ class MemberCircumstances(_message.Message):
     WORK_CAPACITY_FIELD_NUMBER: _builtins.int
     SUPPORTER_FIELD_NUMBER: _builtins.int
     disability_grade: _builtins.int
-    """残疾等级 1-4; 0 means no certified disability."""
+    """残疾等级 1-4; 0 means no certified disability. Anything else is refused."""
     serious_illness: _builtins.bool
     """重病 (a serious illness on the region's list)."""
     in_school: _builtins.bool
     work_capacity: _common_pb2.WorkCapacity.ValueType
+    """Unspecified means not established; an unknown number is refused."""
     supporter: _common_pb2.SupporterStatus.ValueType
+    """Unspecified means not established; an unknown number is refused."""
     def __init__(
         self,
         *,
@@ -145,12 +153,15 @@ class Deduction(_message.Message):
     EVIDENCE_REF_FIELD_NUMBER: _builtins.int
     MEMBER_INDEX_FIELD_NUMBER: _builtins.int
     kind: _common_pb2.DeductionKind.ValueType
+    """Required."""
     amount_fen: _builtins.int
-    """Total over the assessment window, fen."""
+    """Total over the assessment window, fen: 0 to 10^14."""
     evidence_ref: _builtins.str
-    """Where the evidence is (invoice number, document id); no personal data."""
+    """Where the evidence is (invoice number, document id): an evidence ref (see
+    common.proto), 1-128 ASCII characters; no personal data.
+    """
     member_index: _builtins.int
-    """Whose expense it is, when known."""
+    """Whose expense it is, when known: an index into household.members."""
     def __init__(
         self,
         *,
@@ -176,8 +187,9 @@ class DeclaredIncome(_message.Message):
     CATEGORY_FIELD_NUMBER: _builtins.int
     MONTHLY_FEN_FIELD_NUMBER: _builtins.int
     category: _common_pb2.IncomeCategory.ValueType
+    """Required; each category at most once."""
     monthly_fen: _builtins.int
-    """Monthly amount the household declared, fen."""
+    """Monthly amount the household declared, fen: 0 to 10^14."""
     def __init__(
         self,
         *,
@@ -200,8 +212,11 @@ class DeclaredAsset(_message.Message):
     VALUE_FEN_FIELD_NUMBER: _builtins.int
     COUNT_FIELD_NUMBER: _builtins.int
     category: _common_pb2.AssetCategory.ValueType
+    """Required."""
     value_fen: _builtins.int
+    """Fen: 0 to 10^14."""
     count: _builtins.int
+    """Not negative."""
     def __init__(
         self,
         *,
@@ -227,11 +242,13 @@ class Declaration(_message.Message):
     ASSETS_FIELD_NUMBER: _builtins.int
     MEMBER_COUNT_FIELD_NUMBER: _builtins.int
     member_count: _builtins.int
-    """0 means not declared."""
+    """0 means not declared; at most 30."""
     @_builtins.property
     def incomes(self) -> _containers.RepeatedCompositeFieldContainer[Global___DeclaredIncome]: ...
     @_builtins.property
-    def assets(self) -> _containers.RepeatedCompositeFieldContainer[Global___DeclaredAsset]: ...
+    def assets(self) -> _containers.RepeatedCompositeFieldContainer[Global___DeclaredAsset]:
+        """At most 100."""
+
     def __init__(
         self,
         *,
@@ -254,7 +271,9 @@ class Household(_message.Message):
     REGION_CODE_FIELD_NUMBER: _builtins.int
     MEMBERS_FIELD_NUMBER: _builtins.int
     region_code: _builtins.str
-    """GB/T 2260 six-digit region code of the household's 户籍地 or 居住地."""
+    """GB/T 2260 six-digit region code of the household's 户籍地 or 居住地: a region code
+    (see common.proto).
+    """
     @_builtins.property
     def members(self) -> _containers.RepeatedCompositeFieldContainer[Global___Member]:
         """1 to 30 members; exactly one RELATION_APPLICANT."""
@@ -275,7 +294,9 @@ Global___Household: _TypeAlias = Household  # noqa: Y015
 
 @_typing.final
 class Window(_message.Message):
-    """The assessment window; both dates inclusive. Empty means the 12 months before the request."""
+    """The assessment window; both dates inclusive. Empty means the 12 months before the request.
+    Both dates or neither; at most 3 years long, and not ending in the future.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -316,21 +337,30 @@ class CreateVerificationRequest(_message.Message):
     DEDUCTIONS_FIELD_NUMBER: _builtins.int
     CURRENT_PROGRAMS_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Caller-chosen idempotency key (1-64 characters of [A-Za-z0-9._-])."""
+    """Caller-chosen idempotency key: a request id (1-64 characters of [A-Za-z0-9._-]),
+    not an ID number.
+    """
     case_id: _builtins.str
-    """The case system's case reference (1-64 characters, no personal data)."""
+    """The case system's case reference: a case id (1-64 characters of [A-Za-z0-9._-]),
+    no personal data.
+    """
     authorization_id: _builtins.str
-    """授权书编号 of the signed authorization covering this check."""
+    """授权书编号 of the signed authorization covering this check: a 授权书 number
+    (1-64 characters of [A-Za-z0-9._-]).
+    """
     wait: _builtins.bool
     """Wait for the first report before answering (bounded by the call's deadline)."""
     hukou_nature: _common_pb2.HukouNature.ValueType
+    """Required: URBAN or RURAL."""
     @_builtins.property
-    def purposes(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.Purpose.ValueType]: ...
+    def purposes(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.Purpose.ValueType]:
+        """At least one; none repeated."""
+
     @_builtins.property
     def household(self) -> Global___Household: ...
     @_builtins.property
     def sources(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.SourceKind.ValueType]:
-        """Sources to ask; empty means every configured source."""
+        """Sources to ask; empty means every configured source. None repeated."""
 
     @_builtins.property
     def window(self) -> Global___Window: ...
@@ -339,10 +369,14 @@ class CreateVerificationRequest(_message.Message):
         """The household's declaration, for the declared-versus-found comparison."""
 
     @_builtins.property
-    def deductions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Deduction]: ...
+    def deductions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Deduction]:
+        """At most 100."""
+
     @_builtins.property
     def current_programs(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.Purpose.ValueType]:
-        """Programs the household already receives (渐退 applies only to current 低保 households)."""
+        """Programs the household already receives (渐退 applies only to current 低保 households).
+        None repeated.
+        """
 
     def __init__(
         self,
@@ -394,6 +428,7 @@ class GetVerificationRequest(_message.Message):
 
     VERIFICATION_ID_FIELD_NUMBER: _builtins.int
     verification_id: _builtins.str
+    """A verification id: a UUID in lowercase hex, 36 characters."""
     def __init__(
         self,
         *,
@@ -433,6 +468,7 @@ class WatchVerificationRequest(_message.Message):
 
     VERIFICATION_ID_FIELD_NUMBER: _builtins.int
     verification_id: _builtins.str
+    """A verification id: a UUID in lowercase hex, 36 characters."""
     def __init__(
         self,
         *,
@@ -590,8 +626,9 @@ class GetReportRequest(_message.Message):
     VERIFICATION_ID_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
     verification_id: _builtins.str
+    """A verification id: a UUID in lowercase hex, 36 characters."""
     version: _builtins.int
-    """0 means the latest version."""
+    """0 means the latest version; negative is refused."""
     def __init__(
         self,
         *,
