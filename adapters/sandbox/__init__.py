@@ -3,9 +3,32 @@
 * :func:`generate_population` — the deterministic population (same seed, same bytes).
 * :func:`start_sandbox` / :func:`run_sandbox` — every department over HTTP, speaking the
   department gateway protocol v1 (docs/gateway-protocol.md), with fault knobs.
+* Life events (:mod:`adapters.sandbox.events`) — income changes, a new car, a death, a
+  birth… applied to a running sandbox so that a re-check finds real changes
+  (docs/sandbox.md).
 """
 
 from adapters.sandbox.counties import SEED_COUNTIES, County
+from adapters.sandbox.events import (
+    Birth,
+    BusinessKind,
+    Death,
+    DepositChange,
+    EventsRefused,
+    EventType,
+    IncomeChange,
+    IncomeStream,
+    LifeEvent,
+    MemberMovedOut,
+    NewbornRelation,
+    NewBusinessRegistration,
+    NewProperty,
+    NewVehicle,
+    PropertyKind,
+    VehicleKind,
+    Violation,
+    parse_events,
+)
 from adapters.sandbox.faults import DEFAULT_BANK_DELAY_S, SourceFaults, default_faults
 from adapters.sandbox.people import Household, Mismatch, Person, Profile, Relation
 from adapters.sandbox.population import REFERENCE_DATE, Population, generate_population
@@ -18,6 +41,7 @@ from adapters.sandbox.server import (
     run_sandbox,
     start_sandbox,
 )
+from adapters.sandbox.timeline import EventsApplied
 
 __all__ = [
     "DEFAULT_BANK_DELAY_S",
@@ -25,19 +49,38 @@ __all__ = [
     "DEFAULT_SEED",
     "REFERENCE_DATE",
     "SEED_COUNTIES",
+    "Birth",
+    "BusinessKind",
     "County",
+    "Death",
+    "DepositChange",
+    "EventType",
+    "EventsApplied",
+    "EventsRefused",
     "Household",
+    "IncomeChange",
+    "IncomeStream",
+    "LifeEvent",
+    "MemberMovedOut",
     "Mismatch",
+    "NewBusinessRegistration",
+    "NewProperty",
+    "NewVehicle",
+    "NewbornRelation",
     "Person",
     "Population",
     "Profile",
+    "PropertyKind",
     "Relation",
     "SandboxHandle",
     "SourceFaults",
+    "VehicleKind",
+    "Violation",
     "current_as_of",
     "default_faults",
     "describe",
     "generate_population",
+    "parse_events",
     "run_sandbox",
     "start_sandbox",
 ]

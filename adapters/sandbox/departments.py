@@ -1,8 +1,9 @@
 """The sandbox departments as one aiohttp application speaking gateway protocol v1.
 
 Routes: ``POST /{source}/gateway/v1/query``, ``GET /{source}/gateway/v1/tickets/{ticket}``,
-``GET /healthz`` and ``GET|POST /admin/faults``. Logs carry the source, the outcome and a
-masked ID number at most; never a name, a full ID number or a token.
+``GET /healthz``, ``GET|POST /admin/faults`` and ``GET|POST|DELETE /admin/events`` (life
+events, docs/sandbox.md). Logs carry the source, the outcome and a masked ID number at
+most; never a name, a full ID number or a token.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import random
 import secrets
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from datetime import time as dtime
 from typing import Any
@@ -25,11 +26,19 @@ from aiohttp import web
 from adapters.contract import SourceKind
 from adapters.masking import mask_id_number
 from adapters.sandbox import wire
+from adapters.sandbox.events import (
+    EventsRefused,
+    LifeEvent,
+    Violation,
+    coerce_events,
+    parse_events,
+)
 from adapters.sandbox.facts import overlaps
 from adapters.sandbox.faults import SourceFaults, TokenBucket, default_faults
 from adapters.sandbox.gateway_request import GatewayQuery, InvalidQueryError, parse_query
 from adapters.sandbox.population import Population
 from adapters.sandbox.tickets import Ticket, TicketStore
+from adapters.sandbox.timeline import EventsApplied, Timeline
 
 log = logging.getLogger("adapters.sandbox")
 
@@ -71,7 +80,7 @@ class SandboxDepartments:
         tokens: Mapping[SourceKind | str, str] | None = None,
         admin_token: str | None = None,
     ) -> None:
-        self.population = population
+        self._timeline = Timeline(population)
         self._rng = random.Random(f"hedui-sandbox-faults:{seed}")  # noqa: S311 -- not security
         self._faults: dict[SourceKind, SourceFaults] = default_faults()
         for source, knobs in (faults or {}).items():
@@ -87,6 +96,37 @@ class SandboxDepartments:
         self._hanging = 0
         self.stats: Counter[str] = Counter()
         """Answers given, keyed ``"<source>:<outcome>"`` (e.g. ``"bank:pending"``)."""
+
+    @property
+    def population(self) -> Population:
+        """The population the departments answer from: the seed with every applied event."""
+        return self._timeline.population
+
+    @property
+    def seed_population(self) -> Population:
+        """The population as generated, before any life event."""
+        return self._timeline.seed
+
+    # -- life events -----------------------------------------------------------------------
+
+    def apply_events(self, events: Sequence[LifeEvent | Mapping[str, Any]]) -> EventsApplied:
+        """Apply life events, all or nothing (raises
+        :class:`~adapters.sandbox.events.EventsRefused`). The next answer reflects them."""
+        outcome = self._timeline.apply(coerce_events(events))
+        log.info(
+            "sandbox events applied=%d unchanged=%d", len(outcome.applied), len(outcome.unchanged)
+        )
+        return outcome
+
+    def events(self) -> tuple[LifeEvent, ...]:
+        """Every applied life event, in order."""
+        return self._timeline.events()
+
+    def reset_events(self) -> int:
+        """Back to the seed population; returns how many events were undone."""
+        undone = self._timeline.reset()
+        log.info("sandbox events reset undone=%d", undone)
+        return undone
 
     # -- knobs -----------------------------------------------------------------------------
 
@@ -133,6 +173,9 @@ class SandboxDepartments:
                 web.get("/healthz", self._healthz),
                 web.get("/admin/faults", self._get_faults),
                 web.post("/admin/faults", self._post_faults),
+                web.get("/admin/events", self._get_events),
+                web.post("/admin/events", self._post_events),
+                web.delete("/admin/events", self._delete_events),
                 web.post("/{source}/gateway/v1/query", self._query),
                 web.get("/{source}/gateway/v1/tickets/{ticket}", self._poll),
             ]
@@ -309,12 +352,20 @@ class SandboxDepartments:
     # -- admin -----------------------------------------------------------------------------
 
     def _admin_refusal(self, request: web.Request) -> web.Response | None:
+        """None when the request may use an admin route: no admin token was set, or it
+        presents that token. No bearer token is 401; a wrong one is 403."""
         if self._admin_token is None:
             return None
-        presented = request.headers.get("Authorization", "").partition(" ")[2]
+        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not presented:
+            response = web.json_response(
+                wire.error("UNAUTHENTICATED", "the admin bearer token is required"), status=401
+            )
+            response.headers["WWW-Authenticate"] = 'Bearer realm="hedui-sandbox-admin"'
+            return response
         if secrets.compare_digest(presented.encode(), self._admin_token.encode()):
             return None
-        return web.json_response(wire.error("FORBIDDEN", "admin token required"), status=403)
+        return web.json_response(wire.error("FORBIDDEN", "admin token not accepted"), status=403)
 
     def _faults_json(self) -> dict[str, Any]:
         return {"sources": {s.value: f.to_json() for s, f in self._faults.items()}}
@@ -337,6 +388,48 @@ class SandboxDepartments:
         for source, faults in updates.items():
             self.set_faults(source, faults)
         return web.json_response(self._faults_json())
+
+    def _events_json(self) -> dict[str, Any]:
+        return {
+            "as_of": self.population.as_of.isoformat(),
+            "events": [event.to_json() for event in self._timeline.events()],
+        }
+
+    async def _get_events(self, request: web.Request) -> web.Response:
+        return self._admin_refusal(request) or web.json_response(self._events_json())
+
+    async def _post_events(self, request: web.Request) -> web.Response:
+        refusal = self._admin_refusal(request)
+        if refusal is not None:
+            return refusal
+        try:
+            body = json.loads(await request.read())
+        except (ValueError, UnicodeDecodeError):
+            return web.json_response(wire.error("BAD_REQUEST", "body is not JSON"), status=400)
+        try:
+            outcome = self.apply_events(parse_events(body))
+        except EventsRefused as refused:
+            return _refused(refused)
+        return web.json_response({**outcome.to_json(), "total": len(self._timeline.events())})
+
+    async def _delete_events(self, request: web.Request) -> web.Response:
+        refusal = self._admin_refusal(request)
+        if refusal is not None:
+            return refusal
+        undone = self.reset_events()
+        return web.json_response({"removed": undone, **self._events_json()})
+
+
+def _refused(refused: EventsRefused) -> web.Response:
+    """409 for an event id reused for a different event, else 422; every bad field named."""
+    status, code = (409, "EVENT_ID_CONFLICT") if refused.conflict else (422, "INVALID_EVENTS")
+    body = wire.error(code, "no event was applied: " + _summary(refused.violations))
+    body["error"]["violations"] = [v.to_json() for v in refused.violations]
+    return web.json_response(body, status=status)
+
+
+def _summary(violations: tuple[Violation, ...]) -> str:
+    return f"{len(violations)} problem{'s' if len(violations) != 1 else ''}"
 
 
 def _fault_updates(

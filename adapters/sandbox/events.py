@@ -146,13 +146,21 @@ class EventsRefused(ValueError):
 # -- the events -----------------------------------------------------------------------------
 
 
-def _check_common(event_id: str, household: str, effective: date) -> None:
-    if not _EVENT_ID.fullmatch(event_id):
+def _check_event_id(event_id: str) -> None:
+    if not isinstance(event_id, str) or not _EVENT_ID.fullmatch(event_id):
         raise FieldError("id", "must be 1..64 characters: ASCII letters, digits and . _ : -")
     if _LONG_DIGIT_RUN.search(event_id):
         raise FieldError("id", "must not hold a run of 15 or more digits (an ID number?)")
-    if not _HOUSEHOLD_ID.fullmatch(household):
+
+
+def _check_household(household: str) -> None:
+    if not isinstance(household, str) or not _HOUSEHOLD_ID.fullmatch(household):
         raise FieldError("household", "must be a sandbox household id like 370322-0001")
+
+
+def _check_common(event_id: str, household: str, effective: date) -> None:
+    _check_event_id(event_id)
+    _check_household(household)
     if effective < _EARLIEST:
         raise FieldError("effective", "must not be before 1890-01-01")
 
@@ -524,9 +532,11 @@ def _must_str(raw: Mapping[str, Any], key: str) -> str:
 
 
 def _field_value(kind: EventType, key: str, value: Any) -> Any:
-    if key in ("id", "household"):
-        if not isinstance(value, str):
-            raise FieldError(key, "must be a string")
+    if key == "id":
+        _check_event_id(value)
+        return value
+    if key == "household":
+        _check_household(value)
         return value
     if key == "effective":
         if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):

@@ -13,16 +13,19 @@ import gc
 import logging
 import signal
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, timedelta
 from types import TracebackType
+from typing import Any
 
 from aiohttp import web
 
 from adapters.contract import AdapterSettings, Secret, SourceKind
 from adapters.sandbox.departments import SandboxDepartments, default_tokens
+from adapters.sandbox.events import LifeEvent
 from adapters.sandbox.faults import SourceFaults
 from adapters.sandbox.population import Population, generate_population
+from adapters.sandbox.timeline import EventsApplied
 
 log = logging.getLogger("adapters.sandbox")
 
@@ -67,8 +70,31 @@ class SandboxHandle:
 
     @property
     def population(self) -> Population:
-        """The synthetic population the departments answer from."""
+        """The synthetic population the departments answer from, life events included."""
         return self._departments.population
+
+    @property
+    def seed_population(self) -> Population:
+        """The population as generated, before any life event."""
+        return self._departments.seed_population
+
+    async def apply_events(self, events: Sequence[LifeEvent | Mapping[str, Any]]) -> EventsApplied:
+        """Apply life events (typed, or JSON objects as ``POST /admin/events`` takes
+        them), all or nothing; the departments' next answers reflect them.
+
+        Raises :class:`~adapters.sandbox.events.EventsRefused` naming each bad field
+        (``.conflict`` when an id was already used for a different event). An id applied
+        before with the same event is left alone and listed in ``unchanged``.
+        """
+        return self._departments.apply_events(events)
+
+    def events(self) -> tuple[LifeEvent, ...]:
+        """Every applied life event, in the order applied."""
+        return self._departments.events()
+
+    async def reset_events(self) -> int:
+        """Back to the seed population; returns how many events were undone."""
+        return self._departments.reset_events()
 
     @property
     def url(self) -> str:
@@ -167,7 +193,8 @@ async def start_sandbox(
     ``population`` reuses an already generated population (then ``seed``,
     ``households_per_county`` and ``as_of`` are ignored); otherwise one is generated with
     data ending at ``as_of`` (default: :func:`current_as_of`). ``admin_token``, when set,
-    is required by ``/admin/faults``.
+    is required by ``/admin/faults`` and ``/admin/events``. Life events never change
+    ``population`` itself: the sandbox applies them to a copy of what they touch.
     """
     if population is None:
         population = await asyncio.to_thread(

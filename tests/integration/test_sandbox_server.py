@@ -267,7 +267,15 @@ async def test_admin_faults_change_behaviour_at_runtime(
 ) -> None:
     person = next(population().persons())
     refused = await client.post("/admin/faults", json={"sources": {"tax": {"error_rate": 1}}})
-    assert refused.status_code == 403
+    assert refused.status_code == 401
+    assert refused.headers["WWW-Authenticate"].startswith("Bearer")
+    wrong = await client.post(
+        "/admin/faults",
+        json={"sources": {"tax": {"error_rate": 1}}},
+        headers={"Authorization": "Bearer not-the-admin-token"},
+    )
+    assert wrong.status_code == 403
+    assert sandbox.faults()[SourceKind.TAX] == SourceFaults()
     changed = await client.post(
         "/admin/faults",
         json={"sources": {"tax": {"error_rate": 1}, "*": {"latency_ms": 1}}},
