@@ -467,19 +467,21 @@ def test_the_taper_ceiling_is_not_claimed_for_a_household_not_receiving_dibao() 
 
 
 def test_the_taper_starting_is_reported_with_its_range() -> None:
-    doc = changes_between(BASE, BASE.with_(monthly_per_capita_fen=S + S // 10))
+    prev, cur = check(BASE), check(BASE.with_(monthly_per_capita_fen=S + S // 10))
+    doc = change_document(prev.version, cur.version)
     entry = only(doc, ChangeCode.TAPER_STARTED)
     assert entry["program"] == "dibao"
     assert entry["before"] == {"taper_months": None}
-    assert entry["after"]["taper_months"] == {"min": 1, "max": 6}
-    assert entry["after"]["rule"] == "dibao.taper"
+    granted = program(cur, "dibao")["taper_months_range"]
+    assert granted is not None and entry["after"]["taper_months"] == granted
+    assert entry["after"]["rule"] == "dibao.taper" and entry["after"]["position"] == "below"
 
 
 def test_a_report_signed_before_the_taper_range_is_read_in_its_own_form() -> None:
     prev = check(BASE.with_(monthly_per_capita_fen=S + 1))
     old = json.loads(json.dumps(prev.document))
+    old["assessments"]["dibao"].pop("taper_months_range")
     old["assessments"]["dibao"]["taper_months"] = 3
-    del old["assessments"]["dibao"]["taper_months_range"]
     stored = dataclasses.replace(prev.version, document=old)
     doc = change_document(stored, check(BASE).version)
     entry = only(doc, ChangeCode.TAPER_ENDED)
