@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -288,3 +289,43 @@ def test_any_seed_gives_valid_unique_ids(seed: int, per_county: int) -> None:
 def test_households_per_county_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         generate_population(1, households_per_county=0)
+
+
+def test_household_by_id() -> None:
+    pop = population()
+    household = pop.households("371522")[7]
+    assert household.household_id == "371522-0008"
+    assert pop.household("371522-0008") is household
+    assert pop.household("371522-9999") is None
+
+
+def test_replacing_households_leaves_the_original_and_every_other_household_alone() -> None:
+    pop = population()
+    seed_bytes = pop.to_json()
+    old = pop.households("370305")[2]
+    new = replace(old, urban=not old.urban)
+    copy = pop.replacing({old.household_id: new})
+    assert copy.household(old.household_id) is new
+    assert copy.households("370305")[2] is new
+    assert copy.all_households[PER_COUNTY + 2] is new
+    assert copy.lookup(IdType.RESIDENT_ID, old.applicant.id_number) is new.applicant
+    assert copy.household_of(new.applicant) is new
+    assert pop.household(old.household_id) is old
+    assert pop.household_of(old.applicant) is old
+    assert pop.to_json() == seed_bytes
+    others = [
+        (a, b) for a, b in zip(pop.all_households, copy.all_households, strict=True) if a is not old
+    ]
+    assert all(a is b for a, b in others)
+    with pytest.raises(KeyError):
+        pop.replacing({"370305-9999": new})
+    with pytest.raises(ValueError, match="keeps its id and region"):
+        pop.replacing({old.household_id: replace(new, household_id="370305-0001")})
+
+
+def test_replacing_refuses_a_resident_id_number_someone_else_holds() -> None:
+    pop = population()
+    first, second = pop.households("341824")[:2]
+    intruder = replace(second.applicant, relation=Relation.SIBLING)
+    with pytest.raises(ValueError, match="duplicate"):
+        pop.replacing({first.household_id: replace(first, outsiders=(*first.outsiders, intruder))})
