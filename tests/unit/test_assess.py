@@ -229,10 +229,11 @@ def test_g05_rural_standard() -> None:
 
 
 def test_g06_taper_at_standard_for_current_household() -> None:
-    # y = 100000 = S, household already on 低保, below 2 × S = 200000 → 渐退 6 months.
+    # y = 100000 = S, household already on 低保, below 2 × S = 200000 → 渐退 for 1–6 months
+    # (a range the caseworker chooses within, not a fixed number).
     j = run(household(1, {0: [income(1200000)]}, current=frozenset({Program.DIBAO})))
     assert outcome(j, "dibao") == "ELIGIBLE"
-    assert prog(j, "dibao")["taper_months"] == 6
+    assert prog(j, "dibao")["taper_months_range"] == {"min": 1, "max": 6}
     assert prog(j, "dibao")["amount_fen"] is None
     assert reason(j, "dibao", "dibao.taper")["values"]["taper_ceiling_fen"] == 200000
 
@@ -241,7 +242,7 @@ def test_g07_taper_one_fen_below_twice_standard() -> None:
     # 2399988 ÷ 12 = 199999 < 200000 → still 渐退.
     j = run(household(1, {0: [income(2399988)]}, current=frozenset({Program.DIBAO})))
     assert y_of(j) == 199999
-    assert prog(j, "dibao")["taper_months"] == 6
+    assert prog(j, "dibao")["taper_months_range"] == {"min": 1, "max": 6}
 
 
 def test_g08_taper_ends_exactly_at_twice_standard() -> None:
@@ -249,14 +250,14 @@ def test_g08_taper_ends_exactly_at_twice_standard() -> None:
     j = run(household(1, {0: [income(2400000)]}, current=frozenset({Program.DIBAO})))
     assert y_of(j) == 200000
     assert outcome(j, "dibao") == "INELIGIBLE"
-    assert prog(j, "dibao")["taper_months"] is None
+    assert prog(j, "dibao")["taper_months_range"] is None
 
 
 def test_g09_no_taper_for_new_applicants() -> None:
     # y = 150000, between S and 2S, but the household is not on 低保 → INELIGIBLE.
     j = run(household(1, {0: [income(1800000)]}))
     assert outcome(j, "dibao") == "INELIGIBLE"
-    assert prog(j, "dibao")["taper_months"] is None
+    assert prog(j, "dibao")["taper_months_range"] is None
 
 
 # --------------------------------------------------------------------------- 边缘
@@ -538,24 +539,35 @@ def test_g32_tekun_birth_date_age() -> None:
 def test_g33_linshi_expense_illness_range() -> None:
     # Gross 2400000, illness 600000 → net 1800000 ÷ 12 ÷ 2 = 75000 < 2 × S = 200000 → ELIGIBLE.
     # Ranges: 急难 2–4 × S = 200000–400000; 支出型 2–10 × = 200000–1000000;
-    # illness 3–12 × = 300000–1200000 (applicable); schooling 3–6 × = 300000–600000.
+    # 重特大疾病 3–12 × urban S = 300000–1200000; 就学 3–6 × urban S = 300000–600000.
+    # (Issue 12: the 重特大疾病 band answers a member with a serious illness, not a medical
+    # receipt. Before, any illness deduction picked it.) A receipt alone → 支出型.
     ded = [Deduction(DeductionKind.ILLNESS, 600000, "住院费用清单", 1)]
     j = run(household(2, {0: [income(2400000)]}, deductions=ded))
     p = prog(j, "linshi")
     assert p["outcome"] == "ELIGIBLE"
-    assert p["range_fen"] == {"min": 300000, "max": 1200000}
+    assert p["range_fen"] == {"min": 200000, "max": 1000000}
+    assert p["band"] == "expense"
     assert p["ranges_fen"] == {
         "emergency": {"min": 200000, "max": 400000},
         "expense": {"min": 200000, "max": 1000000},
         "illness": {"min": 300000, "max": 1200000},
         "schooling": {"min": 300000, "max": 600000},
     }
+    # Member 1 has a serious illness → the 重特大疾病 band applies.
+    ms = [adult(0), adult(1, serious_illness=True)]
+    j = run(household(ms, {0: [income(2400000)]}, deductions=ded))
+    assert prog(j, "linshi")["range_fen"] == {"min": 300000, "max": 1200000}
+    assert prog(j, "linshi")["band"] == "illness"
 
 
 def test_g34_linshi_schooling_range_and_no_rigid_expense() -> None:
-    # Schooling only → the region's schooling range 300000–600000 replaces 支出型.
+    # A school receipt alone is a rigid expense → 支出型 200000–1000000 (issue 12: before,
+    # any school deduction picked the 就学 band). Member 1 in school → 就学 300000–600000.
     ded = [Deduction(DeductionKind.SCHOOLING, 100000, "学费收据", 1)]
     j = run(household(2, deductions=ded))
+    assert prog(j, "linshi")["range_fen"] == {"min": 200000, "max": 1000000}
+    j = run(household([adult(0), adult(1, 15, in_school=True)], deductions=ded))
     assert prog(j, "linshi")["range_fen"] == {"min": 300000, "max": 600000}
     # No rigid expense at all → 支出型 INELIGIBLE (急难型 is case by case), range 支出型.
     j = run(household(2))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date
 from pathlib import Path
@@ -101,14 +102,16 @@ def test_request_before_any_entry_is_not_assessed() -> None:
 
 
 def test_missing_parameter(tmp_path: Path) -> None:
-    p = variant(tmp_path, "[parameters.taper_months]", "[parameters.unused_table_x]")
+    p = variant(tmp_path, "[parameters.yinbing_income_multiplier]", "[parameters.unused_table_x]")
     problems = check_policy_file(p)
     places = {(x.parameter, x.message) for x in problems}
-    assert ("taper_months", "required parameter is missing") in places
+    assert ("yinbing_income_multiplier", "required parameter is missing") in places
     assert ("unused_table_x", "unknown parameter (misspelt?)") in places
     with pytest.raises(PolicyError) as exc:
         load_policy_file(p)
-    assert "bad.toml: parameters.taper_months: required parameter is missing" in str(exc.value)
+    assert "bad.toml: parameters.yinbing_income_multiplier: required parameter is missing" in str(
+        exc.value
+    )
 
 
 def test_duplicate_dates_refused(tmp_path: Path) -> None:
@@ -181,8 +184,8 @@ def test_float_multiplier_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "old", "new", "fragment"),
     [
-        ("taper_months", "value = 6", 'value = "6"', "expected an integer"),
-        ("taper_months", "value = 6", "value = 7", "above the maximum 6"),
+        ("taper_max_months", "value = 6", 'value = "6"', "expected an integer"),
+        ("taper_max_months", "value = 6", "value = 7", "above the maximum 6"),
         ("single_person_serious_illness", "value = true", "value = 1", "expected true/false"),
         ("tekun_disability_grades", "value = [1, 2]", "value = [1, 5]", "unknown values [5]"),
         ("bianyuan_multiplier", 'value = "1.5"', 'value = "x"', "not a decimal"),
@@ -197,11 +200,12 @@ def test_bad_types_refused(tmp_path: Path, name: str, old: str, new: str, fragme
 
 
 def test_missing_reference_and_wrong_value_key(tmp_path: Path) -> None:
-    line = entry_line("taper_months", "value = 6")
+    line = entry_line("taper_max_months", "value = 6")
     bad = line.replace("value = 6", "value_fen = 6")
-    bad = re.sub(r', reference = "[^"]*"', "", bad)
+    bad = re.sub(r", reference = \{[^}]*\}", "", bad)
+    assert "reference" not in bad
     problems = check_policy_file(variant(tmp_path, line, bad))
-    msgs = sorted(x.message for x in problems if x.parameter == "taper_months")
+    msgs = sorted(x.message for x in problems if x.parameter == "taper_max_months")
     assert any("reference" in m for m in msgs)
     assert any("use 'value'" in m for m in msgs)
 
@@ -232,3 +236,123 @@ def test_datetime_instead_of_date(tmp_path: Path) -> None:
     )
     prob = one(check_policy_file(p))
     assert "'from' must be a TOML date" in prob.message
+
+
+# --------------------------------------------------------------------------- references
+
+
+def test_prose_reference_is_refused_naming_the_table(tmp_path: Path) -> None:
+    # Issue 12: "…（示例值，需由地区设定）" in prose could not be told from a citation.
+    line = entry_line("bianyuan_multiplier", '"1.5"')
+    bad = re.sub(r"reference = \{[^}]*\}", 'reference = "某某规定（示例值）"', line)
+    prob = one(check_policy_file(variant(tmp_path, line, bad)))
+    assert (prob.parameter, prob.entry) == ("bianyuan_multiplier", 0)
+    assert "'reference' must be a table" in prob.message
+
+
+@pytest.mark.parametrize(
+    ("new_ref", "fragment"),
+    [
+        ('{ status = "seed" }', "reference.document (文号) is required when status is 'seed'"),
+        ('{ status = "national", section = "第二条" }', "reference.document (文号) is required"),
+        ('{ status = "example", document = "某文" }', "status 'example' states that no document"),
+        ('{ status = "guess", note = "x" }', "reference.status must be one of seed, regional"),
+        ('{ status = "seed", document = "  " }', "reference.document must be a non-empty"),
+        ('{ status = "seed", document = "甲\\n乙" }', "one-line"),
+        ('{ status = "example", page = 3 }', "unknown keys in 'reference': ['page']"),
+    ],
+)
+def test_structured_reference_is_checked(tmp_path: Path, new_ref: str, fragment: str) -> None:
+    line = entry_line("bianyuan_multiplier", '"1.5"')
+    bad = re.sub(r"reference = \{[^}]*\}", lambda _m: f"reference = {new_ref}", line)
+    problems = [p for p in check_policy_file(variant(tmp_path, line, bad))]
+    assert problems, new_ref
+    assert all(p.parameter == "bianyuan_multiplier" for p in problems)
+    assert any(fragment in p.message for p in problems), [p.message for p in problems]
+
+
+def test_a_band_needs_its_base(tmp_path: Path) -> None:
+    start = GOLDEN.read_text(encoding="utf-8").index("[parameters.linshi_illness_base]")
+    text = GOLDEN.read_text(encoding="utf-8")
+    end = text.index("[parameters.", start + 1)
+    p = tmp_path / "bad.toml"
+    p.write_text(text[:start] + text[end:], encoding="utf-8")
+    prob = one(check_policy_file(p))
+    assert prob.parameter == "linshi_illness_base"
+    assert "needs linshi_illness_min_multiplier, linshi_illness_max_multiplier" in prob.message
+
+
+def test_base_is_a_known_word(tmp_path: Path) -> None:
+    line = entry_line("linshi_illness_base", '"urban"')
+    prob = one(check_policy_file(variant(tmp_path, line, line.replace('"urban"', '"city"'))))
+    assert prob.parameter == "linshi_illness_base"
+    assert "allowed: ['household', 'urban']" in prob.message
+
+
+@pytest.mark.parametrize("region", ["３７０３２２", "370322\n", "37032"])
+def test_policy_header_region_is_six_ascii_digits(tmp_path: Path, region: str) -> None:
+    text = GOLDEN.read_text(encoding="utf-8").replace(
+        'region = "370322"', f"region = {json.dumps(region, ensure_ascii=False)}"
+    )
+    p = tmp_path / "bad.toml"
+    p.write_text(text, encoding="utf-8")
+    message = one(check_policy_file(p)).message
+    assert message.startswith("[policy] region")
+    assert "is not a 6-digit code" in message or "one line" in message
+
+
+# --------------------------------------------------------------------------- fidelity
+
+DOCUMENTS = {
+    "370322": "高政字〔2021〕27号",
+    "370305": "临政字〔2021〕75号",
+    "370281": "胶政发〔2020〕106号",
+    "371522": "莘政办发〔2024〕12号",
+    "341824": "绩办〔2021〕27号",
+}
+BANDS = {
+    # 高青, 临淄: 重特大疾病 3–12 and 就学 3–6 × the urban standard.
+    "370322": {"illness": ("3", "12", "urban"), "schooling": ("3", "6", "urban")},
+    "370305": {"illness": ("3", "12", "urban"), "schooling": ("3", "6", "urban")},
+    # 胶州, 莘县: no bands stated → none (provincial and national rule).
+    "370281": {},
+    "371522": {},
+    # 绩溪: 急难型 2–4, 支出型 2–10 × the monthly standard.
+    "341824": {"emergency": ("2", "4", "household"), "expense": ("2", "10", "household")},
+}
+
+
+@pytest.mark.parametrize("region", SEED_COUNTIES)
+def test_each_county_gets_only_what_its_document_states(region: str) -> None:
+    from verifier.policy.params import LINSHI_BANDS, Status
+
+    p = load_policy(region)
+    day = date(2025, 6, 10)
+    for name, param in p.parameters.items():
+        for e in param.entries:
+            ref = e.reference
+            if ref.status is Status.SEED:
+                # A seed value cites this county's own seed document, never another's.
+                assert ref.document == DOCUMENTS[region], (region, name)
+            assert "国发〔2016〕14号" not in (ref.document or ""), name
+    bands = {
+        b: (
+            str(p.entry(f"linshi_{b}_min_multiplier", day).value),
+            str(p.entry(f"linshi_{b}_max_multiplier", day).value),
+            str(p.entry(f"linshi_{b}_base", day).value),
+        )
+        for b in LINSHI_BANDS
+        if p.has(f"linshi_{b}_min_multiplier", day)
+    }
+    assert bands == BANDS[region]
+    for b in bands:
+        assert p.entry(f"linshi_{b}_min_multiplier", day).reference.status is Status.SEED
+    assert p.has("linshi_case_by_case", day) == bool(bands)
+    minor = p.entry("tekun_minor_age", day)
+    assert (minor.value, minor.reference.status) == (18, Status.SEED)
+    taper = (p.entry("taper_min_months", day), p.entry("taper_max_months", day))
+    assert [t.value for t in taper] == [1, 6]
+    assert all(t.reference.status is Status.SEED for t in taper)
+    # The standards themselves are stated by no seed: examples, and they say so.
+    assert p.entry("dibao_standard_urban", day).reference.status is Status.EXAMPLE
+    assert p.entry("fen_tie_rule", day).value == "family"

@@ -8,6 +8,7 @@ Public API::
     assess(inp: AssessmentInput, policy: Policy) -> Assessment
     Assessment.to_json() -> dict               # policy, aggregates, assessments, discrepancies
     explain(assessment_json) -> str            # Chinese rule trace
+    example_uses(prefixes, day, allowed)       # served regions running on example values
 
 hedui gives indicative findings; people decide.
 """
@@ -16,6 +17,7 @@ from verifier.policy.aggregate import Aggregates, Evidence, window_months
 from verifier.policy.assess import Assessment, assess
 from verifier.policy.discrepancies import Discrepancy
 from verifier.policy.explain import explain
+from verifier.policy.gate import ExampleUse, example_uses, refusal_message
 from verifier.policy.inputs import (
     AssessmentInput,
     Declaration,
@@ -36,6 +38,8 @@ from verifier.policy.params import (
     Policy,
     PolicyError,
     PolicyProblem,
+    Reference,
+    Status,
     check_policy_file,
     load_policy,
     load_policy_file,
@@ -53,6 +57,7 @@ __all__ = [
     "DeductionKind",
     "Discrepancy",
     "Evidence",
+    "ExampleUse",
     "Hukou",
     "Member",
     "MemberResult",
@@ -64,16 +69,20 @@ __all__ = [
     "Program",
     "ProgramResult",
     "Reason",
+    "Reference",
     "SourceStatus",
+    "Status",
     "Supporter",
     "assess",
     "check_policy_file",
     "dec_str",
     "default_window",
+    "example_uses",
     "explain",
     "half_up",
     "load_policy",
     "load_policy_file",
+    "refusal_message",
     "window_months",
     "yuan",
 ]

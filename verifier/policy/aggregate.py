@@ -32,7 +32,7 @@ from verifier.policy.inputs import (
     DeductionKind,
     SourceStatus,
 )
-from verifier.policy.money import dec_str, half_up
+from verifier.policy.money import dec_str, exact_str, half_up
 from verifier.policy.snapshot import Snapshot
 
 VEHICLE_CATEGORIES = (AssetCategory.VEHICLE, AssetCategory.VESSEL)
@@ -182,12 +182,22 @@ class MemberAggregate:
     income_exact: Mapping[IncomeCategory, Fraction]
     deductions_fen: int
     illness_fen: int
-    monthly_income_fen: int
-    """Own income over the window per month, before deductions (half-up once)."""
-    monthly_net_income_fen: int
-    """Own income less own deductions, per month, never below 0 (half-up once)."""
+    monthly_income_exact: Fraction
+    """Own income over the window per month, before deductions."""
+    monthly_net_income_exact: Fraction
+    """Own income less own deductions, per month, never below 0."""
     assets: AssetTotals
     missing: tuple[MissingSource, ...]
+
+    @property
+    def monthly_income_fen(self) -> int:
+        """For display: :attr:`monthly_income_exact` half-up to the fen."""
+        return half_up(self.monthly_income_exact)
+
+    @property
+    def monthly_net_income_fen(self) -> int:
+        """For display: :attr:`monthly_net_income_exact` half-up to the fen."""
+        return half_up(self.monthly_net_income_exact)
 
     @property
     def income_fen(self) -> dict[IncomeCategory, int]:
@@ -210,8 +220,8 @@ class Aggregates:
     income_evidence: Mapping[IncomeCategory, tuple[Evidence, ...]]
     deductions_fen: Mapping[DeductionKind, int]
     assets: AssetTotals
-    monthly_per_capita_fen: int
-    """(window income − deductions, never below 0) ÷ months ÷ household size, half-up once."""
+    monthly_per_capita_exact: Fraction
+    """(window income − deductions, never below 0) ÷ months ÷ household size, exact."""
     missing: tuple[MissingSource, ...]
     registration_evidence: tuple[Evidence, ...]
     deduction_items: tuple[Deduction, ...] = ()
@@ -219,6 +229,11 @@ class Aggregates:
     @property
     def complete(self) -> bool:
         return not self.missing
+
+    @property
+    def monthly_per_capita_fen(self) -> int:
+        """For display: :attr:`monthly_per_capita_exact` half-up to the fen."""
+        return half_up(self.monthly_per_capita_exact)
 
     @property
     def income_total_exact(self) -> Fraction:
@@ -272,6 +287,7 @@ class Aggregates:
             "deductions_fen": ded,
             "deduction_items": items,
             "monthly_per_capita_income_fen": self.monthly_per_capita_fen,
+            "monthly_per_capita_income_exact": exact_str(self.monthly_per_capita_exact),
             "assets": self.assets.to_json(),
             "members": [
                 {
@@ -280,6 +296,7 @@ class Aggregates:
                     "deductions_fen": m.deductions_fen,
                     "monthly_income_fen": m.monthly_income_fen,
                     "monthly_net_income_fen": m.monthly_net_income_fen,
+                    "monthly_net_income_exact": exact_str(m.monthly_net_income_exact),
                     "assets": m.assets.to_json(),
                 }
                 for m in self.members
@@ -294,10 +311,11 @@ class Aggregates:
         }
 
 
-def _monthly(total: Fraction, months: Fraction, size: int = 1) -> int:
+def _monthly(total: Fraction, months: Fraction, size: int = 1) -> Fraction:
+    """``total`` (never below 0) per month and per person, exact."""
     if months <= 0:
-        return 0
-    return half_up(max(total, Fraction(0)) / months / size)
+        return Fraction(0)
+    return max(total, Fraction(0)) / months / size
 
 
 def aggregate(inp: AssessmentInput, snap: Snapshot) -> Aggregates:
@@ -356,8 +374,8 @@ def aggregate(inp: AssessmentInput, snap: Snapshot) -> Aggregates:
                 income_exact=income,
                 deductions_fen=ded,
                 illness_fen=illness,
-                monthly_income_fen=_monthly(total, months),
-                monthly_net_income_fen=_monthly(total - ded, months),
+                monthly_income_exact=_monthly(total, months),
+                monthly_net_income_exact=_monthly(total - ded, months),
                 assets=asset_totals(own_assets, financial, exempt),
                 missing=tuple(missing),
             )
@@ -380,7 +398,7 @@ def aggregate(inp: AssessmentInput, snap: Snapshot) -> Aggregates:
         income_evidence={c: _sort_evidence(e) for c, e in hh_income_ev.items()},
         deductions_fen=deductions,
         assets=asset_totals(hh_assets, financial, exempt),
-        monthly_per_capita_fen=_monthly(net, months, len(members)),
+        monthly_per_capita_exact=_monthly(net, months, len(members)),
         missing=tuple(all_missing),
         registration_evidence=_sort_evidence(reg_ev),
         deduction_items=tuple(

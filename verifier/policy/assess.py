@@ -19,8 +19,10 @@ SCHEMA = "hedui.assessment/v1"
 class Assessment:
     """The indicative finding for one household under one policy version.
 
-    The policy's id, version and file SHA-256 and every parameter entry used are recorded,
-    so a later change of the policy file never alters what an issued report says.
+    The policy's id, version and file SHA-256 and every parameter entry used are recorded
+    (each with its structured reference), so a later change of the policy file never alters
+    what an issued report says; ``example_parameters`` names those used whose values are
+    examples no document states, so no reader mistakes a placeholder for the law.
     """
 
     region: str
@@ -28,6 +30,7 @@ class Assessment:
     hukou: str
     policy: Policy
     parameters_used: Mapping[str, Mapping[str, object]]
+    example_parameters: tuple[str, ...]
     aggregates: Aggregates
     programs: Mapping[Program, ProgramResult]
     discrepancies: tuple[Discrepancy, ...]
@@ -55,6 +58,7 @@ class Assessment:
                 "file": self.policy.file,
                 "sha256": self.policy.sha256,
                 "parameters_used": {k: dict(v) for k, v in self.parameters_used.items()},
+                "example_parameters": list(self.example_parameters),
             },
             "aggregates": aggregates,
             "assessments": {p.value: self.programs[p].to_json() for p in Program},
@@ -81,6 +85,7 @@ def assess(inp: AssessmentInput, policy: Policy) -> Assessment:
         hukou=inp.hukou.value,
         policy=policy,
         parameters_used=snap.used(),
+        example_parameters=tuple(snap.examples_used()),
         aggregates=agg,
         programs=programs,
         discrepancies=discrepancies,

@@ -20,7 +20,7 @@ from fractions import Fraction
 from adapters import AssetCategory, IncomeCategory
 from verifier.policy.aggregate import Aggregates, Evidence
 from verifier.policy.inputs import AssessmentInput, DeclaredPeriod
-from verifier.policy.money import half_up, times, yuan
+from verifier.policy.money import half_up, yuan
 from verifier.policy.snapshot import Snapshot
 
 INCOME_LABELS = {
@@ -79,13 +79,14 @@ class Discrepancy:
         }
 
 
-def _tolerance(snap: Snapshot, category: str, found: int) -> tuple[int, str]:
+def _tolerance(snap: Snapshot, category: str, found: Fraction | int) -> tuple[Fraction, str]:
+    """The exact tolerance for ``category`` (compared exactly; shown rounded)."""
     abs_name = f"discrepancy_tolerance_fen_{category}"
     pct_name = f"discrepancy_tolerance_percent_{category}"
     abs_name = abs_name if snap.has(abs_name) else "discrepancy_tolerance_fen"
     pct_name = pct_name if snap.has(pct_name) else "discrepancy_tolerance_percent"
-    pct = snap.decimal(pct_name)
-    tol = max(snap.fen(abs_name), times(abs(found), pct / 100))
+    pct = Fraction(snap.decimal(pct_name)) / 100
+    tol = max(Fraction(snap.fen(abs_name)), abs(Fraction(found)) * pct)
     return tol, snap.ref(abs_name, pct_name)
 
 
@@ -102,13 +103,16 @@ def find_discrepancies(
         monthly = Fraction(d.amount_fen, 12 if d.period is DeclaredPeriod.ANNUAL else 1)
         declared_income[d.category] = declared_income.get(d.category, Fraction(0)) + monthly
     for cat in IncomeCategory:
-        declared = half_up(declared_income.get(cat, Fraction(0)))
-        found_exact = agg.income_exact.get(cat, Fraction(0))
-        found = half_up(found_exact / agg.months) if agg.months else 0
-        tol, ref = _tolerance(snap, cat.value, found)
-        diff = found - declared
-        if abs(diff) <= tol or (diff < 0 and not agg.complete):
+        declared_exact = declared_income.get(cat, Fraction(0))
+        window_total = agg.income_exact.get(cat, Fraction(0))
+        found_exact = window_total / agg.months if agg.months else Fraction(0)
+        tol_exact, ref = _tolerance(snap, cat.value, found_exact)
+        diff_exact = found_exact - declared_exact
+        # Compared on the exact figures; the report shows each rounded to the fen once.
+        if abs(diff_exact) <= tol_exact or (diff_exact < 0 and not agg.complete):
             continue
+        declared, found, tol = half_up(declared_exact), half_up(found_exact), half_up(tol_exact)
+        diff = found - declared
         label = INCOME_LABELS[cat]
         out.append(
             Discrepancy(
@@ -148,9 +152,10 @@ def find_discrepancies(
             continue
         declared = decl.asset_values_fen.get(acat, 0)
         found = agg.assets.value_fen.get(acat, 0)
-        tol, ref = _tolerance(snap, acat.value, found)
+        tol_exact, ref = _tolerance(snap, acat.value, found)
+        tol = half_up(tol_exact)
         diff = found - declared
-        if abs(diff) <= tol or (diff < 0 and not agg.complete):
+        if abs(diff) <= tol_exact or (diff < 0 and not agg.complete):
             continue
         out.append(
             Discrepancy(

@@ -26,6 +26,9 @@ def _reason_lines(r: Mapping[str, Any], indent: str) -> list[str]:
     ref = r.get("reference")
     if ref:
         lines.append(f"{indent}    依据：{ref}")
+    examples = r.get("example_parameters") or []
+    if examples:
+        lines.append(f"{indent}    其中示例参数（无文件规定）：{'、'.join(map(str, examples))}")
     return lines
 
 
@@ -51,6 +54,12 @@ def explain(assessment_json: Mapping[str, Any]) -> str:
         f"扣除 {_fen(ded.get('total'))}；月人均收入 "
         f"{_fen(agg.get('monthly_per_capita_income_fen'))}"
     )
+    examples = pol.get("example_parameters") or []
+    if examples:
+        out.append(
+            f"注意：本次评估使用了 {len(examples)} 项示例参数（无文件规定，需由地区按本地正式"
+            f"文件设定）：{'、'.join(map(str, examples))}；相关结论不能作为正式依据"
+        )
     comp = agg.get("completeness", {})
     if not comp.get("complete", False):
         n = len(comp.get("missing", []))
@@ -62,11 +71,21 @@ def explain(assessment_json: Mapping[str, Any]) -> str:
         extras = []
         if prog.get("amount_fen") is not None:
             extras.append(f"参考金额 {_fen(prog['amount_fen'])}/月")
-        if prog.get("taper_months") is not None:
+        taper = prog.get("taper_months_range")
+        if isinstance(taper, Mapping):
+            extras.append(
+                f"渐退 {taper.get('min')}–{taper.get('max')} 个月，由审核确认机关在范围内决定"
+            )
+        elif prog.get("taper_months") is not None:  # reports issued before ranges
             extras.append(f"渐退 {prog['taper_months']} 个月")
         rng = prog.get("range_fen")
         if rng:
-            extras.append(f"参考救助额 {_fen(rng.get('min'))}–{_fen(rng.get('max'))}")
+            extras.append(
+                f"参考救助额 {_fen(rng.get('min'))}–{_fen(rng.get('max'))}"
+                + ("，可一事一议提高" if prog.get("case_by_case") else "")
+            )
+        elif prog.get("fallback"):
+            extras.append("无本地档次，按省级和国家规定确定救助金额")
         if extras:
             head += "（" + "；".join(extras) + "）"
         out.append(head)

@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from adapters import AssetCategory, IncomeCategory, Record, SourceKind, Window
 
-_REGION = re.compile(r"^[1-9]\d{5}$")
+_REGION = re.compile(r"[1-9][0-9]{5}")
 
 
 class Hukou(StrEnum):
@@ -197,7 +197,7 @@ class AssessmentInput:
     current_programs: frozenset[Program] = frozenset()
 
     def __post_init__(self) -> None:
-        if not _REGION.match(self.region):
+        if not _REGION.fullmatch(self.region):
             raise ValueError("region must be a 6-digit GB/T 2260 code")
         if not self.members:
             raise ValueError("a household needs at least one member")

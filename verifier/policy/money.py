@@ -7,6 +7,7 @@ happen exactly once, where a result leaves a computation.
 
 from __future__ import annotations
 
+import math
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
@@ -48,3 +49,48 @@ def dec_str(d: Decimal | Fraction, places: int = 2) -> str:
         return f"{sign}{whole}"
     text = f"{sign}{whole}.{frac:0{places}d}".rstrip("0").rstrip(".")
     return text or "0"
+
+
+def exact_str(x: Fraction | int) -> str:
+    """An exact rational as text: ``"83333"`` or ``"250000/3"`` (fen, never rounded)."""
+    f = Fraction(x)
+    return str(f.numerator) if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
+
+
+def fen_text(x: Fraction | int) -> str:
+    """Fen shown as yuan; a value that is not a whole fen says so with its exact value."""
+    f = Fraction(x)
+    if f.denominator == 1:
+        return f"{yuan(f.numerator)} 元"
+    return f"约 {yuan(half_up(f))} 元（精确值 {exact_str(f)} 分）"
+
+
+# Comparisons for the rules. ``rule`` is the policy's ``fen_tie_rule``: "exact" compares
+# the exact rationals; "family" settles a fraction of a fen in the family's favour: the
+# figure the family must keep low is taken down to the whole fen, a limit it must stay
+# under is taken up, and a figure it must reach is taken down. Each stays monotone: more
+# income can never turn a refusal into an award.
+
+
+def below(value: Fraction | int, limit: Fraction | int, rule: str) -> bool:
+    """``value < limit`` where the family is helped by a low ``value`` (income)."""
+    v, lim = Fraction(value), Fraction(limit)
+    if rule == "family":
+        return math.floor(v) < math.ceil(lim)
+    return v < lim
+
+
+def at_most(value: Fraction | int, limit: Fraction | int, rule: str) -> bool:
+    """``value <= limit`` where the family is helped by a low ``value`` (assets)."""
+    v, lim = Fraction(value), Fraction(limit)
+    if rule == "family":
+        return math.floor(v) <= math.ceil(lim)
+    return v <= lim
+
+
+def at_least(value: Fraction | int, need: Fraction | int, rule: str) -> bool:
+    """``value >= need`` where the family is helped by a high ``value`` (expenses)."""
+    v, n = Fraction(value), Fraction(need)
+    if rule == "family":
+        return math.ceil(v) >= math.floor(n)
+    return v >= n

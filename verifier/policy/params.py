@@ -8,34 +8,47 @@ A policy file is TOML (read with :mod:`tomllib`)::
     version = "2025.1"
     name = "山东省淄博市高青县"
 
-    [parameters.dibao_standard_urban]
-    description = "城市低保标准（元/人·月）"
+    [parameters.linshi_illness_min_multiplier]
+    description = "临时救助：重特大疾病档次下限（月低保标准的倍数）"
     entries = [
-      { from = 2024-01-01, value_fen = 93000, reference = "…" },
-      { from = 2025-01-01, value_fen = 98000, reference = "…" },
+      { from = 2024-01-01, value = "3", reference = { status = "seed",
+        document = "高政字〔2021〕27号", topic = "临时救助 重特大疾病档次" } },
     ]
 
 An entry is in force from ``from`` until the next entry's ``from`` (or its own optional
 ``until``, inclusive). Money is ``value_fen`` (an integer); every other value is
-``value``: a decimal *string* for multipliers, ratios and areas, an integer, a boolean or
-a list. Floats are refused everywhere: a float cannot carry money or a ratio exactly.
+``value``: a decimal *string* for multipliers, ratios and areas, an integer, a boolean, a
+word from a fixed list or a list. Floats are refused everywhere: a float cannot carry
+money or a ratio exactly.
+
+Every entry's ``reference`` is a table saying where the value comes from (see
+:class:`Reference`): ``status`` is ``seed`` (one of the seed documents hedui was built
+from), ``regional`` (another local document), ``national`` (a national rule), ``convention``
+(how hedui computes where no document speaks, e.g. a fraction of a fen) or ``example`` (no
+document states it: a placeholder the region must replace). Every status but ``example``
+and ``convention`` names its ``document`` (文号 or title) and, when known, its ``section``.
+Documentation for operators: ``docs/policy-files.md``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
 
 from adapters import AssetCategory, IncomeCategory, SourceKind
 
-ParamValue = int | Decimal | bool | tuple[str, ...] | tuple[int, ...]
+REGION_CODE = re.compile(r"[1-9][0-9]{5}")
+"""A GB/T 2260 code: six ASCII digits (full match; ``\\d`` and ``isdigit`` take any script's)."""
+
+ParamValue = int | Decimal | bool | str | tuple[str, ...] | tuple[int, ...]
 
 
 class Kind(Enum):
@@ -50,6 +63,8 @@ class Kind(Enum):
     """A non-negative decimal string (areas)."""
     INT = "int"
     BOOL = "bool"
+    CHOICE = "choice"
+    """One word from ``Spec.choices``."""
     STR_LIST = "str_list"
     INT_LIST = "int_list"
 
@@ -68,6 +83,13 @@ _D = Decimal
 _ASSET_NAMES = frozenset(c.value for c in AssetCategory)
 _SOURCE_NAMES = frozenset(s.value for s in SourceKind)
 _GRADES: frozenset[int] = frozenset({1, 2, 3, 4})
+BASES: frozenset[str] = frozenset({"urban", "household"})
+"""What a 临时救助 band multiplies: the urban 低保 standard, or the household's own."""
+TIE_RULES: frozenset[str] = frozenset({"family", "exact"})
+"""How a comparison settles a fraction of a fen: ``family`` gives it to the family (the
+income figure is taken down, a limit the family must stay under up, a figure it must
+reach down, each to the whole fen); ``exact`` compares the exact rationals."""
+LINSHI_BANDS: tuple[str, ...] = ("emergency", "expense", "illness", "schooling")
 
 SPECS: Mapping[str, Spec] = {
     "dibao_standard_urban": Spec(Kind.FEN, minimum=_D(1)),
@@ -89,7 +111,9 @@ SPECS: Mapping[str, Spec] = {
     "tekun_disability_grades": Spec(Kind.INT_LIST, choices=_GRADES),
     "bianyuan_multiplier": Spec(Kind.MULTIPLIER),
     "taper_ceiling_multiplier": Spec(Kind.MULTIPLIER),
-    "taper_months": Spec(Kind.INT, minimum=_D(1), maximum=_D(6)),
+    # 渐退 lasts a range of months the caseworker chooses within (绩溪: 1–6).
+    "taper_min_months": Spec(Kind.INT, minimum=_D(1), maximum=_D(6)),
+    "taper_max_months": Spec(Kind.INT, minimum=_D(1), maximum=_D(6)),
     "financial_asset_categories": Spec(Kind.STR_LIST, choices=_ASSET_NAMES),
     "dibao_financial_asset_months": Spec(Kind.INT, minimum=_D(0)),
     "bianyuan_financial_asset_months": Spec(Kind.INT, minimum=_D(0)),
@@ -102,20 +126,25 @@ SPECS: Mapping[str, Spec] = {
     "single_person_serious_illness": Spec(Kind.BOOL),
     "single_person_min_age": Spec(Kind.INT, minimum=_D(0), maximum=_D(120)),
     "single_person_household_multiplier": Spec(Kind.MULTIPLIER),
-    "linshi_emergency_min_multiplier": Spec(Kind.MULTIPLIER),
-    "linshi_emergency_max_multiplier": Spec(Kind.MULTIPLIER),
-    "linshi_expense_min_multiplier": Spec(Kind.MULTIPLIER),
-    "linshi_expense_max_multiplier": Spec(Kind.MULTIPLIER),
-    "linshi_illness_min_multiplier": Spec(Kind.MULTIPLIER, required=False),
-    "linshi_illness_max_multiplier": Spec(Kind.MULTIPLIER, required=False),
-    "linshi_schooling_min_multiplier": Spec(Kind.MULTIPLIER, required=False),
-    "linshi_schooling_max_multiplier": Spec(Kind.MULTIPLIER, required=False),
+    # 临时救助 bands exist only where a region's own document states them; without one
+    # the amount is set under the provincial and national rule (国发〔2014〕47号).
+    **{
+        f"linshi_{band}_{end}_multiplier": Spec(Kind.MULTIPLIER, required=False)
+        for band in LINSHI_BANDS
+        for end in ("min", "max")
+    },
+    **{
+        f"linshi_{band}_base": Spec(Kind.CHOICE, required=False, choices=BASES)
+        for band in LINSHI_BANDS
+    },
+    "linshi_case_by_case": Spec(Kind.BOOL, required=False),
     "linshi_expense_income_multiplier": Spec(Kind.MULTIPLIER),
     "yinbing_income_multiplier": Spec(Kind.MULTIPLIER),
     "yinbing_medical_expense_ratio": Spec(Kind.RATIO),
     "discrepancy_tolerance_fen": Spec(Kind.FEN, minimum=_D(0)),
     "discrepancy_tolerance_percent": Spec(Kind.PERCENT),
     "required_sources": Spec(Kind.STR_LIST, choices=_SOURCE_NAMES),
+    "fen_tie_rule": Spec(Kind.CHOICE, choices=TIE_RULES),
     **{
         f"discrepancy_tolerance_fen_{c.value}": Spec(Kind.FEN, required=False, minimum=_D(0))
         for c in (*IncomeCategory, *AssetCategory)
@@ -127,13 +156,69 @@ SPECS: Mapping[str, Spec] = {
 }
 
 RANGE_PAIRS: tuple[tuple[str, str], ...] = (
-    ("linshi_emergency_min_multiplier", "linshi_emergency_max_multiplier"),
-    ("linshi_expense_min_multiplier", "linshi_expense_max_multiplier"),
-    ("linshi_illness_min_multiplier", "linshi_illness_max_multiplier"),
-    ("linshi_schooling_min_multiplier", "linshi_schooling_max_multiplier"),
+    *((f"linshi_{b}_min_multiplier", f"linshi_{b}_max_multiplier") for b in LINSHI_BANDS),
     ("bianyuan_multiplier", "taper_ceiling_multiplier"),
+    ("taper_min_months", "taper_max_months"),
 )
 """(lower, upper) pairs that must stay ordered on every date either changes."""
+
+BAND_PARTS: Mapping[str, tuple[str, ...]] = {
+    b: (f"linshi_{b}_min_multiplier", f"linshi_{b}_max_multiplier", f"linshi_{b}_base")
+    for b in LINSHI_BANDS
+}
+"""A 临时救助 band is its range and the standard it multiplies: all three, or none."""
+
+
+class Status(StrEnum):
+    """Where a parameter value comes from."""
+
+    SEED = "seed"
+    """Stated by one of the seed documents (the county's own, or its province's)."""
+    REGIONAL = "regional"
+    """Stated by another local document the region cites (e.g. the city's standard notice)."""
+    NATIONAL = "national"
+    """Stated by a national law or rule."""
+    CONVENTION = "convention"
+    """How hedui computes where no document speaks (a fraction of a fen); not a legal value."""
+    EXAMPLE = "example"
+    """No document states it: a placeholder the region must replace before going live."""
+
+
+CITED = frozenset({Status.SEED, Status.REGIONAL, Status.NATIONAL})
+"""Statuses whose reference must name the document."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """Where one entry's value comes from: a document (文号), its section when known."""
+
+    status: Status
+    document: str | None = None
+    section: str | None = None
+    topic: str | None = None
+    note: str | None = None
+
+    @property
+    def is_example(self) -> bool:
+        return self.status is Status.EXAMPLE
+
+    def cite(self) -> str:
+        """A short Chinese citation: ``高政字〔2021〕27号 第五条`` or ``示例值（…）``."""
+        if self.status is Status.EXAMPLE:
+            return "示例值（无文件规定，需由地区按本地正式文件设定）"
+        if self.status is Status.CONVENTION:
+            return "核对计算约定（非法定数值）"
+        assert self.document is not None
+        return f"{self.document} {self.section}" if self.section else self.document
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "status": self.status.value,
+            "document": self.document,
+            "section": self.section,
+            "topic": self.topic,
+            "note": self.note,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +260,7 @@ class Entry:
     start: date
     until: date | None
     value: ParamValue
-    reference: str
+    reference: Reference
 
     def in_force(self, day: date) -> bool:
         return self.start <= day and (self.until is None or day <= self.until)
@@ -224,6 +309,14 @@ class Policy:
         param = self.parameters.get(name)
         return param is not None and param.at(day) is not None
 
+    def examples_in_force(self, day: date) -> list[str]:
+        """The parameters whose entry in force on ``day`` is an example value."""
+        return sorted(
+            name
+            for name, param in self.parameters.items()
+            if (e := param.at(day)) is not None and e.reference.is_example
+        )
+
     def serves(self, region: str) -> bool:
         """True when this policy covers ``region``: same code, or a city/province above it."""
         code = self.region.rstrip("0")
@@ -254,6 +347,10 @@ def _parse_value(kind: Kind, raw: object) -> tuple[ParamValue | None, str | None
         if not isinstance(raw, bool):
             return None, f"expected true/false, got {type(raw).__name__}"
         return raw, None
+    if kind is Kind.CHOICE:
+        if not isinstance(raw, str):
+            return None, f"expected a word in quotes, got {type(raw).__name__}"
+        return raw, None
     if kind in (Kind.MULTIPLIER, Kind.RATIO, Kind.PERCENT, Kind.DECIMAL):
         if not isinstance(raw, str):
             return None, f'expected a decimal string such as "1.5", got {type(raw).__name__}'
@@ -280,6 +377,10 @@ def _bounds_problem(name: str, spec: Spec, value: ParamValue) -> str | None:
             if bad:
                 return f"unknown values {bad!r}; allowed: {sorted(spec.choices, key=str)!r}"
         return None
+    if isinstance(value, str):
+        if spec.choices is not None and value not in spec.choices:
+            return f"unknown value {value!r}; allowed: {sorted(spec.choices, key=str)!r}"
+        return None
     if isinstance(value, bool):
         return None
     lo = spec.minimum
@@ -302,6 +403,56 @@ def _bounds_problem(name: str, spec: Spec, value: ParamValue) -> str | None:
 
 
 _ENTRY_KEYS = frozenset({"from", "until", "value", "value_fen", "reference", "note"})
+_REFERENCE_KEYS = frozenset({"status", "document", "section", "topic", "note"})
+_REFERENCE_HELP = (
+    '\'reference\' must be a table: { status = "seed", document = "文号", section = "第五条" }'
+    ' or { status = "example", note = "…" }'
+)
+
+
+def _one_line(text: str) -> bool:
+    return bool(text.strip()) and text.isprintable()
+
+
+def _parse_reference(raw: object) -> tuple[Reference | None, list[str]]:
+    """(reference, []) or (None, what is wrong)."""
+    if raw is None:
+        return None, ["'reference' (where this value comes from) is missing; " + _REFERENCE_HELP]
+    if not isinstance(raw, dict):
+        # Prose such as "…（示例值）" is what this table replaced: a reader could not tell
+        # a cited value from a placeholder.
+        return None, [_REFERENCE_HELP]
+    problems: list[str] = []
+    unknown = sorted(set(raw) - _REFERENCE_KEYS)
+    if unknown:
+        problems.append(f"unknown keys in 'reference': {unknown}")
+    texts: dict[str, str | None] = {}
+    for key in ("document", "section", "topic", "note"):
+        v = raw.get(key)
+        if v is not None and not (isinstance(v, str) and _one_line(v)):
+            problems.append(f"reference.{key} must be a non-empty one-line string")
+            v = None
+        texts[key] = v.strip() if isinstance(v, str) else None
+    try:
+        status = Status(str(raw.get("status")))
+    except ValueError:
+        allowed = ", ".join(s.value for s in Status)
+        return None, [*problems, f"reference.status must be one of {allowed}"]
+    if status in CITED and texts["document"] is None:
+        problems.append(f"reference.document (文号) is required when status is {status.value!r}")
+    if status not in CITED and texts["document"] is not None:
+        problems.append(
+            f"reference.document is only for cited values; status {status.value!r} "
+            "states that no document sets this value (use 'note')"
+        )
+    if texts["section"] is not None and texts["document"] is None:
+        problems.append("reference.section needs reference.document")
+    if problems:
+        return None, problems
+    return (
+        Reference(status, texts["document"], texts["section"], texts["topic"], texts["note"]),
+        [],
+    )
 
 
 def _check_entries(
@@ -333,9 +484,9 @@ def _check_entries(
         if until is not None and (isinstance(until, datetime) or not isinstance(until, date)):
             bad("'until' must be a TOML date", i)
             ok = False
-        ref = raw.get("reference")
-        if not isinstance(ref, str) or not ref.strip():
-            bad("'reference' (the legal reference for this value) is missing or empty", i)
+        ref, ref_problems = _parse_reference(raw.get("reference"))
+        for problem in ref_problems:
+            bad(problem, i)
             ok = False
         other = "value" if value_key == "value_fen" else "value_fen"
         if other in raw and value_key not in raw:
@@ -358,12 +509,12 @@ def _check_entries(
         if not ok or value is None:
             continue
         assert isinstance(start, date)
-        assert isinstance(ref, str)
+        assert ref is not None
         e = Entry(
             start=start,
             until=until if isinstance(until, date) else None,
             value=value,
-            reference=ref.strip(),
+            reference=ref,
         )
         if e.until is not None and e.until < e.start:
             bad(f"'until' {e.until} is before 'from' {e.start}", i)
@@ -388,7 +539,7 @@ def _value_at(param: Parameter | None, day: date) -> Decimal | None:
     if param is None:
         return None
     e = param.at(day)
-    if e is None or not isinstance(e.value, (int, Decimal)) or isinstance(e.value, bool):
+    if e is None or not isinstance(e.value, int | Decimal) or isinstance(e.value, bool):
         return None
     return Decimal(e.value)
 
@@ -412,12 +563,15 @@ def check_policy_bytes(data: bytes, fname: str) -> tuple[list[PolicyProblem], Po
             v = head.get(key)
             if not isinstance(v, str) or not v.strip():
                 problems.append(PolicyProblem(fname, f"[policy] {key} must be a non-empty string"))
+            elif not v.isprintable():
+                problems.append(PolicyProblem(fname, f"[policy] {key} must be one line of text"))
             else:
                 meta[key] = v.strip()
-        region = meta.get("region", "")
-        if region and not (len(region) == 6 and region.isdigit() and region[0] != "0"):
+        region = head.get("region")
+        # The code as written, not trimmed: a region is exactly six ASCII digits.
+        if isinstance(region, str) and meta.get("region") and not REGION_CODE.fullmatch(region):
             problems.append(
-                PolicyProblem(fname, f"[policy] region {region!r} is not a 6-digit code")
+                PolicyProblem(fname, f"[policy] region {region[:12]!r} is not a 6-digit code")
             )
     for key in sorted(set(doc) - {"policy", "parameters"}):
         problems.append(PolicyProblem(fname, f"unknown top-level table {key!r}"))
@@ -464,6 +618,19 @@ def check_policy_bytes(data: bytes, fname: str) -> tuple[list[PolicyProblem], Po
                     )
                 )
 
+    for band, parts in BAND_PARTS.items():
+        present = [p for p in parts if p in params]
+        if present and len(present) != len(parts):
+            absent = [p for p in parts if p not in params]
+            problems.append(
+                PolicyProblem(
+                    fname,
+                    f"临时救助 band {band!r} needs {', '.join(parts)} together "
+                    f"(missing {', '.join(absent)})",
+                    absent[0],
+                )
+            )
+
     if problems:
         return problems, None
     policy = Policy(
@@ -509,8 +676,10 @@ def load_policy(region: str) -> Policy:
 
     Raises :class:`PolicyError` when none exists or the file is invalid.
     """
-    if not (len(region) == 6 and region.isdigit()):
-        raise PolicyError([PolicyProblem(region, "region must be a 6-digit code")])
+    if not REGION_CODE.fullmatch(region):
+        raise PolicyError(
+            [PolicyProblem("region", f"{region[:12]!r}: region must be a 6-digit code")]
+        )
     for code in dict.fromkeys((region, region[:4] + "00", region[:2] + "0000")):
         path = REGIONS_DIR / f"{code}.toml"
         if path.is_file():
@@ -526,3 +695,10 @@ def load_policy(region: str) -> Policy:
                 )
             return policy
     raise PolicyError([PolicyProblem(f"{region}.toml", "no policy file for this region")])
+
+
+def packaged_regions() -> tuple[str, ...]:
+    """The region codes that have a packaged policy file, ascending."""
+    return tuple(
+        sorted(p.stem for p in REGIONS_DIR.glob("*.toml") if REGION_CODE.fullmatch(p.stem))
+    )

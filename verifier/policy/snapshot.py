@@ -4,8 +4,9 @@ Which date: every parameter is read at the **request date**. The assessment deci
 assistance paid from the request on, and the family is owed today's standard: comparing
 last year's income with an average of last year's (lower) standards would refuse families
 the standard now in force. Income is still measured over the whole window; only the
-yardsticks are today's. The entries used (with their ``from`` dates and references) go
-into the report, so a reader sees exactly which values were applied.
+yardsticks are today's. The entries used (with their ``from`` dates and structured
+references) go into the report, so a reader sees exactly which values were applied and
+which of them are examples no document states.
 """
 
 from __future__ import annotations
@@ -24,20 +25,25 @@ class Snapshot:
         self.day = day
         self._used: dict[str, Entry] = {}
 
-    def _get(self, name: str) -> ParamValue:
+    def entry(self, name: str) -> Entry:
         e = self.policy.entry(name, self.day)
         self._used[name] = e
-        return e.value
+        return e
+
+    def _get(self, name: str) -> ParamValue:
+        return self.entry(name).value
 
     def has(self, name: str) -> bool:
         return self.policy.has(name, self.day)
 
     def ref(self, *names: str) -> str:
-        """The legal references of ``names`` (deduplicated, in order)."""
-        refs = [self.policy.entry(n, self.day).reference for n in names]
-        for n in names:
-            self._used[n] = self.policy.entry(n, self.day)
-        return "；".join(dict.fromkeys(refs))
+        """The citations of ``names`` (deduplicated, in order); examples say they are."""
+        cites = [self.entry(n).reference.cite() for n in names]
+        return "；".join(dict.fromkeys(cites))
+
+    def examples(self, *names: str) -> list[str]:
+        """Those of ``names`` whose value in force is an example (no document states it)."""
+        return [n for n in dict.fromkeys(names) if self.entry(n).reference.is_example]
 
     def fen(self, name: str) -> int:
         v = self._get(name)
@@ -56,6 +62,11 @@ class Snapshot:
     def flag(self, name: str) -> bool:
         v = self._get(name)
         assert isinstance(v, bool)
+        return v
+
+    def word(self, name: str) -> str:
+        v = self._get(name)
+        assert isinstance(v, str)
         return v
 
     def strings(self, name: str) -> tuple[str, ...]:
@@ -77,15 +88,17 @@ class Snapshot:
                 "from": e.start.isoformat(),
                 "until": e.until.isoformat() if e.until else None,
                 "value": _json_value(e.value),
-                "reference": e.reference,
+                "reference": e.reference.to_json(),
             }
         return out
 
+    def examples_used(self) -> list[str]:
+        """Every parameter used whose value is an example, by name."""
+        return sorted(n for n, e in self._used.items() if e.reference.is_example)
+
 
 def _json_value(v: ParamValue) -> object:
-    if isinstance(v, bool):
-        return v
-    if isinstance(v, int):
+    if isinstance(v, bool | int | str):
         return v
     if isinstance(v, Decimal):
         return str(v)
