@@ -385,3 +385,20 @@ async def test_admin_events_log_no_personal_data(
         assert_absent(person.id_number, caplog.text)
         assert_absent(person.name, caplog.text)
     assert ADMIN_TOKEN not in caplog.text
+
+
+async def test_batch_and_body_limits(sandbox: SandboxHandle, client: httpx.AsyncClient) -> None:
+    car = events()[1]
+    many = [{**car, "id": f"car-{i}"} for i in range(256)]
+    accepted = await client.post("/admin/events", json={"events": many}, headers=ADMIN)
+    assert accepted.status_code == 200
+    assert accepted.json()["total"] == 256
+    too_many = [{**car, "id": f"more-{i}"} for i in range(257)]
+    refused = await client.post("/admin/events", json={"events": too_many}, headers=ADMIN)
+    assert refused.status_code == 422
+    assert refused.json()["error"]["violations"][0]["field"] == "events"
+    huge = await client.post(
+        "/admin/events", content=b'{"events": [' + b" " * 70_000 + b"]}", headers=ADMIN
+    )
+    assert huge.status_code == 413
+    assert len(sandbox.events()) == 256
