@@ -235,7 +235,8 @@ def _records(
         path = f"document.records[{i}]"
         rec = r.obj(rec, path)
         member = r.integer(rec, "member_index", path)
-        source = r.text(r.obj(rec.get("provenance"), f"{path}.provenance"), "source", path)
+        provenance = r.obj(rec.get("provenance"), f"{path}.provenance")
+        source = r.text(provenance, "source", f"{path}.provenance")
         if statuses.get((member, source)) != "FOUND":
             r.bad(path, "must belong to a member and source the report lists as FOUND")
         kind = rec.get("type")
