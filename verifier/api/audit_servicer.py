@@ -19,7 +19,7 @@ from typing import Any
 
 import grpc
 from hedui.v1 import audit_pb2 as pb
-from hedui.v1 import audit_pb2_grpc, common_pb2
+from hedui.v1 import audit_pb2_grpc
 
 from audit.checkpointer import StoredCheckpoint
 from audit.entry import canonical
@@ -51,20 +51,22 @@ def _raise(out: list[FieldViolation]) -> None:
 
 def _filter(request: pb.QueryEntriesRequest) -> EntryFilter:
     out: list[FieldViolation] = []
-    subject = None
+    given = None
     if request.HasField("subject"):
-        id_type = ID_TYPES.get(request.subject.id_type)
-        if id_type is None or request.subject.id_type == common_pb2.ID_TYPE_UNSPECIFIED:
-            out.append(FieldViolation("subject.id_type", "must be given"))
-        today = datetime.now(UTC).date()
-        ids.check_id_number(id_type, request.subject.id_number, "subject.id_number", today, out)
-        if id_type is not None:
-            subject = (id_type, request.subject.id_number.upper())
-    ids.ACTOR_SYSTEM.optional(request.actor_system, "actor_system", out)
-    ids.ACTOR_USER.optional(request.actor_user, "actor_user", out)
-    ids.CASE_ID.optional(request.case_id, "case_id", out)
-    ids.VERIFICATION_ID.optional(request.verification_id, "verification_id", out)
-    ids.ACTION.optional(request.action, "action", out)
+        given = (ID_TYPES.get(request.subject.id_type), request.subject.id_number)
+    ids.check_entry_filter(
+        out,
+        today=datetime.now(UTC).date(),
+        subject=given,
+        actor_system=request.actor_system,
+        actor_user=request.actor_user,
+        case_id=request.case_id,
+        verification_id=request.verification_id,
+        action=request.action,
+    )
+    subject = None
+    if given is not None and given[0] is not None:
+        subject = (given[0], given[1].upper())
     for name in ("since", "until"):
         if request.HasField(name):
             check_timestamp(getattr(request, name), name, out)

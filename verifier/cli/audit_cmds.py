@@ -31,7 +31,8 @@ from audit.verify import LogReport, verify_log
 from verifier.bootstrap import make_auditing
 from verifier.config import Config
 from verifier.domain.caller import Caller
-from verifier.domain.errors import DomainError
+from verifier.domain.errors import DomainError, FieldViolation, InvalidArgument
+from verifier.domain.identifiers import check_entry_filter
 from verifier.service.auditing import AuditService, EntryFilter, verifier_keys_for
 from verifier.signing.keystore import KeyStore, KeyStoreError
 from verifier.storage.engine import is_sqlite, open_database
@@ -147,6 +148,19 @@ def audit_query(cfg: Config, args: argparse.Namespace) -> int:
     if args.subject_type:
         number = sys.stdin.readline().strip()
         subject = (IdType(args.subject_type), number)
+    refused: list[FieldViolation] = []
+    check_entry_filter(
+        refused,
+        today=datetime.now().astimezone().date(),
+        subject=subject,
+        actor_system=args.actor_system or "",
+        actor_user=args.actor_user or "",
+        case_id=args.case or "",
+        verification_id=args.verification or "",
+        action=args.action or "",
+    )
+    if refused:
+        return _fail(InvalidArgument(refused))
     flt = EntryFilter(
         subject=subject,
         actor_system=args.actor_system or "",

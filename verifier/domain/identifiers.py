@@ -49,6 +49,7 @@ __all__ = [
     "VERIFICATION_ID",
     "Format",
     "check_date",
+    "check_entry_filter",
     "check_free_text",
     "check_id_number",
     "check_page_token",
@@ -233,6 +234,31 @@ def check_id_number(
         out.extend(FieldViolation(field, p) for p in resident_id.problems(number, today=today))
     else:
         OTHER_DOCUMENT_NUMBER.check(number, field, out)
+
+
+def check_entry_filter(
+    out: list[FieldViolation],
+    *,
+    today: date,
+    subject: tuple[IdType | None, str] | None = None,
+    actor_system: str = "",
+    actor_user: str = "",
+    case_id: str = "",
+    verification_id: str = "",
+    action: str = "",
+) -> None:
+    """An audit query's filters, wherever it comes from (the API, ``hedui audit query``):
+    what it names lands in the ``audit_read`` entry the query writes."""
+    if subject is not None:
+        id_type, number = subject
+        if id_type is None:
+            out.append(FieldViolation("subject.id_type", "must be given"))
+        check_id_number(id_type, number, "subject.id_number", today, out)
+    ACTOR_SYSTEM.optional(actor_system, "actor_system", out)
+    ACTOR_USER.optional(actor_user, "actor_user", out)
+    CASE_ID.optional(case_id, "case_id", out)
+    VERIFICATION_ID.optional(verification_id, "verification_id", out)
+    ACTION.optional(action, "action", out)
 
 
 # ------------------------------------------------------------------------ text with people
