@@ -1,23 +1,43 @@
-"""`hedui policy check FILE` and `hedui policy explain REPORT`."""
+"""`hedui policy check FILE`, `hedui policy explain REPORT`, `hedui policy assess`, and the
+production check that ``hedui serve`` makes of the policies it will assess with."""
 
 from __future__ import annotations
 
 import argparse
 import base64
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
 from verifier import policy
+from verifier.cli import policy_assess
 from verifier.cli.offline import verify_file
-from verifier.config import Config
+from verifier.config import Config, ConfigError
 from verifier.signing.dsse import EnvelopeError
 from verifier.signing.jwks import JwksError
 
 console = Console()
 err = Console(stderr=True)
+
+
+def refuse_example_parameters(cfg: Config, day: date) -> None:
+    """In production, refuse to serve a region whose parameters in force on ``day`` include
+    example values, unless the operator listed it in ``[policy] allow_example_parameters``.
+
+    Raises :class:`ConfigError` naming each region and its example parameters.
+    """
+    if cfg.tls.mode != "production":
+        return
+    prefixes = [r for p in cfg.principals.values() for r in p.regions]
+    try:
+        uses = policy.example_uses(prefixes, day, cfg.allow_example_parameters)
+    except policy.PolicyError as exc:
+        raise ConfigError(f"a served region's policy file is not usable: {exc}") from None
+    if uses:
+        raise ConfigError(policy.refusal_message(uses, day))
 
 
 def policy_check(_cfg: Config, args: argparse.Namespace) -> int:
@@ -66,3 +86,13 @@ def register(sub: Any) -> None:
     e.add_argument("report")
     e.add_argument("--keys", help="JWKS to verify the report with first")
     e.set_defaults(fn=policy_explain)
+    policy_assess.add_arguments(
+        pol.add_parser(
+            "assess",
+            help="assess a household file and its records offline (the same engine as serve)",
+            description=(
+                "Assess a household and the records found under a policy file or a packaged"
+                " region, offline: a readable table, or JSON with --json."
+            ),
+        )
+    )

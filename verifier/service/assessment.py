@@ -77,14 +77,35 @@ def assessment_input(
     )
 
 
+def assessment_sections(
+    request: VerificationRequest,
+    outcomes: Sequence[SourceOutcome],
+    today: date,
+    pol: policy.Policy | None = None,
+) -> dict[str, Any]:
+    """The ``policy``, ``aggregates``, ``assessments`` and ``discrepancies`` sections,
+    with assessments for the requested programs only (the purposes the consent covers).
+
+    ``pol`` defaults to the packaged policy of the household's region; ``hedui policy
+    assess`` passes a policy file under test. Raises what :func:`policy.assess` raises.
+    """
+    if pol is None:
+        pol = _policy_for(request.household.region)
+    result = policy.assess(assessment_input(request, outcomes, today), pol).to_json()
+    wanted = {p.value for p in request.purposes}
+    assessments = result["assessments"]
+    assert isinstance(assessments, dict)
+    result["assessments"] = {k: v for k, v in assessments.items() if k in wanted}
+    return result
+
+
 def assess_report_sections(
     request: VerificationRequest, outcomes: Sequence[SourceOutcome], today: date
 ) -> Mapping[str, Any]:
-    """The ``policy``, ``aggregates``, ``assessments`` and ``discrepancies`` sections,
-    with assessments for the requested programs only (the purposes the consent covers)."""
+    """:func:`assessment_sections` for a report: a failure becomes ``assessment_unavailable``
+    inside the report, never a failed verification."""
     try:
-        pol = _policy_for(request.household.region)
-        result = policy.assess(assessment_input(request, outcomes, today), pol).to_json()
+        return assessment_sections(request, outcomes, today)
     except (policy.PolicyError, policy.ParameterNotInForceError, ValueError) as exc:
         log.warning(
             "assessment_unavailable", region=request.household.region, error=type(exc).__name__
@@ -94,8 +115,3 @@ def assess_report_sections(
                 f"{type(exc).__name__}: no assessment for this region and date"
             )
         }
-    wanted = {p.value for p in request.purposes}
-    assessments = result["assessments"]
-    assert isinstance(assessments, dict)
-    result["assessments"] = {k: v for k, v in assessments.items() if k in wanted}
-    return result

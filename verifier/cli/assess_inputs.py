@@ -1,0 +1,438 @@
+"""The two input files of ``hedui policy assess``: a household and the records found.
+
+The household file is the ``hedui check`` format (docs/household-file.md), read and
+validated by the same code a server uses, so the engine sees exactly the request a check
+would make. The records file holds what the sources answered, in the report's own record
+format (docs/policy-assess.md), so a disputed report can be reproduced from its records.
+
+Nothing here echoes a value from the files in an error: values may be personal data.
+Errors name the place (``records[3].amount_fen``) and what is expected.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from adapters import (
+    AssetCategory,
+    AssetRecord,
+    ContributionRecord,
+    HouseholdRegistrationRecord,
+    IdType,
+    IncomeCategory,
+    IncomeRecord,
+    Provenance,
+    Record,
+    RegisteredMember,
+    SourceKind,
+    resident_id,
+)
+from adapters.validation import MAX_FEN, record_problems
+from verifier.api.client import HouseholdFileError, request_from_json
+from verifier.api.translate import draft_from_pb
+from verifier.domain.errors import InvalidArgument
+from verifier.domain.household import Purpose, VerificationRequest, validate_request
+from verifier.domain.outcomes import SourceOutcome, SourceStatus
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_PLACEHOLDER_NAME = "测试成员"
+_ADAPTER = "policy-assess"
+"""The adapter a source answer is credited to when the records file names none."""
+
+
+class AssessInputError(ValueError):
+    """An input file cannot be used; ``problems`` name each place and what is expected."""
+
+    def __init__(self, file: str, problems: Sequence[str]) -> None:
+        self.file = file
+        self.problems = tuple(problems)
+        super().__init__(f"{file}: " + "; ".join(self.problems))
+
+
+def parse_day(text: str, where: str = "--date") -> date:
+    """A calendar date written ``YYYY-MM-DD`` in ASCII digits (full match)."""
+    if not _DATE.fullmatch(text):
+        raise AssessInputError(where, ["must be a date written YYYY-MM-DD"])
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise AssessInputError(where, ["is not a calendar date"]) from None
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise AssessInputError(str(path), [f"cannot read: {exc.strerror or exc}"]) from None
+    try:
+        return json.loads(data, parse_float=_refuse_float)
+    except UnicodeDecodeError:
+        raise AssessInputError(str(path), ["is not UTF-8 text"]) from None
+    except json.JSONDecodeError as exc:
+        raise AssessInputError(
+            str(path), [f"is not JSON (line {exc.lineno}, column {exc.colno})"]
+        ) from None
+    except _FloatError:
+        raise AssessInputError(
+            str(path), ["holds a decimal number: money is integer fen, never a decimal"]
+        ) from None
+
+
+class _FloatError(ValueError):
+    pass
+
+
+def _refuse_float(_text: str) -> float:
+    raise _FloatError
+
+
+# --------------------------------------------------------------------------- household
+
+
+def _synthetic_members(doc: dict[str, Any], day: date, where: str) -> None:
+    """Members given by ``birth_date`` instead of an ID number get a synthetic resident ID
+    (the engine reads only the birth date from it) and a placeholder name, so a test
+    household never needs a real person's number. It never leaves this process."""
+    region = doc.get("region_code")
+    members = doc.get("members")
+    if not isinstance(members, list):
+        return
+    problems = []
+    for i, m in enumerate(members):
+        if not isinstance(m, dict) or "birth_date" not in m:
+            continue
+        born_text = m.pop("birth_date")
+        if "id_number" in m:
+            problems.append(f"members[{i}]: give id_number or birth_date, not both")
+            continue
+        if not isinstance(region, str) or not re.fullmatch(r"[1-9][0-9]{5}", region):
+            problems.append("region_code: must be a 6-digit code to make synthetic IDs")
+            break
+        if not isinstance(born_text, str) or not _DATE.fullmatch(born_text):
+            problems.append(f"members[{i}].birth_date: must be a date written YYYY-MM-DD")
+            continue
+        try:
+            born = date.fromisoformat(born_text)
+        except ValueError:
+            problems.append(f"members[{i}].birth_date: is not a calendar date")
+            continue
+        if born > day:
+            problems.append(f"members[{i}].birth_date: is after --date")
+            continue
+        if i > 999:
+            problems.append(f"members[{i}]: too many members")
+            break
+        m.setdefault("id_type", IdType.RESIDENT_ID.value)
+        m["id_number"] = resident_id.make(region, born, i)
+        m.setdefault("name", _PLACEHOLDER_NAME)
+    if problems:
+        raise AssessInputError(where, problems)
+
+
+def read_household(path: Path, day: date) -> VerificationRequest:
+    """The household file as the validated request a check of it would make on ``day``.
+
+    ``request_id``, ``case_id`` and ``authorization_id`` may be left out (no check is
+    made); ``purposes`` left out means all five programs.
+    """
+    doc = _load_json(path)
+    where = str(path)
+    if not isinstance(doc, dict):
+        raise AssessInputError(where, ["must be a JSON object (the hedui check format)"])
+    doc = dict(doc)
+    for key in ("request_id", "case_id", "authorization_id"):
+        doc.setdefault(key, "policy-assess")
+    doc.setdefault("purposes", [p.value for p in Purpose])
+    _synthetic_members(doc, day, where)
+    try:
+        draft = draft_from_pb(request_from_json(doc))
+        return validate_request(draft, today=day)
+    except HouseholdFileError as exc:
+        raise AssessInputError(where, [str(exc)]) from None
+    except InvalidArgument as exc:
+        raise AssessInputError(
+            where, [f"{v.field}: {v.description}" for v in exc.violations]
+        ) from None
+
+
+# --------------------------------------------------------------------------- records
+
+
+_SOURCE_KEYS = frozenset(
+    {
+        "member_index",
+        "source",
+        "status",
+        "adapter",
+        "adapter_version",
+        # A report's own source entries carry these too; they do not change the assessment.
+        "as_of",
+        "reason",
+        "attempts",
+        "record_count",
+        "reused",
+        "fetched_at",
+        "due_date",
+        "overdue",
+    }
+)
+_RECORD_KEYS: Mapping[str, frozenset[str]] = {
+    "income": frozenset({"category", "kind", "period_start", "period_end", "amount_fen", "payer"}),
+    "asset": frozenset({"category", "kind", "value_fen", "count", "area_m2", "details"}),
+    "contribution": frozenset(
+        {"scheme", "period_start", "period_end", "base_fen", "paid_fen", "employer"}
+    ),
+    "household_registration": frozenset({"region_code", "household_number", "members"}),
+}
+_COMMON_KEYS = frozenset({"member_index", "type", "provenance"})
+_PROVENANCE_KEYS = frozenset({"source", "adapter", "adapter_version", "record_id", "as_of"})
+_REGISTERED_KEYS = frozenset({"id_type", "id_number_masked", "name_masked", "relation"})
+
+
+class _Bad(Exception):
+    def __init__(self, where: str, what: str) -> None:
+        super().__init__(f"{where}: {what}")
+
+
+def _obj(v: object, where: str) -> dict[str, Any]:
+    if not isinstance(v, dict):
+        raise _Bad(where, "must be a JSON object")
+    return v
+
+
+def _keys(d: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
+    unknown = sorted(set(d) - allowed)
+    if unknown:
+        raise _Bad(where, f"unknown keys {unknown}; allowed: {sorted(allowed)}")
+
+
+def _str(d: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:
+    v = d.get(key, default)
+    if not isinstance(v, str):
+        raise _Bad(f"{where}.{key}", "must be a string")
+    return v
+
+
+def _int(d: Mapping[str, Any], key: str, where: str, default: int | None = None) -> int:
+    v = d.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise _Bad(f"{where}.{key}", "must be an integer (money is integer fen)")
+    if not -MAX_FEN <= v <= MAX_FEN:
+        raise _Bad(f"{where}.{key}", "is beyond int64")
+    return v
+
+
+def _day(d: Mapping[str, Any], key: str, where: str) -> date:
+    text = _str(d, key, where)
+    if not _DATE.fullmatch(text):
+        raise _Bad(f"{where}.{key}", "must be a date written YYYY-MM-DD")
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise _Bad(f"{where}.{key}", "is not a calendar date") from None
+
+
+def _instant(d: Mapping[str, Any], key: str, where: str) -> datetime:
+    text = _str(d, key, where)
+    if not text.isascii():
+        raise _Bad(f"{where}.{key}", "must be an RFC 3339 UTC time such as 2025-03-01T00:00:00Z")
+    try:
+        ts = datetime.fromisoformat(text)
+    except ValueError:
+        raise _Bad(
+            f"{where}.{key}", "must be an RFC 3339 UTC time such as 2025-03-01T00:00:00Z"
+        ) from None
+    if ts.tzinfo is None:
+        raise _Bad(f"{where}.{key}", "must carry its UTC offset (Z)")
+    return ts
+
+
+def _enum_value(kind: Any, d: Mapping[str, Any], key: str, where: str) -> Any:
+    text = _str(d, key, where)
+    try:
+        return kind(text)
+    except ValueError:
+        allowed = ", ".join(k.value for k in kind)
+        raise _Bad(f"{where}.{key}", f"must be one of {allowed}") from None
+
+
+def _member_index(d: Mapping[str, Any], where: str, size: int) -> int:
+    i = _int(d, "member_index", where)
+    if not 0 <= i < size:
+        raise _Bad(f"{where}.member_index", f"must index a household member (0–{size - 1})")
+    return i
+
+
+def _provenance(d: Mapping[str, Any], where: str) -> Provenance:
+    p = _obj(d.get("provenance"), f"{where}.provenance")
+    _keys(p, _PROVENANCE_KEYS, f"{where}.provenance")
+    source = _enum_value(SourceKind, p, "source", f"{where}.provenance")
+    return Provenance(
+        source.value,
+        _str(p, "adapter", f"{where}.provenance"),
+        _str(p, "adapter_version", f"{where}.provenance"),
+        _str(p, "record_id", f"{where}.provenance"),
+        _instant(p, "as_of", f"{where}.provenance"),
+    )
+
+
+def _area(d: Mapping[str, Any], where: str) -> Decimal | None:
+    v = d.get("area_m2")
+    if v is None:
+        return None
+    if not isinstance(v, str) or not re.fullmatch(r"[0-9]+(\.[0-9]+)?", v):
+        raise _Bad(f"{where}.area_m2", 'must be a decimal string such as "45.5", or null')
+    try:
+        return Decimal(v)
+    except InvalidOperation:
+        raise _Bad(f"{where}.area_m2", "is not a decimal number") from None
+
+
+def _record(d: dict[str, Any], where: str) -> Record:
+    kind = _str(d, "type", where)
+    if kind not in _RECORD_KEYS:
+        raise _Bad(f"{where}.type", f"must be one of {', '.join(_RECORD_KEYS)}")
+    _keys(d, _COMMON_KEYS | _RECORD_KEYS[kind], where)
+    prov = _provenance(d, where)
+    if kind == "income":
+        return IncomeRecord(
+            _enum_value(IncomeCategory, d, "category", where),
+            _str(d, "kind", where, ""),
+            _day(d, "period_start", where),
+            _day(d, "period_end", where),
+            _int(d, "amount_fen", where),
+            prov,
+            _str(d, "payer", where, ""),
+        )
+    if kind == "asset":
+        details = _obj(d.get("details", {}), f"{where}.details")
+        if not all(isinstance(v, str) for v in details.values()):
+            raise _Bad(f"{where}.details", "must map names to strings")
+        return AssetRecord(
+            _enum_value(AssetCategory, d, "category", where),
+            _str(d, "kind", where, ""),
+            _int(d, "value_fen", where),
+            prov,
+            _int(d, "count", where, 1),
+            _area(d, where),
+            dict(details),
+        )
+    if kind == "contribution":
+        return ContributionRecord(
+            _str(d, "scheme", where, ""),
+            _day(d, "period_start", where),
+            _day(d, "period_end", where),
+            _int(d, "base_fen", where),
+            _int(d, "paid_fen", where),
+            prov,
+            _str(d, "employer", where, ""),
+        )
+    members = d.get("members", [])
+    if not isinstance(members, list):
+        raise _Bad(f"{where}.members", "must be a list")
+    registered = []
+    for j, raw in enumerate(members):
+        mw = f"{where}.members[{j}]"
+        m = _obj(raw, mw)
+        _keys(m, _REGISTERED_KEYS, mw)
+        # The report shows registered people masked; masked they still count heads.
+        registered.append(
+            RegisteredMember(
+                _str(m, "id_type", mw),
+                _str(m, "id_number_masked", mw),
+                _str(m, "name_masked", mw),
+                _str(m, "relation", mw, ""),
+            )
+        )
+    return HouseholdRegistrationRecord(
+        _str(d, "region_code", where),
+        tuple(registered),
+        prov,
+        _str(d, "household_number", where, ""),
+    )
+
+
+@dataclass
+class _Answer:
+    status: SourceStatus
+    adapter: str
+    adapter_version: str
+
+
+def _statuses(raw: object, size: int) -> dict[tuple[int, SourceKind], _Answer]:
+    """Entries apply in order; no ``member_index`` means every member, ``"*"`` every source."""
+    if not isinstance(raw, list):
+        raise _Bad("sources", "must be a list of {member_index, source, status} entries")
+    out: dict[tuple[int, SourceKind], _Answer] = {}
+    for i, item in enumerate(raw):
+        where = f"sources[{i}]"
+        e = _obj(item, where)
+        _keys(e, _SOURCE_KEYS, where)
+        members = [_member_index(e, where, size)] if "member_index" in e else list(range(size))
+        every_source = _str(e, "source", where) == "*"
+        kinds = list(SourceKind) if every_source else [_enum_value(SourceKind, e, "source", where)]
+        status = _enum_value(SourceStatus, e, "status", where)
+        answer = _Answer(
+            status, _str(e, "adapter", where, _ADAPTER), _str(e, "adapter_version", where, "0")
+        )
+        for m in members:
+            for k in kinds:
+                out[(m, k)] = answer
+    return out
+
+
+def read_records(path: Path, request: VerificationRequest) -> list[SourceOutcome]:
+    """What each member × source answered, with its records, as the engine receives it.
+
+    A member × source the file does not mention did not answer: the engine then says the
+    data is incomplete, never "no record".
+    """
+    where = str(path)
+    doc = _load_json(path)
+    size = len(request.household.members)
+    try:
+        top = _obj(doc, "$")
+        if top.get("schema") != "hedui.report/v1":
+            _keys(top, frozenset({"sources", "records"}), "$")
+        answers = _statuses(top.get("sources", []), size)
+        raw_records = top.get("records", [])
+        if not isinstance(raw_records, list):
+            raise _Bad("records", "must be a list")
+        found: dict[tuple[int, SourceKind], list[Record]] = {}
+        for i, item in enumerate(raw_records):
+            rw = f"records[{i}]"
+            d = _obj(item, rw)
+            member = _member_index(d, rw, size)
+            record = _record(d, rw)
+            source = SourceKind(record.provenance.source)
+            problems = record_problems(record, source.value)
+            if problems:
+                raise _Bad(rw, "; ".join(problems))
+            answer = answers.get((member, source))
+            if answer is None or answer.status is not SourceStatus.FOUND:
+                raise _Bad(
+                    rw,
+                    f"member {member}'s {source.value} answer must have status FOUND in "
+                    "'sources' to carry records",
+                )
+            found.setdefault((member, source), []).append(record)
+    except _Bad as exc:
+        raise AssessInputError(where, [str(exc)]) from None
+    return [
+        SourceOutcome(
+            member_index=m,
+            source=k,
+            status=a.status,
+            adapter=a.adapter,
+            adapter_version=a.adapter_version,
+            records=tuple(found.get((m, k), ())),
+        )
+        for (m, k), a in sorted(answers.items(), key=lambda kv: (kv[0][0], kv[0][1].value))
+    ]
