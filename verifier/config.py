@@ -8,6 +8,7 @@ Environment overrides: ``HEDUI_CONFIG`` (file path), ``HEDUI_DATABASE_URL``,
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -111,6 +112,9 @@ class Config:
     poll_interval: float = 1.0
     poll_lease_seconds: float = 60.0
     tls: TlsConfig = field(default_factory=TlsConfig)
+    allow_example_parameters: tuple[str, ...] = ()
+    """Region codes whose policy may be served in production although some parameters in
+    force are example values (``[policy] allow_example_parameters``): an explicit opt-in."""
 
 
 def resolve_secret(ref: str, where: str) -> Secret:
@@ -263,7 +267,22 @@ def parse_config(doc: Mapping[str, Any]) -> Config:
         poll_lease_seconds=_get(
             server, "poll_lease_seconds", float, "server", base.poll_lease_seconds
         ),
+        allow_example_parameters=_parse_policy(doc.get("policy", {})),
     )
+
+
+def _parse_policy(table: Mapping[str, Any]) -> tuple[str, ...]:
+    """``[policy] allow_example_parameters = ["370322"]``: region codes, each a full match."""
+    unknown = sorted(set(table) - {"allow_example_parameters"})
+    if unknown:
+        raise ConfigError(f"policy.{unknown[0]}: unknown key; known: allow_example_parameters")
+    codes = _get(table, "allow_example_parameters", list, "policy", [])
+    for i, code in enumerate(codes):
+        if not (isinstance(code, str) and re.fullmatch(r"[1-9][0-9]{5}", code)):
+            raise ConfigError(
+                f"policy.allow_example_parameters[{i}]: must be a 6-digit region code"
+            )
+    return tuple(dict.fromkeys(codes))
 
 
 def _parse_tls(table: Mapping[str, Any]) -> TlsConfig:

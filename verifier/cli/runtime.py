@@ -30,6 +30,7 @@ from verifier.cli.audit_cmds import verify_async
 from verifier.cli.certs import PkiError, init_pki
 from verifier.cli.consent_cmds import client_for
 from verifier.cli.offline import report_verify, verify_file
+from verifier.cli.policy_cmds import refuse_example_parameters
 from verifier.cli.report_view import render
 from verifier.config import Config, TlsConfig, sandbox_sources
 from verifier.domain.ports import Caller
@@ -42,6 +43,8 @@ async def _serve(cfg: Config) -> None:
     # Refused before anything is built: a production server without client authentication
     # must not open even its database.
     credentials = server_credentials_for(cfg.tls, cfg.listen)
+    # Nor may it serve a region whose parameters in force are examples, unless told to.
+    refuse_example_parameters(cfg, date.today())
     app = await build_app(cfg)
     running = await serve_app(app, cfg.listen, credentials=credentials)
     # What startup built (modules, policies, adapters, the gRPC stack) lives as long as
