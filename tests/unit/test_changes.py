@@ -154,7 +154,10 @@ class Facts:
     """Wages over the window per member index (used when monthly_per_capita_fen is None)."""
     assets: Mapping[tuple[int, SourceKind], tuple[AssetRecord, ...]] = field(default_factory=dict)
     registered: tuple[Person, ...] = (APPLICANT, SPOUSE)
-    """Who the 户口簿 lists; a member not on it has no 户籍 (NOT_FOUND)."""
+    """Who the 户口簿 lists; a member not on it has no 户籍 (NOT_FOUND) unless cancelled."""
+    cancelled: tuple[Person, ...] = ()
+    """Members whose own 户籍 answer is their cancelled registration, as the sandbox gives
+    it after a death: the same household number, a record id of its own, only them."""
     statuses: Mapping[tuple[int, SourceKind], SourceStatus] = field(default_factory=dict)
     purposes: tuple[Purpose, ...] = (Purpose.DIBAO, Purpose.DIBAO_BIANYUAN)
     receiving: tuple[Purpose, ...] = (Purpose.DIBAO,)
@@ -184,7 +187,17 @@ def _records(facts: Facts, i: int, kind: SourceKind) -> tuple[Record, ...]:
             ),
         )
     if kind is SourceKind.HOUSEHOLD_REGISTRATION:
-        if facts.members[i] not in facts.registered:
+        person = facts.members[i]
+        if person in facts.cancelled:
+            own = RegisteredMember(
+                IdType.RESIDENT_ID.value, person.id_number, person.name, person.registered_as
+            )
+            return (
+                HouseholdRegistrationRecord(
+                    REGION, (own,), prov(kind, f"HR-E{i:07d}"), "HK370322000777"
+                ),
+            )
+        if person not in facts.registered:
             return ()
         listed = tuple(
             RegisteredMember(IdType.RESIDENT_ID.value, p.id_number, p.name, p.registered_as)
@@ -597,6 +610,17 @@ def test_a_death_cancels_the_hukou_and_leaves_the_register() -> None:
     assert codes(doc)[:2] == ["HUKOU_CANCELLED", "HUKOU_MEMBER_REMOVED"]
 
 
+def test_a_death_as_the_sandbox_answers_it_leaves_the_register() -> None:
+    # The deceased's own answer is their cancelled registration: the household's number,
+    # a record of its own listing only them. It is not the family's 户口簿, which no
+    # longer lists them; protocol v1 carries no status, so no cancellation is claimed.
+    doc = changes_between(BASE, BASE.with_(registered=(APPLICANT,), cancelled=(SPOUSE,)))
+    removed = only(doc, ChangeCode.HUKOU_MEMBER_REMOVED)
+    assert removed["member"]["index_after"] == 1
+    assert removed["person"]["relation"] == "配偶"
+    assert codes(doc) == ["HUKOU_MEMBER_REMOVED"]
+
+
 def test_a_birth_on_the_register_is_one_change_however_many_members_see_it() -> None:
     doc = changes_between(BASE, BASE.with_(registered=(APPLICANT, SPOUSE, BABY)))
     added = only(doc, ChangeCode.HUKOU_MEMBER_ADDED)
@@ -915,7 +939,7 @@ def test_the_document_holds_no_id_number_name_plate_or_record_id() -> None:
         == []
     )
     # Department record ids and free-form details (a plate) can identify a person too.
-    for secret in (PLATE, VEHICLE_RECORD_ID, "某公司", "DEP-1", "RE-1", "HK370322000777"):
+    for secret in (PLATE, VEHICLE_RECORD_ID, "某公司", "DEP-1", "RE-1", "HR-1", "HK370322000777"):
         assert secret not in text
     # The reports themselves do hold those: the scan is not vacuous.
     assert PLATE in json.dumps(cur.document, ensure_ascii=False)

@@ -329,7 +329,8 @@ def _person_link(persons: Iterable[Person], key: PersonKey) -> Person | None:
 def _registrations(
     persons: tuple[Person, ...], prev: ReportView, cur: ReportView
 ) -> list[JsonObject]:
-    """People added to or removed from a 户口簿 that 户籍 listed in both reports."""
+    """People added to or removed from a 户口簿 that 户籍 listed in both reports (the same
+    department record: a member's own cancelled registration is not the household's)."""
     out = []
     for key in sorted(prev.registrations.keys() & cur.registrations.keys()):
         was, now = prev.registrations[key], cur.registrations[key]

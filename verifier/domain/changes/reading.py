@@ -69,8 +69,11 @@ class AssetView:
 
 PersonKey = tuple[str, str]
 """A person on a 户口簿 as a report shows them: (id_type, masked ID number)."""
-RegistrationKey = tuple[str, str]
-"""A 户口簿 as a report shows it: (region code, masked household number)."""
+RegistrationKey = tuple[str, str, str]
+"""A 户口簿 as a report shows it: (region code, masked household number, the 户籍
+department's record id). The record id tells the household's 户口簿 from a member's own
+cancelled registration, which keeps the household number after a death; it is a key
+only, never written into a change document (a record id can identify a person)."""
 
 
 @dataclass(frozen=True)
@@ -207,9 +210,9 @@ def _statuses(doc: Mapping[str, Any], n: int, r: _Reader) -> dict[tuple[int, str
 
 
 def _registration(
-    rec: Mapping[str, Any], path: str, r: _Reader
+    rec: Mapping[str, Any], record_id: str, path: str, r: _Reader
 ) -> tuple[RegistrationKey, list[tuple[PersonKey, str]]]:
-    key = (r.text(rec, "region_code", path), r.text(rec, "household_number", path))
+    key = (r.text(rec, "region_code", path), r.text(rec, "household_number", path), record_id)
     persons = []
     for j, p in enumerate(r.arr(rec.get("members"), f"{path}.members")):
         ppath = f"{path}.members[{j}]"
@@ -251,7 +254,8 @@ def _records(
                 )
             )
         elif kind == HOUSEHOLD_REGISTRATION:
-            key, persons = _registration(rec, path, r)
+            record_id = r.text(provenance, "record_id", f"{path}.provenance")
+            key, persons = _registration(rec, record_id, path, r)
             # Each member's answer lists the whole 户口簿: the same listing seen through
             # several members counts once (the most copies of a person any listing shows).
             seen: Counter[PersonKey] = Counter(p for p, _ in persons)
