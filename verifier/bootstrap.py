@@ -1,21 +1,27 @@
-"""Composition root: builds the service from configuration. The only place that knows
-every concrete class."""
+"""Composition root: builds the service, and what each command needs, from configuration.
+The only place that knows every concrete class: the API, the use cases and the commands
+are given ports and built objects, never a database, a key file or a checkpointer."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
+from sqlalchemy.engine import make_url
 
 from adapters import Adapter, SourceKind, registry
 from audit.checkpointer import DEFAULT_ORIGIN, Checkpointer, CheckpointSigner
+from audit.fastverify import verify_database
+from audit.verify import LogReport, verify_log
 from verifier.api.server import RunningServer, start_server
 from verifier.config import Config
 from verifier.domain.ports import ConsentGate, Store
 from verifier.service.assessment import assess_report_sections
-from verifier.service.auditing import AuditService, verifier_keys_for, write_session_factory
+from verifier.service.auditing import AuditService, verifier_keys_for
 from verifier.service.consents import ConsentService, RegistryConsentGate
 from verifier.service.events import EventHub
 from verifier.service.fanout import FanOut, SourcePolicy, bind_sources
@@ -24,8 +30,11 @@ from verifier.service.verifications import Assessor, VerificationService
 from verifier.signing.jwks import dumps_jwks
 from verifier.signing.keystore import KeyStore
 from verifier.signing.signer import ReportSigner
-from verifier.storage.engine import Database, open_database
-from verifier.storage.migrate import upgrade
+from verifier.storage import migrate
+from verifier.storage.audit_reads import SqlAuditReader, SqlCheckpoints, write_sessions
+from verifier.storage.engine import is_sqlite, open_database
+from verifier.storage.rewrap import RewrapReport as RewrapReport  # what `keys rewrap` is told
+from verifier.storage.rewrap import rewrap
 from verifier.storage.sealing import Sealer
 from verifier.storage.uow import SqlStore
 
@@ -86,16 +95,19 @@ def make_store(config: Config, keys: KeyStore) -> SqlStore:
     return SqlStore(db, Sealer(active.kid, all_keys))
 
 
-def make_auditing(keys: KeyStore, db: Database, origin: str = DEFAULT_ORIGIN) -> AuditService:
-    """The auditor service and its checkpointer, signing with the active audit key."""
-    signer = CheckpointSigner(origin, keys.audit_key())
+def make_auditing(keys: KeyStore, store: SqlStore, origin: str = DEFAULT_ORIGIN) -> AuditService:
+    """The auditor service over ``store``'s database; checkpoints signed with the active
+    audit key."""
+    db = store.db
     checkpointer = Checkpointer(
-        write_session_factory(db),
+        write_sessions(db),
         db.read_sessions,
-        signer,
+        CheckpointSigner(origin, keys.audit_key()),
         verifier_keys_for(origin, keys.public_keys("audit")),
     )
-    return AuditService(db, checkpointer, keys.pseudonym_key())
+    return AuditService(
+        store, SqlAuditReader(db), SqlCheckpoints(checkpointer), keys.pseudonym_key()
+    )
 
 
 async def serve_app(
@@ -135,7 +147,7 @@ async def build_app(
     keys = KeyStore(config.keys_dir)
     keys.ensure()
     if migrate:
-        await asyncio.to_thread(upgrade, config.database_url)
+        await asyncio.to_thread(upgrade_database, config)
     chosen = dict(adapters) if adapters is not None else load_adapters(config)
     configured = {
         kind: SourcePolicy(
@@ -176,6 +188,86 @@ async def build_app(
         fanout=fanout,
         poller=poller,
         adapters=unique,
-        auditing=make_auditing(keys, store.db),
+        auditing=make_auditing(keys, store),
         consents=ConsentService(store, keys.pseudonym_key()),
     )
+
+
+# --------------------------------------------------------------------- for the commands
+def keystore(config: Config) -> KeyStore:
+    """The key directory (keys are made by ``hedui keys generate`` or the first serve)."""
+    return KeyStore(config.keys_dir)
+
+
+def audit_verifier_keys(config: Config) -> list[str]:
+    """Verifier key strings of every audit key, the active one first."""
+    return verifier_keys_for(DEFAULT_ORIGIN, keystore(config).public_keys("audit"))
+
+
+@contextlib.asynccontextmanager
+async def open_auditing(config: Config) -> AsyncIterator[AuditService]:
+    """The auditor service on the configured database, as the server's would be, but
+    holding no data key: it writes and reads the audit log and cannot open a report."""
+    store = SqlStore(open_database(config.database_url), Sealer.without_keys())
+    try:
+        yield make_auditing(keystore(config), store)
+    finally:
+        await store.aclose()
+
+
+async def verify_audit_log(
+    config: Config,
+    *,
+    verifier_keys: list[str],
+    trusted: bytes | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> LogReport:
+    """Recompute the chain, the Merkle tree and the checkpoints of the configured log.
+
+    PostgreSQL: one snapshot, streamed with server-side cursors, split across processes;
+    any problem is re-checked so the first bad seq is named exactly. SQLite: one pass,
+    telling ``progress(done, total)``."""
+    if not is_sqlite(config.database_url):
+        return await verify_database(
+            config.database_url,
+            verifier_keys=verifier_keys,
+            origin=DEFAULT_ORIGIN,
+            trusted_checkpoint=trusted,
+        )
+    db = open_database(config.database_url)
+    try:
+        async with db.read_sessions() as session:
+            return await verify_log(
+                session,
+                progress,
+                verifier_keys=verifier_keys,
+                origin=DEFAULT_ORIGIN,
+                trusted_checkpoint=trusted,
+            )
+    finally:
+        await db.dispose()
+
+
+def upgrade_database(config: Config) -> None:
+    """Apply the migrations to the configured database."""
+    migrate.upgrade(config.database_url)
+
+
+def database_exists(config: Config) -> bool:
+    """False only for an SQLite file not created yet (a server or a migration makes it)."""
+    if not is_sqlite(config.database_url):
+        return True
+    path = make_url(config.database_url).database
+    return not path or path == ":memory:" or Path(path).exists()
+
+
+async def rewrap_sealed(
+    config: Config, keys: KeyStore, progress: Callable[[str, int, int], None] | None = None
+) -> RewrapReport:
+    """Re-seal every sealed column under the active data key (see storage.rewrap)."""
+    active, all_keys = keys.data_keys()
+    db = open_database(config.database_url)
+    try:
+        return await rewrap(db, Sealer(active.kid, all_keys), progress)
+    finally:
+        await db.dispose()

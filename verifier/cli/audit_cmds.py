@@ -13,8 +13,7 @@ import asyncio
 import getpass
 import json
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,18 +23,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from adapters import IdType
 from audit.checkpoint import CheckpointError
-from audit.checkpointer import DEFAULT_ORIGIN
 from audit.export import ReceiptError, verify_export, verify_receipt
-from audit.fastverify import verify_database
-from audit.verify import LogReport, verify_log
-from verifier.bootstrap import make_auditing
+from audit.verify import LogReport
+from verifier.bootstrap import audit_verifier_keys, open_auditing, verify_audit_log
 from verifier.config import Config
 from verifier.domain.caller import Caller
 from verifier.domain.errors import DomainError, FieldViolation, InvalidArgument
 from verifier.domain.identifiers import check_entry_filter
-from verifier.service.auditing import AuditService, EntryFilter, verifier_keys_for
-from verifier.signing.keystore import KeyStore, KeyStoreError
-from verifier.storage.engine import is_sqlite, open_database
+from verifier.service.auditing import AuditService, EntryFilter
+from verifier.signing.keystore import KeyStoreError
 
 console = Console()
 err = Console(stderr=True)
@@ -48,18 +44,9 @@ def _caller() -> Caller:
     )
 
 
-@asynccontextmanager
-async def _service(cfg: Config) -> AsyncIterator[AuditService]:
-    db = open_database(cfg.database_url)
-    try:
-        yield make_auditing(KeyStore(cfg.keys_dir), db)
-    finally:
-        await db.dispose()
-
-
 def _run(cfg: Config, work: Callable[[AuditService], Awaitable[T]]) -> T:
     async def main() -> T:
-        async with _service(cfg) as svc:
+        async with open_auditing(cfg) as svc:
             return await work(svc)
 
     return asyncio.run(main())
@@ -75,44 +62,27 @@ async def verify_async(
     cfg: Config, *, quiet: bool = False, trusted: bytes | None = None
 ) -> LogReport:
     try:
-        keys = verifier_keys_for(DEFAULT_ORIGIN, KeyStore(cfg.keys_dir).public_keys("audit"))
+        keys = audit_verifier_keys(cfg)
     except KeyStoreError:
         if trusted is not None:
             raise
         err.print("[yellow]no audit keys found: checkpoints are not checked[/]")
         keys = []
-    if not is_sqlite(cfg.database_url):
-        # PostgreSQL: one snapshot, streamed with server-side cursors, split across processes;
-        # any problem is re-checked by verify_log so the first bad seq is named exactly.
-        return await verify_database(
-            cfg.database_url, verifier_keys=keys, origin=DEFAULT_ORIGIN, trusted_checkpoint=trusted
-        )
-    db = open_database(cfg.database_url)
-    try:
-        async with db.read_sessions() as session:
-            with Progress(
-                TextColumn("audit verify"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=err,
-                disable=quiet,
-                transient=True,
-            ) as progress:
-                task = progress.add_task("entries", total=None)
+    with Progress(
+        TextColumn("audit verify"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=quiet,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("entries", total=None)
 
-                def tick(done: int, total: int) -> None:
-                    progress.update(task, completed=done, total=total)
+        def tick(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
 
-                return await verify_log(
-                    session,
-                    tick,
-                    verifier_keys=keys,
-                    origin=DEFAULT_ORIGIN,
-                    trusted_checkpoint=trusted,
-                )
-    finally:
-        await db.dispose()
+        return await verify_audit_log(cfg, verifier_keys=keys, trusted=trusted, progress=tick)
 
 
 def audit_verify(cfg: Config, args: argparse.Namespace) -> int:
@@ -310,7 +280,7 @@ def audit_verify_receipt(_cfg: Config | None, args: argparse.Namespace) -> int:
 
 def audit_key(cfg: Config, _args: argparse.Namespace) -> int:
     """Print the C2SP verifier key strings, the active key first."""
-    for vkey in verifier_keys_for(DEFAULT_ORIGIN, KeyStore(cfg.keys_dir).public_keys("audit")):
+    for vkey in audit_verifier_keys(cfg):
         print(vkey)
     return 0
 

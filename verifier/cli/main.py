@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from adapters.registry import AdapterLoadError
+from verifier.bootstrap import keystore
 from verifier.cli import (
     adapter_cmds,
     audit_cmds,
@@ -20,7 +21,7 @@ from verifier.cli import (
 )
 from verifier.cli.logs import configure
 from verifier.config import DEFAULT_SANDBOX_PORT, Config, ConfigError, load_config
-from verifier.signing.keystore import KeyStore, KeyStoreError
+from verifier.signing.keystore import KeyStoreError
 
 Handler = Callable[[Config, argparse.Namespace], int]
 
@@ -88,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     cmd(
         keys,
         "rewrap",
-        lambda cfg, _args: offline.keys_rewrap(cfg, KeyStore(cfg.keys_dir)),
+        lambda cfg, _args: offline.keys_rewrap(cfg, keystore(cfg)),
         "finish re-encrypting sealed columns under the active data key (no new keys)",
     )
     ke = cmd(keys, "export", offline.keys_export, "public keys as JWKS")

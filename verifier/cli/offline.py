@@ -17,19 +17,21 @@ from rich.progress import (
     TextColumn,
 )
 from rich.table import Table
-from sqlalchemy.engine import make_url
 
 from adapters import registry
 from audit.export import ReceiptError, verify_receipt
+from verifier.bootstrap import (
+    RewrapReport,
+    database_exists,
+    keystore,
+    rewrap_sealed,
+    upgrade_database,
+)
 from verifier.cli.report_view import render
 from verifier.config import Config
 from verifier.signing.dsse import EnvelopeError, VerifiedEnvelope, verify_envelope
 from verifier.signing.jwks import JwksError, dumps_jwks, parse_jwks
 from verifier.signing.keystore import KeyStore
-from verifier.storage.engine import is_sqlite, open_database
-from verifier.storage.migrate import upgrade
-from verifier.storage.rewrap import RewrapReport, rewrap
-from verifier.storage.sealing import Sealer
 
 # Reports are wide tables: when not on a terminal (logs, CI), do not squeeze them to 80.
 console = Console(width=None if Console().is_terminal else 140)
@@ -37,7 +39,7 @@ err = Console(stderr=True)
 
 
 def keys_generate(cfg: Config, _args: argparse.Namespace) -> int:
-    created = KeyStore(cfg.keys_dir).ensure()
+    created = keystore(cfg).ensure()
     console.print(
         f"keys in {cfg.keys_dir}: created {', '.join(created) or 'nothing (all present)'}"
     )
@@ -45,7 +47,7 @@ def keys_generate(cfg: Config, _args: argparse.Namespace) -> int:
 
 
 def keys_rotate(cfg: Config, args: argparse.Namespace) -> int:
-    ks = KeyStore(cfg.keys_dir)
+    ks = keystore(cfg)
     ks.ensure()
     new = ks.rotate()
     console.print("new active keys: " + ", ".join(f"{k} {v[:16]}…" for k, v in new.items()))
@@ -58,7 +60,7 @@ def keys_rotate(cfg: Config, args: argparse.Namespace) -> int:
 
 def keys_rewrap(cfg: Config, ks: KeyStore) -> int:
     """Re-seal every sealed column under the active data key; name the keys no row needs."""
-    if is_sqlite(cfg.database_url) and not _sqlite_file_exists(cfg.database_url):
+    if not database_exists(cfg):
         console.print("no database yet: nothing to re-wrap.")
         return 0
     report = asyncio.run(_rewrap_async(cfg, ks))
@@ -80,36 +82,26 @@ def keys_rewrap(cfg: Config, ks: KeyStore) -> int:
     return 0
 
 
-def _sqlite_file_exists(url: str) -> bool:
-    path = make_url(url).database
-    return not path or path == ":memory:" or Path(path).exists()
-
-
 async def _rewrap_async(cfg: Config, ks: KeyStore) -> RewrapReport:
-    active, all_keys = ks.data_keys()
-    db = open_database(cfg.database_url)
-    try:
-        with Progress(
-            TextColumn("re-wrap {task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            console=err,
-            transient=True,
-        ) as progress:
-            tasks: dict[str, TaskID] = {}
+    with Progress(
+        TextColumn("re-wrap {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        tasks: dict[str, TaskID] = {}
 
-            def tick(table: str, done: int, total: int) -> None:
-                if table not in tasks:
-                    tasks[table] = progress.add_task(table, total=total)
-                progress.update(tasks[table], completed=done, total=max(total, done))
+        def tick(table: str, done: int, total: int) -> None:
+            if table not in tasks:
+                tasks[table] = progress.add_task(table, total=total)
+            progress.update(tasks[table], completed=done, total=max(total, done))
 
-            return await rewrap(db, Sealer(active.kid, all_keys), tick)
-    finally:
-        await db.dispose()
+        return await rewrap_sealed(cfg, ks, tick)
 
 
 def keys_export(cfg: Config, args: argparse.Namespace) -> int:
-    ks = KeyStore(cfg.keys_dir)
+    ks = keystore(cfg)
     text = dumps_jwks(ks.public_keys(args.kind))
     if args.out:
         Path(args.out).write_text(text)
@@ -170,7 +162,7 @@ def report_show(_cfg: Config | None, args: argparse.Namespace) -> int:
 
 
 def db_upgrade(cfg: Config, _args: argparse.Namespace) -> int:
-    upgrade(cfg.database_url)
+    upgrade_database(cfg)
     console.print("database is at the latest migration")
     return 0
 

@@ -11,38 +11,27 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters import IdType
-from audit.checkpoint import verifier_key
-from audit.checkpointer import Checkpointer, CheckpointRefused, StoredCheckpoint
-from audit.entry import Actor, EntryDraft, format_ts
-from audit.export import export_lines, receipt_for
-from audit.log import AuditLog, AuditUnavailable
-from audit.proofs import MissingNode, consistency_proof, inclusion_proof, root_at, tree_size
-from audit.schema import AuditEntryRow, AuditSubjectRow
+from audit.checkpoint import StoredCheckpoint, verifier_key
+from audit.entry import Actor, EntryDraft
 from verifier.domain.caller import Caller
 from verifier.domain.errors import (
-    FailedPrecondition,
     FieldViolation,
     InvalidArgument,
     NotFound,
     PermissionDenied,
-    Unavailable,
 )
+from verifier.domain.ports import AuditCheckpoints, AuditReader, EntryQuery, EntryView, Store
 from verifier.domain.pseudonym import subject_ref
-from verifier.storage.engine import Database
-from verifier.storage.models import ReportRow
+
+T = TypeVar("T")
 
 AUDITOR = "auditor"
 DEFAULT_PAGE_SIZE = 100
@@ -76,13 +65,6 @@ class EntryFilter:
             "until": self.until is not None,
         }
         return [k for k, on in named.items() if on]
-
-
-@dataclass(frozen=True, slots=True)
-class EntryView:
-    seq: int
-    body: bytes  # the canonical JSON body, exactly the bytes that were hashed
-    leaf_hash: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,62 +112,28 @@ def _after(token: str) -> int:
     return seq
 
 
-@asynccontextmanager
-async def _guard() -> AsyncIterator[None]:
-    try:
-        yield
-    except (OperationalError, AuditUnavailable) as exc:
-        raise Unavailable(f"database unavailable ({type(exc).__name__})") from None
-    except DBAPIError as exc:
-        if exc.connection_invalidated:
-            raise Unavailable("database connection lost") from None
-        raise
-    except MissingNode:
-        raise FailedPrecondition("the audit tree is damaged; run `hedui audit verify`") from None
-    except CheckpointRefused:
-        raise FailedPrecondition(
-            "the audit log does not extend its latest checkpoint; run `hedui audit verify`"
-        ) from None
-
-
-def write_session_factory(
-    db: Database,
-) -> Callable[[], contextlib.AbstractAsyncContextManager[AsyncSession]]:
-    """Write sessions that queue on this process's SQLite writer lock like the unit of work."""
-
-    @asynccontextmanager
-    async def open_session() -> AsyncIterator[AsyncSession]:
-        async with contextlib.AsyncExitStack() as stack:
-            if db.sqlite:
-                await stack.enter_async_context(db.write_lock)
-            yield await stack.enter_async_context(db.write_sessions())
-
-    return open_session
-
-
 class AuditService:
-    """Auditor reads of the audit log. Construct with the log's database and checkpointer."""
+    """Auditor reads of the audit log, through its ports: ``store`` writes the
+    ``audit_read`` entries, ``reader`` reads entries and proofs, ``checkpointer`` signs."""
 
     def __init__(
         self,
-        db: Database,
-        checkpointer: Checkpointer,
+        store: Store,
+        reader: AuditReader,
+        checkpointer: AuditCheckpoints,
         pseudonym_key: bytes,
-        *,
-        audit_log: AuditLog | None = None,
     ) -> None:
-        self._db = db
-        self._write = write_session_factory(db)
+        self._store = store
+        self._reader = reader
         self.checkpointer = checkpointer
         self._pkey = pseudonym_key
-        self._log = audit_log or AuditLog()
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     @property
     def verifier_key(self) -> str:
         """The C2SP verifier key string auditors check checkpoints with."""
-        return self.checkpointer.signer.verifier_key
+        return self.checkpointer.verifier_key
 
     # ------------------------------------------------------------------ lifecycle
     def start_background(self) -> None:
@@ -225,9 +173,9 @@ class AuditService:
             reason="" if allowed else "ROLE_NOT_ALLOWED",
             details={"kind": kind, **details},
         )
-        async with _guard(), self._write() as session:
-            await self._log.append(session, [draft])
-            await session.commit()
+        async with self._store.unit_of_work(write=True) as uow:
+            await uow.audit.append([draft])
+            await uow.commit()
         if not allowed:
             raise PermissionDenied("ROLE_NOT_ALLOWED", "only auditors may read the audit log")
 
@@ -255,31 +203,21 @@ class AuditService:
             case_id=flt.case_id,
             verification_id=flt.verification_id,
         )
-        q = select(AuditEntryRow.seq, AuditEntryRow.body, AuditEntryRow.leaf_hash).where(
-            AuditEntryRow.seq > after
-        )
-        if ref is not None:
-            q = q.join(AuditSubjectRow, AuditSubjectRow.seq == AuditEntryRow.seq).where(
-                AuditSubjectRow.subject_ref == ref
+        rows = await self._reader.entries(
+            EntryQuery(
+                after_seq=after,
+                limit=size + 1,
+                subject_ref=ref or "",
+                actor_system=flt.actor_system,
+                actor_user=flt.actor_user,
+                case_id=flt.case_id,
+                verification_id=flt.verification_id,
+                action=flt.action,
+                since=flt.since,
+                until=flt.until,
             )
-        for column, value in (
-            (AuditEntryRow.actor_system, flt.actor_system),
-            (AuditEntryRow.actor_user, flt.actor_user),
-            (AuditEntryRow.case_id, flt.case_id),
-            (AuditEntryRow.verification_id, flt.verification_id),
-            (AuditEntryRow.action, flt.action),
-        ):
-            if value:
-                q = q.where(column == value)
-        # ts is RFC 3339 UTC with fixed-width microseconds, so text order is time order.
-        if flt.since is not None:
-            q = q.where(AuditEntryRow.ts >= format_ts(flt.since))
-        if flt.until is not None:
-            q = q.where(AuditEntryRow.ts < format_ts(flt.until))
-        q = q.order_by(AuditEntryRow.seq).limit(size + 1)
-        async with _guard(), self._db.read_sessions() as session:
-            rows = (await session.execute(q)).all()
-        entries = [EntryView(int(r.seq), bytes(r.body), bytes(r.leaf_hash)) for r in rows[:size]]
+        )
+        entries = rows[:size]
         more = len(rows) > size
         return Page(entries, _token(entries[-1].seq) if more and entries else "")
 
@@ -291,14 +229,12 @@ class AuditService:
         return self._export(start, end)
 
     async def _export(self, start: int, end: int) -> AsyncIterator[bytes]:
-        async with _guard():
-            cp = await (self.checkpointer.checkpoint() if end == 0 else self._covering(end))
-            stop = end or cp.size
-            if start > stop:
-                raise InvalidArgument([FieldViolation("start_seq", "is beyond the log")])
-            async with self._db.read_sessions() as session:
-                async for line in export_lines(session, start, stop, cp, self.verifier_key):
-                    yield line
+        cp = await (self.checkpointer.checkpoint() if end == 0 else self._covering(end))
+        stop = end or cp.size
+        if start > stop:
+            raise InvalidArgument([FieldViolation("start_seq", "is beyond the log")])
+        async for line in self._reader.export_lines(start, stop, cp, self.verifier_key):
+            yield line
 
     async def _covering(self, size: int) -> StoredCheckpoint:
         try:
@@ -309,30 +245,21 @@ class AuditService:
     async def checkpoint(self, caller: Caller, *, fresh: bool = False) -> StoredCheckpoint:
         """The latest checkpoint, or a new one of the log as it is now."""
         await self._record(caller, "checkpoint", details={"fresh": fresh})
-        async with _guard():
-            cp = None if fresh else await self.checkpointer.latest()
-            return cp or await self.checkpointer.checkpoint()
+        cp = None if fresh else await self.checkpointer.latest()
+        return cp or await self.checkpointer.checkpoint()
 
     async def prove_inclusion(self, caller: Caller, seq: int, size: int = 0) -> InclusionProof:
         """Entry ``seq``'s audit path; ``size`` 0 means against a checkpoint that covers it."""
         if seq < 0 or size < 0 or (size and seq >= size):
             raise InvalidArgument([FieldViolation("seq", "must be inside the tree")])
         await self._record(caller, "prove_inclusion", details={"seq": seq, "tree_size": size})
-        async with _guard():
-            cp = await self._covering(seq + 1) if size == 0 else None
-            n = cp.size if cp else size
-            async with self._db.read_sessions() as session:
-                row = (
-                    await session.execute(
-                        select(AuditEntryRow.body, AuditEntryRow.leaf_hash).where(
-                            AuditEntryRow.seq == seq
-                        )
-                    )
-                ).one_or_none()
-                if row is None:
-                    raise NotFound(f"no audit entry {seq}")
-                proof = await self._proof(inclusion_proof(session, seq, n))
-        return InclusionProof(seq, n, bytes(row.leaf_hash), proof, bytes(row.body), cp)
+        cp = await self._covering(seq + 1) if size == 0 else None
+        n = cp.size if cp else size
+        entry = await self._reader.entry(seq)
+        if entry is None:
+            raise NotFound(f"no audit entry {seq}")
+        proof = await self._proof(self._reader.inclusion_proof(seq, n))
+        return InclusionProof(seq, n, entry.leaf_hash, proof, entry.body, cp)
 
     async def prove_consistency(
         self, caller: Caller, old_size: int, new_size: int = 0
@@ -343,19 +270,17 @@ class AuditService:
         await self._record(
             caller, "prove_consistency", details={"old_size": old_size, "new_size": new_size}
         )
-        async with _guard():
-            cp = await self.checkpointer.checkpoint() if new_size == 0 else None
-            n = cp.size if cp else new_size
-            if old_size > n:
-                raise InvalidArgument([FieldViolation("old_size", "is beyond the log")])
-            async with self._db.read_sessions() as session:
-                proof = await self._proof(consistency_proof(session, old_size, n))
-                old_root = await self._proof(root_at(session, old_size))
-                new_root = cp.root if cp else await self._proof(root_at(session, n))
+        cp = await self.checkpointer.checkpoint() if new_size == 0 else None
+        n = cp.size if cp else new_size
+        if old_size > n:
+            raise InvalidArgument([FieldViolation("old_size", "is beyond the log")])
+        proof = await self._proof(self._reader.consistency_proof(old_size, n))
+        old_root = await self._proof(self._reader.root_at(old_size))
+        new_root = cp.root if cp else await self._proof(self._reader.root_at(n))
         return ConsistencyProof(old_size, n, old_root, new_root, proof, cp)
 
     @staticmethod
-    async def _proof(work: Any) -> Any:
+    async def _proof(work: Awaitable[T]) -> T:
         try:
             return await work
         except ValueError as exc:
@@ -368,24 +293,14 @@ class AuditService:
         await self._record(
             caller, "receipt", details={"version": version}, verification_id=verification_id
         )
-        q = select(ReportRow.release_seq).where(ReportRow.verification_id == verification_id)
-        q = (
-            q.where(ReportRow.version == version)
-            if version
-            else q.order_by(ReportRow.version.desc()).limit(1)
-        )
-        async with _guard():
-            async with self._db.read_sessions() as session:
-                seq = (await session.execute(q)).scalars().first()
-            if seq is None:
-                raise NotFound("report not found")
-            cp = await self._covering(seq + 1)
-            async with self._db.read_sessions() as session:
-                return await receipt_for(session, int(seq), cp, self.verifier_key)
+        seq = await self._reader.release_seq(verification_id, version)
+        if seq is None:
+            raise NotFound("report not found")
+        cp = await self._covering(seq + 1)
+        return await self._reader.receipt(seq, cp, self.verifier_key)
 
     async def size(self) -> int:
-        async with _guard(), self._db.read_sessions() as session:
-            return await tree_size(session)
+        return await self._reader.size()
 
 
 def verifier_keys_for(origin: str, public_keys: Sequence[Ed25519PublicKey]) -> list[str]:

@@ -23,9 +23,18 @@ class Sealer:
     active_kid: str
     keys: Mapping[str, bytes]
 
+    @classmethod
+    def without_keys(cls) -> Sealer:
+        """A sealer that seals and opens nothing: for a process that must not read the
+        personal data at rest (the auditor's commands touch only the audit log)."""
+        return cls("", {})
+
     def seal(self, plaintext: bytes, aad: str) -> tuple[bytes, str]:
+        key = self.keys.get(self.active_kid)
+        if key is None:
+            raise SealError("no active data key to seal with")
         nonce = os.urandom(12)
-        ct = AESGCM(self.keys[self.active_kid]).encrypt(nonce, plaintext, aad.encode())
+        ct = AESGCM(key).encrypt(nonce, plaintext, aad.encode())
         return nonce + ct, self.active_kid
 
     def open(self, sealed: bytes, kid: str, aad: str) -> bytes:

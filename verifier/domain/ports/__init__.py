@@ -3,13 +3,20 @@
 A :class:`UnitOfWork` is one transaction; its repositories (``uow.verifications``,
 ``uow.outcomes``, ``uow.polls``, ``uow.reports``, ``uow.consents``, ``uow.audit``,
 ``uow.cache``) work inside it. :class:`Store` opens units of work and group-commits
-:meth:`Store.write`. ``verifier.storage`` implements them on SQLAlchemy; the unit tests
+:meth:`Store.write`. Auditors read the log through :class:`AuditReader` and
+:class:`AuditCheckpoints`. ``verifier.storage`` implements them on SQLAlchemy; the unit tests
 use in-memory fakes that subclass them (``tests/fakes/``). Nothing here does I/O.
 """
 
 # Caller is a value, not a port; it is here too because the API layer imports it with them.
 from verifier.domain.caller import Caller
-from verifier.domain.ports.audit import AuditRepository
+from verifier.domain.ports.audit import (
+    AuditCheckpoints,
+    AuditReader,
+    AuditRepository,
+    EntryQuery,
+    EntryView,
+)
 from verifier.domain.ports.cache import CachedResult, CacheRepository
 from verifier.domain.ports.consents import ConsentGate, ConsentRepository
 from verifier.domain.ports.outcomes import OutcomeRepository, OutcomeSummary
@@ -19,12 +26,16 @@ from verifier.domain.ports.store import Store, UnitOfWork
 from verifier.domain.ports.verifications import VerificationRecord, VerificationRepository
 
 __all__ = [
+    "AuditCheckpoints",
+    "AuditReader",
     "AuditRepository",
     "CacheRepository",
     "CachedResult",
     "Caller",
     "ConsentGate",
     "ConsentRepository",
+    "EntryQuery",
+    "EntryView",
     "OutcomeRepository",
     "OutcomeSummary",
     "PollLease",
