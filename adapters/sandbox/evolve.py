@@ -289,7 +289,8 @@ class Evolution:
         employer: str,
     ) -> Person:
         """Contributions follow the wage: recomputed for changed months, dropped for
-        months without a wage, started for months that gained one."""
+        months without a wage, started for months that gained one; unemployment benefit
+        stops for months with a wage."""
         insured: list[Fact] = []
         have: set[tuple[str, date]] = set()
         for fact in person.facts_for(SourceKind.SOCIAL_INSURANCE):
@@ -306,6 +307,13 @@ class Evolution:
                     paid = base * _PER_MILLE[fact.scheme] // 1000
                     insured.append(replace(fact, base_fen=base, paid_fen=paid))
                 continue
+            if (
+                isinstance(fact, IncomeFact)
+                and fact.kind == "unemployment_benefit"
+                and wages.get(fact.period_start, 0) > 0
+                and fact.period_end == month_end(fact.period_start)
+            ):
+                continue  # a month with a wage pays no unemployment benefit
             insured.append(fact)
         for month in created:
             base = social_insurance_base(wages[month])

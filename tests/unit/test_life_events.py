@@ -1032,3 +1032,26 @@ def test_accepted_events_keep_ids_valid_unique_and_indexed(
     for old, new in zip(seed.all_households, pop.all_households, strict=True):
         if old not in households:
             assert new is old
+
+
+def test_a_new_job_ends_unemployment_benefit_from_its_first_month() -> None:
+    def unemployed(p: Person) -> bool:
+        return bool(
+            incomes(p, SourceKind.SOCIAL_INSURANCE, lambda f: f.kind == "unemployment_benefit")
+        )
+
+    household, m = member_where(unemployed)
+    person = household.members[m]
+    start = date(AS_OF.year, 11, 1)
+    _, pop = apply(
+        IncomeChange(
+            **common(household, start), member=m, stream=IncomeStream.WAGES, amount_fen=300_000
+        )
+    )
+    new = after(pop, household).members[m]
+    benefit = incomes(new, SourceKind.SOCIAL_INSURANCE, lambda f: f.kind == "unemployment_benefit")
+    old_benefit = incomes(
+        person, SourceKind.SOCIAL_INSURANCE, lambda f: f.kind == "unemployment_benefit"
+    )
+    assert benefit == [f for f in old_benefit if f.period_start < start]
+    assert len(benefit) < len(old_benefit)
