@@ -778,3 +778,64 @@ async def test_an_id_number_as_the_user_or_request_id_metadata_goes_nowhere(stac
     assert ei.value.code() is grpc.StatusCode.NOT_FOUND
     echoed = dict(ei.value.trailing_metadata() or ())
     assert SPOUSE not in str(echoed.get("x-request-id", ""))
+
+
+# ------------------------------------------------------------- bytes that do not parse
+def raw(method: str, payload: bytes, *, stream: bool = False, role: str = "caseworker") -> Call:
+    async def run(st: Stack) -> Any:
+        md = st.md(role)
+        channel: Any = st.channel  # untyped: raw bytes, no (de)serializer
+        if stream:
+            return [r async for r in channel.unary_stream(method)(payload, metadata=md)]
+        return await channel.unary_unary(method)(payload, metadata=md)
+
+    return run
+
+
+def _not_utf8(request: Any, text: str) -> bytes:
+    data = bytes(request.SerializeToString())
+    at = data.index(text.encode())
+    return data[:at] + b"\xff" * len(text.encode()) + data[at + len(text.encode()) :]
+
+
+async def test_bytes_that_do_not_parse_name_their_field_instead_of_unknown(stack: Stack) -> None:
+    await refused(
+        stack,
+        [
+            (
+                "check: a name that is not UTF-8",
+                raw(
+                    "/hedui.v1.VerificationService/CreateVerification",
+                    _not_utf8(check(member(APPLICANT, 1, "测试乙")), "测试乙"),
+                ),
+                "household.members[0].name",
+            ),
+            (
+                "授权书: cut short",
+                raw(
+                    "/hedui.v1.ConsentService/RegisterConsent",
+                    consent_pb2.RegisterConsentRequest(consent=consent()).SerializeToString()[:-7],
+                ),
+                "consent",  # its length says more bytes than came
+            ),
+            (
+                "watch: not UTF-8",
+                raw(
+                    "/hedui.v1.VerificationService/WatchVerification",
+                    b"\x0a\x02\xc3\x28",
+                    stream=True,
+                ),
+                "verification_id",
+            ),
+            (
+                "query: not UTF-8",
+                raw(
+                    "/hedui.v1.AuditService/QueryEntries",
+                    _not_utf8(audit_pb2.QueryEntriesRequest(case_id="CASE-1"), "CASE-1"),
+                    stream=True,
+                    role="auditor",
+                ),
+                "case_id",
+            ),
+        ],
+    )

@@ -1,7 +1,8 @@
 """Domain errors → canonical gRPC codes with google.rpc.Status details.
 
-Wraps every handler (unary and server-streaming) of our services: a domain error
-becomes its status; anything unexpected becomes INTERNAL with no detail but the request
+Wraps every handler (unary and server-streaming) of our services: a request whose bytes
+do not parse is INVALID_ARGUMENT naming the field at fault; a domain error becomes its
+status; anything unexpected becomes INTERNAL with no detail but the request
 id, and is logged by type only (exception texts can carry data we must not log).
 """
 
@@ -17,6 +18,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from verifier.api.undecodable import Undecodable, tolerant
 from verifier.domain.errors import (
     Conflict,
     DomainError,
@@ -96,6 +98,11 @@ def _request_id(context: grpc.aio.ServicerContext[Any, Any]) -> str:
     return uuid.uuid4().hex
 
 
+def _parsed(request: Any) -> None:
+    if isinstance(request, Undecodable):
+        raise InvalidArgument([request.violation])
+
+
 class ErrorInterceptor(grpc.aio.ServerInterceptor):
     """Binds a request id to the logs and maps exceptions to statuses."""
 
@@ -121,6 +128,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
                 with structlog.contextvars.bound_contextvars(request_id=rid, method=method):
                     context.set_trailing_metadata((("x-request-id", rid),))
                     try:
+                        _parsed(request)
                         return await inner_uu(request, context)
                     except Exception as exc:
                         await _abort(context, exc, rid)
@@ -128,7 +136,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
 
             return grpc.unary_unary_rpc_method_handler(
                 unary,
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=tolerant(handler.request_deserializer, method),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream:
@@ -140,6 +148,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
                 rid = _request_id(context)
                 with structlog.contextvars.bound_contextvars(request_id=rid, method=method):
                     try:
+                        _parsed(request)
                         async for item in inner_us(request, context):
                             yield item
                     except Exception as exc:
@@ -148,7 +157,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
 
             return grpc.unary_stream_rpc_method_handler(
                 stream,
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=tolerant(handler.request_deserializer, method),
                 response_serializer=handler.response_serializer,
             )
         return handler
