@@ -22,8 +22,9 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database at ``url`` to ``revision``."""
+def upgrade(url: str, revision: str = "heads") -> None:
+    """Bring the database at ``url`` to ``revision`` (every head: features add their own
+    tables on branches that a merge revision later joins)."""
     if is_sqlite(url):
         ensure_sqlite_dir(url)
     command.upgrade(alembic_config(url), revision)
