@@ -134,6 +134,19 @@ def appears_in(text: str) -> bool:
     return _EMBEDDED.search(text) is not None
 
 
+def valid_in(text: str, *, today: date | None = None) -> bool:
+    """Whether an 18-character stretch of ``text`` is a valid resident ID number.
+
+    For values that are ID-shaped by chance now and then (a random SHA-256 hex digest
+    holds an ID-shaped run about once in 77,000): a stretch that also has a known
+    province, a real birth date and the right check digit is a number, not chance.
+    """
+    return any(
+        _SHAPE.fullmatch(text[i : i + 18]) and not problems(text[i : i + 18], today=today)
+        for i in range(len(text) - 17)
+    )
+
+
 def _ascii_look_alike(ch: str) -> str:
     if ch.isascii():
         return ch

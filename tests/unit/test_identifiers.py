@@ -208,3 +208,14 @@ def test_other_documents_are_ascii_letters_and_digits() -> None:
         out: list[FieldViolation] = []
         ids.check_id_number(IdType.PASSPORT, number, "n", TODAY, out)
         assert (out == []) is ok, number
+
+
+def test_a_digest_refuses_a_valid_id_number_not_a_chance_id_shaped_run() -> None:
+    # About one genuine SHA-256 hex digest in 77,000 holds an ID-shaped run of digits:
+    # refusing those would refuse a real scan. A valid number is refused.
+    chance = "3703221980051700" + "19" + "ab" * 23
+    assert len(chance) == 64 and ids.SHA256_HEX.problem(chance) is None
+    smuggled = (ID + "ab" * 23)[:64]
+    assert ids.SHA256_HEX.problem(smuggled) == (
+        "must not hold a resident ID number (this field is not for personal data)"
+    )

@@ -194,3 +194,10 @@ def test_an_id_number_is_found_inside_other_text(text: str) -> None:
 @pytest.mark.parametrize("text", ["CASE-2026-000123", "INV-2026-0412", "", "20260101120000"])
 def test_ordinary_identifiers_are_not_taken_for_id_numbers(text: str) -> None:
     assert not resident_id.appears_in(text)
+
+
+def test_a_valid_number_is_told_from_a_chance_run_of_digits() -> None:
+    assert resident_id.valid_in(f"ab{BASE}cd", today=TODAY)
+    chance = BASE[:17] + ("0" if BASE[17] != "0" else "1")
+    assert resident_id.appears_in(chance)
+    assert not resident_id.valid_in(f"ab{chance}cd", today=TODAY)

@@ -81,9 +81,10 @@ PERSON_NAME_MAX = 64
 class Format:
     """A kind of identifier: a full-match ASCII pattern whose bounds include the length.
 
-    ``rule`` completes "must be …" in the violation; ``personal`` is False for fields
+    ``rule`` completes "must be …" in the violation. ``personal`` is False for fields
     that must never hold personal data, which then also refuse anything shaped like a
-    resident ID number.
+    resident ID number; ``digest`` narrows that to a valid number for values the caller
+    does not choose (a hash), which are ID-shaped by chance now and then.
     """
 
     kind: str
@@ -91,13 +92,16 @@ class Format:
     max_length: int
     rule: str
     personal: bool = False
+    digest: bool = False
 
     def problem(self, value: str) -> str | None:
         """What is wrong with ``value`` in this format, or ``None``. Never echoes it."""
         if len(value) > self.max_length or not self.pattern.fullmatch(value):
             return f"must be {self.rule}"
-        if not self.personal and resident_id.appears_in(value):
-            return "must not hold a resident ID number (this field is not for personal data)"
+        if self.personal:
+            return None
+        if resident_id.valid_in(value) if self.digest else resident_id.appears_in(value):
+            return _NOT_PERSONAL
         return None
 
     def check(self, value: str, field: str, out: list[FieldViolation]) -> None:
@@ -109,6 +113,9 @@ class Format:
         """Like :meth:`check`, for a field where empty means "not given"."""
         if value:
             self.check(value, field, out)
+
+
+_NOT_PERSONAL = "must not hold a resident ID number (this field is not for personal data)"
 
 
 def _ascii(pattern: str) -> re.Pattern[str]:
@@ -136,7 +143,7 @@ EVIDENCE_REF = Format(
     128,
     "1-128 characters of A-Z a-z 0-9 . _ : / # - and inner spaces",
 )
-SHA256_HEX = Format("SHA-256", _ascii(r"[0-9a-f]{64}"), 64, "64 lowercase hex digits")
+SHA256_HEX = Format("SHA-256", _ascii(r"[0-9a-f]{64}"), 64, "64 lowercase hex digits", digest=True)
 # Passports and permits: letters and digits; lowercase is accepted and stored uppercase.
 OTHER_DOCUMENT_NUMBER = Format(
     "document number",
@@ -316,7 +323,7 @@ def free_text_problem(text: str, max_length: int) -> str | None:
     if not trimmed or len(trimmed) > max_length:
         return f"must be 1-{max_length} characters"
     if resident_id.appears_in(trimmed):
-        return "must not hold a resident ID number (this field is not for personal data)"
+        return _NOT_PERSONAL
     return None
 
 
