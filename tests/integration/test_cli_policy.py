@@ -272,3 +272,13 @@ def test_the_opt_in_is_checked(tmp_path: Path, table: str, fragment: str) -> Non
     cfg.write_text(f"[policy]\n{table}\n")
     with pytest.raises(ConfigError, match=re.escape(fragment)):
         load_config(cfg)
+
+
+def test_policy_check_names_the_example_values_in_force(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["policy", "check", str(REGIONS / "370322.toml")]) == 0
+    out = capsys.readouterr().out.replace("\n", " ")
+    assert "example values no document states" in out
+    assert "dibao_standard_urban" in out
+    assert "linshi_illness_min_multiplier" not in out  # stated by 高政字〔2021〕27号

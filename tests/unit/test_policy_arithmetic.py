@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters import SourceKind
+from adapters import IncomeCategory, SourceKind
 from tests.unit.test_assess import (
     POLICY,
     adult,
@@ -32,6 +32,8 @@ from tests.unit.test_assess import (
 )
 from verifier.policy import (
     AssessmentInput,
+    Declaration,
+    DeclaredIncome,
     Deduction,
     DeductionKind,
     Hukou,
@@ -351,3 +353,17 @@ def test_region_codes_are_six_ascii_digits_by_full_match(bad: str) -> None:
         AssessmentInput(bad, date(2025, 3, 10), Hukou.URBAN, (adult(0),))
     with pytest.raises(PolicyError, match="6-digit"):
         load_policy(bad)
+
+
+def test_declared_income_is_compared_on_the_exact_monthly_figure() -> None:
+    # Found 720005 ÷ 12 = 720005/12 = 60000.42 a month; declared 50000: the difference
+    # (720005 − 600000)/12 = 120005/12 = 10000.42 exceeds the tolerance 10000 → reported. (Rounded first, found was 60000 and
+    # the difference 10000 = tolerance was not reported.) 720000 → exactly 10000 → not.
+    decl = Declaration(income=(DeclaredIncome(IncomeCategory.WAGES, 50000),))
+    j = run(household(1, {0: [income(720005)]}, declaration=decl))
+    [d] = j["discrepancies"]
+    assert (d["found"], d["tolerance"]) == (60000, 10000)
+    assert d["exact"]["found"] == "720005/12"
+    assert d["exact"]["difference"] == "120005/12"
+    assert "精确值 120005/12 分" in d["text"]
+    assert run(household(1, {0: [income(720000)]}, declaration=decl))["discrepancies"] == []

@@ -44,9 +44,19 @@ def policy_check(_cfg: Config, args: argparse.Namespace) -> int:
     problems = policy.check_policy_file(Path(args.file))
     if not problems:
         console.print(f"[green]{args.file}: policy file is valid[/]")
+        # A valid file may still rest on placeholders: say which, as production would.
+        today = date.today()
+        examples = policy.load_policy_file(Path(args.file)).examples_in_force(today)
+        if examples:
+            console.print(
+                f"[yellow]{len(examples)} parameters in force on {today} are example values"
+                " no document states[/] (production refuses them unless the operator accepts"
+                " them): " + ", ".join(examples),
+                markup=True,
+            )
         return 0
     for p in problems:
-        err.print(f"[red]{p}[/]")
+        err.print(str(p), style="red", markup=False)
     return 1
 
 

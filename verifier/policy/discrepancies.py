@@ -14,13 +14,14 @@ not reported: the missing source may hold the rest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 from adapters import AssetCategory, IncomeCategory
 from verifier.policy.aggregate import Aggregates, Evidence
 from verifier.policy.inputs import AssessmentInput, DeclaredPeriod
-from verifier.policy.money import half_up, yuan
+from verifier.policy.money import exact_str, fen_text, half_up, yuan
 from verifier.policy.snapshot import Snapshot
 
 INCOME_LABELS = {
@@ -54,6 +55,8 @@ class Discrepancy:
     text: str
     reference: str
     evidence: tuple[Evidence, ...]
+    exact: Mapping[str, str] = field(default_factory=dict)
+    """Exact values (``"p/q"`` fen) of the figures compared, where not a whole fen."""
 
     @property
     def difference(self) -> int:
@@ -76,6 +79,7 @@ class Discrepancy:
             "text": self.text,
             "reference": self.reference,
             "evidence": [e.to_json() for e in self.evidence],
+            "exact": dict(self.exact),
         }
 
 
@@ -112,7 +116,16 @@ def find_discrepancies(
         if abs(diff_exact) <= tol_exact or (diff_exact < 0 and not agg.complete):
             continue
         declared, found, tol = half_up(declared_exact), half_up(found_exact), half_up(tol_exact)
-        diff = found - declared
+        exact = {
+            k: exact_str(v)
+            for k, v in (
+                ("declared", declared_exact),
+                ("found", found_exact),
+                ("difference", diff_exact),
+                ("tolerance", tol_exact),
+            )
+            if v.denominator != 1
+        }
         label = INCOME_LABELS[cat]
         out.append(
             Discrepancy(
@@ -121,10 +134,12 @@ def find_discrepancies(
                 declared,
                 found,
                 tol,
-                f"申报{label}月均 {yuan(declared)} 元；部门记录显示窗口期月均 {yuan(found)} 元，"
-                f"相差 {yuan(abs(diff))} 元，超出容差 {yuan(tol)} 元",
+                f"申报{label}月均 {fen_text(declared_exact)}；部门记录显示窗口期月均 "
+                f"{fen_text(found_exact)}，相差 {fen_text(abs(diff_exact))}，"
+                f"超出容差 {fen_text(tol_exact)}",
                 ref,
                 agg.income_evidence.get(cat, ()),
+                exact,
             )
         )
 
@@ -157,6 +172,7 @@ def find_discrepancies(
         diff = found - declared
         if abs(diff) <= tol_exact or (diff < 0 and not agg.complete):
             continue
+        tol_note = "" if tol_exact.denominator == 1 else f"（精确值 {exact_str(tol_exact)} 分）"
         out.append(
             Discrepancy(
                 "asset_value",
@@ -165,9 +181,10 @@ def find_discrepancies(
                 found,
                 tol,
                 f"申报{label} {yuan(declared)} 元；部门记录显示 {yuan(found)} 元，"
-                f"相差 {yuan(abs(diff))} 元，超出容差 {yuan(tol)} 元",
+                f"相差 {yuan(abs(diff))} 元，超出容差 {yuan(tol)} 元{tol_note}",
                 ref,
                 ev,
+                {"tolerance": exact_str(tol_exact)} if tol_note else {},
             )
         )
 
