@@ -839,3 +839,21 @@ async def test_bytes_that_do_not_parse_name_their_field_instead_of_unknown(stack
             ),
         ],
     )
+
+
+async def test_a_request_with_hundreds_of_bad_fields_is_still_invalid_argument(
+    stack: Stack,
+) -> None:
+    # The status rides in trailing metadata, which clients cap at 8 KiB: sixty long
+    # violations once came back as RESOURCE_EXHAUSTED from the client's own library.
+    members = [member(APPLICANT[:17] + "\u00b2", 1, "测\x07试" * 10)]
+    members += [member(f"{i:018d}", 3, "\x00" * 64) for i in range(29)]
+    cases: list[tuple[str, Call, str]] = [
+        ("thirty bad members", create(check(*members)), "household.members[0].id_number"),
+        ("a million unknown sources", create(check(sources=[cast(Any, 99)] * 10**6)), "sources"),
+        ("many unknown programs", register(consent(purposes=[cast(Any, 99)] * 5000)), "purposes"),
+    ]
+    await refused(stack, cases)
+    with pytest.raises(grpc.aio.AioRpcError) as ei:
+        await cases[0][1](stack)
+    assert len(violations(ei.value)) <= 16 and "more" in (ei.value.details() or "")

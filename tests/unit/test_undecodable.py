@@ -1,12 +1,14 @@
-"""Bytes that do not parse as the request name the field at fault (issue 12)."""
+"""Bytes that do not parse name the field at fault, and a refusal fits in trailers (issue 12)."""
 
 from __future__ import annotations
 
+from google.rpc import error_details_pb2
 from hedui.v1 import consent_pb2
 from hedui.v1 import verification_pb2 as pb
 
+from verifier.api.errors import MAX_VIOLATIONS, status_for
 from verifier.api.undecodable import Undecodable, locate, tolerant
-from verifier.domain.errors import FieldViolation
+from verifier.domain.errors import FieldViolation, InvalidArgument
 
 NAME_TAG = b"\x1a"  # Member.name: field 3, length-delimited
 
@@ -50,3 +52,13 @@ def test_the_deserializer_no_longer_raises() -> None:
     assert refused == Undecodable(FieldViolation("number", "must be valid UTF-8"))
     garbage = parse(b"\x0b\x0c\x0d")
     assert isinstance(garbage, Undecodable) and garbage.violation.field
+
+
+def test_a_long_list_of_violations_is_cut_to_fit_in_trailers() -> None:
+    many = InvalidArgument([FieldViolation(f"f[{i}]", "x" * 1000) for i in range(500)])
+    status = status_for(many)
+    br = error_details_pb2.BadRequest()
+    assert status.details[0].Unpack(br)
+    assert [v.field for v in br.field_violations] == [f"f[{i}]" for i in range(MAX_VIOLATIONS)]
+    assert status.message.endswith(f"; and {500 - MAX_VIOLATIONS} more")
+    assert len(status.SerializeToString()) < 8 * 1024

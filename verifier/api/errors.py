@@ -42,18 +42,31 @@ def _pack(msg: Any) -> any_pb2.Any:
     return a
 
 
+# The status travels in trailing metadata, which clients cap (8 KiB by default): a
+# request with a thousand bad entries would otherwise be answered RESOURCE_EXHAUSTED by
+# the client's own library instead of INVALID_ARGUMENT.
+MAX_VIOLATIONS = 16
+_MAX_FIELD = 120
+_MAX_DESCRIPTION = 200
+
+
 def status_for(exc: DomainError) -> status_pb2.Status:
     if isinstance(exc, InvalidArgument):
+        shown = [
+            (v.field[:_MAX_FIELD], v.description[:_MAX_DESCRIPTION])
+            for v in exc.violations[:MAX_VIOLATIONS]
+        ]
         br = error_details_pb2.BadRequest(
             field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(
-                    field=v.field, description=v.description
-                )
-                for v in exc.violations
+                error_details_pb2.BadRequest.FieldViolation(field=f, description=d)
+                for f, d in shown
             ]
         )
+        message = "; ".join(f"{f}: {d}" for f, d in shown)
+        if len(exc.violations) > MAX_VIOLATIONS:
+            message += f"; and {len(exc.violations) - MAX_VIOLATIONS} more"
         return status_pb2.Status(
-            code=code_pb2.INVALID_ARGUMENT, message=str(exc), details=[_pack(br)]
+            code=code_pb2.INVALID_ARGUMENT, message=message, details=[_pack(br)]
         )
     if isinstance(exc, ResourceExhausted):
         info = error_details_pb2.ErrorInfo(reason=exc.reason, domain=DOMAIN)

@@ -169,7 +169,16 @@ def validate_consent(draft: ConsentDraft, *, today: date) -> ConsentDoc:
         out.append(FieldViolation("subjects", f"must have 1 to {MAX_SUBJECTS} people"))
     if len(draft.signatories) > MAX_SUBJECTS:
         out.append(FieldViolation("signatories", f"must have at most {MAX_SUBJECTS} signatures"))
-    if len(draft.subjects) > MAX_SUBJECTS or len(draft.signatories) > MAX_SUBJECTS:
+    if len(draft.purposes) > len(Purpose):
+        out.append(FieldViolation("purposes", "must not repeat a program"))
+    if len(draft.sources) > len(SourceKind):
+        out.append(FieldViolation("sources", "must not repeat a source"))
+    if (
+        len(draft.subjects) > MAX_SUBJECTS
+        or len(draft.signatories) > MAX_SUBJECTS
+        or len(draft.purposes) > len(Purpose)
+        or len(draft.sources) > len(SourceKind)
+    ):
         raise InvalidArgument(out)  # not worth looking at each of thousands of people
     seen: dict[tuple[IdType | None, str], int] = {}
     for i, s in enumerate(draft.subjects):

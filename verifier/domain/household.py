@@ -268,6 +268,20 @@ def _check_extras(draft: RequestDraft, out: list[FieldViolation]) -> None:
         )
 
 
+def _check_list_lengths(draft: RequestDraft, out: list[FieldViolation]) -> None:
+    """Lists of distinct enum values cannot be longer than the enum: refuse a longer one
+    whole, before looking at each of (possibly) millions of entries."""
+    if len(draft.purposes) > len(Purpose):
+        out.append(FieldViolation("purposes", "must not repeat a program"))
+        raise InvalidArgument(out)
+    if len(draft.current_programs) > len(Purpose):
+        out.append(FieldViolation("current_programs", "must not repeat a program"))
+        raise InvalidArgument(out)
+    if len(draft.sources) > len(SourceKind):
+        out.append(FieldViolation("sources", "must not repeat a source"))
+        raise InvalidArgument(out)
+
+
 def validate_request(draft: RequestDraft, *, today: date) -> VerificationRequest:
     """Check everything about a request before anything else happens.
 
@@ -278,6 +292,7 @@ def validate_request(draft: RequestDraft, *, today: date) -> VerificationRequest
     ids.REQUEST_ID.check(draft.request_id, "request_id", out)
     ids.CASE_ID.check(draft.case_id, "case_id", out)
     ids.AUTHORIZATION_NUMBER.check(draft.authorization_id, "authorization_id", out)
+    _check_list_lengths(draft, out)
     if not draft.purposes:
         out.append(FieldViolation("purposes", "must name at least one program"))
     for i, p in enumerate(draft.purposes):
