@@ -145,6 +145,10 @@ SPECS: Mapping[str, Spec] = {
     "discrepancy_tolerance_percent": Spec(Kind.PERCENT),
     "required_sources": Spec(Kind.STR_LIST, choices=_SOURCE_NAMES),
     "fen_tie_rule": Spec(Kind.CHOICE, choices=TIE_RULES),
+    # Time limits on a whole check (verifier.domain.time_limits): optional, so a policy
+    # file written before them still loads; a region without them gives no due date.
+    "check_due_working_days": Spec(Kind.INT, required=False, minimum=_D(1), maximum=_D(60)),
+    "urgent_due_hours": Spec(Kind.INT, required=False, minimum=_D(1), maximum=_D(168)),
     **{
         f"discrepancy_tolerance_fen_{c.value}": Spec(Kind.FEN, required=False, minimum=_D(0))
         for c in (*IncomeCategory, *AssetCategory)
