@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
+from tests.fakes.monitoring import InMemoryAlerts, InMemoryChanges
 from tests.fakes.repositories import (
     InMemoryAudit,
     InMemoryCache,
@@ -50,6 +51,8 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.consents = InMemoryConsents(t)
         self.audit = InMemoryAudit(t, self._store.clock, lambda: self._store.audit_unavailable)
         self.cache = InMemoryCache(t)
+        self.alerts = InMemoryAlerts(t.monitoring, self.audit)
+        self.changes = InMemoryChanges(t.monitoring)
 
     async def __aenter__(self) -> InMemoryUnitOfWork:
         if self._write:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from audit.entry import EntryDraft
+from tests.fakes.monitoring import MonitoringTables
 from verifier.domain.consent import ConsentDoc, ConsentEvent, ConsentRecord
 from verifier.domain.household import VerificationRequest
 from verifier.domain.outcomes import SourceOutcome
@@ -63,6 +64,7 @@ class Tables:
     audit: list[AuditRow] = field(default_factory=list)
     cache: dict[tuple[str, str], CachedResult] = field(default_factory=dict)
     announced: list[str] = field(default_factory=list)
+    monitoring: MonitoringTables = field(default_factory=MonitoringTables)
 
     def copy(self) -> Tables:
         return Tables(
@@ -73,4 +75,5 @@ class Tables:
             list(self.audit),
             dict(self.cache),
             list(self.announced),
+            monitoring=self.monitoring.copy(),
         )

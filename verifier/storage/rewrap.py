@@ -72,6 +72,7 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
     SealedColumn("result_cache", ("subject_ref", "source"), "records_sealed", "key_id",
                  aad("result_cache", "subject_ref", "source")),
     SealedColumn("consents", ("number",), "sealed", "key_id", aad("consents", "number")),
+    SealedColumn("alerts", ("id",), "person_sealed", "person_key_id", aad("alerts", "id")),
 )  # fmt: skip
 
 DEFAULT_BATCH = 200

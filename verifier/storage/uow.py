@@ -21,8 +21,10 @@ from audit.log import AuditLog
 from audit.schema import AuditHeadRow
 from verifier.domain.errors import Unavailable
 from verifier.domain.ports import Store, UnitOfWork
+from verifier.storage.alerts import SqlAlerts
 from verifier.storage.audit_log import SqlAudit
 from verifier.storage.cache import SqlCache
+from verifier.storage.changes import SqlChanges
 from verifier.storage.consents import SqlConsents
 from verifier.storage.engine import Database
 from verifier.storage.guard import guard
@@ -68,6 +70,8 @@ class SqlUnitOfWork(UnitOfWork):
         self.consents = SqlConsents(session, self._sealer)
         self.audit = SqlAudit(session, self._audit)
         self.cache = SqlCache(session, self._sealer)
+        self.alerts = SqlAlerts(session, self._sealer, self.audit)
+        self.changes = SqlChanges(session)
 
     @property
     def session(self) -> AsyncSession:

@@ -10,6 +10,7 @@ use in-memory fakes that subclass them (``tests/fakes/``). Nothing here does I/O
 
 # Caller is a value, not a port; it is here too because the API layer imports it with them.
 from verifier.domain.caller import Caller
+from verifier.domain.ports.alerts import AlertChange, AlertRepository
 from verifier.domain.ports.audit import (
     AuditCheckpoints,
     AuditReader,
@@ -18,6 +19,13 @@ from verifier.domain.ports.audit import (
     EntryView,
 )
 from verifier.domain.ports.cache import CachedResult, CacheRepository
+from verifier.domain.ports.changes import (
+    ChangeQuery,
+    ChangeRepository,
+    HouseholdCheck,
+    PendingComparison,
+    StoredChanges,
+)
 from verifier.domain.ports.consents import ConsentGate, ConsentRepository
 from verifier.domain.ports.outcomes import OutcomeRepository, OutcomeSummary
 from verifier.domain.ports.polls import PollLease, PollRepository
@@ -26,22 +34,29 @@ from verifier.domain.ports.store import Store, UnitOfWork
 from verifier.domain.ports.verifications import VerificationRecord, VerificationRepository
 
 __all__ = [
+    "AlertChange",
+    "AlertRepository",
     "AuditCheckpoints",
     "AuditReader",
     "AuditRepository",
     "CacheRepository",
     "CachedResult",
     "Caller",
+    "ChangeQuery",
+    "ChangeRepository",
     "ConsentGate",
     "ConsentRepository",
     "EntryQuery",
     "EntryView",
+    "HouseholdCheck",
     "OutcomeRepository",
     "OutcomeSummary",
+    "PendingComparison",
     "PollLease",
     "PollRepository",
     "ReportRepository",
     "Store",
+    "StoredChanges",
     "StoredReport",
     "UnitOfWork",
     "VerificationRecord",

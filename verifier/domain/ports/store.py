@@ -8,8 +8,10 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TypeVar
 
+from verifier.domain.ports.alerts import AlertRepository
 from verifier.domain.ports.audit import AuditRepository
 from verifier.domain.ports.cache import CacheRepository
+from verifier.domain.ports.changes import ChangeRepository
 from verifier.domain.ports.consents import ConsentRepository
 from verifier.domain.ports.outcomes import OutcomeRepository
 from verifier.domain.ports.polls import PollRepository
@@ -33,6 +35,8 @@ class UnitOfWork(abc.ABC):
     consents: ConsentRepository
     audit: AuditRepository
     cache: CacheRepository
+    alerts: AlertRepository
+    changes: ChangeRepository
 
     async def __aenter__(self) -> UnitOfWork:
         return self

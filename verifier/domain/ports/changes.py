@@ -1,0 +1,126 @@
+"""The changes repository: which checks each household had, the comparisons still to
+make, and the signed change documents made.
+
+A released report version is noted in the transaction that releases it
+(:meth:`ChangeRepository.note_release`), so a comparison is never lost to a crash between
+the release and the comparison: whichever process next sweeps makes it.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HouseholdCheck:
+    """One check of a household: the keys a comparison matches checks and members by.
+    Only keyed references (HMACs), never who the people are."""
+
+    verification_id: str
+    region: str
+    household_ref: str
+    member_refs: tuple[str, ...]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PendingComparison:
+    verification_id: str
+    version: int
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredChanges:
+    """A signed change document between the previous check's latest report version and
+    one report version of the current check. The envelope holds no personal data (masked
+    IDs and keyed refs only; see docs/change-document.md), so it is stored as it is."""
+
+    verification_id: str
+    version: int
+    region: str
+    household_ref: str
+    previous_verification_id: str
+    previous_version: int
+    previous_report_id: str
+    previous_sha256: str
+    current_report_id: str
+    current_sha256: str
+    envelope: bytes
+    envelope_sha256: str
+    key_id: str
+    codes: tuple[str, ...]
+    """The reason codes of the document's entries, each once, in listing order."""
+    household_figures_compared: bool
+    withheld: int
+    created_at: datetime
+    record_seq: int
+    """The seq of the ``changes_recorded`` audit entry written with it."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeQuery:
+    """Change documents of the caller's regions (GB/T 2260 prefixes), newest first,
+    optionally of one household or one check, starting after ``after``
+    ((created_at, verification_id, version) of the last one seen)."""
+
+    regions: tuple[str, ...]
+    limit: int
+    household_ref: str = ""
+    verification_id: str = ""
+    after: tuple[datetime, str, int] | None = None
+
+
+class ChangeRepository(abc.ABC):
+    @abc.abstractmethod
+    async def note_release(self, check: HouseholdCheck, version: int, now: datetime) -> None:
+        """Record the check (once) and the comparison its ``version`` needs. Idempotent."""
+
+    @abc.abstractmethod
+    async def pending(
+        self, now: datetime, limit: int, *, only: tuple[str, int] | None = None
+    ) -> list[PendingComparison]:
+        """Comparisons not yet made and due, oldest first, locked until this unit ends
+        (SKIP LOCKED on PostgreSQL: another process's are skipped, not waited for).
+        ``only`` narrows to one (verification_id, version)."""
+
+    @abc.abstractmethod
+    async def finish(self, verification_id: str, version: int, outcome: str, now: datetime) -> None:
+        """Mark a comparison made (``outcome``: ``recorded``, ``first_check``, ``superseded``)."""
+
+    @abc.abstractmethod
+    async def retry_later(
+        self, verification_id: str, version: int, at: datetime, reason: str
+    ) -> None:
+        """A comparison that could not be made now: count the attempt, try again at ``at``."""
+
+    @abc.abstractmethod
+    async def check(self, verification_id: str) -> HouseholdCheck | None: ...
+
+    @abc.abstractmethod
+    async def previous_check(self, current: HouseholdCheck) -> HouseholdCheck | None:
+        """The latest earlier check (by created_at, then id) of the same household in the
+        same region, among checks with a released report."""
+
+    @abc.abstractmethod
+    async def add(self, changes: StoredChanges) -> None:
+        """Store a change document; a second one for the same (verification, version)
+        raises :class:`~verifier.domain.errors.Conflict`."""
+
+    @abc.abstractmethod
+    async def get(self, verification_id: str, version: int) -> StoredChanges | None:
+        """``version`` 0 means the latest version's."""
+
+    @abc.abstractmethod
+    async def find(self, query: ChangeQuery) -> list[StoredChanges]: ...
+
+
+__all__ = [
+    "ChangeQuery",
+    "ChangeRepository",
+    "HouseholdCheck",
+    "PendingComparison",
+    "StoredChanges",
+]
