@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any
 
 from tests.fakes.monitoring import InMemoryAlerts, InMemoryChanges
+from tests.fakes.outbox import InMemoryDeliveries, InMemoryOutbox
 from tests.fakes.repositories import (
     InMemoryAudit,
     InMemoryCache,
@@ -53,6 +54,8 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.cache = InMemoryCache(t)
         self.alerts = InMemoryAlerts(t.monitoring, self.audit)
         self.changes = InMemoryChanges(t.monitoring)
+        self.outbox = InMemoryOutbox(t.webhooks)
+        self.deliveries = InMemoryDeliveries(t.webhooks)
 
     async def __aenter__(self) -> InMemoryUnitOfWork:
         if self._write:

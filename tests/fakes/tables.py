@@ -8,6 +8,7 @@ from typing import Any
 
 from audit.entry import EntryDraft
 from tests.fakes.monitoring import MonitoringTables
+from tests.fakes.tables_webhooks import WebhookTables
 from verifier.domain.consent import ConsentDoc, ConsentEvent, ConsentRecord
 from verifier.domain.household import VerificationRequest
 from verifier.domain.outcomes import SourceOutcome
@@ -65,6 +66,7 @@ class Tables:
     cache: dict[tuple[str, str], CachedResult] = field(default_factory=dict)
     announced: list[str] = field(default_factory=list)
     monitoring: MonitoringTables = field(default_factory=MonitoringTables)
+    webhooks: WebhookTables = field(default_factory=WebhookTables)
 
     def copy(self) -> Tables:
         return Tables(
@@ -76,4 +78,5 @@ class Tables:
             dict(self.cache),
             list(self.announced),
             monitoring=self.monitoring.copy(),
+            webhooks=self.webhooks.copy(),
         )

@@ -26,12 +26,16 @@ from verifier.storage.audit_log import SqlAudit
 from verifier.storage.cache import SqlCache
 from verifier.storage.changes import SqlChanges
 from verifier.storage.consents import SqlConsents
+from verifier.storage.deliveries import SqlDeliveries
 from verifier.storage.engine import Database
 from verifier.storage.guard import guard
 from verifier.storage.notify import listen
+from verifier.storage.outbox import SqlOutbox
 from verifier.storage.outcomes import SqlOutcomes
 from verifier.storage.polls import SqlPolls
+from verifier.storage.rechecks import SqlRechecks
 from verifier.storage.reports import SqlReports
+from verifier.storage.roster import SqlRoster
 from verifier.storage.sealing import Sealer
 from verifier.storage.verifications import SqlVerifications
 
@@ -72,6 +76,10 @@ class SqlUnitOfWork(UnitOfWork):
         self.cache = SqlCache(session, self._sealer)
         self.alerts = SqlAlerts(session, self._sealer, self.audit)
         self.changes = SqlChanges(session)
+        self.outbox = SqlOutbox(session)
+        self.deliveries = SqlDeliveries(session)
+        self.roster = SqlRoster(session, self._sealer)
+        self.rechecks = SqlRechecks(session)
 
     @property
     def session(self) -> AsyncSession:

@@ -2,10 +2,11 @@
 
 A :class:`UnitOfWork` is one transaction; its repositories (``uow.verifications``,
 ``uow.outcomes``, ``uow.polls``, ``uow.reports``, ``uow.consents``, ``uow.audit``,
-``uow.cache``) work inside it. :class:`Store` opens units of work and group-commits
-:meth:`Store.write`. Auditors read the log through :class:`AuditReader` and
-:class:`AuditCheckpoints`. ``verifier.storage`` implements them on SQLAlchemy; the unit tests
-use in-memory fakes that subclass them (``tests/fakes/``). Nothing here does I/O.
+``uow.cache``, ``uow.outbox``, ``uow.deliveries``) work inside it. :class:`Store` opens
+units of work and group-commits :meth:`Store.write`. Auditors read the log through
+:class:`AuditReader` and :class:`AuditCheckpoints`. ``verifier.storage`` implements them on
+SQLAlchemy; the unit tests use in-memory fakes that subclass them (``tests/fakes/``).
+Nothing here does I/O.
 """
 
 # Caller is a value, not a port; it is here too because the API layer imports it with them.
@@ -27,15 +28,35 @@ from verifier.domain.ports.changes import (
     StoredChanges,
 )
 from verifier.domain.ports.consents import ConsentGate, ConsentRepository
+from verifier.domain.ports.outbox import (
+    Attempt,
+    AttemptView,
+    DeliveryLease,
+    DeliveryRepository,
+    OutboxRepository,
+    SubscriberState,
+    Subscription,
+)
 from verifier.domain.ports.outcomes import OutcomeRepository, OutcomeSummary
 from verifier.domain.ports.polls import PollLease, PollRepository
+from verifier.domain.ports.rechecks import RecheckRepository, ReleasedCheck
 from verifier.domain.ports.reports import ReportRepository, StoredReport
+from verifier.domain.ports.roster import (
+    Cycle,
+    NewContent,
+    RosterQuery,
+    RosterRecord,
+    RosterRepository,
+    Schedule,
+)
 from verifier.domain.ports.store import Store, UnitOfWork
 from verifier.domain.ports.verifications import VerificationRecord, VerificationRepository
 
 __all__ = [
     "AlertChange",
     "AlertRepository",
+    "Attempt",
+    "AttemptView",
     "AuditCheckpoints",
     "AuditReader",
     "AuditRepository",
@@ -46,18 +67,31 @@ __all__ = [
     "ChangeRepository",
     "ConsentGate",
     "ConsentRepository",
+    "Cycle",
+    "DeliveryLease",
+    "DeliveryRepository",
     "EntryQuery",
     "EntryView",
     "HouseholdCheck",
+    "NewContent",
+    "OutboxRepository",
     "OutcomeRepository",
     "OutcomeSummary",
     "PendingComparison",
     "PollLease",
     "PollRepository",
+    "RecheckRepository",
+    "ReleasedCheck",
     "ReportRepository",
+    "RosterQuery",
+    "RosterRecord",
+    "RosterRepository",
+    "Schedule",
     "Store",
     "StoredChanges",
     "StoredReport",
+    "SubscriberState",
+    "Subscription",
     "UnitOfWork",
     "VerificationRecord",
     "VerificationRepository",

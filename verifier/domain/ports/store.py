@@ -13,9 +13,12 @@ from verifier.domain.ports.audit import AuditRepository
 from verifier.domain.ports.cache import CacheRepository
 from verifier.domain.ports.changes import ChangeRepository
 from verifier.domain.ports.consents import ConsentRepository
+from verifier.domain.ports.outbox import DeliveryRepository, OutboxRepository
 from verifier.domain.ports.outcomes import OutcomeRepository
 from verifier.domain.ports.polls import PollRepository
+from verifier.domain.ports.rechecks import RecheckRepository
 from verifier.domain.ports.reports import ReportRepository
+from verifier.domain.ports.roster import RosterRepository
 from verifier.domain.ports.verifications import VerificationRepository
 
 T = TypeVar("T")
@@ -37,6 +40,10 @@ class UnitOfWork(abc.ABC):
     cache: CacheRepository
     alerts: AlertRepository
     changes: ChangeRepository
+    outbox: OutboxRepository
+    deliveries: DeliveryRepository
+    roster: RosterRepository
+    rechecks: RecheckRepository
 
     async def __aenter__(self) -> UnitOfWork:
         return self
