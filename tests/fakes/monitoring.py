@@ -212,12 +212,19 @@ class InMemoryChanges(ChangeRepository):
     async def check(self, verification_id: str) -> HouseholdCheck | None:
         return self._t.checks.get(verification_id)
 
+    async def set_roster_ref(self, verification_id: str, roster_ref: str) -> None:
+        check = self._t.checks[verification_id]
+        self._t.checks[verification_id] = replace(check, roster_ref=roster_ref)
+
     async def previous_check(self, current: HouseholdCheck) -> HouseholdCheck | None:
         earlier = [
             c
             for c in self._t.checks.values()
             if c.region == current.region
-            and c.household_ref == current.household_ref
+            and (
+                c.household_ref == current.household_ref
+                or bool(current.roster_ref and c.roster_ref == current.roster_ref)
+            )
             and (c.created_at, c.verification_id) < (current.created_at, current.verification_id)
         ]
         return max(earlier, key=lambda c: (c.created_at, c.verification_id), default=None)

@@ -348,6 +348,19 @@ async def test_checks_comparisons_and_documents(store: Store) -> None:
         assert await uow.changes.previous_check(checks[2]) == checks[0]
         assert await uow.changes.previous_check(checks[0]) is None
         assert await uow.changes.previous_check(other) is None
+        # A re-check from the roster whose applicant changed finds the household's check
+        # through the roster entry, once that check is linked to it.
+        successor = replace(other, household_ref="9" * 64, roster_ref="r" * 64)
+        assert await uow.changes.previous_check(successor) is None
+
+    async def link(uow: UnitOfWork) -> None:
+        await uow.changes.set_roster_ref(vid(3), "r" * 64)
+
+    await store.write(link)
+    async with store.unit_of_work(write=False) as uow:
+        linked = await uow.changes.check(vid(3))
+        assert linked is not None and linked.roster_ref == "r" * 64
+        assert await uow.changes.previous_check(successor) == linked
 
     async def pending(uow: UnitOfWork) -> list[tuple[str, int]]:
         return [(p.verification_id, p.version) for p in await uow.changes.pending(T0, 10)]

@@ -33,6 +33,7 @@ def _check(row: HouseholdCheckRow) -> HouseholdCheck:
         household_ref=row.household_ref,
         member_refs=tuple(r for r in row.member_refs.split(",") if r),
         created_at=row.created_at,
+        roster_ref=row.roster_ref,
     )
 
 
@@ -73,6 +74,7 @@ class SqlChanges(ChangeRepository):
                         household_ref=check.household_ref,
                         member_refs=",".join(check.member_refs),
                         created_at=check.created_at,
+                        roster_ref=check.roster_ref,
                     )
                 )
             key = (check.verification_id, version)
@@ -143,12 +145,23 @@ class SqlChanges(ChangeRepository):
             row = await self._session.get(HouseholdCheckRow, verification_id)
             return _check(row) if row is not None else None
 
+    async def set_roster_ref(self, verification_id: str, roster_ref: str) -> None:
+        async with guard():
+            row = await self._session.get(HouseholdCheckRow, verification_id)
+            if row is None:
+                raise KeyError(verification_id)
+            row.roster_ref = roster_ref
+            await self._session.flush()
+
     async def previous_check(self, current: HouseholdCheck) -> HouseholdCheck | None:
+        same = HouseholdCheckRow.household_ref == current.household_ref
+        if current.roster_ref:
+            same = or_(same, HouseholdCheckRow.roster_ref == current.roster_ref)
         q = (
             select(HouseholdCheckRow)
             .where(
                 HouseholdCheckRow.region == current.region,
-                HouseholdCheckRow.household_ref == current.household_ref,
+                same,
                 or_(
                     HouseholdCheckRow.created_at < current.created_at,
                     and_(

@@ -31,6 +31,7 @@ class HouseholdCheckRow(Base):
     __tablename__ = "household_checks"
     __table_args__ = (
         Index("ix_household_checks_household", "region", "household_ref", "created_at"),
+        Index("ix_household_checks_roster", "region", "roster_ref", "created_at"),
     )
 
     verification_id: Mapped[str] = mapped_column(
@@ -41,6 +42,8 @@ class HouseholdCheckRow(Base):
     # Each member's subject_ref in the request's order, comma-separated (HMACs only).
     member_refs: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # HMAC of the roster entry's key, for checks the roster's scheduler started.
+    roster_ref: Mapped[str] = mapped_column(String(64), default="")
 
 
 class ChangeComparisonRow(Base):

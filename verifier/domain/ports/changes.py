@@ -16,13 +16,19 @@ from datetime import datetime
 @dataclass(frozen=True, slots=True)
 class HouseholdCheck:
     """One check of a household: the keys a comparison matches checks and members by.
-    Only keyed references (HMACs), never who the people are."""
+    Only keyed references (HMACs), never who the people are.
+
+    ``household_ref`` is the applicant's subject_ref (as the 授权书 registry names a
+    household). ``roster_ref``, for a check the roster's scheduler started, keys the
+    roster entry (region and the case system's household reference): it links a re-check
+    to the household's earlier checks even when the applicant changed (a death)."""
 
     verification_id: str
     region: str
     household_ref: str
     member_refs: tuple[str, ...]
     created_at: datetime
+    roster_ref: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +106,14 @@ class ChangeRepository(abc.ABC):
     async def check(self, verification_id: str) -> HouseholdCheck | None: ...
 
     @abc.abstractmethod
+    async def set_roster_ref(self, verification_id: str, roster_ref: str) -> None:
+        """Link a noted check to its roster entry (set once the comparison learns it)."""
+
+    @abc.abstractmethod
     async def previous_check(self, current: HouseholdCheck) -> HouseholdCheck | None:
         """The latest earlier check (by created_at, then id) of the same household in the
-        same region, among checks with a released report."""
+        same region, among checks with a released report: the same ``household_ref``, or
+        the same non-empty ``roster_ref``."""
 
     @abc.abstractmethod
     async def add(self, changes: StoredChanges) -> None:

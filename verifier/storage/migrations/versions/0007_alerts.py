@@ -31,11 +31,16 @@ def upgrade() -> None:
         sa.Column("household_ref", sa.String(64), nullable=False),
         sa.Column("member_refs", sa.Text, nullable=False),
         sa.Column("created_at", UtcDateTime, nullable=False),
+        # HMAC of the roster entry a re-check came from (empty for other checks).
+        sa.Column("roster_ref", sa.String(64), nullable=False, server_default=""),
     )
     op.create_index(
         "ix_household_checks_household",
         "household_checks",
         ["region", "household_ref", "created_at"],
+    )
+    op.create_index(
+        "ix_household_checks_roster", "household_checks", ["region", "roster_ref", "created_at"]
     )
     op.create_table(
         "change_comparisons",
@@ -133,5 +138,6 @@ def downgrade() -> None:
     op.drop_table("change_documents")
     op.drop_index("ix_change_comparisons_due", "change_comparisons")
     op.drop_table("change_comparisons")
+    op.drop_index("ix_household_checks_roster", "household_checks")
     op.drop_index("ix_household_checks_household", "household_checks")
     op.drop_table("household_checks")
