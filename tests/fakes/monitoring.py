@@ -29,6 +29,7 @@ from verifier.domain.ports.changes import (
     PendingComparison,
     StoredChanges,
 )
+from verifier.domain.ports.outbox import OutboxRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +74,10 @@ class InMemoryAlerts(AlertRepository):
         self,
         tables: MonitoringTables,
         audit: AuditRepository,
+        outbox: OutboxRepository,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:
-        super().__init__(audit)
+        super().__init__(audit, outbox)
         self._t = tables
         self._new_id = new_id
 

@@ -52,10 +52,10 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.consents = InMemoryConsents(t)
         self.audit = InMemoryAudit(t, self._store.clock, lambda: self._store.audit_unavailable)
         self.cache = InMemoryCache(t)
-        self.alerts = InMemoryAlerts(t.monitoring, self.audit)
-        self.changes = InMemoryChanges(t.monitoring)
         self.outbox = InMemoryOutbox(t.webhooks)
         self.deliveries = InMemoryDeliveries(t.webhooks)
+        self.alerts = InMemoryAlerts(t.monitoring, self.audit, self.outbox)
+        self.changes = InMemoryChanges(t.monitoring)
 
     async def __aenter__(self) -> InMemoryUnitOfWork:
         if self._write:

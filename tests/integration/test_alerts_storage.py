@@ -41,6 +41,7 @@ from verifier.domain.ports import (
     UnitOfWork,
     VerificationRecord,
 )
+from verifier.domain.webhooks import EventType, OutboxEvent
 from verifier.storage.engine import open_database
 from verifier.storage.sealing import Sealer
 from verifier.storage.uow import SqlStore
@@ -115,6 +116,9 @@ async def test_raised_once_per_key_with_its_audit_entry(store: Store) -> None:
         assert a.details == {"codes": ["VEHICLE_ADDED"]}
         assert await uow.alerts.person(first) == person
         assert [e.event for e in await uow.alerts.history(first)] == ["raised"]
+        event = await uow.outbox.get(OutboxEvent.derive_id(EventType.ALERT_RAISED, first))
+        assert event is not None
+        assert event.data_dict() == {"alert_id": first, "region": "370322", "risk_level": "medium"}
 
 
 async def test_a_raise_rolled_back_with_its_cause_leaves_nothing(store: Store) -> None:
@@ -130,6 +134,8 @@ async def test_a_raise_rolled_back_with_its_cause_leaves_nothing(store: Store) -
     async with store.unit_of_work(write=False) as uow:
         assert await uow.alerts.find(AlertQuery(("37",), T0, 10)) == []
     assert await audit_actions(store) == []
+    async with store.unit_of_work(write=False) as uow:
+        assert not await uow.outbox.has_undispatched()
 
 
 async def test_filters_and_pages(store: Store) -> None:

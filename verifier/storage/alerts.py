@@ -29,6 +29,7 @@ from verifier.domain.alerts import (
 )
 from verifier.domain.ports.alerts import AlertChange, AlertRepository
 from verifier.domain.ports.audit import AuditRepository
+from verifier.domain.ports.outbox import OutboxRepository
 from verifier.storage.guard import guard
 from verifier.storage.models_alerts import AlertEventRow, AlertRow
 from verifier.storage.sealing import Sealer
@@ -72,8 +73,14 @@ def _overdue(now: datetime) -> ColumnElement[bool]:
 
 
 class SqlAlerts(AlertRepository):
-    def __init__(self, session: AsyncSession, sealer: Sealer, audit: AuditRepository) -> None:
-        super().__init__(audit)
+    def __init__(
+        self,
+        session: AsyncSession,
+        sealer: Sealer,
+        audit: AuditRepository,
+        outbox: OutboxRepository,
+    ) -> None:
+        super().__init__(audit, outbox)
         self._session = session
         self._sealer = sealer
 

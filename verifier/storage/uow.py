@@ -74,10 +74,10 @@ class SqlUnitOfWork(UnitOfWork):
         self.consents = SqlConsents(session, self._sealer)
         self.audit = SqlAudit(session, self._audit)
         self.cache = SqlCache(session, self._sealer)
-        self.alerts = SqlAlerts(session, self._sealer, self.audit)
-        self.changes = SqlChanges(session)
         self.outbox = SqlOutbox(session)
         self.deliveries = SqlDeliveries(session)
+        self.alerts = SqlAlerts(session, self._sealer, self.audit, self.outbox)
+        self.changes = SqlChanges(session)
         self.roster = SqlRoster(session, self._sealer)
         self.rechecks = SqlRechecks(session)
 

@@ -3,7 +3,7 @@
 :meth:`AlertRepository.raise_alert` is the one way an alert comes in, whoever raises it
 (change detection, warning imports, the roster's re-check scheduler): it stores the alert
 once per dedup key and appends its ``alert_raised`` audit entry in the same unit of work,
-so no alert exists without its entry.
+so no alert exists without its entry, nor without its ``alert.raised`` webhook event.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ from verifier.domain.alerts.model import (
     Resolution,
 )
 from verifier.domain.ports.audit import AuditRepository
+from verifier.domain.ports.outbox import OutboxRepository
 from verifier.domain.vocabulary import AuditAction
+from verifier.domain.webhooks import alert_raised
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +42,9 @@ class AlertChange:
 
 
 class AlertRepository(abc.ABC):
-    def __init__(self, audit: AuditRepository) -> None:
+    def __init__(self, audit: AuditRepository, outbox: OutboxRepository) -> None:
         self._audit = audit
+        self._outbox = outbox
 
     async def raise_alert(
         self,
@@ -53,9 +56,9 @@ class AlertRepository(abc.ABC):
         case_id: str = "",
     ) -> RaisedAlert:
         """Store ``draft`` as a new OPEN alert with a ``raised`` history event, and append
-        its ``alert_raised`` audit entry, in this unit of work. When an alert with the
-        same ``dedup_key`` is stored already, nothing is written and that alert is returned
-        (``created`` False)."""
+        its ``alert_raised`` audit entry and its ``alert.raised`` webhook event, in this
+        unit of work. When an alert with the same ``dedup_key`` is stored already, nothing
+        is written and that alert is returned (``created`` False)."""
         raised = await self.add(draft, now, actor)
         if raised.created:
             a = raised.alert
@@ -80,6 +83,16 @@ class AlertRepository(abc.ABC):
                         },
                     )
                 ]
+            )
+            await self._outbox.add(
+                alert_raised(
+                    alert_id=a.id,
+                    region=a.region,
+                    risk_level=a.risk_level.value,
+                    at=now,
+                    verification_id=a.verification_id,
+                    case_id=case_id,
+                )
             )
         return raised
 
