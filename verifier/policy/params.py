@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters import AssetCategory, IncomeCategory, SourceKind
+from verifier.domain.alerts.reasons import ALERT_REASONS, ALWAYS_RAISED
 
 REGION_CODE = re.compile(r"[1-9][0-9]{5}")
 """A GB/T 2260 code: six ASCII digits (full match; ``\\d`` and ``isdigit`` take any script's)."""
@@ -90,6 +91,9 @@ TIE_RULES: frozenset[str] = frozenset({"family", "exact"})
 income figure is taken down, a limit the family must stay under up, a figure it must
 reach down, each to the whole fen); ``exact`` compares the exact rationals."""
 LINSHI_BANDS: tuple[str, ...] = ("emergency", "expense", "illness", "schooling")
+ALERT_LEVELS: tuple[str, ...] = ("high", "medium", "low")
+"""Risk levels of an alert (监测预警): ``alert_<level>_risk_reasons`` and
+``alert_<level>_risk_working_days``."""
 
 SPECS: Mapping[str, Spec] = {
     "dibao_standard_urban": Spec(Kind.FEN, minimum=_D(1)),
@@ -156,6 +160,18 @@ SPECS: Mapping[str, Spec] = {
     **{
         f"discrepancy_tolerance_percent_{c.value}": Spec(Kind.PERCENT, required=False)
         for c in (*IncomeCategory, *AssetCategory)
+    },
+    # 监测预警 (verifier.service.monitoring.rules): the reason codes of each risk level and
+    # the working days each level gives staff to act. Optional, but all six together.
+    **{
+        f"alert_{level}_risk_reasons": Spec(Kind.STR_LIST, required=False, choices=ALERT_REASONS)
+        for level in ALERT_LEVELS
+    },
+    **{
+        f"alert_{level}_risk_working_days": Spec(
+            Kind.INT, required=False, minimum=_D(1), maximum=_D(60)
+        )
+        for level in ALERT_LEVELS
     },
 }
 
@@ -548,6 +564,52 @@ def _value_at(param: Parameter | None, day: date) -> Decimal | None:
     return Decimal(e.value)
 
 
+ALERT_PARTS: tuple[str, ...] = (
+    *(f"alert_{level}_risk_reasons" for level in ALERT_LEVELS),
+    *(f"alert_{level}_risk_working_days" for level in ALERT_LEVELS),
+)
+
+
+def _alert_problems(fname: str, params: Mapping[str, Parameter]) -> list[PolicyProblem]:
+    """The alert parameters go together; on every date, a reason has at most one level,
+    and the reasons that always raise an alert (warnings, re-authorization) have one."""
+    present = [p for p in ALERT_PARTS if p in params]
+    if not present:
+        return []
+    if len(present) != len(ALERT_PARTS):
+        absent = [p for p in ALERT_PARTS if p not in params]
+        return [
+            PolicyProblem(
+                fname,
+                f"alert parameters go together: {', '.join(ALERT_PARTS)} (missing "
+                f"{', '.join(absent)})",
+                absent[0],
+            )
+        ]
+    out: list[PolicyProblem] = []
+    lists = [f"alert_{level}_risk_reasons" for level in ALERT_LEVELS]
+    for day in sorted({e.start for p in ALERT_PARTS for e in params[p].entries}):
+        level_of: dict[str, str] = {}
+        for name in lists:
+            entry = params[name].at(day)
+            reasons = entry.value if entry is not None and isinstance(entry.value, tuple) else ()
+            for reason in reasons:
+                other = level_of.setdefault(str(reason), name)
+                if other != name:
+                    out.append(PolicyProblem(fname, f"on {day} {reason} is also in {other}", name))
+        missing = sorted(ALWAYS_RAISED - level_of.keys())
+        if missing:
+            out.append(
+                PolicyProblem(
+                    fname,
+                    f"on {day} these reasons always raise an alert and need a risk level: "
+                    f"{', '.join(missing)}",
+                    lists[-1],
+                )
+            )
+    return out
+
+
 def check_policy_bytes(data: bytes, fname: str) -> tuple[list[PolicyProblem], Policy | None]:
     """Validate policy file bytes; the :class:`Policy` is returned only when there is no problem."""
     problems: list[PolicyProblem] = []
@@ -634,6 +696,7 @@ def check_policy_bytes(data: bytes, fname: str) -> tuple[list[PolicyProblem], Po
                     absent[0],
                 )
             )
+    problems.extend(_alert_problems(fname, params))
 
     if problems:
         return problems, None
