@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
+from tests.fakes.batches import InMemoryBatches, InMemoryTerms
 from tests.fakes.monitoring import InMemoryAlerts, InMemoryChanges
 from tests.fakes.outbox import InMemoryDeliveries, InMemoryOutbox
 from tests.fakes.repositories import (
@@ -52,6 +53,8 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.consents = InMemoryConsents(t)
         self.audit = InMemoryAudit(t, self._store.clock, lambda: self._store.audit_unavailable)
         self.cache = InMemoryCache(t)
+        self.batches = InMemoryBatches(t.batches)
+        self.terms = InMemoryTerms(t)
         self.outbox = InMemoryOutbox(t.webhooks)
         self.deliveries = InMemoryDeliveries(t.webhooks)
         self.alerts = InMemoryAlerts(t.monitoring, self.audit, self.outbox)

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from audit.entry import EntryDraft
+from tests.fakes.batches import BatchTables
 from tests.fakes.monitoring import MonitoringTables
 from tests.fakes.tables_webhooks import WebhookTables
 from verifier.domain.consent import ConsentDoc, ConsentEvent, ConsentRecord
@@ -67,6 +68,7 @@ class Tables:
     announced: list[str] = field(default_factory=list)
     monitoring: MonitoringTables = field(default_factory=MonitoringTables)
     webhooks: WebhookTables = field(default_factory=WebhookTables)
+    batches: BatchTables = field(default_factory=BatchTables)
 
     def copy(self) -> Tables:
         return Tables(
@@ -79,4 +81,5 @@ class Tables:
             list(self.announced),
             monitoring=self.monitoring.copy(),
             webhooks=self.webhooks.copy(),
+            batches=self.batches.copy(),
         )

@@ -73,6 +73,8 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
                  aad("result_cache", "subject_ref", "source")),
     SealedColumn("consents", ("number",), "sealed", "key_id", aad("consents", "number")),
     SealedColumn("alerts", ("id",), "person_sealed", "person_key_id", aad("alerts", "id")),
+    SealedColumn("batch_items", ("batch_id", "item_index"), "request_sealed", "request_key_id",
+                 aad("batch_items", "batch_id", "item_index")),
 )  # fmt: skip
 
 DEFAULT_BATCH = 200

@@ -23,6 +23,7 @@ from verifier.domain.errors import Unavailable
 from verifier.domain.ports import Store, UnitOfWork
 from verifier.storage.alerts import SqlAlerts
 from verifier.storage.audit_log import SqlAudit
+from verifier.storage.batches import SqlBatches
 from verifier.storage.cache import SqlCache
 from verifier.storage.changes import SqlChanges
 from verifier.storage.consents import SqlConsents
@@ -37,6 +38,7 @@ from verifier.storage.rechecks import SqlRechecks
 from verifier.storage.reports import SqlReports
 from verifier.storage.roster import SqlRoster
 from verifier.storage.sealing import Sealer
+from verifier.storage.terms import SqlTerms
 from verifier.storage.verifications import SqlVerifications
 
 T = TypeVar("T")
@@ -74,6 +76,8 @@ class SqlUnitOfWork(UnitOfWork):
         self.consents = SqlConsents(session, self._sealer)
         self.audit = SqlAudit(session, self._audit)
         self.cache = SqlCache(session, self._sealer)
+        self.batches = SqlBatches(session, self._sealer)
+        self.terms = SqlTerms(session)
         self.outbox = SqlOutbox(session)
         self.deliveries = SqlDeliveries(session)
         self.alerts = SqlAlerts(session, self._sealer, self.audit, self.outbox)

@@ -19,6 +19,7 @@ from verifier.domain.ports.audit import (
     EntryQuery,
     EntryView,
 )
+from verifier.domain.ports.batches import BatchRepository
 from verifier.domain.ports.cache import CachedResult, CacheRepository
 from verifier.domain.ports.changes import (
     ChangeQuery,
@@ -50,6 +51,12 @@ from verifier.domain.ports.roster import (
     Schedule,
 )
 from verifier.domain.ports.store import Store, UnitOfWork
+from verifier.domain.ports.terms import (
+    ListedVerification,
+    TermsRepository,
+    VerificationQuery,
+    VerificationTerms,
+)
 from verifier.domain.ports.verifications import VerificationRecord, VerificationRepository
 
 __all__ = [
@@ -60,6 +67,7 @@ __all__ = [
     "AuditCheckpoints",
     "AuditReader",
     "AuditRepository",
+    "BatchRepository",
     "CacheRepository",
     "CachedResult",
     "Caller",
@@ -73,6 +81,7 @@ __all__ = [
     "EntryQuery",
     "EntryView",
     "HouseholdCheck",
+    "ListedVerification",
     "NewContent",
     "OutboxRepository",
     "OutcomeRepository",
@@ -92,7 +101,10 @@ __all__ = [
     "StoredReport",
     "SubscriberState",
     "Subscription",
+    "TermsRepository",
     "UnitOfWork",
+    "VerificationQuery",
     "VerificationRecord",
     "VerificationRepository",
+    "VerificationTerms",
 ]

@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from verifier.domain.ports.alerts import AlertRepository
 from verifier.domain.ports.audit import AuditRepository
+from verifier.domain.ports.batches import BatchRepository
 from verifier.domain.ports.cache import CacheRepository
 from verifier.domain.ports.changes import ChangeRepository
 from verifier.domain.ports.consents import ConsentRepository
@@ -19,6 +20,7 @@ from verifier.domain.ports.polls import PollRepository
 from verifier.domain.ports.rechecks import RecheckRepository
 from verifier.domain.ports.reports import ReportRepository
 from verifier.domain.ports.roster import RosterRepository
+from verifier.domain.ports.terms import TermsRepository
 from verifier.domain.ports.verifications import VerificationRepository
 
 T = TypeVar("T")
@@ -38,6 +40,8 @@ class UnitOfWork(abc.ABC):
     consents: ConsentRepository
     audit: AuditRepository
     cache: CacheRepository
+    batches: BatchRepository
+    terms: TermsRepository
     alerts: AlertRepository
     changes: ChangeRepository
     outbox: OutboxRepository
