@@ -9,7 +9,7 @@ import grpc
 from hedui.v1 import consent_pb2 as pb
 from hedui.v1 import consent_pb2_grpc
 
-from adapters import mask_id_number, mask_name
+from adapters import SourceKind, mask_id_number, mask_name
 from verifier.api.translate import (
     ID_TYPES,
     ID_TYPES_TO_PB,
@@ -19,10 +19,12 @@ from verifier.api.translate import (
     RELATIONS_TO_PB,
     SOURCES,
     SOURCES_TO_PB,
+    capped,
     timestamp,
 )
 from verifier.domain import identifiers as ids
 from verifier.domain.consent import (
+    MAX_SUBJECTS,
     ConsentDraft,
     ConsentState,
     SignatoryDraft,
@@ -30,6 +32,7 @@ from verifier.domain.consent import (
     SubjectDraft,
 )
 from verifier.domain.errors import FieldViolation, InvalidArgument
+from verifier.domain.household import Purpose
 from verifier.domain.ports import Caller
 from verifier.service.consents import ConsentService, ConsentView
 
@@ -50,25 +53,35 @@ STATES_TO_PB = {
 
 
 def draft_from_pb(c: pb.Consent) -> ConsentDraft:
+    wire: list[FieldViolation] = []
+    subjects = capped(c.subjects, MAX_SUBJECTS, "subjects", wire)
+    signatories = capped(c.signatories, MAX_SUBJECTS, "signatories", wire)
+    sources = capped(c.sources, len(SourceKind), "sources", wire)
+    purposes = capped(c.purposes, len(Purpose), "purposes", wire)
     return ConsentDraft(
         number=c.number,
         region=c.region_code,
         subjects=tuple(
             SubjectDraft(ID_TYPES.get(s.id_type), s.id_number, s.name, RELATIONS.get(s.relation))
-            for s in c.subjects
+            for s in subjects
         ),
         signatories=tuple(
             SignatoryDraft(
-                ID_TYPES.get(g.id_type), g.id_number, g.name, ROLES.get(g.role), tuple(g.signs_for)
+                ID_TYPES.get(g.id_type),
+                g.id_number,
+                g.name,
+                ROLES.get(g.role),
+                tuple(capped(g.signs_for, MAX_SUBJECTS, f"signatories[{i}].signs_for", wire)),
             )
-            for g in c.signatories
+            for i, g in enumerate(signatories)
         ),
-        sources=tuple(SOURCES.get(k) for k in c.sources),
-        purposes=tuple(PURPOSES.get(p) for p in c.purposes),
+        sources=tuple(SOURCES.get(k) for k in sources),
+        purposes=tuple(PURPOSES.get(p) for p in purposes),
         valid_from=c.valid_from,
         valid_until=c.valid_until,
         evidence_sha256=c.evidence_sha256,
         evidence_location=c.evidence_location,
+        wire_violations=tuple(wire),
     )
 
 

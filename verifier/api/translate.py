@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TypeVar
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from hedui.v1 import common_pb2 as common
@@ -13,6 +14,9 @@ from hedui.v1 import verification_pb2 as pb
 from adapters import AssetCategory, IdType, IncomeCategory, SourceKind
 from verifier.domain.errors import FieldViolation
 from verifier.domain.household import (
+    MAX_DECLARED_ASSETS,
+    MAX_DEDUCTIONS,
+    MAX_MEMBERS,
     DeclarationDraft,
     DeductionDraft,
     DeductionKind,
@@ -28,6 +32,8 @@ from verifier.domain.outcomes import Completeness, SourceStatus, VerificationSta
 from verifier.domain.ports import OutcomeSummary, StoredReport
 from verifier.service.events import Event, ReportEvent, SourceEvent, StateEvent
 from verifier.service.verifications import VerificationView
+
+T = TypeVar("T")
 
 ID_TYPES = {
     common.ID_TYPE_RESIDENT_ID: IdType.RESIDENT_ID,
@@ -125,26 +131,44 @@ COMPLETENESS_TO_PB = {
 }
 
 
-def _circumstance_violations(req: pb.CreateVerificationRequest) -> tuple[FieldViolation, ...]:
+def capped(items: Sequence[T], cap: int, field: str, out: list[FieldViolation]) -> Sequence[T]:
+    """At most ``cap`` entries of a repeated field; a longer one is named in ``out`` and
+    only its first ``cap`` entries are translated — a 4 MiB request holds a million
+    members, and turning each into a draft took seconds."""
+    if len(items) <= cap:
+        return items
+    out.append(FieldViolation(field, f"must have at most {cap} entries, got {len(items)}"))
+    return items[:cap]
+
+
+def _circumstance_violations(members: Sequence[pb.Member], out: list[FieldViolation]) -> None:
     """Enum numbers the draft cannot carry: these fields default to "not established",
     so an unknown number would otherwise pass as if it were unset."""
-    out: list[FieldViolation] = []
-    for i, m in enumerate(req.household.members):
+    for i, m in enumerate(members):
         path = f"household.members[{i}].circumstances"
         if m.circumstances.work_capacity not in common.WorkCapacity.values():
             out.append(FieldViolation(f"{path}.work_capacity", "must be a known work capacity"))
         if m.circumstances.supporter not in SUPPORTERS:
             out.append(FieldViolation(f"{path}.supporter", "must be a known supporter status"))
-    return tuple(out)
 
 
 def draft_from_pb(req: pb.CreateVerificationRequest) -> RequestDraft:
     """Unknown or unset enum values become ``None``; validation names them."""
+    wire: list[FieldViolation] = []
+    members = capped(req.household.members, MAX_MEMBERS, "household.members", wire)
+    purposes = capped(req.purposes, len(Purpose), "purposes", wire)
+    sources = capped(req.sources, len(SourceKind), "sources", wire)
+    programs = capped(req.current_programs, len(Purpose), "current_programs", wire)
+    deductions = capped(req.deductions, MAX_DEDUCTIONS, "deductions", wire)
+    decl = req.declaration
+    incomes = capped(decl.incomes, len(IncomeCategory), "declaration.incomes", wire)
+    assets = capped(decl.assets, MAX_DECLARED_ASSETS, "declaration.assets", wire)
+    _circumstance_violations(members, wire)
     return RequestDraft(
         request_id=req.request_id,
         case_id=req.case_id,
         authorization_id=req.authorization_id,
-        purposes=tuple(PURPOSES.get(p) for p in req.purposes),
+        purposes=tuple(PURPOSES.get(p) for p in purposes),
         region=req.household.region_code,
         members=tuple(
             MemberDraft(
@@ -158,21 +182,16 @@ def draft_from_pb(req: pb.CreateVerificationRequest) -> RequestDraft:
                 able_to_work=WORK_CAPACITY.get(m.circumstances.work_capacity),
                 supporter=SUPPORTERS.get(m.circumstances.supporter, SupporterStatus.UNKNOWN),
             )
-            for m in req.household.members
+            for m in members
         ),
-        sources=tuple(SOURCES.get(s) for s in req.sources),
+        sources=tuple(SOURCES.get(s) for s in sources),
         window_start=req.window.start_date,
         window_end=req.window.end_date,
         hukou=HUKOU.get(req.hukou_nature),
         declaration=DeclarationDraft(
-            incomes=tuple(
-                (INCOME_CATEGORIES.get(i.category), i.monthly_fen) for i in req.declaration.incomes
-            ),
-            assets=tuple(
-                (ASSET_CATEGORIES.get(a.category), a.value_fen, a.count)
-                for a in req.declaration.assets
-            ),
-            member_count=req.declaration.member_count,
+            incomes=tuple((INCOME_CATEGORIES.get(i.category), i.monthly_fen) for i in incomes),
+            assets=tuple((ASSET_CATEGORIES.get(a.category), a.value_fen, a.count) for a in assets),
+            member_count=decl.member_count,
         )
         if req.HasField("declaration")
         else None,
@@ -183,10 +202,10 @@ def draft_from_pb(req: pb.CreateVerificationRequest) -> RequestDraft:
                 evidence_ref=d.evidence_ref,
                 member_index=d.member_index if d.HasField("member_index") else None,
             )
-            for d in req.deductions
+            for d in deductions
         ),
-        current_programs=tuple(PURPOSES.get(p) for p in req.current_programs),
-        wire_violations=_circumstance_violations(req),
+        current_programs=tuple(PURPOSES.get(p) for p in programs),
+        wire_violations=tuple(wire),
     )
 
 

@@ -290,14 +290,15 @@ def person_name_problem(name: str) -> str | None:
     """The one rule for a person's name, wherever a person appears (checks, 授权书):
     1-64 characters once leading and trailing spaces are dropped, and no character from
     the refused classes above. The name itself is never echoed."""
+    trimmed = name.strip(" ")
+    # Lengths first, before looking at each of (possibly) a million characters.
+    if len(trimmed) > PERSON_NAME_MAX or len(name) > 4 * PERSON_NAME_MAX:
+        return f"must be at most {PERSON_NAME_MAX} characters"
     bad = _bad_character(name)
     if bad is not None:
         return f"character {bad} is a control, format, separator or non-ASCII space character"
-    trimmed = name.strip(" ")
     if not trimmed:
         return "must not be empty"
-    if len(trimmed) > PERSON_NAME_MAX:
-        return f"must be at most {PERSON_NAME_MAX} characters"
     return None
 
 
@@ -316,11 +317,13 @@ def free_text_problem(text: str, max_length: int) -> str | None:
     """Short human text that is not for personal data (an archive location, a reason):
     1 to ``max_length`` characters once trimmed, the name rule's characters, and nothing
     shaped like a resident ID number (in any script's digits)."""
+    trimmed = text.strip(" ")
+    if len(trimmed) > max_length or len(text) > 4 * max_length:  # lengths first, as above
+        return f"must be 1-{max_length} characters"
     bad = _bad_character(text)
     if bad is not None:
         return f"character {bad} is a control, format, separator or non-ASCII space character"
-    trimmed = text.strip(" ")
-    if not trimmed or len(trimmed) > max_length:
+    if not trimmed:
         return f"must be 1-{max_length} characters"
     if resident_id.appears_in(trimmed):
         return _NOT_PERSONAL
