@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from adapters import AdapterSettings, Secret, SourceKind
+from verifier.domain.webhooks import DEFAULT_RETRY_SCHEDULE, SUBSCRIBABLE, SUBSCRIBER_NAME
 
 DEFAULT_SANDBOX_PORT = 8600
 DEFAULT_LISTEN = "127.0.0.1:50051"
@@ -96,6 +98,38 @@ class TlsConfig:
 
 
 @dataclass(frozen=True)
+class SubscriberConfig:
+    """A webhook receiver: ``[webhooks.subscribers.NAME]``. ``secrets`` are references
+    (``env:NAME`` or ``file:PATH``), one or two: during a rotation both sign every
+    delivery."""
+
+    name: str
+    url: str
+    events: tuple[str, ...]
+    secrets: tuple[str, ...]
+
+    def resolved_secrets(self) -> tuple[Secret, ...]:
+        return tuple(
+            resolve_secret(ref, f"webhooks.subscribers.{self.name}.secrets[{i}]")
+            for i, ref in enumerate(self.secrets)
+        )
+
+
+@dataclass(frozen=True)
+class WebhooksConfig:
+    """``[webhooks]``: delivery settings and the subscribers (their delivery state is in
+    the database)."""
+
+    subscribers: Mapping[str, SubscriberConfig] = field(default_factory=dict)
+    timeout_seconds: float = 10.0
+    lease_seconds: float = 60.0
+    interval_seconds: float = 1.0
+    retry_schedule_seconds: tuple[float, ...] = tuple(
+        d.total_seconds() for d in DEFAULT_RETRY_SCHEDULE
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     listen: str = DEFAULT_LISTEN
     database_url: str = "sqlite:///var/hedui.db"
@@ -115,6 +149,7 @@ class Config:
     allow_example_parameters: tuple[str, ...] = ()
     """Region codes whose policy may be served in production although some parameters in
     force are example values (``[policy] allow_example_parameters``): an explicit opt-in."""
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
 
 
 def resolve_secret(ref: str, where: str) -> Secret:
@@ -268,6 +303,7 @@ def parse_config(doc: Mapping[str, Any]) -> Config:
             server, "poll_lease_seconds", float, "server", base.poll_lease_seconds
         ),
         allow_example_parameters=_parse_policy(doc.get("policy", {})),
+        webhooks=_parse_webhooks(doc.get("webhooks", {})),
     )
 
 
@@ -283,6 +319,82 @@ def _parse_policy(table: Mapping[str, Any]) -> tuple[str, ...]:
                 f"policy.allow_example_parameters[{i}]: must be a 6-digit region code"
             )
     return tuple(dict.fromkeys(codes))
+
+
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+_PRINTABLE_URL = re.compile(r"[!-~]{1,2048}", re.ASCII)
+_DAY_SECONDS = 24 * 3600
+
+
+def _parse_webhooks(table: Mapping[str, Any]) -> WebhooksConfig:
+    """``[webhooks]`` and its ``[webhooks.subscribers.NAME]`` tables; unknown keys refused.
+    The retry schedule must keep trying for at least a day (a receiver down for a day
+    loses nothing)."""
+    base = WebhooksConfig()
+    known = {"subscribers", "timeout_seconds", "lease_seconds", "interval_seconds"}
+    known |= {"retry_schedule_seconds"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(f"webhooks.{unknown[0]}: unknown key; known: {', '.join(sorted(known))}")
+    timeout = _get(table, "timeout_seconds", float, "webhooks", base.timeout_seconds)
+    lease = _get(table, "lease_seconds", float, "webhooks", base.lease_seconds)
+    interval = _get(table, "interval_seconds", float, "webhooks", base.interval_seconds)
+    if not 0.1 <= timeout <= 60:
+        raise ConfigError("webhooks.timeout_seconds: must be between 0.1 and 60")
+    if not timeout < lease <= 3600:
+        raise ConfigError("webhooks.lease_seconds: must exceed timeout_seconds, at most 3600")
+    if not 0.05 <= interval <= 60:
+        raise ConfigError("webhooks.interval_seconds: must be between 0.05 and 60")
+    schedule = _get(table, "retry_schedule_seconds", list, "webhooks", [])
+    delays = base.retry_schedule_seconds
+    if "retry_schedule_seconds" in table:
+        if not 1 <= len(schedule) <= 30 or not all(
+            isinstance(d, int | float) and not isinstance(d, bool) and 0 <= d <= 2 * _DAY_SECONDS
+            for d in schedule
+        ):
+            raise ConfigError(
+                "webhooks.retry_schedule_seconds: 1 to 30 waits, each 0 to 172800 seconds"
+            )
+        if sum(schedule) < _DAY_SECONDS:
+            raise ConfigError(
+                "webhooks.retry_schedule_seconds: must add up to at least 86400 (a day)"
+            )
+        delays = tuple(float(d) for d in schedule)
+    subscribers: dict[str, SubscriberConfig] = {}
+    for name, sub in _get(table, "subscribers", dict, "webhooks", {}).items():
+        subscribers[name] = _parse_subscriber(name, sub)
+    return WebhooksConfig(subscribers, timeout, lease, interval, delays)
+
+
+def _parse_subscriber(name: str, table: Any) -> SubscriberConfig:
+    where = f"webhooks.subscribers.{name}"
+    if SUBSCRIBER_NAME.problem(name) is not None:
+        raise ConfigError(f"{where}: the name must be {SUBSCRIBER_NAME.rule}")
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: must be a table")
+    known = {"url", "events", "secrets"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(f"{where}.{unknown[0]}: unknown key; known: {', '.join(sorted(known))}")
+    url = _get(table, "url", str, where, "")
+    parts = urllib.parse.urlsplit(url) if _PRINTABLE_URL.fullmatch(url) else None
+    if parts is None or parts.scheme not in ("https", "http") or not parts.hostname:
+        # Never repeat the URL: its query may hold a token.
+        raise ConfigError(f"{where}.url: must be an https:// URL")
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
+        raise ConfigError(f"{where}.url: must be https:// (http:// only to loopback)")
+    events = _get(table, "events", list, where, [])
+    names = sorted(str(e) for e in SUBSCRIBABLE)
+    if not events or any(e not in names for e in events):
+        raise ConfigError(f"{where}.events: one or more of {', '.join(names)}")
+    secrets = _get(table, "secrets", list, where, [])
+    if not 1 <= len(secrets) <= 2:
+        raise ConfigError(f"{where}.secrets: one reference, or two while rotating")
+    for i, ref in enumerate(secrets):
+        kind, _, rest = ref.partition(":") if isinstance(ref, str) else ("", "", "")
+        if kind not in ("env", "file") or not rest:
+            raise ConfigError(f"{where}.secrets[{i}]: must be env:NAME or file:PATH")
+    return SubscriberConfig(name, url, tuple(dict.fromkeys(events)), tuple(secrets))
 
 
 def _parse_tls(table: Mapping[str, Any]) -> TlsConfig:

@@ -79,6 +79,17 @@ class InMemoryDeliveries(DeliveryRepository):
     async def has_due_work(self, now: datetime, subscribers: Collection[str]) -> bool:
         return bool(self._due(now, subscribers))
 
+    async def next_due(self, subscribers: Collection[str]) -> datetime | None:
+        names = set(subscribers) - set(self._t.disabled)
+        return min(
+            (
+                d.next_attempt_at
+                for (_, sub), d in self._t.deliveries.items()
+                if sub in names and d.state is DeliveryState.PENDING and d.next_attempt_at
+            ),
+            default=None,
+        )
+
     async def lease(
         self,
         owner: str,

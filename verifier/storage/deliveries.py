@@ -52,6 +52,21 @@ class SqlDeliveries(DeliveryRepository):
                 return False
             return (await self._session.execute(self._due(now, names).limit(1))).first() is not None
 
+    async def next_due(self, subscribers: Collection[str]) -> datetime | None:
+        async with guard():
+            names = await self._enabled(subscribers)
+            if not names:
+                return None
+            return _aware(
+                (
+                    await self._session.execute(
+                        select(func.min(DeliveryRow.next_attempt_at)).where(
+                            DeliveryRow.state == _PENDING, DeliveryRow.subscriber.in_(names)
+                        )
+                    )
+                ).scalar_one_or_none()
+            )
+
     async def lease(
         self,
         owner: str,

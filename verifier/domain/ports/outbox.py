@@ -116,6 +116,11 @@ class DeliveryRepository(abc.ABC):
         """Whether a delivery to one of ``subscribers`` is due and not leased (a cheap read)."""
 
     @abc.abstractmethod
+    async def next_due(self, subscribers: Collection[str]) -> datetime | None:
+        """When the earliest pending delivery to an enabled one of ``subscribers`` is due
+        (None: nothing pending)."""
+
+    @abc.abstractmethod
     async def lease(
         self,
         owner: str,
