@@ -1,0 +1,313 @@
+"""Releasing a verification's reports: merge the outcomes → assess → sign → store.
+
+A run (see :mod:`verifier.service.runner`) releases version 1; late answers (banks) and
+newly overdue sources release the next versions. Each version is signed and committed
+with its ``released`` audit entry in one transaction, under the verification's lock,
+and names the previous version's SHA-256.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from datetime import time as dt_time
+from typing import Any
+
+import structlog
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+
+from audit.entry import Actor, EntryDraft
+from verifier.domain.errors import Unavailable
+from verifier.domain.household import VerificationRequest
+from verifier.domain.outcomes import (
+    SourceOutcome,
+    SourceStatus,
+    VerificationState,
+    completeness_of,
+)
+from verifier.domain.ports import (
+    CachedResult,
+    OutcomeSummary,
+    Store,
+    StoredReport,
+    UnitOfWork,
+)
+from verifier.domain.report import ReportContext, build_report, summary_of
+from verifier.domain.workdays import add_working_days
+from verifier.service.audit_trail import SYSTEM_ACTOR, requester_of, subject_refs
+from verifier.service.events import EventHub, ReportEvent, SourceEvent, StateEvent
+from verifier.service.fanout import FanOut
+from verifier.service.runs import Runs, VerificationView
+from verifier.signing.signer import ReportSigner
+
+log = structlog.get_logger("hedui.verifications")
+
+Assessor = Callable[[VerificationRequest, Sequence[SourceOutcome], date], Mapping[str, Any]]
+
+_Released = tuple[StoredReport, list[SourceOutcome], VerificationView]
+
+
+class Release:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        fanout: FanOut,
+        signer: ReportSigner,
+        pseudonym_key: bytes,
+        hub: EventHub,
+        runs: Runs,
+        clock: Callable[[], datetime],
+        assessor: Assessor | None,
+    ) -> None:
+        self._store = store
+        self._fanout = fanout
+        self._signer = signer
+        self._pkey = pseudonym_key
+        self._hub = hub
+        self._runs = runs
+        self._clock = clock
+        self._assessor = assessor
+
+    async def release_late(
+        self, vid: str, outcomes: Sequence[SourceOutcome], *, poll_owner: str, overdue: bool = False
+    ) -> StoredReport | None:
+        """A new report version with late answers (or newly overdue sources)."""
+        async with self._store.unit_of_work(write=False) as uow:
+            record = await uow.verifications.get(vid)
+            request = await uow.verifications.load_request(vid) if record else None
+        if record is None or request is None:
+            return None
+        actor = requester_of(record)
+        return await self.release(
+            vid, request, actor, outcomes, first=False, poll_owner=poll_owner, overdue=overdue
+        )
+
+    async def release(
+        self,
+        vid: str,
+        request: VerificationRequest,
+        actor: Actor,
+        new_outcomes: Sequence[SourceOutcome],
+        *,
+        first: bool,
+        poll_owner: str | None = None,
+        overdue: bool = False,
+    ) -> StoredReport | None:
+        """Sign the next report version and commit it with its ``released`` entry.
+
+        Under the verification's row lock: the version number, the previous version's
+        hash and the merged outcomes are read and written in one transaction, so two
+        processes answering for the same verification cannot both issue version n.
+        Retried while the database is briefly unavailable: a report never leaves without
+        its entry, and an acknowledged verification is not dropped.
+        """
+        stored: StoredReport | None = None
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(Unavailable),
+            stop=stop_after_delay(60),
+            wait=wait_exponential_jitter(multiplier=0.2, max=5),
+            reraise=True,
+        ):
+            with attempt:
+                stored = await self._release_once(
+                    vid,
+                    request,
+                    actor,
+                    new_outcomes,
+                    first=first,
+                    poll_owner=poll_owner,
+                    overdue=overdue,
+                )
+        return stored
+
+    async def _release_once(
+        self,
+        vid: str,
+        request: VerificationRequest,
+        actor: Actor,
+        new_outcomes: Sequence[SourceOutcome],
+        *,
+        first: bool,
+        poll_owner: str | None,
+        overdue: bool,
+    ) -> StoredReport | None:
+        async def release(uow: UnitOfWork) -> _Released | None:
+            return await self._release_in(
+                uow, vid, request, actor, new_outcomes, first, poll_owner, overdue
+            )
+
+        released = await self._store.write(release)
+        if released is None:
+            return None
+        stored, fresh, view = released
+        state = view.record.state
+        run = self._runs.get(vid)
+        if run is not None:
+            run.released.append(view)
+        version, completeness = stored.version, stored.completeness
+        log.info(
+            "report_released",
+            verification_id=vid,
+            version=version,
+            completeness=completeness.value,
+            seq=stored.release_seq,
+        )
+        at = self._clock()
+        for o in fresh if not first else ():
+            self._hub.publish(
+                vid, SourceEvent(at, o.member_index, o.source.value, o.status, o.reason)
+            )
+        self._hub.publish(vid, ReportEvent(at, version, completeness, stored.envelope_sha256))
+        self._hub.publish(vid, StateEvent(at, state))
+        return stored
+
+    async def _release_in(
+        self,
+        uow: UnitOfWork,
+        vid: str,
+        request: VerificationRequest,
+        actor: Actor,
+        new_outcomes: Sequence[SourceOutcome],
+        first: bool,
+        poll_owner: str | None,
+        overdue: bool,
+    ) -> _Released | None:
+        """The release's work inside its (possibly shared) transaction."""
+        record = await uow.verifications.lock(vid)
+        if record is None:
+            return None
+        if first and record.state is not VerificationState.RUNNING:
+            return None  # another process finished this run first
+        fresh = list(new_outcomes)
+        if poll_owner is not None:
+            fresh = [
+                o
+                for o in fresh
+                if await uow.polls.holds(vid, o.member_index, o.source.value, poll_owner)
+            ]
+            if not fresh:
+                return None  # our leases expired and someone else answered
+        now = self._clock()
+        fresh = [self._with_due_date(o, now) for o in fresh]
+        # Outcomes are stored only with a report: before the first there are none.
+        stored_before = await uow.outcomes.load(vid) if record.latest_version else []
+        merged = {(o.member_index, o.source): o for o in stored_before}
+        merged.update({(o.member_index, o.source): o for o in fresh})
+        outcomes = list(merged.values())
+        version = record.latest_version + 1
+        previous = (await uow.reports.get(vid, 0)) if record.latest_version else None
+
+        assessment = self._assessor(request, outcomes, now.date()) if self._assessor else None
+        doc = build_report(
+            ReportContext(
+                report_id=str(uuid.uuid4()),
+                version=version,
+                previous_sha256=previous.envelope_sha256 if previous else None,
+                verification_id=vid,
+                created_at=now,
+                requester={
+                    "system": actor.system,
+                    "user": actor.user,
+                    "role": actor.role,
+                    "region": actor.region,
+                },
+            ),
+            request,
+            outcomes,
+            assessment,
+        )
+        signed = self._signer.sign(doc)
+        completeness = completeness_of(tuple(outcomes))
+        pending = any(o.status is SourceStatus.PENDING for o in outcomes)
+        state = VerificationState.AWAITING_SOURCES if pending else VerificationState.DONE
+        entries = await uow.audit.append(
+            [
+                EntryDraft(
+                    actor=actor if first else SYSTEM_ACTOR,
+                    action="released",
+                    outcome=completeness.value.lower(),
+                    case_id=request.case_id,
+                    verification_id=vid,
+                    subject_refs=subject_refs(self._pkey, request),
+                    request_id=request.request_id,
+                    reason="OVERDUE" if overdue else "",
+                    details={
+                        "report_id": doc["report_id"],
+                        "version": version,
+                        "envelope_sha256": signed.envelope_sha256,
+                        "key_id": signed.key_id,
+                        "late_sources": []
+                        if first
+                        else sorted({f"{o.member_index}:{o.source.value}" for o in fresh}),
+                    },
+                )
+            ]
+        )
+        stored = StoredReport(
+            verification_id=vid,
+            version=version,
+            report_id=doc["report_id"],
+            envelope=signed.envelope,
+            envelope_sha256=signed.envelope_sha256,
+            previous_sha256=previous.envelope_sha256 if previous else "",
+            signing_key_id=signed.key_id,
+            completeness=completeness,
+            release_seq=entries[0].seq,
+            summary_json=json.dumps(summary_of(doc), ensure_ascii=False, sort_keys=True),
+            created_at=now,
+        )
+        await uow.outcomes.store(
+            vid, fresh, now, stored={(o.member_index, o.source.value) for o in stored_before}
+        )
+        await uow.reports.add(stored)
+        await uow.verifications.set_state(vid, state, completeness, version, now)
+        await uow.cache.put(self._cacheable(request, fresh))
+        await uow.reports.announce(vid)
+        # What view() would read back after the commit, so a waiting caller is
+        # answered without another round trip.
+        view = VerificationView(
+            replace(record, state=state, completeness=completeness, latest_version=version),
+            tuple(
+                OutcomeSummary(o.member_index, o.source.value, o.status.value, o.reason)
+                for o in sorted(outcomes, key=lambda o: (o.member_index, o.source.value))
+            ),
+        )
+        return stored, fresh, view
+
+    def _with_due_date(self, o: SourceOutcome, now: datetime) -> SourceOutcome:
+        if o.status is not SourceStatus.PENDING or o.due_at is not None:
+            return o
+        days = self._fanout.policy(o.source).due_working_days
+        due = add_working_days(now.date(), days)
+        return replace(o, due_at=datetime.combine(due, dt_time(23, 59, 59), tzinfo=UTC))
+
+    def _cacheable(
+        self, request: VerificationRequest, outcomes: Sequence[SourceOutcome]
+    ) -> list[CachedResult]:
+        refs = subject_refs(self._pkey, request)
+        return [
+            CachedResult(
+                refs[o.member_index],
+                o.source.value,
+                o.status.value,
+                o.adapter,
+                o.adapter_version,
+                o.as_of,
+                o.fetched_at or self._clock(),
+                o.records,
+                request.window,
+            )
+            for o in outcomes
+            if o.status in (SourceStatus.FOUND, SourceStatus.NOT_FOUND)
+            and not o.reused
+            and self._fanout.policy(o.source).reuse_days > 0
+        ]

@@ -1,0 +1,192 @@
+"""Running a verification: ask every source about every member, then release version 1.
+
+Recent definite answers are reused where a source allows it (``reuse_days``); the rest
+go to the fan-out, each status told to watchers as it arrives. A run belongs to the
+process that recorded its intent (its run lease); a run whose process died is resumed
+by whichever process claims the expired lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import structlog
+
+from adapters import SourceKind
+from audit.entry import Actor, EntryDraft
+from verifier.domain.household import VerificationRequest
+from verifier.domain.outcomes import SourceOutcome, SourceStatus, VerificationState
+from verifier.domain.ports import Store
+from verifier.service.audit_trail import SYSTEM_ACTOR, requester_of, subject_refs
+from verifier.service.events import EventHub, SourceEvent
+from verifier.service.fanout import FanOut
+from verifier.service.release import Release
+from verifier.service.runs import Run, Runs
+
+log = structlog.get_logger("hedui.verifications")
+
+RUN_LEASE_GRACE_S = 30.0
+
+
+class Runner:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        fanout: FanOut,
+        release: Release,
+        pseudonym_key: bytes,
+        hub: EventHub,
+        runs: Runs,
+        clock: Callable[[], datetime],
+        deadline_seconds: float,
+    ) -> None:
+        self._store = store
+        self._fanout = fanout
+        self._release = release
+        self._pkey = pseudonym_key
+        self._hub = hub
+        self._runs = runs
+        self._clock = clock
+        self._deadline_seconds = deadline_seconds
+
+    def run_lease_until(self) -> datetime:
+        # Longer than any run can take: a lease still held past this means a dead process.
+        return self._clock() + timedelta(seconds=self._deadline_seconds + RUN_LEASE_GRACE_S)
+
+    # ------------------------------------------------------------------ run
+    def start(
+        self, vid: str, request: VerificationRequest, actor: Actor, caller_deadline: float | None
+    ) -> Run:
+        """Ask the sources now, in a task of this process; version 1 follows."""
+        deadline = time.monotonic() + self._deadline_seconds
+        if caller_deadline is not None:
+            # Answer inside the caller's deadline: sources still silent then are FAILED.
+            deadline = min(deadline, caller_deadline - 0.5)
+        done = asyncio.Event()
+        progress: list[SourceEvent] = []
+        task = asyncio.get_running_loop().create_task(
+            self._run(vid, request, actor, deadline, done, progress), name=f"verification-{vid}"
+        )
+        run = Run(task, done, progress)
+        self._runs.add(vid, run)
+        return run
+
+    async def _reusable(
+        self, request: VerificationRequest
+    ) -> dict[tuple[int, SourceKind], SourceOutcome]:
+        """Earlier definite answers still inside each source's reuse window."""
+        now = self._clock()
+        wanted: dict[tuple[str, str], list[tuple[int, SourceKind, int]]] = {}
+        refs = subject_refs(self._pkey, request)
+        for kind in request.sources or self._fanout.configured:
+            days = self._fanout.policy(kind).reuse_days
+            if days <= 0:
+                continue
+            for i, ref in enumerate(refs):
+                wanted.setdefault((ref, kind.value), []).append((i, kind, days))
+        if not wanted:
+            return {}
+        oldest = now - timedelta(days=max(d for v in wanted.values() for _, _, d in v))
+        async with self._store.unit_of_work(write=False) as uow:
+            cached = await uow.cache.get(list(wanted), oldest)
+        out: dict[tuple[int, SourceKind], SourceOutcome] = {}
+        for key, hit in cached.items():
+            for i, kind, days in wanted[key]:
+                if hit.fetched_at < now - timedelta(days=days):
+                    continue
+                if hit.window != request.window:
+                    continue  # an answer about another period (or of unknown period)
+                out[(i, kind)] = SourceOutcome(
+                    member_index=i,
+                    source=kind,
+                    status=SourceStatus(hit.status),
+                    adapter=hit.adapter,
+                    adapter_version=hit.adapter_version,
+                    as_of=hit.as_of,
+                    records=hit.records,
+                    reason=f"reused answer fetched {hit.fetched_at:%Y-%m-%d}",
+                    reused=True,
+                    fetched_at=hit.fetched_at,
+                )
+        return out
+
+    async def _run(
+        self,
+        vid: str,
+        request: VerificationRequest,
+        actor: Actor,
+        deadline: float,
+        done: asyncio.Event,
+        seen: list[SourceEvent],
+    ) -> None:
+        try:
+
+            async def progress(o: SourceOutcome) -> None:
+                event = SourceEvent(
+                    self._clock(), o.member_index, o.source.value, o.status, o.reason
+                )
+                seen.append(event)
+                self._hub.publish(vid, event)
+
+            reused = await self._reusable(request)
+            for o in reused.values():
+                await progress(o)
+            outcomes = await self._fanout.run(
+                request,
+                request_id=vid,
+                deadline=deadline,
+                on_progress=progress,
+                skip=frozenset(reused),
+            )
+            await self._release.release(
+                vid, request, actor, [*reused.values(), *outcomes], first=True
+            )
+        except asyncio.CancelledError:
+            log.warning("verification_interrupted", verification_id=vid)
+            raise
+        except Exception as exc:
+            # The run lease expires and another process (or this one) resumes it.
+            log.error("verification_failed", verification_id=vid, error=type(exc).__name__)
+        finally:
+            done.set()
+            # Only our own entry: a resumed run of the same verification may have
+            # replaced it while this one was overrunning.
+            self._runs.finished(vid, asyncio.current_task())
+
+    async def resume(self, vid: str) -> None:
+        """Ask the sources again for a verification whose process died mid-run.
+
+        Called by the poller after claiming the run's expired lease. The new
+        ``access_intent`` entry says the sources are being asked again, and why.
+        """
+        async with self._store.unit_of_work(write=False) as uow:
+            record = await uow.verifications.get(vid)
+            request = await uow.verifications.load_request(vid) if record else None
+        if record is None or request is None or record.state is not VerificationState.RUNNING:
+            return
+        actor = requester_of(record)
+        kinds = request.sources or self._fanout.configured
+        async with self._store.unit_of_work(write=True) as uow:
+            await uow.audit.append(
+                [
+                    EntryDraft(
+                        actor=SYSTEM_ACTOR,
+                        action="access_intent",
+                        outcome="recorded",
+                        case_id=request.case_id,
+                        verification_id=vid,
+                        subject_refs=subject_refs(self._pkey, request),
+                        request_id=request.request_id,
+                        reason="RESUMED",
+                        details={"sources": [k.value for k in kinds], "resumed": True},
+                    )
+                ]
+            )
+            await uow.commit()
+        log.info("verification_resumed", verification_id=vid)
+        run = self.start(vid, request, actor, None)
+        await run.done.wait()

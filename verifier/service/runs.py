@@ -1,0 +1,67 @@
+"""The verifications this process is asking sources about right now, and what a caller
+is shown of a verification."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+
+from verifier.domain.ports import OutcomeSummary, VerificationRecord
+from verifier.service.events import SourceEvent
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationView:
+    record: VerificationRecord
+    progress: tuple[OutcomeSummary, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    task: asyncio.Task[None]
+    done: asyncio.Event
+    # Progress so far, for watchers who join while sources are still being asked.
+    progress: list[SourceEvent]
+    # The view as of each report this run released, newest last.
+    released: list[VerificationView] = field(default_factory=list)
+
+
+class Runs:
+    """Runs by verification id. One per verification in this process; a run resumed
+    while an older one overruns replaces it, and only a run's own entry is removed."""
+
+    def __init__(self) -> None:
+        self._runs: dict[str, Run] = {}
+        self.closing = False
+
+    def get(self, verification_id: str) -> Run | None:
+        return self._runs.get(verification_id)
+
+    def add(self, verification_id: str, run: Run) -> None:
+        self._runs[verification_id] = run
+
+    def finished(self, verification_id: str, task: asyncio.Task[None] | None) -> None:
+        current = self._runs.get(verification_id)
+        if current is not None and current.task is task:
+            del self._runs[verification_id]
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    @staticmethod
+    async def wait(run: Run, wait_until: float | None) -> None:
+        """Until the run is done or just before ``wait_until`` (a monotonic instant)."""
+        # Leave a margin to answer before the caller's deadline expires.
+        timeout = None if wait_until is None else max(0.0, wait_until - time.monotonic() - 0.25)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(run.done.wait()), timeout)
+
+    async def aclose(self) -> None:
+        """Stop accepting runs and cancel those still asking sources."""
+        self.closing = True
+        runs = list(self._runs.values())
+        for r in runs:
+            r.task.cancel()
+        await asyncio.gather(*(r.task for r in runs), return_exceptions=True)
