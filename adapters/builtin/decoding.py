@@ -37,11 +37,16 @@ from adapters.validation import MAX_FEN
 # Money travels as int64 fen on hedui's own wire, so larger amounts are refused here.
 INT64_MAX = MAX_FEN
 
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_AREA = re.compile(r"^\d{1,9}(\.\d{1,4})?$")
-_TICKET = re.compile(r"^[A-Za-z0-9._~-]{1,256}$")
-_ERROR_CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
+# Full matches on ASCII: `$` lets a trailing newline through, and without re.ASCII `\d`
+# takes any script's digits (which Decimal() and int() then read as numbers).
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_AREA = re.compile(r"\d{1,9}(\.\d{1,4})?", re.ASCII)
+_TICKET = re.compile(r"[A-Za-z0-9._~-]{1,256}", re.ASCII)
+_ERROR_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,63}", re.ASCII)
+_REGION = re.compile(r"[0-9]{6}", re.ASCII)
 
 JsonObject = dict[str, Any]
 _Category = TypeVar("_Category", IncomeCategory, AssetCategory)
@@ -100,7 +105,7 @@ def decode_pending(body: Any, header_retry_after: float | None) -> SourceResult:
     if answer.get("status") != "PENDING":
         raise PermanentSourceError("answer field 'status' must be PENDING on HTTP 202")
     ticket = answer.get("ticket")
-    if not isinstance(ticket, str) or not _TICKET.match(ticket):
+    if not isinstance(ticket, str) or not _TICKET.fullmatch(ticket):
         raise PermanentSourceError("answer field 'ticket' must be 1..256 URL-safe characters")
     retry_after = answer.get("retry_after", header_retry_after)
     if retry_after is None:
@@ -114,7 +119,7 @@ def decode_pending(body: Any, header_retry_after: float | None) -> SourceResult:
 
 def valid_ticket(ticket: str) -> bool:
     """Whether ``ticket`` is safe to put into a URL path."""
-    return bool(_TICKET.match(ticket))
+    return bool(_TICKET.fullmatch(ticket))
 
 
 def decode_record(raw: Any, origin: Origin, default_as_of: datetime, *, index: int) -> Record:
@@ -158,7 +163,7 @@ def _asset(rec: JsonObject, where: str, provenance: Provenance) -> AssetRecord:
     area_raw = rec.get("area_m2")
     area: Decimal | None = None
     if area_raw is not None:
-        if not isinstance(area_raw, str) or not _AREA.match(area_raw):
+        if not isinstance(area_raw, str) or not _AREA.fullmatch(area_raw):
             raise PermanentSourceError(f"{where}.area_m2 must be a decimal string like '86.35'")
         area = Decimal(area_raw)
     details_raw = rec.get("details", {})
@@ -196,7 +201,7 @@ def _registration(
     rec: JsonObject, where: str, provenance: Provenance
 ) -> HouseholdRegistrationRecord:
     region = _text(rec, "region_code", where, required=True)
-    if not (len(region) == 6 and region.isdigit()):
+    if not _REGION.fullmatch(region):
         raise PermanentSourceError(f"{where}.region_code must be 6 digits")
     members_raw = rec.get("members")
     if not isinstance(members_raw, list) or not members_raw:
@@ -258,7 +263,7 @@ def _enum(kind: type[_Category], rec: JsonObject, key: str, where: str) -> _Cate
 
 
 def _day(value: Any, where: str) -> date:
-    if not isinstance(value, str) or not _ISO_DATE.match(value):
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
         raise PermanentSourceError(f"{where} must be a YYYY-MM-DD date")
     try:
         return date.fromisoformat(value)
@@ -275,7 +280,7 @@ def _period(rec: JsonObject, where: str) -> tuple[date, date]:
 
 
 def _instant(value: Any, where: str) -> datetime:
-    if not isinstance(value, str) or not _RFC3339.match(value):
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
         raise PermanentSourceError(f"{where} must be an RFC 3339 timestamp with an offset")
     try:
         return datetime.fromisoformat(value.upper()).astimezone(UTC)
@@ -315,4 +320,4 @@ def error_code(content: bytes) -> str | None:
         return None
     error = body.get("error") if isinstance(body, dict) else None
     code = error.get("code") if isinstance(error, dict) else None
-    return code if isinstance(code, str) and _ERROR_CODE.match(code) else None
+    return code if isinstance(code, str) and _ERROR_CODE.fullmatch(code) else None

@@ -10,8 +10,8 @@ from typing import Any
 from adapters import resident_id
 from adapters.contract import IdType, SourceKind
 
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_REGION = re.compile(r"^\d{6}$")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+_REGION = re.compile(r"[0-9]{6}", re.ASCII)
 
 
 class InvalidQueryError(ValueError):
@@ -59,7 +59,7 @@ def parse_query(body: Any, source: SourceKind) -> GatewayQuery:
     if start > end:
         raise InvalidQueryError("INVALID_REQUEST", "window.start is after window.end")
     region = _text(body, "region", "region")
-    if not _REGION.match(region):
+    if not _REGION.fullmatch(region):
         raise InvalidQueryError("INVALID_REQUEST", "region must be a 6-digit GB/T 2260 code")
     purposes = body.get("purposes")
     if (
@@ -87,7 +87,7 @@ def _text(parent: dict[str, Any], key: str, label: str) -> str:
 
 def _date(window: dict[str, Any], key: str) -> date:
     value = window.get(key)
-    if not isinstance(value, str) or not _ISO_DATE.match(value):
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
         raise InvalidQueryError("INVALID_REQUEST", f"window.{key} must be a YYYY-MM-DD date")
     try:
         return date.fromisoformat(value)

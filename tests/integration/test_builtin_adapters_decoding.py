@@ -263,6 +263,13 @@ OFF_CONTRACT: list[Any] = [
     broken(("records", 1, "details"), {"usage": 1}),
     broken(("records", 1, "category"), "gold"),
     broken(("records", 1), "not an object"),
+    # Full matches on ASCII (issue 12): no trailing newline, no other script's digits.
+    broken(("as_of",), "2025-12-31T00:00:00Z\n"),
+    broken(("as_of",), "２025-12-31T00:00:00Z"),
+    broken(("records", 0, "period_start"), "2025-03-01\n"),
+    broken(("records", 0, "period_start"), "2025-0３-01"),
+    broken(("records", 1, "area_m2"), "38.36\n"),
+    broken(("records", 1, "area_m2"), "３8.36"),
 ]
 
 

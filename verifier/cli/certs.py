@@ -44,7 +44,7 @@ _CLOCK_SKEW = dt.timedelta(minutes=5)
 _RENEW_BEFORE = dt.timedelta(days=1)
 # The system name becomes a file name and the certificate CN, which identity.py matches
 # against configured principals: no path separators, no spaces, bounded length.
-_SYSTEM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")
+_SYSTEM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,63}", re.ASCII)
 
 
 class PkiError(ValueError):
@@ -103,7 +103,7 @@ class InitResult:
 
 
 def _check_system_name(system: str) -> None:
-    if not _SYSTEM_NAME.match(system):
+    if not _SYSTEM_NAME.fullmatch(system):
         raise PkiError(
             f"system name {system!r}: use 1-64 letters, digits, '.', '_' or '-',"
             " starting with a letter or digit"
