@@ -5,6 +5,10 @@ Each member × source call is bounded by the source's timeout and the verificati
 deadline; transient errors are retried with exponential backoff and jitter; every
 failure becomes a FAILED or DENIED outcome with a reason — never NOT_FOUND, never an
 exception out of :meth:`FanOut.run`.
+
+A source's concurrency and rate limits are shared by every check, in priority lanes
+(:mod:`verifier.service.lanes`): an urgent check's calls go before an interactive
+check's, and both before a batch's.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from aiolimiter import AsyncLimiter
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 from tenacity import (
@@ -44,6 +47,7 @@ from adapters.masking import redact
 from adapters.validation import record_problems
 from verifier.domain.household import VerificationRequest
 from verifier.domain.outcomes import SourceOutcome, SourceStatus
+from verifier.service.lanes import Lane, PriorityGate
 
 log = structlog.get_logger("hedui.fanout")
 
@@ -54,7 +58,8 @@ class SourcePolicy:
 
     ``timeout`` bounds one attempt; ``retries`` transient failures are retried with
     exponential backoff and jitter; at most ``max_concurrency`` calls are in flight and
-    at most ``rate_limit`` start per second (0: unlimited); after ``breaker_threshold``
+    at most ``rate_limit`` start per second (0: unlimited), shared by every check in lane
+    order (urgent, interactive, batch); after ``breaker_threshold``
     consecutive failures the circuit opens for ``breaker_reset`` seconds, during which
     calls fail at once instead of piling onto a source that is down.
     """
@@ -63,6 +68,8 @@ class SourcePolicy:
     retries: int = 2
     max_concurrency: int = 8
     rate_limit: float = 0.0
+    batch_reserve: float = 0.25
+    """Share of the concurrency slots and rate-limit burst batch calls leave free."""
     breaker_threshold: int = 5
     breaker_reset: float = 30.0
     backoff_initial: float = 0.2
@@ -75,12 +82,12 @@ class SourcePolicy:
 
 @dataclass(frozen=True, slots=True)
 class BoundSource:
-    """A configured source: its adapter, its policy and the state that enforces it."""
+    """A configured source: its adapter, its policy and the gate that enforces its
+    concurrency and rate limits, in lane order."""
 
     adapter: Adapter
     policy: SourcePolicy
-    semaphore: asyncio.Semaphore
-    limiter: AsyncLimiter | None
+    gate: PriorityGate
 
 
 class CircuitOpen(Exception):
@@ -177,6 +184,11 @@ class FanOut:
         bound = self._sources.get(kind)
         return bound.adapter if bound else None
 
+    def gate(self, kind: SourceKind) -> PriorityGate | None:
+        """The source's gate (its limits and who waits at it), if configured."""
+        bound = self._sources.get(kind)
+        return bound.gate if bound else None
+
     async def run(
         self,
         request: VerificationRequest,
@@ -185,11 +197,13 @@ class FanOut:
         deadline: float,
         on_progress: ProgressCallback | None = None,
         skip: frozenset[tuple[int, SourceKind]] = frozenset(),
+        lane: Lane = Lane.INTERACTIVE,
     ) -> list[SourceOutcome]:
-        """Ask every member × source not in ``skip`` (answered already, e.g. reused)."""
+        """Ask every member × source not in ``skip`` (answered already, e.g. reused), each
+        call in ``lane`` at its source."""
         kinds = request.sources or self.configured
         jobs = [
-            self._ask(i, kind, request, request_id, deadline, on_progress)
+            self._ask(i, kind, request, request_id, deadline, on_progress, lane)
             for i in range(len(request.household.members))
             for kind in kinds
             if (i, kind) not in skip
@@ -207,6 +221,7 @@ class FanOut:
         request_id: str,
         deadline: float,
         on_progress: ProgressCallback | None,
+        lane: Lane,
     ) -> SourceOutcome:
         bound = self._sources.get(kind)
         if bound is None:
@@ -225,6 +240,7 @@ class FanOut:
             outcome, _ = await self._call(
                 member_index, kind, bound, lambda: bound.adapter.query(query), deadline,
                 bound.policy.retries, known=(query.subject.id_number, query.subject.name),
+                lane=lane,
             )  # fmt: skip
         if on_progress is not None:
             await on_progress(outcome)
@@ -262,6 +278,7 @@ class FanOut:
         retries: int,
         *,
         known: tuple[str, ...] = (),
+        lane: Lane = Lane.INTERACTIVE,
     ) -> tuple[SourceOutcome, bool]:
         """Call the adapter with the source's limits; map every ending to an outcome.
 
@@ -309,15 +326,11 @@ class FanOut:
             if deadline - time.monotonic() <= 0:
                 raise TimeoutError
             attempts += 1
-            if bound.limiter is not None or bound.semaphore.locked():
-                # Waiting for a rate-limit slot or a concurrency slot counts against the
+            if not bound.gate.try_acquire(lane):
+                # Waiting for a rate-limit token or a concurrency slot counts against the
                 # deadline too: a queue that never drains must still end in FAILED.
                 async with asyncio.timeout(deadline - time.monotonic()):
-                    if bound.limiter is not None:
-                        await bound.limiter.acquire()
-                    await bound.semaphore.acquire()
-            else:
-                await bound.semaphore.acquire()  # a free slot: taken without waiting
+                    await bound.gate.acquire(lane)
             try:
                 breaker = await self._breakers.get_breaker(
                     kind.value, threshold=policy.breaker_threshold, ttl=policy.breaker_reset
@@ -331,7 +344,7 @@ class FanOut:
                 except OpenedState:
                     raise CircuitOpen from None
             finally:
-                bound.semaphore.release()
+                bound.gate.release()
 
         async def retried(first_failure: BaseException) -> SourceResult:
             # tenacity sees the first attempt's failure as its own attempt 1 (replayed,
@@ -416,15 +429,8 @@ def bind_sources(
     bound: dict[SourceKind, BoundSource] = {}
     for kind, adapter in adapters.items():
         policy = policies.get(kind, SourcePolicy())
-        limiter = None
-        if policy.rate_limit > 0:
-            # aiolimiter counts whole requests: below 1/s, widen the period instead.
-            limiter = (
-                AsyncLimiter(policy.rate_limit, 1.0)
-                if policy.rate_limit >= 1
-                else AsyncLimiter(1, 1.0 / policy.rate_limit)
-            )
-        bound[kind] = BoundSource(
-            adapter, policy, asyncio.Semaphore(policy.max_concurrency), limiter
+        gate = PriorityGate(
+            policy.max_concurrency, policy.rate_limit, batch_reserve=policy.batch_reserve
         )
+        bound[kind] = BoundSource(adapter, policy, gate)
     return bound

@@ -133,12 +133,19 @@ class PriorityGate:
         self.granted[lane] += 1
 
     # ------------------------------------------------------------------ acquire / release
-    async def acquire(self, lane: Lane) -> None:
-        """Wait for a slot and a token in ``lane``'s turn. Cancellation (a deadline) while
-        waiting leaves nothing taken."""
+    def try_acquire(self, lane: Lane) -> bool:
+        """Take a slot and a token now if ``lane`` may go without waiting (nobody is
+        queued and the limits allow it); False leaves nothing taken."""
         self._refill()
         if not self._pending() and self._slot_free(lane) and not self._tokens_short(lane):
             self._take(lane)
+            return True
+        return False
+
+    async def acquire(self, lane: Lane) -> None:
+        """Wait for a slot and a token in ``lane``'s turn. Cancellation (a deadline) while
+        waiting leaves nothing taken."""
+        if self.try_acquire(lane):
             return
         loop = asyncio.get_running_loop()
         waiter = _Waiter(lane, next(self._seq), loop.create_future())
