@@ -45,7 +45,9 @@ from verifier.domain.workdays import add_working_days
 from verifier.service.audit_trail import SYSTEM_ACTOR, requester_of, subject_refs
 from verifier.service.events import EventHub, ReportEvent, SourceEvent, StateEvent
 from verifier.service.fanout import FanOut
+from verifier.service.monitoring.hooks import on_version_released
 from verifier.service.runs import Runs, VerificationView
+from verifier.service.webhooks.hooks import on_report_released
 from verifier.signing.signer import ReportSigner
 
 log = structlog.get_logger("hedui.verifications")
@@ -272,6 +274,17 @@ class Release:
         await uow.verifications.set_state(vid, state, completeness, version, now)
         await uow.cache.put(self._cacheable(request, fresh))
         await uow.reports.announce(vid)
+        await on_version_released(
+            uow, record=record, request=request, version=version, at=now, pseudonym_key=self._pkey
+        )
+        await on_report_released(
+            uow,
+            verification_id=vid,
+            case_id=request.case_id,
+            version=version,
+            envelope_sha256=signed.envelope_sha256,
+            at=now,
+        )
         # What view() would read back after the commit, so a waiting caller is
         # answered without another round trip.
         view = VerificationView(

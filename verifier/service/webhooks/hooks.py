@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import structlog
+
 from verifier.domain.ports import UnitOfWork
 from verifier.domain.webhooks import report_issued
+
+log = structlog.get_logger("hedui.webhooks")
 
 
 async def on_report_released(
@@ -19,13 +23,21 @@ async def on_report_released(
     envelope_sha256: str,
     at: datetime,
 ) -> None:
-    """A report version was released (call beside the ``released`` audit entry)."""
-    await uow.outbox.add(
-        report_issued(
+    """A report version was released: its ``report.issued`` event, beside the
+    ``released`` audit entry in the same transaction.
+
+    The values were checked when the request was accepted, in the formats the event
+    checks again; should one still not fit, the report is released without its event
+    (logged, by field name only) rather than held back by a notification."""
+    try:
+        event = report_issued(
             verification_id=verification_id,
             case_id=case_id,
             version=version,
             envelope_sha256=envelope_sha256,
             at=at,
         )
-    )
+    except ValueError as exc:
+        log.error("webhook_event_not_written", verification_id=verification_id, problem=str(exc))
+        return
+    await uow.outbox.add(event)
