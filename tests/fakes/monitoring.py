@@ -185,6 +185,9 @@ class InMemoryChanges(ChangeRepository):
         if key not in self._t.comparisons:
             self._t.comparisons[key] = ComparisonRow(check.verification_id, version, now, now)
 
+    async def has_pending(self, now: datetime) -> bool:
+        return any(r.state == "pending" and r.due_at <= now for r in self._t.comparisons.values())
+
     async def pending(
         self, now: datetime, limit: int, *, only: tuple[str, int] | None = None
     ) -> list[PendingComparison]:

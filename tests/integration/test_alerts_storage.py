@@ -371,6 +371,9 @@ async def test_checks_comparisons_and_documents(store: Store) -> None:
     async def pending(uow: UnitOfWork) -> list[tuple[str, int]]:
         return [(p.verification_id, p.version) for p in await uow.changes.pending(T0, 10)]
 
+    async with store.unit_of_work(write=False) as uow:
+        assert await uow.changes.has_pending(T0)
+        assert not await uow.changes.has_pending(T0 - timedelta(seconds=1))
     assert sorted(await store.write(pending)) == sorted(
         [(vid(1), 1), (vid(3), 1), (vid(3), 2), (vid(4), 1)]
     )

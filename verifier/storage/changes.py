@@ -94,6 +94,13 @@ class SqlChanges(ChangeRepository):
                 )
             await self._session.flush()
 
+    async def has_pending(self, now: datetime) -> bool:
+        q = select(ChangeComparisonRow.verification_id).where(
+            ChangeComparisonRow.state == PENDING, ChangeComparisonRow.due_at <= now
+        )
+        async with guard():
+            return (await self._session.execute(q.limit(1))).first() is not None
+
     async def pending(
         self, now: datetime, limit: int, *, only: tuple[str, int] | None = None
     ) -> list[PendingComparison]:

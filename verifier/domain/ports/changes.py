@@ -85,6 +85,10 @@ class ChangeRepository(abc.ABC):
         """Record the check (once) and the comparison its ``version`` needs. Idempotent."""
 
     @abc.abstractmethod
+    async def has_pending(self, now: datetime) -> bool:
+        """Whether a comparison is due (a cheap read, no lock)."""
+
+    @abc.abstractmethod
     async def pending(
         self, now: datetime, limit: int, *, only: tuple[str, int] | None = None
     ) -> list[PendingComparison]:
