@@ -25,6 +25,8 @@ from verifier.service.auditing import AuditService, verifier_keys_for
 from verifier.service.consents import ConsentService, RegistryConsentGate
 from verifier.service.events import EventHub
 from verifier.service.fanout import FanOut, SourcePolicy, bind_sources
+from verifier.service.listing import VerificationListing
+from verifier.service.page_tokens import PageTokens
 from verifier.service.poller import Poller
 from verifier.service.verifications import Assessor, VerificationService
 from verifier.signing.jwks import dumps_jwks
@@ -50,6 +52,7 @@ class App:
     adapters: list[Adapter] = field(default_factory=list)
     auditing: AuditService | None = None
     consents: ConsentService | None = None
+    listing: VerificationListing | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _background: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -130,6 +133,7 @@ async def serve_app(
         health_interval=health_interval,
         auditing=app.auditing,
         consents=app.consents,
+        listing=app.listing,
     )
 
 
@@ -190,6 +194,7 @@ async def build_app(
         adapters=unique,
         auditing=make_auditing(keys, store),
         consents=ConsentService(store, keys.pseudonym_key()),
+        listing=VerificationListing(store, PageTokens.derived(keys.pseudonym_key())),
     )
 
 

@@ -31,6 +31,7 @@ from verifier.api.servicers import KeyServicer, VerificationServicer
 from verifier.config import Principal
 from verifier.service.auditing import AuditService
 from verifier.service.consents import ConsentService
+from verifier.service.listing import VerificationListing
 from verifier.service.verifications import VerificationService
 
 log = structlog.get_logger("hedui.server")
@@ -97,6 +98,7 @@ async def start_server(
     health_interval: float = 2.0,
     auditing: AuditService | None = None,
     consents: ConsentService | None = None,
+    listing: VerificationListing | None = None,
 ) -> RunningServer:
     server = grpc.aio.server(
         interceptors=[ErrorInterceptor(SERVICES)],
@@ -108,7 +110,7 @@ async def start_server(
         return identify(context, principals, allow_metadata_system=plaintext)
 
     verification_pb2_grpc.add_VerificationServiceServicer_to_server(
-        VerificationServicer(service, who), server
+        VerificationServicer(service, who, listing), server
     )
     keys_pb2_grpc.add_KeyServiceServicer_to_server(KeyServicer(jwks), server)
     if consents is not None:

@@ -10,10 +10,12 @@ import grpc
 from hedui.v1 import keys_pb2, keys_pb2_grpc, verification_pb2_grpc
 from hedui.v1 import verification_pb2 as pb
 
+from verifier.api.listing_translate import filter_from_pb, page_pb
 from verifier.api.translate import draft_from_pb, event_pb, report_pb, verification_pb
 from verifier.domain import identifiers as ids
-from verifier.domain.errors import FieldViolation, InvalidArgument
+from verifier.domain.errors import FieldViolation, InvalidArgument, Unavailable
 from verifier.domain.ports import Caller
+from verifier.service.listing import VerificationListing
 from verifier.service.verifications import VerificationService
 
 Identify = Callable[[grpc.aio.ServicerContext[Any, Any]], Caller]
@@ -29,9 +31,15 @@ def _check_report_request(verification_id: str, version: int) -> None:
 
 
 class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
-    def __init__(self, service: VerificationService, identify: Identify) -> None:
+    def __init__(
+        self,
+        service: VerificationService,
+        identify: Identify,
+        listing: VerificationListing | None = None,
+    ) -> None:
         self._service = service
         self._identify = identify
+        self._listing = listing
 
     async def CreateVerification(
         self, request: pb.CreateVerificationRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -68,6 +76,21 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
         _check_report_request(request.verification_id, request.version)
         report = await self._service.get_report(caller, request.verification_id, request.version)
         return report_pb(report)
+
+    async def ListVerifications(
+        self, request: pb.ListVerificationsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.ListVerificationsResponse:
+        caller = self._identify(context)
+        flt = filter_from_pb(request)
+        if self._listing is None:
+            raise Unavailable("listing verifications is not set up on this server")
+        page = await self._listing.list(
+            caller,
+            flt,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return page_pb(page)
 
 
 class KeyServicer(keys_pb2_grpc.KeyServiceServicer):

@@ -26,6 +26,7 @@ from verifier.domain.household import RequestDraft, VerificationRequest, validat
 
 __all__ = [
     "ACTIVE_ITEM_STATES",
+    "BATCH_ID",
     "FINAL_ITEM_STATES",
     "MAX_BATCH_ITEMS",
     "BatchCounts",
@@ -41,6 +42,13 @@ __all__ = [
 ]
 
 MAX_BATCH_ITEMS = 5000
+
+BATCH_ID = ids.Format(
+    "batch id",
+    ids.VERIFICATION_ID.pattern,
+    36,
+    "a batch id (a UUID in lowercase hex, 36 characters)",
+)
 
 
 class BatchState(StrEnum):

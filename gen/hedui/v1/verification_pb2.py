@@ -23,10 +23,11 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from google.type import date_pb2 as google_dot_type_dot_date__pb2
 from hedui.v1 import common_pb2 as hedui_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bhedui/v1/verification.proto\x12\x08hedui.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15hedui/v1/common.proto\"\xa8\x01\n\x06Member\x12!\n\x07id_type\x18\x01 \x01(\x0e\x32\x10.hedui.v1.IdType\x12\x11\n\tid_number\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12$\n\x08relation\x18\x04 \x01(\x0e\x32\x12.hedui.v1.Relation\x12\x34\n\rcircumstances\x18\x05 \x01(\x0b\x32\x1d.hedui.v1.MemberCircumstances\"\xb8\x01\n\x13MemberCircumstances\x12\x18\n\x10\x64isability_grade\x18\x01 \x01(\x05\x12\x17\n\x0fserious_illness\x18\x02 \x01(\x08\x12\x11\n\tin_school\x18\x03 \x01(\x08\x12-\n\rwork_capacity\x18\x04 \x01(\x0e\x32\x16.hedui.v1.WorkCapacity\x12,\n\tsupporter\x18\x05 \x01(\x0e\x32\x19.hedui.v1.SupporterStatus\"\x88\x01\n\tDeduction\x12%\n\x04kind\x18\x01 \x01(\x0e\x32\x17.hedui.v1.DeductionKind\x12\x12\n\namount_fen\x18\x02 \x01(\x03\x12\x14\n\x0c\x65vidence_ref\x18\x03 \x01(\t\x12\x19\n\x0cmember_index\x18\x04 \x01(\x05H\x00\x88\x01\x01\x42\x0f\n\r_member_index\"Q\n\x0e\x44\x65\x63laredIncome\x12*\n\x08\x63\x61tegory\x18\x01 \x01(\x0e\x32\x18.hedui.v1.IncomeCategory\x12\x13\n\x0bmonthly_fen\x18\x02 \x01(\x03\"\\\n\rDeclaredAsset\x12)\n\x08\x63\x61tegory\x18\x01 \x01(\x0e\x32\x17.hedui.v1.AssetCategory\x12\x11\n\tvalue_fen\x18\x02 \x01(\x03\x12\r\n\x05\x63ount\x18\x03 \x01(\x05\"w\n\x0b\x44\x65\x63laration\x12)\n\x07incomes\x18\x01 \x03(\x0b\x32\x18.hedui.v1.DeclaredIncome\x12\'\n\x06\x61ssets\x18\x02 \x03(\x0b\x32\x17.hedui.v1.DeclaredAsset\x12\x14\n\x0cmember_count\x18\x03 \x01(\x05\"C\n\tHousehold\x12\x13\n\x0bregion_code\x18\x01 \x01(\t\x12!\n\x07members\x18\x02 \x03(\x0b\x32\x10.hedui.v1.Member\".\n\x06Window\x12\x12\n\nstart_date\x18\x01 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x02 \x01(\t\"\xad\x03\n\x19\x43reateVerificationRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x18\n\x10\x61uthorization_id\x18\x03 \x01(\t\x12#\n\x08purposes\x18\x04 \x03(\x0e\x32\x11.hedui.v1.Purpose\x12&\n\thousehold\x18\x05 \x01(\x0b\x32\x13.hedui.v1.Household\x12%\n\x07sources\x18\x06 \x03(\x0e\x32\x14.hedui.v1.SourceKind\x12 \n\x06window\x18\x07 \x01(\x0b\x32\x10.hedui.v1.Window\x12\x0c\n\x04wait\x18\x08 \x01(\x08\x12+\n\x0chukou_nature\x18\t \x01(\x0e\x32\x15.hedui.v1.HukouNature\x12*\n\x0b\x64\x65\x63laration\x18\n \x01(\x0b\x32\x15.hedui.v1.Declaration\x12\'\n\ndeductions\x18\x0b \x03(\x0b\x32\x13.hedui.v1.Deduction\x12+\n\x10\x63urrent_programs\x18\x0c \x03(\x0e\x32\x11.hedui.v1.Purpose\"J\n\x1a\x43reateVerificationResponse\x12,\n\x0cverification\x18\x01 \x01(\x0b\x32\x16.hedui.v1.Verification\"1\n\x16GetVerificationRequest\x12\x17\n\x0fverification_id\x18\x01 \x01(\t\"G\n\x17GetVerificationResponse\x12,\n\x0cverification\x18\x01 \x01(\x0b\x32\x16.hedui.v1.Verification\"3\n\x18WatchVerificationRequest\x12\x17\n\x0fverification_id\x18\x01 \x01(\t\"\x84\x01\n\x0eSourceProgress\x12\x14\n\x0cmember_index\x18\x01 \x01(\x05\x12$\n\x06source\x18\x02 \x01(\x0e\x32\x14.hedui.v1.SourceKind\x12&\n\x06status\x18\x03 \x01(\x0e\x32\x16.hedui.v1.SourceStatus\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xa1\x02\n\x0cVerification\x12\x17\n\x0fverification_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12*\n\x05state\x18\x04 \x01(\x0e\x32\x1b.hedui.v1.VerificationState\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x08progress\x18\x06 \x03(\x0b\x32\x18.hedui.v1.SourceProgress\x12\x1d\n\x15latest_report_version\x18\x07 \x01(\x05\x12,\n\x0c\x63ompleteness\x18\x08 \x01(\x0e\x32\x16.hedui.v1.Completeness\"f\n\x0cReportIssued\x12\x0f\n\x07version\x18\x01 \x01(\x05\x12,\n\x0c\x63ompleteness\x18\x02 \x01(\x0e\x32\x16.hedui.v1.Completeness\x12\x17\n\x0f\x65nvelope_sha256\x18\x03 \x01(\t\"\x81\x02\n\x19WatchVerificationResponse\x12\x17\n\x0fverification_id\x18\x01 \x01(\t\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0fsource_progress\x18\x03 \x01(\x0b\x32\x18.hedui.v1.SourceProgressH\x00\x12/\n\rreport_issued\x18\x04 \x01(\x0b\x32\x16.hedui.v1.ReportIssuedH\x00\x12\x34\n\rstate_changed\x18\x05 \x01(\x0e\x32\x1b.hedui.v1.VerificationStateH\x00\x42\x07\n\x05\x65vent\"<\n\x10GetReportRequest\x12\x17\n\x0fverification_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\"\x8f\x01\n\x13MemberSourceSummary\x12\x14\n\x0cmember_index\x18\x01 \x01(\x05\x12$\n\x06source\x18\x02 \x01(\x0e\x32\x14.hedui.v1.SourceKind\x12&\n\x06status\x18\x03 \x01(\x0e\x32\x16.hedui.v1.SourceStatus\x12\x14\n\x0crecord_count\x18\x04 \x01(\x05\"\x9b\x02\n\rReportSummary\x12\x11\n\treport_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12,\n\x0c\x63ompleteness\x18\x03 \x01(\x0e\x32\x16.hedui.v1.Completeness\x12\x13\n\x0bregion_code\x18\x04 \x01(\t\x12\x14\n\x0cmember_count\x18\x05 \x01(\x05\x12.\n\x07sources\x18\x06 \x03(\x0b\x32\x1d.hedui.v1.MemberSourceSummary\x12\x18\n\x10total_income_fen\x18\x07 \x01(\x03\x12\x18\n\x10total_assets_fen\x18\x08 \x01(\x03\x12\x0e\n\x06key_id\x18\t \x01(\t\x12\x19\n\x11release_audit_seq\x18\n \x01(\x03\"O\n\x11GetReportResponse\x12\x10\n\x08\x65nvelope\x18\x01 \x01(\x0c\x12(\n\x07summary\x18\x02 \x01(\x0b\x32\x17.hedui.v1.ReportSummary*\x9d\x01\n\x11VerificationState\x12\"\n\x1eVERIFICATION_STATE_UNSPECIFIED\x10\x00\x12\x1e\n\x1aVERIFICATION_STATE_RUNNING\x10\x01\x12\'\n#VERIFICATION_STATE_AWAITING_SOURCES\x10\x02\x12\x1b\n\x17VERIFICATION_STATE_DONE\x10\x03*a\n\x0c\x43ompleteness\x12\x1c\n\x18\x43OMPLETENESS_UNSPECIFIED\x10\x00\x12\x19\n\x15\x43OMPLETENESS_COMPLETE\x10\x01\x12\x18\n\x14\x43OMPLETENESS_PARTIAL\x10\x02\x32\xf4\x02\n\x13VerificationService\x12_\n\x12\x43reateVerification\x12#.hedui.v1.CreateVerificationRequest\x1a$.hedui.v1.CreateVerificationResponse\x12V\n\x0fGetVerification\x12 .hedui.v1.GetVerificationRequest\x1a!.hedui.v1.GetVerificationResponse\x12^\n\x11WatchVerification\x12\".hedui.v1.WatchVerificationRequest\x1a#.hedui.v1.WatchVerificationResponse0\x01\x12\x44\n\tGetReport\x12\x1a.hedui.v1.GetReportRequest\x1a\x1b.hedui.v1.GetReportResponseB\x02P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bhedui/v1/verification.proto\x12\x08hedui.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x15hedui/v1/common.proto\"\xa8\x01\n\x06Member\x12!\n\x07id_type\x18\x01 \x01(\x0e\x32\x10.hedui.v1.IdType\x12\x11\n\tid_number\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12$\n\x08relation\x18\x04 \x01(\x0e\x32\x12.hedui.v1.Relation\x12\x34\n\rcircumstances\x18\x05 \x01(\x0b\x32\x1d.hedui.v1.MemberCircumstances\"\xb8\x01\n\x13MemberCircumstances\x12\x18\n\x10\x64isability_grade\x18\x01 \x01(\x05\x12\x17\n\x0fserious_illness\x18\x02 \x01(\x08\x12\x11\n\tin_school\x18\x03 \x01(\x08\x12-\n\rwork_capacity\x18\x04 \x01(\x0e\x32\x16.hedui.v1.WorkCapacity\x12,\n\tsupporter\x18\x05 \x01(\x0e\x32\x19.hedui.v1.SupporterStatus\"\x88\x01\n\tDeduction\x12%\n\x04kind\x18\x01 \x01(\x0e\x32\x17.hedui.v1.DeductionKind\x12\x12\n\namount_fen\x18\x02 \x01(\x03\x12\x14\n\x0c\x65vidence_ref\x18\x03 \x01(\t\x12\x19\n\x0cmember_index\x18\x04 \x01(\x05H\x00\x88\x01\x01\x42\x0f\n\r_member_index\"Q\n\x0e\x44\x65\x63laredIncome\x12*\n\x08\x63\x61tegory\x18\x01 \x01(\x0e\x32\x18.hedui.v1.IncomeCategory\x12\x13\n\x0bmonthly_fen\x18\x02 \x01(\x03\"\\\n\rDeclaredAsset\x12)\n\x08\x63\x61tegory\x18\x01 \x01(\x0e\x32\x17.hedui.v1.AssetCategory\x12\x11\n\tvalue_fen\x18\x02 \x01(\x03\x12\r\n\x05\x63ount\x18\x03 \x01(\x05\"w\n\x0b\x44\x65\x63laration\x12)\n\x07incomes\x18\x01 \x03(\x0b\x32\x18.hedui.v1.DeclaredIncome\x12\'\n\x06\x61ssets\x18\x02 \x03(\x0b\x32\x17.hedui.v1.DeclaredAsset\x12\x14\n\x0cmember_count\x18\x03 \x01(\x05\"C\n\tHousehold\x12\x13\n\x0bregion_code\x18\x01 \x01(\t\x12!\n\x07members\x18\x02 \x03(\x0b\x32\x10.hedui.v1.Member\".\n\x06Window\x12\x12\n\nstart_date\x18\x01 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x02 \x01(\t\"\xbd\x03\n\x19\x43reateVerificationRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x18\n\x10\x61uthorization_id\x18\x03 \x01(\t\x12#\n\x08purposes\x18\x04 \x03(\x0e\x32\x11.hedui.v1.Purpose\x12&\n\thousehold\x18\x05 \x01(\x0b\x32\x13.hedui.v1.Household\x12%\n\x07sources\x18\x06 \x03(\x0e\x32\x14.hedui.v1.SourceKind\x12 \n\x06window\x18\x07 \x01(\x0b\x32\x10.hedui.v1.Window\x12\x0c\n\x04wait\x18\x08 \x01(\x08\x12+\n\x0chukou_nature\x18\t \x01(\x0e\x32\x15.hedui.v1.HukouNature\x12*\n\x0b\x64\x65\x63laration\x18\n \x01(\x0b\x32\x15.hedui.v1.Declaration\x12\'\n\ndeductions\x18\x0b \x03(\x0b\x32\x13.hedui.v1.Deduction\x12+\n\x10\x63urrent_programs\x18\x0c \x03(\x0e\x32\x11.hedui.v1.Purpose\x12\x0e\n\x06urgent\x18\r \x01(\x08\"J\n\x1a\x43reateVerificationResponse\x12,\n\x0cverification\x18\x01 \x01(\x0b\x32\x16.hedui.v1.Verification\"1\n\x16GetVerificationRequest\x12\x17\n\x0fverification_id\x18\x01 \x01(\t\"G\n\x17GetVerificationResponse\x12,\n\x0cverification\x18\x01 \x01(\x0b\x32\x16.hedui.v1.Verification\"3\n\x18WatchVerificationRequest\x12\x17\n\x0fverification_id\x18\x01 \x01(\t\"\x84\x01\n\x0eSourceProgress\x12\x14\n\x0cmember_index\x18\x01 \x01(\x05\x12$\n\x06source\x18\x02 \x01(\x0e\x32\x14.hedui.v1.SourceKind\x12&\n\x06status\x18\x03 \x01(\x0e\x32\x16.hedui.v1.SourceStatus\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x8e\x03\n\x0cVerification\x12\x17\n\x0fverification_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12*\n\x05state\x18\x04 \x01(\x0e\x32\x1b.hedui.v1.VerificationState\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x08progress\x18\x06 \x03(\x0b\x32\x18.hedui.v1.SourceProgress\x12\x1d\n\x15latest_report_version\x18\x07 \x01(\x05\x12,\n\x0c\x63ompleteness\x18\x08 \x01(\x0e\x32\x16.hedui.v1.Completeness\x12#\n\x08\x64ue_date\x18\t \x01(\x0b\x32\x11.google.type.Date\x12\x0f\n\x07overdue\x18\n \x01(\x08\x12\x0e\n\x06urgent\x18\x0b \x01(\x08\x12\x10\n\x08\x62\x61tch_id\x18\x0c \x01(\t\x12\x13\n\x0bregion_code\x18\r \x01(\t\"f\n\x0cReportIssued\x12\x0f\n\x07version\x18\x01 \x01(\x05\x12,\n\x0c\x63ompleteness\x18\x02 \x01(\x0e\x32\x16.hedui.v1.Completeness\x12\x17\n\x0f\x65nvelope_sha256\x18\x03 \x01(\t\"\x81\x02\n\x19WatchVerificationResponse\x12\x17\n\x0fverification_id\x18\x01 \x01(\t\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0fsource_progress\x18\x03 \x01(\x0b\x32\x18.hedui.v1.SourceProgressH\x00\x12/\n\rreport_issued\x18\x04 \x01(\x0b\x32\x16.hedui.v1.ReportIssuedH\x00\x12\x34\n\rstate_changed\x18\x05 \x01(\x0e\x32\x1b.hedui.v1.VerificationStateH\x00\x42\x07\n\x05\x65vent\"<\n\x10GetReportRequest\x12\x17\n\x0fverification_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\"\x8f\x01\n\x13MemberSourceSummary\x12\x14\n\x0cmember_index\x18\x01 \x01(\x05\x12$\n\x06source\x18\x02 \x01(\x0e\x32\x14.hedui.v1.SourceKind\x12&\n\x06status\x18\x03 \x01(\x0e\x32\x16.hedui.v1.SourceStatus\x12\x14\n\x0crecord_count\x18\x04 \x01(\x05\"\x9b\x02\n\rReportSummary\x12\x11\n\treport_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12,\n\x0c\x63ompleteness\x18\x03 \x01(\x0e\x32\x16.hedui.v1.Completeness\x12\x13\n\x0bregion_code\x18\x04 \x01(\t\x12\x14\n\x0cmember_count\x18\x05 \x01(\x05\x12.\n\x07sources\x18\x06 \x03(\x0b\x32\x1d.hedui.v1.MemberSourceSummary\x12\x18\n\x10total_income_fen\x18\x07 \x01(\x03\x12\x18\n\x10total_assets_fen\x18\x08 \x01(\x03\x12\x0e\n\x06key_id\x18\t \x01(\t\x12\x19\n\x11release_audit_seq\x18\n \x01(\x03\"O\n\x11GetReportResponse\x12\x10\n\x08\x65nvelope\x18\x01 \x01(\x0c\x12(\n\x07summary\x18\x02 \x01(\x0b\x32\x17.hedui.v1.ReportSummary\"\xb9\x02\n\x18ListVerificationsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x03 \x01(\t\x12*\n\x05state\x18\x04 \x01(\x0e\x32\x1b.hedui.v1.VerificationState\x12\x15\n\rregion_prefix\x18\x05 \x01(\t\x12\'\n\x0c\x63reated_from\x18\x06 \x01(\x0b\x32\x11.google.type.Date\x12%\n\ncreated_to\x18\x07 \x01(\x0b\x32\x11.google.type.Date\x12\x14\n\x07overdue\x18\x08 \x01(\x08H\x00\x88\x01\x01\x12\x13\n\x06urgent\x18\t \x01(\x08H\x01\x88\x01\x01\x12\x10\n\x08\x62\x61tch_id\x18\n \x01(\tB\n\n\x08_overdueB\t\n\x07_urgent\"c\n\x19ListVerificationsResponse\x12-\n\rverifications\x18\x01 \x03(\x0b\x32\x16.hedui.v1.Verification\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\x9d\x01\n\x11VerificationState\x12\"\n\x1eVERIFICATION_STATE_UNSPECIFIED\x10\x00\x12\x1e\n\x1aVERIFICATION_STATE_RUNNING\x10\x01\x12\'\n#VERIFICATION_STATE_AWAITING_SOURCES\x10\x02\x12\x1b\n\x17VERIFICATION_STATE_DONE\x10\x03*a\n\x0c\x43ompleteness\x12\x1c\n\x18\x43OMPLETENESS_UNSPECIFIED\x10\x00\x12\x19\n\x15\x43OMPLETENESS_COMPLETE\x10\x01\x12\x18\n\x14\x43OMPLETENESS_PARTIAL\x10\x02\x32\xd2\x03\n\x13VerificationService\x12_\n\x12\x43reateVerification\x12#.hedui.v1.CreateVerificationRequest\x1a$.hedui.v1.CreateVerificationResponse\x12V\n\x0fGetVerification\x12 .hedui.v1.GetVerificationRequest\x1a!.hedui.v1.GetVerificationResponse\x12^\n\x11WatchVerification\x12\".hedui.v1.WatchVerificationRequest\x1a#.hedui.v1.WatchVerificationResponse0\x01\x12\x44\n\tGetReport\x12\x1a.hedui.v1.GetReportRequest\x1a\x1b.hedui.v1.GetReportResponse\x12\\\n\x11ListVerifications\x12\".hedui.v1.ListVerificationsRequest\x1a#.hedui.v1.ListVerificationsResponseB\x02P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,52 +35,56 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hedui.v1.verification_pb2',
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'P\001'
-  _globals['_VERIFICATIONSTATE']._serialized_start=3061
-  _globals['_VERIFICATIONSTATE']._serialized_end=3218
-  _globals['_COMPLETENESS']._serialized_start=3220
-  _globals['_COMPLETENESS']._serialized_end=3317
-  _globals['_MEMBER']._serialized_start=98
-  _globals['_MEMBER']._serialized_end=266
-  _globals['_MEMBERCIRCUMSTANCES']._serialized_start=269
-  _globals['_MEMBERCIRCUMSTANCES']._serialized_end=453
-  _globals['_DEDUCTION']._serialized_start=456
-  _globals['_DEDUCTION']._serialized_end=592
-  _globals['_DECLAREDINCOME']._serialized_start=594
-  _globals['_DECLAREDINCOME']._serialized_end=675
-  _globals['_DECLAREDASSET']._serialized_start=677
-  _globals['_DECLAREDASSET']._serialized_end=769
-  _globals['_DECLARATION']._serialized_start=771
-  _globals['_DECLARATION']._serialized_end=890
-  _globals['_HOUSEHOLD']._serialized_start=892
-  _globals['_HOUSEHOLD']._serialized_end=959
-  _globals['_WINDOW']._serialized_start=961
-  _globals['_WINDOW']._serialized_end=1007
-  _globals['_CREATEVERIFICATIONREQUEST']._serialized_start=1010
-  _globals['_CREATEVERIFICATIONREQUEST']._serialized_end=1439
-  _globals['_CREATEVERIFICATIONRESPONSE']._serialized_start=1441
-  _globals['_CREATEVERIFICATIONRESPONSE']._serialized_end=1515
-  _globals['_GETVERIFICATIONREQUEST']._serialized_start=1517
-  _globals['_GETVERIFICATIONREQUEST']._serialized_end=1566
-  _globals['_GETVERIFICATIONRESPONSE']._serialized_start=1568
-  _globals['_GETVERIFICATIONRESPONSE']._serialized_end=1639
-  _globals['_WATCHVERIFICATIONREQUEST']._serialized_start=1641
-  _globals['_WATCHVERIFICATIONREQUEST']._serialized_end=1692
-  _globals['_SOURCEPROGRESS']._serialized_start=1695
-  _globals['_SOURCEPROGRESS']._serialized_end=1827
-  _globals['_VERIFICATION']._serialized_start=1830
-  _globals['_VERIFICATION']._serialized_end=2119
-  _globals['_REPORTISSUED']._serialized_start=2121
-  _globals['_REPORTISSUED']._serialized_end=2223
-  _globals['_WATCHVERIFICATIONRESPONSE']._serialized_start=2226
-  _globals['_WATCHVERIFICATIONRESPONSE']._serialized_end=2483
-  _globals['_GETREPORTREQUEST']._serialized_start=2485
-  _globals['_GETREPORTREQUEST']._serialized_end=2545
-  _globals['_MEMBERSOURCESUMMARY']._serialized_start=2548
-  _globals['_MEMBERSOURCESUMMARY']._serialized_end=2691
-  _globals['_REPORTSUMMARY']._serialized_start=2694
-  _globals['_REPORTSUMMARY']._serialized_end=2977
-  _globals['_GETREPORTRESPONSE']._serialized_start=2979
-  _globals['_GETREPORTRESPONSE']._serialized_end=3058
-  _globals['_VERIFICATIONSERVICE']._serialized_start=3320
-  _globals['_VERIFICATIONSERVICE']._serialized_end=3692
+  _globals['_VERIFICATIONSTATE']._serialized_start=3627
+  _globals['_VERIFICATIONSTATE']._serialized_end=3784
+  _globals['_COMPLETENESS']._serialized_start=3786
+  _globals['_COMPLETENESS']._serialized_end=3883
+  _globals['_MEMBER']._serialized_start=122
+  _globals['_MEMBER']._serialized_end=290
+  _globals['_MEMBERCIRCUMSTANCES']._serialized_start=293
+  _globals['_MEMBERCIRCUMSTANCES']._serialized_end=477
+  _globals['_DEDUCTION']._serialized_start=480
+  _globals['_DEDUCTION']._serialized_end=616
+  _globals['_DECLAREDINCOME']._serialized_start=618
+  _globals['_DECLAREDINCOME']._serialized_end=699
+  _globals['_DECLAREDASSET']._serialized_start=701
+  _globals['_DECLAREDASSET']._serialized_end=793
+  _globals['_DECLARATION']._serialized_start=795
+  _globals['_DECLARATION']._serialized_end=914
+  _globals['_HOUSEHOLD']._serialized_start=916
+  _globals['_HOUSEHOLD']._serialized_end=983
+  _globals['_WINDOW']._serialized_start=985
+  _globals['_WINDOW']._serialized_end=1031
+  _globals['_CREATEVERIFICATIONREQUEST']._serialized_start=1034
+  _globals['_CREATEVERIFICATIONREQUEST']._serialized_end=1479
+  _globals['_CREATEVERIFICATIONRESPONSE']._serialized_start=1481
+  _globals['_CREATEVERIFICATIONRESPONSE']._serialized_end=1555
+  _globals['_GETVERIFICATIONREQUEST']._serialized_start=1557
+  _globals['_GETVERIFICATIONREQUEST']._serialized_end=1606
+  _globals['_GETVERIFICATIONRESPONSE']._serialized_start=1608
+  _globals['_GETVERIFICATIONRESPONSE']._serialized_end=1679
+  _globals['_WATCHVERIFICATIONREQUEST']._serialized_start=1681
+  _globals['_WATCHVERIFICATIONREQUEST']._serialized_end=1732
+  _globals['_SOURCEPROGRESS']._serialized_start=1735
+  _globals['_SOURCEPROGRESS']._serialized_end=1867
+  _globals['_VERIFICATION']._serialized_start=1870
+  _globals['_VERIFICATION']._serialized_end=2268
+  _globals['_REPORTISSUED']._serialized_start=2270
+  _globals['_REPORTISSUED']._serialized_end=2372
+  _globals['_WATCHVERIFICATIONRESPONSE']._serialized_start=2375
+  _globals['_WATCHVERIFICATIONRESPONSE']._serialized_end=2632
+  _globals['_GETREPORTREQUEST']._serialized_start=2634
+  _globals['_GETREPORTREQUEST']._serialized_end=2694
+  _globals['_MEMBERSOURCESUMMARY']._serialized_start=2697
+  _globals['_MEMBERSOURCESUMMARY']._serialized_end=2840
+  _globals['_REPORTSUMMARY']._serialized_start=2843
+  _globals['_REPORTSUMMARY']._serialized_end=3126
+  _globals['_GETREPORTRESPONSE']._serialized_start=3128
+  _globals['_GETREPORTRESPONSE']._serialized_end=3207
+  _globals['_LISTVERIFICATIONSREQUEST']._serialized_start=3210
+  _globals['_LISTVERIFICATIONSREQUEST']._serialized_end=3523
+  _globals['_LISTVERIFICATIONSRESPONSE']._serialized_start=3525
+  _globals['_LISTVERIFICATIONSRESPONSE']._serialized_end=3624
+  _globals['_VERIFICATIONSERVICE']._serialized_start=3886
+  _globals['_VERIFICATIONSERVICE']._serialized_end=4352
 # @@protoc_insertion_point(module_scope)

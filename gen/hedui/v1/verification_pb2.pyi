@@ -9,6 +9,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.type import date_pb2 as _date_pb2
 from hedui.v1 import common_pb2 as _common_pb2
 import builtins as _builtins
 import sys
@@ -336,6 +337,7 @@ class CreateVerificationRequest(_message.Message):
     DECLARATION_FIELD_NUMBER: _builtins.int
     DEDUCTIONS_FIELD_NUMBER: _builtins.int
     CURRENT_PROGRAMS_FIELD_NUMBER: _builtins.int
+    URGENT_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """Caller-chosen idempotency key: a request id (1-64 characters of [A-Za-z0-9._-]),
     not an ID number.
@@ -352,6 +354,13 @@ class CreateVerificationRequest(_message.Message):
     """Wait for the first report before answering (bounded by the call's deadline)."""
     hukou_nature: _common_pb2.HukouNature.ValueType
     """Required: URBAN or RURAL."""
+    urgent: _builtins.bool
+    """急难: a household in crisis to be helped at once (先行救助). The check goes first at
+    every source, is due within the region's urgent limit in hours (not working days),
+    and its first report is issued as soon as the sources that answer quickly have
+    answered: sources still being asked then are PENDING in version 1 and their answers
+    come as version 2, as a late bank's do. With `wait`, the call returns at version 1.
+    """
     @_builtins.property
     def purposes(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.Purpose.ValueType]:
         """At least one; none repeated."""
@@ -393,10 +402,11 @@ class CreateVerificationRequest(_message.Message):
         declaration: Global___Declaration | None = ...,
         deductions: _abc.Iterable[Global___Deduction] | None = ...,
         current_programs: _abc.Iterable[_common_pb2.Purpose.ValueType] | None = ...,
+        urgent: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["declaration", b"declaration", "household", b"household", "window", b"window"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["authorization_id", b"authorization_id", "case_id", b"case_id", "current_programs", b"current_programs", "declaration", b"declaration", "deductions", b"deductions", "household", b"household", "hukou_nature", b"hukou_nature", "purposes", b"purposes", "request_id", b"request_id", "sources", b"sources", "wait", b"wait", "window", b"window"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["authorization_id", b"authorization_id", "case_id", b"case_id", "current_programs", b"current_programs", "declaration", b"declaration", "deductions", b"deductions", "household", b"household", "hukou_nature", b"hukou_nature", "purposes", b"purposes", "request_id", b"request_id", "sources", b"sources", "urgent", b"urgent", "wait", b"wait", "window", b"window"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -524,6 +534,11 @@ class Verification(_message.Message):
     PROGRESS_FIELD_NUMBER: _builtins.int
     LATEST_REPORT_VERSION_FIELD_NUMBER: _builtins.int
     COMPLETENESS_FIELD_NUMBER: _builtins.int
+    DUE_DATE_FIELD_NUMBER: _builtins.int
+    OVERDUE_FIELD_NUMBER: _builtins.int
+    URGENT_FIELD_NUMBER: _builtins.int
+    BATCH_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
     verification_id: _builtins.str
     case_id: _builtins.str
     request_id: _builtins.str
@@ -531,10 +546,29 @@ class Verification(_message.Message):
     latest_report_version: _builtins.int
     """0 while no report is issued."""
     completeness: Global___Completeness.ValueType
+    overdue: _builtins.bool
+    """Not DONE and past its due time (the end of due_date in China; for an urgent check,
+    the limit in hours after it started). A check that finishes late is no longer
+    overdue; the audit log and the `verification.overdue` webhook keep that it was.
+    """
+    urgent: _builtins.bool
+    """Started with CreateVerificationRequest.urgent."""
+    batch_id: _builtins.str
+    """The batch that started it (see BatchService); empty for a check started alone."""
+    region_code: _builtins.str
+    """The household's region code (a GB/T 2260 six-digit code)."""
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def progress(self) -> _containers.RepeatedCompositeFieldContainer[Global___SourceProgress]: ...
+    @_builtins.property
+    def due_date(self) -> _date_pb2.Date:
+        """The day the whole check is due, in China: the region's limit in working days (China's
+        official holidays and make-up working days) after the day it was started, or for an
+        urgent check the day its limit in hours ends. Unset when the region's policy sets no
+        time limit.
+        """
+
     def __init__(
         self,
         *,
@@ -546,10 +580,15 @@ class Verification(_message.Message):
         progress: _abc.Iterable[Global___SourceProgress] | None = ...,
         latest_report_version: _builtins.int = ...,
         completeness: Global___Completeness.ValueType = ...,
+        due_date: _date_pb2.Date | None = ...,
+        overdue: _builtins.bool = ...,
+        urgent: _builtins.bool = ...,
+        batch_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "due_date", b"due_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "completeness", b"completeness", "created_at", b"created_at", "latest_report_version", b"latest_report_version", "progress", b"progress", "request_id", b"request_id", "state", b"state", "verification_id", b"verification_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "case_id", b"case_id", "completeness", b"completeness", "created_at", b"created_at", "due_date", b"due_date", "latest_report_version", b"latest_report_version", "overdue", b"overdue", "progress", b"progress", "region_code", b"region_code", "request_id", b"request_id", "state", b"state", "urgent", b"urgent", "verification_id", b"verification_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -745,3 +784,108 @@ class GetReportResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetReportResponse: _TypeAlias = GetReportResponse  # noqa: Y015
+
+@_typing.final
+class ListVerificationsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    REGION_PREFIX_FIELD_NUMBER: _builtins.int
+    CREATED_FROM_FIELD_NUMBER: _builtins.int
+    CREATED_TO_FIELD_NUMBER: _builtins.int
+    OVERDUE_FIELD_NUMBER: _builtins.int
+    URGENT_FIELD_NUMBER: _builtins.int
+    BATCH_ID_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """At most this many verifications per page: 0 means 50; 1 to 500; above 500 is
+    INVALID_ARGUMENT (not trimmed).
+    """
+    page_token: _builtins.str
+    """Empty, or a next_page_token this RPC returned to the same calling system and user
+    for the same filters. Opaque and tamper-checked: anything else is INVALID_ARGUMENT
+    on page_token.
+    """
+    case_id: _builtins.str
+    """Only this case reference: a case id (1-64 characters of [A-Za-z0-9._-])."""
+    state: Global___VerificationState.ValueType
+    """Only verifications in this state; unspecified means any. An unknown number is
+    refused.
+    """
+    region_prefix: _builtins.str
+    """Only households in this region: a GB/T 2260 code or prefix of 2, 4 or 6 ASCII digits
+    ("37" 山东, "3703" 淄博, "370322" 高青), within the caller's regions. Empty means all
+    of the caller's regions.
+    """
+    overdue: _builtins.bool
+    """Only overdue ones (true) or only ones not overdue (false); unset means both."""
+    urgent: _builtins.bool
+    """Only urgent ones (true) or only ones not urgent (false); unset means both."""
+    batch_id: _builtins.str
+    """Only the items of this batch: a batch id (a UUID in lowercase hex, 36 characters)."""
+    @_builtins.property
+    def created_from(self) -> _date_pb2.Date:
+        """Only verifications started on or after this day (in China); a real date."""
+
+    @_builtins.property
+    def created_to(self) -> _date_pb2.Date:
+        """Only verifications started on or before this day (in China); a real date, not
+        before created_from.
+        """
+
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        case_id: _builtins.str = ...,
+        state: Global___VerificationState.ValueType = ...,
+        region_prefix: _builtins.str = ...,
+        created_from: _date_pb2.Date | None = ...,
+        created_to: _date_pb2.Date | None = ...,
+        overdue: _builtins.bool | None = ...,
+        urgent: _builtins.bool | None = ...,
+        batch_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_overdue", b"_overdue", "_urgent", b"_urgent", "created_from", b"created_from", "created_to", b"created_to", "overdue", b"overdue", "urgent", b"urgent"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_overdue", b"_overdue", "_urgent", b"_urgent", "batch_id", b"batch_id", "case_id", b"case_id", "created_from", b"created_from", "created_to", b"created_to", "overdue", b"overdue", "page_size", b"page_size", "page_token", b"page_token", "region_prefix", b"region_prefix", "state", b"state", "urgent", b"urgent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__overdue: _TypeAlias = _typing.Literal["overdue"]  # noqa: Y015
+    _WhichOneofArgType__overdue: _TypeAlias = _typing.Literal["_overdue", b"_overdue"]  # noqa: Y015
+    _WhichOneofReturnType__urgent: _TypeAlias = _typing.Literal["urgent"]  # noqa: Y015
+    _WhichOneofArgType__urgent: _TypeAlias = _typing.Literal["_urgent", b"_urgent"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__overdue) -> _WhichOneofReturnType__overdue | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__urgent) -> _WhichOneofReturnType__urgent | None: ...
+
+Global___ListVerificationsRequest: _TypeAlias = ListVerificationsRequest  # noqa: Y015
+
+@_typing.final
+class ListVerificationsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERIFICATIONS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Empty on the last page."""
+    @_builtins.property
+    def verifications(self) -> _containers.RepeatedCompositeFieldContainer[Global___Verification]:
+        """Newest first (by creation time, then id). Without `progress`."""
+
+    def __init__(
+        self,
+        *,
+        verifications: _abc.Iterable[Global___Verification] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "verifications", b"verifications"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListVerificationsResponse: _TypeAlias = ListVerificationsResponse  # noqa: Y015

@@ -55,6 +55,11 @@ class VerificationServiceStub:
                 request_serializer=hedui_dot_v1_dot_verification__pb2.GetReportRequest.SerializeToString,
                 response_deserializer=hedui_dot_v1_dot_verification__pb2.GetReportResponse.FromString,
                 _registered_method=True)
+        self.ListVerifications = channel.unary_unary(
+                '/hedui.v1.VerificationService/ListVerifications',
+                request_serializer=hedui_dot_v1_dot_verification__pb2.ListVerificationsRequest.SerializeToString,
+                response_deserializer=hedui_dot_v1_dot_verification__pb2.ListVerificationsResponse.FromString,
+                _registered_method=True)
 
 
 class VerificationServiceServicer:
@@ -91,6 +96,20 @@ class VerificationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListVerifications(self, request, context):
+        """The calling system's verifications in the caller's regions that match every given
+        filter, newest first, without their per-source progress (GetVerification has it);
+        AIP-158 pagination. Needs role "caseworker" or "reviewer" (else PERMISSION_DENIED,
+        ErrorInfo reason ROLE_NOT_ALLOWED); a region_prefix outside the caller's regions is
+        PERMISSION_DENIED with reason OUT_OF_REGION. Both refusals are audit entries (action
+        verification_list, outcome deny) and write nothing else; a bad filter is
+        INVALID_ARGUMENT naming it and writes nothing. Every page read is an audit entry
+        (action verification_list) naming which filters were used, never their values.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VerificationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -113,6 +132,11 @@ def add_VerificationServiceServicer_to_server(servicer, server):
                     servicer.GetReport,
                     request_deserializer=hedui_dot_v1_dot_verification__pb2.GetReportRequest.FromString,
                     response_serializer=hedui_dot_v1_dot_verification__pb2.GetReportResponse.SerializeToString,
+            ),
+            'ListVerifications': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListVerifications,
+                    request_deserializer=hedui_dot_v1_dot_verification__pb2.ListVerificationsRequest.FromString,
+                    response_serializer=hedui_dot_v1_dot_verification__pb2.ListVerificationsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -224,6 +248,33 @@ class VerificationService:
             '/hedui.v1.VerificationService/GetReport',
             hedui_dot_v1_dot_verification__pb2.GetReportRequest.SerializeToString,
             hedui_dot_v1_dot_verification__pb2.GetReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListVerifications(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hedui.v1.VerificationService/ListVerifications',
+            hedui_dot_v1_dot_verification__pb2.ListVerificationsRequest.SerializeToString,
+            hedui_dot_v1_dot_verification__pb2.ListVerificationsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -44,6 +44,16 @@ class VerificationServiceStub:
     """Streams per-source progress and report versions until the verification is done."""
     GetReport: _grpc.UnaryUnaryMultiCallable[_verification_pb2.GetReportRequest, _verification_pb2.GetReportResponse]
     """A report version: the DSSE envelope bytes exactly as signed, plus a parsed summary."""
+    ListVerifications: _grpc.UnaryUnaryMultiCallable[_verification_pb2.ListVerificationsRequest, _verification_pb2.ListVerificationsResponse]
+    """The calling system's verifications in the caller's regions that match every given
+    filter, newest first, without their per-source progress (GetVerification has it);
+    AIP-158 pagination. Needs role "caseworker" or "reviewer" (else PERMISSION_DENIED,
+    ErrorInfo reason ROLE_NOT_ALLOWED); a region_prefix outside the caller's regions is
+    PERMISSION_DENIED with reason OUT_OF_REGION. Both refusals are audit entries (action
+    verification_list, outcome deny) and write nothing else; a bad filter is
+    INVALID_ARGUMENT naming it and writes nothing. Every page read is an audit entry
+    (action verification_list) naming which filters were used, never their values.
+    """
 
 @_typing.type_check_only
 class VerificationServiceAsyncStub(VerificationServiceStub):
@@ -61,6 +71,16 @@ class VerificationServiceAsyncStub(VerificationServiceStub):
     """Streams per-source progress and report versions until the verification is done."""
     GetReport: _aio.UnaryUnaryMultiCallable[_verification_pb2.GetReportRequest, _verification_pb2.GetReportResponse]  # type: ignore[assignment]
     """A report version: the DSSE envelope bytes exactly as signed, plus a parsed summary."""
+    ListVerifications: _aio.UnaryUnaryMultiCallable[_verification_pb2.ListVerificationsRequest, _verification_pb2.ListVerificationsResponse]  # type: ignore[assignment]
+    """The calling system's verifications in the caller's regions that match every given
+    filter, newest first, without their per-source progress (GetVerification has it);
+    AIP-158 pagination. Needs role "caseworker" or "reviewer" (else PERMISSION_DENIED,
+    ErrorInfo reason ROLE_NOT_ALLOWED); a region_prefix outside the caller's regions is
+    PERMISSION_DENIED with reason OUT_OF_REGION. Both refusals are audit entries (action
+    verification_list, outcome deny) and write nothing else; a bad filter is
+    INVALID_ARGUMENT naming it and writes nothing. Every page read is an audit entry
+    (action verification_list) naming which filters were used, never their values.
+    """
 
 class VerificationServiceServicer(metaclass=_abc_1.ABCMeta):
     """Household economic-status verification (核对): submit, watch, fetch the signed report."""
@@ -99,5 +119,21 @@ class VerificationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_verification_pb2.GetReportResponse, _abc.Awaitable[_verification_pb2.GetReportResponse]]:
         """A report version: the DSSE envelope bytes exactly as signed, plus a parsed summary."""
+
+    @_abc_1.abstractmethod
+    def ListVerifications(
+        self,
+        request: _verification_pb2.ListVerificationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_verification_pb2.ListVerificationsResponse, _abc.Awaitable[_verification_pb2.ListVerificationsResponse]]:
+        """The calling system's verifications in the caller's regions that match every given
+        filter, newest first, without their per-source progress (GetVerification has it);
+        AIP-158 pagination. Needs role "caseworker" or "reviewer" (else PERMISSION_DENIED,
+        ErrorInfo reason ROLE_NOT_ALLOWED); a region_prefix outside the caller's regions is
+        PERMISSION_DENIED with reason OUT_OF_REGION. Both refusals are audit entries (action
+        verification_list, outcome deny) and write nothing else; a bad filter is
+        INVALID_ARGUMENT naming it and writes nothing. Every page read is an audit entry
+        (action verification_list) naming which filters were used, never their values.
+        """
 
 def add_VerificationServiceServicer_to_server(servicer: VerificationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
