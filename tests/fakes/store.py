@@ -19,6 +19,7 @@ from typing import Any
 from tests.fakes.batches import InMemoryBatches, InMemoryTerms
 from tests.fakes.monitoring import InMemoryAlerts, InMemoryChanges
 from tests.fakes.outbox import InMemoryDeliveries, InMemoryOutbox
+from tests.fakes.roster import InMemoryRechecks, InMemoryRoster
 from tests.fakes.repositories import (
     InMemoryAudit,
     InMemoryCache,
@@ -59,6 +60,8 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.deliveries = InMemoryDeliveries(t.webhooks)
         self.alerts = InMemoryAlerts(t.monitoring, self.audit, self.outbox)
         self.changes = InMemoryChanges(t.monitoring)
+        self.roster = InMemoryRoster(t)
+        self.rechecks = InMemoryRechecks(t)
 
     async def __aenter__(self) -> InMemoryUnitOfWork:
         if self._write:

@@ -9,6 +9,7 @@ from typing import Any
 from audit.entry import EntryDraft
 from tests.fakes.batches import BatchTables
 from tests.fakes.monitoring import MonitoringTables
+from tests.fakes.roster import RosterTables
 from tests.fakes.tables_webhooks import WebhookTables
 from verifier.domain.consent import ConsentDoc, ConsentEvent, ConsentRecord
 from verifier.domain.household import VerificationRequest
@@ -68,6 +69,7 @@ class Tables:
     announced: list[str] = field(default_factory=list)
     monitoring: MonitoringTables = field(default_factory=MonitoringTables)
     webhooks: WebhookTables = field(default_factory=WebhookTables)
+    roster: RosterTables = field(default_factory=RosterTables)
     batches: BatchTables = field(default_factory=BatchTables)
 
     def copy(self) -> Tables:
@@ -81,5 +83,6 @@ class Tables:
             list(self.announced),
             monitoring=self.monitoring.copy(),
             webhooks=self.webhooks.copy(),
+            roster=self.roster.copy(),
             batches=self.batches.copy(),
         )

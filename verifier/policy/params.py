@@ -94,6 +94,10 @@ LINSHI_BANDS: tuple[str, ...] = ("emergency", "expense", "illness", "schooling")
 ALERT_LEVELS: tuple[str, ...] = ("high", "medium", "low")
 """Risk levels of an alert (监测预警): ``alert_<level>_risk_reasons`` and
 ``alert_<level>_risk_working_days``."""
+RECHECK_CLASSES: tuple[str, ...] = (
+    "dibao_a", "dibao_b", "dibao_c", "tekun", "dibao_bianyuan", "linshi", "yinbing_zhipin",
+)  # fmt: skip
+"""Roster classes a re-check cycle may be set for (``recheck_months_<class>``)."""
 
 SPECS: Mapping[str, Spec] = {
     "dibao_standard_urban": Spec(Kind.FEN, minimum=_D(1)),
@@ -160,6 +164,12 @@ SPECS: Mapping[str, Spec] = {
     **{
         f"discrepancy_tolerance_percent_{c.value}": Spec(Kind.PERCENT, required=False)
         for c in (*IncomeCategory, *AssetCategory)
+    },
+    # 动态管理: months between re-checks of a roster household, per class. Optional: a
+    # class without one is never re-checked on a schedule (临时救助 is usually one-off).
+    **{
+        f"recheck_months_{c}": Spec(Kind.INT, required=False, minimum=_D(1), maximum=_D(36))
+        for c in RECHECK_CLASSES
     },
     # 监测预警 (verifier.service.monitoring.rules): the reason codes of each risk level and
     # the working days each level gives staff to act. Optional, but all six together.

@@ -72,6 +72,7 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
     SealedColumn("result_cache", ("subject_ref", "source"), "records_sealed", "key_id",
                  aad("result_cache", "subject_ref", "source")),
     SealedColumn("consents", ("number",), "sealed", "key_id", aad("consents", "number")),
+    SealedColumn("roster_entries", ("id",), "sealed", "key_id", aad("roster_entries", "id")),
     SealedColumn("alerts", ("id",), "person_sealed", "person_key_id", aad("alerts", "id")),
     SealedColumn("batch_items", ("batch_id", "item_index"), "request_sealed", "request_key_id",
                  aad("batch_items", "batch_id", "item_index")),

@@ -1,0 +1,52 @@
+"""Re-check cycles (动态管理) as dated region parameters.
+
+``recheck_months_<class>`` in a region's policy file is the number of months between
+re-checks of a roster household of that class, with the legal reference of each value
+(绩溪: 特困 and 低保 A/B once a year, 低保 C every half year — 绩办〔2021〕27号; other
+regions' values are marked ``status = "example"``). A class without the parameter, or a
+region without a policy file, has no cycle: its households are never scheduled.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import date
+
+from verifier.policy.params import Policy, PolicyError, load_policy
+
+__all__ = ["RecheckCycle", "recheck_cycle"]
+
+
+@dataclass(frozen=True, slots=True)
+class RecheckCycle:
+    months: int
+    reference: str
+    """The citation: ``绩办〔2021〕27号``, or the example marker."""
+    example: bool
+    """True when no document states the value."""
+
+
+@functools.lru_cache(maxsize=64)
+def _policy(region: str) -> Policy | None:
+    try:
+        return load_policy(region)
+    except PolicyError:
+        return None
+
+
+def recheck_cycle(region: str, roster_class: str, day: date, today: date) -> RecheckCycle | None:
+    """The cycle for ``roster_class`` households of ``region`` that counts from ``day``
+    (the last check): the value in force on that day, or, for a day before the policy
+    file's first value, the one in force ``today``. ``None`` when there is none."""
+    policy = _policy(region)
+    if policy is None:
+        return None
+    name = f"recheck_months_{roster_class}"
+    for when in (day, today):
+        if policy.has(name, when):
+            entry = policy.entry(name, when)
+            if isinstance(entry.value, bool) or not isinstance(entry.value, int):
+                return None
+            return RecheckCycle(entry.value, entry.reference.cite(), entry.reference.is_example)
+    return None
