@@ -316,6 +316,13 @@ class InMemoryConsents(ConsentRepository):
             record = replace(row.record, state=state, superseded_by=superseded_by)
             self._t.consents[number] = replace(row, record=record)
 
+    async def naming(self, subject_ref: str) -> list[ConsentRecord]:
+        return [
+            row.record
+            for _, row in sorted(self._t.consents.items())
+            if subject_ref in row.record.subject_refs
+        ]
+
     async def active(self, region: str, household_ref: str) -> list[str]:
         return [
             n

@@ -426,3 +426,32 @@ async def test_checks_comparisons_and_documents(store: Store) -> None:
         )
         assert [c.version for c in page2] == [1]
         assert await uow.changes.find(ChangeQuery(("34",), 10)) == []
+
+
+async def test_consents_naming_a_person(store: Store) -> None:
+    """What a warning import asks the 授权书 registry: every authorization naming a person."""
+    from verifier.domain.consent import ConsentDoc, ConsentSubject
+    from verifier.domain.household import Purpose, Relation
+
+    person = Subject(IdType.RESIDENT_ID, synthetic_id(seq=31), "测试戊")
+    doc = ConsentDoc(
+        number="SQ-9",
+        region="370322",
+        subjects=(ConsentSubject(person, Relation.APPLICANT),),
+        signatories=(),
+        sources=(),
+        purposes=(Purpose.DIBAO,),
+        valid_from=date(2026, 1, 1),
+        valid_until=None,
+        evidence_sha256="e" * 64,
+        evidence_location="A-1",
+    )
+
+    async def add(uow: UnitOfWork) -> None:
+        await uow.consents.add(doc, HREF, [HREF, HREF2], T0)
+
+    await store.write(add)
+    async with store.unit_of_work(write=False) as uow:
+        (found,) = await uow.consents.naming(HREF2)
+        assert (found.number, found.household_ref) == ("SQ-9", HREF)
+        assert await uow.consents.naming("c" * 64) == []

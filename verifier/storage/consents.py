@@ -125,6 +125,18 @@ class SqlConsents(ConsentRepository):
                 .values(state=state.value, superseded_by=superseded_by)
             )
 
+    async def naming(self, subject_ref: str) -> list[ConsentRecord]:
+        async with guard():
+            numbers = (
+                await self._session.execute(
+                    select(ConsentSubjectRow.number)
+                    .where(ConsentSubjectRow.subject_ref == subject_ref)
+                    .order_by(ConsentSubjectRow.number)
+                )
+            ).scalars()
+            found = [await self.get(n) for n in list(numbers)]
+        return [c for c in found if c is not None]
+
     async def active(self, region: str, household_ref: str) -> list[str]:
         async with guard():
             return list(

@@ -50,6 +50,11 @@ class ConsentRepository(abc.ABC):
     async def active(self, region: str, household_ref: str) -> list[str]:
         """The numbers of the household's ACTIVE authorizations, locked until the unit ends."""
 
+    @abc.abstractmethod
+    async def naming(self, subject_ref: str) -> list[ConsentRecord]:
+        """Every authorization that names the person ``subject_ref`` among its subjects,
+        whatever its state (the caller decides what covers), by number."""
+
 
 class ConsentGate(abc.ABC):
     """Decides whether an authorization covers a check (the real one reads the registry).
