@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +19,9 @@ from audit.checkpointer import DEFAULT_ORIGIN, Checkpointer, CheckpointSigner
 from audit.fastverify import verify_database
 from audit.verify import LogReport, verify_log
 from verifier.api.server import RunningServer, start_server
-from verifier.config import Config
+from verifier.config import Config, ConfigError
 from verifier.domain.ports import ConsentGate, Store
+from verifier.domain.webhooks import EventType, RetrySchedule
 from verifier.service.assessment import assess_report_sections
 from verifier.service.auditing import AuditService, verifier_keys_for
 from verifier.service.consents import ConsentService, RegistryConsentGate
@@ -29,9 +31,14 @@ from verifier.service.listing import VerificationListing
 from verifier.service.page_tokens import PageTokens
 from verifier.service.poller import Poller
 from verifier.service.verifications import Assessor, VerificationService
+from verifier.service.webhooks.admin import WebhookAdmin
+from verifier.service.webhooks.delivery import WebhookDelivery
+from verifier.service.webhooks.subscribers import Subscriber
+from verifier.service.webhooks.transport import HttpTransport
 from verifier.signing.jwks import dumps_jwks
 from verifier.signing.keystore import KeyStore
 from verifier.signing.signer import ReportSigner
+from verifier.signing.webhooks import secret_problem
 from verifier.storage import migrate
 from verifier.storage.audit_reads import SqlAuditReader, SqlCheckpoints, write_sessions
 from verifier.storage.engine import is_sqlite, open_database
@@ -52,6 +59,7 @@ class App:
     adapters: list[Adapter] = field(default_factory=list)
     auditing: AuditService | None = None
     consents: ConsentService | None = None
+    webhooks: WebhookDelivery | None = None
     listing: VerificationListing | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _background: list[asyncio.Task[None]] = field(default_factory=list)
@@ -72,11 +80,20 @@ class App:
         )
         if self.auditing is not None:
             self.auditing.start_background()
+        if self.webhooks is not None:
+            self._background.append(
+                asyncio.create_task(
+                    self.webhooks.run(self._stop, self.config.webhooks.interval_seconds),
+                    name="webhook-delivery",
+                )
+            )
 
     async def aclose(self) -> None:
         self._stop.set()
         await asyncio.gather(*self._background, return_exceptions=True)
         await self.poller.aclose()
+        if self.webhooks is not None:
+            await self.webhooks.aclose()
         if self.auditing is not None:
             await self.auditing.aclose()
         await self.service.aclose()
@@ -194,11 +211,54 @@ async def build_app(
         adapters=unique,
         auditing=make_auditing(keys, store),
         consents=ConsentService(store, keys.pseudonym_key()),
+        webhooks=make_webhooks(config, store, owner=service.owner),
         listing=VerificationListing(store, PageTokens.derived(keys.pseudonym_key())),
     )
 
 
+def webhook_subscribers(config: Config) -> list[Subscriber]:
+    """The configured subscribers with their secrets resolved and checked (a missing or
+    malformed secret stops the start, naming its key, never its value)."""
+    subscribers = []
+    for name, sc in config.webhooks.subscribers.items():
+        secrets = sc.resolved_secrets()
+        for i, secret in enumerate(secrets):
+            problem = secret_problem(secret)
+            if problem is not None:
+                raise ConfigError(f"webhooks.subscribers.{name}.secrets[{i}]: {problem}")
+        types = frozenset(EventType(e) for e in sc.events)
+        subscribers.append(Subscriber(name, sc.url, types, secrets))
+    return subscribers
+
+
+def make_webhooks(config: Config, store: Store, *, owner: str) -> WebhookDelivery:
+    """The delivery worker: every replica runs one; the outbox's leases share the work."""
+    wc = config.webhooks
+    return WebhookDelivery(
+        store,
+        webhook_subscribers(config),
+        HttpTransport(),
+        owner=owner,
+        schedule=RetrySchedule.of_seconds(wc.retry_schedule_seconds),
+        timeout=wc.timeout_seconds,
+        lease_seconds=wc.lease_seconds,
+    )
+
+
 # --------------------------------------------------------------------- for the commands
+@contextlib.asynccontextmanager
+async def open_webhooks(config: Config) -> AsyncIterator[WebhookAdmin]:
+    """What ``hedui webhooks`` needs: the subscribers and their deliveries on the
+    configured database; holds no data key (webhook rows are not sealed)."""
+    store = SqlStore(open_database(config.database_url), Sealer.without_keys())
+    delivery = make_webhooks(config, store, owner=f"hedui-cli:{os.getpid()}")
+    try:
+        yield WebhookAdmin(store, delivery)
+    finally:
+        await delivery.aclose()
+        await store.aclose()
+
+
 def keystore(config: Config) -> KeyStore:
     """The key directory (keys are made by ``hedui keys generate`` or the first serve)."""
     return KeyStore(config.keys_dir)

@@ -18,6 +18,7 @@ from verifier.cli import (
     offline,
     policy_cmds,
     runtime,
+    webhooks_cmds,
 )
 from verifier.cli.logs import configure
 from verifier.config import DEFAULT_SANDBOX_PORT, Config, ConfigError, load_config
@@ -74,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     consent_cmds.add_client_arguments(c)
     consent_cmds.register(sub)
     policy_cmds.register(sub)
+    webhooks_cmds.register(sub)
 
     keys = sub.add_parser("keys", help="signing, audit and data keys").add_subparsers(
         dest="keys_cmd", required=True

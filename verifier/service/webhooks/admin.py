@@ -70,6 +70,8 @@ class WebhookAdmin:
         return [SubscriberView(s, st) for s, st in zip(subs, states, strict=True)]
 
     async def attempts(self, *, subscriber: str = "", limit: int = 20) -> list[AttemptView]:
+        if not 1 <= limit <= 1000:
+            raise InvalidArgument([FieldViolation("limit", "must be between 1 and 1000")])
         if subscriber:
             self._named(subscriber, "subscriber")
         async with self._store.unit_of_work(write=False) as uow:
