@@ -20,7 +20,8 @@ from audit.fastverify import verify_database
 from audit.verify import LogReport, verify_log
 from verifier.api.server import RunningServer, start_server
 from verifier.config import Config, ConfigError
-from verifier.domain.ports import ConsentGate, Store
+from verifier.domain.household import RequestDraft
+from verifier.domain.ports import Caller, ConsentGate, Store
 from verifier.domain.webhooks import EventType, RetrySchedule
 from verifier.service.assessment import assess_report_sections
 from verifier.service.auditing import AuditService, verifier_keys_for
@@ -28,8 +29,11 @@ from verifier.service.consents import ConsentService, RegistryConsentGate
 from verifier.service.events import EventHub
 from verifier.service.fanout import FanOut, SourcePolicy, bind_sources
 from verifier.service.listing import VerificationListing
+from verifier.service.monitoring.raising import AlertRaiser
 from verifier.service.page_tokens import PageTokens
 from verifier.service.poller import Poller
+from verifier.service.roster.entries import RosterService
+from verifier.service.roster.scheduler import RecheckScheduler, StartCheck, StartedCheck
 from verifier.service.verifications import Assessor, VerificationService
 from verifier.service.webhooks.admin import WebhookAdmin
 from verifier.service.webhooks.delivery import WebhookDelivery
@@ -61,6 +65,8 @@ class App:
     consents: ConsentService | None = None
     webhooks: WebhookDelivery | None = None
     listing: VerificationListing | None = None
+    roster: RosterService | None = None
+    scheduler: RecheckScheduler | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _background: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -85,6 +91,13 @@ class App:
                 asyncio.create_task(
                     self.webhooks.run(self._stop, self.config.webhooks.interval_seconds),
                     name="webhook-delivery",
+                )
+            )
+        if self.scheduler is not None and self.config.roster.scheduler:
+            self._background.append(
+                asyncio.create_task(
+                    self.scheduler.run(self._stop, self.config.roster.interval),
+                    name="recheck-scheduler",
                 )
             )
 
@@ -151,6 +164,7 @@ async def serve_app(
         auditing=app.auditing,
         consents=app.consents,
         listing=app.listing,
+        roster=app.roster,
     )
 
 
@@ -200,6 +214,16 @@ async def build_app(
         volume_hard=config.volume_hard,
     )
     poller = Poller(service, store, fanout, lease_seconds=config.poll_lease_seconds)
+    scheduler = RecheckScheduler(
+        store,
+        recheck_starter(service),
+        keys.pseudonym_key(),
+        system=config.roster.system,
+        alerts=AlertRaiser(),
+        batch=config.roster.batch,
+        lease_seconds=config.roster.lease_seconds,
+        wait_seconds=config.deadline_seconds,
+    )
     unique = list({id(a): a for a in chosen.values()}.values())
     return App(
         config=config,
@@ -213,7 +237,19 @@ async def build_app(
         consents=ConsentService(store, keys.pseudonym_key()),
         webhooks=make_webhooks(config, store, owner=service.owner),
         listing=VerificationListing(store, PageTokens.derived(keys.pseudonym_key())),
+        roster=RosterService(store, keys.pseudonym_key()),
+        scheduler=scheduler,
     )
+
+
+def recheck_starter(service: VerificationService) -> StartCheck:
+    """Roster re-checks start through the same intake as an interactive check."""
+
+    async def start(caller: Caller, draft: RequestDraft, wait_until: float) -> StartedCheck:
+        view = await service.create(caller, draft, wait=True, wait_until=wait_until)
+        return StartedCheck(view.record.id, view.record.latest_version >= 1)
+
+    return start
 
 
 def webhook_subscribers(config: Config) -> list[Subscriber]:

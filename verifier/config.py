@@ -130,6 +130,22 @@ class WebhooksConfig:
 
 
 @dataclass(frozen=True)
+class RosterConfig:
+    """The re-check scheduler every serving replica runs (``[roster]``)."""
+
+    scheduler: bool = True
+    """Run due re-checks in this process (replicas share the jobs through leases)."""
+    system: str = "hedui-roster"
+    """The system name the scheduler's checks are recorded under in the audit log."""
+    interval: float = 5.0
+    """Seconds between idle rounds."""
+    lease_seconds: float = 120.0
+    """How long a replica holds a job before another may take it over."""
+    batch: int = 16
+    """Jobs one replica leases and starts at a time."""
+
+
+@dataclass(frozen=True)
 class Config:
     listen: str = DEFAULT_LISTEN
     database_url: str = "sqlite:///var/hedui.db"
@@ -150,6 +166,7 @@ class Config:
     """Region codes whose policy may be served in production although some parameters in
     force are example values (``[policy] allow_example_parameters``): an explicit opt-in."""
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
+    roster: RosterConfig = field(default_factory=RosterConfig)
 
 
 def resolve_secret(ref: str, where: str) -> Secret:
@@ -304,7 +321,34 @@ def parse_config(doc: Mapping[str, Any]) -> Config:
         ),
         allow_example_parameters=_parse_policy(doc.get("policy", {})),
         webhooks=_parse_webhooks(doc.get("webhooks", {})),
+        roster=_parse_roster(doc.get("roster", {})),
     )
+
+
+def _parse_roster(table: Mapping[str, Any]) -> RosterConfig:
+    """``[roster]``: the re-check scheduler; unknown keys refused, bounds checked."""
+    base = RosterConfig()
+    known = {"scheduler", "system", "interval", "lease_seconds", "batch"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(f"roster.{unknown[0]}: unknown key; known: {', '.join(sorted(known))}")
+    cfg = RosterConfig(
+        scheduler=_get(table, "scheduler", bool, "roster", base.scheduler),
+        system=_get(table, "system", str, "roster", base.system),
+        interval=_get(table, "interval", float, "roster", base.interval),
+        lease_seconds=_get(table, "lease_seconds", float, "roster", base.lease_seconds),
+        batch=_get(table, "batch", int, "roster", base.batch),
+    )
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,63}", cfg.system, re.ASCII):
+        raise ConfigError("roster.system: must be 1-64 characters of A-Z a-z 0-9 . _ -")
+    for name, value, low, high in (
+        ("interval", cfg.interval, 0.05, 3600.0),
+        ("lease_seconds", cfg.lease_seconds, 1.0, 86400.0),
+        ("batch", cfg.batch, 1, 1000),
+    ):
+        if not low <= value <= high:
+            raise ConfigError(f"roster.{name}: must be between {low} and {high}")
+    return cfg
 
 
 def _parse_policy(table: Mapping[str, Any]) -> tuple[str, ...]:

@@ -8,7 +8,14 @@ from typing import Any
 import grpc
 from hedui.v1 import common_pb2 as common
 from hedui.v1 import consent_pb2 as consent_pb
-from hedui.v1 import consent_pb2_grpc, keys_pb2, keys_pb2_grpc, verification_pb2_grpc
+from hedui.v1 import (
+    consent_pb2_grpc,
+    keys_pb2,
+    keys_pb2_grpc,
+    roster_pb2_grpc,
+    verification_pb2_grpc,
+)
+from hedui.v1 import roster_pb2 as roster_pb
 from hedui.v1 import verification_pb2 as pb
 
 from adapters import AssetCategory, IdType, IncomeCategory, SourceKind
@@ -185,6 +192,7 @@ class Client:
         self.verifications = verification_pb2_grpc.VerificationServiceStub(self.channel)
         self.keys = keys_pb2_grpc.KeyServiceStub(self.channel)
         self.consents = consent_pb2_grpc.ConsentServiceStub(self.channel)
+        self.roster = roster_pb2_grpc.RosterServiceStub(self.channel)
 
     async def __aenter__(self) -> Client:
         return self
@@ -247,6 +255,38 @@ class Client:
             consent_pb.GetConsentRequest(number=number), metadata=self._md, timeout=timeout
         )
         return resp.consent
+
+    async def import_roster(
+        self, req: roster_pb.ImportRosterRequest, timeout: float = 120.0
+    ) -> roster_pb.ImportRosterResponse:
+        return await self.roster.ImportRoster(req, metadata=self._md, timeout=timeout)
+
+    async def list_roster(
+        self, req: roster_pb.ListRosterEntriesRequest, timeout: float = 30.0
+    ) -> roster_pb.ListRosterEntriesResponse:
+        return await self.roster.ListRosterEntries(req, metadata=self._md, timeout=timeout)
+
+    async def get_roster_entry(
+        self, household_ref: str, region_code: str = "", timeout: float = 10.0
+    ) -> roster_pb.RosterEntry:
+        resp = await self.roster.GetRosterEntry(
+            roster_pb.GetRosterEntryRequest(household_ref=household_ref, region_code=region_code),
+            metadata=self._md,
+            timeout=timeout,
+        )
+        return resp.entry
+
+    async def remove_roster_entry(
+        self, household_ref: str, region_code: str, reason: str, timeout: float = 10.0
+    ) -> roster_pb.RosterEntry:
+        resp = await self.roster.RemoveRosterEntry(
+            roster_pb.RemoveRosterEntryRequest(
+                household_ref=household_ref, region_code=region_code, reason=reason
+            ),
+            metadata=self._md,
+            timeout=timeout,
+        )
+        return resp.entry
 
     async def jwks(self, timeout: float = 10.0) -> str:
         resp = await self.keys.ListKeys(

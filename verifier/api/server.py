@@ -19,6 +19,8 @@ from hedui.v1 import (
     consent_pb2_grpc,
     keys_pb2,
     keys_pb2_grpc,
+    roster_pb2,
+    roster_pb2_grpc,
     verification_pb2,
     verification_pb2_grpc,
 )
@@ -27,11 +29,13 @@ from verifier.api.audit_servicer import AuditServicer
 from verifier.api.consent_servicer import ConsentServicer
 from verifier.api.errors import ErrorInterceptor
 from verifier.api.identity import identify
+from verifier.api.roster_servicer import RosterServicer
 from verifier.api.servicers import KeyServicer, VerificationServicer
 from verifier.config import Principal
 from verifier.service.auditing import AuditService
 from verifier.service.consents import ConsentService
 from verifier.service.listing import VerificationListing
+from verifier.service.roster.entries import RosterService
 from verifier.service.verifications import VerificationService
 
 log = structlog.get_logger("hedui.server")
@@ -41,6 +45,7 @@ SERVICES = (
     keys_pb2.DESCRIPTOR.services_by_name["KeyService"].full_name,
     audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
     consent_pb2.DESCRIPTOR.services_by_name["ConsentService"].full_name,
+    roster_pb2.DESCRIPTOR.services_by_name["RosterService"].full_name,
 )
 
 
@@ -99,6 +104,7 @@ async def start_server(
     auditing: AuditService | None = None,
     consents: ConsentService | None = None,
     listing: VerificationListing | None = None,
+    roster: RosterService | None = None,
 ) -> RunningServer:
     server = grpc.aio.server(
         interceptors=[ErrorInterceptor(SERVICES)],
@@ -119,6 +125,8 @@ async def start_server(
         )
     if auditing is not None:
         audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(auditing, who), server)
+    if roster is not None:
+        roster_pb2_grpc.add_RosterServiceServicer_to_server(RosterServicer(roster, who), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

@@ -17,6 +17,7 @@ from verifier.cli import (
     consent_cmds,
     offline,
     policy_cmds,
+    roster_cmds,
     runtime,
     webhooks_cmds,
 )
@@ -75,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     consent_cmds.add_client_arguments(c)
     consent_cmds.register(sub)
     policy_cmds.register(sub)
+    roster_cmds.register(sub)
     webhooks_cmds.register(sub)
 
     keys = sub.add_parser("keys", help="signing, audit and data keys").add_subparsers(
