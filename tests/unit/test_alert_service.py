@@ -96,7 +96,10 @@ def rig() -> Rig:
     store = InMemoryStore(clock=clock)
     raiser = AlertRaiser(clock=clock)
     return Rig(
-        store, AlertService(store, PKEY, raiser, PageTokens.derived(PKEY), clock), raiser, clock
+        store,
+        AlertService(store, PKEY, PageTokens.derived(PKEY), raiser=raiser, clock=clock),
+        raiser,
+        clock,
     )
 
 
@@ -168,7 +171,7 @@ async def test_role_and_region_refusals_write_one_denial(rig: Rig) -> None:
     with pytest.raises(PermissionDenied):
         await rig.service.acknowledge(ADMIN, alert_id)
     with pytest.raises(PermissionDenied) as out:
-        await rig.service.list_alerts(ELSEWHERE, AlertFilter(region="3703"))
+        await rig.service.list_alerts(ELSEWHERE, AlertFilter(region_prefix="3703"))
     assert out.value.reason == "OUT_OF_REGION"
     with pytest.raises(NotFound):
         await rig.service.get(ELSEWHERE, alert_id)
@@ -219,12 +222,12 @@ async def test_filters_pages_and_tokens(rig: Rig) -> None:
             await rig.service.list_alerts(who, flt, page_token=token)
         assert err.value.violations[0].field == "page_token"
     for bad, field in (
-        (AlertFilter(owner="a b"), "filter.owner"),
-        (AlertFilter(household_ref="xyz"), "filter.household_ref"),
-        (AlertFilter(region="3703x"), "filter.region"),
+        (AlertFilter(owner="a b"), "owner"),
+        (AlertFilter(household_ref="xyz"), "household_ref"),
+        (AlertFilter(region_prefix="3703x"), "region_prefix"),
         (
             AlertFilter(created_from=date(2026, 12, 2), created_to=date(2026, 12, 1)),
-            "filter.created_to",
+            "created_to",
         ),
     ):
         with pytest.raises(InvalidArgument) as err:

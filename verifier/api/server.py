@@ -13,6 +13,8 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from hedui.v1 import (
+    alerts_pb2,
+    alerts_pb2_grpc,
     audit_pb2,
     audit_pb2_grpc,
     consent_pb2,
@@ -25,6 +27,7 @@ from hedui.v1 import (
     verification_pb2_grpc,
 )
 
+from verifier.api.alerts_servicer import AlertServicer
 from verifier.api.audit_servicer import AuditServicer
 from verifier.api.consent_servicer import ConsentServicer
 from verifier.api.errors import ErrorInterceptor
@@ -36,6 +39,7 @@ from verifier.service.auditing import AuditService
 from verifier.service.consents import ConsentService
 from verifier.service.listing import VerificationListing
 from verifier.service.roster.entries import RosterService
+from verifier.service.monitoring.alerts import AlertService
 from verifier.service.verifications import VerificationService
 
 log = structlog.get_logger("hedui.server")
@@ -46,6 +50,7 @@ SERVICES = (
     audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
     consent_pb2.DESCRIPTOR.services_by_name["ConsentService"].full_name,
     roster_pb2.DESCRIPTOR.services_by_name["RosterService"].full_name,
+    alerts_pb2.DESCRIPTOR.services_by_name["AlertService"].full_name,
 )
 
 
@@ -104,6 +109,7 @@ async def start_server(
     auditing: AuditService | None = None,
     consents: ConsentService | None = None,
     listing: VerificationListing | None = None,
+    alerts: AlertService | None = None,
     roster: RosterService | None = None,
 ) -> RunningServer:
     server = grpc.aio.server(
@@ -127,6 +133,8 @@ async def start_server(
         audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(auditing, who), server)
     if roster is not None:
         roster_pb2_grpc.add_RosterServiceServicer_to_server(RosterServicer(roster, who), server)
+    if alerts is not None:
+        alerts_pb2_grpc.add_AlertServiceServicer_to_server(AlertServicer(alerts, who), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

@@ -12,6 +12,7 @@ from adapters.registry import AdapterLoadError
 from verifier.bootstrap import keystore
 from verifier.cli import (
     adapter_cmds,
+    alerts_cmds,
     audit_cmds,
     certs,
     consent_cmds,
@@ -75,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--timeout", type=float, default=60.0)
     consent_cmds.add_client_arguments(c)
     consent_cmds.register(sub)
+    alerts_cmds.register(sub)
     policy_cmds.register(sub)
     roster_cmds.register(sub)
     webhooks_cmds.register(sub)

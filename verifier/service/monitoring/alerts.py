@@ -40,7 +40,7 @@ from verifier.domain.alerts import (
     Resolution,
     RiskLevel,
 )
-from verifier.domain.alerts.warnings import ExternalWarning
+from verifier.domain.alerts.warnings import ExternalWarning, WarningDraft, validate_warnings
 from verifier.domain.caller import Caller
 from verifier.domain.consent import ConsentRecord, ConsentState
 from verifier.domain.errors import (
@@ -79,7 +79,7 @@ class AlertFilter:
     """What a caller asks for; every given filter must match (AND). ``created_from`` and
     ``created_to`` are China's calendar days, both inclusive."""
 
-    region: str = ""
+    region_prefix: str = ""
     kind: AlertKind | None = None
     state: AlertState | None = None
     risk_level: RiskLevel | None = None
@@ -92,7 +92,7 @@ class AlertFilter:
     def kinds(self) -> list[str]:
         """The filter's shape, for the audit entry: names only, never values."""
         named = {
-            "region": bool(self.region),
+            "region_prefix": bool(self.region_prefix),
             "kind": self.kind is not None,
             "state": self.state is not None,
             "risk_level": self.risk_level is not None,
@@ -107,12 +107,12 @@ class AlertFilter:
     def check(self) -> None:
         """The formats (the API checks them too; the CLI and tests come here directly)."""
         out: list[FieldViolation] = []
-        if self.region and not REGION_PREFIX.fullmatch(self.region):
-            out.append(FieldViolation("filter.region", REGION_PREFIX_RULE))
-        ids.ACTOR_USER.optional(self.owner, "filter.owner", out)
-        ids.SHA256_HEX.optional(self.household_ref, "filter.household_ref", out)
+        if self.region_prefix and not REGION_PREFIX.fullmatch(self.region_prefix):
+            out.append(FieldViolation("region_prefix", REGION_PREFIX_RULE))
+        ids.ACTOR_USER.optional(self.owner, "owner", out)
+        ids.SHA256_HEX.optional(self.household_ref, "household_ref", out)
         if self.created_from and self.created_to and self.created_from > self.created_to:
-            out.append(FieldViolation("filter.created_to", "must not be before created_from"))
+            out.append(FieldViolation("created_to", "must not be before created_from"))
         if out:
             raise InvalidArgument(out)
 
@@ -122,7 +122,7 @@ class AlertFilter:
             "rpc": "ListAlerts",
             "system": caller.system,
             "user": caller.user,
-            "region": self.region,
+            "region_prefix": self.region_prefix,
             "kind": self.kind.value if self.kind else "",
             "state": self.state.value if self.state else "",
             "risk_level": self.risk_level.value if self.risk_level else "",
@@ -185,13 +185,14 @@ class AlertService:
         self,
         store: Store,
         pseudonym_key: bytes,
-        raiser: AlertRaiser,
         tokens: PageTokens,
+        *,
+        raiser: AlertRaiser | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._store = store
         self._pkey = pseudonym_key
-        self._raiser = raiser
+        self._raiser = raiser or AlertRaiser(clock=clock)
         self._tokens = tokens
         self._clock = clock
 
@@ -265,12 +266,12 @@ class AlertService:
         scope = flt.scope(caller)
         after = self._tokens.read(page_token, scope) if page_token else None
         await self._role(caller, WORK_ROLES, AuditAction.ALERT_READ, filters=flt.kinds())
-        if flt.region and not in_regions(flt.region, caller.regions):
+        if flt.region_prefix and not in_regions(flt.region_prefix, caller.regions):
             raise await self._deny(
                 caller,
                 AuditAction.ALERT_READ,
                 "OUT_OF_REGION",
-                f"region {flt.region} is outside the caller's regions",
+                f"region {flt.region_prefix} is outside the caller's regions",
                 filters=flt.kinds(),
             )
         size = min(page_size or PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX)
@@ -279,7 +280,7 @@ class AlertService:
             regions=caller.regions,
             now=now,
             limit=size + 1,
-            region=flt.region,
+            region=flt.region_prefix,
             kind=flt.kind,
             state=flt.state,
             risk_level=flt.risk_level,
@@ -466,12 +467,18 @@ class AlertService:
         return await self._store.write(work)
 
     # ------------------------------------------------------------------ warnings
+    def check_warnings(self, drafts: Sequence[WarningDraft]) -> list[ExternalWarning]:
+        """Every warning checked against today's date in China (INVALID_ARGUMENT naming
+        each bad one by index and field; nothing written)."""
+        return validate_warnings(drafts, today=self._clock().astimezone(CHINA).date())
+
     async def import_warnings(
-        self, caller: Caller, warnings: Sequence[ExternalWarning]
+        self, caller: Caller, warnings: Sequence[ExternalWarning], *, validate_only: bool = False
     ) -> ImportResult:
         """Alerts for warnings about people a 授权书 covers, outreach ledger entries for
         the others, all in one transaction (all or nothing). Re-importing a warning
-        (same department and reference) raises nothing new. No source is asked."""
+        (same department and reference) raises nothing new. No source is asked.
+        ``validate_only`` checks role and regions and writes nothing else."""
         await self._role(caller, IMPORT_ROLES, AuditAction.WARNINGS_IMPORT, count=len(warnings))
         outside = [i for i, w in enumerate(warnings) if not in_regions(w.region, caller.regions)]
         if outside:
@@ -482,6 +489,8 @@ class AlertService:
                 f"warnings[{outside[0]}].region_code is outside the caller's regions",
                 rows=outside[:16],
             )
+        if validate_only:
+            return ImportResult(0, 0, 0, ())
         now = self._clock()
         today = now.astimezone(CHINA).date()
         actor = self._actor(caller)

@@ -93,7 +93,7 @@ class ChangeRecorder:
         signer: ChangeSigner,
         trusted_keys: Keys,
         pseudonym_key: bytes,
-        raiser: AlertRaiser,
+        raiser: AlertRaiser | None = None,
         clock: Callable[[], datetime] = _utcnow,
         retry_seconds: float = 60.0,
         max_attempts: int = 8,
@@ -102,7 +102,7 @@ class ChangeRecorder:
         self._signer = signer
         self._keys = trusted_keys
         self._pkey = pseudonym_key
-        self._raiser = raiser
+        self._raiser = raiser or AlertRaiser(clock=clock)
         self._clock = clock
         self._retry = retry_seconds
         self._max_attempts = max_attempts
