@@ -29,6 +29,8 @@ from verifier.service.consents import ConsentService, RegistryConsentGate
 from verifier.service.events import EventHub
 from verifier.service.fanout import FanOut, SourcePolicy, bind_sources
 from verifier.service.listing import VerificationListing
+from verifier.service.monitoring.alerts import AlertService
+from verifier.service.monitoring.changes import ChangeRecorder
 from verifier.service.monitoring.raising import AlertRaiser
 from verifier.service.page_tokens import PageTokens
 from verifier.service.poller import Poller
@@ -39,7 +41,8 @@ from verifier.service.webhooks.admin import WebhookAdmin
 from verifier.service.webhooks.delivery import WebhookDelivery
 from verifier.service.webhooks.subscribers import Subscriber
 from verifier.service.webhooks.transport import HttpTransport
-from verifier.signing.jwks import dumps_jwks
+from verifier.signing.changes import ChangeSigner
+from verifier.signing.jwks import dumps_jwks, key_id
 from verifier.signing.keystore import KeyStore
 from verifier.signing.signer import ReportSigner
 from verifier.signing.webhooks import secret_problem
@@ -65,6 +68,8 @@ class App:
     consents: ConsentService | None = None
     webhooks: WebhookDelivery | None = None
     listing: VerificationListing | None = None
+    alerts: AlertService | None = None
+    changes: ChangeRecorder | None = None
     roster: RosterService | None = None
     scheduler: RecheckScheduler | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -86,6 +91,17 @@ class App:
         )
         if self.auditing is not None:
             self.auditing.start_background()
+        if self.changes is not None:
+            self._background.append(
+                asyncio.create_task(
+                    self.changes.run(self._stop, self.config.poll_interval),
+                    name="change-recorder",
+                )
+            )
+        if self.alerts is not None:
+            self._background.append(
+                asyncio.create_task(self.alerts.run(self._stop), name="alert-overdue-sweep")
+            )
         if self.webhooks is not None:
             self._background.append(
                 asyncio.create_task(
@@ -143,6 +159,18 @@ def make_auditing(keys: KeyStore, store: SqlStore, origin: str = DEFAULT_ORIGIN)
     )
 
 
+def make_change_recorder(store: Store, keys: KeyStore) -> ChangeRecorder:
+    """Changes between checks: documents signed with the report-signing key; reports
+    verified against every signing key ever active (a rotation orphans no report)."""
+    trusted = {key_id(k): k for k in keys.public_keys("signing")}
+    return ChangeRecorder(
+        store=store,
+        signer=ChangeSigner(keys.signing_key()),
+        trusted_keys=lambda: trusted,
+        pseudonym_key=keys.pseudonym_key(),
+    )
+
+
 async def serve_app(
     app: App,
     listen: str,
@@ -164,6 +192,7 @@ async def serve_app(
         auditing=app.auditing,
         consents=app.consents,
         listing=app.listing,
+        alerts=app.alerts,
         roster=app.roster,
     )
 
@@ -237,6 +266,12 @@ async def build_app(
         consents=ConsentService(store, keys.pseudonym_key()),
         webhooks=make_webhooks(config, store, owner=service.owner),
         listing=VerificationListing(store, PageTokens.derived(keys.pseudonym_key())),
+        alerts=AlertService(
+            store,
+            keys.pseudonym_key(),
+            PageTokens.derived(keys.pseudonym_key(), "hedui alert page tokens v1"),
+        ),
+        changes=make_change_recorder(store, keys),
         roster=RosterService(store, keys.pseudonym_key()),
         scheduler=scheduler,
     )
