@@ -316,6 +316,9 @@ class InMemoryRechecks(RecheckRepository):
         self._t.jobs[j.job.id] = JobRow(replace(j.job, state=JobState.PENDING, reason=""))
         return True
 
+    async def for_request(self, request_id: str) -> RecheckJob | None:
+        return next((j.job for j in self._t.jobs.values() if j.job.request_id == request_id), None)
+
     async def for_cycle(self, entry_id: str, cycle_due: date) -> RecheckJob | None:
         j = _job_of(self._t, entry_id, cycle_due)
         return None if j is None else j.job

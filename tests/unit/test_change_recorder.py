@@ -341,3 +341,66 @@ async def test_alerts_are_raised_once_per_check_and_code(rigs: list[Rig]) -> Non
         ChangeCode.PROGRAM_BECAME_INELIGIBLE.value,
         ChangeCode.VEHICLE_ADDED.value,
     ]
+
+
+async def test_a_re_check_from_the_roster_finds_the_household_when_the_applicant_changed(
+    rigs: list[Rig],
+) -> None:
+    """After the applicant's death the spouse applies: the applicant's ref differs, the
+    roster entry both re-checks came from links them."""
+    from dataclasses import replace as copy
+
+    from tests.fakes.roster import JobRow
+    from verifier.domain.household import MemberDraft, Relation
+    from verifier.domain.roster import JobState, RecheckJob
+    from verifier.service.monitoring.changes import roster_ref
+
+    rigs.append(rig := make_rig())
+    vehicle = rig.sources[SourceKind.VEHICLE]
+
+    def job(request_id: str, cycle: date) -> None:
+        """The roster's job of a re-check, as its scheduler would have stored it."""
+        rig.store.tables.roster.jobs[request_id] = JobRow(
+            RecheckJob(
+                id=request_id,
+                entry_id="entry-1",
+                region="370322",
+                household_ref="HH-0042",
+                cycle_due=cycle,
+                state=JobState.STARTED,
+                request_id=request_id,
+                attempts=1,
+            )
+        )
+
+    job("recheck-a", date(2026, 1, 1))
+    first = await rig.service.create(
+        CALLER,
+        household_draft(request_id="recheck-a", purposes=(Purpose.DIBAO,)),
+        wait=True,
+        wait_until=soon(),
+    )
+    vehicle.table[SPOUSE_ID] = car(vehicle)
+    base = household_draft(request_id="recheck-b", purposes=(Purpose.DIBAO,))
+    applicant, spouse, child = base.members
+    reordered = copy(
+        base,
+        members=(
+            copy(spouse, relation=Relation.APPLICANT),
+            copy(child, relation=Relation.CHILD),
+            MemberDraft(applicant.id_type, applicant.id_number, applicant.name, Relation.SPOUSE),
+        ),
+    )
+    job("recheck-b", date(2027, 1, 1))
+    second = await rig.service.create(CALLER, reordered, wait=True, wait_until=soon())
+    done = {c.verification_id: c.outcome for c in await rig.recorder.run_pending()}
+    assert done == {first.record.id: FIRST_CHECK, second.record.id: RECORDED}
+    async with rig.store.unit_of_work(write=False) as uow:
+        stored = await uow.changes.get(second.record.id, 1)
+        linked = await uow.changes.check(first.record.id)
+    key = roster_ref(PSEUDONYM_KEY, "370322", "HH-0042")
+    assert linked is not None and linked.roster_ref == key
+    assert stored is not None and stored.previous_verification_id == first.record.id
+    doc = verify_changes(stored.envelope, rig.keys).document
+    assert doc["household"]["household_ref"] == key
+    assert ChangeCode.VEHICLE_ADDED in stored.codes

@@ -79,6 +79,7 @@ class RecheckJobRow(Base):
     __table_args__ = (
         UniqueConstraint("entry_id", "cycle_due"),
         Index("ix_recheck_jobs_state", "state", "lease_until"),
+        Index("ix_recheck_jobs_request", "request_id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

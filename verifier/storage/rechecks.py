@@ -266,6 +266,15 @@ class SqlRechecks(RecheckRepository):
             )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
+    async def for_request(self, request_id: str) -> RecheckJob | None:
+        async with guard():
+            row = (
+                await self._session.execute(
+                    select(RecheckJobRow).where(RecheckJobRow.request_id == request_id).limit(1)
+                )
+            ).scalar_one_or_none()
+        return None if row is None else _job(row)
+
     async def for_cycle(self, entry_id: str, cycle_due: date) -> RecheckJob | None:
         async with guard():
             row = (

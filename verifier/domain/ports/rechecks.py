@@ -80,3 +80,8 @@ class RecheckRepository(abc.ABC):
 
     @abc.abstractmethod
     async def for_cycle(self, entry_id: str, cycle_due: date) -> RecheckJob | None: ...
+
+    @abc.abstractmethod
+    async def for_request(self, request_id: str) -> RecheckJob | None:
+        """The job whose check has this request id (change detection links a re-check
+        to its roster entry)."""

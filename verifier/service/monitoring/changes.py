@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,6 +34,7 @@ from verifier.domain.alerts import AlertKind
 from verifier.domain.changes import change_document
 from verifier.domain.errors import InvalidArgument, Unavailable
 from verifier.domain.ports import (
+    HouseholdCheck,
     PendingComparison,
     Store,
     StoredChanges,
@@ -63,6 +66,14 @@ class Compared:
     version: int
     outcome: str
     alerts: int = 0
+
+
+def roster_ref(pseudonym_key: bytes, region: str, household_ref: str) -> str:
+    """The keyed reference of a roster entry (the region and the case system's household
+    reference): an HMAC like a subject_ref, so the change document can name the
+    household by it."""
+    msg = f"roster:{region}:{household_ref}".encode()
+    return hmac.new(pseudonym_key, msg, hashlib.sha256).hexdigest()
 
 
 def _alert_entries(changes: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -183,6 +194,7 @@ class ChangeRecorder:
         if record.latest_version > version:
             # The comparison of the newer version is noted too: that one is made.
             return await finish(SUPERSEDED)
+        check = await self._link_roster(uow, check, record.request_id)
         previous = await uow.changes.previous_check(check)
         if previous is None:
             return await finish(FIRST_CHECK)
@@ -297,6 +309,22 @@ class ChangeRecorder:
             alerts=raised,
         )
         return Compared(vid, version, RECORDED, raised)
+
+    async def _link_roster(
+        self, uow: UnitOfWork, check: HouseholdCheck, request_id: str
+    ) -> HouseholdCheck:
+        """A re-check the roster's scheduler started names its roster entry: linked, so
+        that its successors find it even if the household's applicant changes."""
+        if check.roster_ref:
+            return check
+        job = await uow.rechecks.for_request(request_id)
+        if job is None or job.region != check.region:
+            return check
+        if job.verification_id not in ("", check.verification_id):
+            return check
+        ref = roster_ref(self._pkey, job.region, job.household_ref)
+        await uow.changes.set_roster_ref(check.verification_id, ref)
+        return replace(check, roster_ref=ref)
 
     # ------------------------------------------------------------------ background
     async def run(self, stop: asyncio.Event, interval: float = 2.0) -> None:

@@ -79,9 +79,12 @@ def upgrade() -> None:
         sa.UniqueConstraint("entry_id", "cycle_due", name="uq_recheck_jobs_entry_id"),
     )
     op.create_index("ix_recheck_jobs_state", "recheck_jobs", ["state", "lease_until"])
+    # Change detection finds the roster entry of a re-check by its request id.
+    op.create_index("ix_recheck_jobs_request", "recheck_jobs", ["request_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_recheck_jobs_request", "recheck_jobs")
     op.drop_index("ix_recheck_jobs_state", "recheck_jobs")
     op.drop_table("recheck_jobs")
     op.drop_index("ix_roster_subjects_ref", "roster_subjects")
