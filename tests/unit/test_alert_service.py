@@ -160,6 +160,11 @@ async def test_a_resolution_is_checked_before_anything_is_written(rig: Rig) -> N
     assert err2.value.violations[0].field == "owner"
     with pytest.raises(InvalidArgument):
         await rig.service.get(WORKER, "not-an-id")
+    # A malformed id is INVALID_ARGUMENT whoever asks: checked before the role.
+    with pytest.raises(InvalidArgument):
+        await rig.service.get(AUDITOR, "not-an-id")
+    with pytest.raises(InvalidArgument):
+        await rig.service.acknowledge(ADMIN, alert_id.upper())
     assert rig.actions() == ["alert_raised"]
 
 

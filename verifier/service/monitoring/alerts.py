@@ -321,6 +321,7 @@ class AlertService:
 
     async def get(self, caller: Caller, alert_id: str) -> AlertView:
         """One alert with its history, and the person a warning names (masked)."""
+        ids.require(ALERT_ID, alert_id, "alert_id")
         await self._role(caller, WORK_ROLES, AuditAction.ALERT_READ, alert_id=alert_id)
         alert = await self._visible(caller, alert_id, AuditAction.ALERT_READ)
 
@@ -442,6 +443,7 @@ class AlertService:
         details: dict[str, Any],
         detail: str = "",
     ) -> AlertView:
+        ids.require(ALERT_ID, alert_id, "alert_id")
         await self._role(caller, WORK_ROLES, action, alert_id=alert_id)
         await self._visible(caller, alert_id, action)
         now = self._clock()
