@@ -25,6 +25,8 @@ from verifier.domain.ports import Caller, ConsentGate, Store
 from verifier.domain.webhooks import EventType, RetrySchedule
 from verifier.service.assessment import assess_report_sections
 from verifier.service.auditing import AuditService, verifier_keys_for
+from verifier.service.batch_runner import BatchRunner
+from verifier.service.batches import BatchNotices, BatchService
 from verifier.service.consents import ConsentService, RegistryConsentGate
 from verifier.service.events import EventHub
 from verifier.service.fanout import FanOut, SourcePolicy, bind_sources
@@ -36,6 +38,7 @@ from verifier.service.page_tokens import PageTokens
 from verifier.service.poller import Poller
 from verifier.service.roster.entries import RosterService
 from verifier.service.roster.scheduler import RecheckScheduler, StartCheck, StartedCheck
+from verifier.service.time_limits import OverdueScan
 from verifier.service.verifications import Assessor, VerificationService
 from verifier.service.webhooks.admin import WebhookAdmin
 from verifier.service.webhooks.delivery import WebhookDelivery
@@ -68,6 +71,9 @@ class App:
     consents: ConsentService | None = None
     webhooks: WebhookDelivery | None = None
     listing: VerificationListing | None = None
+    batches: BatchService | None = None
+    batch_runner: BatchRunner | None = None
+    overdue: OverdueScan | None = None
     alerts: AlertService | None = None
     changes: ChangeRecorder | None = None
     roster: RosterService | None = None
@@ -91,6 +97,20 @@ class App:
         )
         if self.auditing is not None:
             self.auditing.start_background()
+        if self.batch_runner is not None and self.config.batches.runner:
+            self._background.append(
+                asyncio.create_task(
+                    self.batch_runner.run(self._stop, self.config.batches.interval),
+                    name="batch-runner",
+                )
+            )
+        if self.overdue is not None:
+            self._background.append(
+                asyncio.create_task(
+                    self.overdue.run(self._stop, self.config.time_limits.overdue_scan_seconds),
+                    name="overdue-scan",
+                )
+            )
         if self.changes is not None:
             self._background.append(
                 asyncio.create_task(
@@ -121,6 +141,8 @@ class App:
         self._stop.set()
         await asyncio.gather(*self._background, return_exceptions=True)
         await self.poller.aclose()
+        if self.batch_runner is not None:
+            await self.batch_runner.aclose()
         if self.webhooks is not None:
             await self.webhooks.aclose()
         if self.auditing is not None:
@@ -192,6 +214,7 @@ async def serve_app(
         auditing=app.auditing,
         consents=app.consents,
         listing=app.listing,
+        batches=app.batches,
         alerts=app.alerts,
         roster=app.roster,
     )
@@ -241,7 +264,9 @@ async def build_app(
         consents=consent_gate or RegistryConsentGate(),
         volume_soft=config.volume_soft,
         volume_hard=config.volume_hard,
+        urgent_first_seconds=config.time_limits.urgent_first_report_seconds,
     )
+    notices = BatchNotices()
     poller = Poller(service, store, fanout, lease_seconds=config.poll_lease_seconds)
     scheduler = RecheckScheduler(
         store,
@@ -266,6 +291,16 @@ async def build_app(
         consents=ConsentService(store, keys.pseudonym_key()),
         webhooks=make_webhooks(config, store, owner=service.owner),
         listing=VerificationListing(store, PageTokens.derived(keys.pseudonym_key())),
+        batches=BatchService(store, keys.pseudonym_key(), notices=notices),
+        batch_runner=BatchRunner(
+            store,
+            service,
+            notices,
+            concurrency=config.batches.concurrency,
+            # An item is held while its check runs: longer than any run may take.
+            lease_seconds=max(config.batches.lease_seconds, 2 * config.deadline_seconds + 30),
+        ),
+        overdue=OverdueScan(store),
         alerts=AlertService(
             store,
             keys.pseudonym_key(),

@@ -146,6 +146,31 @@ class RosterConfig:
 
 
 @dataclass(frozen=True)
+class BatchesConfig:
+    """The batch runner every serving replica runs (``[batches]``)."""
+
+    runner: bool = True
+    """Run batch items in this process (replicas share them through leases)."""
+    concurrency: int = 16
+    """Items one replica runs at once (each is one check, at batch priority)."""
+    lease_seconds: float = 120.0
+    """How long a replica holds an item before another may take it over."""
+    interval: float = 1.0
+    """Seconds between idle rounds."""
+
+
+@dataclass(frozen=True)
+class TimeLimitsConfig:
+    """Urgent checks and the overdue scan (``[time_limits]``); the limits themselves are
+    region parameters (``check_due_working_days``, ``urgent_due_hours``)."""
+
+    urgent_first_report_seconds: float = 5.0
+    """An urgent check's version 1 waits at most this long for slow sources."""
+    overdue_scan_seconds: float = 60.0
+    """Seconds between scans for checks past their due time."""
+
+
+@dataclass(frozen=True)
 class Config:
     listen: str = DEFAULT_LISTEN
     database_url: str = "sqlite:///var/hedui.db"
@@ -165,8 +190,10 @@ class Config:
     allow_example_parameters: tuple[str, ...] = ()
     """Region codes whose policy may be served in production although some parameters in
     force are example values (``[policy] allow_example_parameters``): an explicit opt-in."""
-    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
     roster: RosterConfig = field(default_factory=RosterConfig)
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
+    batches: BatchesConfig = field(default_factory=BatchesConfig)
+    time_limits: TimeLimitsConfig = field(default_factory=TimeLimitsConfig)
 
 
 def resolve_secret(ref: str, where: str) -> Secret:
@@ -322,7 +349,57 @@ def parse_config(doc: Mapping[str, Any]) -> Config:
         allow_example_parameters=_parse_policy(doc.get("policy", {})),
         webhooks=_parse_webhooks(doc.get("webhooks", {})),
         roster=_parse_roster(doc.get("roster", {})),
+        batches=_parse_batches(doc.get("batches", {})),
+        time_limits=_parse_time_limits(doc.get("time_limits", {})),
     )
+
+
+def _known(table: Mapping[str, Any], section: str, known: set[str]) -> None:
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(f"{section}.{unknown[0]}: unknown key; known: {', '.join(sorted(known))}")
+
+
+def _parse_batches(table: Mapping[str, Any]) -> BatchesConfig:
+    """``[batches]``: the batch runner; unknown keys refused, bounds checked."""
+    base = BatchesConfig()
+    _known(table, "batches", {"runner", "concurrency", "lease_seconds", "interval"})
+    cfg = BatchesConfig(
+        runner=_get(table, "runner", bool, "batches", base.runner),
+        concurrency=_get(table, "concurrency", int, "batches", base.concurrency),
+        lease_seconds=_get(table, "lease_seconds", float, "batches", base.lease_seconds),
+        interval=_get(table, "interval", float, "batches", base.interval),
+    )
+    for name, value, low, high in (
+        ("concurrency", cfg.concurrency, 1, 1024),
+        ("lease_seconds", cfg.lease_seconds, 5.0, 86400.0),
+        ("interval", cfg.interval, 0.05, 3600.0),
+    ):
+        if not low <= value <= high:
+            raise ConfigError(f"batches.{name}: must be between {low} and {high}")
+    return cfg
+
+
+def _parse_time_limits(table: Mapping[str, Any]) -> TimeLimitsConfig:
+    """``[time_limits]``: urgent checks' first report and the overdue scan."""
+    base = TimeLimitsConfig()
+    _known(table, "time_limits", {"urgent_first_report_seconds", "overdue_scan_seconds"})
+    cfg = TimeLimitsConfig(
+        urgent_first_report_seconds=_get(
+            table, "urgent_first_report_seconds", float, "time_limits",
+            base.urgent_first_report_seconds,
+        ),
+        overdue_scan_seconds=_get(
+            table, "overdue_scan_seconds", float, "time_limits", base.overdue_scan_seconds
+        ),
+    )  # fmt: skip
+    for name, value, low, high in (
+        ("urgent_first_report_seconds", cfg.urgent_first_report_seconds, 0.05, 600.0),
+        ("overdue_scan_seconds", cfg.overdue_scan_seconds, 1.0, 86400.0),
+    ):
+        if not low <= value <= high:
+            raise ConfigError(f"time_limits.{name}: must be between {low} and {high}")
+    return cfg
 
 
 def _parse_roster(table: Mapping[str, Any]) -> RosterConfig:

@@ -6,15 +6,17 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import grpc
-from hedui.v1 import common_pb2 as common
-from hedui.v1 import consent_pb2 as consent_pb
+from hedui.v1 import batch_pb2 as batch_pb
 from hedui.v1 import (
+    batch_pb2_grpc,
     consent_pb2_grpc,
     keys_pb2,
     keys_pb2_grpc,
     roster_pb2_grpc,
     verification_pb2_grpc,
 )
+from hedui.v1 import common_pb2 as common
+from hedui.v1 import consent_pb2 as consent_pb
 from hedui.v1 import roster_pb2 as roster_pb
 from hedui.v1 import verification_pb2 as pb
 
@@ -193,6 +195,7 @@ class Client:
         self.keys = keys_pb2_grpc.KeyServiceStub(self.channel)
         self.consents = consent_pb2_grpc.ConsentServiceStub(self.channel)
         self.roster = roster_pb2_grpc.RosterServiceStub(self.channel)
+        self.batches = batch_pb2_grpc.BatchServiceStub(self.channel)
 
     async def __aenter__(self) -> Client:
         return self
@@ -287,6 +290,43 @@ class Client:
             timeout=timeout,
         )
         return resp.entry
+
+    async def list_verifications(
+        self, req: pb.ListVerificationsRequest, timeout: float = 10.0
+    ) -> pb.ListVerificationsResponse:
+        return await self.verifications.ListVerifications(req, metadata=self._md, timeout=timeout)
+
+    async def submit_batch(
+        self, request_id: str, items: list[batch_pb.BatchItem], timeout: float = 120.0
+    ) -> batch_pb.Batch:
+        resp = await self.batches.SubmitBatch(
+            batch_pb.SubmitBatchRequest(request_id=request_id, items=items),
+            metadata=self._md,
+            timeout=timeout,
+        )
+        return resp.batch
+
+    async def get_batch(self, batch_id: str, timeout: float = 10.0) -> batch_pb.Batch:
+        resp = await self.batches.GetBatch(
+            batch_pb.GetBatchRequest(batch_id=batch_id), metadata=self._md, timeout=timeout
+        )
+        return resp.batch
+
+    async def watch_batch(
+        self, batch_id: str, timeout: float | None = None
+    ) -> AsyncIterator[batch_pb.Batch]:
+        call = self.batches.WatchBatch(
+            batch_pb.WatchBatchRequest(batch_id=batch_id), metadata=self._md, timeout=timeout
+        )
+        async for resp in call:
+            yield resp.batch
+
+    async def cancel_batch(
+        self, batch_id: str, timeout: float = 10.0
+    ) -> batch_pb.CancelBatchResponse:
+        return await self.batches.CancelBatch(
+            batch_pb.CancelBatchRequest(batch_id=batch_id), metadata=self._md, timeout=timeout
+        )
 
     async def jwks(self, timeout: float = 10.0) -> str:
         resp = await self.keys.ListKeys(

@@ -4,7 +4,7 @@ back. Every filter is checked here, before the use case records the call."""
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 
 from google.type import date_pb2
 from hedui.v1 import verification_pb2 as pb
@@ -75,22 +75,13 @@ def filter_from_pb(req: pb.ListVerificationsRequest) -> VerificationFilter:
     )
 
 
-def listed_pb(item: ListedVerification, overdue: bool) -> pb.Verification:
+def listed_pb(item: ListedVerification, now: datetime) -> pb.Verification:
     """A listed verification: as GetVerification shows it, without per-source progress."""
-    out = verification_pb(VerificationView(item.record, ()))
-    t = item.terms
-    if t is not None:
-        out.urgent = t.urgent
-        out.batch_id = t.batch_id or ""
-        if t.due_date is not None:
-            out.due_date.CopyFrom(date_pb(t.due_date))
-    out.overdue = overdue
-    out.region_code = item.record.region
-    return out
+    return verification_pb(VerificationView(item.record, (), item.terms), now)
 
 
 def page_pb(page: ListedPage) -> pb.ListVerificationsResponse:
     return pb.ListVerificationsResponse(
-        verifications=[listed_pb(i, page.overdue(i)) for i in page.items],
+        verifications=[listed_pb(i, page.now) for i in page.items],
         next_page_token=page.next_page_token,
     )

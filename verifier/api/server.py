@@ -17,6 +17,8 @@ from hedui.v1 import (
     alerts_pb2_grpc,
     audit_pb2,
     audit_pb2_grpc,
+    batch_pb2,
+    batch_pb2_grpc,
     consent_pb2,
     consent_pb2_grpc,
     keys_pb2,
@@ -29,6 +31,7 @@ from hedui.v1 import (
 
 from verifier.api.alerts_servicer import AlertServicer
 from verifier.api.audit_servicer import AuditServicer
+from verifier.api.batch_servicer import BatchServicer
 from verifier.api.consent_servicer import ConsentServicer
 from verifier.api.errors import ErrorInterceptor
 from verifier.api.identity import identify
@@ -36,10 +39,11 @@ from verifier.api.roster_servicer import RosterServicer
 from verifier.api.servicers import KeyServicer, VerificationServicer
 from verifier.config import Principal
 from verifier.service.auditing import AuditService
+from verifier.service.batches import BatchService
 from verifier.service.consents import ConsentService
 from verifier.service.listing import VerificationListing
-from verifier.service.roster.entries import RosterService
 from verifier.service.monitoring.alerts import AlertService
+from verifier.service.roster.entries import RosterService
 from verifier.service.verifications import VerificationService
 
 log = structlog.get_logger("hedui.server")
@@ -49,8 +53,9 @@ SERVICES = (
     keys_pb2.DESCRIPTOR.services_by_name["KeyService"].full_name,
     audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
     consent_pb2.DESCRIPTOR.services_by_name["ConsentService"].full_name,
-    roster_pb2.DESCRIPTOR.services_by_name["RosterService"].full_name,
+    batch_pb2.DESCRIPTOR.services_by_name["BatchService"].full_name,
     alerts_pb2.DESCRIPTOR.services_by_name["AlertService"].full_name,
+    roster_pb2.DESCRIPTOR.services_by_name["RosterService"].full_name,
 )
 
 
@@ -109,6 +114,7 @@ async def start_server(
     auditing: AuditService | None = None,
     consents: ConsentService | None = None,
     listing: VerificationListing | None = None,
+    batches: BatchService | None = None,
     alerts: AlertService | None = None,
     roster: RosterService | None = None,
 ) -> RunningServer:
@@ -131,10 +137,12 @@ async def start_server(
         )
     if auditing is not None:
         audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(auditing, who), server)
-    if roster is not None:
-        roster_pb2_grpc.add_RosterServiceServicer_to_server(RosterServicer(roster, who), server)
     if alerts is not None:
         alerts_pb2_grpc.add_AlertServiceServicer_to_server(AlertServicer(alerts, who), server)
+    if roster is not None:
+        roster_pb2_grpc.add_RosterServiceServicer_to_server(RosterServicer(roster, who), server)
+    if batches is not None:
+        batch_pb2_grpc.add_BatchServiceServicer_to_server(BatchServicer(batches, who), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

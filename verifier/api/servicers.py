@@ -16,6 +16,7 @@ from verifier.domain import identifiers as ids
 from verifier.domain.errors import FieldViolation, InvalidArgument, Unavailable
 from verifier.domain.ports import Caller
 from verifier.service.listing import VerificationListing
+from verifier.service.time_limits import CheckTerms
 from verifier.service.verifications import VerificationService
 
 Identify = Callable[[grpc.aio.ServicerContext[Any, Any]], Caller]
@@ -48,7 +49,11 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
         remaining = context.time_remaining()
         wait_until = None if remaining is None else time.monotonic() + remaining
         view = await self._service.create(
-            caller, draft_from_pb(request), wait=request.wait, wait_until=wait_until
+            caller,
+            draft_from_pb(request),
+            wait=request.wait,
+            wait_until=wait_until,
+            terms=CheckTerms.interactive(urgent=request.urgent),
         )
         return pb.CreateVerificationResponse(verification=verification_pb(view))
 

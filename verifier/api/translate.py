@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from google.protobuf.timestamp_pb2 import Timestamp
+from google.type import date_pb2
 from hedui.v1 import common_pb2 as common
 from hedui.v1 import verification_pb2 as pb
 
@@ -30,6 +31,7 @@ from verifier.domain.household import (
 from verifier.domain.identifiers import check_timestamp as check_timestamp_fields
 from verifier.domain.outcomes import Completeness, SourceStatus, VerificationState
 from verifier.domain.ports import OutcomeSummary, StoredReport
+from verifier.domain.time_limits import is_overdue
 from verifier.service.events import Event, ReportEvent, SourceEvent, StateEvent
 from verifier.service.verifications import VerificationView
 
@@ -229,9 +231,11 @@ def _progress(o: OutcomeSummary) -> pb.SourceProgress:
     )
 
 
-def verification_pb(view: VerificationView) -> pb.Verification:
+def verification_pb(view: VerificationView, now: datetime | None = None) -> pb.Verification:
+    """The view as the wire shows it; ``overdue`` is judged at ``now`` (default: now)."""
     r = view.record
-    return pb.Verification(
+    t = view.terms
+    out = pb.Verification(
         verification_id=r.id,
         case_id=r.case_id,
         request_id=r.request_id,
@@ -242,7 +246,16 @@ def verification_pb(view: VerificationView) -> pb.Verification:
         completeness=COMPLETENESS_TO_PB[r.completeness]
         if r.completeness
         else pb.COMPLETENESS_UNSPECIFIED,
+        region_code=r.region,
     )
+    if t is not None:
+        out.urgent = t.urgent
+        out.batch_id = t.batch_id or ""
+        if t.due_date is not None:
+            d = t.due_date
+            out.due_date.CopyFrom(date_pb2.Date(year=d.year, month=d.month, day=d.day))
+        out.overdue = is_overdue(t.due_at, r.state, now or datetime.now(UTC))
+    return out
 
 
 def event_pb(vid: str, event: Event) -> pb.WatchVerificationResponse:

@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,7 +38,14 @@ from verifier.domain.household import (
     validate_request,
 )
 from verifier.domain.outcomes import VerificationState
-from verifier.domain.ports import ConsentGate, Store, UnitOfWork, VerificationRecord
+from verifier.domain.ports import (
+    ConsentGate,
+    Store,
+    UnitOfWork,
+    VerificationRecord,
+    VerificationTerms,
+)
+from verifier.domain.time_limits import Due
 from verifier.service.audit_trail import (
     actor_of,
     denial,
@@ -50,11 +57,13 @@ from verifier.service.fanout import FanOut
 from verifier.service.reading import Reading
 from verifier.service.runner import Runner
 from verifier.service.runs import Runs, VerificationView
+from verifier.service.time_limits import CheckTerms, due_in_region
 from verifier.signing.jcs import canonical_bytes
 
 log = structlog.get_logger("hedui.verifications")
 
 VOLUME_WINDOW_HOURS = 24
+INTERACTIVE = CheckTerms()
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +92,21 @@ class _Check:
     refs: tuple[str, ...]
     kinds: tuple[SourceKind, ...]
     record: VerificationRecord
+    terms: CheckTerms
+    due: Due | None
 
     @property
     def vid(self) -> str:
         return self.record.id
+
+    def stored_terms(self) -> VerificationTerms:
+        return VerificationTerms(
+            self.vid,
+            self.terms.urgent,
+            self.due.date if self.due else None,
+            self.due.at if self.due else None,
+            self.terms.batch_id,
+        )
 
 
 def _refusal_details(request: VerificationRequest, kinds: tuple[SourceKind, ...]) -> dict[str, Any]:
@@ -133,16 +153,40 @@ class Intake:
         ).hexdigest()
 
     async def create(
-        self, caller: Caller, draft: RequestDraft, *, wait: bool, wait_until: float | None = None
+        self,
+        caller: Caller,
+        draft: RequestDraft,
+        *,
+        wait: bool,
+        wait_until: float | None = None,
+        terms: CheckTerms = INTERACTIVE,
     ) -> VerificationView:
         """Validate, authorize, record the intent, start asking sources.
 
         ``wait_until`` is a :func:`time.monotonic` instant (the caller's deadline); with
         ``wait`` the call returns when the first report is issued or just before then.
+        ``terms`` say how the check runs (its lane at the sources, urgent, its batch).
         """
         if self._runs.closing:
             raise Unavailable("server is shutting down")
         request = validate_request(draft, today=self._clock().date())
+        return await self.create_checked(
+            caller, request, wait=wait, wait_until=wait_until, terms=terms
+        )
+
+    async def create_checked(
+        self,
+        caller: Caller,
+        request: VerificationRequest,
+        *,
+        wait: bool,
+        wait_until: float | None = None,
+        terms: CheckTerms = INTERACTIVE,
+    ) -> VerificationView:
+        """:meth:`create` for a request validated already (a batch item, validated when
+        its batch was accepted): authorize, record the intent, start asking sources."""
+        if self._runs.closing:
+            raise Unavailable("server is shutting down")
         refs = subject_refs(self._pkey, request)
         digest = self._digest(request)
 
@@ -189,6 +233,8 @@ class Intake:
                 caller_role=caller.role,
                 caller_region=caller.region_label(),
             ),
+            terms,
+            due_in_region(request.household.region, now, urgent=terms.urgent),
         )
 
         async def record_intent(uow: UnitOfWork) -> IntentResult:
@@ -219,11 +265,13 @@ class Intake:
             members=check.record.member_count,
             sources=check.record.source_count,
         )
-        run = self._runner.start(check.vid, request, check.actor, wait_until if wait else None)
+        run = self._runner.start(
+            check.vid, request, check.actor, wait_until if wait else None, terms
+        )
         if wait:
             await self._runs.wait(run, wait_until)
             if run.released:
-                return run.released[-1]
+                return replace(run.released[-1], terms=check.stored_terms())
         return await self._reading.view(check.vid)
 
     async def _record_intent(
@@ -289,6 +337,7 @@ class Intake:
             request.authorization_id,
             run_lease=(self._owner, self._runner.run_lease_until()),
         )
+        await uow.terms.add(check.stored_terms())
         await uow.audit.append(
             [
                 *(anomaly if recent + 1 == self._volume_soft else []),
@@ -332,7 +381,7 @@ class Intake:
         if not intent.result().recorded or self._runs.closing:
             return  # refused; or shutting down, and the lease hands the run on
         log.info("verification_started", verification_id=check.vid, caller_gone=True)
-        self._runner.start(check.vid, check.request, check.actor, None)
+        self._runner.start(check.vid, check.request, check.actor, None, check.terms)
 
     async def _replay(
         self, existing: VerificationRecord, digest: str, wait: bool, wait_until: float | None

@@ -46,7 +46,8 @@ class Reading:
             if record is None:
                 raise NotFound("verification not found")
             progress = await uow.outcomes.summaries(vid)
-        return VerificationView(record, tuple(progress))
+            terms = await uow.terms.get(vid)
+        return VerificationView(record, tuple(progress), terms)
 
     async def get(self, caller: Caller, vid: str) -> VerificationView:
         view = await self.view(vid)

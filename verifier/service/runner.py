@@ -1,9 +1,14 @@
 """Running a verification: ask every source about every member, then release version 1.
 
 Recent definite answers are reused where a source allows it (``reuse_days``); the rest
-go to the fan-out, each status told to watchers as it arrives. A run belongs to the
-process that recorded its intent (its run lease); a run whose process died is resumed
-by whichever process claims the expired lease.
+go to the fan-out, each status told to watchers as it arrives, in the check's lane at
+every source (urgent, interactive or batch). A run belongs to the process that recorded
+its intent (its run lease); a run whose process died is resumed by whichever process
+claims the expired lease.
+
+An urgent check (急难) does not wait for slow sources: once ``urgent_first_seconds``
+have passed, version 1 is released with what has answered, the sources still being
+asked PENDING; their answers make version 2 when they come.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from verifier.service.events import EventHub, SourceEvent
 from verifier.service.fanout import FanOut
 from verifier.service.release import Release
 from verifier.service.runs import Run, Runs
+from verifier.service.time_limits import CheckTerms
 
 log = structlog.get_logger("hedui.verifications")
 
@@ -43,6 +49,7 @@ class Runner:
         runs: Runs,
         clock: Callable[[], datetime],
         deadline_seconds: float,
+        urgent_first_seconds: float = 5.0,
     ) -> None:
         self._store = store
         self._fanout = fanout
@@ -52,6 +59,7 @@ class Runner:
         self._runs = runs
         self._clock = clock
         self._deadline_seconds = deadline_seconds
+        self._urgent_first_seconds = urgent_first_seconds
 
     def run_lease_until(self) -> datetime:
         # Longer than any run can take: a lease still held past this means a dead process.
@@ -59,7 +67,12 @@ class Runner:
 
     # ------------------------------------------------------------------ run
     def start(
-        self, vid: str, request: VerificationRequest, actor: Actor, caller_deadline: float | None
+        self,
+        vid: str,
+        request: VerificationRequest,
+        actor: Actor,
+        caller_deadline: float | None,
+        terms: CheckTerms | None = None,
     ) -> Run:
         """Ask the sources now, in a task of this process; version 1 follows."""
         deadline = time.monotonic() + self._deadline_seconds
@@ -69,7 +82,8 @@ class Runner:
         done = asyncio.Event()
         progress: list[SourceEvent] = []
         task = asyncio.get_running_loop().create_task(
-            self._run(vid, request, actor, deadline, done, progress), name=f"verification-{vid}"
+            self._run(vid, request, actor, deadline, done, progress, terms or CheckTerms()),
+            name=f"verification-{vid}",
         )
         run = Run(task, done, progress)
         self._runs.add(vid, run)
@@ -122,10 +136,13 @@ class Runner:
         deadline: float,
         done: asyncio.Event,
         seen: list[SourceEvent],
+        terms: CheckTerms,
     ) -> None:
         try:
+            answered: dict[tuple[int, SourceKind], SourceOutcome] = {}
 
             async def progress(o: SourceOutcome) -> None:
+                answered[(o.member_index, o.source)] = o
                 event = SourceEvent(
                     self._clock(), o.member_index, o.source.value, o.status, o.reason
                 )
@@ -135,13 +152,29 @@ class Runner:
             reused = await self._reusable(request)
             for o in reused.values():
                 await progress(o)
-            outcomes = await self._fanout.run(
-                request,
-                request_id=vid,
-                deadline=deadline,
-                on_progress=progress,
-                skip=frozenset(reused),
+            fan = asyncio.ensure_future(
+                self._fanout.run(
+                    request,
+                    request_id=vid,
+                    deadline=deadline,
+                    on_progress=progress,
+                    skip=frozenset(reused),
+                    lane=terms.lane,
+                )
             )
+            try:
+                if terms.urgent:
+                    await asyncio.wait({fan}, timeout=self._urgent_first_seconds)
+                    if not fan.done():
+                        await self._release_first_of_urgent(
+                            vid, request, actor, answered, fan, done
+                        )
+                        return
+                outcomes = await fan
+            finally:
+                if not fan.done():
+                    fan.cancel()
+                    await asyncio.gather(fan, return_exceptions=True)
             await self._release.release(
                 vid, request, actor, [*reused.values(), *outcomes], first=True
             )
@@ -157,6 +190,43 @@ class Runner:
             # replaced it while this one was overrunning.
             self._runs.finished(vid, asyncio.current_task())
 
+    async def _release_first_of_urgent(
+        self,
+        vid: str,
+        request: VerificationRequest,
+        actor: Actor,
+        answered: dict[tuple[int, SourceKind], SourceOutcome],
+        fan: asyncio.Future[list[SourceOutcome]],
+        done: asyncio.Event,
+    ) -> None:
+        """Version 1 now, with what has answered; the rest as version 2 when they answer.
+        Whoever waits for the run (``wait``) is answered at version 1."""
+        kinds = request.sources or self._fanout.configured
+        waiting = [
+            (i, kind)
+            for i in range(len(request.household.members))
+            for kind in kinds
+            if (i, kind) not in answered
+        ]
+        placeholders = [
+            SourceOutcome(
+                member_index=i,
+                source=kind,
+                status=SourceStatus.PENDING,
+                adapter=adapter.name if (adapter := self._fanout.adapter(kind)) else "",
+                adapter_version=adapter.version if adapter else "",
+                reason="still being asked: an urgent check's first report does not wait for it",
+            )
+            for i, kind in waiting
+        ]
+        first = [*answered.values(), *placeholders]
+        log.info("urgent_first_report", verification_id=vid, waiting=len(waiting))
+        await self._release.release(vid, request, actor, first, first=True)
+        done.set()
+        outcomes = await fan
+        late = [o for o in outcomes if (o.member_index, o.source) in set(waiting)]
+        await self._release.release(vid, request, actor, late, first=False)
+
     async def resume(self, vid: str) -> None:
         """Ask the sources again for a verification whose process died mid-run.
 
@@ -166,8 +236,10 @@ class Runner:
         async with self._store.unit_of_work(write=False) as uow:
             record = await uow.verifications.get(vid)
             request = await uow.verifications.load_request(vid) if record else None
+            stored = await uow.terms.get(vid) if record else None
         if record is None or request is None or record.state is not VerificationState.RUNNING:
             return
+        terms = CheckTerms.resumed(stored.urgent, stored.batch_id) if stored else CheckTerms()
         actor = requester_of(record)
         kinds = request.sources or self._fanout.configured
         async with self._store.unit_of_work(write=True) as uow:
@@ -188,5 +260,5 @@ class Runner:
             )
             await uow.commit()
         log.info("verification_resumed", verification_id=vid)
-        run = self.start(vid, request, actor, None)
+        run = self.start(vid, request, actor, None, terms)
         await run.done.wait()

@@ -8,7 +8,7 @@ import contextlib
 import time
 from dataclasses import dataclass, field
 
-from verifier.domain.ports import OutcomeSummary, VerificationRecord
+from verifier.domain.ports import OutcomeSummary, VerificationRecord, VerificationTerms
 from verifier.service.events import SourceEvent
 
 
@@ -16,6 +16,8 @@ from verifier.service.events import SourceEvent
 class VerificationView:
     record: VerificationRecord
     progress: tuple[OutcomeSummary, ...]
+    terms: VerificationTerms | None = None
+    """Urgency, due date and batch (None for a check from before terms were kept)."""
 
 
 @dataclass(frozen=True, slots=True)

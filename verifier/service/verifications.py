@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 
 from verifier.domain.caller import Caller
-from verifier.domain.household import RequestDraft
+from verifier.domain.household import RequestDraft, VerificationRequest
 from verifier.domain.outcomes import Completeness, SourceOutcome
 from verifier.domain.ports import ConsentGate, Store, StoredReport
 from verifier.service.events import Event, EventHub
@@ -29,6 +29,7 @@ from verifier.service.reading import Reading
 from verifier.service.release import Assessor, Release
 from verifier.service.runner import Runner
 from verifier.service.runs import Runs, VerificationView
+from verifier.service.time_limits import CheckTerms
 from verifier.signing.signer import ReportSigner
 
 
@@ -51,6 +52,7 @@ class VerificationService:
         consents: ConsentGate,
         volume_soft: int = 50,
         volume_hard: int = 200,
+        urgent_first_seconds: float = 5.0,
     ) -> None:
         self.hub = hub or EventHub()
         # Names this process in leases; unique per start so a restarted process does not
@@ -77,6 +79,7 @@ class VerificationService:
             runs=self._runs,
             clock=clock,
             deadline_seconds=deadline_seconds,
+            urgent_first_seconds=urgent_first_seconds,
         )
         self._intake = Intake(
             store=store,
@@ -104,14 +107,37 @@ class VerificationService:
 
     # ------------------------------------------------------------------ intake
     async def create(
-        self, caller: Caller, draft: RequestDraft, *, wait: bool, wait_until: float | None = None
+        self,
+        caller: Caller,
+        draft: RequestDraft,
+        *,
+        wait: bool,
+        wait_until: float | None = None,
+        terms: CheckTerms | None = None,
     ) -> VerificationView:
         """Validate, authorize, record the intent, start asking sources.
 
         ``wait_until`` is a :func:`time.monotonic` instant (the caller's deadline); with
         ``wait`` the call returns when the first report is issued or just before then.
+        ``terms`` say how it runs: urgent, interactive (the default) or in a batch.
         """
-        return await self._intake.create(caller, draft, wait=wait, wait_until=wait_until)
+        return await self._intake.create(
+            caller, draft, wait=wait, wait_until=wait_until, terms=terms or CheckTerms()
+        )
+
+    async def create_checked(
+        self,
+        caller: Caller,
+        request: VerificationRequest,
+        *,
+        wait: bool,
+        wait_until: float | None = None,
+        terms: CheckTerms | None = None,
+    ) -> VerificationView:
+        """:meth:`create` for a request validated already (a batch item)."""
+        return await self._intake.create_checked(
+            caller, request, wait=wait, wait_until=wait_until, terms=terms or CheckTerms()
+        )
 
     # ------------------------------------------------------------------ run and release
     async def resume(self, vid: str) -> None:
