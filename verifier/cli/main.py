@@ -14,6 +14,7 @@ from verifier.cli import (
     adapter_cmds,
     alerts_cmds,
     audit_cmds,
+    batch_cmds,
     certs,
     consent_cmds,
     offline,
@@ -77,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     consent_cmds.add_client_arguments(c)
     consent_cmds.register(sub)
     alerts_cmds.register(sub)
+    batch_cmds.register(sub)
     policy_cmds.register(sub)
     roster_cmds.register(sub)
     webhooks_cmds.register(sub)
