@@ -38,7 +38,7 @@ from verifier.service.page_tokens import PageTokens
 from verifier.service.poller import Poller
 from verifier.service.roster.entries import RosterService
 from verifier.service.roster.scheduler import RecheckScheduler, StartCheck, StartedCheck
-from verifier.service.time_limits import OverdueScan
+from verifier.service.time_limits import CheckTerms, OverdueScan
 from verifier.service.verifications import Assessor, VerificationService
 from verifier.service.webhooks.admin import WebhookAdmin
 from verifier.service.webhooks.delivery import WebhookDelivery
@@ -313,10 +313,13 @@ async def build_app(
 
 
 def recheck_starter(service: VerificationService) -> StartCheck:
-    """Roster re-checks start through the same intake as an interactive check."""
+    """Roster re-checks start through the same intake as an interactive check, in the
+    batch lane: an interactive or urgent check is never queued behind them."""
 
     async def start(caller: Caller, draft: RequestDraft, wait_until: float) -> StartedCheck:
-        view = await service.create(caller, draft, wait=True, wait_until=wait_until)
+        view = await service.create(
+            caller, draft, wait=True, wait_until=wait_until, terms=CheckTerms.batch()
+        )
         return StartedCheck(view.record.id, view.record.latest_version >= 1)
 
     return start

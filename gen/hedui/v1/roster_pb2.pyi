@@ -264,8 +264,9 @@ class RosterEntry(_message.Message):
     member_count: _builtins.int
     """Output only."""
     recheck_reason: _builtins.str
-    """Output only: why the state is REAUTHORIZATION_NEEDED or FAILED (a reason code such
-    as CONSENT_EXPIRED, CONSENT_REVOKED, CONSENT_NOT_FOUND, or the fields refused).
+    """Output only: why the state is REAUTHORIZATION_NEEDED or FAILED: a reason code
+    (CONSENT_EXPIRED, CONSENT_REVOKED, CONSENT_MISSING, or the intake's own coverage
+    refusal such as CONSENT_SUBJECT_NOT_COVERED), or the fields a re-check refused.
     """
     @_builtins.property
     def programs(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.Purpose.ValueType]:
@@ -603,7 +604,7 @@ class RemoveRosterEntryRequest(_message.Message):
     """Required: the entry's region code."""
     reason: _builtins.str
     """Required: why (1-256 characters, the person-name character rule, nothing shaped
-    like an ID number), e.g. "停保：收入超过标准".
+    like an ID number), e.g. "停保：收入超过标准". It is kept in the audit log: no names.
     """
     def __init__(
         self,

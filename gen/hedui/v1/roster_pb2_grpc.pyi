@@ -30,7 +30,11 @@ class RosterServiceStub:
     """The recipient roster (动态管理): the households a region supports, the class each is
     in, the 授权书 that covers its periodic re-checks, and when its next re-check is due.
     hedui re-checks each household on its region's cycle (绩溪: 特困 and 低保 A/B once a
-    year, 低保 C every half year), starting the check itself when it is due.
+    year, 低保 C every half year), starting the check itself when it is due: through the
+    same intake as CreateVerification, as the deployment's own system (its `[roster]
+    system`, user "recheck-scheduler"), in the batch lane, with a request_id derived from
+    the entry and the cycle, so each household is checked once per cycle. File formats
+    and the cycle rules: docs/roster.md.
 
     Every call needs the metadata `x-hedui-user` (the end user, 1-64 characters of
     A-Z a-z 0-9 . _ @ -) and `x-hedui-role` (one of the calling system's roles); the
@@ -79,7 +83,11 @@ class RosterServiceAsyncStub(RosterServiceStub):
     """The recipient roster (动态管理): the households a region supports, the class each is
     in, the 授权书 that covers its periodic re-checks, and when its next re-check is due.
     hedui re-checks each household on its region's cycle (绩溪: 特困 and 低保 A/B once a
-    year, 低保 C every half year), starting the check itself when it is due.
+    year, 低保 C every half year), starting the check itself when it is due: through the
+    same intake as CreateVerification, as the deployment's own system (its `[roster]
+    system`, user "recheck-scheduler"), in the batch lane, with a request_id derived from
+    the entry and the cycle, so each household is checked once per cycle. File formats
+    and the cycle rules: docs/roster.md.
 
     Every call needs the metadata `x-hedui-user` (the end user, 1-64 characters of
     A-Z a-z 0-9 . _ @ -) and `x-hedui-role` (one of the calling system's roles); the
@@ -124,7 +132,11 @@ class RosterServiceServicer(metaclass=_abc_1.ABCMeta):
     """The recipient roster (动态管理): the households a region supports, the class each is
     in, the 授权书 that covers its periodic re-checks, and when its next re-check is due.
     hedui re-checks each household on its region's cycle (绩溪: 特困 and 低保 A/B once a
-    year, 低保 C every half year), starting the check itself when it is due.
+    year, 低保 C every half year), starting the check itself when it is due: through the
+    same intake as CreateVerification, as the deployment's own system (its `[roster]
+    system`, user "recheck-scheduler"), in the batch lane, with a request_id derived from
+    the entry and the cycle, so each household is checked once per cycle. File formats
+    and the cycle rules: docs/roster.md.
 
     Every call needs the metadata `x-hedui-user` (the end user, 1-64 characters of
     A-Z a-z 0-9 . _ @ -) and `x-hedui-role` (one of the calling system's roles); the
