@@ -361,6 +361,9 @@ async def test_staff_work_an_alert_and_refusals_write_nothing(stack: Stack) -> N
                 pb.ResolveAlertRequest(alert_id=alert.alert_id, resolution=pb.RESOLUTION_REFERRED)
             )
         ) == (grpc.StatusCode.INVALID_ARGUMENT, ["program"])
+        assert await refused(
+            worker.list_changes(pb.ListChangesRequest(page_size=501, verification_id="x"))
+        ) == (grpc.StatusCode.INVALID_ARGUMENT, ["page_size", "verification_id"])
         assert await refused(worker.get("nope")) == (
             grpc.StatusCode.INVALID_ARGUMENT,
             ["alert_id"],

@@ -12,6 +12,7 @@ from hedui.v1 import alerts_pb2_grpc
 from verifier.api.alerts_translate import (
     alert_pb,
     changes_pb,
+    check_list_changes,
     filter_from_pb,
     resolution_from_pb,
     warning_from_pb,
@@ -99,6 +100,7 @@ class AlertServicer(alerts_pb2_grpc.AlertServiceServicer):
         self, request: pb.ListChangesRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ListChangesResponse:
         caller = self._identify(context)
+        check_list_changes(request)
         page = await self._service.list_changes(
             caller,
             household_ref=request.household_ref,

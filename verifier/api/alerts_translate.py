@@ -35,6 +35,7 @@ from verifier.service.page_tokens import TOKEN_PATTERN
 __all__ = [
     "alert_pb",
     "changes_pb",
+    "check_list_changes",
     "filter_from_pb",
     "program_from_pb",
     "resolution_from_pb",
@@ -122,6 +123,15 @@ def filter_from_pb(req: pb.ListAlertsRequest) -> AlertFilter:
         created_from=start,
         created_to=end,
     )
+
+
+def check_list_changes(req: pb.ListChangesRequest) -> None:
+    out: list[FieldViolation] = []
+    _page(req.page_size, req.page_token, out)
+    ids.SHA256_HEX.optional(req.household_ref, "household_ref", out)
+    ids.VERIFICATION_ID.optional(req.verification_id, "verification_id", out)
+    if out:
+        raise InvalidArgument(out)
 
 
 def resolution_from_pb(
