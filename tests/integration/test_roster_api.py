@@ -6,10 +6,11 @@ INVALID_ARGUMENT or PERMISSION_DENIED with the field or reason named, and writes
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from sqlalchemy import func, select
 
 from adapters import SourceKind
 from audit.schema import AuditEntryRow
+from tests.consents import consent_draft
 from tests.fakes import FakeAdapter
 from tests.helpers import make_app
 from tests.roster import CSV_HEADER, csv_rows, member_ids
@@ -32,7 +34,10 @@ from verifier.api.roster_files import read_csv
 from verifier.bootstrap import App, serve_app
 from verifier.cli import roster_cmds
 from verifier.config import Principal, RosterConfig
+from verifier.domain.caller import Caller
+from verifier.domain.household import Relation
 from verifier.domain.roster import china_date, first_working_day
+from verifier.storage.models import VerificationRow
 from verifier.storage.models_roster import RosterEntryRow
 from verifier.storage.uow import SqlStore
 
@@ -194,6 +199,18 @@ async def test_bad_filters_are_named_and_write_nothing(
     assert await served.counts() == (0, 0)
 
 
+async def attempt(c: Client, call: str) -> object:
+    if call == "list":
+        return await c.list_roster(pb.ListRosterEntriesRequest())
+    if call == "list-elsewhere":
+        return await c.list_roster(pb.ListRosterEntriesRequest(region_code="3703"))
+    if call == "import":
+        return await c.import_roster(pb.ImportRosterRequest(entries=file_entries("HH-9")))
+    if call == "show":
+        return await c.get_roster_entry("HH-1", "341824")
+    return await c.remove_roster_entry("HH-1", "341824", "停保")
+
+
 @pytest.mark.parametrize(
     ("role", "system", "call", "reason"),
     [
@@ -213,16 +230,7 @@ async def test_unauthorized_calls_are_denied_with_the_reason_and_write_only_that
     rows, audit = await served.counts()
     async with served.client(role, system) as c:
         with pytest.raises(grpc.aio.AioRpcError) as info:
-            if call == "list":
-                await c.list_roster(pb.ListRosterEntriesRequest())
-            elif call == "list-elsewhere":
-                await c.list_roster(pb.ListRosterEntriesRequest(region_code="3703"))
-            elif call == "import":
-                await c.import_roster(pb.ImportRosterRequest(entries=file_entries("HH-9")))
-            elif call == "show":
-                await c.get_roster_entry("HH-1", "341824")
-            else:
-                await c.remove_roster_entry("HH-1", "341824", "停保")
+            await attempt(c, call)
     code, _, why = refusal(info.value)
     assert (code, why) == (grpc.StatusCode.PERMISSION_DENIED, reason)
     assert await served.counts() == (rows, audit + 1)
@@ -246,8 +254,6 @@ def cli_args(served: Served, file: Path, *, partial: bool = False) -> argparse.N
 async def test_cli_import_names_bad_rows_and_is_all_or_nothing(
     served: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import asyncio
-
     rows = csv_rows("HH-2")
     rows[1] = rows[1].replace(",spouse,", ",cousin,")
     path = tmp_path / "roster.csv"
@@ -295,3 +301,74 @@ async def test_due_listing_through_the_api(served: Served) -> None:
         )
         assert [e.household_ref for e in rest.entries] == ["HH-2"]
         assert rest.next_page_token == ""
+
+
+@pytest.fixture
+async def scheduling(database_url: str, keys_dir: Path) -> AsyncIterator[Served]:
+    """A server whose scheduler runs, with the real 授权书 registry."""
+    app = await make_app(
+        database_url,
+        keys_dir,
+        {SourceKind.TAX: FakeAdapter(SourceKind.TAX)},
+        real_consents=True,
+        principals=PRINCIPALS,
+        roster=RosterConfig(interval=0.1, lease_seconds=10),
+    )
+    running = await serve_app(app, "127.0.0.1:0")
+    try:
+        yield Served(app, f"127.0.0.1:{running.port}")
+    finally:
+        await running.stop(0)
+        await app.aclose()
+
+
+async def until_entry(c: Client, ref: str, done: Any) -> pb.RosterEntry:
+    """Read the entry until ``done(entry)``: the scheduler works in the background."""
+    async with asyncio.timeout(60):
+        while True:
+            entry = await c.get_roster_entry(ref)
+            if done(entry):
+                return entry
+            await asyncio.sleep(0.1)  # polling the server, which the scheduler updates
+
+
+async def test_the_scheduler_rechecks_due_households_through_the_server(
+    scheduling: Served,
+) -> None:
+    assert scheduling.app.consents is not None
+    worker = Caller(SYSTEM, "worker-1", "caseworker", ("3418",))
+    ids = member_ids("HH-1")
+    await scheduling.app.consents.register(
+        worker,
+        consent_draft(
+            "SQ-HH-1", [(ids[0], Relation.APPLICANT), (ids[1], Relation.SPOUSE)], region="341824"
+        ),
+    )
+    entries = file_entries("HH-1", "HH-2")  # HH-2's 授权书 was never registered
+    last = china_date(datetime.now(UTC)) - timedelta(days=400)
+    for e in entries:
+        e.last_check_date.CopyFrom(date_pb2.Date(year=last.year, month=last.month, day=last.day))
+    async with scheduling.client() as c:
+        await c.import_roster(pb.ImportRosterRequest(entries=entries))
+        checked = await until_entry(c, "HH-1", lambda e: e.last_check.verification_id)
+        refused = await until_entry(
+            c, "HH-2", lambda e: e.recheck_state == pb.RECHECK_STATE_REAUTHORIZATION_NEEDED
+        )
+    assert checked.last_check.outcome == pb.CHECK_OUTCOME_COMPLETE
+    assert checked.recheck_state == pb.RECHECK_STATE_NOT_DUE and not checked.overdue
+    assert refused.recheck_reason == "CONSENT_MISSING" and refused.overdue
+    assert isinstance(scheduling.app.store, SqlStore)
+    async with scheduling.app.store.db.read_sessions() as s:
+        checks = (
+            await s.execute(
+                select(VerificationRow.id, VerificationRow.request_id).where(
+                    VerificationRow.caller_system == "hedui-roster"
+                )
+            )
+        ).all()
+    assert [vid for vid, _ in checks] == [checked.last_check.verification_id]
+    assert checks[0][1].startswith("recheck-")
+    actions = [(e["action"], e["outcome"]) for e in await scheduling.audit()]
+    assert actions.count(("recheck_scheduled", "recorded")) == 2
+    assert ("reauthorization_needed", "recorded") in actions
+    assert ("alert_raised", "recorded") in actions

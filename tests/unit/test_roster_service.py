@@ -227,6 +227,9 @@ async def test_page_tokens_are_tamper_checked_and_bound_to_their_filters() -> No
         await service.list_entries(
             REVIEWER, RosterFilter(page_size=2, page_token=token, program=Purpose.TEKUN)
         )
+    # Issued to one user, refused to another.
+    with pytest.raises(InvalidArgument):
+        await service.list_entries(CASEWORKER, RosterFilter(page_size=2, page_token=token))
     assert len(store.entries()) == before  # refusals of bad input write nothing
 
 

@@ -395,25 +395,27 @@ class RosterService:
             )
         ids.check_range(flt.page_size, "page_size", 0, PAGE_SIZE_MAX, out)
         by_due = flt.due_before is not None or flt.overdue
+        # A token is bound to its filters and to the caller it was issued to.
+        scope = {**flt.key(), "caller": f"{caller.system}/{caller.user}"}
         after = None
         if flt.page_token:
             try:
-                after = self._pages.read(flt.page_token, flt.key(), 3 if by_due else 2)
+                after = self._pages.read(flt.page_token, scope, 3 if by_due else 2)
             except InvalidArgument as exc:
                 out.extend(exc.violations)
         if out:
             raise InvalidArgument(out)
         details: dict[str, Any] = {"filters": sorted(k for k, v in flt.key().items() if v)}
         await self._role(caller, READ_ROLES, action, details)
-        scope = self._scope(caller, flt.region)
-        if not scope:
+        regions = self._scope(caller, flt.region)
+        if not regions:
             await self._deny(caller, action, "OUT_OF_REGION", {**details, "region": flt.region})
             raise PermissionDenied("OUT_OF_REGION", f"region {flt.region} is outside the caller's")
         now = self._clock()
         today = china_date(now)
         size = flt.page_size or PAGE_SIZE_DEFAULT
         query = RosterQuery(
-            regions=scope,
+            regions=regions,
             limit=size + 1,
             program=flt.program,
             roster_class=flt.roster_class,
@@ -445,7 +447,7 @@ class RosterService:
             if by_due:
                 assert last.schedule.next_due is not None
                 key = (last.schedule.next_due.isoformat(), *key)
-            token = self._pages.issue(flt.key(), key)
+            token = self._pages.issue(scope, key)
         return RosterPage(tuple(self._view(r, today) for r in found[:size]), token)
 
     async def get(self, caller: Caller, household_ref: str, region: str = "") -> RosterView:
