@@ -246,6 +246,7 @@ async def build_app(
             breaker_reset=sc.breaker_reset,
             reuse_days=sc.reuse_days,
             due_working_days=sc.due_working_days,
+            batch_reserve=sc.batch_reserve,
         )
         for kind, sc in config.sources.items()
     }

@@ -53,6 +53,8 @@ class SourceConfig:
     breaker_reset: float = 30.0
     reuse_days: int = 0
     due_working_days: int = 1
+    batch_reserve: float = 0.25
+    """Share of the source's concurrency and rate-limit burst batch calls leave free."""
     credentials: Mapping[str, str] = field(default_factory=dict)
     options: Mapping[str, str] = field(default_factory=dict)
 
@@ -312,6 +314,7 @@ def parse_config(doc: Mapping[str, Any]) -> Config:
                 breaker_reset=_get(s, "breaker_reset", float, where, 30.0),
                 reuse_days=_get(s, "reuse_days", int, where, 0),
                 due_working_days=_get(s, "due_working_days", int, where, 1),
+                batch_reserve=_get(s, "batch_reserve", float, where, 0.25),
                 credentials=dict(_get(s, "credentials", dict, where, {})),
                 options={k: str(v) for k, v in _get(s, "options", dict, where, {}).items()},
             )
@@ -327,6 +330,8 @@ def parse_config(doc: Mapping[str, Any]) -> Config:
             ):  # fmt: skip
                 if value < low:
                     raise ConfigError(f"{where}.{name}: must be at least {low}")
+            if not 0 <= sc.batch_reserve < 1:
+                raise ConfigError(f"{where}.batch_reserve: must be at least 0 and below 1")
     return Config(
         tls=_parse_tls(doc.get("tls", {})),
         listen=_get(server, "listen", str, "server", base.listen),
