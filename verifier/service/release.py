@@ -231,6 +231,10 @@ class Release:
         completeness = completeness_of(tuple(outcomes))
         pending = any(o.status is SourceStatus.PENDING for o in outcomes)
         state = VerificationState.AWAITING_SOURCES if pending else VerificationState.DONE
+        if any(o.status is SourceStatus.PENDING and not o.ticket for o in outcomes):
+            # Still being asked (an urgent check's early version 1): the run goes on, and
+            # if its process dies the run lease hands it to another, as for any run.
+            state = VerificationState.RUNNING
         entries = await uow.audit.append(
             [
                 EntryDraft(

@@ -30,7 +30,9 @@ class _VerificationStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Ver
     DESCRIPTOR: _descriptor.EnumDescriptor
     VERIFICATION_STATE_UNSPECIFIED: _VerificationState.ValueType  # 0
     VERIFICATION_STATE_RUNNING: _VerificationState.ValueType  # 1
-    """Sources are being asked; no report yet."""
+    """Sources are being asked; no report yet — except for an urgent check, whose version 1
+    is issued while slow sources are still being asked (latest_report_version says).
+    """
     VERIFICATION_STATE_AWAITING_SOURCES: _VerificationState.ValueType  # 2
     """A report is issued, but asynchronous sources are still to answer."""
     VERIFICATION_STATE_DONE: _VerificationState.ValueType  # 3
@@ -40,7 +42,9 @@ class VerificationState(_VerificationState, metaclass=_VerificationStateEnumType
 
 VERIFICATION_STATE_UNSPECIFIED: VerificationState.ValueType  # 0
 VERIFICATION_STATE_RUNNING: VerificationState.ValueType  # 1
-"""Sources are being asked; no report yet."""
+"""Sources are being asked; no report yet — except for an urgent check, whose version 1
+is issued while slow sources are still being asked (latest_report_version says).
+"""
 VERIFICATION_STATE_AWAITING_SOURCES: VerificationState.ValueType  # 2
 """A report is issued, but asynchronous sources are still to answer."""
 VERIFICATION_STATE_DONE: VerificationState.ValueType  # 3
