@@ -284,3 +284,25 @@ async def test_a_revocation_cannot_fall_between_the_decision_and_the_intent(
         assert refused.value.reason == "CONSENT_REVOKED"
     finally:
         await app.aclose()
+
+
+async def test_registering_the_same_authorization_again_returns_it(app: App) -> None:
+    """A retry with the same content is the registration already made; other content under
+    the same number stays a conflict, and neither changes what is stored."""
+    assert app.consents is not None
+    a, b = synthetic_id(seq=41, born=date(1961, 2, 2)), synthetic_id(seq=42, born=date(1963, 3, 3))
+    draft = consent_draft("SQ-R", [(a, Relation.APPLICANT), (b, Relation.SPOUSE)])
+    first, _ = await app.consents.register(CALLER, draft)
+    again, superseded = await app.consents.register(CALLER, draft)
+    assert superseded == []
+    assert again.doc == first.doc and again.state is ConsentState.ACTIVE
+    assert [e.event for e in again.history] == ["registered"]
+    with pytest.raises(FailedPrecondition, match="other content"):
+        await app.consents.register(CALLER, consent_draft("SQ-R", [(a, Relation.APPLICANT)]))
+    stored = await app.consents.get(CALLER, "SQ-R")
+    assert stored.doc == first.doc
+    register = [e for e in await entries(app) if e["action"] == "consent_register"]
+    assert [(e["outcome"], e["details"].get("replay", False)) for e in register] == [
+        ("allow", False),
+        ("allow", True),
+    ]

@@ -127,7 +127,26 @@ class ConsentService:
         household = subject_ref(self._pkey, doc.applicant.id_type, doc.applicant.id_number)
         async with self._store.unit_of_work(write=True) as uow:
             if await uow.consents.get(doc.number) is not None:
-                raise FailedPrecondition(f"authorization {doc.number} is already registered")
+                # A case system that retries after a lost answer sends the same 授权书
+                # again: that is the registration it already made, not a conflict.
+                if await uow.consents.load_doc(doc.number) != doc:
+                    raise FailedPrecondition(
+                        f"authorization {doc.number} is already registered with other content"
+                    )
+                await uow.audit.append(
+                    [
+                        EntryDraft(
+                            actor=self._actor(caller),
+                            action="consent_register",
+                            outcome="allow",
+                            reason="already registered with the same content",
+                            subject_refs=refs,
+                            details={"consent": doc.number, "replay": True},
+                        )
+                    ]
+                )
+                await uow.commit()
+                return await self._view(doc.number), []
             superseded = await uow.consents.active(doc.region, household)
             await uow.consents.add(doc, household, refs, now)
             who = (caller.system, caller.user)
