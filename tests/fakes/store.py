@@ -19,7 +19,6 @@ from typing import Any
 from tests.fakes.batches import InMemoryBatches, InMemoryTerms
 from tests.fakes.monitoring import InMemoryAlerts, InMemoryChanges
 from tests.fakes.outbox import InMemoryDeliveries, InMemoryOutbox
-from tests.fakes.roster import InMemoryRechecks, InMemoryRoster
 from tests.fakes.repositories import (
     InMemoryAudit,
     InMemoryCache,
@@ -29,6 +28,7 @@ from tests.fakes.repositories import (
     InMemoryReports,
     InMemoryVerifications,
 )
+from tests.fakes.roster import InMemoryRechecks, InMemoryRoster
 from tests.fakes.tables import Tables
 from verifier.domain.errors import Unavailable
 from verifier.domain.ports import Store, UnitOfWork
