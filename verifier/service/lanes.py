@@ -16,8 +16,8 @@ one :class:`PriorityGate`:
   being drained to the bottom, the batch still gets every token the rate refills.
 
 The rate limit is a token bucket of ``max(1, rate)`` tokens refilled at ``rate`` a second
-(what :mod:`aiolimiter` and the sandbox's departments do), so hedui never sends more than
-a department's own bucket of the same rate would accept.
+(what the sandbox's departments enforce), so hedui never sends more than a department's
+own bucket of the same rate would accept.
 """
 
 from __future__ import annotations
