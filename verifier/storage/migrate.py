@@ -22,9 +22,8 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "heads") -> None:
-    """Bring the database at ``url`` to ``revision`` (every head: features add their own
-    tables on branches that a merge revision later joins)."""
+def upgrade(url: str, revision: str = "head") -> None:
+    """Bring the database at ``url`` to ``revision``."""
     if is_sqlite(url):
         ensure_sqlite_dir(url)
     command.upgrade(alembic_config(url), revision)
