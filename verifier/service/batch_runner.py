@@ -159,21 +159,19 @@ class BatchRunner:
             await self._finish(item, ItemState.CANCELLED)
             return
         if item.request is None:
+            # Not started, yet its sealed request is gone: nothing could ever run it.
             log.error("batch_item_without_request", batch_id=item.batch_id, index=item.index)
+            gone = FieldViolation(f"items[{item.index}]", "its request is no longer held")
+            await self._refused(item, (gone,))
             return
-        caller = Caller(item.caller_system, item.caller_user, item.caller_role,
-                        item.caller_regions)  # fmt: skip
+        caller = Caller(item.caller_system, item.caller_user, item.caller_role, item.caller_regions)
         try:
             view = await self._service.create_checked(
                 caller, item.request, wait=True, terms=CheckTerms.batch(item.batch_id)
             )
         except (PermissionDenied, ResourceExhausted) as refused:
-            await self._finish(
-                item,
-                ItemState.DENIED,
-                refusal=ItemRefusal(item.index, item.item_key, ItemState.DENIED,
-                                    reason=refused.reason),
-            )  # fmt: skip
+            denial = ItemRefusal(item.index, item.item_key, ItemState.DENIED, reason=refused.reason)
+            await self._finish(item, ItemState.DENIED, refusal=denial)
             return
         except FailedPrecondition:
             violation = FieldViolation(

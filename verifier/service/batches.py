@@ -154,8 +154,8 @@ class BatchService:
     def _digest(self, request_id: str, items: Sequence[ItemDraft]) -> str:
         # Keyed: the items hold ID numbers. The repr of frozen dataclasses of strings,
         # numbers and enums is the same in every process of one release.
-        return hmac.new(self._pkey, repr((request_id, tuple(items))).encode(), hashlib.sha256
-                        ).hexdigest()  # fmt: skip
+        content = repr((request_id, tuple(items))).encode()
+        return hmac.new(self._pkey, content, hashlib.sha256).hexdigest()
 
     # ------------------------------------------------------------------ submit
     async def submit(
