@@ -60,7 +60,9 @@ class ConsentServiceServicer:
 
     def RegisterConsent(self, request, context):
         """Registers a signed authorization; an ACTIVE one for the same household (region and
-        applicant) is superseded.
+        applicant) is superseded. Idempotent: registering the same number again with the same
+        content answers with the registration already made (and supersedes nothing); the same
+        number with other content is FAILED_PRECONDITION.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

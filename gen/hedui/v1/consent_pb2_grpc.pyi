@@ -37,7 +37,9 @@ class ConsentServiceStub:
     def __new__(cls, channel: _aio.Channel) -> ConsentServiceAsyncStub: ...
     RegisterConsent: _grpc.UnaryUnaryMultiCallable[_consent_pb2.RegisterConsentRequest, _consent_pb2.RegisterConsentResponse]
     """Registers a signed authorization; an ACTIVE one for the same household (region and
-    applicant) is superseded.
+    applicant) is superseded. Idempotent: registering the same number again with the same
+    content answers with the registration already made (and supersedes nothing); the same
+    number with other content is FAILED_PRECONDITION.
     """
     RevokeConsent: _grpc.UnaryUnaryMultiCallable[_consent_pb2.RevokeConsentRequest, _consent_pb2.RevokeConsentResponse]
     GetConsent: _grpc.UnaryUnaryMultiCallable[_consent_pb2.GetConsentRequest, _consent_pb2.GetConsentResponse]
@@ -52,7 +54,9 @@ class ConsentServiceAsyncStub(ConsentServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     RegisterConsent: _aio.UnaryUnaryMultiCallable[_consent_pb2.RegisterConsentRequest, _consent_pb2.RegisterConsentResponse]  # type: ignore[assignment]
     """Registers a signed authorization; an ACTIVE one for the same household (region and
-    applicant) is superseded.
+    applicant) is superseded. Idempotent: registering the same number again with the same
+    content answers with the registration already made (and supersedes nothing); the same
+    number with other content is FAILED_PRECONDITION.
     """
     RevokeConsent: _aio.UnaryUnaryMultiCallable[_consent_pb2.RevokeConsentRequest, _consent_pb2.RevokeConsentResponse]  # type: ignore[assignment]
     GetConsent: _aio.UnaryUnaryMultiCallable[_consent_pb2.GetConsentRequest, _consent_pb2.GetConsentResponse]  # type: ignore[assignment]
@@ -70,7 +74,9 @@ class ConsentServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_consent_pb2.RegisterConsentResponse, _abc.Awaitable[_consent_pb2.RegisterConsentResponse]]:
         """Registers a signed authorization; an ACTIVE one for the same household (region and
-        applicant) is superseded.
+        applicant) is superseded. Idempotent: registering the same number again with the same
+        content answers with the registration already made (and supersedes nothing); the same
+        number with other content is FAILED_PRECONDITION.
         """
 
     @_abc_1.abstractmethod

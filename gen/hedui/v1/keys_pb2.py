@@ -24,14 +24,14 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13hedui/v1/keys.proto\x12\x08hedui.v1\"\x11\n\x0fListKeysRequest\"%\n\x10ListKeysResponse\x12\x11\n\tjwks_json\x18\x01 \x01(\t2O\n\nKeyService\x12\x41\n\x08ListKeys\x12\x19.hedui.v1.ListKeysRequest\x1a\x1a.hedui.v1.ListKeysResponseB\x02P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13hedui/v1/keys.proto\x12\x08hedui.v1\"\x11\n\x0fListKeysRequest\"%\n\x10ListKeysResponse\x12\x11\n\tjwks_json\x18\x01 \x01(\t2O\n\nKeyService\x12\x41\n\x08ListKeys\x12\x19.hedui.v1.ListKeysRequest\x1a\x1a.hedui.v1.ListKeysResponseB>\n\x0c\x64\x65v.hedui.v1P\x01Z!hedui.dev/gen/go/hedui/v1;heduiv1\xaa\x02\x08Hedui.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hedui.v1.keys_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
-  _globals['DESCRIPTOR']._serialized_options = b'P\001'
+  _globals['DESCRIPTOR']._serialized_options = b'\n\014dev.hedui.v1P\001Z!hedui.dev/gen/go/hedui/v1;heduiv1\252\002\010Hedui.V1'
   _globals['_LISTKEYSREQUEST']._serialized_start=33
   _globals['_LISTKEYSREQUEST']._serialized_end=50
   _globals['_LISTKEYSRESPONSE']._serialized_start=52
