@@ -25,6 +25,8 @@ from verifier.domain.webhooks import DEFAULT_RETRY_SCHEDULE, SUBSCRIBABLE, SUBSC
 DEFAULT_SANDBOX_PORT = 8600
 DEFAULT_LISTEN = "127.0.0.1:50051"
 SEED_REGIONS = ("370322", "370305", "370281", "371522", "341824")
+# A GB/T 2260 code prefix: 1-6 ASCII digits (isdigit() would take fullwidth and other digits).
+_REGION_PREFIX = re.compile(r"[0-9]{1,6}", re.ASCII)
 
 
 class ConfigError(ValueError):
@@ -287,7 +289,7 @@ def parse_config(doc: Mapping[str, Any]) -> Config:
             if bad:
                 raise ConfigError(f"principals.{system}.roles: unknown role {bad[0]!r}")
             if not regions or any(
-                not (isinstance(r, str) and r.isdigit() and len(r) <= 6) for r in regions
+                not (isinstance(r, str) and _REGION_PREFIX.fullmatch(r)) for r in regions
             ):
                 raise ConfigError(f"principals.{system}.regions: must be GB/T 2260 code prefixes")
             principals[system] = Principal(system, roles, regions)

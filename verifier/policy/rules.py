@@ -23,15 +23,15 @@ from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 
-from verifier.policy.aggregate import Aggregates, AssetTotals, MemberAggregate, MissingSource
-from verifier.policy.inputs import (
-    AssessmentInput,
+from verifier.domain.household import (
+    PURPOSE_LABELS,
     DeductionKind,
-    Hukou,
-    Member,
-    Program,
-    Supporter,
+    HukouNature,
+    Purpose,
+    SupporterStatus,
 )
+from verifier.policy.aggregate import Aggregates, AssetTotals, MemberAggregate, MissingSource
+from verifier.policy.inputs import AssessmentInput, Member
 from verifier.policy.money import (
     at_least,
     at_most,
@@ -69,14 +69,6 @@ def best(outcomes: Iterable[Outcome]) -> Outcome:
     present = list(outcomes)
     return max(present, key=lambda o: o.rank) if present else Outcome.INELIGIBLE
 
-
-PROGRAM_NAMES: Mapping[Program, str] = {
-    Program.DIBAO: "最低生活保障",
-    Program.TEKUN: "特困人员救助供养",
-    Program.LINSHI: "临时救助",
-    Program.DIBAO_BIANYUAN: "低保边缘家庭",
-    Program.YINBING_ZHIPIN: "因病致贫重病患者",
-}
 
 NATIONAL: Mapping[str, str] = {
     "dibao": "《社会救助暂行办法》第二章；《最低生活保障审核确认办法》（民发〔2021〕57号）",
@@ -189,7 +181,7 @@ class ProgramResult:
     ``fallback`` the sentence saying the provincial and national rule applies instead.
     """
 
-    program: Program
+    program: Purpose
     outcome: Outcome
     reasons: tuple[Reason, ...]
     amount_fen: int | None = None
@@ -205,7 +197,7 @@ class ProgramResult:
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {
             "program": self.program.value,
-            "name": PROGRAM_NAMES[self.program],
+            "name": PURPOSE_LABELS[self.program],
             "outcome": self.outcome.value,
             "amount_fen": self.amount_fen,
             "standard_fen": self.standard_fen,
@@ -221,7 +213,7 @@ class ProgramResult:
             "reasons": [r.to_json() for r in self.reasons],
             "members": [m.to_json() for m in self.members],
         }
-        if self.program is Program.LINSHI:
+        if self.program is Purpose.LINSHI:
             out["band"] = self.band
             out["case_by_case"] = self.case_by_case
             out["fallback"] = self.fallback
@@ -458,7 +450,7 @@ def completeness_reason(
 
 
 def _income_sentence(who: str, y: Fraction | int, verb: str, label: str, t: Fraction | int) -> str:
-    gap = " " if label[:1].isdigit() else ""
+    gap = " " if label[:1] in "0123456789" and label[:1] else ""
     return f"{who}月人均收入 {fen_text(y)}，{verb}{gap}{label} {fen_text(t)}"
 
 
@@ -470,7 +462,7 @@ def dibao(ctx: Context) -> ProgramResult:
     y, n = agg.monthly_per_capita_exact, agg.size
     reasons: list[Reason] = []
     taper: tuple[int, int] | None = None
-    receiving = Program.DIBAO in ctx.inp.current_programs
+    receiving = Purpose.DIBAO in ctx.inp.current_programs
     values: dict[str, JsonScalar] = {
         **_fen_values("monthly_per_capita_income", y),
         "standard_fen": s,
@@ -571,7 +563,7 @@ def dibao(ctx: Context) -> ProgramResult:
     singles = tuple(_single_person(ctx, m) for m in _single_candidates(ctx))
     outcome = best([household, *(m.outcome for m in singles)])
     return ProgramResult(
-        Program.DIBAO,
+        Purpose.DIBAO,
         outcome,
         tuple(reasons),
         amount_fen=amount,
@@ -683,7 +675,7 @@ def _single_person(ctx: Context, m: Member) -> MemberResult:
 
 
 def tekun(ctx: Context) -> ProgramResult:
-    urban = ctx.inp.hukou is Hukou.URBAN
+    urban = ctx.inp.hukou is HukouNature.URBAN
     mparam = "tekun_multiplier_urban" if urban else "tekun_multiplier_rural"
     mult = ctx.snap.decimal(mparam)
     # The basic-living standard is an amount paid: rounded once, here.
@@ -702,7 +694,7 @@ def tekun(ctx: Context) -> ProgramResult:
         f"特困人员基本生活标准 = {yuan(ctx.standard)} 元 × {mult} = {yuan(t)} 元/月",
     )
     return ProgramResult(
-        Program.TEKUN,
+        Purpose.TEKUN,
         outcome,
         (note,),
         amount_fen=sum(amounts) if amounts else None,
@@ -774,16 +766,16 @@ def _tekun_member(ctx: Context, m: Member, t: int) -> MemberResult:
 
     sup = m.supporter
     sup_outcome = {
-        Supporter.NONE: Outcome.ELIGIBLE,
-        Supporter.INCAPABLE: Outcome.ELIGIBLE,
-        Supporter.CAPABLE: Outcome.INELIGIBLE,
-        Supporter.UNKNOWN: Outcome.NEEDS_REVIEW,
+        SupporterStatus.NONE: Outcome.ELIGIBLE,
+        SupporterStatus.INCAPABLE: Outcome.ELIGIBLE,
+        SupporterStatus.CAPABLE: Outcome.INELIGIBLE,
+        SupporterStatus.UNKNOWN: Outcome.NEEDS_REVIEW,
     }[sup]
     sup_text = {
-        Supporter.NONE: "无法定赡养、抚养、扶养义务人",
-        Supporter.INCAPABLE: "法定义务人无履行义务能力",
-        Supporter.CAPABLE: "有具备履行能力的法定义务人",
-        Supporter.UNKNOWN: "法定义务人情况未核实，需人工认定",
+        SupporterStatus.NONE: "无法定赡养、抚养、扶养义务人",
+        SupporterStatus.INCAPABLE: "法定义务人无履行义务能力",
+        SupporterStatus.CAPABLE: "有具备履行能力的法定义务人",
+        SupporterStatus.UNKNOWN: "法定义务人情况未核实，需人工认定",
     }[sup]
     reasons.append(
         ctx.reason(
@@ -855,7 +847,7 @@ def bianyuan(ctx: Context) -> ProgramResult:
     )
     reasons.append(completeness_reason(ctx, "dibao_bianyuan", agg.missing))
     return ProgramResult(
-        Program.DIBAO_BIANYUAN,
+        Purpose.DIBAO_BIANYUAN,
         worst(r.outcome for r in reasons),
         tuple(reasons),
         standard_fen=half_up(line),
@@ -1038,7 +1030,7 @@ def linshi(ctx: Context) -> ProgramResult:
             ctx.reason("linshi.fallback", None, "linshi", (), {"fallback": True}, fallback)
         )
     return ProgramResult(
-        Program.LINSHI,
+        Purpose.LINSHI,
         worst(r.outcome for r in reasons),
         tuple(reasons),
         standard_fen=s,
@@ -1118,17 +1110,17 @@ def yinbing(ctx: Context) -> ProgramResult:
     reasons.append(completeness_reason(ctx, "yinbing_zhipin", agg.missing))
     outcome = worst(r.outcome for r in reasons)
     members = tuple(MemberResult(m.index, "patient", outcome, None) for m in ill)
-    return ProgramResult(Program.YINBING_ZHIPIN, outcome, tuple(reasons), members=members)
+    return ProgramResult(Purpose.YINBING_ZHIPIN, outcome, tuple(reasons), members=members)
 
 
-def evaluate(inp: AssessmentInput, agg: Aggregates, snap: Snapshot) -> dict[Program, ProgramResult]:
-    urban = inp.hukou is Hukou.URBAN
+def evaluate(inp: AssessmentInput, agg: Aggregates, snap: Snapshot) -> dict[Purpose, ProgramResult]:
+    urban = inp.hukou is HukouNature.URBAN
     sparam = "dibao_standard_urban" if urban else "dibao_standard_rural"
     ctx = Context(inp, agg, snap, snap.fen(sparam), sparam, snap.word("fen_tie_rule"))
     return {
-        Program.DIBAO: dibao(ctx),
-        Program.TEKUN: tekun(ctx),
-        Program.LINSHI: linshi(ctx),
-        Program.DIBAO_BIANYUAN: bianyuan(ctx),
-        Program.YINBING_ZHIPIN: yinbing(ctx),
+        Purpose.DIBAO: dibao(ctx),
+        Purpose.TEKUN: tekun(ctx),
+        Purpose.LINSHI: linshi(ctx),
+        Purpose.DIBAO_BIANYUAN: bianyuan(ctx),
+        Purpose.YINBING_ZHIPIN: yinbing(ctx),
     }

@@ -35,7 +35,7 @@ log = logging.getLogger("alembic.runtime.migration")
 DEFAULT_APP_ROLE = "hedui_app"
 _NEW_APPEND_ONLY = ("audit_tree_nodes", "audit_checkpoints")
 _AUDIT_ROWS = ("audit_entries", "audit_subjects", *_NEW_APPEND_ONLY)
-_ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}", re.ASCII)
 _BATCH = 5000
 
 _SQLITE_TRIGGERS = [
@@ -127,7 +127,7 @@ def _app_role() -> str:
     role = context.config.attributes.get("app_role") or os.environ.get(
         "HEDUI_APP_ROLE", DEFAULT_APP_ROLE
     )
-    if not isinstance(role, str) or not _ROLE_NAME.match(role):
+    if not isinstance(role, str) or not _ROLE_NAME.fullmatch(role):
         raise RuntimeError("the application role name must be a lowercase SQL identifier")
     return role
 
