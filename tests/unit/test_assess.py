@@ -41,11 +41,11 @@ from verifier.policy import (
     DeclaredPeriod,
     Deduction,
     DeductionKind,
-    Hukou,
+    HukouNature,
     Member,
-    Program,
+    Purpose,
     SourceStatus,
-    Supporter,
+    SupporterStatus,
     assess,
     dec_str,
     default_window,
@@ -109,10 +109,10 @@ def household(
     members: Sequence[Member] | int,
     records: Mapping[int, Sequence[Record]] | None = None,
     *,
-    hukou: Hukou = Hukou.URBAN,
+    hukou: HukouNature = HukouNature.URBAN,
     deductions: Sequence[Deduction] = (),
     declaration: Declaration | None = None,
-    current: frozenset[Program] = frozenset(),
+    current: frozenset[Purpose] = frozenset(),
     sources: Mapping[int, Mapping[SourceKind, SourceStatus]] | None = None,
     request: date = REQ,
     window: Window | None = None,
@@ -219,7 +219,7 @@ def test_g04_one_fen_above_standard() -> None:
 
 def test_g05_rural_standard() -> None:
     # rural S = 80000; 2 members, 1919976 ÷ 12 ÷ 2 = 79999 → top-up (80000 − 79999) × 2 = 2.
-    j = run(household(2, {1: [income(1919976)]}, hukou=Hukou.RURAL))
+    j = run(household(2, {1: [income(1919976)]}, hukou=HukouNature.RURAL))
     assert y_of(j) == 79999
     assert prog(j, "dibao")["amount_fen"] == 2
     assert prog(j, "dibao")["standard_fen"] == 80000
@@ -231,7 +231,7 @@ def test_g05_rural_standard() -> None:
 def test_g06_taper_at_standard_for_current_household() -> None:
     # y = 100000 = S, household already on 低保, below 2 × S = 200000 → 渐退 for 1–6 months
     # (a range the caseworker chooses within, not a fixed number).
-    j = run(household(1, {0: [income(1200000)]}, current=frozenset({Program.DIBAO})))
+    j = run(household(1, {0: [income(1200000)]}, current=frozenset({Purpose.DIBAO})))
     assert outcome(j, "dibao") == "ELIGIBLE"
     assert prog(j, "dibao")["taper_months_range"] == {"min": 1, "max": 6}
     assert prog(j, "dibao")["amount_fen"] is None
@@ -240,14 +240,14 @@ def test_g06_taper_at_standard_for_current_household() -> None:
 
 def test_g07_taper_one_fen_below_twice_standard() -> None:
     # 2399988 ÷ 12 = 199999 < 200000 → still 渐退.
-    j = run(household(1, {0: [income(2399988)]}, current=frozenset({Program.DIBAO})))
+    j = run(household(1, {0: [income(2399988)]}, current=frozenset({Purpose.DIBAO})))
     assert y_of(j) == 199999
     assert prog(j, "dibao")["taper_months_range"] == {"min": 1, "max": 6}
 
 
 def test_g08_taper_ends_exactly_at_twice_standard() -> None:
     # 2400000 ÷ 12 = 200000 = 2 × S → not below the ceiling → INELIGIBLE, no taper.
-    j = run(household(1, {0: [income(2400000)]}, current=frozenset({Program.DIBAO})))
+    j = run(household(1, {0: [income(2400000)]}, current=frozenset({Purpose.DIBAO})))
     assert y_of(j) == 200000
     assert outcome(j, "dibao") == "INELIGIBLE"
     assert prog(j, "dibao")["taper_months_range"] is None
@@ -487,7 +487,7 @@ def test_g27_single_person_needs_adult_and_counts_own_income() -> None:
 
 def test_g28_tekun_elderly_urban() -> None:
     # 70 years old, no supporter, no income, urban: standard 100000 × 1.5 = 150000.
-    j = run(household([adult(0, 70, supporter=Supporter.NONE)]))
+    j = run(household([adult(0, 70, supporter=SupporterStatus.NONE)]))
     assert outcome(j, "tekun") == "ELIGIBLE"
     assert prog(j, "tekun")["standard_fen"] == 150000
     assert prog(j, "tekun")["amount_fen"] == 150000
@@ -495,8 +495,11 @@ def test_g28_tekun_elderly_urban() -> None:
 
 def test_g29_tekun_rural_multiplier() -> None:
     # rural S 80000 × 1.3 = 104000; two elderly members → 208000.
-    ms = [adult(0, 65, supporter=Supporter.NONE), adult(1, 80, supporter=Supporter.INCAPABLE)]
-    j = run(household(ms, hukou=Hukou.RURAL))
+    ms = [
+        adult(0, 65, supporter=SupporterStatus.NONE),
+        adult(1, 80, supporter=SupporterStatus.INCAPABLE),
+    ]
+    j = run(household(ms, hukou=HukouNature.RURAL))
     assert prog(j, "tekun")["standard_fen"] == 104000
     assert prog(j, "tekun")["amount_fen"] == 208000
 
@@ -507,17 +510,17 @@ def test_g30_tekun_supporter_and_category() -> None:
     def tk(m: Member) -> str:
         return outcome(run(household([m])), "tekun")
 
-    assert tk(adult(0, 70, supporter=Supporter.CAPABLE)) == "INELIGIBLE"
+    assert tk(adult(0, 70, supporter=SupporterStatus.CAPABLE)) == "INELIGIBLE"
     assert tk(adult(0, 70)) == "NEEDS_REVIEW"
-    assert tk(adult(0, 40, supporter=Supporter.NONE)) == "INELIGIBLE"
-    assert tk(adult(0, 10, supporter=Supporter.INCAPABLE)) == "ELIGIBLE"
-    assert tk(adult(0, 40, disability_grade=1, supporter=Supporter.NONE)) == "ELIGIBLE"
+    assert tk(adult(0, 40, supporter=SupporterStatus.NONE)) == "INELIGIBLE"
+    assert tk(adult(0, 10, supporter=SupporterStatus.INCAPABLE)) == "ELIGIBLE"
+    assert tk(adult(0, 40, disability_grade=1, supporter=SupporterStatus.NONE)) == "ELIGIBLE"
 
 
 def test_g31_tekun_own_income_at_standard() -> None:
     # Own income 1200000 ÷ 12 = 100000 = S → has a source of living → INELIGIBLE;
     # 1199988 ÷ 12 = 99999 → ELIGIBLE.
-    m = adult(0, 70, supporter=Supporter.NONE)
+    m = adult(0, 70, supporter=SupporterStatus.NONE)
     assert outcome(run(household([m], {0: [income(1200000)]})), "tekun") == "INELIGIBLE"
     assert outcome(run(household([m], {0: [income(1199988)]})), "tekun") == "ELIGIBLE"
 
@@ -526,7 +529,7 @@ def test_g32_tekun_birth_date_age() -> None:
     # Born 1965-03-11: on 2025-03-10 still 59 → not elderly → INELIGIBLE;
     # born 1965-03-10 → 60 → ELIGIBLE.
     def born(d: date) -> str:
-        m = Member(0, "本人", birth_date=d, supporter=Supporter.NONE)
+        m = Member(0, "本人", birth_date=d, supporter=SupporterStatus.NONE)
         return outcome(run(household([m])), "tekun")
 
     assert born(date(1965, 3, 11)) == "INELIGIBLE"
@@ -647,7 +650,7 @@ def test_g40_failed_or_absent_sources_never_eligible() -> None:
     no_tax: dict[int, dict[SourceKind, SourceStatus]] = {
         0: {k: SourceStatus.NOT_FOUND for k in SourceKind if k is not SourceKind.TAX}
     }
-    j = run(household([adult(0, 70, supporter=Supporter.NONE)], sources=no_tax))
+    j = run(household([adult(0, 70, supporter=SupporterStatus.NONE)], sources=no_tax))
     assert all(outcome(j, p) != "ELIGIBLE" for p in ("dibao", "tekun", "dibao_bianyuan"))
     assert j["aggregates"]["completeness"]["missing"][0]["status"] == "ABSENT"
     srcs: dict[int, dict[SourceKind, SourceStatus]] = {
@@ -769,14 +772,14 @@ def test_json_records_policy_identity_and_explains() -> None:
 def test_input_validation() -> None:
     with pytest.raises(ValueError, match="6-digit"):
         household(1).__class__(
-            region="37", request_date=REQ, hukou=Hukou.URBAN, members=(adult(0),)
+            region="37", request_date=REQ, hukou=HukouNature.URBAN, members=(adult(0),)
         )
     with pytest.raises(ValueError, match="unique"):
         household([adult(0), adult(0)])
     with pytest.raises(ValueError, match="evidence"):
         Deduction(DeductionKind.ILLNESS, 1, " ")
     with pytest.raises(ValueError, match="does not serve"):
-        assess(AssessmentInput("341824", REQ, Hukou.URBAN, (adult(0),)), POLICY)
+        assess(AssessmentInput("341824", REQ, HukouNature.URBAN, (adult(0),)), POLICY)
 
 
 # --------------------------------------------------------------------------- properties
@@ -798,7 +801,7 @@ def members_st(draw: st.DrawFn) -> tuple[Member, ...]:
                 disability_grade=draw(st.sampled_from([None, None, 1, 2, 3])),
                 serious_illness=draw(st.booleans()),
                 able_to_work=draw(st.sampled_from([None, True, False])),
-                supporter=draw(st.sampled_from(list(Supporter))),
+                supporter=draw(st.sampled_from(list(SupporterStatus))),
             )
         )
     return tuple(out)
@@ -874,11 +877,11 @@ def household_st(draw: st.DrawFn) -> AssessmentInput:
         }
         for m in ms
     }
-    current = draw(st.sampled_from([frozenset(), frozenset({Program.DIBAO})]))
+    current = draw(st.sampled_from([frozenset(), frozenset({Purpose.DIBAO})]))
     return household(
         ms,
         recs,
-        hukou=draw(st.sampled_from(list(Hukou))),
+        hukou=draw(st.sampled_from(list(HukouNature))),
         deductions=deds,
         sources=srcs,
         current=current,

@@ -36,10 +36,10 @@ from verifier.policy import (
     DeclaredIncome,
     Deduction,
     DeductionKind,
-    Hukou,
+    HukouNature,
     Member,
     Policy,
-    Program,
+    Purpose,
     SourceStatus,
     assess,
     explain,
@@ -117,7 +117,7 @@ def test_a_tie_inside_one_fen_goes_the_way_the_policy_file_says(tmp_path: Path) 
     # 120002 → below → ELIGIBLE. "exact": 120001.7 ≥ 120001.5 → INELIGIBLE.
     odd = ("{ from = 2023-01-01, value_fen = 80000,", "{ from = 2023-01-01, value_fen = 80001,")
     family = variant_policy(tmp_path, odd)
-    inp = household(5, {0: [income(7200102)]}, hukou=Hukou.RURAL)
+    inp = household(5, {0: [income(7200102)]}, hukou=HukouNature.RURAL)
     j: dict[str, Any] = assess(inp, family).to_json()
     assert outcome(j, "dibao_bianyuan") == "ELIGIBLE"
     r = reason(j, "dibao_bianyuan", "dibao_bianyuan.income")
@@ -189,7 +189,7 @@ def test_exact_text_helpers() -> None:
 
 def test_taper_is_a_range_in_assessment_reason_and_explanation() -> None:
     # y = 150000 between S and 2 S, on 低保 → 渐退 1–6 months, the caseworker decides.
-    j = run(household(1, {0: [income(1800000)]}, current=frozenset({Program.DIBAO})))
+    j = run(household(1, {0: [income(1800000)]}, current=frozenset({Purpose.DIBAO})))
     p = prog(j, "dibao")
     assert p["taper_months_range"] == {"min": 1, "max": 6}
     assert "taper_months" not in p
@@ -227,7 +227,7 @@ def county(
     region: str,
     members: tuple[Member, ...],
     *,
-    hukou: Hukou = Hukou.RURAL,
+    hukou: HukouNature = HukouNature.RURAL,
     deductions: tuple[Deduction, ...] = (),
 ) -> dict[str, Any]:
     day = date(2025, 6, 10)
@@ -248,8 +248,8 @@ RECEIPT = (Deduction(DeductionKind.ILLNESS, 600000, "INV-1", 1),)
 
 
 @pytest.mark.parametrize("region", ["370322", "370305"])
-@pytest.mark.parametrize("hukou", [Hukou.RURAL, Hukou.URBAN])
-def test_gaoqing_and_linzi_bands_are_of_the_urban_standard(region: str, hukou: Hukou) -> None:
+@pytest.mark.parametrize("hukou", [HukouNature.RURAL, HukouNature.URBAN])
+def test_gaoqing_and_linzi_bands_are_of_the_urban_standard(region: str, hukou: HukouNature) -> None:
     # 2025 urban S 98000 (rural 80000): 重特大疾病 3–12 × 98000 = 294000–1176000 for rural
     # and urban households alike; the old engine used the household's own (rural) S.
     p = prog(county(region, ILL, hukou=hukou, deductions=RECEIPT), "linshi")
@@ -350,7 +350,7 @@ def test_region_codes_are_six_ascii_digits_by_full_match(bad: str) -> None:
     from verifier.policy import PolicyError
 
     with pytest.raises(ValueError, match="6-digit"):
-        AssessmentInput(bad, date(2025, 3, 10), Hukou.URBAN, (adult(0),))
+        AssessmentInput(bad, date(2025, 3, 10), HukouNature.URBAN, (adult(0),))
     with pytest.raises(PolicyError, match="6-digit"):
         load_policy(bad)
 

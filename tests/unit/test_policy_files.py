@@ -12,7 +12,7 @@ import pytest
 
 from verifier.policy import (
     AssessmentInput,
-    Hukou,
+    HukouNature,
     Member,
     ParameterNotInForceError,
     PolicyError,
@@ -69,7 +69,9 @@ def test_seed_county_policies_are_valid(region: str) -> None:
 
 def test_every_shipped_policy_assesses_a_household() -> None:
     for region in SEED_COUNTIES:
-        inp = AssessmentInput(region, date(2025, 6, 1), Hukou.RURAL, (Member(0, "本人", age=70),))
+        inp = AssessmentInput(
+            region, date(2025, 6, 1), HukouNature.RURAL, (Member(0, "本人", age=70),)
+        )
         j: dict[str, Any] = assess(inp, load_policy(region)).to_json()
         assert j["policy"]["id"] == region
         # No source answered → nothing can be ELIGIBLE.
@@ -93,7 +95,9 @@ def test_unknown_region_refused() -> None:
 
 
 def test_request_before_any_entry_is_not_assessed() -> None:
-    inp = AssessmentInput("370322", date(2022, 6, 1), Hukou.URBAN, (Member(0, "本人", age=40),))
+    inp = AssessmentInput(
+        "370322", date(2022, 6, 1), HukouNature.URBAN, (Member(0, "本人", age=40),)
+    )
     with pytest.raises(ParameterNotInForceError, match=r"dibao_standard_urban|financial"):
         assess(inp, load_policy_file(GOLDEN))
 

@@ -24,6 +24,7 @@ from rich.text import Text
 from verifier import policy
 from verifier.cli.assess_inputs import AssessInputError, parse_day, read_household, read_records
 from verifier.config import Config
+from verifier.domain.household import HUKOU_LABELS, HukouNature
 from verifier.service.assessment import assessment_sections
 
 console = Console(width=None if Console().is_terminal else 140)
@@ -148,7 +149,7 @@ def render(result: Mapping[str, Any], out: Console) -> None:
     head.add_row("申请日期", f"{agg['request_date']}；核对期间 {w['start']} 至 {w['end']}")
     head.add_row(
         "家庭",
-        f"{agg['household_size']} 人，{'城市' if agg['hukou'] == 'urban' else '农村'}户籍",
+        f"{agg['household_size']} 人，{HUKOU_LABELS[HukouNature(agg['hukou'])]}户籍",
     )
     exact = agg.get("monthly_per_capita_income_exact", "")
     per_capita = _yuan(agg["monthly_per_capita_income_fen"])

@@ -54,18 +54,33 @@ class HukouNature(StrEnum):
     RURAL = "rural"
 
 
+HUKOU_LABELS: dict[HukouNature, str] = {HukouNature.URBAN: "城市", HukouNature.RURAL: "农村"}
+
+
 class DeductionKind(StrEnum):
+    """刚性支出 and necessary job costs that may be deducted from household income."""
+
     ILLNESS = "illness"
+    """医疗: out-of-pocket medical expenses."""
     DISABILITY_CARE = "disability_care"
+    """残疾康复、护理."""
     SCHOOLING = "schooling"
+    """就学."""
     EMPLOYMENT_COST = "employment_cost"
+    """必要的就业成本."""
 
 
 class SupporterStatus(StrEnum):
+    """法定赡养、抚养、扶养义务人 outside the household, as the case file establishes it."""
+
     UNKNOWN = "unknown"
+    """Not established: 特困 needs review."""
     NONE = "none"
+    """无法定义务人."""
     INCAPABLE = "incapable"
+    """有义务人但其无履行能力 (itself 特困/低保/重残…): counts as none for 特困."""
     CAPABLE = "capable"
+    """有具备履行能力的义务人."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,11 @@ class SourceStatus(StrEnum):
     FAILED = "FAILED"
     DENIED = "DENIED"
 
+    @property
+    def answered(self) -> bool:
+        """True when the source gave a definite answer (records, or a real "no record")."""
+        return self in (SourceStatus.FOUND, SourceStatus.NOT_FOUND)
+
 
 FINAL_STATUSES = frozenset(
     {SourceStatus.FOUND, SourceStatus.NOT_FOUND, SourceStatus.FAILED, SourceStatus.DENIED}

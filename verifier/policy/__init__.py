@@ -13,6 +13,8 @@ Public API::
 hedui gives indicative findings; people decide.
 """
 
+from verifier.domain.household import DeductionKind, HukouNature, Purpose, SupporterStatus
+from verifier.domain.outcomes import SourceStatus
 from verifier.policy.aggregate import Aggregates, Evidence, window_months
 from verifier.policy.assess import Assessment, assess
 from verifier.policy.discrepancies import Discrepancy
@@ -24,12 +26,7 @@ from verifier.policy.inputs import (
     DeclaredIncome,
     DeclaredPeriod,
     Deduction,
-    DeductionKind,
-    Hukou,
     Member,
-    Program,
-    SourceStatus,
-    Supporter,
     default_window,
 )
 from verifier.policy.money import dec_str, half_up, yuan
@@ -58,7 +55,7 @@ __all__ = [
     "Discrepancy",
     "Evidence",
     "ExampleUse",
-    "Hukou",
+    "HukouNature",
     "Member",
     "MemberResult",
     "Outcome",
@@ -66,13 +63,13 @@ __all__ = [
     "Policy",
     "PolicyError",
     "PolicyProblem",
-    "Program",
     "ProgramResult",
+    "Purpose",
     "Reason",
     "Reference",
     "SourceStatus",
     "Status",
-    "Supporter",
+    "SupporterStatus",
     "assess",
     "check_policy_file",
     "dec_str",

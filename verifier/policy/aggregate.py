@@ -25,12 +25,12 @@ from adapters import (
     SourceKind,
     Window,
 )
+from verifier.domain.household import DeductionKind
+from verifier.domain.outcomes import SourceStatus
 from verifier.policy.inputs import (
     RIGID_EXPENSES,
     AssessmentInput,
     Deduction,
-    DeductionKind,
-    SourceStatus,
 )
 from verifier.policy.money import dec_str, exact_str, half_up
 from verifier.policy.snapshot import Snapshot

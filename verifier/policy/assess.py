@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from verifier.domain.household import Purpose
 from verifier.policy.aggregate import Aggregates, aggregate
 from verifier.policy.discrepancies import Discrepancy, find_discrepancies
-from verifier.policy.inputs import AssessmentInput, Program
+from verifier.policy.inputs import AssessmentInput
 from verifier.policy.params import Policy
 from verifier.policy.rules import ProgramResult, evaluate
 from verifier.policy.snapshot import Snapshot
@@ -32,7 +33,7 @@ class Assessment:
     parameters_used: Mapping[str, Mapping[str, object]]
     example_parameters: tuple[str, ...]
     aggregates: Aggregates
-    programs: Mapping[Program, ProgramResult]
+    programs: Mapping[Purpose, ProgramResult]
     discrepancies: tuple[Discrepancy, ...]
 
     def to_json(self) -> dict[str, object]:
@@ -61,7 +62,7 @@ class Assessment:
                 "example_parameters": list(self.example_parameters),
             },
             "aggregates": aggregates,
-            "assessments": {p.value: self.programs[p].to_json() for p in Program},
+            "assessments": {p.value: self.programs[p].to_json() for p in Purpose},
             "discrepancies": [d.to_json() for d in self.discrepancies],
         }
 

@@ -9,11 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from verifier.domain.household import HUKOU_LABELS, HukouNature
 from verifier.policy.money import yuan
 
 OUTCOME_LABELS = {"ELIGIBLE": "符合", "NEEDS_REVIEW": "需人工复核", "INELIGIBLE": "不符合"}
 MARK = {"ELIGIBLE": "✓", "NEEDS_REVIEW": "?", "INELIGIBLE": "✗", None: "·"}
 ROUTES = {"single_person": "单人户", "tekun": "特困", "patient": "重病患者"}
+
+
+def _hukou(v: object) -> str:
+    return HUKOU_LABELS[HukouNature(v)] if isinstance(v, str) and v in set(HukouNature) else "—"
 
 
 def _fen(v: object) -> str:
@@ -45,7 +50,7 @@ def explain(assessment_json: Mapping[str, Any]) -> str:
     out.append(
         f"申请日期：{agg.get('request_date', '')}；核对期间：{w.get('start', '')} 至 "
         f"{w.get('end', '')}（{w.get('months', '')} 个月）；户籍性质："
-        f"{'城市' if agg.get('hukou') == 'urban' else '农村'}"
+        f"{_hukou(agg.get('hukou'))}"
     )
     inc = agg.get("income_fen", {})
     ded = agg.get("deductions_fen", {})

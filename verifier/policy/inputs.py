@@ -13,71 +13,10 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from adapters import AssetCategory, IncomeCategory, Record, SourceKind, Window
+from verifier.domain.household import DeductionKind, HukouNature, Purpose, SupporterStatus
+from verifier.domain.outcomes import SourceStatus
 
 _REGION = re.compile(r"[1-9][0-9]{5}")
-
-
-class Hukou(StrEnum):
-    """户口性质: which 低保 standard applies."""
-
-    URBAN = "urban"
-    RURAL = "rural"
-
-
-class Program(StrEnum):
-    """The five programs one check serves (五合一)."""
-
-    DIBAO = "dibao"
-    """最低生活保障."""
-    TEKUN = "tekun"
-    """特困人员救助供养."""
-    LINSHI = "linshi"
-    """临时救助."""
-    DIBAO_BIANYUAN = "dibao_bianyuan"
-    """低保边缘家庭."""
-    YINBING_ZHIPIN = "yinbing_zhipin"
-    """因病致贫重病患者."""
-
-
-class SourceStatus(StrEnum):
-    """What one source answered about one member (the report's per member × source status)."""
-
-    FOUND = "FOUND"
-    NOT_FOUND = "NOT_FOUND"
-    FAILED = "FAILED"
-    PENDING = "PENDING"
-    DENIED = "DENIED"
-
-    @property
-    def answered(self) -> bool:
-        """True when the source gave a definite answer (records, or a real "no record")."""
-        return self in (SourceStatus.FOUND, SourceStatus.NOT_FOUND)
-
-
-class Supporter(StrEnum):
-    """法定赡养、抚养、扶养义务人 outside the household, as the case file establishes it."""
-
-    NONE = "none"
-    """无法定义务人."""
-    INCAPABLE = "incapable"
-    """有义务人但其无履行能力 (itself 特困/低保/重残…): counts as none for 特困."""
-    CAPABLE = "capable"
-    """有具备履行能力的义务人."""
-    UNKNOWN = "unknown"
-    """Not established: 特困 needs review."""
-
-
-class DeductionKind(StrEnum):
-    """刚性支出 and necessary job costs that may be deducted from household income."""
-
-    ILLNESS = "illness"
-    """医疗: out-of-pocket medical expenses."""
-    DISABILITY_CARE = "disability_care"
-    """残疾康复、护理."""
-    SCHOOLING = "schooling"
-    """就学."""
-    EMPLOYMENT_COST = "employment_cost"
-    """必要的就业成本."""
 
 
 RIGID_EXPENSES = frozenset(
@@ -106,7 +45,7 @@ class Member:
     serious_illness: bool = False
     in_school: bool = False
     able_to_work: bool | None = None
-    supporter: Supporter = Supporter.UNKNOWN
+    supporter: SupporterStatus = SupporterStatus.UNKNOWN
 
     def __post_init__(self) -> None:
         if self.index < 0:
@@ -187,14 +126,14 @@ class AssessmentInput:
 
     region: str
     request_date: date
-    hukou: Hukou
+    hukou: HukouNature
     members: tuple[Member, ...]
     records: Mapping[int, tuple[Record, ...]] = field(default_factory=dict)
     sources: Mapping[int, Mapping[SourceKind, SourceStatus]] = field(default_factory=dict)
     deductions: tuple[Deduction, ...] = ()
     declaration: Declaration | None = None
     window: Window | None = None
-    current_programs: frozenset[Program] = frozenset()
+    current_programs: frozenset[Purpose] = frozenset()
 
     def __post_init__(self) -> None:
         if not _REGION.fullmatch(self.region):

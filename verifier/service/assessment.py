@@ -41,7 +41,7 @@ def assessment_input(
             serious_illness=m.circumstances.serious_illness,
             in_school=m.circumstances.in_school,
             able_to_work=m.circumstances.able_to_work,
-            supporter=policy.Supporter(m.circumstances.supporter.value),
+            supporter=m.circumstances.supporter,
         )
         for i, m in enumerate(request.household.members)
     )
@@ -49,19 +49,17 @@ def assessment_input(
     statuses: dict[int, dict[Any, policy.SourceStatus]] = {i: {} for i in range(len(members))}
     for o in outcomes:
         records[o.member_index].extend(o.records)
-        statuses[o.member_index][o.source] = policy.SourceStatus(o.status.value)
+        statuses[o.member_index][o.source] = o.status
     decl = request.declaration
     return policy.AssessmentInput(
         region=request.household.region,
         request_date=today,
-        hukou=policy.Hukou(request.hukou.value),
+        hukou=request.hukou,
         members=members,
         records={i: tuple(r) for i, r in records.items()},
         sources=statuses,
         deductions=tuple(
-            policy.Deduction(
-                policy.DeductionKind(d.kind.value), d.amount_fen, d.evidence_ref, d.member_index
-            )
+            policy.Deduction(d.kind, d.amount_fen, d.evidence_ref, d.member_index)
             for d in request.deductions
         ),
         declaration=None
@@ -73,7 +71,7 @@ def assessment_input(
             member_count=decl.member_count,
         ),
         window=request.window,
-        current_programs=frozenset(policy.Program(p.value) for p in request.current_programs),
+        current_programs=frozenset(request.current_programs),
     )
 
 
