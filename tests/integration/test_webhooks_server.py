@@ -16,11 +16,11 @@ import pytest
 from hedui.v1 import common_pb2
 from hedui.v1 import verification_pb2 as pb
 from sqlalchemy import text as sql
-from structlog.testing import capture_logs
 
 from adapters import SourceKind
 from tests.fakes import FakeAdapter
 from tests.helpers import APPLICANT_ID, SYSTEM, make_app
+from tests.log_capture import server_log_lines
 from tests.webhook_receiver import Receiver
 from verifier.api.client import Client
 from verifier.bootstrap import serve_app
@@ -51,11 +51,15 @@ def webhooks_config(url: str) -> WebhooksConfig:
 
 
 async def test_a_released_report_reaches_the_subscriber(
-    database_url: str, keys_dir: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+    database_url: str,
+    keys_dir: Path,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv(ENV, SECRET)
     adapters = {SourceKind.TAX: FakeAdapter(SourceKind.TAX, income_fen={APPLICANT_ID: 98_000})}
-    with capture_logs() as logs:
+    with server_log_lines(capsys) as read_logs:
         app = await make_app(
             database_url, keys_dir, adapters, webhooks=webhooks_config(receiver.url)
         )
@@ -90,6 +94,7 @@ async def test_a_released_report_reaches_the_subscriber(
         finally:
             await server.stop(0)
             await app.aclose()
+        logs = read_logs()
     ((event_id, doc),) = receiver.processed.items()
     assert event_id.startswith("msg_") and receiver.refused == 0
     assert doc["type"] == "report.issued"
@@ -99,9 +104,11 @@ async def test_a_released_report_reaches_the_subscriber(
         "version": 1,
         "envelope_sha256": hashlib.sha256(report.envelope).hexdigest(),
     }
-    text = repr(logs)
+    text = json.dumps(logs, ensure_ascii=False)
     assert SECRET.removeprefix("whsec_") not in text and receiver.url not in text
     assert APPLICANT_ID not in text
+    (attempt,) = [entry for entry in logs if entry["event"] == "webhook_attempt"]
+    assert attempt["event_id"] == event_id and attempt["status"] == 200
 
 
 async def hedui(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> tuple[int, str]:

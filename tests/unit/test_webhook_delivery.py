@@ -7,17 +7,18 @@ secret."""
 from __future__ import annotations
 
 import base64
+import json
 import random
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from standardwebhooks import Webhook
-from structlog.testing import capture_logs
 
 from adapters import Secret
 from tests.fakes import InMemoryStore
+from tests.log_capture import LogLines, server_log_lines
 from verifier.domain.caller import Caller
 from verifier.domain.errors import InvalidArgument, NotFound, PermissionDenied
 from verifier.domain.ports import UnitOfWork
@@ -38,6 +39,12 @@ T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 VID = "0b7e4c1a-1111-4222-8333-444455556666"
 SECRET = "whsec_" + base64.b64encode(bytes(range(7, 39))).decode()
 ADMIN = Caller("hedui-cli", "operator", "admin", ())
+
+
+@pytest.fixture
+def log_lines(capsys: pytest.CaptureFixture[str]) -> Iterator[LogLines]:
+    with server_log_lines(capsys) as read:
+        yield read
 
 
 @dataclass
@@ -130,15 +137,17 @@ async def drain(w: WebhookDelivery, clock: Clock, limit: int = 50) -> int:
     raise AssertionError("deliveries did not settle")
 
 
-async def test_retries_follow_the_schedule_until_the_receiver_answers() -> None:
+async def test_retries_follow_the_schedule_until_the_receiver_answers(
+    log_lines: LogLines,
+) -> None:
     store, clock = InMemoryStore(clock=Clock()), Clock()
     sub = subscriber("county")
     transport = ScriptedTransport({sub.url: [503, 503, None, 500, 200]})
     w = worker(store, transport, clock, sub)
     e = event()
     await add(store, e)
-    with capture_logs() as logs:
-        await drain(w, clock)
+    await drain(w, clock)
+    logs = log_lines()
     assert len(transport.sent) == 5
     # Same id and body on every attempt, each one signed and verifiable.
     assert {s.headers["webhook-id"] for s in transport.sent} == {e.id}
@@ -168,20 +177,23 @@ async def test_retries_follow_the_schedule_until_the_receiver_answers() -> None:
     assert state.last_outcome == "acknowledged"
     attempts = [entry for entry in logs if entry["event"] == "webhook_attempt"]
     assert len(attempts) == 5
-    text = repr(logs)
+    assert all(entry["level"] == "info" for entry in attempts)
+    text = json.dumps(logs)
     assert SECRET not in text and SECRET.removeprefix("whsec_") not in text
     assert "url-token" not in text and "CASE-1" not in text  # no URL, no body
 
 
-async def test_the_end_of_the_schedule_is_failed_until_a_replay_sends_the_same_id() -> None:
+async def test_the_end_of_the_schedule_is_failed_until_a_replay_sends_the_same_id(
+    log_lines: LogLines,
+) -> None:
     store, clock = InMemoryStore(), Clock()
     sub = subscriber("county")
     transport = ScriptedTransport({sub.url: [503]})
     w = worker(store, transport, clock, sub)
     e = event()
     await add(store, e)
-    with capture_logs() as logs:
-        await drain(w, clock)
+    await drain(w, clock)
+    logs = log_lines()
     assert len(transport.sent) == RetrySchedule().attempts
     assert clock.now - T0 == RetrySchedule().span > timedelta(days=1)
     assert any(entry["event"] == "webhook_delivery_failed" for entry in logs)

@@ -35,6 +35,8 @@ class SqlDeliveries(DeliveryRepository):
         self._session = session
 
     async def _enabled(self, subscribers: Collection[str]) -> list[str]:
+        if not subscribers:
+            return []
         return sorted(set(subscribers) - await self.disabled())
 
     def _due(self, now: datetime, names: list[str]) -> Select[DeliveryRow]:
