@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from adapters import AdapterSettings, Secret, SourceKind
+from verifier.domain.vocabulary import Role
 from verifier.domain.webhooks import DEFAULT_RETRY_SCHEDULE, SUBSCRIBABLE, SUBSCRIBER_NAME
 
 DEFAULT_SANDBOX_PORT = 8600
@@ -239,11 +240,7 @@ def sandbox_sources(
 def default_config() -> Config:
     """The embedded default: SQLite under ./var, the local sandbox, one local principal."""
     return Config(
-        principals={
-            "local-case-system": Principal(
-                "local-case-system", ("caseworker", "reviewer", "auditor", "admin"), SEED_REGIONS
-            )
-        },
+        principals={"local-case-system": Principal("local-case-system", tuple(Role), SEED_REGIONS)},
         sources=sandbox_sources(),
         # Local, so development: mTLS with `hedui certs init` files, plaintext on loopback
         # only when asked for.
@@ -285,7 +282,7 @@ def parse_config(doc: Mapping[str, Any]) -> Config:
         for system, p in doc["principals"].items():
             roles = tuple(_get(p, "roles", list, f"principals.{system}", []))
             regions = tuple(_get(p, "regions", list, f"principals.{system}", []))
-            bad = [r for r in roles if r not in ("caseworker", "reviewer", "auditor", "admin")]
+            bad = [r for r in roles if r not in set(Role)]
             if bad:
                 raise ConfigError(f"principals.{system}.roles: unknown role {bad[0]!r}")
             if not regions or any(

@@ -30,6 +30,7 @@ from verifier.config import Config
 from verifier.domain.caller import Caller
 from verifier.domain.errors import DomainError, FieldViolation, InvalidArgument
 from verifier.domain.identifiers import check_entry_filter
+from verifier.domain.vocabulary import Role
 from verifier.service.auditing import AuditService, EntryFilter
 from verifier.signing.keystore import KeyStoreError
 
@@ -40,7 +41,7 @@ T = TypeVar("T")
 
 def _caller() -> Caller:
     return Caller(
-        system="hedui-cli", user=getpass.getuser()[:64] or "cli", role="auditor", regions=()
+        system="hedui-cli", user=getpass.getuser()[:64] or "cli", role=Role.AUDITOR, regions=()
     )
 
 

@@ -18,6 +18,7 @@ from verifier.api.client import Client, HouseholdFileError, consent_from_json
 from verifier.api.tls import client_credentials
 from verifier.cli.certs import PkiLayout
 from verifier.config import Config
+from verifier.domain.vocabulary import Role
 
 console = Console()
 err = Console(stderr=True)
@@ -37,7 +38,7 @@ def add_client_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pki", default="var/pki", help="directory made by `hedui certs init`")
     p.add_argument("--system", default="local-case-system", help="client certificate to use")
     p.add_argument("--user", required=False, default="cli", help="the caseworker's user id")
-    p.add_argument("--role", default="caseworker")
+    p.add_argument("--role", default=Role.CASEWORKER.value, choices=[r.value for r in Role])
     p.add_argument(
         "--insecure-plaintext",
         action="store_true",

@@ -34,6 +34,7 @@ from verifier.cli.policy_cmds import refuse_example_parameters
 from verifier.cli.report_view import render
 from verifier.config import Config, TlsConfig, sandbox_sources
 from verifier.domain.ports import Caller
+from verifier.domain.vocabulary import Role
 
 console = Console(width=None if Console().is_terminal else 140)
 err = Console(stderr=True)
@@ -306,7 +307,7 @@ async def _demo_receipt(app: App, vid: str, envelope_path: Path, out_dir: Path) 
     if app.auditing is None:
         return True
     auditor = Caller(
-        DEMO_SYSTEM, "demo-auditor", "auditor", tuple(app.config.principals[DEMO_SYSTEM].regions)
+        DEMO_SYSTEM, "demo-auditor", Role.AUDITOR, tuple(app.config.principals[DEMO_SYSTEM].regions)
     )
     receipt = await app.auditing.receipt(auditor, vid)
     receipt_path = out_dir / "receipt.json"

@@ -23,6 +23,7 @@ from verifier.bootstrap import open_webhooks
 from verifier.config import Config
 from verifier.domain.caller import Caller
 from verifier.domain.errors import DomainError, FieldViolation, InvalidArgument
+from verifier.domain.vocabulary import Role
 from verifier.service.webhooks.admin import WebhookAdmin
 
 console = Console()
@@ -40,7 +41,7 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 def _caller() -> Caller:
     user = getpass.getuser()[:64] or "cli"
-    return Caller(system="hedui-cli", user=user, role="admin", regions=())
+    return Caller(system="hedui-cli", user=user, role=Role.ADMIN, regions=())
 
 
 def _run(cfg: Config, work: Callable[[WebhookAdmin], Awaitable[T]]) -> T:

@@ -30,10 +30,11 @@ from verifier.domain.errors import (
 )
 from verifier.domain.ports import AuditCheckpoints, AuditReader, EntryQuery, EntryView, Store
 from verifier.domain.pseudonym import subject_ref
+from verifier.domain.vocabulary import AuditAction, Role
 
 T = TypeVar("T")
 
-AUDITOR = "auditor"
+AUDITOR = Role.AUDITOR
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 _PAGE_MARK = "seq:"
@@ -165,7 +166,7 @@ class AuditService:
         allowed = caller.role == AUDITOR
         draft = EntryDraft(
             actor=actor,
-            action="audit_read",
+            action=AuditAction.AUDIT_READ.value,
             outcome="allow" if allowed else "deny",
             case_id=case_id,
             verification_id=verification_id,

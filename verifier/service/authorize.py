@@ -9,9 +9,10 @@ from dataclasses import dataclass
 
 from verifier.domain.caller import Caller
 from verifier.domain.household import VerificationRequest
+from verifier.domain.vocabulary import Role
 
-ROLES_THAT_CHECK = frozenset({"caseworker"})
-ROLES_THAT_READ_REPORTS = frozenset({"caseworker", "reviewer"})
+ROLES_THAT_CHECK = frozenset({Role.CASEWORKER})
+ROLES_THAT_READ_REPORTS = frozenset({Role.CASEWORKER, Role.REVIEWER})
 
 
 @dataclass(frozen=True, slots=True)

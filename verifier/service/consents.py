@@ -33,10 +33,11 @@ from verifier.domain.errors import (
 from verifier.domain.household import Purpose
 from verifier.domain.ports import ConsentGate, Store, UnitOfWork
 from verifier.domain.pseudonym import subject_ref
+from verifier.domain.vocabulary import AuditAction, Role
 from verifier.service.authorize import in_regions
 
-REGISTER_ROLES = frozenset({"caseworker", "admin"})
-READ_ROLES = frozenset({"caseworker", "reviewer", "auditor", "admin"})
+REGISTER_ROLES = frozenset({Role.CASEWORKER, Role.ADMIN})
+READ_ROLES = frozenset(Role)
 
 
 def _utcnow() -> datetime:
@@ -93,13 +94,13 @@ class ConsentService:
     def _actor(caller: Caller) -> Actor:
         return Actor(caller.system, caller.user, caller.role, caller.region_label())
 
-    async def _deny(self, caller: Caller, action: str, reason: str, number: str) -> None:
+    async def _deny(self, caller: Caller, action: AuditAction, reason: str, number: str) -> None:
         async with self._store.unit_of_work(write=True) as uow:
             await uow.audit.append(
                 [
                     EntryDraft(
                         actor=self._actor(caller),
-                        action=action,
+                        action=action.value,
                         outcome="deny",
                         reason=reason,
                         details={"consent": number},
@@ -109,7 +110,7 @@ class ConsentService:
             await uow.commit()
 
     async def _allowed(
-        self, caller: Caller, roles: frozenset[str], region: str, action: str, number: str
+        self, caller: Caller, roles: frozenset[Role], region: str, action: AuditAction, number: str
     ) -> None:
         if caller.role not in roles:
             await self._deny(caller, action, "ROLE_NOT_ALLOWED", number)
@@ -122,7 +123,9 @@ class ConsentService:
         """Register a signed authorization; supersede the household's ACTIVE one(s)."""
         now = self._clock()
         doc = validate_consent(draft, today=now.date())
-        await self._allowed(caller, REGISTER_ROLES, doc.region, "consent_register", doc.number)
+        await self._allowed(
+            caller, REGISTER_ROLES, doc.region, AuditAction.CONSENT_REGISTER, doc.number
+        )
         refs = self._refs(doc)
         household = subject_ref(self._pkey, doc.applicant.id_type, doc.applicant.id_number)
         async with self._store.unit_of_work(write=True) as uow:
@@ -137,7 +140,7 @@ class ConsentService:
                     [
                         EntryDraft(
                             actor=self._actor(caller),
-                            action="consent_register",
+                            action=AuditAction.CONSENT_REGISTER.value,
                             outcome="allow",
                             reason="already registered with the same content",
                             subject_refs=refs,
@@ -160,7 +163,7 @@ class ConsentService:
                 [
                     EntryDraft(
                         actor=self._actor(caller),
-                        action="consent_register",
+                        action=AuditAction.CONSENT_REGISTER.value,
                         outcome="allow",
                         subject_refs=refs,
                         details={
@@ -185,7 +188,9 @@ class ConsentService:
             record = await uow.consents.get(number)
         if record is None:
             raise NotFound("authorization not found")
-        await self._allowed(caller, REGISTER_ROLES, record.region, "consent_revoke", number)
+        await self._allowed(
+            caller, REGISTER_ROLES, record.region, AuditAction.CONSENT_REVOKE, number
+        )
         if record.state is not ConsentState.ACTIVE:
             raise FailedPrecondition(f"authorization is {record.state.value}, not ACTIVE")
         async with self._store.unit_of_work(write=True) as uow:
@@ -197,7 +202,7 @@ class ConsentService:
                 [
                     EntryDraft(
                         actor=self._actor(caller),
-                        action="consent_revoke",
+                        action=AuditAction.CONSENT_REVOKE.value,
                         outcome="allow",
                         subject_refs=tuple(sorted(record.subject_refs)),
                         details={"consent": number},
@@ -213,13 +218,13 @@ class ConsentService:
             record = await uow.consents.get(number)
         if record is None:
             raise NotFound("authorization not found")
-        await self._allowed(caller, READ_ROLES, record.region, "consent_read", number)
+        await self._allowed(caller, READ_ROLES, record.region, AuditAction.CONSENT_READ, number)
         async with self._store.unit_of_work(write=True) as uow:
             await uow.audit.append(
                 [
                     EntryDraft(
                         actor=self._actor(caller),
-                        action="consent_read",
+                        action=AuditAction.CONSENT_READ.value,
                         outcome="allow",
                         details={"consent": number},
                     )

@@ -46,6 +46,7 @@ from verifier.domain.ports import (
     VerificationTerms,
 )
 from verifier.domain.time_limits import Due
+from verifier.domain.vocabulary import AuditAction
 from verifier.service.audit_trail import (
     actor_of,
     denial,
@@ -200,7 +201,7 @@ class Intake:
                 denial(
                     caller,
                     decision,
-                    action="authorize",
+                    action=AuditAction.AUTHORIZE.value,
                     case_id=request.case_id,
                     refs=refs,
                     request_id=request.request_id,
@@ -299,7 +300,7 @@ class Intake:
                     denial(
                         check.caller,
                         refusal,
-                        action="authorize",
+                        action=AuditAction.AUTHORIZE.value,
                         case_id=request.case_id,
                         refs=refs,
                         request_id=request.request_id,
@@ -317,7 +318,7 @@ class Intake:
             await uow.audit.append(
                 [
                     EntryDraft(
-                        actor=actor, action="authorize", outcome="deny",
+                        actor=actor, action=AuditAction.AUTHORIZE.value, outcome="deny",
                         case_id=request.case_id, subject_refs=refs,
                         reason="VOLUME_LIMIT", request_id=request.request_id,
                         details={"authorization_id": request.authorization_id},
@@ -343,7 +344,7 @@ class Intake:
                 *(anomaly if recent + 1 == self._volume_soft else []),
                 EntryDraft(
                     actor=actor,
-                    action="authorize",
+                    action=AuditAction.AUTHORIZE.value,
                     outcome="allow",
                     case_id=request.case_id,
                     verification_id=check.vid,
@@ -357,7 +358,7 @@ class Intake:
                 ),
                 EntryDraft(
                     actor=actor,
-                    action="access_intent",
+                    action=AuditAction.ACCESS_INTENT.value,
                     outcome="recorded",
                     case_id=request.case_id,
                     verification_id=check.vid,
@@ -400,7 +401,7 @@ class Intake:
         return [
             EntryDraft(
                 actor=actor,
-                action="anomaly",
+                action=AuditAction.ANOMALY.value,
                 outcome="flagged",
                 case_id=request.case_id,
                 subject_refs=refs,

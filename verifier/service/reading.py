@@ -15,6 +15,7 @@ from verifier.domain.caller import Caller
 from verifier.domain.errors import FailedPrecondition, NotFound
 from verifier.domain.outcomes import SourceStatus, VerificationState
 from verifier.domain.ports import Store, StoredReport, UnitOfWork
+from verifier.domain.vocabulary import AuditAction
 from verifier.service.audit_trail import actor_of, denial, record_denial
 from verifier.service.authorize import decide_read_report
 from verifier.service.events import (
@@ -133,7 +134,7 @@ class Reading:
                 denial(
                     caller,
                     decision,
-                    action="report_read",
+                    action=AuditAction.REPORT_READ.value,
                     verification_id=vid,
                     case_id=record.case_id,
                 ),
@@ -150,7 +151,7 @@ class Reading:
                 [
                     EntryDraft(
                         actor=actor_of(caller),
-                        action="report_read",
+                        action=AuditAction.REPORT_READ.value,
                         outcome="allow",
                         case_id=record.case_id,
                         verification_id=vid,

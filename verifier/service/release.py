@@ -41,6 +41,7 @@ from verifier.domain.ports import (
     UnitOfWork,
 )
 from verifier.domain.report import ReportContext, build_report, summary_of
+from verifier.domain.vocabulary import AuditAction
 from verifier.domain.workdays import add_working_days
 from verifier.service.audit_trail import SYSTEM_ACTOR, requester_of, subject_refs
 from verifier.service.events import EventHub, ReportEvent, SourceEvent, StateEvent
@@ -239,7 +240,7 @@ class Release:
             [
                 EntryDraft(
                     actor=actor if first else SYSTEM_ACTOR,
-                    action="released",
+                    action=AuditAction.RELEASED.value,
                     outcome=completeness.value.lower(),
                     case_id=request.case_id,
                     verification_id=vid,

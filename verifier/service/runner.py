@@ -25,6 +25,7 @@ from audit.entry import Actor, EntryDraft
 from verifier.domain.household import VerificationRequest
 from verifier.domain.outcomes import SourceOutcome, SourceStatus, VerificationState
 from verifier.domain.ports import Store
+from verifier.domain.vocabulary import AuditAction
 from verifier.service.audit_trail import SYSTEM_ACTOR, requester_of, subject_refs
 from verifier.service.events import EventHub, SourceEvent
 from verifier.service.fanout import FanOut
@@ -247,7 +248,7 @@ class Runner:
                 [
                     EntryDraft(
                         actor=SYSTEM_ACTOR,
-                        action="access_intent",
+                        action=AuditAction.ACCESS_INTENT.value,
                         outcome="recorded",
                         case_id=request.case_id,
                         verification_id=vid,
