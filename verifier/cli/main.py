@@ -17,6 +17,7 @@ from verifier.cli import (
     batch_cmds,
     certs,
     consent_cmds,
+    demo_monitoring,
     offline,
     policy_cmds,
     roster_cmds,
@@ -64,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     sb.add_argument(
         "--bank-delay", type=float, default=3.0, help="seconds before the bank answers; 0: at once"
     )
-    d = cmd(sub, "demo", runtime.demo, "sandbox + server + one household, end to end")
+    d = cmd(sub, "demo", demo_monitoring.demo, "sandbox + server + one household, end to end")
+    d.add_argument("scenario", nargs="?", choices=("monitoring",), help="monitoring: a roster")
     d.add_argument("--out-dir", default="var/demo")
     d.add_argument("--seed", type=int, default=runtime.DEFAULT_DEMO_SEED)
     d.add_argument(
