@@ -73,6 +73,7 @@ from verifier.config import (
 )
 from verifier.domain.roster import china_date, due_after
 from verifier.domain.vocabulary import Role
+from verifier.policy.recheck import recheck_cycle
 from verifier.signing.changes import verify_changes
 from verifier.signing.dsse import EnvelopeError
 from verifier.signing.jwks import parse_jwks
@@ -87,7 +88,6 @@ err = runtime.err
 REGION = "370322"
 HOUSEHOLDS = 3
 ROSTER_CLASS = "dibao_a"
-CYCLE_MONTHS = 12  # 低保 A 类: once a year (the region's example parameter)
 WAIT_SECONDS = 120.0
 SUBSCRIBER = "demo-receiver"
 REMOVE_REASON = "演示：按案件系统记录重新导入，进入下一核查周期"
@@ -201,18 +201,17 @@ def fresh_directory(out_dir: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"run-{stamp}-", dir=out_dir))
 
 
-def last_check_one_cycle_ago(today: date) -> date:
+def last_check_one_cycle_ago(today: date, months: int) -> date:
     """A last check a cycle ago whose cycle is due on or before ``today``, in this month
     when it can be (the sandbox's data ends with the previous month: the re-check's
     window, the 12 months before its due month, then matches it)."""
-    first = today.replace(day=1)
+    this_month = today.year * 12 + today.month - 1
     for back in range(4):
-        month = first.month - back
-        year = first.year - 1 + (month - 1) // 12
-        last = date(year, (month - 1) % 12 + 1, 1)
-        if due_after(last, CYCLE_MONTHS) <= today:
+        m = this_month - back - months
+        last = date(m // 12, m % 12 + 1, 1)
+        if due_after(last, months) <= today:
             return last
-    return today - timedelta(days=400)
+    return today - timedelta(days=31 * months + 31)
 
 
 def roster_csv(docs: list[dict[str, Any]], last_check: date) -> str:
@@ -378,10 +377,13 @@ async def _walk(w: Walk, today: date) -> None:
                 f" {len(reg.consent.signatories)} signatures, programs"
                 f" {', '.join(doc['purposes'])}"
             )
-        last = last_check_one_cycle_ago(today)
+        cycle = recheck_cycle(REGION, ROSTER_CLASS, today, today)
+        if cycle is None:
+            raise StepFailed(f"region {REGION} states no re-check cycle for {ROSTER_CLASS}")
+        last = last_check_one_cycle_ago(today, cycle.months)
         console.print(
-            f"  the case system last checked them on {last} (低保 A 类: every"
-            f" {CYCLE_MONTHS} months), so this cycle is due on {due_after(last, CYCLE_MONTHS)}"
+            f"  the case system last checked them on {last} (低保 A 类: every {cycle.months}"
+            f" months, {cycle.reference}), so this cycle is due on {due_after(last, cycle.months)}"
         )
         text = roster_csv(w.docs, last)
         await w.import_roster(c, text, w.run_dir / "roster.csv")
