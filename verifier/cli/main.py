@@ -66,7 +66,9 @@ def _parser() -> argparse.ArgumentParser:
         "--bank-delay", type=float, default=3.0, help="seconds before the bank answers; 0: at once"
     )
     d = cmd(sub, "demo", demo_monitoring.demo, "sandbox + server + one household, end to end")
-    d.add_argument("scenario", nargs="?", choices=("monitoring",), help="monitoring: a roster")
+    d.add_argument(
+        "scenario", nargs="?", choices=("monitoring",), help="monitoring: a roster's re-check cycle"
+    )
     d.add_argument("--out-dir", default="var/demo")
     d.add_argument("--seed", type=int, default=runtime.DEFAULT_DEMO_SEED)
     d.add_argument(
