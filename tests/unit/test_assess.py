@@ -765,7 +765,7 @@ def test_json_records_policy_identity_and_explains() -> None:
     text = json.dumps(j, ensure_ascii=False)
     assert json.loads(text) == j
     out = explain(j)
-    assert "【最低生活保障】符合（参考金额 1200.00 元/月）" in out
+    assert "【最低生活保障】符合（参考金额 ¥1,200.00/月）" in out
     assert "家庭月人均收入 600.00 元，低于低保标准 1000.00 元" in out
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from datetime import date
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,16 @@ from tests.unit.test_assess import (
     run,
     y_of,
 )
+from verifier.domain.money import (
+    at_least,
+    at_most,
+    below,
+    exact_str,
+    fen_text,
+    format_amount,
+    format_yuan,
+    half_up,
+)
 from verifier.policy import (
     AssessmentInput,
     Declaration,
@@ -46,7 +57,6 @@ from verifier.policy import (
     load_policy,
     load_policy_file,
 )
-from verifier.policy.money import at_least, at_most, below, exact_str, fen_text
 
 GOLDEN = Path(__file__).parent / "golden" / "policy_test.toml"
 
@@ -182,6 +192,20 @@ def test_exact_text_helpers() -> None:
     assert exact_str(Fraction(10)) == "10"
     assert fen_text(60000) == "600.00 元"
     assert fen_text(Fraction(250000, 3)) == "约 833.33 元（精确值 250000/3 分）"
+
+
+def test_every_view_shows_fen_as_yuan_one_way() -> None:
+    assert format_yuan(123450) == "¥1,234.50"
+    assert format_yuan(5) == "¥0.05"
+    assert format_yuan(-123456789) == "-¥1,234,567.89"
+    assert format_amount(100000) == "¥1,000.00"
+    assert format_amount(None) == format_amount(True) == format_amount("12") == "—"
+
+
+def test_half_up_rounds_ties_away_from_zero_exactly() -> None:
+    assert [half_up(Fraction(n, 2)) for n in (-3, -1, 1, 3, 5)] == [-2, -1, 1, 2, 3]
+    assert half_up(Decimal("2.5")) == 3 and half_up(Decimal("-2.5")) == -3
+    assert half_up(Fraction(249999, 3)) == 83333 and half_up(Fraction(250000, 3)) == 83333
 
 
 # --------------------------------------------------------------------------- item 9

@@ -25,6 +25,7 @@ from verifier import policy
 from verifier.cli.assess_inputs import AssessInputError, parse_day, read_household, read_records
 from verifier.config import Config
 from verifier.domain.household import HUKOU_LABELS, HukouNature
+from verifier.domain.money import format_amount
 from verifier.service.assessment import assessment_sections
 
 console = Console(width=None if Console().is_terminal else 140)
@@ -91,10 +92,6 @@ def policy_assess(_cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-def _yuan(v: object) -> str:
-    return f"{policy.yuan(v)} 元" if isinstance(v, int) and not isinstance(v, bool) else "—"
-
-
 def _extras(prog: Mapping[str, Any]) -> str:
     out = []
     taper = prog.get("taper_months_range")
@@ -103,7 +100,7 @@ def _extras(prog: Mapping[str, Any]) -> str:
     rng = prog.get("range_fen")
     if isinstance(rng, Mapping):
         band = BANDS.get(str(prog.get("band")), str(prog.get("band")))
-        out.append(f"{band} {_yuan(rng['min'])}–{_yuan(rng['max'])}")
+        out.append(f"{band} {format_amount(rng['min'])}–{format_amount(rng['max'])}")
         if prog.get("case_by_case"):
             out.append("不是硬性上限：可一事一议提高")
     if prog.get("fallback"):
@@ -152,7 +149,7 @@ def render(result: Mapping[str, Any], out: Console) -> None:
         f"{agg['household_size']} 人，{HUKOU_LABELS[HukouNature(agg['hukou'])]}户籍",
     )
     exact = agg.get("monthly_per_capita_income_exact", "")
-    per_capita = _yuan(agg["monthly_per_capita_income_fen"])
+    per_capita = format_amount(agg["monthly_per_capita_income_fen"])
     if "/" in str(exact):
         per_capita += f"（精确值 {exact} 分）"
     head.add_row("月人均收入", per_capita)
@@ -170,7 +167,9 @@ def render(result: Mapping[str, Any], out: Console) -> None:
         t.add_row(
             str(prog["name"]),
             OUTCOMES.get(prog["outcome"], prog["outcome"]),
-            f"{_yuan(prog['amount_fen'])}/月" if prog.get("amount_fen") is not None else "—",
+            f"{format_amount(prog['amount_fen'])}/月"
+            if prog.get("amount_fen") is not None
+            else "—",
             Text(_extras(prog)),
             Text(_decisive(prog)),
         )
@@ -189,7 +188,7 @@ def render(result: Mapping[str, Any], out: Console) -> None:
                 str(m["member"]),
                 ROUTES.get(m["route"], m["route"]),
                 OUTCOMES.get(m["outcome"], m["outcome"]),
-                f"{_yuan(m['amount_fen'])}/月" if m.get("amount_fen") is not None else "—",
+                f"{format_amount(m['amount_fen'])}/月" if m.get("amount_fen") is not None else "—",
             )
         out.print(mt)
     disc = result.get("discrepancies") or []

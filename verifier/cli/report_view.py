@@ -87,8 +87,8 @@ def render(doc: Mapping[str, Any], key_id: str, console: Console) -> None:
 
     totals = doc["totals"]
     money = Table.grid(padding=(0, 2))
-    money.add_row("核对期间收入合计", f"{format_yuan(totals['income_fen'])} 元")
-    money.add_row("资产合计", f"{format_yuan(totals['assets_fen'])} 元")
+    money.add_row("核对期间收入合计", format_yuan(totals["income_fen"]))
+    money.add_row("资产合计", format_yuan(totals["assets_fen"]))
     parts: list[Any] = [head, grid, money]
 
     failures = [s for s in doc["sources"] if s["status"] in ("FAILED", "DENIED", "PENDING")]
@@ -123,7 +123,7 @@ def render(doc: Mapping[str, Any], key_id: str, console: Console) -> None:
             a.add_row(
                 str(item.get("name") or item.get("program")),
                 OUTCOME_LABELS.get(outcome, outcome),
-                f"{format_yuan(amount)} 元" if isinstance(amount, int) and amount else "—",
+                format_yuan(amount) if isinstance(amount, int) and amount else "—",
                 reasons,
             )
         parts.append(a)

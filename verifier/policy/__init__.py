@@ -14,6 +14,7 @@ hedui gives indicative findings; people decide.
 """
 
 from verifier.domain.household import DeductionKind, HukouNature, Purpose, SupporterStatus
+from verifier.domain.money import dec_str, half_up, yuan
 from verifier.domain.outcomes import SourceStatus
 from verifier.policy.aggregate import Aggregates, Evidence, window_months
 from verifier.policy.assess import Assessment, assess
@@ -29,7 +30,6 @@ from verifier.policy.inputs import (
     Member,
     default_window,
 )
-from verifier.policy.money import dec_str, half_up, yuan
 from verifier.policy.params import (
     ParameterNotInForceError,
     Policy,

@@ -26,13 +26,13 @@ from adapters import (
     Window,
 )
 from verifier.domain.household import DeductionKind
+from verifier.domain.money import dec_str, exact_str, half_up
 from verifier.domain.outcomes import SourceStatus
 from verifier.policy.inputs import (
     RIGID_EXPENSES,
     AssessmentInput,
     Deduction,
 )
-from verifier.policy.money import dec_str, exact_str, half_up
 from verifier.policy.snapshot import Snapshot
 
 VEHICLE_CATEGORIES = (AssetCategory.VEHICLE, AssetCategory.VESSEL)

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from adapters import AssetCategory, IncomeCategory
+from verifier.domain.money import exact_str, fen_text, half_up, yuan
 from verifier.policy.aggregate import Aggregates, Evidence
 from verifier.policy.inputs import AssessmentInput, DeclaredPeriod
-from verifier.policy.money import exact_str, fen_text, half_up, yuan
 from verifier.policy.snapshot import Snapshot
 
 INCOME_LABELS = {

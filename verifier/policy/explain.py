@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from verifier.domain.household import HUKOU_LABELS, HukouNature
-from verifier.policy.money import yuan
+from verifier.domain.money import format_amount
 
 OUTCOME_LABELS = {"ELIGIBLE": "符合", "NEEDS_REVIEW": "需人工复核", "INELIGIBLE": "不符合"}
 MARK = {"ELIGIBLE": "✓", "NEEDS_REVIEW": "?", "INELIGIBLE": "✗", None: "·"}
@@ -19,10 +19,6 @@ ROUTES = {"single_person": "单人户", "tekun": "特困", "patient": "重病患
 
 def _hukou(v: object) -> str:
     return HUKOU_LABELS[HukouNature(v)] if isinstance(v, str) and v in set(HukouNature) else "—"
-
-
-def _fen(v: object) -> str:
-    return f"{yuan(v)} 元" if isinstance(v, int) and not isinstance(v, bool) else "—"
 
 
 def _reason_lines(r: Mapping[str, Any], indent: str) -> list[str]:
@@ -55,9 +51,10 @@ def explain(assessment_json: Mapping[str, Any]) -> str:
     inc = agg.get("income_fen", {})
     ded = agg.get("deductions_fen", {})
     out.append(
-        f"家庭人口：{agg.get('household_size')} 人；期间收入合计 {_fen(inc.get('total'))}；"
-        f"扣除 {_fen(ded.get('total'))}；月人均收入 "
-        f"{_fen(agg.get('monthly_per_capita_income_fen'))}"
+        f"家庭人口：{agg.get('household_size')} 人；"
+        f"期间收入合计 {format_amount(inc.get('total'))}；"
+        f"扣除 {format_amount(ded.get('total'))}；月人均收入 "
+        f"{format_amount(agg.get('monthly_per_capita_income_fen'))}"
     )
     examples = pol.get("example_parameters") or []
     if examples:
@@ -75,7 +72,7 @@ def explain(assessment_json: Mapping[str, Any]) -> str:
         head = f"【{prog.get('name', key)}】{OUTCOME_LABELS.get(outcome, outcome)}"
         extras = []
         if prog.get("amount_fen") is not None:
-            extras.append(f"参考金额 {_fen(prog['amount_fen'])}/月")
+            extras.append(f"参考金额 {format_amount(prog['amount_fen'])}/月")
         taper = prog.get("taper_months_range")
         if isinstance(taper, Mapping):
             extras.append(
@@ -86,7 +83,7 @@ def explain(assessment_json: Mapping[str, Any]) -> str:
         rng = prog.get("range_fen")
         if rng:
             extras.append(
-                f"参考救助额 {_fen(rng.get('min'))}–{_fen(rng.get('max'))}"
+                f"参考救助额 {format_amount(rng.get('min'))}–{format_amount(rng.get('max'))}"
                 + ("，可一事一议提高" if prog.get("case_by_case") else "")
             )
         elif prog.get("fallback"):
@@ -102,7 +99,7 @@ def explain(assessment_json: Mapping[str, Any]) -> str:
                 f"{OUTCOME_LABELS.get(m.get('outcome'), m.get('outcome'))}"
             )
             if m.get("amount_fen") is not None:
-                line += f"，参考金额 {_fen(m['amount_fen'])}/月"
+                line += f"，参考金额 {format_amount(m['amount_fen'])}/月"
             out.append(line)
             for r in m.get("reasons", []):
                 out.extend(_reason_lines(r, "    "))

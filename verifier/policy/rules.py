@@ -30,9 +30,7 @@ from verifier.domain.household import (
     Purpose,
     SupporterStatus,
 )
-from verifier.policy.aggregate import Aggregates, AssetTotals, MemberAggregate, MissingSource
-from verifier.policy.inputs import AssessmentInput, Member
-from verifier.policy.money import (
+from verifier.domain.money import (
     at_least,
     at_most,
     below,
@@ -43,6 +41,8 @@ from verifier.policy.money import (
     times,
     yuan,
 )
+from verifier.policy.aggregate import Aggregates, AssetTotals, MemberAggregate, MissingSource
+from verifier.policy.inputs import AssessmentInput, Member
 from verifier.policy.params import BAND_PARTS, LINSHI_BANDS
 from verifier.policy.snapshot import Snapshot
 
