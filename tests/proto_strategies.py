@@ -42,6 +42,7 @@ TS_MIN = -62_135_596_800
 TS_MAX = 253_402_300_799
 NANOS_MAX = 999_999_999
 TIMESTAMP = "google.protobuf.Timestamp"
+DATE = "google.type.Date"
 # gRPC's default receive limit, which hedui's server keeps.
 GRPC_RECEIVE_LIMIT = 4 * 1024 * 1024
 
@@ -125,6 +126,15 @@ def is_timestamp(fd: FieldDescriptor) -> bool:
     return fd.message_type is not None and fd.message_type.full_name == TIMESTAMP
 
 
+def is_date(fd: FieldDescriptor) -> bool:
+    return fd.message_type is not None and fd.message_type.full_name == DATE
+
+
+def is_leaf(fd: FieldDescriptor) -> bool:
+    """A message field that is one value (an instant, a date), generated and read whole."""
+    return is_timestamp(fd) or is_date(fd)
+
+
 def is_map(fd: FieldDescriptor) -> bool:
     return fd.message_type is not None and fd.message_type.GetOptions().map_entry
 
@@ -145,13 +155,19 @@ def _digit_in(zero: str, ch: str) -> str:
     return chr(ord(zero) + int(ch)) if ch in "0123456789" else ch
 
 
+# Weighted towards digits that are not ASCII: the way a fullwidth one once got through.
 _ID_VARIANT_KINDS = st.sampled_from(
     (
         "one look-alike digit",
+        "one look-alike digit",
+        "one look-alike digit",
         "all look-alike digits",
+        "all look-alike digits",
+        "superscript digit",
         "superscript digit",
         "subscript or circled digit",
         "look-alike X",
+        "decorated",
         "decorated",
         "zero-width inside",
         "wrong length",
@@ -347,13 +363,44 @@ def timestamps() -> st.SearchStrategy[Message]:
     return st.builds(lambda s, n: Timestamp(seconds=s, nanos=n), seconds, nanos)
 
 
+@functools.cache
+def calendar_dates(fd: FieldDescriptor) -> st.SearchStrategy[Message]:
+    """google.type.Date values: real dates, and every way one is not (month 13, 30
+    February, year 0 or 10000, negative parts, the all-zero "no date")."""
+    assert fd.message_type is not None
+    cls = message_class(fd.message_type)
+    parts = st.one_of(
+        st.dates().map(lambda d: (d.year, d.month, d.day)),
+        st.sampled_from(
+            (
+                (0, 0, 0),
+                (2026, 0, 0),
+                (2026, 13, 1),
+                (2026, 2, 30),
+                (2025, 2, 29),
+                (2026, 4, 31),
+                (0, 1, 1),
+                (10_000, 1, 1),
+                (-1, 1, 1),
+                (2026, -1, 1),
+                (2026, 1, 0),
+                (2026, 1, 32),
+                (INT32[1], 12, 31),
+            )
+        ),
+        st.tuples(st.integers(*INT32), st.integers(*INT32), st.integers(*INT32)),
+    )
+    return parts.map(lambda p: cls(year=p[0], month=p[1], day=p[2]))
+
+
 def scalar_values(fd: FieldDescriptor, current: Any = None) -> st.SearchStrategy[Any]:
     """A value for one (non-message) field; near ``current`` when it is given."""
     t = fd.type
     if current is None:
         return _scalar_values(fd)
     if t == FD.TYPE_STRING:
-        return st.one_of(text_variants(current), hostile_text())
+        # Mostly near the valid value (three in four), else anything.
+        return st.integers(0, 3).flatmap(lambda i: text_variants(current) if i else hostile_text())
     if isinstance(current, int) and t in _RANGES:
         lo, hi = _RANGES[t]
         near = [v for v in (current - 1, current + 1, -current, current * 2) if lo <= v <= hi]
@@ -408,6 +455,8 @@ def field_values(fd: FieldDescriptor, depth: int) -> st.SearchStrategy[Any]:
     """One element's value for ``fd`` (a message, a timestamp or a scalar)."""
     if is_timestamp(fd):
         return timestamps()
+    if is_date(fd):
+        return calendar_dates(fd)
     if fd.type == FD.TYPE_MESSAGE:
         assert fd.message_type is not None
         return messages(fd.message_type, depth + 1)
@@ -431,7 +480,7 @@ def repeated_values(fd: FieldDescriptor, depth: int) -> st.SearchStrategy[list[A
 def _message(draw: st.DrawFn, desc: Descriptor, depth: int) -> Message:
     msg = message_class(desc)()
     for fd in desc.fields:
-        nested = fd.type == FD.TYPE_MESSAGE and not is_timestamp(fd)
+        nested = fd.type == FD.TYPE_MESSAGE and not is_leaf(fd)
         if (nested and depth >= _MAX_DEPTH) or not draw(st.booleans()):
             continue  # the field is missing
         if is_map(fd):
@@ -474,7 +523,7 @@ def slots(msg: Message, path: Path = ()) -> Iterator[Slot]:
     fields: Sequence[FieldDescriptor] = cast(Any, msg.DESCRIPTOR).fields
     for fd in fields:
         yield Slot(path, fd)
-        if fd.type != FD.TYPE_MESSAGE or is_map(fd) or is_timestamp(fd):
+        if fd.type != FD.TYPE_MESSAGE or is_map(fd) or is_leaf(fd):
             continue
         if fd.is_repeated:
             for i, item in enumerate(getattr(msg, fd.name)):
@@ -502,6 +551,20 @@ def _mutate_once(draw: st.DrawFn, msg: Message) -> str:
     candidates = [s for s in slots(msg) if not is_map(s.field)]
     if not candidates:
         return "no field to change"
+    # Half the time a string that holds something: names, numbers and codes are where a
+    # validator is most often wrong, and a household has many more fields than those.
+    texts = [
+        s
+        for s in candidates
+        if s.field.type == FD.TYPE_STRING
+        and not s.field.is_repeated
+        and getattr(_follow(msg, s.path), s.field.name)
+    ]
+    # And of those, half the time an ID number, the field a look-alike digit once got past.
+    ids = [s for s in texts if id_like(getattr(_follow(msg, s.path), s.field.name))]
+    pick = draw(st.integers(0, 3)) if texts else 0
+    if pick >= 2:
+        candidates = ids if ids and pick == 3 else texts
     slot = candidates[draw(st.integers(0, len(candidates) - 1))]
     parent = _follow(msg, slot.path)
     fd = slot.field
@@ -595,7 +658,7 @@ def walk(
         items = list(value) if fd.is_repeated else [value]
         for i, item in enumerate(items):
             here = f"{path}[{i}]" if fd.is_repeated else path
-            if fd.type == FD.TYPE_MESSAGE and not is_timestamp(fd):
+            if fd.type == FD.TYPE_MESSAGE and not is_leaf(fd):
                 yield from walk(item, here + ".", skip)
             else:
                 yield here, fd, item, msg
@@ -649,9 +712,11 @@ def shape(text: str) -> str:
 def describe(value: Any) -> str:
     """A one-line rendering of a value or message, with strings shown by ``shape``."""
     if isinstance(value, Message):
+        leaf: Any = value
         if value.DESCRIPTOR.full_name == TIMESTAMP:
-            ts: Any = value
-            return f"Timestamp(seconds={ts.seconds}, nanos={ts.nanos})"
+            return f"Timestamp(seconds={leaf.seconds}, nanos={leaf.nanos})"
+        if value.DESCRIPTOR.full_name == DATE:
+            return f"Date({leaf.year}, {leaf.month}, {leaf.day})"
         parts: list[str] = []
         for fd, v in value.ListFields():
             if fd.is_repeated and not is_map(fd):
@@ -696,7 +761,7 @@ def resolves(path: str, desc: Descriptor) -> bool:
     return any(
         from_(fd.message_type, parts)
         for fd in desc.fields
-        if fd.type == FD.TYPE_MESSAGE and not fd.is_repeated and not is_timestamp(fd)
+        if fd.type == FD.TYPE_MESSAGE and not fd.is_repeated and not is_leaf(fd)
     )
 
 
@@ -713,6 +778,8 @@ __all__ = [
     "describe",
     "hostile_text",
     "id_like",
+    "is_date",
+    "is_leaf",
     "is_timestamp",
     "message_class",
     "messages",

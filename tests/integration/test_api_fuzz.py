@@ -97,6 +97,8 @@ from tests.proto_strategies import (
     canonical_resident_id,
     describe,
     id_like,
+    is_date,
+    is_leaf,
     is_timestamp,
     message_class,
     messages,
@@ -118,8 +120,8 @@ from verifier.storage.uow import SqlStore
 _SCALE = float(os.environ.get("HEDUI_FUZZ_SCALE", "1"))
 EXAMPLES = {"sqlite": 200, "postgresql": 40}
 CALL_TIMEOUT = 5.0
-# Per RPC and database, under pytest-timeout's 120 s.
-BUDGET_SECONDS = 75.0
+# Per RPC and database, under pytest-timeout's 120 s (a scaled-up run gets more).
+BUDGET_SECONDS = 75.0 * max(1.0, _SCALE)
 # Shrinking a failure to a minimal request can take minutes per kind of failure (each step
 # is a call to the server), so by default every example runs and the first request of each
 # kind of failure is reported (a near-valid one names the one field it changed).
@@ -202,12 +204,9 @@ REFUSED_AT_BOUNDARY = frozenset({Code.INVALID_ARGUMENT, Code.UNAUTHENTICATED})
 # --------------------------------------------------------------------------- must refuse
 TOKEN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 FORMATS = {
-    "region_code": re.compile(r"[0-9]{6}"),
+    # A GB/T 2260 code; a filter may take a province or city prefix (2 or 4 digits).
+    "region_code": re.compile(r"[0-9]{2}(?:[0-9]{2}(?:[0-9]{2})?)?"),
     "request_id": TOKEN,
-    "valid_from": re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"),
-    "valid_until": re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"),
-    "start_date": re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"),
-    "end_date": re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"),
     "evidence_sha256": re.compile(r"[0-9a-f]{64}"),
     "verification_id": re.compile(
         r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
@@ -291,6 +290,14 @@ def _output_only_field(fd: FieldDescriptor) -> bool:
     return fd.full_name in OUTPUT_ONLY
 
 
+def _calendar_date(year: int, month: int, day: int) -> bool:
+    try:
+        date(year, month, day)
+    except (ValueError, OverflowError):
+        return False
+    return True
+
+
 def must_refuse(request: Message) -> list[tuple[str, str]]:
     """(field path, rule) for every value issue 12 says must be refused at the boundary."""
     out: list[tuple[str, str]] = []
@@ -299,6 +306,10 @@ def must_refuse(request: Message) -> list[tuple[str, str]]:
         if is_timestamp(fd):
             if not (TS_MIN <= value.seconds <= TS_MAX and 0 <= value.nanos <= NANOS_MAX):
                 out.append((path, "timestamp outside 0001-01-01..9999-12-31"))
+        elif is_date(fd):
+            parts = (value.year, value.month, value.day)
+            if any(parts) and not _calendar_date(*parts):
+                out.append((path, "not a calendar date in years 1-9999"))
         elif fd.type == FD.TYPE_STRING:
             if name not in FREE_TEXT and any(unicodedata.category(c) == "Cc" for c in value):
                 out.append((path, "control character"))
@@ -360,7 +371,6 @@ B_IDS = (
 )
 CALLER_A = Caller(SYSTEM, "worker-1", "caseworker", ("3703",))
 CALLER_B = Caller(SYSTEM_B, "worker-b", "caseworker", ("3418",))
-AUDITOR_A = Caller(SYSTEM, "auditor-1", "auditor", ("3703",))
 
 
 def _members(ids: tuple[str, ...]) -> tuple[MemberDraft, ...]:
@@ -404,7 +414,7 @@ async def _build_world(app: App) -> World:
     await _settle()
     # Enough entries that small seqs and tree sizes are inside the log from the start.
     while await app.auditing.size() < 48:
-        await app.auditing.checkpoint(AUDITOR_A, fresh=False)
+        await app.consents.get(CALLER_A, "FZ-CREATE")  # one consent_read entry each
     return World(
         create_ids=CREATE_IDS,
         create_consent="FZ-CREATE",
@@ -471,13 +481,36 @@ _PURPOSE_LISTS = st.lists(st.sampled_from(PURPOSES), min_size=1, unique=True)
 _SOURCE_LISTS = st.lists(st.sampled_from(CONSENT_SOURCES), unique=True)
 
 
+# The valid requests below set fields by what the descriptors say they are, so that they
+# stay valid while the API evolves: a date is a YYYY-MM-DD string or a google.type.Date,
+# "0 means the default" may be an unset optional field, a filter a string or an enum.
+def _put_date(msg: Message, name: str, d: date) -> None:
+    if msg.DESCRIPTOR.fields_by_name[name].type == FD.TYPE_STRING:
+        setattr(msg, name, d.isoformat())
+    else:
+        target = getattr(msg, name)
+        target.year, target.month, target.day = d.year, d.month, d.day
+
+
+def _put_number(msg: Message, name: str, value: int) -> None:
+    """``value``; 0 (the default) as an unset field where the field is optional."""
+    if value or not msg.DESCRIPTOR.fields_by_name[name].has_presence:
+        setattr(msg, name, value)
+
+
+def _first_field(msg: Message, *names: str) -> str:
+    return next(n for n in names if n in msg.DESCRIPTOR.fields_by_name)
+
+
 @st.composite
 def _windows(draw: st.DrawFn) -> vpb.Window:
+    window = vpb.Window()
     if draw(st.booleans()):
-        return vpb.Window()
+        return window
     end = draw(st.dates(TODAY - timedelta(days=700), TODAY))
-    start = draw(st.dates(end - timedelta(days=1000), end))
-    return vpb.Window(start_date=start.isoformat(), end_date=end.isoformat())
+    _put_date(window, "start_date", draw(st.dates(end - timedelta(days=1000), end)))
+    _put_date(window, "end_date", end)
+    return window
 
 
 @st.composite
@@ -563,7 +596,7 @@ def _register(draw: st.DrawFn) -> Message:
     number = draw(_REGISTER_NUMBERS)  # made fresh before the call (Fuzz.prepare)
     valid_from = draw(st.dates(date(2026, 1, 1), max(TODAY, date(2026, 1, 1))))
     until = draw(st.none() | st.dates(valid_from, valid_from + timedelta(days=730)))
-    return consent_pb2.RegisterConsentRequest(
+    request = consent_pb2.RegisterConsentRequest(
         consent=consent_pb2.Consent(
             number=number,
             region_code=region,
@@ -588,12 +621,14 @@ def _register(draw: st.DrawFn) -> Message:
             ],
             sources=draw(_SOURCE_LISTS),
             purposes=draw(_PURPOSE_LISTS),
-            valid_from=valid_from.isoformat(),
-            valid_until=until.isoformat() if until else "",
             evidence_sha256=hashlib.sha256(number.encode()).hexdigest(),
             evidence_location=f"档案 {number}",
         )
     )
+    _put_date(request.consent, "valid_from", valid_from)
+    if until is not None:
+        _put_date(request.consent, "valid_until", until)
+    return request
 
 
 @st.composite
@@ -603,9 +638,14 @@ def _query(draw: st.DrawFn, world: World) -> Message:
         actor_user=draw(st.sampled_from(("", "worker-1", "auditor-1"))),
         case_id=draw(st.sampled_from(("", *world.case_ids))),
         verification_id=draw(st.sampled_from(("", *world.verification_ids))),
-        action=draw(st.sampled_from(("", "authorize", "access_intent", "released", "audit_read"))),
         page_size=draw(st.integers(0, 1000)),
     )
+    action = req.DESCRIPTOR.fields_by_name["action"]
+    if action.enum_type is not None:  # an AuditAction; 0 is "any"
+        value: Any = draw(st.sampled_from(sorted(action.enum_type.values_by_number)[:6]))
+    else:
+        value = draw(st.sampled_from(("", "authorize", "released", "audit_read")))
+    setattr(req, "action", value)  # noqa: B010 - its type differs between API versions
     if draw(st.booleans()):
         req.subject.CopyFrom(
             audit_pb2.SubjectFilter(
@@ -614,9 +654,11 @@ def _query(draw: st.DrawFn, world: World) -> Message:
             )
         )
     if draw(st.booleans()):
-        req.since.CopyFrom(_ts(draw(st.dates(date(2020, 1, 1), TODAY))))
+        since = getattr(req, _first_field(req, "start_time", "since"))
+        since.CopyFrom(_ts(draw(st.dates(date(2020, 1, 1), TODAY))))
     if draw(st.booleans()):
-        req.until.CopyFrom(_ts(draw(st.dates(TODAY, TODAY + timedelta(days=400)))))
+        until = getattr(req, _first_field(req, "end_time", "until"))
+        until.CopyFrom(_ts(draw(st.dates(TODAY, TODAY + timedelta(days=400)))))
     return req
 
 
@@ -630,15 +672,33 @@ def _revoke() -> st.SearchStrategy[Message]:
 
 @st.composite
 def _sizes(draw: st.DrawFn, cls: type[Message], first: str, second: str, lo: int) -> Message:
-    a = draw(st.integers(lo, 40))
-    b = draw(st.sampled_from((0, 0, 1)))
-    return cls(**{first: a, second: b and draw(st.integers(a + (first == "seq"), 41))})
+    """A position or size inside the log as set up, and a second one past it or the
+    default ("latest", "up to now": 0, or unset where the field is optional)."""
+    req = cls(**{first: draw(st.integers(lo, 40))})
+    past = draw(st.integers(getattr(req, first) + 1, 41))
+    _put_number(req, second, past if draw(st.sampled_from((False, False, True))) else 0)
+    return req
+
+
+@st.composite
+def _versioned(draw: st.DrawFn, cls: type[Message], vids: tuple[str, ...]) -> Message:
+    """A verification's report version, or the default (the latest)."""
+    req = cls(verification_id=draw(st.sampled_from(vids)))
+    _put_number(req, "version", draw(st.integers(0, 2)))
+    return req
+
+
+def _checkpoint_requests() -> st.SearchStrategy[Message]:
+    fields = audit_pb2.GetCheckpointRequest.DESCRIPTOR.fields_by_name
+    if "fresh" in fields:  # v0.1, before CreateCheckpoint
+        return st.builds(lambda f: audit_pb2.GetCheckpointRequest(**{"fresh": f}), st.booleans())
+    return st.just(audit_pb2.GetCheckpointRequest())
 
 
 def valid_requests(world: World) -> dict[str, st.SearchStrategy[Message]]:
     """A valid request per RPC (valid for the world's state): the seeds of near-valid ones."""
     vids = st.sampled_from(world.verification_ids)
-    return {
+    valid: dict[str, st.SearchStrategy[Message]] = {
         "hedui.v1.VerificationService.CreateVerification": _create(world),
         "hedui.v1.VerificationService.GetVerification": st.builds(
             vpb.GetVerificationRequest, verification_id=vids
@@ -646,8 +706,8 @@ def valid_requests(world: World) -> dict[str, st.SearchStrategy[Message]]:
         "hedui.v1.VerificationService.WatchVerification": st.builds(
             vpb.WatchVerificationRequest, verification_id=vids
         ),
-        "hedui.v1.VerificationService.GetReport": st.builds(
-            vpb.GetReportRequest, verification_id=vids, version=st.integers(0, 2)
+        "hedui.v1.VerificationService.GetReport": _versioned(
+            vpb.GetReportRequest, world.verification_ids
         ),
         "hedui.v1.ConsentService.RegisterConsent": _register(),
         "hedui.v1.ConsentService.RevokeConsent": _revoke(),
@@ -658,24 +718,22 @@ def valid_requests(world: World) -> dict[str, st.SearchStrategy[Message]]:
         "hedui.v1.AuditService.ExportEntries": _sizes(
             audit_pb2.ExportEntriesRequest, "start_seq", "end_seq", 0
         ),
-        "hedui.v1.AuditService.GetCheckpoint": st.builds(
-            audit_pb2.GetCheckpointRequest, fresh=st.booleans()
-        ),
+        "hedui.v1.AuditService.GetCheckpoint": _checkpoint_requests(),
         "hedui.v1.AuditService.ProveInclusion": _sizes(
             audit_pb2.ProveInclusionRequest, "seq", "tree_size", 0
         ),
         "hedui.v1.AuditService.ProveConsistency": _sizes(
             audit_pb2.ProveConsistencyRequest, "old_size", "new_size", 1
         ),
-        "hedui.v1.AuditService.GetReceipt": st.builds(
-            audit_pb2.GetReceiptRequest, verification_id=vids, version=st.integers(0, 1)
+        "hedui.v1.AuditService.GetReceipt": _versioned(
+            audit_pb2.GetReceiptRequest, world.verification_ids
         ),
-        "hedui.v1.KeyService.ListKeys": st.builds(message_class(_method("ListKeys").input_type)),
     }
-
-
-def _method(name: str) -> MethodDescriptor:
-    return next(m for m in METHODS if m.name == name)
+    # A request without fields (ListKeys, CreateCheckpoint…) is valid as it is.
+    for method in METHODS:
+        if not method.input_type.fields:
+            valid.setdefault(method.full_name, st.just(message_class(method.input_type)()))
+    return valid
 
 
 def examples_for(method: MethodDescriptor, backend: str) -> int:
@@ -690,7 +748,7 @@ def examples_for(method: MethodDescriptor, backend: str) -> int:
         seen.add(desc.full_name)
         total = 0
         for fd in desc.fields:
-            if fd.type == FD.TYPE_MESSAGE and not is_timestamp(fd):
+            if fd.type == FD.TYPE_MESSAGE and not is_leaf(fd):
                 total += weight(fd.message_type)
             else:
                 total += 2 if fd.type == FD.TYPE_STRING else 1
