@@ -163,11 +163,14 @@ async function main() {
 
   // Watch until every source has answered (banks answer later: the report gains versions).
   const reportVersions = [];
+  const eventTimes = [];
   await new Promise((resolve, reject) => {
     const call = verifications.WatchVerification({ verificationId }, metadata("node-watch"), {
       deadline: Date.now() + 120_000,
     });
     call.on("data", (event) => {
+      // eventTime is a google.protobuf.Timestamp: int64 seconds (a string here) and nanos.
+      eventTimes.push(new Date(Number(event.eventTime.seconds) * 1000 + event.eventTime.nanos / 1e6));
       if (event.reportIssued) reportVersions.push(event.reportIssued.version);
       if (event.stateChanged === "VERIFICATION_STATE_DONE") call.cancel();
     });
@@ -175,6 +178,12 @@ async function main() {
     call.on("end", resolve);
   });
   summary.reportVersions = reportVersions;
+  summary.eventsTimed = eventTimes.length > 0 && eventTimes.every((t) => t.getTime() > 0);
+
+  // The verification as stored: create_time is a Timestamp, the window and due date are
+  // google.type.Date ({year, month, day}).
+  const got = await unary(verifications, "GetVerification", { verificationId }, metadata("node-get"));
+  summary.created = new Date(Number(got.verification.createTime.seconds) * 1000).toISOString();
 
   const report = await unary(verifications, "GetReport", { verificationId }, metadata("node-report"));
   const { jwksJson } = await unary(keys, "ListKeys", {}, metadata("node-keys"));

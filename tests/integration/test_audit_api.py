@@ -114,7 +114,7 @@ async def test_only_auditors_may_call_and_refusals_are_audited(stack: Stack, rol
 
 async def _query_as(stack: Stack, role: str) -> None:
     async for _ in stack.stub.QueryEntries(
-        pb.QueryEntriesRequest(action="released"), metadata=stack.md(role)
+        pb.QueryEntriesRequest(action=common_pb2.AUDIT_ACTION_RELEASED), metadata=stack.md(role)
     ):
         pass
 
@@ -135,14 +135,14 @@ async def test_query_by_subject_is_audited_without_the_id_number(stack: Stack) -
 
 
 async def test_filters_and_pages(stack: Stack) -> None:
-    all_released, _ = await stack.query(action="released")
+    all_released, _ = await stack.query(action=common_pb2.AUDIT_ACTION_RELEASED)
     assert len(all_released) == 1
     assert json.loads(all_released[0].body)["verification_id"] == stack.verification_id
     by_case, _ = await stack.query(case_id="CASE-1", actor_system=SYSTEM, actor_user="worker-1")
     assert {json.loads(e.body)["case_id"] for e in by_case} == {"CASE-1"}
     future = Timestamp()
     future.FromDatetime(datetime.now(UTC) + timedelta(days=1))
-    none, _ = await stack.query(since=future)
+    none, _ = await stack.query(start_time=future)
     assert none == []
     seen: list[int] = []
     token = ""
@@ -185,7 +185,7 @@ async def test_export_verifies_offline_and_tampering_is_refused(stack: Stack) ->
 
 
 async def test_checkpoint_and_proofs_verify(stack: Stack) -> None:
-    resp = await stack.stub.GetCheckpoint(pb.GetCheckpointRequest(fresh=True), metadata=stack.md())
+    resp = await stack.stub.CreateCheckpoint(pb.CreateCheckpointRequest(), metadata=stack.md())
     cp = open_checkpoint(resp.checkpoint.note, resp.verifier_key)
     assert cp.size == resp.checkpoint.tree_size > 0
     inc = await stack.stub.ProveInclusion(pb.ProveInclusionRequest(seq=1), metadata=stack.md())
@@ -231,8 +231,8 @@ async def test_receipt_round_trip_and_tampered_envelope(stack: Stack) -> None:
 
 
 async def test_the_log_verifies_after_auditor_activity(stack: Stack) -> None:
-    await stack.query(action="authorize")
-    await stack.stub.GetCheckpoint(pb.GetCheckpointRequest(fresh=True), metadata=stack.md())
+    await stack.query(action=common_pb2.AUDIT_ACTION_AUTHORIZE)
+    await stack.stub.CreateCheckpoint(pb.CreateCheckpointRequest(), metadata=stack.md())
     assert stack.app.auditing is not None
     assert isinstance(stack.app.store, SqlStore)
     async with stack.app.store.db.read_sessions() as s:
@@ -251,3 +251,57 @@ async def test_an_export_line_with_a_float_is_refused_not_crashed(stack: Stack) 
     key = stack.app.auditing.verifier_key if stack.app.auditing else ""
     bad = verify_export_lines([lines[0], json.dumps(doc).encode(), *lines[2:]], key)
     assert (bad.ok, bad.first_bad_seq) == (False, 0) and "canonical" in bad.problem
+
+
+async def test_get_checkpoint_signs_nothing_and_create_checkpoint_signs_one(stack: Stack) -> None:
+    assert stack.app.auditing is not None
+    checkpointer = stack.app.auditing.checkpointer
+    made = await stack.stub.CreateCheckpoint(pb.CreateCheckpointRequest(), metadata=stack.md())
+    assert (await checkpointer.latest()) is not None
+    latest = await checkpointer.latest()
+    assert latest is not None and latest.size == made.checkpoint.tree_size
+    read = await stack.stub.GetCheckpoint(pb.GetCheckpointRequest(), metadata=stack.md())
+    # The read is audited (the log grows) but signs no checkpoint of the grown log.
+    assert read.checkpoint.note == made.checkpoint.note
+    again = await checkpointer.latest()
+    assert again is not None and again.size == made.checkpoint.tree_size
+
+
+async def test_action_filter_is_an_enum_and_unknown_numbers_are_refused(stack: Stack) -> None:
+    entries, _ = await stack.query(action=common_pb2.AUDIT_ACTION_AUTHORIZE)
+    assert entries and {json.loads(e.body)["action"] for e in entries} == {"authorize"}
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stack.query(action=999)
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_unset_means_latest_and_a_set_zero_is_refused(stack: Stack) -> None:
+    vid = stack.verification_id
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stack.stub.GetReceipt(
+            pb.GetReceiptRequest(verification_id=vid, version=0), metadata=stack.md()
+        )
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    latest = await stack.stub.GetReceipt(
+        pb.GetReceiptRequest(verification_id=vid), metadata=stack.md()
+    )
+    first = await stack.stub.GetReceipt(
+        pb.GetReceiptRequest(verification_id=vid, version=1), metadata=stack.md()
+    )
+    assert json.loads(latest.receipt_json)["body"] == json.loads(first.receipt_json)["body"]
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stack.stub.ProveInclusion(
+            pb.ProveInclusionRequest(seq=0, tree_size=0), metadata=stack.md()
+        )
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stack.stub.ProveConsistency(
+            pb.ProveConsistencyRequest(old_size=0, new_size=0), metadata=stack.md()
+        )
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        async for _ in stack.stub.ExportEntries(
+            pb.ExportEntriesRequest(start_seq=0, end_seq=0), metadata=stack.md()
+        ):
+            pass
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT

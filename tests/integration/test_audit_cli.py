@@ -54,7 +54,7 @@ def test_verify_checkpoint_export_and_receipt_round_trip(
     key_file = tmp_path / "audit.vkey"
     key_file.write_text(out.splitlines()[0])
 
-    code, out, _ = run(capsys, "audit", "checkpoint", "--fresh", "--out", str(tmp_path / "cp"))
+    code, out, _ = run(capsys, "audit", "checkpoint", "--out", str(tmp_path / "cp"))
     assert code == 0
     code, out, err = run(
         capsys, "audit", "verify", "--quiet", "--trusted-checkpoint", str(tmp_path / "cp")

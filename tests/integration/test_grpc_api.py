@@ -244,6 +244,30 @@ async def test_health_and_reflection(stack: Stack) -> None:
     assert {"hedui.v1.VerificationService", "hedui.v1.KeyService", "grpc.health.v1.Health"} <= names
 
 
+async def test_reflection_v1_lists_and_describes_the_services(stack: Stack) -> None:
+    """grpc.reflection.v1 (what grpcurl and current clients ask first), besides v1alpha.
+    Its messages are v1alpha's under another package, so v1alpha's classes decode them."""
+    async with grpc.aio.insecure_channel(stack.target) as ch:
+        call = ch.stream_stream(
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+            request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+            response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+        )
+        asks = [
+            reflection_pb2.ServerReflectionRequest(list_services=""),
+            reflection_pb2.ServerReflectionRequest(file_containing_symbol="hedui.v1.AuditService"),
+        ]
+        answers = [r async for r in call(iter(asks), timeout=5)]
+    names = {s.name for s in answers[0].list_services_response.service}
+    assert {
+        "hedui.v1.VerificationService",
+        "hedui.v1.AuditService",
+        "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection",
+    } <= names
+    assert answers[1].file_descriptor_response.file_descriptor_proto
+
+
 async def test_keys_are_a_jwks(stack: Stack) -> None:
     async with stack.client() as c:
         doc = json.loads(await c.jwks())

@@ -16,6 +16,7 @@ import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import error_details_pb2, status_pb2
+from google.type import date_pb2
 from hedui.v1 import (
     audit_pb2,
     audit_pb2_grpc,
@@ -158,7 +159,7 @@ def consent(*numbers: str, name: str = "测试", **kw: Any) -> consent_pb2.Conse
             for i, n in enumerate(numbers)
         ],
         purposes=[common_pb2.PURPOSE_DIBAO],
-        valid_from="2026-01-01",
+        valid_from=date_pb2.Date(year=2026, month=1, day=1),
         evidence_sha256="ab" * 32,
         evidence_location="县民政局档案室 GQ-2026-0012",
     )
@@ -367,7 +368,11 @@ async def test_a_trailing_newline_is_refused_in_every_identifier(stack: Stack) -
                 register(consent(evidence_sha256="ab" * 32 + "\n")),
                 "evidence_sha256",
             ),
-            ("授权书 valid_from", register(consent(valid_from="2026-01-01\n")), "valid_from"),
+            (
+                "授权书 valid_from",
+                register(consent(valid_from=date_pb2.Date(year=2026, month=2, day=30))),
+                "valid_from",
+            ),
             (
                 "revoke number",
                 consent_unary(
@@ -381,7 +386,7 @@ async def test_a_trailing_newline_is_refused_in_every_identifier(stack: Stack) -
                 "number",
             ),
             ("audit case_id", query(audit_pb2.QueryEntriesRequest(case_id="CASE-1\n")), "case_id"),
-            ("audit action", query(audit_pb2.QueryEntriesRequest(action="released\n")), "action"),
+            ("audit action", query(audit_pb2.QueryEntriesRequest(action=999)), "action"),  # type: ignore[arg-type]
             (
                 "audit verification_id",
                 query(audit_pb2.QueryEntriesRequest(verification_id=UNKNOWN_VID + "\n")),
@@ -480,7 +485,14 @@ VERIFICATION_CASES: list[tuple[str, Call, str]] = [
     ),
     (
         "window",
-        create(check(window=pb.Window(start_date="20260101", end_date="2026-06-30"))),
+        create(
+            check(
+                window=pb.Window(
+                    start_date=date_pb2.Date(year=2026, month=0, day=1),
+                    end_date=date_pb2.Date(year=2026, month=6, day=30),
+                )
+            )
+        ),
         "window.start_date",
     ),
     ("request_id length", create(check(request_id="r" * 65)), "request_id"),
@@ -534,8 +546,16 @@ CONSENT_CASES: list[tuple[str, Call, str]] = [
     ),
     ("unknown source", register(consent(sources=[cast(Any, 99)])), "sources[0]"),
     ("unknown purpose", register(consent(purposes=[cast(Any, 99)])), "purposes[0]"),
-    ("valid_from", register(consent(valid_from="2026-W01-1")), "valid_from"),
-    ("valid_until", register(consent(valid_until="20270101")), "valid_until"),
+    (
+        "valid_from",
+        register(consent(valid_from=date_pb2.Date(year=2026, month=13, day=1))),
+        "valid_from",
+    ),
+    (
+        "valid_until",
+        register(consent(valid_until=date_pb2.Date(year=2027, month=1, day=0))),
+        "valid_until",
+    ),
     ("number length", register(consent(number="N" * 65)), "number"),
     ("location length", register(consent(evidence_location="档" * 257)), "evidence_location"),
     ("location control", register(consent(evidence_location="档案\x00")), "evidence_location"),
@@ -563,9 +583,17 @@ AUDIT_CASES: list[tuple[str, Call, str]] = [
         query(audit_pb2.QueryEntriesRequest(page_token="c2VxOjk5OTk5OTk5OTk5OTk5OTk5OTk5OQ==")),
         "page_token",
     ),
-    ("since far", query(audit_pb2.QueryEntriesRequest(since=ts(INT64_MAX))), "since"),
-    ("since early", query(audit_pb2.QueryEntriesRequest(since=ts(-(2**62)))), "since"),
-    ("until nanos", query(audit_pb2.QueryEntriesRequest(until=ts(0, -1))), "until"),
+    (
+        "start_time far",
+        query(audit_pb2.QueryEntriesRequest(start_time=ts(INT64_MAX))),
+        "start_time",
+    ),
+    (
+        "start_time early",
+        query(audit_pb2.QueryEntriesRequest(start_time=ts(-(2**62)))),
+        "start_time",
+    ),
+    ("end_time nanos", query(audit_pb2.QueryEntriesRequest(end_time=ts(0, -1))), "end_time"),
     (
         "verification_id long",
         query(audit_pb2.QueryEntriesRequest(verification_id="v" * 1000)),

@@ -15,7 +15,7 @@ import os
 import shutil
 import subprocess
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -106,3 +106,7 @@ async def test_node_client_registers_checks_watches_and_verifies(
     assert summary["reportVersion"] == max(summary["reportVersions"])
     assert summary["badRequest"]["code"] == "INVALID_ARGUMENT"
     assert "household.region_code" in summary["badRequest"]["fields"]
+    # v0.2's names and types, read from the proto alone: event_time, create_time.
+    assert summary["eventsTimed"] is True
+    created = datetime.fromisoformat(summary["created"].replace("Z", "+00:00"))
+    assert abs(datetime.now(UTC) - created) < timedelta(hours=1)

@@ -19,7 +19,7 @@ from typing import Any
 
 import grpc
 from hedui.v1 import audit_pb2 as pb
-from hedui.v1 import audit_pb2_grpc
+from hedui.v1 import audit_pb2_grpc, common_pb2
 
 from audit.checkpointer import StoredCheckpoint
 from audit.entry import canonical
@@ -28,6 +28,7 @@ from verifier.api.translate import ID_TYPES, check_timestamp
 from verifier.domain import identifiers as ids
 from verifier.domain.errors import FieldViolation, InvalidArgument
 from verifier.domain.ports import Caller
+from verifier.domain.vocabulary import AuditAction
 from verifier.service.auditing import AUDITOR, AuditService, EntryFilter
 
 _STREAM_CHUNK = 100
@@ -49,8 +50,26 @@ def _raise(out: list[FieldViolation]) -> None:
         raise InvalidArgument(out)
 
 
+def audit_action(value: int, field: str, out: list[FieldViolation]) -> str:
+    """The proto AuditAction as the log's action name ("" for unspecified), by name: the
+    numbers are the proto's own, the names are :class:`AuditAction`'s."""
+    if value == common_pb2.AUDIT_ACTION_UNSPECIFIED:
+        return ""
+    number = common_pb2.AuditAction.ValueType(value)
+    name = common_pb2.AuditAction.Name(number) if value in _ACTION_NUMBERS else ""
+    action = AuditAction.__members__.get(name.removeprefix("AUDIT_ACTION_"))
+    if action is None:
+        out.append(FieldViolation(field, "must be an AuditAction value"))
+        return ""
+    return action.value
+
+
+_ACTION_NUMBERS = frozenset(common_pb2.AuditAction.values())
+
+
 def _filter(request: pb.QueryEntriesRequest) -> EntryFilter:
     out: list[FieldViolation] = []
+    action = audit_action(request.action, "action", out)
     given = None
     if request.HasField("subject"):
         given = (ID_TYPES.get(request.subject.id_type), request.subject.id_number)
@@ -62,12 +81,12 @@ def _filter(request: pb.QueryEntriesRequest) -> EntryFilter:
         actor_user=request.actor_user,
         case_id=request.case_id,
         verification_id=request.verification_id,
-        action=request.action,
+        action=action,
     )
     subject = None
     if given is not None and given[0] is not None:
         subject = (given[0], given[1].upper())
-    for name in ("since", "until"):
+    for name in ("start_time", "end_time"):
         if request.HasField(name):
             check_timestamp(getattr(request, name), name, out)
     ids.check_range(request.page_size, "page_size", 0, ids.PAGE_SIZE_MAX, out)
@@ -79,9 +98,9 @@ def _filter(request: pb.QueryEntriesRequest) -> EntryFilter:
         actor_user=request.actor_user,
         case_id=request.case_id,
         verification_id=request.verification_id,
-        action=request.action,
-        since=request.since.ToDatetime(tzinfo=UTC) if request.HasField("since") else None,
-        until=request.until.ToDatetime(tzinfo=UTC) if request.HasField("until") else None,
+        action=action,
+        since=request.start_time.ToDatetime(tzinfo=UTC) if request.HasField("start_time") else None,
+        until=request.end_time.ToDatetime(tzinfo=UTC) if request.HasField("end_time") else None,
     )
 
 
@@ -127,16 +146,16 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         caller = self._identify(context)
         out: list[FieldViolation] = []
         _seq(request.start_seq, "start_seq", out)
-        _seq(request.end_seq, "end_seq", out)
-        if not out and request.end_seq and request.end_seq < request.start_seq:
-            out.append(FieldViolation("end_seq", "must be 0 or at least start_seq"))
+        # Unset is "up to the log's end" (0 for the use case); a set end must be after start.
+        end = request.end_seq if request.HasField("end_seq") else 0
+        if request.HasField("end_seq"):
+            _seq(end, "end_seq", out)
+            if not out and end <= request.start_seq:
+                out.append(FieldViolation("end_seq", "must be more than start_seq"))
         _raise(out)
-        # start_seq may equal the end (an empty export); end_seq is one past the last seq.
-        await self._within_log(
-            caller, [("start_seq", request.start_seq, 1), ("end_seq", request.end_seq, 1)]
-        )
+        await self._within_log(caller, [("start_seq", request.start_seq, 1), ("end_seq", end, 1)])
         buf = bytearray()
-        async for line in await self._service.export(caller, request.start_seq, request.end_seq):
+        async for line in await self._service.export(caller, request.start_seq, end):
             buf += line
             if len(buf) >= _EXPORT_CHUNK:
                 yield pb.ExportEntriesResponse(chunk=bytes(buf))
@@ -148,8 +167,17 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         self, request: pb.GetCheckpointRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.GetCheckpointResponse:
         caller = self._identify(context)
-        cp = await self._service.checkpoint(caller, fresh=request.fresh)
+        cp = await self._service.latest_checkpoint(caller)
         return pb.GetCheckpointResponse(
+            checkpoint=_checkpoint_pb(cp), verifier_key=self._service.verifier_key
+        )
+
+    async def CreateCheckpoint(
+        self, request: pb.CreateCheckpointRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.CreateCheckpointResponse:
+        caller = self._identify(context)
+        cp = await self._service.checkpoint(caller, fresh=True)
+        return pb.CreateCheckpointResponse(
             checkpoint=_checkpoint_pb(cp), verifier_key=self._service.verifier_key
         )
 
@@ -159,14 +187,15 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         caller = self._identify(context)
         out: list[FieldViolation] = []
         _seq(request.seq, "seq", out)
-        _seq(request.tree_size, "tree_size", out)
-        if not out and request.tree_size and request.seq >= request.tree_size:
-            out.append(FieldViolation("seq", "must be inside the tree (less than tree_size)"))
+        # Unset is "against a covering checkpoint" (0 for the use case).
+        size = request.tree_size if request.HasField("tree_size") else 0
+        if request.HasField("tree_size"):
+            _seq(size, "tree_size", out)
+            if not out and request.seq >= size:
+                out.append(FieldViolation("seq", "must be inside the tree (less than tree_size)"))
         _raise(out)
-        await self._within_log(
-            caller, [("seq", request.seq, 0), ("tree_size", request.tree_size, 1)]
-        )
-        p = await self._service.prove_inclusion(caller, request.seq, request.tree_size)
+        await self._within_log(caller, [("seq", request.seq, 0), ("tree_size", size, 1)])
+        p = await self._service.prove_inclusion(caller, request.seq, size)
         return pb.ProveInclusionResponse(
             seq=p.seq,
             tree_size=p.tree_size,
@@ -182,14 +211,17 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         caller = self._identify(context)
         out: list[FieldViolation] = []
         _seq(request.old_size, "old_size", out)
-        _seq(request.new_size, "new_size", out)
-        if not out and request.new_size and request.new_size < request.old_size:
-            out.append(FieldViolation("new_size", "must be 0 or at least old_size"))
+        # Unset is "a new checkpoint of the log as it is now" (0 for the use case).
+        new_size = request.new_size if request.HasField("new_size") else 0
+        if request.HasField("new_size"):
+            _seq(new_size, "new_size", out)
+            if not out and (new_size < 1 or new_size < request.old_size):
+                out.append(FieldViolation("new_size", "must be at least 1 and old_size"))
         _raise(out)
         await self._within_log(
-            caller, [("old_size", request.old_size, 1), ("new_size", request.new_size, 1)]
+            caller, [("old_size", request.old_size, 1), ("new_size", new_size, 1)]
         )
-        p = await self._service.prove_consistency(caller, request.old_size, request.new_size)
+        p = await self._service.prove_consistency(caller, request.old_size, new_size)
         return pb.ProveConsistencyResponse(
             old_size=p.old_size,
             new_size=p.new_size,
@@ -205,8 +237,12 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         caller = self._identify(context)
         out: list[FieldViolation] = []
         ids.VERIFICATION_ID.check(request.verification_id, "verification_id", out)
-        if request.version < 0:
-            out.append(FieldViolation("version", "must be 0 (latest) or a version"))
+        # Unset is the latest (0 for the use case); a set version starts at 1.
+        version = request.version if request.HasField("version") else 0
+        if request.HasField("version") and version < 1:
+            out.append(
+                FieldViolation("version", "must be a version (1 or more); unset for the latest")
+            )
         _raise(out)
-        receipt = await self._service.receipt(caller, request.verification_id, request.version)
+        receipt = await self._service.receipt(caller, request.verification_id, version)
         return pb.GetReceiptResponse(receipt_json=canonical(receipt))

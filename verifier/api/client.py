@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import grpc
+from google.type import date_pb2
 from hedui.v1 import batch_pb2 as batch_pb
 from hedui.v1 import (
     batch_pb2_grpc,
@@ -140,8 +142,8 @@ def request_from_json(
                 for i, s in enumerate(doc.get("sources", []))
             ],
             window=pb.Window(
-                start_date=str(doc.get("window", {}).get("start", "")),
-                end_date=str(doc.get("window", {}).get("end", "")),
+                start_date=_date(doc.get("window", {}).get("start"), "window.start"),
+                end_date=_date(doc.get("window", {}).get("end"), "window.end"),
             ),
             wait=wait,
             hukou_nature=_enum(HUKOU_TO_PB, HukouNature, doc.get("hukou"), "hukou"),
@@ -156,6 +158,20 @@ def request_from_json(
         return req
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise HouseholdFileError(f"household file is missing or mistypes {exc}") from None
+
+
+_ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+
+
+def _date(value: object, where: str) -> date_pb2.Date | None:
+    """A YYYY-MM-DD text as a google.type.Date (None when absent); the server checks that
+    it is a real date."""
+    if value is None or value == "":
+        return None
+    m = _ISO_DATE.fullmatch(value) if isinstance(value, str) else None
+    if m is None:
+        raise HouseholdFileError(f"{where}: must be a date, YYYY-MM-DD")
+    return date_pb2.Date(year=int(m[1]), month=int(m[2]), day=int(m[3]))
 
 
 def _refuse_floats(value: Any, path: str) -> None:
@@ -228,8 +244,9 @@ class Client:
             yield event
 
     async def report(
-        self, vid: str, version: int = 0, timeout: float = 10.0
+        self, vid: str, version: int | None = None, timeout: float = 10.0
     ) -> pb.GetReportResponse:
+        """Report ``version``, or the latest when None."""
         return await self.verifications.GetReport(
             pb.GetReportRequest(verification_id=vid, version=version),
             metadata=self._md,
@@ -380,8 +397,8 @@ def consent_from_json(doc: Mapping[str, Any]) -> consent_pb.Consent:
                 _enum(PURPOSES_TO_PB, Purpose, p, f"purposes[{i}]")
                 for i, p in enumerate(doc.get("purposes", []))
             ],
-            valid_from=str(doc.get("valid_from", "")),
-            valid_until=str(doc.get("valid_until") or ""),
+            valid_from=_date(doc.get("valid_from"), "valid_from"),
+            valid_until=_date(doc.get("valid_until"), "valid_until"),
             evidence_sha256=str(doc.get("evidence_sha256", "")),
             evidence_location=str(doc.get("evidence_location", "")),
         )

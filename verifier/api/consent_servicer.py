@@ -10,6 +10,7 @@ from hedui.v1 import consent_pb2 as pb
 from hedui.v1 import consent_pb2_grpc
 
 from adapters import SourceKind, mask_id_number, mask_name
+from verifier.api.listing_translate import date_pb
 from verifier.api.translate import (
     ID_TYPES,
     ID_TYPES_TO_PB,
@@ -20,6 +21,7 @@ from verifier.api.translate import (
     SOURCES,
     SOURCES_TO_PB,
     capped,
+    date_text,
     timestamp,
 )
 from verifier.domain import identifiers as ids
@@ -77,8 +79,8 @@ def draft_from_pb(c: pb.Consent) -> ConsentDraft:
         ),
         sources=tuple(SOURCES.get(k) for k in sources),
         purposes=tuple(PURPOSES.get(p) for p in purposes),
-        valid_from=c.valid_from,
-        valid_until=c.valid_until,
+        valid_from=date_text(c, "valid_from"),
+        valid_until=date_text(c, "valid_until"),
         evidence_sha256=c.evidence_sha256,
         evidence_location=c.evidence_location,
         wire_violations=tuple(wire),
@@ -111,14 +113,14 @@ def consent_pb(v: ConsentView) -> pb.Consent:
         ],
         sources=[SOURCES_TO_PB[k] for k in d.sources],
         purposes=[PURPOSES_TO_PB[p] for p in d.purposes],
-        valid_from=d.valid_from.isoformat(),
-        valid_until=d.valid_until.isoformat() if d.valid_until else "",
+        valid_from=date_pb(d.valid_from),
+        valid_until=date_pb(d.valid_until) if d.valid_until else None,
         evidence_sha256=d.evidence_sha256,
         evidence_location=d.evidence_location,
         state=STATES_TO_PB[v.state],
         history=[
             pb.ConsentEvent(
-                at=timestamp(e.at),
+                event_time=timestamp(e.at),
                 event=e.event,
                 actor_system=e.actor_system,
                 actor_user=e.actor_user,

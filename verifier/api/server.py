@@ -12,6 +12,7 @@ import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection_pb2 as reflection_v1alpha
 from hedui.v1 import (
     alerts_pb2,
     alerts_pb2_grpc,
@@ -75,6 +76,27 @@ class RunningServer:
 
 
 Probe = Callable[[], Awaitable[None]]
+
+
+REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
+
+
+def _enable_reflection(services: tuple[str, ...], server: grpc.aio.Server) -> None:
+    """Server reflection as grpc.reflection.v1 (what grpcurl and current clients ask for
+    first) and v1alpha (older clients). grpcio-reflection serves only v1alpha; v1's
+    messages are v1alpha's byte for byte under another package name, so one servicer
+    answers both."""
+    names = (*services, reflection.SERVICE_NAME, REFLECTION_V1)
+    servicer = reflection.aio.ReflectionServicer(names)
+    for service in (reflection.SERVICE_NAME, REFLECTION_V1):
+        handlers = {
+            "ServerReflectionInfo": grpc.stream_stream_rpc_method_handler(
+                servicer.ServerReflectionInfo,
+                request_deserializer=reflection_v1alpha.ServerReflectionRequest.FromString,
+                response_serializer=reflection_v1alpha.ServerReflectionResponse.SerializeToString,
+            )
+        }
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
 
 
 async def _check_health(probe: Probe, servicer: Any, serving: bool | None) -> bool:
@@ -145,13 +167,8 @@ async def start_server(
         batch_pb2_grpc.add_BatchServiceServicer_to_server(BatchServicer(batches, who), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (
-            *SERVICES,
-            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-            reflection.SERVICE_NAME,
-        ),
-        server,
+    _enable_reflection(
+        (*SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name), server
     )
     port = (
         server.add_insecure_port(listen)

@@ -22,13 +22,17 @@ from verifier.service.verifications import VerificationService
 Identify = Callable[[grpc.aio.ServicerContext[Any, Any]], Caller]
 
 
-def _check_report_request(verification_id: str, version: int) -> None:
+def _report_version(request: pb.GetReportRequest) -> int:
+    """The version asked for; 0 (the use case's "latest") when unset. A set version
+    starts at 1."""
     out: list[FieldViolation] = []
-    ids.VERIFICATION_ID.check(verification_id, "verification_id", out)
-    if version < 0:
-        out.append(FieldViolation("version", "must be 0 (latest) or a version number"))
+    ids.VERIFICATION_ID.check(request.verification_id, "verification_id", out)
+    version = request.version if request.HasField("version") else 0
+    if request.HasField("version") and version < 1:
+        out.append(FieldViolation("version", "must be a version (1 or more); unset for the latest"))
     if out:
         raise InvalidArgument(out)
+    return version
 
 
 class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
@@ -78,8 +82,8 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
         self, request: pb.GetReportRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.GetReportResponse:
         caller = self._identify(context)
-        _check_report_request(request.verification_id, request.version)
-        report = await self._service.get_report(caller, request.verification_id, request.version)
+        version = _report_version(request)
+        report = await self._service.get_report(caller, request.verification_id, version)
         return report_pb(report)
 
     async def ListVerifications(

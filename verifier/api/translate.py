@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from google.type import date_pb2
 from hedui.v1 import common_pb2 as common
@@ -187,8 +188,8 @@ def draft_from_pb(req: pb.CreateVerificationRequest) -> RequestDraft:
             for m in members
         ),
         sources=tuple(SOURCES.get(s) for s in sources),
-        window_start=req.window.start_date,
-        window_end=req.window.end_date,
+        window_start=date_text(req.window, "start_date"),
+        window_end=date_text(req.window, "end_date"),
         hukou=HUKOU.get(req.hukou_nature),
         declaration=DeclarationDraft(
             incomes=tuple((INCOME_CATEGORIES.get(i.category), i.monthly_fen) for i in incomes),
@@ -209,6 +210,16 @@ def draft_from_pb(req: pb.CreateVerificationRequest) -> RequestDraft:
         current_programs=tuple(PURPOSES.get(p) for p in programs),
         wire_violations=tuple(wire),
     )
+
+
+def date_text(msg: Message, field: str) -> str:
+    """A google.type.Date field as the domain's YYYY-MM-DD text ("" when unset). A
+    partial or impossible date becomes text the domain's date check refuses, naming the
+    field; nothing is guessed or completed here."""
+    if not msg.HasField(field):
+        return ""
+    d: date_pb2.Date = getattr(msg, field)
+    return f"{d.year:04d}-{d.month:02d}-{d.day:02d}"
 
 
 def check_timestamp(ts: Timestamp, field: str, out: list[FieldViolation]) -> None:
@@ -240,7 +251,7 @@ def verification_pb(view: VerificationView, now: datetime | None = None) -> pb.V
         case_id=r.case_id,
         request_id=r.request_id,
         state=STATE_TO_PB[r.state],
-        created_at=timestamp(r.created_at),
+        create_time=timestamp(r.created_at),
         progress=[_progress(o) for o in view.progress],
         latest_report_version=r.latest_version,
         completeness=COMPLETENESS_TO_PB[r.completeness]
@@ -259,7 +270,7 @@ def verification_pb(view: VerificationView, now: datetime | None = None) -> pb.V
 
 
 def event_pb(vid: str, event: Event) -> pb.WatchVerificationResponse:
-    out = pb.WatchVerificationResponse(verification_id=vid, at=timestamp(event.at))
+    out = pb.WatchVerificationResponse(verification_id=vid, event_time=timestamp(event.at))
     if isinstance(event, SourceEvent):
         out.source_progress.CopyFrom(
             pb.SourceProgress(

@@ -26,6 +26,7 @@ from audit.checkpoint import CheckpointError
 from audit.export import ReceiptError, verify_export, verify_receipt
 from audit.verify import LogReport
 from verifier.bootstrap import audit_verifier_keys, open_auditing, verify_audit_log
+from verifier.cli.commands import Subparsers, command, group, offline_command
 from verifier.config import Config
 from verifier.domain.caller import Caller
 from verifier.domain.errors import DomainError, FieldViolation, InvalidArgument
@@ -185,7 +186,11 @@ def audit_export(cfg: Config, args: argparse.Namespace) -> int:
 
 def audit_checkpoint(cfg: Config, args: argparse.Namespace) -> int:
     try:
-        cp = _run(cfg, lambda svc: svc.checkpoint(_caller(), fresh=args.fresh))
+        # As the API: CreateCheckpoint signs one; --latest reads (GetCheckpoint).
+        if args.latest:
+            cp = _run(cfg, lambda svc: svc.latest_checkpoint(_caller()))
+        else:
+            cp = _run(cfg, lambda svc: svc.checkpoint(_caller(), fresh=True))
     except DomainError as exc:
         return _fail(exc)
     if args.out:
@@ -252,7 +257,7 @@ def _key_arg(args: argparse.Namespace) -> str:
     return str(args.key or Path(args.key_file).read_text().strip())
 
 
-def audit_verify_export(_cfg: Config | None, args: argparse.Namespace) -> int:
+def audit_verify_export(args: argparse.Namespace) -> int:
     report = verify_export(args.file, _key_arg(args))
     if report.ok:
         console.print(
@@ -265,7 +270,7 @@ def audit_verify_export(_cfg: Config | None, args: argparse.Namespace) -> int:
     return 1
 
 
-def audit_verify_receipt(_cfg: Config | None, args: argparse.Namespace) -> int:
+def audit_verify_receipt(args: argparse.Namespace) -> int:
     envelope = Path(args.envelope).read_bytes() if args.envelope else None
     try:
         r = verify_receipt(Path(args.file).read_bytes(), _key_arg(args), envelope)
@@ -286,24 +291,21 @@ def audit_key(cfg: Config, _args: argparse.Namespace) -> int:
     return 0
 
 
-def register(
-    aud: argparse._SubParsersAction[argparse.ArgumentParser],
-) -> None:
-    """Add the audit subcommands (``verify`` replaces the chain-only one)."""
+def register(sub: Subparsers) -> None:
+    """Add `audit …` to the `hedui` parser (`verify-export` and `verify-receipt` offline)."""
+    aud = group(sub, "audit", "audit log")
 
-    def cmd(name: str, fn: Callable[..., int], help_: str) -> argparse.ArgumentParser:
-        sp = aud.add_parser(name, help=help_, description=help_)
-        sp.set_defaults(fn=fn)
-        return sp
-
-    v = cmd(
+    v = command(
+        aud,
         "verify",
         audit_verify,
         "recompute chain, Merkle tree and checkpoints; name the first bad seq",
     )
     v.add_argument("--quiet", action="store_true")
     v.add_argument("--trusted-checkpoint", help="a checkpoint note kept outside hedui")
-    q = cmd("query", audit_query, "entries by subject, actor, case, action, time (JSON lines)")
+    q = command(
+        aud, "query", audit_query, "entries by subject, actor, case, action, time (JSON lines)"
+    )
     q.add_argument(
         "--subject-type",
         choices=[t.value for t in IdType],
@@ -317,19 +319,21 @@ def register(
     q.add_argument("--since", help="ISO 8601 with time zone, inclusive")
     q.add_argument("--until", help="ISO 8601 with time zone, exclusive")
     q.add_argument("--limit", type=int, default=1000)
-    e = cmd("export", audit_export, "a seq range as JSON lines with inclusion proofs")
+    e = command(aud, "export", audit_export, "a seq range as JSON lines with inclusion proofs")
     e.add_argument("--from", dest="start", type=int, default=0)
     e.add_argument("--to", dest="end", type=int, default=0, help="exclusive; 0 = up to now")
     e.add_argument("--out", required=True)
-    c = cmd("checkpoint", audit_checkpoint, "print the latest signed checkpoint (or a fresh one)")
-    c.add_argument("--fresh", action="store_true")
+    c = command(
+        aud, "checkpoint", audit_checkpoint, "sign and print a checkpoint of the log as it is now"
+    )
+    c.add_argument("--latest", action="store_true", help="print the latest one; sign nothing")
     c.add_argument("--out")
-    p = cmd("prove", audit_prove, "inclusion (--seq) or consistency (--old, --new) proof")
+    p = command(aud, "prove", audit_prove, "inclusion (--seq) or consistency (--old, --new) proof")
     p.add_argument("--seq", type=int)
     p.add_argument("--size", type=int)
     p.add_argument("--old", type=int)
     p.add_argument("--new", type=int)
-    r = cmd("receipt", audit_receipt, "the release receipt of a report")
+    r = command(aud, "receipt", audit_receipt, "the release receipt of a report")
     r.add_argument("verification_id")
     r.add_argument("--version", type=int, default=0)
     r.add_argument("--out")
@@ -337,11 +341,11 @@ def register(
         ("verify-export", audit_verify_export, "check an export with only the file and the key"),
         ("verify-receipt", audit_verify_receipt, "check a receipt (and a report envelope)"),
     ):
-        x = cmd(name, fn, what)
+        x = offline_command(aud, name, fn, what)
         x.add_argument("file")
         key = x.add_mutually_exclusive_group(required=True)
         key.add_argument("--key", help="the audit verifier key string")
         key.add_argument("--key-file")
         if name == "verify-receipt":
             x.add_argument("--envelope", help="the report's DSSE envelope file")
-    cmd("key", audit_key, "print the audit verifier key string(s) (C2SP signed-note)")
+    command(aud, "key", audit_key, "print the audit verifier key string(s) (C2SP signed-note)")

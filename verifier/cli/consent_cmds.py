@@ -7,7 +7,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import grpc
 from hedui.v1 import consent_pb2
@@ -17,6 +17,7 @@ from rich.table import Table
 from verifier.api.client import Client, HouseholdFileError, consent_from_json
 from verifier.api.tls import client_credentials
 from verifier.cli.certs import PkiLayout
+from verifier.cli.commands import Subparsers, command, group
 from verifier.config import Config
 from verifier.domain.vocabulary import Role
 
@@ -75,14 +76,16 @@ def show_consent(c: consent_pb2.Consent) -> None:
     for s in c.subjects:
         t.add_row(s.name, s.id_number, str(s.relation))
     console.print(t)
-    until = c.valid_until or "救助终止"
+    valid_from = f"{c.valid_from.year:04d}-{c.valid_from.month:02d}-{c.valid_from.day:02d}"
+    u = c.valid_until
+    until = f"{u.year:04d}-{u.month:02d}-{u.day:02d}" if c.HasField("valid_until") else "救助终止"
     sources = list(c.sources) or "全部"
-    console.print(f"有效期 {c.valid_from} 至 {until}")
+    console.print(f"有效期 {valid_from} 至 {until}")
     console.print(f"用途 {list(c.purposes)}；来源 {sources}")
     console.print(f"凭证 SHA-256 {c.evidence_sha256[:16]}…，存放 {c.evidence_location}")
     for e in c.history:
         console.print(
-            f"  {e.at.ToJsonString()} {e.event} {e.actor_system}/{e.actor_user} {e.detail}"
+            f"  {e.event_time.ToJsonString()} {e.event} {e.actor_system}/{e.actor_user} {e.detail}"
         )
 
 
@@ -117,21 +120,18 @@ def consent_show(_cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: Any) -> None:
+def register(sub: Subparsers) -> None:
     """Add `consent register|revoke|show` to the `hedui` parser."""
-    con = sub.add_parser("consent", help="授权书 registry").add_subparsers(
-        dest="consent_cmd", required=True
+    con = group(sub, "consent", "授权书 registry")
+    r = command(
+        con, "register", consent_register, "register a signed authorization from a JSON file"
     )
-    r = con.add_parser("register", help="register a signed authorization from a JSON file")
     r.add_argument("file")
     add_client_arguments(r)
-    r.set_defaults(fn=consent_register)
-    v = con.add_parser("revoke", help="revoke an authorization")
+    v = command(con, "revoke", consent_revoke, "revoke an authorization")
     v.add_argument("number")
     v.add_argument("--reason", required=True)
     add_client_arguments(v)
-    v.set_defaults(fn=consent_revoke)
-    s = con.add_parser("show", help="an authorization and its history (masked)")
+    s = command(con, "show", consent_show, "an authorization and its history (masked)")
     s.add_argument("number")
     add_client_arguments(s)
-    s.set_defaults(fn=consent_show)

@@ -243,6 +243,14 @@ class AuditService:
         except ValueError as exc:
             raise InvalidArgument([FieldViolation("end_seq", str(exc))]) from None
 
+    async def latest_checkpoint(self, caller: Caller) -> StoredCheckpoint:
+        """The latest stored checkpoint; signs nothing (NotFound before the first)."""
+        await self._record(caller, "checkpoint", details={"fresh": False})
+        cp = await self.checkpointer.latest()
+        if cp is None:
+            raise NotFound("no checkpoint has been signed yet")
+        return cp
+
     async def checkpoint(self, caller: Caller, *, fresh: bool = False) -> StoredCheckpoint:
         """The latest checkpoint, or a new one of the log as it is now."""
         await self._record(caller, "checkpoint", details={"fresh": fresh})

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from hedui.v1 import common_pb2 as hedui_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14hedui/v1/audit.proto\x12\x08hedui.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15hedui/v1/common.proto\"E\n\rSubjectFilter\x12!\n\x07id_type\x18\x01 \x01(\x0e\x32\x10.hedui.v1.IdType\x12\x11\n\tid_number\x18\x02 \x01(\t\"\xa0\x02\n\x13QueryEntriesRequest\x12(\n\x07subject\x18\x01 \x01(\x0b\x32\x17.hedui.v1.SubjectFilter\x12\x14\n\x0c\x61\x63tor_system\x18\x02 \x01(\t\x12\x12\n\nactor_user\x18\x03 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x04 \x01(\t\x12\x17\n\x0fverification_id\x18\x05 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x06 \x01(\t\x12)\n\x05since\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\t \x01(\x05\x12\x12\n\npage_token\x18\n \x01(\t\":\n\nAuditEntry\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x0c\n\x04\x62ody\x18\x02 \x01(\x0c\x12\x11\n\tleaf_hash\x18\x03 \x01(\x0c\"V\n\x14QueryEntriesResponse\x12%\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x14.hedui.v1.AuditEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\":\n\x14\x45xportEntriesRequest\x12\x11\n\tstart_seq\x18\x01 \x01(\x03\x12\x0f\n\x07\x65nd_seq\x18\x02 \x01(\x03\"&\n\x15\x45xportEntriesResponse\x12\r\n\x05\x63hunk\x18\x01 \x01(\x0c\"%\n\x14GetCheckpointRequest\x12\r\n\x05\x66resh\x18\x01 \x01(\x08\"@\n\nCheckpoint\x12\x0c\n\x04note\x18\x01 \x01(\x0c\x12\x11\n\ttree_size\x18\x02 \x01(\x03\x12\x11\n\troot_hash\x18\x03 \x01(\x0c\"W\n\x15GetCheckpointResponse\x12(\n\ncheckpoint\x18\x01 \x01(\x0b\x32\x14.hedui.v1.Checkpoint\x12\x14\n\x0cverifier_key\x18\x02 \x01(\t\"7\n\x15ProveInclusionRequest\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x11\n\ttree_size\x18\x02 \x01(\x03\"\x92\x01\n\x16ProveInclusionResponse\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x11\n\ttree_size\x18\x02 \x01(\x03\x12\x11\n\tleaf_hash\x18\x03 \x01(\x0c\x12\r\n\x05proof\x18\x04 \x03(\x0c\x12\x0c\n\x04\x62ody\x18\x05 \x01(\x0c\x12(\n\ncheckpoint\x18\x06 \x01(\x0b\x32\x14.hedui.v1.Checkpoint\"=\n\x17ProveConsistencyRequest\x12\x10\n\x08old_size\x18\x01 \x01(\x03\x12\x10\n\x08new_size\x18\x02 \x01(\x03\"\x9b\x01\n\x18ProveConsistencyResponse\x12\x10\n\x08old_size\x18\x01 \x01(\x03\x12\x10\n\x08new_size\x18\x02 \x01(\x03\x12\x10\n\x08old_root\x18\x03 \x01(\x0c\x12\x10\n\x08new_root\x18\x04 \x01(\x0c\x12\r\n\x05proof\x18\x05 \x03(\x0c\x12(\n\ncheckpoint\x18\x06 \x01(\x0b\x32\x14.hedui.v1.Checkpoint\"=\n\x11GetReceiptRequest\x12\x17\n\x0fverification_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\"*\n\x12GetReceiptResponse\x12\x14\n\x0creceipt_json\x18\x01 \x01(\x0c\x32\xfe\x03\n\x0c\x41uditService\x12O\n\x0cQueryEntries\x12\x1d.hedui.v1.QueryEntriesRequest\x1a\x1e.hedui.v1.QueryEntriesResponse0\x01\x12R\n\rExportEntries\x12\x1e.hedui.v1.ExportEntriesRequest\x1a\x1f.hedui.v1.ExportEntriesResponse0\x01\x12P\n\rGetCheckpoint\x12\x1e.hedui.v1.GetCheckpointRequest\x1a\x1f.hedui.v1.GetCheckpointResponse\x12S\n\x0eProveInclusion\x12\x1f.hedui.v1.ProveInclusionRequest\x1a .hedui.v1.ProveInclusionResponse\x12Y\n\x10ProveConsistency\x12!.hedui.v1.ProveConsistencyRequest\x1a\".hedui.v1.ProveConsistencyResponse\x12G\n\nGetReceipt\x12\x1b.hedui.v1.GetReceiptRequest\x1a\x1c.hedui.v1.GetReceiptResponseB>\n\x0c\x64\x65v.hedui.v1P\x01Z!hedui.dev/gen/go/hedui/v1;heduiv1\xaa\x02\x08Hedui.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14hedui/v1/audit.proto\x12\x08hedui.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15hedui/v1/common.proto\"E\n\rSubjectFilter\x12!\n\x07id_type\x18\x01 \x01(\x0e\x32\x10.hedui.v1.IdType\x12\x11\n\tid_number\x18\x02 \x01(\t\"\xc5\x02\n\x13QueryEntriesRequest\x12(\n\x07subject\x18\x01 \x01(\x0b\x32\x17.hedui.v1.SubjectFilter\x12\x14\n\x0c\x61\x63tor_system\x18\x02 \x01(\t\x12\x12\n\nactor_user\x18\x03 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x04 \x01(\t\x12\x17\n\x0fverification_id\x18\x05 \x01(\t\x12%\n\x06\x61\x63tion\x18\x0b \x01(\x0e\x32\x15.hedui.v1.AuditAction\x12.\n\nstart_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\t \x01(\x05\x12\x12\n\npage_token\x18\n \x01(\tJ\x04\x08\x06\x10\x07\":\n\nAuditEntry\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x0c\n\x04\x62ody\x18\x02 \x01(\x0c\x12\x11\n\tleaf_hash\x18\x03 \x01(\x0c\"V\n\x14QueryEntriesResponse\x12%\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x14.hedui.v1.AuditEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"K\n\x14\x45xportEntriesRequest\x12\x11\n\tstart_seq\x18\x01 \x01(\x03\x12\x14\n\x07\x65nd_seq\x18\x02 \x01(\x03H\x00\x88\x01\x01\x42\n\n\x08_end_seq\"&\n\x15\x45xportEntriesResponse\x12\r\n\x05\x63hunk\x18\x01 \x01(\x0c\"#\n\x14GetCheckpointRequestJ\x04\x08\x01\x10\x02R\x05\x66resh\"\x19\n\x17\x43reateCheckpointRequest\"Z\n\x18\x43reateCheckpointResponse\x12(\n\ncheckpoint\x18\x01 \x01(\x0b\x32\x14.hedui.v1.Checkpoint\x12\x14\n\x0cverifier_key\x18\x02 \x01(\t\"@\n\nCheckpoint\x12\x0c\n\x04note\x18\x01 \x01(\x0c\x12\x11\n\ttree_size\x18\x02 \x01(\x03\x12\x11\n\troot_hash\x18\x03 \x01(\x0c\"W\n\x15GetCheckpointResponse\x12(\n\ncheckpoint\x18\x01 \x01(\x0b\x32\x14.hedui.v1.Checkpoint\x12\x14\n\x0cverifier_key\x18\x02 \x01(\t\"J\n\x15ProveInclusionRequest\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x16\n\ttree_size\x18\x02 \x01(\x03H\x00\x88\x01\x01\x42\x0c\n\n_tree_size\"\x92\x01\n\x16ProveInclusionResponse\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x11\n\ttree_size\x18\x02 \x01(\x03\x12\x11\n\tleaf_hash\x18\x03 \x01(\x0c\x12\r\n\x05proof\x18\x04 \x03(\x0c\x12\x0c\n\x04\x62ody\x18\x05 \x01(\x0c\x12(\n\ncheckpoint\x18\x06 \x01(\x0b\x32\x14.hedui.v1.Checkpoint\"O\n\x17ProveConsistencyRequest\x12\x10\n\x08old_size\x18\x01 \x01(\x03\x12\x15\n\x08new_size\x18\x02 \x01(\x03H\x00\x88\x01\x01\x42\x0b\n\t_new_size\"\x9b\x01\n\x18ProveConsistencyResponse\x12\x10\n\x08old_size\x18\x01 \x01(\x03\x12\x10\n\x08new_size\x18\x02 \x01(\x03\x12\x10\n\x08old_root\x18\x03 \x01(\x0c\x12\x10\n\x08new_root\x18\x04 \x01(\x0c\x12\r\n\x05proof\x18\x05 \x03(\x0c\x12(\n\ncheckpoint\x18\x06 \x01(\x0b\x32\x14.hedui.v1.Checkpoint\"N\n\x11GetReceiptRequest\x12\x17\n\x0fverification_id\x18\x01 \x01(\t\x12\x14\n\x07version\x18\x02 \x01(\x05H\x00\x88\x01\x01\x42\n\n\x08_version\"*\n\x12GetReceiptResponse\x12\x14\n\x0creceipt_json\x18\x01 \x01(\x0c\x32\xd9\x04\n\x0c\x41uditService\x12O\n\x0cQueryEntries\x12\x1d.hedui.v1.QueryEntriesRequest\x1a\x1e.hedui.v1.QueryEntriesResponse0\x01\x12R\n\rExportEntries\x12\x1e.hedui.v1.ExportEntriesRequest\x1a\x1f.hedui.v1.ExportEntriesResponse0\x01\x12P\n\rGetCheckpoint\x12\x1e.hedui.v1.GetCheckpointRequest\x1a\x1f.hedui.v1.GetCheckpointResponse\x12Y\n\x10\x43reateCheckpoint\x12!.hedui.v1.CreateCheckpointRequest\x1a\".hedui.v1.CreateCheckpointResponse\x12S\n\x0eProveInclusion\x12\x1f.hedui.v1.ProveInclusionRequest\x1a .hedui.v1.ProveInclusionResponse\x12Y\n\x10ProveConsistency\x12!.hedui.v1.ProveConsistencyRequest\x1a\".hedui.v1.ProveConsistencyResponse\x12G\n\nGetReceipt\x12\x1b.hedui.v1.GetReceiptRequest\x1a\x1c.hedui.v1.GetReceiptResponseB>\n\x0c\x64\x65v.hedui.v1P\x01Z!hedui.dev/gen/go/hedui/v1;heduiv1\xaa\x02\x08Hedui.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,33 +37,37 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SUBJECTFILTER']._serialized_start=90
   _globals['_SUBJECTFILTER']._serialized_end=159
   _globals['_QUERYENTRIESREQUEST']._serialized_start=162
-  _globals['_QUERYENTRIESREQUEST']._serialized_end=450
-  _globals['_AUDITENTRY']._serialized_start=452
-  _globals['_AUDITENTRY']._serialized_end=510
-  _globals['_QUERYENTRIESRESPONSE']._serialized_start=512
-  _globals['_QUERYENTRIESRESPONSE']._serialized_end=598
-  _globals['_EXPORTENTRIESREQUEST']._serialized_start=600
-  _globals['_EXPORTENTRIESREQUEST']._serialized_end=658
-  _globals['_EXPORTENTRIESRESPONSE']._serialized_start=660
-  _globals['_EXPORTENTRIESRESPONSE']._serialized_end=698
-  _globals['_GETCHECKPOINTREQUEST']._serialized_start=700
-  _globals['_GETCHECKPOINTREQUEST']._serialized_end=737
-  _globals['_CHECKPOINT']._serialized_start=739
-  _globals['_CHECKPOINT']._serialized_end=803
-  _globals['_GETCHECKPOINTRESPONSE']._serialized_start=805
-  _globals['_GETCHECKPOINTRESPONSE']._serialized_end=892
-  _globals['_PROVEINCLUSIONREQUEST']._serialized_start=894
-  _globals['_PROVEINCLUSIONREQUEST']._serialized_end=949
-  _globals['_PROVEINCLUSIONRESPONSE']._serialized_start=952
-  _globals['_PROVEINCLUSIONRESPONSE']._serialized_end=1098
-  _globals['_PROVECONSISTENCYREQUEST']._serialized_start=1100
-  _globals['_PROVECONSISTENCYREQUEST']._serialized_end=1161
-  _globals['_PROVECONSISTENCYRESPONSE']._serialized_start=1164
-  _globals['_PROVECONSISTENCYRESPONSE']._serialized_end=1319
-  _globals['_GETRECEIPTREQUEST']._serialized_start=1321
-  _globals['_GETRECEIPTREQUEST']._serialized_end=1382
-  _globals['_GETRECEIPTRESPONSE']._serialized_start=1384
-  _globals['_GETRECEIPTRESPONSE']._serialized_end=1426
-  _globals['_AUDITSERVICE']._serialized_start=1429
-  _globals['_AUDITSERVICE']._serialized_end=1939
+  _globals['_QUERYENTRIESREQUEST']._serialized_end=487
+  _globals['_AUDITENTRY']._serialized_start=489
+  _globals['_AUDITENTRY']._serialized_end=547
+  _globals['_QUERYENTRIESRESPONSE']._serialized_start=549
+  _globals['_QUERYENTRIESRESPONSE']._serialized_end=635
+  _globals['_EXPORTENTRIESREQUEST']._serialized_start=637
+  _globals['_EXPORTENTRIESREQUEST']._serialized_end=712
+  _globals['_EXPORTENTRIESRESPONSE']._serialized_start=714
+  _globals['_EXPORTENTRIESRESPONSE']._serialized_end=752
+  _globals['_GETCHECKPOINTREQUEST']._serialized_start=754
+  _globals['_GETCHECKPOINTREQUEST']._serialized_end=789
+  _globals['_CREATECHECKPOINTREQUEST']._serialized_start=791
+  _globals['_CREATECHECKPOINTREQUEST']._serialized_end=816
+  _globals['_CREATECHECKPOINTRESPONSE']._serialized_start=818
+  _globals['_CREATECHECKPOINTRESPONSE']._serialized_end=908
+  _globals['_CHECKPOINT']._serialized_start=910
+  _globals['_CHECKPOINT']._serialized_end=974
+  _globals['_GETCHECKPOINTRESPONSE']._serialized_start=976
+  _globals['_GETCHECKPOINTRESPONSE']._serialized_end=1063
+  _globals['_PROVEINCLUSIONREQUEST']._serialized_start=1065
+  _globals['_PROVEINCLUSIONREQUEST']._serialized_end=1139
+  _globals['_PROVEINCLUSIONRESPONSE']._serialized_start=1142
+  _globals['_PROVEINCLUSIONRESPONSE']._serialized_end=1288
+  _globals['_PROVECONSISTENCYREQUEST']._serialized_start=1290
+  _globals['_PROVECONSISTENCYREQUEST']._serialized_end=1369
+  _globals['_PROVECONSISTENCYRESPONSE']._serialized_start=1372
+  _globals['_PROVECONSISTENCYRESPONSE']._serialized_end=1527
+  _globals['_GETRECEIPTREQUEST']._serialized_start=1529
+  _globals['_GETRECEIPTREQUEST']._serialized_end=1607
+  _globals['_GETRECEIPTRESPONSE']._serialized_start=1609
+  _globals['_GETRECEIPTRESPONSE']._serialized_end=1651
+  _globals['_AUDITSERVICE']._serialized_start=1654
+  _globals['_AUDITSERVICE']._serialized_end=2255
 # @@protoc_insertion_point(module_scope)

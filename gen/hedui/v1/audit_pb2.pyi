@@ -60,8 +60,8 @@ class QueryEntriesRequest(_message.Message):
     CASE_ID_FIELD_NUMBER: _builtins.int
     VERIFICATION_ID_FIELD_NUMBER: _builtins.int
     ACTION_FIELD_NUMBER: _builtins.int
-    SINCE_FIELD_NUMBER: _builtins.int
-    UNTIL_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     actor_system: _builtins.str
@@ -72,10 +72,8 @@ class QueryEntriesRequest(_message.Message):
     """A case id (see common.proto)."""
     verification_id: _builtins.str
     """A verification id: a UUID in lowercase hex, 36 characters."""
-    action: _builtins.str
-    """[a-z][a-z0-9_]{0,63}, e.g. "authorize", "access_intent", "released",
-    "report_read", "audit_read".
-    """
+    action: _common_pb2.AuditAction.ValueType
+    """Only entries of this action; unspecified means any. An unknown number is refused."""
     page_size: _builtins.int
     """0 means 100; at most 1000 (more is refused, not trimmed); negative is refused."""
     page_token: _builtins.str
@@ -83,12 +81,16 @@ class QueryEntriesRequest(_message.Message):
     @_builtins.property
     def subject(self) -> Global___SubjectFilter: ...
     @_builtins.property
-    def since(self) -> _timestamp_pb2.Timestamp:
-        """Inclusive; within google.protobuf.Timestamp's range (years 0001 to 9999)."""
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """Only entries written at or after this time; within google.protobuf.Timestamp's
+        range (years 0001 to 9999).
+        """
 
     @_builtins.property
-    def until(self) -> _timestamp_pb2.Timestamp:
-        """Exclusive; within google.protobuf.Timestamp's range (years 0001 to 9999)."""
+    def end_time(self) -> _timestamp_pb2.Timestamp:
+        """Only entries written before this time (exclusive); within google.protobuf.Timestamp's
+        range (years 0001 to 9999).
+        """
 
     def __init__(
         self,
@@ -98,15 +100,15 @@ class QueryEntriesRequest(_message.Message):
         actor_user: _builtins.str = ...,
         case_id: _builtins.str = ...,
         verification_id: _builtins.str = ...,
-        action: _builtins.str = ...,
-        since: _timestamp_pb2.Timestamp | None = ...,
-        until: _timestamp_pb2.Timestamp | None = ...,
+        action: _common_pb2.AuditAction.ValueType = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["since", b"since", "subject", b"subject", "until", b"until"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time", "subject", b"subject"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "actor_system", b"actor_system", "actor_user", b"actor_user", "case_id", b"case_id", "page_size", b"page_size", "page_token", b"page_token", "since", b"since", "subject", b"subject", "until", b"until", "verification_id", b"verification_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "actor_system", b"actor_system", "actor_user", b"actor_user", "case_id", b"case_id", "end_time", b"end_time", "page_size", b"page_size", "page_token", b"page_token", "start_time", b"start_time", "subject", b"subject", "verification_id", b"verification_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -172,20 +174,22 @@ class ExportEntriesRequest(_message.Message):
     start_seq: _builtins.int
     """First seq exported: 0 to the log's size."""
     end_seq: _builtins.int
-    """One past the last seq exported, at least start_seq and at most the log's size;
-    0 means up to the log's current end.
+    """One past the last seq exported: more than start_seq and at most the log's size
+    (0 is refused). Unset means up to the log's current end.
     """
     def __init__(
         self,
         *,
         start_seq: _builtins.int = ...,
-        end_seq: _builtins.int = ...,
+        end_seq: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_end_seq", b"_end_seq", "end_seq", b"end_seq"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_seq", b"end_seq", "start_seq", b"start_seq"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_end_seq", b"_end_seq", "end_seq", b"end_seq", "start_seq", b"start_seq"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__end_seq: _TypeAlias = _typing.Literal["end_seq"]  # noqa: Y015
+    _WhichOneofArgType__end_seq: _TypeAlias = _typing.Literal["_end_seq", b"_end_seq"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__end_seq) -> _WhichOneofReturnType__end_seq | None: ...
 
 Global___ExportEntriesRequest: _TypeAlias = ExportEntriesRequest  # noqa: Y015
 
@@ -212,21 +216,59 @@ Global___ExportEntriesResponse: _TypeAlias = ExportEntriesResponse  # noqa: Y015
 class GetCheckpointRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
-    FRESH_FIELD_NUMBER: _builtins.int
-    fresh: _builtins.bool
-    """Sign a checkpoint of the log as it is now instead of returning the latest."""
     def __init__(
         self,
-        *,
-        fresh: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["fresh", b"fresh"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetCheckpointRequest: _TypeAlias = GetCheckpointRequest  # noqa: Y015
+
+@_typing.final
+class CreateCheckpointRequest(_message.Message):
+    """No fields."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateCheckpointRequest: _TypeAlias = CreateCheckpointRequest  # noqa: Y015
+
+@_typing.final
+class CreateCheckpointResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHECKPOINT_FIELD_NUMBER: _builtins.int
+    VERIFIER_KEY_FIELD_NUMBER: _builtins.int
+    verifier_key: _builtins.str
+    """"<name>+<key id>+<base64 key>": check it against the key published out of band."""
+    @_builtins.property
+    def checkpoint(self) -> Global___Checkpoint:
+        """The checkpoint just signed."""
+
+    def __init__(
+        self,
+        *,
+        checkpoint: Global___Checkpoint | None = ...,
+        verifier_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["checkpoint", b"checkpoint"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkpoint", b"checkpoint", "verifier_key", b"verifier_key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateCheckpointResponse: _TypeAlias = CreateCheckpointResponse  # noqa: Y015
 
 @_typing.final
 class Checkpoint(_message.Message):
@@ -287,20 +329,22 @@ class ProveInclusionRequest(_message.Message):
     seq: _builtins.int
     """An entry of the log: 0 to the log's size - 1 (and below tree_size when given)."""
     tree_size: _builtins.int
-    """At most the log's size; 0 means against a stored checkpoint that covers seq (made
-    on demand).
+    """More than seq and at most the log's size (0 is refused). Unset means against a
+    stored checkpoint that covers seq (signed on demand when none does yet).
     """
     def __init__(
         self,
         *,
         seq: _builtins.int = ...,
-        tree_size: _builtins.int = ...,
+        tree_size: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_tree_size", b"_tree_size", "tree_size", b"tree_size"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["seq", b"seq", "tree_size", b"tree_size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_tree_size", b"_tree_size", "seq", b"seq", "tree_size", b"tree_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__tree_size: _TypeAlias = _typing.Literal["tree_size"]  # noqa: Y015
+    _WhichOneofArgType__tree_size: _TypeAlias = _typing.Literal["_tree_size", b"_tree_size"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__tree_size) -> _WhichOneofReturnType__tree_size | None: ...
 
 Global___ProveInclusionRequest: _TypeAlias = ProveInclusionRequest  # noqa: Y015
 
@@ -324,7 +368,7 @@ class ProveInclusionResponse(_message.Message):
 
     @_builtins.property
     def checkpoint(self) -> Global___Checkpoint:
-        """Set when tree_size was 0 in the request."""
+        """Set when tree_size was unset in the request."""
 
     def __init__(
         self,
@@ -351,20 +395,24 @@ class ProveConsistencyRequest(_message.Message):
     OLD_SIZE_FIELD_NUMBER: _builtins.int
     NEW_SIZE_FIELD_NUMBER: _builtins.int
     old_size: _builtins.int
-    """0 to new_size (or to the log's size when new_size is 0)."""
+    """0 to new_size (or to the log's size when new_size is unset)."""
     new_size: _builtins.int
-    """At most the log's size; 0 means a new checkpoint of the log as it is now."""
+    """At least old_size and 1, at most the log's size (0 is refused). Unset means a new
+    checkpoint of the log as it is now (signed by this call).
+    """
     def __init__(
         self,
         *,
         old_size: _builtins.int = ...,
-        new_size: _builtins.int = ...,
+        new_size: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_new_size", b"_new_size", "new_size", b"new_size"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["new_size", b"new_size", "old_size", b"old_size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_new_size", b"_new_size", "new_size", b"new_size", "old_size", b"old_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__new_size: _TypeAlias = _typing.Literal["new_size"]  # noqa: Y015
+    _WhichOneofArgType__new_size: _TypeAlias = _typing.Literal["_new_size", b"_new_size"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__new_size) -> _WhichOneofReturnType__new_size | None: ...
 
 Global___ProveConsistencyRequest: _TypeAlias = ProveConsistencyRequest  # noqa: Y015
 
@@ -386,7 +434,7 @@ class ProveConsistencyResponse(_message.Message):
     def proof(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]: ...
     @_builtins.property
     def checkpoint(self) -> Global___Checkpoint:
-        """Set when new_size was 0 in the request."""
+        """Set when new_size was unset in the request."""
 
     def __init__(
         self,
@@ -415,18 +463,20 @@ class GetReceiptRequest(_message.Message):
     verification_id: _builtins.str
     """A verification id: a UUID in lowercase hex, 36 characters."""
     version: _builtins.int
-    """0 means the latest version; negative is refused."""
+    """A report version, 1 or more; unset means the latest. 0 or negative is refused."""
     def __init__(
         self,
         *,
         verification_id: _builtins.str = ...,
-        version: _builtins.int = ...,
+        version: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_version", b"_version", "version", b"version"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["verification_id", b"verification_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_version", b"_version", "verification_id", b"verification_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__version: _TypeAlias = _typing.Literal["version"]  # noqa: Y015
+    _WhichOneofArgType__version: _TypeAlias = _typing.Literal["_version", b"_version"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__version) -> _WhichOneofReturnType__version | None: ...
 
 Global___GetReceiptRequest: _TypeAlias = GetReceiptRequest  # noqa: Y015
 

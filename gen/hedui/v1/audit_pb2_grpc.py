@@ -29,6 +29,11 @@ class AuditServiceStub:
     """The audit log for auditors: queries, exports with proofs, signed checkpoints (C2SP
     tlog-checkpoint), RFC 6962 inclusion and consistency proofs, and release receipts.
     Only callers acting in the role "auditor" may call it; every call is itself audited.
+    Every call needs mTLS and the metadata x-hedui-user and x-hedui-role: "auditor"
+    (x-request-id is optional) as common.proto describes. Another role is
+    PERMISSION_DENIED with reason ROLE_NOT_ALLOWED (the refusal is itself an audit entry);
+    a bad field is INVALID_ARGUMENT with a BadRequest naming it. Any RPC may return
+    UNAVAILABLE (retry with backoff) or INTERNAL (with the request id).
 
     Every field is checked before the call is recorded; a refused request writes nothing.
     Seqs and tree sizes are 0 to 2^53-1 (audit bodies are RFC 8785 JSON, whose numbers
@@ -56,6 +61,11 @@ class AuditServiceStub:
                 request_serializer=hedui_dot_v1_dot_audit__pb2.GetCheckpointRequest.SerializeToString,
                 response_deserializer=hedui_dot_v1_dot_audit__pb2.GetCheckpointResponse.FromString,
                 _registered_method=True)
+        self.CreateCheckpoint = channel.unary_unary(
+                '/hedui.v1.AuditService/CreateCheckpoint',
+                request_serializer=hedui_dot_v1_dot_audit__pb2.CreateCheckpointRequest.SerializeToString,
+                response_deserializer=hedui_dot_v1_dot_audit__pb2.CreateCheckpointResponse.FromString,
+                _registered_method=True)
         self.ProveInclusion = channel.unary_unary(
                 '/hedui.v1.AuditService/ProveInclusion',
                 request_serializer=hedui_dot_v1_dot_audit__pb2.ProveInclusionRequest.SerializeToString,
@@ -77,6 +87,11 @@ class AuditServiceServicer:
     """The audit log for auditors: queries, exports with proofs, signed checkpoints (C2SP
     tlog-checkpoint), RFC 6962 inclusion and consistency proofs, and release receipts.
     Only callers acting in the role "auditor" may call it; every call is itself audited.
+    Every call needs mTLS and the metadata x-hedui-user and x-hedui-role: "auditor"
+    (x-request-id is optional) as common.proto describes. Another role is
+    PERMISSION_DENIED with reason ROLE_NOT_ALLOWED (the refusal is itself an audit entry);
+    a bad field is INVALID_ARGUMENT with a BadRequest naming it. Any RPC may return
+    UNAVAILABLE (retry with backoff) or INTERNAL (with the request id).
 
     Every field is checked before the call is recorded; a refused request writes nothing.
     Seqs and tree sizes are 0 to 2^53-1 (audit bodies are RFC 8785 JSON, whose numbers
@@ -85,7 +100,8 @@ class AuditServiceServicer:
 
     def QueryEntries(self, request, context):
         """Entries matching every given filter, in seq order, streamed in chunks; the last
-        message carries next_page_token when more entries match.
+        message carries next_page_token when more entries match. Role: auditor. Errors:
+        INVALID_ARGUMENT; PERMISSION_DENIED (ROLE_NOT_ALLOWED).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -94,32 +110,52 @@ class AuditServiceServicer:
     def ExportEntries(self, request, context):
         """A seq range as JSON lines (header with a checkpoint and the verifier key, then one
         line per entry with its inclusion proof); concatenate the chunks to get the file.
+        Role: auditor. Errors: INVALID_ARGUMENT (also for a range beyond the log);
+        PERMISSION_DENIED (ROLE_NOT_ALLOWED).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetCheckpoint(self, request, context):
-        """The latest signed checkpoint, or a new one of the log as it is now.
+        """The latest signed checkpoint; signs nothing. Role: auditor. Errors:
+        PERMISSION_DENIED (ROLE_NOT_ALLOWED); NOT_FOUND when no checkpoint was signed yet
+        (CreateCheckpoint signs one).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateCheckpoint(self, request, context):
+        """Signs and stores a checkpoint of the log as it is now (one more audit entry is
+        written first: this call's own). Role: auditor. Errors: PERMISSION_DENIED
+        (ROLE_NOT_ALLOWED).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ProveInclusion(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """An entry's RFC 6962 audit path. Role: auditor. Errors: INVALID_ARGUMENT (also for
+        positions beyond the log); PERMISSION_DENIED (ROLE_NOT_ALLOWED); NOT_FOUND.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ProveConsistency(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """RFC 6962 consistency between two tree sizes. Role: auditor. Errors:
+        INVALID_ARGUMENT (also for sizes beyond the log); PERMISSION_DENIED
+        (ROLE_NOT_ALLOWED).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetReceipt(self, request, context):
         """The receipt of a report's release: its "released" entry, a checkpoint and the proof.
+        Role: auditor. Errors: INVALID_ARGUMENT; PERMISSION_DENIED (ROLE_NOT_ALLOWED);
+        NOT_FOUND when that report was not released.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -142,6 +178,11 @@ def add_AuditServiceServicer_to_server(servicer, server):
                     servicer.GetCheckpoint,
                     request_deserializer=hedui_dot_v1_dot_audit__pb2.GetCheckpointRequest.FromString,
                     response_serializer=hedui_dot_v1_dot_audit__pb2.GetCheckpointResponse.SerializeToString,
+            ),
+            'CreateCheckpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateCheckpoint,
+                    request_deserializer=hedui_dot_v1_dot_audit__pb2.CreateCheckpointRequest.FromString,
+                    response_serializer=hedui_dot_v1_dot_audit__pb2.CreateCheckpointResponse.SerializeToString,
             ),
             'ProveInclusion': grpc.unary_unary_rpc_method_handler(
                     servicer.ProveInclusion,
@@ -170,6 +211,11 @@ class AuditService:
     """The audit log for auditors: queries, exports with proofs, signed checkpoints (C2SP
     tlog-checkpoint), RFC 6962 inclusion and consistency proofs, and release receipts.
     Only callers acting in the role "auditor" may call it; every call is itself audited.
+    Every call needs mTLS and the metadata x-hedui-user and x-hedui-role: "auditor"
+    (x-request-id is optional) as common.proto describes. Another role is
+    PERMISSION_DENIED with reason ROLE_NOT_ALLOWED (the refusal is itself an audit entry);
+    a bad field is INVALID_ARGUMENT with a BadRequest naming it. Any RPC may return
+    UNAVAILABLE (retry with backoff) or INTERNAL (with the request id).
 
     Every field is checked before the call is recorded; a refused request writes nothing.
     Seqs and tree sizes are 0 to 2^53-1 (audit bodies are RFC 8785 JSON, whose numbers
@@ -247,6 +293,33 @@ class AuditService:
             '/hedui.v1.AuditService/GetCheckpoint',
             hedui_dot_v1_dot_audit__pb2.GetCheckpointRequest.SerializeToString,
             hedui_dot_v1_dot_audit__pb2.GetCheckpointResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateCheckpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hedui.v1.AuditService/CreateCheckpoint',
+            hedui_dot_v1_dot_audit__pb2.CreateCheckpointRequest.SerializeToString,
+            hedui_dot_v1_dot_audit__pb2.CreateCheckpointResponse.FromString,
             options,
             channel_credentials,
             insecure,

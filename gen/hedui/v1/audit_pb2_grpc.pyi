@@ -30,6 +30,11 @@ class AuditServiceStub:
     """The audit log for auditors: queries, exports with proofs, signed checkpoints (C2SP
     tlog-checkpoint), RFC 6962 inclusion and consistency proofs, and release receipts.
     Only callers acting in the role "auditor" may call it; every call is itself audited.
+    Every call needs mTLS and the metadata x-hedui-user and x-hedui-role: "auditor"
+    (x-request-id is optional) as common.proto describes. Another role is
+    PERMISSION_DENIED with reason ROLE_NOT_ALLOWED (the refusal is itself an audit entry);
+    a bad field is INVALID_ARGUMENT with a BadRequest naming it. Any RPC may return
+    UNAVAILABLE (retry with backoff) or INTERNAL (with the request id).
 
     Every field is checked before the call is recorded; a refused request writes nothing.
     Seqs and tree sizes are 0 to 2^53-1 (audit bodies are RFC 8785 JSON, whose numbers
@@ -42,24 +47,50 @@ class AuditServiceStub:
     def __new__(cls, channel: _aio.Channel) -> AuditServiceAsyncStub: ...
     QueryEntries: _grpc.UnaryStreamMultiCallable[_audit_pb2.QueryEntriesRequest, _audit_pb2.QueryEntriesResponse]
     """Entries matching every given filter, in seq order, streamed in chunks; the last
-    message carries next_page_token when more entries match.
+    message carries next_page_token when more entries match. Role: auditor. Errors:
+    INVALID_ARGUMENT; PERMISSION_DENIED (ROLE_NOT_ALLOWED).
     """
     ExportEntries: _grpc.UnaryStreamMultiCallable[_audit_pb2.ExportEntriesRequest, _audit_pb2.ExportEntriesResponse]
     """A seq range as JSON lines (header with a checkpoint and the verifier key, then one
     line per entry with its inclusion proof); concatenate the chunks to get the file.
+    Role: auditor. Errors: INVALID_ARGUMENT (also for a range beyond the log);
+    PERMISSION_DENIED (ROLE_NOT_ALLOWED).
     """
     GetCheckpoint: _grpc.UnaryUnaryMultiCallable[_audit_pb2.GetCheckpointRequest, _audit_pb2.GetCheckpointResponse]
-    """The latest signed checkpoint, or a new one of the log as it is now."""
+    """The latest signed checkpoint; signs nothing. Role: auditor. Errors:
+    PERMISSION_DENIED (ROLE_NOT_ALLOWED); NOT_FOUND when no checkpoint was signed yet
+    (CreateCheckpoint signs one).
+    """
+    CreateCheckpoint: _grpc.UnaryUnaryMultiCallable[_audit_pb2.CreateCheckpointRequest, _audit_pb2.CreateCheckpointResponse]
+    """Signs and stores a checkpoint of the log as it is now (one more audit entry is
+    written first: this call's own). Role: auditor. Errors: PERMISSION_DENIED
+    (ROLE_NOT_ALLOWED).
+    """
     ProveInclusion: _grpc.UnaryUnaryMultiCallable[_audit_pb2.ProveInclusionRequest, _audit_pb2.ProveInclusionResponse]
+    """An entry's RFC 6962 audit path. Role: auditor. Errors: INVALID_ARGUMENT (also for
+    positions beyond the log); PERMISSION_DENIED (ROLE_NOT_ALLOWED); NOT_FOUND.
+    """
     ProveConsistency: _grpc.UnaryUnaryMultiCallable[_audit_pb2.ProveConsistencyRequest, _audit_pb2.ProveConsistencyResponse]
+    """RFC 6962 consistency between two tree sizes. Role: auditor. Errors:
+    INVALID_ARGUMENT (also for sizes beyond the log); PERMISSION_DENIED
+    (ROLE_NOT_ALLOWED).
+    """
     GetReceipt: _grpc.UnaryUnaryMultiCallable[_audit_pb2.GetReceiptRequest, _audit_pb2.GetReceiptResponse]
-    """The receipt of a report's release: its "released" entry, a checkpoint and the proof."""
+    """The receipt of a report's release: its "released" entry, a checkpoint and the proof.
+    Role: auditor. Errors: INVALID_ARGUMENT; PERMISSION_DENIED (ROLE_NOT_ALLOWED);
+    NOT_FOUND when that report was not released.
+    """
 
 @_typing.type_check_only
 class AuditServiceAsyncStub(AuditServiceStub):
     """The audit log for auditors: queries, exports with proofs, signed checkpoints (C2SP
     tlog-checkpoint), RFC 6962 inclusion and consistency proofs, and release receipts.
     Only callers acting in the role "auditor" may call it; every call is itself audited.
+    Every call needs mTLS and the metadata x-hedui-user and x-hedui-role: "auditor"
+    (x-request-id is optional) as common.proto describes. Another role is
+    PERMISSION_DENIED with reason ROLE_NOT_ALLOWED (the refusal is itself an audit entry);
+    a bad field is INVALID_ARGUMENT with a BadRequest naming it. Any RPC may return
+    UNAVAILABLE (retry with backoff) or INTERNAL (with the request id).
 
     Every field is checked before the call is recorded; a refused request writes nothing.
     Seqs and tree sizes are 0 to 2^53-1 (audit bodies are RFC 8785 JSON, whose numbers
@@ -69,23 +100,49 @@ class AuditServiceAsyncStub(AuditServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     QueryEntries: _aio.UnaryStreamMultiCallable[_audit_pb2.QueryEntriesRequest, _audit_pb2.QueryEntriesResponse]  # type: ignore[assignment]
     """Entries matching every given filter, in seq order, streamed in chunks; the last
-    message carries next_page_token when more entries match.
+    message carries next_page_token when more entries match. Role: auditor. Errors:
+    INVALID_ARGUMENT; PERMISSION_DENIED (ROLE_NOT_ALLOWED).
     """
     ExportEntries: _aio.UnaryStreamMultiCallable[_audit_pb2.ExportEntriesRequest, _audit_pb2.ExportEntriesResponse]  # type: ignore[assignment]
     """A seq range as JSON lines (header with a checkpoint and the verifier key, then one
     line per entry with its inclusion proof); concatenate the chunks to get the file.
+    Role: auditor. Errors: INVALID_ARGUMENT (also for a range beyond the log);
+    PERMISSION_DENIED (ROLE_NOT_ALLOWED).
     """
     GetCheckpoint: _aio.UnaryUnaryMultiCallable[_audit_pb2.GetCheckpointRequest, _audit_pb2.GetCheckpointResponse]  # type: ignore[assignment]
-    """The latest signed checkpoint, or a new one of the log as it is now."""
+    """The latest signed checkpoint; signs nothing. Role: auditor. Errors:
+    PERMISSION_DENIED (ROLE_NOT_ALLOWED); NOT_FOUND when no checkpoint was signed yet
+    (CreateCheckpoint signs one).
+    """
+    CreateCheckpoint: _aio.UnaryUnaryMultiCallable[_audit_pb2.CreateCheckpointRequest, _audit_pb2.CreateCheckpointResponse]  # type: ignore[assignment]
+    """Signs and stores a checkpoint of the log as it is now (one more audit entry is
+    written first: this call's own). Role: auditor. Errors: PERMISSION_DENIED
+    (ROLE_NOT_ALLOWED).
+    """
     ProveInclusion: _aio.UnaryUnaryMultiCallable[_audit_pb2.ProveInclusionRequest, _audit_pb2.ProveInclusionResponse]  # type: ignore[assignment]
+    """An entry's RFC 6962 audit path. Role: auditor. Errors: INVALID_ARGUMENT (also for
+    positions beyond the log); PERMISSION_DENIED (ROLE_NOT_ALLOWED); NOT_FOUND.
+    """
     ProveConsistency: _aio.UnaryUnaryMultiCallable[_audit_pb2.ProveConsistencyRequest, _audit_pb2.ProveConsistencyResponse]  # type: ignore[assignment]
+    """RFC 6962 consistency between two tree sizes. Role: auditor. Errors:
+    INVALID_ARGUMENT (also for sizes beyond the log); PERMISSION_DENIED
+    (ROLE_NOT_ALLOWED).
+    """
     GetReceipt: _aio.UnaryUnaryMultiCallable[_audit_pb2.GetReceiptRequest, _audit_pb2.GetReceiptResponse]  # type: ignore[assignment]
-    """The receipt of a report's release: its "released" entry, a checkpoint and the proof."""
+    """The receipt of a report's release: its "released" entry, a checkpoint and the proof.
+    Role: auditor. Errors: INVALID_ARGUMENT; PERMISSION_DENIED (ROLE_NOT_ALLOWED);
+    NOT_FOUND when that report was not released.
+    """
 
 class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
     """The audit log for auditors: queries, exports with proofs, signed checkpoints (C2SP
     tlog-checkpoint), RFC 6962 inclusion and consistency proofs, and release receipts.
     Only callers acting in the role "auditor" may call it; every call is itself audited.
+    Every call needs mTLS and the metadata x-hedui-user and x-hedui-role: "auditor"
+    (x-request-id is optional) as common.proto describes. Another role is
+    PERMISSION_DENIED with reason ROLE_NOT_ALLOWED (the refusal is itself an audit entry);
+    a bad field is INVALID_ARGUMENT with a BadRequest naming it. Any RPC may return
+    UNAVAILABLE (retry with backoff) or INTERNAL (with the request id).
 
     Every field is checked before the call is recorded; a refused request writes nothing.
     Seqs and tree sizes are 0 to 2^53-1 (audit bodies are RFC 8785 JSON, whose numbers
@@ -99,7 +156,8 @@ class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_audit_pb2.QueryEntriesResponse], _abc.AsyncIterator[_audit_pb2.QueryEntriesResponse]]:
         """Entries matching every given filter, in seq order, streamed in chunks; the last
-        message carries next_page_token when more entries match.
+        message carries next_page_token when more entries match. Role: auditor. Errors:
+        INVALID_ARGUMENT; PERMISSION_DENIED (ROLE_NOT_ALLOWED).
         """
 
     @_abc_1.abstractmethod
@@ -110,6 +168,8 @@ class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_audit_pb2.ExportEntriesResponse], _abc.AsyncIterator[_audit_pb2.ExportEntriesResponse]]:
         """A seq range as JSON lines (header with a checkpoint and the verifier key, then one
         line per entry with its inclusion proof); concatenate the chunks to get the file.
+        Role: auditor. Errors: INVALID_ARGUMENT (also for a range beyond the log);
+        PERMISSION_DENIED (ROLE_NOT_ALLOWED).
         """
 
     @_abc_1.abstractmethod
@@ -118,21 +178,42 @@ class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _audit_pb2.GetCheckpointRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_audit_pb2.GetCheckpointResponse, _abc.Awaitable[_audit_pb2.GetCheckpointResponse]]:
-        """The latest signed checkpoint, or a new one of the log as it is now."""
+        """The latest signed checkpoint; signs nothing. Role: auditor. Errors:
+        PERMISSION_DENIED (ROLE_NOT_ALLOWED); NOT_FOUND when no checkpoint was signed yet
+        (CreateCheckpoint signs one).
+        """
+
+    @_abc_1.abstractmethod
+    def CreateCheckpoint(
+        self,
+        request: _audit_pb2.CreateCheckpointRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_audit_pb2.CreateCheckpointResponse, _abc.Awaitable[_audit_pb2.CreateCheckpointResponse]]:
+        """Signs and stores a checkpoint of the log as it is now (one more audit entry is
+        written first: this call's own). Role: auditor. Errors: PERMISSION_DENIED
+        (ROLE_NOT_ALLOWED).
+        """
 
     @_abc_1.abstractmethod
     def ProveInclusion(
         self,
         request: _audit_pb2.ProveInclusionRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_audit_pb2.ProveInclusionResponse, _abc.Awaitable[_audit_pb2.ProveInclusionResponse]]: ...
+    ) -> _typing.Union[_audit_pb2.ProveInclusionResponse, _abc.Awaitable[_audit_pb2.ProveInclusionResponse]]:
+        """An entry's RFC 6962 audit path. Role: auditor. Errors: INVALID_ARGUMENT (also for
+        positions beyond the log); PERMISSION_DENIED (ROLE_NOT_ALLOWED); NOT_FOUND.
+        """
 
     @_abc_1.abstractmethod
     def ProveConsistency(
         self,
         request: _audit_pb2.ProveConsistencyRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_audit_pb2.ProveConsistencyResponse, _abc.Awaitable[_audit_pb2.ProveConsistencyResponse]]: ...
+    ) -> _typing.Union[_audit_pb2.ProveConsistencyResponse, _abc.Awaitable[_audit_pb2.ProveConsistencyResponse]]:
+        """RFC 6962 consistency between two tree sizes. Role: auditor. Errors:
+        INVALID_ARGUMENT (also for sizes beyond the log); PERMISSION_DENIED
+        (ROLE_NOT_ALLOWED).
+        """
 
     @_abc_1.abstractmethod
     def GetReceipt(
@@ -140,6 +221,9 @@ class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _audit_pb2.GetReceiptRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_audit_pb2.GetReceiptResponse, _abc.Awaitable[_audit_pb2.GetReceiptResponse]]:
-        """The receipt of a report's release: its "released" entry, a checkpoint and the proof."""
+        """The receipt of a report's release: its "released" entry, a checkpoint and the proof.
+        Role: auditor. Errors: INVALID_ARGUMENT; PERMISSION_DENIED (ROLE_NOT_ALLOWED);
+        NOT_FOUND when that report was not released.
+        """
 
 def add_AuditServiceServicer_to_server(servicer: AuditServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -31,7 +31,29 @@ class _IdTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_IdType.ValueTy
     ID_TYPE_FOREIGN_PERMANENT_RESIDENT: _IdType.ValueType  # 5
 
 class IdType(_IdType, metaclass=_IdTypeEnumTypeWrapper):
-    """Field formats, shared by every service (verifier/domain/identifiers.py holds the one
+    """Calling any service (every RPC of every service in hedui.v1):
+      transport      mTLS. The calling system (the case system, a department's console)
+                     is the Common Name of its client certificate, issued by the
+                     deployment's CA and configured as a principal with its roles and
+                     regions; an unknown or missing certificate is UNAUTHENTICATED.
+      x-hedui-user   required metadata: the end user acting, 1-64 characters of
+                     [A-Za-z0-9._@-], never an ID number. Written into every audit entry.
+                     Missing or malformed: UNAUTHENTICATED.
+      x-hedui-role   the Role the user acts in, by its lowercase name ("caseworker",
+                     "reviewer", "auditor", "admin"); one of the calling system's
+                     configured roles. May be left out when the system has exactly one
+                     role. Not one of them: PERMISSION_DENIED, reason ROLE_NOT_ALLOWED.
+      x-request-id   optional: a request id ([A-Za-z0-9._-]{1,64}, not an ID number) that
+                     is bound to the server's log lines for the call and named in an
+                     INTERNAL error's message, so an operator can find the call; anything
+                     else is replaced by a server-made one.
+    Errors are google.rpc.Status with details: INVALID_ARGUMENT carries a
+    google.rpc.BadRequest whose field violations name the request fields (e.g.
+    "household.members[2].id_number"); PERMISSION_DENIED and RESOURCE_EXHAUSTED carry a
+    google.rpc.ErrorInfo with domain "hedui.gov.cn" and a reason that is the name of an
+    ErrorReason value. Each RPC's comment lists the role it requires and what it returns.
+
+    Field formats, shared by every service (verifier/domain/identifiers.py holds the one
     validator of each kind). Every format is a full match on ASCII characters: a trailing
     newline, a fullwidth or other non-ASCII digit, or a character outside the class is
     refused with INVALID_ARGUMENT and a google.rpc.BadRequest violation naming the field.
@@ -349,3 +371,182 @@ WORK_CAPACITY_UNSPECIFIED: WorkCapacity.ValueType  # 0
 WORK_CAPACITY_ABLE: WorkCapacity.ValueType  # 1
 WORK_CAPACITY_UNABLE: WorkCapacity.ValueType  # 2
 Global___WorkCapacity: _TypeAlias = WorkCapacity  # noqa: Y015
+
+class _ErrorReason:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReason.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ERROR_REASON_UNSPECIFIED: _ErrorReason.ValueType  # 0
+    ROLE_NOT_ALLOWED: _ErrorReason.ValueType  # 1
+    """PERMISSION_DENIED: the caller's role (x-hedui-role) may not call this RPC, or is not
+    one of the calling system's roles.
+    """
+    OUT_OF_REGION: _ErrorReason.ValueType  # 2
+    """PERMISSION_DENIED: the household's or the filter's region is outside the calling
+    system's regions.
+    """
+    CONSENT_MISSING: _ErrorReason.ValueType  # 3
+    """PERMISSION_DENIED: no 授权书 with that number is registered for the household's region."""
+    CONSENT_REVOKED: _ErrorReason.ValueType  # 4
+    """PERMISSION_DENIED: the 授权书 was revoked or superseded by another."""
+    CONSENT_EXPIRED: _ErrorReason.ValueType  # 5
+    """PERMISSION_DENIED: the 授权书 is not in force today (before valid_from or after
+    valid_until).
+    """
+    CONSENT_SUBJECT_NOT_COVERED: _ErrorReason.ValueType  # 6
+    """PERMISSION_DENIED: a member is not among the 授权书's subjects."""
+    CONSENT_SOURCE_NOT_COVERED: _ErrorReason.ValueType  # 7
+    """PERMISSION_DENIED: a requested source is outside the 授权书's sources."""
+    PURPOSE_NOT_AUTHORIZED: _ErrorReason.ValueType  # 8
+    """PERMISSION_DENIED: a requested purpose is not among the 授权书's purposes."""
+    VOLUME_LIMIT: _ErrorReason.ValueType  # 9
+    """RESOURCE_EXHAUSTED: the user started as many checks in the last hours as the
+    deployment allows one user. (Fewer, but unusually many, are allowed and recorded as
+    an "anomaly" audit entry with reason UNUSUAL_VOLUME; that is never an error.)
+    """
+
+class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
+    """google.rpc.ErrorInfo.reason of a refusal (ErrorInfo.domain is "hedui.gov.cn"): the
+    reason string is exactly the name of one of these values. A client matches on the name;
+    the message next to it is for people and may change. Values carry no prefix so that
+    the name is the wire string, as in google.api.ErrorReason.
+    buf:lint:ignore ENUM_VALUE_PREFIX
+    """
+
+ERROR_REASON_UNSPECIFIED: ErrorReason.ValueType  # 0
+ROLE_NOT_ALLOWED: ErrorReason.ValueType  # 1
+"""PERMISSION_DENIED: the caller's role (x-hedui-role) may not call this RPC, or is not
+one of the calling system's roles.
+"""
+OUT_OF_REGION: ErrorReason.ValueType  # 2
+"""PERMISSION_DENIED: the household's or the filter's region is outside the calling
+system's regions.
+"""
+CONSENT_MISSING: ErrorReason.ValueType  # 3
+"""PERMISSION_DENIED: no 授权书 with that number is registered for the household's region."""
+CONSENT_REVOKED: ErrorReason.ValueType  # 4
+"""PERMISSION_DENIED: the 授权书 was revoked or superseded by another."""
+CONSENT_EXPIRED: ErrorReason.ValueType  # 5
+"""PERMISSION_DENIED: the 授权书 is not in force today (before valid_from or after
+valid_until).
+"""
+CONSENT_SUBJECT_NOT_COVERED: ErrorReason.ValueType  # 6
+"""PERMISSION_DENIED: a member is not among the 授权书's subjects."""
+CONSENT_SOURCE_NOT_COVERED: ErrorReason.ValueType  # 7
+"""PERMISSION_DENIED: a requested source is outside the 授权书's sources."""
+PURPOSE_NOT_AUTHORIZED: ErrorReason.ValueType  # 8
+"""PERMISSION_DENIED: a requested purpose is not among the 授权书's purposes."""
+VOLUME_LIMIT: ErrorReason.ValueType  # 9
+"""RESOURCE_EXHAUSTED: the user started as many checks in the last hours as the
+deployment allows one user. (Fewer, but unusually many, are allowed and recorded as
+an "anomaly" audit entry with reason UNUSUAL_VOLUME; that is never an error.)
+"""
+Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
+
+class _Role:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RoleEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Role.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ROLE_UNSPECIFIED: _Role.ValueType  # 0
+    ROLE_CASEWORKER: _Role.ValueType  # 1
+    """Starts checks, registers 授权书, manages the roster, works alerts."""
+    ROLE_REVIEWER: _Role.ValueType  # 2
+    """Reads reports and alerts, acknowledges and resolves alerts; starts nothing."""
+    ROLE_AUDITOR: _Role.ValueType  # 3
+    """Reads the audit log and proves it; never reads report contents."""
+    ROLE_ADMIN: _Role.ValueType  # 4
+    """Operates the deployment: roster imports, warning imports, webhooks."""
+
+class Role(_Role, metaclass=_RoleEnumTypeWrapper):
+    """The role an end user acts in (x-hedui-role carries its name in lowercase without the
+    prefix: ROLE_CASEWORKER is "caseworker"). Mirrors verifier/domain/vocabulary.py.
+    """
+
+ROLE_UNSPECIFIED: Role.ValueType  # 0
+ROLE_CASEWORKER: Role.ValueType  # 1
+"""Starts checks, registers 授权书, manages the roster, works alerts."""
+ROLE_REVIEWER: Role.ValueType  # 2
+"""Reads reports and alerts, acknowledges and resolves alerts; starts nothing."""
+ROLE_AUDITOR: Role.ValueType  # 3
+"""Reads the audit log and proves it; never reads report contents."""
+ROLE_ADMIN: Role.ValueType  # 4
+"""Operates the deployment: roster imports, warning imports, webhooks."""
+Global___Role: _TypeAlias = Role  # noqa: Y015
+
+class _AuditAction:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AuditActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AuditAction.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    AUDIT_ACTION_UNSPECIFIED: _AuditAction.ValueType  # 0
+    AUDIT_ACTION_AUTHORIZE: _AuditAction.ValueType  # 1
+    AUDIT_ACTION_ACCESS_INTENT: _AuditAction.ValueType  # 2
+    AUDIT_ACTION_RELEASED: _AuditAction.ValueType  # 3
+    AUDIT_ACTION_REPORT_READ: _AuditAction.ValueType  # 4
+    AUDIT_ACTION_AUDIT_READ: _AuditAction.ValueType  # 5
+    AUDIT_ACTION_ANOMALY: _AuditAction.ValueType  # 6
+    AUDIT_ACTION_CONSENT_REGISTER: _AuditAction.ValueType  # 7
+    AUDIT_ACTION_CONSENT_REVOKE: _AuditAction.ValueType  # 8
+    AUDIT_ACTION_CONSENT_READ: _AuditAction.ValueType  # 9
+    AUDIT_ACTION_VERIFICATION_LIST: _AuditAction.ValueType  # 10
+    AUDIT_ACTION_ROSTER_IMPORT: _AuditAction.ValueType  # 11
+    AUDIT_ACTION_ROSTER_REMOVE: _AuditAction.ValueType  # 12
+    AUDIT_ACTION_ROSTER_READ: _AuditAction.ValueType  # 13
+    AUDIT_ACTION_RECHECK_SCHEDULED: _AuditAction.ValueType  # 14
+    AUDIT_ACTION_REAUTHORIZATION_NEEDED: _AuditAction.ValueType  # 15
+    AUDIT_ACTION_BATCH_SUBMIT: _AuditAction.ValueType  # 16
+    AUDIT_ACTION_BATCH_CANCEL: _AuditAction.ValueType  # 17
+    AUDIT_ACTION_BATCH_READ: _AuditAction.ValueType  # 18
+    AUDIT_ACTION_CHANGES_RECORDED: _AuditAction.ValueType  # 19
+    AUDIT_ACTION_ALERT_RAISED: _AuditAction.ValueType  # 20
+    AUDIT_ACTION_ALERT_READ: _AuditAction.ValueType  # 21
+    AUDIT_ACTION_ALERT_ACKNOWLEDGE: _AuditAction.ValueType  # 22
+    AUDIT_ACTION_ALERT_RESOLVE: _AuditAction.ValueType  # 23
+    AUDIT_ACTION_ALERT_ASSIGN: _AuditAction.ValueType  # 24
+    AUDIT_ACTION_ALERT_OVERDUE: _AuditAction.ValueType  # 25
+    AUDIT_ACTION_CHANGES_READ: _AuditAction.ValueType  # 26
+    AUDIT_ACTION_WARNINGS_IMPORT: _AuditAction.ValueType  # 27
+    AUDIT_ACTION_OUTREACH_LEDGER: _AuditAction.ValueType  # 28
+    AUDIT_ACTION_WEBHOOK_ADMIN: _AuditAction.ValueType  # 29
+
+class AuditAction(_AuditAction, metaclass=_AuditActionEnumTypeWrapper):
+    """What one audit entry records. An entry body holds the value's name in lowercase
+    without the prefix (AUDIT_ACTION_REPORT_READ is "report_read").
+    """
+
+AUDIT_ACTION_UNSPECIFIED: AuditAction.ValueType  # 0
+AUDIT_ACTION_AUTHORIZE: AuditAction.ValueType  # 1
+AUDIT_ACTION_ACCESS_INTENT: AuditAction.ValueType  # 2
+AUDIT_ACTION_RELEASED: AuditAction.ValueType  # 3
+AUDIT_ACTION_REPORT_READ: AuditAction.ValueType  # 4
+AUDIT_ACTION_AUDIT_READ: AuditAction.ValueType  # 5
+AUDIT_ACTION_ANOMALY: AuditAction.ValueType  # 6
+AUDIT_ACTION_CONSENT_REGISTER: AuditAction.ValueType  # 7
+AUDIT_ACTION_CONSENT_REVOKE: AuditAction.ValueType  # 8
+AUDIT_ACTION_CONSENT_READ: AuditAction.ValueType  # 9
+AUDIT_ACTION_VERIFICATION_LIST: AuditAction.ValueType  # 10
+AUDIT_ACTION_ROSTER_IMPORT: AuditAction.ValueType  # 11
+AUDIT_ACTION_ROSTER_REMOVE: AuditAction.ValueType  # 12
+AUDIT_ACTION_ROSTER_READ: AuditAction.ValueType  # 13
+AUDIT_ACTION_RECHECK_SCHEDULED: AuditAction.ValueType  # 14
+AUDIT_ACTION_REAUTHORIZATION_NEEDED: AuditAction.ValueType  # 15
+AUDIT_ACTION_BATCH_SUBMIT: AuditAction.ValueType  # 16
+AUDIT_ACTION_BATCH_CANCEL: AuditAction.ValueType  # 17
+AUDIT_ACTION_BATCH_READ: AuditAction.ValueType  # 18
+AUDIT_ACTION_CHANGES_RECORDED: AuditAction.ValueType  # 19
+AUDIT_ACTION_ALERT_RAISED: AuditAction.ValueType  # 20
+AUDIT_ACTION_ALERT_READ: AuditAction.ValueType  # 21
+AUDIT_ACTION_ALERT_ACKNOWLEDGE: AuditAction.ValueType  # 22
+AUDIT_ACTION_ALERT_RESOLVE: AuditAction.ValueType  # 23
+AUDIT_ACTION_ALERT_ASSIGN: AuditAction.ValueType  # 24
+AUDIT_ACTION_ALERT_OVERDUE: AuditAction.ValueType  # 25
+AUDIT_ACTION_CHANGES_READ: AuditAction.ValueType  # 26
+AUDIT_ACTION_WARNINGS_IMPORT: AuditAction.ValueType  # 27
+AUDIT_ACTION_OUTREACH_LEDGER: AuditAction.ValueType  # 28
+AUDIT_ACTION_WEBHOOK_ADMIN: AuditAction.ValueType  # 29
+Global___AuditAction: _TypeAlias = AuditAction  # noqa: Y015

@@ -23,10 +23,11 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from google.type import date_pb2 as google_dot_type_dot_date__pb2
 from hedui.v1 import common_pb2 as hedui_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16hedui/v1/consent.proto\x12\x08hedui.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15hedui/v1/common.proto\"z\n\x0e\x43onsentSubject\x12!\n\x07id_type\x18\x01 \x01(\x0e\x32\x10.hedui.v1.IdType\x12\x11\n\tid_number\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12$\n\x08relation\x18\x04 \x01(\x0e\x32\x12.hedui.v1.Relation\"\x89\x01\n\tSignatory\x12!\n\x07id_type\x18\x01 \x01(\x0e\x32\x10.hedui.v1.IdType\x12\x11\n\tid_number\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12%\n\x04role\x18\x04 \x01(\x0e\x32\x17.hedui.v1.SignatoryRole\x12\x11\n\tsigns_for\x18\x05 \x03(\x05\"\x7f\n\x0c\x43onsentEvent\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x65vent\x18\x02 \x01(\t\x12\x14\n\x0c\x61\x63tor_system\x18\x03 \x01(\t\x12\x12\n\nactor_user\x18\x04 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\"\x94\x03\n\x07\x43onsent\x12\x0e\n\x06number\x18\x01 \x01(\t\x12\x13\n\x0bregion_code\x18\x02 \x01(\t\x12*\n\x08subjects\x18\x03 \x03(\x0b\x32\x18.hedui.v1.ConsentSubject\x12(\n\x0bsignatories\x18\x04 \x03(\x0b\x32\x13.hedui.v1.Signatory\x12%\n\x07sources\x18\x05 \x03(\x0e\x32\x14.hedui.v1.SourceKind\x12#\n\x08purposes\x18\x06 \x03(\x0e\x32\x11.hedui.v1.Purpose\x12\x12\n\nvalid_from\x18\x07 \x01(\t\x12\x13\n\x0bvalid_until\x18\x08 \x01(\t\x12\x17\n\x0f\x65vidence_sha256\x18\t \x01(\t\x12\x19\n\x11\x65vidence_location\x18\n \x01(\t\x12%\n\x05state\x18\x0b \x01(\x0e\x32\x16.hedui.v1.ConsentState\x12\'\n\x07history\x18\x0c \x03(\x0b\x32\x16.hedui.v1.ConsentEvent\x12\x15\n\rsuperseded_by\x18\r \x01(\t\"<\n\x16RegisterConsentRequest\x12\"\n\x07\x63onsent\x18\x01 \x01(\x0b\x32\x11.hedui.v1.Consent\"Q\n\x17RegisterConsentResponse\x12\"\n\x07\x63onsent\x18\x01 \x01(\x0b\x32\x11.hedui.v1.Consent\x12\x12\n\nsuperseded\x18\x02 \x03(\t\"6\n\x14RevokeConsentRequest\x12\x0e\n\x06number\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\";\n\x15RevokeConsentResponse\x12\"\n\x07\x63onsent\x18\x01 \x01(\x0b\x32\x11.hedui.v1.Consent\"#\n\x11GetConsentRequest\x12\x0e\n\x06number\x18\x01 \x01(\t\"8\n\x12GetConsentResponse\x12\"\n\x07\x63onsent\x18\x01 \x01(\x0b\x32\x11.hedui.v1.Consent*\x9b\x01\n\x0c\x43onsentState\x12\x1d\n\x19\x43ONSENT_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43ONSENT_STATE_ACTIVE\x10\x01\x12\x19\n\x15\x43ONSENT_STATE_REVOKED\x10\x02\x12\x19\n\x15\x43ONSENT_STATE_EXPIRED\x10\x03\x12\x1c\n\x18\x43ONSENT_STATE_SUPERSEDED\x10\x04*e\n\rSignatoryRole\x12\x1e\n\x1aSIGNATORY_ROLE_UNSPECIFIED\x10\x00\x12\x17\n\x13SIGNATORY_ROLE_SELF\x10\x01\x12\x1b\n\x17SIGNATORY_ROLE_GUARDIAN\x10\x02\x32\x83\x02\n\x0e\x43onsentService\x12V\n\x0fRegisterConsent\x12 .hedui.v1.RegisterConsentRequest\x1a!.hedui.v1.RegisterConsentResponse\x12P\n\rRevokeConsent\x12\x1e.hedui.v1.RevokeConsentRequest\x1a\x1f.hedui.v1.RevokeConsentResponse\x12G\n\nGetConsent\x12\x1b.hedui.v1.GetConsentRequest\x1a\x1c.hedui.v1.GetConsentResponseB>\n\x0c\x64\x65v.hedui.v1P\x01Z!hedui.dev/gen/go/hedui/v1;heduiv1\xaa\x02\x08Hedui.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16hedui/v1/consent.proto\x12\x08hedui.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x15hedui/v1/common.proto\"z\n\x0e\x43onsentSubject\x12!\n\x07id_type\x18\x01 \x01(\x0e\x32\x10.hedui.v1.IdType\x12\x11\n\tid_number\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12$\n\x08relation\x18\x04 \x01(\x0e\x32\x12.hedui.v1.Relation\"\x89\x01\n\tSignatory\x12!\n\x07id_type\x18\x01 \x01(\x0e\x32\x10.hedui.v1.IdType\x12\x11\n\tid_number\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12%\n\x04role\x18\x04 \x01(\x0e\x32\x17.hedui.v1.SignatoryRole\x12\x11\n\tsigns_for\x18\x05 \x03(\x05\"\x87\x01\n\x0c\x43onsentEvent\x12.\n\nevent_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x65vent\x18\x02 \x01(\t\x12\x14\n\x0c\x61\x63tor_system\x18\x03 \x01(\t\x12\x12\n\nactor_user\x18\x04 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\"\xc6\x03\n\x07\x43onsent\x12\x0e\n\x06number\x18\x01 \x01(\t\x12\x13\n\x0bregion_code\x18\x02 \x01(\t\x12*\n\x08subjects\x18\x03 \x03(\x0b\x32\x18.hedui.v1.ConsentSubject\x12(\n\x0bsignatories\x18\x04 \x03(\x0b\x32\x13.hedui.v1.Signatory\x12%\n\x07sources\x18\x05 \x03(\x0e\x32\x14.hedui.v1.SourceKind\x12#\n\x08purposes\x18\x06 \x03(\x0e\x32\x11.hedui.v1.Purpose\x12%\n\nvalid_from\x18\x0e \x01(\x0b\x32\x11.google.type.Date\x12&\n\x0bvalid_until\x18\x0f \x01(\x0b\x32\x11.google.type.Date\x12\x17\n\x0f\x65vidence_sha256\x18\t \x01(\t\x12\x19\n\x11\x65vidence_location\x18\n \x01(\t\x12%\n\x05state\x18\x0b \x01(\x0e\x32\x16.hedui.v1.ConsentState\x12\'\n\x07history\x18\x0c \x03(\x0b\x32\x16.hedui.v1.ConsentEvent\x12\x15\n\rsuperseded_by\x18\r \x01(\tJ\x04\x08\x07\x10\x08J\x04\x08\x08\x10\t\"<\n\x16RegisterConsentRequest\x12\"\n\x07\x63onsent\x18\x01 \x01(\x0b\x32\x11.hedui.v1.Consent\"Q\n\x17RegisterConsentResponse\x12\"\n\x07\x63onsent\x18\x01 \x01(\x0b\x32\x11.hedui.v1.Consent\x12\x12\n\nsuperseded\x18\x02 \x03(\t\"6\n\x14RevokeConsentRequest\x12\x0e\n\x06number\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\";\n\x15RevokeConsentResponse\x12\"\n\x07\x63onsent\x18\x01 \x01(\x0b\x32\x11.hedui.v1.Consent\"#\n\x11GetConsentRequest\x12\x0e\n\x06number\x18\x01 \x01(\t\"8\n\x12GetConsentResponse\x12\"\n\x07\x63onsent\x18\x01 \x01(\x0b\x32\x11.hedui.v1.Consent*\x9b\x01\n\x0c\x43onsentState\x12\x1d\n\x19\x43ONSENT_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43ONSENT_STATE_ACTIVE\x10\x01\x12\x19\n\x15\x43ONSENT_STATE_REVOKED\x10\x02\x12\x19\n\x15\x43ONSENT_STATE_EXPIRED\x10\x03\x12\x1c\n\x18\x43ONSENT_STATE_SUPERSEDED\x10\x04*e\n\rSignatoryRole\x12\x1e\n\x1aSIGNATORY_ROLE_UNSPECIFIED\x10\x00\x12\x17\n\x13SIGNATORY_ROLE_SELF\x10\x01\x12\x1b\n\x17SIGNATORY_ROLE_GUARDIAN\x10\x02\x32\x83\x02\n\x0e\x43onsentService\x12V\n\x0fRegisterConsent\x12 .hedui.v1.RegisterConsentRequest\x1a!.hedui.v1.RegisterConsentResponse\x12P\n\rRevokeConsent\x12\x1e.hedui.v1.RevokeConsentRequest\x1a\x1f.hedui.v1.RevokeConsentResponse\x12G\n\nGetConsent\x12\x1b.hedui.v1.GetConsentRequest\x1a\x1c.hedui.v1.GetConsentResponseB>\n\x0c\x64\x65v.hedui.v1P\x01Z!hedui.dev/gen/go/hedui/v1;heduiv1\xaa\x02\x08Hedui.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,30 +35,30 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hedui.v1.consent_pb2', _glo
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\014dev.hedui.v1P\001Z!hedui.dev/gen/go/hedui/v1;heduiv1\252\002\010Hedui.V1'
-  _globals['_CONSENTSTATE']._serialized_start=1250
-  _globals['_CONSENTSTATE']._serialized_end=1405
-  _globals['_SIGNATORYROLE']._serialized_start=1407
-  _globals['_SIGNATORYROLE']._serialized_end=1508
-  _globals['_CONSENTSUBJECT']._serialized_start=92
-  _globals['_CONSENTSUBJECT']._serialized_end=214
-  _globals['_SIGNATORY']._serialized_start=217
-  _globals['_SIGNATORY']._serialized_end=354
-  _globals['_CONSENTEVENT']._serialized_start=356
-  _globals['_CONSENTEVENT']._serialized_end=483
-  _globals['_CONSENT']._serialized_start=486
-  _globals['_CONSENT']._serialized_end=890
-  _globals['_REGISTERCONSENTREQUEST']._serialized_start=892
-  _globals['_REGISTERCONSENTREQUEST']._serialized_end=952
-  _globals['_REGISTERCONSENTRESPONSE']._serialized_start=954
-  _globals['_REGISTERCONSENTRESPONSE']._serialized_end=1035
-  _globals['_REVOKECONSENTREQUEST']._serialized_start=1037
-  _globals['_REVOKECONSENTREQUEST']._serialized_end=1091
-  _globals['_REVOKECONSENTRESPONSE']._serialized_start=1093
-  _globals['_REVOKECONSENTRESPONSE']._serialized_end=1152
-  _globals['_GETCONSENTREQUEST']._serialized_start=1154
-  _globals['_GETCONSENTREQUEST']._serialized_end=1189
-  _globals['_GETCONSENTRESPONSE']._serialized_start=1191
-  _globals['_GETCONSENTRESPONSE']._serialized_end=1247
-  _globals['_CONSENTSERVICE']._serialized_start=1511
-  _globals['_CONSENTSERVICE']._serialized_end=1770
+  _globals['_CONSENTSTATE']._serialized_start=1333
+  _globals['_CONSENTSTATE']._serialized_end=1488
+  _globals['_SIGNATORYROLE']._serialized_start=1490
+  _globals['_SIGNATORYROLE']._serialized_end=1591
+  _globals['_CONSENTSUBJECT']._serialized_start=116
+  _globals['_CONSENTSUBJECT']._serialized_end=238
+  _globals['_SIGNATORY']._serialized_start=241
+  _globals['_SIGNATORY']._serialized_end=378
+  _globals['_CONSENTEVENT']._serialized_start=381
+  _globals['_CONSENTEVENT']._serialized_end=516
+  _globals['_CONSENT']._serialized_start=519
+  _globals['_CONSENT']._serialized_end=973
+  _globals['_REGISTERCONSENTREQUEST']._serialized_start=975
+  _globals['_REGISTERCONSENTREQUEST']._serialized_end=1035
+  _globals['_REGISTERCONSENTRESPONSE']._serialized_start=1037
+  _globals['_REGISTERCONSENTRESPONSE']._serialized_end=1118
+  _globals['_REVOKECONSENTREQUEST']._serialized_start=1120
+  _globals['_REVOKECONSENTREQUEST']._serialized_end=1174
+  _globals['_REVOKECONSENTRESPONSE']._serialized_start=1176
+  _globals['_REVOKECONSENTRESPONSE']._serialized_end=1235
+  _globals['_GETCONSENTREQUEST']._serialized_start=1237
+  _globals['_GETCONSENTREQUEST']._serialized_end=1272
+  _globals['_GETCONSENTRESPONSE']._serialized_start=1274
+  _globals['_GETCONSENTRESPONSE']._serialized_end=1330
+  _globals['_CONSENTSERVICE']._serialized_start=1594
+  _globals['_CONSENTSERVICE']._serialized_end=1853
 # @@protoc_insertion_point(module_scope)

@@ -9,6 +9,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.type import date_pb2 as _date_pb2
 from hedui.v1 import common_pb2 as _common_pb2
 import builtins as _builtins
 import sys
@@ -139,7 +140,7 @@ Global___Signatory: _TypeAlias = Signatory  # noqa: Y015
 class ConsentEvent(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
-    AT_FIELD_NUMBER: _builtins.int
+    EVENT_TIME_FIELD_NUMBER: _builtins.int
     EVENT_FIELD_NUMBER: _builtins.int
     ACTOR_SYSTEM_FIELD_NUMBER: _builtins.int
     ACTOR_USER_FIELD_NUMBER: _builtins.int
@@ -150,19 +151,21 @@ class ConsentEvent(_message.Message):
     actor_user: _builtins.str
     detail: _builtins.str
     @_builtins.property
-    def at(self) -> _timestamp_pb2.Timestamp: ...
+    def event_time(self) -> _timestamp_pb2.Timestamp:
+        """When it happened."""
+
     def __init__(
         self,
         *,
-        at: _timestamp_pb2.Timestamp | None = ...,
+        event_time: _timestamp_pb2.Timestamp | None = ...,
         event: _builtins.str = ...,
         actor_system: _builtins.str = ...,
         actor_user: _builtins.str = ...,
         detail: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["event_time", b"event_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor_system", b"actor_system", "actor_user", b"actor_user", "at", b"at", "detail", b"detail", "event", b"event"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor_system", b"actor_system", "actor_user", b"actor_user", "detail", b"detail", "event", b"event", "event_time", b"event_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -189,10 +192,6 @@ class Consent(_message.Message):
     """授权书编号: a 授权书 number (1-64 characters of [A-Za-z0-9._-]), not an ID number."""
     region_code: _builtins.str
     """A region code (see common.proto)."""
-    valid_from: _builtins.str
-    """YYYY-MM-DD"""
-    valid_until: _builtins.str
-    """YYYY-MM-DD; empty means until the assistance ends (revoked then)."""
     evidence_sha256: _builtins.str
     """Lowercase hex SHA-256 of the signed scan: exactly 64 characters of [0-9a-f]."""
     evidence_location: _builtins.str
@@ -220,6 +219,16 @@ class Consent(_message.Message):
         """At least one."""
 
     @_builtins.property
+    def valid_from(self) -> _date_pb2.Date:
+        """The first day it is in force (in China); a real date. Required."""
+
+    @_builtins.property
+    def valid_until(self) -> _date_pb2.Date:
+        """The last day it is in force (in China); a real date, not before valid_from. Unset
+        means until the assistance ends (it is revoked then).
+        """
+
+    @_builtins.property
     def history(self) -> _containers.RepeatedCompositeFieldContainer[Global___ConsentEvent]:
         """Output only."""
 
@@ -232,15 +241,15 @@ class Consent(_message.Message):
         signatories: _abc.Iterable[Global___Signatory] | None = ...,
         sources: _abc.Iterable[_common_pb2.SourceKind.ValueType] | None = ...,
         purposes: _abc.Iterable[_common_pb2.Purpose.ValueType] | None = ...,
-        valid_from: _builtins.str = ...,
-        valid_until: _builtins.str = ...,
+        valid_from: _date_pb2.Date | None = ...,
+        valid_until: _date_pb2.Date | None = ...,
         evidence_sha256: _builtins.str = ...,
         evidence_location: _builtins.str = ...,
         state: Global___ConsentState.ValueType = ...,
         history: _abc.Iterable[Global___ConsentEvent] | None = ...,
         superseded_by: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
     _ClearFieldArgType: _TypeAlias = _typing.Literal["evidence_location", b"evidence_location", "evidence_sha256", b"evidence_sha256", "history", b"history", "number", b"number", "purposes", b"purposes", "region_code", b"region_code", "signatories", b"signatories", "sources", b"sources", "state", b"state", "subjects", b"subjects", "superseded_by", b"superseded_by", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...

@@ -28,6 +28,12 @@ if _version_not_supported:
 class ConsentServiceStub:
     """The 授权书 registry: no source is asked about anyone a valid, signed authorization does
     not cover, for that source and that purpose.
+    Every call needs mTLS and the metadata x-hedui-user and x-hedui-role (x-request-id is
+    optional) as common.proto describes; the role must be one the RPC allows (else
+    PERMISSION_DENIED, reason ROLE_NOT_ALLOWED), and the 授权书's region within the calling
+    system's (else PERMISSION_DENIED, reason OUT_OF_REGION). Every call, allowed or
+    refused, is an audit entry (consent_register, consent_revoke, consent_read).
+    Any RPC may return UNAVAILABLE (retry with backoff) or INTERNAL (with the request id).
     """
 
     def __init__(self, channel):
@@ -56,6 +62,12 @@ class ConsentServiceStub:
 class ConsentServiceServicer:
     """The 授权书 registry: no source is asked about anyone a valid, signed authorization does
     not cover, for that source and that purpose.
+    Every call needs mTLS and the metadata x-hedui-user and x-hedui-role (x-request-id is
+    optional) as common.proto describes; the role must be one the RPC allows (else
+    PERMISSION_DENIED, reason ROLE_NOT_ALLOWED), and the 授权书's region within the calling
+    system's (else PERMISSION_DENIED, reason OUT_OF_REGION). Every call, allowed or
+    refused, is an audit entry (consent_register, consent_revoke, consent_read).
+    Any RPC may return UNAVAILABLE (retry with backoff) or INTERNAL (with the request id).
     """
 
     def RegisterConsent(self, request, context):
@@ -63,19 +75,27 @@ class ConsentServiceServicer:
         applicant) is superseded. Idempotent: registering the same number again with the same
         content answers with the registration already made (and supersedes nothing); the same
         number with other content is FAILED_PRECONDITION.
+        Role: caseworker or admin. Errors: INVALID_ARGUMENT (BadRequest naming the fields);
+        PERMISSION_DENIED with reason ROLE_NOT_ALLOWED or OUT_OF_REGION; FAILED_PRECONDITION
+        as above.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RevokeConsent(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Revokes an ACTIVE authorization: no check is started under it again.
+        Role: caseworker or admin. Errors: INVALID_ARGUMENT; PERMISSION_DENIED with reason ROLE_NOT_ALLOWED or
+        OUT_OF_REGION; NOT_FOUND; FAILED_PRECONDITION when it is not ACTIVE.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetConsent(self, request, context):
         """The authorization with its history; ID numbers and names masked.
+        Role: any (caseworker, reviewer, auditor, admin). Errors: INVALID_ARGUMENT; PERMISSION_DENIED with reason ROLE_NOT_ALLOWED or
+        OUT_OF_REGION; NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -110,6 +130,12 @@ def add_ConsentServiceServicer_to_server(servicer, server):
 class ConsentService:
     """The 授权书 registry: no source is asked about anyone a valid, signed authorization does
     not cover, for that source and that purpose.
+    Every call needs mTLS and the metadata x-hedui-user and x-hedui-role (x-request-id is
+    optional) as common.proto describes; the role must be one the RPC allows (else
+    PERMISSION_DENIED, reason ROLE_NOT_ALLOWED), and the 授权书's region within the calling
+    system's (else PERMISSION_DENIED, reason OUT_OF_REGION). Every call, allowed or
+    refused, is an audit entry (consent_register, consent_revoke, consent_read).
+    Any RPC may return UNAVAILABLE (retry with backoff) or INTERNAL (with the request id).
     """
 
     @staticmethod

@@ -29,6 +29,12 @@ GRPC_VERSION: str
 class ConsentServiceStub:
     """The 授权书 registry: no source is asked about anyone a valid, signed authorization does
     not cover, for that source and that purpose.
+    Every call needs mTLS and the metadata x-hedui-user and x-hedui-role (x-request-id is
+    optional) as common.proto describes; the role must be one the RPC allows (else
+    PERMISSION_DENIED, reason ROLE_NOT_ALLOWED), and the 授权书's region within the calling
+    system's (else PERMISSION_DENIED, reason OUT_OF_REGION). Every call, allowed or
+    refused, is an audit entry (consent_register, consent_revoke, consent_read).
+    Any RPC may return UNAVAILABLE (retry with backoff) or INTERNAL (with the request id).
     """
 
     @_typing.overload
@@ -40,15 +46,31 @@ class ConsentServiceStub:
     applicant) is superseded. Idempotent: registering the same number again with the same
     content answers with the registration already made (and supersedes nothing); the same
     number with other content is FAILED_PRECONDITION.
+    Role: caseworker or admin. Errors: INVALID_ARGUMENT (BadRequest naming the fields);
+    PERMISSION_DENIED with reason ROLE_NOT_ALLOWED or OUT_OF_REGION; FAILED_PRECONDITION
+    as above.
     """
     RevokeConsent: _grpc.UnaryUnaryMultiCallable[_consent_pb2.RevokeConsentRequest, _consent_pb2.RevokeConsentResponse]
+    """Revokes an ACTIVE authorization: no check is started under it again.
+    Role: caseworker or admin. Errors: INVALID_ARGUMENT; PERMISSION_DENIED with reason ROLE_NOT_ALLOWED or
+    OUT_OF_REGION; NOT_FOUND; FAILED_PRECONDITION when it is not ACTIVE.
+    """
     GetConsent: _grpc.UnaryUnaryMultiCallable[_consent_pb2.GetConsentRequest, _consent_pb2.GetConsentResponse]
-    """The authorization with its history; ID numbers and names masked."""
+    """The authorization with its history; ID numbers and names masked.
+    Role: any (caseworker, reviewer, auditor, admin). Errors: INVALID_ARGUMENT; PERMISSION_DENIED with reason ROLE_NOT_ALLOWED or
+    OUT_OF_REGION; NOT_FOUND.
+    """
 
 @_typing.type_check_only
 class ConsentServiceAsyncStub(ConsentServiceStub):
     """The 授权书 registry: no source is asked about anyone a valid, signed authorization does
     not cover, for that source and that purpose.
+    Every call needs mTLS and the metadata x-hedui-user and x-hedui-role (x-request-id is
+    optional) as common.proto describes; the role must be one the RPC allows (else
+    PERMISSION_DENIED, reason ROLE_NOT_ALLOWED), and the 授权书's region within the calling
+    system's (else PERMISSION_DENIED, reason OUT_OF_REGION). Every call, allowed or
+    refused, is an audit entry (consent_register, consent_revoke, consent_read).
+    Any RPC may return UNAVAILABLE (retry with backoff) or INTERNAL (with the request id).
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -57,14 +79,30 @@ class ConsentServiceAsyncStub(ConsentServiceStub):
     applicant) is superseded. Idempotent: registering the same number again with the same
     content answers with the registration already made (and supersedes nothing); the same
     number with other content is FAILED_PRECONDITION.
+    Role: caseworker or admin. Errors: INVALID_ARGUMENT (BadRequest naming the fields);
+    PERMISSION_DENIED with reason ROLE_NOT_ALLOWED or OUT_OF_REGION; FAILED_PRECONDITION
+    as above.
     """
     RevokeConsent: _aio.UnaryUnaryMultiCallable[_consent_pb2.RevokeConsentRequest, _consent_pb2.RevokeConsentResponse]  # type: ignore[assignment]
+    """Revokes an ACTIVE authorization: no check is started under it again.
+    Role: caseworker or admin. Errors: INVALID_ARGUMENT; PERMISSION_DENIED with reason ROLE_NOT_ALLOWED or
+    OUT_OF_REGION; NOT_FOUND; FAILED_PRECONDITION when it is not ACTIVE.
+    """
     GetConsent: _aio.UnaryUnaryMultiCallable[_consent_pb2.GetConsentRequest, _consent_pb2.GetConsentResponse]  # type: ignore[assignment]
-    """The authorization with its history; ID numbers and names masked."""
+    """The authorization with its history; ID numbers and names masked.
+    Role: any (caseworker, reviewer, auditor, admin). Errors: INVALID_ARGUMENT; PERMISSION_DENIED with reason ROLE_NOT_ALLOWED or
+    OUT_OF_REGION; NOT_FOUND.
+    """
 
 class ConsentServiceServicer(metaclass=_abc_1.ABCMeta):
     """The 授权书 registry: no source is asked about anyone a valid, signed authorization does
     not cover, for that source and that purpose.
+    Every call needs mTLS and the metadata x-hedui-user and x-hedui-role (x-request-id is
+    optional) as common.proto describes; the role must be one the RPC allows (else
+    PERMISSION_DENIED, reason ROLE_NOT_ALLOWED), and the 授权书's region within the calling
+    system's (else PERMISSION_DENIED, reason OUT_OF_REGION). Every call, allowed or
+    refused, is an audit entry (consent_register, consent_revoke, consent_read).
+    Any RPC may return UNAVAILABLE (retry with backoff) or INTERNAL (with the request id).
     """
 
     @_abc_1.abstractmethod
@@ -77,6 +115,9 @@ class ConsentServiceServicer(metaclass=_abc_1.ABCMeta):
         applicant) is superseded. Idempotent: registering the same number again with the same
         content answers with the registration already made (and supersedes nothing); the same
         number with other content is FAILED_PRECONDITION.
+        Role: caseworker or admin. Errors: INVALID_ARGUMENT (BadRequest naming the fields);
+        PERMISSION_DENIED with reason ROLE_NOT_ALLOWED or OUT_OF_REGION; FAILED_PRECONDITION
+        as above.
         """
 
     @_abc_1.abstractmethod
@@ -84,7 +125,11 @@ class ConsentServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _consent_pb2.RevokeConsentRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_consent_pb2.RevokeConsentResponse, _abc.Awaitable[_consent_pb2.RevokeConsentResponse]]: ...
+    ) -> _typing.Union[_consent_pb2.RevokeConsentResponse, _abc.Awaitable[_consent_pb2.RevokeConsentResponse]]:
+        """Revokes an ACTIVE authorization: no check is started under it again.
+        Role: caseworker or admin. Errors: INVALID_ARGUMENT; PERMISSION_DENIED with reason ROLE_NOT_ALLOWED or
+        OUT_OF_REGION; NOT_FOUND; FAILED_PRECONDITION when it is not ACTIVE.
+        """
 
     @_abc_1.abstractmethod
     def GetConsent(
@@ -92,6 +137,9 @@ class ConsentServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _consent_pb2.GetConsentRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_consent_pb2.GetConsentResponse, _abc.Awaitable[_consent_pb2.GetConsentResponse]]:
-        """The authorization with its history; ID numbers and names masked."""
+        """The authorization with its history; ID numbers and names masked.
+        Role: any (caseworker, reviewer, auditor, admin). Errors: INVALID_ARGUMENT; PERMISSION_DENIED with reason ROLE_NOT_ALLOWED or
+        OUT_OF_REGION; NOT_FOUND.
+        """
 
 def add_ConsentServiceServicer_to_server(servicer: ConsentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

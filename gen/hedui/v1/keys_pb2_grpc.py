@@ -27,6 +27,8 @@ if _version_not_supported:
 
 class KeyServiceStub:
     """Publishes the public keys that sign reports, as a JWKS (RFC 7517, RFC 8037 OKP/Ed25519).
+    Needs mTLS and x-hedui-user like every service (any role; x-hedui-role may be left
+    out); see common.proto. Errors: UNAUTHENTICATED; UNAVAILABLE; INTERNAL.
     """
 
     def __init__(self, channel):
@@ -44,10 +46,13 @@ class KeyServiceStub:
 
 class KeyServiceServicer:
     """Publishes the public keys that sign reports, as a JWKS (RFC 7517, RFC 8037 OKP/Ed25519).
+    Needs mTLS and x-hedui-user like every service (any role; x-hedui-role may be left
+    out); see common.proto. Errors: UNAUTHENTICATED; UNAVAILABLE; INTERNAL.
     """
 
     def ListKeys(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The JWKS of every key that signed or signs reports.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -70,6 +75,8 @@ def add_KeyServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class KeyService:
     """Publishes the public keys that sign reports, as a JWKS (RFC 7517, RFC 8037 OKP/Ed25519).
+    Needs mTLS and x-hedui-user like every service (any role; x-hedui-role may be left
+    out); see common.proto. Errors: UNAUTHENTICATED; UNAVAILABLE; INTERNAL.
     """
 
     @staticmethod

@@ -27,29 +27,41 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class KeyServiceStub:
-    """Publishes the public keys that sign reports, as a JWKS (RFC 7517, RFC 8037 OKP/Ed25519)."""
+    """Publishes the public keys that sign reports, as a JWKS (RFC 7517, RFC 8037 OKP/Ed25519).
+    Needs mTLS and x-hedui-user like every service (any role; x-hedui-role may be left
+    out); see common.proto. Errors: UNAUTHENTICATED; UNAVAILABLE; INTERNAL.
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> KeyServiceAsyncStub: ...
     ListKeys: _grpc.UnaryUnaryMultiCallable[_keys_pb2.ListKeysRequest, _keys_pb2.ListKeysResponse]
+    """The JWKS of every key that signed or signs reports."""
 
 @_typing.type_check_only
 class KeyServiceAsyncStub(KeyServiceStub):
-    """Publishes the public keys that sign reports, as a JWKS (RFC 7517, RFC 8037 OKP/Ed25519)."""
+    """Publishes the public keys that sign reports, as a JWKS (RFC 7517, RFC 8037 OKP/Ed25519).
+    Needs mTLS and x-hedui-user like every service (any role; x-hedui-role may be left
+    out); see common.proto. Errors: UNAUTHENTICATED; UNAVAILABLE; INTERNAL.
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     ListKeys: _aio.UnaryUnaryMultiCallable[_keys_pb2.ListKeysRequest, _keys_pb2.ListKeysResponse]  # type: ignore[assignment]
+    """The JWKS of every key that signed or signs reports."""
 
 class KeyServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Publishes the public keys that sign reports, as a JWKS (RFC 7517, RFC 8037 OKP/Ed25519)."""
+    """Publishes the public keys that sign reports, as a JWKS (RFC 7517, RFC 8037 OKP/Ed25519).
+    Needs mTLS and x-hedui-user like every service (any role; x-hedui-role may be left
+    out); see common.proto. Errors: UNAUTHENTICATED; UNAVAILABLE; INTERNAL.
+    """
 
     @_abc_1.abstractmethod
     def ListKeys(
         self,
         request: _keys_pb2.ListKeysRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_keys_pb2.ListKeysResponse, _abc.Awaitable[_keys_pb2.ListKeysResponse]]: ...
+    ) -> _typing.Union[_keys_pb2.ListKeysResponse, _abc.Awaitable[_keys_pb2.ListKeysResponse]]:
+        """The JWKS of every key that signed or signs reports."""
 
 def add_KeyServiceServicer_to_server(servicer: KeyServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -299,25 +299,26 @@ Global___Household: _TypeAlias = Household  # noqa: Y015
 
 @_typing.final
 class Window(_message.Message):
-    """The assessment window; both dates inclusive. Empty means the 12 months before the request.
-    Both dates or neither; at most 3 years long, and not ending in the future.
+    """The assessment window; both dates inclusive, calendar days in China. Empty means the
+    12 months before the request. Both dates or neither; each a real date (year, month and
+    day all set); at most 3 years long, and not ending in the future.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     START_DATE_FIELD_NUMBER: _builtins.int
     END_DATE_FIELD_NUMBER: _builtins.int
-    start_date: _builtins.str
-    """YYYY-MM-DD"""
-    end_date: _builtins.str
-    """YYYY-MM-DD"""
+    @_builtins.property
+    def start_date(self) -> _date_pb2.Date: ...
+    @_builtins.property
+    def end_date(self) -> _date_pb2.Date: ...
     def __init__(
         self,
         *,
-        start_date: _builtins.str = ...,
-        end_date: _builtins.str = ...,
+        start_date: _date_pb2.Date | None = ...,
+        end_date: _date_pb2.Date | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "start_date", b"start_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
     _ClearFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "start_date", b"start_date"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
@@ -534,7 +535,7 @@ class Verification(_message.Message):
     CASE_ID_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     STATE_FIELD_NUMBER: _builtins.int
-    CREATED_AT_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
     PROGRESS_FIELD_NUMBER: _builtins.int
     LATEST_REPORT_VERSION_FIELD_NUMBER: _builtins.int
     COMPLETENESS_FIELD_NUMBER: _builtins.int
@@ -562,7 +563,7 @@ class Verification(_message.Message):
     region_code: _builtins.str
     """The household's region code (a GB/T 2260 six-digit code)."""
     @_builtins.property
-    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    def create_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def progress(self) -> _containers.RepeatedCompositeFieldContainer[Global___SourceProgress]: ...
     @_builtins.property
@@ -580,7 +581,7 @@ class Verification(_message.Message):
         case_id: _builtins.str = ...,
         request_id: _builtins.str = ...,
         state: Global___VerificationState.ValueType = ...,
-        created_at: _timestamp_pb2.Timestamp | None = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
         progress: _abc.Iterable[Global___SourceProgress] | None = ...,
         latest_report_version: _builtins.int = ...,
         completeness: Global___Completeness.ValueType = ...,
@@ -590,9 +591,9 @@ class Verification(_message.Message):
         batch_id: _builtins.str = ...,
         region_code: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "due_date", b"due_date"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "due_date", b"due_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "case_id", b"case_id", "completeness", b"completeness", "created_at", b"created_at", "due_date", b"due_date", "latest_report_version", b"latest_report_version", "overdue", b"overdue", "progress", b"progress", "region_code", b"region_code", "request_id", b"request_id", "state", b"state", "urgent", b"urgent", "verification_id", b"verification_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "case_id", b"case_id", "completeness", b"completeness", "create_time", b"create_time", "due_date", b"due_date", "latest_report_version", b"latest_report_version", "overdue", b"overdue", "progress", b"progress", "region_code", b"region_code", "request_id", b"request_id", "state", b"state", "urgent", b"urgent", "verification_id", b"verification_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -631,14 +632,16 @@ class WatchVerificationResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     VERIFICATION_ID_FIELD_NUMBER: _builtins.int
-    AT_FIELD_NUMBER: _builtins.int
+    EVENT_TIME_FIELD_NUMBER: _builtins.int
     SOURCE_PROGRESS_FIELD_NUMBER: _builtins.int
     REPORT_ISSUED_FIELD_NUMBER: _builtins.int
     STATE_CHANGED_FIELD_NUMBER: _builtins.int
     verification_id: _builtins.str
     state_changed: Global___VerificationState.ValueType
     @_builtins.property
-    def at(self) -> _timestamp_pb2.Timestamp: ...
+    def event_time(self) -> _timestamp_pb2.Timestamp:
+        """When the event happened."""
+
     @_builtins.property
     def source_progress(self) -> Global___SourceProgress: ...
     @_builtins.property
@@ -647,14 +650,14 @@ class WatchVerificationResponse(_message.Message):
         self,
         *,
         verification_id: _builtins.str = ...,
-        at: _timestamp_pb2.Timestamp | None = ...,
+        event_time: _timestamp_pb2.Timestamp | None = ...,
         source_progress: Global___SourceProgress | None = ...,
         report_issued: Global___ReportIssued | None = ...,
         state_changed: Global___VerificationState.ValueType = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "event", b"event", "report_issued", b"report_issued", "source_progress", b"source_progress", "state_changed", b"state_changed"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "event_time", b"event_time", "report_issued", b"report_issued", "source_progress", b"source_progress", "state_changed", b"state_changed"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "event", b"event", "report_issued", b"report_issued", "source_progress", b"source_progress", "state_changed", b"state_changed", "verification_id", b"verification_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "event_time", b"event_time", "report_issued", b"report_issued", "source_progress", b"source_progress", "state_changed", b"state_changed", "verification_id", b"verification_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["source_progress", "report_issued", "state_changed"]  # noqa: Y015
     _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
@@ -671,18 +674,20 @@ class GetReportRequest(_message.Message):
     verification_id: _builtins.str
     """A verification id: a UUID in lowercase hex, 36 characters."""
     version: _builtins.int
-    """0 means the latest version; negative is refused."""
+    """A report version, 1 or more; unset means the latest. 0 or negative is refused."""
     def __init__(
         self,
         *,
         verification_id: _builtins.str = ...,
-        version: _builtins.int = ...,
+        version: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_version", b"_version", "version", b"version"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["verification_id", b"verification_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_version", b"_version", "verification_id", b"verification_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__version: _TypeAlias = _typing.Literal["version"]  # noqa: Y015
+    _WhichOneofArgType__version: _TypeAlias = _typing.Literal["_version", b"_version"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__version) -> _WhichOneofReturnType__version | None: ...
 
 Global___GetReportRequest: _TypeAlias = GetReportRequest  # noqa: Y015
 

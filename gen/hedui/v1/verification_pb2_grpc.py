@@ -27,6 +27,10 @@ if _version_not_supported:
 
 class VerificationServiceStub:
     """Household economic-status verification (核对): submit, watch, fetch the signed report.
+    Every call needs mTLS and the metadata x-hedui-user and x-hedui-role (x-request-id is
+    optional) as common.proto describes; without them UNAUTHENTICATED, or
+    PERMISSION_DENIED with reason ROLE_NOT_ALLOWED for a role the system does not have.
+    Any RPC may return UNAVAILABLE (retry with backoff) or INTERNAL (with the request id).
     """
 
     def __init__(self, channel):
@@ -64,12 +68,23 @@ class VerificationServiceStub:
 
 class VerificationServiceServicer:
     """Household economic-status verification (核对): submit, watch, fetch the signed report.
+    Every call needs mTLS and the metadata x-hedui-user and x-hedui-role (x-request-id is
+    optional) as common.proto describes; without them UNAUTHENTICATED, or
+    PERMISSION_DENIED with reason ROLE_NOT_ALLOWED for a role the system does not have.
+    Any RPC may return UNAVAILABLE (retry with backoff) or INTERNAL (with the request id).
     """
 
     def CreateVerification(self, request, context):
         """Starts a verification. Long-running: returns at once with its state, or, with
         `wait`, when the first report is issued or the call's deadline is near.
         Repeating a request with the same `request_id` returns the same verification.
+        Role: caseworker. Errors: INVALID_ARGUMENT (BadRequest naming the fields);
+        PERMISSION_DENIED with reason ROLE_NOT_ALLOWED, OUT_OF_REGION (household region
+        outside the system's), CONSENT_MISSING, CONSENT_REVOKED, CONSENT_EXPIRED,
+        CONSENT_SUBJECT_NOT_COVERED, CONSENT_SOURCE_NOT_COVERED or PURPOSE_NOT_AUTHORIZED
+        (the 授权书 named by authorization_id does not cover the check); RESOURCE_EXHAUSTED
+        with reason VOLUME_LIMIT. Every refusal is an audit entry (action authorize, outcome
+        deny) and starts nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -77,6 +92,9 @@ class VerificationServiceServicer:
 
     def GetVerification(self, request, context):
         """The verification's current state and per-source progress.
+        Role: caseworker or reviewer. Errors: INVALID_ARGUMENT; NOT_FOUND when it does not
+        exist, or the caller may not read it (another system started it, its region is
+        outside the caller's, or the role is neither): indistinguishable on purpose.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -84,6 +102,7 @@ class VerificationServiceServicer:
 
     def WatchVerification(self, request, context):
         """Streams per-source progress and report versions until the verification is done.
+        Role and errors: as GetVerification.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -91,6 +110,9 @@ class VerificationServiceServicer:
 
     def GetReport(self, request, context):
         """A report version: the DSSE envelope bytes exactly as signed, plus a parsed summary.
+        Each read is an audit entry (action report_read; a refused read too, outcome deny).
+        Role: caseworker or reviewer. Errors: INVALID_ARGUMENT; NOT_FOUND (as GetVerification,
+        or no such version); FAILED_PRECONDITION when no report has been issued yet.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -148,6 +170,10 @@ def add_VerificationServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class VerificationService:
     """Household economic-status verification (核对): submit, watch, fetch the signed report.
+    Every call needs mTLS and the metadata x-hedui-user and x-hedui-role (x-request-id is
+    optional) as common.proto describes; without them UNAUTHENTICATED, or
+    PERMISSION_DENIED with reason ROLE_NOT_ALLOWED for a role the system does not have.
+    Any RPC may return UNAVAILABLE (retry with backoff) or INTERNAL (with the request id).
     """
 
     @staticmethod

@@ -27,7 +27,12 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class VerificationServiceStub:
-    """Household economic-status verification (核对): submit, watch, fetch the signed report."""
+    """Household economic-status verification (核对): submit, watch, fetch the signed report.
+    Every call needs mTLS and the metadata x-hedui-user and x-hedui-role (x-request-id is
+    optional) as common.proto describes; without them UNAUTHENTICATED, or
+    PERMISSION_DENIED with reason ROLE_NOT_ALLOWED for a role the system does not have.
+    Any RPC may return UNAVAILABLE (retry with backoff) or INTERNAL (with the request id).
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
@@ -37,13 +42,30 @@ class VerificationServiceStub:
     """Starts a verification. Long-running: returns at once with its state, or, with
     `wait`, when the first report is issued or the call's deadline is near.
     Repeating a request with the same `request_id` returns the same verification.
+    Role: caseworker. Errors: INVALID_ARGUMENT (BadRequest naming the fields);
+    PERMISSION_DENIED with reason ROLE_NOT_ALLOWED, OUT_OF_REGION (household region
+    outside the system's), CONSENT_MISSING, CONSENT_REVOKED, CONSENT_EXPIRED,
+    CONSENT_SUBJECT_NOT_COVERED, CONSENT_SOURCE_NOT_COVERED or PURPOSE_NOT_AUTHORIZED
+    (the 授权书 named by authorization_id does not cover the check); RESOURCE_EXHAUSTED
+    with reason VOLUME_LIMIT. Every refusal is an audit entry (action authorize, outcome
+    deny) and starts nothing.
     """
     GetVerification: _grpc.UnaryUnaryMultiCallable[_verification_pb2.GetVerificationRequest, _verification_pb2.GetVerificationResponse]
-    """The verification's current state and per-source progress."""
+    """The verification's current state and per-source progress.
+    Role: caseworker or reviewer. Errors: INVALID_ARGUMENT; NOT_FOUND when it does not
+    exist, or the caller may not read it (another system started it, its region is
+    outside the caller's, or the role is neither): indistinguishable on purpose.
+    """
     WatchVerification: _grpc.UnaryStreamMultiCallable[_verification_pb2.WatchVerificationRequest, _verification_pb2.WatchVerificationResponse]
-    """Streams per-source progress and report versions until the verification is done."""
+    """Streams per-source progress and report versions until the verification is done.
+    Role and errors: as GetVerification.
+    """
     GetReport: _grpc.UnaryUnaryMultiCallable[_verification_pb2.GetReportRequest, _verification_pb2.GetReportResponse]
-    """A report version: the DSSE envelope bytes exactly as signed, plus a parsed summary."""
+    """A report version: the DSSE envelope bytes exactly as signed, plus a parsed summary.
+    Each read is an audit entry (action report_read; a refused read too, outcome deny).
+    Role: caseworker or reviewer. Errors: INVALID_ARGUMENT; NOT_FOUND (as GetVerification,
+    or no such version); FAILED_PRECONDITION when no report has been issued yet.
+    """
     ListVerifications: _grpc.UnaryUnaryMultiCallable[_verification_pb2.ListVerificationsRequest, _verification_pb2.ListVerificationsResponse]
     """The calling system's verifications in the caller's regions that match every given
     filter, newest first, without their per-source progress (GetVerification has it);
@@ -57,20 +79,42 @@ class VerificationServiceStub:
 
 @_typing.type_check_only
 class VerificationServiceAsyncStub(VerificationServiceStub):
-    """Household economic-status verification (核对): submit, watch, fetch the signed report."""
+    """Household economic-status verification (核对): submit, watch, fetch the signed report.
+    Every call needs mTLS and the metadata x-hedui-user and x-hedui-role (x-request-id is
+    optional) as common.proto describes; without them UNAUTHENTICATED, or
+    PERMISSION_DENIED with reason ROLE_NOT_ALLOWED for a role the system does not have.
+    Any RPC may return UNAVAILABLE (retry with backoff) or INTERNAL (with the request id).
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreateVerification: _aio.UnaryUnaryMultiCallable[_verification_pb2.CreateVerificationRequest, _verification_pb2.CreateVerificationResponse]  # type: ignore[assignment]
     """Starts a verification. Long-running: returns at once with its state, or, with
     `wait`, when the first report is issued or the call's deadline is near.
     Repeating a request with the same `request_id` returns the same verification.
+    Role: caseworker. Errors: INVALID_ARGUMENT (BadRequest naming the fields);
+    PERMISSION_DENIED with reason ROLE_NOT_ALLOWED, OUT_OF_REGION (household region
+    outside the system's), CONSENT_MISSING, CONSENT_REVOKED, CONSENT_EXPIRED,
+    CONSENT_SUBJECT_NOT_COVERED, CONSENT_SOURCE_NOT_COVERED or PURPOSE_NOT_AUTHORIZED
+    (the 授权书 named by authorization_id does not cover the check); RESOURCE_EXHAUSTED
+    with reason VOLUME_LIMIT. Every refusal is an audit entry (action authorize, outcome
+    deny) and starts nothing.
     """
     GetVerification: _aio.UnaryUnaryMultiCallable[_verification_pb2.GetVerificationRequest, _verification_pb2.GetVerificationResponse]  # type: ignore[assignment]
-    """The verification's current state and per-source progress."""
+    """The verification's current state and per-source progress.
+    Role: caseworker or reviewer. Errors: INVALID_ARGUMENT; NOT_FOUND when it does not
+    exist, or the caller may not read it (another system started it, its region is
+    outside the caller's, or the role is neither): indistinguishable on purpose.
+    """
     WatchVerification: _aio.UnaryStreamMultiCallable[_verification_pb2.WatchVerificationRequest, _verification_pb2.WatchVerificationResponse]  # type: ignore[assignment]
-    """Streams per-source progress and report versions until the verification is done."""
+    """Streams per-source progress and report versions until the verification is done.
+    Role and errors: as GetVerification.
+    """
     GetReport: _aio.UnaryUnaryMultiCallable[_verification_pb2.GetReportRequest, _verification_pb2.GetReportResponse]  # type: ignore[assignment]
-    """A report version: the DSSE envelope bytes exactly as signed, plus a parsed summary."""
+    """A report version: the DSSE envelope bytes exactly as signed, plus a parsed summary.
+    Each read is an audit entry (action report_read; a refused read too, outcome deny).
+    Role: caseworker or reviewer. Errors: INVALID_ARGUMENT; NOT_FOUND (as GetVerification,
+    or no such version); FAILED_PRECONDITION when no report has been issued yet.
+    """
     ListVerifications: _aio.UnaryUnaryMultiCallable[_verification_pb2.ListVerificationsRequest, _verification_pb2.ListVerificationsResponse]  # type: ignore[assignment]
     """The calling system's verifications in the caller's regions that match every given
     filter, newest first, without their per-source progress (GetVerification has it);
@@ -83,7 +127,12 @@ class VerificationServiceAsyncStub(VerificationServiceStub):
     """
 
 class VerificationServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Household economic-status verification (核对): submit, watch, fetch the signed report."""
+    """Household economic-status verification (核对): submit, watch, fetch the signed report.
+    Every call needs mTLS and the metadata x-hedui-user and x-hedui-role (x-request-id is
+    optional) as common.proto describes; without them UNAUTHENTICATED, or
+    PERMISSION_DENIED with reason ROLE_NOT_ALLOWED for a role the system does not have.
+    Any RPC may return UNAVAILABLE (retry with backoff) or INTERNAL (with the request id).
+    """
 
     @_abc_1.abstractmethod
     def CreateVerification(
@@ -94,6 +143,13 @@ class VerificationServiceServicer(metaclass=_abc_1.ABCMeta):
         """Starts a verification. Long-running: returns at once with its state, or, with
         `wait`, when the first report is issued or the call's deadline is near.
         Repeating a request with the same `request_id` returns the same verification.
+        Role: caseworker. Errors: INVALID_ARGUMENT (BadRequest naming the fields);
+        PERMISSION_DENIED with reason ROLE_NOT_ALLOWED, OUT_OF_REGION (household region
+        outside the system's), CONSENT_MISSING, CONSENT_REVOKED, CONSENT_EXPIRED,
+        CONSENT_SUBJECT_NOT_COVERED, CONSENT_SOURCE_NOT_COVERED or PURPOSE_NOT_AUTHORIZED
+        (the 授权书 named by authorization_id does not cover the check); RESOURCE_EXHAUSTED
+        with reason VOLUME_LIMIT. Every refusal is an audit entry (action authorize, outcome
+        deny) and starts nothing.
         """
 
     @_abc_1.abstractmethod
@@ -102,7 +158,11 @@ class VerificationServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _verification_pb2.GetVerificationRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_verification_pb2.GetVerificationResponse, _abc.Awaitable[_verification_pb2.GetVerificationResponse]]:
-        """The verification's current state and per-source progress."""
+        """The verification's current state and per-source progress.
+        Role: caseworker or reviewer. Errors: INVALID_ARGUMENT; NOT_FOUND when it does not
+        exist, or the caller may not read it (another system started it, its region is
+        outside the caller's, or the role is neither): indistinguishable on purpose.
+        """
 
     @_abc_1.abstractmethod
     def WatchVerification(
@@ -110,7 +170,9 @@ class VerificationServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _verification_pb2.WatchVerificationRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_verification_pb2.WatchVerificationResponse], _abc.AsyncIterator[_verification_pb2.WatchVerificationResponse]]:
-        """Streams per-source progress and report versions until the verification is done."""
+        """Streams per-source progress and report versions until the verification is done.
+        Role and errors: as GetVerification.
+        """
 
     @_abc_1.abstractmethod
     def GetReport(
@@ -118,7 +180,11 @@ class VerificationServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _verification_pb2.GetReportRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_verification_pb2.GetReportResponse, _abc.Awaitable[_verification_pb2.GetReportResponse]]:
-        """A report version: the DSSE envelope bytes exactly as signed, plus a parsed summary."""
+        """A report version: the DSSE envelope bytes exactly as signed, plus a parsed summary.
+        Each read is an audit entry (action report_read; a refused read too, outcome deny).
+        Role: caseworker or reviewer. Errors: INVALID_ARGUMENT; NOT_FOUND (as GetVerification,
+        or no such version); FAILED_PRECONDITION when no report has been issued yet.
+        """
 
     @_abc_1.abstractmethod
     def ListVerifications(
