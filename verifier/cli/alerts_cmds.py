@@ -32,6 +32,7 @@ from rich.table import Table
 from verifier.api.alerts_client import AlertClient, WarningFileError, warnings_from_lines
 from verifier.api.tls import client_credentials
 from verifier.cli.certs import PkiLayout
+from verifier.cli.commands import Subparsers, command, group
 from verifier.cli.consent_cmds import add_client_arguments
 from verifier.config import Config
 
@@ -305,12 +306,10 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError("must be a date YYYY-MM-DD") from None
 
 
-def register(sub: Any) -> None:
+def register(sub: Subparsers) -> None:
     """Add `alerts list|show|ack|assign|resolve|import-warnings|changes` to `hedui`."""
-    al = sub.add_parser("alerts", help="监测预警: alerts and the outreach ledger").add_subparsers(
-        dest="alerts_cmd", required=True
-    )
-    ls = al.add_parser("list", help="alerts of your regions, oldest first")
+    al = group(sub, "alerts", "监测预警: alerts and the outreach ledger")
+    ls = command(al, "list", alerts_list, "alerts of your regions, oldest first")
     ls.add_argument("--region", default="", help="a region code or prefix")
     ls.add_argument("--state", choices=sorted(STATES), default="")
     ls.add_argument("--risk", choices=sorted(RISKS), default="")
@@ -323,37 +322,32 @@ def register(sub: Any) -> None:
     ls.add_argument("--page-size", type=int, default=0)
     ls.add_argument("--page-token", default="")
     add_client_arguments(ls)
-    ls.set_defaults(fn=alerts_list)
-    sh = al.add_parser("show", help="an alert with its history")
+    sh = command(al, "show", alerts_show, "an alert with its history")
     sh.add_argument("alert_id")
     add_client_arguments(sh)
-    sh.set_defaults(fn=alerts_show)
-    ack = al.add_parser("ack", help="acknowledge an alert (you own it unless --owner)")
+    ack = command(al, "ack", alerts_ack, "acknowledge an alert (you own it unless --owner)")
     ack.add_argument("alert_id")
     ack.add_argument("--owner", default="")
     ack.add_argument("--note", default="")
     add_client_arguments(ack)
-    ack.set_defaults(fn=alerts_ack)
-    asg = al.add_parser("assign", help="give an alert to another owner")
+    asg = command(al, "assign", alerts_assign, "give an alert to another owner")
     asg.add_argument("alert_id")
     asg.add_argument("new_owner")
     asg.add_argument("--note", default="")
     add_client_arguments(asg)
-    asg.set_defaults(fn=alerts_assign)
-    rs = al.add_parser("resolve", help="resolve an alert with its outcome")
+    rs = command(al, "resolve", alerts_resolve, "resolve an alert with its outcome")
     rs.add_argument("alert_id")
     rs.add_argument("--outcome", choices=sorted(OUTCOMES), required=True)
     rs.add_argument("--program", choices=sorted(PROGRAMS), help="with --outcome referred")
     rs.add_argument("--note", default="")
     add_client_arguments(rs)
-    rs.set_defaults(fn=alerts_resolve)
-    im = al.add_parser("import-warnings", help="import a warning list (JSON lines); admins")
+    im = command(
+        al, "import-warnings", import_warnings, "import a warning list (JSON lines); admins"
+    )
     im.add_argument("file")
     add_client_arguments(im)
-    im.set_defaults(fn=import_warnings)
-    ch = al.add_parser("changes", help="the signed change document of a check")
+    ch = command(al, "changes", alerts_changes, "the signed change document of a check")
     ch.add_argument("verification_id")
     ch.add_argument("--version", type=int, default=0)
     ch.add_argument("--out", help="write the DSSE envelope here")
     add_client_arguments(ch)
-    ch.set_defaults(fn=alerts_changes)

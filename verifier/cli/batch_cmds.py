@@ -28,6 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from verifier.api.client import Client
+from verifier.cli.commands import Subparsers, command, group
 from verifier.cli.consent_cmds import add_client_arguments, client_for
 from verifier.config import Config
 from verifier.domain.batches import MAX_BATCH_ITEMS
@@ -202,14 +203,14 @@ def batch_cancel(_cfg: Config, args: argparse.Namespace) -> int:
     return _call(args, work)
 
 
-def register(sub: Any) -> None:
+def register(sub: Subparsers) -> None:
     """Add `batch submit|show|cancel` to the `hedui` parser."""
-    bat = sub.add_parser("batch", help="batches of checks").add_subparsers(
-        dest="batch_cmd", required=True
-    )
-    s = bat.add_parser(
+    bat = group(sub, "batch", "batches of checks")
+    s = command(
+        bat,
         "submit",
-        help="submit a file of BatchItem JSON lines",
+        batch_submit,
+        "submit a file of BatchItem JSON lines",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -217,13 +218,10 @@ def register(sub: Any) -> None:
     s.add_argument("--request-id", help="the batch's idempotency key (default: from the file)")
     s.add_argument("--watch", action="store_true", help="follow the batch with a progress bar")
     add_client_arguments(s)
-    s.set_defaults(fn=batch_submit)
-    sh = bat.add_parser("show", help="a batch's state, counts and refused items")
+    sh = command(bat, "show", batch_show, "a batch's state, counts and refused items")
     sh.add_argument("batch_id")
     sh.add_argument("--watch", action="store_true", help="follow it until it is done")
     add_client_arguments(sh)
-    sh.set_defaults(fn=batch_show)
-    c = bat.add_parser("cancel", help="cancel the items not started yet")
+    c = command(bat, "cancel", batch_cancel, "cancel the items not started yet")
     c.add_argument("batch_id")
     add_client_arguments(c)
-    c.set_defaults(fn=batch_cancel)

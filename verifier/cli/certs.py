@@ -30,7 +30,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from verifier.config import Config
+from verifier.cli.commands import Subparsers, group, offline_command
+from verifier.config import ConfigError, load_config
 
 DEFAULT_DIR = Path("var/pki")
 DEFAULT_DAYS = 365
@@ -406,7 +407,7 @@ def add_init_arguments(p: argparse.ArgumentParser) -> None:
         dest="systems",
         metavar="NAME",
         help="a calling system (client certificate CN); repeatable;"
-        " default: every principal in the configuration",
+        " default: every principal of --config (the embedded one: local-case-system)",
     )
     p.add_argument("--server-name", action="append", default=[], metavar="DNS")
     p.add_argument("--server-ip", action="append", default=[], metavar="IP")
@@ -415,8 +416,22 @@ def add_init_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="replace the CA and every certificate")
 
 
-def init_command(cfg: Config, args: argparse.Namespace) -> int:
-    systems = args.systems or sorted(cfg.principals) or [DEFAULT_SYSTEM]
+def _systems(args: argparse.Namespace) -> list[str]:
+    """``--system`` names, else the principals of ``--config`` (read only then: the PKI
+    needs no server configuration, so a broken one stops this only when it is asked)."""
+    if args.systems:
+        return list(args.systems)
+    if args.config is None:
+        return [DEFAULT_SYSTEM]
+    return sorted(load_config(args.config).principals) or [DEFAULT_SYSTEM]
+
+
+def init_command(args: argparse.Namespace) -> int:
+    try:
+        systems = _systems(args)
+    except ConfigError as exc:
+        print(f"hedui certs init: configuration error: {exc}", file=sys.stderr)
+        return 2
     try:
         result = init_pki(
             args.dir,
@@ -437,3 +452,11 @@ def init_command(cfg: Config, args: argparse.Namespace) -> int:
         print(f"kept    {path}")
     print(f"CA SHA-256 fingerprint {fingerprint(read_pair(result.layout.ca).cert)}")
     return 0
+
+
+def register(sub: Subparsers) -> None:
+    """Add `certs init` (offline) to the `hedui` parser."""
+    pki = group(sub, "certs", "local PKI for mTLS")
+    add_init_arguments(
+        offline_command(pki, "init", init_command, "local CA, server and client certificates")
+    )

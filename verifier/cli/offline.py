@@ -27,6 +27,7 @@ from verifier.bootstrap import (
     rewrap_sealed,
     upgrade_database,
 )
+from verifier.cli.commands import Subparsers, command, group, offline_command
 from verifier.cli.report_view import render
 from verifier.config import Config
 from verifier.signing.dsse import EnvelopeError, VerifiedEnvelope, verify_envelope
@@ -116,7 +117,7 @@ def verify_file(envelope_path: Path, jwks_path: Path) -> VerifiedEnvelope:
     return verify_envelope(envelope_path.read_bytes(), keys)
 
 
-def report_verify(_cfg: Config | None, args: argparse.Namespace) -> int:
+def report_verify(args: argparse.Namespace) -> int:
     try:
         v = verify_file(Path(args.file), Path(args.keys))
     except (EnvelopeError, JwksError, OSError) as exc:
@@ -142,7 +143,7 @@ def report_verify(_cfg: Config | None, args: argparse.Namespace) -> int:
     return 0
 
 
-def report_show(_cfg: Config | None, args: argparse.Namespace) -> int:
+def report_show(args: argparse.Namespace) -> int:
     try:
         if args.keys:
             v = verify_file(Path(args.file), Path(args.keys))
@@ -197,3 +198,46 @@ def bench(_cfg: Config, args: argparse.Namespace) -> int:
         err.print(f"no benchmarks under {root}: run from a source checkout (or `make bench`)")
         return 2
     return subprocess.call([sys.executable, "-m", "bench"], cwd=root)
+
+
+def _keys_rewrap(cfg: Config, _args: argparse.Namespace) -> int:
+    return keys_rewrap(cfg, keystore(cfg))
+
+
+def register(sub: Subparsers) -> None:
+    """Add `keys …`, `report verify|show` (offline), `bench` and `db upgrade`."""
+    keys = group(sub, "keys", "signing, audit and data keys")
+    command(keys, "generate", keys_generate, "create missing keys")
+    kr = command(keys, "rotate", keys_rotate, "new active keys; old ones kept")
+    kr.add_argument(
+        "--rewrap",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="re-encrypt every sealed column under the new data key (default: yes)",
+    )
+    command(
+        keys,
+        "rewrap",
+        _keys_rewrap,
+        "finish re-encrypting sealed columns under the active data key (no new keys)",
+    )
+    ke = command(keys, "export", keys_export, "public keys as JWKS")
+    ke.add_argument("--kind", choices=("signing", "audit"), default="signing")
+    ke.add_argument("--out")
+
+    rep = group(sub, "report", "offline report tools")
+    rv = offline_command(
+        rep, "verify", report_verify, "verify a DSSE report envelope against a JWKS"
+    )
+    rv.add_argument("file")
+    rv.add_argument("--keys", required=True)
+    rv.add_argument("--receipt", help="release receipt (hedui audit receipt) to check too")
+    rv.add_argument("--audit-key", help="file with the audit log's verifier key (hedui audit key)")
+    rs = offline_command(rep, "show", report_show, "readable summary of a report")
+    rs.add_argument("file")
+    rs.add_argument("--keys")
+
+    b = command(sub, "bench", bench, "run the benchmarks P1-P4 (source checkout)")
+    b.add_argument("--source", default=".", help="the source checkout (default: here)")
+    db = group(sub, "db", "database")
+    command(db, "upgrade", db_upgrade, "apply migrations")

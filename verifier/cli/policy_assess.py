@@ -23,7 +23,6 @@ from rich.text import Text
 
 from verifier import policy
 from verifier.cli.assess_inputs import AssessInputError, parse_day, read_household, read_records
-from verifier.config import Config
 from verifier.domain.household import HUKOU_LABELS, HukouNature
 from verifier.domain.money import format_amount
 from verifier.service.assessment import assessment_sections
@@ -53,7 +52,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     which.add_argument("--region", help="a packaged region's policy, by 6-digit code")
     p.add_argument("--date", required=True, help="the request date, YYYY-MM-DD")
     p.add_argument("--json", action="store_true", help="the assessment as JSON")
-    p.set_defaults(fn=policy_assess)
 
 
 def _policy(args: argparse.Namespace) -> policy.Policy:
@@ -62,7 +60,7 @@ def _policy(args: argparse.Namespace) -> policy.Policy:
     return policy.load_policy(str(args.region))
 
 
-def policy_assess(_cfg: Config, args: argparse.Namespace) -> int:
+def policy_assess(args: argparse.Namespace) -> int:
     try:
         day = parse_day(str(args.date))
         pol = _policy(args)

@@ -14,6 +14,7 @@ from rich.console import Console
 
 from verifier import policy
 from verifier.cli import policy_assess
+from verifier.cli.commands import Subparsers, group, offline_command
 from verifier.cli.offline import verify_file
 from verifier.config import Config, ConfigError
 from verifier.signing.dsse import EnvelopeError
@@ -40,7 +41,7 @@ def refuse_example_parameters(cfg: Config, day: date) -> None:
         raise ConfigError(policy.refusal_message(uses, day))
 
 
-def policy_check(_cfg: Config, args: argparse.Namespace) -> int:
+def policy_check(args: argparse.Namespace) -> int:
     problems = policy.check_policy_file(Path(args.file))
     if not problems:
         console.print(f"[green]{args.file}: policy file is valid[/]")
@@ -68,7 +69,7 @@ def _report_document(path: Path, keys: str | None) -> dict[str, Any]:
     return doc
 
 
-def policy_explain(_cfg: Config, args: argparse.Namespace) -> int:
+def policy_explain(args: argparse.Namespace) -> int:
     try:
         doc = _report_document(Path(args.report), args.keys)
     except (OSError, ValueError, KeyError, EnvelopeError, JwksError) as exc:
@@ -85,21 +86,22 @@ def policy_explain(_cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: Any) -> None:
-    pol = sub.add_parser("policy", help="assessment policy files").add_subparsers(
-        dest="policy_cmd", required=True
+def register(sub: Subparsers) -> None:
+    """Add `policy check|explain|assess` (all offline) to the `hedui` parser."""
+    pol = group(sub, "policy", "assessment policy files")
+    c = offline_command(
+        pol, "check", policy_check, "validate a region policy file, naming every problem"
     )
-    c = pol.add_parser("check", help="validate a region policy file, naming every problem")
     c.add_argument("file")
-    c.set_defaults(fn=policy_check)
-    e = pol.add_parser("explain", help="the rule trace of a report's assessment")
+    e = offline_command(pol, "explain", policy_explain, "the rule trace of a report's assessment")
     e.add_argument("report")
     e.add_argument("--keys", help="JWKS to verify the report with first")
-    e.set_defaults(fn=policy_explain)
     policy_assess.add_arguments(
-        pol.add_parser(
+        offline_command(
+            pol,
             "assess",
-            help="assess a household file and its records offline (the same engine as serve)",
+            policy_assess.policy_assess,
+            "assess a household file and its records offline (the same engine as serve)",
             description=(
                 "Assess a household and the records found under a policy file or a packaged"
                 " region, offline: a readable table, or JSON with --json."

@@ -15,7 +15,6 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import grpc
 from google.rpc import error_details_pb2
@@ -34,6 +33,7 @@ from verifier.api.roster_files import (
 )
 from verifier.api.roster_translate import CLASSES, CLASSES_TO_PB, date_pb
 from verifier.api.translate import PURPOSES, PURPOSES_TO_PB
+from verifier.cli.commands import Subparsers, command, group
 from verifier.cli.consent_cmds import add_client_arguments, client_for
 from verifier.config import Config
 from verifier.domain.household import Purpose
@@ -287,37 +287,32 @@ def _filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--all", action="store_true", help="every page, not only the first")
 
 
-def register(sub: Any) -> None:
+def register(sub: Subparsers) -> None:
     """Add `roster import|list|show|due|remove` to the `hedui` parser."""
-    ros = sub.add_parser("roster", help="recipient roster (在册对象) and re-checks").add_subparsers(
-        dest="roster_cmd", required=True
+    ros = group(sub, "roster", "recipient roster (在册对象) and re-checks")
+    i = command(
+        ros, "import", roster_import, "import a roster file (.csv or .jsonl; docs/roster.md)"
     )
-    i = ros.add_parser("import", help="import a roster file (.csv or .jsonl; docs/roster.md)")
     i.add_argument("file")
     i.add_argument(
         "--partial", action="store_true", help="import the good households, name the bad"
     )
     add_client_arguments(i)
-    i.set_defaults(fn=roster_import)
-    ls = ros.add_parser("list", help="roster entries matching filters")
+    ls = command(ros, "list", roster_list, "roster entries matching filters")
     _filters(ls)
     ls.add_argument("--due-before", help="due on or before this day (YYYY-MM-DD)")
     ls.add_argument("--overdue", action="store_true", help="past due without a check")
     add_client_arguments(ls)
-    ls.set_defaults(fn=roster_list)
-    s = ros.add_parser("show", help="one entry with its household (masked)")
+    s = command(ros, "show", roster_show, "one entry with its household (masked)")
     s.add_argument("ref")
     s.add_argument("--region", help="needed when the reference is in two of your regions")
     add_client_arguments(s)
-    s.set_defaults(fn=roster_show)
-    d = ros.add_parser("due", help="households due (and overdue) for re-check")
+    d = command(ros, "due", roster_due, "households due (and overdue) for re-check")
     _filters(d)
     d.add_argument("--within", type=int, default=0, help="also those due in so many days")
     add_client_arguments(d)
-    d.set_defaults(fn=roster_due)
-    r = ros.add_parser("remove", help="remove an entry (no more re-checks), with a reason")
+    r = command(ros, "remove", roster_remove, "remove an entry (no more re-checks), with a reason")
     r.add_argument("ref")
     r.add_argument("--region", required=True)
     r.add_argument("--reason", required=True)
     add_client_arguments(r)
-    r.set_defaults(fn=roster_remove)

@@ -13,9 +13,10 @@ import uuid
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import grpc
+from hedui.v1 import verification_pb2 as vpb
 from rich.console import Console
 
 from adapters import SourceKind, resident_id
@@ -169,6 +170,15 @@ def consent_doc(household: dict[str, Any], today: date) -> dict[str, Any]:
     }
 
 
+def state_name(state: int) -> str:
+    """``3`` → ``DONE``: a verification state as people read it, not its wire number."""
+    try:
+        name = vpb.VerificationState.Name(cast("vpb.VerificationState.ValueType", state))
+    except ValueError:
+        return f"UNKNOWN({state})"
+    return name.removeprefix("VERIFICATION_STATE_")
+
+
 async def _check(args: argparse.Namespace) -> int:
     try:
         doc = json.loads(Path(args.household).read_text())
@@ -179,7 +189,7 @@ async def _check(args: argparse.Namespace) -> int:
     async with client_for(args) as client:
         try:
             v = await client.create(req, timeout=args.timeout)
-            console.print(f"verification {v.verification_id}: state {v.state}")
+            console.print(f"verification {v.verification_id}: state {state_name(v.state)}")
             if args.out and v.latest_report_version:
                 rep = await client.report(v.verification_id)
                 Path(args.out).write_bytes(rep.envelope)
@@ -284,10 +294,7 @@ async def _demo(cfg: Config, out_dir: Path, seed: int, *, plaintext: bool = Fals
 
         verified = verify_file(envelope_path, keys_path)
         render(verified.document, verified.key_id, console)
-        ok = (
-            report_verify(None, argparse.Namespace(file=str(envelope_path), keys=str(keys_path)))
-            == 0
-        )
+        ok = report_verify(argparse.Namespace(file=str(envelope_path), keys=str(keys_path))) == 0
         ok = await _demo_receipt(app, v.verification_id, envelope_path, out_dir) and ok
 
     log = await verify_async(cfg, quiet=True)

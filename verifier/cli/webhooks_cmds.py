@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from verifier.bootstrap import open_webhooks
+from verifier.cli.commands import Subparsers, command, group
 from verifier.config import Config
 from verifier.domain.caller import Caller
 from verifier.domain.errors import DomainError, FieldViolation, InvalidArgument
@@ -180,23 +181,24 @@ def webhooks_enable(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    wh = sub.add_parser("webhooks", help="webhook subscribers and deliveries").add_subparsers(
-        dest="webhooks_cmd", required=True
+def register(sub: Subparsers) -> None:
+    """Add `webhooks list|attempts|test|replay|enable` to the `hedui` parser."""
+    wh = group(sub, "webhooks", "webhook subscribers and deliveries")
+
+    command(
+        wh, "list", webhooks_list, "subscribers: pending and failed counts, last delivery, state"
     )
-
-    def cmd(name: str, fn: Callable[..., int], help_: str) -> argparse.ArgumentParser:
-        sp = wh.add_parser(name, help=help_, description=help_)
-        sp.set_defaults(fn=fn)
-        return sp
-
-    cmd("list", webhooks_list, "subscribers: pending and failed counts, last delivery, state")
-    a = cmd("attempts", webhooks_attempts, "the latest delivery attempts (status, time, latency)")
+    a = command(
+        wh, "attempts", webhooks_attempts, "the latest delivery attempts (status, time, latency)"
+    )
     a.add_argument("--subscriber")
     a.add_argument("--limit", type=int, default=20)
-    t = cmd("test", webhooks_test, "send a signed webhook.test event to NAME now; show the answer")
+    t = command(
+        wh, "test", webhooks_test, "send a signed webhook.test event to NAME now; show the answer"
+    )
     t.add_argument("name")
-    r = cmd(
+    r = command(
+        wh,
         "replay",
         webhooks_replay,
         "deliver events again (same webhook-id): delivered and failed ones since TIME",
@@ -204,5 +206,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r.add_argument("--since", required=True, help="RFC 3339 with zone, or 2h / 30m / 1d ago")
     r.add_argument("--subscriber", help="only this subscriber (default: every subscriber)")
     r.add_argument("--event", help="only this event (its webhook-id, msg_…)")
-    e = cmd("enable", webhooks_enable, "deliver to NAME again after its receiver answered 410")
+    e = command(
+        wh, "enable", webhooks_enable, "deliver to NAME again after its receiver answered 410"
+    )
     e.add_argument("name")

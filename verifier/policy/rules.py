@@ -23,6 +23,7 @@ from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 
+from adapters import AssetCategory
 from verifier.domain.household import (
     PURPOSE_LABELS,
     DeductionKind,
@@ -42,6 +43,7 @@ from verifier.domain.money import (
     yuan,
 )
 from verifier.policy.aggregate import Aggregates, AssetTotals, MemberAggregate, MissingSource
+from verifier.policy.discrepancies import ASSET_LABELS
 from verifier.policy.inputs import AssessmentInput, Member
 from verifier.policy.params import BAND_PARTS, LINSHI_BANDS
 from verifier.policy.snapshot import Snapshot
@@ -94,6 +96,12 @@ SOURCE_LABELS: Mapping[str, str] = {
     "commercial_insurance": "商业保险",
     "internet_finance": "互联网金融资产",
 }
+
+
+def _asset_label(name: str) -> str:
+    """``deposit`` → ``银行存款``: a category a policy file names, as a reader says it."""
+    return ASSET_LABELS[AssetCategory(name)] if name in set(AssetCategory) else name
+
 
 BAND_LABELS: Mapping[str, str] = {
     "emergency": "急难型",
@@ -312,7 +320,7 @@ def asset_reasons(
     months = snap.integer(months_param)
     limit = s * months * size
     fin = assets.financial_fen
-    cats = "、".join(snap.strings("financial_asset_categories"))
+    cats = "、".join(map(_asset_label, snap.strings("financial_asset_categories")))
     fin_ok = ctx.at_most(fin, limit)
     out.append(
         ctx.reason(
