@@ -11,20 +11,8 @@ from rich.table import Table
 
 from verifier.domain.household import PURPOSE_LABELS, Purpose
 from verifier.domain.money import format_yuan
+from verifier.domain.outcomes import SOURCE_LABELS
 
-SOURCE_LABELS = {
-    "household_registration": "户籍",
-    "tax": "纳税",
-    "social_insurance": "社会保险",
-    "real_estate": "不动产",
-    "business_registration": "市场主体",
-    "provident_fund": "住房公积金",
-    "vehicle": "车船",
-    "bank": "银行存款",
-    "securities": "证券",
-    "commercial_insurance": "商业保险",
-    "internet_finance": "互联网金融",
-}
 STATUS_LABELS = {
     "FOUND": "[green]已查到[/]",
     "NOT_FOUND": "无记录",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -22,6 +23,21 @@ class SourceStatus(StrEnum):
         """True when the source gave a definite answer (records, or a real "no record")."""
         return self in (SourceStatus.FOUND, SourceStatus.NOT_FOUND)
 
+
+SOURCE_LABELS: Mapping[str, str] = {
+    "household_registration": "户籍",
+    "tax": "纳税",
+    "social_insurance": "社会保险",
+    "real_estate": "不动产",
+    "business_registration": "市场主体登记",
+    "provident_fund": "住房公积金",
+    "vehicle": "车船",
+    "bank": "银行存款",
+    "securities": "证券",
+    "commercial_insurance": "商业保险",
+    "internet_finance": "互联网金融资产",
+}
+"""Each source (a ``SourceKind`` value) as reports and commands name it in Chinese."""
 
 FINAL_STATUSES = frozenset(
     {SourceStatus.FOUND, SourceStatus.NOT_FOUND, SourceStatus.FAILED, SourceStatus.DENIED}

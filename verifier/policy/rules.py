@@ -42,6 +42,7 @@ from verifier.domain.money import (
     times,
     yuan,
 )
+from verifier.domain.outcomes import SOURCE_LABELS
 from verifier.policy.aggregate import Aggregates, AssetTotals, MemberAggregate, MissingSource
 from verifier.policy.discrepancies import ASSET_LABELS
 from verifier.policy.inputs import AssessmentInput, Member
@@ -81,20 +82,6 @@ NATIONAL: Mapping[str, str] = {
     "bianyuan": "《社会救助暂行办法》；民政部低保边缘家庭认定相关规定",
     "yinbing": "《社会救助暂行办法》；民政部因病致贫重病患者认定相关规定",
     "data": "《社会救助暂行办法》（家庭经济状况调查核对）",
-}
-
-SOURCE_LABELS: Mapping[str, str] = {
-    "household_registration": "户籍",
-    "tax": "纳税",
-    "social_insurance": "社会保险",
-    "real_estate": "不动产",
-    "business_registration": "市场主体登记",
-    "provident_fund": "住房公积金",
-    "vehicle": "车船",
-    "bank": "银行存款",
-    "securities": "证券",
-    "commercial_insurance": "商业保险",
-    "internet_finance": "互联网金融资产",
 }
 
 
