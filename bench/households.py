@@ -21,22 +21,25 @@ def household_request(pop: Population, region: str, index: int, members: int = 4
         people.extend(households[i % len(households)].members)
         i += 1
     chosen = people[:members]
+    # The canonical JSON of CreateVerificationRequest (docs/household-file.md).
     return {
         "request_id": f"bench-{uuid.uuid4().hex[:16]}",
         "case_id": f"BENCH-{index}",
         "authorization_id": f"SQ-BENCH-{index}",
-        "purposes": ["dibao"],
-        "region_code": region,
-        "hukou": "rural",
-        "members": [
-            {
-                "id_type": p.id_type.value,
-                "id_number": p.id_number,
-                "name": p.name,
-                "relation": "applicant" if n == 0 else "other",
-            }
-            for n, p in enumerate(chosen)
-        ],
+        "purposes": ["PURPOSE_DIBAO"],
+        "household": {
+            "region_code": region,
+            "members": [
+                {
+                    "id_type": f"ID_TYPE_{p.id_type.name}",
+                    "id_number": p.id_number,
+                    "name": p.name,
+                    "relation": "RELATION_APPLICANT" if n == 0 else "RELATION_OTHER",
+                }
+                for n, p in enumerate(chosen)
+            ],
+        },
+        "hukou_nature": "HUKOU_NATURE_RURAL",
     }
 
 

@@ -56,7 +56,10 @@ T = TypeVar("T")
 
 AS_OF = date(2025, 12, 31)
 RECENT = (datetime.now(UTC) - timedelta(days=3)).date()  # a warning date before today
-WINDOW = {"start": "2025-01-01", "end": "2025-12-31"}
+WINDOW = {
+    "start_date": {"year": 2025, "month": 1, "day": 1},
+    "end_date": {"year": 2025, "month": 12, "day": 31},
+}
 SOURCES = [k for k in SourceKind if k is not SourceKind.BANK]  # the bank answers days later
 OPS = "ops-console"
 PRINCIPALS = {
@@ -91,18 +94,21 @@ def household_doc(h: Household, request_id: str) -> dict[str, Any]:
         "request_id": request_id,
         "case_id": f"CASE-{h.household_id}",
         "authorization_id": "SQ-ALERTS-1",
-        "purposes": ["dibao", "dibao_bianyuan"],
-        "region_code": h.region,
-        "hukou": "urban" if h.urban else "rural",
-        "members": [
-            {
-                "id_number": p.id_number,
-                "name": p.name,
-                "relation": "applicant" if i == 0 else p.relation.value,
-            }
-            for i, p in enumerate(h.members)
-        ],
-        "sources": [s.value for s in SOURCES],
+        "purposes": ["PURPOSE_DIBAO", "PURPOSE_DIBAO_BIANYUAN"],
+        "household": {
+            "region_code": h.region,
+            "members": [
+                {
+                    "id_type": "ID_TYPE_RESIDENT_ID",
+                    "id_number": p.id_number,
+                    "name": p.name,
+                    "relation": "RELATION_APPLICANT" if i == 0 else f"RELATION_{p.relation.name}",
+                }
+                for i, p in enumerate(h.members)
+            ],
+        },
+        "hukou_nature": "HUKOU_NATURE_URBAN" if h.urban else "HUKOU_NATURE_RURAL",
+        "sources": [f"SOURCE_KIND_{s.name}" for s in SOURCES],
         "window": WINDOW,
     }
 

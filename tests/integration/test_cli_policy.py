@@ -136,9 +136,9 @@ def test_policy_assess_output_never_holds_an_id_number(
     hh = household_doc()
     born = date(1980, 1, 1)
     numbers = [resident_id.make("370322", born, 100 + i) for i in range(3)]
-    for m, number in zip(hh["members"], numbers, strict=True):
-        del m["birth_date"]
-        m.update(id_type="resident_id", id_number=number, name="张三")
+    for m, number in zip(hh["household"]["members"], numbers, strict=True):
+        del m["birthDate"]
+        m.update(idType="ID_TYPE_RESIDENT_ID", idNumber=number, name="张三")
     for extra in (("--policy", str(GOLDEN)), ("--policy", str(GOLDEN), "--json")):
         code, out, err = assess(tmp_path, capsys, household=hh, extra=extra)
         assert code == 0, err
@@ -175,15 +175,22 @@ def test_policy_assess_refuses_a_bad_records_file_naming_the_place(
 @pytest.mark.parametrize(
     ("change", "fragment"),
     [
-        (lambda h: h["members"][0].update(birth_date="1980-02-30"), "not a calendar date"),
-        (lambda h: h["members"][0].update(birth_date="2030-01-01"), "after --date"),
-        (lambda h: h.update(hukou="suburban"), "hukou"),
-        (lambda h: h.update(region_code="370322\n"), "region_code"),
         (
-            lambda h: h["members"][1].update(
-                id_number=resident_id.make("370322", date(1980, 1, 1), 7)
+            lambda h: h["household"]["members"][0].update(birthDate="1980-02-30"),
+            "not a calendar date",
+        ),
+        (lambda h: h["household"]["members"][0].update(birthDate="2030-01-01"), "after --date"),
+        (lambda h: h.update(hukouNature="SUBURBAN"), "hukouNature"),
+        (lambda h: h["household"].update(regionCode="370322\n"), "regionCode"),
+        (
+            lambda h: h["household"]["members"][1].update(
+                idNumber=resident_id.make("370322", date(1980, 1, 1), 7)
             ),
-            "members[1]: give id_number or birth_date, not both",
+            "members[1]: give idNumber or birthDate, not both",
+        ),
+        (
+            lambda h: h.update(deductions=[{"kind": "DEDUCTION_KIND_ILLNESS", "amountFen": 1.5}]),
+            "integer fen",
         ),
     ],
 )

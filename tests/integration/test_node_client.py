@@ -19,14 +19,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from google.protobuf import json_format
 
 from adapters.sandbox.server import start_sandbox
-from verifier.api.client import consent_from_json, request_from_json
+from verifier.api.sandbox_files import export_sandbox
 from verifier.api.tls import server_credentials_for
 from verifier.bootstrap import build_app, serve_app
 from verifier.cli.certs import init_pki
-from verifier.cli.runtime import DEMO_SYSTEM, consent_doc, household_doc
+from verifier.cli.runtime import DEMO_SYSTEM
 from verifier.config import TlsConfig, default_config, sandbox_sources
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "node"
@@ -65,13 +64,11 @@ async def test_node_client_registers_checks_watches_and_verifies(
             app, cfg.listen, credentials=server_credentials_for(cfg.tls, cfg.listen)
         )
         try:
-            doc = household_doc(sandbox.population, "370322", 0)
-            household = tmp_path / "household.json"
-            consent = tmp_path / "consent.json"
-            household.write_text(json_format.MessageToJson(request_from_json(doc)))
-            consent.write_text(
-                json_format.MessageToJson(consent_from_json(consent_doc(doc, date.today())))
+            # The files `hedui sandbox export` writes: canonical JSON, read by Node as is.
+            [(household, consent)] = export_sandbox(
+                sandbox.population, "370322", 1, tmp_path / "files", date.today()
             )
+            doc = json.loads(household.read_text(encoding="utf-8"))
             proc = await asyncio.create_subprocess_exec(
                 node,
                 str(EXAMPLE / "check.mjs"),
@@ -97,7 +94,7 @@ async def test_node_client_registers_checks_watches_and_verifies(
         await sandbox.stop()
     assert proc.returncode == 0, err.decode()
     summary = json.loads(out.decode().strip().splitlines()[-1])
-    assert summary["consent"] == summary["consentAgain"] == doc["authorization_id"]
+    assert summary["consent"] == summary["consentAgain"] == doc["authorizationId"]
     assert summary["payloadType"] == "application/vnd.hedui.report+json; version=1"
     assert summary["reportSchema"] == "hedui.report/v1"
     assert summary["verifiedBy"], "Node's crypto verified no signature"

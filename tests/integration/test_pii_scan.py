@@ -69,22 +69,28 @@ def debug_logs() -> Iterator[None]:
 
 def household_json(region: str, index: int, request_id: str) -> dict[str, Any]:
     hh = population().sample_household(region, index)
+    # A household file: the canonical JSON of CreateVerificationRequest.
     return {
         "request_id": request_id,
         "case_id": f"CASE-{request_id}",
         "authorization_id": "SQ-PII-1",
-        "purposes": ["dibao", "linshi"],
-        "region_code": hh.region,
-        "hukou": "urban",
-        "members": [
-            {
-                "id_number": p.id_number,
-                "name": p.name,
-                "relation": "applicant" if p.relation.value == "self" else p.relation.value,
-            }
-            for p in hh.members
-        ],
-        "sources": [s.value for s in SOURCES],
+        "purposes": ["PURPOSE_DIBAO", "PURPOSE_LINSHI"],
+        "household": {
+            "region_code": hh.region,
+            "members": [
+                {
+                    "id_type": "ID_TYPE_RESIDENT_ID",
+                    "id_number": p.id_number,
+                    "name": p.name,
+                    "relation": "RELATION_APPLICANT"
+                    if p.relation.value == "self"
+                    else f"RELATION_{p.relation.name}",
+                }
+                for p in hh.members
+            ],
+        },
+        "hukou_nature": "HUKOU_NATURE_URBAN",
+        "sources": [f"SOURCE_KIND_{s.name}" for s in SOURCES],
     }
 
 
@@ -111,10 +117,10 @@ async def test_a_full_flow_leaves_no_raw_ids_in_logs_audit_or_database(
     caplog.set_level(logging.DEBUG)
     households = [household_json(r, i, f"pii-{n}") for n, (r, i) in enumerate(HOUSEHOLDS)]
     foreign = household_json("341824", 0, "pii-foreign")
-    first = households[0]["members"][0]["id_number"]
+    first = households[0]["household"]["members"][0]["id_number"]
     bad = malformed(first)
-    names = [m["name"] for h in (*households, foreign) for m in h["members"]]
-    ids = [m["id_number"] for h in (*households, foreign) for m in h["members"]]
+    names = [m["name"] for h in (*households, foreign) for m in h["household"]["members"]]
+    ids = [m["id_number"] for h in (*households, foreign) for m in h["household"]["members"]]
     scanner = PiiScanner([*ids, *bad.values()], names)
 
     sandbox = await start_sandbox(population=population(), faults={})
@@ -143,7 +149,7 @@ async def test_a_full_flow_leaves_no_raw_ids_in_logs_audit_or_database(
                 for why, number in bad.items():
                     doc = json.loads(json.dumps(households[0]))
                     doc["request_id"] = f"bad-{why}"
-                    doc["members"][0]["id_number"] = number
+                    doc["household"]["members"][0]["id_number"] = number
                     with pytest.raises(grpc.aio.AioRpcError) as ei:
                         await c.create(request_from_json(doc, wait=True))
                     assert ei.value.code() is grpc.StatusCode.INVALID_ARGUMENT, why

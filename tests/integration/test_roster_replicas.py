@@ -53,7 +53,7 @@ def roster_entry(doc: dict[str, Any], i: int) -> pb.RosterEntry:
     request = request_from_json(doc)
     entry = pb.RosterEntry(
         household_ref=f"HH-{i:03d}",
-        region_code=doc["region_code"],
+        region_code=request.household.region_code,
         programs=[common.PURPOSE_DIBAO],
         roster_class=pb.ROSTER_CLASS_DIBAO_A,
         authorization_number=doc["authorization_id"],

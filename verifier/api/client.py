@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
-from google.type import date_pb2
+from google.protobuf import json_format
+from google.protobuf.message import Message
 from hedui.v1 import batch_pb2 as batch_pb
 from hedui.v1 import (
     batch_pb2_grpc,
@@ -17,169 +19,75 @@ from hedui.v1 import (
     roster_pb2_grpc,
     verification_pb2_grpc,
 )
-from hedui.v1 import common_pb2 as common
 from hedui.v1 import consent_pb2 as consent_pb
 from hedui.v1 import roster_pb2 as roster_pb
 from hedui.v1 import verification_pb2 as pb
 
-from adapters import AssetCategory, IdType, IncomeCategory, SourceKind
-from verifier.api.consent_servicer import ROLES_TO_PB
-from verifier.api.translate import (
-    ASSET_CATEGORIES_TO_PB,
-    DEDUCTION_KINDS_TO_PB,
-    HUKOU_TO_PB,
-    ID_TYPES_TO_PB,
-    INCOME_CATEGORIES_TO_PB,
-    PURPOSES_TO_PB,
-    RELATIONS_TO_PB,
-    SOURCES_TO_PB,
-    SUPPORTERS_TO_PB,
-)
-from verifier.domain.consent import SignatoryRole
-from verifier.domain.household import DeductionKind, HukouNature, Purpose, Relation, SupporterStatus
+from adapters.masking import redact
 
 
 class HouseholdFileError(ValueError):
-    """The household file is malformed; the message names the field."""
+    """A household or 授权书 file is malformed; the message names the field."""
 
 
-def _enum(table: Mapping[Any, Any], kind: Any, value: object, where: str) -> Any:
+M = TypeVar("M", bound=Message)
+_PARSE_PREFIX = re.compile(r"Failed to parse \w+ field: ")
+_QUOTED_VALUE = re.compile(r"(Couldn't parse [a-z -]+|Invalid enum value)(?::)? .*?(?= for enum|$)")
+_PARSE_AT = re.compile(r"(.*) at \"?[A-Za-z]+\.?([^\s\"]*?)\"?\.*")
+
+
+def _parse(doc: Mapping[str, Any] | str, message: M, what: str) -> M:
+    """``doc`` in protobuf's canonical JSON mapping (json_format): field names in
+    lowerCamelCase or as in the proto, enums by name, int64 as a string or an integer,
+    dates as ``{"year", "month", "day"}``; unknown fields are refused. Money is int64
+    fen: a JSON number with a fraction or an exponent is refused with the field named,
+    never rounded (json_format alone would take ``100.0`` as 100)."""
+    if isinstance(doc, str):
+        try:
+            doc = json.loads(doc)
+        except json.JSONDecodeError as exc:
+            raise HouseholdFileError(f"{what} is not JSON (line {exc.lineno})") from None
+    if not isinstance(doc, Mapping):
+        raise HouseholdFileError(f"{what} must be a JSON object")
+    _refuse_floats(doc, "")
     try:
-        return table[kind(value)]
-    except (ValueError, KeyError):
-        raise HouseholdFileError(f"{where}: unknown value") from None
-
-
-def _member(i: int, m: Mapping[str, Any]) -> pb.Member:
-    c = m.get("circumstances") or {}
-    able = c.get("able_to_work")
-    return pb.Member(
-        id_type=_enum(
-            ID_TYPES_TO_PB, IdType, m.get("id_type", "resident_id"), f"members[{i}].id_type"
-        ),
-        id_number=str(m.get("id_number", "")),
-        name=str(m.get("name", "")),
-        relation=_enum(RELATIONS_TO_PB, Relation, m.get("relation"), f"members[{i}].relation"),
-        circumstances=pb.MemberCircumstances(
-            disability_grade=int(c.get("disability_grade") or 0),
-            serious_illness=bool(c.get("serious_illness", False)),
-            in_school=bool(c.get("in_school", False)),
-            work_capacity=common.WORK_CAPACITY_UNSPECIFIED
-            if able is None
-            else (common.WORK_CAPACITY_ABLE if able else common.WORK_CAPACITY_UNABLE),
-            supporter=_enum(
-                SUPPORTERS_TO_PB,
-                SupporterStatus,
-                c.get("supporter", "unknown"),
-                f"members[{i}].circumstances.supporter",
-            ),
-        ),
-    )
-
-
-def _declaration(d: Mapping[str, Any]) -> pb.Declaration:
-    return pb.Declaration(
-        incomes=[
-            pb.DeclaredIncome(
-                category=_enum(
-                    INCOME_CATEGORIES_TO_PB, IncomeCategory, cat, f"declaration.income.{cat}"
-                ),
-                monthly_fen=int(fen),
-            )
-            for cat, fen in (d.get("monthly_income_fen") or {}).items()
-        ],
-        assets=[
-            pb.DeclaredAsset(
-                category=_enum(
-                    ASSET_CATEGORIES_TO_PB,
-                    AssetCategory,
-                    a.get("category"),
-                    f"declaration.assets[{i}]",
-                ),
-                value_fen=int(a.get("value_fen", 0)),
-                count=int(a.get("count", 0)),
-            )
-            for i, a in enumerate(d.get("assets") or [])
-        ],
-        member_count=int(d.get("member_count") or 0),
-    )
-
-
-def _deduction(i: int, d: Mapping[str, Any]) -> pb.Deduction:
-    out = pb.Deduction(
-        kind=_enum(DEDUCTION_KINDS_TO_PB, DeductionKind, d.get("kind"), f"deductions[{i}].kind"),
-        amount_fen=int(d.get("amount_fen", 0)),
-        evidence_ref=str(d.get("evidence_ref", "")),
-    )
-    if d.get("member_index") is not None:
-        out.member_index = int(d["member_index"])
-    return out
+        json_format.ParseDict(dict(doc), message)
+    except json_format.ParseError as exc:
+        # json_format names the path ("… at CreateVerificationRequest.deductions[0].amountFen");
+        # the value it quotes is redacted if it looks like an ID number.
+        text = _PARSE_PREFIX.sub("", str(exc).splitlines()[0])
+        m = _PARSE_AT.fullmatch(text)
+        path, reason = (m[2], m[1]) if m and m[2] else ("", text)
+        # Values may be personal data: keep json_format's reason, not the value it quotes.
+        reason = _QUOTED_VALUE.sub(r"\1", reason)
+        raise HouseholdFileError(redact(f"{path}: {reason}" if path else reason)) from None
+    return message
 
 
 def request_from_json(
-    doc: Mapping[str, Any], *, wait: bool = False
+    doc: Mapping[str, Any] | str, *, wait: bool = False
 ) -> pb.CreateVerificationRequest:
-    """Build a request from a household JSON document (see docs/household-file.md).
-
-    Money is integer fen; a float amount is refused, never rounded.
-    """
-    _refuse_floats(doc, "$")
-    try:
-        req = pb.CreateVerificationRequest(
-            request_id=str(doc.get("request_id", "")),
-            case_id=str(doc.get("case_id", "")),
-            authorization_id=str(doc.get("authorization_id", "")),
-            purposes=[
-                _enum(PURPOSES_TO_PB, Purpose, p, f"purposes[{i}]")
-                for i, p in enumerate(doc.get("purposes", []))
-            ],
-            household=pb.Household(
-                region_code=str(doc.get("region_code", "")),
-                members=[_member(i, m) for i, m in enumerate(doc["members"])],
-            ),
-            sources=[
-                _enum(SOURCES_TO_PB, SourceKind, s, f"sources[{i}]")
-                for i, s in enumerate(doc.get("sources", []))
-            ],
-            window=pb.Window(
-                start_date=_date(doc.get("window", {}).get("start"), "window.start"),
-                end_date=_date(doc.get("window", {}).get("end"), "window.end"),
-            ),
-            wait=wait,
-            hukou_nature=_enum(HUKOU_TO_PB, HukouNature, doc.get("hukou"), "hukou"),
-            deductions=[_deduction(i, d) for i, d in enumerate(doc.get("deductions", []))],
-            current_programs=[
-                _enum(PURPOSES_TO_PB, Purpose, p, f"current_programs[{i}]")
-                for i, p in enumerate(doc.get("current_programs", []))
-            ],
-        )
-        if doc.get("declaration") is not None:
-            req.declaration.CopyFrom(_declaration(doc["declaration"]))
-        return req
-    except (KeyError, TypeError, AttributeError, ValueError) as exc:
-        raise HouseholdFileError(f"household file is missing or mistypes {exc}") from None
+    """A household file (docs/household-file.md): the canonical JSON mapping of
+    CreateVerificationRequest, as any language's protobuf library writes it."""
+    req = _parse(doc, pb.CreateVerificationRequest(), "household file")
+    if wait:
+        req.wait = True
+    return req
 
 
-_ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
-
-
-def _date(value: object, where: str) -> date_pb2.Date | None:
-    """A YYYY-MM-DD text as a google.type.Date (None when absent); the server checks that
-    it is a real date."""
-    if value is None or value == "":
-        return None
-    m = _ISO_DATE.fullmatch(value) if isinstance(value, str) else None
-    if m is None:
-        raise HouseholdFileError(f"{where}: must be a date, YYYY-MM-DD")
-    return date_pb2.Date(year=int(m[1]), month=int(m[2]), day=int(m[3]))
+def consent_from_json(doc: Mapping[str, Any] | str) -> consent_pb.Consent:
+    """A 授权书 file (docs/household-file.md): the canonical JSON mapping of Consent."""
+    return _parse(doc, consent_pb.Consent(), "授权书 file")
 
 
 def _refuse_floats(value: Any, path: str) -> None:
     if isinstance(value, float):
-        raise HouseholdFileError(f"{path}: amounts are integer fen, not decimals")
+        raise HouseholdFileError(
+            f"{path or '$'}: a whole number is required (amounts are integer fen, not decimals)"
+        )
     if isinstance(value, Mapping):
         for k, v in value.items():
-            _refuse_floats(v, f"{path}.{k}")
+            _refuse_floats(v, f"{path}.{k}" if path else str(k))
     elif isinstance(value, list):
         for i, v in enumerate(value):
             _refuse_floats(v, f"{path}[{i}]")
@@ -350,57 +258,3 @@ class Client:
             keys_pb2.ListKeysRequest(), metadata=self._md, timeout=timeout
         )
         return resp.jwks_json
-
-
-def consent_from_json(doc: Mapping[str, Any]) -> consent_pb.Consent:
-    """A 授权书 from a JSON document (see docs/household-file.md)."""
-    try:
-        return consent_pb.Consent(
-            number=str(doc.get("number", "")),
-            region_code=str(doc.get("region_code", "")),
-            subjects=[
-                consent_pb.ConsentSubject(
-                    id_type=_enum(
-                        ID_TYPES_TO_PB,
-                        IdType,
-                        s.get("id_type", "resident_id"),
-                        f"subjects[{i}].id_type",
-                    ),
-                    id_number=str(s.get("id_number", "")),
-                    name=str(s.get("name", "")),
-                    relation=_enum(
-                        RELATIONS_TO_PB, Relation, s.get("relation"), f"subjects[{i}].relation"
-                    ),
-                )
-                for i, s in enumerate(doc["subjects"])
-            ],
-            signatories=[
-                consent_pb.Signatory(
-                    id_type=_enum(
-                        ID_TYPES_TO_PB,
-                        IdType,
-                        g.get("id_type", "resident_id"),
-                        f"signatories[{i}].id_type",
-                    ),
-                    id_number=str(g.get("id_number", "")),
-                    name=str(g.get("name", "")),
-                    role=_enum(ROLES_TO_PB, SignatoryRole, g.get("role"), f"signatories[{i}].role"),
-                    signs_for=[int(x) for x in g.get("signs_for", [])],
-                )
-                for i, g in enumerate(doc["signatories"])
-            ],
-            sources=[
-                _enum(SOURCES_TO_PB, SourceKind, k, f"sources[{i}]")
-                for i, k in enumerate(doc.get("sources", []))
-            ],
-            purposes=[
-                _enum(PURPOSES_TO_PB, Purpose, p, f"purposes[{i}]")
-                for i, p in enumerate(doc.get("purposes", []))
-            ],
-            valid_from=_date(doc.get("valid_from"), "valid_from"),
-            valid_until=_date(doc.get("valid_until"), "valid_until"),
-            evidence_sha256=str(doc.get("evidence_sha256", "")),
-            evidence_location=str(doc.get("evidence_location", "")),
-        )
-    except (KeyError, TypeError, AttributeError, ValueError) as exc:
-        raise HouseholdFileError(f"consent file is missing or mistypes {exc}") from None

@@ -11,6 +11,7 @@ Errors name the place (``records[3].amount_fen``) and what is expected.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -25,7 +26,6 @@ from adapters import (
     AssetRecord,
     ContributionRecord,
     HouseholdRegistrationRecord,
-    IdType,
     IncomeCategory,
     IncomeRecord,
     Provenance,
@@ -97,43 +97,58 @@ def _refuse_float(_text: str) -> float:
 
 
 def _synthetic_members(doc: dict[str, Any], day: date, where: str) -> None:
-    """Members given by ``birth_date`` instead of an ID number get a synthetic resident ID
+    """Members given by ``birthDate`` instead of an ID number get a synthetic resident ID
     (the engine reads only the birth date from it) and a placeholder name, so a test
-    household never needs a real person's number. It never leaves this process."""
-    region = doc.get("region_code")
-    members = doc.get("members")
+    household never needs a real person's number. It never leaves this process.
+    ``birthDate`` (or ``birth_date``) is this command's one addition to the canonical
+    JSON of CreateVerificationRequest, and is taken out before the file is parsed."""
+    household = doc.get("household")
+    if not isinstance(household, dict):
+        return
+    region = household.get("regionCode", household.get("region_code"))
+    members = household.get("members")
     if not isinstance(members, list):
         return
     problems = []
     for i, m in enumerate(members):
-        if not isinstance(m, dict) or "birth_date" not in m:
+        key = next((k for k in ("birthDate", "birth_date") if isinstance(m, dict) and k in m), "")
+        if not key:
             continue
-        born_text = m.pop("birth_date")
-        if "id_number" in m:
-            problems.append(f"members[{i}]: give id_number or birth_date, not both")
+        born_text = m.pop(key)
+        if "idNumber" in m or "id_number" in m:
+            problems.append(f"members[{i}]: give idNumber or birthDate, not both")
             continue
         if not isinstance(region, str) or not re.fullmatch(r"[1-9][0-9]{5}", region):
-            problems.append("region_code: must be a 6-digit code to make synthetic IDs")
+            problems.append("household.regionCode: must be a 6-digit code to make synthetic IDs")
             break
         if not isinstance(born_text, str) or not _DATE.fullmatch(born_text):
-            problems.append(f"members[{i}].birth_date: must be a date written YYYY-MM-DD")
+            problems.append(f"members[{i}].birthDate: must be a date written YYYY-MM-DD")
             continue
         try:
             born = date.fromisoformat(born_text)
         except ValueError:
-            problems.append(f"members[{i}].birth_date: is not a calendar date")
+            problems.append(f"members[{i}].birthDate: is not a calendar date")
             continue
         if born > day:
-            problems.append(f"members[{i}].birth_date: is after --date")
+            problems.append(f"members[{i}].birthDate: is after --date")
             continue
         if i > 999:
             problems.append(f"members[{i}]: too many members")
             break
-        m.setdefault("id_type", IdType.RESIDENT_ID.value)
-        m["id_number"] = resident_id.make(region, born, i)
-        m.setdefault("name", _PLACEHOLDER_NAME)
+        if "idType" not in m and "id_type" not in m:
+            m["idType"] = "ID_TYPE_RESIDENT_ID"
+        m["idNumber"] = resident_id.make(region, born, i)
+        if "name" not in m:
+            m["name"] = _PLACEHOLDER_NAME
     if problems:
         raise AssessInputError(where, problems)
+
+
+def _default(doc: dict[str, Any], field: str, value: object) -> None:
+    """Set ``field`` (a proto field name) unless given in either JSON spelling."""
+    camel = re.sub(r"_([a-z])", lambda m: m[1].upper(), field)
+    if field not in doc and camel not in doc:
+        doc[camel] = value
 
 
 def read_household(path: Path, day: date) -> VerificationRequest:
@@ -146,10 +161,10 @@ def read_household(path: Path, day: date) -> VerificationRequest:
     where = str(path)
     if not isinstance(doc, dict):
         raise AssessInputError(where, ["must be a JSON object (the hedui check format)"])
-    doc = dict(doc)
+    doc = copy.deepcopy(doc)
     for key in ("request_id", "case_id", "authorization_id"):
-        doc.setdefault(key, "policy-assess")
-    doc.setdefault("purposes", [p.value for p in Purpose])
+        _default(doc, key, "policy-assess")
+    _default(doc, "purposes", [f"PURPOSE_{p.name}" for p in Purpose])
     _synthetic_members(doc, day, where)
     try:
         draft = draft_from_pb(request_from_json(doc))

@@ -214,37 +214,42 @@ def last_check_one_cycle_ago(today: date, months: int) -> date:
     return today - timedelta(days=31 * months + 31)
 
 
+def _word(name: str, prefix: str) -> str:
+    """A household file's enum name as the roster CSV's word: ``RELATION_SPOUSE`` → ``spouse``."""
+    return name.removeprefix(prefix).lower()
+
+
 def roster_csv(docs: list[dict[str, Any]], last_check: date) -> str:
     """The roster as a case system exports it (docs/roster.md, one row per member)."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(CSV_HEADER)
     for doc in docs:
-        for i, m in enumerate(doc["members"]):
+        for i, m in enumerate(doc["household"]["members"]):
             head = (
                 [
                     doc["case_id"].removeprefix("DEMO-"),
-                    doc["region_code"],
+                    doc["household"]["region_code"],
                     ROSTER_CLASS,
                     "dibao",
                     doc["authorization_id"],
                     doc["case_id"],
-                    doc["hukou"],
+                    _word(doc["hukou_nature"], "HUKOU_NATURE_"),
                     last_check.isoformat(),
                 ]
                 if i == 0
                 else [""] * 8
             )
-            c = m["circumstances"]
+            c = m.get("circumstances", {})
             w.writerow(
                 [
                     *head,
-                    m["id_type"],
+                    _word(m["id_type"], "ID_TYPE_"),
                     m["id_number"],
                     m["name"],
-                    m["relation"],
-                    str(c["disability_grade"]),
-                    "true" if c["serious_illness"] else "false",
+                    _word(m["relation"], "RELATION_"),
+                    str(c.get("disability_grade", 0)),
+                    "true" if c.get("serious_illness") else "false",
                 ]
             )
     return out.getvalue()
@@ -375,7 +380,7 @@ async def _walk(w: Walk, today: date) -> None:
             console.print(
                 f"  授权书 {reg.consent.number}: {len(reg.consent.subjects)} people,"
                 f" {len(reg.consent.signatories)} signatures, programs"
-                f" {', '.join(doc['purposes'])}"
+                f" {', '.join(_word(p, 'PURPOSE_') for p in doc['purposes'])}"
             )
         cycle = recheck_cycle(REGION, ROSTER_CLASS, today, today)
         if cycle is None:

@@ -6,25 +6,26 @@ import argparse
 import asyncio
 import contextlib
 import gc
-import hashlib
 import json
 import signal
-import uuid
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import grpc
 from hedui.v1 import verification_pb2 as vpb
 from rich.console import Console
 
-from adapters import SourceKind, resident_id
+from adapters import SourceKind
 from adapters.sandbox import SourceFaults
-from adapters.sandbox.population import Population
-from adapters.sandbox.server import DEFAULT_SEED, run_sandbox, start_sandbox
+from adapters.sandbox.population import generate_population
+from adapters.sandbox.server import DEFAULT_SEED, current_as_of, run_sandbox, start_sandbox
 from audit.export import ReceiptError, verify_receipt
 from verifier.api.client import Client, HouseholdFileError, consent_from_json, request_from_json
+from verifier.api.sandbox_files import consent_doc as consent_doc
+from verifier.api.sandbox_files import export_sandbox
+from verifier.api.sandbox_files import household_doc as household_doc
 from verifier.api.tls import client_credentials, server_credentials_for
 from verifier.bootstrap import App, build_app, serve_app
 from verifier.cli.audit_cmds import verify_async
@@ -96,78 +97,21 @@ def sandbox(_cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-def household_doc(population: Population, region: str, index: int) -> dict[str, Any]:
-    """A household file (the ``hedui check`` format) for a sandbox household."""
-    hh = population.sample_household(region, index)
-    return {
-        "request_id": f"demo-{uuid.uuid4().hex[:12]}",
-        "case_id": f"DEMO-{hh.household_id}",
-        "authorization_id": f"SQ-{region}-{hh.household_id}",
-        "purposes": ["dibao", "tekun", "linshi", "dibao_bianyuan", "yinbing_zhipin"],
-        "region_code": hh.region,
-        "hukou": "urban" if hh.urban else "rural",
-        "members": [
-            {
-                "id_type": p.id_type.value,
-                "id_number": p.id_number,
-                "name": p.name,
-                "relation": "applicant" if p.relation.value == "self" else p.relation.value,
-                "circumstances": {
-                    "disability_grade": p.disability_grade or 0,
-                    "serious_illness": p.serious_illness,
-                },
-            }
-            for p in hh.members
-        ],
-    }
-
-
-def _person(member: dict[str, Any]) -> dict[str, Any]:
-    return {k: member[k] for k in ("id_type", "id_number", "name")}
-
-
-def consent_doc(household: dict[str, Any], today: date) -> dict[str, Any]:
-    """The signed 授权书 covering a household file: adults sign for themselves, the
-    applicant signs as guardian for minors. For the demo and the benchmarks."""
-    members = household["members"]
-    minors = [
-        i
-        for i, m in enumerate(members)
-        if (born := resident_id.birth_date(m["id_number"])) is not None
-        and (today.year - born.year - ((today.month, today.day) < (born.month, born.day))) < 18
-    ]
-    applicant = next(i for i, m in enumerate(members) if m["relation"] == "applicant")
-    signatories = [
-        {
-            **{k: members[i][k] for k in ("id_type", "id_number", "name")},
-            "role": "self",
-            "signs_for": [i],
-        }
-        for i in range(len(members))
-        if i not in minors
-    ]
-    if minors:
-        signatories.append(
-            {
-                **_person(members[applicant]),
-                "role": "guardian",
-                "signs_for": minors,
-            }
-        )
-    scan = json.dumps(household["members"], sort_keys=True).encode()
-    return {
-        "number": household["authorization_id"],
-        "region_code": household["region_code"],
-        "subjects": [
-            {k: m[k] for k in ("id_type", "id_number", "name", "relation")} for m in members
-        ],
-        "signatories": signatories,
-        "purposes": household["purposes"],
-        "valid_from": today.replace(day=1).isoformat(),
-        "valid_until": "",
-        "evidence_sha256": hashlib.sha256(b"signed scan " + scan).hexdigest(),
-        "evidence_location": f"县民政局档案室 {household['case_id']}",
-    }
+def sandbox_export(args: argparse.Namespace) -> int:
+    """Sandbox households of one region and their 授权书 as canonical JSON files, for
+    clients in other languages: the population ``hedui sandbox`` serves with the same
+    ``--seed`` and ``--households`` today."""
+    population = generate_population(
+        args.seed, households_per_county=args.households, as_of=current_as_of()
+    )
+    try:
+        pairs = export_sandbox(population, args.region, args.count, Path(args.out), date.today())
+    except ValueError as exc:
+        err.print(f"[red]cannot export[/]: {exc}")
+        return 2
+    for household, consent in pairs:
+        console.print(f"{household}  {consent}")
+    return 0
 
 
 def state_name(state: int) -> str:
@@ -250,7 +194,8 @@ async def _demo(cfg: Config, out_dir: Path, seed: int, *, plaintext: bool = Fals
 
         doc = household_doc(sb.population, "370322", 0)
         console.print(
-            f"household: {len(doc['members'])} members in region {doc['region_code']},"
+            f"household: {len(doc['household']['members'])} members in region"
+            f" {doc['household']['region_code']},"
             f" case {doc['case_id']}"
         )
         # Under mTLS the system comes from the certificate; metadata would be ignored.

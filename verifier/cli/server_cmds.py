@@ -4,7 +4,7 @@ synthetic departments, the end-to-end demo, and a household file sent to a serve
 from __future__ import annotations
 
 from verifier.cli import consent_cmds, demo_monitoring, runtime
-from verifier.cli.commands import Subparsers, command
+from verifier.cli.commands import Subparsers, command, offline_command
 from verifier.config import DEFAULT_SANDBOX_PORT
 
 
@@ -26,6 +26,18 @@ def register(sub: Subparsers) -> None:
     sb.add_argument(
         "--bank-delay", type=float, default=3.0, help="seconds before the bank answers; 0: at once"
     )
+    # `hedui sandbox export`: the same population as files (docs/household-file.md).
+    ex = offline_command(
+        sb.add_subparsers(dest="sandbox_command"),
+        "export",
+        runtime.sandbox_export,
+        "write sandbox households and their 授权书 as canonical JSON files",
+    )
+    ex.add_argument("--region", required=True, help="a sandbox county, e.g. 370322")
+    ex.add_argument("--count", type=int, default=5, help="households to write")
+    ex.add_argument("--out", required=True, help="directory to write into")
+    ex.add_argument("--seed", type=int, default=runtime.DEFAULT_DEMO_SEED)
+    ex.add_argument("--households", type=int, default=150, help="households per county")
     d = command(sub, "demo", demo_monitoring.demo, "sandbox + server + one household, end to end")
     d.add_argument(
         "scenario", nargs="?", choices=("monitoring",), help="monitoring: a roster's re-check cycle"
