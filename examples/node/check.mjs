@@ -147,6 +147,9 @@ async function main() {
   const summary = {};
   const registered = await unary(consents, "RegisterConsent", { consent }, metadata("node-consent-1"));
   summary.consent = registered.consent.number;
+  // Calendar dates are google.type.Date: {year, month, day}, not strings.
+  const from = registered.consent.validFrom;
+  summary.consentValidFrom = `${from.year}-${String(from.month).padStart(2, "0")}-${String(from.day).padStart(2, "0")}`;
 
   // Registering the same 授权书 again with the same content answers with the existing one.
   const again = await unary(consents, "RegisterConsent", { consent }, metadata("node-consent-2"));

@@ -103,7 +103,9 @@ async def test_node_client_registers_checks_watches_and_verifies(
     assert summary["reportVersion"] == max(summary["reportVersions"])
     assert summary["badRequest"]["code"] == "INVALID_ARGUMENT"
     assert "household.region_code" in summary["badRequest"]["fields"]
-    # v0.2's names and types, read from the proto alone: event_time, create_time.
+    # v0.2's names and types, read from the proto alone: google.type.Date, event_time,
+    # create_time.
+    assert summary["consentValidFrom"] == date.today().replace(day=1).isoformat()
     assert summary["eventsTimed"] is True
     created = datetime.fromisoformat(summary["created"].replace("Z", "+00:00"))
     assert abs(datetime.now(UTC) - created) < timedelta(hours=1)
