@@ -290,6 +290,13 @@ async def test_changed_household_gets_its_codes_and_alerts_the_unchanged_one_non
     steady_second = await stack.check(steady, "h2-2")
 
     doc = await changes_of(stack, second)
+    # GetChanges names a version (1 or more) or leaves it unset for the latest; 0 is refused.
+    async with stack.alerts() as c:
+        assert (await c.get_changes(second, doc.version)).envelope == doc.envelope
+        assert await refused(c.get_changes(second, 0)) == (
+            grpc.StatusCode.INVALID_ARGUMENT,
+            ["version"],
+        )
     keys = {key_id(k): k for k in stack.app.keys.public_keys("signing")}
     body = verify_changes(doc.envelope, keys).document
     assert doc.previous_verification_id == first and doc.household_figures_compared

@@ -121,8 +121,9 @@ class AlertClient:
         )
 
     async def get_changes(
-        self, verification_id: str, version: int = 0, timeout: float = 10.0
+        self, verification_id: str, version: int | None = None, timeout: float = 10.0
     ) -> pb.ChangeDocument:
+        """The change document of report ``version``, or of the latest when None."""
         resp = await self.stub.GetChanges(
             pb.GetChangesRequest(verification_id=verification_id, version=version),
             metadata=self.metadata,

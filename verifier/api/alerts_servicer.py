@@ -17,6 +17,7 @@ from verifier.api.alerts_translate import (
     resolution_from_pb,
     warning_from_pb,
 )
+from verifier.domain.errors import FieldViolation, InvalidArgument
 from verifier.domain.ports import Caller
 from verifier.service.monitoring.alerts import AlertService
 
@@ -93,7 +94,13 @@ class AlertServicer(alerts_pb2_grpc.AlertServiceServicer):
         self, request: pb.GetChangesRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.GetChangesResponse:
         caller = self._identify(context)
-        found = await self._service.get_changes(caller, request.verification_id, request.version)
+        # Unset is the latest (0 for the use case); a set version starts at 1.
+        version = request.version if request.HasField("version") else 0
+        if request.HasField("version") and version < 1:
+            raise InvalidArgument(
+                [FieldViolation("version", "must be a version (1 or more); unset for the latest")]
+            )
+        found = await self._service.get_changes(caller, request.verification_id, version)
         return pb.GetChangesResponse(changes=changes_pb(found))
 
     async def ListChanges(

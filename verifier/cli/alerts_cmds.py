@@ -223,7 +223,7 @@ def alerts_resolve(_cfg: Config, args: argparse.Namespace) -> int:
 
 
 def alerts_changes(_cfg: Config, args: argparse.Namespace) -> int:
-    doc = call(args, lambda c: c.get_changes(args.verification_id, args.version))
+    doc = call(args, lambda c: c.get_changes(args.verification_id, args.version or None))
     if doc is None:
         return 1
     if args.out:
@@ -348,6 +348,6 @@ def register(sub: Subparsers) -> None:
     add_client_arguments(im)
     ch = command(al, "changes", alerts_changes, "the signed change document of a check")
     ch.add_argument("verification_id")
-    ch.add_argument("--version", type=int, default=0)
+    ch.add_argument("--version", type=int, default=0, help="a report version; 0: the latest")
     ch.add_argument("--out", help="write the DSSE envelope here")
     add_client_arguments(ch)

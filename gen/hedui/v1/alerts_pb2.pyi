@@ -937,18 +937,22 @@ class GetChangesRequest(_message.Message):
     verification_id: _builtins.str
     """A verification id (a UUID in lowercase hex, 36 characters)."""
     version: _builtins.int
-    """The report version compared; 0 means the latest compared."""
+    """The report version compared, 1 or more; unset means the latest compared. 0 or
+    negative is refused.
+    """
     def __init__(
         self,
         *,
         verification_id: _builtins.str = ...,
-        version: _builtins.int = ...,
+        version: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_version", b"_version", "version", b"version"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["verification_id", b"verification_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_version", b"_version", "verification_id", b"verification_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__version: _TypeAlias = _typing.Literal["version"]  # noqa: Y015
+    _WhichOneofArgType__version: _TypeAlias = _typing.Literal["_version", b"_version"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__version) -> _WhichOneofReturnType__version | None: ...
 
 Global___GetChangesRequest: _TypeAlias = GetChangesRequest  # noqa: Y015
 
