@@ -149,6 +149,9 @@ async def load_until(
     await asyncio.gather(*(worker(w) for w in range(WORKERS)))
 
 
+# Twenty restarts of a real server take ~100 s on a loaded 2-core machine: the suite-wide
+# 120 s guard is too tight for it, so it gets its own.
+@pytest.mark.timeout(360)
 async def test_kill_minus_nine_twenty_times(database_url: str, tmp_path: Path) -> None:
     received: list[tuple[str, int, str]] = []
     async with sandbox() as sb:
