@@ -277,3 +277,45 @@ async def test_the_overdue_scan_flags_each_late_check_once_with_its_webhook() ->
     flagged = [e for e in store.entries() if e["reason"] == "CHECK_OVERDUE"]
     assert len(flagged) == 1 and flagged[0]["verification_id"] == view.record.id
     await service.aclose()
+
+
+# --------------------------------------------------------------------------- yielding
+async def test_batch_work_waits_for_interactive_checks_in_flight_but_not_forever() -> None:
+    from verifier.service.runs import Runs
+
+    runs = Runs()
+    await asyncio.wait_for(runs.quiet(10), 1)  # nothing ahead: at once
+    runs.ahead_began()
+    runs.ahead_began()
+    waiting = asyncio.create_task(runs.quiet(10))
+    await asyncio.sleep(0)
+    runs.ahead_ended()
+    await asyncio.sleep(0)
+    assert not waiting.done()  # one is still being run
+    runs.ahead_ended()
+    await asyncio.wait_for(waiting, 1)
+    runs.ahead_began()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await runs.quiet(0.05)  # a steady stream of checks cannot hold batch work up for long
+    assert loop.time() - started >= 0.04
+
+
+async def test_an_interactive_check_is_ahead_until_its_first_report() -> None:
+    store = InMemoryStore()
+    hanging = FakeAdapter(SourceKind.TAX, hang=True)
+    service = VerificationService(
+        store=store,
+        fanout=FanOut(bind_sources({SourceKind.TAX: hanging}, {})),
+        signer=ReportSigner(Ed25519PrivateKey.generate()),
+        pseudonym_key=KEY,
+        consents=AllowAllConsents(),
+        deadline_seconds=0.3,
+    )
+    await service.create(WORKER, replace(draft(1), request_id="r-1"), wait=False)
+    await hanging.started.wait()
+    turn = asyncio.create_task(service.batch_turn(at_most=10))
+    await asyncio.sleep(0)
+    assert not turn.done()
+    await asyncio.wait_for(turn, 5)  # the source's deadline ends the run: its report issued
+    await service.aclose()

@@ -8,7 +8,8 @@ to the check already recorded instead of a second one. An item is DONE when its 
 has issued its first report (later versions follow as for any check); DENIED when the
 check was refused (authorization, volume); REFUSED when its key was used for another
 request. The last item to finish completes its batch, with the ``batch.completed``
-webhook event in the same transaction.
+webhook event in the same transaction. A new item waits (up to a second) while an urgent
+or interactive check in this process has not issued its first report.
 """
 
 from __future__ import annotations
@@ -165,6 +166,7 @@ class BatchRunner:
             await self._refused(item, (gone,))
             return
         caller = Caller(item.caller_system, item.caller_user, item.caller_role, item.caller_regions)
+        await self._service.batch_turn()
         try:
             view = await self._service.create_checked(
                 caller, item.request, wait=True, terms=CheckTerms.batch(item.batch_id)

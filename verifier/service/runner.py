@@ -29,6 +29,7 @@ from verifier.domain.vocabulary import AuditAction
 from verifier.service.audit_trail import SYSTEM_ACTOR, requester_of, subject_refs
 from verifier.service.events import EventHub, SourceEvent
 from verifier.service.fanout import FanOut
+from verifier.service.lanes import Lane
 from verifier.service.release import Release
 from verifier.service.runs import Run, Runs
 from verifier.service.time_limits import CheckTerms
@@ -36,6 +37,21 @@ from verifier.service.time_limits import CheckTerms
 log = structlog.get_logger("hedui.verifications")
 
 RUN_LEASE_GRACE_S = 30.0
+
+
+class _Done(asyncio.Event):
+    """A run's ``done`` event that also tells, once, that an urgent or interactive run
+    has issued its first report (batch work waits for that: see ``Runs.quiet``)."""
+
+    def __init__(self, first_issued: Callable[[], None] | None) -> None:
+        super().__init__()
+        self._first_issued = first_issued
+
+    def set(self) -> None:
+        told, self._first_issued = self._first_issued, None
+        if told is not None:
+            told()
+        super().set()
 
 
 class Runner:
@@ -80,10 +96,14 @@ class Runner:
         if caller_deadline is not None:
             # Answer inside the caller's deadline: sources still silent then are FAILED.
             deadline = min(deadline, caller_deadline - 0.5)
-        done = asyncio.Event()
+        terms = terms or CheckTerms()
+        ahead = terms.lane is not Lane.BATCH
+        if ahead:
+            self._runs.ahead_began()
+        done = _Done(self._runs.ahead_ended if ahead else None)
         progress: list[SourceEvent] = []
         task = asyncio.get_running_loop().create_task(
-            self._run(vid, request, actor, deadline, done, progress, terms or CheckTerms()),
+            self._run(vid, request, actor, deadline, done, progress, terms),
             name=f"verification-{vid}",
         )
         run = Run(task, done, progress)

@@ -37,6 +37,28 @@ class Runs:
     def __init__(self) -> None:
         self._runs: dict[str, Run] = {}
         self.closing = False
+        self._ahead = 0
+        self._quiet = asyncio.Event()
+        self._quiet.set()
+
+    def ahead_began(self) -> None:
+        """An urgent or interactive check started asking its sources."""
+        self._ahead += 1
+        self._quiet.clear()
+
+    def ahead_ended(self) -> None:
+        """It issued its first report (or stopped)."""
+        self._ahead -= 1
+        if self._ahead <= 0:
+            self._ahead = 0
+            self._quiet.set()
+
+    async def quiet(self, at_most: float) -> None:
+        """Until no urgent or interactive check is being run here, or ``at_most`` seconds."""
+        if self._quiet.is_set():
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._quiet.wait(), at_most)
 
     def get(self, verification_id: str) -> Run | None:
         return self._runs.get(verification_id)

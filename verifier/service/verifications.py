@@ -172,6 +172,12 @@ class VerificationService:
         """Stop accepting work and cancel runs still asking sources."""
         await self._runs.aclose()
 
+    async def batch_turn(self, at_most: float = 1.0) -> None:
+        """Until no urgent or interactive check is being run in this process (at most
+        ``at_most`` seconds): batch work starts new checks in the gaps, so the CPU and the
+        database writer go to the checks someone is waiting for."""
+        await self._runs.quiet(at_most)
+
     def running(self) -> int:
         return len(self._runs)
 
