@@ -15,10 +15,10 @@ help:
 	@echo "make proto  - regenerate gen/ from proto/"
 	@echo "make bench  - benchmarks (figures and ratios)"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml adapters/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
-	$(BIN)/python -m pip install --quiet --editable . --group dev
+	$(BIN)/python -m pip install --quiet --editable ./adapters --editable . --group dev
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psycopg
 
-from adapters import Adapter, SourceKind
+from hedui_sdk import Adapter, SourceKind
 from verifier.api.server import RunningServer
 from verifier.bootstrap import App, build_app, serve_app
 from verifier.cli.logs import configure

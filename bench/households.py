@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from adapters.sandbox import Person, Population
+from hedui_sdk.sandbox import Person, Population
 from verifier.api.client import Client, consent_from_json
 from verifier.cli.runtime import consent_doc
 

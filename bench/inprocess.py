@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from adapters import (
+from hedui_sdk import (
     AssetCategory,
     AssetRecord,
     IncomeCategory,
@@ -16,7 +16,7 @@ from adapters import (
     SourceQuery,
     SourceResult,
 )
-from adapters.sandbox import Population
+from hedui_sdk.sandbox import Population
 
 
 class PopulationAdapter:

@@ -17,10 +17,6 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-from adapters import SourceKind, SourceQuery, Window
-from adapters.builtin import FACTORIES
-from adapters.sandbox import Person, Population, generate_population
-from adapters.sandbox.server import current_as_of
 from bench.common import (
     SYSTEM,
     free_port,
@@ -32,6 +28,10 @@ from bench.common import (
     scratch_database,
 )
 from bench.households import household_request, register_consents
+from hedui_sdk import SourceKind, SourceQuery, Window
+from hedui_sdk.builtin import FACTORIES
+from hedui_sdk.sandbox import Person, Population, generate_population
+from hedui_sdk.sandbox.server import current_as_of
 from verifier.api.client import Client, request_from_json
 from verifier.config import sandbox_sources
 

@@ -24,12 +24,12 @@ from pathlib import Path
 import grpc
 from google.protobuf import wrappers_pb2
 
-from adapters import SourceKind
-from adapters.sandbox import Population, generate_population
-from adapters.sandbox.server import current_as_of
 from bench.common import SYSTEM, median, ratio_line, running_stack, scratch_database
 from bench.households import household_request, register_consents
 from bench.inprocess import PopulationAdapter
+from hedui_sdk import SourceKind
+from hedui_sdk.sandbox import Population, generate_population
+from hedui_sdk.sandbox.server import current_as_of
 from verifier.api.client import Client, request_from_json
 from verifier.api.translate import draft_from_pb
 from verifier.domain.household import validate_request

@@ -26,7 +26,8 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from adapters import (
+from bench.common import ratio_line, scratch_database
+from hedui_sdk import (
     IdType,
     IncomeCategory,
     IncomeRecord,
@@ -37,7 +38,6 @@ from adapters import (
     SourceResult,
     resident_id,
 )
-from bench.common import ratio_line, scratch_database
 from verifier.bootstrap import build_app
 from verifier.config import BatchesConfig, Config, Principal
 from verifier.domain.batches import ItemDraft

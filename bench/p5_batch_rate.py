@@ -30,12 +30,12 @@ from pathlib import Path
 
 from hedui.v1 import batch_pb2 as bpb
 
-from adapters import SourceKind
-from adapters.sandbox import Population, generate_population
-from adapters.sandbox.server import current_as_of
 from bench.common import SYSTEM, free_port, median, ratio_line, sandbox_process, scratch_database
 from bench.households import household_request
 from bench.p5_batch_memory import CoversAll
+from hedui_sdk import SourceKind
+from hedui_sdk.sandbox import Population, generate_population
+from hedui_sdk.sandbox.server import current_as_of
 from verifier.api.client import Client, request_from_json
 from verifier.bootstrap import build_app, serve_app
 from verifier.config import BatchesConfig, Config, Principal, sandbox_sources

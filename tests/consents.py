@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Sequence
 from datetime import date
 
-from adapters import IdType, SourceKind
+from hedui_sdk import IdType, SourceKind
 from verifier.domain.consent import ConsentDraft, SignatoryDraft, SignatoryRole, SubjectDraft
 from verifier.domain.household import Purpose, Relation, RequestDraft
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 
-from adapters import Adapter, IdType, SourceKind
+from hedui_sdk import Adapter, IdType, SourceKind
 from tests.fakes import AllowAllConsents, synthetic_id
 from verifier.bootstrap import App, build_app
 from verifier.config import Config, Principal

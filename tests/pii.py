@@ -1,7 +1,7 @@
 """A scanner for raw personal data in logs, audit bodies and whole databases.
 
 It finds (1) any 18-character resident ID number that is structurally real — a valid
-GB 11643 check digit, a real birth date, a known province (``adapters.resident_id.problems``
+GB 11643 check digit, a real birth date, a known province (``hedui_sdk.resident_id.problems``
 is empty) — whether or not the test knows it; (2) every exact ID number the test used,
 including malformed ones (a number with a wrong check digit still carries 17 real
 digits); (3) every name the test used, raw or JSON-escaped (``\\u6d4b…``).
@@ -25,8 +25,8 @@ from typing import Any
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
-from adapters.resident_id import problems
 from audit.schema import AuditEntryRow
+from hedui_sdk.resident_id import problems
 from verifier.storage.engine import Database
 
 _ID_TEXT = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")

@@ -29,7 +29,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 from hypothesis import strategies as st
 
-from adapters import resident_id
+from hedui_sdk import resident_id
 
 FD = FieldDescriptor
 

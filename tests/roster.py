@@ -1,5 +1,5 @@
 """Building roster entries for tests: synthetic households (IDs from
-``adapters.resident_id.make``), as drafts, as protobuf messages and as file rows."""
+``hedui_sdk.resident_id.make``), as drafts, as protobuf messages and as file rows."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import zlib
 from collections.abc import Sequence
 from datetime import date
 
-from adapters import IdType, resident_id
+from hedui_sdk import IdType, resident_id
 from verifier.domain.household import HukouNature, MemberDraft, Purpose, Relation
 from verifier.domain.roster import RosterClass, RosterEntryDraft
 

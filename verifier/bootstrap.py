@@ -14,10 +14,10 @@ from pathlib import Path
 import grpc
 from sqlalchemy.engine import make_url
 
-from adapters import Adapter, SourceKind, registry
 from audit.checkpointer import DEFAULT_ORIGIN, Checkpointer, CheckpointSigner
 from audit.fastverify import verify_database
 from audit.verify import LogReport, verify_log
+from hedui_sdk import Adapter, SourceKind, registry
 from verifier.api.server import RunningServer, start_server
 from verifier.config import Config, ConfigError
 from verifier.domain.household import RequestDraft

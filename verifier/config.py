@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from adapters import AdapterSettings, Secret, SourceKind
+from hedui_sdk import AdapterSettings, Secret, SourceKind
 from verifier.domain.vocabulary import Role
 from verifier.domain.webhooks import DEFAULT_RETRY_SCHEDULE, SUBSCRIBABLE, SUBSCRIBER_NAME
 

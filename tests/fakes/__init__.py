@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
-from adapters import (
+from hedui_sdk import (
     AssetCategory,
     AssetRecord,
     IncomeCategory,

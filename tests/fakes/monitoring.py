@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from adapters import Subject
 from audit.entry import Actor
+from hedui_sdk import Subject
 from verifier.domain.alerts import (
     AlertDraft,
     AlertEvent,

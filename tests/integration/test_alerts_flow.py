@@ -32,9 +32,9 @@ from google.type import date_pb2
 from hedui.v1 import alerts_pb2 as pb
 from hedui.v1 import common_pb2 as common
 
-from adapters import Adapter, SourceKind, SourceQuery, SourceResult
-from adapters.sandbox import Household, Population, Profile, SandboxHandle, generate_population
-from adapters.sandbox import start_sandbox as start_sandbox_server
+from hedui_sdk import Adapter, SourceKind, SourceQuery, SourceResult
+from hedui_sdk.sandbox import Household, Population, Profile, SandboxHandle, generate_population
+from hedui_sdk.sandbox import start_sandbox as start_sandbox_server
 from tests.consents import consent_draft
 from tests.fakes import AllowAllConsents, synthetic_id
 from tests.helpers import SYSTEM, config

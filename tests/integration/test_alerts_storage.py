@@ -14,9 +14,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from adapters import IdType, Subject
 from audit.entry import Actor
 from audit.schema import AuditEntryRow
+from hedui_sdk import IdType, Subject
 from tests.fakes import InMemoryStore, synthetic_id
 from tests.helpers import household_draft
 from verifier.domain.alerts import (

@@ -86,7 +86,7 @@ from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import inspect, text
 
-from adapters import IdType, SourceKind, resident_id
+from hedui_sdk import IdType, SourceKind, resident_id
 from tests.conftest import _fresh_pg_database
 from tests.consents import consent_draft
 from tests.fakes import FakeAdapter

@@ -18,11 +18,11 @@ from hedui.v1 import audit_pb2 as pb
 from hedui.v1 import audit_pb2_grpc, common_pb2
 from sqlalchemy import text
 
-from adapters import SourceKind
 from audit.checkpoint import open_checkpoint
 from audit.export import ReceiptError, verify_export_lines, verify_receipt
 from audit.merkle import verify_consistency, verify_inclusion
 from audit.verify import verify_log
+from hedui_sdk import SourceKind
 from tests.fakes import FakeAdapter
 from tests.helpers import (
     APPLICANT_ID,

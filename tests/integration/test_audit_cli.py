@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from adapters import SourceKind
+from hedui_sdk import SourceKind
 from tests.fakes import FakeAdapter
 from tests.helpers import APPLICANT_ID, CALLER, household_draft, make_app, soon
 from verifier.cli.main import main

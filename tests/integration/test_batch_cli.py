@@ -13,7 +13,7 @@ import pytest
 from google.protobuf import json_format
 from hedui.v1 import batch_pb2 as bpb
 
-from adapters import SourceKind
+from hedui_sdk import SourceKind
 from tests.fakes import FakeAdapter, synthetic_id
 from tests.helpers import SYSTEM, make_app
 from tests.integration.test_batches_api import check

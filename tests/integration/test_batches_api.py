@@ -21,7 +21,7 @@ from hedui.v1 import common_pb2
 from hedui.v1 import verification_pb2 as pb
 from sqlalchemy import text
 
-from adapters import SourceKind, SourceQuery, SourceResult
+from hedui_sdk import SourceKind, SourceQuery, SourceResult
 from tests.fakes import AS_OF, FakeAdapter, synthetic_id
 from tests.helpers import SYSTEM, make_app
 from tests.integration.test_grpc_api import rich_status, violations

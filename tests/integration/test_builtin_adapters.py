@@ -14,7 +14,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from adapters import (
+from hedui_sdk import (
     Adapter,
     AdapterSettings,
     HouseholdRegistrationRecord,
@@ -31,8 +31,8 @@ from adapters import (
     mask_id_number,
     resident_id,
 )
-from adapters.builtin import FACTORIES
-from adapters.sandbox import (
+from hedui_sdk.builtin import FACTORIES
+from hedui_sdk.sandbox import (
     Person,
     Population,
     SandboxHandle,
@@ -40,8 +40,8 @@ from adapters.sandbox import (
     generate_population,
     start_sandbox,
 )
-from adapters.sandbox.facts import overlaps
-from adapters.validation import money_fields
+from hedui_sdk.sandbox.facts import overlaps
+from hedui_sdk.validation import money_fields
 
 SEED = 5
 
@@ -98,7 +98,7 @@ async def tax(sandbox: SandboxHandle) -> AsyncIterator[Adapter]:
 
 @pytest.mark.parametrize("source", list(SourceKind), ids=lambda s: s.value)
 async def test_found_for_someone_with_data(sandbox: SandboxHandle, source: SourceKind) -> None:
-    module = importlib.import_module(f"adapters.builtin.{source.value}")
+    module = importlib.import_module(f"hedui_sdk.builtin.{source.value}")
     adapter = module.create(sandbox.settings(source))
     try:
         assert isinstance(adapter, Adapter)
@@ -380,6 +380,6 @@ def test_every_source_is_registered_as_an_entry_point() -> None:
     pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
     table = tomllib.loads(pyproject.read_text())["project"]["entry-points"]["hedui.adapters"]
     for source in SourceKind:
-        assert table[source.value] == f"adapters.builtin.{source.value}:create"
+        assert table[source.value] == f"hedui_sdk.builtin.{source.value}:create"
         module_name, _, attr = table[source.value].partition(":")
         assert getattr(importlib.import_module(module_name), attr) is FACTORIES[source]

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from adapters import (
+from hedui_sdk import (
     AssetRecord,
     IdType,
     IncomeCategory,
@@ -37,9 +37,9 @@ from adapters import (
     mask_id_number,
     resident_id,
 )
-from adapters.builtin import GatewayAdapter
-from adapters.builtin.decoding import retry_after_seconds
-from adapters.contract import AdapterSettings
+from hedui_sdk.builtin import GatewayAdapter
+from hedui_sdk.builtin.decoding import retry_after_seconds
+from hedui_sdk.contract import AdapterSettings
 
 ID_NUMBER = resident_id.make("370281", date(1972, 5, 9), 37)
 SUBJECT = Subject(IdType.RESIDENT_ID, ID_NUMBER, "李四")

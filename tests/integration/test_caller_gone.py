@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters import SourceKind
+from hedui_sdk import SourceKind
 from tests.fakes import AllowAllConsents, FakeAdapter
 from tests.helpers import APPLICANT_ID, CALLER, SYSTEM, config, household_draft, soon
 from verifier.bootstrap import build_app

@@ -131,7 +131,7 @@ def test_policy_explain_names_asset_categories_in_chinese(
 
 
 def test_every_source_has_one_chinese_label() -> None:
-    from adapters import SourceKind
+    from hedui_sdk import SourceKind
     from verifier.domain.outcomes import SOURCE_LABELS
 
     assert set(SOURCE_LABELS) == {k.value for k in SourceKind}

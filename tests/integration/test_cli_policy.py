@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from adapters import resident_id
+from hedui_sdk import resident_id
 from verifier.cli.certs import init_pki
 from verifier.cli.main import main
 from verifier.cli.policy_cmds import refuse_example_parameters

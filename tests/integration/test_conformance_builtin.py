@@ -1,14 +1,14 @@
 """Every built-in adapter passes the conformance kit against the sandbox.
 
-One :class:`~adapters.testing.SandboxConformance` subclass per source, exactly as a
+One :class:`~hedui_sdk.testing.SandboxConformance` subclass per source, exactly as a
 department writes one for its own adapter.
 """
 
 from __future__ import annotations
 
-from adapters import SourceKind
-from adapters.builtin import FACTORIES
-from adapters.testing import SandboxConformance
+from hedui_sdk import SourceKind
+from hedui_sdk.builtin import FACTORIES
+from hedui_sdk.testing import SandboxConformance
 
 
 def _suite(source: SourceKind) -> type[SandboxConformance]:

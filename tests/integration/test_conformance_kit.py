@@ -22,14 +22,14 @@ import logging
 import time
 from datetime import UTC, datetime
 
-from adapters import (
+from hedui_sdk import (
     IncomeRecord,
     PermanentSourceError,
     SourceDenied,
     SourceResult,
     TransientSourceError,
 )
-from adapters.builtin import tax
+from hedui_sdk.builtin import tax
 
 log = logging.getLogger("broken")
 
@@ -140,8 +140,8 @@ class PlainStrings(Wrapper):
 
 SUITE = """
 import broken
-from adapters.builtin import tax
-from adapters.testing import SandboxConformance
+from hedui_sdk.builtin import tax
+from hedui_sdk.testing import SandboxConformance
 
 
 class TestHonest(SandboxConformance):

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from adapters import IdType, SourceKind
 from audit.schema import AuditEntryRow
+from hedui_sdk import IdType, SourceKind
 from tests.consents import consent_draft, covering
 from tests.fakes import FakeAdapter, synthetic_id
 from tests.helpers import CALLER, config, household_draft, make_app

@@ -25,11 +25,11 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import select
 
-from adapters import SourceKind
-from adapters.sandbox import SandboxHandle, generate_population, start_sandbox
-from adapters.sandbox.server import current_as_of
 from audit.schema import AuditEntryRow
 from audit.verify import verify_log
+from hedui_sdk import SourceKind
+from hedui_sdk.sandbox import SandboxHandle, generate_population, start_sandbox
+from hedui_sdk.sandbox.server import current_as_of
 from verifier.api.client import Client, consent_from_json, request_from_json
 from verifier.cli.runtime import consent_doc, household_doc
 from verifier.storage.engine import open_database

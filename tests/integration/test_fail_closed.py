@@ -16,7 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from adapters import SourceKind
+from hedui_sdk import SourceKind
 from tests.fakes import FakeAdapter
 from tests.helpers import SYSTEM, make_app
 from tests.integration.test_grpc_api import good_request

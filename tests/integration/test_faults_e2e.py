@@ -17,14 +17,14 @@ from typing import Any
 
 import pytest
 
-from adapters import SourceKind
-from adapters.sandbox import (
+from hedui_sdk import SourceKind
+from hedui_sdk.sandbox import (
     Population,
     SandboxHandle,
     generate_population,
     start_sandbox,
 )
-from adapters.sandbox.server import current_as_of
+from hedui_sdk.sandbox.server import current_as_of
 from tests.fakes import AllowAllConsents
 from tests.helpers import CALLER, config, soon
 from verifier.bootstrap import App, build_app
@@ -107,7 +107,7 @@ def our_tasks() -> list[asyncio.Task[Any]]:
             continue
         code = getattr(t.get_coro(), "cr_code", None)
         where = code.co_filename if code else ""
-        if "/aiohttp/" in where or "/adapters/sandbox/" in where:
+        if "/aiohttp/" in where or "/hedui_sdk/sandbox/" in where:
             continue
         out.append(t)
     return out

@@ -16,7 +16,7 @@ from hedui.v1 import common_pb2
 from hedui.v1 import verification_pb2 as pb
 from sqlalchemy import text
 
-from adapters import SourceKind
+from hedui_sdk import SourceKind
 from tests.fakes import FakeAdapter, synthetic_id, with_wrong_check_digit
 from tests.helpers import APPLICANT_ID, SPOUSE_ID, SYSTEM, make_app
 from verifier.api.client import Client

@@ -28,7 +28,7 @@ from hedui.v1 import (
 from hedui.v1 import verification_pb2 as pb
 from sqlalchemy import inspect, text
 
-from adapters import SourceKind, SourceQuery, SourceResult
+from hedui_sdk import SourceKind, SourceQuery, SourceResult
 from tests.fakes import FakeAdapter, synthetic_id
 from tests.helpers import SYSTEM, make_app
 from verifier.api.server import RunningServer

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from adapters import IdType, SourceKind
+from hedui_sdk import IdType, SourceKind
 from tests.fakes import AsyncBankFake, FakeAdapter, synthetic_id
 from tests.helpers import (
     APPLICANT_ID,

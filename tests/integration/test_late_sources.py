@@ -13,9 +13,9 @@ from typing import Any, cast
 
 from sqlalchemy import select
 
-from adapters import PermanentSourceError, ResultStatus, SourceKind, SourceQuery, SourceResult
 from audit.schema import AuditEntryRow
 from audit.verify import verify_chain
+from hedui_sdk import PermanentSourceError, ResultStatus, SourceKind, SourceQuery, SourceResult
 from tests.fakes import AS_OF, AsyncBankFake, FakeAdapter
 from tests.helpers import APPLICANT_ID, CALLER, household_draft, make_app, soon
 from verifier.bootstrap import App

@@ -20,7 +20,7 @@ from hedui.v1 import common_pb2
 from hedui.v1 import verification_pb2 as pb
 from sqlalchemy import text
 
-from adapters import SourceKind
+from hedui_sdk import SourceKind
 from tests.fakes import FakeAdapter
 from tests.helpers import APPLICANT_ID, SPOUSE_ID, SYSTEM, make_app
 from verifier.api.client import Client

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.sandbox.server import start_sandbox
+from hedui_sdk.sandbox.server import start_sandbox
 from verifier.api.sandbox_files import export_sandbox
 from verifier.api.tls import server_credentials_for
 from verifier.bootstrap import build_app, serve_app

@@ -25,9 +25,9 @@ import pytest
 import structlog
 from sqlalchemy import text
 
-from adapters import SourceKind, resident_id
-from adapters.sandbox import Population, generate_population, start_sandbox
-from adapters.sandbox.server import current_as_of
+from hedui_sdk import SourceKind, resident_id
+from hedui_sdk.sandbox import Population, generate_population, start_sandbox
+from hedui_sdk.sandbox.server import current_as_of
 from tests.fakes import AllowAllConsents, FakeAdapter, synthetic_id, with_wrong_check_digit
 from tests.helpers import (
     APPLICANT_ID,

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from adapters import SourceKind
-from adapters.sandbox import SourceFaults, generate_population, start_sandbox
-from adapters.sandbox.server import current_as_of
+from hedui_sdk import SourceKind
+from hedui_sdk.sandbox import SourceFaults, generate_population, start_sandbox
+from hedui_sdk.sandbox.server import current_as_of
 from tests.integration.test_crash import SYSTEM, config_text, free_port, serving
 from verifier.api.client import Client, consent_from_json, request_from_json
 from verifier.cli.runtime import consent_doc, household_doc

@@ -10,14 +10,14 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from adapters import (
+from audit.entry import Actor, EntryDraft
+from hedui_sdk import (
     AssetCategory,
     AssetRecord,
     Provenance,
     SourceKind,
     Window,
 )
-from audit.entry import Actor, EntryDraft
 from tests.consents import covering
 from tests.fakes import InMemoryStore
 from tests.helpers import household_draft

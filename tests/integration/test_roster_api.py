@@ -23,8 +23,8 @@ from hedui.v1 import common_pb2 as common
 from hedui.v1 import roster_pb2 as pb
 from sqlalchemy import func, select
 
-from adapters import SourceKind
 from audit.schema import AuditEntryRow
+from hedui_sdk import SourceKind
 from tests.consents import consent_draft
 from tests.fakes import FakeAdapter
 from tests.helpers import make_app

@@ -24,10 +24,10 @@ from hedui.v1 import common_pb2 as common
 from hedui.v1 import roster_pb2 as pb
 from sqlalchemy import select
 
-from adapters import SourceKind
-from adapters.sandbox import SourceFaults, generate_population, start_sandbox
-from adapters.sandbox.server import current_as_of
 from audit.verify import verify_log
+from hedui_sdk import SourceKind
+from hedui_sdk.sandbox import SourceFaults, generate_population, start_sandbox
+from hedui_sdk.sandbox.server import current_as_of
 from tests.integration.test_crash import SYSTEM, config_text, free_port, serving
 from verifier.api.client import Client, consent_from_json, request_from_json
 from verifier.api.roster_translate import date_pb

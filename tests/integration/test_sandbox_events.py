@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters import IncomeRecord, ResultStatus, SourceKind, SourceQuery, Window, mask_id_number
-from adapters.builtin import FACTORIES
-from adapters.sandbox import (
+from hedui_sdk import IncomeRecord, ResultStatus, SourceKind, SourceQuery, Window, mask_id_number
+from hedui_sdk.builtin import FACTORIES
+from hedui_sdk.sandbox import (
     Death,
     EventsRefused,
     Household,
@@ -27,7 +27,7 @@ from adapters.sandbox import (
     generate_population,
     start_sandbox,
 )
-from adapters.sandbox.facts import IncomeFact
+from hedui_sdk.sandbox.facts import IncomeFact
 
 ADMIN_TOKEN = "admin-" + uuid.uuid4().hex
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters import SourceKind, mask_id_number
-from adapters.sandbox import (
+from hedui_sdk import SourceKind, mask_id_number
+from hedui_sdk.sandbox import (
     DEFAULT_BANK_DELAY_S,
     Person,
     Population,
@@ -29,7 +29,7 @@ from adapters.sandbox import (
     generate_population,
     start_sandbox,
 )
-from adapters.sandbox.facts import IncomeFact
+from hedui_sdk.sandbox.facts import IncomeFact
 
 
 @functools.cache
@@ -439,7 +439,7 @@ async def test_start_sandbox_generates_its_own_population() -> None:
 
 async def test_run_sandbox_serves_until_sigterm() -> None:
     script = (
-        "from adapters.sandbox import run_sandbox\n"
+        "from hedui_sdk.sandbox import run_sandbox\n"
         "run_sandbox(port=0, seed=4, households_per_county=2)\n"
     )
     process = await asyncio.create_subprocess_exec(

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters import scaffold
-from adapters.contract import SourceKind
-from adapters.testing import SandboxConformance
+from hedui_sdk import scaffold
+from hedui_sdk.contract import SourceKind
+from hedui_sdk.testing import SandboxConformance
 
 pytestmark = pytest.mark.slow
 

@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import event, select
 
-from adapters import SourceKind
 from audit.entry import Actor, EntryDraft
 from audit.schema import AuditEntryRow
 from audit.verify import verify_log
+from hedui_sdk import SourceKind
 from tests.fakes import FakeAdapter
 from tests.helpers import APPLICANT_ID, CALLER, household_draft, make_app, soon
 from verifier.domain.outcomes import VerificationState

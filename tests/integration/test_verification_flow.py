@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text
 
-from adapters import PermanentSourceError, SourceDenied, SourceKind
 from audit.schema import AuditEntryRow
 from audit.verify import verify_chain
+from hedui_sdk import PermanentSourceError, SourceDenied, SourceKind
 from tests.fakes import FakeAdapter, failing
 from tests.helpers import APPLICANT_ID, CALLER, CHILD_ID, SPOUSE_ID, household_draft, make_app, soon
 from verifier.domain.errors import (

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from adapters import Secret
+from hedui_sdk import Secret
 from tests.log_capture import server_log_lines
 from tests.webhook_receiver import Receiver
 from verifier.domain.ports import UnitOfWork

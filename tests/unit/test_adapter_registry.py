@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters import Secret
-from adapters.contract import AdapterSettings
-from adapters.registry import AdapterLoadError, clashes, describe, load
+from hedui_sdk import Secret
+from hedui_sdk.contract import AdapterSettings
+from hedui_sdk.registry import AdapterLoadError, clashes, describe, load
 
 SETTINGS = AdapterSettings(
     base_url="http://127.0.0.1:9/bank", credentials={"token": Secret("t")}, timeout=1.0

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from adapters import IdType, Subject
+from hedui_sdk import IdType, Subject
 from tests.fakes import InMemoryStore, synthetic_id
 from verifier.domain.alerts import (
     AlertKind,

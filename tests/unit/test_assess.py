@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters import (
+from hedui_sdk import (
     AssetCategory,
     AssetRecord,
     HouseholdRegistrationRecord,

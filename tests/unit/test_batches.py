@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from adapters import IdType, SourceKind
+from hedui_sdk import IdType, SourceKind
 from tests.fakes import AllowAllConsents, FakeAdapter, InMemoryStore, synthetic_id
 from tests.helpers import household_draft
 from verifier.domain.batches import (

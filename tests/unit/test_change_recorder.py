@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from adapters import (
+from hedui_sdk import (
     Adapter,
     AssetCategory,
     AssetRecord,

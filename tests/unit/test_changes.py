@@ -3,7 +3,7 @@
 Every report here is made by the real report builder and the real policy engine (the
 golden test policy, rural standard S), signed by the real signer and read back through
 the verifier, so the comparison is tested on the documents it will meet. Members are
-named by index; ID numbers are synthetic (``adapters.resident_id.make``).
+named by index; ID numbers are synthetic (``hedui_sdk.resident_id.make``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from adapters import (
+from hedui_sdk import (
     AssetCategory,
     AssetRecord,
     HouseholdRegistrationRecord,
@@ -37,7 +37,7 @@ from adapters import (
     Subject,
     Window,
 )
-from adapters.resident_id import make
+from hedui_sdk.resident_id import make
 from tests.pii import PiiScanner
 from verifier import policy
 from verifier.domain.changes import (

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from adapters import SourceKind
+from hedui_sdk import SourceKind
 from tests.consents import consent_draft
 from tests.fakes import synthetic_id
 from verifier.domain.consent import (

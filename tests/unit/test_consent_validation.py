@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from adapters import IdType
+from hedui_sdk import IdType
 from tests.consents import consent_draft
 from tests.fakes import synthetic_id
 from verifier.domain.consent import ConsentDraft, SubjectDraft, validate_consent

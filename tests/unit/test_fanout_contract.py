@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from adapters import (
+from hedui_sdk import (
     AssetCategory,
     AssetRecord,
     IncomeCategory,

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from datetime import date
 
-from adapters import IdType, SourceKind, SourceQuery, SourceResult
+from hedui_sdk import IdType, SourceKind, SourceQuery, SourceResult
 from tests.fakes import AS_OF, FakeAdapter, synthetic_id
 from tests.helpers import household_draft
 from verifier.domain.household import MemberDraft, Relation, validate_request

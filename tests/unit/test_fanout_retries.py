@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from adapters import (
+from hedui_sdk import (
     PermanentSourceError,
     SourceKind,
     SourceQuery,

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from adapters import SourceKind
-from adapters.builtin.decoding import valid_ticket
-from adapters.sandbox.gateway_request import InvalidQueryError, parse_query
+from hedui_sdk import SourceKind
+from hedui_sdk.builtin.decoding import valid_ticket
+from hedui_sdk.sandbox.gateway_request import InvalidQueryError, parse_query
 from tests.fakes import synthetic_id
 from verifier.cli.certs import PkiError, _check_system_name
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from google.protobuf import json_format
 
-from adapters import resident_id
-from adapters.sandbox.population import generate_population
+from hedui_sdk import resident_id
+from hedui_sdk.sandbox.population import generate_population
 from verifier.api.client import HouseholdFileError, consent_from_json, request_from_json
 from verifier.api.sandbox_files import export_sandbox
 from verifier.cli.main import main

@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from adapters import IdType
+from hedui_sdk import IdType
 from tests.fakes import synthetic_id
 from verifier.domain import identifiers as ids
 from verifier.domain.errors import FieldViolation, InvalidArgument

@@ -18,10 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters import IdType, SourceKind, resident_id
-from adapters.builtin.decoding import Origin, decode_final
-from adapters.records import AssetCategory, HouseholdRegistrationRecord, IncomeCategory
-from adapters.sandbox import (
+from hedui_sdk import IdType, SourceKind, resident_id
+from hedui_sdk.builtin.decoding import Origin, decode_final
+from hedui_sdk.records import AssetCategory, HouseholdRegistrationRecord, IncomeCategory
+from hedui_sdk.sandbox import (
     Birth,
     Death,
     DepositChange,
@@ -42,8 +42,8 @@ from adapters.sandbox import (
     generate_population,
     parse_events,
 )
-from adapters.sandbox.events import BusinessKind, FieldError
-from adapters.sandbox.facts import (
+from hedui_sdk.sandbox.events import BusinessKind, FieldError
+from hedui_sdk.sandbox.facts import (
     AssetFact,
     ContributionFact,
     Fact,
@@ -51,8 +51,8 @@ from adapters.sandbox.facts import (
     RegistrationFact,
     overlaps,
 )
-from adapters.sandbox.timeline import Timeline
-from adapters.sandbox.wire import encode_fact, found
+from hedui_sdk.sandbox.timeline import Timeline
+from hedui_sdk.sandbox.wire import encode_fact, found
 
 SEED = 5
 PER_COUNTY = 40

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters import IncomeCategory, SourceKind
+from hedui_sdk import IncomeCategory, SourceKind
 from tests.unit.test_assess import (
     POLICY,
     adult,

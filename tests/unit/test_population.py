@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters import AssetCategory, IdType, IncomeCategory, SourceKind, mask_id_number, resident_id
-from adapters.sandbox import (
+from hedui_sdk import AssetCategory, IdType, IncomeCategory, SourceKind, mask_id_number, resident_id
+from hedui_sdk.sandbox import (
     REFERENCE_DATE,
     SEED_COUNTIES,
     Mismatch,
@@ -21,7 +21,7 @@ from adapters.sandbox import (
     Relation,
     generate_population,
 )
-from adapters.sandbox.facts import AssetFact, ContributionFact, IncomeFact, RegistrationFact
+from hedui_sdk.sandbox.facts import AssetFact, ContributionFact, IncomeFact, RegistrationFact
 
 SEED = 11
 PER_COUNTY = 100

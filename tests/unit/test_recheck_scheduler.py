@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from adapters import SourceKind
+from hedui_sdk import SourceKind
 from tests.consents import consent_draft
 from tests.fakes import FakeAdapter, InMemoryStore
 from tests.helpers import household_draft

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from adapters import AssetCategory, AssetRecord, Provenance
-from adapters.validation import record_problems
+from hedui_sdk import AssetCategory, AssetRecord, Provenance
+from hedui_sdk.validation import record_problems
 
 AS_OF = datetime(2026, 10, 31, 15, 59, 59, tzinfo=UTC)
 HOUSE = AssetRecord(
@@ -33,7 +33,7 @@ def test_a_well_formed_record_has_no_problems() -> None:
         ({"value_fen": True}, "value_fen must be an int (fen), not bool"),
         ({"value_fen": 2**64}, "value_fen is beyond what int64 fen can carry"),
         ({"count": -1}, "count must not be negative"),
-        ({"category": "real_estate"}, "category must be an adapters.AssetCategory, not str"),
+        ({"category": "real_estate"}, "category must be a hedui_sdk.AssetCategory, not str"),
         ({"area_m2": 38.36}, "area_m2 must be a Decimal or None, not float"),
         ({"area_m2": Decimal("NaN")}, "area_m2 must be a finite, non-negative Decimal"),
         ({"details": {"floors": 2}}, "details must map str to str"),

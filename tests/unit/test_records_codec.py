@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from adapters import (
+from hedui_sdk import (
     AssetCategory,
     AssetRecord,
     ContributionRecord,

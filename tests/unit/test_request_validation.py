@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from adapters import IdType, SourceKind
+from hedui_sdk import IdType, SourceKind
 from tests.fakes import synthetic_id, with_wrong_check_digit
 from verifier.domain.errors import FieldViolation, InvalidArgument
 from verifier.domain.household import (

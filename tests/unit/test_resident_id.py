@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters import resident_id
+from hedui_sdk import resident_id
 
 TODAY = date(2026, 11, 26)
 

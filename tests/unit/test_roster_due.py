@@ -134,7 +134,7 @@ def test_schedule_from_the_last_check_or_the_first_import() -> None:
 
 
 def test_request_ids_are_stable_distinct_and_never_id_shaped() -> None:
-    from adapters import resident_id
+    from hedui_sdk import resident_id
     from verifier.domain.identifiers import REQUEST_ID
 
     a = recheck_request_id("e1", date(2026, 3, 2))

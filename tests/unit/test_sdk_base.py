@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from adapters import (
+from hedui_sdk import (
     Adapter,
     BaseAdapter,
     IdType,
@@ -30,9 +30,9 @@ from adapters import (
     Window,
     resident_id,
 )
-from adapters.registry import check_adapter
-from adapters.testing import AdapterConformance, ScriptedAdapter
-from adapters.testing.scripted import QueryHandler
+from hedui_sdk.registry import check_adapter
+from hedui_sdk.testing import AdapterConformance, ScriptedAdapter
+from hedui_sdk.testing.scripted import QueryHandler
 
 AS_OF = datetime(2026, 10, 31, tzinfo=UTC)
 WITH = Subject(IdType.RESIDENT_ID, resident_id.make("370322", date(1970, 3, 9), 1), "甲")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from adapters import Adapter, SourceKind
+from hedui_sdk import Adapter, SourceKind
 from tests.fakes import AllowAllConsents, FakeAdapter, InMemoryStore
 from tests.helpers import CALLER, household_draft
 from verifier.domain.outcomes import SourceStatus, VerificationState

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from adapters import Adapter, SourceKind, SourceQuery, SourceResult
+from hedui_sdk import Adapter, SourceKind, SourceQuery, SourceResult
 from tests.fakes import AllowAllConsents, AsyncBankFake, FakeAdapter, InMemoryStore
 from tests.helpers import APPLICANT_ID, CALLER, CHILD_ID, SPOUSE_ID, household_draft, soon
 from verifier.domain.caller import Caller

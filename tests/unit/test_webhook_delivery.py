@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from standardwebhooks import Webhook
 
-from adapters import Secret
+from hedui_sdk import Secret
 from tests.fakes import InMemoryStore
 from tests.log_capture import LogLines, server_log_lines
 from verifier.domain.caller import Caller

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from adapters import SourceKind
+from hedui_sdk import SourceKind
 from tests.fakes import AllowAllConsents, AsyncBankFake, FakeAdapter, InMemoryStore
 from tests.fakes.tables import Tables
 from tests.helpers import APPLICANT_ID, CALLER, household_draft, soon

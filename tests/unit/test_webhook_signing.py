@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from adapters import Secret
+from hedui_sdk import Secret
 from tests.fakes import synthetic_id
 from verifier.domain.webhooks import (
     DEFAULT_RETRY_SCHEDULE,

@@ -23,7 +23,7 @@ from hedui.v1 import consent_pb2 as consent_pb
 from hedui.v1 import roster_pb2 as roster_pb
 from hedui.v1 import verification_pb2 as pb
 
-from adapters.masking import redact
+from hedui_sdk.masking import redact
 
 
 class HouseholdFileError(ValueError):

@@ -23,7 +23,7 @@ from hedui.v1 import common_pb2 as common
 from hedui.v1 import roster_pb2 as pb
 from hedui.v1 import verification_pb2 as vpb
 
-from adapters import AssetCategory, IdType, IncomeCategory, resident_id
+from hedui_sdk import AssetCategory, IdType, IncomeCategory, resident_id
 from verifier.api.roster_translate import CLASSES_TO_PB, date_pb, entry_draft_from_pb
 from verifier.api.translate import (
     ASSET_CATEGORIES_TO_PB,

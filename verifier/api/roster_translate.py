@@ -11,7 +11,7 @@ from hedui.v1 import common_pb2 as common
 from hedui.v1 import roster_pb2 as pb
 from hedui.v1 import verification_pb2 as vpb
 
-from adapters import mask_id_number, mask_name
+from hedui_sdk import mask_id_number, mask_name
 from verifier.api.translate import (
     ASSET_CATEGORIES_TO_PB,
     HUKOU_TO_PB,

@@ -21,8 +21,8 @@ from hedui.v1 import common_pb2 as common
 from hedui.v1 import consent_pb2 as consent_pb
 from hedui.v1 import verification_pb2 as pb
 
-from adapters import resident_id
-from adapters.sandbox.population import Population
+from hedui_sdk import resident_id
+from hedui_sdk.sandbox.population import Population
 from verifier.api.client import request_from_json
 from verifier.api.translate import HUKOU_TO_PB, ID_TYPES_TO_PB, PURPOSES_TO_PB, RELATIONS_TO_PB
 from verifier.domain.household import HukouNature, Purpose, Relation

@@ -13,7 +13,7 @@ from google.type import date_pb2
 from hedui.v1 import common_pb2 as common
 from hedui.v1 import verification_pb2 as pb
 
-from adapters import AssetCategory, IdType, IncomeCategory, SourceKind
+from hedui_sdk import AssetCategory, IdType, IncomeCategory, SourceKind
 from verifier.domain.errors import FieldViolation
 from verifier.domain.household import (
     MAX_DECLARED_ASSETS,

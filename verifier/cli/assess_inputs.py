@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from adapters import (
+from hedui_sdk import (
     AssetCategory,
     AssetRecord,
     ContributionRecord,
@@ -34,7 +34,7 @@ from adapters import (
     SourceKind,
     resident_id,
 )
-from adapters.validation import MAX_FEN, record_problems
+from hedui_sdk.validation import MAX_FEN, record_problems
 from verifier.api.client import HouseholdFileError, request_from_json
 from verifier.api.translate import draft_from_pb
 from verifier.domain.errors import InvalidArgument

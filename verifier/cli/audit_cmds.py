@@ -21,10 +21,10 @@ from typing import Any, TypeVar
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from adapters import IdType
 from audit.checkpoint import CheckpointError
 from audit.export import ReceiptError, verify_export, verify_receipt
 from audit.verify import LogReport
+from hedui_sdk import IdType
 from verifier.bootstrap import audit_verifier_keys, open_auditing, verify_audit_log
 from verifier.cli.commands import Subparsers, command, group, offline_command
 from verifier.config import Config

@@ -52,7 +52,7 @@ from hedui.v1 import roster_pb2 as roster_pb
 from rich.table import Table
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from adapters.sandbox import EventsRefused, SandboxHandle, start_sandbox
+from hedui_sdk.sandbox import EventsRefused, SandboxHandle, start_sandbox
 from verifier.api.alerts_client import AlertClient
 from verifier.api.client import Client, consent_from_json
 from verifier.api.roster_files import read_csv

@@ -14,7 +14,7 @@ from typing import Any
 
 import structlog
 
-from adapters.masking import redact
+from hedui_sdk.masking import redact
 
 
 def _redact_processor(

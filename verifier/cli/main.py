@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from adapters.registry import AdapterLoadError
+from hedui_sdk.registry import AdapterLoadError
 from verifier.cli import (
     adapter_cmds,
     alerts_cmds,

@@ -18,8 +18,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from adapters import registry
 from audit.export import ReceiptError, verify_receipt
+from hedui_sdk import registry
 from verifier.bootstrap import (
     RewrapReport,
     database_exists,

@@ -17,11 +17,11 @@ import grpc
 from hedui.v1 import verification_pb2 as vpb
 from rich.console import Console
 
-from adapters import SourceKind
-from adapters.sandbox import SourceFaults
-from adapters.sandbox.population import generate_population
-from adapters.sandbox.server import DEFAULT_SEED, current_as_of, run_sandbox, start_sandbox
 from audit.export import ReceiptError, verify_receipt
+from hedui_sdk import SourceKind
+from hedui_sdk.sandbox import SourceFaults
+from hedui_sdk.sandbox.population import generate_population
+from hedui_sdk.sandbox.server import DEFAULT_SEED, current_as_of, run_sandbox, start_sandbox
 from verifier.api.client import Client, HouseholdFileError, consent_from_json, request_from_json
 from verifier.api.sandbox_files import consent_doc as consent_doc
 from verifier.api.sandbox_files import export_sandbox

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
-from adapters import IdType, SourceKind, Subject, resident_id
+from hedui_sdk import IdType, SourceKind, Subject, resident_id
 from verifier.domain import identifiers as ids
 from verifier.domain.errors import FieldViolation, InvalidArgument
 from verifier.domain.household import Purpose, Relation

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
-from adapters import AssetCategory, IdType, IncomeCategory, SourceKind, Subject, Window
+from hedui_sdk import AssetCategory, IdType, IncomeCategory, SourceKind, Subject, Window
 from verifier.domain import identifiers as ids
 from verifier.domain.errors import FieldViolation, InvalidArgument
 

@@ -24,7 +24,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
-from adapters import IdType, resident_id
+from hedui_sdk import IdType, resident_id
 from verifier.domain.errors import FieldViolation, InvalidArgument
 
 __all__ = [

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from adapters import Record, SourceKind
+from hedui_sdk import Record, SourceKind
 
 
 class SourceStatus(StrEnum):

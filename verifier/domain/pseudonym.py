@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from adapters import IdType
+from hedui_sdk import IdType
 
 
 def subject_ref(key: bytes, id_type: IdType, id_number: str) -> str:

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from adapters import (
+from hedui_sdk import (
     AssetCategory,
     AssetRecord,
     ContributionRecord,

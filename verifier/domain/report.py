@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from adapters import (
+from hedui_sdk import (
     AssetRecord,
     ContributionRecord,
     IncomeRecord,

@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 
-from adapters import (
+from hedui_sdk import (
     AssetCategory,
     AssetRecord,
     HouseholdRegistrationRecord,

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from adapters import AssetCategory, IncomeCategory
+from hedui_sdk import AssetCategory, IncomeCategory
 from verifier.domain.money import exact_str, fen_text, half_up, yuan
 from verifier.policy.aggregate import Aggregates, Evidence
 from verifier.policy.inputs import AssessmentInput, DeclaredPeriod

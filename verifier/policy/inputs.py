@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 
-from adapters import AssetCategory, IncomeCategory, Record, SourceKind, Window
+from hedui_sdk import AssetCategory, IncomeCategory, Record, SourceKind, Window
 from verifier.domain.household import DeductionKind, HukouNature, Purpose, SupporterStatus
 from verifier.domain.outcomes import SourceStatus
 

@@ -43,7 +43,7 @@ from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
 
-from adapters import AssetCategory, IncomeCategory, SourceKind
+from hedui_sdk import AssetCategory, IncomeCategory, SourceKind
 from verifier.domain.alerts.reasons import ALERT_REASONS, ALWAYS_RAISED
 
 REGION_CODE = re.compile(r"[1-9][0-9]{5}")

@@ -23,7 +23,7 @@ from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 
-from adapters import AssetCategory
+from hedui_sdk import AssetCategory
 from verifier.domain.household import (
     PURPOSE_LABELS,
     DeductionKind,

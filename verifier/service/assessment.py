@@ -14,7 +14,7 @@ from typing import Any
 
 import structlog
 
-from adapters import IdType, resident_id
+from hedui_sdk import IdType, resident_id
 from verifier import policy
 from verifier.domain.household import VerificationRequest
 from verifier.domain.outcomes import SourceOutcome

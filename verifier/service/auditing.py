@@ -18,9 +18,9 @@ from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from adapters import IdType
 from audit.checkpoint import StoredCheckpoint, verifier_key
 from audit.entry import Actor, EntryDraft
+from hedui_sdk import IdType
 from verifier.domain.caller import Caller
 from verifier.domain.errors import (
     FieldViolation,

@@ -10,8 +10,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from adapters import SourceKind
 from audit.entry import Actor, EntryDraft
+from hedui_sdk import SourceKind
 from verifier.domain.caller import Caller
 from verifier.domain.consent import (
     ConsentDoc,

@@ -33,7 +33,7 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
-from adapters import (
+from hedui_sdk import (
     Adapter,
     PermanentSourceError,
     ResultStatus,
@@ -43,8 +43,8 @@ from adapters import (
     SourceResult,
     TransientSourceError,
 )
-from adapters.masking import redact
-from adapters.validation import record_problems
+from hedui_sdk.masking import redact
+from hedui_sdk.validation import record_problems
 from verifier.domain.household import VerificationRequest
 from verifier.domain.outcomes import SourceOutcome, SourceStatus
 from verifier.service.lanes import Lane, PriorityGate

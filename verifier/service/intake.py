@@ -20,8 +20,8 @@ from typing import Any
 
 import structlog
 
-from adapters import SourceKind
 from audit.entry import Actor, EntryDraft
+from hedui_sdk import SourceKind
 from verifier.domain.caller import Caller
 from verifier.domain.errors import (
     Conflict,

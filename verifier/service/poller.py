@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from adapters import SourceKind
+from hedui_sdk import SourceKind
 from verifier.domain.outcomes import SourceOutcome, SourceStatus, next_poll_at
 from verifier.domain.ports import PollLease, Store
 from verifier.service.fanout import FanOut

@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from adapters import SourceKind
 from audit.entry import Actor, EntryDraft
+from hedui_sdk import SourceKind
 from verifier.domain.household import VerificationRequest
 from verifier.domain.outcomes import SourceOutcome, SourceStatus, VerificationState
 from verifier.domain.ports import Store

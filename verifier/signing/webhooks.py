@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from standardwebhooks import Webhook
 
-from adapters import Secret
+from hedui_sdk import Secret
 
 __all__ = ["SECRET_PREFIX", "secret_problem", "signature_headers"]
 

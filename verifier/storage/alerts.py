@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapters import IdType, Subject
 from audit.entry import Actor
+from hedui_sdk import IdType, Subject
 from verifier.domain.alerts import (
     AlertDraft,
     AlertEvent,

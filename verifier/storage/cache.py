@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapters import Window
+from hedui_sdk import Window
 from verifier.domain.ports import CachedResult, CacheRepository
 from verifier.domain.records_codec import records_from_json, records_to_json
 from verifier.storage.guard import guard

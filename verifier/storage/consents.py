@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapters import SourceKind
+from hedui_sdk import SourceKind
 from verifier.domain.consent import (
     ConsentDoc,
     ConsentEvent,

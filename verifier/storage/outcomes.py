@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapters import Record, SourceKind
+from hedui_sdk import Record, SourceKind
 from verifier.domain.outcomes import SourceOutcome, SourceStatus, next_poll_at
 from verifier.domain.ports import OutcomeRepository, OutcomeSummary
 from verifier.domain.records_codec import records_from_json, records_to_json

@@ -19,7 +19,7 @@ from datetime import time as dt_time
 from enum import StrEnum
 from typing import Any
 
-from adapters import Subject
+from hedui_sdk import Subject
 
 CHINA = timezone(timedelta(hours=8), "CST")
 """China Standard Time (no daylight saving): a deadline is the end of a working day here."""

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from adapters import IdType, Subject
+from hedui_sdk import IdType, Subject
 from verifier.domain import identifiers as ids
 from verifier.domain.alerts.model import Department
 from verifier.domain.alerts.reasons import WarningReason

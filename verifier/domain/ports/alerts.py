@@ -12,8 +12,8 @@ import abc
 from dataclasses import dataclass
 from datetime import datetime
 
-from adapters import Subject
 from audit.entry import Actor, EntryDraft
+from hedui_sdk import Subject
 from verifier.domain.alerts.model import (
     AlertDraft,
     AlertEvent,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from adapters import Record, Window
+from hedui_sdk import Record, Window
 
 
 @dataclass(frozen=True, slots=True)

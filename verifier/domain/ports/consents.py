@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from adapters import SourceKind
+from hedui_sdk import SourceKind
 from verifier.domain.consent import (
     ConsentDoc,
     ConsentEvent,

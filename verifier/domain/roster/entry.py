@@ -16,7 +16,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from adapters import AssetCategory, IdType, IncomeCategory, Subject
+from hedui_sdk import AssetCategory, IdType, IncomeCategory, Subject
 from verifier.domain import identifiers as ids
 from verifier.domain.errors import FieldViolation, InvalidArgument
 from verifier.domain.household import (

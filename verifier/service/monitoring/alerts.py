@@ -26,8 +26,8 @@ from typing import Any
 
 import structlog
 
-from adapters import IdType, mask_id_number, mask_name
 from audit.entry import Actor, EntryDraft
+from hedui_sdk import IdType, mask_id_number, mask_name
 from verifier.domain import identifiers as ids
 from verifier.domain.alerts import (
     CHINA,

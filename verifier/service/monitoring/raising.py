@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters import Subject
 from audit.entry import Actor
+from hedui_sdk import Subject
 from verifier.domain.alerts import (
     CHINA,
     REAUTHORIZATION_NEEDED,

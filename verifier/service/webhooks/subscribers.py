@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adapters import Secret
+from hedui_sdk import Secret
 from verifier.domain.ports import Subscription
 from verifier.domain.webhooks import EventType
 

@@ -1,0 +1,25 @@
+"""商业保险 (commercial insurance): the built-in reference adapter.
+
+The department is the insurance industry's query platform. The adapter speaks department
+gateway protocol v1 (docs/gateway-protocol.md) and returns policies with their cash value.
+Configure ``base_url`` (the department's protocol base) and the ``token`` credential.
+"""
+
+from __future__ import annotations
+
+from hedui_sdk.builtin.gateway import GatewayAdapter
+from hedui_sdk.contract import Adapter, AdapterSettings, SourceKind
+
+NAME = "commercial-insurance-gateway"
+"""The adapter name recorded in every report."""
+
+VERSION = "1.0.0"
+"""The adapter version recorded in every report."""
+
+SOURCE = SourceKind.COMMERCIAL_INSURANCE
+"""The source this adapter answers for."""
+
+
+def create(settings: AdapterSettings) -> Adapter:
+    """Create the adapter; ``settings.credentials["token"]`` is the department's bearer token."""
+    return GatewayAdapter(SOURCE, NAME, VERSION, settings)

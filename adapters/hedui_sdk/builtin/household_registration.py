@@ -1,0 +1,26 @@
+"""户籍 (household registration): the built-in reference adapter.
+
+The department is the public security bureau's household registration system. The adapter
+speaks department gateway protocol v1 (docs/gateway-protocol.md) and returns household
+registration records with the members registered on each 户口簿. Configure ``base_url`` (the
+department's protocol base) and the ``token`` credential.
+"""
+
+from __future__ import annotations
+
+from hedui_sdk.builtin.gateway import GatewayAdapter
+from hedui_sdk.contract import Adapter, AdapterSettings, SourceKind
+
+NAME = "household-registration-gateway"
+"""The adapter name recorded in every report."""
+
+VERSION = "1.0.0"
+"""The adapter version recorded in every report."""
+
+SOURCE = SourceKind.HOUSEHOLD_REGISTRATION
+"""The source this adapter answers for."""
+
+
+def create(settings: AdapterSettings) -> Adapter:
+    """Create the adapter; ``settings.credentials["token"]`` is the department's bearer token."""
+    return GatewayAdapter(SOURCE, NAME, VERSION, settings)

@@ -1,0 +1,26 @@
+"""社会保险 (social insurance): the built-in reference adapter.
+
+The department is the human resources and social security bureau. The adapter speaks
+department gateway protocol v1 (docs/gateway-protocol.md) and returns contributions, and
+pensions and benefits paid as transfer income. Configure ``base_url`` (the department's
+protocol base) and the ``token`` credential.
+"""
+
+from __future__ import annotations
+
+from hedui_sdk.builtin.gateway import GatewayAdapter
+from hedui_sdk.contract import Adapter, AdapterSettings, SourceKind
+
+NAME = "social-insurance-gateway"
+"""The adapter name recorded in every report."""
+
+VERSION = "1.0.0"
+"""The adapter version recorded in every report."""
+
+SOURCE = SourceKind.SOCIAL_INSURANCE
+"""The source this adapter answers for."""
+
+
+def create(settings: AdapterSettings) -> Adapter:
+    """Create the adapter; ``settings.credentials["token"]`` is the department's bearer token."""
+    return GatewayAdapter(SOURCE, NAME, VERSION, settings)

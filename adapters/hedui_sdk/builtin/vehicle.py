@@ -1,0 +1,26 @@
+"""车船 (vehicles and vessels): the built-in reference adapter.
+
+The department is vehicle administration and maritime offices. The adapter speaks department
+gateway protocol v1 (docs/gateway-protocol.md) and returns motor vehicles and vessels with
+their kind and value. Configure ``base_url`` (the department's protocol base) and the
+``token`` credential.
+"""
+
+from __future__ import annotations
+
+from hedui_sdk.builtin.gateway import GatewayAdapter
+from hedui_sdk.contract import Adapter, AdapterSettings, SourceKind
+
+NAME = "vehicle-gateway"
+"""The adapter name recorded in every report."""
+
+VERSION = "1.0.0"
+"""The adapter version recorded in every report."""
+
+SOURCE = SourceKind.VEHICLE
+"""The source this adapter answers for."""
+
+
+def create(settings: AdapterSettings) -> Adapter:
+    """Create the adapter; ``settings.credentials["token"]`` is the department's bearer token."""
+    return GatewayAdapter(SOURCE, NAME, VERSION, settings)

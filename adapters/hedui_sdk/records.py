@@ -1,0 +1,148 @@
+"""Normalized records an adapter returns. Money is always integer fen (分).
+
+Each record names where it came from in its :class:`Provenance`, so a reviewer can
+trace every number in a report back to a department's own record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from hedui_sdk.masking import mask_id_number, mask_name
+
+
+class IncomeCategory(StrEnum):
+    """Income categories used by the assessment rules."""
+
+    WAGES = "wages"
+    """工资性收入: wages, salaries, bonuses."""
+    BUSINESS = "business"
+    """经营净收入: net income from a business."""
+    PROPERTY = "property"
+    """财产净收入: rent, interest, dividends."""
+    TRANSFER = "transfer"
+    """转移净收入: pensions, benefits, alimony and support received."""
+
+
+class AssetCategory(StrEnum):
+    """Asset categories used by the assessment rules."""
+
+    DEPOSIT = "deposit"
+    """银行存款."""
+    SECURITIES = "securities"
+    """证券 (market value)."""
+    INSURANCE_CASH_VALUE = "insurance_cash_value"
+    """商业保险现金价值."""
+    INTERNET_FINANCE = "internet_finance"
+    """互联网金融资产."""
+    PROVIDENT_FUND = "provident_fund"
+    """住房公积金余额."""
+    VEHICLE = "vehicle"
+    """机动车."""
+    VESSEL = "vessel"
+    """船舶."""
+    REAL_ESTATE = "real_estate"
+    """不动产."""
+    BUSINESS = "business"
+    """市场主体 (registered capital or equity share)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Where a record came from.
+
+    ``source`` is the :class:`~hedui_sdk.contract.SourceKind` value, ``adapter`` and
+    ``adapter_version`` the adapter that fetched it, ``record_id`` the department's own
+    identifier for the record and ``as_of`` when the department's data was current.
+    """
+
+    source: str
+    adapter: str
+    adapter_version: str
+    record_id: str
+    as_of: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IncomeRecord:
+    """Income received over a period, in fen.
+
+    ``kind`` is a finer, source-specific label (``"salary"``, ``"pension"``,
+    ``"unemployment_benefit"``...); ``payer`` names who paid (an employer, a fund).
+    """
+
+    category: IncomeCategory
+    kind: str
+    period_start: date
+    period_end: date
+    amount_fen: int
+    provenance: Provenance
+    payer: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AssetRecord:
+    """An asset the subject holds, valued in fen.
+
+    ``count`` is how many (properties, vehicles); ``area_m2`` the floor area for real
+    estate; ``details`` free-form department facts (``{"vehicle_kind": "motorcycle"}``).
+    """
+
+    category: AssetCategory
+    kind: str
+    value_fen: int
+    provenance: Provenance
+    count: int = 1
+    area_m2: Decimal | None = None
+    details: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ContributionRecord:
+    """A social insurance or provident fund contribution period.
+
+    ``base_fen`` is the monthly contribution base (often the declared wage) and
+    ``paid_fen`` what was paid over the period by the person and employer together.
+    """
+
+    scheme: str
+    period_start: date
+    period_end: date
+    base_fen: int
+    paid_fen: int
+    provenance: Provenance
+    employer: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredMember:
+    """A person on a household registration (户口簿)."""
+
+    id_type: str
+    id_number: str
+    name: str
+    relation: str
+
+    def __repr__(self) -> str:
+        return (
+            f"RegisteredMember(id_number={mask_id_number(self.id_number)},"
+            f" name={mask_name(self.name)}, relation={self.relation})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HouseholdRegistrationRecord:
+    """A household registration: its region and the members registered on it."""
+
+    region_code: str
+    members: tuple[RegisteredMember, ...]
+    provenance: Provenance
+    household_number: str = ""
+
+
+Record = IncomeRecord | AssetRecord | ContributionRecord | HouseholdRegistrationRecord
+"""Any record an adapter may return."""
