@@ -185,6 +185,20 @@ async def test_a_bad_item_is_refused_by_index_and_field_and_the_others_run(
     assert submitted["outcome"] == "allow" and submitted["details"]["refused_indexes"] == [1]
     events = await stack.rows("SELECT type FROM webhook_outbox")
     assert ("batch.completed",) in events
+    # The receiver learns how the batch ended without asking: counts by final state and
+    # its own reference for the batch; identifiers and numbers only.
+    [(payload,)] = await stack.rows(
+        "SELECT payload FROM webhook_outbox WHERE type = 'batch.completed'"
+    )
+    assert json.loads(payload)["data"] == {
+        "batch_id": batch.batch_id,
+        "request_id": "batch-1",
+        "item_count": 3,
+        "done": 2,
+        "refused": 1,
+        "denied": 0,
+        "cancelled": 0,
+    }
 
 
 async def test_resubmitting_by_request_id_or_by_item_key_checks_no_household_twice(

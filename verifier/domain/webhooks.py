@@ -29,9 +29,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
+from verifier.domain.batches import FINAL_ITEM_STATES, BatchCounts
 from verifier.domain.identifiers import (
     CASE_ID,
     REGION_CODE,
+    REQUEST_ID,
     SHA256_HEX,
     VERIFICATION_ID,
     Format,
@@ -220,10 +222,24 @@ def alert_raised(
     return OutboxEvent.create(EventType.ALERT_RAISED, alert_id, at, data)
 
 
-def batch_completed(*, batch_id: str, at: datetime) -> OutboxEvent:
-    """Every item of the batch reached a final state: one event per batch."""
-    _check(OBJECT_ID, batch_id, "batch_id")
-    return OutboxEvent.create(EventType.BATCH_COMPLETED, batch_id, at, {"batch_id": batch_id})
+def batch_completed(
+    *,
+    batch_id: str,
+    at: datetime,
+    counts: BatchCounts | None = None,
+    request_id: str = "",
+) -> OutboxEvent:
+    """Every item of the batch reached a final state: one event per batch, with its
+    items counted by final state and the submitting system's reference for the batch
+    (its ``request_id``) — identifiers and numbers, nothing about a household."""
+    data: dict[str, str | int] = {"batch_id": _check(OBJECT_ID, batch_id, "batch_id")}
+    if request_id:
+        data["request_id"] = _check(REQUEST_ID, request_id, "request_id")
+    if counts is not None:
+        data["item_count"] = counts.total
+        for state in FINAL_ITEM_STATES:
+            data[state.value.lower()] = getattr(counts, state.value.lower())
+    return OutboxEvent.create(EventType.BATCH_COMPLETED, batch_id, at, data)
 
 
 def webhook_test(*, subscriber: str, at: datetime, nonce: str) -> OutboxEvent:

@@ -99,7 +99,10 @@ async def completed_in(uow: UnitOfWork, batch_id: str, now: datetime) -> BatchRe
     await uow.batches.lock(batch_id)
     done = await uow.batches.complete_if_finished(batch_id, now)
     if done is not None:
-        await uow.outbox.add(batch_completed(batch_id=batch_id, at=now))
+        counts = await uow.batches.counts(batch_id)
+        await uow.outbox.add(
+            batch_completed(batch_id=batch_id, at=now, counts=counts, request_id=done.request_id)
+        )
     return done
 
 
