@@ -6,9 +6,10 @@ Each round, any replica may
    its cycle. The job's key (entry, cycle) is unique, so replicas racing for the same
    entry make one job (and one ``recheck_scheduled`` audit entry);
 2. lease PENDING jobs (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and start each job's
-   check through the same intake use case as an interactive check: as the deployment's
-   own system caller, under the roster's 授权书, with a request id derived from the job's
-   key. A replay of the start — after a ``kill -9``, or by a replica whose lease took
+   check through the same intake use case as an interactive check: on behalf of the
+   system that imported the entry (so its case system reads, lists and watches the
+   re-check as its own), by the scheduler's user, under the roster's 授权书, with a
+   request id derived from the job's key. A replay of the start — after a ``kill -9``, or by a replica whose lease took
    over — is therefore the same check, answered as a replay, never a second one;
 3. complete: when a started check's first report is released, record it as the entry's
    last check and compute the next due day, in one transaction.
@@ -21,7 +22,6 @@ alert through the alerts port.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
 import time
@@ -60,6 +60,7 @@ from verifier.domain.roster import (
     china_date,
 )
 from verifier.domain.vocabulary import AuditAction, Role
+from verifier.service.background import run_rounds
 from verifier.service.monitoring.raising import AlertRaiser
 from verifier.service.roster.schedule import schedule_for
 
@@ -68,7 +69,8 @@ __all__ = ["SCHEDULER_USER", "RecheckScheduler", "StartCheck", "StartedCheck"]
 log = structlog.get_logger("hedui.roster.scheduler")
 
 SCHEDULER_USER = "recheck-scheduler"
-"""The user the scheduler's checks are recorded under (with the deployment's system)."""
+"""The user the scheduler's checks are recorded under, on behalf of the entry's owner
+system; its own audit entries name the scheduler's system (``[roster] system``)."""
 SUPERSEDE_DEPTH = 8
 
 
@@ -133,7 +135,17 @@ class RecheckScheduler:
         self.owner = f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def _actor(self, region: str) -> Actor:
+        """The scheduler itself, in its own audit entries (``recheck_scheduled``,
+        ``reauthorization_needed``); their details name the system it acts for."""
         return Actor(system=self.system, user=SCHEDULER_USER, role="system", region=region)
+
+    @staticmethod
+    def _caller(record: RosterRecord) -> Caller:
+        """Who a re-check is recorded for: the system that imported the entry, so the
+        report, the listing and the watch are that system's, as its own checks are."""
+        return Caller(
+            record.owner_system, SCHEDULER_USER, Role.CASEWORKER.value, (record.region,)
+        )
 
     # ------------------------------------------------------------------ one round
     async def tick(self) -> int:
@@ -156,18 +168,8 @@ class RecheckScheduler:
 
     async def run(self, stop: asyncio.Event, interval: float = 1.0) -> None:
         """Tick until ``stop`` is set; idle rounds wait ``interval`` (or for ``stop``)."""
-        while not stop.is_set():
-            try:
-                done = await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                # A database outage must not end the loop: the jobs stay in the database.
-                log.warning("recheck_round_failed", error=type(exc).__name__)
-                done = 0
-            if done == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), interval)
+        # A failed round (a database outage) does not end the loop: the jobs stay stored.
+        await run_rounds(self.tick, stop, interval, log=log, failed="recheck_round_failed")
 
     async def _enqueue(self, uow: UnitOfWork, today: date, now: datetime) -> int:
         jobs = await uow.rechecks.enqueue_due(today, now, self._batch)
@@ -188,6 +190,7 @@ class RecheckScheduler:
                         "household_ref": job.household_ref,
                         "region": job.region,
                         "cycle_due": job.cycle_due.isoformat(),
+                        "for_system": record.owner_system if record else "",
                     },
                 )
             )
@@ -310,7 +313,7 @@ class RecheckScheduler:
         if consent is None or why:
             await self._reauthorize(job, record, members, number, why or "CONSENT_MISSING")
             return
-        caller = Caller(self.system, SCHEDULER_USER, Role.CASEWORKER.value, (record.region,))
+        caller = self._caller(record)
         draft = self._draft(job, record, members, declaration, number, consent)
         try:
             started = await self._start(caller, draft, time.monotonic() + self._wait)
@@ -326,7 +329,7 @@ class RecheckScheduler:
         except FailedPrecondition:
             # The request id was used with other content: the entry changed after this
             # cycle's check was recorded. That check is the cycle's.
-            vid = await self._existing(job)
+            vid = await self._existing(job, caller.system)
             if vid is None:
                 raise
             started = StartedCheck(vid, False)
@@ -345,9 +348,9 @@ class RecheckScheduler:
             )
         )
 
-    async def _existing(self, job: RecheckJob) -> str | None:
+    async def _existing(self, job: RecheckJob, system: str) -> str | None:
         async with self._store.unit_of_work(write=False) as uow:
-            found = await uow.verifications.find_by_request(self.system, job.request_id)
+            found = await uow.verifications.find_by_request(system, job.request_id)
         return found.id if found else None
 
     async def _finish(self, job: RecheckJob, state: JobState, reason: str) -> None:
@@ -398,6 +401,7 @@ class RecheckScheduler:
                             "region": record.region,
                             "cycle_due": job.cycle_due.isoformat(),
                             "authorization_number": number,
+                            "for_system": record.owner_system,
                         },
                     )
                 ]
