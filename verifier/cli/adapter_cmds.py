@@ -56,7 +56,8 @@ def adapter_new(_cfg: Config, args: argparse.Namespace) -> int:
     print(
         "next:\n"
         f"  cd {directory}\n"
-        # The Python running hedui: the package depends on hedui, found only there.
+        # The Python running hedui: hedui-sdk is installed there, and hedui's registry
+        # (`hedui adapter test`) sees the package only in that environment.
         f"  {sys.executable} -m pip install -e '.[test]'\n"
         f"  {sys.executable} -m pytest\n"
         f"  hedui adapter test {args.name}"
