@@ -362,7 +362,7 @@ async def test_the_scheduler_rechecks_due_households_through_the_server(
         checks = (
             await s.execute(
                 select(VerificationRow.id, VerificationRow.request_id).where(
-                    VerificationRow.caller_system == "hedui-roster"
+                    VerificationRow.caller_system == SYSTEM
                 )
             )
         ).all()

@@ -175,7 +175,7 @@ async def test_no_household_is_rechecked_twice_or_missed_across_a_kill(
                 await s.execute(
                     select(
                         VerificationRow.request_id, VerificationRow.id, VerificationRow.state
-                    ).where(VerificationRow.caller_system == "hedui-roster")
+                    ).where(VerificationRow.caller_system == SYSTEM)
                 )
             ).all()
             log = await verify_log(s)

@@ -137,7 +137,10 @@ async def test_a_due_household_is_rechecked_once_and_its_cycle_moves_on(rig: Rig
     assert await scheduler.tick() == 0  # nothing left: the cycle is done
 
     [v] = rig.verifications()
-    assert v.caller_system == "hedui-roster" and v.latest_version == 1
+    # Recorded for the system that imported the entry, so its case system reads it; by
+    # the scheduler's user.
+    assert v.caller_system == "county-system" and v.latest_version == 1
+    assert v.caller_user == "recheck-scheduler"
     [draft] = rig.starts
     assert draft.request_id.startswith("recheck-") and draft.case_id == "CASE-HH-1"
     assert draft.authorization_id == "SQ-HH-1"
@@ -158,6 +161,7 @@ async def test_a_due_household_is_rechecked_once_and_its_cycle_moves_on(rig: Rig
     scheduled = rig.entries("recheck_scheduled")
     assert len(scheduled) == 1 and scheduled[0]["details"]["cycle_due"] == cycle.isoformat()
     assert scheduled[0]["actor"]["system"] == "hedui-roster"
+    assert scheduled[0]["details"]["for_system"] == "county-system"
     # The check went through the intake: its authorization and intent are audited.
     allowed = [e for e in rig.entries("authorize") if e["outcome"] == "allow"]
     assert [e["verification_id"] for e in allowed] == [v.id]

@@ -621,11 +621,9 @@ def demo_config(cfg: Config, run_dir: Path, sandbox_port: int, receiver: Receive
         listen="127.0.0.1:0",
         principals={DEMO_SYSTEM: Principal(DEMO_SYSTEM, tuple(Role), (REGION[:2],))},
         poll_interval=0.2,
-        # Re-checks are recorded under the case system's own name: a report is read only by
-        # the system that owns its check, and the case system fetches the re-check's report
-        # the report.issued webhook tells it of (under the default `hedui-roster` nobody
-        # with a certificate could).
-        roster=RosterConfig(scheduler=True, system=DEMO_SYSTEM, interval=0.2, lease_seconds=60),
+        # Re-checks are recorded for the system that imported the roster (the demo's case
+        # system), which fetches the report the report.issued webhook tells it of.
+        roster=RosterConfig(scheduler=True, interval=0.2, lease_seconds=60),
         webhooks=WebhooksConfig(
             subscribers={
                 SUBSCRIBER: SubscriberConfig(

@@ -9,8 +9,9 @@ Each round, any replica may
    check through the same intake use case as an interactive check: on behalf of the
    system that imported the entry (so its case system reads, lists and watches the
    re-check as its own), by the scheduler's user, under the roster's 授权书, with a
-   request id derived from the job's key. A replay of the start — after a ``kill -9``, or by a replica whose lease took
-   over — is therefore the same check, answered as a replay, never a second one;
+   request id derived from the job's key. A replay of the start — after a ``kill -9``,
+   or by a replica whose lease took over — is therefore the same check, answered as a
+   replay, never a second one;
 3. complete: when a started check's first report is released, record it as the entry's
    last check and compute the next due day, in one transaction.
 
@@ -143,9 +144,7 @@ class RecheckScheduler:
     def _caller(record: RosterRecord) -> Caller:
         """Who a re-check is recorded for: the system that imported the entry, so the
         report, the listing and the watch are that system's, as its own checks are."""
-        return Caller(
-            record.owner_system, SCHEDULER_USER, Role.CASEWORKER.value, (record.region,)
-        )
+        return Caller(record.owner_system, SCHEDULER_USER, Role.CASEWORKER.value, (record.region,))
 
     # ------------------------------------------------------------------ one round
     async def tick(self) -> int:
