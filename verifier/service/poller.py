@@ -5,7 +5,6 @@ leases simply expire (``FOR UPDATE SKIP LOCKED`` on PostgreSQL)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -15,6 +14,7 @@ import structlog
 from hedui_sdk import SourceKind
 from verifier.domain.outcomes import SourceOutcome, SourceStatus, next_poll_at
 from verifier.domain.ports import PollLease, Store
+from verifier.service.background import run_rounds
 from verifier.service.fanout import FanOut
 from verifier.service.verifications import VerificationService
 
@@ -150,19 +150,9 @@ class Poller:
 
     async def run(self, stop: asyncio.Event, interval: float = 1.0) -> None:
         """Tick until ``stop`` is set; idle rounds wait ``interval`` (or for ``stop``)."""
-        while not stop.is_set():
-            try:
-                done = await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                # A database outage must not kill the loop: the work stays leased in the
-                # database and is retried here or by another replica.
-                log.warning("poller_round_failed", error=type(exc).__name__)
-                done = 0
-            if done == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), interval)
+        # A failed round (a database outage) does not end the loop: the work stays leased
+        # in the database and is retried here or by another replica.
+        await run_rounds(self.tick, stop, interval, log=log, failed="poller_round_failed")
 
     async def drain(self) -> None:
         """Wait for the resumed runs this poller started."""

@@ -14,7 +14,6 @@ in the same transaction — whichever replica gets there first; the others find 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from verifier.domain.time_limits import Due, TimeLimits, due_for
 from verifier.domain.vocabulary import AuditAction
 from verifier.domain.webhooks import verification_overdue
 from verifier.service.audit_trail import SYSTEM_ACTOR
+from verifier.service.background import run_rounds
 from verifier.service.lanes import Lane
 
 __all__ = ["CheckTerms", "OverdueScan", "due_in_region", "limits_in_region"]
@@ -154,15 +154,12 @@ class OverdueScan:
 
     async def run(self, stop: asyncio.Event, interval: float = 60.0) -> None:
         """Scan until ``stop`` is set; after a round that flagged a full batch, at once."""
-        while not stop.is_set():
-            try:
-                flagged = await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                # A database outage must not end the scan: it is retried next round.
-                log.warning("overdue_scan_failed", error=type(exc).__name__)
-                flagged = 0
-            if flagged < self._batch:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), interval)
+        # A failed round (a database outage) does not end the scan: it is retried next round.
+        await run_rounds(
+            self.tick,
+            stop,
+            interval,
+            log=log,
+            failed="overdue_scan_failed",
+            again=lambda flagged: flagged >= self._batch,
+        )

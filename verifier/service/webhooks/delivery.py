@@ -19,7 +19,6 @@ a URL (it may hold a token) or a secret.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -28,6 +27,7 @@ import structlog
 
 from verifier.domain.ports import Attempt, DeliveryLease, Store
 from verifier.domain.webhooks import DeliveryState, RetrySchedule, Verdict, judge
+from verifier.service.background import run_rounds
 from verifier.service.webhooks.subscribers import Subscriber
 from verifier.service.webhooks.transport import Answer, Transport
 from verifier.signing.webhooks import signature_headers
@@ -180,18 +180,8 @@ class WebhookDelivery:
 
     async def run(self, stop: asyncio.Event, interval: float = 1.0) -> None:
         """Tick until ``stop`` is set; idle rounds wait ``interval`` (or for ``stop``)."""
-        while not stop.is_set():
-            try:
-                done = await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                # A database outage must not end delivery: the outbox keeps everything.
-                log.warning("webhook_round_failed", error=type(exc).__name__)
-                done = 0
-            if done == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), interval)
+        # A failed round (a database outage) does not end delivery: the outbox keeps all.
+        await run_rounds(self.tick, stop, interval, log=log, failed="webhook_round_failed")
 
     async def aclose(self) -> None:
         await self._transport.aclose()
