@@ -376,8 +376,8 @@ async def test_nothing_personal_or_secret_is_logged_or_printed(
 def test_every_source_is_registered_as_an_entry_point() -> None:
     import tomllib
     from pathlib import Path
+
     pyproject = Path(__file__).resolve().parents[2] / "adapters" / "pyproject.toml"
-    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
     table = tomllib.loads(pyproject.read_text())["project"]["entry-points"]["hedui.adapters"]
     for source in SourceKind:
         assert table[source.value] == f"hedui_sdk.builtin.{source.value}:create"
