@@ -30,6 +30,7 @@ from verifier.domain.errors import (
     ResourceExhausted,
 )
 from verifier.domain.ports import Store, UnitOfWork
+from verifier.service.background import run_rounds
 from verifier.service.batches import BatchNotices, completed_in
 from verifier.service.time_limits import CheckTerms
 from verifier.service.verifications import VerificationService, VerificationView
@@ -101,29 +102,22 @@ class BatchRunner:
     async def run(self, stop: asyncio.Event, interval: float = 1.0) -> None:
         """Claim and run items until ``stop`` is set; an idle round waits ``interval``,
         or less when a batch is submitted here or an item finishes."""
-        while not stop.is_set():
-            try:
-                claimed = await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                # A database outage must not end the loop: the items stay in the database.
-                log.warning("batch_round_failed", error=type(exc).__name__)
-                claimed = 0
-            if claimed and len(self._tasks) < self._concurrency:
-                continue
-            self._room.clear()
-            self._notices.submitted.clear()
-            # Full: wait for room. Idle: for a batch submitted here (or the next round).
-            full = len(self._tasks) >= self._concurrency
-            wake = self._room if full else self._notices.submitted
-            pending = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
-            try:
-                await asyncio.wait(pending, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for p in pending:
-                    p.cancel()
-                await asyncio.gather(*pending, return_exceptions=True)
+        # A failed round (a database outage) does not end the loop: the items stay stored.
+        await run_rounds(
+            self.tick,
+            stop,
+            interval,
+            log=log,
+            failed="batch_round_failed",
+            again=lambda claimed: claimed > 0 and len(self._tasks) < self._concurrency,
+            wake=self._wake,
+        )
+
+    def _wake(self) -> asyncio.Event:
+        """What ends a pause early. Full: room for an item. Idle: a batch submitted here."""
+        self._room.clear()
+        self._notices.submitted.clear()
+        return self._room if len(self._tasks) >= self._concurrency else self._notices.submitted
 
     async def drain(self) -> None:
         """Wait for the items this runner has started."""
