@@ -55,7 +55,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 from hedui_sdk.sandbox import EventsRefused, SandboxHandle, start_sandbox
 from verifier.api.alerts_client import AlertClient
 from verifier.api.client import Client, consent_from_json
-from verifier.api.roster_files import read_csv
+from verifier.api.roster_files import HOUSEHOLD_COLUMNS, MEMBER_COLUMNS, read_csv
 from verifier.api.tls import server_credentials_for
 from verifier.bootstrap import build_app, serve_app
 from verifier.cli import runtime
@@ -101,22 +101,9 @@ INCOME_CODES = (
 a pay rise crosses depends on where the household stood (a recipient just above the
 standard but under the 渐退 ceiling crosses that ceiling, not the standard)."""
 VEHICLE_CODE = "VEHICLE_ADDED"
-CSV_HEADER = (
-    "household_ref",
-    "region_code",
-    "roster_class",
-    "programs",
-    "authorization_number",
-    "case_ref",
-    "hukou_nature",
-    "last_check_date",
-    "id_type",
-    "id_number",
-    "name",
-    "relation",
-    "disability_grade",
-    "serious_illness",
-)
+# The roster file's own columns: a household's up to its last check (no declared
+# figures), a member's up to serious illness.
+CSV_HEADER = (*HOUSEHOLD_COLUMNS[:8], *MEMBER_COLUMNS[:6])
 
 
 class StepFailed(Exception):
