@@ -25,6 +25,7 @@ from hedui_sdk.masking import mask_id_number, mask_name
 from hedui_sdk.records import (
     AssetCategory,
     AssetRecord,
+    CancellationReason,
     ContributionRecord,
     HouseholdRegistrationRecord,
     IncomeCategory,
@@ -32,6 +33,7 @@ from hedui_sdk.records import (
     Provenance,
     Record,
     RegisteredMember,
+    RegistrationStatus,
 )
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "AssetCategory",
     "AssetRecord",
     "BaseAdapter",
+    "CancellationReason",
     "ContributionRecord",
     "HouseholdRegistrationRecord",
     "IdType",
@@ -49,6 +52,7 @@ __all__ = [
     "Provenance",
     "Record",
     "RegisteredMember",
+    "RegistrationStatus",
     "ResultStatus",
     "Secret",
     "SourceDenied",

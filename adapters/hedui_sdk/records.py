@@ -134,14 +134,46 @@ class RegisteredMember:
         )
 
 
+class RegistrationStatus(StrEnum):
+    """Whether a household registration (户籍) is in force."""
+
+    ACTIVE = "active"
+    """正常: the registration is in force (the default: most answers are)."""
+    CANCELLED = "cancelled"
+    """已注销: the registration was cancelled; the record says why and, if the department
+    gives it, on which day."""
+
+
+class CancellationReason(StrEnum):
+    """Why a household registration was cancelled (户口注销原因), as 户籍 records it."""
+
+    DEATH = "death"
+    """死亡: the person died (a death certificate was registered)."""
+    MOVED_OUT = "moved_out"
+    """迁出: the person moved their registration out of this 户籍 office's area."""
+    OTHER = "other"
+    """其他: any other reason (settling abroad, a duplicate registration…), or one the
+    department does not say."""
+
+
 @dataclass(frozen=True, slots=True)
 class HouseholdRegistrationRecord:
-    """A household registration: its region and the members registered on it."""
+    """A household registration: its region and the members registered on it.
+
+    ``status`` is :attr:`RegistrationStatus.ACTIVE` for a registration in force (the
+    default). A cancelled registration (注销) is the department's record of one person:
+    ``status`` is :attr:`RegistrationStatus.CANCELLED`, ``cancel_reason`` says why (it is
+    required then) and ``cancelled_on`` the day, when the department gives it. An active
+    registration has neither.
+    """
 
     region_code: str
     members: tuple[RegisteredMember, ...]
     provenance: Provenance
     household_number: str = ""
+    status: RegistrationStatus = RegistrationStatus.ACTIVE
+    cancel_reason: CancellationReason | None = None
+    cancelled_on: date | None = None
 
 
 Record = IncomeRecord | AssetRecord | ContributionRecord | HouseholdRegistrationRecord

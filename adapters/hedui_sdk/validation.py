@@ -15,12 +15,14 @@ from decimal import Decimal
 from hedui_sdk.records import (
     AssetCategory,
     AssetRecord,
+    CancellationReason,
     ContributionRecord,
     HouseholdRegistrationRecord,
     IncomeCategory,
     IncomeRecord,
     Provenance,
     RegisteredMember,
+    RegistrationStatus,
 )
 
 RECORD_TYPES: tuple[type, ...] = (
@@ -88,6 +90,7 @@ def record_problems(record: object, source: str) -> list[str]:
     elif isinstance(record, HouseholdRegistrationRecord):
         problems += _strings(record, "region_code", "household_number")
         problems += _members(record.members)
+        problems += _registration_status(record)
     return problems + _provenance(getattr(record, "provenance", None), source)
 
 
@@ -145,6 +148,21 @@ def _members(members: object) -> list[str]:
         if bad:
             return [f"members[{i}].{problem}" for problem in bad]
     return []
+
+
+def _registration_status(record: HouseholdRegistrationRecord) -> list[str]:
+    """A status of the SDK's enum; a cancelled registration says why, an active one carries
+    neither a reason nor a day of cancellation."""
+    problems = _enum(record.status, RegistrationStatus, "status")
+    reason, day = record.cancel_reason, record.cancelled_on
+    if record.status is RegistrationStatus.CANCELLED:
+        problems += _enum(reason, CancellationReason, "cancel_reason")
+    elif record.status is RegistrationStatus.ACTIVE and (reason is not None or day is not None):
+        problems.append("cancel_reason and cancelled_on must be None on an active registration")
+    # A datetime is a date too, but a cancellation is recorded by the day.
+    if day is not None and type(day) is not date:
+        problems.append(f"cancelled_on must be a datetime.date or None, not {type(day).__name__}")
+    return problems
 
 
 def _provenance(prov: object, source: str) -> list[str]:

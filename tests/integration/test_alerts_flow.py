@@ -89,6 +89,19 @@ def households() -> tuple[Household, Household]:
     return low[0], low[1]
 
 
+@functools.cache
+def third_household() -> Household:
+    """A third low-income household of 高青, for a member moving out."""
+    return next(
+        h
+        for h in population().all_households
+        if h.region == "370322"
+        and h.profile is Profile.LOW_INCOME
+        and _plain(h)
+        and h not in households()
+    )
+
+
 def household_doc(h: Household, request_id: str) -> dict[str, Any]:
     return {
         "request_id": request_id,
@@ -305,8 +318,12 @@ async def test_changed_household_gets_its_codes_and_alerts_the_unchanged_one_non
     assert {
         ChangeCode.INCOME_ABOVE_DIBAO_STANDARD,
         ChangeCode.VEHICLE_ADDED,
-        ChangeCode.HUKOU_MEMBER_REMOVED,
+        ChangeCode.HUKOU_CANCELLED,
     } <= codes, codes
+    # The death is the member's 户籍 cancelled (注销, 死亡), not their leaving the 户口簿.
+    (death,) = [c for c in body["changes"] if c["code"] == ChangeCode.HUKOU_CANCELLED]
+    assert death["cancel_reason"] == "death" and death["member"]["index_after"] == 1
+    assert ChangeCode.HUKOU_MEMBER_REMOVED not in codes
     # The changed household: one alert per code, on the region's terms.
     raised = await alerts_of(stack, doc.household_ref)
     by_reason = {a.reason: a for a in raised}
@@ -314,6 +331,7 @@ async def test_changed_household_gets_its_codes_and_alerts_the_unchanged_one_non
     income = by_reason[ChangeCode.INCOME_ABOVE_DIBAO_STANDARD]
     assert income.risk_level == pb.RISK_LEVEL_HIGH and income.HasField("act_by_date")
     assert by_reason[ChangeCode.VEHICLE_ADDED].risk_level == pb.RISK_LEVEL_MEDIUM
+    assert by_reason[ChangeCode.HUKOU_CANCELLED].risk_level == pb.RISK_LEVEL_HIGH
     assert all(a.verification_id == second and a.kind == pb.ALERT_KIND_CHANGE for a in raised)
     details = json.loads(income.details_json)
     assert details["change_document"]["envelope_sha256"] == doc.envelope_sha256
@@ -336,6 +354,27 @@ async def test_changed_household_gets_its_codes_and_alerts_the_unchanged_one_non
     assert isinstance(stack.app.store, SqlStore)
     assert_clean(await scanner.database(stack.app.store.db))
     assert_clean(await scanner.audit(stack.app.store.db))
+
+
+async def test_a_member_moving_out_is_a_removal_from_the_hukou_not_a_cancellation(
+    stack: Stack,
+) -> None:
+    moving = third_household()
+    await stack.check(moving, "h3-1")
+    event = {
+        "id": "move-1",
+        "type": "member_moved_out",
+        "household": moving.household_id,
+        "member": 1,
+        "effective": "2025-09-30",
+    }
+    assert len((await stack.sandbox.apply_events([event])).applied) == 1
+    doc = await changes_of(stack, await stack.check(moving, "h3-2"))
+    codes = set(doc.codes)
+    assert ChangeCode.HUKOU_MEMBER_REMOVED in codes and ChangeCode.HUKOU_CANCELLED not in codes
+    raised = {a.reason: a for a in await alerts_of(stack, doc.household_ref)}
+    assert set(raised) == codes
+    assert raised[ChangeCode.HUKOU_MEMBER_REMOVED].risk_level == pb.RISK_LEVEL_MEDIUM
 
 
 async def test_staff_work_an_alert_and_refusals_write_nothing(stack: Stack) -> None:

@@ -22,10 +22,13 @@ from aiohttp import web
 
 from hedui_sdk import (
     AssetRecord,
+    CancellationReason,
+    HouseholdRegistrationRecord,
     IdType,
     IncomeCategory,
     IncomeRecord,
     PermanentSourceError,
+    RegistrationStatus,
     ResultStatus,
     Secret,
     SourceDenied,
@@ -321,6 +324,55 @@ async def test_household_registration_shape(
         )
         with pytest.raises(PermanentSourceError):
             await adapter.query(query())
+
+
+async def test_a_cancelled_registration_says_why_and_an_unknown_status_is_off_contract(
+    department: tuple[Script, str], adapter: GatewayAdapter
+) -> None:
+    script, _ = department
+    member = {"id_type": "resident_id", "id_number": ID_NUMBER, "name": "李四", "relation": "self"}
+    record = {
+        "type": "household_registration",
+        "record_id": "HR-E1",
+        "household_number": "HK1",
+        "region_code": "370281",
+        "members": [member],
+    }
+
+    def answer(extra: dict[str, Any]) -> None:
+        body = {"status": "FOUND", "as_of": "2025-12-31T00:00:00Z", "records": [record | extra]}
+        script.answer(200, body)
+
+    answer({})
+    (active,) = (await adapter.query(query())).records
+    assert isinstance(active, HouseholdRegistrationRecord)
+    assert active.status is RegistrationStatus.ACTIVE and active.cancel_reason is None
+    answer({"status": "cancelled", "cancel_reason": "death", "cancelled_on": "2025-09-30"})
+    (dead,) = (await adapter.query(query())).records
+    assert isinstance(dead, HouseholdRegistrationRecord)
+    assert dead.status is RegistrationStatus.CANCELLED
+    assert dead.cancel_reason is CancellationReason.DEATH
+    assert dead.cancelled_on == date(2025, 9, 30)
+    answer({"status": "cancelled", "cancel_reason": "moved_out"})  # the day is optional
+    (moved,) = (await adapter.query(query())).records
+    assert isinstance(moved, HouseholdRegistrationRecord)
+    assert moved.cancel_reason is CancellationReason.MOVED_OUT and moved.cancelled_on is None
+    for bad in (
+        {"status": "CANCELLED", "cancel_reason": "death"},  # full match, lower case
+        {"status": "revoked"},
+        {"status": "cancelled"},  # a cancelled registration says why
+        {"status": "cancelled", "cancel_reason": "deceased"},
+        {"status": "cancelled", "cancel_reason": ["death"]},
+        {"status": "cancelled", "cancel_reason": "death", "cancelled_on": "2025-9-30"},
+        {"status": "cancelled", "cancel_reason": "death", "cancelled_on": "2025-02-30"},
+        {"status": "active", "cancel_reason": "death"},  # in force, yet a reason
+        {"cancelled_on": "2025-09-30"},
+        {"status": 1},
+    ):
+        answer(bad)
+        with pytest.raises(PermanentSourceError) as refused:
+            await adapter.query(query())
+        assert "records[0]." in str(refused.value) and ID_NUMBER not in str(refused.value)
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hedui_sdk import (
     AssetCategory,
     AssetRecord,
+    CancellationReason,
     HouseholdRegistrationRecord,
     IdType,
     IncomeCategory,
@@ -33,6 +34,7 @@ from hedui_sdk import (
     Provenance,
     Record,
     RegisteredMember,
+    RegistrationStatus,
     SourceKind,
     Subject,
     Window,
@@ -98,6 +100,7 @@ CHILD = Person(make(REGION, date(2008, 1, 30), 13), "测试丙", Relation.CHILD,
 BABY = Person(make(REGION, date(2025, 6, 1), 14), "测试丁", Relation.CHILD, "子女")
 OTHER_APPLICANT = Person(make(REGION, date(1959, 2, 3), 15), "测试戊", Relation.APPLICANT, "户主")
 EVERYONE = (APPLICANT, SPOUSE, CHILD, BABY, OTHER_APPLICANT)
+CANCELLED = RegistrationStatus.CANCELLED
 PLATE = "鲁C·D7Q61"
 VEHICLE_RECORD_ID = "VEH-REG-0042"
 
@@ -158,6 +161,9 @@ class Facts:
     cancelled: tuple[Person, ...] = ()
     """Members whose own 户籍 answer is their cancelled registration, as the sandbox gives
     it after a death: the same household number, a record id of its own, only them."""
+    cancel_reason: CancellationReason | None = None
+    """Why, when the record says so (a status of cancelled); None: a department that gives
+    the cancelled registration without a status."""
     statuses: Mapping[tuple[int, SourceKind], SourceStatus] = field(default_factory=dict)
     purposes: tuple[Purpose, ...] = (Purpose.DIBAO, Purpose.DIBAO_BIANYUAN)
     receiving: tuple[Purpose, ...] = (Purpose.DIBAO,)
@@ -192,9 +198,16 @@ def _records(facts: Facts, i: int, kind: SourceKind) -> tuple[Record, ...]:
             own = RegisteredMember(
                 IdType.RESIDENT_ID.value, person.id_number, person.name, person.registered_as
             )
+            status = RegistrationStatus.ACTIVE if facts.cancel_reason is None else CANCELLED
             return (
                 HouseholdRegistrationRecord(
-                    REGION, (own,), prov(kind, f"HR-E{i:07d}"), "HK370322000777"
+                    REGION,
+                    (own,),
+                    prov(kind, f"HR-E{i:07d}"),
+                    "HK370322000777",
+                    status,
+                    facts.cancel_reason,
+                    None if facts.cancel_reason is None else date(2025, 9, 30),
                 ),
             )
         if person not in facts.registered:
@@ -610,10 +623,41 @@ def test_a_death_cancels_the_hukou_and_leaves_the_register() -> None:
     assert codes(doc)[:2] == ["HUKOU_CANCELLED", "HUKOU_MEMBER_REMOVED"]
 
 
-def test_a_death_as_the_sandbox_answers_it_leaves_the_register() -> None:
-    # The deceased's own answer is their cancelled registration: the household's number,
-    # a record of its own listing only them. It is not the family's 户口簿, which no
-    # longer lists them; protocol v1 carries no status, so no cancellation is claimed.
+def test_a_death_the_registration_says_is_a_cancelled_hukou_and_not_a_removal() -> None:
+    # The deceased's own answer is their registration, cancelled for death (注销原因 死亡):
+    # that is the change; their leaving the family's 户口簿 is its consequence, not a
+    # second change.
+    died = BASE.with_(
+        registered=(APPLICANT,), cancelled=(SPOUSE,), cancel_reason=CancellationReason.DEATH
+    )
+    doc = changes_between(BASE, died)
+    assert codes(doc) == ["HUKOU_CANCELLED"]
+    cancelled = only(doc, ChangeCode.HUKOU_CANCELLED)
+    assert cancelled["member"]["index_after"] == 1
+    assert cancelled["source"] == "household_registration"
+    assert cancelled["cancel_reason"] == "death"
+    assert cancelled["before"] == {"status": "FOUND", "registration": "active"}
+    assert cancelled["after"] == {"status": "FOUND", "registration": "cancelled"}
+    # No date of death, no record id, no name: only what the reason code says.
+    assert "2025-09-30" not in json.dumps(doc) and "HR-E" not in json.dumps(doc)
+    # Checked again later, the death is not news.
+    assert changes_between(died, died)["changes"] == []
+
+
+def test_a_registration_cancelled_before_both_checks_or_missing_before_is_no_change() -> None:
+    died = BASE.with_(
+        registered=(APPLICANT,), cancelled=(SPOUSE,), cancel_reason=CancellationReason.DEATH
+    )
+    # Before: no 户籍 answer for the spouse (NOT_FOUND): nothing in force was cancelled,
+    # and the family's 户口簿 lists the same people in both checks.
+    assert changes_between(BASE.with_(registered=(APPLICANT,)), died)["changes"] == []
+
+
+def test_a_death_as_an_older_department_answers_it_leaves_the_register() -> None:
+    # The deceased's own answer is their cancelled registration, but without the status
+    # (an optional field of protocol v1): the household's number, a record of its own
+    # listing only them. It is not the family's 户口簿, which no longer lists them; with
+    # no status, no cancellation is claimed.
     doc = changes_between(BASE, BASE.with_(registered=(APPLICANT,), cancelled=(SPOUSE,)))
     removed = only(doc, ChangeCode.HUKOU_MEMBER_REMOVED)
     assert removed["member"]["index_after"] == 1

@@ -8,7 +8,15 @@ from decimal import Decimal
 
 import pytest
 
-from hedui_sdk import AssetCategory, AssetRecord, Provenance
+from hedui_sdk import (
+    AssetCategory,
+    AssetRecord,
+    CancellationReason,
+    HouseholdRegistrationRecord,
+    Provenance,
+    RegisteredMember,
+    RegistrationStatus,
+)
 from hedui_sdk.validation import record_problems
 
 AS_OF = datetime(2026, 10, 31, 15, 59, 59, tzinfo=UTC)
@@ -61,3 +69,49 @@ def test_problems_never_quote_a_value() -> None:
 def test_a_look_alike_is_not_a_record() -> None:
     assert record_problems({"value_fen": 1}, "real_estate") == ["dict is not an SDK record type"]
     assert record_problems(date(2026, 1, 1), "tax") == ["date is not an SDK record type"]
+
+
+HUKOU = HouseholdRegistrationRecord(
+    "370281",
+    (RegisteredMember("resident_id", "370281197205093712", "测试", "self"),),
+    Provenance("household_registration", "gw", "1.0", "HR-1", AS_OF),
+    "HK370281000001",
+)
+DEAD = replace(
+    HUKOU,
+    status=RegistrationStatus.CANCELLED,
+    cancel_reason=CancellationReason.DEATH,
+    cancelled_on=date(2026, 9, 30),
+)
+
+
+def test_a_registration_is_in_force_or_cancelled_with_a_reason() -> None:
+    assert record_problems(HUKOU, "household_registration") == []
+    assert record_problems(DEAD, "household_registration") == []
+    assert record_problems(replace(DEAD, cancelled_on=None), "household_registration") == []
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"status": "cancelled"}, "status must be a hedui_sdk.RegistrationStatus, not str"),
+        (
+            {"cancel_reason": None},
+            "cancel_reason must be a hedui_sdk.CancellationReason, not NoneType",
+        ),
+        (
+            {"cancel_reason": "death"},
+            "cancel_reason must be a hedui_sdk.CancellationReason, not str",
+        ),
+        (
+            {"cancelled_on": datetime(2026, 9, 30, tzinfo=UTC)},
+            "cancelled_on must be a datetime.date or None, not datetime",
+        ),
+        (
+            {"status": RegistrationStatus.ACTIVE},
+            "cancel_reason and cancelled_on must be None on an active registration",
+        ),
+    ],
+)
+def test_the_registration_status_is_checked(change: dict[str, object], problem: str) -> None:
+    assert record_problems(replace(DEAD, **change), "household_registration") == [problem]  # type: ignore[arg-type]

@@ -6,12 +6,14 @@ from decimal import Decimal
 from hedui_sdk import (
     AssetCategory,
     AssetRecord,
+    CancellationReason,
     ContributionRecord,
     HouseholdRegistrationRecord,
     IncomeCategory,
     IncomeRecord,
     Provenance,
     RegisteredMember,
+    RegistrationStatus,
 )
 from tests.fakes import synthetic_id
 from verifier.domain.records_codec import records_from_json, records_to_json
@@ -43,5 +45,23 @@ def test_every_record_type_round_trips_exactly() -> None:
             P,
             "H-1",
         ),
+        HouseholdRegistrationRecord(
+            "370322",
+            (RegisteredMember("resident_id", synthetic_id(seq=10), "测试", "spouse"),),
+            P,
+            "H-1",
+            RegistrationStatus.CANCELLED,
+            CancellationReason.DEATH,
+            date(2026, 9, 30),
+        ),
     )
     assert records_from_json(records_to_json(records)) == records
+
+
+def test_a_registration_sealed_before_it_had_a_status_reads_back_in_force() -> None:
+    member = RegisteredMember("resident_id", synthetic_id(seq=9), "测试", "self")
+    active = HouseholdRegistrationRecord("370322", (member,), P, "H-1")
+    (stored,) = records_to_json((active,))
+    assert "status" not in stored  # the bytes of a registration in force do not change
+    assert records_from_json([stored]) == (active,)
+    assert active.status is RegistrationStatus.ACTIVE and active.cancel_reason is None

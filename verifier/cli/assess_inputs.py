@@ -24,6 +24,7 @@ from typing import Any
 from hedui_sdk import (
     AssetCategory,
     AssetRecord,
+    CancellationReason,
     ContributionRecord,
     HouseholdRegistrationRecord,
     IncomeCategory,
@@ -31,6 +32,7 @@ from hedui_sdk import (
     Provenance,
     Record,
     RegisteredMember,
+    RegistrationStatus,
     SourceKind,
     resident_id,
 )
@@ -204,7 +206,9 @@ _RECORD_KEYS: Mapping[str, frozenset[str]] = {
     "contribution": frozenset(
         {"scheme", "period_start", "period_end", "base_fen", "paid_fen", "employer"}
     ),
-    "household_registration": frozenset({"region_code", "household_number", "members"}),
+    "household_registration": frozenset(
+        {"region_code", "household_number", "members", "status", "cancel_reason", "cancelled_on"}
+    ),
 }
 _COMMON_KEYS = frozenset({"member_index", "type", "provenance"})
 _PROVENANCE_KEYS = frozenset({"source", "adapter", "adapter_version", "record_id", "as_of"})
@@ -371,6 +375,27 @@ def _record(d: dict[str, Any], where: str) -> Record:
         tuple(registered),
         prov,
         _str(d, "household_number", where, ""),
+        *_registration_status(d, where),
+    )
+
+
+def _registration_status(
+    d: Mapping[str, Any], where: str
+) -> tuple[RegistrationStatus, CancellationReason | None, date | None]:
+    """A cancelled registration's status as a report shows it (absent: in force); the
+    record check then refuses a cancelled one without a reason."""
+    status = _str(d, "status", where, RegistrationStatus.ACTIVE.value)
+    reason = d.get("cancel_reason")
+    if status not in set(RegistrationStatus):
+        raise _Bad(f"{where}.status", "must be active or cancelled")
+    if reason is not None and (
+        not isinstance(reason, str) or reason not in set(CancellationReason)
+    ):
+        raise _Bad(f"{where}.cancel_reason", "must be death, moved_out or other")
+    return (
+        RegistrationStatus(status),
+        None if reason is None else CancellationReason(reason),
+        None if d.get("cancelled_on") is None else _day(d, "cancelled_on", where),
     )
 
 

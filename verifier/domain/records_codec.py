@@ -14,6 +14,7 @@ from typing import Any
 from hedui_sdk import (
     AssetCategory,
     AssetRecord,
+    CancellationReason,
     ContributionRecord,
     HouseholdRegistrationRecord,
     IncomeCategory,
@@ -21,6 +22,7 @@ from hedui_sdk import (
     Provenance,
     Record,
     RegisteredMember,
+    RegistrationStatus,
 )
 
 
@@ -44,6 +46,18 @@ def _prov_from(d: dict[str, str]) -> Provenance:
     )
 
 
+def registration_status_json(r: HouseholdRegistrationRecord) -> dict[str, Any]:
+    """A cancelled registration's status, reason and day, as reports and sealed records
+    show them; nothing for one in force, whose record keeps the shape it always had."""
+    if r.status is RegistrationStatus.ACTIVE:
+        return {}
+    return {
+        "status": r.status.value,
+        "cancel_reason": None if r.cancel_reason is None else r.cancel_reason.value,
+        "cancelled_on": None if r.cancelled_on is None else r.cancelled_on.isoformat(),
+    }
+
+
 def record_to_json(r: Record) -> dict[str, Any]:
     if isinstance(r, IncomeRecord):
         return {
@@ -63,12 +77,15 @@ def record_to_json(r: Record) -> dict[str, Any]:
             "period_end": r.period_end.isoformat(), "base_fen": r.base_fen, "paid_fen": r.paid_fen,
             "employer": r.employer, "provenance": _prov(r.provenance),
         }  # fmt: skip
-    return {
+    out: dict[str, Any] = {
         "t": "household_registration", "region_code": r.region_code,
         "household_number": r.household_number,
         "members": [[m.id_type, m.id_number, m.name, m.relation] for m in r.members],
         "provenance": _prov(r.provenance),
     }  # fmt: skip
+    # Only a cancelled registration carries a status: rows sealed before it existed read
+    # back as active, as they were.
+    return out | registration_status_json(r)
 
 
 def record_from_json(d: dict[str, Any]) -> Record:
@@ -95,6 +112,9 @@ def record_from_json(d: dict[str, Any]) -> Record:
             tuple(RegisteredMember(*m) for m in d["members"]),
             prov,
             d["household_number"],
+            RegistrationStatus(d.get("status", RegistrationStatus.ACTIVE.value)),
+            None if d.get("cancel_reason") is None else CancellationReason(d["cancel_reason"]),
+            None if d.get("cancelled_on") is None else date.fromisoformat(d["cancelled_on"]),
         )
     raise ValueError(f"unknown record type {t!r}")
 

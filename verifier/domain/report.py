@@ -23,6 +23,7 @@ from hedui_sdk import (
 )
 from verifier.domain.household import VerificationRequest
 from verifier.domain.outcomes import SourceOutcome, SourceStatus, completeness_of
+from verifier.domain.records_codec import registration_status_json
 
 SCHEMA = "hedui.report/v1"
 
@@ -104,6 +105,7 @@ def record_json(member_index: int, r: Record) -> dict[str, Any]:
                 for m in r.members
             ],
         }
+        base |= registration_status_json(r)
     base["provenance"] = _provenance(r.provenance)
     return base
 

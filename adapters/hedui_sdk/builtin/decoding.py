@@ -24,6 +24,7 @@ from hedui_sdk.errors import PermanentSourceError
 from hedui_sdk.records import (
     AssetCategory,
     AssetRecord,
+    CancellationReason,
     ContributionRecord,
     HouseholdRegistrationRecord,
     IncomeCategory,
@@ -31,6 +32,7 @@ from hedui_sdk.records import (
     Provenance,
     Record,
     RegisteredMember,
+    RegistrationStatus,
 )
 from hedui_sdk.validation import MAX_FEN
 
@@ -218,12 +220,41 @@ def _registration(
                 relation=_text(member, "relation", at, required=True),
             )
         )
+    status, reason, day = _registration_status(rec, where)
     return HouseholdRegistrationRecord(
         region_code=region,
         members=tuple(members),
         provenance=provenance,
         household_number=_text(rec, "household_number", where),
+        status=status,
+        cancel_reason=reason,
+        cancelled_on=day,
     )
+
+
+def _registration_status(
+    rec: JsonObject, where: str
+) -> tuple[RegistrationStatus, CancellationReason | None, date | None]:
+    """The optional ``status`` of a registration (absent: active); a cancelled one must
+    say why (``cancel_reason``) and may say when (``cancelled_on``), an active one neither."""
+    raw = rec.get("status")
+    if raw is None or raw == RegistrationStatus.ACTIVE.value:
+        if rec.get("cancel_reason") is not None or rec.get("cancelled_on") is not None:
+            raise PermanentSourceError(
+                f"{where}.cancel_reason and cancelled_on belong to a cancelled registration only"
+            )
+        return RegistrationStatus.ACTIVE, None, None
+    if raw != RegistrationStatus.CANCELLED.value:
+        raise PermanentSourceError(f"{where}.status must be active or cancelled")
+    reason = rec.get("cancel_reason")
+    if not isinstance(reason, str) or reason not in {r.value for r in CancellationReason}:
+        raise PermanentSourceError(
+            f"{where}.cancel_reason must be one of "
+            + ", ".join(r.value for r in CancellationReason)
+        )
+    day = rec.get("cancelled_on")
+    cancelled_on = None if day is None else _day(day, f"{where}.cancelled_on")
+    return RegistrationStatus.CANCELLED, CancellationReason(reason), cancelled_on
 
 
 def _object(value: Any, where: str) -> JsonObject:

@@ -25,7 +25,7 @@ from datetime import date, timedelta
 
 from hedui_sdk import resident_id
 from hedui_sdk.contract import IdType, SourceKind
-from hedui_sdk.records import AssetCategory, IncomeCategory
+from hedui_sdk.records import AssetCategory, CancellationReason, IncomeCategory
 from hedui_sdk.sandbox.counties import COUNTY_BY_CODE
 from hedui_sdk.sandbox.economics import (
     BANK_NAMES,
@@ -457,7 +457,7 @@ class Evolution:
                 registration.region_code,
                 (_entry(registration, person),),
                 cancelled_on=event.effective,
-                cancel_reason="death",
+                cancel_reason=CancellationReason.DEATH,
             ),
         )
         dead = replace(person, facts={s: f for s, f in facts.items() if f}, died_on=event.effective)

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from hedui_sdk.masking import mask_id_number, mask_name
-from hedui_sdk.records import AssetCategory, IncomeCategory
+from hedui_sdk.records import AssetCategory, CancellationReason, IncomeCategory, RegisteredMember
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,20 +52,9 @@ class ContributionFact:
     employer: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class RegisteredPerson:
-    """A person listed on a household registration (户口簿)."""
-
-    id_type: str
-    id_number: str
-    name: str
-    relation: str
-
-    def __repr__(self) -> str:
-        return (
-            f"RegisteredPerson(id_number={mask_id_number(self.id_number)},"
-            f" name={mask_name(self.name)}, relation={self.relation})"
-        )
+RegisteredPerson = RegisteredMember
+"""A person listed on a household registration (户口簿): the department lists people as
+the SDK record does."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +62,8 @@ class RegistrationFact:
     """A household registration (户口簿): its number, region and the people on it.
 
     ``cancelled_on`` is set on the record of a person whose registration was cancelled
-    (注销): ``cancel_reason`` then says why (``"death"``), and ``members`` lists that
-    person alone, as the department's record of them.
+    (注销): ``cancel_reason`` then says why (a death), and ``members`` lists that person
+    alone, as the department's record of them.
     """
 
     record_id: str
@@ -83,7 +71,7 @@ class RegistrationFact:
     region_code: str
     members: tuple[RegisteredPerson, ...]
     cancelled_on: date | None = None
-    cancel_reason: str | None = None
+    cancel_reason: CancellationReason | None = None
 
 
 Fact = IncomeFact | AssetFact | ContributionFact | RegistrationFact

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from hedui_sdk.records import CancellationReason
 from hedui_sdk.sandbox.facts import (
     AssetFact,
     ContributionFact,
@@ -84,7 +85,7 @@ def _encode_registration(fact: RegistrationFact) -> JsonObject:
         # registration in force carries none of them, so its bytes are as they always were.
         encoded["status"] = "cancelled"
         encoded["cancelled_on"] = fact.cancelled_on.isoformat()
-        encoded["cancel_reason"] = fact.cancel_reason or "unspecified"
+        encoded["cancel_reason"] = (fact.cancel_reason or CancellationReason.OTHER).value
     return encoded
 
 

@@ -14,8 +14,9 @@ from enum import StrEnum
 class ChangeCode(StrEnum):
     # 户籍 and the household checked
     HUKOU_CANCELLED = "HUKOU_CANCELLED"
-    """A member's 户籍 answered FOUND before and NOT_FOUND now: the registration was
-    cancelled (注销), as it is on a death."""
+    """A member's registration was cancelled (注销), as it is on a death: 户籍 answered
+    with a registration in force before and with the member's cancelled registration now
+    (the entry's ``cancel_reason`` says why), or FOUND before and NOT_FOUND now."""
     HUKOU_MEMBER_REMOVED = "HUKOU_MEMBER_REMOVED"
     """A person listed on a 户口簿 before is no longer listed on it."""
     HUKOU_MEMBER_ADDED = "HUKOU_MEMBER_ADDED"

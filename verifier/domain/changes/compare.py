@@ -21,13 +21,15 @@ The figures the finding rests on are copied beside it, as the report states them
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from typing import Any
 
 from verifier.domain.changes.codes import ChangeCode, WithheldReason
 from verifier.domain.changes.reading import (
+    ACTIVE,
     ANSWERED,
+    CANCELLED,
     FAILING,
     HOUSEHOLD_REGISTRATION,
     PersonKey,
@@ -320,6 +322,29 @@ def _assets(
     return out
 
 
+def _cancelled(persons: Iterable[Person], prev: ReportView, cur: ReportView) -> list[JsonObject]:
+    """Members whose 户籍 answer was a registration in force and is now their cancelled
+    registration (注销), with the reason 户籍 gives (``death``…)."""
+    out = []
+    for p, i, j in _both(persons):
+        reason = cur.cancellations.get(j)
+        if reason is None or i in prev.cancellations:
+            continue
+        if prev.status(i, HOUSEHOLD_REGISTRATION) != "FOUND":
+            continue  # no registration before: nothing was cancelled between the two
+        out.append(
+            _entry(
+                ChangeCode.HUKOU_CANCELLED,
+                member=p,
+                source=HOUSEHOLD_REGISTRATION,
+                before={"status": "FOUND", "registration": ACTIVE},
+                after={"status": "FOUND", "registration": CANCELLED},
+                cancel_reason=reason,
+            )
+        )
+    return out
+
+
 def _person_link(persons: Iterable[Person], key: PersonKey) -> Person | None:
     """The member a 户口簿 listing shows, when exactly one member has that masked ID."""
     found = [p for p in persons if (p.id_type, p.id_number_masked) == key]
@@ -327,10 +352,14 @@ def _person_link(persons: Iterable[Person], key: PersonKey) -> Person | None:
 
 
 def _registrations(
-    persons: tuple[Person, ...], prev: ReportView, cur: ReportView
+    persons: tuple[Person, ...], prev: ReportView, cur: ReportView, gone: Set[str]
 ) -> list[JsonObject]:
     """People added to or removed from a 户口簿 that 户籍 listed in both reports (the same
-    department record: a member's own cancelled registration is not the household's)."""
+    department record: a member's own cancelled registration is not the household's).
+
+    A member whose registration is now cancelled left the 户口簿 because of it: that is
+    their HUKOU_CANCELLED, not a removal as well (a move out is one): ``gone`` holds the
+    subject_refs of those members."""
     out = []
     for key in sorted(prev.registrations.keys() & cur.registrations.keys()):
         was, now = prev.registrations[key], cur.registrations[key]
@@ -340,10 +369,13 @@ def _registrations(
             if n0 == n1:
                 continue
             relation = (now if n1 > n0 else was).relations.get(person, "")
+            member = _person_link(persons, person)
+            if n1 < n0 and member is not None and member.subject_ref in gone:
+                continue
             out.append(
                 _entry(
                     ChangeCode.HUKOU_MEMBER_ADDED if n1 > n0 else ChangeCode.HUKOU_MEMBER_REMOVED,
-                    member=_person_link(persons, person),
+                    member=member,
                     source=HOUSEHOLD_REGISTRATION,
                     before={"listed": n0},
                     after={"listed": n1},
@@ -598,11 +630,14 @@ def compare(prev: ReportView, cur: ReportView) -> Comparison:
     """Every change between ``prev`` and ``cur`` (already checked to be one household)."""
     persons = match_members(prev, cur)
     kinds = sorted(prev.kinds() | cur.kinds())
+    cancelled = _cancelled(persons, prev, cur)
+    gone = {e["member"]["subject_ref"] for e in cancelled}
     changes = [
         *_membership(persons, prev, cur),
         *_sources(persons, kinds, prev, cur),
         *_assets(persons, kinds, prev, cur),
-        *_registrations(persons, prev, cur),
+        *cancelled,
+        *_registrations(persons, prev, cur, gone),
     ]
     withheld = _withheld(persons, kinds, prev, cur)
     # Household figures rest on every member × source: with any one unanswered (or no

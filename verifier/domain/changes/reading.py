@@ -26,7 +26,12 @@ ABSENT = "ABSENT"
 """The status of a source a check did not ask about a member."""
 
 HOUSEHOLD_REGISTRATION = "household_registration"
+ACTIVE = "active"
+CANCELLED = "cancelled"
+"""A registration record's ``status`` when 户籍 cancelled it (注销); reports write no
+status for a registration in force."""
 
+_CANCEL_REASON = re.compile(r"[a-z_]{1,32}", re.ASCII)
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}", re.ASCII)
 _RFC3339_UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z", re.ASCII)
 
@@ -103,6 +108,9 @@ class ReportView:
     statuses: Mapping[tuple[int, str], str]
     assets: tuple[AssetView, ...]
     registrations: Mapping[RegistrationKey, RegistrationView]
+    cancellations: Mapping[int, str]
+    """Member index → why 户籍 says that member's registration is cancelled (注销), for
+    members whose 户籍 answer is a cancelled registration."""
     assessments: Mapping[str, Mapping[str, Any]] | None
     document: Mapping[str, Any]
 
@@ -226,14 +234,30 @@ def _registration(
     return key, persons
 
 
+def _cancel_reason(rec: Mapping[str, Any], path: str, r: _Reader) -> str | None:
+    """Why a registration record is cancelled, or None for one in force (no ``status``:
+    reports show a status on cancelled registrations only)."""
+    status = rec.get("status")
+    if status is None or status == ACTIVE:
+        return None
+    if status != CANCELLED:
+        r.bad(f"{path}.status", "must be active or cancelled")
+        return None
+    reason = r.text(rec, "cancel_reason", path)
+    if not _CANCEL_REASON.fullmatch(reason):
+        r.bad(f"{path}.cancel_reason", "must be a lowercase reason code")
+    return reason
+
+
 def _records(
     doc: Mapping[str, Any],
     statuses: Mapping[tuple[int, str], str],
     r: _Reader,
-) -> tuple[tuple[AssetView, ...], dict[RegistrationKey, RegistrationView]]:
+) -> tuple[tuple[AssetView, ...], dict[RegistrationKey, RegistrationView], dict[int, str]]:
     assets: list[AssetView] = []
     listed: dict[RegistrationKey, Counter[PersonKey]] = {}
     relations: dict[RegistrationKey, dict[PersonKey, str]] = {}
+    cancellations: dict[int, str] = {}
     for i, rec in enumerate(r.arr(doc.get("records"), "document.records")):
         path = f"document.records[{i}]"
         rec = r.obj(rec, path)
@@ -254,6 +278,11 @@ def _records(
                 )
             )
         elif kind == HOUSEHOLD_REGISTRATION:
+            reason = _cancel_reason(rec, path, r)
+            if reason is not None:
+                # A member's own cancelled registration is no 户口簿 anyone is on.
+                cancellations[member] = reason
+                continue
             record_id = r.text(provenance, "record_id", f"{path}.provenance")
             key, persons = _registration(rec, record_id, path, r)
             # Each member's answer lists the whole 户口簿: the same listing seen through
@@ -267,7 +296,7 @@ def _records(
     registrations = {
         key: RegistrationView(key, listed[key], relations[key]) for key in sorted(listed)
     }
-    return tuple(assets), registrations
+    return tuple(assets), registrations, cancellations
 
 
 def _assessments(doc: Mapping[str, Any], r: _Reader) -> dict[str, Mapping[str, Any]] | None:
@@ -319,7 +348,7 @@ def read_report(version: ReportVersion, side: str) -> ReportView:
     _check_ref(version.household_ref, "household_ref", r)
     members = _members(doc, tuple(version.member_refs), r)
     statuses = _statuses(doc, len(members), r)
-    assets, registrations = _records(doc, statuses, r)
+    assets, registrations, cancellations = _records(doc, statuses, r)
     assessments = _assessments(doc, r)
     created_at, created_text = _created_at(doc, r)
     view = ReportView(
@@ -337,6 +366,7 @@ def read_report(version: ReportVersion, side: str) -> ReportView:
         statuses=statuses,
         assets=assets,
         registrations=registrations,
+        cancellations=cancellations,
         assessments=assessments,
         document=doc,
     )
