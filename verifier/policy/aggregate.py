@@ -322,9 +322,9 @@ def aggregate(inp: AssessmentInput, snap: Snapshot) -> Aggregates:
     """Aggregate ``inp`` under the policy parameters in ``snap``."""
     w = inp.assessment_window
     months = window_months(w)
-    financial = frozenset(snap.strings("financial_asset_categories"))
-    exempt = frozenset(snap.strings("vehicle_exempt_kinds"))
-    required = tuple(sorted(snap.strings("required_sources")))
+    financial = frozenset(snap.financial_asset_categories)
+    exempt = frozenset(snap.vehicle_exempt_kinds)
+    required = tuple(sorted(snap.required_sources))
     members = sorted(inp.members, key=lambda m: m.index)
 
     hh_income: dict[IncomeCategory, Fraction] = {}

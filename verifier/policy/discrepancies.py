@@ -23,6 +23,8 @@ from verifier.domain.money import exact_str, fen_text, half_up, yuan
 from verifier.policy.aggregate import Aggregates, Evidence
 from verifier.policy.inputs import AssessmentInput, DeclaredPeriod
 from verifier.policy.snapshot import Snapshot
+from verifier.policy.specs import P
+from verifier.policy.typed import OptionalParam, Param, T
 
 INCOME_LABELS = {
     IncomeCategory.WAGES: "工资性收入",
@@ -83,14 +85,21 @@ class Discrepancy:
         }
 
 
+def _own_or_general(snap: Snapshot, own: OptionalParam[T], general: Param[T]) -> tuple[T, str]:
+    """A category's own tolerance where the policy states one, else the general one."""
+    value = snap.find(own)
+    return (value, own.name) if value is not None else (snap.get(general), general.name)
+
+
 def _tolerance(snap: Snapshot, category: str, found: Fraction | int) -> tuple[Fraction, str]:
     """The exact tolerance for ``category`` (compared exactly; shown rounded)."""
-    abs_name = f"discrepancy_tolerance_fen_{category}"
-    pct_name = f"discrepancy_tolerance_percent_{category}"
-    abs_name = abs_name if snap.has(abs_name) else "discrepancy_tolerance_fen"
-    pct_name = pct_name if snap.has(pct_name) else "discrepancy_tolerance_percent"
-    pct = Fraction(snap.decimal(pct_name)) / 100
-    tol = max(Fraction(snap.fen(abs_name)), abs(Fraction(found)) * pct)
+    fen, abs_name = _own_or_general(
+        snap, P.category_tolerance_fen[category], P.discrepancy_tolerance_fen
+    )
+    percent, pct_name = _own_or_general(
+        snap, P.category_tolerance_percent[category], P.discrepancy_tolerance_percent
+    )
+    tol = max(Fraction(fen), abs(Fraction(found)) * Fraction(percent) / 100)
     return tol, snap.ref(abs_name, pct_name)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from verifier.policy.params import Policy, PolicyError, load_policy
+from verifier.policy.specs import P
 
 __all__ = ["RecheckCycle", "recheck_cycle"]
 
@@ -42,11 +43,12 @@ def recheck_cycle(region: str, roster_class: str, day: date, today: date) -> Rec
     policy = _policy(region)
     if policy is None:
         return None
-    name = f"recheck_months_{roster_class}"
+    if roster_class not in P.recheck_months:
+        return None
+    param = P.recheck_months[roster_class]
     for when in (day, today):
-        if policy.has(name, when):
-            entry = policy.entry(name, when)
-            if isinstance(entry.value, bool) or not isinstance(entry.value, int):
-                return None
-            return RecheckCycle(entry.value, entry.reference.cite(), entry.reference.is_example)
+        if policy.has(param.name, when):
+            entry = policy.entry(param.name, when)
+            ref = entry.reference
+            return RecheckCycle(param.convert(entry.value), ref.cite(), ref.is_example)
     return None

@@ -14,11 +14,14 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from verifier.policy.params import Entry, ParamValue, Policy
+from verifier.policy.policies import Entry, ParamValue, Policy
+from verifier.policy.specs import Parameters
+from verifier.policy.typed import as_int
 
 
-class Snapshot:
-    """The policy as in force on ``day``; records each parameter it hands out."""
+class Snapshot(Parameters):
+    """The policy as in force on ``day``, typed (``snap.dibao_standard_urban`` is an int);
+    records each entry it hands out, so a report cites every value a conclusion used."""
 
     def __init__(self, policy: Policy, day: date) -> None:
         self.policy = policy
@@ -29,9 +32,6 @@ class Snapshot:
         e = self.policy.entry(name, self.day)
         self._used[name] = e
         return e
-
-    def _get(self, name: str) -> ParamValue:
-        return self.entry(name).value
 
     def has(self, name: str) -> bool:
         return self.policy.has(name, self.day)
@@ -46,38 +46,10 @@ class Snapshot:
         return [n for n in dict.fromkeys(names) if self.entry(n).reference.is_example]
 
     def fen(self, name: str) -> int:
-        v = self._get(name)
-        assert isinstance(v, int)
-        assert not isinstance(v, bool)
-        return v
+        """An amount or count read by name, for a caller that holds only the name."""
+        return as_int(self.entry(name).value)
 
-    def integer(self, name: str) -> int:
-        return self.fen(name)
-
-    def decimal(self, name: str) -> Decimal:
-        v = self._get(name)
-        assert isinstance(v, Decimal)
-        return v
-
-    def flag(self, name: str) -> bool:
-        v = self._get(name)
-        assert isinstance(v, bool)
-        return v
-
-    def word(self, name: str) -> str:
-        v = self._get(name)
-        assert isinstance(v, str)
-        return v
-
-    def strings(self, name: str) -> tuple[str, ...]:
-        v = self._get(name)
-        assert isinstance(v, tuple)
-        return tuple(str(x) for x in v)
-
-    def ints(self, name: str) -> tuple[int, ...]:
-        v = self._get(name)
-        assert isinstance(v, tuple)
-        return tuple(int(x) for x in v)
+    integer = fen
 
     def used(self) -> dict[str, dict[str, object]]:
         """JSON for the entries used, by parameter name."""

@@ -1,0 +1,172 @@
+"""Checks every program makes: the asset limits and the completeness of the data."""
+
+from __future__ import annotations
+
+from hedui_sdk import AssetCategory
+from verifier.domain.money import dec_str, yuan
+from verifier.domain.outcomes import SOURCE_LABELS
+from verifier.policy.aggregate import AssetTotals, MissingSource
+from verifier.policy.context import Context, ok, who_of
+from verifier.policy.discrepancies import ASSET_LABELS
+from verifier.policy.findings import Outcome, Reason
+from verifier.policy.specs import P
+from verifier.policy.typed import Named, Param
+
+
+def _asset_label(name: str) -> str:
+    """``deposit`` → ``银行存款``: a category a policy file names, as a reader says it."""
+    return ASSET_LABELS[AssetCategory(name)] if name in set(AssetCategory) else name
+
+
+def asset_reasons(
+    ctx: Context,
+    rule: str,
+    national: str,
+    assets: AssetTotals,
+    size: int,
+    months: Param[int],
+    member: int | None = None,
+) -> list[Reason]:
+    """Every asset limit, for a household (``member`` None) or one person (size 1)."""
+    snap, s = ctx.snap, ctx.standard
+    who = who_of(member)
+    out: list[Reason] = []
+
+    n_months = snap.get(months)
+    limit = s * n_months * size
+    fin = assets.financial_fen
+    cats = "、".join(map(_asset_label, snap.financial_asset_categories))
+    fin_ok = ctx.at_most(fin, limit)
+    out.append(
+        ctx.reason(
+            f"{rule}.financial_assets",
+            ok(fin_ok),
+            national,
+            (ctx.std, months, P.financial_asset_categories),
+            {
+                "financial_assets_fen": fin,
+                "limit_fen": limit,
+                "standard_fen": s,
+                "months": n_months,
+                "household_size": size,
+            },
+            f"{who}金融资产合计 {yuan(fin)} 元（{cats}），"
+            f"{'不超过' if fin_ok else '超过'}限额 {yuan(limit)} 元"
+            f"（标准 {yuan(s)} 元 × {n_months} 个月 × {size} 人）",
+            member,
+        )
+    )
+
+    max_count = snap.real_estate_max_count
+    n = assets.real_estate_count
+    out.append(
+        ctx.reason(
+            f"{rule}.real_estate_count",
+            ok(n <= max_count),
+            national,
+            (P.real_estate_max_count,),
+            {"real_estate_count": n, "limit": max_count},
+            f"{who}名下不动产 {n} 处，{'不超过' if n <= max_count else '超过'}上限 {max_count} 处",
+            member,
+        )
+    )
+
+    per_cap_limit = snap.real_estate_max_area_per_capita_m2
+    area = assets.real_estate_area_m2
+    unknown = assets.real_estate_area_unknown
+    over = area > per_cap_limit * size
+    if over:
+        area_outcome = Outcome.INELIGIBLE
+    elif unknown:
+        area_outcome = Outcome.NEEDS_REVIEW
+    else:
+        area_outcome = Outcome.ELIGIBLE
+    per_cap = dec_str(area / size)
+    text = (
+        f"{who}人均住房面积 {per_cap} 平方米（合计 {dec_str(area)} 平方米 ÷ {size} 人），"
+        f"{'超过' if over else '不超过'}上限 {dec_str(per_cap_limit)} 平方米"
+    )
+    if unknown and not over:
+        text += f"；另有 {unknown} 处不动产未记载面积，需人工核实"
+    out.append(
+        ctx.reason(
+            f"{rule}.real_estate_area",
+            area_outcome,
+            national,
+            (P.real_estate_max_area_per_capita_m2,),
+            {
+                "area_m2": dec_str(area),
+                "area_per_capita_m2": per_cap,
+                "limit_per_capita_m2": dec_str(per_cap_limit),
+                "household_size": size,
+                "area_unknown_count": unknown,
+            },
+            text,
+            member,
+        )
+    )
+
+    vmax = snap.vehicle_max_count
+    v = assets.vehicles_counted
+    exempt = "、".join(snap.vehicle_exempt_kinds) or "无"
+    out.append(
+        ctx.reason(
+            f"{rule}.vehicles",
+            ok(v <= vmax),
+            national,
+            (P.vehicle_max_count, P.vehicle_exempt_kinds),
+            {"vehicles_counted": v, "vehicles_exempt": assets.vehicles_exempt, "limit": vmax},
+            f"{who}名下非豁免机动车、船 {v} 辆"
+            f"（豁免类型：{exempt}；已豁免 {assets.vehicles_exempt} 辆），"
+            f"{'不超过' if v <= vmax else '超过'}上限 {vmax} 辆",
+            member,
+        )
+    )
+
+    bmax = snap.business_max_value_fen
+    bv = assets.business_value_fen
+    b_ok = ctx.at_most(bv, bmax)
+    out.append(
+        ctx.reason(
+            f"{rule}.business",
+            ok(b_ok),
+            national,
+            (P.business_max_value_fen,),
+            {"business_count": assets.business_count, "business_value_fen": bv, "limit_fen": bmax},
+            f"{who}名下市场主体 {assets.business_count} 户，登记价值合计 {yuan(bv)} 元，"
+            f"{'不超过' if b_ok else '超过'}限额 {yuan(bmax)} 元",
+            member,
+        )
+    )
+    return out
+
+
+def completeness_reason(
+    ctx: Context, rule: str, missing: tuple[MissingSource, ...], member: int | None = None
+) -> Reason:
+    params: tuple[Named, ...] = (P.required_sources,)
+    if not missing:
+        whose = "所有成员" if member is None else f"成员 {member} "
+        return ctx.reason(
+            f"{rule}.completeness",
+            Outcome.ELIGIBLE,
+            "data",
+            params,
+            {"missing_count": 0},
+            f"{whose}的各项核对来源均已答复",
+            member,
+        )
+    parts = [
+        f"成员 {x.member} {SOURCE_LABELS.get(x.source, x.source)}（{x.status}）" for x in missing
+    ]
+    return ctx.reason(
+        f"{rule}.completeness",
+        Outcome.NEEDS_REVIEW,
+        "data",
+        params,
+        {"missing_count": len(missing)},
+        "以下来源尚未取得确定结果："
+        + "、".join(parts)
+        + "；缺失数据不能视为无收入、无财产，需人工复核",
+        member,
+    )
