@@ -4,14 +4,12 @@ never accept different members."""
 
 from __future__ import annotations
 
-from datetime import date
-
-from google.type import date_pb2
 from hedui.v1 import common_pb2 as common
 from hedui.v1 import roster_pb2 as pb
 from hedui.v1 import verification_pb2 as vpb
 
 from hedui_sdk import mask_id_number, mask_name
+from verifier.api.fields import date_pb, enum_from_pb, optional_date
 from verifier.api.translate import (
     ASSET_CATEGORIES_TO_PB,
     HUKOU_TO_PB,
@@ -25,7 +23,7 @@ from verifier.api.translate import (
     timestamp,
 )
 from verifier.domain.errors import FieldViolation
-from verifier.domain.household import Declaration, Member, Purpose
+from verifier.domain.household import Declaration, Member
 from verifier.domain.roster import (
     CheckOutcome,
     RecheckState,
@@ -38,7 +36,6 @@ from verifier.service.roster.entries import ImportResult, RosterFilter, RosterVi
 __all__ = [
     "CLASSES",
     "CLASSES_TO_PB",
-    "date_from_pb",
     "date_pb",
     "entry_draft_from_pb",
     "entry_pb",
@@ -71,19 +68,6 @@ OUTCOMES_TO_PB = {
 }
 
 
-def date_from_pb(d: date_pb2.Date, field: str, out: list[FieldViolation]) -> date | None:
-    """A full calendar date (years 1-9999); a partial or impossible one is named."""
-    try:
-        return date(d.year, d.month, d.day)
-    except ValueError:
-        out.append(FieldViolation(field, "must be a real date (year, month and day)"))
-        return None
-
-
-def date_pb(d: date) -> date_pb2.Date:
-    return date_pb2.Date(year=d.year, month=d.month, day=d.day)
-
-
 def entry_draft_from_pb(e: pb.RosterEntry) -> RosterEntryDraft:
     """Unknown or unset enum values become ``None``; validation names them. Output-only
     fields are ignored (AIP-203)."""
@@ -96,14 +80,8 @@ def entry_draft_from_pb(e: pb.RosterEntry) -> RosterEntryDraft:
         request.declaration.CopyFrom(e.declaration)
     d = draft_from_pb(request)
     wire = [FieldViolation(entry_field(v.field), v.description) for v in d.wire_violations]
-    roster_class = CLASSES.get(e.roster_class)
-    if roster_class is None and e.roster_class != pb.ROSTER_CLASS_UNSPECIFIED:
-        wire.append(FieldViolation("roster_class", "must be a known class"))
-    last = (
-        date_from_pb(e.last_check_date, "last_check_date", wire)
-        if e.HasField("last_check_date")
-        else None
-    )
+    roster_class = enum_from_pb(e.roster_class, CLASSES, "roster_class", "class", wire)
+    last = optional_date(e, "last_check_date", wire)
     return RosterEntryDraft(
         household_ref=e.household_ref,
         region=e.region_code,
@@ -203,17 +181,9 @@ def entry_pb(view: RosterView, *, household: bool = False) -> pb.RosterEntry:
 
 def filter_from_pb(req: pb.ListRosterEntriesRequest) -> RosterFilter:
     out: list[FieldViolation] = []
-    program: Purpose | None = None
-    if req.program != common.PURPOSE_UNSPECIFIED:
-        program = PURPOSES.get(req.program)
-        if program is None:
-            out.append(FieldViolation("program", "must be a known program"))
-    roster_class: RosterClass | None = None
-    if req.roster_class != pb.ROSTER_CLASS_UNSPECIFIED:
-        roster_class = CLASSES.get(req.roster_class)
-        if roster_class is None:
-            out.append(FieldViolation("roster_class", "must be a known class"))
-    due = date_from_pb(req.due_before, "due_before", out) if req.HasField("due_before") else None
+    program = enum_from_pb(req.program, PURPOSES, "program", "program", out)
+    roster_class = enum_from_pb(req.roster_class, CLASSES, "roster_class", "class", out)
+    due = optional_date(req, "due_before", out)
     return RosterFilter(
         region=req.region_code,
         program=program,
