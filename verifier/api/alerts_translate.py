@@ -5,15 +5,15 @@ anything; an unknown enum number is refused on its field."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from datetime import date
 from enum import Enum
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from hedui.v1 import alerts_pb2 as pb
 from hedui.v1 import common_pb2 as common
 
-from verifier.api.listing_translate import REGION_PREFIX, date_pb, pb_date
+from verifier.api.fields import check_page, date_pb, date_range, enum_from_pb, pb_date
+from verifier.api.listing_translate import REGION_PREFIX
 from verifier.api.translate import ID_TYPES, ID_TYPES_TO_PB, timestamp
 from verifier.domain import identifiers as ids
 from verifier.domain.alerts import (
@@ -30,7 +30,6 @@ from verifier.domain.alerts.warnings import WarningDraft
 from verifier.domain.errors import FieldViolation, InvalidArgument
 from verifier.domain.ports import StoredChanges
 from verifier.service.monitoring.alerts import PAGE_SIZE_MAX, AlertFilter, AlertView
-from verifier.service.page_tokens import TOKEN_PATTERN
 
 __all__ = [
     "alert_pb",
@@ -75,41 +74,19 @@ RESOLUTIONS_TO_PB = {v: k for k, v in RESOLUTIONS.items()}
 PROGRAMS_TO_PB = {v: k for k, v in PROGRAMS.items()}
 
 
-def _enum(
-    value: int, known: Mapping[Any, E], field: str, what: str, out: list[FieldViolation]
-) -> E | None:
-    """The domain value of a wire enum; None for unspecified. An unknown number is a
-    violation (a newer client's value must not be taken for "any")."""
-    if value == 0:
-        return None
-    found = known.get(value)
-    if found is None:
-        out.append(FieldViolation(field, f"must be a known {what}"))
-    return found
-
-
-def _page(page_size: int, page_token: str, out: list[FieldViolation]) -> None:
-    ids.check_range(page_size, "page_size", 0, PAGE_SIZE_MAX, out)
-    if page_token and not TOKEN_PATTERN.fullmatch(page_token):
-        out.append(FieldViolation("page_token", "is not a token we issued"))
-
-
 def filter_from_pb(req: pb.ListAlertsRequest) -> AlertFilter:
     out: list[FieldViolation] = []
-    _page(req.page_size, req.page_token, out)
+    check_page(req.page_size, req.page_token, PAGE_SIZE_MAX, out)
     if req.region_prefix and not REGION_PREFIX.fullmatch(req.region_prefix):
         out.append(
             FieldViolation("region_prefix", "must be a GB/T 2260 code or prefix (2, 4 or 6 digits)")
         )
-    state = _enum(req.state, STATES, "state", "alert state", out)
-    risk = _enum(req.risk_level, RISKS, "risk_level", "risk level", out)
-    kind = _enum(req.kind, KINDS, "kind", "alert kind", out)
+    state = enum_from_pb(req.state, STATES, "state", "alert state", out)
+    risk = enum_from_pb(req.risk_level, RISKS, "risk_level", "risk level", out)
+    kind = enum_from_pb(req.kind, KINDS, "kind", "alert kind", out)
     ids.ACTOR_USER.optional(req.owner, "owner", out)
     ids.SHA256_HEX.optional(req.household_ref, "household_ref", out)
-    start = pb_date(req.created_from, "created_from", out) if req.HasField("created_from") else None
-    end = pb_date(req.created_to, "created_to", out) if req.HasField("created_to") else None
-    if start and end and end < start:
-        out.append(FieldViolation("created_to", "must not be before created_from"))
+    start, end = date_range(req, "created_from", "created_to", out)
     if out:
         raise InvalidArgument(out)
     return AlertFilter(
@@ -127,7 +104,7 @@ def filter_from_pb(req: pb.ListAlertsRequest) -> AlertFilter:
 
 def check_list_changes(req: pb.ListChangesRequest) -> None:
     out: list[FieldViolation] = []
-    _page(req.page_size, req.page_token, out)
+    check_page(req.page_size, req.page_token, PAGE_SIZE_MAX, out)
     ids.SHA256_HEX.optional(req.household_ref, "household_ref", out)
     ids.VERIFICATION_ID.optional(req.verification_id, "verification_id", out)
     if out:
@@ -140,7 +117,7 @@ def resolution_from_pb(
     """The outcome and program; unknown numbers refused (their presence rules are the
     use case's)."""
     out: list[FieldViolation] = []
-    resolution = _enum(req.resolution, RESOLUTIONS, "resolution", "resolution", out)
+    resolution = enum_from_pb(req.resolution, RESOLUTIONS, "resolution", "resolution", out)
     program = program_from_pb(req.program, out)
     if out:
         raise InvalidArgument(out)
@@ -148,18 +125,18 @@ def resolution_from_pb(
 
 
 def program_from_pb(value: int, out: list[FieldViolation]) -> ReferralProgram | None:
-    return _enum(value, PROGRAMS, "program", "referral program", out)
+    return enum_from_pb(value, PROGRAMS, "program", "referral program", out)
 
 
 def warning_from_pb(w: pb.ExternalWarning) -> WarningDraft:
     """A warning as received: unknown enum numbers and partial dates are reported on the
     warning's own fields (the use case prefixes ``warnings[i].``)."""
     wire: list[FieldViolation] = []
-    id_type = _enum(w.id_type, ID_TYPES, "id_type", "ID type", wire)
+    id_type = enum_from_pb(w.id_type, ID_TYPES, "id_type", "ID type", wire)
     if w.id_type == common.ID_TYPE_UNSPECIFIED:
         id_type = None
-    department = _enum(w.department, DEPARTMENTS, "department", "department", wire)
-    reason = _enum(w.reason, WARNING_REASONS, "reason", "warning reason", wire)
+    department = enum_from_pb(w.department, DEPARTMENTS, "department", "department", wire)
+    reason = enum_from_pb(w.reason, WARNING_REASONS, "reason", "warning reason", wire)
     day: date | None = None
     if w.HasField("warning_date"):
         day = pb_date(w.warning_date, "warning_date", wire)

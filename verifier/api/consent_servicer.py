@@ -10,7 +10,7 @@ from hedui.v1 import consent_pb2 as pb
 from hedui.v1 import consent_pb2_grpc
 
 from hedui_sdk import SourceKind, mask_id_number, mask_name
-from verifier.api.listing_translate import date_pb
+from verifier.api.fields import date_pb
 from verifier.api.translate import (
     ID_TYPES,
     ID_TYPES_TO_PB,
