@@ -71,7 +71,7 @@ async def measure(
     # their own, they use at most two thirds of the rate.
     gap = max(0.25, 1.5 * members / rate)
     sources = {
-        k: replace(sc, rate_limit=rate, retries=2, max_concurrency=16)
+        k: replace(sc, policy=replace(sc.policy, rate_limit=rate, retries=2, max_concurrency=16))
         for k, sc in sandbox_sources(port).items()
         if k in SOURCES
     }

@@ -236,20 +236,7 @@ async def build_app(
     if migrate:
         await asyncio.to_thread(upgrade_database, config)
     chosen = dict(adapters) if adapters is not None else load_adapters(config)
-    configured = {
-        kind: SourcePolicy(
-            timeout=sc.timeout,
-            retries=sc.retries,
-            max_concurrency=sc.max_concurrency,
-            rate_limit=sc.rate_limit,
-            breaker_threshold=sc.breaker_threshold,
-            breaker_reset=sc.breaker_reset,
-            reuse_days=sc.reuse_days,
-            due_working_days=sc.due_working_days,
-            batch_reserve=sc.batch_reserve,
-        )
-        for kind, sc in config.sources.items()
-    }
+    configured = {kind: sc.policy for kind, sc in config.sources.items()}
     if policies is not None:
         configured.update(policies)
     store = make_store(config, keys)

@@ -21,7 +21,7 @@ def test_defaults_and_values() -> None:
     )
     assert cfg.batches == BatchesConfig(False, 4, 30.0, 0.5)
     assert cfg.time_limits == TimeLimitsConfig(2.0, 10.0)
-    assert [s.batch_reserve for s in cfg.sources.values()] == [0.5]
+    assert [s.policy.batch_reserve for s in cfg.sources.values()] == [0.5]
 
 
 @pytest.mark.parametrize(

@@ -47,37 +47,10 @@ from hedui_sdk.masking import redact
 from hedui_sdk.validation import record_problems
 from verifier.domain.household import VerificationRequest
 from verifier.domain.outcomes import SourceOutcome, SourceStatus
+from verifier.domain.source_policy import SourcePolicy as SourcePolicy
 from verifier.service.lanes import Lane, PriorityGate
 
 log = structlog.get_logger("hedui.fanout")
-
-
-@dataclass(frozen=True, slots=True)
-class SourcePolicy:
-    """How hard to try one source, and how gently.
-
-    ``timeout`` bounds one attempt; ``retries`` transient failures are retried with
-    exponential backoff and jitter; at most ``max_concurrency`` calls are in flight and
-    at most ``rate_limit`` start per second (0: unlimited), shared by every check in lane
-    order (urgent, interactive, batch); after ``breaker_threshold``
-    consecutive failures the circuit opens for ``breaker_reset`` seconds, during which
-    calls fail at once instead of piling onto a source that is down.
-    """
-
-    timeout: float = 10.0
-    retries: int = 2
-    max_concurrency: int = 8
-    rate_limit: float = 0.0
-    batch_reserve: float = 0.25
-    """Share of the concurrency slots and rate-limit burst batch calls leave free."""
-    breaker_threshold: int = 5
-    breaker_reset: float = 30.0
-    backoff_initial: float = 0.2
-    backoff_max: float = 5.0
-    reuse_days: int = 0
-    """Reuse an earlier definite answer about the same subject this many days (0: never)."""
-    due_working_days: int = 1
-    """An asynchronous answer is overdue after this many working days."""
 
 
 @dataclass(frozen=True, slots=True)
