@@ -20,32 +20,50 @@ from hedui_sdk.sandbox.numbering import RecordNumbers
 from hedui_sdk.sandbox.people import Profile
 
 _P = Profile
-_EMPLOYED = {_P.LOW_INCOME: 0.35, _P.NEAR_POVERTY: 0.55, _P.MODEST: 0.8, _P.WELL_OFF: 0.9}
-_WAGE_YUAN = {
-    _P.LOW_INCOME: (900, 1900),
-    _P.NEAR_POVERTY: (1800, 3000),
-    _P.MODEST: (3500, 7500),
-    _P.WELL_OFF: (9000, 30000),
+
+
+@dataclass(frozen=True, slots=True)
+class _Economy:
+    """How likely a member of one profile is to hold each kind of income or asset
+    (probabilities) and how much (ranges in yuan)."""
+
+    employed: float
+    wage_yuan: tuple[int, int]
+    business: float
+    business_monthly_yuan: tuple[int, int]
+    employee_pension: float
+    deposit: float
+    deposit_yuan: tuple[int, int]
+    securities: float
+    insurance: float
+    internet: float
+    wealth_scale: int
+
+
+# fmt: off
+_ECONOMY: dict[Profile, _Economy] = {
+    Profile.LOW_INCOME: _Economy(
+        employed=0.35, wage_yuan=(900, 1900), business=0.06, business_monthly_yuan=(500, 1500),
+        employee_pension=0.35, deposit=0.5, deposit_yuan=(300, 12000), securities=0.01,
+        insurance=0.04, internet=0.3, wealth_scale=1,
+    ),
+    Profile.NEAR_POVERTY: _Economy(
+        employed=0.55, wage_yuan=(1800, 3000), business=0.12, business_monthly_yuan=(1200, 2800),
+        employee_pension=0.55, deposit=0.65, deposit_yuan=(3000, 40000), securities=0.03,
+        insurance=0.1, internet=0.4, wealth_scale=2,
+    ),
+    Profile.MODEST: _Economy(
+        employed=0.8, wage_yuan=(3500, 7500), business=0.15, business_monthly_yuan=(3000, 8000),
+        employee_pension=0.85, deposit=0.85, deposit_yuan=(20000, 250000), securities=0.12,
+        insurance=0.25, internet=0.6, wealth_scale=8,
+    ),
+    Profile.WELL_OFF: _Economy(
+        employed=0.9, wage_yuan=(9000, 30000), business=0.35, business_monthly_yuan=(10000, 60000),
+        employee_pension=0.95, deposit=0.95, deposit_yuan=(150000, 3000000), securities=0.45,
+        insurance=0.55, internet=0.75, wealth_scale=40,
+    ),
 }
-_BUSINESS = {_P.LOW_INCOME: 0.06, _P.NEAR_POVERTY: 0.12, _P.MODEST: 0.15, _P.WELL_OFF: 0.35}
-_BUSINESS_MONTHLY_YUAN = {
-    _P.LOW_INCOME: (500, 1500),
-    _P.NEAR_POVERTY: (1200, 2800),
-    _P.MODEST: (3000, 8000),
-    _P.WELL_OFF: (10000, 60000),
-}
-_EMPLOYEE_PENSION = {_P.LOW_INCOME: 0.35, _P.NEAR_POVERTY: 0.55, _P.MODEST: 0.85, _P.WELL_OFF: 0.95}
-_DEPOSIT = {_P.LOW_INCOME: 0.5, _P.NEAR_POVERTY: 0.65, _P.MODEST: 0.85, _P.WELL_OFF: 0.95}
-_DEPOSIT_YUAN = {
-    _P.LOW_INCOME: (300, 12000),
-    _P.NEAR_POVERTY: (3000, 40000),
-    _P.MODEST: (20000, 250000),
-    _P.WELL_OFF: (150000, 3000000),
-}
-_SECURITIES = {_P.LOW_INCOME: 0.01, _P.NEAR_POVERTY: 0.03, _P.MODEST: 0.12, _P.WELL_OFF: 0.45}
-_INSURANCE = {_P.LOW_INCOME: 0.04, _P.NEAR_POVERTY: 0.1, _P.MODEST: 0.25, _P.WELL_OFF: 0.55}
-_INTERNET = {_P.LOW_INCOME: 0.3, _P.NEAR_POVERTY: 0.4, _P.MODEST: 0.6, _P.WELL_OFF: 0.75}
-_WEALTH_SCALE = {_P.LOW_INCOME: 1, _P.NEAR_POVERTY: 2, _P.MODEST: 8, _P.WELL_OFF: 40}
+# fmt: on
 
 COMPANY_NAMES = ("宏达纺织", "鑫源化工", "华泰建材", "恒通物流", "金穗食品", "鲁星机械", "众诚商贸",
               "海润水产", "永安建筑", "天成电子", "绿源农业", "新华印务")  # fmt: skip
@@ -131,7 +149,7 @@ def person_facts(rng: random.Random, ctx: EconomicContext, plan: MemberPlan) -> 
     ledger = Ledger()
     severe = plan.serious_illness or plan.disability_grade in (1, 2)
     working_age = 18 <= plan.age < 60
-    employed = working_age and not severe and rng.random() < _EMPLOYED[ctx.profile]
+    employed = working_age and not severe and rng.random() < _ECONOMY[ctx.profile].employed
     if employed:
         _employment(rng, ctx, ledger)
     elif working_age and ctx.urban and ctx.profile in (_P.LOW_INCOME, _P.NEAR_POVERTY):
@@ -139,7 +157,7 @@ def person_facts(rng: random.Random, ctx: EconomicContext, plan: MemberPlan) -> 
             _unemployment_benefit(rng, ctx, ledger)
     elif working_age and not ctx.urban and rng.random() < 0.6:
         _resident_pension_contribution(rng, ctx, ledger)
-    if 18 <= plan.age < 70 and not severe and rng.random() < _BUSINESS[ctx.profile]:
+    if 18 <= plan.age < 70 and not severe and rng.random() < _ECONOMY[ctx.profile].business:
         _business(rng, ctx, ledger)
     if plan.age >= 60:
         _pension(rng, ctx, ledger)
@@ -150,7 +168,7 @@ def person_facts(rng: random.Random, ctx: EconomicContext, plan: MemberPlan) -> 
 
 def _employment(rng: random.Random, ctx: EconomicContext, ledger: Ledger) -> None:
     employer = f"{ctx.place}{rng.choice(COMPANY_NAMES)}有限公司"
-    wage = _fen(rng, *_WAGE_YUAN[ctx.profile])
+    wage = _fen(rng, *_ECONOMY[ctx.profile].wage_yuan)
     months = list(ctx.months)
     if rng.random() < 0.25:  # changed jobs or started during the window
         keep = rng.randint(3, len(months) - 1)
@@ -200,7 +218,7 @@ def _resident_pension_contribution(
 
 
 def _pension(rng: random.Random, ctx: EconomicContext, ledger: Ledger) -> None:
-    if ctx.urban and rng.random() < _EMPLOYEE_PENSION[ctx.profile]:
+    if ctx.urban and rng.random() < _ECONOMY[ctx.profile].employee_pension:
         kind = "basic_pension"
         lo, hi = (4500, 9000) if ctx.profile is _P.WELL_OFF else (2000, 5000)
         amount = _fen(rng, lo, hi)
@@ -227,7 +245,7 @@ def _business(rng: random.Random, ctx: EconomicContext, ledger: Ledger) -> None:
         ctx.numbers.next("BIZ"), AssetCategory.BUSINESS, kind, capital,
         details=(("business_name", name), ("registered_year", str(since)), ("status", "active")),
     ))  # fmt: skip
-    monthly = _fen(rng, *_BUSINESS_MONTHLY_YUAN[ctx.profile])
+    monthly = _fen(rng, *_ECONOMY[ctx.profile].business_monthly_yuan)
     for q in range(0, len(ctx.months) - 2, 3):
         start, end = ctx.months[q][0], ctx.months[q + 2][1]
         ledger.add(SourceKind.TAX, IncomeFact(
@@ -238,29 +256,29 @@ def _business(rng: random.Random, ctx: EconomicContext, ledger: Ledger) -> None:
 
 def _financial_assets(rng: random.Random, ctx: EconomicContext, ledger: Ledger, age: int) -> None:
     profile = ctx.profile
-    if rng.random() < _DEPOSIT[profile]:
+    if rng.random() < _ECONOMY[profile].deposit:
         for _ in range(rng.choice((1, 1, 1, 2, 3))):
             kind = "time_deposit" if rng.random() < 0.4 else "demand_deposit"
             ledger.add(SourceKind.BANK, AssetFact(
                 ctx.numbers.next("BANK"), AssetCategory.DEPOSIT, kind,
-                rng.randint(*_DEPOSIT_YUAN[profile]) * 100 + rng.randrange(100),
+                rng.randint(*_ECONOMY[profile].deposit_yuan) * 100 + rng.randrange(100),
                 details=(("bank", rng.choice(BANK_NAMES)),),
             ))  # fmt: skip
-    scale = _WEALTH_SCALE[profile]
-    if rng.random() < _SECURITIES[profile]:
+    scale = _ECONOMY[profile].wealth_scale
+    if rng.random() < _ECONOMY[profile].securities:
         ledger.add(SourceKind.SECURITIES, AssetFact(
             ctx.numbers.next("SEC"), AssetCategory.SECURITIES, "securities_account",
             _fen(rng, 2000, 20000) * scale + rng.randrange(100),
             details=(("broker", rng.choice(_BROKERS)),),
         ))  # fmt: skip
-    if rng.random() < _INSURANCE[profile]:
+    if rng.random() < _ECONOMY[profile].insurance:
         kind = rng.choice(("whole_life", "annuity", "endowment"))
         ledger.add(SourceKind.COMMERCIAL_INSURANCE, AssetFact(
             ctx.numbers.next("INS"), AssetCategory.INSURANCE_CASH_VALUE, kind,
             _fen(rng, 1000, 12000) * scale,
             details=(("insurer", rng.choice(_INSURERS)),),
         ))  # fmt: skip
-    if age < 70 and rng.random() < _INTERNET[profile]:
+    if age < 70 and rng.random() < _ECONOMY[profile].internet:
         ledger.add(SourceKind.INTERNET_FINANCE, AssetFact(
             ctx.numbers.next("NET"), AssetCategory.INTERNET_FINANCE,
             rng.choice(("money_market_fund", "wealth_product")),
