@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from dataclasses import replace
@@ -289,3 +290,32 @@ def test_policy_check_names_the_example_values_in_force(
     assert "example values no document states" in out
     assert "dibao_standard_urban" in out
     assert "linshi_illness_min_multiplier" not in out  # stated by 高政字〔2021〕27号
+
+
+def test_policy_explain_and_assess_name_vehicle_kinds_and_source_states_in_chinese(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case = Path(__file__).parent / "policy_assess_cases" / "c01_three_members_issue_example"
+    golden = Path(__file__).parents[1] / "unit" / "golden" / "policy_test.toml"
+    records = json.loads((case / "records.json").read_text())
+    records["sources"].append({"member_index": 1, "source": "bank", "status": "PENDING"})
+    (tmp_path / "records.json").write_text(json.dumps(records))
+    args = ["policy", "assess", "--household", str(case / "household.json")]
+    args += ["--records", str(tmp_path / "records.json"), "--policy", str(golden)]
+    args += ["--date", "2025-03-10"]
+    assert main([*args, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    payload = base64.b64encode(json.dumps(doc, ensure_ascii=False).encode()).decode()
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"payload": payload, "signatures": []}))
+    assert main(["policy", "explain", str(report)]) == 0
+    explained = capsys.readouterr().out.replace("\n", "")  # the console wraps long lines
+    assert "豁免类型：摩托车、三轮车、残疾人代步车" in explained
+    assert "成员 1 银行存款（待返回）" in explained
+    for raw in ("motorcycle", "disabled_mobility", "PENDING", "NEEDS_REVIEW"):
+        assert raw not in explained
+    # The table names outcomes with the same words as the trace.
+    assert main(args) == 0
+    table = capsys.readouterr().out
+    assert "需人工复核" in explained and "需人工复核" in table
+    assert "NEEDS_REVIEW" not in table

@@ -23,25 +23,14 @@ from rich.text import Text
 
 from verifier import policy
 from verifier.cli.assess_inputs import AssessInputError, parse_day, read_household, read_records
-from verifier.domain.household import HUKOU_LABELS, HukouNature
+from verifier.cli.report_view import coloured
+from verifier.domain.household import HukouNature
+from verifier.domain.labels import BAND_LABELS, HUKOU_LABELS, OUTCOME_LABELS, ROUTE_LABELS, label
 from verifier.domain.money import format_amount
 from verifier.service.assessment import assessment_sections
 
 console = Console(width=None if Console().is_terminal else 140)
 err = Console(stderr=True)
-
-OUTCOMES = {
-    "ELIGIBLE": "[green]符合[/]",
-    "NEEDS_REVIEW": "[yellow]需人工复核[/]",
-    "INELIGIBLE": "[red]不符合[/]",
-}
-BANDS = {
-    "emergency": "急难型",
-    "expense": "支出型",
-    "illness": "支出型（重特大疾病）",
-    "schooling": "支出型（子女就学）",
-}
-ROUTES = {"single_person": "单人户", "tekun": "特困", "patient": "重病患者"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -97,7 +86,7 @@ def _extras(prog: Mapping[str, Any]) -> str:
         out.append(f"渐退 {taper['min']}–{taper['max']} 个月（由审核确认机关在范围内决定）")
     rng = prog.get("range_fen")
     if isinstance(rng, Mapping):
-        band = BANDS.get(str(prog.get("band")), str(prog.get("band")))
+        band = label(BAND_LABELS, prog.get("band"))
         out.append(f"{band} {format_amount(rng['min'])}–{format_amount(rng['max'])}")
         if prog.get("case_by_case"):
             out.append("不是硬性上限：可一事一议提高")
@@ -164,7 +153,7 @@ def render(result: Mapping[str, Any], out: Console) -> None:
     for prog in result["assessments"].values():
         t.add_row(
             str(prog["name"]),
-            OUTCOMES.get(prog["outcome"], prog["outcome"]),
+            coloured(OUTCOME_LABELS, prog["outcome"]),
             f"{format_amount(prog['amount_fen'])}/月"
             if prog.get("amount_fen") is not None
             else "—",
@@ -184,8 +173,8 @@ def render(result: Mapping[str, Any], out: Console) -> None:
             mt.add_row(
                 str(name),
                 str(m["member"]),
-                ROUTES.get(m["route"], m["route"]),
-                OUTCOMES.get(m["outcome"], m["outcome"]),
+                label(ROUTE_LABELS, m["route"]),
+                coloured(OUTCOME_LABELS, m["outcome"]),
                 f"{format_amount(m['amount_fen'])}/月" if m.get("amount_fen") is not None else "—",
             )
         out.print(mt)

@@ -9,33 +9,37 @@ from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
 
-from verifier.domain.household import PURPOSE_LABELS, Purpose
+from verifier.domain.household import Purpose
+from verifier.domain.labels import (
+    OUTCOME_LABELS,
+    PURPOSE_LABELS,
+    RELATION_LABELS,
+    SOURCE_LABELS,
+    SOURCE_STATUS_LABELS,
+    label,
+)
 from verifier.domain.money import format_yuan
-from verifier.domain.outcomes import SOURCE_LABELS
 
-STATUS_LABELS = {
-    "FOUND": "[green]已查到[/]",
-    "NOT_FOUND": "无记录",
-    "FAILED": "[red]查询失败[/]",
-    "PENDING": "[yellow]待返回[/]",
-    "DENIED": "[red]被拒绝[/]",
+_COLOURS: Mapping[str, str] = {
+    "FOUND": "green",
+    "FAILED": "red",
+    "PENDING": "yellow",
+    "DENIED": "red",
+    "ELIGIBLE": "green",
+    "INELIGIBLE": "red",
+    "NEEDS_REVIEW": "yellow",
 }
-RELATION_LABELS = {
-    "applicant": "申请人",
-    "spouse": "配偶",
-    "child": "子女",
-    "parent": "父母",
-    "grandparent": "祖父母",
-    "grandchild": "孙子女",
-    "sibling": "兄弟姐妹",
-    "supporter": "赡养/抚养/扶养人",
-    "other": "其他",
-}
-OUTCOME_LABELS = {
-    "ELIGIBLE": "[green]符合[/]",
-    "INELIGIBLE": "[red]不符合[/]",
-    "NEEDS_REVIEW": "[yellow]需人工复核[/]",
-}
+
+
+def coloured(table: Mapping[str, str], value: object) -> str:
+    """``value``'s Chinese label, in rich markup coloured by what it means."""
+    text = label(table, value)
+    colour = _COLOURS.get(str(value))
+    return f"[{colour}]{text}[/]" if colour else text
+
+
+def _status(value: str) -> str:
+    return coloured(SOURCE_STATUS_LABELS, value) if value in SOURCE_STATUS_LABELS else "—"
 
 
 def render(doc: Mapping[str, Any], key_id: str, console: Console) -> None:
@@ -64,13 +68,13 @@ def render(doc: Mapping[str, Any], key_id: str, console: Console) -> None:
     grid = Table(title="各来源 × 各成员核对状态")
     grid.add_column("来源")
     for m in doc["members"]:
-        relation = RELATION_LABELS.get(m["relation"], m["relation"])
+        relation = label(RELATION_LABELS, m["relation"])
         grid.add_column(f"{m['index']} {m['name_masked']}（{relation}）\n{m['id_number_masked']}")
     status = {(s["member_index"], s["source"]): s["status"] for s in doc["sources"]}
     for src in sources:
         grid.add_row(
             SOURCE_LABELS.get(src, src),
-            *(STATUS_LABELS.get(status.get((m["index"], src), ""), "—") for m in doc["members"]),
+            *(_status(status.get((m["index"], src), "")) for m in doc["members"]),
         )
 
     totals = doc["totals"]
@@ -90,7 +94,7 @@ def render(doc: Mapping[str, Any], key_id: str, console: Console) -> None:
             f.add_row(
                 str(s["member_index"]),
                 SOURCE_LABELS.get(s["source"], s["source"]),
-                STATUS_LABELS[s["status"]],
+                coloured(SOURCE_STATUS_LABELS, s["status"]),
                 s["reason"],
             )
         parts.append(f)
@@ -110,7 +114,7 @@ def render(doc: Mapping[str, Any], key_id: str, console: Console) -> None:
             amount = item.get("amount_fen")
             a.add_row(
                 str(item.get("name") or item.get("program")),
-                OUTCOME_LABELS.get(outcome, outcome),
+                coloured(OUTCOME_LABELS, outcome),
                 format_yuan(amount) if isinstance(amount, int) and amount else "—",
                 reasons,
             )

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from hedui_sdk import AssetCategory
+from verifier.domain.labels import (
+    SOURCE_LABELS,
+    SOURCE_STATUS_LABELS,
+    VEHICLE_KIND_LABELS,
+    asset_label,
+    label,
+)
 from verifier.domain.money import dec_str, yuan
-from verifier.domain.outcomes import SOURCE_LABELS
 from verifier.policy.aggregate import AssetTotals, MissingSource
 from verifier.policy.context import Context, ok, who_of
-from verifier.policy.discrepancies import ASSET_LABELS
 from verifier.policy.findings import Outcome, Reason
 from verifier.policy.specs import P
 from verifier.policy.typed import Named, Param
-
-
-def _asset_label(name: str) -> str:
-    """``deposit`` → ``银行存款``: a category a policy file names, as a reader says it."""
-    return ASSET_LABELS[AssetCategory(name)] if name in set(AssetCategory) else name
 
 
 def asset_reasons(
@@ -35,7 +34,7 @@ def asset_reasons(
     n_months = snap.get(months)
     limit = s * n_months * size
     fin = assets.financial_fen
-    cats = "、".join(map(_asset_label, snap.financial_asset_categories))
+    cats = "、".join(map(asset_label, snap.financial_asset_categories))
     fin_ok = ctx.at_most(fin, limit)
     out.append(
         ctx.reason(
@@ -108,7 +107,7 @@ def asset_reasons(
 
     vmax = snap.vehicle_max_count
     v = assets.vehicles_counted
-    exempt = "、".join(snap.vehicle_exempt_kinds) or "无"
+    exempt = "、".join(label(VEHICLE_KIND_LABELS, k) for k in snap.vehicle_exempt_kinds) or "无"
     out.append(
         ctx.reason(
             f"{rule}.vehicles",
@@ -141,6 +140,10 @@ def asset_reasons(
     return out
 
 
+def _status(value: str) -> str:
+    return label(SOURCE_STATUS_LABELS, value)
+
+
 def completeness_reason(
     ctx: Context, rule: str, missing: tuple[MissingSource, ...], member: int | None = None
 ) -> Reason:
@@ -157,7 +160,7 @@ def completeness_reason(
             member,
         )
     parts = [
-        f"成员 {x.member} {SOURCE_LABELS.get(x.source, x.source)}（{x.status}）" for x in missing
+        f"成员 {x.member} {label(SOURCE_LABELS, x.source)}（{_status(x.status)}）" for x in missing
     ]
     return ctx.reason(
         f"{rule}.completeness",

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from hedui_sdk import AssetCategory, IncomeCategory
+from verifier.domain.labels import ASSET_LABELS, INCOME_LABELS
 from verifier.domain.money import exact_str, fen_text, half_up, yuan
 from verifier.policy.aggregate import Aggregates, Evidence
 from verifier.policy.inputs import AssessmentInput, DeclaredPeriod
@@ -26,23 +27,6 @@ from verifier.policy.snapshot import Snapshot
 from verifier.policy.specs import P
 from verifier.policy.typed import OptionalParam, Param, T
 
-INCOME_LABELS = {
-    IncomeCategory.WAGES: "工资性收入",
-    IncomeCategory.BUSINESS: "经营净收入",
-    IncomeCategory.PROPERTY: "财产净收入",
-    IncomeCategory.TRANSFER: "转移净收入",
-}
-ASSET_LABELS = {
-    AssetCategory.DEPOSIT: "银行存款",
-    AssetCategory.SECURITIES: "证券",
-    AssetCategory.INSURANCE_CASH_VALUE: "商业保险现金价值",
-    AssetCategory.INTERNET_FINANCE: "互联网金融资产",
-    AssetCategory.PROVIDENT_FUND: "住房公积金余额",
-    AssetCategory.VEHICLE: "机动车",
-    AssetCategory.VESSEL: "船舶",
-    AssetCategory.REAL_ESTATE: "不动产",
-    AssetCategory.BUSINESS: "市场主体",
-}
 COUNTED = (AssetCategory.VEHICLE, AssetCategory.VESSEL, AssetCategory.REAL_ESTATE)
 
 

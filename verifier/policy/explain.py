@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from verifier.domain.household import HUKOU_LABELS, HukouNature
+from verifier.domain.household import HukouNature
+from verifier.domain.labels import HUKOU_LABELS, OUTCOME_LABELS, ROUTE_LABELS, label
 from verifier.domain.money import format_amount
 
-OUTCOME_LABELS = {"ELIGIBLE": "符合", "NEEDS_REVIEW": "需人工复核", "INELIGIBLE": "不符合"}
 MARK = {"ELIGIBLE": "✓", "NEEDS_REVIEW": "?", "INELIGIBLE": "✗", None: "·"}
-ROUTES = {"single_person": "单人户", "tekun": "特困", "patient": "重病患者"}
 
 
 def _hukou(v: object) -> str:
@@ -69,7 +68,7 @@ def explain(assessment_json: Mapping[str, Any]) -> str:
     out.append("")
     for key, prog in assessment_json.get("assessments", {}).items():
         outcome = prog.get("outcome")
-        head = f"【{prog.get('name', key)}】{OUTCOME_LABELS.get(outcome, outcome)}"
+        head = f"【{prog.get('name', key)}】{label(OUTCOME_LABELS, outcome)}"
         extras = []
         if prog.get("amount_fen") is not None:
             extras.append(f"参考金额 {format_amount(prog['amount_fen'])}/月")
@@ -95,8 +94,8 @@ def explain(assessment_json: Mapping[str, Any]) -> str:
             out.extend(_reason_lines(r, "  "))
         for m in prog.get("members", []):
             line = (
-                f"  成员 {m.get('member')}（{ROUTES.get(m.get('route'), m.get('route'))}）："
-                f"{OUTCOME_LABELS.get(m.get('outcome'), m.get('outcome'))}"
+                f"  成员 {m.get('member')}（{label(ROUTE_LABELS, m.get('route'))}）："
+                f"{label(OUTCOME_LABELS, m.get('outcome'))}"
             )
             if m.get("amount_fen") is not None:
                 line += f"，参考金额 {format_amount(m['amount_fen'])}/月"

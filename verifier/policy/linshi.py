@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
 from verifier.domain.household import DeductionKind, Purpose
+from verifier.domain.labels import BAND_LABELS, BASE_LABELS
 from verifier.domain.money import times, yuan
 from verifier.policy.checks import asset_reasons, completeness_reason
 from verifier.policy.context import Context, income_line_reason
 from verifier.policy.findings import JsonScalar, Outcome, ProgramResult, worst
 from verifier.policy.specs import LINSHI_BANDS, P
 from verifier.policy.typed import Named, OptionalParam, Param
-
-BAND_LABELS: Mapping[str, str] = {
-    "emergency": "急难型",
-    "expense": "支出型",
-    "illness": "支出型（重特大疾病）",
-    "schooling": "支出型（子女就学）",
-}
-BASE_LABELS: Mapping[str, str] = {"urban": "城市低保月标准", "household": "本户适用的月低保标准"}
 
 
 @dataclass(frozen=True)
