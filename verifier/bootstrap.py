@@ -295,18 +295,25 @@ async def build_app(
             PageTokens.derived(keys.pseudonym_key(), "hedui alert page tokens v1"),
         ),
         changes=make_change_recorder(store, keys),
-        roster=RosterService(store, keys.pseudonym_key()),
+        roster=RosterService(store, keys.pseudonym_key(), scheduler=scheduler),
         scheduler=scheduler,
     )
 
 
 def recheck_starter(service: VerificationService) -> StartCheck:
     """Roster re-checks start through the same intake as an interactive check, in the
-    batch lane: an interactive or urgent check is never queued behind them."""
+    batch lane (an interactive or urgent check is never queued behind them), or urgent
+    when staff asked for one so; outside the per-user volume limit (origin roster)."""
 
-    async def start(caller: Caller, draft: RequestDraft, wait_until: float) -> StartedCheck:
+    async def start(
+        caller: Caller, draft: RequestDraft, wait_until: float, urgent: bool
+    ) -> StartedCheck:
         view = await service.create(
-            caller, draft, wait=True, wait_until=wait_until, terms=CheckTerms.batch()
+            caller,
+            draft,
+            wait=True,
+            wait_until=wait_until,
+            terms=CheckTerms.roster(urgent=urgent),
         )
         return StartedCheck(view.record.id, view.record.latest_version >= 1)
 

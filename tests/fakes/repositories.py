@@ -50,6 +50,7 @@ from verifier.domain.ports import (
     VerificationRecord,
     VerificationRepository,
 )
+from verifier.domain.ports.terms import CheckOrigin
 
 ZERO = bytes(32)
 
@@ -96,12 +97,14 @@ class InMemoryVerifications(VerificationRepository):
         return None
 
     async def count_since(self, caller_system: str, caller_user: str, since: datetime) -> int:
+        terms = self._t.batches.terms
         return sum(
             1
-            for row in self._t.verifications.values()
+            for vid, row in self._t.verifications.items()
             if row.record.caller_system == caller_system
             and row.record.caller_user == caller_user
             and row.record.created_at >= since
+            and (vid not in terms or terms[vid].origin is CheckOrigin.INTERACTIVE)
         )
 
     async def load_request(self, verification_id: str) -> VerificationRequest:

@@ -55,7 +55,11 @@ class RosterTables:
 
 def _job_of(t: RosterTables, entry_id: str, cycle: date | None) -> JobRow | None:
     return next(
-        (j for j in t.jobs.values() if j.job.entry_id == entry_id and j.job.cycle_due == cycle),
+        (
+            j
+            for j in t.jobs.values()
+            if j.job.entry_id == entry_id and j.job.cycle_due == cycle and not j.job.on_demand
+        ),
         None,
     )
 
@@ -258,6 +262,27 @@ class InMemoryRechecks(RecheckRepository):
             self._t.jobs[job.id] = replace(j, job=job, lease_owner=owner, lease_until=until)
             out.append(job)
         return out
+
+    async def add_on_demand(
+        self, job: RecheckJob, owner: str, now: datetime, until: datetime
+    ) -> bool:
+        if any(j.job.request_id == job.request_id for j in self._t.jobs.values()):
+            return False
+        stored = replace(job, state=JobState.PENDING, attempts=1, on_demand=True)
+        self._t.jobs[job.id] = JobRow(stored, lease_owner=owner, lease_until=until)
+        return True
+
+    async def take(
+        self, job_id: str, owner: str, now: datetime, until: datetime
+    ) -> RecheckJob | None:
+        j = self._t.jobs.get(job_id)
+        if j is None or j.job.state is not JobState.PENDING:
+            return None
+        if not (self._leasable(j, now) or j.lease_owner == owner):
+            return None
+        job = replace(j.job, attempts=j.job.attempts + 1)
+        self._t.jobs[job_id] = replace(j, job=job, lease_owner=owner, lease_until=until)
+        return job
 
     def _held(self, job_id: str, owner: str) -> JobRow | None:
         j = self._t.jobs.get(job_id)

@@ -37,6 +37,7 @@ from verifier.domain.ports import (
     UnitOfWork,
     VerificationRecord,
 )
+from verifier.domain.ports.terms import CheckOrigin, VerificationTerms
 from verifier.storage.engine import open_database
 from verifier.storage.sealing import Sealer
 from verifier.storage.uow import SqlStore
@@ -123,6 +124,22 @@ async def test_a_verification_comes_back_as_stored_and_a_second_of_its_request_c
     async with store.unit_of_work(write=True) as uow:
         with pytest.raises(Conflict):
             await uow.verifications.add(a_record("v-2"), request, "SQ-1", run_lease=("owner-a", T0))
+
+
+async def test_the_volume_count_holds_interactive_checks_only(store: Store) -> None:
+    origins = {"v-1": None, "v-2": CheckOrigin.INTERACTIVE, "v-3": CheckOrigin.BATCH,
+               "v-4": CheckOrigin.ROSTER}  # fmt: skip
+    for i, (vid, origin) in enumerate(origins.items()):
+        await add_verification(store, vid, f"req-{i}")
+        if origin is not None:  # v-1 is from before terms were kept: interactive
+            async with store.unit_of_work(write=True) as uow:
+                await uow.terms.add(VerificationTerms(vid, False, None, None, origin=origin))
+                await uow.commit()
+    async with store.unit_of_work(write=False) as uow:
+        assert await uow.verifications.count_since("sys-a", "worker-1", T0) == 2
+        assert (await uow.terms.get("v-4")) == VerificationTerms(
+            "v-4", False, None, None, origin=CheckOrigin.ROSTER
+        )
 
 
 async def test_state_changes_and_an_uncommitted_unit_leaves_nothing(store: Store) -> None:

@@ -25,6 +25,7 @@ from verifier.domain.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    ResourceExhausted,
 )
 from verifier.domain.household import MemberDraft, Relation, RequestDraft
 from verifier.domain.ports import Caller, UnitOfWork
@@ -172,23 +173,51 @@ async def test_the_runner_takes_each_item_to_a_final_state_and_completes_the_bat
             ItemDraft("item-9", draft(8)),  # the key of a check made for another household
             *items(1),
             ItemDraft("item-2", draft(2, region="341824")),  # outside the caller's regions
-            *items(3),  # past the volume limit of 2 checks a day
+            *items(3),  # past the per-user limit of 2 checks a day: batches are not held to it
         ],
     )
     while await runner.tick():
         await runner.drain()
     done = await svc.get(WORKER, view.record.id)
     assert done.record.state is BatchState.DONE
-    assert done.counts == BatchCounts(done=1, refused=1, denied=2)
+    assert done.counts == BatchCounts(done=2, refused=1, denied=1)
     assert [(r.index, r.state, r.reason) for r in done.refusals] == [
         (0, ItemState.REFUSED, ""),
         (2, ItemState.DENIED, "OUT_OF_REGION"),
-        (3, ItemState.DENIED, "VOLUME_LIMIT"),
     ]
     assert [v.field for v in done.refusals[0].violations] == ["items[0].item_key"]
     events = await outbox(store, EventType.BATCH_COMPLETED)
     assert len(events) == 2
     assert {dict(e.data)["batch_id"] for e in events} == {first.record.id, view.record.id}
+    await service.aclose()
+
+
+async def test_a_batch_past_the_per_user_limit_runs_whole_and_interactive_checks_are_still_held() -> (
+    None
+):
+    store = InMemoryStore()
+    service = rig(store, volume_soft=2, volume_hard=3)
+    svc = BatchService(store, KEY)
+    runner = BatchRunner(store, service, svc.notices, concurrency=2)
+    view = await svc.submit(WORKER, "batch-1", items(1, 2, 3, 4, 5, 6))
+    while await runner.tick():
+        await runner.drain()
+    done = await svc.get(WORKER, view.record.id)
+    assert done.counts == BatchCounts(done=6)
+    # The batch's six checks are the batch's: the same user's interactive checks still
+    # have their three, and the fourth is refused.
+    for seq in (7, 8, 9):
+        await service.create(WORKER, replace(draft(seq), request_id=f"r-{seq}"), wait=True)
+    with pytest.raises(ResourceExhausted) as refused:
+        await service.create(WORKER, replace(draft(10), request_id="r-10"), wait=True)
+    assert refused.value.reason == "VOLUME_LIMIT"
+    origins = [e["details"]["origin"] for e in store.entries()
+               if e["action"] == "authorize" and e["outcome"] == "allow"]  # fmt: skip
+    assert origins == ["batch"] * 6 + ["interactive"] * 3
+    # Only the interactive ones count towards the soft limit's anomaly and the refusal's.
+    anomalies = [e["details"]["checks_in_window"] for e in store.entries()
+                 if e["action"] == "anomaly"]  # fmt: skip
+    assert anomalies == [2, 4]
     await service.aclose()
 
 

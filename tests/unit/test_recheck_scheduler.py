@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -22,7 +22,9 @@ from tests.helpers import household_draft
 from tests.roster import entry_draft, member_ids
 from verifier.bootstrap import recheck_starter
 from verifier.domain.caller import Caller
+from verifier.domain.errors import ResourceExhausted
 from verifier.domain.household import Purpose, Relation, RequestDraft, default_window
+from verifier.domain.ports.terms import CheckOrigin
 from verifier.domain.roster import (
     CheckOutcome,
     JobState,
@@ -60,9 +62,11 @@ class Rig:
         the check is recorded, before the scheduler hears of it."""
         real = recheck_starter(self.service)
 
-        async def start(caller: Caller, draft: RequestDraft, wait_until: float) -> StartedCheck:
+        async def start(
+            caller: Caller, draft: RequestDraft, wait_until: float, urgent: bool
+        ) -> StartedCheck:
             self.starts.append(draft)
-            started = await real(caller, draft, wait_until)
+            started = await real(caller, draft, wait_until, urgent)
             if fail_after:
                 raise RuntimeError("the process died before it noted the start")
             return started
@@ -107,8 +111,7 @@ class Rig:
         return [j.job for j in self.store.tables.roster.jobs.values()]
 
 
-@pytest.fixture
-async def rig() -> AsyncIterator[Rig]:
+def make_rig(volume_soft: int = 100_000, volume_hard: int = 100_000) -> Rig:
     store = InMemoryStore()
     service = VerificationService(
         store=store,
@@ -117,12 +120,17 @@ async def rig() -> AsyncIterator[Rig]:
         pseudonym_key=KEY,
         deadline_seconds=5.0,
         consents=RegistryConsentGate(),
-        volume_hard=100_000,
-        volume_soft=100_000,
+        volume_hard=volume_hard,
+        volume_soft=volume_soft,
     )
-    r = Rig(store, service, RosterService(store, KEY), ConsentService(store, KEY))
+    return Rig(store, service, RosterService(store, KEY), ConsentService(store, KEY))
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[Rig]:
+    r = make_rig()
     yield r
-    await service.aclose()
+    await r.service.aclose()
 
 
 async def test_a_due_household_is_rechecked_once_and_its_cycle_moves_on(rig: Rig) -> None:
@@ -317,7 +325,37 @@ async def test_rechecks_are_started_in_the_batch_lane() -> None:
 
             return View()
 
-    started = await recheck_starter(Service())(WORKER, household_draft(), 0.0)  # type: ignore[arg-type]
+    started = await recheck_starter(Service())(WORKER, household_draft(), 0.0, False)  # type: ignore[arg-type]
     assert started == StartedCheck("v-1", True)
-    [kw] = seen
+    await recheck_starter(Service())(WORKER, household_draft(), 0.0, True)  # type: ignore[arg-type]
+    [kw, urgent] = seen
     assert kw["terms"].lane is Lane.BATCH and kw["terms"].batch_id is None and kw["wait"]
+    # Outside the per-user volume limit, from what hedui recorded, not from the request.
+    assert kw["terms"].origin is CheckOrigin.ROSTER
+    # A re-check staff asked for urgently runs in the urgent lane, still of the roster.
+    assert urgent["terms"].lane is Lane.URGENT and urgent["terms"].origin is CheckOrigin.ROSTER
+
+
+async def test_a_cycle_larger_than_the_per_user_limit_runs_whole() -> None:
+    rig = make_rig(volume_soft=2, volume_hard=3)
+    refs = [f"HH-{i}" for i in range(1, 7)]
+    for ref in refs:
+        await rig.register(ref)
+    await rig.roster.import_entries(
+        WORKER, [entry_draft(ref, last_check=LAST_YEAR) for ref in refs]
+    )
+    scheduler = rig.scheduler()
+    while await scheduler.tick():
+        pass
+    assert [j.state for j in rig.jobs()] == [JobState.DONE] * 6
+    assert len(rig.verifications()) == 6
+    # No refusal and no volume anomaly for the roster's checks: they are the roster's.
+    assert [e for e in rig.store.entries() if e["outcome"] == "deny"] == []
+    assert rig.entries("anomaly") == []
+    # A person at the same system is still held to the limit.
+    for i in range(3):
+        await rig.service.create(WORKER, replace(rig.starts[i], request_id=f"r-{i}"), wait=True)
+    with pytest.raises(ResourceExhausted) as refused:
+        await rig.service.create(WORKER, replace(rig.starts[3], request_id="r-3"), wait=True)
+    assert refused.value.reason == "VOLUME_LIMIT"
+    await rig.service.aclose()

@@ -45,6 +45,7 @@ from verifier.domain.ports import (
     VerificationRecord,
     VerificationTerms,
 )
+from verifier.domain.ports.terms import CheckOrigin
 from verifier.domain.time_limits import Due
 from verifier.domain.vocabulary import AuditAction
 from verifier.service.audit_trail import (
@@ -107,6 +108,7 @@ class _Check:
             self.due.date if self.due else None,
             self.due.at if self.due else None,
             self.terms.batch_id,
+            origin=self.terms.origin,
         )
 
 
@@ -309,11 +311,17 @@ class Intake:
                 ]
             )
             return IntentResult(PermissionDenied(refusal.reason, refusal.message))
-        recent = await uow.verifications.count_since(
-            check.caller.system, check.caller.user, now - timedelta(hours=VOLUME_WINDOW_HOURS)
-        )
-        anomaly = self._volume_anomaly(actor, request, refs, recent)
-        if recent >= self._volume_hard:
+        # The per-user limit is for people: a batch is bounded by its size and the roster
+        # by its households. The origin is hedui's own record, not a request field.
+        interactive = check.terms.origin is CheckOrigin.INTERACTIVE
+        recent = 0
+        anomaly: list[EntryDraft] = []
+        if interactive:
+            recent = await uow.verifications.count_since(
+                check.caller.system, check.caller.user, now - timedelta(hours=VOLUME_WINDOW_HOURS)
+            )
+            anomaly = self._volume_anomaly(actor, request, refs, recent)
+        if interactive and recent >= self._volume_hard:
             # The refusal is recorded and committed; the caller is told after.
             await uow.audit.append(
                 [
@@ -341,7 +349,7 @@ class Intake:
         await uow.terms.add(check.stored_terms())
         await uow.audit.append(
             [
-                *(anomaly if recent + 1 == self._volume_soft else []),
+                *(anomaly if interactive and recent + 1 == self._volume_soft else []),
                 EntryDraft(
                     actor=actor,
                     action=AuditAction.AUTHORIZE.value,
@@ -354,6 +362,7 @@ class Intake:
                     details={
                         "authorization_id": request.authorization_id,
                         "purposes": [p.value for p in request.purposes],
+                        "origin": check.terms.origin.value,
                     },
                 ),
                 EntryDraft(

@@ -260,7 +260,11 @@ class Runner:
             stored = await uow.terms.get(vid) if record else None
         if record is None or request is None or record.state is not VerificationState.RUNNING:
             return
-        terms = CheckTerms.resumed(stored.urgent, stored.batch_id) if stored else CheckTerms()
+        terms = (
+            CheckTerms.resumed(stored.urgent, stored.batch_id, stored.origin)
+            if stored
+            else CheckTerms()
+        )
         actor = requester_of(record)
         kinds = request.sources or self._fanout.configured
         async with self._store.unit_of_work(write=True) as uow:

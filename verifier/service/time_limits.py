@@ -24,6 +24,7 @@ import structlog
 from audit.entry import EntryDraft
 from verifier import policy
 from verifier.domain.ports import Store, UnitOfWork
+from verifier.domain.ports.terms import CheckOrigin
 from verifier.domain.time_limits import Due, TimeLimits, due_for
 from verifier.domain.vocabulary import AuditAction
 from verifier.domain.webhooks import verification_overdue
@@ -43,10 +44,12 @@ def _utcnow() -> datetime:
 @dataclass(frozen=True, slots=True)
 class CheckTerms:
     """How a check is to be run: its lane at every source, whether it is urgent (急难),
-    and the batch that started it."""
+    the batch that started it, and what started it (set by hedui's own use cases, never
+    from a request field)."""
 
     lane: Lane = Lane.INTERACTIVE
     batch_id: str | None = None
+    origin: CheckOrigin = CheckOrigin.INTERACTIVE
 
     @property
     def urgent(self) -> bool:
@@ -58,15 +61,24 @@ class CheckTerms:
 
     @classmethod
     def batch(cls, batch_id: str | None = None) -> CheckTerms:
-        """A batch item's (``batch_id``) or a scheduled re-check's (no batch)."""
-        return cls(Lane.BATCH, batch_id)
+        """A batch item's."""
+        return cls(Lane.BATCH, batch_id, CheckOrigin.BATCH)
 
     @classmethod
-    def resumed(cls, urgent: bool, batch_id: str | None) -> CheckTerms:
+    def roster(cls, *, urgent: bool = False) -> CheckTerms:
+        """A roster re-check's: in the batch lane, or urgent when staff asked for one."""
+        return cls(Lane.URGENT if urgent else Lane.BATCH, None, CheckOrigin.ROSTER)
+
+    @classmethod
+    def resumed(
+        cls, urgent: bool, batch_id: str | None, origin: CheckOrigin = CheckOrigin.INTERACTIVE
+    ) -> CheckTerms:
         """The terms of a check run again after its process died, from what was stored."""
         if urgent:
-            return cls(Lane.URGENT, batch_id)
-        return cls(Lane.BATCH if batch_id else Lane.INTERACTIVE, batch_id)
+            return cls(Lane.URGENT, batch_id, origin)
+        if batch_id or origin is not CheckOrigin.INTERACTIVE:
+            return cls(Lane.BATCH, batch_id, origin)
+        return cls(Lane.INTERACTIVE, batch_id, origin)
 
 
 @functools.lru_cache(maxsize=256)

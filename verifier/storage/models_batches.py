@@ -87,3 +87,5 @@ class VerificationTermsRow(Base):
     due_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     batch_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     overdue_flagged_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # What started the check (CheckOrigin): the volume limit counts interactive ones.
+    origin: Mapped[str] = mapped_column(String(16), default="interactive")

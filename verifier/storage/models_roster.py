@@ -77,9 +77,11 @@ class RecheckJobRow(Base):
 
     __tablename__ = "recheck_jobs"
     __table_args__ = (
-        UniqueConstraint("entry_id", "cycle_due"),
         Index("ix_recheck_jobs_state", "state", "lease_until"),
-        Index("ix_recheck_jobs_request", "request_id"),
+        # The request id is derived from (entry, cycle) for a cycle's job and from
+        # (entry, system, request id) for one asked for now: unique, one job each.
+        Index("ix_recheck_jobs_request", "request_id", unique=True),
+        Index("ix_recheck_jobs_entry_cycle", "entry_id", "cycle_due"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -92,6 +94,9 @@ class RecheckJobRow(Base):
     verification_id: Mapped[str] = mapped_column(String(36), default="")
     reason: Mapped[str] = mapped_column(String(256), default="")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Asked for now by staff (RecheckRosterEntry), not a cycle's; and in the urgent lane.
+    on_demand: Mapped[bool] = mapped_column(Boolean, default=False)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     not_before: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, Select, and_, exists, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +34,8 @@ def _job(row: RecheckJobRow) -> RecheckJob:
         attempts=row.attempts,
         verification_id=row.verification_id,
         reason=row.reason,
+        on_demand=row.on_demand,
+        urgent=row.urgent,
     )
 
 
@@ -49,6 +51,7 @@ class SqlRechecks(RecheckRepository):
             ~exists().where(
                 RecheckJobRow.entry_id == RosterEntryRow.id,
                 RecheckJobRow.cycle_due == RosterEntryRow.next_due_date,
+                RecheckJobRow.on_demand.is_(false()),
             ),
         )
 
@@ -119,7 +122,7 @@ class SqlRechecks(RecheckRepository):
                 result = await self._session.execute(
                     insert(RecheckJobRow)
                     .values(row)
-                    .on_conflict_do_nothing(index_elements=["entry_id", "cycle_due"])
+                    .on_conflict_do_nothing(index_elements=["request_id"])
                     .returning(RecheckJobRow.id)
                 )
                 if result.first() is not None:
@@ -161,6 +164,61 @@ class SqlRechecks(RecheckRepository):
                 r.updated_at = now
             await self._session.flush()
             return [_job(r) for r in rows]
+
+    async def add_on_demand(
+        self, job: RecheckJob, owner: str, now: datetime, until: datetime
+    ) -> bool:
+        postgres = self._session.get_bind().dialect.name == "postgresql"
+        insert = pg_insert if postgres else sqlite_insert
+        async with guard():
+            result = await self._session.execute(
+                insert(RecheckJobRow)
+                .values(
+                    id=job.id,
+                    entry_id=job.entry_id,
+                    region=job.region,
+                    household_ref=job.household_ref,
+                    cycle_due=job.cycle_due,
+                    state=_PENDING,
+                    request_id=job.request_id,
+                    verification_id="",
+                    reason="",
+                    attempts=1,
+                    on_demand=True,
+                    urgent=job.urgent,
+                    lease_owner=owner,
+                    lease_until=until,
+                    created_at=now,
+                    updated_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["request_id"])
+                .returning(RecheckJobRow.id)
+            )
+            return result.first() is not None
+
+    async def take(
+        self, job_id: str, owner: str, now: datetime, until: datetime
+    ) -> RecheckJob | None:
+        async with guard():
+            row = (
+                await self._session.execute(
+                    select(RecheckJobRow)
+                    .where(
+                        RecheckJobRow.id == job_id,
+                        or_(self._leasable(now), RecheckJobRow.lease_owner == owner),
+                        RecheckJobRow.state == _PENDING,
+                    )
+                    .with_for_update(skip_locked=True)
+                )
+            ).scalar_one_or_none()
+            if row is None:
+                return None
+            row.lease_owner = owner
+            row.lease_until = until
+            row.attempts += 1
+            row.updated_at = now
+            await self._session.flush()
+            return _job(row)
 
     async def _held(self, job_id: str, owner: str, **values: object) -> bool:
         async with guard():
@@ -258,6 +316,7 @@ class SqlRechecks(RecheckRepository):
                 .where(
                     RecheckJobRow.entry_id == entry_id,
                     RecheckJobRow.cycle_due == cycle_due,
+                    RecheckJobRow.on_demand.is_(false()),
                     RecheckJobRow.state.in_(
                         (JobState.REAUTHORIZATION_NEEDED.value, JobState.FAILED.value)
                     ),
@@ -280,7 +339,9 @@ class SqlRechecks(RecheckRepository):
             row = (
                 await self._session.execute(
                     select(RecheckJobRow).where(
-                        RecheckJobRow.entry_id == entry_id, RecheckJobRow.cycle_due == cycle_due
+                        RecheckJobRow.entry_id == entry_id,
+                        RecheckJobRow.cycle_due == cycle_due,
+                        RecheckJobRow.on_demand.is_(false()),
                     )
                 )
             ).scalar_one_or_none()

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import Select, and_, delete, insert, or_, select, tuple_
+from sqlalchemy import Select, and_, delete, false, insert, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verifier.domain.household import Declaration, HukouNature, Member, Purpose
@@ -88,6 +88,7 @@ class SqlRoster(RosterRepository):
             and_(
                 RecheckJobRow.entry_id == RosterEntryRow.id,
                 RecheckJobRow.cycle_due == RosterEntryRow.next_due_date,
+                RecheckJobRow.on_demand.is_(false()),
             ),
         )
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from verifier.domain.outcomes import VerificationState
 from verifier.domain.ports.terms import (
+    CheckOrigin,
     ListedVerification,
     TermsRepository,
     VerificationQuery,
@@ -33,6 +34,7 @@ def _terms(row: VerificationTermsRow) -> VerificationTerms:
         due_at=row.due_at,
         batch_id=row.batch_id,
         overdue_flagged_at=row.overdue_flagged_at,
+        origin=CheckOrigin(row.origin),
     )
 
 
@@ -64,6 +66,7 @@ class SqlTerms(TermsRepository):
                     due_at=terms.due_at,
                     batch_id=terms.batch_id,
                     overdue_flagged_at=terms.overdue_flagged_at,
+                    origin=terms.origin.value,
                 )
             )
 

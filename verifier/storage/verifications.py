@@ -6,15 +6,17 @@ import json
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verifier.domain.household import VerificationRequest, request_from_json, request_to_json
 from verifier.domain.outcomes import Completeness, VerificationState
 from verifier.domain.ports import VerificationRecord, VerificationRepository
+from verifier.domain.ports.terms import CheckOrigin
 from verifier.storage.guard import guard
 from verifier.storage.models import VerificationRow
+from verifier.storage.models_batches import VerificationTermsRow
 from verifier.storage.sealing import Sealer
 
 
@@ -119,10 +121,19 @@ class SqlVerifications(VerificationRepository):
             n = await self._session.execute(
                 select(func.count())
                 .select_from(VerificationRow)
+                .outerjoin(
+                    VerificationTermsRow,
+                    VerificationTermsRow.verification_id == VerificationRow.id,
+                )
                 .where(
                     VerificationRow.caller_system == caller_system,
                     VerificationRow.caller_user == caller_user,
                     VerificationRow.created_at >= since,
+                    # A check from before terms were kept counts as interactive.
+                    or_(
+                        VerificationTermsRow.origin.is_(None),
+                        VerificationTermsRow.origin == CheckOrigin.INTERACTIVE.value,
+                    ),
                 )
             )
             return int(n.scalar_one())

@@ -45,6 +45,21 @@ class RecheckRepository(abc.ABC):
         """PENDING jobs nobody holds, due first, leased to ``owner`` until ``until``."""
 
     @abc.abstractmethod
+    async def add_on_demand(
+        self, job: RecheckJob, owner: str, now: datetime, until: datetime
+    ) -> bool:
+        """A job asked for now, created PENDING and leased to ``owner`` until ``until``
+        (so no other process starts it meanwhile). False when a job with its request id
+        exists already (nothing is written)."""
+
+    @abc.abstractmethod
+    async def take(
+        self, job_id: str, owner: str, now: datetime, until: datetime
+    ) -> RecheckJob | None:
+        """Lease this job to ``owner`` if it is PENDING and nobody else holds it (or the
+        holder's lease expired); None otherwise."""
+
+    @abc.abstractmethod
     async def started(self, job_id: str, owner: str, verification_id: str, now: datetime) -> bool:
         """The job's check exists: STARTED with its verification, lease released. False
         if ``owner`` no longer holds the job."""
@@ -79,7 +94,8 @@ class RecheckRepository(abc.ABC):
         entry names a new 授权书, or was corrected)."""
 
     @abc.abstractmethod
-    async def for_cycle(self, entry_id: str, cycle_due: date) -> RecheckJob | None: ...
+    async def for_cycle(self, entry_id: str, cycle_due: date) -> RecheckJob | None:
+        """The job of that cycle (never one asked for now)."""
 
     @abc.abstractmethod
     async def for_request(self, request_id: str) -> RecheckJob | None:

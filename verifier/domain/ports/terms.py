@@ -12,9 +12,22 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 
 from verifier.domain.outcomes import VerificationState
 from verifier.domain.ports.verifications import VerificationRecord
+
+
+class CheckOrigin(StrEnum):
+    """What started a check, recorded with its intent by hedui itself (never taken from
+    a request): the per-user volume limit counts interactive checks only."""
+
+    INTERACTIVE = "interactive"
+    """CreateVerification: a person asked."""
+    BATCH = "batch"
+    """A batch item (bounded by its batch's size)."""
+    ROSTER = "roster"
+    """A roster re-check, scheduled or asked for now (bounded by the roster)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +41,7 @@ class VerificationTerms:
     batch_id: str | None = None
     overdue_flagged_at: datetime | None = None
     """When the overdue scan first found it overdue (and told subscribers)."""
+    origin: CheckOrigin = CheckOrigin.INTERACTIVE
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,7 +58,9 @@ class VerificationRepository(abc.ABC):
 
     @abc.abstractmethod
     async def count_since(self, caller_system: str, caller_user: str, since: datetime) -> int:
-        """How many verifications this user started since ``since``."""
+        """How many interactive verifications (origin ``interactive``, or from before
+        origins were kept) this user started since ``since``: batch items and roster
+        re-checks are bounded otherwise."""
 
     @abc.abstractmethod
     async def load_request(self, verification_id: str) -> VerificationRequest:

@@ -32,6 +32,7 @@ from verifier.domain.roster.recheck import (
     LastCheck,
     RecheckJob,
     RecheckState,
+    recheck_now_request_id,
     recheck_request_id,
     recheck_state,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "first_working_day",
     "household_from_json",
     "household_to_json",
+    "recheck_now_request_id",
     "recheck_request_id",
     "recheck_state",
     "validate_entry",

@@ -19,6 +19,7 @@ __all__ = [
     "LastCheck",
     "RecheckJob",
     "RecheckState",
+    "recheck_now_request_id",
     "recheck_request_id",
     "recheck_state",
 ]
@@ -82,6 +83,10 @@ class RecheckJob:
     attempts: int
     verification_id: str = ""
     reason: str = ""
+    on_demand: bool = False
+    """Asked for now by staff (out of cycle); ``cycle_due`` is then the day it was asked."""
+    urgent: bool = False
+    """Run in the urgent lane (asked for now with ``urgent``)."""
 
 
 _LETTERS = str.maketrans("0123456789abcdef", "abcdefghijklmnop")
@@ -92,6 +97,13 @@ def recheck_request_id(entry_id: str, cycle_due: date) -> str:
     asked for. Letters only, so it can never look like a resident ID number (the
     request id lands in the audit log)."""
     digest = hashlib.sha256(f"{entry_id}:{cycle_due.isoformat()}".encode()).hexdigest()
+    return "recheck-" + digest[:40].translate(_LETTERS)
+
+
+def recheck_now_request_id(entry_id: str, system: str, request_id: str) -> str:
+    """The request id of a re-check asked for now: the same for every retry of the
+    asking request (the calling system's ``request_id``), never a cycle's."""
+    digest = hashlib.sha256(f"{entry_id}:now:{system}:{request_id}".encode()).hexdigest()
     return "recheck-" + digest[:40].translate(_LETTERS)
 
 

@@ -25,6 +25,7 @@ from verifier.domain.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    Unavailable,
 )
 from verifier.domain.household import Declaration, Member, Purpose
 from verifier.domain.ports import (
@@ -50,7 +51,9 @@ from verifier.domain.roster import (
 from verifier.domain.vocabulary import AuditAction, Role
 from verifier.service.authorize import in_regions
 from verifier.service.roster.pages import PageTokens
+from verifier.service.roster.recheck_now import RecheckNow, RecheckStarted
 from verifier.service.roster.schedule import schedule_for
+from verifier.service.roster.scheduler import RecheckScheduler
 from verifier.signing.jcs import canonical_bytes
 
 __all__ = [
@@ -139,17 +142,41 @@ class _Plan:
 
 class RosterService:
     def __init__(
-        self, store: Store, pseudonym_key: bytes, clock: Callable[[], datetime] = _utcnow
+        self,
+        store: Store,
+        pseudonym_key: bytes,
+        clock: Callable[[], datetime] = _utcnow,
+        *,
+        scheduler: RecheckScheduler | None = None,
     ) -> None:
         self._store = store
         self._pkey = pseudonym_key
         self._clock = clock
         self._pages = PageTokens(pseudonym_key, "roster")
+        self._now = (
+            RecheckNow(self, scheduler, lease_seconds=scheduler.lease_seconds, clock=clock)
+            if scheduler is not None
+            else None
+        )
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    async def recheck(
+        self, caller: Caller, household_ref: str, region: str, request_id: str, *, urgent: bool
+    ) -> RecheckStarted:
+        """Re-check an entry now, out of its cycle (see :mod:`.recheck_now`)."""
+        if self._now is None:
+            raise Unavailable("this server runs no re-check scheduler")
+        return await self._now.recheck(caller, household_ref, region, request_id, urgent=urgent)
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
     def _actor(caller: Caller) -> Actor:
         return Actor(caller.system, caller.user, caller.role, caller.region_label())
+
+    actor = _actor
 
     def _refs(self, members: Sequence[Member]) -> tuple[str, ...]:
         return tuple(
@@ -201,6 +228,10 @@ class RosterService:
         if not in_regions(region, caller.regions):
             await self._deny(caller, action, "OUT_OF_REGION", {**details, "region": region})
             raise PermissionDenied("OUT_OF_REGION", f"region {region} is outside the caller's")
+
+    # The re-check-now use case refuses roles and regions as the others do.
+    check_role = _role
+    check_region = _region
 
     # ------------------------------------------------------------------ import
     async def import_entries(

@@ -65,7 +65,7 @@ from verifier.service.background import run_rounds
 from verifier.service.monitoring.raising import AlertRaiser
 from verifier.service.roster.schedule import schedule_for
 
-__all__ = ["SCHEDULER_USER", "RecheckScheduler", "StartCheck", "StartedCheck"]
+__all__ = ["SCHEDULER_USER", "RecheckScheduler", "RunResult", "StartCheck", "StartedCheck"]
 
 log = structlog.get_logger("hedui.roster.scheduler")
 
@@ -82,9 +82,19 @@ class StartedCheck:
     """Whether its first report was released before the start returned."""
 
 
-StartCheck = Callable[[Caller, RequestDraft, float], Awaitable[StartedCheck]]
-"""Start a check through the intake use case, waiting at most until the monotonic
-instant given for its first report."""
+StartCheck = Callable[[Caller, RequestDraft, float, bool], Awaitable[StartedCheck]]
+"""Start a check through the intake use case (urgent or not), waiting at most until the
+monotonic instant given for its first report."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """Where starting a job left it: STARTED with its check, a state without a check
+    (REAUTHORIZATION_NEEDED, FAILED, CANCELLED) and why, or PENDING (tried later)."""
+
+    state: JobState
+    verification_id: str = ""
+    reason: str = ""
 
 
 def _utcnow() -> datetime:
@@ -128,6 +138,7 @@ class RecheckScheduler:
         self._alerts = alerts
         self._batch = batch
         self._lease = timedelta(seconds=lease_seconds)
+        self.lease_seconds = lease_seconds
         self._wait = wait_seconds
         self._retry = retry_seconds
         self._clock = clock
@@ -229,14 +240,14 @@ class RecheckScheduler:
     # ------------------------------------------------------------------ starting
     async def _guarded(self, job: RecheckJob) -> None:
         try:
-            await self._run(job)
+            await self.run_job(job)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             # The lease expires and this or another replica tries again.
             log.warning("recheck_start_failed", job_id=job.id, error=type(exc).__name__)
 
-    async def _consent(
+    async def consent(
         self, uow: UnitOfWork, number: str, today: date
     ) -> tuple[ConsentRecord | None, str, str]:
         """The 授权书 to use (following supersession to the household's newer one) and,
@@ -294,7 +305,10 @@ class RecheckScheduler:
             current_programs=record.programs,
         )
 
-    async def _run(self, job: RecheckJob) -> None:
+    async def run_job(self, job: RecheckJob, wait_seconds: float | None = None) -> RunResult:
+        """Start a job this process holds: its check through the intake, or the reason it
+        is not run. ``wait_seconds``: how long to wait for the first report (default: the
+        scheduler's wait)."""
         now = self._clock()
         today = china_date(now)
         async with self._store.unit_of_work(write=False) as uow:
@@ -303,28 +317,30 @@ class RecheckScheduler:
             declaration: Declaration | None = None
             if record is not None:
                 members, declaration = await uow.roster.household(record.id)
-            consent, number, why = await self._consent(
+            consent, number, why = await self.consent(
                 uow, record.authorization_number if record else "", today
             )
         if record is None:
             await self._finish(job, JobState.CANCELLED, "ENTRY_REMOVED")
-            return
+            return RunResult(JobState.CANCELLED, reason="ENTRY_REMOVED")
         if consent is None or why:
-            await self._reauthorize(job, record, members, number, why or "CONSENT_MISSING")
-            return
+            why = why or "CONSENT_MISSING"
+            await self._reauthorize(job, record, members, number, why)
+            return RunResult(JobState.REAUTHORIZATION_NEEDED, reason=why)
         caller = self._caller(record)
         draft = self._draft(job, record, members, declaration, number, consent)
+        wait = self._wait if wait_seconds is None else wait_seconds
         try:
-            started = await self._start(caller, draft, time.monotonic() + self._wait)
+            started = await self._start(caller, draft, time.monotonic() + wait, job.urgent)
         except PermissionDenied as exc:
             # The intake's own coverage check: a member or purpose the 授权书 does not
             # cover, or one that lapsed since it was read above.
             await self._reauthorize(job, record, members, number, exc.reason)
-            return
+            return RunResult(JobState.REAUTHORIZATION_NEEDED, reason=exc.reason)
         except InvalidArgument as exc:
             why = "; ".join(f"{v.field}: {v.description}" for v in exc.violations)
             await self._finish(job, JobState.FAILED, why)
-            return
+            return RunResult(JobState.FAILED, reason=why)
         except FailedPrecondition:
             # The request id was used with other content: the entry changed after this
             # cycle's check was recorded. That check is the cycle's.
@@ -334,7 +350,7 @@ class RecheckScheduler:
             started = StartedCheck(vid, False)
         except ResourceExhausted as exc:
             await self._retry_later(job, exc.reason)
-            return
+            return RunResult(JobState.PENDING, reason=exc.reason)
         log.info(
             "recheck_started",
             job_id=job.id,
@@ -346,6 +362,7 @@ class RecheckScheduler:
                 job.id, self.owner, started.verification_id, self._clock()
             )
         )
+        return RunResult(JobState.STARTED, started.verification_id)
 
     async def _existing(self, job: RecheckJob, system: str) -> str | None:
         async with self._store.unit_of_work(write=False) as uow:
@@ -374,49 +391,64 @@ class RecheckScheduler:
         reason: str,
     ) -> None:
         now = self._clock()
-        applicant = next((m.subject for m in members if m.relation.value == "applicant"), None)
-        household = (
-            subject_ref(self._pkey, applicant.id_type, applicant.id_number) if applicant else ""
-        )
 
         async def work(uow: UnitOfWork) -> bool:
             if not await uow.rechecks.finish(
                 job.id, self.owner, JobState.REAUTHORIZATION_NEEDED, reason, now
             ):
                 return False  # our lease ran out: whoever holds the job decides
-            await uow.audit.append(
-                [
-                    EntryDraft(
-                        actor=self._actor(record.region),
-                        action=AuditAction.REAUTHORIZATION_NEEDED.value,
-                        outcome="recorded",
-                        case_id=record.case_ref,
-                        subject_refs=record.subject_refs,
-                        reason=reason,
-                        request_id=job.request_id,
-                        details={
-                            "job_id": job.id,
-                            "household_ref": record.household_ref,
-                            "region": record.region,
-                            "cycle_due": job.cycle_due.isoformat(),
-                            "authorization_number": number,
-                            "for_system": record.owner_system,
-                        },
-                    )
-                ]
-            )
-            if self._alerts is not None:
-                await self._alerts.reauthorization_needed(
-                    uow,
-                    region=record.region,
-                    household_ref=household,
-                    authorization_id=number,
-                    cycle=job.cycle_due.isoformat(),
-                    why=reason.removeprefix("CONSENT_").lower(),
-                    case_id=record.case_ref,
-                    now=now,
-                )
+            await self.record_reauthorization(uow, job, record, members, number, reason, now)
             return True
 
         if await self._store.write(work):
             log.info("recheck_reauthorization_needed", job_id=job.id, reason=reason)
+
+    async def record_reauthorization(
+        self,
+        uow: UnitOfWork,
+        job: RecheckJob,
+        record: RosterRecord,
+        members: Sequence[Member],
+        number: str,
+        reason: str,
+        now: datetime,
+    ) -> None:
+        """The ``reauthorization_needed`` audit entry and alert of a re-check not run for
+        its 授权书 (a job asked for now and refused has no stored job: ``job.id`` "")."""
+        applicant = next((m.subject for m in members if m.relation.value == "applicant"), None)
+        household = (
+            subject_ref(self._pkey, applicant.id_type, applicant.id_number) if applicant else ""
+        )
+        await uow.audit.append(
+            [
+                EntryDraft(
+                    actor=self._actor(record.region),
+                    action=AuditAction.REAUTHORIZATION_NEEDED.value,
+                    outcome="recorded",
+                    case_id=record.case_ref,
+                    subject_refs=record.subject_refs,
+                    reason=reason,
+                    request_id=job.request_id,
+                    details={
+                        "job_id": job.id,
+                        "household_ref": record.household_ref,
+                        "region": record.region,
+                        "cycle_due": job.cycle_due.isoformat(),
+                        "authorization_number": number,
+                        "for_system": record.owner_system,
+                        "on_demand": job.on_demand,
+                    },
+                )
+            ]
+        )
+        if self._alerts is not None:
+            await self._alerts.reauthorization_needed(
+                uow,
+                region=record.region,
+                household_ref=household,
+                authorization_id=number,
+                cycle=job.cycle_due.isoformat(),
+                why=reason.removeprefix("CONSENT_").lower(),
+                case_id=record.case_ref,
+                now=now,
+            )
