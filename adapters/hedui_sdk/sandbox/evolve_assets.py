@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 from datetime import date
+from decimal import Decimal
 
 from hedui_sdk.contract import SourceKind
 from hedui_sdk.records import AssetCategory
@@ -20,48 +21,50 @@ from hedui_sdk.sandbox.event_types import (
     NewVehicle,
 )
 from hedui_sdk.sandbox.evolve_base import EvolutionBase, swap, with_facts
-from hedui_sdk.sandbox.facts import AssetFact, Fact
-from hedui_sdk.sandbox.people import Household
+from hedui_sdk.sandbox.facts import AssetFact
+
+_VEHICLES = (SourceKind.VEHICLE, "VEH", AssetCategory.VEHICLE)
+_PROPERTY = (SourceKind.REAL_ESTATE, "RE", AssetCategory.REAL_ESTATE)
+_BUSINESSES = (SourceKind.BUSINESS_REGISTRATION, "BIZ", AssetCategory.BUSINESS)
 
 
 class AssetEvents(EvolutionBase):
     """Applies new vehicles, properties and businesses, and deposit changes."""
 
-    def _add_asset(
-        self, household: Household, member: int, effective: date, source: SourceKind, fact: Fact
+    def _register(
+        self,
+        event: NewVehicle | NewProperty | NewBusinessRegistration,
+        registry: tuple[SourceKind, str, AssetCategory],
+        value_fen: int,
+        details: tuple[tuple[str, str], ...],
+        area_m2: Decimal | None = None,
     ) -> None:
-        person = household.members[member]
+        """One more record for the event's member at ``registry`` (its source, the prefix
+        of its record ids, the asset category)."""
+        source, prefix, category = registry
+        household = self._household(event.household, event.effective)
+        person = self._member(household, event.member, event.effective)
+        fact = AssetFact(
+            self._record_id(prefix, household.region),
+            category,
+            event.kind.value,
+            value_fen,
+            area_m2=area_m2,
+            details=details,
+        )
         after = with_facts(person, source, (*person.facts_for(source), fact))
-        self._done(swap(household, person, after), member, effective)
+        self._done(swap(household, person, after), event.member, event.effective)
 
     def _new_vehicle(self, event: NewVehicle) -> None:
-        household = self._household(event.household, event.effective)
-        self._member(household, event.member, event.effective)
-        fact = AssetFact(
-            self._record_id("VEH", household.region),
-            AssetCategory.VEHICLE,
-            event.kind.value,
-            event.value_fen,
-            details=(("vehicle_kind", event.kind.value), *_registered(event.effective)),
-        )
-        self._add_asset(household, event.member, event.effective, SourceKind.VEHICLE, fact)
+        details = (("vehicle_kind", event.kind.value), *_registered(event.effective))
+        self._register(event, _VEHICLES, event.value_fen, details)
 
     def _new_property(self, event: NewProperty) -> None:
-        household = self._household(event.household, event.effective)
-        self._member(household, event.member, event.effective)
-        fact = AssetFact(
-            self._record_id("RE", household.region),
-            AssetCategory.REAL_ESTATE,
-            event.kind.value,
-            event.value_fen,
-            area_m2=event.area_m2,
-            details=(("usage", event.kind.usage), *_registered(event.effective)),
-        )
-        self._add_asset(household, event.member, event.effective, SourceKind.REAL_ESTATE, fact)
+        details = (("usage", event.kind.usage), *_registered(event.effective))
+        self._register(event, _PROPERTY, event.value_fen, details, event.area_m2)
 
     def _new_business(self, event: NewBusinessRegistration) -> None:
         household = self._household(event.household, event.effective)
-        self._member(household, event.member, event.effective)
         county = COUNTY_BY_CODE.get(household.region)
         place = place_name(county.name) if county is not None else ""
         rng = random.Random(f"hedui-sandbox-event:{event.event_id}")  # noqa: S311 -- synthetic
@@ -70,16 +73,8 @@ class AssetEvents(EvolutionBase):
         else:
             name = f"{place}{rng.choice(SHOP_NAMES)}"
         year, day = _registered(event.effective)
-        fact = AssetFact(
-            self._record_id("BIZ", household.region),
-            AssetCategory.BUSINESS,
-            event.kind.value,
-            event.capital_fen,
-            details=(("business_name", name), year, ("status", "active"), day),
-        )
-        self._add_asset(
-            household, event.member, event.effective, SourceKind.BUSINESS_REGISTRATION, fact
-        )
+        details = (("business_name", name), year, ("status", "active"), day)
+        self._register(event, _BUSINESSES, event.capital_fen, details)
 
     def _deposit_change(self, event: DepositChange) -> None:
         household = self._household(event.household, event.effective)
