@@ -214,6 +214,24 @@ def verifier_key(key_name: str, public_key: Ed25519PublicKey) -> str:
     return f"{key_name}+{kid.hex()}+{encoded}"
 
 
+def _split_key(text: str, what: str, layout: str, payload: str) -> tuple[str, str, bytes]:
+    """``<name>+<hex8>+<base64>`` split and checked: ``(name, hex key ID, 0x01 || key)``.
+
+    ``what``, ``layout`` and ``payload`` only word the errors.
+    """
+    parts = text.split("+", 2)
+    if len(parts) != 3:
+        raise CheckpointError(f"malformed {what}: expected {layout}")
+    name, hex_id, key_text = parts
+    _check_key_name(name)
+    if not _HEX8.fullmatch(hex_id):
+        raise CheckpointError(f"malformed {what}: key ID must be 8 hex digits")
+    raw = _b64decode(key_text, what)
+    if len(raw) != 1 + 32 or raw[0] != ALG_ED25519:
+        raise CheckpointError(f"{what} is not an Ed25519 key ({payload})")
+    return name, hex_id, raw
+
+
 def parse_verifier_key(vkey: str) -> tuple[str, bytes, Ed25519PublicKey]:
     """Parse a verifier key string into ``(name, 4-byte key ID, public key)``.
 
@@ -222,16 +240,9 @@ def parse_verifier_key(vkey: str) -> tuple[str, bytes, Ed25519PublicKey]:
     """
     if not isinstance(vkey, str):
         raise CheckpointError("verifier key must be a string")
-    parts = vkey.split("+", 2)
-    if len(parts) != 3:
-        raise CheckpointError("malformed verifier key: expected <name>+<hex8>+<base64 key>")
-    name, hex_id, key_text = parts
-    _check_key_name(name)
-    if not _HEX8.fullmatch(hex_id):
-        raise CheckpointError("malformed verifier key: key ID must be 8 hex digits")
-    raw = _b64decode(key_text, "verifier key")
-    if len(raw) != 1 + 32 or raw[0] != ALG_ED25519:
-        raise CheckpointError("verifier key is not an Ed25519 key (0x01 || 32 bytes)")
+    name, hex_id, raw = _split_key(
+        vkey, "verifier key", "<name>+<hex8>+<base64 key>", "0x01 || 32 bytes"
+    )
     try:
         public_key = Ed25519PublicKey.from_public_bytes(raw[1:])
     except ValueError as exc:
@@ -256,16 +267,12 @@ def parse_signer_key(skey: str) -> tuple[str, Ed25519PrivateKey]:
     """Parse a signer key string into ``(name, private key)``; its key ID must match."""
     if not isinstance(skey, str) or not skey.startswith(_SIGNER_PREFIX):
         raise CheckpointError("malformed signer key: must start with PRIVATE+KEY+")
-    parts = skey[len(_SIGNER_PREFIX) :].split("+", 2)
-    if len(parts) != 3:
-        raise CheckpointError("malformed signer key: expected PRIVATE+KEY+<name>+<hex8>+<key>")
-    name, hex_id, key_text = parts
-    _check_key_name(name)
-    if not _HEX8.fullmatch(hex_id):
-        raise CheckpointError("malformed signer key: key ID must be 8 hex digits")
-    raw = _b64decode(key_text, "signer key")
-    if len(raw) != 1 + 32 or raw[0] != ALG_ED25519:
-        raise CheckpointError("signer key is not an Ed25519 key (0x01 || 32-byte seed)")
+    name, hex_id, raw = _split_key(
+        skey[len(_SIGNER_PREFIX) :],
+        "signer key",
+        "PRIVATE+KEY+<name>+<hex8>+<key>",
+        "0x01 || 32-byte seed",
+    )
     private_key = Ed25519PrivateKey.from_private_bytes(raw[1:])
     if key_hash(name, private_key.public_key()) != bytes.fromhex(hex_id):
         raise CheckpointError("signer key ID does not match its name and key")

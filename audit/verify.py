@@ -179,14 +179,9 @@ async def verify_chain(
 
 
 @dataclass(frozen=True, slots=True)
-class LogReport:
+class LogReport(ChainReport):
     """The outcome of :func:`verify_log`: chain, tree, nodes and checkpoints in one pass."""
 
-    ok: bool
-    entries: int
-    first_bad_seq: int | None = None
-    problem: str = ""
-    head_chain: bytes = ZERO_CHAIN
     root: bytes = EMPTY_ROOT
     checkpoints: int = 0
     trusted_size: int | None = None
@@ -196,6 +191,38 @@ class LogReport:
 class _Signed:
     size: int
     root: bytes
+
+
+def _trusted(
+    trusted_checkpoint: bytes | None, verifier_keys: Sequence[str], origin: str | None
+) -> _Signed | None:
+    """The size and root of the checkpoint the auditor kept, opened with the keys."""
+    if trusted_checkpoint is None:
+        return None
+    if not verifier_keys:
+        raise ValueError("a trusted checkpoint needs the audit verifier key(s)")
+    cp = open_checkpoint(trusted_checkpoint, list(verifier_keys), origin=origin)
+    return _Signed(cp.size, cp.root_hash)
+
+
+def _sound(
+    entries: int,
+    chain: bytes,
+    tree: TreeBuilder,
+    signed: Sequence[_Signed],
+    trusted: _Signed | None,
+) -> LogReport:
+    """The report on a log found sound: its size, head, root and what was checked."""
+    return LogReport(
+        True,
+        entries,
+        None,
+        "",
+        chain,
+        tree.root(),
+        len(signed),
+        trusted.size if trusted else None,
+    )
 
 
 def _bad(entries: int, seq: int, problem: str, chain: bytes, root: bytes = EMPTY_ROOT) -> LogReport:
@@ -244,12 +271,7 @@ async def verify_log(
     A checkpoint whose root differs from the log's names the first seq after the last
     earlier checkpoint that matched: entries from there on are not the ones signed.
     """
-    trusted: _Signed | None = None
-    if trusted_checkpoint is not None:
-        if not verifier_keys:
-            raise ValueError("a trusted checkpoint needs the audit verifier key(s)")
-        cp = open_checkpoint(trusted_checkpoint, list(verifier_keys), origin=origin)
-        trusted = _Signed(cp.size, cp.root_hash)
+    trusted = _trusted(trusted_checkpoint, verifier_keys, origin)
     signed: list[_Signed] = []
     bad_checkpoint: tuple[int, str] | None = None
     if verifier_keys:
@@ -366,16 +388,7 @@ async def verify_log(
         found = await _consecutive_consistency(session, signed)
         if found:
             return _bad(expected, found[0], found[1], chain)
-    return LogReport(
-        True,
-        expected,
-        None,
-        "",
-        chain,
-        tree.root(),
-        len(signed),
-        trusted.size if trusted else None,
-    )
+    return _sound(expected, chain, tree, signed, trusted)
 
 
 async def _consecutive_consistency(
