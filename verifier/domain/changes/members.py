@@ -58,26 +58,11 @@ def sources(
     for p, i, j in _both(persons):
         for kind in kinds:
             was, now = prev.status(i, kind), cur.status(j, kind)
+            status = {"before": {"status": was}, "after": {"status": now}}
             if was in ANSWERED and now in FAILING:
-                out.append(
-                    entry(
-                        ChangeCode.SOURCE_NEWLY_FAILING,
-                        member=p,
-                        source=kind,
-                        before={"status": was},
-                        after={"status": now},
-                    )
-                )
+                out.append(entry(ChangeCode.SOURCE_NEWLY_FAILING, member=p, source=kind, **status))
             if kind == HOUSEHOLD_REGISTRATION and was == "FOUND" and now == "NOT_FOUND":
-                out.append(
-                    entry(
-                        ChangeCode.HUKOU_CANCELLED,
-                        member=p,
-                        source=kind,
-                        before={"status": was},
-                        after={"status": now},
-                    )
-                )
+                out.append(entry(ChangeCode.HUKOU_CANCELLED, member=p, source=kind, **status))
     return out
 
 
