@@ -301,18 +301,23 @@ async def test_negative_business_income_is_a_loss_not_an_error(
     assert result.records[0].amount_fen == -250000
 
 
-async def test_household_registration_shape(
-    department: tuple[Script, str], adapter: GatewayAdapter
-) -> None:
-    script, _ = department
+def registration(record_id: str) -> dict[str, Any]:
+    """A 户口簿 record of protocol v1 listing one person."""
     member = {"id_type": "resident_id", "id_number": ID_NUMBER, "name": "李四", "relation": "self"}
-    record = {
+    return {
         "type": "household_registration",
-        "record_id": "HR-1",
+        "record_id": record_id,
         "household_number": "HK1",
         "region_code": "370281",
         "members": [member],
     }
+
+
+async def test_household_registration_shape(
+    department: tuple[Script, str], adapter: GatewayAdapter
+) -> None:
+    script, _ = department
+    record = registration("HR-1")
     script.answer(200, {"status": "FOUND", "as_of": "2025-12-31T00:00:00Z", "records": [record]})
     result = await adapter.query(query())
     assert result.records[0].provenance.record_id == "HR-1"
@@ -330,14 +335,7 @@ async def test_a_cancelled_registration_says_why_and_an_unknown_status_is_off_co
     department: tuple[Script, str], adapter: GatewayAdapter
 ) -> None:
     script, _ = department
-    member = {"id_type": "resident_id", "id_number": ID_NUMBER, "name": "李四", "relation": "self"}
-    record = {
-        "type": "household_registration",
-        "record_id": "HR-E1",
-        "household_number": "HK1",
-        "region_code": "370281",
-        "members": [member],
-    }
+    record = registration("HR-E1")
 
     def answer(extra: dict[str, Any]) -> None:
         body = {"status": "FOUND", "as_of": "2025-12-31T00:00:00Z", "records": [record | extra]}
