@@ -180,7 +180,25 @@ class AllowAllConsents(ConsentGate):
         today: date,
     ) -> CoverageDecision:
         self.checked.append(number)
+        return await self.decide(number)
+
+    async def decide(self, number: str) -> CoverageDecision:
+        """The decision on ``number``: covered. A test's own gate refuses or waits here."""
         return CoverageDecision(True)
+
+
+class PausedGate(AllowAllConsents):
+    """Covers everything, but holds the intent's unit of work open until told to go on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = asyncio.Event()
+        self.go_on = asyncio.Event()
+
+    async def decide(self, number: str) -> CoverageDecision:
+        self.entered.set()
+        await self.go_on.wait()
+        return await super().decide(number)
 
 
 __all__ = [
@@ -190,6 +208,7 @@ __all__ = [
     "FakeAdapter",
     "InMemoryStore",
     "InMemoryUnitOfWork",
+    "PausedGate",
     "failing",
     "synthetic_id",
     "with_wrong_check_digit",

@@ -4,53 +4,16 @@ starts at once (not when its lease expires), and its report is issued."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from datetime import date
 from pathlib import Path
 
 import pytest
 
 from hedui_sdk import SourceKind
-from tests.fakes import AllowAllConsents, FakeAdapter
+from tests.fakes import FakeAdapter, PausedGate
 from tests.helpers import APPLICANT_ID, CALLER, SYSTEM, config, household_draft, soon
 from verifier.bootstrap import build_app
-from verifier.domain.consent import CoverageDecision
-from verifier.domain.household import Purpose
 from verifier.domain.outcomes import VerificationState
-from verifier.domain.ports import UnitOfWork
 from verifier.service.events import StateEvent
-
-
-class PausedGate(AllowAllConsents):
-    """Covers everything, but holds the intent's unit of work open until told to go on."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entered = asyncio.Event()
-        self.go_on = asyncio.Event()
-
-    async def check(
-        self,
-        uow: UnitOfWork,
-        number: str,
-        *,
-        region: str,
-        subject_refs: Sequence[str],
-        sources: Sequence[SourceKind],
-        purposes: Sequence[Purpose],
-        today: date,
-    ) -> CoverageDecision:
-        self.entered.set()
-        await self.go_on.wait()
-        return await super().check(
-            uow,
-            number,
-            region=region,
-            subject_refs=subject_refs,
-            sources=sources,
-            purposes=purposes,
-            today=today,
-        )
 
 
 async def test_a_recorded_intent_runs_though_its_caller_went_away(

@@ -10,16 +10,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hedui_sdk import Adapter, SourceKind, SourceQuery, SourceResult
-from tests.fakes import AllowAllConsents, AsyncBankFake, FakeAdapter, InMemoryStore
+from tests.fakes import AllowAllConsents, AsyncBankFake, FakeAdapter, InMemoryStore, PausedGate
 from tests.helpers import APPLICANT_ID, CALLER, CHILD_ID, SPOUSE_ID, household_draft, soon
 from verifier.domain.caller import Caller
 from verifier.domain.consent import CoverageDecision
@@ -30,9 +30,7 @@ from verifier.domain.errors import (
     ResourceExhausted,
     Unavailable,
 )
-from verifier.domain.household import Purpose
 from verifier.domain.outcomes import Completeness, SourceStatus, VerificationState
-from verifier.domain.ports import UnitOfWork
 from verifier.service.events import Event, ReportEvent, SourceEvent, StateEvent
 from verifier.service.fanout import FanOut, SourcePolicy, bind_sources
 from verifier.service.poller import Poller
@@ -253,18 +251,7 @@ async def test_a_caller_who_may_not_check_is_refused_and_the_refusal_audited(
 
 
 class RefusingGate(AllowAllConsents):
-    async def check(
-        self,
-        uow: UnitOfWork,
-        number: str,
-        *,
-        region: str,
-        subject_refs: Sequence[str],
-        sources: Sequence[SourceKind],
-        purposes: Sequence[Purpose],
-        today: date,
-    ) -> CoverageDecision:
-        self.checked.append(number)
+    async def decide(self, number: str) -> CoverageDecision:
         return CoverageDecision(False, "CONSENT_REVOKED", "the authorization was revoked")
 
 
@@ -448,20 +435,6 @@ async def test_a_run_whose_process_died_is_resumed_by_another(rigs: list[Rig]) -
         ("", CALLER.system),
         ("RESUMED", "hedui"),
     ]
-
-
-class PausedGate(AllowAllConsents):
-    """Covers everything, but holds the intent's unit of work open until told to go on."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entered = asyncio.Event()
-        self.go_on = asyncio.Event()
-
-    async def check(self, uow: UnitOfWork, number: str, **kw: Any) -> CoverageDecision:
-        self.entered.set()
-        await self.go_on.wait()
-        return await super().check(uow, number, **kw)
 
 
 async def test_a_recorded_intent_runs_though_its_caller_went_away(rigs: list[Rig]) -> None:
