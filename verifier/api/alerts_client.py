@@ -4,11 +4,13 @@ files are protobuf's canonical JSON mapping of ``hedui.v1.ExternalWarning``, one
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cached_property
 
-import grpc
 from google.protobuf import json_format
 from hedui.v1 import alerts_pb2 as pb
 from hedui.v1 import alerts_pb2_grpc
+
+from verifier.api.channel import Connection
 
 
 class WarningFileError(ValueError):
@@ -42,35 +44,12 @@ def _field_only(message: str) -> str:
     return f"not an ExternalWarning in canonical JSON ({head[:120]})"
 
 
-class AlertClient:
-    """``system`` is sent as metadata only on a plaintext development port; with mTLS the
-    server reads it from the client certificate."""
+class AlertClient(Connection):
+    """The AlertService's calls over a :class:`Connection`."""
 
-    def __init__(
-        self,
-        target: str,
-        *,
-        user: str,
-        role: str = "caseworker",
-        system: str | None = None,
-        credentials: grpc.ChannelCredentials | None = None,
-    ) -> None:
-        self.channel = (
-            grpc.aio.secure_channel(target, credentials)
-            if credentials
-            else grpc.aio.insecure_channel(target)
-        )
-        md = [("x-hedui-user", user), ("x-hedui-role", role)]
-        if system:
-            md.append(("x-hedui-system", system))
-        self.metadata = tuple(md)
-        self.stub = alerts_pb2_grpc.AlertServiceStub(self.channel)
-
-    async def __aenter__(self) -> AlertClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.channel.close()
+    @cached_property
+    def stub(self) -> alerts_pb2_grpc.AlertServiceAsyncStub:
+        return alerts_pb2_grpc.AlertServiceStub(self.channel)
 
     async def list_alerts(
         self, req: pb.ListAlertsRequest, timeout: float = 30.0

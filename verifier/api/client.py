@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator, Mapping
+from functools import cached_property
 from typing import Any, TypeVar
 
-import grpc
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from hedui.v1 import batch_pb2 as batch_pb
@@ -24,6 +24,7 @@ from hedui.v1 import roster_pb2 as roster_pb
 from hedui.v1 import verification_pb2 as pb
 
 from hedui_sdk.masking import redact
+from verifier.api.channel import Connection
 
 
 class HouseholdFileError(ValueError):
@@ -93,52 +94,41 @@ def _refuse_floats(value: Any, path: str) -> None:
             _refuse_floats(v, f"{path}[{i}]")
 
 
-class Client:
-    """Async client. ``system`` is sent as metadata only on a plaintext development port;
-    with mTLS the server reads it from the client certificate."""
+class Client(Connection):
+    """Async client of the verification, key, consent, roster and batch services over a
+    :class:`Connection`."""
 
-    def __init__(
-        self,
-        target: str,
-        *,
-        user: str,
-        role: str = "caseworker",
-        system: str | None = None,
-        credentials: grpc.ChannelCredentials | None = None,
-    ) -> None:
-        self.channel = (
-            grpc.aio.secure_channel(target, credentials)
-            if credentials
-            else grpc.aio.insecure_channel(target)
-        )
-        md = [("x-hedui-user", user), ("x-hedui-role", role)]
-        if system:
-            md.append(("x-hedui-system", system))
-        self._md = tuple(md)
-        self.verifications = verification_pb2_grpc.VerificationServiceStub(self.channel)
-        self.keys = keys_pb2_grpc.KeyServiceStub(self.channel)
-        self.consents = consent_pb2_grpc.ConsentServiceStub(self.channel)
-        self.roster = roster_pb2_grpc.RosterServiceStub(self.channel)
-        self.batches = batch_pb2_grpc.BatchServiceStub(self.channel)
+    @cached_property
+    def verifications(self) -> verification_pb2_grpc.VerificationServiceAsyncStub:
+        return verification_pb2_grpc.VerificationServiceStub(self.channel)
 
-    async def __aenter__(self) -> Client:
-        return self
+    @cached_property
+    def keys(self) -> keys_pb2_grpc.KeyServiceAsyncStub:
+        return keys_pb2_grpc.KeyServiceStub(self.channel)
 
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
+    @cached_property
+    def consents(self) -> consent_pb2_grpc.ConsentServiceAsyncStub:
+        return consent_pb2_grpc.ConsentServiceStub(self.channel)
 
-    async def close(self) -> None:
-        await self.channel.close()
+    @cached_property
+    def roster(self) -> roster_pb2_grpc.RosterServiceAsyncStub:
+        return roster_pb2_grpc.RosterServiceStub(self.channel)
+
+    @cached_property
+    def batches(self) -> batch_pb2_grpc.BatchServiceAsyncStub:
+        return batch_pb2_grpc.BatchServiceStub(self.channel)
 
     async def create(
         self, req: pb.CreateVerificationRequest, timeout: float = 60.0
     ) -> pb.Verification:
-        resp = await self.verifications.CreateVerification(req, metadata=self._md, timeout=timeout)
+        resp = await self.verifications.CreateVerification(
+            req, metadata=self.metadata, timeout=timeout
+        )
         return resp.verification
 
     async def get(self, vid: str, timeout: float = 10.0) -> pb.Verification:
         resp = await self.verifications.GetVerification(
-            pb.GetVerificationRequest(verification_id=vid), metadata=self._md, timeout=timeout
+            pb.GetVerificationRequest(verification_id=vid), metadata=self.metadata, timeout=timeout
         )
         return resp.verification
 
@@ -146,7 +136,9 @@ class Client:
         self, vid: str, timeout: float | None = None
     ) -> AsyncIterator[pb.WatchVerificationResponse]:
         call = self.verifications.WatchVerification(
-            pb.WatchVerificationRequest(verification_id=vid), metadata=self._md, timeout=timeout
+            pb.WatchVerificationRequest(verification_id=vid),
+            metadata=self.metadata,
+            timeout=timeout,
         )
         async for event in call:
             yield event
@@ -157,7 +149,7 @@ class Client:
         """Report ``version``, or the latest when None."""
         return await self.verifications.GetReport(
             pb.GetReportRequest(verification_id=vid, version=version),
-            metadata=self._md,
+            metadata=self.metadata,
             timeout=timeout,
         )
 
@@ -165,7 +157,9 @@ class Client:
         self, consent: consent_pb.Consent, timeout: float = 10.0
     ) -> consent_pb.RegisterConsentResponse:
         return await self.consents.RegisterConsent(
-            consent_pb.RegisterConsentRequest(consent=consent), metadata=self._md, timeout=timeout
+            consent_pb.RegisterConsentRequest(consent=consent),
+            metadata=self.metadata,
+            timeout=timeout,
         )
 
     async def revoke_consent(
@@ -173,33 +167,33 @@ class Client:
     ) -> consent_pb.Consent:
         resp = await self.consents.RevokeConsent(
             consent_pb.RevokeConsentRequest(number=number, reason=reason),
-            metadata=self._md,
+            metadata=self.metadata,
             timeout=timeout,
         )
         return resp.consent
 
     async def get_consent(self, number: str, timeout: float = 10.0) -> consent_pb.Consent:
         resp = await self.consents.GetConsent(
-            consent_pb.GetConsentRequest(number=number), metadata=self._md, timeout=timeout
+            consent_pb.GetConsentRequest(number=number), metadata=self.metadata, timeout=timeout
         )
         return resp.consent
 
     async def import_roster(
         self, req: roster_pb.ImportRosterRequest, timeout: float = 120.0
     ) -> roster_pb.ImportRosterResponse:
-        return await self.roster.ImportRoster(req, metadata=self._md, timeout=timeout)
+        return await self.roster.ImportRoster(req, metadata=self.metadata, timeout=timeout)
 
     async def list_roster(
         self, req: roster_pb.ListRosterEntriesRequest, timeout: float = 30.0
     ) -> roster_pb.ListRosterEntriesResponse:
-        return await self.roster.ListRosterEntries(req, metadata=self._md, timeout=timeout)
+        return await self.roster.ListRosterEntries(req, metadata=self.metadata, timeout=timeout)
 
     async def get_roster_entry(
         self, household_ref: str, region_code: str = "", timeout: float = 10.0
     ) -> roster_pb.RosterEntry:
         resp = await self.roster.GetRosterEntry(
             roster_pb.GetRosterEntryRequest(household_ref=household_ref, region_code=region_code),
-            metadata=self._md,
+            metadata=self.metadata,
             timeout=timeout,
         )
         return resp.entry
@@ -211,7 +205,7 @@ class Client:
             roster_pb.RemoveRosterEntryRequest(
                 household_ref=household_ref, region_code=region_code, reason=reason
             ),
-            metadata=self._md,
+            metadata=self.metadata,
             timeout=timeout,
         )
         return resp.entry
@@ -219,21 +213,23 @@ class Client:
     async def list_verifications(
         self, req: pb.ListVerificationsRequest, timeout: float = 10.0
     ) -> pb.ListVerificationsResponse:
-        return await self.verifications.ListVerifications(req, metadata=self._md, timeout=timeout)
+        return await self.verifications.ListVerifications(
+            req, metadata=self.metadata, timeout=timeout
+        )
 
     async def submit_batch(
         self, request_id: str, items: list[batch_pb.BatchItem], timeout: float = 120.0
     ) -> batch_pb.Batch:
         resp = await self.batches.SubmitBatch(
             batch_pb.SubmitBatchRequest(request_id=request_id, items=items),
-            metadata=self._md,
+            metadata=self.metadata,
             timeout=timeout,
         )
         return resp.batch
 
     async def get_batch(self, batch_id: str, timeout: float = 10.0) -> batch_pb.Batch:
         resp = await self.batches.GetBatch(
-            batch_pb.GetBatchRequest(batch_id=batch_id), metadata=self._md, timeout=timeout
+            batch_pb.GetBatchRequest(batch_id=batch_id), metadata=self.metadata, timeout=timeout
         )
         return resp.batch
 
@@ -241,7 +237,7 @@ class Client:
         self, batch_id: str, timeout: float | None = None
     ) -> AsyncIterator[batch_pb.Batch]:
         call = self.batches.WatchBatch(
-            batch_pb.WatchBatchRequest(batch_id=batch_id), metadata=self._md, timeout=timeout
+            batch_pb.WatchBatchRequest(batch_id=batch_id), metadata=self.metadata, timeout=timeout
         )
         async for resp in call:
             yield resp.batch
@@ -250,11 +246,11 @@ class Client:
         self, batch_id: str, timeout: float = 10.0
     ) -> batch_pb.CancelBatchResponse:
         return await self.batches.CancelBatch(
-            batch_pb.CancelBatchRequest(batch_id=batch_id), metadata=self._md, timeout=timeout
+            batch_pb.CancelBatchRequest(batch_id=batch_id), metadata=self.metadata, timeout=timeout
         )
 
     async def jwks(self, timeout: float = 10.0) -> str:
         resp = await self.keys.ListKeys(
-            keys_pb2.ListKeysRequest(), metadata=self._md, timeout=timeout
+            keys_pb2.ListKeysRequest(), metadata=self.metadata, timeout=timeout
         )
         return resp.jwks_json
