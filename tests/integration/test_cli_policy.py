@@ -319,3 +319,39 @@ def test_policy_explain_and_assess_name_vehicle_kinds_and_source_states_in_chine
     table = capsys.readouterr().out
     assert "需人工复核" in explained and "需人工复核" in table
     assert "NEEDS_REVIEW" not in table
+
+
+def cancelled_registration_records(**changes: Any) -> dict[str, Any]:
+    """The case's records, and member 2's 户籍 answer: their registration, cancelled for
+    death, as a report shows it."""
+    doc = records_doc()
+    doc["sources"].append(
+        {"member_index": 2, "source": "household_registration", "status": "FOUND"}
+    )
+    record = {
+        "member_index": 2, "type": "household_registration", "region_code": "370322",
+        "household_number": "HK37******0777",
+        "members": [{"id_type": "resident_id", "id_number_masked": "3703**********0012",
+                     "name_masked": "测*", "relation": "spouse"}],
+        "status": "cancelled", "cancel_reason": "death", "cancelled_on": "2025-01-31",
+        "provenance": {"source": "household_registration", "adapter": "hr", "adapter_version": "1.0",
+                       "record_id": "HR-E1", "as_of": "2025-03-01T00:00:00Z"},
+    }  # fmt: skip
+    doc["records"].append(record | changes)
+    return doc
+
+
+def test_policy_assess_reads_a_cancelled_registration_as_a_report_shows_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = assess(tmp_path, capsys, records=cancelled_registration_records())
+    assert code == 0, err
+    for bad, field in (
+        ({"status": "revoked"}, "records[1].status"),
+        ({"cancel_reason": "deceased"}, "records[1].cancel_reason"),
+        ({"cancelled_on": "2025-02-30"}, "records[1].cancelled_on"),
+        ({"cancel_reason": None}, "cancel_reason"),  # a cancelled registration says why
+    ):
+        code, out, err = assess(tmp_path, capsys, records=cancelled_registration_records(**bad))
+        assert code == 2 and out == ""
+        assert field in err.replace("\n", " "), err
