@@ -21,8 +21,9 @@ import grpc
 from hedui.v1 import audit_pb2 as pb
 from hedui.v1 import audit_pb2_grpc, common_pb2
 
-from audit.checkpointer import StoredCheckpoint
+from audit.checkpoint import StoredCheckpoint
 from audit.entry import canonical
+from verifier.api.fields import report_version
 from verifier.api.servicers import Identify
 from verifier.api.translate import ID_TYPES, check_timestamp
 from verifier.domain import identifiers as ids
@@ -237,12 +238,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         caller = self._identify(context)
         out: list[FieldViolation] = []
         ids.VERIFICATION_ID.check(request.verification_id, "verification_id", out)
-        # Unset is the latest (0 for the use case); a set version starts at 1.
-        version = request.version if request.HasField("version") else 0
-        if request.HasField("version") and version < 1:
-            out.append(
-                FieldViolation("version", "must be a version (1 or more); unset for the latest")
-            )
+        version = report_version(request, out)
         _raise(out)
         receipt = await self._service.receipt(caller, request.verification_id, version)
         return pb.GetReceiptResponse(receipt_json=canonical(receipt))

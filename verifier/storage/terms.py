@@ -21,7 +21,7 @@ from verifier.domain.ports.verifications import VerificationRecord
 from verifier.storage.guard import guard
 from verifier.storage.models import VerificationRow
 from verifier.storage.models_batches import VerificationTermsRow
-from verifier.storage.verifications import _record as verification_record
+from verifier.storage.verifications import verification_record
 
 _DONE = VerificationState.DONE.value
 

@@ -20,7 +20,8 @@ from verifier.storage.models_batches import VerificationTermsRow
 from verifier.storage.sealing import Sealer
 
 
-def _record(row: VerificationRow) -> VerificationRecord:
+def verification_record(row: VerificationRow) -> VerificationRecord:
+    """A verification row as the domain's record (shared with the terms queries)."""
     return VerificationRecord(
         id=row.id,
         caller_system=row.caller_system,
@@ -89,7 +90,7 @@ class SqlVerifications(VerificationRepository):
     async def get(self, verification_id: str) -> VerificationRecord | None:
         async with guard():
             row = await self._session.get(VerificationRow, verification_id)
-        return _record(row) if row else None
+        return verification_record(row) if row else None
 
     async def lock(self, verification_id: str) -> VerificationRecord | None:
         async with guard():
@@ -100,7 +101,7 @@ class SqlVerifications(VerificationRepository):
                     .with_for_update()
                 )
             ).scalar_one_or_none()
-        return _record(row) if row else None
+        return verification_record(row) if row else None
 
     async def find_by_request(
         self, caller_system: str, request_id: str
@@ -114,7 +115,7 @@ class SqlVerifications(VerificationRepository):
                     )
                 )
             ).scalar_one_or_none()
-        return _record(row) if row else None
+        return verification_record(row) if row else None
 
     async def count_since(self, caller_system: str, caller_user: str, since: datetime) -> int:
         async with guard():
