@@ -17,6 +17,7 @@ from verifier.api.alerts_translate import (
     resolution_from_pb,
     warning_from_pb,
 )
+from verifier.api.fields import report_version
 from verifier.domain.errors import FieldViolation, InvalidArgument
 from verifier.domain.ports import Caller
 from verifier.service.monitoring.alerts import AlertService
@@ -94,12 +95,10 @@ class AlertServicer(alerts_pb2_grpc.AlertServiceServicer):
         self, request: pb.GetChangesRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.GetChangesResponse:
         caller = self._identify(context)
-        # Unset is the latest (0 for the use case); a set version starts at 1.
-        version = request.version if request.HasField("version") else 0
-        if request.HasField("version") and version < 1:
-            raise InvalidArgument(
-                [FieldViolation("version", "must be a version (1 or more); unset for the latest")]
-            )
+        out: list[FieldViolation] = []
+        version = report_version(request, out)
+        if out:
+            raise InvalidArgument(out)
         found = await self._service.get_changes(caller, request.verification_id, version)
         return pb.GetChangesResponse(changes=changes_pb(found))
 

@@ -17,7 +17,15 @@ from verifier.domain import identifiers as ids
 from verifier.domain.errors import FieldViolation
 from verifier.service.page_tokens import TOKEN_PATTERN
 
-__all__ = ["check_page", "date_pb", "date_range", "enum_from_pb", "optional_date", "pb_date"]
+__all__ = [
+    "check_page",
+    "date_pb",
+    "date_range",
+    "enum_from_pb",
+    "optional_date",
+    "pb_date",
+    "report_version",
+]
 
 E = TypeVar("E", bound=Enum)
 
@@ -69,3 +77,14 @@ def check_page(page_size: int, page_token: str, size_max: int, out: list[FieldVi
     ids.check_range(page_size, "page_size", 0, size_max, out)
     if page_token and not TOKEN_PATTERN.fullmatch(page_token):
         out.append(FieldViolation("page_token", "is not a token we issued"))
+
+
+def report_version(msg: Message, out: list[FieldViolation], field: str = "version") -> int:
+    """The report version asked for in ``msg``'s optional ``field``; 0 (the use cases'
+    "latest") when unset. A set version starts at 1."""
+    if not msg.HasField(field):
+        return 0
+    version: int = getattr(msg, field)
+    if version < 1:
+        out.append(FieldViolation(field, "must be a version (1 or more); unset for the latest"))
+    return version

@@ -10,6 +10,7 @@ import grpc
 from hedui.v1 import keys_pb2, keys_pb2_grpc, verification_pb2_grpc
 from hedui.v1 import verification_pb2 as pb
 
+from verifier.api.fields import report_version
 from verifier.api.listing_translate import filter_from_pb, page_pb
 from verifier.api.translate import draft_from_pb, event_pb, report_pb, verification_pb
 from verifier.domain import identifiers as ids
@@ -27,9 +28,7 @@ def _report_version(request: pb.GetReportRequest) -> int:
     starts at 1."""
     out: list[FieldViolation] = []
     ids.VERIFICATION_ID.check(request.verification_id, "verification_id", out)
-    version = request.version if request.HasField("version") else 0
-    if request.HasField("version") and version < 1:
-        out.append(FieldViolation("version", "must be a version (1 or more); unset for the latest"))
+    version = report_version(request, out)
     if out:
         raise InvalidArgument(out)
     return version
