@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from verifier.domain.labels import (
     SOURCE_LABELS,
     SOURCE_STATUS_LABELS,
@@ -9,9 +11,9 @@ from verifier.domain.labels import (
     asset_label,
     label,
 )
-from verifier.domain.money import dec_str, yuan
+from verifier.domain.money import dec_str, fen_text, yuan
 from verifier.policy.aggregate import AssetTotals, MissingSource
-from verifier.policy.context import Context, ok, who_of
+from verifier.policy.context import Context, fen_values, ok, who_of
 from verifier.policy.findings import Outcome, Reason
 from verifier.policy.specs import P
 from verifier.policy.typed import Named, Param
@@ -171,5 +173,25 @@ def completeness_reason(
         "以下来源尚未取得确定结果："
         + "、".join(parts)
         + "；缺失数据不能视为无收入、无财产，需人工复核",
+        member,
+    )
+
+
+def own_income_reason(
+    ctx: Context, rule: str, national: str, member: int, own: Fraction, below_note: str = ""
+) -> Reason:
+    """One member's own monthly income against the standard (``below_note`` is added to
+    the sentence when it is below)."""
+    s = ctx.standard
+    own_below = ctx.below(own, s)
+    return ctx.reason(
+        f"{rule}.own_income",
+        ok(own_below),
+        national,
+        (ctx.std,),
+        {**fen_values("own_monthly_income", own), "standard_fen": s},
+        f"成员 {member} 本人月收入 {fen_text(own)}，"
+        f"{'低于' if own_below else '不低于'}低保标准 {yuan(s)} 元"
+        + (below_note if own_below else ""),
         member,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from verifier.domain.household import Purpose
 from verifier.domain.money import fen_text, half_up, yuan
-from verifier.policy.checks import asset_reasons, completeness_reason
+from verifier.policy.checks import asset_reasons, completeness_reason, own_income_reason
 from verifier.policy.context import (
     Context,
     fen_values,
@@ -26,83 +26,58 @@ from verifier.policy.specs import P
 from verifier.policy.typed import Named
 
 
-def dibao(ctx: Context) -> ProgramResult:
-    agg, snap, s = ctx.agg, ctx.snap, ctx.standard
-    y, n = agg.monthly_per_capita_exact, agg.size
-    reasons: list[Reason] = []
-    taper: tuple[int, int] | None = None
-    receiving = Purpose.DIBAO in ctx.inp.current_programs
+def _income(ctx: Context) -> tuple[Reason, tuple[int, int] | None]:
+    """The household's income against the standard and, above it, the 渐退 ceiling: the
+    reason, and the 渐退 range (min, max) in months where 渐退 applies."""
+    s, y = ctx.standard, ctx.agg.monthly_per_capita_exact
     values: dict[str, JsonScalar] = {
         **fen_values("monthly_per_capita_income", y),
         "standard_fen": s,
     }
-    below_standard = ctx.below(y, s)
-    if below_standard:
-        reasons.append(
-            ctx.reason(
-                "dibao.income",
-                Outcome.ELIGIBLE,
-                "dibao",
-                (ctx.std,),
-                values,
-                income_sentence("家庭", y, "低于", "低保标准", s),
-            )
+    if ctx.below(y, s):
+        sentence = income_sentence("家庭", y, "低于", "低保标准", s)
+        return ctx.reason(
+            "dibao.income", Outcome.ELIGIBLE, "dibao", (ctx.std,), values, sentence
+        ), None
+    receiving = Purpose.DIBAO in ctx.inp.current_programs
+    ceiling, mult = ctx.line(P.taper_ceiling_multiplier)
+    values |= {
+        **fen_values("taper_ceiling", ceiling),
+        "taper_multiplier": str(mult),
+        "currently_receiving": receiving,
+    }
+    params: tuple[Named, ...] = (
+        ctx.std,
+        P.taper_ceiling_multiplier,
+        P.taper_min_months,
+        P.taper_max_months,
+    )
+    under_ceiling = ctx.below(y, ceiling)
+    ceiling_text = f"{mult} 倍标准 {fen_text(ceiling)}"
+    taper: tuple[int, int] | None = None
+    rule, outcome = "dibao.income", Outcome.INELIGIBLE
+    if under_ceiling and receiving:
+        taper = (ctx.snap.taper_min_months, ctx.snap.taper_max_months)
+        values["taper_min_months"], values["taper_max_months"] = taper
+        rule, outcome = "dibao.taper", Outcome.ELIGIBLE
+        tail = (
+            f"，但低于 {ceiling_text}；现为低保家庭，可渐退 {taper[0]}–{taper[1]} 个月"
+            "（具体期限由审核确认机关在此范围内决定）"
         )
+    elif under_ceiling:
+        tail = f"（低于 {ceiling_text}，但渐退仅适用于现低保家庭）"
     else:
-        ceiling, mult = ctx.line(P.taper_ceiling_multiplier)
-        values = {
-            **values,
-            **fen_values("taper_ceiling", ceiling),
-            "taper_multiplier": str(mult),
-            "currently_receiving": receiving,
-        }
-        params: tuple[Named, ...] = (
-            ctx.std,
-            P.taper_ceiling_multiplier,
-            P.taper_min_months,
-            P.taper_max_months,
-        )
-        under_ceiling = ctx.below(y, ceiling)
-        ceiling_text = f"{mult} 倍标准 {fen_text(ceiling)}"
-        if under_ceiling and receiving:
-            taper = (snap.taper_min_months, snap.taper_max_months)
-            values["taper_min_months"], values["taper_max_months"] = taper
-            reasons.append(
-                ctx.reason(
-                    "dibao.taper",
-                    Outcome.ELIGIBLE,
-                    "dibao",
-                    params,
-                    values,
-                    income_sentence("家庭", y, "不低于", "低保标准", s)
-                    + f"，但低于 {ceiling_text}；现为低保家庭，可渐退 {taper[0]}–{taper[1]} 个月"
-                    + "（具体期限由审核确认机关在此范围内决定）",
-                )
-            )
-        elif under_ceiling:
-            reasons.append(
-                ctx.reason(
-                    "dibao.income",
-                    Outcome.INELIGIBLE,
-                    "dibao",
-                    params,
-                    values,
-                    income_sentence("家庭", y, "不低于", "低保标准", s)
-                    + f"（低于 {ceiling_text}，但渐退仅适用于现低保家庭）",
-                )
-            )
-        else:
-            reasons.append(
-                ctx.reason(
-                    "dibao.income",
-                    Outcome.INELIGIBLE,
-                    "dibao",
-                    params,
-                    values,
-                    income_sentence("家庭", y, "不低于", "低保标准", s)
-                    + f"，且不低于 {ceiling_text}",
-                )
-            )
+        tail = f"，且不低于 {ceiling_text}"
+    sentence = income_sentence("家庭", y, "不低于", "低保标准", s) + tail
+    return ctx.reason(rule, outcome, "dibao", params, values, sentence), taper
+
+
+def dibao(ctx: Context) -> ProgramResult:
+    agg, s = ctx.agg, ctx.standard
+    y, n = agg.monthly_per_capita_exact, agg.size
+    below_standard = ctx.below(y, s)
+    income, taper = _income(ctx)
+    reasons = [income]
     reasons += asset_reasons(ctx, "dibao", "dibao", agg.assets, n, P.dibao_financial_asset_months)
     reasons.append(completeness_reason(ctx, "dibao", agg.missing))
     household = worst(r.outcome for r in reasons)
@@ -211,19 +186,7 @@ def _single_person(ctx: Context, m: Member) -> MemberResult:
         None,
     )
     own = ma.monthly_net_income_exact
-    own_below = ctx.below(own, s)
-    reasons.append(
-        ctx.reason(
-            "dibao.single_person.own_income",
-            ok(own_below),
-            "dibao",
-            (ctx.std,),
-            {**fen_values("own_monthly_income", own), "standard_fen": s},
-            f"成员 {m.index} 本人月收入 {fen_text(own)}，"
-            f"{'低于' if own_below else '不低于'}低保标准 {yuan(s)} 元",
-            m.index,
-        )
-    )
+    reasons.append(own_income_reason(ctx, "dibao.single_person", "dibao", m.index, own))
     reasons.append(completeness_reason(ctx, "dibao.single_person", agg.missing, m.index))
     outcome = worst(r.outcome for r in reasons)
     amount = max(0, half_up(s - own)) if outcome is not Outcome.INELIGIBLE else None

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from verifier.domain.household import HukouNature, Purpose, SupporterStatus
-from verifier.domain.money import fen_text, times, yuan
+from verifier.domain.money import times, yuan
 from verifier.policy.aggregate import MemberAggregate
-from verifier.policy.checks import asset_reasons, completeness_reason
-from verifier.policy.context import Context, fen_values, ok
+from verifier.policy.checks import asset_reasons, completeness_reason, own_income_reason
+from verifier.policy.context import Context
 from verifier.policy.findings import (
     JsonScalar,
     MemberResult,
@@ -51,7 +51,7 @@ def tekun(ctx: Context) -> ProgramResult:
 
 
 def _tekun_member(ctx: Context, m: Member, t: int) -> MemberResult:
-    snap, s = ctx.snap, ctx.standard
+    snap = ctx.snap
     ma: MemberAggregate = ctx.agg.member(m.index)
     reasons: list[Reason] = []
     elderly_age = snap.tekun_elderly_age
@@ -136,20 +136,7 @@ def _tekun_member(ctx: Context, m: Member, t: int) -> MemberResult:
         )
     )
     own = ma.monthly_net_income_exact
-    own_below = ctx.below(own, s)
-    reasons.append(
-        ctx.reason(
-            "tekun.own_income",
-            ok(own_below),
-            "tekun",
-            (ctx.std,),
-            {**fen_values("own_monthly_income", own), "standard_fen": s},
-            f"成员 {m.index} 本人月收入 {fen_text(own)}，"
-            f"{'低于' if own_below else '不低于'}低保标准 {yuan(s)} 元"
-            + ("（无生活来源）" if own_below else ""),
-            m.index,
-        )
-    )
+    reasons.append(own_income_reason(ctx, "tekun", "tekun", m.index, own, "（无生活来源）"))
     reasons += asset_reasons(
         ctx, "tekun", "tekun", ma.assets, 1, P.dibao_financial_asset_months, m.index
     )

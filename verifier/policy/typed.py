@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import Generic, TypeVar, overload
 
@@ -81,14 +82,20 @@ class Named:
         return f"{type(self).__name__}({self.name!r}, {self.spec!r})"
 
 
-class Param(Named, Generic[T]):
-    """A required parameter: every policy file states it on every day it serves."""
+class Typed(Named, Generic[T]):
+    """A parameter with the Python type its values read as."""
 
     __slots__ = ("convert",)
 
     def __init__(self, spec: Spec, convert: Callable[[ParamValue], T], name: str = "") -> None:
         super().__init__(spec, name)
         self.convert = convert
+
+
+class Param(Typed[T]):
+    """A required parameter: every policy file states it on every day it serves."""
+
+    __slots__ = ()
 
     @overload
     def __get__(self, obj: None, owner: type[object] | None = None) -> Param[T]: ...
@@ -98,14 +105,10 @@ class Param(Named, Generic[T]):
         return self if obj is None else obj.get(self)
 
 
-class OptionalParam(Named, Generic[T]):
+class OptionalParam(Typed[T]):
     """A parameter a policy file may leave out: reads as ``None`` where none is in force."""
 
-    __slots__ = ("convert",)
-
-    def __init__(self, spec: Spec, convert: Callable[[ParamValue], T], name: str = "") -> None:
-        super().__init__(spec, name)
-        self.convert = convert
+    __slots__ = ()
 
     @overload
     def __get__(self, obj: None, owner: type[object] | None = None) -> OptionalParam[T]: ...
@@ -125,16 +128,8 @@ class Family(Generic[T]):
 
     def __init__(self, pattern: str, keys: Iterable[str], like: Param[T]) -> None:
         self.pattern = pattern
-        spec = Spec(
-            like.spec.kind,
-            False,
-            like.spec.minimum,
-            like.spec.maximum,
-            like.spec.floor_reason,
-            like.spec.choices,
-        )
         self.members: Mapping[str, OptionalParam[T]] = {
-            k: OptionalParam(spec, like.convert, pattern.format(k)) for k in keys
+            k: optional(like, pattern.format(k)) for k in keys
         }
 
     def __getitem__(self, key: str) -> OptionalParam[T]:
@@ -169,11 +164,9 @@ class Reader(ABC):
         return param.convert(self.entry(param.name).value)
 
 
-def optional(param: Param[T]) -> OptionalParam[T]:
-    s = param.spec
-    return OptionalParam(
-        Spec(s.kind, False, s.minimum, s.maximum, s.floor_reason, s.choices), param.convert
-    )
+def optional(param: Param[T], name: str = "") -> OptionalParam[T]:
+    """``param`` made optional: a policy file may leave it out."""
+    return OptionalParam(replace(param.spec, required=False), param.convert, name)
 
 
 def _d(x: int | str | None) -> Decimal | None:
