@@ -30,28 +30,20 @@ def _mistyped(what: str, value: ParamValue) -> ParameterTypeError:
     return ParameterTypeError(f"expected {what}, got {type(value).__name__}")
 
 
-def as_int(v: ParamValue) -> int:
-    if isinstance(v, int) and not isinstance(v, bool):
-        return v
-    raise _mistyped("an integer", v)
+def _scalar(cls: type[T], what: str) -> Callable[[ParamValue], T]:
+    def convert(v: ParamValue) -> T:
+        # bool is a subclass of int, but true/false is never a count or an amount.
+        if isinstance(v, cls) and (cls is bool or not isinstance(v, bool)):
+            return v
+        raise _mistyped(what, v)
+
+    return convert
 
 
-def _as_decimal(v: ParamValue) -> Decimal:
-    if isinstance(v, Decimal):
-        return v
-    raise _mistyped("a decimal", v)
-
-
-def _as_bool(v: ParamValue) -> bool:
-    if isinstance(v, bool):
-        return v
-    raise _mistyped("true/false", v)
-
-
-def _as_str(v: ParamValue) -> str:
-    if isinstance(v, str):
-        return v
-    raise _mistyped("a word", v)
+as_int = _scalar(int, "an integer")
+_as_decimal = _scalar(Decimal, "a decimal")
+_as_bool = _scalar(bool, "true/false")
+_as_str = _scalar(str, "a word")
 
 
 def _as_strs(v: ParamValue) -> tuple[str, ...]:
