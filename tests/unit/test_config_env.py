@@ -92,6 +92,7 @@ def test_overrides_apply_to_the_embedded_default_too(monkeypatch: pytest.MonkeyP
         ("HEDUI_SOURCES__TAX__TIMEOUT", "0", "HEDUI_SOURCES__TAX__TIMEOUT: must be above 0"),
         ("HEDUI_SOURCES__TAX__TIMOUT", "3", "HEDUI_SOURCES__TAX__TIMOUT: unknown key; known: "),
         ("HEDUI_SERVR__LISTEN", "0.0.0.0:1", "HEDUI_SERVR__LISTEN: unknown key; known: "),
+        ("HEDUI_SOURCES__TAXX__TIMEOUT", "3", "HEDUI_SOURCES__TAXX__TIMEOUT: unknown source; one of "),
         ("HEDUI_BATCHES__RUNNER", "maybe", "HEDUI_BATCHES__RUNNER: must be bool"),
         ("HEDUI_DATABASE_URL", "sqlite:///x.db?mode=ro", "HEDUI_DATABASE_URL: sqlite URLs take no options"),
     ],

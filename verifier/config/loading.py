@@ -152,11 +152,14 @@ def _check(
     """``doc`` checked: strictly when it is the file alone, from text where the
     environment overrode it."""
 
+    given = names or {}
+
     def source_of(path: tuple[str, ...]) -> tuple[str, tuple[str, ...]] | None:
         for i in range(len(path), 0, -1):
-            if path[:i] in (names or {}):
-                return (names or {})[path[:i]], path[i:]
-        return None
+            if path[:i] in given:
+                return given[path[:i]], path[i:]
+        # A table the variable's name made up (HEDUI_SOURCES__TAXX__TIMEOUT: no source taxx).
+        return next(((name, ()) for p, name in given.items() if p[: len(path)] == path), None)
 
     try:
         return ConfigFile.model_validate(doc, strict=names is None)
