@@ -34,6 +34,7 @@ from verifier.domain.ports import (
     VerificationRecord,
     VerificationTerms,
 )
+from verifier.domain.ports.batches import require_final
 
 if TYPE_CHECKING:
     from tests.fakes.tables import Tables
@@ -173,8 +174,7 @@ class InMemoryBatches(BatchRepository):
         verification_id: str | None = None,
         refusal: ItemRefusal | None = None,
     ) -> bool:
-        if state in ACTIVE_ITEM_STATES:
-            raise ValueError(f"{state} is not a final state")
+        require_final(state)
         row = self._held(batch_id, index, owner)
         if row is None:
             return False

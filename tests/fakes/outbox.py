@@ -18,6 +18,7 @@ from verifier.domain.ports import (
     SubscriberState,
     Subscription,
 )
+from verifier.domain.ports.outbox import attempt_moves_delivery, is_latest_attempt
 from verifier.domain.webhooks import DeliveryState, OutboxEvent
 
 
@@ -132,9 +133,7 @@ class InMemoryDeliveries(DeliveryRepository):
         if d is None:
             return False
         changed = False
-        if d.state is DeliveryState.PENDING and (
-            state is DeliveryState.DELIVERED or d.lease_owner == owner
-        ):
+        if attempt_moves_delivery(d.state, d.lease_owner, owner, state):
             d = replace(
                 d,
                 state=state,
@@ -145,7 +144,7 @@ class InMemoryDeliveries(DeliveryRepository):
                 delivered_at=attempt.at if state is DeliveryState.DELIVERED else d.delivered_at,
             )
             changed = True
-        if d.last_attempt_at is None or d.last_attempt_at <= attempt.at:
+        if is_latest_attempt(d.last_attempt_at, attempt.at):
             d = replace(d, last_attempt_at=attempt.at, last_outcome=attempt.outcome)
         self._t.deliveries[key] = d
         return changed

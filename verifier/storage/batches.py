@@ -24,7 +24,7 @@ from verifier.domain.batches import (
 )
 from verifier.domain.errors import FieldViolation
 from verifier.domain.household import request_from_json, request_to_json
-from verifier.domain.ports.batches import BatchRepository
+from verifier.domain.ports.batches import BatchRepository, require_final
 from verifier.storage.guard import guard
 from verifier.storage.models_batches import BatchItemRow, BatchRow
 from verifier.storage.sealing import Sealer
@@ -277,8 +277,7 @@ class SqlBatches(BatchRepository):
         verification_id: str | None = None,
         refusal: ItemRefusal | None = None,
     ) -> bool:
-        if state in ACTIVE_ITEM_STATES:
-            raise ValueError(f"{state} is not a final state")
+        require_final(state)
         async with guard():
             row = await self._held(batch_id, index, owner)
             if row is None:

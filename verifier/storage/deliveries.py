@@ -16,6 +16,8 @@ from verifier.domain.ports.outbox import (
     DeliveryRepository,
     SubscriberState,
     Subscription,
+    attempt_moves_delivery,
+    is_latest_attempt,
 )
 from verifier.domain.webhooks import DeliveryState, EventType
 from verifier.storage.guard import guard
@@ -147,22 +149,18 @@ class SqlDeliveries(DeliveryRepository):
                 DeliveryRow, (lease.event_id, lease.subscriber), with_for_update=True
             )
             changed = False
-            if row is not None and row.state == _PENDING:
-                acknowledged = state is DeliveryState.DELIVERED
-                if acknowledged or row.lease_owner == owner:
-                    row.state = state.value
-                    row.attempts = lease.attempts + 1
-                    row.next_attempt_at = (
-                        next_attempt_at if state is DeliveryState.PENDING else None
-                    )
-                    row.lease_owner = None
-                    row.lease_until = None
-                    if acknowledged:
-                        row.delivered_at = attempt.at
-                    changed = True
-            if row is not None and (
-                row.last_attempt_at is None or row.last_attempt_at <= attempt.at
+            if row is not None and attempt_moves_delivery(
+                DeliveryState(row.state), row.lease_owner, owner, state
             ):
+                row.state = state.value
+                row.attempts = lease.attempts + 1
+                row.next_attempt_at = next_attempt_at if state is DeliveryState.PENDING else None
+                row.lease_owner = None
+                row.lease_until = None
+                if state is DeliveryState.DELIVERED:
+                    row.delivered_at = attempt.at
+                changed = True
+            if row is not None and is_latest_attempt(row.last_attempt_at, attempt.at):
                 row.last_attempt_at = attempt.at
                 row.last_outcome = attempt.outcome
             await self._session.flush()

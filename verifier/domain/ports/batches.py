@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from verifier.domain.batches import (
+    ACTIVE_ITEM_STATES,
     BatchCounts,
     BatchRecord,
     ClaimedItem,
@@ -20,6 +21,13 @@ from verifier.domain.batches import (
     ItemState,
     NewItem,
 )
+
+
+def require_final(state: ItemState) -> None:
+    """Refuse a state :meth:`BatchRepository.finish` cannot move an item to (an active one):
+    a finished item that is QUEUED or RUNNING again would be run twice."""
+    if state in ACTIVE_ITEM_STATES:
+        raise ValueError(f"{state} is not a final state")
 
 
 class BatchRepository(abc.ABC):

@@ -80,6 +80,25 @@ class SubscriberState:
     disabled_reason: str
 
 
+def attempt_moves_delivery(
+    state: DeliveryState, lease_owner: str | None, owner: str, result: DeliveryState
+) -> bool:
+    """Whether an attempt ending in ``result``, made by ``owner``, may move a delivery now
+    in ``state`` and leased to ``lease_owner`` (:meth:`DeliveryRepository.record`).
+
+    Only a PENDING delivery moves. A DELIVERED result counts whoever holds the lease now:
+    the receiver has the event, and sending it again would only be deduplicated.
+    """
+    return state is DeliveryState.PENDING and (
+        result is DeliveryState.DELIVERED or lease_owner == owner
+    )
+
+
+def is_latest_attempt(last_attempt_at: datetime | None, at: datetime) -> bool:
+    """Whether an attempt made ``at`` is the latest yet, so it names the last outcome."""
+    return last_attempt_at is None or last_attempt_at <= at
+
+
 class OutboxRepository(abc.ABC):
     """Events waiting to be told. Write them only through :meth:`add`, in the transaction
     of what they tell of."""
