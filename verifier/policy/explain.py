@@ -10,7 +10,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from verifier.domain.household import HukouNature
-from verifier.domain.labels import HUKOU_LABELS, OUTCOME_LABELS, ROUTE_LABELS, label
+from verifier.domain.labels import (
+    HUKOU_LABELS,
+    OUTCOME_LABELS,
+    ROUTE_LABELS,
+    SOURCE_LABELS,
+    label,
+)
 from verifier.domain.money import format_amount
 
 MARK = {"ELIGIBLE": "✓", "NEEDS_REVIEW": "?", "INELIGIBLE": "✗", None: "·"}
@@ -107,7 +113,10 @@ def explain(assessment_json: Mapping[str, Any]) -> str:
     out.append("【申报与核对结果差异】" + ("无超出容差的差异" if not disc else f"{len(disc)} 项"))
     for d in disc:
         out.append(f"  · {d.get('text', '')}")
-        ids = [f"{e.get('source')}:{e.get('record_id')}" for e in d.get("evidence", [])]
+        ids = [
+            f"{label(SOURCE_LABELS, e.get('source'))}:{e.get('record_id')}"
+            for e in d.get("evidence", [])
+        ]
         if ids:
             out.append(f"    记录：{'、'.join(ids)}")
     out.append("以上为核对系统的参考性结论，是否给予救助由审核确认机关依法决定。")
