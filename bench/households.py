@@ -44,10 +44,10 @@ def household_request(pop: Population, region: str, index: int, members: int = 4
 
 
 async def register_consents(
-    client: Client, pop: Population, region: str, indexes: Iterable[int]
+    client: Client, pop: Population, region: str, indexes: Iterable[int], members: int = 4
 ) -> None:
     """A signed authorization for each household the benchmark will check (not timed)."""
     today = date.today()
     for i in indexes:
-        doc = consent_doc(household_request(pop, region, i), today)
+        doc = consent_doc(household_request(pop, region, i, members), today)
         await client.register_consent(consent_from_json(doc))
