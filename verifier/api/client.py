@@ -210,6 +210,26 @@ class Client(Connection):
         )
         return resp.entry
 
+    async def recheck_roster_entry(
+        self,
+        household_ref: str,
+        region_code: str,
+        request_id: str,
+        *,
+        urgent: bool = False,
+        timeout: float = 30.0,
+    ) -> roster_pb.RecheckRosterEntryResponse:
+        return await self.roster.RecheckRosterEntry(
+            roster_pb.RecheckRosterEntryRequest(
+                household_ref=household_ref,
+                region_code=region_code,
+                request_id=request_id,
+                urgent=urgent,
+            ),
+            metadata=self.metadata,
+            timeout=timeout,
+        )
+
     async def list_verifications(
         self, req: pb.ListVerificationsRequest, timeout: float = 10.0
     ) -> pb.ListVerificationsResponse:

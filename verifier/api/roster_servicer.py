@@ -69,3 +69,21 @@ class RosterServicer(roster_pb2_grpc.RosterServiceServicer):
             caller, request.household_ref, request.region_code, request.reason
         )
         return pb.RemoveRosterEntryResponse(entry=entry_pb(view))
+
+    async def RecheckRosterEntry(
+        self, request: pb.RecheckRosterEntryRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.RecheckRosterEntryResponse:
+        caller = self._identify(context)
+        started = await self._service.recheck(
+            caller,
+            request.household_ref,
+            request.region_code,
+            request.request_id,
+            urgent=request.urgent,
+        )
+        return pb.RecheckRosterEntryResponse(
+            verification_id=started.verification_id,
+            check_request_id=started.check_request_id,
+            replayed=started.replayed,
+            entry=entry_pb(started.view),
+        )

@@ -1,4 +1,5 @@
-"""`hedui roster import FILE [--partial] | list | show REF | due | remove REF --reason R`.
+"""`hedui roster import FILE [--partial] | list | show REF | due | remove REF --reason R |
+recheck REF --region R [--urgent]`.
 
 ``import`` reads the whole file first and names every bad row with its line and field;
 a file with a bad row imports nothing unless ``--partial``. The good entries go to the
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -279,6 +281,30 @@ def roster_remove(_cfg: Config, args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def roster_recheck(_cfg: Config, args: argparse.Namespace) -> int:
+    # A fresh request id makes each run a new re-check; the one printed lets a run whose
+    # answer was lost be repeated as the same re-check.
+    request_id = args.request_id or f"recheck-now-{uuid.uuid4().hex}"
+
+    async def run() -> int:
+        async with client_for(args) as client:
+            try:
+                resp = await client.recheck_roster_entry(
+                    args.ref, args.region, request_id, urgent=args.urgent
+                )
+            except grpc.aio.AioRpcError as exc:
+                err.print(f"[red]{exc.code().name}[/]: {exc.details()}")
+                return 1
+        e = resp.entry
+        again = " (this request's earlier re-check)" if resp.replayed else ""
+        console.print(f"re-check of {e.region_code}/{e.household_ref} started{again}")
+        console.print(f"verification {resp.verification_id}", soft_wrap=True)
+        console.print(f"request id {request_id}", soft_wrap=True)
+        return 0
+
+    return asyncio.run(run())
+
+
 def _filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--region", help="region code or prefix (2, 4 or 6 digits)")
     p.add_argument("--program", choices=[x.value for x in Purpose])
@@ -288,7 +314,7 @@ def _filters(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: Subparsers) -> None:
-    """Add `roster import|list|show|due|remove` to the `hedui` parser."""
+    """Add `roster import|list|show|due|remove|recheck` to the `hedui` parser."""
     ros = group(sub, "roster", "recipient roster (在册对象) and re-checks")
     i = command(
         ros, "import", roster_import, "import a roster file (.csv or .jsonl; docs/roster.md)"
@@ -316,3 +342,11 @@ def register(sub: Subparsers) -> None:
     r.add_argument("--region", required=True)
     r.add_argument("--reason", required=True)
     add_client_arguments(r)
+    n = command(ros, "recheck", roster_recheck, "re-check an entry now, out of its cycle")
+    n.add_argument("ref")
+    n.add_argument("--region", required=True)
+    n.add_argument("--urgent", action="store_true", help="in the urgent lane (急难)")
+    n.add_argument(
+        "--request-id", help="repeat an earlier run as the same re-check (it prints its id)"
+    )
+    add_client_arguments(n)

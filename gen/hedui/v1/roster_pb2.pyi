@@ -642,3 +642,77 @@ class RemoveRosterEntryResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RemoveRosterEntryResponse: _TypeAlias = RemoveRosterEntryResponse  # noqa: Y015
+
+@_typing.final
+class RecheckRosterEntryRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOUSEHOLD_REF_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    URGENT_FIELD_NUMBER: _builtins.int
+    household_ref: _builtins.str
+    """Required: the household reference."""
+    region_code: _builtins.str
+    """Required: the entry's region code (six digits, within the caller's regions)."""
+    request_id: _builtins.str
+    """Required: the calling system's idempotency key for this re-check (1-64 characters
+    of A-Z a-z 0-9 . _ -). A retry with the same value returns the same verification.
+    """
+    urgent: _builtins.bool
+    """Run the check in the urgent lane (急难): ahead of batch and interactive work at
+    every source. Otherwise it runs at batch priority, as scheduled re-checks do.
+    """
+    def __init__(
+        self,
+        *,
+        household_ref: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+        urgent: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["household_ref", b"household_ref", "region_code", b"region_code", "request_id", b"request_id", "urgent", b"urgent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecheckRosterEntryRequest: _TypeAlias = RecheckRosterEntryRequest  # noqa: Y015
+
+@_typing.final
+class RecheckRosterEntryResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERIFICATION_ID_FIELD_NUMBER: _builtins.int
+    CHECK_REQUEST_ID_FIELD_NUMBER: _builtins.int
+    REPLAYED_FIELD_NUMBER: _builtins.int
+    ENTRY_FIELD_NUMBER: _builtins.int
+    verification_id: _builtins.str
+    """The re-check's verification (a UUID, lowercase hex): GetVerification,
+    WatchVerification and GetReport read it, as the entry's importing system.
+    """
+    check_request_id: _builtins.str
+    """The verification's request_id ("recheck-" and 40 letters), derived from the entry,
+    the calling system and request_id.
+    """
+    replayed: _builtins.bool
+    """True when request_id was seen before: this is that request's verification."""
+    @_builtins.property
+    def entry(self) -> Global___RosterEntry:
+        """The entry, without members."""
+
+    def __init__(
+        self,
+        *,
+        verification_id: _builtins.str = ...,
+        check_request_id: _builtins.str = ...,
+        replayed: _builtins.bool = ...,
+        entry: Global___RosterEntry | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["check_request_id", b"check_request_id", "entry", b"entry", "replayed", b"replayed", "verification_id", b"verification_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecheckRosterEntryResponse: _TypeAlias = RecheckRosterEntryResponse  # noqa: Y015

@@ -30,9 +30,11 @@ class RosterServiceStub:
     in, the 授权书 that covers its periodic re-checks, and when its next re-check is due.
     hedui re-checks each household on its region's cycle (绩溪: 特困 and 低保 A/B once a
     year, 低保 C every half year), starting the check itself when it is due: through the
-    same intake as CreateVerification, as the deployment's own system (its `[roster]
-    system`, user "recheck-scheduler"), in the batch lane, with a request_id derived from
-    the entry and the cycle, so each household is checked once per cycle. File formats
+    same intake as CreateVerification, on behalf of the system that imported the entry
+    (user "recheck-scheduler"; that system reads, lists and watches the re-check as its
+    own), in the batch lane, with a request_id derived from the entry and the cycle, so
+    each household is checked once per cycle. Staff may ask for one now
+    (RecheckRosterEntry). File formats
     and the cycle rules: docs/roster.md.
 
     Every call needs the metadata `x-hedui-user` (the end user, 1-64 characters of
@@ -40,7 +42,8 @@ class RosterServiceStub:
     calling system comes from its client certificate. `x-request-id` is optional (1-64
     characters of A-Z a-z 0-9 . _ -) and comes back in the trailers.
 
-    Roles: ImportRoster and RemoveRosterEntry need "caseworker" or "admin"; the reads
+    Roles: ImportRoster, RemoveRosterEntry and RecheckRosterEntry need "caseworker" or
+    "admin"; the reads
     need "caseworker", "reviewer" or "admin". Everything is scoped to the caller's
     regions (GB/T 2260 prefixes of its configured principal). Refusals:
     INVALID_ARGUMENT   google.rpc.BadRequest naming each bad field (at most 16 in the
@@ -52,7 +55,7 @@ class RosterServiceStub:
     NOT_FOUND          no such entry in the caller's regions.
     UNAVAILABLE        the database or the audit log cannot be written; retry.
     Every import, removal and read is an audit entry (actions roster_import,
-    roster_remove, roster_read).
+    roster_remove, roster_read); a re-check asked for now is recheck_scheduled.
     """
 
     def __init__(self, channel):
@@ -81,6 +84,11 @@ class RosterServiceStub:
                 request_serializer=hedui_dot_v1_dot_roster__pb2.RemoveRosterEntryRequest.SerializeToString,
                 response_deserializer=hedui_dot_v1_dot_roster__pb2.RemoveRosterEntryResponse.FromString,
                 _registered_method=True)
+        self.RecheckRosterEntry = channel.unary_unary(
+                '/hedui.v1.RosterService/RecheckRosterEntry',
+                request_serializer=hedui_dot_v1_dot_roster__pb2.RecheckRosterEntryRequest.SerializeToString,
+                response_deserializer=hedui_dot_v1_dot_roster__pb2.RecheckRosterEntryResponse.FromString,
+                _registered_method=True)
 
 
 class RosterServiceServicer:
@@ -88,9 +96,11 @@ class RosterServiceServicer:
     in, the 授权书 that covers its periodic re-checks, and when its next re-check is due.
     hedui re-checks each household on its region's cycle (绩溪: 特困 and 低保 A/B once a
     year, 低保 C every half year), starting the check itself when it is due: through the
-    same intake as CreateVerification, as the deployment's own system (its `[roster]
-    system`, user "recheck-scheduler"), in the batch lane, with a request_id derived from
-    the entry and the cycle, so each household is checked once per cycle. File formats
+    same intake as CreateVerification, on behalf of the system that imported the entry
+    (user "recheck-scheduler"; that system reads, lists and watches the re-check as its
+    own), in the batch lane, with a request_id derived from the entry and the cycle, so
+    each household is checked once per cycle. Staff may ask for one now
+    (RecheckRosterEntry). File formats
     and the cycle rules: docs/roster.md.
 
     Every call needs the metadata `x-hedui-user` (the end user, 1-64 characters of
@@ -98,7 +108,8 @@ class RosterServiceServicer:
     calling system comes from its client certificate. `x-request-id` is optional (1-64
     characters of A-Z a-z 0-9 . _ -) and comes back in the trailers.
 
-    Roles: ImportRoster and RemoveRosterEntry need "caseworker" or "admin"; the reads
+    Roles: ImportRoster, RemoveRosterEntry and RecheckRosterEntry need "caseworker" or
+    "admin"; the reads
     need "caseworker", "reviewer" or "admin". Everything is scoped to the caller's
     regions (GB/T 2260 prefixes of its configured principal). Refusals:
     INVALID_ARGUMENT   google.rpc.BadRequest naming each bad field (at most 16 in the
@@ -110,7 +121,7 @@ class RosterServiceServicer:
     NOT_FOUND          no such entry in the caller's regions.
     UNAVAILABLE        the database or the audit log cannot be written; retry.
     Every import, removal and read is an audit entry (actions roster_import,
-    roster_remove, roster_read).
+    roster_remove, roster_read); a re-check asked for now is recheck_scheduled.
     """
 
     def ImportRoster(self, request, context):
@@ -147,6 +158,33 @@ class RosterServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecheckRosterEntry(self, request, context):
+        """Re-checks an entry now, out of its cycle ("re-check now"): the check is started at
+        once by the re-check scheduler's machinery (a leased job, never run twice), through
+        the same intake as CreateVerification, on behalf of the system that imported the
+        entry, under the entry's 授权书, over the 12 months before this month; its first
+        report is not awaited (watch the returned verification). When its first report is
+        released it becomes the entry's last check, and the next due date follows from it.
+        Idempotent per request_id: the same request_id for the same entry returns the same
+        verification, and nothing new runs.
+        Role: "caseworker" or "admin", the region within the caller's. Errors:
+        INVALID_ARGUMENT    household_ref, region_code or request_id malformed or missing.
+        PERMISSION_DENIED   ROLE_NOT_ALLOWED, OUT_OF_REGION (an audit entry, nothing else);
+        CONSENT_MISSING, CONSENT_REVOKED, CONSENT_EXPIRED: the entry's
+        授权书 is not in force, so nothing is checked; as the scheduler
+        does, a reauthorization_needed audit entry and a
+        REAUTHORIZATION_NEEDED alert are written (no job, no check);
+        CONSENT_SUBJECT_NOT_COVERED and the other coverage reasons
+        when the intake finds the 授权书 does not cover the household.
+        NOT_FOUND           no such entry in that region.
+        FAILED_PRECONDITION the entry cannot make a valid check (correct it and import it).
+        UNAVAILABLE         the re-check is queued, or being started by another try of the
+        same request; retry with the same request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RosterServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -170,6 +208,11 @@ def add_RosterServiceServicer_to_server(servicer, server):
                     request_deserializer=hedui_dot_v1_dot_roster__pb2.RemoveRosterEntryRequest.FromString,
                     response_serializer=hedui_dot_v1_dot_roster__pb2.RemoveRosterEntryResponse.SerializeToString,
             ),
+            'RecheckRosterEntry': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecheckRosterEntry,
+                    request_deserializer=hedui_dot_v1_dot_roster__pb2.RecheckRosterEntryRequest.FromString,
+                    response_serializer=hedui_dot_v1_dot_roster__pb2.RecheckRosterEntryResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'hedui.v1.RosterService', rpc_method_handlers)
@@ -183,9 +226,11 @@ class RosterService:
     in, the 授权书 that covers its periodic re-checks, and when its next re-check is due.
     hedui re-checks each household on its region's cycle (绩溪: 特困 and 低保 A/B once a
     year, 低保 C every half year), starting the check itself when it is due: through the
-    same intake as CreateVerification, as the deployment's own system (its `[roster]
-    system`, user "recheck-scheduler"), in the batch lane, with a request_id derived from
-    the entry and the cycle, so each household is checked once per cycle. File formats
+    same intake as CreateVerification, on behalf of the system that imported the entry
+    (user "recheck-scheduler"; that system reads, lists and watches the re-check as its
+    own), in the batch lane, with a request_id derived from the entry and the cycle, so
+    each household is checked once per cycle. Staff may ask for one now
+    (RecheckRosterEntry). File formats
     and the cycle rules: docs/roster.md.
 
     Every call needs the metadata `x-hedui-user` (the end user, 1-64 characters of
@@ -193,7 +238,8 @@ class RosterService:
     calling system comes from its client certificate. `x-request-id` is optional (1-64
     characters of A-Z a-z 0-9 . _ -) and comes back in the trailers.
 
-    Roles: ImportRoster and RemoveRosterEntry need "caseworker" or "admin"; the reads
+    Roles: ImportRoster, RemoveRosterEntry and RecheckRosterEntry need "caseworker" or
+    "admin"; the reads
     need "caseworker", "reviewer" or "admin". Everything is scoped to the caller's
     regions (GB/T 2260 prefixes of its configured principal). Refusals:
     INVALID_ARGUMENT   google.rpc.BadRequest naming each bad field (at most 16 in the
@@ -205,7 +251,7 @@ class RosterService:
     NOT_FOUND          no such entry in the caller's regions.
     UNAVAILABLE        the database or the audit log cannot be written; retry.
     Every import, removal and read is an audit entry (actions roster_import,
-    roster_remove, roster_read).
+    roster_remove, roster_read); a re-check asked for now is recheck_scheduled.
     """
 
     @staticmethod
@@ -306,6 +352,33 @@ class RosterService:
             '/hedui.v1.RosterService/RemoveRosterEntry',
             hedui_dot_v1_dot_roster__pb2.RemoveRosterEntryRequest.SerializeToString,
             hedui_dot_v1_dot_roster__pb2.RemoveRosterEntryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecheckRosterEntry(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hedui.v1.RosterService/RecheckRosterEntry',
+            hedui_dot_v1_dot_roster__pb2.RecheckRosterEntryRequest.SerializeToString,
+            hedui_dot_v1_dot_roster__pb2.RecheckRosterEntryResponse.FromString,
             options,
             channel_credentials,
             insecure,

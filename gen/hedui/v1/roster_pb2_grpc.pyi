@@ -31,9 +31,11 @@ class RosterServiceStub:
     in, the 授权书 that covers its periodic re-checks, and when its next re-check is due.
     hedui re-checks each household on its region's cycle (绩溪: 特困 and 低保 A/B once a
     year, 低保 C every half year), starting the check itself when it is due: through the
-    same intake as CreateVerification, as the deployment's own system (its `[roster]
-    system`, user "recheck-scheduler"), in the batch lane, with a request_id derived from
-    the entry and the cycle, so each household is checked once per cycle. File formats
+    same intake as CreateVerification, on behalf of the system that imported the entry
+    (user "recheck-scheduler"; that system reads, lists and watches the re-check as its
+    own), in the batch lane, with a request_id derived from the entry and the cycle, so
+    each household is checked once per cycle. Staff may ask for one now
+    (RecheckRosterEntry). File formats
     and the cycle rules: docs/roster.md.
 
     Every call needs the metadata `x-hedui-user` (the end user, 1-64 characters of
@@ -41,7 +43,8 @@ class RosterServiceStub:
     calling system comes from its client certificate. `x-request-id` is optional (1-64
     characters of A-Z a-z 0-9 . _ -) and comes back in the trailers.
 
-    Roles: ImportRoster and RemoveRosterEntry need "caseworker" or "admin"; the reads
+    Roles: ImportRoster, RemoveRosterEntry and RecheckRosterEntry need "caseworker" or
+    "admin"; the reads
     need "caseworker", "reviewer" or "admin". Everything is scoped to the caller's
     regions (GB/T 2260 prefixes of its configured principal). Refusals:
       INVALID_ARGUMENT   google.rpc.BadRequest naming each bad field (at most 16 in the
@@ -53,7 +56,7 @@ class RosterServiceStub:
       NOT_FOUND          no such entry in the caller's regions.
       UNAVAILABLE        the database or the audit log cannot be written; retry.
     Every import, removal and read is an audit entry (actions roster_import,
-    roster_remove, roster_read).
+    roster_remove, roster_read); a re-check asked for now is recheck_scheduled.
     """
 
     @_typing.overload
@@ -77,6 +80,29 @@ class RosterServiceStub:
     """Removes an entry (it is re-checked no more); the reason is recorded in the audit
     log. Its sealed household data is deleted.
     """
+    RecheckRosterEntry: _grpc.UnaryUnaryMultiCallable[_roster_pb2.RecheckRosterEntryRequest, _roster_pb2.RecheckRosterEntryResponse]
+    """Re-checks an entry now, out of its cycle ("re-check now"): the check is started at
+    once by the re-check scheduler's machinery (a leased job, never run twice), through
+    the same intake as CreateVerification, on behalf of the system that imported the
+    entry, under the entry's 授权书, over the 12 months before this month; its first
+    report is not awaited (watch the returned verification). When its first report is
+    released it becomes the entry's last check, and the next due date follows from it.
+    Idempotent per request_id: the same request_id for the same entry returns the same
+    verification, and nothing new runs.
+    Role: "caseworker" or "admin", the region within the caller's. Errors:
+      INVALID_ARGUMENT    household_ref, region_code or request_id malformed or missing.
+      PERMISSION_DENIED   ROLE_NOT_ALLOWED, OUT_OF_REGION (an audit entry, nothing else);
+                          CONSENT_MISSING, CONSENT_REVOKED, CONSENT_EXPIRED: the entry's
+                          授权书 is not in force, so nothing is checked; as the scheduler
+                          does, a reauthorization_needed audit entry and a
+                          REAUTHORIZATION_NEEDED alert are written (no job, no check);
+                          CONSENT_SUBJECT_NOT_COVERED and the other coverage reasons
+                          when the intake finds the 授权书 does not cover the household.
+      NOT_FOUND           no such entry in that region.
+      FAILED_PRECONDITION the entry cannot make a valid check (correct it and import it).
+      UNAVAILABLE         the re-check is queued, or being started by another try of the
+                          same request; retry with the same request_id.
+    """
 
 @_typing.type_check_only
 class RosterServiceAsyncStub(RosterServiceStub):
@@ -84,9 +110,11 @@ class RosterServiceAsyncStub(RosterServiceStub):
     in, the 授权书 that covers its periodic re-checks, and when its next re-check is due.
     hedui re-checks each household on its region's cycle (绩溪: 特困 and 低保 A/B once a
     year, 低保 C every half year), starting the check itself when it is due: through the
-    same intake as CreateVerification, as the deployment's own system (its `[roster]
-    system`, user "recheck-scheduler"), in the batch lane, with a request_id derived from
-    the entry and the cycle, so each household is checked once per cycle. File formats
+    same intake as CreateVerification, on behalf of the system that imported the entry
+    (user "recheck-scheduler"; that system reads, lists and watches the re-check as its
+    own), in the batch lane, with a request_id derived from the entry and the cycle, so
+    each household is checked once per cycle. Staff may ask for one now
+    (RecheckRosterEntry). File formats
     and the cycle rules: docs/roster.md.
 
     Every call needs the metadata `x-hedui-user` (the end user, 1-64 characters of
@@ -94,7 +122,8 @@ class RosterServiceAsyncStub(RosterServiceStub):
     calling system comes from its client certificate. `x-request-id` is optional (1-64
     characters of A-Z a-z 0-9 . _ -) and comes back in the trailers.
 
-    Roles: ImportRoster and RemoveRosterEntry need "caseworker" or "admin"; the reads
+    Roles: ImportRoster, RemoveRosterEntry and RecheckRosterEntry need "caseworker" or
+    "admin"; the reads
     need "caseworker", "reviewer" or "admin". Everything is scoped to the caller's
     regions (GB/T 2260 prefixes of its configured principal). Refusals:
       INVALID_ARGUMENT   google.rpc.BadRequest naming each bad field (at most 16 in the
@@ -106,7 +135,7 @@ class RosterServiceAsyncStub(RosterServiceStub):
       NOT_FOUND          no such entry in the caller's regions.
       UNAVAILABLE        the database or the audit log cannot be written; retry.
     Every import, removal and read is an audit entry (actions roster_import,
-    roster_remove, roster_read).
+    roster_remove, roster_read); a re-check asked for now is recheck_scheduled.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -127,15 +156,40 @@ class RosterServiceAsyncStub(RosterServiceStub):
     """Removes an entry (it is re-checked no more); the reason is recorded in the audit
     log. Its sealed household data is deleted.
     """
+    RecheckRosterEntry: _aio.UnaryUnaryMultiCallable[_roster_pb2.RecheckRosterEntryRequest, _roster_pb2.RecheckRosterEntryResponse]  # type: ignore[assignment]
+    """Re-checks an entry now, out of its cycle ("re-check now"): the check is started at
+    once by the re-check scheduler's machinery (a leased job, never run twice), through
+    the same intake as CreateVerification, on behalf of the system that imported the
+    entry, under the entry's 授权书, over the 12 months before this month; its first
+    report is not awaited (watch the returned verification). When its first report is
+    released it becomes the entry's last check, and the next due date follows from it.
+    Idempotent per request_id: the same request_id for the same entry returns the same
+    verification, and nothing new runs.
+    Role: "caseworker" or "admin", the region within the caller's. Errors:
+      INVALID_ARGUMENT    household_ref, region_code or request_id malformed or missing.
+      PERMISSION_DENIED   ROLE_NOT_ALLOWED, OUT_OF_REGION (an audit entry, nothing else);
+                          CONSENT_MISSING, CONSENT_REVOKED, CONSENT_EXPIRED: the entry's
+                          授权书 is not in force, so nothing is checked; as the scheduler
+                          does, a reauthorization_needed audit entry and a
+                          REAUTHORIZATION_NEEDED alert are written (no job, no check);
+                          CONSENT_SUBJECT_NOT_COVERED and the other coverage reasons
+                          when the intake finds the 授权书 does not cover the household.
+      NOT_FOUND           no such entry in that region.
+      FAILED_PRECONDITION the entry cannot make a valid check (correct it and import it).
+      UNAVAILABLE         the re-check is queued, or being started by another try of the
+                          same request; retry with the same request_id.
+    """
 
 class RosterServiceServicer(metaclass=_abc_1.ABCMeta):
     """The recipient roster (动态管理): the households a region supports, the class each is
     in, the 授权书 that covers its periodic re-checks, and when its next re-check is due.
     hedui re-checks each household on its region's cycle (绩溪: 特困 and 低保 A/B once a
     year, 低保 C every half year), starting the check itself when it is due: through the
-    same intake as CreateVerification, as the deployment's own system (its `[roster]
-    system`, user "recheck-scheduler"), in the batch lane, with a request_id derived from
-    the entry and the cycle, so each household is checked once per cycle. File formats
+    same intake as CreateVerification, on behalf of the system that imported the entry
+    (user "recheck-scheduler"; that system reads, lists and watches the re-check as its
+    own), in the batch lane, with a request_id derived from the entry and the cycle, so
+    each household is checked once per cycle. Staff may ask for one now
+    (RecheckRosterEntry). File formats
     and the cycle rules: docs/roster.md.
 
     Every call needs the metadata `x-hedui-user` (the end user, 1-64 characters of
@@ -143,7 +197,8 @@ class RosterServiceServicer(metaclass=_abc_1.ABCMeta):
     calling system comes from its client certificate. `x-request-id` is optional (1-64
     characters of A-Z a-z 0-9 . _ -) and comes back in the trailers.
 
-    Roles: ImportRoster and RemoveRosterEntry need "caseworker" or "admin"; the reads
+    Roles: ImportRoster, RemoveRosterEntry and RecheckRosterEntry need "caseworker" or
+    "admin"; the reads
     need "caseworker", "reviewer" or "admin". Everything is scoped to the caller's
     regions (GB/T 2260 prefixes of its configured principal). Refusals:
       INVALID_ARGUMENT   google.rpc.BadRequest naming each bad field (at most 16 in the
@@ -155,7 +210,7 @@ class RosterServiceServicer(metaclass=_abc_1.ABCMeta):
       NOT_FOUND          no such entry in the caller's regions.
       UNAVAILABLE        the database or the audit log cannot be written; retry.
     Every import, removal and read is an audit entry (actions roster_import,
-    roster_remove, roster_read).
+    roster_remove, roster_read); a re-check asked for now is recheck_scheduled.
     """
 
     @_abc_1.abstractmethod
@@ -197,6 +252,35 @@ class RosterServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_roster_pb2.RemoveRosterEntryResponse, _abc.Awaitable[_roster_pb2.RemoveRosterEntryResponse]]:
         """Removes an entry (it is re-checked no more); the reason is recorded in the audit
         log. Its sealed household data is deleted.
+        """
+
+    @_abc_1.abstractmethod
+    def RecheckRosterEntry(
+        self,
+        request: _roster_pb2.RecheckRosterEntryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_roster_pb2.RecheckRosterEntryResponse, _abc.Awaitable[_roster_pb2.RecheckRosterEntryResponse]]:
+        """Re-checks an entry now, out of its cycle ("re-check now"): the check is started at
+        once by the re-check scheduler's machinery (a leased job, never run twice), through
+        the same intake as CreateVerification, on behalf of the system that imported the
+        entry, under the entry's 授权书, over the 12 months before this month; its first
+        report is not awaited (watch the returned verification). When its first report is
+        released it becomes the entry's last check, and the next due date follows from it.
+        Idempotent per request_id: the same request_id for the same entry returns the same
+        verification, and nothing new runs.
+        Role: "caseworker" or "admin", the region within the caller's. Errors:
+          INVALID_ARGUMENT    household_ref, region_code or request_id malformed or missing.
+          PERMISSION_DENIED   ROLE_NOT_ALLOWED, OUT_OF_REGION (an audit entry, nothing else);
+                              CONSENT_MISSING, CONSENT_REVOKED, CONSENT_EXPIRED: the entry's
+                              授权书 is not in force, so nothing is checked; as the scheduler
+                              does, a reauthorization_needed audit entry and a
+                              REAUTHORIZATION_NEEDED alert are written (no job, no check);
+                              CONSENT_SUBJECT_NOT_COVERED and the other coverage reasons
+                              when the intake finds the 授权书 does not cover the household.
+          NOT_FOUND           no such entry in that region.
+          FAILED_PRECONDITION the entry cannot make a valid check (correct it and import it).
+          UNAVAILABLE         the re-check is queued, or being started by another try of the
+                              same request; retry with the same request_id.
         """
 
 def add_RosterServiceServicer_to_server(servicer: RosterServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

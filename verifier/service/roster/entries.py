@@ -197,6 +197,8 @@ class RosterService:
             due is not None and due < today,
         )
 
+    view = _view
+
     async def _deny(
         self, caller: Caller, action: AuditAction, reason: str, details: dict[str, Any]
     ) -> None:

@@ -46,7 +46,7 @@ from verifier.domain.vocabulary import AuditAction
 from verifier.service.roster.scheduler import RecheckScheduler, RunResult
 
 if TYPE_CHECKING:
-    from verifier.service.roster.entries import RosterService
+    from verifier.service.roster.entries import RosterService, RosterView
 
 __all__ = ["RECHECK_ROLES", "RecheckNow", "RecheckStarted"]
 
@@ -57,10 +57,13 @@ RECHECK_ROLES = frozenset({"caseworker", "admin"})
 @dataclass(frozen=True, slots=True)
 class RecheckStarted:
     verification_id: str
+    check_request_id: str
+    """The check's request id, derived from the entry, the system and the request."""
     job_id: str
     replayed: bool
     """The request was seen before: its job's check, nothing new started."""
-    record: RosterRecord
+    view: RosterView
+    """The entry as it stands now (without its household)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +129,7 @@ class RecheckNow:
         record = found.record
         job = found.job
         if job is not None:
-            return await self._again(job, record)
+            return await self._again(job)
         job = RecheckJob(
             id=str(uuid.uuid4()),
             entry_id=record.id,
@@ -177,12 +180,20 @@ class RecheckNow:
                 earlier = await uow.rechecks.for_request(job.request_id)
             if earlier is None:
                 raise Unavailable("the re-check is being created; try again")
-            return await self._again(earlier, record)
+            return await self._again(earlier)
         # Its first report is not awaited: the caller watches the check.
         result = await self._scheduler.run_job(job, wait_seconds=0.0)
         if result.state is not JobState.STARTED:
             raise _refusal(result)
-        return RecheckStarted(result.verification_id, job.id, False, record)
+        return await self._started(result.verification_id, job, replayed=False)
+
+    async def _started(self, vid: str, job: RecheckJob, *, replayed: bool) -> RecheckStarted:
+        async with self._store.unit_of_work(write=False) as uow:
+            record = await uow.roster.get_by_id(job.entry_id)
+        if record is None:
+            raise NotFound("roster entry not found")
+        view = self._roster.view(record, china_date(self._clock()))
+        return RecheckStarted(vid, job.request_id, job.id, replayed, view)
 
     async def _find(
         self,
@@ -205,11 +216,11 @@ class RecheckNow:
         refused = why or ("CONSENT_MISSING" if consent is None else "")
         return _Found(record, members, job, refused, number)
 
-    async def _again(self, job: RecheckJob, record: RosterRecord) -> RecheckStarted:
+    async def _again(self, job: RecheckJob) -> RecheckStarted:
         """A request seen before: its job's check; or, if the job is still waiting (its
         creator died before starting it), start it now if nobody else holds it."""
         if job.verification_id:
-            return RecheckStarted(job.verification_id, job.id, True, record)
+            return await self._started(job.verification_id, job, replayed=True)
         if job.state is not JobState.PENDING:
             raise _refusal(RunResult(job.state, reason=job.reason))
         now = self._clock()
@@ -221,7 +232,7 @@ class RecheckNow:
         result = await self._scheduler.run_job(taken, wait_seconds=0.0)
         if result.state is not JobState.STARTED:
             raise _refusal(result)
-        return RecheckStarted(result.verification_id, job.id, True, record)
+        return await self._started(result.verification_id, job, replayed=True)
 
     async def _refuse(self, job: RecheckJob, found: _Found) -> None:
         """The scheduler's refusal for the 授权书, without a job: its audit entry and
