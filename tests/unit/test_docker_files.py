@@ -11,10 +11,22 @@ DOCKER = Path(__file__).parents[2] / "docker"
 
 
 def test_the_compose_config_is_a_valid_production_config() -> None:
-    cfg = parse_config(tomllib.loads((DOCKER / "hedui.toml").read_text()))
+    text = (DOCKER / "hedui.toml").read_text()
+    # The URL is a secret by reference: compose mounts docker/database_url.txt there.
+    assert 'url = "file:/run/secrets/database_url"' in text
+    text = text.replace("/run/secrets/database_url", str(DOCKER / "database_url.txt"))
+    cfg = parse_config(tomllib.loads(text))
     assert cfg.tls.mode == "production"
     assert cfg.database_url.startswith("postgresql://")
     assert cfg.sources and cfg.principals
+
+
+def test_the_compose_secrets_agree_and_stay_out_of_the_config() -> None:
+    password = (DOCKER / "db_password.txt").read_text().strip()
+    url = (DOCKER / "database_url.txt").read_text().strip()
+    assert url.startswith("postgresql://hedui:") and f":{password}@db/" in url
+    assert password not in (DOCKER / "hedui.toml").read_text()
+    assert password not in (DOCKER / "compose.yaml").read_text()
 
 
 def test_the_dockerfile_copies_what_the_package_needs() -> None:
