@@ -359,3 +359,35 @@ async def test_a_cycle_larger_than_the_per_user_limit_runs_whole() -> None:
         await rig.service.create(WORKER, replace(rig.starts[3], request_id="r-3"), wait=True)
     assert refused.value.reason == "VOLUME_LIMIT"
     await rig.service.aclose()
+
+
+async def test_a_recheck_now_whose_process_died_is_run_by_a_scheduler_as_the_same_check(
+    rig: Rig,
+) -> None:
+    await rig.register("HH-1")
+    await rig.roster.import_entries(
+        WORKER, [entry_draft("HH-1", last_check=TODAY - timedelta(days=3))]
+    )
+    # The asking process records the check's intent and dies before it notes the start.
+    dying = RosterService(rig.store, KEY, scheduler=rig.scheduler(fail_after=True))
+    with pytest.raises(RuntimeError):
+        await dying.recheck(WORKER, "HH-1", "341824", "now-1", urgent=True)
+    [job] = rig.jobs()
+    assert job.state is JobState.PENDING and job.on_demand and job.urgent
+    # Its lease runs out; any replica's scheduler starts the job: the same check, urgent.
+    later = rig.scheduler(hours=1)
+    assert await later.tick() > 0
+    [v] = rig.verifications()
+    [job] = rig.jobs()
+    assert job.state is JobState.DONE and job.verification_id == v.id
+    terms = rig.store.tables.batches.terms[v.id]
+    assert terms.urgent and terms.origin is CheckOrigin.ROSTER
+    # The asking request, retried, is answered with that check; nothing new runs.
+    again = await RosterService(rig.store, KEY, scheduler=later).recheck(
+        WORKER, "HH-1", "341824", "now-1", urgent=True
+    )
+    assert again.replayed and again.verification_id == v.id
+    assert len(rig.verifications()) == 1 and len(rig.jobs()) == 1
+    after = await rig.roster.get(WORKER, "HH-1")
+    assert after.record.last_check is not None
+    assert after.record.last_check.verification_id == v.id
