@@ -42,6 +42,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from sqlalchemy.exc import (
+    DBAPIError,
+    InterfaceError,
+    InternalError,
+    OperationalError,
+    PendingRollbackError,
+    ResourceClosedError,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from audit.entry import AppendedEntry, EntryDraft
@@ -52,6 +60,38 @@ __all__ = ["GroupCommitFailed", "GroupCommitter", "GroupCommitterClosed"]
 T = TypeVar("T")
 
 Work = Callable[[AsyncSession], Awaitable[Any]]
+
+
+# Failures of the database rather than of a unit's own work.
+_OUTAGES: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    InternalError,
+    PendingRollbackError,
+    ResourceClosedError,
+    AuditUnavailable,
+)
+
+
+def _outage(exc: BaseException) -> bool:
+    """Whether ``exc``, or an error it was raised from or while handling, is the
+    database's failure (a unit's repositories turn driver errors into their own)."""
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        if isinstance(link, _OUTAGES):
+            return True
+        if isinstance(link, DBAPIError) and link.connection_invalidated:
+            return True
+        link = link.__cause__ or link.__context__
+    return False
+
+
+def _usable(session: AsyncSession) -> bool:
+    """Whether the batch's transaction can still run statements after a unit failed."""
+    tx = session.get_transaction()
+    return tx is not None and tx.is_active
 
 
 class GroupCommitFailed(AuditUnavailable):
@@ -175,8 +215,9 @@ class GroupCommitter:
         except BaseException as exc:
             for unit in batch:
                 if not unit.future.done():
+                    # The type only: a driver's message can quote a statement's values.
                     failed = unit.error or GroupCommitFailed(
-                        f"the audit batch transaction failed ({type(exc).__name__}: {exc})"
+                        f"the audit batch transaction failed ({type(exc).__name__})"
                     )
                     if unit.error is None:
                         failed.__cause__ = exc
@@ -223,6 +264,11 @@ class GroupCommitter:
                                     unit.result = await unit.work(session)
                         except Exception as exc:  # the unit's own failure: it alone rolls back
                             unit.error = exc
+                            if _outage(exc) or not _usable(session):
+                                # Not the unit's fault: the connection died or the
+                                # transaction can no longer go on. The next unit would
+                                # get PendingRollbackError; the batch fails as a whole.
+                                raise
                             if len(batch) == 1:
                                 await session.rollback()
                                 return []

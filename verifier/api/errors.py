@@ -2,8 +2,11 @@
 
 Wraps every handler (unary and server-streaming) of our services: a request whose bytes
 do not parse is INVALID_ARGUMENT naming the field at fault; a domain error becomes its
-status; anything unexpected becomes INTERNAL with no detail but the request
-id, and is logged by type only (exception texts can carry data we must not log).
+status; a failure of the database (unreachable, full, read-only, a session a failed flush
+left unusable) is UNAVAILABLE with a google.rpc.RetryInfo and the reason
+STORE_UNAVAILABLE, never INTERNAL; anything else unexpected becomes INTERNAL with no
+detail but the request id. Failures are logged by type only (exception texts can carry
+data we must not log).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 
 import grpc
 import structlog
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -27,13 +30,18 @@ from verifier.domain.errors import (
     NotFound,
     PermissionDenied,
     ResourceExhausted,
+    StoreUnavailable,
     Unauthenticated,
     Unavailable,
+    is_store_failure,
 )
 from verifier.domain.identifiers import REQUEST_ID
 
 log = structlog.get_logger("hedui.api")
 DOMAIN = "hedui.gov.cn"
+# ErrorReason (common.proto) of a refusal by the database; RetryInfo's default delay.
+STORE_UNAVAILABLE = "STORE_UNAVAILABLE"
+RETRY_AFTER_S = 2.0
 
 
 def _pack(msg: Any) -> any_pb2.Any:
@@ -78,6 +86,12 @@ def status_for(exc: DomainError) -> status_pb2.Status:
         return status_pb2.Status(
             code=code_pb2.PERMISSION_DENIED, message=str(exc), details=[_pack(info)]
         )
+    if isinstance(exc, Unavailable):
+        return unavailable_status(
+            str(exc),
+            exc.retry_after if isinstance(exc, StoreUnavailable) else RETRY_AFTER_S,
+            STORE_UNAVAILABLE if isinstance(exc, StoreUnavailable) else None,
+        )
     code = {
         Unauthenticated: code_pb2.UNAUTHENTICATED,
         NotFound: code_pb2.NOT_FOUND,
@@ -88,12 +102,40 @@ def status_for(exc: DomainError) -> status_pb2.Status:
     return status_pb2.Status(code=code, message=str(exc))
 
 
+def unavailable_status(message: str, retry_after: float, reason: str | None) -> status_pb2.Status:
+    """UNAVAILABLE with a google.rpc.RetryInfo (when to try again) and, for the store,
+    an ErrorInfo naming the reason."""
+    delay = duration_pb2.Duration()
+    delay.FromNanoseconds(int(retry_after * 1e9))
+    details = [_pack(error_details_pb2.RetryInfo(retry_delay=delay))]
+    if reason is not None:
+        details.append(_pack(error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN)))
+    return status_pb2.Status(code=code_pb2.UNAVAILABLE, message=message, details=details)
+
+
+def _store_outage() -> status_pb2.Status:
+    # A driver error no repository translated: its text may quote SQL and values, so the
+    # caller is told the kind of failure only.
+    return unavailable_status(
+        "database unavailable; nothing was written, retry later", RETRY_AFTER_S, STORE_UNAVAILABLE
+    )
+
+
 async def _abort(
-    context: grpc.aio.ServicerContext[Any, Any], exc: BaseException, request_id: str
+    context: grpc.aio.ServicerContext[Any, Any],
+    exc: BaseException,
+    request_id: str,
+    on_store_failure: Callable[[], None] | None = None,
 ) -> None:
+    store_failure = is_store_failure(exc)
+    if store_failure and on_store_failure is not None:
+        on_store_failure()
     if isinstance(exc, DomainError):
         status = status_for(exc)
         log.info("request_refused", code=code_pb2.Code.Name(status.code), error=type(exc).__name__)
+    elif store_failure:
+        status = _store_outage()
+        log.warning("request_refused", code="UNAVAILABLE", error=type(exc).__name__)
     else:
         log.error("request_crashed", error=type(exc).__name__)
         status = status_pb2.Status(
@@ -119,8 +161,12 @@ def _parsed(request: Any) -> None:
 class ErrorInterceptor(grpc.aio.ServerInterceptor):
     """Binds a request id to the logs and maps exceptions to statuses."""
 
-    def __init__(self, services: tuple[str, ...]) -> None:
+    def __init__(
+        self, services: tuple[str, ...], on_store_failure: Callable[[], None] | None = None
+    ) -> None:
         self._services = services
+        # Told of every request the store refused, so health is probed at once.
+        self._on_store_failure = on_store_failure
 
     async def intercept_service(
         self,
@@ -144,7 +190,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
                         _parsed(request)
                         return await inner_uu(request, context)
                     except Exception as exc:
-                        await _abort(context, exc, rid)
+                        await _abort(context, exc, rid, self._on_store_failure)
                         raise
 
             return grpc.unary_unary_rpc_method_handler(
@@ -165,7 +211,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
                         async for item in inner_us(request, context):
                             yield item
                     except Exception as exc:
-                        await _abort(context, exc, rid)
+                        await _abort(context, exc, rid, self._on_store_failure)
                         raise
 
             return grpc.unary_stream_rpc_method_handler(

@@ -52,6 +52,42 @@ class Unavailable(DomainError):
     """A dependency the request cannot do without (database, audit log) is down."""
 
 
+class StoreUnavailable(Unavailable):
+    """The database refused the work (unreachable, full, read-only, a lock held too long):
+    nothing of it was written and retrying after ``retry_after`` seconds may succeed.
+    The message names the failure's kind only, never a statement or a value."""
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+# Where driver failures come from; matched by module so that layers which must not import
+# a database driver can still tell a storage failure from a bug.
+_STORE_MODULES = ("sqlalchemy", "sqlite3", "psycopg", "aiosqlite")
+# Not an outage: a constraint a concurrent writer won (the guard makes it a Conflict).
+_NOT_OUTAGES = frozenset({"IntegrityError", "UniqueViolation", "ForeignKeyViolation"})
+
+
+def is_store_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database could not do the work now: a
+    :class:`StoreUnavailable`, or a driver error that escaped translation (a lost or
+    broken connection, a session left unusable by one, a full or read-only database)."""
+    if isinstance(exc, StoreUnavailable):
+        return True
+    if isinstance(exc, DomainError):
+        return False
+    for cls in type(exc).__mro__:
+        if cls.__name__ in _NOT_OUTAGES:
+            return False
+        module = cls.__module__ or ""
+        if module.startswith(_STORE_MODULES):
+            return True
+        if (module, cls.__name__) == ("audit.log", "AuditUnavailable"):
+            return True  # the audit log could not be written (a failed group commit)
+    return False
+
+
 class Conflict(DomainError):
     """A concurrent request changed the same thing first; retrying may succeed."""
 

@@ -5,10 +5,46 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy.exc import DBAPIError, IntegrityError, InternalError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    OperationalError,
+    PendingRollbackError,
+    ResourceClosedError,
+)
 
 from audit.log import AuditUnavailable
-from verifier.domain.errors import Conflict, Unavailable
+from verifier.domain.errors import Conflict, StoreUnavailable
+
+# How long a caller is told to wait before retrying work the database refused: long enough
+# for a restart or a failover to be noticed, short enough for an interactive retry.
+RETRY_AFTER_S = 2.0
+
+# Lock timeouts, a read-only or full database, a lost connection, a session a failed
+# flush left unusable: the audit log cannot be written now.
+OUTAGES: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    InternalError,
+    PendingRollbackError,
+    ResourceClosedError,
+    AuditUnavailable,
+)
+_CAUGHT: tuple[type[BaseException], ...] = (DBAPIError, *OUTAGES)
+
+
+def unavailable(exc: BaseException) -> StoreUnavailable | None:
+    """The domain error for a driver failure that is an outage; None for anything else.
+    Names the failure's type only: a driver's message can quote a statement's values."""
+    if isinstance(exc, IntegrityError):
+        return None
+    if isinstance(exc, OUTAGES):
+        return StoreUnavailable(f"database unavailable ({type(exc).__name__})", RETRY_AFTER_S)
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return StoreUnavailable("database connection lost", RETRY_AFTER_S)
+    return None
 
 
 @asynccontextmanager
@@ -18,11 +54,9 @@ async def guard() -> AsyncIterator[None]:
         yield
     except IntegrityError:
         raise Conflict("a concurrent request changed the same record") from None
-    except (OperationalError, InternalError, AuditUnavailable) as exc:
-        # Lock timeouts, a read-only or full database, a lost connection: the audit log
-        # cannot be written now, so nothing proceeds (fail closed, retryable).
-        raise Unavailable(f"database unavailable ({type(exc).__name__})") from None
-    except DBAPIError as exc:
-        if exc.connection_invalidated:
-            raise Unavailable("database connection lost") from None
-        raise
+    except _CAUGHT as exc:
+        # Fail closed, retryable: nothing proceeds while the audit log cannot be written.
+        refused = unavailable(exc)
+        if refused is None:
+            raise
+        raise refused from None

@@ -12,14 +12,11 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TypeVar, cast
 
-from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit.group_commit import GroupCommitter
 from audit.log import AuditLog
-from audit.schema import AuditHeadRow
-from verifier.domain.errors import Unavailable
 from verifier.domain.ports import Store, UnitOfWork
 from verifier.storage.alerts import SqlAlerts
 from verifier.storage.audit_log import SqlAudit
@@ -29,7 +26,8 @@ from verifier.storage.changes import SqlChanges
 from verifier.storage.consents import SqlConsents
 from verifier.storage.deliveries import SqlDeliveries
 from verifier.storage.engine import Database
-from verifier.storage.guard import guard
+from verifier.storage.guard import guard, unavailable
+from verifier.storage.heartbeat import probe_writes
 from verifier.storage.notify import listen
 from verifier.storage.outbox import SqlOutbox
 from verifier.storage.outcomes import SqlOutcomes
@@ -121,6 +119,12 @@ class SqlUnitOfWork(UnitOfWork):
             if self._locked:
                 self._db.write_lock.release()
                 self._locked = False
+        if exc is not None:
+            # A driver failure that escaped the repositories' guards (a read, a flush) is
+            # an outage like any other: the caller is told UNAVAILABLE, never INTERNAL.
+            refused = unavailable(exc)
+            if refused is not None:
+                raise refused from None
 
     async def commit(self) -> None:
         if self._shared:
@@ -170,13 +174,10 @@ class SqlStore(Store):
             await listen(self.db.url, on_release, stop)
 
     async def ping(self) -> None:
-        """Succeeds only if an audit append could run now: takes the head lock, rolls back."""
-        async with self.unit_of_work(write=True) as uow, guard():
-            head = await uow.session.execute(
-                select(AuditHeadRow.last_seq).where(AuditHeadRow.id == 1).with_for_update()
-            )
-            if head.one_or_none() is None:
-                raise Unavailable("the audit head row is missing; run `hedui db upgrade`")
+        """Succeeds only if an audit append could be written now: takes the head lock
+        and commits a heartbeat. A rolled-back probe would pass on a full disk or a
+        read-only file; a commit fails exactly when an append's commit would."""
+        await probe_writes(self.db)
 
     async def aclose(self) -> None:
         if self._committer is not None:

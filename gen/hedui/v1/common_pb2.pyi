@@ -406,6 +406,12 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     deployment allows one user. (Fewer, but unusually many, are allowed and recorded as
     an "anomaly" audit entry with reason UNUSUAL_VOLUME; that is never an error.)
     """
+    STORE_UNAVAILABLE: _ErrorReason.ValueType  # 10
+    """UNAVAILABLE: the database refused the work (unreachable, its disk full, read-only, a
+    lock held past the lock timeout); nothing of the request was written. The status
+    also carries a google.rpc.RetryInfo: retry the same request (same request_id) after
+    its retry_delay. Health is NOT_SERVING until the store accepts writes again.
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """google.rpc.ErrorInfo.reason of a refusal (ErrorInfo.domain is "hedui.gov.cn"): the
@@ -442,6 +448,12 @@ VOLUME_LIMIT: ErrorReason.ValueType  # 9
 """RESOURCE_EXHAUSTED: the user started as many checks in the last hours as the
 deployment allows one user. (Fewer, but unusually many, are allowed and recorded as
 an "anomaly" audit entry with reason UNUSUAL_VOLUME; that is never an error.)
+"""
+STORE_UNAVAILABLE: ErrorReason.ValueType  # 10
+"""UNAVAILABLE: the database refused the work (unreachable, its disk full, read-only, a
+lock held past the lock timeout); nothing of the request was written. The status
+also carries a google.rpc.RetryInfo: retry the same request (same request_id) after
+its retry_delay. Health is NOT_SERVING until the store accepts writes again.
 """
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
 
