@@ -28,6 +28,8 @@ from verifier.domain.ports.terms import CheckOrigin
 from verifier.domain.time_limits import Due, TimeLimits, due_for
 from verifier.domain.vocabulary import AuditAction
 from verifier.domain.webhooks import verification_overdue
+from verifier.policy.snapshot import Snapshot
+from verifier.policy.specs import P
 from verifier.service.audit_trail import SYSTEM_ACTOR
 from verifier.service.background import run_rounds
 from verifier.service.lanes import Lane
@@ -88,13 +90,11 @@ def limits_in_region(region: str, day: date) -> TimeLimits | None:
         pol = policy.load_policy(region)
     except policy.PolicyError:
         return None
-    names = ("check_due_working_days", "urgent_due_hours")
-    if not all(pol.has(n, day) for n in names):
+    snap = Snapshot(pol, day)
+    days, hours = snap.check_due_working_days, snap.urgent_due_hours
+    if days is None or hours is None:
         return None
-    days, hours = (pol.entry(n, day) for n in names)
-    if not isinstance(days.value, int) or not isinstance(hours.value, int):
-        return None
-    return TimeLimits(days.value, hours.value, days.reference.cite())
+    return TimeLimits(days, hours, snap.ref(P.check_due_working_days.name))
 
 
 def due_in_region(region: str, started_at: datetime, *, urgent: bool) -> Due | None:

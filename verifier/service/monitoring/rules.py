@@ -21,10 +21,10 @@ from typing import Any
 from verifier import policy
 from verifier.domain.alerts import ALWAYS_RAISED, RiskLevel
 from verifier.domain.workdays import add_working_days
-from verifier.policy.params import Entry
+from verifier.policy.snapshot import Snapshot
+from verifier.policy.specs import P
+from verifier.policy.typed import Named
 
-RISK_PARAMETER = "alert_{level}_risk_reasons"
-DAYS_PARAMETER = "alert_{level}_risk_working_days"
 LEVELS = (RiskLevel.HIGH, RiskLevel.MEDIUM, RiskLevel.LOW)
 
 
@@ -41,9 +41,10 @@ def _packaged(region: str) -> policy.Policy:
     return policy.load_policy(region)
 
 
-def _cited(name: str, entry: Entry) -> dict[str, Any]:
+def _cited(snap: Snapshot, param: Named) -> dict[str, Any]:
+    entry = snap.entry(param.name)
     return {
-        "parameter": name,
+        "parameter": param.name,
         "from": entry.start.isoformat(),
         "status": entry.reference.status.value,
         "reference": entry.reference.cite(),
@@ -63,24 +64,24 @@ class AlertRules:
             pol = self._policy_for(region)
         except policy.PolicyError:
             return self._unparameterized(region, day, "no policy file serves this region")
-        names = [RISK_PARAMETER.format(level=lvl.value) for lvl in LEVELS]
-        if not any(pol.has(n, day) for n in names):
+        snap = Snapshot(pol, day)
+        if not any(snap.has(p.name) for p in P.alert_risk_reasons):
             return self._unparameterized(region, day, "the region states no alert parameters")
-        for level, name in zip(LEVELS, names, strict=True):
-            if not pol.has(name, day):
+        for level in LEVELS:
+            risk = P.alert_risk_reasons[level.value]
+            listed = snap.find(risk)
+            if listed is None or reason not in listed:
                 continue
-            entry = pol.entry(name, day)
-            if not isinstance(entry.value, tuple) or reason not in entry.value:
-                continue
-            days_name = DAYS_PARAMETER.format(level=level.value)
-            days_entry = pol.entry(days_name, day)
-            assert isinstance(days_entry.value, int)
+            # The six alert parameters go together (the file checker refuses a file
+            # without them all), so a level's working days are in force with its reasons.
+            deadline = P.alert_risk_working_days[level.value]
+            days = snap.require(deadline)
             return AlertTerms(
                 level,
-                add_working_days(day, days_entry.value),
+                add_working_days(day, days),
                 {
-                    "risk": _cited(name, entry),
-                    "deadline": {**_cited(days_name, days_entry), "working_days": days_entry.value},
+                    "risk": _cited(snap, risk),
+                    "deadline": {**_cited(snap, deadline), "working_days": days},
                 },
             )
         if reason in ALWAYS_RAISED:
@@ -96,4 +97,4 @@ class AlertRules:
         )
 
 
-__all__ = ["DAYS_PARAMETER", "LEVELS", "RISK_PARAMETER", "AlertRules", "AlertTerms"]
+__all__ = ["LEVELS", "AlertRules", "AlertTerms"]
