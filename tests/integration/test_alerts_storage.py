@@ -19,6 +19,7 @@ from audit.schema import AuditEntryRow
 from hedui_sdk import IdType, Subject
 from tests.fakes import InMemoryStore, synthetic_id
 from tests.helpers import household_draft
+from tests.stores import STORE_KINDS, store_under_test
 from verifier.domain.alerts import (
     AlertDraft,
     AlertEvent,
@@ -52,18 +53,10 @@ HREF = "a" * 64
 HREF2 = "b" * 64
 
 
-@pytest.fixture(params=["sql", "memory"])
+@pytest.fixture(params=STORE_KINDS)
 async def store(request: pytest.FixtureRequest, database_url: str) -> AsyncIterator[Store]:
-    if request.param == "memory":
-        if "postgresql" in database_url:
-            pytest.skip("the fake runs once")
-        yield InMemoryStore(clock=lambda: T0)
-        return
-    s = SqlStore(open_database(database_url), Sealer("k1", {"k1": bytes(range(32))}))
-    try:
+    async with store_under_test(request.param, database_url, T0) as s:
         yield s
-    finally:
-        await s.aclose()
 
 
 def draft(key: str, **kw: object) -> AlertDraft:

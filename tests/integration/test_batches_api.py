@@ -25,12 +25,10 @@ from hedui_sdk import SourceKind, SourceQuery, SourceResult
 from tests.fakes import AS_OF, FakeAdapter, synthetic_id
 from tests.helpers import SYSTEM, make_app
 from tests.integration.test_grpc_api import rich_status, violations
+from tests.served import ServedStack
 from verifier.api.client import Client
-from verifier.api.server import RunningServer
-from verifier.bootstrap import App, serve_app
 from verifier.config import BatchesConfig, TimeLimitsConfig
 from verifier.service.lanes import Lane
-from verifier.storage.uow import SqlStore
 
 
 class Gated(FakeAdapter):
@@ -67,25 +65,7 @@ class Gated(FakeAdapter):
             await asyncio.wait_for(self.arrived.wait_for(lambda: len(self.asked) >= n), 20)
 
 
-class Stack:
-    def __init__(self, app: App, server: RunningServer) -> None:
-        self.app = app
-        self.server = server
-        self.target = f"127.0.0.1:{server.port}"
-
-    def client(
-        self, user: str = "worker-1", role: str = "caseworker", system: str = SYSTEM
-    ) -> Client:
-        return Client(self.target, user=user, role=role, system=system)
-
-    async def rows(self, sql: str, **params: Any) -> list[Any]:
-        assert isinstance(self.app.store, SqlStore)
-        async with self.app.store.db.read_sessions() as s:
-            return list((await s.execute(text(sql), params)).all())
-
-    async def count(self, table: str) -> int:
-        return int((await self.rows(f"SELECT count(*) FROM {table}"))[0][0])
-
+class Stack(ServedStack):
     async def counts(self) -> dict[str, int]:
         tables = ["verifications", "batches", "batch_items", "verification_terms",
                   "audit_entries", "webhook_outbox"]  # fmt: skip
@@ -105,16 +85,13 @@ async def make_stack(database_url: str, keys_dir: Path) -> AsyncIterator[Build]:
     stacks: list[Stack] = []
 
     async def build(adapters: dict[SourceKind, Any], **kw: Any) -> Stack:
-        app = await make_app(database_url, keys_dir, adapters, **kw)
-        server = await serve_app(app, "127.0.0.1:0", health_interval=0.05)
-        stack = Stack(app, server)
+        stack = await Stack.serve(await make_app(database_url, keys_dir, adapters, **kw))
         stacks.append(stack)
         return stack
 
     yield build
     for s in stacks:
-        await s.server.stop(0)
-        await s.app.aclose()
+        await s.close()
 
 
 def member(number: str) -> pb.Member:

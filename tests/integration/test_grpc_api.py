@@ -14,34 +14,17 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from hedui.v1 import common_pb2
 from hedui.v1 import verification_pb2 as pb
-from sqlalchemy import text
 
 from hedui_sdk import SourceKind
 from tests.fakes import FakeAdapter, synthetic_id, with_wrong_check_digit
 from tests.helpers import APPLICANT_ID, SPOUSE_ID, SYSTEM, make_app
+from tests.served import ServedStack
 from verifier.api.client import Client
-from verifier.api.server import RunningServer
-from verifier.bootstrap import App, serve_app
+from verifier.bootstrap import serve_app
 from verifier.signing.dsse import verify_envelope
 from verifier.signing.jwks import parse_jwks
-from verifier.storage.uow import SqlStore
 
-
-class Stack:
-    def __init__(self, app: App, server: RunningServer) -> None:
-        self.app = app
-        self.server = server
-        self.target = f"127.0.0.1:{server.port}"
-
-    def client(
-        self, user: str = "worker-1", role: str = "caseworker", system: str = SYSTEM
-    ) -> Client:
-        return Client(self.target, user=user, role=role, system=system)
-
-    async def count(self, table: str) -> int:
-        assert isinstance(self.app.store, SqlStore)
-        async with self.app.store.db.read_sessions() as s:
-            return int((await s.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one())
+Stack = ServedStack
 
 
 @pytest.fixture
@@ -52,11 +35,9 @@ async def stack(database_url: str, keys_dir: Path) -> AsyncIterator[Stack]:
             SourceKind.REAL_ESTATE, asset_fen={SPOUSE_ID: 30_000_000}
         ),
     }
-    app = await make_app(database_url, keys_dir, adapters)
-    server = await serve_app(app, "127.0.0.1:0", health_interval=0.05)
-    yield Stack(app, server)
-    await server.stop(0)
-    await app.aclose()
+    stack = await ServedStack.serve(await make_app(database_url, keys_dir, adapters))
+    yield stack
+    await stack.close()
 
 
 def member(number: str, relation: Any = common_pb2.RELATION_CHILD) -> pb.Member:

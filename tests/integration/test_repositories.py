@@ -19,8 +19,8 @@ from hedui_sdk import (
     Window,
 )
 from tests.consents import covering
-from tests.fakes import InMemoryStore
 from tests.helpers import household_draft
+from tests.stores import STORE_KINDS, store_under_test
 from verifier.domain.consent import ConsentEvent, ConsentState, validate_consent
 from verifier.domain.errors import Conflict
 from verifier.domain.household import VerificationRequest, validate_request
@@ -38,26 +38,15 @@ from verifier.domain.ports import (
     VerificationRecord,
 )
 from verifier.domain.ports.terms import CheckOrigin, VerificationTerms
-from verifier.storage.engine import open_database
-from verifier.storage.sealing import Sealer
-from verifier.storage.uow import SqlStore
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 REF = "c" * 64
 
 
-@pytest.fixture(params=["sql", "memory"])
+@pytest.fixture(params=STORE_KINDS)
 async def store(request: pytest.FixtureRequest, database_url: str) -> AsyncIterator[Store]:
-    if request.param == "memory":
-        if "postgresql" in database_url:
-            pytest.skip("the fake runs once")
-        yield InMemoryStore(clock=lambda: T0)
-        return
-    s = SqlStore(open_database(database_url), Sealer("k1", {"k1": bytes(range(32))}))
-    try:
+    async with store_under_test(request.param, database_url, T0) as s:
         yield s
-    finally:
-        await s.aclose()
 
 
 def a_request(request_id: str = "req-1") -> VerificationRequest:
