@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from hedui_sdk import AssetCategory, IncomeCategory
+from hedui_sdk import AssetCategory, CancellationReason, IncomeCategory
 from verifier.domain.household import HUKOU_LABELS, PURPOSE_LABELS
 from verifier.domain.outcomes import SOURCE_LABELS
 
@@ -18,6 +18,7 @@ __all__ = [
     "ASSET_LABELS",
     "BAND_LABELS",
     "BASE_LABELS",
+    "CANCELLATION_LABELS",
     "HUKOU_LABELS",
     "INCOME_LABELS",
     "OUTCOME_LABELS",
@@ -97,6 +98,13 @@ ASSET_LABELS: Mapping[AssetCategory, str] = {
     AssetCategory.REAL_ESTATE: "不动产",
     AssetCategory.BUSINESS: "市场主体",
 }
+
+CANCELLATION_LABELS: Mapping[CancellationReason, str] = {
+    CancellationReason.DEATH: "死亡",
+    CancellationReason.MOVED_OUT: "迁出",
+    CancellationReason.OTHER: "其他",
+}
+"""Why a person's 户籍 was cancelled (户口注销原因), as a finding says it: 户籍已注销：死亡."""
 
 VEHICLE_KIND_LABELS: Mapping[str, str] = {
     "car": "小汽车",

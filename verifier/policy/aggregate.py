@@ -18,10 +18,12 @@ from fractions import Fraction
 from hedui_sdk import (
     AssetCategory,
     AssetRecord,
+    CancellationReason,
     HouseholdRegistrationRecord,
     IncomeCategory,
     IncomeRecord,
     Provenance,
+    RegistrationStatus,
     SourceKind,
     Window,
 )
@@ -168,6 +170,17 @@ def asset_totals(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class CancelledRegistration:
+    """A member whose own registration answer is a cancellation (注销): why, since when
+    (when the department says) and the record that shows it."""
+
+    member: int
+    reason: CancellationReason
+    cancelled_on: date | None
+    evidence: Evidence
+
+
 @dataclass(frozen=True)
 class MissingSource:
     member: int
@@ -225,6 +238,9 @@ class Aggregates:
     missing: tuple[MissingSource, ...]
     registration_evidence: tuple[Evidence, ...]
     deduction_items: tuple[Deduction, ...] = ()
+    cancelled_registrations: tuple[CancelledRegistration, ...] = ()
+    """Members whose own registration is cancelled, by index; they are not counted in
+    :attr:`size_registered`."""
 
     @property
     def complete(self) -> bool:
@@ -330,7 +346,9 @@ def aggregate(inp: AssessmentInput, snap: Snapshot) -> Aggregates:
     hh_income: dict[IncomeCategory, Fraction] = {}
     hh_income_ev: dict[IncomeCategory, list[Evidence]] = {}
     hh_assets: list[tuple[int, AssetRecord]] = []
-    registered: dict[tuple[str, str], None] = {}
+    registered: set[tuple[str, str]] = set()
+    deregistered: set[tuple[str, str]] = set()
+    cancellations: dict[tuple[int, str], CancelledRegistration] = {}
     reg_ev: list[Evidence] = []
     member_aggs: list[MemberAggregate] = []
     all_missing: list[MissingSource] = []
@@ -351,9 +369,20 @@ def aggregate(inp: AssessmentInput, snap: Snapshot) -> Aggregates:
             elif isinstance(r, AssetRecord):
                 own_assets.append((m.index, r))
             elif isinstance(r, HouseholdRegistrationRecord):
-                for rm in r.members:
-                    registered[(rm.id_type, rm.id_number)] = None
-                reg_ev.append(Evidence.of(m.index, r.provenance))
+                ev = Evidence.of(m.index, r.provenance)
+                reg_ev.append(ev)
+                people = {(rm.id_type, rm.id_number) for rm in r.members}
+                if r.status is RegistrationStatus.CANCELLED:
+                    # The department's record of the member asked about, alone: they are
+                    # no longer registered, even where a 户口簿 answer not yet updated
+                    # still lists them.
+                    deregistered |= people
+                    reason = r.cancel_reason or CancellationReason.OTHER
+                    cancellations[(m.index, ev.record_id)] = CancelledRegistration(
+                        m.index, reason, r.cancelled_on, ev
+                    )
+                else:
+                    registered |= people
             # ContributionRecords are evidence of employment, not income: the wage itself
             # arrives as an IncomeRecord from tax or social insurance.
         hh_assets.extend(own_assets)
@@ -391,7 +420,7 @@ def aggregate(inp: AssessmentInput, snap: Snapshot) -> Aggregates:
         window=w,
         months=months,
         size=len(members),
-        size_registered=len(registered) if reg_ev else None,
+        size_registered=len(registered - deregistered) if reg_ev else None,
         size_declared=declared,
         members=tuple(member_aggs),
         income_exact=hh_income,
@@ -412,12 +441,14 @@ def aggregate(inp: AssessmentInput, snap: Snapshot) -> Aggregates:
                 ),
             )
         ),
+        cancelled_registrations=tuple(cancellations[k] for k in sorted(cancellations)),
     )
 
 
 __all__ = [
     "Aggregates",
     "AssetTotals",
+    "CancelledRegistration",
     "Evidence",
     "MemberAggregate",
     "MissingSource",

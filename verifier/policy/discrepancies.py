@@ -10,6 +10,11 @@ category is the larger of its absolute fen and its percentage of the found figur
 (``discrepancy_tolerance_fen[_<category>]``, ``discrepancy_tolerance_percent[_<category>]``).
 When some required source has not answered, a "found less than declared" difference is
 not reported: the missing source may hold the rest.
+
+A member on the check (the household declared them) whose own registration is cancelled
+(户籍已注销：死亡, 迁出 or 其他) is listed too, whether or not income and assets were
+declared: the check counts someone the 户籍 no longer registers. Members are named by
+index and relation only.
 """
 
 from __future__ import annotations
@@ -19,7 +24,13 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from hedui_sdk import AssetCategory, IncomeCategory
-from verifier.domain.labels import ASSET_LABELS, INCOME_LABELS
+from verifier.domain.labels import (
+    ASSET_LABELS,
+    CANCELLATION_LABELS,
+    INCOME_LABELS,
+    RELATION_LABELS,
+    label,
+)
 from verifier.domain.money import exact_str, fen_text, half_up, yuan
 from verifier.policy.aggregate import Aggregates, Evidence
 from verifier.policy.inputs import AssessmentInput, DeclaredPeriod
@@ -33,7 +44,9 @@ COUNTED = (AssetCategory.VEHICLE, AssetCategory.VESSEL, AssetCategory.REAL_ESTAT
 @dataclass(frozen=True)
 class Discrepancy:
     kind: str
-    """``income`` (fen per month), ``asset_value`` (fen), ``asset_count`` or ``household_size``."""
+    """``income`` (fen per month), ``asset_value`` (fen), ``asset_count``, ``household_size``
+    or ``registration_cancelled`` (persons: declared 1, registered 0; the category is the
+    :class:`~hedui_sdk.CancellationReason`)."""
     category: str
     declared: int
     found: int
@@ -61,6 +74,7 @@ class Discrepancy:
                 "asset_value": "fen",
                 "asset_count": "count",
                 "household_size": "persons",
+                "registration_cancelled": "persons",
             }[self.kind],
             "text": self.text,
             "reference": self.reference,
@@ -87,12 +101,34 @@ def _tolerance(snap: Snapshot, category: str, found: Fraction | int) -> tuple[Fr
     return tol, snap.ref(abs_name, pct_name)
 
 
+def _cancellations(inp: AssessmentInput, agg: Aggregates) -> list[Discrepancy]:
+    relations = {m.index: m.relation for m in inp.members}
+    out = []
+    for c in agg.cancelled_registrations:
+        when = "" if c.cancelled_on is None else f"（注销日期 {c.cancelled_on.isoformat()}）"
+        out.append(
+            Discrepancy(
+                "registration_cancelled",
+                c.reason.value,
+                1,
+                0,
+                0,
+                f"申报的家庭成员 {c.member}（{label(RELATION_LABELS, relations[c.member])}）"
+                f"户籍已注销：{CANCELLATION_LABELS[c.reason]}{when}；"
+                "不计入户籍登记人数，供核实",
+                "",
+                (c.evidence,),
+            )
+        )
+    return out
+
+
 def find_discrepancies(
     inp: AssessmentInput, agg: Aggregates, snap: Snapshot
 ) -> tuple[Discrepancy, ...]:
     decl = inp.declaration
     if decl is None:
-        return ()
+        return tuple(_cancellations(inp, agg))
     out: list[Discrepancy] = []
 
     declared_income: dict[IncomeCategory, Fraction] = {}
@@ -200,4 +236,5 @@ def find_discrepancies(
                 agg.registration_evidence,
             )
         )
+    out.extend(_cancellations(inp, agg))
     return tuple(out)
