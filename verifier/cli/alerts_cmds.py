@@ -30,10 +30,8 @@ from rich.progress import Progress
 from rich.table import Table
 
 from verifier.api.alerts_client import AlertClient, WarningFileError, warnings_from_lines
-from verifier.api.tls import client_credentials
-from verifier.cli.certs import PkiLayout
 from verifier.cli.commands import Subparsers, command, group
-from verifier.cli.consent_cmds import add_client_arguments
+from verifier.cli.consent_cmds import add_client_arguments, connect
 from verifier.config import Config
 
 console = Console()
@@ -75,12 +73,7 @@ _ROW = re.compile(r"warnings\[([0-9]+)\]\.(.+)")
 
 
 def client_for(args: argparse.Namespace) -> AlertClient:
-    if args.insecure_plaintext:
-        return AlertClient(args.server, user=args.user, role=args.role, system=args.system)
-    layout = PkiLayout(Path(args.pki))
-    me = layout.client(args.system)
-    creds = client_credentials(layout.ca.cert, me.cert, me.key)
-    return AlertClient(args.server, user=args.user, role=args.role, credentials=creds)
+    return connect(args, AlertClient)
 
 
 def _violations(exc: grpc.aio.AioRpcError) -> list[tuple[str, str]]:

@@ -14,6 +14,7 @@ from hedui.v1 import consent_pb2
 from rich.console import Console
 from rich.table import Table
 
+from verifier.api.channel import Connection
 from verifier.api.client import Client, HouseholdFileError, consent_from_json
 from verifier.api.tls import client_credentials
 from verifier.cli.certs import PkiLayout
@@ -24,6 +25,7 @@ from verifier.domain.vocabulary import Role
 console = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
+C = TypeVar("C", bound=Connection)
 
 STATE_LABELS = {
     consent_pb2.CONSENT_STATE_ACTIVE: "有效",
@@ -47,13 +49,18 @@ def add_client_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def client_for(args: argparse.Namespace) -> Client:
+def connect(args: argparse.Namespace, kind: type[C]) -> C:
+    """A ``kind`` client to the server the arguments of :func:`add_client_arguments` name."""
     if args.insecure_plaintext:
-        return Client(args.server, user=args.user, role=args.role, system=args.system)
+        return kind(args.server, user=args.user, role=args.role, system=args.system)
     layout = PkiLayout(Path(args.pki))
     me = layout.client(args.system)
     creds = client_credentials(layout.ca.cert, me.cert, me.key)
-    return Client(args.server, user=args.user, role=args.role, credentials=creds)
+    return kind(args.server, user=args.user, role=args.role, credentials=creds)
+
+
+def client_for(args: argparse.Namespace) -> Client:
+    return connect(args, Client)
 
 
 def call(args: argparse.Namespace, work: Callable[[Client], Awaitable[T]]) -> T | None:
