@@ -255,6 +255,18 @@ class InMemoryPolls(PollRepository):
             )
         return [row.record.id for row in claimed]
 
+    async def release_runs(self, owner: str, verification_ids: list[str], now: datetime) -> int:
+        released = 0
+        for vid in verification_ids:
+            row = self._t.verifications.get(vid)
+            if row is None or row.run_owner != owner:
+                continue
+            if row.record.state is not VerificationState.RUNNING:
+                continue
+            self._t.verifications[vid] = replace(row, run_lease_until=now)
+            released += 1
+        return released
+
 
 class InMemoryReports(ReportRepository):
     def __init__(self, tables: Tables) -> None:

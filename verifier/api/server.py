@@ -103,8 +103,10 @@ async def _check_health(probe: Probe, servicer: Any, serving: bool | None) -> bo
     try:
         await probe()
         ok = True
-    except Exception:
+    except Exception as exc:
         ok = False
+        if serving is not False:
+            log.warning("health_probe_failed", error=type(exc).__name__)
     if ok is not serving:
         status = (
             health_pb2.HealthCheckResponse.SERVING
@@ -117,11 +119,35 @@ async def _check_health(probe: Probe, servicer: Any, serving: bool | None) -> bo
     return ok
 
 
-async def _watch_health(probe: Probe, servicer: Any, interval: float, serving: bool) -> None:
-    """Fail closed: while the audit log cannot be written, health says NOT_SERVING."""
+async def _wait(wake: asyncio.Event, interval: float) -> None:
+    """``interval`` seconds, or less when a storage failure sets ``wake``."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(wake.wait(), interval)
+    wake.clear()
+
+
+async def _watch_health(
+    probe: Probe,
+    servicer: Any,
+    interval: float,
+    serving: bool,
+    wake: asyncio.Event,
+    recovered: Callable[[], Awaitable[int]],
+) -> None:
+    """Fail closed: while the audit log cannot be written, health says NOT_SERVING.
+
+    The probe runs every ``interval`` seconds and at once when a request or a run meets
+    a storage failure (``wake``). While it succeeds, runs a storage failure stopped are
+    handed back to be resumed (``recovered``) instead of waiting out their leases."""
     while True:
-        await asyncio.sleep(interval)
+        await _wait(wake, interval)
         serving = await _check_health(probe, servicer, serving)
+        if serving:
+            try:
+                await recovered()
+            except Exception as exc:
+                # Kept for the next round; the store failed again in between.
+                log.warning("interrupted_runs_not_released", error=type(exc).__name__)
 
 
 async def start_server(
@@ -140,8 +166,9 @@ async def start_server(
     alerts: AlertService | None = None,
     roster: RosterService | None = None,
 ) -> RunningServer:
+    wake = service.store_trouble
     server = grpc.aio.server(
-        interceptors=[ErrorInterceptor(SERVICES)],
+        interceptors=[ErrorInterceptor(SERVICES, on_store_failure=wake.set)],
         options=[("grpc.max_receive_message_length", 4 * 1024 * 1024)],
     )
     plaintext = credentials is None
@@ -179,6 +206,10 @@ async def start_server(
         raise OSError(f"cannot listen on {listen}")
     serving = await _check_health(probe, health_servicer, None)
     await server.start()
-    watchdog = asyncio.create_task(_watch_health(probe, health_servicer, health_interval, serving))
+    watchdog = asyncio.create_task(
+        _watch_health(
+            probe, health_servicer, health_interval, serving, wake, service.store_recovered
+        )
+    )
     log.info("server_started", port=port, tls=not plaintext)
     return RunningServer(server, port, health_servicer, watchdog)

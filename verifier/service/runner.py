@@ -22,6 +22,7 @@ import structlog
 
 from audit.entry import Actor, EntryDraft
 from hedui_sdk import SourceKind
+from verifier.domain.errors import is_store_failure
 from verifier.domain.household import VerificationRequest
 from verifier.domain.outcomes import SourceOutcome, SourceStatus, VerificationState
 from verifier.domain.ports import Store
@@ -203,8 +204,14 @@ class Runner:
             log.warning("verification_interrupted", verification_id=vid)
             raise
         except Exception as exc:
-            # The run lease expires and another process (or this one) resumes it.
-            log.error("verification_failed", verification_id=vid, error=type(exc).__name__)
+            if is_store_failure(exc):
+                # Resumed as soon as the store accepts writes again (see
+                # VerificationService.store_recovered); the lease still guards it.
+                log.warning("verification_interrupted_by_store", verification_id=vid)
+                self._runs.interrupted(vid)
+            else:
+                # The run lease expires and another process (or this one) resumes it.
+                log.error("verification_failed", verification_id=vid, error=type(exc).__name__)
         finally:
             done.set()
             # Only our own entry: a resumed run of the same verification may have
@@ -252,8 +259,18 @@ class Runner:
         """Ask the sources again for a verification whose process died mid-run.
 
         Called by the poller after claiming the run's expired lease. The new
-        ``access_intent`` entry says the sources are being asked again, and why.
+        ``access_intent`` entry says the sources are being asked again, and why. If the
+        store refuses it, the run is interrupted again and resumed on the next recovery.
         """
+        try:
+            await self._resume(vid)
+        except Exception as exc:
+            if not is_store_failure(exc):
+                raise
+            log.warning("verification_interrupted_by_store", verification_id=vid)
+            self._runs.interrupted(vid)
+
+    async def _resume(self, vid: str) -> None:
         async with self._store.unit_of_work(write=False) as uow:
             record = await uow.verifications.get(vid)
             request = await uow.verifications.load_request(vid) if record else None

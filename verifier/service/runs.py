@@ -40,6 +40,26 @@ class Runs:
         self._ahead = 0
         self._quiet = asyncio.Event()
         self._quiet.set()
+        # Runs that stopped on a storage failure, still leased to this process: resumed
+        # as soon as the store accepts writes again, not when their leases run out.
+        self._interrupted: set[str] = set()
+        # Set on each storage failure a run meets, so that health probes the store now.
+        self.store_trouble = asyncio.Event()
+
+    def interrupted(self, verification_id: str) -> None:
+        """The run stopped because the store refused its work."""
+        self._interrupted.add(verification_id)
+        self.store_trouble.set()
+
+    def take_interrupted(self) -> list[str]:
+        """The interrupted runs, forgotten here: the caller lets go of their leases."""
+        taken = sorted(self._interrupted)
+        self._interrupted.clear()
+        return taken
+
+    def restore_interrupted(self, verification_ids: list[str]) -> None:
+        """Letting go of their leases failed: keep them for the next recovery."""
+        self._interrupted.update(verification_ids)
 
     def ahead_began(self) -> None:
         """An urgent or interactive check started asking its sources."""

@@ -12,11 +12,14 @@ the report it records; if the audit log cannot be written, nothing proceeds.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
+
+import structlog
 
 from verifier.domain.caller import Caller
 from verifier.domain.household import RequestDraft, VerificationRequest
@@ -31,6 +34,8 @@ from verifier.service.runner import Runner
 from verifier.service.runs import Runs, VerificationView
 from verifier.service.time_limits import CheckTerms
 from verifier.signing.signer import ReportSigner
+
+log = structlog.get_logger("hedui.verifications")
 
 
 def _utcnow() -> datetime:
@@ -55,6 +60,8 @@ class VerificationService:
         urgent_first_seconds: float = 5.0,
     ) -> None:
         self.hub = hub or EventHub()
+        self._store = store
+        self._clock = clock
         # Names this process in leases; unique per start so a restarted process does not
         # mistake its predecessor's leases for its own.
         self.owner = f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -143,6 +150,28 @@ class VerificationService:
     async def resume(self, vid: str) -> None:
         """Ask the sources again for a verification whose process died mid-run."""
         await self._runner.resume(vid)
+
+    @property
+    def store_trouble(self) -> asyncio.Event:
+        """Set when a run meets a storage failure: health should probe the store now."""
+        return self._runs.store_trouble
+
+    async def store_recovered(self) -> int:
+        """The store accepts writes again: let go of the runs a storage failure stopped,
+        so that the poller (here or in another replica) resumes them now, under a fresh
+        lease, instead of when their leases would have run out. Returns how many."""
+        vids = self._runs.take_interrupted()
+        if not vids:
+            return 0
+        try:
+            async with self._store.unit_of_work(write=True) as uow:
+                released = await uow.polls.release_runs(self.owner, vids, self._clock())
+                await uow.commit()
+        except Exception:
+            self._runs.restore_interrupted(vids)
+            raise
+        log.info("interrupted_runs_released", runs=released)
+        return released
 
     async def release_late(
         self, vid: str, outcomes: Sequence[SourceOutcome], *, poll_owner: str, overdue: bool = False

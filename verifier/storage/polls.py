@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verifier.domain.outcomes import SourceStatus, VerificationState
@@ -141,3 +141,19 @@ class SqlPolls(PollRepository):
                 r.run_lease_until = until
             await self._session.flush()
             return [r.id for r in rows]
+
+    async def release_runs(self, owner: str, verification_ids: list[str], now: datetime) -> int:
+        if not verification_ids:
+            return 0
+        async with guard():
+            result = await self._session.execute(
+                update(VerificationRow)
+                .where(
+                    VerificationRow.id.in_(verification_ids),
+                    VerificationRow.run_owner == owner,
+                    VerificationRow.state == VerificationState.RUNNING.value,
+                )
+                .values(run_lease_until=now)
+                .execution_options(synchronize_session=False)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]

@@ -49,3 +49,9 @@ class PollRepository(abc.ABC):
         self, owner: str, now: datetime, until: datetime, limit: int
     ) -> list[str]:
         """RUNNING verifications whose asking process stopped renewing its lease."""
+
+    @abc.abstractmethod
+    async def release_runs(self, owner: str, verification_ids: list[str], now: datetime) -> int:
+        """Let go of RUNNING verifications ``owner`` holds (their run stopped on a storage
+        failure): their leases end at ``now``, so the next :meth:`claim_stale_runs`, in
+        this process or another, resumes them. Returns how many were let go."""
