@@ -28,7 +28,11 @@ every call:
   a timestamp outside 0001–9999, a negative count, size, index or amount, or a page size,
   disability grade or declared member count above its documented bound (a PERMISSION_DENIED
   for ROLE_NOT_ALLOWED, decided before the request is read, counts as a refusal; so does
-  an item a ``partial`` request's answer lists as rejected, by its ``index``);
+  an item a ``partial`` request's answer lists as rejected, by its ``index``, and an item
+  a SubmitBatch answer lists as REFUSED, by its ``index``, with field violations that
+  each name a field of that item — the batch is accepted and the item is not run);
+* a valid SubmitBatch is accepted with no item refused (and, over the run, accepted
+  items are seen at all: the seed reaches the queue);
 * a ``validate_only`` request writes nothing outside the audit log, whatever the answer;
 * no answer is larger than a client accepts (gRPC's 4 MiB);
 * no ID number from the request appears in the error text or in any audit entry written.
@@ -80,7 +84,7 @@ from google.protobuf.message import DecodeError, Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import error_details_pb2, status_pb2
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from hedui.v1 import audit_pb2, common_pb2, consent_pb2
+from hedui.v1 import audit_pb2, batch_pb2, common_pb2, consent_pb2
 from hedui.v1 import verification_pb2 as vpb
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
@@ -169,6 +173,7 @@ FRESH_KEYS = {
     "CreateVerification": "request_id",
     "RegisterConsent": "consent.number",
     "RevokeConsent": "number",
+    "SubmitBatch": "request_id",
 }
 # What AuditLog.append writes: a PERMISSION_DENIED may touch these tables and no other.
 AUDIT_APPEND_TABLES = frozenset(
@@ -682,6 +687,20 @@ def _revoke() -> st.SearchStrategy[Message]:
 
 
 @st.composite
+def _submit_batch(draw: st.DrawFn, world: World) -> Message:
+    """A batch of one to three valid checks, keyed by fresh item keys (Fuzz.prepare)."""
+    items = []
+    for i in range(draw(st.integers(1, 3))):
+        request = draw(_create(world))
+        assert isinstance(request, vpb.CreateVerificationRequest)
+        # A batch item runs at batch priority and keys its check by its item_key.
+        request.request_id = ""
+        request.wait = False
+        items.append(batch_pb2.BatchItem(item_key=f"item-{i}", request=request))
+    return batch_pb2.SubmitBatchRequest(request_id=draw(_REQUEST_IDS), items=items)
+
+
+@st.composite
 def _sizes(draw: st.DrawFn, cls: type[Message], first: str, second: str, lo: int) -> Message:
     """A position or size inside the log as set up, and a second one past it or the
     default ("latest", "up to now": 0, or unset where the field is optional)."""
@@ -726,6 +745,7 @@ def valid_requests(world: World) -> dict[str, st.SearchStrategy[Message]]:
             consent_pb2.GetConsentRequest, number=st.sampled_from(world.consents)
         ),
         "hedui.v1.AuditService.QueryEntries": _query(world),
+        "hedui.v1.BatchService.SubmitBatch": _submit_batch(world),
         "hedui.v1.AuditService.ExportEntries": _sizes(
             audit_pb2.ExportEntriesRequest, "start_seq", "end_seq", 0
         ),
@@ -891,6 +911,7 @@ class Fuzz:
         self.stats: Counter[str] = Counter()
         self.found: dict[str, str] = {}
         self.nonce = 0
+        self.accepted_items = 0  # batch items SubmitBatch accepted, in this RPC's run
 
     # ---------------------------------------------------------------- state
     async def snapshot(self) -> Snapshot:
@@ -929,6 +950,13 @@ class Fuzz:
                 self.nonce += 1
                 for holder in holders:
                     setattr(holder, name, f"fz-{self.nonce:08x}")
+        if isinstance(case.request, batch_pb2.SubmitBatchRequest):
+            assert isinstance(case.base, batch_pb2.SubmitBatchRequest)
+            # Each item key, too: a key used before links the item to that check.
+            for sent, drawn in zip(case.request.items, case.base.items, strict=False):
+                if sent.item_key == drawn.item_key:
+                    self.nonce += 1
+                    sent.item_key = drawn.item_key = f"fz-{self.nonce:08x}"
         if method.name != "RevokeConsent":
             return
         assert self.app.consents is not None
@@ -1000,6 +1028,8 @@ class Fuzz:
         grew = after.audit_size != before.audit_size
         written = await self.entries_since(before.audit_size) if grew else []
         self.stats[f"{case.kind} {outcome.code.name}"] += 1
+        for batch in batches(outcome):
+            self.accepted_items += batch.item_count - len(batch.refusals)
         findings = judge(method, case, outcome, before, after, written, logs, stuck)
         if not findings:
             return
@@ -1042,6 +1072,36 @@ def rejected_items(request: Message, outcome: Outcome) -> set[str]:
             ):
                 listed |= {f"{name}[{item.index}]" for item in value for name in items}
     return listed
+
+
+def batches(outcome: Outcome) -> list[batch_pb2.Batch]:
+    """The batches a SubmitBatch answer accepted (none for any other answer)."""
+    return [
+        r.batch
+        for r in outcome.responses
+        if isinstance(r, batch_pb2.SubmitBatchResponse) and outcome.code == Code.OK
+    ]
+
+
+def refused_batch_items(method: MethodDescriptor, outcome: Outcome) -> tuple[set[str], list[str]]:
+    """``items[3]``-style paths of the items a SubmitBatch answer refused, each by its
+    ``index`` with field violations naming fields of that item; and what is wrong with
+    any refusal that does not keep that form (it then refuses nothing)."""
+    listed: set[str] = set()
+    wrong: list[str] = []
+    for batch in batches(outcome):
+        for refusal in batch.refusals:
+            if refusal.state != batch_pb2.BATCH_ITEM_STATE_REFUSED:
+                continue
+            item = f"items[{refusal.index}]"
+            fields = [v.field for v in refusal.violations]
+            if fields and all(
+                resolves(f, method.input_type) and f.startswith(item + ".") for f in fields
+            ):
+                listed.add(item)
+            else:
+                wrong.append(f"{item}: {fields}")
+    return listed, wrong
 
 
 def judge(
@@ -1133,8 +1193,21 @@ def judge(
     refused = (code in REFUSED_AT_BOUNDARY | {Code.RESOURCE_EXHAUSTED} and not too_large) or (
         code == Code.PERMISSION_DENIED and outcome.reason() == "ROLE_NOT_ALLOWED"
     )
+    refused_items, badly_refused = refused_batch_items(method, outcome)
+    if badly_refused:
+        found.append(
+            Finding(
+                "batch item refused without field violations naming its fields",
+                focus,
+                "; ".join(badly_refused)[:200],
+            )
+        )
+    if case.kind == "valid" and any(b.refusals for b in batches(outcome)):
+        shown = [(r.index, [v.field for v in r.violations], r.reason) for b in batches(outcome)
+                 for r in b.refusals]  # fmt: skip
+        found.append(Finding("valid batch item refused", focus, str(shown)[:200]))
     if not refused:
-        listed = rejected_items(case.request, outcome)
+        listed = rejected_items(case.request, outcome) | refused_items
         for where, rule in must_refuse(case.request):
             if where.split(".")[0] not in listed:
                 found.append(Finding(f"not refused: {rule}", where, f"answered {code.name}"))
@@ -1251,6 +1324,7 @@ def test_generated_requests_never_crash_and_refusals_write_nothing(
         pytest.skip(f"{service} is in the generated API but this server does not serve it")
     strategy = cases(method, fuzz.valid.get(method.full_name))
     fuzz.stats.clear()
+    fuzz.accepted_items = 0
     started = time.monotonic()
 
     @settings(
@@ -1277,7 +1351,11 @@ def test_generated_requests_never_crash_and_refusals_write_nothing(
         print(
             f"\n{method.full_name}: {total} calls in {time.monotonic() - started:.1f}s; "
             + ", ".join(f"{k} {n}" for k, n in sorted(fuzz.stats.items()))
+            + (f"; {fuzz.accepted_items} batch items accepted" if fuzz.accepted_items else "")
         )
+    if method.full_name == "hedui.v1.BatchService.SubmitBatch":
+        # The seed must reach the queue, or the fuzz only ever sees refusals.
+        assert fuzz.accepted_items > 0, f"no batch item accepted: {dict(fuzz.stats)}"
     if fuzz.found:
         pytest.fail(
             f"{len(fuzz.found)} kinds of failure in {total} calls:\n\n"
