@@ -49,6 +49,7 @@ from verifier.domain.changes import ChangeCode
 from verifier.domain.household import Relation
 from verifier.domain.webhooks import EventType, OutboxEvent
 from verifier.signing.changes import verify_changes
+from verifier.signing.dsse import verify_envelope
 from verifier.signing.jwks import key_id
 from verifier.storage.uow import SqlStore
 
@@ -324,6 +325,21 @@ async def test_changed_household_gets_its_codes_and_alerts_the_unchanged_one_non
     (death,) = [c for c in body["changes"] if c["code"] == ChangeCode.HUKOU_CANCELLED]
     assert death["cancel_reason"] == "death" and death["member"]["index_after"] == 1
     assert ChangeCode.HUKOU_MEMBER_REMOVED not in codes
+    # The report counts the dead member no longer registered, and lists the cancellation
+    # by member index and relation (never a name), its record as evidence.
+    async with stack.checks() as checks:
+        before, after = [
+            verify_envelope((await checks.report(v)).envelope, keys).document
+            for v in (first, second)
+        ]
+    size = len(changing.members)
+    assert before["aggregates"]["household_size_registered"] == size
+    assert after["aggregates"]["household_size_registered"] == size - 1
+    (cancelled,) = [d for d in after["discrepancies"] if d["kind"] == "registration_cancelled"]
+    assert cancelled["category"] == "death" and "户籍已注销：死亡" in cancelled["text"]
+    assert cancelled["text"].startswith("申报的家庭成员 1（")
+    assert [e["member"] for e in cancelled["evidence"]] == [1]
+    assert not [d for d in before["discrepancies"] if d["kind"] == "registration_cancelled"]
     # The changed household: one alert per code, on the region's terms.
     raised = await alerts_of(stack, doc.household_ref)
     by_reason = {a.reason: a for a in raised}
