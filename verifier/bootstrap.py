@@ -306,12 +306,12 @@ def recheck_starter(service: VerificationService) -> StartCheck:
     when staff asked for one so; outside the per-user volume limit (origin roster)."""
 
     async def start(
-        caller: Caller, draft: RequestDraft, wait_until: float, urgent: bool
+        caller: Caller, draft: RequestDraft, wait_until: float | None, urgent: bool
     ) -> StartedCheck:
         view = await service.create(
             caller,
             draft,
-            wait=True,
+            wait=wait_until is not None,
             wait_until=wait_until,
             terms=CheckTerms.roster(urgent=urgent),
         )

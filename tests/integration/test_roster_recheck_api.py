@@ -194,6 +194,11 @@ async def test_recheck_now_runs_once_per_request_id_for_the_importing_system(
         # Another request id is another re-check.
         second = await c.recheck_roster_entry("HH-1", "341824", "now-2")
         assert second.verification_id != first.verification_id
+        # Not waited for, not cut short: its sources answer within their own deadline.
+        entry = await until_entry(
+            c, "HH-1", lambda e: e.last_check.verification_id == second.verification_id
+        )
+        assert entry.last_check.outcome == pb.CHECK_OUTCOME_COMPLETE
     checks = await rows(
         scheduling,
         f"SELECT request_id FROM verifications WHERE caller_system = '{SYSTEM}'",

@@ -63,7 +63,7 @@ class Rig:
         real = recheck_starter(self.service)
 
         async def start(
-            caller: Caller, draft: RequestDraft, wait_until: float, urgent: bool
+            caller: Caller, draft: RequestDraft, wait_until: float | None, urgent: bool
         ) -> StartedCheck:
             self.starts.append(draft)
             started = await real(caller, draft, wait_until, urgent)

@@ -7,21 +7,20 @@ the ``standardwebhooks`` library and deduplicates on ``webhook-id``.
 
 The walk: a roster of sandbox households is imported with their 授权书; the server's own
 re-check scheduler finds them due and re-checks them; a life event changes one household
-in the sandbox; the scheduler re-checks them again; the change document names the change,
+in the sandbox; staff ask for a re-check now; the change document names the change,
 the alert it raised reaches the receiver, staff resolve it; and the last report, the
 change document and the whole audit log are verified.
 
-How the households are made due without waiting a year. The scheduler enqueues an entry
-once its next due day has come (China's date). The first round is due because the roster
-says when each household was last checked (one cycle ago, as a case system's import
-does). After that round the next due day is a cycle away, and nothing in hedui runs a
-cycle early. A demo clock cannot stand in for the year either: the intake refuses a
-window that ends in the future, and the sandbox holds 12 months of data, so a window a
-cycle later would find months without records and report changes that never happened.
-So the demo makes the households due again the way a case system can: it removes each
-entry (an audited removal with its reason) and imports it again as the case system
-records it. The new entry is due in the same cycle as before, the scheduler re-checks it
-over the same window, and the only differences the comparison can find are the life
+How the households are checked again without waiting a year. The scheduler enqueues an
+entry once its next due day has come (China's date). The first round is due because the
+roster says when each household was last checked (one cycle ago, as a case system's
+import does). After that round the next due day is a cycle away. A demo clock cannot
+stand in for the year: the intake refuses a window that ends in the future, and the
+sandbox holds 12 months of data, so a window a cycle later would find months without
+records and report changes that never happened. So staff do what they do when they
+learn of a change: they ask for a re-check now (``RecheckRosterEntry``), which the
+scheduler's machinery runs at once over the 12 months before this month — the window of
+this month's cycle — so the only differences the comparison can find are the life
 event's.
 """
 
@@ -90,7 +89,6 @@ HOUSEHOLDS = 3
 ROSTER_CLASS = "dibao_a"
 WAIT_SECONDS = 120.0
 SUBSCRIBER = "demo-receiver"
-REMOVE_REASON = "演示：按案件系统记录重新导入，进入下一核查周期"
 RESOLVE_NOTE = "入户核实：工资上涨属实，按程序调整待遇"
 INCOME_CODES = (
     "INCOME_ABOVE_DIBAO_STANDARD",
@@ -425,19 +423,18 @@ async def _walk(w: Walk, today: date) -> None:
         passed(f"sandbox events applied: {', '.join(outcome.applied)}")
 
         # 4. The next re-check.
-        console.rule("4. the next re-check")
+        console.rule("4. re-check now (staff, out of cycle)")
         console.print(
-            "  The next cycle is a year away and hedui runs no cycle early; a demo clock"
-            " would ask the sandbox for months it has no data for. So, as a case system"
-            " can, the demo removes each entry (audited, with its reason) and imports the"
-            " roster again as the case system records it: due in this cycle again, checked"
-            " over the same window."
+            "  The next cycle is a year away; staff who learn of a change ask for a"
+            " re-check now (hedui roster recheck): the scheduler's machinery runs it at"
+            " once, over the 12 months before this month, as this cycle's was."
         )
         for doc in w.docs:
-            await c.remove_roster_entry(household_ref(doc), REGION, REMOVE_REASON)
-        await w.import_roster(c, text, w.run_dir / "roster-again.csv")
+            ref = household_ref(doc)
+            asked = await c.recheck_roster_entry(ref, REGION, f"demo-recheck-{ref}")
+            console.print(f"  {ref}: re-check {asked.verification_id} started")
         second = await w.rechecked(c, first)
-        passed("every household re-checked again by the scheduler")
+        passed("every household re-checked again, once each, at staff's request")
         w.summary["second_rechecks"] = second
 
         # 5. Changes between the checks.

@@ -182,7 +182,7 @@ class RecheckNow:
                 raise Unavailable("the re-check is being created; try again")
             return await self._again(earlier)
         # Its first report is not awaited: the caller watches the check.
-        result = await self._scheduler.run_job(job, wait_seconds=0.0)
+        result = await self._scheduler.run_job(job, wait=False)
         if result.state is not JobState.STARTED:
             raise _refusal(result)
         return await self._started(result.verification_id, job, replayed=False)
@@ -229,7 +229,7 @@ class RecheckNow:
         )
         if taken is None:
             raise Unavailable("the re-check is being started; try again")
-        result = await self._scheduler.run_job(taken, wait_seconds=0.0)
+        result = await self._scheduler.run_job(taken, wait=False)
         if result.state is not JobState.STARTED:
             raise _refusal(result)
         return await self._started(result.verification_id, job, replayed=True)

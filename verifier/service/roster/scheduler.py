@@ -82,9 +82,9 @@ class StartedCheck:
     """Whether its first report was released before the start returned."""
 
 
-StartCheck = Callable[[Caller, RequestDraft, float, bool], Awaitable[StartedCheck]]
+StartCheck = Callable[[Caller, RequestDraft, float | None, bool], Awaitable[StartedCheck]]
 """Start a check through the intake use case (urgent or not), waiting at most until the
-monotonic instant given for its first report."""
+monotonic instant given for its first report (None: not waiting for it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,10 +305,11 @@ class RecheckScheduler:
             current_programs=record.programs,
         )
 
-    async def run_job(self, job: RecheckJob, wait_seconds: float | None = None) -> RunResult:
+    async def run_job(self, job: RecheckJob, *, wait: bool = True) -> RunResult:
         """Start a job this process holds: its check through the intake, or the reason it
-        is not run. ``wait_seconds``: how long to wait for the first report (default: the
-        scheduler's wait)."""
+        is not run. With ``wait``, for at most the scheduler's wait for its first report
+        (a caller's deadline: sources silent by then count as failed in that report);
+        without, the check runs to its own deadline."""
         now = self._clock()
         today = china_date(now)
         async with self._store.unit_of_work(write=False) as uow:
@@ -329,9 +330,9 @@ class RecheckScheduler:
             return RunResult(JobState.REAUTHORIZATION_NEEDED, reason=why)
         caller = self._caller(record)
         draft = self._draft(job, record, members, declaration, number, consent)
-        wait = self._wait if wait_seconds is None else wait_seconds
+        until = time.monotonic() + self._wait if wait else None
         try:
-            started = await self._start(caller, draft, time.monotonic() + wait, job.urgent)
+            started = await self._start(caller, draft, until, job.urgent)
         except PermissionDenied as exc:
             # The intake's own coverage check: a member or purpose the 授权书 does not
             # cover, or one that lapsed since it was read above.
