@@ -7,7 +7,7 @@ from typing import Any
 
 from hedui_sdk.contract import Adapter, SourceResult
 from hedui_sdk.errors import TransientSourceError
-from hedui_sdk.testing.harness import ConformanceHarness
+from hedui_sdk.testing.harness import ConformanceHarness, Outcome
 
 
 class DeadlineChecks(ConformanceHarness):
@@ -23,13 +23,11 @@ class DeadlineChecks(ConformanceHarness):
             outcome = await self.call(
                 adapter.query(query), bound=self.deadline_s + self.deadline_margin_s
             )
-            assert not outcome.timed_out, (
+            _expect_gave_up(
+                outcome,
                 f"query() was still running {self.deadline_margin_s}s after its deadline"
-                f" of {self.deadline_s}s: size timeouts with query.remaining()"
-            )
-            assert isinstance(outcome.error, TransientSourceError | TimeoutError), (
-                "a query whose deadline passed must raise TransientSourceError or"
-                f" TimeoutError, not end in {outcome.describe()}"
+                f" of {self.deadline_s}s: size timeouts with query.remaining()",
+                "deadline passed",
             )
 
         self.run_with_adapter(body)
@@ -44,12 +42,10 @@ class DeadlineChecks(ConformanceHarness):
         async def body(adapter: Adapter) -> None:
             query = self.make_query(self.subject_with_records(), timeout_s=-1.0)
             outcome = await self.call(adapter.query(query), bound=self.deadline_margin_s)
-            assert not outcome.timed_out, (
-                f"query() with a passed deadline was still running {self.deadline_margin_s}s later"
-            )
-            assert isinstance(outcome.error, TransientSourceError | TimeoutError), (
-                "a query whose deadline has passed must raise TransientSourceError or"
-                f" TimeoutError, not end in {outcome.describe()}"
+            _expect_gave_up(
+                outcome,
+                f"query() with a passed deadline was still running {self.deadline_margin_s}s later",
+                "deadline has passed",
             )
 
         self.run_with_adapter(body)
@@ -104,6 +100,15 @@ class DeadlineChecks(ConformanceHarness):
             assert closed.error is None, f"aclose() raised {type(closed.error).__name__}"
 
         self.run_with_adapter(body, close=False)
+
+
+def _expect_gave_up(outcome: Outcome, still_running: str, whose: str) -> None:
+    """A query past its deadline ended in time, and in TransientSourceError or TimeoutError."""
+    assert not outcome.timed_out, still_running
+    assert isinstance(outcome.error, TransientSourceError | TimeoutError), (
+        f"a query whose {whose} must raise TransientSourceError or"
+        f" TimeoutError, not end in {outcome.describe()}"
+    )
 
 
 def _task_name(task: asyncio.Task[Any]) -> str:

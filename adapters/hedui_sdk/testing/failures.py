@@ -14,18 +14,9 @@ class ErrorChecks(ConformanceHarness):
 
     def test_unavailable_is_transient(self) -> None:
         """An unavailable source (503) raises TransientSourceError, never NOT_FOUND."""
-
-        async def body(adapter: Adapter) -> None:
-            faults = await self.fault("fail")
-            await faults.fail()
-            for which, subject in self.subjects():
-                outcome = await self.call(adapter.query(self.make_query(subject)))
-                assert isinstance(outcome.error, TransientSourceError), (
-                    f"an unavailable source must raise TransientSourceError; the query about"
-                    f" {which} ended in {outcome.describe()}"
-                )
-
-        self.run_with_adapter(body)
+        self._every_query_raises(
+            "fail", TransientSourceError, "an unavailable source must raise TransientSourceError"
+        )
 
     def test_rate_limited_is_transient_with_retry_after(self) -> None:
         """A rate-limited source (429) raises TransientSourceError with ``retry_after``."""
@@ -65,18 +56,7 @@ class ErrorChecks(ConformanceHarness):
         The most harmful mistake an adapter can make is to turn "you may not ask" into
         "this person has no record": a family could lose its assistance over it.
         """
-
-        async def body(adapter: Adapter) -> None:
-            faults = await self.fault("deny")
-            await faults.deny()
-            for which, subject in self.subjects():
-                outcome = await self.call(adapter.query(self.make_query(subject)))
-                assert isinstance(outcome.error, SourceDenied), (
-                    f"a refused request must raise SourceDenied; the query about {which}"
-                    f" ended in {outcome.describe()}"
-                )
-
-        self.run_with_adapter(body)
+        self._every_query_raises("deny", SourceDenied, "a refused request must raise SourceDenied")
 
     def test_garbage_is_permanent(self) -> None:
         """A malformed answer raises PermanentSourceError, never NOT_FOUND or FOUND."""
@@ -91,6 +71,20 @@ class ErrorChecks(ConformanceHarness):
                 assert isinstance(outcome.error, PermanentSourceError), (
                     f"a malformed answer must raise PermanentSourceError; attempt {attempt}"
                     f" ended in {outcome.describe()}"
+                )
+
+        self.run_with_adapter(body)
+
+    def _every_query_raises(self, hook: str, error: type[Exception], rule: str) -> None:
+        """With the fault ``hook`` on, the query about either subject raises ``error``."""
+
+        async def body(adapter: Adapter) -> None:
+            faults = await self.fault(hook)
+            await getattr(faults, hook)()
+            for which, subject in self.subjects():
+                outcome = await self.call(adapter.query(self.make_query(subject)))
+                assert isinstance(outcome.error, error), (
+                    f"{rule}; the query about {which} ended in {outcome.describe()}"
                 )
 
         self.run_with_adapter(body)
