@@ -38,7 +38,7 @@ def test_the_monitoring_demo_walks_a_roster_through_a_cycle(tmp_path: Path) -> N
         "roster imported",
         "households re-checked once each",
         "sandbox events applied: demo-pay-rise, demo-new-car",
-        "every household re-checked again by the scheduler",
+        "every household re-checked again, once each, at staff's request",
         "report.issued and alert.raised received, signatures verified",
         "resolved: confirmed",
         "audit log verifies",
