@@ -42,7 +42,7 @@ from verifier.domain.roster import (
     china_date,
     recheck_now_request_id,
 )
-from verifier.domain.vocabulary import AuditAction
+from verifier.domain.vocabulary import AuditAction, Role
 from verifier.service.roster.scheduler import RecheckScheduler, RunResult
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RECHECK_ROLES", "RecheckNow", "RecheckStarted"]
 
-RECHECK_ROLES = frozenset({"caseworker", "admin"})
+RECHECK_ROLES = frozenset({Role.CASEWORKER.value, Role.ADMIN.value})
 """Who may ask for a re-check now: those who import and remove entries."""
 
 
