@@ -11,7 +11,7 @@ from hedui_sdk import SourceKind
 from hedui_sdk.builtin.decoding import valid_ticket
 from hedui_sdk.sandbox.gateway_request import InvalidQueryError, parse_query
 from tests.fakes import synthetic_id
-from verifier.cli.certs import PkiError, _check_system_name
+from verifier.cli.pki import PkiError, check_system_name
 
 
 @pytest.mark.parametrize("ticket", ["T1\n", "Ｔ1", "T 1", ""])
@@ -52,6 +52,6 @@ def test_the_sandbox_refuses_what_is_not_a_full_ascii_match(change: dict[str, An
 
 @pytest.mark.parametrize("name", ["case-system\n", "case-ｓystem", "case system"])
 def test_a_system_name_for_a_certificate_is_a_full_ascii_match(name: str) -> None:
-    _check_system_name("case-system-a")
+    check_system_name("case-system-a")
     with pytest.raises(PkiError):
-        _check_system_name(name)
+        check_system_name(name)
