@@ -12,6 +12,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from verifier.domain.envelope_layout import EnvelopeParts, envelope_bytes
 from verifier.signing.jcs import canonical_bytes
 from verifier.signing.jwks import key_id
 
@@ -30,13 +31,8 @@ def pae(payload_type: str, payload: bytes) -> bytes:
 
 def sign_envelope(payload: bytes, payload_type: str, key: Ed25519PrivateKey) -> bytes:
     """The DSSE envelope JSON bytes over ``payload``, signed by ``key``."""
-    sig = key.sign(pae(payload_type, payload))
-    envelope = {
-        "payloadType": payload_type,
-        "payload": base64.b64encode(payload).decode(),
-        "signatures": [{"keyid": key_id(key.public_key()), "sig": base64.b64encode(sig).decode()}],
-    }
-    return json.dumps(envelope, indent=2, ensure_ascii=False).encode() + b"\n"
+    sig = base64.b64encode(key.sign(pae(payload_type, payload))).decode()
+    return envelope_bytes(EnvelopeParts(payload_type, payload, ((key_id(key.public_key()), sig),)))
 
 
 @dataclass(frozen=True, slots=True)
