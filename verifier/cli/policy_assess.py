@@ -22,7 +22,8 @@ from rich.table import Table
 from rich.text import Text
 
 from verifier import policy
-from verifier.cli.assess_inputs import AssessInputError, parse_day, read_household, read_records
+from verifier.cli.assess_inputs import AssessInputError, parse_day, read_household
+from verifier.cli.assess_records import read_records
 from verifier.cli.report_view import coloured
 from verifier.domain.household import HukouNature
 from verifier.domain.labels import BAND_LABELS, HUKOU_LABELS, OUTCOME_LABELS, ROUTE_LABELS, label
