@@ -10,7 +10,8 @@ from datetime import datetime
 import pytest
 
 from tests.fakes import InMemoryStore
-from verifier.domain.ports import Store
+from verifier.domain.outcomes import VerificationState
+from verifier.domain.ports import Store, VerificationRecord
 from verifier.storage.engine import open_database
 from verifier.storage.sealing import Sealer
 from verifier.storage.uow import SqlStore
@@ -34,3 +35,28 @@ async def store_under_test(kind: str, database_url: str, now: datetime) -> Async
         yield s
     finally:
         await s.aclose()
+
+
+def running_record(
+    vid: str, request_id: str, created_at: datetime, **kw: object
+) -> VerificationRecord:
+    """A RUNNING verification's record for a repository test; ``kw`` overrides fields."""
+    base: dict[str, object] = dict(
+        id=vid,
+        caller_system="sys-a",
+        caller_user="worker-1",
+        request_id=request_id,
+        request_digest="d" * 64,
+        case_id="CASE-1",
+        region="370322",
+        state=VerificationState.RUNNING,
+        completeness=None,
+        latest_version=0,
+        created_at=created_at,
+        member_count=3,
+        source_count=2,
+        caller_role="caseworker",
+        caller_region="3703",
+    )
+    base.update(kw)
+    return VerificationRecord(**base)  # type: ignore[arg-type]

@@ -19,7 +19,7 @@ from audit.schema import AuditEntryRow
 from hedui_sdk import IdType, Subject
 from tests.fakes import InMemoryStore, synthetic_id
 from tests.helpers import household_draft
-from tests.stores import STORE_KINDS, store_under_test
+from tests.stores import STORE_KINDS, running_record, store_under_test
 from verifier.domain.alerts import (
     AlertDraft,
     AlertEvent,
@@ -32,7 +32,6 @@ from verifier.domain.alerts import (
 )
 from verifier.domain.errors import Conflict
 from verifier.domain.household import validate_request
-from verifier.domain.outcomes import VerificationState
 from verifier.domain.ports import (
     AlertChange,
     ChangeQuery,
@@ -40,7 +39,6 @@ from verifier.domain.ports import (
     Store,
     StoredChanges,
     UnitOfWork,
-    VerificationRecord,
 )
 from verifier.domain.webhooks import EventType, OutboxEvent
 from verifier.storage.engine import open_database
@@ -297,20 +295,15 @@ async def add_verification(store: Store, vid: str, created: datetime) -> None:
 
     async def work(uow: UnitOfWork) -> None:
         await uow.verifications.add(
-            VerificationRecord(
-                id=vid,
+            running_record(
+                vid,
+                vid[-12:],
+                created,
                 caller_system="sys",
                 caller_user="u",
-                request_id=vid[-12:],
-                request_digest="d" * 64,
-                case_id="CASE-1",
-                region="370322",
-                state=VerificationState.RUNNING,
-                completeness=None,
-                latest_version=0,
-                created_at=created,
-                member_count=3,
                 source_count=1,
+                caller_role="",
+                caller_region="",
             ),
             request,
             "SQ-1",

@@ -20,7 +20,7 @@ from hedui_sdk import (
 )
 from tests.consents import covering
 from tests.helpers import household_draft
-from tests.stores import STORE_KINDS, store_under_test
+from tests.stores import STORE_KINDS, running_record, store_under_test
 from verifier.domain.consent import ConsentEvent, ConsentState, validate_consent
 from verifier.domain.errors import Conflict
 from verifier.domain.household import VerificationRequest, validate_request
@@ -54,25 +54,7 @@ def a_request(request_id: str = "req-1") -> VerificationRequest:
 
 
 def a_record(vid: str, request_id: str = "req-1", **kw: object) -> VerificationRecord:
-    base: dict[str, object] = dict(
-        id=vid,
-        caller_system="sys-a",
-        caller_user="worker-1",
-        request_id=request_id,
-        request_digest="d" * 64,
-        case_id="CASE-1",
-        region="370322",
-        state=VerificationState.RUNNING,
-        completeness=None,
-        latest_version=0,
-        created_at=T0,
-        member_count=3,
-        source_count=2,
-        caller_role="caseworker",
-        caller_region="3703",
-    )
-    base.update(kw)
-    return VerificationRecord(**base)  # type: ignore[arg-type]
+    return running_record(vid, request_id, T0, **kw)
 
 
 async def add_verification(
