@@ -115,7 +115,7 @@ def test_a_subclass_missing_its_identity_is_refused_when_defined() -> None:
             async def query(self, q: SourceQuery) -> SourceResult:
                 raise NotImplementedError
 
-    with pytest.raises(TypeError, match=r"'source' must be an adapters\.SourceKind"):
+    with pytest.raises(TypeError, match=r"'source' must be an hedui_sdk\.SourceKind"):
 
         class StringSource(BaseAdapter):
             name = "x"
