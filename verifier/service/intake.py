@@ -56,6 +56,7 @@ from verifier.service.audit_trail import (
 )
 from verifier.service.authorize import Decision, decide_check
 from verifier.service.fanout import FanOut
+from verifier.service.lanes import Lane
 from verifier.service.reading import Reading
 from verifier.service.runner import Runner
 from verifier.service.runs import Runs, VerificationView
@@ -190,6 +191,21 @@ class Intake:
         its batch was accepted): authorize, record the intent, start asking sources."""
         if self._runs.closing:
             raise Unavailable("server is shutting down")
+        if terms.lane is Lane.BATCH:
+            return await self._create(caller, request, wait, wait_until, terms)
+        # Batch work pauses from the start of an interactive check, not only once it asks
+        # its sources: its intent waits for the database writer too.
+        with self._runs.ahead():
+            return await self._create(caller, request, wait, wait_until, terms)
+
+    async def _create(
+        self,
+        caller: Caller,
+        request: VerificationRequest,
+        wait: bool,
+        wait_until: float | None,
+        terms: CheckTerms,
+    ) -> VerificationView:
         refs = subject_refs(self._pkey, request)
         digest = self._digest(request)
 

@@ -38,6 +38,11 @@ from verifier.service.time_limits import CheckTerms
 log = structlog.get_logger("hedui.verifications")
 
 RUN_LEASE_GRACE_S = 30.0
+BATCH_STAGE_PAUSE_S = 1.0
+"""How long a batch check waits, before asking its sources and again before releasing,
+for the urgent and interactive checks of this process (0: it does not wait). The event
+loop and the database writer are shared: batch checks already under way would otherwise
+take their turns with a check someone waits for. Bounded, so batch work never starves."""
 
 
 class _Done(asyncio.Event):
@@ -171,6 +176,8 @@ class Runner:
                 seen.append(event)
                 self._hub.publish(vid, event)
 
+            if terms.lane is Lane.BATCH:
+                await self._runs.quiet(BATCH_STAGE_PAUSE_S)
             reused = await self._reusable(request)
             for o in reused.values():
                 await progress(o)
@@ -197,6 +204,8 @@ class Runner:
                 if not fan.done():
                     fan.cancel()
                     await asyncio.gather(fan, return_exceptions=True)
+            if terms.lane is Lane.BATCH:
+                await self._runs.quiet(BATCH_STAGE_PAUSE_S)
             await self._release.release(
                 vid, request, actor, [*reused.values(), *outcomes], first=True
             )

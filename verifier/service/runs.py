@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from verifier.domain.ports import OutcomeSummary, VerificationRecord, VerificationTerms
@@ -72,6 +73,16 @@ class Runs:
         if self._ahead <= 0:
             self._ahead = 0
             self._quiet.set()
+
+    @contextlib.contextmanager
+    def ahead(self) -> Iterator[None]:
+        """An urgent or interactive check being taken in (authorized, its intent
+        recorded): batch work waits for it as for one asking its sources."""
+        self.ahead_began()
+        try:
+            yield
+        finally:
+            self.ahead_ended()
 
     async def quiet(self, at_most: float) -> None:
         """Until no urgent or interactive check is being run here, or ``at_most`` seconds."""
