@@ -68,3 +68,16 @@ async def record_denial(store: Store, entry: EntryDraft) -> None:
     async with store.unit_of_work(write=True) as uow:
         await uow.audit.append([entry])
         await uow.commit()
+
+
+async def record_refusal(
+    store: Store, caller: Caller, action: str, reason: str, details: dict[str, Any]
+) -> None:
+    """Commit the one ``deny`` entry of a refusal for role or region, before the caller is
+    told: the same entry whichever use case refuses."""
+    await record_denial(
+        store,
+        EntryDraft(
+            actor=actor_of(caller), action=action, outcome="deny", reason=reason, details=details
+        ),
+    )

@@ -34,6 +34,7 @@ from verifier.domain.household import Purpose
 from verifier.domain.ports import ConsentGate, Store, UnitOfWork
 from verifier.domain.pseudonym import subject_ref
 from verifier.domain.vocabulary import AuditAction, Role
+from verifier.service.audit_trail import record_refusal
 from verifier.service.authorize import in_regions
 
 REGISTER_ROLES = frozenset({Role.CASEWORKER, Role.ADMIN})
@@ -95,19 +96,7 @@ class ConsentService:
         return Actor(caller.system, caller.user, caller.role, caller.region_label())
 
     async def _deny(self, caller: Caller, action: AuditAction, reason: str, number: str) -> None:
-        async with self._store.unit_of_work(write=True) as uow:
-            await uow.audit.append(
-                [
-                    EntryDraft(
-                        actor=self._actor(caller),
-                        action=action.value,
-                        outcome="deny",
-                        reason=reason,
-                        details={"consent": number},
-                    )
-                ]
-            )
-            await uow.commit()
+        await record_refusal(self._store, caller, action.value, reason, {"consent": number})
 
     async def _allowed(
         self, caller: Caller, roles: frozenset[Role], region: str, action: AuditAction, number: str

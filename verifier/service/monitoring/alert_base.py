@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from audit.entry import Actor, EntryDraft
+from audit.entry import EntryDraft
 from hedui_sdk import mask_id_number, mask_name
 from verifier.domain import identifiers as ids
 from verifier.domain.alerts import AlertEvent, AlertRecord
@@ -15,6 +15,7 @@ from verifier.domain.caller import Caller
 from verifier.domain.errors import NotFound, PermissionDenied
 from verifier.domain.ports import Store, UnitOfWork
 from verifier.domain.vocabulary import AuditAction, Role
+from verifier.service.audit_trail import actor_of, record_refusal
 from verifier.service.authorize import in_regions
 from verifier.service.monitoring.alert_views import ALERT_ID, AlertView, Person
 from verifier.service.monitoring.raising import AlertRaiser
@@ -42,26 +43,10 @@ class AlertServiceBase:
         self._clock = clock
 
     # ------------------------------------------------------------------ discipline
-    @staticmethod
-    def _actor(caller: Caller) -> Actor:
-        return Actor(caller.system, caller.user, caller.role, caller.region_label())
-
     async def _deny(
         self, caller: Caller, action: AuditAction, reason: str, message: str, **details: Any
     ) -> PermissionDenied:
-        async with self._store.unit_of_work(write=True) as uow:
-            await uow.audit.append(
-                [
-                    EntryDraft(
-                        actor=self._actor(caller),
-                        action=action.value,
-                        outcome="deny",
-                        reason=reason,
-                        details=details,
-                    )
-                ]
-            )
-            await uow.commit()
+        await record_refusal(self._store, caller, action.value, reason, details)
         return PermissionDenied(reason, message)
 
     async def _role(
@@ -109,7 +94,7 @@ class AlertServiceBase:
         self, caller: Caller, action: AuditAction, alert: AlertRecord, **details: Any
     ) -> EntryDraft:
         return EntryDraft(
-            actor=self._actor(caller),
+            actor=actor_of(caller),
             action=action.value,
             outcome="allow",
             verification_id=alert.verification_id,

@@ -37,6 +37,7 @@ from verifier.domain.caller import Caller
 from verifier.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from verifier.domain.ports import AlertChange, UnitOfWork
 from verifier.domain.vocabulary import AuditAction
+from verifier.service.audit_trail import actor_of
 from verifier.service.authorize import in_regions
 from verifier.service.background import run_rounds
 from verifier.service.monitoring.alert_views import (
@@ -111,7 +112,7 @@ class AlertService(WarningImport, ChangeReads):
             await uow.audit.append(
                 [
                     EntryDraft(
-                        actor=self._actor(caller),
+                        actor=actor_of(caller),
                         action=AuditAction.ALERT_READ.value,
                         outcome="allow",
                         subject_refs=(flt.household_ref,) if flt.household_ref else (),

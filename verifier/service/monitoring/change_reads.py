@@ -12,6 +12,7 @@ from verifier.domain.caller import Caller
 from verifier.domain.errors import FieldViolation, InvalidArgument, NotFound
 from verifier.domain.ports import ChangeQuery, StoredChanges
 from verifier.domain.vocabulary import AuditAction
+from verifier.service.audit_trail import actor_of
 from verifier.service.authorize import in_regions
 from verifier.service.monitoring.alert_base import AlertServiceBase
 from verifier.service.monitoring.alert_views import (
@@ -96,7 +97,7 @@ class ChangeReads(AlertServiceBase):
             await uow.audit.append(
                 [
                     EntryDraft(
-                        actor=self._actor(caller),
+                        actor=actor_of(caller),
                         action=AuditAction.CHANGES_READ.value,
                         outcome="allow",
                         verification_id=found[0].verification_id if len(found) == 1 else "",

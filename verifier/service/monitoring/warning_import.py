@@ -18,6 +18,7 @@ from verifier.domain.consent import ConsentRecord, ConsentState
 from verifier.domain.ports import UnitOfWork
 from verifier.domain.pseudonym import subject_ref
 from verifier.domain.vocabulary import AuditAction
+from verifier.service.audit_trail import actor_of
 from verifier.service.authorize import in_regions
 from verifier.service.monitoring.alert_base import AlertServiceBase
 from verifier.service.monitoring.alert_views import IMPORT_ROLES, ImportResult
@@ -53,7 +54,7 @@ class WarningImport(AlertServiceBase):
             return ImportResult(0, 0, 0, ())
         now = self._clock()
         today = now.astimezone(CHINA).date()
-        actor = self._actor(caller)
+        actor = actor_of(caller)
 
         async def work(uow: UnitOfWork) -> ImportResult:
             made = {AlertKind.WARNING: 0, AlertKind.OUTREACH: 0}
