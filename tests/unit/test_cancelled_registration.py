@@ -171,3 +171,40 @@ def test_a_household_without_cancellations_reads_as_before() -> None:
     j = run({0: [live], 1: [live], 2: [live]}, Declaration(member_count=3))
     assert j["aggregates"]["household_size_registered"] == 3
     assert j["discrepancies"] == []
+
+
+def registration_findings(j: dict[str, Any]) -> dict[str, list[tuple[int | None, str]]]:
+    """Per program, the registration reasons: (member, outcome)."""
+    out: dict[str, list[tuple[int | None, str]]] = {}
+    for program, a in j["assessments"].items():
+        found = [r for r in a["reasons"] if r["rule"].endswith(".registration")]
+        for m in a.get("members", []):
+            found += [r for r in m["reasons"] if r["rule"].endswith(".registration")]
+        out[program] = [(r.get("member"), r["outcome"]) for r in found]
+    return out
+
+
+def test_an_assessment_counting_a_cancelled_member_goes_to_staff() -> None:
+    # The family declared three; one has died. Size and per-capita income still count three,
+    # so no program may come out ELIGIBLE on that count without a person looking at it.
+    j = run(after_a_death(), Declaration(member_count=3))
+    found = registration_findings(j)
+    for program in ("dibao", "dibao_bianyuan", "linshi", "yinbing_zhipin"):
+        assert found[program] == [(1, "NEEDS_REVIEW")], program
+        assert j["assessments"][program]["outcome"] != "ELIGIBLE", program
+    # Per-member programs say it of the member concerned only.
+    assert found["tekun"] == [(1, "NEEDS_REVIEW")]
+    texts = [
+        r["text"]
+        for a in j["assessments"].values()
+        for r in a["reasons"]
+        if r["rule"].endswith(".registration")
+    ]
+    assert texts and all("成员 1 户籍已注销（死亡）" in t for t in texts)
+    assert not any(p.name in t or p.id_number in t for t in texts for p in PEOPLE)
+
+
+def test_without_a_cancellation_no_program_says_anything_of_registration() -> None:
+    live = booklet(*PEOPLE)
+    j = run({0: [live], 1: [live], 2: [live]}, Declaration(member_count=3))
+    assert all(v == [] for v in registration_findings(j).values())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from verifier.domain.household import Purpose
 from verifier.domain.money import half_up
-from verifier.policy.checks import asset_reasons, completeness_reason
+from verifier.policy.checks import asset_reasons, completeness_reason, registration_reasons
 from verifier.policy.context import Context, income_line_reason
 from verifier.policy.findings import ProgramResult, worst
 from verifier.policy.specs import P
@@ -25,6 +25,7 @@ def bianyuan(ctx: Context) -> ProgramResult:
         ctx, "dibao_bianyuan", "bianyuan", agg.assets, agg.size, P.bianyuan_financial_asset_months
     )
     reasons.append(completeness_reason(ctx, "dibao_bianyuan", agg.missing))
+    reasons += registration_reasons(ctx, "dibao_bianyuan", agg.cancelled_registrations)
     return ProgramResult(
         Purpose.DIBAO_BIANYUAN,
         worst(r.outcome for r in reasons),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from verifier.domain.labels import (
+    CANCELLATION_LABELS,
     SOURCE_LABELS,
     SOURCE_STATUS_LABELS,
     VEHICLE_KIND_LABELS,
@@ -12,7 +13,7 @@ from verifier.domain.labels import (
     label,
 )
 from verifier.domain.money import dec_str, fen_text, yuan
-from verifier.policy.aggregate import AssetTotals, MissingSource
+from verifier.policy.aggregate import AssetTotals, CancelledRegistration, MissingSource
 from verifier.policy.context import Context, fen_values, ok, who_of
 from verifier.policy.findings import Outcome, Reason
 from verifier.policy.specs import P
@@ -175,6 +176,32 @@ def completeness_reason(
         + "；缺失数据不能视为无收入、无财产，需人工复核",
         member,
     )
+
+
+def registration_reasons(
+    ctx: Context,
+    rule: str,
+    cancelled: tuple[CancelledRegistration, ...],
+    member: int | None = None,
+) -> list[Reason]:
+    """A declared member whose own 户籍 is cancelled (a death, a move away) is still counted in
+    the household's size and per-capita income, because the family declared them; an
+    assessment built on that count must not pass unseen, so it goes to staff. Nothing is
+    said when no declared member's registration is cancelled."""
+    return [
+        ctx.reason(
+            f"{rule}.registration",
+            Outcome.NEEDS_REVIEW,
+            "data",
+            (),
+            {"member": c.member, "cancel_reason": c.reason.value},
+            f"成员 {c.member} 户籍已注销（{CANCELLATION_LABELS[c.reason]}），"
+            "家庭人口和人均收入仍按申报计算，需人工核实",
+            c.member,
+        )
+        for c in cancelled
+        if member is None or c.member == member
+    ]
 
 
 def own_income_reason(

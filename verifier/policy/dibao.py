@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from verifier.domain.household import Purpose
 from verifier.domain.money import fen_text, half_up, yuan
-from verifier.policy.checks import asset_reasons, completeness_reason, own_income_reason
+from verifier.policy.checks import (
+    asset_reasons,
+    completeness_reason,
+    own_income_reason,
+    registration_reasons,
+)
 from verifier.policy.context import (
     Context,
     fen_values,
@@ -80,6 +85,7 @@ def dibao(ctx: Context) -> ProgramResult:
     reasons = [income]
     reasons += asset_reasons(ctx, "dibao", "dibao", agg.assets, n, P.dibao_financial_asset_months)
     reasons.append(completeness_reason(ctx, "dibao", agg.missing))
+    reasons += registration_reasons(ctx, "dibao", agg.cancelled_registrations)
     household = worst(r.outcome for r in reasons)
     amount: int | None = None
     if household is not Outcome.INELIGIBLE and below_standard:
@@ -188,6 +194,9 @@ def _single_person(ctx: Context, m: Member) -> MemberResult:
     own = ma.monthly_net_income_exact
     reasons.append(own_income_reason(ctx, "dibao.single_person", "dibao", m.index, own))
     reasons.append(completeness_reason(ctx, "dibao.single_person", agg.missing, m.index))
+    reasons += registration_reasons(
+        ctx, "dibao.single_person", agg.cancelled_registrations, m.index
+    )
     outcome = worst(r.outcome for r in reasons)
     amount = max(0, half_up(s - own)) if outcome is not Outcome.INELIGIBLE else None
     return MemberResult(m.index, "single_person", outcome, amount, tuple(reasons))

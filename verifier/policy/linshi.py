@@ -8,7 +8,7 @@ from decimal import Decimal
 from verifier.domain.household import DeductionKind, Purpose
 from verifier.domain.labels import BAND_LABELS, BASE_LABELS
 from verifier.domain.money import times, yuan
-from verifier.policy.checks import asset_reasons, completeness_reason
+from verifier.policy.checks import asset_reasons, completeness_reason, registration_reasons
 from verifier.policy.context import Context, income_line_reason
 from verifier.policy.findings import JsonScalar, Outcome, ProgramResult, worst
 from verifier.policy.specs import LINSHI_BANDS, P
@@ -147,6 +147,7 @@ def linshi(ctx: Context) -> ProgramResult:
         ctx, "linshi", "linshi", agg.assets, agg.size, P.bianyuan_financial_asset_months
     )
     reasons.append(completeness_reason(ctx, "linshi", agg.missing))
+    reasons += registration_reasons(ctx, "linshi", agg.cancelled_registrations)
 
     case_by_case = False
     fallback: str | None = None

@@ -5,7 +5,12 @@ from __future__ import annotations
 from verifier.domain.household import HukouNature, Purpose, SupporterStatus
 from verifier.domain.money import times, yuan
 from verifier.policy.aggregate import MemberAggregate
-from verifier.policy.checks import asset_reasons, completeness_reason, own_income_reason
+from verifier.policy.checks import (
+    asset_reasons,
+    completeness_reason,
+    own_income_reason,
+    registration_reasons,
+)
 from verifier.policy.context import Context
 from verifier.policy.findings import (
     JsonScalar,
@@ -141,6 +146,7 @@ def _tekun_member(ctx: Context, m: Member, t: int) -> MemberResult:
         ctx, "tekun", "tekun", ma.assets, 1, P.dibao_financial_asset_months, m.index
     )
     reasons.append(completeness_reason(ctx, "tekun", ma.missing, m.index))
+    reasons += registration_reasons(ctx, "tekun", ctx.agg.cancelled_registrations, m.index)
     outcome = worst(r.outcome for r in reasons)
     return MemberResult(
         m.index, "tekun", outcome, t if outcome is not Outcome.INELIGIBLE else None, tuple(reasons)
