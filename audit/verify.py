@@ -142,14 +142,7 @@ async def verify_chain(
         )
         if not rows:
             break
-        refs: dict[int, list[str]] = {}
-        sub = await session.execute(
-            select(AuditSubjectRow.seq, AuditSubjectRow.subject_ref)
-            .where(AuditSubjectRow.seq > last, AuditSubjectRow.seq <= rows[-1].seq)
-            .order_by(AuditSubjectRow.seq, AuditSubjectRow.subject_ref)
-        )
-        for seq, ref in sub:
-            refs.setdefault(seq, []).append(ref)
+        refs = await _subject_refs(session, last, rows[-1].seq)
         for row in rows:
             problem = _check_row(row, expected, chain, refs.get(row.seq, []))
             if problem:
@@ -160,22 +153,39 @@ async def verify_chain(
         session.expunge_all()
         if progress is not None:
             progress(expected, total)
+    _head, problem = await _read_head(session, expected, chain)
+    if problem:
+        return ChainReport(False, expected, expected, problem, chain)
+    return ChainReport(True, expected, None, "", chain)
+
+
+async def _subject_refs(session: AsyncSession, after: int, upto: int) -> dict[int, list[str]]:
+    """The subject index of the entries ``after < seq <= upto``: sorted refs by seq."""
+    refs: dict[int, list[str]] = {}
+    sub = await session.execute(
+        select(AuditSubjectRow.seq, AuditSubjectRow.subject_ref)
+        .where(AuditSubjectRow.seq > after, AuditSubjectRow.seq <= upto)
+        .order_by(AuditSubjectRow.seq, AuditSubjectRow.subject_ref)
+    )
+    for seq, ref in sub:
+        refs.setdefault(seq, []).append(ref)
+    return refs
+
+
+async def _read_head(
+    session: AsyncSession, entries: int, chain: bytes
+) -> tuple[AuditHeadRow | None, str]:
+    """The head row, and what is wrong with it for a log of ``entries`` ending on ``chain``."""
     head = (
         await session.execute(select(AuditHeadRow).where(AuditHeadRow.id == 1))
     ).scalar_one_or_none()
     if head is None:
-        return ChainReport(False, expected, expected, "audit head row is missing", chain)
-    if head.last_seq != expected - 1 or head.chain_hash != chain:
+        return None, "audit head row is missing"
+    if head.last_seq != entries - 1 or head.chain_hash != chain:
         # The head is updated with every append: a mismatch means entries after the last
         # row were removed (truncation) or the head was rewritten.
-        return ChainReport(
-            False,
-            expected,
-            expected,
-            f"log ends at seq {expected - 1} but head says {head.last_seq}",
-            chain,
-        )
-    return ChainReport(True, expected, None, "", chain)
+        return head, f"log ends at seq {entries - 1} but head says {head.last_seq}"
+    return head, ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,14 +325,7 @@ async def verify_log(
         if not rows:
             break
         hi = rows[-1].seq
-        refs: dict[int, list[str]] = {}
-        sub = await session.execute(
-            select(AuditSubjectRow.seq, AuditSubjectRow.subject_ref)
-            .where(AuditSubjectRow.seq > last, AuditSubjectRow.seq <= hi)
-            .order_by(AuditSubjectRow.seq, AuditSubjectRow.subject_ref)
-        )
-        for seq, ref in sub:
-            refs.setdefault(seq, []).append(ref)
+        refs = await _subject_refs(session, last, hi)
         stored: dict[int, list[tuple[int, bytes]]] = {}
         nodes = await session.execute(
             select(AuditTreeNodeRow.seq, AuditTreeNodeRow.level, AuditTreeNodeRow.hash)
@@ -352,18 +355,9 @@ async def verify_log(
         session.expunge_all()
         if progress is not None:
             progress(expected, total)
-    head = (
-        await session.execute(select(AuditHeadRow).where(AuditHeadRow.id == 1))
-    ).scalar_one_or_none()
-    if head is None:
-        return _bad(expected, expected, "audit head row is missing", chain)
-    if head.last_seq != expected - 1 or head.chain_hash != chain:
-        return _bad(
-            expected,
-            expected,
-            f"log ends at seq {expected - 1} but head says {head.last_seq}",
-            chain,
-        )
+    head, problem = await _read_head(session, expected, chain)
+    if head is None or problem:
+        return _bad(expected, expected, problem, chain)
     extra = (
         await session.execute(
             select(func.min(AuditTreeNodeRow.seq)).where(AuditTreeNodeRow.seq > last)
