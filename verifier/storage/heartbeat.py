@@ -21,7 +21,20 @@ _HEARTBEAT = table("store_heartbeat", column("id"), column("beats"))
 
 
 async def probe_writes(db: Database) -> None:
-    """Commit a heartbeat under the audit head's lock, or raise :class:`StoreUnavailable`."""
+    """Commit a heartbeat under the audit head's lock, or raise :class:`StoreUnavailable`.
+
+    On SQLite a failed probe also closes the pooled connections: one opened while the
+    file was read-only stays read-only after the operator has made it writable again.
+    (PostgreSQL's pool pings each connection before use and replaces dead ones.)"""
+    try:
+        await _beat(db)
+    except Exception:
+        if db.sqlite:
+            await db.write_engine.dispose()
+        raise
+
+
+async def _beat(db: Database) -> None:
     lock = db.write_lock if db.sqlite else contextlib.nullcontext()
     async with lock, guard(), db.write_sessions() as session:
         head = await session.execute(
