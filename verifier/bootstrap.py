@@ -43,7 +43,6 @@ from verifier.service.verifications import Assessor, VerificationService
 from verifier.service.webhooks.admin import WebhookAdmin
 from verifier.service.webhooks.delivery import WebhookDelivery
 from verifier.service.webhooks.subscribers import Subscriber
-from verifier.service.webhooks.transport import HttpTransport
 from verifier.signing.changes import ChangeSigner
 from verifier.signing.jwks import dumps_jwks, key_id
 from verifier.signing.keystore import KeyStore
@@ -56,6 +55,7 @@ from verifier.storage.rewrap import RewrapReport as RewrapReport  # what `keys r
 from verifier.storage.rewrap import rewrap
 from verifier.storage.sealing import Sealer
 from verifier.storage.uow import SqlStore
+from verifier.transport.webhook_http import HttpTransport
 
 
 @dataclass

@@ -34,10 +34,10 @@ from verifier.domain.webhooks import (
 )
 from verifier.service.webhooks.delivery import WebhookDelivery
 from verifier.service.webhooks.subscribers import Subscriber
-from verifier.service.webhooks.transport import HttpTransport
 from verifier.storage.engine import open_database
 from verifier.storage.sealing import Sealer
 from verifier.storage.uow import SqlStore
+from verifier.transport.webhook_http import HttpTransport
 
 SECRET = "whsec_" + base64.b64encode(bytes(range(3, 35))).decode()
 ALL_TYPES = frozenset(

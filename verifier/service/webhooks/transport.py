@@ -1,77 +1,8 @@
-"""One webhook POST and what came back: status, latency, and how it ended — never a
-body, in either direction, so nothing a receiver answers reaches the logs."""
+"""The transport port webhook delivery uses (defined with the other ports in the domain);
+its HTTP implementation is ``verifier.transport.webhook_http``, chosen in bootstrap."""
 
 from __future__ import annotations
 
-import abc
-import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from verifier.domain.ports.webhook_transport import Answer, Transport
 
-import aiohttp
-
-USER_AGENT = "hedui-webhooks/1"
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    status: int | None
-    """The HTTP status, or None when none came."""
-    outcome: str
-    """``http_<status>``, ``timeout`` or ``connection_error``."""
-    latency_ms: int
-
-
-class Transport(abc.ABC):
-    @abc.abstractmethod
-    async def post(
-        self, url: str, body: bytes, headers: Mapping[str, str], timeout: float
-    ) -> Answer:
-        """POST ``body``; never raises for the receiver's failures, only reports them."""
-
-    @abc.abstractmethod
-    async def aclose(self) -> None:
-        """Release connections."""
-
-
-class HttpTransport(Transport):
-    """aiohttp, one connection pool for every subscriber. Redirects are not followed
-    (a 3xx is an answer that is not 2xx: retried), as the specification asks."""
-
-    def __init__(self) -> None:
-        self._session: aiohttp.ClientSession | None = None
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                headers={"user-agent": USER_AGENT}, trust_env=False
-            )
-        return self._session
-
-    async def post(
-        self, url: str, body: bytes, headers: Mapping[str, str], timeout: float
-    ) -> Answer:
-        started = time.monotonic()
-
-        def elapsed() -> int:
-            return int((time.monotonic() - started) * 1000)
-
-        try:
-            async with self._client().post(
-                url,
-                data=body,
-                headers=dict(headers),
-                allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(total=timeout),
-            ) as resp:
-                # Read (and drop) a little of the answer so the connection can be reused.
-                await resp.content.read(4096)
-                return Answer(resp.status, f"http_{resp.status}", elapsed())
-        except TimeoutError:
-            return Answer(None, "timeout", elapsed())
-        except (aiohttp.ClientError, OSError, ValueError):
-            return Answer(None, "connection_error", elapsed())
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+__all__ = ["Answer", "Transport"]

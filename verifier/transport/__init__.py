@@ -1,0 +1,1 @@
+"""Outbound network adapters of the service's ports (webhook HTTP), composed in bootstrap."""
