@@ -14,77 +14,64 @@ from verifier.service.background import run_rounds
 NEVER = 3600.0
 
 
+class Script:
+    """A round that answers ``steps`` in turn (a figure, or an error to raise) and sets
+    ``stop`` with its last answer."""
+
+    def __init__(self, stop: asyncio.Event, *steps: int | Exception) -> None:
+        self.stop = stop
+        self.steps = list(steps)
+        self.calls = 0
+
+    async def __call__(self) -> int:
+        step = self.steps[self.calls]
+        self.calls += 1
+        if self.calls == len(self.steps):
+            self.stop.set()
+        if isinstance(step, Exception):
+            raise step
+        return step
+
+
 async def test_a_failing_round_is_logged_by_error_type_and_the_loop_goes_on() -> None:
     stop = asyncio.Event()
-    calls = 0
-
-    async def round_() -> int:
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            raise RuntimeError("a message that may hold personal data")
-        stop.set()
-        return 0
-
+    script = Script(stop, RuntimeError("a message that may hold personal data"), 0)
     with structlog.testing.capture_logs() as logs:
-        await run_rounds(round_, stop, 0.0, log=structlog.get_logger("t"), failed="t_failed")
-    assert calls == 2
+        await run_rounds(script, stop, 0.0, log=structlog.get_logger("t"), failed="t_failed")
+    assert script.calls == 2
     assert logs == [{"event": "t_failed", "error": "RuntimeError", "log_level": "warning"}]
 
 
 async def test_a_round_that_did_work_is_followed_at_once() -> None:
     stop = asyncio.Event()
-    done = [2, 1, 0]
-
-    async def round_() -> int:
-        figure = done.pop(0)
-        if not done:
-            stop.set()
-        return figure
-
-    await run_rounds(round_, stop, NEVER, log=structlog.get_logger("t"), failed="t_failed")
-    assert done == []
+    script = Script(stop, 2, 1, 0)
+    await run_rounds(script, stop, NEVER, log=structlog.get_logger("t"), failed="t_failed")
+    assert script.calls == 3
 
 
 async def test_again_decides_which_figures_go_on_at_once() -> None:
     stop = asyncio.Event()
-    rounds: list[int] = []
-
-    async def round_() -> int:
-        rounds.append(len(rounds))
-        if len(rounds) == 3:
-            stop.set()
-        return 5
-
+    script = Script(stop, 5, 5, 5)
     await run_rounds(
-        round_,
+        script,
         stop,
         NEVER,
         log=structlog.get_logger("t"),
         failed="t_failed",
         again=lambda figure: figure >= 5,
     )
-    assert rounds == [0, 1, 2]
+    assert script.calls == 3
 
 
 async def test_an_idle_pause_ends_when_the_wake_event_is_set() -> None:
     stop = asyncio.Event()
     woken = asyncio.Event()
-    rounds = 0
-
-    async def round_() -> int:
-        nonlocal rounds
-        rounds += 1
-        if rounds == 1:
-            woken.set()
-        else:
-            stop.set()
-        return 0
-
+    woken.set()
+    script = Script(stop, 0, 0)
     await run_rounds(
-        round_, stop, NEVER, log=structlog.get_logger("t"), failed="t_failed", wake=lambda: woken
+        script, stop, NEVER, log=structlog.get_logger("t"), failed="t_failed", wake=lambda: woken
     )
-    assert rounds == 2
+    assert script.calls == 2
 
 
 async def test_an_idle_pause_ends_when_stop_is_set() -> None:

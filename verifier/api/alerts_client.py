@@ -4,7 +4,6 @@ files are protobuf's canonical JSON mapping of ``hedui.v1.ExternalWarning``, one
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import cached_property
 
 from google.protobuf import json_format
 from hedui.v1 import alerts_pb2 as pb
@@ -47,9 +46,10 @@ def _field_only(message: str) -> str:
 class AlertClient(Connection):
     """The AlertService's calls over a :class:`Connection`."""
 
-    @cached_property
-    def stub(self) -> alerts_pb2_grpc.AlertServiceAsyncStub:
-        return alerts_pb2_grpc.AlertServiceStub(self.channel)
+    stub: alerts_pb2_grpc.AlertServiceAsyncStub
+
+    def _stubs(self) -> None:
+        self.stub = alerts_pb2_grpc.AlertServiceStub(self.channel)
 
     async def list_alerts(
         self, req: pb.ListAlertsRequest, timeout: float = 30.0

@@ -32,6 +32,10 @@ class Connection:
         if system:
             md.append(("x-hedui-system", system))
         self.metadata = tuple(md)
+        self._stubs()
+
+    def _stubs(self) -> None:
+        """Make a subclass's service stubs on :attr:`channel` (a bare connection has none)."""
 
     async def __aenter__(self) -> Self:
         return self

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator, Mapping
-from functools import cached_property
 from typing import Any, TypeVar
 
 from google.protobuf import json_format
@@ -98,25 +97,18 @@ class Client(Connection):
     """Async client of the verification, key, consent, roster and batch services over a
     :class:`Connection`."""
 
-    @cached_property
-    def verifications(self) -> verification_pb2_grpc.VerificationServiceAsyncStub:
-        return verification_pb2_grpc.VerificationServiceStub(self.channel)
+    verifications: verification_pb2_grpc.VerificationServiceAsyncStub
+    keys: keys_pb2_grpc.KeyServiceAsyncStub
+    consents: consent_pb2_grpc.ConsentServiceAsyncStub
+    roster: roster_pb2_grpc.RosterServiceAsyncStub
+    batches: batch_pb2_grpc.BatchServiceAsyncStub
 
-    @cached_property
-    def keys(self) -> keys_pb2_grpc.KeyServiceAsyncStub:
-        return keys_pb2_grpc.KeyServiceStub(self.channel)
-
-    @cached_property
-    def consents(self) -> consent_pb2_grpc.ConsentServiceAsyncStub:
-        return consent_pb2_grpc.ConsentServiceStub(self.channel)
-
-    @cached_property
-    def roster(self) -> roster_pb2_grpc.RosterServiceAsyncStub:
-        return roster_pb2_grpc.RosterServiceStub(self.channel)
-
-    @cached_property
-    def batches(self) -> batch_pb2_grpc.BatchServiceAsyncStub:
-        return batch_pb2_grpc.BatchServiceStub(self.channel)
+    def _stubs(self) -> None:
+        self.verifications = verification_pb2_grpc.VerificationServiceStub(self.channel)
+        self.keys = keys_pb2_grpc.KeyServiceStub(self.channel)
+        self.consents = consent_pb2_grpc.ConsentServiceStub(self.channel)
+        self.roster = roster_pb2_grpc.RosterServiceStub(self.channel)
+        self.batches = batch_pb2_grpc.BatchServiceStub(self.channel)
 
     async def create(
         self, req: pb.CreateVerificationRequest, timeout: float = 60.0
