@@ -172,11 +172,11 @@ async def test_sqlite_disk_full_is_unavailable_and_not_serving(tmp_path: Path) -
             async with Client(target, user="w", system=SYSTEM) as c:
                 assert (await c.create(good_request())).latest_report_version == 1
                 filler = fill(disk)
+                await health_becomes(target, NOT_SERVING, HEALTH_S)  # before any request fails
                 with pytest.raises(grpc.aio.AioRpcError) as refused:
                     await c.create(_check(1))
                 delay, reason = unavailable_details(refused.value)
                 assert delay > 0 and reason == "STORE_UNAVAILABLE"
-                await health_becomes(target, NOT_SERVING, HEALTH_S)
 
                 filler.unlink()
                 await health_becomes(target, SERVING, HEALTH_S)
