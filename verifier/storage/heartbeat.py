@@ -43,9 +43,7 @@ async def _beat(db: Database) -> None:
         if head.one_or_none() is None:
             raise StoreUnavailable("the audit head row is missing; run `hedui db upgrade`")
         beat = await session.execute(
-            update(_HEARTBEAT)
-            .where(_HEARTBEAT.c.id == 1)
-            .values(beats=_HEARTBEAT.c.beats + 1)
+            update(_HEARTBEAT).where(_HEARTBEAT.c.id == 1).values(beats=_HEARTBEAT.c.beats + 1)
         )
         if beat.rowcount != 1:  # type: ignore[attr-defined]
             raise StoreUnavailable("the heartbeat row is missing; run `hedui db upgrade`")
