@@ -87,6 +87,23 @@ def check_adapter(obj: object) -> str:
     return ""
 
 
+def _not_loaded(
+    name: str,
+    ep: EntryPoint,
+    allow: Mapping[str, AdapterSettings],
+    taken_twice: Mapping[str, list[str]],
+) -> AdapterInfo | None:
+    """The row of an entry point that is not to be created: not allowlisted (available), or
+    its name taken by two distributions (refused). None when it is to be created."""
+    dist, dist_version = _dist(ep)
+    if name not in allow:
+        return AdapterInfo(name, ep.value, dist, dist_version, "available", "not in config")
+    if name in taken_twice:
+        reason = _clash_reason(taken_twice[name])
+        return AdapterInfo(name, ep.value, dist, dist_version, "refused", reason)
+    return None
+
+
 def load(
     allow: Mapping[str, AdapterSettings],
     available: Mapping[str, EntryPoint] | None = None,
@@ -110,15 +127,11 @@ def load(
             )
             continue
         dist, dist_version = _dist(ep)
-        if name not in allow:
-            infos.append(
-                AdapterInfo(name, ep.value, dist, dist_version, "available", "not in config")
-            )
-            continue
-        if name in taken_twice:
-            reason = _clash_reason(taken_twice[name])
-            infos.append(AdapterInfo(name, ep.value, dist, dist_version, "refused", reason))
-            problems.append(f"{name}: {reason}")
+        unloaded = _not_loaded(name, ep, allow, taken_twice)
+        if unloaded is not None:
+            infos.append(unloaded)
+            if unloaded.status == "refused":
+                problems.append(f"{name}: {unloaded.reason}")
             continue
         try:
             factory: Callable[[AdapterSettings], object] = ep.load()
@@ -159,14 +172,9 @@ async def describe(allow: Mapping[str, AdapterSettings]) -> list[AdapterInfo]:
     taken_twice = clashes()
     for name, ep in sorted(discover().items()):
         dist, dist_version = _dist(ep)
-        if name not in allow:
-            infos.append(
-                AdapterInfo(name, ep.value, dist, dist_version, "available", "not in config")
-            )
-            continue
-        if name in taken_twice:
-            reason = _clash_reason(taken_twice[name])
-            infos.append(AdapterInfo(name, ep.value, dist, dist_version, "refused", reason))
+        unloaded = _not_loaded(name, ep, allow, taken_twice)
+        if unloaded is not None:
+            infos.append(unloaded)
             continue
         try:
             adapters, rows = load({name: allow[name]}, {name: ep})
