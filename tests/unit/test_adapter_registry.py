@@ -33,7 +33,8 @@ def test_no_name_is_claimed_twice_by_hedui_itself() -> None:
 
 @pytest.mark.usefixtures("impostor")
 def test_a_name_claimed_twice_is_refused_naming_both_distributions() -> None:
-    assert clashes()["bank"] == ["hedui", "impostor-bank"]
+    # The built-ins are registered by the SDK distribution, where their modules live.
+    assert clashes()["bank"] == ["hedui-sdk", "impostor-bank"]
     with pytest.raises(AdapterLoadError, match=r"bank: registered by more than one") as caught:
         load({"bank": SETTINGS})
     assert "impostor-bank" in str(caught.value)
