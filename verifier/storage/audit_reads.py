@@ -10,19 +10,18 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit import export, proofs
 from audit.checkpoint import StoredCheckpoint
 from audit.checkpointer import Checkpointer, CheckpointRefused
 from audit.entry import format_ts
-from audit.log import AuditUnavailable
 from audit.proofs import MissingNode
 from audit.schema import AuditEntryRow, AuditSubjectRow
-from verifier.domain.errors import FailedPrecondition, Unavailable
+from verifier.domain.errors import FailedPrecondition
 from verifier.domain.ports import AuditCheckpoints, AuditReader, EntryQuery, EntryView
 from verifier.storage.engine import Database
+from verifier.storage.guard import DRIVER_ERRORS, unavailable
 from verifier.storage.models import ReportRow
 
 
@@ -47,12 +46,11 @@ async def audit_guard() -> AsyncIterator[None]:
     """Database failures and a damaged tree or checkpoint, as domain errors."""
     try:
         yield
-    except (OperationalError, AuditUnavailable) as exc:
-        raise Unavailable(f"database unavailable ({type(exc).__name__})") from None
-    except DBAPIError as exc:
-        if exc.connection_invalidated:
-            raise Unavailable("database connection lost") from None
-        raise
+    except DRIVER_ERRORS as exc:
+        refused = unavailable(exc)
+        if refused is None:
+            raise
+        raise refused from None
     except MissingNode:
         raise FailedPrecondition("the audit tree is damaged; run `hedui audit verify`") from None
     except CheckpointRefused:

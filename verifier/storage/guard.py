@@ -32,7 +32,8 @@ OUTAGES: tuple[type[BaseException], ...] = (
     ResourceClosedError,
     AuditUnavailable,
 )
-_CAUGHT: tuple[type[BaseException], ...] = (DBAPIError, *OUTAGES)
+# Everything :func:`unavailable` looks at.
+DRIVER_ERRORS: tuple[type[BaseException], ...] = (DBAPIError, *OUTAGES)
 
 
 def unavailable(exc: BaseException) -> StoreUnavailable | None:
@@ -54,7 +55,7 @@ async def guard() -> AsyncIterator[None]:
         yield
     except IntegrityError:
         raise Conflict("a concurrent request changed the same record") from None
-    except _CAUGHT as exc:
+    except DRIVER_ERRORS as exc:
         # Fail closed, retryable: nothing proceeds while the audit log cannot be written.
         refused = unavailable(exc)
         if refused is None:
