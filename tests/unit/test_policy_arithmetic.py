@@ -2,7 +2,7 @@
 the policy's rule, 渐退 as a range, 临时救助 bands as each county's text states them, and
 example values marked wherever they are used.
 
-Golden policy as in ``test_assess.py``: request 2025-03-10, window 12 whole months, urban
+Golden policy as in ``assess_helpers.py``: request 2025-03-10, window 12 whole months, urban
 S = 100000, rural 80000, ties to the family. Hand computations are in the comments.
 """
 
@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hedui_sdk import IncomeCategory, SourceKind
-from tests.unit.test_assess import (
+from tests.unit.assess_helpers import (
     POLICY,
     adult,
     household,
