@@ -70,14 +70,16 @@ async def record_denial(store: Store, entry: EntryDraft) -> None:
         await uow.commit()
 
 
+def refusal(caller: Caller, action: str, reason: str, details: dict[str, Any]) -> EntryDraft:
+    """The one ``deny`` entry of a refusal for role or region: the same entry whichever
+    use case refuses."""
+    return EntryDraft(
+        actor=actor_of(caller), action=action, outcome="deny", reason=reason, details=details
+    )
+
+
 async def record_refusal(
     store: Store, caller: Caller, action: str, reason: str, details: dict[str, Any]
 ) -> None:
-    """Commit the one ``deny`` entry of a refusal for role or region, before the caller is
-    told: the same entry whichever use case refuses."""
-    await record_denial(
-        store,
-        EntryDraft(
-            actor=actor_of(caller), action=action, outcome="deny", reason=reason, details=details
-        ),
-    )
+    """Commit the :func:`refusal` entry on its own, before the caller is told."""
+    await record_denial(store, refusal(caller, action, reason, details))

@@ -20,7 +20,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from audit.entry import EntryDraft
 from verifier.domain import identifiers as ids
@@ -43,10 +42,9 @@ from verifier.domain.roster import (
     recheck_now_request_id,
 )
 from verifier.domain.vocabulary import AuditAction, Role
+from verifier.service.roster.access import RosterAccess
 from verifier.service.roster.scheduler import RecheckScheduler, RunResult
-
-if TYPE_CHECKING:
-    from verifier.service.roster.entries import RosterService, RosterView
+from verifier.service.roster.views import RosterView
 
 __all__ = ["RECHECK_ROLES", "RecheckNow", "RecheckStarted"]
 
@@ -94,7 +92,7 @@ class RecheckNow:
 
     def __init__(
         self,
-        roster: RosterService,
+        roster: RosterAccess,
         scheduler: RecheckScheduler,
         *,
         lease_seconds: float = 120.0,
