@@ -37,7 +37,8 @@ from verifier.signing.dsse import verify_envelope
 from verifier.signing.jwks import key_id
 from verifier.storage.uow import SqlStore
 
-stack = alerts_flow_helpers.stack  # the shared fixture, bound here so pytest finds it
+# The shared fixture, bound here so that pytest finds it for this module's tests.
+stack = alerts_flow_helpers.stack
 
 
 @functools.cache

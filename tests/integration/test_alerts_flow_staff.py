@@ -29,7 +29,8 @@ from tests.alerts_flow_helpers import (
 from tests.fakes import synthetic_id
 from tests.helpers import SYSTEM
 
-stack = alerts_flow_helpers.stack  # the shared fixture, bound here so pytest finds it
+# The shared fixture, bound here so that pytest finds it for this module's tests.
+stack = alerts_flow_helpers.stack
 
 
 async def test_staff_work_an_alert_and_refusals_write_nothing(stack: Stack) -> None:

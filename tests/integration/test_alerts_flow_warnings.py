@@ -23,7 +23,8 @@ from verifier.domain.caller import Caller
 from verifier.domain.household import Relation
 from verifier.storage.uow import SqlStore
 
-stack = alerts_flow_helpers.stack  # the shared fixture, bound here so pytest finds it
+# The shared fixture, bound here so that pytest finds it for this module's tests.
+stack = alerts_flow_helpers.stack
 
 
 async def test_warnings_become_alerts_or_outreach_entries_and_ask_no_source(

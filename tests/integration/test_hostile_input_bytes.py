@@ -26,7 +26,8 @@ from tests.hostile_input_helpers import (
     violations,
 )
 
-stack = hostile_input_helpers.stack  # the shared fixture, bound here so pytest finds it
+# The shared fixture, bound here so that pytest finds it for this module's tests.
+stack = hostile_input_helpers.stack
 
 
 # ------------------------------------------------------------- bytes that do not parse

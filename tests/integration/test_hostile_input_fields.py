@@ -36,7 +36,8 @@ from tests.hostile_input_helpers import (
     watch,
 )
 
-stack = hostile_input_helpers.stack  # the shared fixture, bound here so pytest finds it
+# The shared fixture, bound here so that pytest finds it for this module's tests.
+stack = hostile_input_helpers.stack
 
 
 def consent_with_subject(**kw: Any) -> consent_pb2.Consent:

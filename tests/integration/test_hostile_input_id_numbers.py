@@ -39,7 +39,8 @@ from tests.hostile_input_helpers import (
     verification_unary,
 )
 
-stack = hostile_input_helpers.stack  # the shared fixture, bound here so pytest finds it
+# The shared fixture, bound here so that pytest finds it for this module's tests.
+stack = hostile_input_helpers.stack
 SPOUSE = synthetic_id(seq=42, born=date(1970, 7, 8))
 X_ENDING = next(
     synthetic_id(seq=s, born=date(1975, 1, 2))
