@@ -25,7 +25,7 @@ from tests.helpers import (
     make_app,
     soon,
 )
-from tests.integration.test_late_sources import tick_at
+from tests.late_sources_helpers import tick_at
 from verifier.api.client import Client
 from verifier.bootstrap import App, serve_app
 from verifier.cli import offline

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from tests.fakes import AsyncBankFake
 from tests.helpers import APPLICANT_ID, CALLER, household_draft, soon
-from tests.integration.test_late_sources import bank_app, tick_at
+from tests.late_sources_helpers import bank_app, tick_at
 from verifier.domain.outcomes import VerificationState
 from verifier.service.events import Event, ReportEvent, StateEvent
 from verifier.storage.engine import open_database

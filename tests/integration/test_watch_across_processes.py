@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.fakes import AsyncBankFake
 from tests.helpers import APPLICANT_ID, CALLER, household_draft, soon
-from tests.integration.test_late_sources import bank_app, tick_at
+from tests.late_sources_helpers import bank_app, tick_at
 from verifier.domain.outcomes import SourceStatus, VerificationState
 from verifier.service.events import Event, ReportEvent, SourceEvent, StateEvent
 
