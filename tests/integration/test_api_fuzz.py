@@ -2,7 +2,7 @@
 
 Every RPC of every service in ``hedui.v1`` — found in the generated descriptors, so a new
 RPC is covered the day it is added — is called on a real grpc.aio server on a free port,
-with requests hypothesis builds from the message descriptors (tests/proto_strategies.py):
+with requests hypothesis builds from the message descriptors (tests/proto_strategies/):
 wholly generated ones, valid ones, near-valid ones (a valid request with one or two fields
 changed, so that the checks behind the first one are reached too), ones the size of
 gRPC's receive limit, and bytes the message API cannot make (a string that is not UTF-8,
