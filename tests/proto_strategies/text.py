@@ -72,7 +72,7 @@ def decimal_digit_zeros() -> tuple[str, ...]:
     )
 
 
-# --------------------------------------------------------------------------- scalars
+# --------------------------------------------------------------- ID numbers and other text
 @functools.cache
 def resident_ids() -> st.SearchStrategy[str]:
     """Valid synthetic resident ID numbers (GB 11643 check digit), from ``make``."""

@@ -221,6 +221,29 @@ def test_wages_cannot_go_negative() -> None:
     assert refused.violations[0].field == "events[0].delta_fen"
 
 
+def test_a_new_job_ends_unemployment_benefit_from_its_first_month() -> None:
+    def unemployed(p: Person) -> bool:
+        return bool(
+            incomes(p, SourceKind.SOCIAL_INSURANCE, lambda f: f.kind == "unemployment_benefit")
+        )
+
+    household, m = member_where(unemployed)
+    person = household.members[m]
+    start = date(AS_OF.year, 11, 1)
+    _, pop = apply(
+        IncomeChange(
+            **common(household, start), member=m, stream=IncomeStream.WAGES, amount_fen=300_000
+        )
+    )
+    new = after(pop, household).members[m]
+    benefit = incomes(new, SourceKind.SOCIAL_INSURANCE, lambda f: f.kind == "unemployment_benefit")
+    old_benefit = incomes(
+        person, SourceKind.SOCIAL_INSURANCE, lambda f: f.kind == "unemployment_benefit"
+    )
+    assert benefit == [f for f in old_benefit if f.period_start < start]
+    assert len(benefit) < len(old_benefit)
+
+
 # -- assets --------------------------------------------------------------------------------
 
 
@@ -312,26 +335,3 @@ def test_deposit_change_sets_one_account_s_balance_or_opens_the_next() -> None:
         **common(household, JUNE, "ev-3"), member=m, account=len(old) + 2, balance_fen=1
     )
     assert refusal(timeline, too_far).violations[0].field == "events[0].account"
-
-
-def test_a_new_job_ends_unemployment_benefit_from_its_first_month() -> None:
-    def unemployed(p: Person) -> bool:
-        return bool(
-            incomes(p, SourceKind.SOCIAL_INSURANCE, lambda f: f.kind == "unemployment_benefit")
-        )
-
-    household, m = member_where(unemployed)
-    person = household.members[m]
-    start = date(AS_OF.year, 11, 1)
-    _, pop = apply(
-        IncomeChange(
-            **common(household, start), member=m, stream=IncomeStream.WAGES, amount_fen=300_000
-        )
-    )
-    new = after(pop, household).members[m]
-    benefit = incomes(new, SourceKind.SOCIAL_INSURANCE, lambda f: f.kind == "unemployment_benefit")
-    old_benefit = incomes(
-        person, SourceKind.SOCIAL_INSURANCE, lambda f: f.kind == "unemployment_benefit"
-    )
-    assert benefit == [f for f in old_benefit if f.period_start < start]
-    assert len(benefit) < len(old_benefit)
