@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from audit.entry import Actor
+from audit.entry import Actor, EntryDraft
 from verifier.domain.caller import Caller
 from verifier.domain.errors import PermissionDenied
 from verifier.domain.household import Member
@@ -70,6 +70,19 @@ class RosterAccess:
         )
 
     view = _view
+
+    def _allowed(
+        self, caller: Caller, action: AuditAction, record: RosterRecord, details: dict[str, Any]
+    ) -> EntryDraft:
+        """The ``allow`` entry of an action on one entry, naming its case and subjects."""
+        return EntryDraft(
+            actor=self._actor(caller),
+            action=action.value,
+            outcome="allow",
+            case_id=record.case_ref,
+            subject_refs=record.subject_refs,
+            details=details,
+        )
 
     async def _deny(
         self, caller: Caller, action: AuditAction, reason: str, details: dict[str, Any]

@@ -144,18 +144,8 @@ class RosterReads(RosterAccess):
                 )
             record = found[0]
             members, declaration = await uow.roster.household(record.id)
-            await uow.audit.append(
-                [
-                    EntryDraft(
-                        actor=self._actor(caller),
-                        action=action.value,
-                        outcome="allow",
-                        case_id=record.case_ref,
-                        subject_refs=record.subject_refs,
-                        details={**details, "region": record.region, "entry_id": record.id},
-                    )
-                ]
-            )
+            entry_details = {**details, "region": record.region, "entry_id": record.id}
+            await uow.audit.append([self._allowed(caller, action, record, entry_details)])
             view = self._view(record, china_date(now))
             return RosterView(view.record, view.state, view.overdue, members, declaration)
 

@@ -3,7 +3,6 @@ recorded in the audit entry."""
 
 from __future__ import annotations
 
-from audit.entry import EntryDraft
 from verifier.domain import identifiers as ids
 from verifier.domain.caller import Caller
 from verifier.domain.errors import FieldViolation, InvalidArgument, NotFound
@@ -42,23 +41,13 @@ class RosterRemoval(RosterAccess):
                 raise NotFound("roster entry not found")
             cancelled = await uow.rechecks.cancel_pending(record.id, None, now)
             await uow.roster.remove(record.id)
-            await uow.audit.append(
-                [
-                    EntryDraft(
-                        actor=self._actor(caller),
-                        action=action.value,
-                        outcome="allow",
-                        case_id=record.case_ref,
-                        subject_refs=record.subject_refs,
-                        details={
-                            **details,
-                            "entry_id": record.id,
-                            "reason": reason.strip(" "),
-                            "cancelled_jobs": cancelled,
-                        },
-                    )
-                ]
-            )
+            entry_details = {
+                **details,
+                "entry_id": record.id,
+                "reason": reason.strip(" "),
+                "cancelled_jobs": cancelled,
+            }
+            await uow.audit.append([self._allowed(caller, action, record, entry_details)])
             return self._view(record, china_date(now))
 
         return await self._store.write(write)
