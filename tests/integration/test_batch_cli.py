@@ -14,9 +14,9 @@ from google.protobuf import json_format
 from hedui.v1 import batch_pb2 as bpb
 
 from hedui_sdk import SourceKind
+from tests.batches_api_helpers import check
 from tests.fakes import FakeAdapter, synthetic_id
 from tests.helpers import SYSTEM, make_app
-from tests.integration.test_batches_api import check
 from verifier.api.server import RunningServer
 from verifier.bootstrap import App, serve_app
 from verifier.cli.main import main
