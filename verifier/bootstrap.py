@@ -36,6 +36,7 @@ from verifier.service.monitoring.changes import ChangeRecorder
 from verifier.service.monitoring.raising import AlertRaiser
 from verifier.service.page_tokens import PageTokens
 from verifier.service.poller import Poller
+from verifier.service.retention import RetentionService
 from verifier.service.roster.entries import RosterService
 from verifier.service.roster.scheduler import RecheckScheduler, StartCheck, StartedCheck
 from verifier.service.time_limits import CheckTerms, OverdueScan
@@ -56,6 +57,10 @@ from verifier.storage.rewrap import rewrap
 from verifier.storage.sealing import Sealer
 from verifier.storage.uow import SqlStore
 from verifier.transport.webhook_http import HttpTransport
+
+# Retention periods are months or days: an hourly purge is prompt enough, and leased, so
+# one replica purges at a time.
+RETENTION_INTERVAL_SECONDS = 3600.0
 
 
 @dataclass
@@ -78,6 +83,7 @@ class App:
     changes: ChangeRecorder | None = None
     roster: RosterService | None = None
     scheduler: RecheckScheduler | None = None
+    retention: RetentionService | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _background: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -134,6 +140,13 @@ class App:
                 asyncio.create_task(
                     self.scheduler.run(self._stop, self.config.roster.interval),
                     name="recheck-scheduler",
+                )
+            )
+        if self.retention is not None:
+            self._background.append(
+                asyncio.create_task(
+                    self.retention.run_forever(self._stop, RETENTION_INTERVAL_SECONDS),
+                    name="retention-purge",
                 )
             )
 
@@ -297,6 +310,7 @@ async def build_app(
         changes=make_change_recorder(store, keys),
         roster=RosterService(store, keys.pseudonym_key(), scheduler=scheduler),
         scheduler=scheduler,
+        retention=RetentionService(store),
     )
 
 
@@ -360,6 +374,17 @@ async def open_webhooks(config: Config) -> AsyncIterator[WebhookAdmin]:
         yield WebhookAdmin(store, delivery)
     finally:
         await delivery.aclose()
+        await store.aclose()
+
+
+@contextlib.asynccontextmanager
+async def open_retention(config: Config) -> AsyncIterator[RetentionService]:
+    """What ``hedui retention`` needs: the purge on the configured database. It holds no
+    data key: a purge removes sealed values without opening them."""
+    store = SqlStore(open_database(config.database_url), Sealer.without_keys())
+    try:
+        yield RetentionService(store, owner=f"hedui-cli:{os.getpid()}")
+    finally:
         await store.aclose()
 
 

@@ -29,6 +29,7 @@ from verifier.domain.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    ReportPurged,
     ResourceExhausted,
     StoreUnavailable,
     Unauthenticated,
@@ -80,6 +81,11 @@ def status_for(exc: DomainError) -> status_pb2.Status:
         info = error_details_pb2.ErrorInfo(reason=exc.reason, domain=DOMAIN)
         return status_pb2.Status(
             code=code_pb2.RESOURCE_EXHAUSTED, message=str(exc), details=[_pack(info)]
+        )
+    if isinstance(exc, ReportPurged):
+        info = error_details_pb2.ErrorInfo(reason=exc.reason, domain=DOMAIN)
+        return status_pb2.Status(
+            code=code_pb2.FAILED_PRECONDITION, message=str(exc), details=[_pack(info)]
         )
     if isinstance(exc, PermissionDenied):
         info = error_details_pb2.ErrorInfo(reason=exc.reason, domain=DOMAIN)

@@ -48,6 +48,13 @@ class FailedPrecondition(DomainError):
     """The system is not in a state that allows this request."""
 
 
+class ReportPurged(FailedPrecondition):
+    """The report version's retention period ran out and its contents were removed; its
+    hash and release entry remain."""
+
+    reason = "REPORT_PURGED"
+
+
 class Unavailable(DomainError):
     """A dependency the request cannot do without (database, audit log) is down."""
 

@@ -56,3 +56,5 @@ class AuditAction(StrEnum):
     WARNINGS_IMPORT = "warnings_import"
     OUTREACH_LEDGER = "outreach_ledger"
     WEBHOOK_ADMIN = "webhook_admin"
+    # Retention: personal data whose period ran out was removed (counts and kinds only).
+    PURGED = "purged"

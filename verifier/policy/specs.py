@@ -104,6 +104,12 @@ class Parameters(Reader):
     # the working days each level gives staff to act. Optional, but all six together.
     alert_risk_reasons = Family("alert_{}_risk_reasons", ALERT_LEVELS, words(ALERT_REASONS))
     alert_risk_working_days = Family("alert_{}_risk_working_days", ALERT_LEVELS, integer(1, 60))
+    # Retention (档案 and 安全保密, verifier.service.retention): how long after a check is
+    # done its sealed reports (and the request), its source records, and cached answers are
+    # kept. Optional: a region without one keeps that kind of data until it states one.
+    retention_report_months = optional(integer(1, 360))
+    retention_source_records_months = optional(integer(1, 360))
+    retention_cache_days = optional(integer(1, 3650))
 
 
 SPECS: Mapping[str, Spec] = spec_table(Parameters)

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from audit.entry import EntryDraft
 from verifier.domain.caller import Caller
-from verifier.domain.errors import FailedPrecondition, NotFound
+from verifier.domain.errors import FailedPrecondition, NotFound, ReportPurged
 from verifier.domain.outcomes import SourceStatus, VerificationState
 from verifier.domain.ports import Store, StoredReport, UnitOfWork
 from verifier.domain.vocabulary import AuditAction
@@ -147,6 +147,11 @@ class Reading:
                 if record.latest_version == 0:
                     raise FailedPrecondition("no report has been issued yet")
                 raise NotFound(f"report version {version} not found")
+            if report.purged:
+                raise ReportPurged(
+                    f"report version {report.version} was removed when its retention period"
+                    " ran out; its hash and release entry remain"
+                )
             await uow.audit.append(
                 [
                     EntryDraft(

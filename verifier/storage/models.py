@@ -59,13 +59,17 @@ class VerificationRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # The validated request (with raw ID numbers), sealed; needed to ask late sources.
-    request_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    # NULL once purged (verifier.service.retention), with the time in ``purged_at``;
+    # ``records_purged_at`` is when its outcomes' sealed records and tickets were.
+    request_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     request_key_id: Mapped[str] = mapped_column(String(64))
     # A digest of the request's content, to refuse a reused request_id with other content.
     request_digest: Mapped[str] = mapped_column(String(64))
     # Which process is asking the sources, until when; an expired lease is resumed.
     run_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     run_lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    records_purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class SourceOutcomeRow(Base):
@@ -124,7 +128,9 @@ class ReportRow(Base):
     )
     version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     report_id: Mapped[str] = mapped_column(String(36), unique=True)
-    envelope_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    # NULL once purged: the hash, release entry and summary stay, so a printout can still
+    # be checked against them.
+    envelope_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     data_key_id: Mapped[str] = mapped_column(String(64))
     envelope_sha256: Mapped[str] = mapped_column(String(64))
     previous_sha256: Mapped[str] = mapped_column(String(64), default="")
@@ -134,6 +140,7 @@ class ReportRow(Base):
     # A summary without personal data (statuses, counts, totals) for GetReport.
     summary_json: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class ConsentRow(Base):
@@ -171,3 +178,13 @@ class ConsentEventRow(Base):
     actor_system: Mapped[str] = mapped_column(String(128))
     actor_user: Mapped[str] = mapped_column(String(128))
     detail: Mapped[str] = mapped_column(String(512))
+
+
+class JobLeaseRow(Base):
+    """Which process runs a background job only one may run at a time, until when."""
+
+    __tablename__ = "job_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64), default="")
+    until: Mapped[datetime] = mapped_column(UtcDateTime)

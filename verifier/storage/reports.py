@@ -60,9 +60,15 @@ class SqlReports(ReportRepository):
             row = (await self._session.execute(q)).scalars().first()
         if row is None:
             return None
-        envelope = unpack_envelope(
-            self._sealer.open(
-                row.envelope_sealed, row.data_key_id, f"reports/{row.verification_id}/{row.version}"
+        envelope = (
+            b""
+            if row.envelope_sealed is None
+            else unpack_envelope(
+                self._sealer.open(
+                    row.envelope_sealed,
+                    row.data_key_id,
+                    f"reports/{row.verification_id}/{row.version}",
+                )
             )
         )
         return StoredReport(
@@ -77,6 +83,7 @@ class SqlReports(ReportRepository):
             release_seq=row.release_seq,
             summary_json=row.summary_json,
             created_at=row.created_at,
+            purged=row.envelope_sealed is None,
         )
 
     async def announce(self, verification_id: str) -> None:

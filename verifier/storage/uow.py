@@ -34,6 +34,7 @@ from verifier.storage.outcomes import SqlOutcomes
 from verifier.storage.polls import SqlPolls
 from verifier.storage.rechecks import SqlRechecks
 from verifier.storage.reports import SqlReports
+from verifier.storage.retention import SqlRetention
 from verifier.storage.roster import SqlRoster
 from verifier.storage.sealing import Sealer
 from verifier.storage.terms import SqlTerms
@@ -82,6 +83,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.changes = SqlChanges(session)
         self.roster = SqlRoster(session, self._sealer)
         self.rechecks = SqlRechecks(session)
+        self.retention = SqlRetention(session)
 
     @property
     def session(self) -> AsyncSession:

@@ -142,7 +142,8 @@ class SqlVerifications(VerificationRepository):
     async def load_request(self, verification_id: str) -> VerificationRequest:
         async with guard():
             row = await self._session.get(VerificationRow, verification_id)
-        if row is None:
+        if row is None or row.request_sealed is None:
+            # A purged request is gone as if it never was: nothing can ask with it again.
             raise KeyError(verification_id)
         plain = self._sealer.open(row.request_sealed, row.request_key_id, f"verifications/{row.id}")
         return request_from_json(json.loads(plain))

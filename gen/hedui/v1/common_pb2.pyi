@@ -412,6 +412,11 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     also carries a google.rpc.RetryInfo: retry the same request (same request_id) after
     its retry_delay. Health is NOT_SERVING until the store accepts writes again.
     """
+    REPORT_PURGED: _ErrorReason.ValueType  # 11
+    """FAILED_PRECONDITION: the report version's retention period ran out and its contents
+    were removed. Its hash and "released" entry remain: GetReceipt still proves a
+    printout of it.
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """google.rpc.ErrorInfo.reason of a refusal (ErrorInfo.domain is "hedui.gov.cn"): the
@@ -454,6 +459,11 @@ STORE_UNAVAILABLE: ErrorReason.ValueType  # 10
 lock held past the lock timeout); nothing of the request was written. The status
 also carries a google.rpc.RetryInfo: retry the same request (same request_id) after
 its retry_delay. Health is NOT_SERVING until the store accepts writes again.
+"""
+REPORT_PURGED: ErrorReason.ValueType  # 11
+"""FAILED_PRECONDITION: the report version's retention period ran out and its contents
+were removed. Its hash and "released" entry remain: GetReceipt still proves a
+printout of it.
 """
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
 
@@ -525,6 +535,10 @@ class _AuditActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AuditActi
     AUDIT_ACTION_WARNINGS_IMPORT: _AuditAction.ValueType  # 27
     AUDIT_ACTION_OUTREACH_LEDGER: _AuditAction.ValueType  # 28
     AUDIT_ACTION_WEBHOOK_ADMIN: _AuditAction.ValueType  # 29
+    AUDIT_ACTION_PURGED: _AuditAction.ValueType  # 30
+    """Personal data whose region's retention period ran out was removed (its kinds and
+    counts only); the report's hash and release entry remain.
+    """
 
 class AuditAction(_AuditAction, metaclass=_AuditActionEnumTypeWrapper):
     """What one audit entry records. An entry body holds the value's name in lowercase
@@ -561,4 +575,8 @@ AUDIT_ACTION_CHANGES_READ: AuditAction.ValueType  # 26
 AUDIT_ACTION_WARNINGS_IMPORT: AuditAction.ValueType  # 27
 AUDIT_ACTION_OUTREACH_LEDGER: AuditAction.ValueType  # 28
 AUDIT_ACTION_WEBHOOK_ADMIN: AuditAction.ValueType  # 29
+AUDIT_ACTION_PURGED: AuditAction.ValueType  # 30
+"""Personal data whose region's retention period ran out was removed (its kinds and
+counts only); the report's hash and release entry remain.
+"""
 Global___AuditAction: _TypeAlias = AuditAction  # noqa: Y015

@@ -112,7 +112,9 @@ class VerificationServiceServicer:
         """A report version: the DSSE envelope bytes exactly as signed, plus a parsed summary.
         Each read is an audit entry (action report_read; a refused read too, outcome deny).
         Role: caseworker or reviewer. Errors: INVALID_ARGUMENT; NOT_FOUND (as GetVerification,
-        or no such version); FAILED_PRECONDITION when no report has been issued yet.
+        or no such version); FAILED_PRECONDITION when no report has been issued yet, or
+        (ErrorInfo reason REPORT_PURGED) when that version's retention period ran out and
+        its contents were removed (GetReceipt still proves it).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

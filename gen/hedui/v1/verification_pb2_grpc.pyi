@@ -64,7 +64,9 @@ class VerificationServiceStub:
     """A report version: the DSSE envelope bytes exactly as signed, plus a parsed summary.
     Each read is an audit entry (action report_read; a refused read too, outcome deny).
     Role: caseworker or reviewer. Errors: INVALID_ARGUMENT; NOT_FOUND (as GetVerification,
-    or no such version); FAILED_PRECONDITION when no report has been issued yet.
+    or no such version); FAILED_PRECONDITION when no report has been issued yet, or
+    (ErrorInfo reason REPORT_PURGED) when that version's retention period ran out and
+    its contents were removed (GetReceipt still proves it).
     """
     ListVerifications: _grpc.UnaryUnaryMultiCallable[_verification_pb2.ListVerificationsRequest, _verification_pb2.ListVerificationsResponse]
     """The calling system's verifications in the caller's regions that match every given
@@ -113,7 +115,9 @@ class VerificationServiceAsyncStub(VerificationServiceStub):
     """A report version: the DSSE envelope bytes exactly as signed, plus a parsed summary.
     Each read is an audit entry (action report_read; a refused read too, outcome deny).
     Role: caseworker or reviewer. Errors: INVALID_ARGUMENT; NOT_FOUND (as GetVerification,
-    or no such version); FAILED_PRECONDITION when no report has been issued yet.
+    or no such version); FAILED_PRECONDITION when no report has been issued yet, or
+    (ErrorInfo reason REPORT_PURGED) when that version's retention period ran out and
+    its contents were removed (GetReceipt still proves it).
     """
     ListVerifications: _aio.UnaryUnaryMultiCallable[_verification_pb2.ListVerificationsRequest, _verification_pb2.ListVerificationsResponse]  # type: ignore[assignment]
     """The calling system's verifications in the caller's regions that match every given
@@ -183,7 +187,9 @@ class VerificationServiceServicer(metaclass=_abc_1.ABCMeta):
         """A report version: the DSSE envelope bytes exactly as signed, plus a parsed summary.
         Each read is an audit entry (action report_read; a refused read too, outcome deny).
         Role: caseworker or reviewer. Errors: INVALID_ARGUMENT; NOT_FOUND (as GetVerification,
-        or no such version); FAILED_PRECONDITION when no report has been issued yet.
+        or no such version); FAILED_PRECONDITION when no report has been issued yet, or
+        (ErrorInfo reason REPORT_PURGED) when that version's retention period ran out and
+        its contents were removed (GetReceipt still proves it).
         """
 
     @_abc_1.abstractmethod

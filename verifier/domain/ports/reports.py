@@ -22,6 +22,9 @@ class StoredReport:
     release_seq: int
     summary_json: str
     created_at: datetime
+    purged: bool = False
+    """The envelope was removed when its retention period ran out (``envelope`` is
+    empty); the hash, release entry and summary remain."""
 
 
 class ReportRepository(abc.ABC):

@@ -19,6 +19,7 @@ from verifier.domain.ports.outcomes import OutcomeRepository
 from verifier.domain.ports.polls import PollRepository
 from verifier.domain.ports.rechecks import RecheckRepository
 from verifier.domain.ports.reports import ReportRepository
+from verifier.domain.ports.retention import RetentionRepository
 from verifier.domain.ports.roster import RosterRepository
 from verifier.domain.ports.terms import TermsRepository
 from verifier.domain.ports.verifications import VerificationRepository
@@ -48,6 +49,7 @@ class UnitOfWork(abc.ABC):
     deliveries: DeliveryRepository
     roster: RosterRepository
     rechecks: RecheckRepository
+    retention: RetentionRepository
 
     async def __aenter__(self) -> UnitOfWork:
         return self

@@ -1,0 +1,184 @@
+"""Retention on both databases: a check's personal data is purged once its region's
+periods ran out (370322: source records 12 months, reports 60 months, cached answers 30
+days, all example values), and no sooner. Afterwards no table holds any of it (a dump of
+every column finds none of the household's ID numbers or names, and every sealed column
+is empty), while the audit log, the report's hash, its release entry and its receipt
+still verify against the printout kept before. A second run purges nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import inspect, text
+
+from audit.export import verify_receipt
+from hedui_sdk import SourceKind
+from tests.fakes import FakeAdapter
+from tests.helpers import (
+    APPLICANT_ID,
+    CALLER,
+    CHILD_ID,
+    SPOUSE_ID,
+    household_draft,
+    make_app,
+    soon,
+)
+from tests.pii import PiiScanner, assert_clean
+from verifier.bootstrap import App, audit_verifier_keys, verify_audit_log
+from verifier.domain.errors import ReportPurged
+from verifier.domain.outcomes import VerificationState
+from verifier.service.fanout import SourcePolicy
+from verifier.service.retention import DueCount, RetentionService
+from verifier.storage.uow import SqlStore
+
+NAMES = ("测试甲", "测试乙", "测试丙")
+IDS = (APPLICANT_ID, SPOUSE_ID, CHILD_ID)
+
+
+@pytest.fixture
+async def app(database_url: str, keys_dir: Path) -> AsyncIterator[App]:
+    adapters = {
+        SourceKind.TAX: FakeAdapter(SourceKind.TAX, income_fen={APPLICANT_ID: 98_000}),
+        SourceKind.REAL_ESTATE: FakeAdapter(SourceKind.REAL_ESTATE),
+    }
+    # Answers reused for a week are cached.
+    reuse = {k: SourcePolicy(reuse_days=7) for k in adapters}
+    a = await make_app(database_url, keys_dir, adapters, reuse)
+    yield a
+    await a.aclose()
+
+
+def _db(app: App) -> Any:
+    assert isinstance(app.store, SqlStore)
+    return app.store.db
+
+
+async def _scalar(app: App, sql: str) -> Any:
+    async with _db(app).read_sessions() as s:
+        return (await s.execute(text(sql))).scalar_one()
+
+
+async def _sealed_values(app: App) -> dict[str, int]:
+    """Non-empty sealed values per table.column, over every table."""
+    db = _db(app)
+    async with db.read_engine.connect() as conn:
+        tables = await conn.run_sync(
+            lambda c: {
+                t: [col["name"] for col in inspect(c).get_columns(t)]
+                for t in inspect(c).get_table_names()
+            }
+        )
+        out: dict[str, int] = {}
+        for table, cols in sorted(tables.items()):
+            for col in cols:
+                if "sealed" in col:
+                    n = (
+                        await conn.execute(
+                            text(f'SELECT count(*) FROM "{table}" WHERE "{col}" IS NOT NULL')
+                        )
+                    ).scalar_one()
+                    if n:
+                        out[f"{table}.{col}"] = int(n)
+        return out
+
+
+async def _purged_entries(app: App) -> list[dict[str, Any]]:
+    async with _db(app).read_sessions() as s:
+        rows = await s.execute(text("SELECT body FROM audit_entries ORDER BY seq"))
+        bodies = [json.loads(b) for (b,) in rows]
+    return [b for b in bodies if b["action"] == "purged"]
+
+
+async def test_a_check_is_purged_by_kind_when_its_periods_run_out(app: App) -> None:
+    view = await app.service.create(CALLER, household_draft(), wait=True, wait_until=soon())
+    vid = view.record.id
+    assert view.record.state is VerificationState.DONE
+    printout = await app.service.get_report(CALLER, vid, 0)
+    assert await _scalar(app, "SELECT count(*) FROM result_cache") > 0
+    before = await _sealed_values(app)
+    assert before.keys() >= {
+        "reports.envelope_sealed",
+        "verifications.request_sealed",
+        "source_outcomes.records_sealed",
+        "result_cache.records_sealed",
+    }
+    done = datetime.now(UTC)
+
+    # Within every period: nothing is due, nothing is touched.
+    early = RetentionService(app.store, clock=lambda: done + timedelta(days=20))
+    assert [c for c in await early.status() if c.due] == []
+    assert (await early.run()).total == 0
+    assert await _sealed_values(app) == before
+
+    # Past the cache's 30 days and the source records' 12 months, within the reports' 60.
+    later = done + timedelta(days=400)
+    mid = RetentionService(app.store, clock=lambda: later)
+    assert await mid.status() == [
+        DueCount("source_records", "370322", 1),
+        DueCount("cache", "", before["result_cache.records_sealed"]),
+    ]
+    result = await mid.run()
+    assert result.checks == {"source_records": 1} and result.outcomes > 0
+    assert result.cache_rows == before["result_cache.records_sealed"]
+    left = await _sealed_values(app)
+    assert left == {
+        "reports.envelope_sealed": before["reports.envelope_sealed"],
+        "verifications.request_sealed": 1,
+    }
+    # The report is still read whole.
+    assert (await app.service.get_report(CALLER, vid, 0)).envelope == printout.envelope
+    # Again: nothing more (another owner's lease expired with the first run's clock).
+    again = await RetentionService(app.store, clock=lambda: later + timedelta(hours=1)).run()
+    assert again.leased and again.total == 0
+
+    # Past the reports' 60 months.
+    last = RetentionService(app.store, clock=lambda: done + timedelta(days=61 * 31))
+    assert await last.status() == [DueCount("reports", "370322", 1), DueCount("cache", "", 0)]
+    result = await last.run()
+    assert result.checks == {"reports": 1} and result.report_versions == printout.version
+    assert await _sealed_values(app) == {}
+    assert (await last.run()).total == 0
+
+    # (a) No table holds the household's ID numbers or names, in any column.
+    assert_clean(await PiiScanner(IDS, NAMES).database(_db(app)))
+
+    # (b) The audit log verifies, with one purged entry per check and kind, no personal data.
+    report = await verify_audit_log(app.config, verifier_keys=audit_verifier_keys(app.config))
+    assert report.ok, report.problem
+    purged = await _purged_entries(app)
+    assert [(e["details"]["kind"], e.get("verification_id", "")) for e in purged] == [
+        ("source_records", vid),
+        ("cache", ""),
+        ("reports", vid),
+    ]
+    assert_clean(await PiiScanner(IDS, NAMES).audit(_db(app)))
+
+    # (c) The hash and release entry remain: the printout's receipt verifies.
+    with pytest.raises(ReportPurged):
+        await app.service.get_report(CALLER, vid, 0)
+    assert app.auditing is not None
+    receipt = await app.auditing.receipt(
+        CALLER.__class__(CALLER.system, "auditor-1", "auditor", CALLER.regions), vid
+    )
+    verified = verify_receipt(receipt, app.auditing.verifier_key, printout.envelope)
+    assert verified.seq == printout.release_seq
+    sha = await _scalar(app, f"SELECT envelope_sha256 FROM reports WHERE verification_id = '{vid}'")
+    assert sha == printout.envelope_sha256
+
+
+async def test_one_process_purges_at_a_time(app: App) -> None:
+    now = datetime.now(UTC)
+    first = RetentionService(app.store, clock=lambda: now, owner="a")
+    second = RetentionService(app.store, clock=lambda: now, owner="b")
+    assert (await first.run()).leased
+    assert not (await second.run()).leased
+    # The holder renews; the other takes it once the lease has run out.
+    assert (await first.run()).leased
+    after = RetentionService(app.store, clock=lambda: now + timedelta(hours=1), owner="b")
+    assert (await after.run()).leased

@@ -1,0 +1,122 @@
+"""Retention on SQLAlchemy: done checks still holding personal data, and its purge.
+
+A purge sets the sealed columns to NULL (the rows stay: their ids, hashes, release
+sequence numbers and summaries are what receipts and the audit log point at) and stamps
+the check, so a second run finds nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, delete, func, or_, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from verifier.domain.outcomes import VerificationState
+from verifier.domain.ports.retention import DoneCheck, PurgeKind, RetentionRepository
+from verifier.storage.guard import guard
+from verifier.storage.models import (
+    JobLeaseRow,
+    ReportRow,
+    ResultCacheRow,
+    SourceOutcomeRow,
+    VerificationRow,
+)
+
+
+class SqlRetention(RetentionRepository):
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def lease(self, job: str, owner: str, now: datetime, until: datetime) -> bool:
+        async with guard():
+            result = await self._session.execute(
+                update(JobLeaseRow)
+                .where(
+                    JobLeaseRow.name == job,
+                    or_(JobLeaseRow.until < now, JobLeaseRow.owner == owner),
+                )
+                .values(owner=owner, until=until)
+            )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def held(
+        self,
+        kind: PurgeKind,
+        done_before: datetime,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[DoneCheck]:
+        v = VerificationRow
+        stamp = v.purged_at if kind is PurgeKind.REPORTS else v.records_purged_at
+        q = select(v.id, v.case_id, v.region, v.updated_at).where(
+            v.state == VerificationState.DONE.value,
+            stamp.is_(None),
+            v.updated_at < done_before,
+        )
+        if after is not None:
+            q = q.where(tuple_(v.updated_at, v.id) > tuple_(*after))
+        q = q.order_by(v.updated_at, v.id).limit(limit)
+        async with guard():
+            rows = (await self._session.execute(q)).all()
+        return [DoneCheck(r.id, r.case_id, r.region, r.updated_at) for r in rows]
+
+    async def purge_reports(self, verification_id: str, now: datetime) -> int:
+        async with guard():
+            result = await self._session.execute(
+                update(ReportRow)
+                .where(
+                    ReportRow.verification_id == verification_id,
+                    ReportRow.envelope_sealed.is_not(None),
+                )
+                .values(envelope_sealed=None, purged_at=now)
+            )
+            await self._session.execute(
+                update(VerificationRow)
+                .where(VerificationRow.id == verification_id)
+                .values(request_sealed=None, purged_at=now)
+            )
+        return int(getattr(result, "rowcount", 0))
+
+    async def purge_records(self, verification_id: str, now: datetime) -> int:
+        o = SourceOutcomeRow
+        async with guard():
+            result = await self._session.execute(
+                update(o)
+                .where(
+                    o.verification_id == verification_id,
+                    or_(o.records_sealed.is_not(None), o.ticket_sealed.is_not(None)),
+                )
+                .values(records_sealed=None, ticket_sealed=None)
+            )
+            await self._session.execute(
+                update(VerificationRow)
+                .where(VerificationRow.id == verification_id)
+                .values(records_purged_at=now)
+            )
+        return int(getattr(result, "rowcount", 0))
+
+    async def purge_cache(self, fetched_before: datetime, limit: int) -> int:
+        c = ResultCacheRow
+        keys = (
+            select(c.subject_ref, c.source)
+            .where(c.fetched_at < fetched_before)
+            .order_by(c.fetched_at)
+            .limit(limit)
+        )
+        async with guard():
+            chosen = [tuple(r) for r in (await self._session.execute(keys)).all()]
+            if not chosen:
+                return 0
+            await self._session.execute(
+                delete(c).where(
+                    and_(tuple_(c.subject_ref, c.source).in_(chosen), c.fetched_at < fetched_before)
+                )
+            )
+        return len(chosen)
+
+    async def cache_held(self, fetched_before: datetime) -> int:
+        q = select(func.count()).select_from(ResultCacheRow)
+        async with guard():
+            n = await self._session.execute(q.where(ResultCacheRow.fetched_at < fetched_before))
+        return int(n.scalar_one())
