@@ -20,7 +20,13 @@ from hedui_sdk.contract import (
     Subject,
     Window,
 )
-from hedui_sdk.errors import PermanentSourceError, SourceDenied, SourceError, TransientSourceError
+from hedui_sdk.errors import (
+    PermanentSourceError,
+    SourceDenied,
+    SourceError,
+    SourceRateLimited,
+    TransientSourceError,
+)
 from hedui_sdk.masking import mask_id_number, mask_name
 from hedui_sdk.records import (
     AssetCategory,
@@ -59,6 +65,7 @@ __all__ = [
     "SourceError",
     "SourceKind",
     "SourceQuery",
+    "SourceRateLimited",
     "SourceResult",
     "Subject",
     "TransientSourceError",

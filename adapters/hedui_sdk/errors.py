@@ -23,6 +23,17 @@ class TransientSourceError(SourceError):
         self.retry_after = retry_after
 
 
+class SourceRateLimited(TransientSourceError):
+    """The department refused the call for now because hedui asked too often (HTTP 429).
+
+    Not a failure of the source: hedui slows down for every check using it (it lowers its
+    pace and sends nothing until ``retry_after`` seconds have passed), retries within the
+    caller's deadline, and does not count it towards the source's circuit breaker. An
+    adapter raising a plain :class:`TransientSourceError` for a rate limit still works,
+    but is treated as an outage (retried with backoff, counted by the breaker).
+    """
+
+
 class PermanentSourceError(SourceError):
     """A failure that retrying will not fix: a malformed answer, an unsupported request."""
 

@@ -25,6 +25,7 @@ from hedui_sdk import (
     SourceDenied,
     SourceKind,
     SourceQuery,
+    SourceRateLimited,
     Subject,
     TransientSourceError,
     Window,
@@ -240,6 +241,8 @@ async def test_429_is_transient_with_retry_after(sandbox: SandboxHandle, tax: Ad
         await tax.query(query_for(next(population().persons())))
     assert caught.value.retry_after is not None
     assert 50 <= caught.value.retry_after <= 100
+    # Told apart from an outage, so hedui paces instead of counting it towards the breaker.
+    assert isinstance(caught.value, SourceRateLimited)
 
 
 async def test_wrong_token_is_denied(sandbox: SandboxHandle) -> None:

@@ -23,6 +23,7 @@ from hedui_sdk import (
     SourceDenied,
     SourceKind,
     SourceQuery,
+    SourceRateLimited,
     TransientSourceError,
 )
 from hedui_sdk.builtin import GatewayAdapter
@@ -46,7 +47,7 @@ department = gateway_department.department
         (422, {}, PermanentSourceError, None),
         (302, {"Location": "http://elsewhere.invalid/"}, PermanentSourceError, None),
         (408, {}, TransientSourceError, None),
-        (429, {"Retry-After": "7"}, TransientSourceError, 7.0),
+        (429, {"Retry-After": "7"}, SourceRateLimited, 7.0),
         (500, {}, TransientSourceError, None),
         (502, {"Retry-After": "2.5"}, TransientSourceError, 2.5),
         (503, {"Retry-After": "soon"}, TransientSourceError, None),
@@ -66,6 +67,7 @@ async def test_http_status_mapping(
     )
     with pytest.raises(error) as caught:
         await adapter.query(query())
+    assert type(caught.value) is error  # a 503 is an outage, only a 429 a rate limit
     message = str(caught.value)
     assert str(status) in message
     assert "SOME_CODE" in message

@@ -8,7 +8,10 @@ exception out of :meth:`FanOut.run`.
 
 A source's concurrency and rate limits are shared by every check, in priority lanes
 (:mod:`verifier.service.lanes`): an urgent check's calls go before an interactive
-check's, and both before a batch's.
+check's, and both before a batch's. A department's rate limit (429) is not a failure: the
+source's pace adapts to it for every check (:mod:`verifier.service.pacing`), the refused
+call waits its turn and is sent again within the caller's deadline, and only what cannot
+be sent in time is FAILED, "rate limited".
 """
 
 from __future__ import annotations
@@ -27,8 +30,6 @@ from tenacity import (
     AsyncRetrying,
     RetryCallState,
     retry_if_exception_type,
-    stop_after_attempt,
-    stop_any,
     wait_exponential_jitter,
 )
 from tenacity.stop import stop_base
@@ -40,6 +41,7 @@ from hedui_sdk import (
     SourceDenied,
     SourceKind,
     SourceQuery,
+    SourceRateLimited,
     SourceResult,
     TransientSourceError,
 )
@@ -49,6 +51,7 @@ from verifier.domain.household import VerificationRequest
 from verifier.domain.outcomes import SourceOutcome, SourceStatus
 from verifier.domain.source_policy import SourcePolicy as SourcePolicy
 from verifier.service.lanes import Lane, PriorityGate
+from verifier.service.pacing import Pacer
 
 log = structlog.get_logger("hedui.fanout")
 
@@ -137,13 +140,16 @@ class FanOut:
 
     def __init__(self, sources: dict[SourceKind, BoundSource]) -> None:
         self._sources = sources
-        # Only signs of an outage trip a breaker. A refusal or a rejected request is an
-        # answer: the source is up. A cancelled call proves nothing either way; the
+        # Only signs of an outage trip a breaker. A refusal, a rejected request or a rate
+        # limit is an answer: the source is up. A cancelled call proves nothing either way; the
         # breaker library can only count an excluded exception as a success, and
         # resetting the count is the safer mistake than cutting off a healthy source.
         self._breakers = AsyncCircuitBreakerFactory(
-            exclude=[PermanentSourceError, SourceDenied, asyncio.CancelledError]
+            exclude=[PermanentSourceError, SourceDenied, SourceRateLimited, asyncio.CancelledError]
         )
+        self._pacers = {
+            kind: Pacer(bound.gate, bound.policy.rate_limit) for kind, bound in sources.items()
+        }
 
     @property
     def configured(self) -> tuple[SourceKind, ...]:
@@ -161,6 +167,10 @@ class FanOut:
         """The source's gate (its limits and who waits at it), if configured."""
         bound = self._sources.get(kind)
         return bound.gate if bound else None
+
+    def pacer(self, kind: SourceKind) -> Pacer | None:
+        """What adapts the source's pace to its rate limits, if configured."""
+        return self._pacers.get(kind)
 
     async def run(
         self,
@@ -260,7 +270,11 @@ class FanOut:
         (the subject's ID number and name) and anything like an ID number never reach
         a report, whatever a third-party adapter puts in its messages."""
         adapter, policy = bound.adapter, bound.policy
+        pacer = self._pacers[kind]
         attempts = 0
+        outages = 0  # failures that count against the retries (a rate limit does not)
+        refused = 0  # calls the department refused as too many
+        queued_out = False  # the deadline came while the call waited for its turn
 
         def outcome(
             status: SourceStatus, reason: str = "", result: SourceResult | None = None
@@ -287,6 +301,8 @@ class FanOut:
         def wait_for(state: RetryCallState) -> float:
             backoff = backoff_of(state)
             exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, SourceRateLimited):
+                return 0.0  # the gate holds every call to the source for its Retry-After
             hinted = (
                 exc.retry_after
                 if isinstance(exc, TransientSourceError) and exc.retry_after
@@ -295,15 +311,22 @@ class FanOut:
             return max(backoff, hinted)
 
         async def attempt() -> SourceResult:
-            nonlocal attempts
+            nonlocal attempts, outages, refused, queued_out
             if deadline - time.monotonic() <= 0:
                 raise TimeoutError
             attempts += 1
             if not bound.gate.try_acquire(lane):
+                if bound.gate.held_until >= deadline:
+                    queued_out = True  # the department's pause outlasts the caller
+                    raise TimeoutError
                 # Waiting for a rate-limit token or a concurrency slot counts against the
                 # deadline too: a queue that never drains must still end in FAILED.
-                async with asyncio.timeout(deadline - time.monotonic()):
-                    await bound.gate.acquire(lane)
+                try:
+                    async with asyncio.timeout(deadline - time.monotonic()):
+                        await bound.gate.acquire(lane)
+                except TimeoutError:
+                    queued_out = True
+                    raise
             try:
                 breaker = await self._breakers.get_breaker(
                     kind.value, threshold=policy.breaker_threshold, ttl=policy.breaker_reset
@@ -313,9 +336,18 @@ class FanOut:
                         async with asyncio.timeout(
                             min(policy.timeout, deadline - time.monotonic())
                         ):
-                            return await invoke()
+                            answer = await invoke()
                 except OpenedState:
                     raise CircuitOpen from None
+                except SourceRateLimited as exc:
+                    refused += 1
+                    pacer.limited(exc.retry_after)
+                    raise
+                except _RETRYABLE:
+                    outages += 1
+                    raise
+                pacer.answered()
+                return answer
             finally:
                 bound.gate.release()
 
@@ -331,9 +363,14 @@ class FanOut:
                     raise first_failure
                 return await attempt()
 
+            out_of_time = _OutOfTime(deadline)
+
+            def stop(state: RetryCallState) -> bool:
+                return queued_out or outages > retries or out_of_time(state)
+
             retrying = AsyncRetrying(
                 retry=retry_if_exception_type(_RETRYABLE),
-                stop=stop_any(stop_after_attempt(retries + 1), _OutOfTime(deadline)),
+                stop=stop,
                 wait=wait_for,
                 reraise=True,
             )
@@ -345,7 +382,7 @@ class FanOut:
             try:
                 result: SourceResult = await attempt()
             except _RETRYABLE as exc:
-                if retries == 0:
+                if queued_out or outages > retries:
                     raise
                 result = await retried(exc)
         except SourceDenied as exc:
@@ -355,11 +392,15 @@ class FanOut:
                 f"source failing repeatedly; not asked for {policy.breaker_reset:g}s (circuit open)"
             )
             return outcome(SourceStatus.FAILED, reason), True
+        except SourceRateLimited:
+            return outcome(SourceStatus.FAILED, rate_limited(refused)), True
         except TransientSourceError as exc:
             return outcome(
                 SourceStatus.FAILED, f"unavailable after {attempts} attempt(s): {exc}"
             ), True
         except TimeoutError:
+            if refused or (queued_out and pacer.limiting):
+                return outcome(SourceStatus.FAILED, rate_limited(refused)), True
             if attempts == 0:
                 return outcome(SourceStatus.FAILED, "not asked: the deadline had passed"), True
             return outcome(
@@ -390,6 +431,11 @@ class FanOut:
             "awaiting the source's asynchronous answer" if status is SourceStatus.PENDING else ""
         )
         return outcome(status, reason, result), False
+
+
+def rate_limited(refused: int) -> str:
+    """The reason for a call the department's rate limit left unserved at the deadline."""
+    return f"rate limited: not served before the deadline ({refused} refused as too many)"
 
 
 def now_utc() -> datetime:

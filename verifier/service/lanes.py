@@ -83,12 +83,12 @@ class PriorityGate:
         self.rate = rate
         self._clock = clock
         self.capacity = max(1.0, rate) if rate > 0 else 0.0
+        self._batch_reserve = batch_reserve
         self.reserve_slots = min(max_concurrency - 1, math.ceil(max_concurrency * batch_reserve))
-        self.reserve_tokens = (
-            min(self.capacity - 1.0, math.floor(self.capacity * batch_reserve)) if rate else 0.0
-        )
+        self.reserve_tokens = self._reserve_of(self.capacity)
         self._tokens = self.capacity
         self._stamp = clock()
+        self._held_until = -math.inf
         self._in_flight = 0
         self._queue: list[_Waiter] = []
         self._seq = itertools.count()
@@ -96,6 +96,43 @@ class PriorityGate:
         self._timer_at = math.inf
         self.granted: dict[Lane, int] = dict.fromkeys(Lane, 0)
         """Calls granted per lane since the gate was made (for metrics and tests)."""
+
+    def _reserve_of(self, capacity: float) -> float:
+        return min(capacity - 1.0, math.floor(capacity * self._batch_reserve)) if capacity else 0.0
+
+    # ------------------------------------------------------------------ pacing
+    @property
+    def held_until(self) -> float:
+        """Until when (on the gate's clock) nothing is granted; in the past when not held."""
+        return self._held_until
+
+    def retune(self, rate: float) -> None:
+        """Change the rate (calls per second, 0: unlimited) for every lane from now on:
+        tokens already earned are kept, up to the new burst."""
+        if rate < 0 or not math.isfinite(rate):
+            raise ValueError("rate must be a finite number, 0 or more")
+        self._refill()
+        if not self.rate:
+            # An unlimited gate earned nothing: start the new rate with one call's worth.
+            self._tokens, self._stamp = 1.0, max(self._clock(), self._stamp)
+        self.rate = rate
+        self.capacity = max(1.0, rate) if rate > 0 else 0.0
+        self.reserve_tokens = self._reserve_of(self.capacity)
+        self._tokens = min(self._tokens, self.capacity)
+        self._dispatch()
+
+    def hold(self, until: float) -> None:
+        """Grant nothing before ``until`` (the gate's clock), as a department asked with
+        Retry-After; then one call may go at once and the rest at the rate."""
+        if until <= self._held_until:
+            return
+        self._refill()
+        self._held_until = until
+        if self.rate:
+            # Tokens do not accrue while held: the department's own bucket refilled only
+            # enough for the wait it named, not for a burst on top of it.
+            self._tokens, self._stamp = min(self._tokens, 1.0), until
+        self._dispatch()
 
     # ------------------------------------------------------------------ state
     @property
@@ -112,6 +149,8 @@ class PriorityGate:
         if not self.rate:
             return
         now = self._clock()
+        if now < self._stamp:
+            return  # held: nothing accrues before the hold ends
         self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
         self._stamp = now
 
@@ -137,6 +176,8 @@ class PriorityGate:
         """Take a slot and a token now if ``lane`` may go without waiting (nobody is
         queued and the limits allow it); False leaves nothing taken."""
         self._refill()
+        if self._held():
+            return False
         if not self._pending() and self._slot_free(lane) and not self._tokens_short(lane):
             self._take(lane)
             return True
@@ -186,10 +227,17 @@ class PriorityGate:
             heapq.heappop(self._queue)  # cancelled while waiting
         return bool(self._queue)
 
+    def _held(self) -> bool:
+        return self._clock() < self._held_until
+
     def _dispatch(self) -> None:
         """Grant the head of the queue while it can go. Strictly in order: when the head
         cannot go, nobody behind it goes either (a lower lane never overtakes)."""
         self._refill()
+        if self._held():
+            if self._pending():
+                self._wake_in(self._held_until - self._clock())
+            return
         while self._pending():
             head = self._queue[0]
             if not self._slot_free(head.lane):

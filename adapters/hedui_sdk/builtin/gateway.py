@@ -8,7 +8,8 @@ The HTTP outcome is mapped to the SDK contract as follows:
 200 FOUND / NOT_FOUND                     ``SourceResult.found`` / ``SourceResult.not_found``
 202 PENDING                               ``SourceResult.pending(ticket, retry_after)``
 401, 403                                  :class:`~hedui_sdk.errors.SourceDenied`
-408, 429, 5xx, timeout, network, cut off  :class:`~hedui_sdk.errors.TransientSourceError`
+429                                       :class:`~hedui_sdk.errors.SourceRateLimited`
+408, 5xx, timeout, network, cut off       :class:`~hedui_sdk.errors.TransientSourceError`
 other 4xx, malformed or off-contract      :class:`~hedui_sdk.errors.PermanentSourceError`
 ========================================  ===================================================
 """
@@ -32,7 +33,12 @@ from hedui_sdk.builtin.decoding import (
     valid_ticket,
 )
 from hedui_sdk.contract import AdapterSettings, Secret, SourceKind, SourceQuery, SourceResult
-from hedui_sdk.errors import PermanentSourceError, SourceDenied, TransientSourceError
+from hedui_sdk.errors import (
+    PermanentSourceError,
+    SourceDenied,
+    SourceRateLimited,
+    TransientSourceError,
+)
 
 PROTOCOL_PATH = "gateway/v1"
 """Appended to ``settings.base_url``: ``{base_url}/gateway/v1/query``."""
@@ -174,7 +180,9 @@ class GatewayAdapter:
         label = f"HTTP {status}" + (f" {code}" if code else "")
         if status in (401, 403):
             raise SourceDenied(f"department refused the request: {label}")
-        if status in (408, 429) or 500 <= status <= 599:
+        if status == 429:
+            raise SourceRateLimited(f"department rate limit: {label}", retry_after=retry_after)
+        if status == 408 or 500 <= status <= 599:
             raise TransientSourceError(f"department unavailable: {label}", retry_after=retry_after)
         raise PermanentSourceError(f"department rejected the request: {label}")
 
