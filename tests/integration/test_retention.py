@@ -33,8 +33,10 @@ from tests.pii import PiiScanner, assert_clean
 from verifier.bootstrap import App, audit_verifier_keys, verify_audit_log
 from verifier.domain.errors import ReportPurged
 from verifier.domain.outcomes import VerificationState
+from verifier.domain.webhooks import DeliveryState
 from verifier.service.fanout import SourcePolicy
 from verifier.service.retention import DueCount, RetentionService
+from verifier.storage.models_webhooks import AttemptRow, DeliveryRow, OutboxEventRow
 from verifier.storage.uow import SqlStore
 
 NAMES = ("测试甲", "测试乙", "测试丙")
@@ -122,6 +124,7 @@ async def test_a_check_is_purged_by_kind_when_its_periods_run_out(app: App) -> N
     assert await mid.status() == [
         DueCount("source_records", "370322", 1),
         DueCount("cache", "", before["result_cache.records_sealed"]),
+        DueCount("webhooks", "", 0),
     ]
     result = await mid.run()
     assert result.checks == {"source_records": 1} and result.outcomes > 0
@@ -139,7 +142,11 @@ async def test_a_check_is_purged_by_kind_when_its_periods_run_out(app: App) -> N
 
     # Past the reports' 60 months.
     last = RetentionService(app.store, clock=lambda: done + timedelta(days=61 * 31))
-    assert await last.status() == [DueCount("reports", "370322", 1), DueCount("cache", "", 0)]
+    assert await last.status() == [
+        DueCount("reports", "370322", 1),
+        DueCount("cache", "", 0),
+        DueCount("webhooks", "", 0),
+    ]
     result = await last.run()
     assert result.checks == {"reports": 1} and result.report_versions == printout.version
     assert await _sealed_values(app) == {}
@@ -182,3 +189,55 @@ async def test_one_process_purges_at_a_time(app: App) -> None:
     assert (await first.run()).leased
     after = RetentionService(app.store, clock=lambda: now + timedelta(hours=1), owner="b")
     assert (await after.run()).leased
+
+
+def _event(event_id: str, at: datetime) -> OutboxEventRow:
+    return OutboxEventRow(
+        id=event_id, type="report.issued", occurred_at=at, payload="{}", created_at=at,
+        dispatched_at=at,
+    )  # fmt: skip
+
+
+def _delivery(event_id: str, subscriber: str, state: DeliveryState, at: datetime) -> DeliveryRow:
+    return DeliveryRow(
+        event_id=event_id, subscriber=subscriber, state=state.value, attempts=1,
+        created_at=at, delivered_at=at if state is DeliveryState.DELIVERED else None,
+    )  # fmt: skip
+
+
+async def test_acknowledged_webhook_events_are_purged_with_their_history(app: App) -> None:
+    t0 = datetime(2026, 1, 5, tzinfo=UTC)
+    async with _db(app).write_sessions() as s:
+        s.add_all([_event("ev-old-done", t0), _event("ev-old-waiting", t0)])
+        s.add_all([_event("ev-new-done", t0 + timedelta(days=300))])
+        await s.flush()
+        s.add_all(
+            [
+                _delivery("ev-old-done", "a", DeliveryState.DELIVERED, t0),
+                _delivery("ev-old-done", "b", DeliveryState.DELIVERED, t0),
+                _delivery("ev-old-waiting", "a", DeliveryState.DELIVERED, t0),
+                _delivery("ev-old-waiting", "b", DeliveryState.FAILED, t0),
+                _delivery("ev-new-done", "a", DeliveryState.DELIVERED, t0 + timedelta(days=300)),
+                AttemptRow(
+                    event_id="ev-old-done",
+                    subscriber="a",
+                    number=1,
+                    at=t0,
+                    status_code=204,
+                    outcome="delivered",
+                    latency_ms=12,
+                ),
+            ]
+        )
+        await s.commit()
+    # 12 months after the old ones, within them of the new one.
+    svc = RetentionService(app.store, clock=lambda: t0 + timedelta(days=370))
+    assert DueCount("webhooks", "", 1) in await svc.status()
+    result = await svc.run()
+    assert result.webhook_events == 1
+    assert await _scalar(app, "SELECT count(*) FROM webhook_attempts") == 0
+    left = await _scalar(app, "SELECT count(*) FROM webhook_outbox WHERE id LIKE 'ev-old-%'")
+    assert left == 1
+    assert await _scalar(app, "SELECT count(*) FROM webhook_deliveries") == 3
+    assert [e["details"]["webhook_events"] for e in await _purged_entries(app)] == [1]
+    assert (await svc.run()).webhook_events == 0

@@ -10,6 +10,7 @@ policy file, keeps that kind of data: nothing is purged on a guess.
 
 from __future__ import annotations
 
+import calendar
 import functools
 from datetime import date, timedelta
 from enum import StrEnum
@@ -19,7 +20,13 @@ from verifier.policy.params import Policy, PolicyError, load_policy, packaged_re
 from verifier.policy.specs import P
 from verifier.policy.typed import OptionalParam
 
-__all__ = ["DataKind", "cache_expiry_days", "expires_on"]
+__all__ = [
+    "DataKind",
+    "cache_expiry_days",
+    "expires_on",
+    "months_before",
+    "shortest_in_force",
+]
 
 
 class DataKind(StrEnum):
@@ -31,12 +38,16 @@ class DataKind(StrEnum):
     """The departments' records and pending tickets sealed with each outcome."""
     CACHE = "cache"
     """Cached answers, reused by later checks within the cache window."""
+    WEBHOOKS = "webhooks"
+    """Webhook events every subscriber acknowledged, with their delivery history. They
+    carry identifiers only; they are kept as long as the shortest source-records period."""
 
 
 _PARAMS: dict[DataKind, OptionalParam[int]] = {
     DataKind.REPORTS: P.retention_report_months,
     DataKind.SOURCE_RECORDS: P.retention_source_records_months,
     DataKind.CACHE: P.retention_cache_days,
+    DataKind.WEBHOOKS: P.retention_source_records_months,
 }
 
 
@@ -70,14 +81,28 @@ def expires_on(region: str, kind: DataKind, day: date, today: date) -> date | No
     return add_months(day, value)
 
 
-def cache_expiry_days(today: date) -> int | None:
-    """How many days a cached answer is kept: the shortest period in force ``today`` of
-    any packaged region. A cached answer names no region (one person may be checked in
-    several), so the strictest rule holds for all. ``None`` when no region states one."""
-    days = [
+def shortest_in_force(kind: DataKind, today: date) -> int | None:
+    """The shortest period of ``kind`` in force ``today`` in any packaged region, for data
+    that names no region (a cached answer: one person may be checked in several; a
+    webhook event): the strictest rule holds for all. ``None`` when no region states one."""
+    values = [
         v
         for region in packaged_regions()
         if (policy := _policy(region)) is not None
-        and (v := _value(policy, DataKind.CACHE, today, today)) is not None
+        and (v := _value(policy, kind, today, today)) is not None
     ]
-    return min(days) if days else None
+    return min(values) if values else None
+
+
+def cache_expiry_days(today: date) -> int | None:
+    """How many days a cached answer is kept (:func:`shortest_in_force`)."""
+    return shortest_in_force(DataKind.CACHE, today)
+
+
+def months_before(day: date, months: int) -> date:
+    """The day ``months`` calendar months before ``day`` (the month's last day when it
+    has no corresponding day)."""
+    index = day.year * 12 + (day.month - 1) - months
+    year, month = divmod(index, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(day.day, last))

@@ -8,7 +8,9 @@ A run, under one lease so that only one replica purges at a time:
    envelopes and its sealed request (the raw ID numbers);
 2. ``source_records``: likewise with ``retention_source_records_months``, the sealed
    records and tickets of its outcomes;
-3. ``cache``: cached answers older than the shortest ``retention_cache_days`` in force.
+3. ``cache``: cached answers older than the shortest ``retention_cache_days`` in force;
+4. ``webhooks``: webhook events every subscriber acknowledged, older than the shortest
+   ``retention_source_records_months`` in force, with their deliveries and attempts.
 
 Each check purged is one ``purged`` audit entry, written in the same transaction as the
 purge, naming the kind and the counts, never personal data. The report's hash, summary
@@ -33,7 +35,13 @@ from verifier.domain.ports import Store, UnitOfWork
 from verifier.domain.ports.retention import DoneCheck, PurgeKind
 from verifier.domain.roster import china_date
 from verifier.domain.vocabulary import AuditAction
-from verifier.policy.retention import DataKind, cache_expiry_days, expires_on
+from verifier.policy.retention import (
+    DataKind,
+    cache_expiry_days,
+    expires_on,
+    months_before,
+    shortest_in_force,
+)
 from verifier.service.background import pause, run_rounds
 
 __all__ = ["DueCount", "PurgeResult", "RetentionService"]
@@ -74,10 +82,11 @@ class PurgeResult:
     report_versions: int = 0
     outcomes: int = 0
     cache_rows: int = 0
+    webhook_events: int = 0
 
     @property
     def total(self) -> int:
-        return sum(self.checks.values()) + self.cache_rows
+        return sum(self.checks.values()) + self.cache_rows + self.webhook_events
 
 
 class RetentionService:
@@ -119,6 +128,11 @@ class RetentionService:
         days = cache_expiry_days(china_date(now))
         return None if days is None else now - timedelta(days=days)
 
+    def _webhook_cutoff(self, now: datetime) -> datetime | None:
+        today = china_date(now)
+        months = shortest_in_force(DataKind.WEBHOOKS, today)
+        return None if months is None else now - (today - months_before(today, months))
+
     async def status(self) -> list[DueCount]:
         """What a run now would purge: checks per kind and region, cached answers."""
         now = self._clock()
@@ -133,6 +147,11 @@ class RetentionService:
             async with self._store.unit_of_work(write=False) as uow:
                 cached = await uow.retention.cache_held(cutoff)
             counts.append(DueCount(DataKind.CACHE.value, "", cached))
+        hooks = self._webhook_cutoff(now)
+        if hooks is not None:
+            async with self._store.unit_of_work(write=False) as uow:
+                events = await uow.retention.webhooks_held(hooks)
+            counts.append(DueCount(DataKind.WEBHOOKS.value, "", events))
         return counts
 
     # ------------------------------------------------------------------ the purge
@@ -161,6 +180,10 @@ class RetentionService:
         if cutoff is not None:
             while removed := await self._store.write(lambda uow: self._purge_cache(uow, cutoff)):
                 result.cache_rows += removed
+        hooks = self._webhook_cutoff(now)
+        if hooks is not None:
+            while removed := await self._store.write(lambda uow: self._purge_webhooks(uow, hooks)):
+                result.webhook_events += removed
         if result.total:
             log.info(
                 "retention_purged",
@@ -168,6 +191,7 @@ class RetentionService:
                 report_versions=result.report_versions,
                 outcomes=result.outcomes,
                 cache_rows=result.cache_rows,
+                webhook_events=result.webhook_events,
             )
         return result
 
@@ -220,6 +244,25 @@ class RetentionService:
                             "kind": DataKind.CACHE.value,
                             "cache_rows": removed,
                             "fetched_before": cutoff.isoformat(),
+                        },
+                    )
+                ]
+            )
+        return removed
+
+    async def _purge_webhooks(self, uow: UnitOfWork, cutoff: datetime) -> int:
+        removed = await uow.retention.purge_webhooks(cutoff, self._batch)
+        if removed:
+            await uow.audit.append(
+                [
+                    EntryDraft(
+                        actor=_actor(""),
+                        action=AuditAction.PURGED.value,
+                        outcome="recorded",
+                        details={
+                            "kind": DataKind.WEBHOOKS.value,
+                            "webhook_events": removed,
+                            "created_before": cutoff.isoformat(),
                         },
                     )
                 ]

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verifier.domain.outcomes import VerificationState
+from verifier.domain.webhooks import DeliveryState
 from verifier.domain.ports.retention import DoneCheck, PurgeKind, RetentionRepository
 from verifier.storage.guard import guard
 from verifier.storage.models import (
@@ -22,6 +23,7 @@ from verifier.storage.models import (
     SourceOutcomeRow,
     VerificationRow,
 )
+from verifier.storage.models_webhooks import AttemptRow, DeliveryRow, OutboxEventRow
 
 
 class SqlRetention(RetentionRepository):
@@ -119,4 +121,30 @@ class SqlRetention(RetentionRepository):
         q = select(func.count()).select_from(ResultCacheRow)
         async with guard():
             n = await self._session.execute(q.where(ResultCacheRow.fetched_at < fetched_before))
+        return int(n.scalar_one())
+
+    @staticmethod
+    def _acknowledged(created_before: datetime) -> ColumnElement[bool]:
+        e = OutboxEventRow
+        waiting = exists().where(
+            DeliveryRow.event_id == e.id, DeliveryRow.state != DeliveryState.DELIVERED.value
+        )
+        return and_(e.dispatched_at.is_not(None), e.created_at < created_before, ~waiting)
+
+    async def purge_webhooks(self, created_before: datetime, limit: int) -> int:
+        e = OutboxEventRow
+        ids = select(e.id).where(self._acknowledged(created_before)).order_by(e.created_at)
+        async with guard():
+            chosen = list((await self._session.execute(ids.limit(limit))).scalars())
+            if not chosen:
+                return 0
+            await self._session.execute(delete(AttemptRow).where(AttemptRow.event_id.in_(chosen)))
+            await self._session.execute(delete(DeliveryRow).where(DeliveryRow.event_id.in_(chosen)))
+            await self._session.execute(delete(e).where(e.id.in_(chosen)))
+        return len(chosen)
+
+    async def webhooks_held(self, created_before: datetime) -> int:
+        q = select(func.count()).select_from(OutboxEventRow)
+        async with guard():
+            n = await self._session.execute(q.where(self._acknowledged(created_before)))
         return int(n.scalar_one())

@@ -65,3 +65,12 @@ class RetentionRepository(abc.ABC):
     @abc.abstractmethod
     async def cache_held(self, fetched_before: datetime) -> int:
         """How many cached answers were fetched before ``fetched_before``."""
+
+    @abc.abstractmethod
+    async def purge_webhooks(self, created_before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` webhook events created before ``created_before`` that
+        every subscriber has acknowledged, with their deliveries and attempts."""
+
+    @abc.abstractmethod
+    async def webhooks_held(self, created_before: datetime) -> int:
+        """How many acknowledged webhook events were created before ``created_before``."""
