@@ -213,6 +213,27 @@ async def test_a_rate_limiting_source_without_our_limit_is_retried_not_misread(
         await app.aclose()
 
 
+async def test_a_rate_limiting_source_is_paced_not_cut_off(
+    sandbox: SandboxHandle, database_url: str, keys_dir: Path
+) -> None:
+    # No limit of our own, no retries for failures, a breaker that opens at the first
+    # failure: only pacing to the department's 429s and Retry-After answers every member.
+    await sandbox.set_faults(SourceKind.SOCIAL_INSURANCE, rate_limit_rps=2.0)
+    app = await app_for(
+        sandbox,
+        database_url,
+        keys_dir,
+        social_insurance=SourcePolicy(retries=0, breaker_threshold=1),
+    )
+    try:
+        doc = await run(app)
+        got = statuses(doc, SourceKind.SOCIAL_INSURANCE)
+        want = ["FOUND" if t else "NOT_FOUND" for t in truth(SourceKind.SOCIAL_INSURANCE)]
+        assert got == want
+    finally:
+        await app.aclose()
+
+
 def test_the_sample_household_exercises_both_answers() -> None:
     # Without a member on each side, the tests above could not tell FOUND from NOT_FOUND.
     for source in (SourceKind.TAX, SourceKind.SOCIAL_INSURANCE):
