@@ -13,7 +13,15 @@ Target ≤ 1.5×. Both series are spaced alike, far enough apart that the intera
 alone stay within the rate limit: idle means idle, not queued behind each other.
 
 Households have 3 members by default (a common size). Defaults keep ``make bench`` short;
-the issue's size is ``--households 2000``.
+the issue's size is ``--households 2000``. With small households at a high rate
+(``--members 1 --rate 20``) the batch is bound by the verifier's own CPU, not by the
+departments' rate: P6 then depends on how many batch items run at once
+(``--concurrency``), since every item under way shares the one event loop and the one
+database writer with the interactive checks.
+
+Prints, for P5: the batch's wall time, the rate-limit floor with the calls per source it
+counts, and their ratio; for P6: the idle and busy p50 with the number of checks in each,
+and their ratio.
 
     .venv/bin/python -m bench.p5_batch_rate [--households 100] [--members 3] [--rate 12]
 """
