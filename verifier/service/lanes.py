@@ -17,7 +17,9 @@ one :class:`PriorityGate`:
 
 The rate limit is a token bucket of ``max(1, rate)`` tokens refilled at ``rate`` a second
 (what the sandbox's departments enforce), so hedui never sends more than a department's
-own bucket of the same rate would accept.
+own bucket of the same rate would accept. The rate is not fixed: a department's 429s
+lower it and pause the gate (:meth:`PriorityGate.retune`, :meth:`PriorityGate.hold`,
+driven by :mod:`verifier.service.pacing`), for every lane alike.
 """
 
 from __future__ import annotations
