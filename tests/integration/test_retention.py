@@ -136,7 +136,7 @@ async def test_a_check_is_purged_by_kind_when_its_periods_run_out(app: App) -> N
     }
     # The report is still read whole.
     assert (await app.service.get_report(CALLER, vid, 0)).envelope == printout.envelope
-    # Again: nothing more (another owner's lease expired with the first run's clock).
+    # Again, by another process once the first one's lease ran out: nothing more.
     again = await RetentionService(app.store, clock=lambda: later + timedelta(hours=1)).run()
     assert again.leased and again.total == 0
 

@@ -16,6 +16,7 @@ from verifier.policy.retention import (
     DataKind,
     expires_on,
     months_before,
+    shortest_ever,
     shortest_in_force,
 )
 
@@ -75,6 +76,15 @@ def test_the_value_in_force_that_day_counts(shorter_from_2027: None) -> None:
 def test_data_naming_no_region_is_kept_by_the_shortest_period(shorter_from_2027: None) -> None:
     assert shortest_in_force(DataKind.CACHE, TODAY) == 7
     assert shortest_in_force(DataKind.WEBHOOKS, TODAY) == 12
+    # In force today 60 months everywhere; but a check done from 2027 is due after 24.
+    assert shortest_in_force(DataKind.REPORTS, TODAY) == 60
+    assert shortest_ever(DataKind.REPORTS) == 24
+
+
+def test_shipped_shortest_periods() -> None:
+    assert shortest_ever(DataKind.REPORTS) == 60
+    assert shortest_ever(DataKind.SOURCE_RECORDS) == 12
+    assert shortest_ever(DataKind.CACHE) == 30
 
 
 def test_months_before_keeps_to_the_months_last_day() -> None:

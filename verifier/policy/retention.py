@@ -25,6 +25,7 @@ __all__ = [
     "cache_expiry_days",
     "expires_on",
     "months_before",
+    "shortest_ever",
     "shortest_in_force",
 ]
 
@@ -90,6 +91,21 @@ def shortest_in_force(kind: DataKind, today: date) -> int | None:
         for region in packaged_regions()
         if (policy := _policy(region)) is not None
         and (v := _value(policy, kind, today, today)) is not None
+    ]
+    return min(values) if values else None
+
+
+def shortest_ever(kind: DataKind) -> int | None:
+    """The shortest ``kind`` period any packaged region states on any day: no data whose
+    period started more recently than that can be due, whatever its region and day.
+    ``None`` when no region states one (then nothing of ``kind`` is ever purged)."""
+    param = _PARAMS[kind]
+    values = [
+        param.convert(e.value)
+        for region in packaged_regions()
+        if (policy := _policy(region)) is not None
+        and (stated := policy.parameters.get(param.name)) is not None
+        for e in stated.entries
     ]
     return min(values) if values else None
 

@@ -40,6 +40,7 @@ from verifier.policy.retention import (
     cache_expiry_days,
     expires_on,
     months_before,
+    shortest_ever,
     shortest_in_force,
 )
 from verifier.service.background import pause, run_rounds
@@ -51,7 +52,8 @@ log = structlog.get_logger("hedui.retention")
 LEASE_JOB = "retention"
 RETENTION_USER = "hedui-retention"
 FIRST_RUN_DELAY_SECONDS = 60.0
-# A period is at least one month: checks done more recently are never looked at.
+# A month is at least 28 days: a check done less than 28 × the shortest period stated
+# anywhere ago cannot be due, and is never looked at.
 _SHORTEST_MONTH = timedelta(days=28)
 _KINDS: dict[PurgeKind, DataKind] = {
     PurgeKind.REPORTS: DataKind.REPORTS,
@@ -111,11 +113,16 @@ class RetentionService:
     async def _due(self, kind: PurgeKind, now: datetime) -> list[DoneCheck]:
         """Every done check whose ``kind`` period ran out by ``now``, oldest first."""
         today = china_date(now)
+        months = shortest_ever(_KINDS[kind])
+        if months is None:
+            return []
         due: list[DoneCheck] = []
         after: tuple[datetime, str] | None = None
         while True:
             async with self._store.unit_of_work(write=False) as uow:
-                page = await uow.retention.held(kind, now - _SHORTEST_MONTH, after, self._batch)
+                page = await uow.retention.held(
+                    kind, now - months * _SHORTEST_MONTH, after, self._batch
+                )
             for check in page:
                 until = expires_on(check.region, _KINDS[kind], china_date(check.done_at), today)
                 if until is not None and until <= today:
