@@ -7,10 +7,12 @@ Interactive checks (one household every ``--interval`` seconds, ``--deadline`` e
 run alongside a batch that offers far more than the limit. Printed: the interactive
 member × source answers obtained against what the limit allows them within their
 deadlines, the batch's share, the 429s seen, and the circuit breaker's openings (target:
-every interactive answer allowed, no opening).
+every interactive answer allowed, no opening). ``--as-outage`` turns each 429 into a
+plain :class:`TransientSourceError`, as an adapter that does not tell a rate limit apart
+would raise: the figures hedui gives without pacing (retries with backoff, breaker).
 
     .venv/bin/python -m bench.rate_limited [--rate-limit 5] [--seconds 20] [--interval 1]
-        [--deadline 10] [--batch-interval 0.25]
+        [--deadline 10] [--batch-interval 0.25] [--as-outage]
 """
 
 from __future__ import annotations
@@ -20,7 +22,14 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-from hedui_sdk import SourceKind
+from hedui_sdk import (
+    Adapter,
+    SourceKind,
+    SourceQuery,
+    SourceRateLimited,
+    SourceResult,
+    TransientSourceError,
+)
 from hedui_sdk.builtin import FACTORIES
 from hedui_sdk.sandbox import Population, generate_population, start_sandbox
 from hedui_sdk.sandbox.server import current_as_of
@@ -68,6 +77,26 @@ class Tally:
             self.circuit_open += "circuit open" in o.reason
 
 
+class AsOutage:
+    """An adapter whose 429s reach hedui as plain transient errors."""
+
+    def __init__(self, inner: Adapter) -> None:
+        self._inner = inner
+        self.name, self.version, self.source = inner.name, inner.version, inner.source
+
+    async def query(self, q: SourceQuery) -> SourceResult:
+        try:
+            return await self._inner.query(q)
+        except SourceRateLimited as exc:
+            raise TransientSourceError(str(exc), retry_after=exc.retry_after) from None
+
+    async def poll(self, ticket: str) -> SourceResult:
+        return await self._inner.poll(ticket)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
 def relation(value: str) -> Relation:
     return Relation.APPLICANT if value == "self" else Relation(value)
 
@@ -106,12 +135,16 @@ async def offer(
             await asyncio.sleep(interval)
 
 
-async def main(rate: float, seconds: float, interval: float, deadline: float, batch: float) -> int:
+async def main(
+    rate: float, seconds: float, interval: float, deadline: float, batch: float, as_outage: bool
+) -> int:
     pop = generate_population(2260, households_per_county=400, as_of=current_as_of())
     sandbox = await start_sandbox(population=pop, faults={})
     await sandbox.set_faults(SOURCE, rate_limit_rps=rate)
     config = sandbox_sources(sandbox.port)[SOURCE]
-    adapter = FACTORIES[SOURCE](config.settings())
+    adapter: Adapter = FACTORIES[SOURCE](config.settings())
+    if as_outage:
+        adapter = AsOutage(adapter)
     fanout = FanOut(bind_sources({SOURCE: adapter}, {SOURCE: config.policy}))
     n_inter = int(seconds / interval)
     n_batch = int(seconds / batch) if batch else 0
@@ -161,9 +194,17 @@ if __name__ == "__main__":
     parser.add_argument("--interval", type=float, default=1.0)
     parser.add_argument("--deadline", type=float, default=10.0)
     parser.add_argument("--batch-interval", type=float, default=0.25)
+    parser.add_argument("--as-outage", action="store_true")
     args = parser.parse_args()
     raise SystemExit(
         asyncio.run(
-            main(args.rate_limit, args.seconds, args.interval, args.deadline, args.batch_interval)
+            main(
+                args.rate_limit,
+                args.seconds,
+                args.interval,
+                args.deadline,
+                args.batch_interval,
+                args.as_outage,
+            )
         )
     )
