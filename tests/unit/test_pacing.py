@@ -140,6 +140,31 @@ async def test_after_a_pause_an_interactive_call_goes_before_batch_calls_queued_
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
+async def test_within_a_lane_the_earliest_deadline_goes_first() -> None:
+    # A call sent again after a 429 keeps its caller's deadline: it is not overtaken by
+    # calls that arrived while it was being refused.
+    gate, pacer, clock = paced(1.0)
+    pacer.limited(1.0)
+    order: list[str] = []
+
+    async def call(name: str, lane: Lane, due: float) -> None:
+        await gate.acquire(lane, due=due)
+        order.append(name)
+
+    arrivals = [("new1", 30.0), ("new2", 30.0), ("retry", 12.0), ("urgent", 40.0)]
+    tasks = []
+    for name, due in arrivals:
+        lane = Lane.URGENT if name == "urgent" else Lane.INTERACTIVE
+        tasks.append(asyncio.create_task(call(name, lane, clock.now + due)))
+        await settle()
+    for _ in arrivals:
+        clock.now = max(clock.now + 1.0 / gate.rate, gate.held_until)
+        gate.wake()
+        await settle()
+    await asyncio.gather(*tasks)
+    assert order == ["urgent", "retry", "new1", "new2"]
+
+
 async def test_retune_refuses_a_nonsense_rate() -> None:
     gate, _, _ = paced()
     with pytest.raises(ValueError, match="rate"):

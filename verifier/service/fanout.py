@@ -323,7 +323,7 @@ class FanOut:
                 # deadline too: a queue that never drains must still end in FAILED.
                 try:
                     async with asyncio.timeout(deadline - time.monotonic()):
-                        await bound.gate.acquire(lane)
+                        await bound.gate.acquire(lane, due=deadline)
                 except TimeoutError:
                     queued_out = True
                     raise

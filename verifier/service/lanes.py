@@ -6,9 +6,11 @@ for. A re-check batch of thousands of households must not make a caseworker with
 family in front of her wait, nor an urgent case wait behind either. So each source has
 one :class:`PriorityGate`:
 
-* waiting calls are granted strictly in lane order (:class:`Lane`), first come first
-  served within a lane: a batch call never takes a slot or a token an urgent or
-  interactive call is waiting for;
+* waiting calls are granted strictly in lane order (:class:`Lane`), and within a lane the
+  call whose caller's deadline comes first goes first (first come first served among
+  equal deadlines): a batch call never takes a slot or a token an urgent or interactive
+  call is waiting for, and a call sent again after a 429 does not lose its place to
+  calls that arrived after it;
 * batch calls also leave a reserve untouched — a share of the concurrency slots and of
   the rate limit's burst — so an interactive call arriving while a batch saturates the
   source finds a slot and a token at once instead of queueing behind calls already
@@ -54,6 +56,7 @@ class Lane(IntEnum):
 @dataclass(order=True, slots=True)
 class _Waiter:
     lane: Lane
+    due: float
     seq: int
     future: asyncio.Future[None] = field(compare=False)
 
@@ -185,13 +188,14 @@ class PriorityGate:
             return True
         return False
 
-    async def acquire(self, lane: Lane) -> None:
-        """Wait for a slot and a token in ``lane``'s turn. Cancellation (a deadline) while
-        waiting leaves nothing taken."""
+    async def acquire(self, lane: Lane, *, due: float = math.inf) -> None:
+        """Wait for a slot and a token in ``lane``'s turn; ``due`` (the caller's deadline,
+        any clock as long as every caller uses the same) orders calls within a lane.
+        Cancellation (a deadline) while waiting leaves nothing taken."""
         if self.try_acquire(lane):
             return
         loop = asyncio.get_running_loop()
-        waiter = _Waiter(lane, next(self._seq), loop.create_future())
+        waiter = _Waiter(lane, due, next(self._seq), loop.create_future())
         heapq.heappush(self._queue, waiter)
         self._dispatch()
         try:
