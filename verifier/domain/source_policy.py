@@ -38,6 +38,12 @@ class SourcePolicy:
     order (urgent, interactive, batch); after ``breaker_threshold``
     consecutive failures the circuit opens for ``breaker_reset`` seconds, during which
     calls fail at once instead of piling onto a source that is down.
+
+    A department's rate-limit answer (429, ``SourceRateLimited``) is not a failure: it
+    does not count towards the breaker or use up ``retries``; the source is paced instead
+    (its ``Retry-After`` waited out, the pace lowered and raised again as answers come,
+    never above ``rate_limit``), and only what cannot be sent within the check's deadline
+    fails as "rate limited".
     """
 
     timeout: Timeout = 10.0
