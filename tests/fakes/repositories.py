@@ -78,6 +78,7 @@ class InMemoryVerifications(VerificationRepository):
             authorization_id,
             owner,
             until,
+            updated_at=record.created_at,
         )
 
     async def get(self, verification_id: str) -> VerificationRecord | None:
@@ -108,7 +109,11 @@ class InMemoryVerifications(VerificationRepository):
         )
 
     async def load_request(self, verification_id: str) -> VerificationRequest:
-        return self._t.verifications[verification_id].request
+        row = self._t.verifications[verification_id]
+        if row.purged_at is not None:
+            # A purged request is gone as if it never was.
+            raise KeyError(verification_id)
+        return row.request
 
     async def set_state(
         self,
@@ -122,7 +127,7 @@ class InMemoryVerifications(VerificationRepository):
         record = replace(
             row.record, state=state, completeness=completeness, latest_version=latest_version
         )
-        self._t.verifications[verification_id] = replace(row, record=record)
+        self._t.verifications[verification_id] = replace(row, record=record, updated_at=now)
 
 
 def _as_stored(o: SourceOutcome) -> SourceOutcome:

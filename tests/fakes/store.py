@@ -28,6 +28,7 @@ from tests.fakes.repositories import (
     InMemoryReports,
     InMemoryVerifications,
 )
+from tests.fakes.retention import InMemoryRetention
 from tests.fakes.roster import InMemoryRechecks, InMemoryRoster
 from tests.fakes.tables import Tables
 from verifier.domain.errors import Unavailable
@@ -62,6 +63,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.changes = InMemoryChanges(t.monitoring)
         self.roster = InMemoryRoster(t)
         self.rechecks = InMemoryRechecks(t)
+        self.retention = InMemoryRetention(t)
 
     async def __aenter__(self) -> InMemoryUnitOfWork:
         if self._write:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from audit.entry import EntryDraft
@@ -24,6 +24,12 @@ class VerificationRow:
     authorization_id: str
     run_owner: str
     run_lease_until: datetime
+    updated_at: datetime | None = None
+    """When the state last changed: a done check's ``done_at``."""
+    purged_at: datetime | None = None
+    """Set when the reports' envelopes and the request were purged; the request is then
+    gone (``load_request`` raises, as with the SQL store's NULL ``request_sealed``)."""
+    records_purged_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +39,8 @@ class OutcomeRow:
     lease_owner: str | None = None
     lease_until: datetime | None = None
     poll_attempts: int = 0
+    records_purged: bool = False
+    """The records and ticket were purged (the SQL store's sealed columns are NULL)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +63,12 @@ class AuditRow:
 OutcomeKey = tuple[str, int, str]  # (verification id, member index, source)
 
 
+def _seeded_leases() -> dict[str, tuple[str, datetime]]:
+    # The SQL migration inserts the retention job's row, so a lease is one conditional
+    # update; a job without a row is never leased.
+    return {"retention": ("", datetime(2000, 1, 1, tzinfo=UTC))}
+
+
 @dataclass(slots=True)
 class Tables:
     """Everything the store holds. A unit of work works on a :meth:`copy` and the store
@@ -71,6 +85,8 @@ class Tables:
     webhooks: WebhookTables = field(default_factory=WebhookTables)
     roster: RosterTables = field(default_factory=RosterTables)
     batches: BatchTables = field(default_factory=BatchTables)
+    job_leases: dict[str, tuple[str, datetime]] = field(default_factory=_seeded_leases)
+    """Job name → (owner, until)."""
 
     def copy(self) -> Tables:
         return Tables(
@@ -85,4 +101,5 @@ class Tables:
             webhooks=self.webhooks.copy(),
             roster=self.roster.copy(),
             batches=self.batches.copy(),
+            job_leases=dict(self.job_leases),
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from verifier.domain.ports import AttemptView
 from verifier.domain.webhooks import DeliveryState, OutboxEvent
@@ -15,6 +15,8 @@ class OutboxRow:
     seq: int
     """Order of writing (the SQL table orders by creation time)."""
     dispatched_at: datetime | None = None
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    """The wall clock at writing, as the SQL outbox stamps it."""
 
 
 @dataclass(frozen=True, slots=True)
