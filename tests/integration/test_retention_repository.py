@@ -1,7 +1,8 @@
 """The retention repository keeps one contract on SQLite, PostgreSQL and the in-memory
 fake: ``held`` pages done checks not yet purged of a kind, oldest first; a purge empties
 the sealed data, keeps the rows and counts what held any, so a second one counts none;
-old cached answers are deleted up to a limit; the job lease has one holder at a time."""
+old cached answers are deleted up to a limit, and so are webhook events every subscriber
+acknowledged, with their history; the job lease has one holder at a time."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from tests.helpers import household_draft
 from tests.stores import STORE_KINDS, running_record, store_under_test
 from verifier.domain.household import validate_request
 from verifier.domain.outcomes import Completeness, SourceOutcome, SourceStatus, VerificationState
-from verifier.domain.ports import CachedResult, Store, StoredReport
+from verifier.domain.ports import Attempt, CachedResult, Store, StoredReport, Subscription
 from verifier.domain.ports.retention import DoneCheck, PurgeKind
+from verifier.domain.webhooks import DeliveryState, EventType, webhook_test
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
@@ -139,3 +141,36 @@ async def test_the_job_lease_has_one_holder_at_a_time(store: Store) -> None:
         assert await uow.retention.lease("retention", "b", later, later + timedelta(minutes=10))
         assert not await uow.retention.lease("no-such-job", "a", T0, until)
         await uow.commit()
+
+
+async def test_acknowledged_webhook_events_go_with_their_deliveries_and_attempts(
+    store: Store,
+) -> None:
+    done, waiting, unsent = (webhook_test(subscriber="a", at=T0, nonce=n) for n in "123")
+    subs = [Subscription("a", frozenset({EventType.TEST}))]
+    async with store.unit_of_work(write=True) as uow:
+        await uow.outbox.add(done)
+        await uow.outbox.add(waiting)
+        assert await uow.outbox.dispatch(subs, T0, 10) == 2
+        await uow.outbox.add(unsent)
+        leases = await uow.deliveries.lease("w", T0, T0 + timedelta(minutes=1), ["a"], 10)
+        mine = next(x for x in leases if x.event_id == done.id)
+        attempt = Attempt(T0, 204, "acknowledged", 12)
+        assert await uow.deliveries.record(
+            mine, "w", attempt, state=DeliveryState.DELIVERED, next_attempt_at=None
+        )
+        await uow.commit()
+    # The outbox stamps its rows with the wall clock.
+    cut = datetime.now(UTC) + timedelta(days=1)
+    async with store.unit_of_work(write=True) as uow:
+        assert await uow.retention.webhooks_held(datetime(2000, 1, 1, tzinfo=UTC)) == 0
+        assert await uow.retention.webhooks_held(cut) == 1
+        assert await uow.retention.purge_webhooks(cut, 10) == 1
+        assert await uow.retention.purge_webhooks(cut, 10) == 0
+        await uow.commit()
+    async with store.unit_of_work(write=False) as uow:
+        assert await uow.outbox.get(done.id) is None
+        assert await uow.outbox.get(waiting.id) == waiting
+        assert await uow.outbox.get(unsent.id) == unsent
+        assert await uow.deliveries.attempts(event_id=done.id) == []
+        assert await uow.retention.webhooks_held(cut) == 0
