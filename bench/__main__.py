@@ -20,6 +20,7 @@ BENCHMARKS: tuple[tuple[str, list[str]], ...] = (
     ("bench.p5_roster_memory", ["--households", "2000", "--first", "1000"]),
     ("bench.p5_batch_rate", []),
     ("bench.rate_limited", ["--seconds", "10"]),
+    ("bench.bytes_per_check", ["--checks", "40"]),
 )
 
 
