@@ -63,7 +63,7 @@ Work = Callable[[AsyncSession], Awaitable[Any]]
 
 
 # Failures of the database rather than of a unit's own work.
-_OUTAGES: tuple[type[BaseException], ...] = (
+OUTAGES: tuple[type[BaseException], ...] = (
     OperationalError,
     InterfaceError,
     InternalError,
@@ -80,7 +80,7 @@ def _outage(exc: BaseException) -> bool:
     link: BaseException | None = exc
     while link is not None and id(link) not in seen:
         seen.add(id(link))
-        if isinstance(link, _OUTAGES):
+        if isinstance(link, OUTAGES):
             return True
         if isinstance(link, DBAPIError) and link.connection_invalidated:
             return True

@@ -51,7 +51,7 @@ reference = { status = "example", note = "示例" }
     problems, seven = check_policy_bytes(other.encode(), "370305.toml")
     assert not problems and seven is not None
     policies = {"370322": changed, "370305": seven}
-    monkeypatch.setattr(retention, "_policy", policies.get)
+    monkeypatch.setattr(retention, "policy_or_none", policies.get)
     monkeypatch.setattr(retention, "packaged_regions", lambda: tuple(policies))
 
 

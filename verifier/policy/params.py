@@ -32,6 +32,7 @@ Documentation for operators: ``docs/policy-files.md``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import tomllib
 from collections.abc import Mapping
@@ -309,3 +310,14 @@ def packaged_regions() -> tuple[str, ...]:
     return tuple(
         sorted(p.stem for p in REGIONS_DIR.glob("*.toml") if REGION_CODE.fullmatch(p.stem))
     )
+
+
+@functools.lru_cache(maxsize=64)
+def policy_or_none(region: str) -> Policy | None:
+    """The packaged policy for ``region``, loaded once, or None where it has none (or an
+    invalid one): for the background jobs that read one parameter of many regions and must
+    not fail a round for a region without a file."""
+    try:
+        return load_policy(region)
+    except PolicyError:
+        return None

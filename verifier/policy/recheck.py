@@ -9,11 +9,10 @@ region without a policy file, has no cycle: its households are never scheduled.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from datetime import date
 
-from verifier.policy.params import Policy, PolicyError, load_policy
+from verifier.policy.params import policy_or_none
 from verifier.policy.specs import P
 
 __all__ = ["RecheckCycle", "recheck_cycle"]
@@ -28,19 +27,11 @@ class RecheckCycle:
     """True when no document states the value."""
 
 
-@functools.lru_cache(maxsize=64)
-def _policy(region: str) -> Policy | None:
-    try:
-        return load_policy(region)
-    except PolicyError:
-        return None
-
-
 def recheck_cycle(region: str, roster_class: str, day: date, today: date) -> RecheckCycle | None:
     """The cycle for ``roster_class`` households of ``region`` that counts from ``day``
     (the last check): the value in force on that day, or, for a day before the policy
     file's first value, the one in force ``today``. ``None`` when there is none."""
-    policy = _policy(region)
+    policy = policy_or_none(region)
     if policy is None:
         return None
     if roster_class not in P.recheck_months:

@@ -11,12 +11,11 @@ policy file, keeps that kind of data: nothing is purged on a guess.
 from __future__ import annotations
 
 import calendar
-import functools
 from datetime import date, timedelta
 from enum import StrEnum
 
 from verifier.domain.roster.due import add_months
-from verifier.policy.params import Policy, PolicyError, load_policy, packaged_regions
+from verifier.policy.params import Policy, packaged_regions, policy_or_none
 from verifier.policy.specs import P
 from verifier.policy.typed import OptionalParam
 
@@ -52,14 +51,6 @@ _PARAMS: dict[DataKind, OptionalParam[int]] = {
 }
 
 
-@functools.lru_cache(maxsize=64)
-def _policy(region: str) -> Policy | None:
-    try:
-        return load_policy(region)
-    except PolicyError:
-        return None
-
-
 def _value(policy: Policy, kind: DataKind, day: date, today: date) -> int | None:
     param = _PARAMS[kind]
     for when in (day, today):
@@ -71,7 +62,7 @@ def _value(policy: Policy, kind: DataKind, day: date, today: date) -> int | None
 def expires_on(region: str, kind: DataKind, day: date, today: date) -> date | None:
     """The first day ``kind`` data of ``region`` whose period started on ``day`` may be
     purged; ``None`` when the region states no period for it."""
-    policy = _policy(region)
+    policy = policy_or_none(region)
     if policy is None:
         return None
     value = _value(policy, kind, day, today)
@@ -89,7 +80,7 @@ def shortest_in_force(kind: DataKind, today: date) -> int | None:
     values = [
         v
         for region in packaged_regions()
-        if (policy := _policy(region)) is not None
+        if (policy := policy_or_none(region)) is not None
         and (v := _value(policy, kind, today, today)) is not None
     ]
     return min(values) if values else None
@@ -103,7 +94,7 @@ def shortest_ever(kind: DataKind) -> int | None:
     values = [
         param.convert(e.value)
         for region in packaged_regions()
-        if (policy := _policy(region)) is not None
+        if (policy := policy_or_none(region)) is not None
         and (stated := policy.parameters.get(param.name)) is not None
         for e in stated.entries
     ]

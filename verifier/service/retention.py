@@ -240,40 +240,14 @@ class RetentionService:
 
     async def _purge_cache(self, uow: UnitOfWork, cutoff: datetime) -> int:
         removed = await uow.retention.purge_cache(cutoff, self._batch)
-        if removed:
-            await uow.audit.append(
-                [
-                    EntryDraft(
-                        actor=_actor(""),
-                        action=AuditAction.PURGED.value,
-                        outcome="recorded",
-                        details={
-                            "kind": DataKind.CACHE.value,
-                            "cache_rows": removed,
-                            "fetched_before": cutoff.isoformat(),
-                        },
-                    )
-                ]
-            )
+        await _record_rows_purged(uow, DataKind.CACHE, "cache_rows", removed,
+                                  "fetched_before", cutoff)  # fmt: skip
         return removed
 
     async def _purge_webhooks(self, uow: UnitOfWork, cutoff: datetime) -> int:
         removed = await uow.retention.purge_webhooks(cutoff, self._batch)
-        if removed:
-            await uow.audit.append(
-                [
-                    EntryDraft(
-                        actor=_actor(""),
-                        action=AuditAction.PURGED.value,
-                        outcome="recorded",
-                        details={
-                            "kind": DataKind.WEBHOOKS.value,
-                            "webhook_events": removed,
-                            "created_before": cutoff.isoformat(),
-                        },
-                    )
-                ]
-            )
+        await _record_rows_purged(uow, DataKind.WEBHOOKS, "webhook_events", removed,
+                                  "created_before", cutoff)  # fmt: skip
         return removed
 
     # ------------------------------------------------------------------ in the server
@@ -298,3 +272,17 @@ def _actor(region: str) -> Actor:
 def _never(done: int) -> bool:
     # A run purges everything due; the next one waits for the interval.
     return False
+
+
+async def _record_rows_purged(
+    uow: UnitOfWork, kind: DataKind, counted: str, removed: int, bound: str, cutoff: datetime
+) -> None:
+    """One ``purged`` entry for a batch of rows that name no check (cached answers, webhook
+    events): the kind, how many, and the cutoff — nothing of what they held."""
+    if not removed:
+        return
+    details = {"kind": kind.value, counted: removed, bound: cutoff.isoformat()}
+    draft = EntryDraft(
+        actor=_actor(""), action=AuditAction.PURGED.value, outcome="recorded", details=details
+    )
+    await uow.audit.append([draft])

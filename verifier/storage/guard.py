@@ -8,31 +8,18 @@ from contextlib import asynccontextmanager
 from sqlalchemy.exc import (
     DBAPIError,
     IntegrityError,
-    InterfaceError,
-    InternalError,
-    OperationalError,
-    PendingRollbackError,
-    ResourceClosedError,
 )
 
-from audit.log import AuditUnavailable
+from audit.group_commit import OUTAGES
 from verifier.domain.errors import Conflict, StoreUnavailable
 
 # How long a caller is told to wait before retrying work the database refused: long enough
 # for a restart or a failover to be noticed, short enough for an interactive retry.
 RETRY_AFTER_S = 2.0
 
-# Lock timeouts, a read-only or full database, a lost connection, a session a failed
-# flush left unusable: the audit log cannot be written now.
-OUTAGES: tuple[type[BaseException], ...] = (
-    OperationalError,
-    InterfaceError,
-    InternalError,
-    PendingRollbackError,
-    ResourceClosedError,
-    AuditUnavailable,
-)
-# Everything :func:`unavailable` looks at.
+# OUTAGES (lock timeouts, a read-only or full database, a lost connection, a session a
+# failed flush left unusable: the audit log cannot be written now) is one list, kept
+# where the group committer uses it. Everything :func:`unavailable` looks at:
 DRIVER_ERRORS: tuple[type[BaseException], ...] = (DBAPIError, *OUTAGES)
 
 
