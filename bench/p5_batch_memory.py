@@ -7,9 +7,11 @@ store (SQLite in a scratch file). Resident memory is read once the first ``--fir
 households are done and again at the end; the growth between them is the figure. Target
 at full size (10,000 → 100,000 households): growth ≤ 50 MB.
 
-The default size keeps ``make bench`` short and prints the growth scaled to 90,000
-households beside the measured one; run the full size with ``--households 100000
---first 10000``.
+Prints RSS after each batch of 1,000 households, RSS after ``--first`` and at the end, the
+rate, the growth, and the growth scaled to 90,000 more households beside it (the figure
+to compare with the target when the run is smaller than the issue's). The default size
+keeps ``make bench`` short; run the full size with ``--households 100000 --first 10000``.
+``bench.p5_roster_memory`` measures the same through the roster's re-check scheduler.
 
     .venv/bin/python -m bench.p5_batch_memory [--households 12000] [--first 2000]
 """
