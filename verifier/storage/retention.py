@@ -13,8 +13,8 @@ from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, t
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verifier.domain.outcomes import VerificationState
-from verifier.domain.webhooks import DeliveryState
 from verifier.domain.ports.retention import DoneCheck, PurgeKind, RetentionRepository
+from verifier.domain.webhooks import DeliveryState
 from verifier.storage.guard import guard
 from verifier.storage.models import (
     JobLeaseRow,
