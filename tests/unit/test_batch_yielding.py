@@ -5,7 +5,7 @@ its report, until the interactive check has issued its first report (within a bo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -16,8 +16,8 @@ from hedui_sdk import IdType, SourceKind, SourceQuery, SourceResult
 from tests.fakes import AllowAllConsents, FakeAdapter, InMemoryStore, synthetic_id
 from tests.helpers import household_draft
 from verifier.domain.consent import CoverageDecision
-from verifier.domain.household import MemberDraft, Purpose, Relation, RequestDraft
-from verifier.domain.ports import Caller, UnitOfWork
+from verifier.domain.household import MemberDraft, Relation, RequestDraft
+from verifier.domain.ports import Caller
 from verifier.service import runner
 from verifier.service.fanout import FanOut, bind_sources
 from verifier.service.time_limits import CheckTerms
@@ -67,29 +67,11 @@ class HeldConsents(AllowAllConsents):
         self.reached = asyncio.Event()
         self.go = asyncio.Event()
 
-    async def check(
-        self,
-        uow: UnitOfWork,
-        number: str,
-        *,
-        region: str,
-        subject_refs: Sequence[str],
-        sources: Sequence[SourceKind],
-        purposes: Sequence[Purpose],
-        today: date,
-    ) -> CoverageDecision:
+    async def decide(self, number: str) -> CoverageDecision:
         if number == self.held:
             self.reached.set()
             await self.go.wait()
-        return await super().check(
-            uow,
-            number,
-            region=region,
-            subject_refs=subject_refs,
-            sources=sources,
-            purposes=purposes,
-            today=today,
-        )
+        return await super().decide(number)
 
 
 @dataclass
