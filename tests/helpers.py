@@ -7,9 +7,12 @@ from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 from hedui_sdk import Adapter, IdType, SourceKind
-from tests.fakes import AllowAllConsents, synthetic_id
+from tests.fakes import AllowAllConsents, FakeAdapter, synthetic_id
 from verifier.bootstrap import App, build_app
+from verifier.cli.main import main
 from verifier.config import Config, Principal
 from verifier.domain.household import MemberDraft, Purpose, Relation, RequestDraft
 from verifier.domain.ports import Caller
@@ -81,3 +84,33 @@ def household_draft(
 
 def soon(seconds: float = 10.0) -> float:
     return time.monotonic() + seconds
+
+
+def use_database_from_env(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, keys_dir: Path
+) -> None:
+    """Point ``hedui`` commands run in-process at this test's database and keys."""
+    monkeypatch.setenv("HEDUI_DATABASE_URL", database_url)
+    monkeypatch.setenv("HEDUI_KEYS_DIR", str(keys_dir))
+    monkeypatch.delenv("HEDUI_CONFIG", raising=False)
+
+
+async def one_printed_report(database_url: str, keys_dir: Path) -> str:
+    """One check of :func:`household_draft` against a tax source, its report written next to
+    the keys as ``report.dsse.json`` (the printout an auditor keeps). Returns its id."""
+    adapters = {SourceKind.TAX: FakeAdapter(SourceKind.TAX, income_fen={APPLICANT_ID: 1})}
+    app = await make_app(database_url, keys_dir, adapters)
+    try:
+        view = await app.service.create(CALLER, household_draft(), wait=True, wait_until=soon())
+        report = await app.service.get_report(CALLER, view.record.id, 0)
+        (keys_dir.parent / "report.dsse.json").write_bytes(report.envelope)
+        return view.record.id
+    finally:
+        await app.aclose()
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """``hedui ARGV`` in-process: its exit code, stdout and stderr."""
+    code = main(["--log-level", "ERROR", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -12,37 +12,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from hedui_sdk import SourceKind
-from tests.fakes import FakeAdapter
-from tests.helpers import APPLICANT_ID, CALLER, household_draft, make_app, soon
-from verifier.cli.main import main
+from tests.helpers import APPLICANT_ID, one_printed_report, use_database_from_env
+from tests.helpers import run_cli as run
 from verifier.storage.engine import open_database
 
 
 @pytest.fixture
 def env(database_url: str, keys_dir: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
-    monkeypatch.setenv("HEDUI_DATABASE_URL", database_url)
-    monkeypatch.setenv("HEDUI_KEYS_DIR", str(keys_dir))
-    monkeypatch.delenv("HEDUI_CONFIG", raising=False)
-
-    async def seed() -> str:
-        adapters = {SourceKind.TAX: FakeAdapter(SourceKind.TAX, income_fen={APPLICANT_ID: 1})}
-        app = await make_app(database_url, keys_dir, adapters)
-        try:
-            view = await app.service.create(CALLER, household_draft(), wait=True, wait_until=soon())
-            report = await app.service.get_report(CALLER, view.record.id, 0)
-            (keys_dir.parent / "report.dsse.json").write_bytes(report.envelope)
-            return view.record.id
-        finally:
-            await app.aclose()
-
-    return database_url, asyncio.run(seed())
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(["--log-level", "ERROR", *argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+    use_database_from_env(monkeypatch, database_url, keys_dir)
+    return database_url, asyncio.run(one_printed_report(database_url, keys_dir))
 
 
 def test_verify_checkpoint_export_and_receipt_round_trip(

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.fakes import synthetic_id
+from tests.helpers import use_database_from_env
 from verifier.cli.main import main
 from verifier.storage.engine import open_database
 
@@ -19,9 +20,7 @@ ID = synthetic_id(seq=77)
 
 @pytest.fixture
 def url(database_url: str, keys_dir: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("HEDUI_DATABASE_URL", database_url)
-    monkeypatch.setenv("HEDUI_KEYS_DIR", str(keys_dir))
-    monkeypatch.delenv("HEDUI_CONFIG", raising=False)
+    use_database_from_env(monkeypatch, database_url, keys_dir)
     return database_url
 
 

@@ -12,28 +12,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from hedui_sdk import SourceKind
-from tests.fakes import FakeAdapter
-from tests.helpers import APPLICANT_ID, CALLER, household_draft, make_app, soon
-from verifier.cli.main import main
+from tests.helpers import one_printed_report, use_database_from_env
+from tests.helpers import run_cli as run
 from verifier.storage.engine import open_database
 
 
 @pytest.fixture
 def env(database_url: str, keys_dir: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("HEDUI_DATABASE_URL", database_url)
-    monkeypatch.setenv("HEDUI_KEYS_DIR", str(keys_dir))
-    monkeypatch.delenv("HEDUI_CONFIG", raising=False)
+    use_database_from_env(monkeypatch, database_url, keys_dir)
 
     async def seed() -> str:
-        adapters = {SourceKind.TAX: FakeAdapter(SourceKind.TAX, income_fen={APPLICANT_ID: 1})}
-        app = await make_app(database_url, keys_dir, adapters)
-        try:
-            view = await app.service.create(CALLER, household_draft(), wait=True, wait_until=soon())
-            report = await app.service.get_report(CALLER, view.record.id, 0)
-            (keys_dir.parent / "report.dsse.json").write_bytes(report.envelope)
-        finally:
-            await app.aclose()
+        vid = await one_printed_report(database_url, keys_dir)
         # The check was done six years ago.
         db = open_database(database_url)
         try:
@@ -45,15 +34,9 @@ def env(database_url: str, keys_dir: Path, monkeypatch: pytest.MonkeyPatch) -> s
                 await s.commit()
         finally:
             await db.dispose()
-        return view.record.id
+        return vid
 
     return asyncio.run(seed())
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(["--log-level", "ERROR", *argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_status_run_and_the_audit_log_still_verifies(
