@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 
 from hedui_sdk import IdType, IncomeCategory, SourceKind, Subject, Window
@@ -57,14 +58,21 @@ def _check_money(value: int, field: str, out: list[FieldViolation]) -> None:
         out.append(FieldViolation(field, "must be a non-negative amount in fen"))
 
 
+def _check_programs(
+    field: str, programs: Sequence[Purpose | None], out: list[FieldViolation]
+) -> None:
+    """Each a known program, none twice."""
+    for i, p in enumerate(programs):
+        if p is None:
+            out.append(FieldViolation(f"{field}[{i}]", "must be a known program"))
+    if len(set(programs)) != len(programs):
+        out.append(FieldViolation(field, "must not repeat a program"))
+
+
 def _check_extras(draft: RequestDraft, out: list[FieldViolation]) -> None:
     if draft.hukou is None:
         out.append(FieldViolation("hukou_nature", "must be URBAN or RURAL"))
-    for i, p in enumerate(draft.current_programs):
-        if p is None:
-            out.append(FieldViolation(f"current_programs[{i}]", "must be a known program"))
-    if len(set(draft.current_programs)) != len(draft.current_programs):
-        out.append(FieldViolation("current_programs", "must not repeat a program"))
+    _check_programs("current_programs", draft.current_programs, out)
     if len(draft.deductions) > MAX_DEDUCTIONS:
         out.append(FieldViolation("deductions", f"must have at most {MAX_DEDUCTIONS} entries"))
         return
@@ -134,11 +142,7 @@ def validate_request(draft: RequestDraft, *, today: date) -> VerificationRequest
     _check_list_lengths(draft, out)
     if not draft.purposes:
         out.append(FieldViolation("purposes", "must name at least one program"))
-    for i, p in enumerate(draft.purposes):
-        if p is None:
-            out.append(FieldViolation(f"purposes[{i}]", "must be a known program"))
-    if len(set(draft.purposes)) != len(draft.purposes):
-        out.append(FieldViolation("purposes", "must not repeat a program"))
+    _check_programs("purposes", draft.purposes, out)
     for i, s in enumerate(draft.sources):
         if s is None:
             out.append(FieldViolation(f"sources[{i}]", "must be a known source"))
