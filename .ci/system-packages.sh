@@ -8,6 +8,7 @@ set -uo pipefail
 declare -A wanted=(
   [node]=nodejs  # the Node.js client example (examples/node) and its test
   [npm]=npm
+  [chromium]=chromium  # the web console's browser tests (Playwright drives this build)
 )
 
 missing=()
