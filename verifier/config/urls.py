@@ -19,3 +19,9 @@ def database_url_problem(url: str) -> str:
     if backend == "sqlite" and parsed.query:
         return "sqlite URLs take no options"
     return ""
+
+
+def database_backend(url: str) -> str:
+    """``sqlite`` or ``postgresql``: the backend of a URL :func:`database_url_problem`
+    accepted."""
+    return str(make_url(url).get_backend_name())
