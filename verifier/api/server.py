@@ -169,7 +169,12 @@ async def start_server(
     wake = service.store_trouble
     server = grpc.aio.server(
         interceptors=[ErrorInterceptor(SERVICES, on_store_failure=wake.set)],
-        options=[("grpc.max_receive_message_length", 4 * 1024 * 1024)],
+        options=[
+            ("grpc.max_receive_message_length", 4 * 1024 * 1024),
+            # `hedui serve --workers N` binds N servers to one port; the kernel spreads
+            # connections across them. gRPC's default on Linux, stated so it stays.
+            ("grpc.so_reuseport", 1),
+        ],
     )
     plaintext = credentials is None
 
