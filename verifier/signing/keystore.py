@@ -6,6 +6,8 @@ Layout under the key directory (every private file mode 0600)::
     audit/<kid>.pem     Ed25519 audit checkpoint keys;           audit/ACTIVE names one
     data/<kid>.key      AES-256 data keys (32 raw bytes);        data/ACTIVE names one
     pseudonym.key       32 bytes for subject_ref HMACs (never rotated: refs must stay stable)
+    signing/<kid>.pub   public key (PEM) of a key held in an HSM, kept so that what it
+    audit/<kid>.pub     signed verifies without the HSM (see verifier.signing.hsm_keystore)
 
 Old keys are kept after rotation so old reports verify and decrypt.
 """
@@ -23,7 +25,9 @@ from cryptography.hazmat.primitives.serialization import (
     Encoding,
     NoEncryption,
     PrivateFormat,
+    PublicFormat,
     load_pem_private_key,
+    load_pem_public_key,
 )
 
 from verifier.signing.jwks import key_id
@@ -120,11 +124,27 @@ class KeyStore:
         return self._ed25519("audit", self._active("audit"))
 
     def public_keys(self, kind: str = "signing") -> list[Ed25519PublicKey]:
-        """Every public key of ``kind`` ever active, the active one first."""
+        """Every public key of ``kind`` ever active, the active one first (then the
+        public keys of HSM-held keys, which verify what those signed)."""
         active = self._active(kind)
         kids = sorted(p.stem for p in (self.directory / kind).glob("*.pem"))
         kids.sort(key=lambda k: k != active)
-        return [self._ed25519(kind, k).public_key() for k in kids]
+        keys = [self._ed25519(kind, k).public_key() for k in kids]
+        return keys + [self._public(p) for p in sorted((self.directory / kind).glob("*.pub"))]
+
+    def _public(self, path: Path) -> Ed25519PublicKey:
+        key = load_pem_public_key(self._read(path))
+        if not isinstance(key, Ed25519PublicKey) or key_id(key) != path.stem:
+            raise KeyStoreError(f"{path} is not the Ed25519 public key its name says")
+        return key
+
+    def remember_public(self, kind: str, key: Ed25519PublicKey) -> str:
+        """Keep the public key of a key held elsewhere (an HSM) as ``<kind>/<kid>.pub``."""
+        kid = key_id(key)
+        path = self.directory / kind / f"{kid}.pub"
+        if not path.exists():
+            _write_private(path, key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
+        return kid
 
     def data_keys(self) -> tuple[DataKey, dict[str, bytes]]:
         """The active data key, and every data key by kid (for decrypting old rows)."""
