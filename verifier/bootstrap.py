@@ -45,8 +45,10 @@ from verifier.service.webhooks.admin import WebhookAdmin
 from verifier.service.webhooks.delivery import WebhookDelivery
 from verifier.service.webhooks.subscribers import Subscriber
 from verifier.signing.changes import ChangeSigner
+from verifier.signing.hsm_keystore import HsmKeyStore
 from verifier.signing.jwks import dumps_jwks, key_id
 from verifier.signing.keystore import KeyStore
+from verifier.signing.pkcs11_keys import Pkcs11Settings, Pkcs11Token
 from verifier.signing.signer import ReportSigner
 from verifier.signing.webhooks import secret_problem
 from verifier.storage import migrate
@@ -164,6 +166,8 @@ class App:
         for a in self.adapters:
             await a.aclose()
         await self.store.aclose()
+        if isinstance(self.keys, HsmKeyStore):
+            self.keys.close()
 
 
 def load_adapters(config: Config) -> dict[SourceKind, Adapter]:
@@ -244,7 +248,7 @@ async def build_app(
 ) -> App:
     """Everything wired. ``adapters`` replaces entry-point loading; ``consent_gate``
     replaces the registry check (tests of other behaviour use a fake gate)."""
-    keys = KeyStore(config.keys_dir)
+    keys = keystore(config)
     keys.ensure()
     if migrate:
         await asyncio.to_thread(upgrade_database, config)
@@ -389,8 +393,17 @@ async def open_retention(config: Config) -> AsyncIterator[RetentionService]:
 
 
 def keystore(config: Config) -> KeyStore:
-    """The key directory (keys are made by ``hedui keys generate`` or the first serve)."""
-    return KeyStore(config.keys_dir)
+    """The key directory (keys are made by ``hedui keys generate`` or the first serve);
+    with ``[keys.pkcs11]`` its signing key, and audit key if labelled, are the HSM's."""
+    hsm = config.pkcs11
+    if hsm is None:
+        return KeyStore(config.keys_dir)
+    pin = hsm.resolved_pin().reveal()
+    token = Pkcs11Token(Pkcs11Settings(hsm.module, hsm.token_label, pin))
+    labels = {"signing": hsm.signing_key_label}
+    if hsm.audit_key_label is not None:
+        labels["audit"] = hsm.audit_key_label
+    return HsmKeyStore(config.keys_dir, token, labels)
 
 
 def audit_verifier_keys(config: Config) -> list[str]:

@@ -25,6 +25,7 @@ from verifier.config.errors import ConfigError, describe
 from verifier.config.model import (
     BatchesConfig,
     Config,
+    Pkcs11Config,
     Principal,
     RosterConfig,
     SubscriberConfig,
@@ -260,6 +261,11 @@ def _build(checked: ConfigFile, names: Mapping[tuple[str, ...], str]) -> Config:
         webhooks=_webhooks(checked.webhooks),
         batches=BatchesConfig(**checked.batches.model_dump()),
         time_limits=TimeLimitsConfig(**checked.time_limits.model_dump()),
+        pkcs11=(
+            Pkcs11Config(**checked.keys.pkcs11.model_dump())
+            if checked.keys.pkcs11 is not None
+            else None
+        ),
     )
 
 

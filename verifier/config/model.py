@@ -159,6 +159,22 @@ class TimeLimitsConfig:
 
 
 @dataclass(frozen=True)
+class Pkcs11Config:
+    """``[keys.pkcs11]``: signing keys in an HSM. ``pin`` stays a reference (``env:NAME``
+    or ``file:PATH``) until the token is opened."""
+
+    module: str
+    token_label: str
+    pin: str
+    signing_key_label: str = "hedui-signing"
+    audit_key_label: str | None = None
+    """None: the audit checkpoint key stays a file key."""
+
+    def resolved_pin(self) -> Secret:
+        return resolve_secret(self.pin, "keys.pkcs11.pin")
+
+
+@dataclass(frozen=True)
 class Config:
     listen: str = DEFAULT_LISTEN
     database_url: str = field(default="sqlite:///var/hedui.db", repr=False)
@@ -184,6 +200,8 @@ class Config:
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
     batches: BatchesConfig = field(default_factory=BatchesConfig)
     time_limits: TimeLimitsConfig = field(default_factory=TimeLimitsConfig)
+    pkcs11: Pkcs11Config | None = None
+    """Signing keys in an HSM (``[keys.pkcs11]``); None: file keys (the default)."""
 
 
 def sandbox_sources(

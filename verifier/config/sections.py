@@ -68,10 +68,44 @@ def _not_empty(value: str) -> str:
     return value
 
 
+# CKA_LABEL of a token (32 bytes at most) or of a key in it: plain ASCII names only.
+_HSM_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,31}", re.ASCII)
+
+
+def _hsm_label(value: str) -> str:
+    if not _HSM_LABEL.fullmatch(value):
+        raise Problem("must be 1-32 characters of A-Z a-z 0-9 . _ -")
+    return value
+
+
+def _absolute(value: str) -> str:
+    if not value.startswith("/"):
+        raise Problem("must be an absolute path")
+    return value
+
+
+def _pin_reference(value: str) -> str:
+    if not is_reference(value, ("env", "file")):
+        raise Problem("must be a reference: env:NAME or file:PATH")
+    return value
+
+
+class Pkcs11Section(Section):
+    """``[keys.pkcs11]``: the report-signing key (and, with ``audit_key_label``, the audit
+    checkpoint key) held in an HSM through its PKCS#11 module."""
+
+    module: Annotated[str, AfterValidator(_absolute)]
+    token_label: Annotated[str, AfterValidator(_hsm_label)]
+    pin: Annotated[str, AfterValidator(_pin_reference)]
+    signing_key_label: Annotated[str, AfterValidator(_hsm_label)] = "hedui-signing"
+    audit_key_label: Annotated[str, AfterValidator(_hsm_label)] | None = None
+
+
 class KeysSection(Section):
     """``[keys]``."""
 
     dir: Annotated[str, AfterValidator(_not_empty)] = "var/keys"
+    pkcs11: Pkcs11Section | None = None
 
 
 class LimitsSection(Section):
