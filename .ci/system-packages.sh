@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The system packages hedui's tests need beyond Python, installed the same way by
-# `make test` and by CI: Node.js for the client example (examples/node).
+# `make test` and by CI: Node.js for the client example (examples/node), SoftHSM2 for
+# the PKCS#11 signing tests, and what the lines below name.
 # Under CI=true a package that cannot be had fails the run; elsewhere it is a warning
 # and the tests that need it skip.
 set -uo pipefail
@@ -8,6 +9,7 @@ set -uo pipefail
 declare -A wanted=(
   [node]=nodejs  # the Node.js client example (examples/node) and its test
   [npm]=npm
+  [softhsm2-util]=softhsm2  # PKCS#11 signing keys: the tests sign through a SoftHSM2 token
   [chromium]=chromium  # the web console's browser tests (Playwright drives this build)
 )
 
