@@ -25,15 +25,18 @@ from verifier.config.errors import ConfigError, describe
 from verifier.config.model import (
     BatchesConfig,
     Config,
+    MetricsConfig,
     Pkcs11Config,
     Principal,
     RosterConfig,
     SubscriberConfig,
     TimeLimitsConfig,
     TlsConfig,
+    TracingConfig,
     WebhooksConfig,
     default_config,
 )
+from verifier.config.observability_section import MetricsSection, TracingSection
 from verifier.config.secrets import is_reference, resolve_secret
 from verifier.config.sections import (
     BatchesSection,
@@ -79,6 +82,8 @@ class ConfigFile(Section):
     roster: RosterSection = Field(default_factory=RosterSection)
     batches: BatchesSection = Field(default_factory=BatchesSection)
     time_limits: TimeLimitsSection = Field(default_factory=TimeLimitsSection)
+    metrics: MetricsSection = Field(default_factory=MetricsSection)
+    tracing: TracingSection = Field(default_factory=TracingSection)
 
     _source_names = field_validator("sources", mode="before")(check_source_names)
 
@@ -261,6 +266,8 @@ def _build(checked: ConfigFile, names: Mapping[tuple[str, ...], str]) -> Config:
         webhooks=_webhooks(checked.webhooks),
         batches=BatchesConfig(**checked.batches.model_dump()),
         time_limits=TimeLimitsConfig(**checked.time_limits.model_dump()),
+        metrics=MetricsConfig(**checked.metrics.model_dump()),
+        tracing=TracingConfig(**checked.tracing.model_dump()),
         pkcs11=(
             Pkcs11Config(**checked.keys.pkcs11.model_dump())
             if checked.keys.pkcs11 is not None

@@ -175,6 +175,22 @@ class Pkcs11Config:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    """``[metrics]``: Prometheus' scrape address; empty, no metrics are kept or served."""
+
+    listen: str = ""
+
+
+@dataclass(frozen=True)
+class TracingConfig:
+    """``[tracing]``: the OTLP/gRPC collector spans are sent to; empty, no tracing."""
+
+    otlp_endpoint: str = ""
+    service_name: str = "hedui"
+    sample_ratio: float = 1.0
+
+
+@dataclass(frozen=True)
 class Config:
     listen: str = DEFAULT_LISTEN
     database_url: str = field(default="sqlite:///var/hedui.db", repr=False)
@@ -200,6 +216,8 @@ class Config:
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
     batches: BatchesConfig = field(default_factory=BatchesConfig)
     time_limits: TimeLimitsConfig = field(default_factory=TimeLimitsConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    tracing: TracingConfig = field(default_factory=TracingConfig)
     pkcs11: Pkcs11Config | None = None
     """Signing keys in an HSM (``[keys.pkcs11]``); None: file keys (the default)."""
 
