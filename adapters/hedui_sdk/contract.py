@@ -42,6 +42,16 @@ class SourceKind(StrEnum):
     """商业保险: commercial insurance policies with cash value."""
     INTERNET_FINANCE = "internet_finance"
     """互联网金融资产: internet finance assets (wealth products, balances)."""
+    MEDICAL_INSURANCE = "medical_insurance"
+    """医保: medical bills with the individually paid part, certified serious diagnoses."""
+    DISABILITY = "disability"
+    """残联: disability certificates (残疾人证), their type and grade."""
+    EDUCATION = "education"
+    """教育: school enrolment at each level and the fees paid."""
+    EMPLOYMENT = "employment"
+    """人社 就业: employment, unemployment registration and unemployment benefits."""
+    CIVIL_AFFAIRS = "civil_affairs"
+    """民政: marriage, divorce and death (婚姻登记, 殡葬) registration."""
 
 
 class IdType(StrEnum):

@@ -176,5 +176,172 @@ class HouseholdRegistrationRecord:
     cancelled_on: date | None = None
 
 
-Record = IncomeRecord | AssetRecord | ContributionRecord | HouseholdRegistrationRecord
+class DiagnosisKind(StrEnum):
+    """Which certified diagnosis a 医保 record is (the categories medical assistance uses)."""
+
+    CHRONIC_SPECIAL = "chronic_special"
+    """门诊慢特病: a chronic or special outpatient condition certified by the 医保 office."""
+    CATASTROPHIC = "catastrophic"
+    """重特大疾病: a serious or catastrophic illness certified for medical assistance."""
+
+
+class DisabilityType(StrEnum):
+    """The disability type on a 残疾人证 (GB/T 26341)."""
+
+    VISUAL = "visual"
+    """视力残疾."""
+    HEARING = "hearing"
+    """听力残疾."""
+    SPEECH = "speech"
+    """言语残疾."""
+    PHYSICAL = "physical"
+    """肢体残疾."""
+    INTELLECTUAL = "intellectual"
+    """智力残疾."""
+    MENTAL = "mental"
+    """精神残疾."""
+    MULTIPLE = "multiple"
+    """多重残疾."""
+
+
+class EducationLevel(StrEnum):
+    """The level of schooling an enrolment is at."""
+
+    PRESCHOOL = "preschool"
+    """学前教育 (幼儿园)."""
+    PRIMARY = "primary"
+    """小学."""
+    JUNIOR_SECONDARY = "junior_secondary"
+    """初中."""
+    SENIOR_SECONDARY = "senior_secondary"
+    """普通高中."""
+    VOCATIONAL = "vocational"
+    """中等职业教育 (中职/技工学校)."""
+    HIGHER = "higher"
+    """高等教育 (专科、本科、研究生)."""
+
+
+class EmploymentStatus(StrEnum):
+    """What 人社 records about a person's work."""
+
+    EMPLOYED = "employed"
+    """就业登记: employed, with the employer named."""
+    UNEMPLOYED_REGISTERED = "unemployed_registered"
+    """失业登记: registered as unemployed with the public employment service."""
+
+
+class CivilEvent(StrEnum):
+    """A civil registration event recorded by 民政."""
+
+    MARRIED = "married"
+    """结婚登记."""
+    DIVORCED = "divorced"
+    """离婚登记."""
+    DECEASED = "deceased"
+    """死亡 (殡葬/死亡登记): the person died."""
+
+
+@dataclass(frozen=True, slots=True)
+class MedicalExpenseRecord:
+    """Medical costs settled by 医保 for one bill or one period, in fen.
+
+    ``kind`` is ``"inpatient"``, ``"outpatient"`` or ``"pharmacy"``; ``total_fen`` is the
+    whole bill, ``fund_paid_fen`` what the insurance funds paid and ``self_paid_fen`` the
+    individually paid part (个人自付): what the family paid itself. ``provider`` names the
+    hospital or pharmacy.
+    """
+
+    kind: str
+    period_start: date
+    period_end: date
+    total_fen: int
+    fund_paid_fen: int
+    self_paid_fen: int
+    provider: str
+    provenance: Provenance
+
+
+@dataclass(frozen=True, slots=True)
+class DiagnosisRecord:
+    """A diagnosis certified by 医保 (门诊慢特病 or 重特大疾病).
+
+    ``condition`` is the condition's name as the department gives it; ``valid_until`` is
+    ``None`` when the certification does not expire.
+    """
+
+    kind: DiagnosisKind
+    condition: str
+    certified_on: date
+    valid_until: date | None
+    provenance: Provenance
+
+
+@dataclass(frozen=True, slots=True)
+class DisabilityCertificateRecord:
+    """A disability certificate (残疾人证) issued by 残联.
+
+    ``grade`` is 1 to 4, 1 the most severe (一级); ``valid_until`` is ``None`` for a
+    certificate without an end date.
+    """
+
+    disability_type: DisabilityType
+    grade: int
+    issued_on: date
+    valid_until: date | None
+    provenance: Provenance
+
+
+@dataclass(frozen=True, slots=True)
+class EnrolmentRecord:
+    """A school enrolment recorded by 教育, with the fees the family paid in fen.
+
+    ``period_end`` is ``None`` while the student is still enrolled; ``fees_paid_fen`` is
+    what was paid for tuition and boarding within the enrolment.
+    """
+
+    level: EducationLevel
+    institution: str
+    period_start: date
+    period_end: date | None
+    fees_paid_fen: int
+    provenance: Provenance
+
+
+@dataclass(frozen=True, slots=True)
+class EmploymentRecord:
+    """An employment or unemployment registration recorded by 人社.
+
+    ``employer`` is empty for an unemployment registration; ``period_end`` is ``None``
+    while the registration is current. Unemployment benefits paid are separate
+    :class:`IncomeRecord` entries (``category=TRANSFER``, ``kind="unemployment_benefit"``).
+    """
+
+    status: EmploymentStatus
+    employer: str
+    period_start: date
+    period_end: date | None
+    provenance: Provenance
+
+
+@dataclass(frozen=True, slots=True)
+class CivilStatusRecord:
+    """A civil registration event (marriage, divorce, death) recorded by 民政."""
+
+    event: CivilEvent
+    occurred_on: date
+    provenance: Provenance
+
+
+Record = (
+    IncomeRecord
+    | AssetRecord
+    | ContributionRecord
+    | HouseholdRegistrationRecord
+    | MedicalExpenseRecord
+    | DiagnosisRecord
+    | DisabilityCertificateRecord
+    | EnrolmentRecord
+    | EmploymentRecord
+    | CivilStatusRecord
+)
 """Any record an adapter may return."""

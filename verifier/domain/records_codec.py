@@ -24,6 +24,7 @@ from hedui_sdk import (
     RegisteredMember,
     RegistrationStatus,
 )
+from verifier.domain.evidence_codec import EVIDENCE_TYPES, evidence_from_json, evidence_json
 
 
 def _prov(p: Provenance) -> dict[str, str]:
@@ -77,6 +78,9 @@ def record_to_json(r: Record) -> dict[str, Any]:
             "period_end": r.period_end.isoformat(), "base_fen": r.base_fen, "paid_fen": r.paid_fen,
             "employer": r.employer, "provenance": _prov(r.provenance),
         }  # fmt: skip
+    if not isinstance(r, HouseholdRegistrationRecord):
+        fields = evidence_json(r)
+        return {"t": fields.pop("type")} | fields | {"provenance": _prov(r.provenance)}
     out: dict[str, Any] = {
         "t": "household_registration", "region_code": r.region_code,
         "household_number": r.household_number,
@@ -116,6 +120,8 @@ def record_from_json(d: dict[str, Any]) -> Record:
             None if d.get("cancel_reason") is None else CancellationReason(d["cancel_reason"]),
             None if d.get("cancelled_on") is None else date.fromisoformat(d["cancelled_on"]),
         )
+    if t in EVIDENCE_TYPES:
+        return evidence_from_json({"type": t} | d, prov)
     raise ValueError(f"unknown record type {t!r}")
 
 

@@ -15,12 +15,14 @@ from typing import Any
 from hedui_sdk import (
     AssetRecord,
     ContributionRecord,
+    HouseholdRegistrationRecord,
     IncomeRecord,
     Provenance,
     Record,
     mask_id_number,
     mask_name,
 )
+from verifier.domain.evidence_codec import evidence_json
 from verifier.domain.household import VerificationRequest
 from verifier.domain.outcomes import SourceOutcome, SourceStatus, completeness_of
 from verifier.domain.records_codec import registration_status_json
@@ -90,7 +92,7 @@ def record_json(member_index: int, r: Record) -> dict[str, Any]:
             "paid_fen": r.paid_fen,
             "employer": r.employer,
         }
-    else:
+    elif isinstance(r, HouseholdRegistrationRecord):
         base |= {
             "type": "household_registration",
             "region_code": r.region_code,
@@ -106,6 +108,8 @@ def record_json(member_index: int, r: Record) -> dict[str, Any]:
             ],
         }
         base |= registration_status_json(r)
+    else:
+        base |= evidence_json(r)
     base["provenance"] = _provenance(r.provenance)
     return base
 

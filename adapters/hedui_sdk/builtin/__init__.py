@@ -11,9 +11,14 @@ from collections.abc import Callable
 from hedui_sdk.builtin import (
     bank,
     business_registration,
+    civil_affairs,
     commercial_insurance,
+    disability,
+    education,
+    employment,
     household_registration,
     internet_finance,
+    medical_insurance,
     provident_fund,
     real_estate,
     securities,
@@ -36,6 +41,11 @@ FACTORIES: dict[SourceKind, Callable[[AdapterSettings], Adapter]] = {
     SourceKind.SECURITIES: securities.create,
     SourceKind.COMMERCIAL_INSURANCE: commercial_insurance.create,
     SourceKind.INTERNET_FINANCE: internet_finance.create,
+    SourceKind.MEDICAL_INSURANCE: medical_insurance.create,
+    SourceKind.DISABILITY: disability.create,
+    SourceKind.EDUCATION: education.create,
+    SourceKind.EMPLOYMENT: employment.create,
+    SourceKind.CIVIL_AFFAIRS: civil_affairs.create,
 }
 """The built-in factory for every source."""
 

@@ -176,6 +176,16 @@ class _SourceKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SourceKind
     SOURCE_KIND_SECURITIES: _SourceKind.ValueType  # 9
     SOURCE_KIND_COMMERCIAL_INSURANCE: _SourceKind.ValueType  # 10
     SOURCE_KIND_INTERNET_FINANCE: _SourceKind.ValueType  # 11
+    SOURCE_KIND_MEDICAL_INSURANCE: _SourceKind.ValueType  # 12
+    """医保: medical bills with the individually paid part; certified 门诊慢特病 and 重特大疾病."""
+    SOURCE_KIND_DISABILITY: _SourceKind.ValueType  # 13
+    """残联: disability certificates (残疾人证), their type and grade."""
+    SOURCE_KIND_EDUCATION: _SourceKind.ValueType  # 14
+    """教育: school enrolment at each level and the fees the family paid."""
+    SOURCE_KIND_EMPLOYMENT: _SourceKind.ValueType  # 15
+    """人社 就业: employment, unemployment registration and unemployment benefits."""
+    SOURCE_KIND_CIVIL_AFFAIRS: _SourceKind.ValueType  # 16
+    """民政: marriage, divorce and death registration (婚姻登记, 殡葬)."""
 
 class SourceKind(_SourceKind, metaclass=_SourceKindEnumTypeWrapper):
     """Department sources a check covers."""
@@ -192,6 +202,16 @@ SOURCE_KIND_BANK: SourceKind.ValueType  # 8
 SOURCE_KIND_SECURITIES: SourceKind.ValueType  # 9
 SOURCE_KIND_COMMERCIAL_INSURANCE: SourceKind.ValueType  # 10
 SOURCE_KIND_INTERNET_FINANCE: SourceKind.ValueType  # 11
+SOURCE_KIND_MEDICAL_INSURANCE: SourceKind.ValueType  # 12
+"""医保: medical bills with the individually paid part; certified 门诊慢特病 and 重特大疾病."""
+SOURCE_KIND_DISABILITY: SourceKind.ValueType  # 13
+"""残联: disability certificates (残疾人证), their type and grade."""
+SOURCE_KIND_EDUCATION: SourceKind.ValueType  # 14
+"""教育: school enrolment at each level and the fees the family paid."""
+SOURCE_KIND_EMPLOYMENT: SourceKind.ValueType  # 15
+"""人社 就业: employment, unemployment registration and unemployment benefits."""
+SOURCE_KIND_CIVIL_AFFAIRS: SourceKind.ValueType  # 16
+"""民政: marriage, divorce and death registration (婚姻登记, 殡葬)."""
 Global___SourceKind: _TypeAlias = SourceKind  # noqa: Y015
 
 class _SourceStatus:
