@@ -1,4 +1,4 @@
-"""Commands that run things: serve, sandbox, check, demo."""
+"""Commands that run things: a server process, sandbox, check, demo."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import contextlib
 import gc
 import json
 import signal
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -35,6 +36,7 @@ from verifier.cli.offline import report_verify, verify_file
 from verifier.cli.policy_cmds import refuse_example_parameters
 from verifier.cli.report_view import render
 from verifier.config import Config, TlsConfig, sandbox_sources
+from verifier.config.urls import database_backend
 from verifier.domain.ports import Caller
 from verifier.domain.vocabulary import Role
 
@@ -42,13 +44,18 @@ console = Console(width=None if Console().is_terminal else 140)
 err = Console(stderr=True)
 
 
-async def _serve(cfg: Config) -> None:
+async def serve_process(
+    cfg: Config, *, migrate: bool = True, ready: Callable[[int], None] | None = None
+) -> None:
+    """One server process until SIGINT or SIGTERM. ``ready`` is told the port once it
+    serves (a worker of ``serve --workers`` tells its parent, which prints the banner);
+    without it the banner is printed here."""
     # Refused before anything is built: a production server without client authentication
     # must not open even its database.
     credentials = server_credentials_for(cfg.tls, cfg.listen)
     # Nor may it serve a region whose parameters in force are examples, unless told to.
     refuse_example_parameters(cfg, date.today())
-    app = await build_app(cfg)
+    app = await build_app(cfg, migrate=migrate)
     running = await serve_app(app, cfg.listen, credentials=credentials)
     # What startup built (modules, policies, adapters, the gRPC stack) lives as long as
     # the process: keep it out of the collector, whose full passes over it otherwise
@@ -58,11 +65,10 @@ async def _serve(cfg: Config) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    transport = "mTLS" if credentials else "PLAINTEXT (development, loopback only)"
-    console.print(
-        f"hedui serving on port {running.port} over {transport}"
-        f" (database {cfg.database_url.split('://')[0]})"
-    )
+    if ready is not None:
+        ready(running.port)
+    else:
+        console.print(serving_banner(running.port, cfg, tls=credentials is not None))
     try:
         await stop.wait()
     finally:
@@ -70,9 +76,13 @@ async def _serve(cfg: Config) -> None:
         await app.aclose()
 
 
-def serve(cfg: Config, _args: argparse.Namespace) -> int:
-    asyncio.run(_serve(cfg))
-    return 0
+def serving_banner(port: int, cfg: Config, *, tls: bool, workers: int = 1) -> str:
+    transport = "mTLS" if tls else "PLAINTEXT (development, loopback only)"
+    processes = f" in {workers} worker processes" if workers > 1 else ""
+    return (
+        f"hedui serving on port {port}{processes} over {transport}"
+        f" (database {database_backend(cfg.database_url)})"
+    )
 
 
 def sandbox(_cfg: Config, args: argparse.Namespace) -> int:

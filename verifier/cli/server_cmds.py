@@ -3,14 +3,20 @@ synthetic departments, the end-to-end demo, and a household file sent to a serve
 
 from __future__ import annotations
 
-from verifier.cli import consent_cmds, demo_monitoring, runtime
+from verifier.cli import consent_cmds, demo_monitoring, runtime, serve_workers
 from verifier.cli.commands import Subparsers, command, offline_command
 from verifier.config import DEFAULT_SANDBOX_PORT
 
 
 def register(sub: Subparsers) -> None:
     """Add `serve`, `sandbox`, `demo` and `check` to the `hedui` parser."""
-    command(sub, "serve", runtime.serve, "run the gRPC server")
+    s = command(sub, "serve", serve_workers.serve, "run the gRPC server")
+    s.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes on one port (PostgreSQL only above 1); e.g. one per core",
+    )
     sb = command(sub, "sandbox", runtime.sandbox, "serve the synthetic departments over HTTP")
     sb.add_argument("--host", default="127.0.0.1")
     sb.add_argument("--port", type=int, default=DEFAULT_SANDBOX_PORT)
