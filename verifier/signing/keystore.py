@@ -130,7 +130,8 @@ class KeyStore:
         kids = sorted(p.stem for p in (self.directory / kind).glob("*.pem"))
         kids.sort(key=lambda k: k != active)
         keys = [self._ed25519(kind, k).public_key() for k in kids]
-        return keys + [self._public(p) for p in sorted((self.directory / kind).glob("*.pub"))]
+        held = sorted((self.directory / kind).glob("*.pub"))
+        return keys + [self._public(p) for p in held if p.stem not in kids]
 
     def _public(self, path: Path) -> Ed25519PublicKey:
         key = load_pem_public_key(self._read(path))
