@@ -11,6 +11,7 @@ declare -A wanted=(
   [npm]=npm
   [softhsm2-util]=softhsm2  # PKCS#11 signing keys: the tests sign through a SoftHSM2 token
   [chromium]=chromium  # the web console's browser tests (Playwright drives this build)
+  [docker-compose]=docker-compose  # `docker-compose config` checks docker/compose.yaml (no daemon needed)
 )
 
 missing=()
