@@ -36,6 +36,11 @@ SOURCE_LABELS: Mapping[str, str] = {
     "securities": "证券",
     "commercial_insurance": "商业保险",
     "internet_finance": "互联网金融资产",
+    "medical_insurance": "医保",
+    "disability": "残联",
+    "education": "教育",
+    "employment": "人社就业",
+    "civil_affairs": "民政婚姻殡葬",
 }
 """Each source (a ``SourceKind`` value) as reports and commands name it in Chinese."""
 
