@@ -12,11 +12,22 @@ declare -A wanted=(
   [softhsm2-util]=softhsm2  # PKCS#11 signing keys: the tests sign through a SoftHSM2 token
   [chromium]=chromium  # the web console's browser tests (Playwright drives this build)
   [docker-compose]=docker-compose  # `docker-compose config` checks docker/compose.yaml (no daemon needed)
+  # The printable report: WeasyPrint's pango, a CJK font to embed, and the tests' readers
+  # (pdffonts/pdftotext/pdftoppm; zbarimg decodes the QR code independently of hedui).
+  ['/usr/lib/*/libpangoft2-1.0.so.0']=libpangoft2-1.0-0
+  ['/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc']=fonts-noto-cjk
+  [pdffonts]=poppler-utils
+  [zbarimg]=zbar-tools
 )
+
+# A key is a command, or a path (glob) a package installs.
+present() {
+  if [[ $1 == /* ]]; then compgen -G "$1" >/dev/null; else command -v "$1" >/dev/null 2>&1; fi
+}
 
 missing=()
 for cmd in "${!wanted[@]}"; do
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("${wanted[$cmd]}")
+  present "$cmd" || missing+=("${wanted[$cmd]}")
 done
 
 if ((${#missing[@]})); then
@@ -28,7 +39,7 @@ fi
 
 status=0
 for cmd in "${!wanted[@]}"; do
-  if ! command -v "$cmd" >/dev/null 2>&1; then
+  if ! present "$cmd"; then
     echo "system package ${wanted[$cmd]} ($cmd) is missing" >&2
     status=1
   fi
