@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from verifier.signing.dsse import REPORT_PAYLOAD_TYPE, EnvelopeError, pae, verify_envelope
 from verifier.signing.jcs import canonical_bytes
 from verifier.signing.jwks import JwksError, dumps_jwks, key_id, parse_jwks, raw_public
-from verifier.signing.keystore import KeyStore
+from verifier.signing.keystore import SM2_KINDS, KeyStore
 from verifier.signing.signer import ReportSigner
 
 DOC = {"schema": "hedui.report/v1", "b": [3, 1, 2], "a": {"z": "家庭", "y": 12345}, "n": None}
@@ -146,7 +146,7 @@ def test_openssl_accepts_our_envelope_and_refuses_a_tampered_one(tmp_path: Path)
 
 def test_keystore_rotation_keeps_old_keys(tmp_path: Path) -> None:
     ks = KeyStore(tmp_path / "keys")
-    assert set(ks.ensure()) == {"signing", "audit", "data", "pseudonym"}
+    assert set(ks.ensure()) == {"signing", "audit", "data", "pseudonym", *SM2_KINDS}
     assert ks.ensure() == []
     old = key_id(ks.signing_key().public_key())
     ks.rotate()

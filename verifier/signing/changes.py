@@ -12,18 +12,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-
 from verifier.domain.changes import SCHEMA, ReportVersion
 from verifier.signing.dsse import (
     REPORT_PAYLOAD_TYPE,
     EnvelopeError,
+    SigningKey,
     VerifiedEnvelope,
     sign_envelope,
+    signing_keys,
     verify_envelope,
 )
 from verifier.signing.jcs import canonical_bytes
-from verifier.signing.jwks import key_id
+from verifier.signing.jwks import PublicKey, key_id
 
 CHANGES_PAYLOAD_TYPE = "application/vnd.hedui.changes+json; version=1"
 
@@ -36,19 +36,19 @@ class SignedChanges:
 
 
 class ChangeSigner:
-    def __init__(self, key: Ed25519PrivateKey) -> None:
-        self._key = key
-        self.key_id = key_id(key.public_key())
+    def __init__(self, key: SigningKey | Sequence[SigningKey]) -> None:
+        self._keys = signing_keys(key)
+        self.key_id = key_id(self._keys[0].public_key())
 
     def sign(self, document: Mapping[str, Any]) -> SignedChanges:
         """The DSSE envelope over the document's RFC 8785 bytes."""
         if document.get("schema") != SCHEMA:
             raise ValueError(f"not a change document: schema must be {SCHEMA!r}")
-        envelope = sign_envelope(canonical_bytes(dict(document)), CHANGES_PAYLOAD_TYPE, self._key)
+        envelope = sign_envelope(canonical_bytes(dict(document)), CHANGES_PAYLOAD_TYPE, self._keys)
         return SignedChanges(envelope, hashlib.sha256(envelope).hexdigest(), self.key_id)
 
 
-def verify_changes(envelope: bytes, keys: Mapping[str, Ed25519PublicKey]) -> VerifiedEnvelope:
+def verify_changes(envelope: bytes, keys: Mapping[str, PublicKey]) -> VerifiedEnvelope:
     """Verify a change document's envelope against trusted keys (``kid`` → key).
 
     Raises :class:`EnvelopeError` unless a trusted key signed it, the payload type is the
@@ -62,7 +62,7 @@ def verify_changes(envelope: bytes, keys: Mapping[str, Ed25519PublicKey]) -> Ver
 
 def report_version(
     envelope: bytes,
-    keys: Mapping[str, Ed25519PublicKey],
+    keys: Mapping[str, PublicKey],
     *,
     household_ref: str,
     member_refs: Sequence[str],

@@ -6,6 +6,8 @@ Layout under the key directory (every private file mode 0600)::
     audit/<kid>.pem     Ed25519 audit checkpoint keys;           audit/ACTIVE names one
     data/<kid>.key      AES-256 data keys (32 raw bytes);        data/ACTIVE names one
     pseudonym.key       32 bytes for subject_ref HMACs (never rotated: refs must stay stable)
+    signing-sm2/<kid>.pem  SM2 report-signing keys (PKCS#8);    signing-sm2/ACTIVE names one
+    audit-sm2/<kid>.pem    SM2 audit checkpoint keys;           audit-sm2/ACTIVE names one
     signing/<kid>.pub   public key (PEM) of a key held in an HSM, kept so that what it
     audit/<kid>.pub     signed verifies without the HSM (see verifier.signing.hsm_keystore)
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +33,13 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_public_key,
 )
 
-from verifier.signing.jwks import key_id
+from verifier.signing import sm2
+from verifier.signing.dsse import SigningKey
+from verifier.signing.jwks import PublicKey, key_id
+from verifier.signing.sm2 import Sm2KeyError, Sm2PrivateKey, Sm2PublicKey
+
+SM2_KINDS = ("signing-sm2", "audit-sm2")
+"""Directories of SM2 keys, made beside the Ed25519 ones where OpenSSL has SM2."""
 
 
 class KeyStoreError(RuntimeError):
@@ -69,6 +78,10 @@ class KeyStore:
             if not (self.directory / kind / "ACTIVE").exists():
                 self._new_ed25519(kind)
                 created.append(kind)
+        for kind in SM2_KINDS if sm2.available() else ():
+            if not (self.directory / kind / "ACTIVE").exists():
+                self._new_sm2(kind)
+                created.append(kind)
         if not (self.directory / "data" / "ACTIVE").exists():
             self._new_data_key()
             created.append("data")
@@ -78,18 +91,29 @@ class KeyStore:
         return created
 
     def rotate(self) -> dict[str, str]:
-        """New active signing, audit and data keys; old ones stay for verification."""
-        return {
+        """New active signing, audit and data keys (SM2 ones too where OpenSSL has SM2);
+        old ones stay for verification."""
+        new = {
             "signing": self._new_ed25519("signing"),
             "audit": self._new_ed25519("audit"),
             "data": self._new_data_key(),
         }
+        for kind in SM2_KINDS if sm2.available() else ():
+            new[kind] = self._new_sm2(kind)
+        return new
 
     def _new_ed25519(self, kind: str) -> str:
         key = Ed25519PrivateKey.generate()
         kid = key_id(key.public_key())
         pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
         _write_private(self.directory / kind / f"{kid}.pem", pem)
+        _write_private(self.directory / kind / "ACTIVE", kid.encode())
+        return kid
+
+    def _new_sm2(self, kind: str) -> str:
+        key = Sm2PrivateKey.generate()
+        kid = key_id(key.public_key())
+        _write_private(self.directory / kind / f"{kid}.pem", key.to_pem())
         _write_private(self.directory / kind / "ACTIVE", kid.encode())
         return kid
 
@@ -146,6 +170,46 @@ class KeyStore:
         if not path.exists():
             _write_private(path, key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
         return kid
+
+    def _sm2(self, kind: str, kid: str) -> Sm2PrivateKey:
+        try:
+            key = Sm2PrivateKey.from_pem(self._read(self.directory / kind / f"{kid}.pem"))
+        except Sm2KeyError:
+            raise KeyStoreError(f"{kind}/{kid}.pem is not an SM2 key") from None
+        if key_id(key.public_key()) != kid:
+            raise KeyStoreError(f"{kind}/{kid}.pem is not the key its name says")
+        return key
+
+    def sm2_key(self, kind: str = "signing") -> Sm2PrivateKey:
+        """The active SM2 key of ``kind`` (``signing`` or ``audit``)."""
+        return self._sm2(f"{kind}-sm2", self._active(f"{kind}-sm2"))
+
+    def sm2_public_keys(self, kind: str = "signing") -> list[Sm2PublicKey]:
+        """Every SM2 public key of ``kind`` ever active, the active one first; none where
+        no SM2 key was ever made."""
+        directory = self.directory / f"{kind}-sm2"
+        if not (directory / "ACTIVE").exists():
+            return []
+        active = self._active(f"{kind}-sm2")
+        kids = sorted((p.stem for p in directory.glob("*.pem")), key=lambda k: (k != active, k))
+        return [self._sm2(f"{kind}-sm2", k).public_key() for k in kids]
+
+    def keys_for(self, kind: str, algorithms: Sequence[str]) -> list[SigningKey]:
+        """The active keys of ``kind`` that sign, one per algorithm (``ed25519``, ``sm2``),
+        in the order given."""
+        keys: list[SigningKey] = []
+        for algorithm in algorithms:
+            if algorithm == "sm2":
+                keys.append(self.sm2_key(kind))
+            elif kind == "audit":
+                keys.append(self.audit_key())
+            else:
+                keys.append(self.signing_key())
+        return keys
+
+    def verifying_keys(self, kind: str = "signing") -> list[PublicKey]:
+        """Every key that verifies what ``kind`` keys signed: Ed25519, then SM2."""
+        return [*self.public_keys(kind), *self.sm2_public_keys(kind)]
 
     def data_keys(self) -> tuple[DataKey, dict[str, bytes]]:
         """The active data key, and every data key by kid (for decrypting old rows)."""
