@@ -10,6 +10,7 @@ declare -A wanted=(
   [node]=nodejs  # the Node.js client example (examples/node) and its test
   [npm]=npm
   [softhsm2-util]=softhsm2  # PKCS#11 signing keys: the tests sign through a SoftHSM2 token
+  [openssl]=openssl  # SM2/Ed25519 interop: the tests verify hedui's signatures with the CLI (libssl3's libcrypto signs SM2)
   [chromium]=chromium  # the web console's browser tests (Playwright drives this build)
   [docker-compose]=docker-compose  # `docker-compose config` checks docker/compose.yaml (no daemon needed)
   # The printable report: WeasyPrint's pango, a CJK font to embed, and the tests' readers
