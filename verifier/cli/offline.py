@@ -27,7 +27,9 @@ from verifier.bootstrap import (
     rewrap_sealed,
     upgrade_database,
 )
+from verifier.cli import key_backup_cmds
 from verifier.cli.commands import Subparsers, command, group, offline_command
+from verifier.cli.report_print import add_render, check_printout, report_render
 from verifier.cli.report_view import render
 from verifier.config import Config
 from verifier.signing.dsse import EnvelopeError, VerifiedEnvelope, verify_envelope
@@ -140,6 +142,9 @@ def report_verify(args: argparse.Namespace) -> int:
             f"[green]RECEIPT VERIFIED[/]: released as audit entry {r.seq}, included in the"
             f" signed audit tree of {r.tree_size} entries"
         )
+    printout = getattr(args, "printout", None)
+    if printout:
+        return check_printout(printout, Path(args.file).read_bytes(), v)
     return 0
 
 
@@ -205,7 +210,7 @@ def _keys_rewrap(cfg: Config, _args: argparse.Namespace) -> int:
 
 
 def register(sub: Subparsers) -> None:
-    """Add `keys …`, `report verify|show` (offline), `bench` and `db upgrade`."""
+    """Add `keys …`, `report verify|render|show` (offline), `bench` and `db upgrade`."""
     keys = group(sub, "keys", "signing, audit and data keys")
     command(keys, "generate", keys_generate, "create missing keys")
     kr = command(keys, "rotate", keys_rotate, "new active keys; old ones kept")
@@ -224,6 +229,7 @@ def register(sub: Subparsers) -> None:
     ke = command(keys, "export", keys_export, "public keys as JWKS")
     ke.add_argument("--kind", choices=("signing", "audit"), default="signing")
     ke.add_argument("--out")
+    key_backup_cmds.register(keys)
 
     rep = group(sub, "report", "offline report tools")
     rv = offline_command(
@@ -233,6 +239,15 @@ def register(sub: Subparsers) -> None:
     rv.add_argument("--keys", required=True)
     rv.add_argument("--receipt", help="release receipt (hedui audit receipt) to check too")
     rv.add_argument("--audit-key", help="file with the audit log's verifier key (hedui audit key)")
+    rv.add_argument(
+        "--printout",
+        help="a printout to check against the report: its QR code's text, or a PDF or image",
+    )
+    add_render(
+        offline_command(
+            rep, "render", report_render, "the printable 核对报告 (PDF or HTML, masked)"
+        )
+    )
     rs = offline_command(rep, "show", report_show, "readable summary of a report")
     rs.add_argument("file")
     rs.add_argument("--keys")

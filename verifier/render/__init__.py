@@ -9,7 +9,8 @@ The console and ``hedui report render`` call the same three functions::
 A view with ``identities`` shows full names and ID numbers; only the service's audited
 path (:mod:`verifier.service.printing`) hands one out. The verification block's QR code
 carries :class:`PrintoutPayload`; :func:`compare_printout` checks one against a signed
-report, and :func:`read_printout` finds it on a PDF or a scanned image.
+report, and :func:`verifier.render.scan.read_printout` finds it on a PDF or a scanned image
+(its own module: it loads PDFium and zxing, which rendering does not need).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from verifier.render.printout import (
     compare_printout,
     parse_payload,
 )
-from verifier.render.scan import read_printout
 from verifier.render.view import Identity, PrintView
 
 __all__ = [
@@ -32,7 +32,6 @@ __all__ = [
     "PrintoutPayload",
     "compare_printout",
     "parse_payload",
-    "read_printout",
     "render_html",
     "render_pdf",
 ]

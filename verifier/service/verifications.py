@@ -28,6 +28,7 @@ from verifier.domain.ports import ConsentGate, Store, StoredReport
 from verifier.service.events import Event, EventHub
 from verifier.service.fanout import FanOut
 from verifier.service.intake import Intake
+from verifier.service.printing import DisclosedReport, Printing
 from verifier.service.reading import Reading
 from verifier.service.release import Assessor, Release
 from verifier.service.runner import Runner
@@ -67,6 +68,7 @@ class VerificationService:
         self.owner = f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._runs = Runs()
         self._reading = Reading(store=store, hub=self.hub, runs=self._runs, clock=clock)
+        self._printing = Printing(store, pseudonym_key)
         self._release = Release(
             store=store,
             fanout=fanout,
@@ -195,6 +197,13 @@ class VerificationService:
 
     async def get_report(self, caller: Caller, vid: str, version: int) -> StoredReport:
         return await self._reading.get_report(caller, vid, version)
+
+    async def get_report_with_identities(
+        self, caller: Caller, vid: str, version: int
+    ) -> DisclosedReport:
+        """The report and its members' full identities, for the printout; audited, and
+        only for a role allowed to see them (:mod:`~verifier.service.printing`)."""
+        return await self._printing.with_identities(caller, vid, version)
 
     # ------------------------------------------------------------------ lifecycle
     async def aclose(self) -> None:
