@@ -268,6 +268,7 @@ def _build(checked: ConfigFile, names: Mapping[tuple[str, ...], str]) -> Config:
         time_limits=TimeLimitsConfig(**checked.time_limits.model_dump()),
         metrics=MetricsConfig(**checked.metrics.model_dump()),
         tracing=TracingConfig(**checked.tracing.model_dump()),
+        sign_with=tuple(checked.keys.sign_with or ()),
         pkcs11=(
             Pkcs11Config(**checked.keys.pkcs11.model_dump())
             if checked.keys.pkcs11 is not None

@@ -220,6 +220,9 @@ class Config:
     tracing: TracingConfig = field(default_factory=TracingConfig)
     pkcs11: Pkcs11Config | None = None
     """Signing keys in an HSM (``[keys.pkcs11]``); None: file keys (the default)."""
+    sign_with: tuple[str, ...] = ()
+    """Signature algorithms (``[keys] sign_with``: ``ed25519``, ``sm2``) in envelope order;
+    empty: Ed25519, and SM2 too where the system's OpenSSL has it."""
 
 
 def sandbox_sources(

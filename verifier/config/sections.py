@@ -101,11 +101,28 @@ class Pkcs11Section(Section):
     audit_key_label: Annotated[str, AfterValidator(_hsm_label)] | None = None
 
 
+SIGNING_ALGORITHMS = ("ed25519", "sm2")
+
+
+def _sign_with(algorithms: list[str]) -> list[str]:
+    if not algorithms:
+        raise Problem("must name at least one of ed25519, sm2")
+    for algorithm in algorithms:
+        if algorithm not in SIGNING_ALGORITHMS:
+            raise Problem("names an unknown algorithm; one of ed25519, sm2")
+    if len(set(algorithms)) != len(algorithms):
+        raise Problem("names an algorithm twice")
+    return algorithms
+
+
 class KeysSection(Section):
-    """``[keys]``."""
+    """``[keys]``. ``sign_with``: the algorithms reports, change documents and audit
+    checkpoints are signed with, each signature verifiable alone; unset: Ed25519, and SM2
+    too where the system's OpenSSL has it."""
 
     dir: Annotated[str, AfterValidator(_not_empty)] = "var/keys"
     pkcs11: Pkcs11Section | None = None
+    sign_with: Annotated[list[str], AfterValidator(_sign_with)] | None = None
 
 
 class LimitsSection(Section):
