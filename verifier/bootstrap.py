@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +23,9 @@ from verifier.config import Config, ConfigError
 from verifier.domain.household import RequestDraft
 from verifier.domain.ports import Caller, ConsentGate, Store
 from verifier.domain.webhooks import EventType, RetrySchedule
+from verifier.observability import tracing
+from verifier.observability.metrics import Metrics
+from verifier.observability.metrics_http import MetricsEndpoint, start_metrics_endpoint
 from verifier.service.assessment import assess_report_sections
 from verifier.service.auditing import AuditService, verifier_keys_for
 from verifier.service.batch_runner import BatchRunner
@@ -47,13 +50,14 @@ from verifier.service.webhooks.subscribers import Subscriber
 from verifier.signing.changes import ChangeSigner
 from verifier.signing.hsm_keystore import HsmKeyStore
 from verifier.signing.jwks import dumps_jwks, key_id
-from verifier.signing.keystore import KeyStore
+from verifier.signing.keystore import KeyStore, signing_algorithms
 from verifier.signing.pkcs11_keys import Pkcs11Settings, Pkcs11Token
 from verifier.signing.signer import ReportSigner
 from verifier.signing.webhooks import secret_problem
 from verifier.storage import migrate
 from verifier.storage.audit_reads import SqlAuditReader, SqlCheckpoints, write_sessions
 from verifier.storage.engine import is_sqlite, open_database
+from verifier.storage.gauges import SqlGauges
 from verifier.storage.rewrap import RewrapReport as RewrapReport  # what `keys rewrap` is told
 from verifier.storage.rewrap import rewrap
 from verifier.storage.sealing import Sealer
@@ -86,6 +90,9 @@ class App:
     roster: RosterService | None = None
     scheduler: RecheckScheduler | None = None
     retention: RetentionService | None = None
+    metrics: Metrics | None = None
+    metrics_endpoint: MetricsEndpoint | None = None
+    """Serving ``GET /metrics`` once :func:`serve_app` started it (``[metrics] listen``)."""
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _background: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -154,6 +161,8 @@ class App:
 
     async def aclose(self) -> None:
         self._stop.set()
+        if self.metrics_endpoint is not None:
+            await self.metrics_endpoint.stop()
         await asyncio.gather(*self._background, return_exceptions=True)
         await self.poller.aclose()
         if self.batch_runner is not None:
@@ -177,10 +186,11 @@ def load_adapters(config: Config) -> dict[SourceKind, Adapter]:
     return {kind: by_name[sc.adapter] for kind, sc in config.sources.items()}
 
 
-def make_store(config: Config, keys: KeyStore) -> SqlStore:
+def make_store(config: Config, keys: KeyStore, metrics: Metrics | None = None) -> SqlStore:
     active, all_keys = keys.data_keys()
     db = open_database(config.database_url, lock_timeout_ms=config.lock_timeout_ms)
-    return SqlStore(db, Sealer(active.kid, all_keys))
+    tracing.instrument_engines((db.read_engine, db.write_engine))
+    return SqlStore(db, Sealer(active.kid, all_keys), metrics=metrics)
 
 
 def make_auditing(keys: KeyStore, store: SqlStore, origin: str = DEFAULT_ORIGIN) -> AuditService:
@@ -198,13 +208,16 @@ def make_auditing(keys: KeyStore, store: SqlStore, origin: str = DEFAULT_ORIGIN)
     )
 
 
-def make_change_recorder(store: Store, keys: KeyStore) -> ChangeRecorder:
-    """Changes between checks: documents signed with the report-signing key; reports
-    verified against every signing key ever active (a rotation orphans no report)."""
-    trusted = {key_id(k): k for k in keys.public_keys("signing")}
+def make_change_recorder(
+    store: Store, keys: KeyStore, algorithms: Sequence[str] = ()
+) -> ChangeRecorder:
+    """Changes between checks: documents signed with the report-signing keys of
+    ``algorithms`` (``[keys] sign_with``); reports verified against every signing key ever
+    active, Ed25519 and SM2 (a rotation orphans no report)."""
+    trusted = {key_id(k): k for k in keys.verifying_keys("signing")}
     return ChangeRecorder(
         store=store,
-        signer=ChangeSigner(keys.signing_key()),
+        signer=ChangeSigner(keys.keys_for("signing", signing_algorithms(algorithms))),
         trusted_keys=lambda: trusted,
         pseudonym_key=keys.pseudonym_key(),
     )
@@ -220,11 +233,13 @@ async def serve_app(
     """Start the gRPC server for a built app, and its background work (a serving replica
     also polls asynchronous sources and resumes interrupted runs)."""
     app.start_background()
+    if app.metrics is not None and app.config.metrics.listen:
+        app.metrics_endpoint = await start_metrics_endpoint(app.metrics, app.config.metrics.listen)
     return await start_server(
         app.service,
         listen,
         principals=app.config.principals,
-        jwks=lambda: dumps_jwks(app.keys.public_keys("signing")),
+        jwks=lambda: dumps_jwks(app.keys.verifying_keys("signing")),
         probe=app.store.ping,
         credentials=credentials,
         health_interval=health_interval,
@@ -234,6 +249,7 @@ async def serve_app(
         batches=app.batches,
         alerts=app.alerts,
         roster=app.roster,
+        metrics=app.metrics,
     )
 
 
@@ -252,16 +268,22 @@ async def build_app(
     keys.ensure()
     if migrate:
         await asyncio.to_thread(upgrade_database, config)
+    # Before the adapters and the server exist: their HTTP sessions and the gRPC server
+    # are instrumented as they are created.
+    tracing.configure(config.tracing)
     chosen = dict(adapters) if adapters is not None else load_adapters(config)
     configured = {kind: sc.policy for kind, sc in config.sources.items()}
     if policies is not None:
         configured.update(policies)
-    store = make_store(config, keys)
-    fanout = FanOut(bind_sources(chosen, configured))
+    metrics = Metrics() if config.metrics.listen else None
+    store = make_store(config, keys, metrics)
+    if metrics is not None:
+        metrics.gauges = SqlGauges(store.db)
+    fanout = FanOut(bind_sources(chosen, configured), metrics)
     service = VerificationService(
         store=store,
         fanout=fanout,
-        signer=ReportSigner(keys.signing_key()),
+        signer=ReportSigner(keys.keys_for("signing", signing_algorithms(config.sign_with))),
         pseudonym_key=keys.pseudonym_key(),
         hub=EventHub(),
         deadline_seconds=config.deadline_seconds,
@@ -311,10 +333,11 @@ async def build_app(
             keys.pseudonym_key(),
             PageTokens.derived(keys.pseudonym_key(), "hedui alert page tokens v1"),
         ),
-        changes=make_change_recorder(store, keys),
+        changes=make_change_recorder(store, keys, config.sign_with),
         roster=RosterService(store, keys.pseudonym_key(), scheduler=scheduler),
         scheduler=scheduler,
         retention=RetentionService(store),
+        metrics=metrics,
     )
 
 

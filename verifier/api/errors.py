@@ -11,7 +11,6 @@ data we must not log).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -21,6 +20,7 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from verifier.api.access import request_id_of
 from verifier.api.undecodable import Undecodable, tolerant
 from verifier.domain.errors import (
     Conflict,
@@ -36,7 +36,6 @@ from verifier.domain.errors import (
     Unavailable,
     is_store_failure,
 )
-from verifier.domain.identifiers import REQUEST_ID
 
 log = structlog.get_logger("hedui.api")
 DOMAIN = "hedui.gov.cn"
@@ -151,12 +150,9 @@ async def _abort(
 
 
 def _request_id(context: grpc.aio.ServicerContext[Any, Any]) -> str:
-    """The caller's x-request-id when it is a request id (it goes into every log line
-    and back in the trailers: never a newline, never an ID number); else a new one."""
-    for key, value in context.invocation_metadata() or ():
-        if key == "x-request-id" and isinstance(value, str) and REQUEST_ID.problem(value) is None:
-            return value
-    return uuid.uuid4().hex
+    """The RPC's request id (see :mod:`verifier.api.access`): it goes into every log line
+    and back in the trailers, so it is never a newline, never an ID number."""
+    return request_id_of(context)
 
 
 def _parsed(request: Any) -> None:

@@ -30,6 +30,7 @@ from hedui.v1 import (
     verification_pb2_grpc,
 )
 
+from verifier.api.access import AccessInterceptor
 from verifier.api.alerts_servicer import AlertServicer
 from verifier.api.audit_servicer import AuditServicer
 from verifier.api.batch_servicer import BatchServicer
@@ -39,6 +40,7 @@ from verifier.api.identity import identify
 from verifier.api.roster_servicer import RosterServicer
 from verifier.api.servicers import KeyServicer, VerificationServicer
 from verifier.config import Principal
+from verifier.observability.metrics import Metrics
 from verifier.service.auditing import AuditService
 from verifier.service.batches import BatchService
 from verifier.service.consents import ConsentService
@@ -165,10 +167,15 @@ async def start_server(
     batches: BatchService | None = None,
     alerts: AlertService | None = None,
     roster: RosterService | None = None,
+    metrics: Metrics | None = None,
 ) -> RunningServer:
     wake = service.store_trouble
     server = grpc.aio.server(
-        interceptors=[ErrorInterceptor(SERVICES, on_store_failure=wake.set)],
+        # The access interceptor first: it sees the status the error interceptor chose.
+        interceptors=[
+            AccessInterceptor(metrics),
+            ErrorInterceptor(SERVICES, on_store_failure=wake.set),
+        ],
         options=[
             ("grpc.max_receive_message_length", 4 * 1024 * 1024),
             # `hedui serve --workers N` binds N servers to one port; the kernel spreads

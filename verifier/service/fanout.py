@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from opentelemetry import trace
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 from tenacity import (
@@ -49,11 +50,14 @@ from hedui_sdk.masking import redact
 from hedui_sdk.validation import record_problems
 from verifier.domain.household import VerificationRequest
 from verifier.domain.outcomes import SourceOutcome, SourceStatus
+from verifier.domain.ports.telemetry import SourceMetrics
 from verifier.domain.source_policy import SourcePolicy as SourcePolicy
 from verifier.service.lanes import Lane, PriorityGate
 from verifier.service.pacing import Pacer
 
 log = structlog.get_logger("hedui.fanout")
+# The OpenTelemetry API: a no-op until a tracer provider is installed (``[tracing]``).
+tracer = trace.get_tracer("hedui.fanout")
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +142,11 @@ class _OutOfTime(stop_base):
 class FanOut:
     """Runs members × sources for one verification."""
 
-    def __init__(self, sources: dict[SourceKind, BoundSource]) -> None:
+    def __init__(
+        self, sources: dict[SourceKind, BoundSource], metrics: SourceMetrics | None = None
+    ) -> None:
         self._sources = sources
+        self._metrics = metrics or SourceMetrics()
         # Only signs of an outage trip a breaker. A refusal, a rejected request or a rate
         # limit is an answer: the source is up. A cancelled call proves nothing either way; the
         # breaker library can only count an excluded exception as a success, and
@@ -150,6 +157,14 @@ class FanOut:
         self._pacers = {
             kind: Pacer(bound.gate, bound.policy.rate_limit) for kind, bound in sources.items()
         }
+        if metrics is not None:
+            for kind in sources:
+                metrics.breaker_changed(kind.value, "closed")
+            self._breakers.add_listener(self._breaker_event)
+
+    def _breaker_event(self, name: str, event_name: str, event: object) -> None:
+        if event_name == "state_changed":
+            self._metrics.breaker_changed(name, str(getattr(event, "state", "opened")))
 
     @property
     def configured(self) -> tuple[SourceKind, ...]:
@@ -252,6 +267,39 @@ class FanOut:
         return outcome, transient or outcome.status is SourceStatus.PENDING
 
     async def _call(
+        self,
+        member_index: int,
+        kind: SourceKind,
+        bound: BoundSource,
+        invoke: Callable[[], Awaitable[SourceResult]],
+        deadline: float,
+        retries: int,
+        *,
+        known: tuple[str, ...] = (),
+        lane: Lane = Lane.INTERACTIVE,
+    ) -> tuple[SourceOutcome, bool]:
+        """:meth:`_answer`, in a span of its own (the adapter's HTTP calls are its
+        children) and counted in the source's metrics."""
+        began = time.perf_counter()
+        with tracer.start_as_current_span(
+            f"source {kind.value}",
+            attributes={
+                "hedui.source": kind.value,
+                "hedui.member_index": member_index,
+                "hedui.adapter": bound.adapter.name,
+            },
+        ) as span:
+            outcome, transient = await self._answer(
+                member_index, kind, bound, invoke, deadline, retries, known=known, lane=lane
+            )
+            span.set_attribute("hedui.status", outcome.status.value)
+            span.set_attribute("hedui.attempts", outcome.attempts)
+        self._metrics.source_answered(
+            kind.value, outcome.status.value, time.perf_counter() - began, outcome.attempts
+        )
+        return outcome, transient
+
+    async def _answer(
         self,
         member_index: int,
         kind: SourceKind,

@@ -17,6 +17,7 @@ from datetime import time as dt_time
 from typing import Any
 
 import structlog
+from opentelemetry import trace
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
@@ -52,6 +53,7 @@ from verifier.service.webhooks.hooks import on_report_released
 from verifier.signing.signer import ReportSigner
 
 log = structlog.get_logger("hedui.verifications")
+tracer = trace.get_tracer("hedui.release")
 
 Assessor = Callable[[VerificationRequest, Sequence[SourceOutcome], date], Mapping[str, Any]]
 
@@ -209,7 +211,8 @@ class Release:
         version = record.latest_version + 1
         previous = (await uow.reports.get(vid, 0)) if record.latest_version else None
 
-        assessment = self._assessor(request, outcomes, now.date()) if self._assessor else None
+        with tracer.start_as_current_span("assess", attributes={"hedui.version": version}):
+            assessment = self._assessor(request, outcomes, now.date()) if self._assessor else None
         doc = build_report(
             ReportContext(
                 report_id=str(uuid.uuid4()),
@@ -228,7 +231,8 @@ class Release:
             outcomes,
             assessment,
         )
-        signed = self._signer.sign(doc)
+        with tracer.start_as_current_span("sign"):
+            signed = self._signer.sign(doc)
         completeness = completeness_of(tuple(outcomes))
         pending = any(o.status is SourceStatus.PENDING for o in outcomes)
         state = VerificationState.AWAITING_SOURCES if pending else VerificationState.DONE

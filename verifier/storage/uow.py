@@ -8,16 +8,19 @@ a SAVEPOINT of its own (see :mod:`audit.group_commit`).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TypeVar, cast
 
+from opentelemetry import context as trace_context
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit.group_commit import GroupCommitter
 from audit.log import AuditLog
 from verifier.domain.ports import Store, UnitOfWork
+from verifier.domain.ports.telemetry import StoreMetrics
 from verifier.storage.alerts import SqlAlerts
 from verifier.storage.audit_log import SqlAudit
 from verifier.storage.batches import SqlBatches
@@ -144,11 +147,18 @@ class SqlStore(Store):
     """Units of work over ``db``; :meth:`write` goes through a group committer, so the
     writes of concurrent requests share transactions (one head lock, one flush)."""
 
-    def __init__(self, db: Database, sealer: Sealer, audit_log: AuditLog | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        sealer: Sealer,
+        audit_log: AuditLog | None = None,
+        metrics: StoreMetrics | None = None,
+    ) -> None:
         self.db = db
         self._sealer = sealer
         self._audit = audit_log or AuditLog()
         self._committer: GroupCommitter | None = None
+        self._metrics = metrics or StoreMetrics()
 
     def unit_of_work(self, *, write: bool) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.db, self._sealer, self._audit, write=write)
@@ -159,14 +169,25 @@ class SqlStore(Store):
                 self.db.write_sessions,
                 audit_log=self._audit,
                 write_lock=self.db.write_lock if self.db.sqlite else None,
+                on_batch=self._metrics.batch_committed,
             )
 
-        async def in_batch(session: AsyncSession) -> T:
-            uow = SqlUnitOfWork(self.db, self._sealer, self._audit, write=True, shared=session)
-            return await work(uow)
+        # The work runs in the committer's task: in the caller's trace, not the one of
+        # whichever request started that task.
+        caller_trace = trace_context.get_current()
 
+        async def in_batch(session: AsyncSession) -> T:
+            token = trace_context.attach(caller_trace)
+            try:
+                uow = SqlUnitOfWork(self.db, self._sealer, self._audit, write=True, shared=session)
+                return await work(uow)
+            finally:
+                trace_context.detach(token)
+
+        began = time.perf_counter()
         async with guard():
             _entries, result = await self._committer.submit((), in_batch)
+        self._metrics.write_finished(time.perf_counter() - began)
         return cast(T, result)
 
     async def listen_releases(self, on_release: Callable[[str], None], stop: asyncio.Event) -> None:
