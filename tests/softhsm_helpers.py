@@ -22,7 +22,11 @@ from pathlib import Path
 
 import pytest
 
+from hedui_sdk import SourceKind
 from tests.conftest import IN_CI
+from tests.fakes import FakeAdapter
+from tests.helpers import APPLICANT_ID, CALLER, household_draft, make_app, soon
+from tests.served import ServedStack
 from verifier.config import Pkcs11Config
 
 # Where Debian's softhsm2 package puts the module (the second path is its multiarch one).
@@ -89,3 +93,30 @@ def softhsm(monkeypatch: pytest.MonkeyPatch) -> SoftHsm:
         pytest.skip(f"{token} (set CI=true to make this a failure)")
     monkeypatch.setenv(PIN_VARIABLE, token.pin)
     return token
+
+
+def config_file(path: Path, database_url: str, keys_dir: Path, hsm: Pkcs11Config) -> Path:
+    """A configuration file naming the token (TOML; the PIN by reference)."""
+    audit = f'audit_key_label = "{hsm.audit_key_label}"\n' if hsm.audit_key_label else ""
+    path.write_text(
+        f'[database]\nurl = "{database_url}"\n[keys]\ndir = "{keys_dir}"\n'
+        f'[keys.pkcs11]\nmodule = "{hsm.module}"\ntoken_label = "{hsm.token_label}"\n'
+        f'pin = "{hsm.pin}"\nsigning_key_label = "{hsm.signing_key_label}"\n{audit}'
+    )
+    return path
+
+
+async def served_report(database_url: str, keys_dir: Path, hsm: Pkcs11Config) -> tuple[bytes, str]:
+    """A check through a real gRPC server signing with ``hsm``: the report's envelope and
+    the JWKS the server serves."""
+    adapters = {SourceKind.TAX: FakeAdapter(SourceKind.TAX, income_fen={APPLICANT_ID: 98_000})}
+    stack = await ServedStack.serve(await make_app(database_url, keys_dir, adapters, pkcs11=hsm))
+    try:
+        view = await stack.app.service.create(
+            CALLER, household_draft(), wait=True, wait_until=soon()
+        )
+        async with stack.client() as client:
+            report = await client.report(view.record.id)
+            return report.envelope, await client.jwks()
+    finally:
+        await stack.close()

@@ -20,12 +20,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from audit.checkpoint import open_note
 from audit.checkpointer import DEFAULT_ORIGIN
-from hedui_sdk import SourceKind
-from tests.fakes import FakeAdapter
-from tests.helpers import APPLICANT_ID, CALLER, household_draft, make_app, run_cli, soon
-from tests.served import ServedStack
-from tests.softhsm_helpers import PIN_VARIABLE, SoftHsm, softhsm
-from verifier.config import Pkcs11Config
+from tests.helpers import run_cli
+from tests.softhsm_helpers import PIN_VARIABLE, SoftHsm, config_file, served_report, softhsm
 from verifier.service.auditing import verifier_keys_for
 from verifier.signing.dsse import pae, verify_envelope
 from verifier.signing.jwks import key_id, parse_jwks
@@ -33,17 +29,6 @@ from verifier.signing.keystore import KeyStore
 from verifier.signing.pkcs11_keys import HsmError, Pkcs11Settings, Pkcs11Token
 
 __all__ = ["softhsm"]
-
-
-def config_file(path: Path, database_url: str, keys_dir: Path, hsm: Pkcs11Config) -> Path:
-    """A configuration file naming the token (TOML; the PIN by reference)."""
-    audit = f'audit_key_label = "{hsm.audit_key_label}"\n' if hsm.audit_key_label else ""
-    path.write_text(
-        f'[database]\nurl = "{database_url}"\n[keys]\ndir = "{keys_dir}"\n'
-        f'[keys.pkcs11]\nmodule = "{hsm.module}"\ntoken_label = "{hsm.token_label}"\n'
-        f'pin = "{hsm.pin}"\nsigning_key_label = "{hsm.signing_key_label}"\n{audit}'
-    )
-    return path
 
 
 def hsm_public(capsys: pytest.CaptureFixture[str], cfg: Path, kind: str) -> Ed25519PublicKey:
@@ -62,22 +47,6 @@ def ed25519_signature_by(envelope: bytes, key: Ed25519PublicKey) -> None:
     key.verify(
         base64.b64decode(sig["sig"]), pae(env["payloadType"], base64.b64decode(env["payload"]))
     )
-
-
-async def served_report(database_url: str, keys_dir: Path, hsm: Pkcs11Config) -> tuple[bytes, str]:
-    """A check through a real gRPC server signing with ``hsm``: the report's envelope and
-    the JWKS the server serves."""
-    adapters = {SourceKind.TAX: FakeAdapter(SourceKind.TAX, income_fen={APPLICANT_ID: 98_000})}
-    stack = await ServedStack.serve(await make_app(database_url, keys_dir, adapters, pkcs11=hsm))
-    try:
-        view = await stack.app.service.create(
-            CALLER, household_draft(), wait=True, wait_until=soon()
-        )
-        async with stack.client() as client:
-            report = await client.report(view.record.id)
-            return report.envelope, await client.jwks()
-    finally:
-        await stack.close()
 
 
 def test_a_server_signs_through_softhsm_and_its_reports_and_checkpoints_verify(
