@@ -1,8 +1,9 @@
 """Container health: the standard gRPC health check over mTLS.
 
-Uses the PKI mounted at /etc/hedui/pki (HEDUI_PKI to override) with the client
-certificate of HEDUI_HEALTH_SYSTEM (default local-case-system). Exit 0 only when the
-server says SERVING, which it does only while the audit log can be written.
+Uses the health check's own client certificate, mounted as a secret apart from the
+server's key (HEDUI_HEALTH_DIR to look elsewhere). That certificate names no configured
+principal, so it can ask for health and nothing else. Exit 0 only when the server says
+SERVING, which it does only while the audit log can be written.
 """
 
 import os
@@ -12,12 +13,11 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-pki = Path(os.environ.get("HEDUI_PKI", "/etc/hedui/pki"))
-system = os.environ.get("HEDUI_HEALTH_SYSTEM", "local-case-system")
+secrets = Path(os.environ.get("HEDUI_HEALTH_DIR", "/run/secrets"))
 creds = grpc.ssl_channel_credentials(
-    root_certificates=(pki / "ca.pem").read_bytes(),
-    private_key=(pki / "clients" / f"{system}.key").read_bytes(),
-    certificate_chain=(pki / "clients" / f"{system}.pem").read_bytes(),
+    root_certificates=(secrets / "tls_ca").read_bytes(),
+    private_key=(secrets / "healthcheck_key").read_bytes(),
+    certificate_chain=(secrets / "healthcheck_cert").read_bytes(),
 )
 target = os.environ.get("HEDUI_HEALTH_TARGET", "localhost:50051")
 with grpc.secure_channel(target, creds) as channel:
