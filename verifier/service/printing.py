@@ -62,10 +62,11 @@ class Printing:
             record = await uow.verifications.get(vid)
         if record is None:
             raise NotFound("verification not found")
-        for decision in (
-            decide_read_report(caller, record.caller_system, record.region),
-            decide_see_identities(caller),
-        ):
+        # A reader who may not read the report at all is told "not found", as by every
+        # report read; one who may read it masked learns why the full values are refused.
+        read = decide_read_report(caller, record.caller_system, record.region)
+        see = decide_see_identities(caller)
+        for decision in (read, see):
             if not decision.allowed:
                 await record_denial(
                     self._store,
@@ -78,11 +79,11 @@ class Printing:
                         details={"identities": "full"},
                     ),
                 )
-                if decision.reason == "NOT_OWNER":
+                if decision is read:
                     raise NotFound("verification not found")
                 raise PermissionDenied(decision.reason, decision.message)
 
-        async def read(uow: UnitOfWork) -> DisclosedReport:
+        async def disclose(uow: UnitOfWork) -> DisclosedReport:
             report = await uow.reports.get(vid, version)
             if report is None:
                 if record.latest_version == 0:
@@ -120,4 +121,4 @@ class Printing:
             }
             return DisclosedReport(report, identities)
 
-        return await self._store.write(read)
+        return await self._store.write(disclose)
