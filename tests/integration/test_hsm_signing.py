@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pkcs11
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -103,6 +104,10 @@ def test_an_imported_file_key_keeps_its_key_id_and_signs_in_the_token(
         key.public_key().verify(key.sign(b"message"), b"message")
         with pytest.raises(HsmError, match="cannot be exported"):
             key.private_bytes_raw()
+        # The module initialised again (as after an HSM restart): every session is gone;
+        # the next signature opens a new one and finds the key again.
+        pkcs11.lib(hsm.module).reinitialize()
+        key.public_key().verify(key.sign(b"after"), b"after")
     finally:
         token.close()
     assert [key_id(k) for k in files.public_keys()] == [before]  # listed once

@@ -73,6 +73,8 @@ class Pkcs11Token:
         self.settings = settings
         self._lock = threading.Lock()
         self._session: Any = None
+        self._privates: dict[str, Any] = {}  # label → private key object of this session
+        self._closed = False
         self._open()
 
     def _where(self) -> str:
@@ -109,9 +111,10 @@ class Pkcs11Token:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             if self._session is not None:
                 self._session.close()
-                self._session = None
+                self._session, self._privates = None, {}
 
     # -- keys ------------------------------------------------------------------------
     def _objects(self, cls: ObjectClass, label: str) -> list[Any]:
@@ -144,7 +147,8 @@ class Pkcs11Token:
                 public = _ed25519_public(pubs[0][Attribute.EC_POINT])
             except PKCS11Error as exc:
                 raise HsmError(f"{self._where()}: {type(exc).__name__}") from None
-        return Pkcs11Ed25519Key(self, label, privs[0], public)
+            self._privates[label] = privs[0]
+        return Pkcs11Ed25519Key(self, label, public)
 
     def has_key(self, label: str) -> bool:
         with self._lock:
@@ -218,33 +222,65 @@ class Pkcs11Token:
                 ) from None
         return public
 
-    def sign(self, private: Any, message: bytes) -> bytes:
+    def sign(self, label: str, message: bytes) -> bytes:
+        """``message`` signed by the private key ``label``. A session the module lost (the
+        HSM restarted, a network HSM reconnected) is opened again once, and the key found
+        again, before the signature is given up."""
         with self._lock:
-            if self._session is None:
-                raise HsmError(f"the session on {self._where()} is closed")
-            try:
-                return bytes(private.sign(message, mechanism=Mechanism.EDDSA))
-            except PKCS11Error as exc:
-                raise HsmError(f"{self._where()} refused to sign: {type(exc).__name__}") from None
+            for attempt in (1, 2):
+                if self._closed:
+                    raise HsmError(f"the session on {self._where()} is closed")
+                try:
+                    if self._session is None:
+                        self._open()
+                    private = self._privates.get(label) or self._refind(label)
+                    return bytes(private.sign(message, mechanism=Mechanism.EDDSA))
+                except _SESSION_LOST as exc:
+                    self._session, self._privates = None, {}
+                    if attempt == 2:
+                        raise HsmError(
+                            f"{self._where()} cannot sign: {type(exc).__name__}"
+                        ) from None
+                except PKCS11Error as exc:
+                    raise HsmError(
+                        f"{self._where()} refused to sign: {type(exc).__name__}"
+                    ) from None
+            raise AssertionError("unreachable")  # pragma: no cover
+
+    def _refind(self, label: str) -> Any:
+        privs = self._objects(ObjectClass.PRIVATE_KEY, label)
+        if len(privs) != 1:
+            raise HsmError(f"{self._where()} holds {len(privs)} keys labelled {label!r}")
+        self._privates[label] = privs[0]
+        return privs[0]
+
+
+# What a lost session looks like: opening a new one (and finding the key again) may help.
+_SESSION_LOST = (
+    pkcs11.exceptions.SessionHandleInvalid,
+    pkcs11.exceptions.SessionClosed,
+    pkcs11.exceptions.ObjectHandleInvalid,
+    pkcs11.exceptions.KeyHandleInvalid,
+    pkcs11.exceptions.UserNotLoggedIn,
+    pkcs11.exceptions.DeviceRemoved,
+    pkcs11.exceptions.TokenNotPresent,
+)
 
 
 class Pkcs11Ed25519Key(Ed25519PrivateKey):
     """An Ed25519 private key that stays in the token: signs through PKCS#11
     (CKM_EDDSA, pure Ed25519 as RFC 8032), refuses to be serialised."""
 
-    def __init__(
-        self, token: Pkcs11Token, label: str, private: Any, public: Ed25519PublicKey
-    ) -> None:
+    def __init__(self, token: Pkcs11Token, label: str, public: Ed25519PublicKey) -> None:
         self._token = token
         self.label = label
-        self._private = private
         self._public = public
 
     def public_key(self) -> Ed25519PublicKey:
         return self._public
 
     def sign(self, data: bytes | bytearray | memoryview) -> bytes:
-        return self._token.sign(self._private, bytes(data))
+        return self._token.sign(self.label, bytes(data))
 
     def private_bytes(
         self,
