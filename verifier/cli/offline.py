@@ -33,7 +33,7 @@ from verifier.cli.report_print import add_render, check_printout, report_render
 from verifier.cli.report_view import render
 from verifier.config import Config
 from verifier.signing.dsse import EnvelopeError, VerifiedEnvelope, verify_envelope
-from verifier.signing.jwks import JwksError, dumps_jwks, parse_jwks
+from verifier.signing.jwks import JwksError, algorithm, dumps_jwks, parse_jwks
 from verifier.signing.keystore import KeyStore
 
 # Reports are wide tables: when not on a terminal (logs, CI), do not squeeze them to 80.
@@ -105,7 +105,7 @@ async def _rewrap_async(cfg: Config, ks: KeyStore) -> RewrapReport:
 
 def keys_export(cfg: Config, args: argparse.Namespace) -> int:
     ks = keystore(cfg)
-    text = dumps_jwks(ks.public_keys(args.kind))
+    text = dumps_jwks(ks.verifying_keys(args.kind))
     if args.out:
         Path(args.out).write_text(text)
         console.print(f"wrote {args.out}")
@@ -119,16 +119,24 @@ def verify_file(envelope_path: Path, jwks_path: Path) -> VerifiedEnvelope:
     return verify_envelope(envelope_path.read_bytes(), keys)
 
 
+def signed_by(v: VerifiedEnvelope, jwks_path: Path) -> str:
+    """``Ed25519 key 1a2b… and SM2 key 3c4d…``: every trusted key whose signature verified."""
+    keys = parse_jwks(jwks_path.read_bytes())
+    names = {"ed25519": "Ed25519", "sm2": "SM2"}
+    return " and ".join(f"{names[algorithm(keys[k])]} key {k[:16]}…" for k in v.key_ids)
+
+
 def report_verify(args: argparse.Namespace) -> int:
     try:
         v = verify_file(Path(args.file), Path(args.keys))
+        by = signed_by(v, Path(args.keys))
     except (EnvelopeError, JwksError, OSError) as exc:
         err.print(f"[red]NOT VERIFIED[/]: {exc}")
         return 1
     doc = v.document
     console.print(
         f"[green]VERIFIED[/]: report {doc.get('report_id')} version {doc.get('version')}, "
-        f"signed by key {v.key_id[:16]}…, payload is RFC 8785 canonical JSON"
+        f"signed by {by}, payload is RFC 8785 canonical JSON"
     )
     receipt = getattr(args, "receipt", None)
     if receipt:

@@ -46,6 +46,18 @@ class KeyStoreError(RuntimeError):
     """Keys are missing or unreadable. Messages name files, never key material."""
 
 
+def signing_algorithms(configured: Sequence[str]) -> tuple[str, ...]:
+    """What a deployment signs with: ``configured`` (``[keys] sign_with``) or, when that is
+    empty, Ed25519 and — where the system's OpenSSL has SM2 — SM2 too."""
+    if not configured:
+        return ("ed25519", "sm2") if sm2.available() else ("ed25519",)
+    if "sm2" in configured and not sm2.available():
+        raise KeyStoreError(
+            "keys.sign_with names sm2, but this system's OpenSSL has no SM2 (libcrypto 3 needed)"
+        )
+    return tuple(configured)
+
+
 def _write_private(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_suffix(path.suffix + ".tmp")

@@ -27,7 +27,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from audit.entry import EntryDraft
 from verifier.domain.alerts import AlertKind
@@ -44,6 +43,7 @@ from verifier.domain.vocabulary import AuditAction
 from verifier.service.monitoring.raising import SYSTEM_ACTOR, AlertRaiser
 from verifier.signing.changes import ChangeSigner, report_version
 from verifier.signing.dsse import EnvelopeError
+from verifier.signing.jwks import PublicKey
 
 log = structlog.get_logger("hedui.changes")
 
@@ -53,7 +53,7 @@ SUPERSEDED = "superseded"
 REFUSED = "refused"
 FAILED = "failed"
 
-Keys = Callable[[], Mapping[str, Ed25519PublicKey]]
+Keys = Callable[[], Mapping[str, PublicKey]]
 
 
 def _utcnow() -> datetime:
