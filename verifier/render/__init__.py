@@ -15,7 +15,7 @@ report, and :func:`verifier.render.scan.read_printout` finds it on a PDF or a sc
 
 from __future__ import annotations
 
-from verifier.render.page import render_html
+from verifier.render.page import render_html, stylesheet
 from verifier.render.pdf import render_pdf
 from verifier.render.printout import (
     PrintoutError,
@@ -34,4 +34,5 @@ __all__ = [
     "parse_payload",
     "render_html",
     "render_pdf",
+    "stylesheet",
 ]

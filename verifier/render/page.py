@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping
 from functools import cache
+from importlib import resources
 from typing import Any
 
 import jinja2
@@ -73,7 +74,18 @@ def context(doc: Mapping[str, Any], view: PrintView) -> dict[str, Any]:
     }
 
 
-def render_html(doc: Mapping[str, Any], view: PrintView) -> str:
+def render_html(
+    doc: Mapping[str, Any], view: PrintView, *, stylesheet_href: str | None = None
+) -> str:
     """The printout of a (verified) report document as a standalone HTML page, A4 when
-    printed. ``view.identities`` empty: names and ID numbers masked, as in the document."""
-    return _environment().get_template("report.html").render(context(doc, view))
+    printed. ``view.identities`` empty: names and ID numbers masked, as in the document.
+
+    The page's CSS is inline unless ``stylesheet_href`` names where :func:`stylesheet` is
+    served (a page under a Content-Security-Policy without inline styles)."""
+    page = _environment().get_template("report.html")
+    return page.render(context(doc, view) | {"stylesheet_href": stylesheet_href})
+
+
+def stylesheet() -> str:
+    """The printout's CSS (A4 page, marks, verification block), for serving as a file."""
+    return resources.files("verifier.render").joinpath("templates/report.css").read_text("utf-8")

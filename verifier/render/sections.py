@@ -290,6 +290,12 @@ def discrepancies(doc: Mapping[str, Any]) -> list[dict[str, str]]:
     return out
 
 
+def _parameter_value(value: object) -> str:
+    if isinstance(value, list):
+        return "、".join(map(str, value))
+    return str(value)
+
+
 def example_parameters(doc: Mapping[str, Any]) -> list[dict[str, str]]:
     policy = doc.get("policy") or {}
     used = policy.get("parameters_used") or {}
@@ -300,7 +306,7 @@ def example_parameters(doc: Mapping[str, Any]) -> list[dict[str, str]]:
         out.append(
             {
                 "name": str(name),
-                "value": str(entry.get("value", "")),
+                "value": _parameter_value(entry.get("value", "")),
                 "from": str(entry.get("from") or "—"),
                 "note": str(ref.get("note") or ""),
             }
