@@ -24,12 +24,18 @@ from hedui_sdk.records import (
     RegisteredMember,
     RegistrationStatus,
 )
+from hedui_sdk.validation_evidence import (
+    EVIDENCE_RECORD_TYPES,
+    evidence_money_fields,
+    evidence_problems,
+)
 
 RECORD_TYPES: tuple[type, ...] = (
     IncomeRecord,
     AssetRecord,
     ContributionRecord,
     HouseholdRegistrationRecord,
+    *EVIDENCE_RECORD_TYPES,
 )
 """The record types an adapter may return (exactly these classes, no look-alikes)."""
 
@@ -45,7 +51,7 @@ def money_fields(record: object) -> dict[str, object]:
         return {"value_fen": record.value_fen, "count": record.count}
     if isinstance(record, ContributionRecord):
         return {"base_fen": record.base_fen, "paid_fen": record.paid_fen}
-    return {}
+    return evidence_money_fields(record)
 
 
 def is_utc(value: object) -> bool:
@@ -91,6 +97,8 @@ def record_problems(record: object, source: str) -> list[str]:
         problems += _strings(record, "region_code", "household_number")
         problems += _members(record.members)
         problems += _registration_status(record)
+    else:
+        problems += evidence_problems(record)
     return problems + _provenance(getattr(record, "provenance", None), source)
 
 

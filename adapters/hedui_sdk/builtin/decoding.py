@@ -19,6 +19,13 @@ from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
+from hedui_sdk.builtin.decoding_evidence import decode_evidence
+from hedui_sdk.builtin.fields import INT64_MAX, JsonObject
+from hedui_sdk.builtin.fields import day as _day
+from hedui_sdk.builtin.fields import fen as _fen
+from hedui_sdk.builtin.fields import json_object as _object
+from hedui_sdk.builtin.fields import period as _period
+from hedui_sdk.builtin.fields import text as _text
 from hedui_sdk.contract import SourceResult
 from hedui_sdk.errors import PermanentSourceError
 from hedui_sdk.records import (
@@ -34,23 +41,17 @@ from hedui_sdk.records import (
     RegisteredMember,
     RegistrationStatus,
 )
-from hedui_sdk.validation import MAX_FEN
-
-# Money travels as int64 fen on hedui's own wire, so larger amounts are refused here.
-INT64_MAX = MAX_FEN
 
 # Full matches on ASCII: `$` lets a trailing newline through, and without re.ASCII `\d`
 # takes any script's digits (which Decimal() and int() then read as numbers).
 _RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
 )
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _AREA = re.compile(r"\d{1,9}(\.\d{1,4})?", re.ASCII)
 _TICKET = re.compile(r"[A-Za-z0-9._~-]{1,256}", re.ASCII)
 _ERROR_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,63}", re.ASCII)
 _REGION = re.compile(r"[0-9]{6}", re.ASCII)
 
-JsonObject = dict[str, Any]
 _Category = TypeVar("_Category", IncomeCategory, AssetCategory)
 
 
@@ -140,6 +141,9 @@ def decode_record(raw: Any, origin: Origin, default_as_of: datetime, *, index: i
         return _contribution(rec, where, provenance)
     if kind == "household_registration":
         return _registration(rec, where, provenance)
+    evidence = decode_evidence(kind, rec, where, provenance)
+    if evidence is not None:
+        return evidence
     raise PermanentSourceError(f"{where}.type is not a known record type")
 
 
@@ -257,32 +261,6 @@ def _registration_status(
     return RegistrationStatus.CANCELLED, CancellationReason(reason), cancelled_on
 
 
-def _object(value: Any, where: str) -> JsonObject:
-    if not isinstance(value, dict):
-        raise PermanentSourceError(f"{where} must be a JSON object")
-    return value
-
-
-def _text(rec: JsonObject, key: str, where: str, *, required: bool = False) -> str:
-    value = rec.get(key)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or (required and not value) or len(value) > 512:
-        raise PermanentSourceError(f"{where}.{key} must be a string of at most 512 characters")
-    return value
-
-
-def _fen(rec: JsonObject, key: str, where: str, *, signed: bool = False) -> int:
-    value = rec.get(key)
-    # bool is an int subclass and a float is never money: both are refused.
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise PermanentSourceError(f"{where}.{key} must be an integer amount of fen")
-    low = -INT64_MAX if signed else 0
-    if not low <= value <= INT64_MAX:
-        raise PermanentSourceError(f"{where}.{key} is out of range")
-    return value
-
-
 def _enum(kind: type[_Category], rec: JsonObject, key: str, where: str) -> _Category:
     value = rec.get(key)
     if not isinstance(value, str):
@@ -291,23 +269,6 @@ def _enum(kind: type[_Category], rec: JsonObject, key: str, where: str) -> _Cate
         return kind(value)
     except ValueError:
         raise PermanentSourceError(f"{where}.{key} is not a known category") from None
-
-
-def _day(value: Any, where: str) -> date:
-    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
-        raise PermanentSourceError(f"{where} must be a YYYY-MM-DD date")
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise PermanentSourceError(f"{where} is not a real date") from None
-
-
-def _period(rec: JsonObject, where: str) -> tuple[date, date]:
-    start = _day(rec.get("period_start"), f"{where}.period_start")
-    end = _day(rec.get("period_end"), f"{where}.period_end")
-    if start > end:
-        raise PermanentSourceError(f"{where}.period_start is after period_end")
-    return start, end
 
 
 def _instant(value: Any, where: str) -> datetime:

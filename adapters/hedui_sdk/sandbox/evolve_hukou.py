@@ -9,8 +9,9 @@ from datetime import date, timedelta
 
 from hedui_sdk import resident_id
 from hedui_sdk.contract import IdType, SourceKind
-from hedui_sdk.records import CancellationReason
+from hedui_sdk.records import CancellationReason, CivilEvent
 from hedui_sdk.sandbox.event_types import Birth, Death, FieldError, MemberMovedOut
+from hedui_sdk.sandbox.evidence_facts import CivilFact, EmploymentFact, EnrolmentFact
 from hedui_sdk.sandbox.evolve_base import EvolutionBase, half_up, month_starts, swap
 from hedui_sdk.sandbox.facts import (
     ContributionFact,
@@ -49,6 +50,13 @@ class HukouEvents(EvolutionBase):
                 (_entry(registration, person),),
                 cancelled_on=event.effective,
                 cancel_reason=CancellationReason.DEATH,
+            ),
+        )
+        # 殡葬/死亡登记: 民政 holds the death as a civil event of its own.
+        facts[SourceKind.CIVIL_AFFAIRS] = (
+            *facts.get(SourceKind.CIVIL_AFFAIRS, ()),
+            CivilFact(
+                self._record_id("CA", household.region), CivilEvent.DECEASED, event.effective
             ),
         )
         dead = replace(person, facts={s: f for s, f in facts.items() if f}, died_on=event.effective)
@@ -116,6 +124,12 @@ def _until(fact: Fact, cutoff: date) -> Fact | None:
         return replace(fact, amount_fen=amount) if amount != 0 else None
     if isinstance(fact, ContributionFact):
         return fact if fact.period_start < cutoff else None
+    if isinstance(fact, EnrolmentFact | EmploymentFact):
+        # A school place or a job held open ends with the month of the death.
+        if fact.period_start >= cutoff:
+            return None
+        if fact.period_end is None or fact.period_end >= cutoff:
+            return replace(fact, period_end=cutoff - timedelta(days=1))
     return fact
 
 

@@ -11,6 +11,7 @@ from datetime import date
 from decimal import Decimal
 
 from hedui_sdk.records import AssetCategory, CancellationReason, IncomeCategory, RegisteredMember
+from hedui_sdk.sandbox.evidence_facts import EvidenceFact, evidence_overlaps
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +75,7 @@ class RegistrationFact:
     cancel_reason: CancellationReason | None = None
 
 
-Fact = IncomeFact | AssetFact | ContributionFact | RegistrationFact
+Fact = IncomeFact | AssetFact | ContributionFact | RegistrationFact | EvidenceFact
 """Anything a sandbox department can hold about a person."""
 
 
@@ -90,4 +91,6 @@ def overlaps(fact: Fact, start: date, end: date) -> bool:
     """
     if isinstance(fact, IncomeFact | ContributionFact):
         return fact.period_start <= end and fact.period_end >= start
-    return True
+    if isinstance(fact, AssetFact | RegistrationFact):
+        return True
+    return evidence_overlaps(fact, start, end)

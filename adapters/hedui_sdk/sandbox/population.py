@@ -19,6 +19,7 @@ from hedui_sdk.contract import IdType, SourceKind
 from hedui_sdk.sandbox.composition import MemberPlan, pick_profile, plan_household
 from hedui_sdk.sandbox.counties import SEED_COUNTIES, County
 from hedui_sdk.sandbox.economics import EconomicContext, Ledger, household_assets, person_facts
+from hedui_sdk.sandbox.evidence import EvidenceContext, household_evidence
 from hedui_sdk.sandbox.facts import Fact, RegisteredPerson, RegistrationFact
 from hedui_sdk.sandbox.numbering import RecordNumbers, ResidentIdIssuer, birth_date, recent_months
 from hedui_sdk.sandbox.people import Household, Mismatch, Person, Profile, Relation
@@ -234,6 +235,7 @@ class _Drafted:
 class _CountyBuilder:
     def __init__(self, seed: int, county: County, as_of: date) -> None:
         self.rng = random.Random(f"hedui-sandbox:{seed}:{county.code}")  # noqa: S311 -- synthetic
+        self.seed = seed
         self.county = county
         self.as_of = as_of
         self.ids = ResidentIdIssuer(county.code, self.rng)
@@ -264,6 +266,15 @@ class _CountyBuilder:
             outsider_drafts.append(self._outsider(rng, ctx, drafts[0].plan))
         missing = rng.randrange(1, len(drafts)) if mismatch is Mismatch.MEMBER_MISSING else None
 
+        # Its own dice: the five evidence departments leave every other fact as it was.
+        evidence_rng = random.Random(  # noqa: S311 -- synthetic
+            f"hedui-sandbox-evidence:{self.seed}:{self.county.code}:{index}"
+        )
+        household_evidence(
+            evidence_rng,
+            EvidenceContext(self.county, urban, profile, self.months, self.numbers, self.as_of),
+            [(d.plan, d.ledger) for d in (*drafts, *outsider_drafts)],
+        )
         identities = [self._identity(d) for d in (*drafts, *outsider_drafts)]
         number = f"HK{self.county.code}{index + 1:06d}"
         on_hukou = [

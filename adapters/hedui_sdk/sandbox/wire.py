@@ -6,10 +6,18 @@ department, which implements the protocol from the document, not from hedui's co
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from hedui_sdk.records import CancellationReason
+from hedui_sdk.sandbox.evidence_facts import (
+    DiagnosisFact,
+    DisabilityFact,
+    EmploymentFact,
+    EnrolmentFact,
+    EvidenceFact,
+    MedicalExpenseFact,
+)
 from hedui_sdk.sandbox.facts import (
     AssetFact,
     ContributionFact,
@@ -61,7 +69,52 @@ def encode_fact(fact: Fact) -> JsonObject:
             "paid_fen": fact.paid_fen,
             "employer": fact.employer,
         }
-    return _encode_registration(fact)
+    if isinstance(fact, RegistrationFact):
+        return _encode_registration(fact)
+    return _encode_evidence(fact)
+
+
+def _day(d: date | None) -> str | None:
+    return None if d is None else d.isoformat()
+
+
+def _encode_evidence(fact: EvidenceFact) -> JsonObject:
+    if isinstance(fact, MedicalExpenseFact):
+        return {
+            "type": "medical_expense", "record_id": fact.record_id, "kind": fact.kind,
+            "period_start": fact.period_start.isoformat(),
+            "period_end": fact.period_end.isoformat(), "total_fen": fact.total_fen,
+            "fund_paid_fen": fact.fund_paid_fen, "self_paid_fen": fact.self_paid_fen,
+            "provider": fact.provider,
+        }  # fmt: skip
+    if isinstance(fact, DiagnosisFact):
+        return {
+            "type": "diagnosis", "record_id": fact.record_id, "kind": fact.kind.value,
+            "condition": fact.condition, "certified_on": fact.certified_on.isoformat(),
+            "valid_until": _day(fact.valid_until),
+        }  # fmt: skip
+    if isinstance(fact, DisabilityFact):
+        return {
+            "type": "disability_certificate", "record_id": fact.record_id,
+            "disability_type": fact.disability_type.value, "grade": fact.grade,
+            "issued_on": fact.issued_on.isoformat(), "valid_until": _day(fact.valid_until),
+        }  # fmt: skip
+    if isinstance(fact, EnrolmentFact):
+        return {
+            "type": "enrolment", "record_id": fact.record_id, "level": fact.level.value,
+            "institution": fact.institution, "period_start": fact.period_start.isoformat(),
+            "period_end": _day(fact.period_end), "fees_paid_fen": fact.fees_paid_fen,
+        }  # fmt: skip
+    if isinstance(fact, EmploymentFact):
+        return {
+            "type": "employment", "record_id": fact.record_id, "status": fact.status.value,
+            "employer": fact.employer, "period_start": fact.period_start.isoformat(),
+            "period_end": _day(fact.period_end),
+        }  # fmt: skip
+    return {
+        "type": "civil_status", "record_id": fact.record_id, "event": fact.event.value,
+        "occurred_on": fact.occurred_on.isoformat(),
+    }  # fmt: skip
 
 
 def _encode_registration(fact: RegistrationFact) -> JsonObject:
