@@ -102,6 +102,18 @@ async def latest_checkpoint(
     return None if row is None else _opened(row, verifier_keys, origin)
 
 
+async def checkpoint_history(
+    session: AsyncSession, verifier_keys: Sequence[str], origin: str, limit: int
+) -> list[StoredCheckpoint]:
+    """Up to ``limit`` stored checkpoints, largest first, each one's signature checked."""
+    rows = (
+        await session.execute(
+            select(AuditCheckpointRow).order_by(AuditCheckpointRow.size.desc()).limit(limit)
+        )
+    ).scalars()
+    return [_opened(row, verifier_keys, origin) for row in rows]
+
+
 async def covering_checkpoint(
     session: AsyncSession, size: int, verifier_keys: Sequence[str], origin: str
 ) -> StoredCheckpoint | None:
@@ -211,6 +223,11 @@ class Checkpointer:
     async def latest(self) -> StoredCheckpoint | None:
         async with self._read() as session:
             return await latest_checkpoint(session, self.verifier_keys, self.signer.origin)
+
+    async def history(self, limit: int) -> list[StoredCheckpoint]:
+        """Up to ``limit`` stored checkpoints, largest first."""
+        async with self._read() as session:
+            return await checkpoint_history(session, self.verifier_keys, self.signer.origin, limit)
 
     async def covering(self, size: int) -> StoredCheckpoint:
         """A stored checkpoint of at least ``size`` leaves, made now if none is."""

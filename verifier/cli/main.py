@@ -16,6 +16,7 @@ from verifier.cli import (
     batch_cmds,
     certs,
     consent_cmds,
+    console_cmds,
     offline,
     policy_cmds,
     retention_cmds,
@@ -31,6 +32,7 @@ from verifier.signing.keystore import KeyStoreError
 # Every command group, each in its own module with a ``register(subparsers)``.
 COMMAND_MODULES: tuple[Callable[[Subparsers], None], ...] = (
     server_cmds.register,
+    console_cmds.register,
     consent_cmds.register,
     alerts_cmds.register,
     batch_cmds.register,

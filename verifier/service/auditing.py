@@ -251,6 +251,15 @@ class AuditService:
             raise NotFound("no checkpoint has been signed yet")
         return cp
 
+    async def checkpoint_history(
+        self, caller: Caller, *, limit: int = 100
+    ) -> list[StoredCheckpoint]:
+        """The newest ``limit`` signed checkpoints (1 to 1000), largest first."""
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise InvalidArgument([FieldViolation("limit", f"must be 1 to {MAX_PAGE_SIZE}")])
+        await self._record(caller, "checkpoint_history", details={"limit": limit})
+        return await self.checkpointer.history(limit)
+
     async def checkpoint(self, caller: Caller, *, fresh: bool = False) -> StoredCheckpoint:
         """The latest checkpoint, or a new one of the log as it is now."""
         await self._record(caller, "checkpoint", details={"fresh": fresh})

@@ -164,6 +164,10 @@ class SqlCheckpoints(AuditCheckpoints):
         async with audit_guard():
             return await self._checkpointer.latest()
 
+    async def history(self, limit: int) -> list[StoredCheckpoint]:
+        async with audit_guard():
+            return await self._checkpointer.history(limit)
+
     async def covering(self, size: int) -> StoredCheckpoint:
         async with audit_guard():
             return await self._checkpointer.covering(size)

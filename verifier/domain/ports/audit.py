@@ -112,6 +112,10 @@ class AuditCheckpoints(abc.ABC):
     async def latest(self) -> StoredCheckpoint | None: ...
 
     @abc.abstractmethod
+    async def history(self, limit: int) -> list[StoredCheckpoint]:
+        """Up to ``limit`` stored checkpoints, largest first, each signature checked."""
+
+    @abc.abstractmethod
     async def covering(self, size: int) -> StoredCheckpoint:
         """A stored checkpoint of at least ``size`` leaves, made now if none is;
         ValueError if the log is smaller."""

@@ -1,0 +1,91 @@
+"""The console application: routes, templates, sessions and the security middleware."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from pathlib import Path
+from typing import Any
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from aiohttp_session import setup as setup_sessions
+from aiohttp_session.cookie_storage import EncryptedCookieStorage
+
+from verifier.config import Principal
+from verifier.domain.caller import Caller
+from verifier.web import audit_pages, cases, signin
+from verifier.web.guard import SETTINGS, security
+from verifier.web.oidc import OidcClient
+from verifier.web.services import SERVICES, ConsoleServices
+from verifier.web.settings import ConsoleSettings
+
+_HERE = Path(__file__).parent
+
+
+def yuan(fen: int) -> str:
+    """Integer fen as yuan for people: ``123456`` → ``¥1,234.56`` (no float on the way)."""
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{sign}¥{whole:,}.{cents:02d}"
+
+
+def pretty(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
+
+
+COOKIE = "hedui_console"
+
+
+def session_key(secret: bytes) -> bytes:
+    """The cookie encryption key, derived from a deployment secret so every replica
+    opens every other's sessions (and a restart keeps them)."""
+    return hmac.new(secret, b"hedui console sessions v1", hashlib.sha256).digest()
+
+
+def make_console(
+    settings: ConsoleSettings,
+    services: ConsoleServices,
+    principal: Principal,
+    secret: bytes,
+) -> tuple[web.Application, signin.OneTimeLink | None]:
+    """The application, and the one-time sign-in link when ``settings.link`` asks for one."""
+    app = web.Application(client_max_size=64 * 1024)
+    app[SETTINGS] = settings
+    app[SERVICES] = services
+    app[signin.PRINCIPAL] = principal
+    setup_sessions(
+        app,
+        EncryptedCookieStorage(
+            session_key(secret),
+            cookie_name=COOKIE,
+            max_age=settings.session_seconds,
+            httponly=True,
+            samesite="Lax",  # the OIDC callback is a cross-site navigation back to us
+            secure=settings.secure_cookies,
+        ),
+    )
+    app.middlewares.append(security)
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(_HERE / "templates"),
+        autoescape=jinja2.select_autoescape(["html"], default=True),
+        undefined=jinja2.StrictUndefined,
+        filters={"yuan": yuan, "pretty": pretty},
+    )
+    link = None
+    if settings.link is not None:
+        link = signin.OneTimeLink(
+            Caller(principal.system, settings.link.user, settings.link.role, principal.regions)
+        )
+        app[signin.LINK] = link
+    if settings.oidc is not None:
+        redirect = settings.public_url.rstrip("/") + "/signin/oidc/callback"
+        app[signin.OIDC] = OidcClient(settings.oidc, redirect)
+    signin.routes(app)
+    cases.routes(app)
+    audit_pages.routes(app)
+    app.router.add_static("/static", _HERE / "static", append_version=True)
+    return app, link
