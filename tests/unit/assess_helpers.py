@@ -2,7 +2,8 @@
 
 Unless a case says otherwise: policy ``golden/policy_test.toml``; request 2025-03-10, so
 the window is 2024-03-01..2025-02-28 = 12 whole months; urban 低保 standard S = 100000 fen
-(1000.00 元, in force from 2024-07-01; 95000 before), rural 80000; every source answered.
+(1000.00 元, in force from 2024-07-01; 95000 before), rural 80000; every income and asset
+source answered (the departments verifying circumstances only where a case says so).
 Per-capita income y = window income ÷ 12 ÷ household size, half-up once.
 Members are named by index only.
 """
@@ -18,8 +19,15 @@ from typing import Any
 from hedui_sdk import (
     AssetCategory,
     AssetRecord,
+    DiagnosisKind,
+    DiagnosisRecord,
+    DisabilityCertificateRecord,
+    DisabilityType,
+    EducationLevel,
+    EnrolmentRecord,
     IncomeCategory,
     IncomeRecord,
+    MedicalExpenseRecord,
     Provenance,
     Record,
     SourceKind,
@@ -29,6 +37,7 @@ from verifier.policy import (
     AssessmentInput,
     Declaration,
     Deduction,
+    DeductionKind,
     HukouNature,
     Member,
     Purpose,
@@ -43,6 +52,21 @@ REQ = date(2025, 3, 10)
 W_START, W_END = date(2024, 3, 1), date(2025, 2, 28)
 AS_OF = datetime(2025, 3, 1, tzinfo=UTC)
 S = 100000
+
+
+EVIDENCE_SOURCES = frozenset(
+    {
+        SourceKind.MEDICAL_INSURANCE,
+        SourceKind.DISABILITY,
+        SourceKind.EDUCATION,
+        SourceKind.EMPLOYMENT,
+        SourceKind.CIVIL_AFFAIRS,
+    }
+)
+"""The departments that verify members' circumstances (verifier.policy.facts)."""
+INCOME_AND_ASSET_SOURCES = tuple(k for k in SourceKind if k not in EVIDENCE_SOURCES)
+"""What "every source answered" means by default: a case about circumstances names the
+evidence departments' answers itself, so the declaration stands unless it does."""
 
 
 def prov(rid: str, source: SourceKind = SourceKind.TAX) -> Provenance:
@@ -82,6 +106,70 @@ def asset(
     )
 
 
+def certificate(grade: int, rid: str = "dis") -> DisabilityCertificateRecord:
+    """A 残疾人证 issued long before the request, without an end date."""
+    return DisabilityCertificateRecord(
+        DisabilityType.PHYSICAL, grade, date(2020, 1, 1), None, prov(rid, SourceKind.DISABILITY)
+    )
+
+
+def diagnosis(rid: str = "dx", kind: DiagnosisKind = DiagnosisKind.CATASTROPHIC) -> DiagnosisRecord:
+    """A 医保 diagnosis certified before the window, without an end date."""
+    return DiagnosisRecord(
+        kind, "重特大疾病", date(2024, 1, 1), None, prov(rid, SourceKind.MEDICAL_INSURANCE)
+    )
+
+
+def bill(
+    self_paid_fen: int, rid: str = "bill", *, start: date = W_START, end: date = W_END
+) -> MedicalExpenseRecord:
+    """医保-settled bills over ``start..end`` of which the family paid ``self_paid_fen``."""
+    return MedicalExpenseRecord(
+        "inpatient",
+        start,
+        end,
+        self_paid_fen * 2,
+        self_paid_fen,
+        self_paid_fen,
+        "县人民医院",
+        prov(rid, SourceKind.MEDICAL_INSURANCE),
+    )
+
+
+def enrolment(fees_fen: int, rid: str = "enr", *, start: date = W_START) -> EnrolmentRecord:
+    """A current enrolment since ``start`` with ``fees_fen`` paid."""
+    return EnrolmentRecord(
+        EducationLevel.SENIOR_SECONDARY,
+        "县第一中学",
+        start,
+        None,
+        fees_fen,
+        prov(rid, SourceKind.EDUCATION),
+    )
+
+
+def evidence_as_declared(
+    members: Sequence[Member], deductions: Sequence[Deduction], start: date, end: date
+) -> dict[int, list[Record]]:
+    """The departments' records that confirm the declaration exactly: a certificate of each
+    declared grade, a diagnosis for each declared illness, an enrolment for each member in
+    school (with their declared school fees), bills for each declared medical expense."""
+    out: dict[int, list[Record]] = {m.index: [] for m in members}
+    for m in members:
+        own = [d for d in deductions if (d.member_index or 0) == m.index]
+        if m.disability_grade is not None:
+            out[m.index].append(certificate(m.disability_grade, f"dis{m.index}"))
+        if m.serious_illness:
+            out[m.index].append(diagnosis(f"dx{m.index}"))
+        fees = sum(d.amount_fen for d in own if d.kind is DeductionKind.SCHOOLING)
+        if m.in_school or fees:
+            out[m.index].append(enrolment(fees, f"enr{m.index}", start=start))
+        paid = sum(d.amount_fen for d in own if d.kind is DeductionKind.ILLNESS)
+        if paid:
+            out[m.index].append(bill(paid, f"bill{m.index}", start=start, end=end))
+    return out
+
+
 def adult(i: int, age: int = 40, **kw: Any) -> Member:
     return Member(index=i, relation="本人" if i == 0 else "家庭成员", age=age, **kw)
 
@@ -100,7 +188,7 @@ def household(
 ) -> AssessmentInput:
     ms = tuple(adult(i) for i in range(members)) if isinstance(members, int) else tuple(members)
     if sources is None:
-        sources = {m.index: dict.fromkeys(SourceKind, SourceStatus.FOUND) for m in ms}
+        sources = {m.index: dict.fromkeys(INCOME_AND_ASSET_SOURCES, SourceStatus.FOUND) for m in ms}
     return AssessmentInput(
         region="370322",
         request_date=request,

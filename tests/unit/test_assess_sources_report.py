@@ -179,7 +179,7 @@ def test_json_records_policy_identity_and_explains() -> None:
         == hashlib.sha256((GOLDEN / "policy_test.toml").read_bytes()).hexdigest()
     )
     assert j["policy"]["version"] == "test.1"
-    assert set(j) == {"policy", "aggregates", "assessments", "discrepancies"}
+    assert set(j) == {"policy", "aggregates", "assessments", "discrepancies", "facts"}
     assert list(j["assessments"]) == [
         "dibao",
         "tekun",

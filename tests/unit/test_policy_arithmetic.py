@@ -23,6 +23,7 @@ from hedui_sdk import IncomeCategory, SourceKind
 from tests.unit.assess_helpers import (
     POLICY,
     adult,
+    evidence_as_declared,
     household,
     income,
     outcome,
@@ -255,13 +256,19 @@ def county(
     deductions: tuple[Deduction, ...] = (),
 ) -> dict[str, Any]:
     day = date(2025, 6, 10)
+    start, end = date(2024, 6, 1), date(2025, 5, 31)
+    wages = income(960000, start=start, end=end)
     inp = AssessmentInput(
         region,
         day,
         hukou,
         members,
-        records={0: (income(960000, start=date(2024, 6, 1), end=date(2025, 5, 31)),)},
-        sources={m.index: dict.fromkeys(SourceKind, SourceStatus.NOT_FOUND) for m in members},
+        records={
+            i: tuple(rs) + ((wages,) if i == 0 else ())
+            for i, rs in evidence_as_declared(members, deductions, start, end).items()
+        },
+        # Every department answered: the evidence ones confirm the declaration.
+        sources={m.index: dict.fromkeys(SourceKind, SourceStatus.FOUND) for m in members},
         deductions=deductions,
     )
     return assess(inp, load_policy(region)).to_json()

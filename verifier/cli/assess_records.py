@@ -29,6 +29,7 @@ from hedui_sdk import (
     SourceKind,
 )
 from hedui_sdk.validation import MAX_FEN, record_problems
+from verifier.cli.assess_evidence import EVIDENCE_KEYS, Readers, evidence_record
 from verifier.cli.assess_inputs import AssessInputError, load_json, parse_day
 from verifier.domain.household import VerificationRequest
 from verifier.domain.outcomes import SourceOutcome, SourceStatus
@@ -168,8 +169,13 @@ def _area(d: Mapping[str, Any], where: str) -> Decimal | None:
 
 def _record(d: dict[str, Any], where: str) -> Record:
     kind = _str(d, "type", where)
+    if kind in EVIDENCE_KEYS:
+        _keys(d, _COMMON_KEYS | EVIDENCE_KEYS[kind], where)
+        readers = Readers(_str, _int, _day, _enum_value)
+        return evidence_record(kind, d, where, _provenance(d, where), readers)
     if kind not in _RECORD_KEYS:
-        raise _Bad(f"{where}.type", f"must be one of {', '.join(_RECORD_KEYS)}")
+        types = ", ".join((*_RECORD_KEYS, *EVIDENCE_KEYS))
+        raise _Bad(f"{where}.type", f"must be one of {types}")
     _keys(d, _COMMON_KEYS | _RECORD_KEYS[kind], where)
     prov = _provenance(d, where)
     if kind == "income":

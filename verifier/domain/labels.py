@@ -18,7 +18,9 @@ __all__ = [
     "ASSET_LABELS",
     "BAND_LABELS",
     "BASE_LABELS",
+    "BASIS_LABELS",
     "CANCELLATION_LABELS",
+    "FACT_LABELS",
     "HUKOU_LABELS",
     "INCOME_LABELS",
     "OUTCOME_LABELS",
@@ -105,6 +107,24 @@ CANCELLATION_LABELS: Mapping[CancellationReason, str] = {
     CancellationReason.OTHER: "其他",
 }
 """Why a person's 户籍 was cancelled (户口注销原因), as a finding says it: 户籍已注销：死亡."""
+
+FACT_LABELS: Mapping[str, str] = {
+    "disability": "残疾等级",
+    "serious_illness": "重特大疾病",
+    "in_school": "在校就学",
+    "employment": "就业与劳动能力",
+    "alive": "健在",
+    "medical_costs": "自付医疗费用",
+    "school_fees": "就学费用",
+}
+"""A fact about a member that a department verifies (``fact_basis_<fact>``)."""
+
+BASIS_LABELS: Mapping[str, str] = {
+    "verified": "经部门核实",
+    "declared": "按申报（本地政策接受申报）",
+    "unverified": "未能核实（本地政策要求核实，需人工复核）",
+}
+"""How a fact was known in one assessment: the department's answer, or the declaration."""
 
 VEHICLE_KIND_LABELS: Mapping[str, str] = {
     "car": "小汽车",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from verifier.domain.household import Purpose
 from verifier.policy.aggregate import Aggregates, aggregate
 from verifier.policy.discrepancies import Discrepancy, find_discrepancies
+from verifier.policy.fact_discrepancies import fact_discrepancies
+from verifier.policy.facts import Facts, resolve_facts
 from verifier.policy.inputs import AssessmentInput
 from verifier.policy.params import Policy
 from verifier.policy.rules import ProgramResult, evaluate
@@ -35,9 +37,11 @@ class Assessment:
     aggregates: Aggregates
     programs: Mapping[Purpose, ProgramResult]
     discrepancies: tuple[Discrepancy, ...]
+    facts: Facts = field(default_factory=Facts)
 
     def to_json(self) -> dict[str, object]:
-        """JSON for the report: keys ``policy``, ``aggregates``, ``assessments``, ``discrepancies``.
+        """JSON for the report: keys ``policy``, ``aggregates``, ``assessments``,
+        ``discrepancies`` and ``facts`` (per member and fact: verified or declared).
 
         Fen are ints, decimals are strings; the output is deterministic for a given input
         (members, records and evidence are ordered), so its JCS bytes are stable.
@@ -64,6 +68,7 @@ class Assessment:
             "aggregates": aggregates,
             "assessments": {p.value: self.programs[p].to_json() for p in Purpose},
             "discrepancies": [d.to_json() for d in self.discrepancies],
+            "facts": self.facts.to_json(),
         }
 
 
@@ -77,9 +82,12 @@ def assess(inp: AssessmentInput, policy: Policy) -> Assessment:
     if not policy.serves(inp.region):
         raise ValueError(f"policy {policy.id} (region {policy.region}) does not serve {inp.region}")
     snap = Snapshot(policy, inp.request_date)
-    agg = aggregate(inp, snap)
-    programs = evaluate(inp, agg, snap)
-    discrepancies = find_discrepancies(inp, agg, snap)
+    # The rules read the circumstances and 刚性支出 the departments verified; what the
+    # case file declared is compared beside them.
+    verified, facts = resolve_facts(inp, snap)
+    agg = aggregate(verified, snap)
+    programs = evaluate(verified, agg, snap, facts)
+    discrepancies = find_discrepancies(inp, agg, snap) + fact_discrepancies(inp, facts, snap)
     return Assessment(
         region=inp.region,
         request_date=inp.request_date.isoformat(),
@@ -90,4 +98,5 @@ def assess(inp: AssessmentInput, policy: Policy) -> Assessment:
         aggregates=agg,
         programs=programs,
         discrepancies=discrepancies,
+        facts=facts,
     )

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from verifier.domain.household import Purpose
 from verifier.domain.money import half_up
-from verifier.policy.checks import asset_reasons, completeness_reason, registration_reasons
+from verifier.policy.checks import (
+    EXPENSES,
+    asset_reasons,
+    completeness_reason,
+    death_reasons,
+    fact_reasons,
+    registration_reasons,
+)
 from verifier.policy.context import Context, income_line_reason
 from verifier.policy.findings import ProgramResult, worst
 from verifier.policy.specs import P
@@ -26,6 +33,8 @@ def bianyuan(ctx: Context) -> ProgramResult:
     )
     reasons.append(completeness_reason(ctx, "dibao_bianyuan", agg.missing))
     reasons += registration_reasons(ctx, "dibao_bianyuan", agg.cancelled_registrations)
+    reasons += fact_reasons(ctx, "dibao_bianyuan", ("alive", *EXPENSES))
+    reasons += death_reasons(ctx, "dibao_bianyuan")
     return ProgramResult(
         Purpose.DIBAO_BIANYUAN,
         worst(r.outcome for r in reasons),

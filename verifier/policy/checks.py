@@ -6,6 +6,7 @@ from fractions import Fraction
 
 from verifier.domain.labels import (
     CANCELLATION_LABELS,
+    FACT_LABELS,
     SOURCE_LABELS,
     SOURCE_STATUS_LABELS,
     VEHICLE_KIND_LABELS,
@@ -15,6 +16,7 @@ from verifier.domain.labels import (
 from verifier.domain.money import dec_str, fen_text, yuan
 from verifier.policy.aggregate import AssetTotals, CancelledRegistration, MissingSource
 from verifier.policy.context import Context, fen_values, ok, who_of
+from verifier.policy.facts import EXPENSE_FACTS, FactFinding
 from verifier.policy.findings import Outcome, Reason
 from verifier.policy.specs import P
 from verifier.policy.typed import Named, Param
@@ -222,3 +224,61 @@ def own_income_reason(
         + (below_note if own_below else ""),
         member,
     )
+
+
+def _declared_text(f: FactFinding) -> str:
+    if f.fact == "disability":
+        return f"{f.declared} 级残疾"
+    if f.fact == "employment":
+        return "无劳动能力"
+    if f.fact in EXPENSE_FACTS:
+        return f"{FACT_LABELS[f.fact]} {yuan(int(f.declared or 0))} 元"
+    return FACT_LABELS[f.fact]
+
+
+def fact_reasons(
+    ctx: Context, rule: str, facts: tuple[str, ...], member: int | None = None
+) -> list[Reason]:
+    """A rule resting on a declared fact whose department did not answer, where the region
+    requires that fact verified (``fact_basis_<fact> = "verified"``), is not decided on the
+    declaration alone: it goes to staff, naming the department and its answer. Nothing is
+    said for facts the departments verified or the region accepts as declared."""
+    out = []
+    for f in ctx.facts.unverified(facts, member):
+        whose = "家庭" if f.member is None else f"成员 {f.member} "
+        out.append(
+            ctx.reason(
+                f"{rule}.evidence",
+                Outcome.NEEDS_REVIEW,
+                "data",
+                (P.fact_basis[f.fact],),
+                {"fact": f.fact, "source": f.source, "status": f.status, "member": f.member},
+                f"{whose}申报{_declared_text(f)}，{label(SOURCE_LABELS, f.source)}"
+                f"{_status(f.status)}；本地政策要求该项经部门核实，不能仅凭申报认定，需人工复核",
+                f.member if member is None else member,
+            )
+        )
+    return out
+
+
+def death_reasons(ctx: Context, rule: str, member: int | None = None) -> list[Reason]:
+    """A listed member 民政 records as deceased is still counted as the family declared;
+    an assessment built on that count goes to staff."""
+    return [
+        ctx.reason(
+            f"{rule}.deceased",
+            Outcome.NEEDS_REVIEW,
+            "data",
+            (),
+            {"member": d.member, "occurred_on": d.occurred_on.isoformat()},
+            f"成员 {d.member} 民政记录显示已于 {d.occurred_on.isoformat()} 死亡，仍列为家庭成员；"
+            "家庭人口和人均收入仍按申报计算，需人工核实",
+            d.member,
+        )
+        for d in ctx.facts.deaths
+        if member is None or d.member == member
+    ]
+
+
+EXPENSES = tuple(EXPENSE_FACTS)
+"""The facts every income test rests on: the 刚性支出 deducted."""

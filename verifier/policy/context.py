@@ -4,7 +4,7 @@ household's 低保 standard; and the sentences and figures the rules share."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
@@ -12,6 +12,7 @@ from fractions import Fraction
 from verifier.domain.household import HukouNature
 from verifier.domain.money import at_most, below, exact_str, fen_text, half_up
 from verifier.policy.aggregate import Aggregates
+from verifier.policy.facts import Facts
 from verifier.policy.findings import JsonScalar, Outcome, Reason
 from verifier.policy.inputs import AssessmentInput
 from verifier.policy.snapshot import Snapshot
@@ -40,12 +41,17 @@ class Context:
     standard: int
     tie: str
     """The policy's ``fen_tie_rule``: ``family`` or ``exact``."""
+    facts: Facts = field(default_factory=Facts)
+    """How each member's circumstances and the 刚性支出 were known (``inp`` already holds
+    the values the departments verified)."""
 
     @classmethod
-    def of(cls, inp: AssessmentInput, agg: Aggregates, snap: Snapshot) -> Context:
+    def of(
+        cls, inp: AssessmentInput, agg: Aggregates, snap: Snapshot, facts: Facts | None = None
+    ) -> Context:
         urban = inp.hukou is HukouNature.URBAN
         std = P.dibao_standard_urban if urban else P.dibao_standard_rural
-        return cls(inp, agg, snap, std, snap.get(std), snap.fen_tie_rule)
+        return cls(inp, agg, snap, std, snap.get(std), snap.fen_tie_rule, facts or Facts())
 
     @property
     def day(self) -> date:

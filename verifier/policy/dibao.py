@@ -5,8 +5,11 @@ from __future__ import annotations
 from verifier.domain.household import Purpose
 from verifier.domain.money import fen_text, half_up, yuan
 from verifier.policy.checks import (
+    EXPENSES,
     asset_reasons,
     completeness_reason,
+    death_reasons,
+    fact_reasons,
     own_income_reason,
     registration_reasons,
 )
@@ -86,6 +89,8 @@ def dibao(ctx: Context) -> ProgramResult:
     reasons += asset_reasons(ctx, "dibao", "dibao", agg.assets, n, P.dibao_financial_asset_months)
     reasons.append(completeness_reason(ctx, "dibao", agg.missing))
     reasons += registration_reasons(ctx, "dibao", agg.cancelled_registrations)
+    reasons += fact_reasons(ctx, "dibao", ("alive", *EXPENSES))
+    reasons += death_reasons(ctx, "dibao")
     household = worst(r.outcome for r in reasons)
     amount: int | None = None
     if household is not Outcome.INELIGIBLE and below_standard:
@@ -197,6 +202,13 @@ def _single_person(ctx: Context, m: Member) -> MemberResult:
     reasons += registration_reasons(
         ctx, "dibao.single_person", agg.cancelled_registrations, m.index
     )
+    reasons += fact_reasons(
+        ctx,
+        "dibao.single_person",
+        ("disability", "serious_illness", "alive", *EXPENSES),
+        m.index,
+    )
+    reasons += death_reasons(ctx, "dibao.single_person", m.index)
     outcome = worst(r.outcome for r in reasons)
     amount = max(0, half_up(s - own)) if outcome is not Outcome.INELIGIBLE else None
     return MemberResult(m.index, "single_person", outcome, amount, tuple(reasons))

@@ -46,7 +46,11 @@ class Discrepancy:
     kind: str
     """``income`` (fen per month), ``asset_value`` (fen), ``asset_count``, ``household_size``
     or ``registration_cancelled`` (persons: declared 1, registered 0; the category is the
-    :class:`~hedui_sdk.CancellationReason`)."""
+    :class:`~hedui_sdk.CancellationReason`); and from the departments that verify members'
+    circumstances (:mod:`verifier.policy.fact_discrepancies`): ``disability`` (grade, 0 for
+    none), ``serious_illness``, ``in_school``, ``employment`` (flags 0/1), ``deceased``
+    (persons: listed 1, living 0) and ``rigid_expense`` (fen over the window; the category
+    is the :class:`~verifier.domain.household.DeductionKind`)."""
     category: str
     declared: int
     found: int
@@ -75,6 +79,12 @@ class Discrepancy:
                 "asset_count": "count",
                 "household_size": "persons",
                 "registration_cancelled": "persons",
+                "disability": "grade",
+                "serious_illness": "flag",
+                "in_school": "flag",
+                "employment": "flag",
+                "deceased": "persons",
+                "rigid_expense": "fen",
             }[self.kind],
             "text": self.text,
             "reference": self.reference,

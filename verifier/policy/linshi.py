@@ -8,7 +8,14 @@ from decimal import Decimal
 from verifier.domain.household import DeductionKind, Purpose
 from verifier.domain.labels import BAND_LABELS, BASE_LABELS
 from verifier.domain.money import times, yuan
-from verifier.policy.checks import asset_reasons, completeness_reason, registration_reasons
+from verifier.policy.checks import (
+    EXPENSES,
+    asset_reasons,
+    completeness_reason,
+    death_reasons,
+    fact_reasons,
+    registration_reasons,
+)
 from verifier.policy.context import Context, income_line_reason
 from verifier.policy.findings import JsonScalar, Outcome, ProgramResult, worst
 from verifier.policy.specs import LINSHI_BANDS, P
@@ -148,6 +155,8 @@ def linshi(ctx: Context) -> ProgramResult:
     )
     reasons.append(completeness_reason(ctx, "linshi", agg.missing))
     reasons += registration_reasons(ctx, "linshi", agg.cancelled_registrations)
+    reasons += fact_reasons(ctx, "linshi", ("serious_illness", "in_school", "alive", *EXPENSES))
+    reasons += death_reasons(ctx, "linshi")
 
     case_by_case = False
     fallback: str | None = None

@@ -24,6 +24,7 @@ from verifier.policy.aggregate import Aggregates
 from verifier.policy.bianyuan import bianyuan
 from verifier.policy.context import Context
 from verifier.policy.dibao import dibao
+from verifier.policy.facts import Facts
 from verifier.policy.findings import MemberResult, Outcome, ProgramResult, Reason, best, worst
 from verifier.policy.inputs import AssessmentInput
 from verifier.policy.linshi import linshi
@@ -42,8 +43,10 @@ __all__ = [
 ]
 
 
-def evaluate(inp: AssessmentInput, agg: Aggregates, snap: Snapshot) -> dict[Purpose, ProgramResult]:
-    ctx = Context.of(inp, agg, snap)
+def evaluate(
+    inp: AssessmentInput, agg: Aggregates, snap: Snapshot, facts: Facts | None = None
+) -> dict[Purpose, ProgramResult]:
+    ctx = Context.of(inp, agg, snap, facts)
     return {
         Purpose.DIBAO: dibao(ctx),
         Purpose.TEKUN: tekun(ctx),

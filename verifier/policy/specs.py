@@ -43,6 +43,15 @@ LINSHI_BANDS: tuple[str, ...] = ("emergency", "expense", "illness", "schooling")
 ALERT_LEVELS: tuple[str, ...] = ("high", "medium", "low")
 """Risk levels of an alert (监测预警): ``alert_<level>_risk_reasons`` and
 ``alert_<level>_risk_working_days``."""
+FACTS: tuple[str, ...] = (
+    "disability", "serious_illness", "in_school", "employment", "alive",
+    "medical_costs", "school_fees",
+)  # fmt: skip
+"""Facts about members that departments can verify (:mod:`verifier.policy.facts`)."""
+FACT_BASES: frozenset[str] = frozenset({"verified", "declared"})
+"""``verified``: the region requires the department's answer, and a rule resting on a
+declaration its source did not confirm goes to review; ``declared``: the region accepts
+the declaration while the source cannot answer (the answer, when there is one, still wins)."""
 RECHECK_CLASSES: tuple[str, ...] = (
     "dibao_a", "dibao_b", "dibao_c", "tekun", "dibao_bianyuan", "linshi", "yinbing_zhipin",
 )  # fmt: skip
@@ -110,6 +119,11 @@ class Parameters(Reader):
     retention_report_months = optional(integer(1, 360))
     retention_source_records_months = optional(integer(1, 360))
     retention_cache_days = optional(integer(1, 3650))
+    # Which facts the region requires verified by their department, and which it accepts as
+    # declared while that department cannot answer (some counties cannot reach every one
+    # yet). Optional: a region stating none accepts the declaration, as before the sources
+    # existed; every report says, per fact, which it was.
+    fact_basis = Family("fact_basis_{}", FACTS, choice(FACT_BASES))
 
 
 SPECS: Mapping[str, Spec] = spec_table(Parameters)

@@ -6,8 +6,11 @@ from verifier.domain.household import HukouNature, Purpose, SupporterStatus
 from verifier.domain.money import times, yuan
 from verifier.policy.aggregate import MemberAggregate
 from verifier.policy.checks import (
+    EXPENSES,
     asset_reasons,
     completeness_reason,
+    death_reasons,
+    fact_reasons,
     own_income_reason,
     registration_reasons,
 )
@@ -147,6 +150,8 @@ def _tekun_member(ctx: Context, m: Member, t: int) -> MemberResult:
     )
     reasons.append(completeness_reason(ctx, "tekun", ma.missing, m.index))
     reasons += registration_reasons(ctx, "tekun", ctx.agg.cancelled_registrations, m.index)
+    reasons += fact_reasons(ctx, "tekun", ("disability", "employment", "alive", *EXPENSES), m.index)
+    reasons += death_reasons(ctx, "tekun", m.index)
     outcome = worst(r.outcome for r in reasons)
     return MemberResult(
         m.index, "tekun", outcome, t if outcome is not Outcome.INELIGIBLE else None, tuple(reasons)
