@@ -21,6 +21,7 @@ BENCHMARKS: tuple[tuple[str, list[str]], ...] = (
     ("bench.p5_batch_rate", []),
     ("bench.rate_limited", ["--seconds", "10"]),
     ("bench.bytes_per_check", ["--checks", "40"]),
+    ("bench.hsm_signing", ["--signatures", "500"]),
 )
 
 
