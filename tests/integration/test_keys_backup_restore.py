@@ -138,3 +138,27 @@ def test_a_token_key_is_backed_up_by_its_public_half_and_reference(
         capsys, "report", "verify", str(tmp_path / "r.json"), "--keys", str(tmp_path / "jwks.json")
     )
     assert code == 0 and signing[:16] in out, err
+
+
+@pytest.mark.parametrize(
+    ("refs", "message"),
+    [
+        (("--passphrase-from", "value:typed-on-the-command-line"), "must be env:NAME or file:PATH"),
+        ((), "no terminal to ask for the passphrase"),  # tests have no terminal
+        (("--passphrase-from", "env:HEDUI_TEST_UNSET_VARIABLE"), "is not set"),
+    ],
+)
+def test_a_passphrase_is_never_an_argument(
+    refs: tuple[str, ...],
+    message: str,
+    keys_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    use_database_from_env(monkeypatch, "sqlite:///" + str(tmp_path / "h.db"), keys_dir)
+    monkeypatch.delenv("HEDUI_TEST_UNSET_VARIABLE", raising=False)
+    assert run_cli(capsys, "keys", "generate")[0] == 0
+    code, out, err = run_cli(capsys, "keys", "backup", "--out", str(tmp_path / "b"), *refs)
+    assert code == 2 and message in err and "typed-on-the-command-line" not in out + err
+    assert not (tmp_path / "b").exists()
