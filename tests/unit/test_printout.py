@@ -233,13 +233,18 @@ def test_compare_names_each_difference() -> None:
     doc = document()
     sha = hashlib.sha256(ENVELOPE).hexdigest()
     same = PrintoutPayload(doc["report_id"], 2, KID, sha)
-    assert compare_printout(same, ENVELOPE, KID, doc) == []
-    assert compare_printout(same, ENVELOPE + b" ", KID, doc) == [
+    assert compare_printout(same, ENVELOPE, (KID,), doc) == []
+    assert compare_printout(same, ENVELOPE + b" ", (KID,), doc) == [
         "envelope SHA-256 differs: the JSON is not the envelope printed"
     ]
-    assert compare_printout(same, ENVELOPE, "cd" * 32, doc) == ["signing key id differs"]
-    assert compare_printout(same, ENVELOPE, KID, doc | {"version": 3}) == ["report version differs"]
-    assert compare_printout(same, ENVELOPE, KID, doc | {"report_id": "other"}) == [
+    assert compare_printout(same, ENVELOPE, ("cd" * 32, KID), doc) == []
+    assert compare_printout(same, ENVELOPE, ("cd" * 32,), doc) == [
+        "signing key id differs: no verified signature is by that key"
+    ]
+    assert compare_printout(same, ENVELOPE, (KID,), doc | {"version": 3}) == [
+        "report version differs"
+    ]
+    assert compare_printout(same, ENVELOPE, (KID,), doc | {"report_id": "other"}) == [
         "report id differs"
     ]
 

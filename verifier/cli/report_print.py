@@ -77,7 +77,7 @@ def check_printout(value: str, envelope: bytes, v: VerifiedEnvelope) -> int:
     except PrintoutError as exc:
         err.print(f"[red]PRINTOUT NOT CHECKED[/]: {exc}")
         return 1
-    differences = compare_printout(payload, envelope, v.key_id, v.document)
+    differences = compare_printout(payload, envelope, v.key_ids or (v.key_id,), v.document)
     if differences:
         err.print("[red]PRINTOUT DOES NOT MATCH[/]: " + "; ".join(differences))
         return 1

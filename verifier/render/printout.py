@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,15 +52,19 @@ def parse_payload(text: str) -> PrintoutPayload:
 
 
 def compare_printout(
-    payload: PrintoutPayload, envelope: bytes, key_id: str, document: Mapping[str, Any]
+    payload: PrintoutPayload,
+    envelope: bytes,
+    key_ids: Collection[str],
+    document: Mapping[str, Any],
 ) -> list[str]:
-    """What differs between the printout and a report envelope whose signature by
-    ``key_id`` was verified; empty when they are the same signed report."""
+    """What differs between the printout and a report envelope whose signatures by
+    ``key_ids`` were verified (an envelope may carry an Ed25519 and an SM2 signature; the
+    printout names one of them); empty when they are the same signed report."""
     differences = []
     if payload.envelope_sha256 != hashlib.sha256(envelope).hexdigest():
         differences.append("envelope SHA-256 differs: the JSON is not the envelope printed")
-    if payload.key_id != key_id:
-        differences.append("signing key id differs")
+    if payload.key_id not in key_ids:
+        differences.append("signing key id differs: no verified signature is by that key")
     if payload.report_id != document.get("report_id"):
         differences.append("report id differs")
     if payload.version != document.get("version"):
