@@ -5,12 +5,26 @@ a tampered proof or entry turns the page red; each role is kept out of the other
 
 from __future__ import annotations
 
+import base64
+import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from playwright.async_api import Page, expect
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from playwright.async_api import Page, Route, expect
 
-from tests.console_helpers import audit_bodies, base_url, chromium, console_rig, screenshot
-from tests.helpers import APPLICANT_ID, CALLER, household_draft
+from audit.canonical import canonical_bytes
+from audit.checkpoint import verifier_key
+from tests.console_helpers import (
+    Rig,
+    audit_bodies,
+    base_url,
+    chromium,
+    console_rig,
+    screenshot,
+)
+from tests.helpers import APPLICANT_ID, CALLER, household_draft, soon
 
 
 async def _signed_in(page: Page, link: str) -> None:
@@ -58,3 +72,111 @@ async def test_caseworker_finds_a_check_watches_it_finish_and_prints(
         # The page view was an audited read of the report, by the signed-in user.
         reads = await audit_bodies(rig.app, "report_read")
         assert any(b["actor"]["user"] == "worker-1" and b["outcome"] == "allow" for b in reads)
+
+
+async def _finished_check(rig: Rig) -> str:
+    rig.bank.open()
+    view = await rig.app.service.create(CALLER, household_draft(), wait=True, wait_until=soon())
+    return view.record.id
+
+
+async def _pin(page: Page, key: str) -> None:
+    await page.fill("#pinned-key", key)
+    await page.click("#pin")
+
+
+async def test_auditor_searches_by_id_number_and_the_browser_verifies_the_entry(
+    database_url: str, keys_dir: Path
+) -> None:
+    async with console_rig(database_url, keys_dir) as rig, chromium() as browser:
+        await _finished_check(rig)
+        console = await rig.console("auditor", "auditor-1")
+        page = await browser.new_page()
+        await _signed_in(page, console.link_url)
+        await expect(page).to_have_url(f"{base_url(console)}/audit")
+        await page.fill("#id_number", APPLICANT_ID)
+        await page.click("#search")
+        rows = page.locator("#entries tbody tr")
+        await expect(rows.first).to_be_visible()
+        assert APPLICANT_ID not in page.url
+        await screenshot(page, "console-audit-search")
+        # Every entry found names the applicant by keyed ref; the search is audited.
+        searches = await audit_bodies(rig.app, "audit_read")
+        assert any(b["details"].get("filters") == ["subject"] for b in searches)
+        assert APPLICANT_ID not in json.dumps(searches)
+
+        await rows.first.locator("a").click()
+        verdict = page.locator("#verdict")
+        await expect(verdict).to_have_attribute("data-result", "warn")  # nothing pinned yet
+        await _pin(page, rig.app.auditing.verifier_key)
+        await expect(verdict).to_have_attribute("data-result", "good")
+        await expect(page.locator("#verdict-steps li.ok")).to_have_count(4)
+        await screenshot(page, "console-audit-entry-verified")
+
+        # A key the auditor did not pin (another log's) is not trusted.
+        other = verifier_key(
+            rig.app.auditing.verifier_key.split("+")[0], Ed25519PrivateKey.generate().public_key()
+        )
+        await _pin(page, other)
+        await expect(verdict).to_have_attribute("data-result", "bad")
+
+
+def _tamper(field: str) -> Callable[[Route], Awaitable[None]]:
+    async def handle(route: Route) -> None:
+        response = await route.fetch()
+        doc = json.loads(await response.text())
+        if field == "proof":
+            first = bytearray(base64.b64decode(doc["proof"][0]))
+            first[0] ^= 1
+            doc["proof"][0] = base64.b64encode(bytes(first)).decode()
+        else:
+            body = json.loads(base64.b64decode(doc["body"]))
+            body["outcome"] = "deny" if body["outcome"] == "allow" else "allow"
+            doc["body"] = base64.b64encode(canonical_bytes(body)).decode()
+        await route.fulfill(response=response, body=json.dumps(doc))
+
+    return handle
+
+
+@pytest.mark.parametrize("field", ["proof", "body"])
+async def test_a_tampered_proof_or_entry_turns_the_page_red(
+    database_url: str, keys_dir: Path, field: str
+) -> None:
+    async with console_rig(database_url, keys_dir) as rig, chromium() as browser:
+        await _finished_check(rig)
+        console = await rig.console("auditor", "auditor-1")
+        page = await browser.new_page()
+        await _signed_in(page, console.link_url)
+        await page.goto(f"{base_url(console)}/audit/entries/1")
+        await _pin(page, rig.app.auditing.verifier_key)
+        await expect(page.locator("#verdict")).to_have_attribute("data-result", "good")
+        # The same page again, its proof altered on the way: the browser alone must notice.
+        await page.route("**/audit/entries/1/proof", _tamper(field))
+        await page.reload()
+        await expect(page.locator("#verdict")).to_have_attribute("data-result", "bad")
+        await expect(page.locator("#verdict-steps li.fail")).to_have_count(1)
+        if field == "proof":
+            await screenshot(page, "console-audit-entry-tampered")
+
+
+async def test_each_role_is_kept_out_of_the_others_pages(database_url: str, keys_dir: Path) -> None:
+    async with console_rig(database_url, keys_dir) as rig, chromium() as browser:
+        vid = await _finished_check(rig)
+        worker = await rig.console("caseworker", "worker-1")
+        auditor = await rig.console("auditor", "auditor-1")
+        page = await browser.new_page()
+        await _signed_in(page, worker.link_url)
+        for path in ("/audit", "/audit/entries/0", "/audit/checkpoints", "/audit/export"):
+            response = await page.goto(f"{base_url(worker)}{path}")
+            assert response is not None and response.status == 403, path
+        denied = [b for b in await audit_bodies(rig.app, "audit_read") if b["outcome"] == "deny"]
+        assert {b["actor"]["user"] for b in denied} == {"worker-1"}
+
+        other = await browser.new_page()
+        await _signed_in(other, auditor.link_url)
+        for path in (f"/checks/{vid}/reports/1", f"/checks/{vid}", "/checks"):
+            response = await other.goto(f"{base_url(auditor)}{path}")
+            assert response is not None and response.status in (403, 404), path
+            assert "签名已验证" not in await other.content()
+        refused = [b for b in await audit_bodies(rig.app, "report_read") if b["outcome"] == "deny"]
+        assert [b["actor"]["user"] for b in refused] == ["auditor-1"]

@@ -60,10 +60,11 @@ async function rootFromProof(leaf, index, size, proof) {
 
 // A verifier key: <name>+<hex key id>+<base64(0x01 || 32-byte Ed25519 key)>.
 async function parseVerifierKey(text) {
-  const parts = text.trim().split("+");
-  if (parts.length !== 3 || !/^[0-9a-f]{8}$/.test(parts[1])) throw new Error("the pinned key is not a verifier key");
-  const [name, id] = parts;
-  const raw = b64(parts[2]);
+  // The base64 key may itself hold "+": split at the first one and after the 8-digit id.
+  const m = /^([^+\s]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/]+=*)$/.exec(text.trim());
+  if (!m) throw new Error("the pinned key is not a verifier key");
+  const [, name, id] = m;
+  const raw = b64(m[3]);
   if (raw.length !== 33 || raw[0] !== 1) throw new Error("the pinned key is not an Ed25519 verifier key");
   const kid = (await sha256(concat(enc.encode(name), new Uint8Array([0x0a]), raw))).slice(0, 4);
   if (hex(kid) !== id) throw new Error("the pinned key's id does not match the key");

@@ -1,0 +1,120 @@
+"""The console's pure pieces: who a session or an ID token names, the one-time link,
+money for people, and what changed between two report versions."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from aiohttp_session import Session
+
+from verifier.domain.caller import Caller
+from verifier.domain.errors import PermissionDenied, Unauthenticated
+from verifier.web.app import yuan
+from verifier.web.guard import caller_of
+from verifier.web.oidc import caller_from_claims
+from verifier.web.report_view import changes
+from verifier.web.settings import OidcSettings
+from verifier.web.signin import OneTimeLink
+
+WHO = {"system": "case-system-a", "user": "worker-1", "role": "caseworker", "regions": ["3703"]}
+OIDC = OidcSettings(issuer="http://127.0.0.1:1", client_id="hedui-console")
+ROLES = ("caseworker", "reviewer", "auditor")
+
+
+def _session(**data: Any) -> Session:
+    return Session("id", data={"session": data, "created": int(time.time())}, new=False)
+
+
+def test_a_session_names_its_caller_until_it_expires() -> None:
+    now = int(time.time())
+    assert caller_of(_session(who=WHO, exp=now + 60)) == Caller(
+        "case-system-a", "worker-1", "caseworker", ("3703",)
+    )
+    assert caller_of(_session(who=WHO, exp=now - 1)) is None
+    assert caller_of(_session(who=WHO)) is None  # no expiry: never valid
+    assert caller_of(_session()) is None
+
+
+def test_the_one_time_link_signs_in_once_and_only_with_its_token() -> None:
+    caller = Caller("case-system-a", "worker-1", "caseworker", ("3703",))
+    link = OneTimeLink(caller)
+    token = link.path.rsplit("/", 1)[1]
+    assert link.take(token + "x") is None
+    assert link.take(token) == caller
+    assert link.take(token) is None
+    assert link.path == ""
+
+
+def test_claims_give_user_role_and_regions_within_the_principal() -> None:
+    claims = {"sub": "s1", "preferred_username": "auditor-7", "hedui_role": "auditor"}
+    caller = caller_from_claims(
+        OIDC, "case-system-a", ROLES, ("3703",), {**claims, "hedui_regions": ["370322"]}
+    )
+    assert caller == Caller("case-system-a", "auditor-7", "auditor", ("370322",))
+    spaced = caller_from_claims(OIDC, "s", ROLES, ("37",), {**claims, "hedui_regions": "3703 3701"})
+    assert spaced.regions == ("3703", "3701")
+
+
+@pytest.mark.parametrize(
+    ("claims", "error"),
+    [
+        ({"hedui_role": "admin", "hedui_regions": ["3703"]}, PermissionDenied),
+        ({"hedui_role": "auditor", "hedui_regions": ["3415"]}, PermissionDenied),
+        ({"hedui_role": "auditor", "hedui_regions": []}, PermissionDenied),
+        ({"hedui_role": "auditor", "hedui_regions": ["３７03"]}, PermissionDenied),
+        ({"hedui_role": "auditor", "hedui_regions": ["3703\n"]}, PermissionDenied),
+        (
+            {"hedui_role": "auditor", "hedui_regions": ["3703"], "preferred_username": "a b"},
+            Unauthenticated,
+        ),
+        (
+            {
+                "hedui_role": "auditor",
+                "hedui_regions": ["3703"],
+                "preferred_username": "370322197003090016",
+            },
+            Unauthenticated,
+        ),
+    ],
+)
+def test_claims_outside_the_principal_or_malformed_are_refused(
+    claims: dict[str, Any], error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        caller_from_claims(OIDC, "case-system-a", ROLES, ("3703",), {"sub": "s1", **claims})
+
+
+def test_fen_are_shown_as_yuan_without_floats() -> None:
+    assert yuan(0) == "¥0.00"
+    assert yuan(123456) == "¥1,234.56"
+    assert yuan(-5) == "-¥0.05"
+    assert yuan(10**17 + 1) == "¥1,000,000,000,000,000.01"
+
+
+def test_changes_name_every_differing_field_but_not_the_per_version_ones() -> None:
+    v1 = {
+        "version": 1,
+        "report_id": "r1",
+        "created_at": "a",
+        "previous_sha256": "",
+        "sources": [{"source": "bank", "status": "PENDING"}],
+        "totals": {"assets_fen": 0},
+    }
+    v2 = {
+        **v1,
+        "version": 2,
+        "report_id": "r2",
+        "created_at": "b",
+        "previous_sha256": "ab",
+        "sources": [{"source": "bank", "status": "FOUND"}],
+        "totals": {"assets_fen": 500},
+        "records": [{"value_fen": 500}],
+    }
+    found = {(c.path, c.before, c.after) for c in changes(v1, v2)}
+    assert found == {
+        ("sources[0].status", '"PENDING"', '"FOUND"'),
+        ("totals.assets_fen", "0", "500"),
+        ("records[0].value_fen", "—", "500"),
+    }
