@@ -9,6 +9,7 @@ from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
 
+from verifier.cli.report_evidence import evidence_table
 from verifier.domain.household import Purpose
 from verifier.domain.labels import (
     OUTCOME_LABELS,
@@ -82,6 +83,9 @@ def render(doc: Mapping[str, Any], key_id: str, console: Console) -> None:
     money.add_row("核对期间收入合计", format_yuan(totals["income_fen"]))
     money.add_row("资产合计", format_yuan(totals["assets_fen"]))
     parts: list[Any] = [head, grid, money]
+    evidence = evidence_table(doc)
+    if evidence is not None:
+        parts.append(evidence)
 
     failures = [s for s in doc["sources"] if s["status"] in ("FAILED", "DENIED", "PENDING")]
     if failures:

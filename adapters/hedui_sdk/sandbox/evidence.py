@@ -70,7 +70,7 @@ def household_evidence(
         _disability(rng, ctx, plan, ledger)
         _medical(rng, ctx, plan, ledger)
         _schooling(rng, ctx, plan, ledger)
-        _employment(ctx, ledger)
+        _employment(rng, ctx, ledger)
     _marriage(rng, ctx, drafts)
 
 
@@ -196,9 +196,12 @@ def _schooling(rng: random.Random, ctx: EvidenceContext, plan: MemberPlan, ledge
         ))  # fmt: skip
 
 
-def _employment(ctx: EvidenceContext, ledger: Ledger) -> None:
-    """就业登记 for each employer that paid wages, 失业登记 where benefit was paid."""
-    last_end = ctx.months[-1][1]
+def _employment(rng: random.Random, ctx: EvidenceContext, ledger: Ledger) -> None:
+    """就业登记 for each employer that paid wages, 失业登记 where benefit was paid.
+
+    A job already held when the history starts was registered some time before it.
+    """
+    first_start, last_end = ctx.months[0][0], ctx.months[-1][1]
     spans: dict[str, tuple[date, date]] = {}
     benefit: tuple[date, date] | None = None
     for source in (SourceKind.TAX, SourceKind.SOCIAL_INSURANCE):
@@ -212,6 +215,8 @@ def _employment(ctx: EvidenceContext, ledger: Ledger) -> None:
                 lo, hi = benefit or (fact.period_start, fact.period_end)
                 benefit = (min(lo, fact.period_start), max(hi, fact.period_end))
     for employer, (start, end) in spans.items():
+        if start == first_start:
+            start = _day_before(rng, first_start, 30, 3650)
         ledger.add(SourceKind.EMPLOYMENT, EmploymentFact(
             ctx.numbers.next("EMP"), EmploymentStatus.EMPLOYED, employer, start,
             None if end >= last_end else end,
