@@ -49,6 +49,7 @@ from verifier.policy import (
     SourceStatus,
     SupporterStatus,
     assess,
+    explain,
 )
 from verifier.policy.params import check_policy_bytes
 from verifier.policy.specs import FACTS
@@ -126,7 +127,7 @@ def test_declared_severely_disabled_without_certificate() -> None:
         "verified",
         "NOT_FOUND",
         1,
-        None,
+        0,
     )
 
 
@@ -389,3 +390,11 @@ def test_every_member_and_fact_says_how_it_was_known() -> None:
     }
     assert finding(j, "disability", 0)["basis"] == "verified"
     assert finding(j, "in_school", 0)["basis"] == "declared"
+
+
+def test_explain_shows_how_each_fact_was_known() -> None:
+    ms = [adult(0), adult(1, 30, disability_grade=1), adult(2)]
+    text = explain(run(case(ms, {0: [income(4320000)]}, disability=NOT_FOUND)))
+    assert "【核实情况】" in text
+    assert "成员 1 残疾等级：经部门核实；残联（无记录）；申报 1 级，核实 无" in text
+    assert "成员 1 在校就学：按申报（本地政策接受申报）；教育（未答复）" in text

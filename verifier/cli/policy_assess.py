@@ -28,6 +28,7 @@ from verifier.cli.report_view import coloured
 from verifier.domain.household import HukouNature
 from verifier.domain.labels import BAND_LABELS, HUKOU_LABELS, OUTCOME_LABELS, ROUTE_LABELS, label
 from verifier.domain.money import format_amount
+from verifier.policy.explain import fact_rows
 from verifier.service.assessment import assessment_sections
 
 console = Console(width=None if Console().is_terminal else 140)
@@ -179,6 +180,14 @@ def render(result: Mapping[str, Any], out: Console) -> None:
                 f"{format_amount(m['amount_fen'])}/月" if m.get("amount_fen") is not None else "—",
             )
         out.print(mt)
+    rows = fact_rows(result)
+    if rows:
+        ft = Table(title="核实情况（经部门核实，或按申报）")
+        for col in ("成员", "事实", "依据", "来源", "申报", "核实"):
+            ft.add_column(col)
+        for row in rows:
+            ft.add_row(*row)
+        out.print(ft)
     disc = result.get("discrepancies") or []
     if disc:
         d = Table(title="申报与核对结果差异")

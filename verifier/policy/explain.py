@@ -11,10 +11,13 @@ from typing import Any
 
 from verifier.domain.household import HukouNature
 from verifier.domain.labels import (
+    BASIS_LABELS,
+    FACT_LABELS,
     HUKOU_LABELS,
     OUTCOME_LABELS,
     ROUTE_LABELS,
     SOURCE_LABELS,
+    SOURCE_STATUS_LABELS,
     label,
 )
 from verifier.domain.money import format_amount
@@ -36,6 +39,41 @@ def _reason_lines(r: Mapping[str, Any], indent: str) -> list[str]:
     if examples:
         lines.append(f"{indent}    其中示例参数（无文件规定）：{'、'.join(map(str, examples))}")
     return lines
+
+
+def _fact_value(fact: str, v: object) -> str:
+    if v is None:
+        return "—"
+    if fact == "disability":
+        return f"{v} 级" if isinstance(v, int) and not isinstance(v, bool) and v else "无"
+    if fact == "employment":
+        return "有劳动能力" if v else "无劳动能力"
+    if fact == "alive":
+        return "健在" if v else "已死亡"
+    if fact in ("medical_costs", "school_fees"):
+        return format_amount(v)
+    return "是" if v else "否"
+
+
+def fact_rows(assessment_json: Mapping[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
+    """(whose, fact, how it was known, source and answer, declared, found) per finding of
+    the ``facts`` section, as ``policy explain`` and ``policy assess`` show them."""
+    rows = []
+    for f in (assessment_json.get("facts") or {}).get("findings", []):
+        fact = str(f.get("fact"))
+        member = f.get("member")
+        rows.append(
+            (
+                "家庭" if member is None else f"成员 {member}",
+                label(FACT_LABELS, fact),
+                label(BASIS_LABELS, f.get("basis")),
+                f"{label(SOURCE_LABELS, f.get('source'))}"
+                f"（{label(SOURCE_STATUS_LABELS, f.get('status'))}）",
+                _fact_value(fact, f.get("declared")),
+                _fact_value(fact, f.get("found")),
+            )
+        )
+    return rows
 
 
 def explain(assessment_json: Mapping[str, Any]) -> str:
@@ -108,6 +146,12 @@ def explain(assessment_json: Mapping[str, Any]) -> str:
             out.append(line)
             for r in m.get("reasons", []):
                 out.extend(_reason_lines(r, "    "))
+        out.append("")
+    rows = fact_rows(assessment_json)
+    if rows:
+        out.append("【核实情况】各成员情况和刚性支出是经部门核实还是按申报")
+        for whose, fact, basis, source, declared, found in rows:
+            out.append(f"  · {whose} {fact}：{basis}；{source}；申报 {declared}，核实 {found}")
         out.append("")
     disc = assessment_json.get("discrepancies", [])
     out.append("【申报与核对结果差异】" + ("无超出容差的差异" if not disc else f"{len(disc)} 项"))

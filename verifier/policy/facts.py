@@ -290,15 +290,18 @@ def _member_findings(
         )
 
     out = [
-        finding("disability", m.disability_grade, seen.grade, m.disability_grade is not None),
+        # Grade 0 stands for none, as on the wire.
+        finding(
+            "disability", m.disability_grade or 0, seen.grade or 0, m.disability_grade is not None
+        ),
         finding("serious_illness", m.serious_illness, seen.ill, m.serious_illness),
         finding("in_school", m.in_school, seen.in_school, m.in_school),
         # Declared "unable to work" is compared with a current employment or unemployment
-        # registration; no registration does not show that someone cannot work.
+        # registration (found True); no registration shows nothing either way (None).
         finding(
             "employment",
             m.able_to_work,
-            True if seen.working else m.able_to_work,
+            True if seen.working else None,
             m.able_to_work is False,
         ),
         finding("alive", True, death is None, True),
