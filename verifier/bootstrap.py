@@ -190,7 +190,7 @@ def make_store(config: Config, keys: KeyStore, metrics: Metrics | None = None) -
     active, all_keys = keys.data_keys()
     db = open_database(config.database_url, lock_timeout_ms=config.lock_timeout_ms)
     tracing.instrument_engines((db.read_engine, db.write_engine))
-    return SqlStore(db, Sealer(active.kid, all_keys), metrics=metrics)
+    return SqlStore(db, Sealer(active.kid, all_keys, config.seal_with), metrics=metrics)
 
 
 def make_auditing(keys: KeyStore, store: SqlStore, origin: str = DEFAULT_ORIGIN) -> AuditService:
@@ -498,6 +498,6 @@ async def rewrap_sealed(
     active, all_keys = keys.data_keys()
     db = open_database(config.database_url)
     try:
-        return await rewrap(db, Sealer(active.kid, all_keys), progress)
+        return await rewrap(db, Sealer(active.kid, all_keys, config.seal_with), progress)
     finally:
         await db.dispose()

@@ -1,4 +1,4 @@
-"""Sealing at rest: compressed, then AES-256-GCM bound to its row; older values still open."""
+"""Sealing at rest: compressed, then AES-256-GCM or SM4-GCM bound to its row; old values open."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from verifier.storage.sealing import DEFLATED, Sealer, SealError
+from verifier.storage.sealing import DEFLATED, SM4_DEFLATED, Sealer, SealError, sm4_key
 
 KEY = bytes(range(32))
 SEALER = Sealer("dk-1", {"dk-1": KEY})
@@ -59,3 +59,54 @@ def test_an_unknown_key_is_named_not_guessed() -> None:
     sealed, _ = SEALER.seal(b"x", "reports/v1/1")
     with pytest.raises(SealError, match="dk-2 is not available"):
         SEALER.open(sealed, "dk-2", "reports/v1/1")
+
+
+SM4_SEALER = Sealer("dk-1", {"dk-1": KEY}, "sm4-gcm")
+
+
+def test_sm4_gcm_is_the_standard_one() -> None:
+    # RFC 8998 Appendix A.1 (SM4-GCM): key, IV, AAD, plaintext → ciphertext ‖ tag.
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    key = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
+    enc = Cipher(algorithms.SM4(key), modes.GCM(bytes.fromhex("00001234567800000000ABCD")))
+    encryptor = enc.encryptor()
+    encryptor.authenticate_additional_data(
+        bytes.fromhex("FEEDFACEDEADBEEFFEEDFACEDEADBEEFABADDAD2")
+    )
+    plain = bytes.fromhex("".join(c * 16 for c in "ABCDEFEA"))
+    out = encryptor.update(plain) + encryptor.finalize()
+    assert out.hex().upper() == (
+        "17F399F08C67D5EE19D0DC9969C4BB7D5FD46FD3756489069157B282BB200735"
+        "D82710CA5C22F0CCFA7CBF93D496AC15A56834CBCF98C397B4024A2691233B8D"
+    )
+    assert encryptor.tag.hex().upper() == "83DE3541E4C2B58177E065A9BF7B62EC"
+
+
+def test_sm4_sealed_values_open_in_their_row_only_and_with_either_setting() -> None:
+    sealed, kid = SM4_SEALER.seal(b"records", "source_outcomes/v1/0/tax")
+    assert sealed[:1] == SM4_DEFLATED
+    # The format byte says how it was sealed: a deployment that switched back still opens it.
+    for sealer in (SM4_SEALER, SEALER):
+        assert sealer.open(sealed, kid, "source_outcomes/v1/0/tax") == b"records"
+    with pytest.raises(SealError):
+        SM4_SEALER.open(sealed, kid, "source_outcomes/v1/1/tax")
+    with pytest.raises(SealError):
+        SM4_SEALER.open(sealed[:-1] + bytes([sealed[-1] ^ 1]), kid, "source_outcomes/v1/0/tax")
+    # The same bytes under the AES mark do not open either: the algorithm is authenticated.
+    with pytest.raises(SealError):
+        SM4_SEALER.open(DEFLATED + sealed[1:], kid, "source_outcomes/v1/0/tax")
+
+
+def test_values_sealed_before_sm4_was_chosen_still_open() -> None:
+    aes, kid = SEALER.seal(b"older", "reports/v1/1")
+    assert SM4_SEALER.open(aes, kid, "reports/v1/1") == b"older"
+    nonce = SM4_DEFLATED + os.urandom(11)
+    legacy = legacy_seal(b"oldest", "reports/v1/1", nonce)
+    assert SM4_SEALER.open(legacy, "dk-1", "reports/v1/1") == b"oldest"
+
+
+def test_the_sm4_key_is_derived_not_truncated() -> None:
+    assert sm4_key(KEY) not in (KEY[:16], KEY[16:])
+    assert sm4_key(KEY) != sm4_key(bytes(32))
+    assert len(sm4_key(KEY)) == 16

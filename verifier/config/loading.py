@@ -269,6 +269,7 @@ def _build(checked: ConfigFile, names: Mapping[tuple[str, ...], str]) -> Config:
         metrics=MetricsConfig(**checked.metrics.model_dump()),
         tracing=TracingConfig(**checked.tracing.model_dump()),
         sign_with=tuple(checked.keys.sign_with or ()),
+        seal_with=checked.keys.seal_with,
         pkcs11=(
             Pkcs11Config(**checked.keys.pkcs11.model_dump())
             if checked.keys.pkcs11 is not None

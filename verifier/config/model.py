@@ -22,6 +22,8 @@ DEFAULT_SANDBOX_PORT = 8600
 DEFAULT_LISTEN = "127.0.0.1:50051"
 SEED_REGIONS = ("370322", "370305", "370281", "371522", "341824")
 TlsMode = Literal["production", "development"]
+SealWith = Literal["aes-256-gcm", "sm4-gcm"]
+"""The AEADs data at rest may be sealed with (``[keys] seal_with``)."""
 TLS_MODES: tuple[str, ...] = get_args(TlsMode)
 DEFAULT_PKI_DIR = Path("var/pki")
 
@@ -221,6 +223,8 @@ class Config:
     pkcs11: Pkcs11Config | None = None
     """Signing keys in an HSM (``[keys.pkcs11]``); None: file keys (the default)."""
     sign_with: tuple[str, ...] = ()
+    seal_with: SealWith = "aes-256-gcm"
+    """``[keys] seal_with``: AES-256-GCM or SM4-GCM for what is sealed from now on."""
     """Signature algorithms (``[keys] sign_with``: ``ed25519``, ``sm2``) in envelope order;
     empty: Ed25519, and SM2 too where the system's OpenSSL has it."""
 

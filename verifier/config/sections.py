@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from verifier.config.errors import Problem, between
-from verifier.config.model import DEFAULT_LISTEN, TlsMode
+from verifier.config.model import DEFAULT_LISTEN, SealWith, TlsMode
 from verifier.config.secrets import is_reference
 from verifier.config.urls import database_url_problem
 from verifier.domain.vocabulary import Role
@@ -123,6 +123,8 @@ class KeysSection(Section):
     dir: Annotated[str, AfterValidator(_not_empty)] = "var/keys"
     pkcs11: Pkcs11Section | None = None
     sign_with: Annotated[list[str], AfterValidator(_sign_with)] | None = None
+    seal_with: SealWith = "aes-256-gcm"
+    """The AEAD new values at rest are sealed with; values of either always open."""
 
 
 class LimitsSection(Section):
