@@ -324,12 +324,18 @@ def test_declared_unable_to_work_but_employed() -> None:
     assert (d["category"], d["declared"], d["found"]) == ("able_to_work", 0, 1)
 
 
-def test_chronic_special_diagnosis_is_not_a_serious_illness() -> None:
-    # Declared seriously ill; 医保 certifies only a 门诊慢特病 → not seriously ill, listed.
+def test_a_certified_diagnosis_in_force_is_a_serious_illness() -> None:
+    # Declared seriously ill; 医保 certifies a 门诊慢特病 in force → seriously ill, nothing
+    # listed. One that expired on 2025-01-31 is not in force on 2025-03-10 → listed.
+    from dataclasses import replace
+
     ms = [adult(0), adult(1, 45, serious_illness=True)]
-    j = run(
-        case(ms, {1: [diagnosis("CH", DiagnosisKind.CHRONIC_SPECIAL)]}, medical_insurance=FOUND)
-    )
+    chronic = diagnosis("CH", DiagnosisKind.CHRONIC_SPECIAL)
+    j = run(case(ms, {1: [chronic]}, medical_insurance=FOUND))
+    assert reason(j, "yinbing_zhipin", "yinbing_zhipin.patient")["outcome"] == "ELIGIBLE"
+    assert discrepancies(j, "serious_illness") == []
+    expired = replace(chronic, valid_until=date(2025, 1, 31))
+    j = run(case(ms, {1: [expired]}, medical_insurance=FOUND))
     assert reason(j, "yinbing_zhipin", "yinbing_zhipin.patient")["outcome"] == "INELIGIBLE"
     [d] = discrepancies(j, "serious_illness")
     assert (d["declared"], d["found"]) == (1, 0)

@@ -19,9 +19,10 @@ declared absence gives the family nothing, so it never waits for a department.
 Facts are read on the request date: a certificate, a diagnosis or an enrolment counts when
 it is in force that day. Medical bills and school fees count for the part of their period
 inside the window, prorated by days as income is (:func:`~verifier.policy.aggregate.
-overlap_share`); an enrolment still open counts to the window's end. Only a 重特大疾病
-diagnosis makes a member seriously ill: a 门诊慢特病 certification is evidence of costs,
-not of a serious illness.
+overlap_share`); an enrolment still open counts to the window's end. A certified
+diagnosis in force, 重特大疾病 or 门诊慢特病, makes a member seriously ill: 医保 certifies a
+门诊慢特病 only for the long, costly conditions medical assistance covers, and a
+difference listed against a family is an accusation not to be made on a narrower reading.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ from fractions import Fraction
 from hedui_sdk import (
     CivilEvent,
     CivilStatusRecord,
-    DiagnosisKind,
     DiagnosisRecord,
     DisabilityCertificateRecord,
     EmploymentRecord,
@@ -224,9 +224,7 @@ def _read_member(index: int, records: Sequence[Record], day: date) -> tuple[_Mem
                 seen.grade = r.grade if seen.grade is None else min(seen.grade, r.grade)
                 seen.add("disability", Evidence.of(index, r.provenance))
         elif isinstance(r, DiagnosisRecord):
-            if r.kind is DiagnosisKind.CATASTROPHIC and _in_force(
-                r.certified_on, r.valid_until, day
-            ):
+            if _in_force(r.certified_on, r.valid_until, day):
                 seen.ill = True
                 seen.add("serious_illness", Evidence.of(index, r.provenance))
         elif isinstance(r, EnrolmentRecord):
