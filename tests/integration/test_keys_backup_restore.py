@@ -59,6 +59,7 @@ def test_restore_into_an_empty_directory_verifies_old_reports_and_the_whole_audi
     backup = tmp_path / "keys.backup"
     code, out, err = run_cli(capsys, "keys", "backup", "--out", str(backup), *use_env)
     assert code == 0 and "backed up" in out, err
+    assert backup.stat().st_mode & 0o777 == 0o600
     code, _, err = run_cli(capsys, "keys", "backup", "--out", str(backup), *use_env)
     assert code == 1 and "refusing to overwrite" in err
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 from pathlib import Path
 
@@ -93,8 +94,13 @@ def keys_backup(cfg: Config, args: argparse.Namespace) -> int:
         err.print(f"[red]no backup made[/]: {exc}")
         return 1
     out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "xb") as f:
-        f.write(data)
+    # Encrypted, yet readable by its owner only: the passphrase is all that guards it.
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     console.print(f"backed up {len(files)} key files of {cfg.keys_dir} to {out}")
     for ref in hsm:
         console.print(
