@@ -5,6 +5,7 @@ a tampered proof or entry turns the page red; each role is kept out of the other
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import Awaitable, Callable
@@ -61,14 +62,20 @@ async def test_caseworker_finds_a_check_watches_it_finish_and_prints(
         await expect(page.locator("#signature")).to_contain_text("签名已验证")
         assert APPLICANT_ID not in await page.content()  # masked, as on the printout
         await screenshot(page, "console-report")
-        await page.evaluate(
-            "window.__printed = false; window.print = () => { window.__printed = true; }"
-        )
+        # Print: the printable 核对报告 (the same page as `hedui report render`) opens the
+        # print dialog by itself; a PDF of it is one click away.
+        await page.add_init_script("window.print = () => { window.__printed = true; };")
         await page.click("#print")
-        assert await page.evaluate("window.__printed") is True
-        pdf = await page.pdf(format="A4")
+        await page.wait_for_function("window.__printed === true")
+        await expect(page.locator("body")).to_contain_text("家庭经济状况核对报告")
+        assert APPLICANT_ID not in await page.content()
+        await screenshot(page, "console-printout")
+        await page.go_back()
+        async with page.expect_download() as download:
+            await page.click("#pdf")
+        saved = await (await download.value).path()
+        pdf = await asyncio.to_thread(Path(saved).read_bytes)
         assert pdf.startswith(b"%PDF")
-
         # The page view was an audited read of the report, by the signed-in user.
         reads = await audit_bodies(rig.app, "report_read")
         assert any(b["actor"]["user"] == "worker-1" and b["outcome"] == "allow" for b in reads)

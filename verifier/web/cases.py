@@ -8,6 +8,7 @@ for a role or system that may not read it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from typing import Any
@@ -16,14 +17,16 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from verifier.domain import identifiers as ids
-from verifier.domain.errors import FieldViolation, InvalidArgument
+from verifier.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from verifier.domain.outcomes import VerificationState
+from verifier.render import PrintView, render_html, render_pdf, stylesheet
 from verifier.service.events import ReportEvent, SourceEvent, StateEvent
 from verifier.service.listing import VerificationFilter
 from verifier.web.guard import current, page_context, streamed
 from verifier.web.report_view import changes, open_report
 from verifier.web.services import SERVICES
 
+PRINT_CSS = "/static/print/report.css"
 _VERSION = re.compile(r"[1-9][0-9]{0,3}", re.ASCII)
 _STATUS_TEXT = {
     "PENDING": "待返回",
@@ -194,6 +197,45 @@ async def changes_page(request: web.Request) -> web.StreamResponse:
     )
 
 
+async def _printout(request: web.Request) -> tuple[dict[str, Any], PrintView]:
+    """The verified document and its print view: an audited read, like the report page.
+    A report whose signature does not verify is not printed."""
+    caller = await current(request)
+    vid = _vid(request)
+    version = _version(request.match_info["version"], "version")
+    services = request.app[SERVICES]
+    stored = await services.verifications.get_report(caller, vid, version)
+    shown = open_report(stored, services.trusted_keys())
+    if not shown.key_id:
+        raise FailedPrecondition(f"the report's signature does not verify: {shown.problem}")
+    return shown.document, PrintView.of(stored.envelope, shown.key_id)
+
+
+async def print_page(request: web.Request) -> web.StreamResponse:
+    """The printable 核对报告 (A4), the same page as ``hedui report render``; its script
+    opens the browser's print dialog."""
+    doc, view = await _printout(request)
+    html = render_html(doc, view, stylesheet_href=PRINT_CSS)
+    script = '<script src="/static/autoprint.js" defer></script>'
+    html = html.replace("</head>", f"{script}</head>", 1)
+    return web.Response(text=html, content_type="text/html")
+
+
+async def print_pdf(request: web.Request) -> web.StreamResponse:
+    doc, view = await _printout(request)
+    pdf = await asyncio.to_thread(render_pdf, doc, view)
+    name = f"hedui-report-{doc['report_id']}-v{doc['version']}.pdf"
+    return web.Response(
+        body=pdf,
+        content_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+async def print_css(request: web.Request) -> web.StreamResponse:
+    return web.Response(text=stylesheet(), content_type="text/css")
+
+
 def routes(app: web.Application) -> None:
     app.router.add_get("/checks", find_page)
     app.router.add_post("/checks/find", find)
@@ -202,3 +244,6 @@ def routes(app: web.Application) -> None:
     app.router.add_get("/checks/{vid}/events", events)
     app.router.add_get("/checks/{vid}/reports/{version}", report_page)
     app.router.add_get("/checks/{vid}/reports/{version}/changes", changes_page)
+    app.router.add_get("/checks/{vid}/reports/{version}/print", print_page)
+    app.router.add_get("/checks/{vid}/reports/{version}/pdf", print_pdf)
+    app.router.add_get(PRINT_CSS, print_css)

@@ -1,4 +1,0 @@
-"use strict";
-document.addEventListener("DOMContentLoaded", () => {
-  document.getElementById("print").addEventListener("click", () => window.print());
-});
