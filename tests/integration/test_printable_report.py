@@ -13,14 +13,12 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import select
 
-from audit.schema import AuditEntryRow
 from hedui_sdk import mask_id_number
 from tests.conftest import IN_CI
+from tests.console_helpers import audit_bodies
 from tests.helpers import (
     APPLICANT_ID,
     CALLER,
@@ -35,7 +33,6 @@ from verifier.domain.errors import NotFound, PermissionDenied
 from verifier.domain.ports import Caller
 from verifier.render import PrintView, parse_payload, render_html
 from verifier.storage.migrate import upgrade
-from verifier.storage.uow import SqlStore
 
 
 def tool(name: str) -> str:
@@ -162,13 +159,6 @@ def test_render_refuses_a_report_whose_signature_does_not_verify(
     assert code == 1 and "NOT VERIFIED" in err and not out.exists()
 
 
-async def _audit(store: object) -> list[dict[str, Any]]:
-    assert isinstance(store, SqlStore)
-    async with store.db.read_sessions() as s:
-        rows = (await s.execute(select(AuditEntryRow).order_by(AuditEntryRow.seq))).scalars()
-        return [json.loads(r.body) for r in rows.all()]
-
-
 async def test_full_identities_for_the_caseworker_only_and_audited(
     database_url: str, keys_dir: Path
 ) -> None:
@@ -198,14 +188,13 @@ async def test_full_identities_for_the_caseworker_only_and_audited(
         with pytest.raises(NotFound):
             await app.service.get_report_with_identities(stranger, vid, 0)
 
-        log = await _audit(app.store)
+        log = await audit_bodies(app, "report_read")
         full = [e for e in log if (e.get("details") or {}).get("identities") == "full"]
         assert [(e["outcome"], e["reason"], e["actor"]["role"]) for e in full] == [
             ("allow", "", "caseworker"),
             ("deny", "ROLE_NOT_ALLOWED", "reviewer"),
             ("deny", "NOT_OWNER", "caseworker"),
         ]
-        assert all(e["action"] == "report_read" for e in full)
         assert len(full[0]["subject_refs"]) == 3
         assert not any(n in json.dumps(log) for n in (APPLICANT_ID, SPOUSE_ID, CHILD_ID))
     finally:

@@ -12,6 +12,7 @@ from hedui.v1 import verification_pb2 as pb
 
 from verifier.api.fields import report_version
 from verifier.api.listing_translate import filter_from_pb, page_pb
+from verifier.api.printouts import get_printout
 from verifier.api.translate import draft_from_pb, event_pb, report_pb, verification_pb
 from verifier.domain import identifiers as ids
 from verifier.domain.errors import FieldViolation, InvalidArgument, Unavailable
@@ -84,6 +85,11 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
         version = _report_version(request)
         report = await self._service.get_report(caller, request.verification_id, version)
         return report_pb(report)
+
+    async def GetPrintout(
+        self, request: pb.GetPrintoutRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.GetPrintoutResponse:
+        return await get_printout(self._service, self._identify(context), request)
 
     async def ListVerifications(
         self, request: pb.ListVerificationsRequest, context: grpc.aio.ServicerContext[Any, Any]

@@ -72,6 +72,30 @@ COMPLETENESS_PARTIAL: Completeness.ValueType  # 2
 """Some member × source is FAILED, DENIED or PENDING."""
 Global___Completeness: _TypeAlias = Completeness  # noqa: Y015
 
+class _PrintoutFormat:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PrintoutFormatEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PrintoutFormat.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PRINTOUT_FORMAT_UNSPECIFIED: _PrintoutFormat.ValueType  # 0
+    """Refused: INVALID_ARGUMENT naming format."""
+    PRINTOUT_FORMAT_PDF: _PrintoutFormat.ValueType  # 1
+    """application/pdf: A4, fonts embedded, "第 x 页 共 y 页"."""
+    PRINTOUT_FORMAT_HTML: _PrintoutFormat.ValueType  # 2
+    """text/html; charset=utf-8: one page, its CSS inline, A4 when printed."""
+
+class PrintoutFormat(_PrintoutFormat, metaclass=_PrintoutFormatEnumTypeWrapper):
+    """What a printout is rendered as."""
+
+PRINTOUT_FORMAT_UNSPECIFIED: PrintoutFormat.ValueType  # 0
+"""Refused: INVALID_ARGUMENT naming format."""
+PRINTOUT_FORMAT_PDF: PrintoutFormat.ValueType  # 1
+"""application/pdf: A4, fonts embedded, "第 x 页 共 y 页"."""
+PRINTOUT_FORMAT_HTML: PrintoutFormat.ValueType  # 2
+"""text/html; charset=utf-8: one page, its CSS inline, A4 when printed."""
+Global___PrintoutFormat: _TypeAlias = PrintoutFormat  # noqa: Y015
+
 @_typing.final
 class Member(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -690,6 +714,78 @@ class GetReportRequest(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__version) -> _WhichOneofReturnType__version | None: ...
 
 Global___GetReportRequest: _TypeAlias = GetReportRequest  # noqa: Y015
+
+@_typing.final
+class GetPrintoutRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERIFICATION_ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    FORMAT_FIELD_NUMBER: _builtins.int
+    FULL_IDENTITIES_FIELD_NUMBER: _builtins.int
+    verification_id: _builtins.str
+    """A verification id: a UUID in lowercase hex, 36 characters."""
+    version: _builtins.int
+    """A report version, 1 or more; unset means the latest. 0 or negative is refused."""
+    format: Global___PrintoutFormat.ValueType
+    full_identities: _builtins.bool
+    """Full names and ID numbers instead of masked ones: caseworker only, audited."""
+    def __init__(
+        self,
+        *,
+        verification_id: _builtins.str = ...,
+        version: _builtins.int | None = ...,
+        format: Global___PrintoutFormat.ValueType = ...,
+        full_identities: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_version", b"_version", "version", b"version"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_version", b"_version", "format", b"format", "full_identities", b"full_identities", "verification_id", b"verification_id", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__version: _TypeAlias = _typing.Literal["version"]  # noqa: Y015
+    _WhichOneofArgType__version: _TypeAlias = _typing.Literal["_version", b"_version"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__version) -> _WhichOneofReturnType__version | None: ...
+
+Global___GetPrintoutRequest: _TypeAlias = GetPrintoutRequest  # noqa: Y015
+
+@_typing.final
+class GetPrintoutResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_FIELD_NUMBER: _builtins.int
+    MEDIA_TYPE_FIELD_NUMBER: _builtins.int
+    REPORT_ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    KEY_ID_FIELD_NUMBER: _builtins.int
+    ENVELOPE_SHA256_FIELD_NUMBER: _builtins.int
+    document: _builtins.bytes
+    """The rendered document (the PDF's or the HTML page's bytes)."""
+    media_type: _builtins.str
+    """"application/pdf" or "text/html; charset=utf-8"."""
+    report_id: _builtins.str
+    version: _builtins.int
+    key_id: _builtins.str
+    """What the QR code holds besides the report id: the signature's key id and the
+    SHA-256 of the DSSE envelope (GetReport's bytes), both lowercase hex.
+    """
+    envelope_sha256: _builtins.str
+    def __init__(
+        self,
+        *,
+        document: _builtins.bytes = ...,
+        media_type: _builtins.str = ...,
+        report_id: _builtins.str = ...,
+        version: _builtins.int = ...,
+        key_id: _builtins.str = ...,
+        envelope_sha256: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document", b"document", "envelope_sha256", b"envelope_sha256", "key_id", b"key_id", "media_type", b"media_type", "report_id", b"report_id", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPrintoutResponse: _TypeAlias = GetPrintoutResponse  # noqa: Y015
 
 @_typing.final
 class MemberSourceSummary(_message.Message):

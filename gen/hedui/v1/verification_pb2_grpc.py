@@ -59,6 +59,11 @@ class VerificationServiceStub:
                 request_serializer=hedui_dot_v1_dot_verification__pb2.GetReportRequest.SerializeToString,
                 response_deserializer=hedui_dot_v1_dot_verification__pb2.GetReportResponse.FromString,
                 _registered_method=True)
+        self.GetPrintout = channel.unary_unary(
+                '/hedui.v1.VerificationService/GetPrintout',
+                request_serializer=hedui_dot_v1_dot_verification__pb2.GetPrintoutRequest.SerializeToString,
+                response_deserializer=hedui_dot_v1_dot_verification__pb2.GetPrintoutResponse.FromString,
+                _registered_method=True)
         self.ListVerifications = channel.unary_unary(
                 '/hedui.v1.VerificationService/ListVerifications',
                 request_serializer=hedui_dot_v1_dot_verification__pb2.ListVerificationsRequest.SerializeToString,
@@ -120,6 +125,22 @@ class VerificationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetPrintout(self, request, context):
+        """The printable 核对报告 of a report version (docs/printable-report.md): an A4 PDF or
+        an HTML page in Chinese, with a verification block holding the signing key id, the
+        envelope's SHA-256 and a QR code of them with the report id. Names and ID numbers
+        are masked unless full_identities is set. Each call is an audit entry (action
+        report_read; with full_identities, details.identities "full" and the members'
+        subject refs, committed before the document is returned; a refusal too, outcome deny).
+        Role: caseworker or reviewer; full_identities: caseworker of the system that started
+        the check. Errors: INVALID_ARGUMENT (BadRequest naming verification_id, version or
+        format); PERMISSION_DENIED with reason ROLE_NOT_ALLOWED for full_identities in
+        another role; NOT_FOUND and FAILED_PRECONDITION (REPORT_PURGED) as GetReport.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListVerifications(self, request, context):
         """The calling system's verifications in the caller's regions that match every given
         filter, newest first, without their per-source progress (GetVerification has it);
@@ -156,6 +177,11 @@ def add_VerificationServiceServicer_to_server(servicer, server):
                     servicer.GetReport,
                     request_deserializer=hedui_dot_v1_dot_verification__pb2.GetReportRequest.FromString,
                     response_serializer=hedui_dot_v1_dot_verification__pb2.GetReportResponse.SerializeToString,
+            ),
+            'GetPrintout': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPrintout,
+                    request_deserializer=hedui_dot_v1_dot_verification__pb2.GetPrintoutRequest.FromString,
+                    response_serializer=hedui_dot_v1_dot_verification__pb2.GetPrintoutResponse.SerializeToString,
             ),
             'ListVerifications': grpc.unary_unary_rpc_method_handler(
                     servicer.ListVerifications,
@@ -276,6 +302,33 @@ class VerificationService:
             '/hedui.v1.VerificationService/GetReport',
             hedui_dot_v1_dot_verification__pb2.GetReportRequest.SerializeToString,
             hedui_dot_v1_dot_verification__pb2.GetReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPrintout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hedui.v1.VerificationService/GetPrintout',
+            hedui_dot_v1_dot_verification__pb2.GetPrintoutRequest.SerializeToString,
+            hedui_dot_v1_dot_verification__pb2.GetPrintoutResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -68,6 +68,18 @@ class VerificationServiceStub:
     (ErrorInfo reason REPORT_PURGED) when that version's retention period ran out and
     its contents were removed (GetReceipt still proves it).
     """
+    GetPrintout: _grpc.UnaryUnaryMultiCallable[_verification_pb2.GetPrintoutRequest, _verification_pb2.GetPrintoutResponse]
+    """The printable 核对报告 of a report version (docs/printable-report.md): an A4 PDF or
+    an HTML page in Chinese, with a verification block holding the signing key id, the
+    envelope's SHA-256 and a QR code of them with the report id. Names and ID numbers
+    are masked unless full_identities is set. Each call is an audit entry (action
+    report_read; with full_identities, details.identities "full" and the members'
+    subject refs, committed before the document is returned; a refusal too, outcome deny).
+    Role: caseworker or reviewer; full_identities: caseworker of the system that started
+    the check. Errors: INVALID_ARGUMENT (BadRequest naming verification_id, version or
+    format); PERMISSION_DENIED with reason ROLE_NOT_ALLOWED for full_identities in
+    another role; NOT_FOUND and FAILED_PRECONDITION (REPORT_PURGED) as GetReport.
+    """
     ListVerifications: _grpc.UnaryUnaryMultiCallable[_verification_pb2.ListVerificationsRequest, _verification_pb2.ListVerificationsResponse]
     """The calling system's verifications in the caller's regions that match every given
     filter, newest first, without their per-source progress (GetVerification has it);
@@ -118,6 +130,18 @@ class VerificationServiceAsyncStub(VerificationServiceStub):
     or no such version); FAILED_PRECONDITION when no report has been issued yet, or
     (ErrorInfo reason REPORT_PURGED) when that version's retention period ran out and
     its contents were removed (GetReceipt still proves it).
+    """
+    GetPrintout: _aio.UnaryUnaryMultiCallable[_verification_pb2.GetPrintoutRequest, _verification_pb2.GetPrintoutResponse]  # type: ignore[assignment]
+    """The printable 核对报告 of a report version (docs/printable-report.md): an A4 PDF or
+    an HTML page in Chinese, with a verification block holding the signing key id, the
+    envelope's SHA-256 and a QR code of them with the report id. Names and ID numbers
+    are masked unless full_identities is set. Each call is an audit entry (action
+    report_read; with full_identities, details.identities "full" and the members'
+    subject refs, committed before the document is returned; a refusal too, outcome deny).
+    Role: caseworker or reviewer; full_identities: caseworker of the system that started
+    the check. Errors: INVALID_ARGUMENT (BadRequest naming verification_id, version or
+    format); PERMISSION_DENIED with reason ROLE_NOT_ALLOWED for full_identities in
+    another role; NOT_FOUND and FAILED_PRECONDITION (REPORT_PURGED) as GetReport.
     """
     ListVerifications: _aio.UnaryUnaryMultiCallable[_verification_pb2.ListVerificationsRequest, _verification_pb2.ListVerificationsResponse]  # type: ignore[assignment]
     """The calling system's verifications in the caller's regions that match every given
@@ -190,6 +214,24 @@ class VerificationServiceServicer(metaclass=_abc_1.ABCMeta):
         or no such version); FAILED_PRECONDITION when no report has been issued yet, or
         (ErrorInfo reason REPORT_PURGED) when that version's retention period ran out and
         its contents were removed (GetReceipt still proves it).
+        """
+
+    @_abc_1.abstractmethod
+    def GetPrintout(
+        self,
+        request: _verification_pb2.GetPrintoutRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_verification_pb2.GetPrintoutResponse, _abc.Awaitable[_verification_pb2.GetPrintoutResponse]]:
+        """The printable 核对报告 of a report version (docs/printable-report.md): an A4 PDF or
+        an HTML page in Chinese, with a verification block holding the signing key id, the
+        envelope's SHA-256 and a QR code of them with the report id. Names and ID numbers
+        are masked unless full_identities is set. Each call is an audit entry (action
+        report_read; with full_identities, details.identities "full" and the members'
+        subject refs, committed before the document is returned; a refusal too, outcome deny).
+        Role: caseworker or reviewer; full_identities: caseworker of the system that started
+        the check. Errors: INVALID_ARGUMENT (BadRequest naming verification_id, version or
+        format); PERMISSION_DENIED with reason ROLE_NOT_ALLOWED for full_identities in
+        another role; NOT_FOUND and FAILED_PRECONDITION (REPORT_PURGED) as GetReport.
         """
 
     @_abc_1.abstractmethod
