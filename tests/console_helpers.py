@@ -61,6 +61,12 @@ class Rig:
     bank: Gated
     consoles: list[RunningConsole] = field(default_factory=list)
 
+    @property
+    def audit_key(self) -> str:
+        """The audit verifier key, as an auditor gets it out of band to pin in the browser."""
+        assert self.app.auditing is not None
+        return self.app.auditing.verifier_key
+
     async def console(
         self, role: str, user: str = "", *, oidc: OidcSettings | None = None
     ) -> RunningConsole:

@@ -115,15 +115,13 @@ async def test_auditor_searches_by_id_number_and_the_browser_verifies_the_entry(
         await rows.first.locator("a").click()
         verdict = page.locator("#verdict")
         await expect(verdict).to_have_attribute("data-result", "warn")  # nothing pinned yet
-        await _pin(page, rig.app.auditing.verifier_key)
+        await _pin(page, rig.audit_key)
         await expect(verdict).to_have_attribute("data-result", "good")
         await expect(page.locator("#verdict-steps li.ok")).to_have_count(4)
         await screenshot(page, "console-audit-entry-verified")
 
         # A key the auditor did not pin (another log's) is not trusted.
-        other = verifier_key(
-            rig.app.auditing.verifier_key.split("+")[0], Ed25519PrivateKey.generate().public_key()
-        )
+        other = verifier_key(rig.audit_key.split("+")[0], Ed25519PrivateKey.generate().public_key())
         await _pin(page, other)
         await expect(verdict).to_have_attribute("data-result", "bad")
 
@@ -155,7 +153,7 @@ async def test_a_tampered_proof_or_entry_turns_the_page_red(
         page = await browser.new_page()
         await _signed_in(page, console.link_url)
         await page.goto(f"{base_url(console)}/audit/entries/1")
-        await _pin(page, rig.app.auditing.verifier_key)
+        await _pin(page, rig.audit_key)
         await expect(page.locator("#verdict")).to_have_attribute("data-result", "good")
         # The same page again, its proof altered on the way: the browser alone must notice.
         await page.route("**/audit/entries/1/proof", _tamper(field))
