@@ -10,7 +10,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
+import pty
+import select
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +22,8 @@ import pytest
 from tests.helpers import CALLER, make_app, one_printed_report, run_cli, use_database_from_env
 from tests.softhsm_helpers import SoftHsm, config_file, served_report, softhsm
 from verifier.signing.jwks import parse_jwks
+from verifier.signing.key_backup import read_key_directory
+from verifier.signing.keystore import KeyStore
 
 __all__ = ["softhsm"]
 
@@ -125,7 +131,7 @@ def test_a_token_key_is_backed_up_by_its_public_half_and_reference(
     assert hsm.signing_key_label in out and softhsm.pin not in out
 
     restored = tmp_path / "restored"
-    code, out, err = run_cli(
+    code, _, err = run_cli(
         capsys, "keys", "restore", "--in", backup, "--into", str(restored), *use_env
     )  # no configuration naming the token: the embedded default
     assert code == 0 and signing[:16] in out and hsm.token_label in out, err
@@ -163,3 +169,57 @@ def test_a_passphrase_is_never_an_argument(
     code, out, err = run_cli(capsys, "keys", "backup", "--out", str(tmp_path / "b"), *refs)
     assert code == 2 and message in err and "typed-on-the-command-line" not in out + err
     assert not (tmp_path / "b").exists()
+
+
+def in_terminal(
+    argv: list[str], env: dict[str, str], answers: list[tuple[bytes, bytes]]
+) -> tuple[int, str]:
+    """``hedui ARGV`` on a pseudo-terminal, typing each answer once its prompt is shown:
+    its exit code and everything the terminal showed."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: hedui with the terminal as its controlling tty
+        os.execve(sys.executable, [sys.executable, "-m", "verifier.cli.main", *argv], env)
+    shown = b""
+    for prompt, answer in answers:
+        seen = len(shown)
+        while prompt not in shown[seen:]:
+            ready, _, _ = select.select([fd], [], [], 60)
+            assert ready, shown
+            shown += os.read(fd, 1024)
+        os.write(fd, answer + b"\n")
+    while True:
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), shown.decode(errors="replace")
+
+
+def test_the_passphrase_is_asked_on_the_terminal_without_echo(
+    keys_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    KeyStore(keys_dir).ensure()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEDUI_")}
+    env |= {"HEDUI_KEYS_DIR": str(keys_dir), "HEDUI_DATABASE_URL": f"sqlite:///{tmp_path}/h.db"}
+    typed = b"typed at the prompt, not shown"
+    backup = str(tmp_path / "keys.backup")
+
+    asked = [(b"backup passphrase: ", typed), (b"again: ", typed + b"x")]
+    code, shown = in_terminal(["keys", "backup", "--out", backup], env, asked)
+    assert code == 2 and "the two passphrases differ" in shown and typed.decode() not in shown
+    asked[1] = (b"again: ", typed)
+    code, shown = in_terminal(["keys", "backup", "--out", backup], env, asked)
+    assert code == 0 and "backed up" in shown and typed.decode() not in shown
+
+    (tmp_path / "pass").write_bytes(typed + b"\n")
+    code, _, err = run_cli(
+        capsys, "keys", "restore", "--in", backup, "--into", str(tmp_path / "r"),
+        "--passphrase-from", f"file:{tmp_path / 'pass'}",
+    )  # fmt: skip
+    assert code == 0, err
+    assert read_key_directory(tmp_path / "r") == read_key_directory(keys_dir)
