@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import subprocess
@@ -28,6 +30,15 @@ def test_the_demo_exits_zero_and_an_independent_verifier_accepts_its_report(tmp_
     jwks = (out / "keys.jwks.json").read_text()
     assert independent_verify(envelope, jwks, tmp_path)
     assert "receipt verifies" in proc.stdout and "audit log verifies" in proc.stdout
+    # The five evidence departments were asked about every member, and what they found is
+    # in the signed report with its provenance and in the readable summary.
+    doc = json.loads(base64.b64decode(json.loads(envelope)["payload"]))
+    evidence = {"medical_insurance", "disability", "education", "employment", "civil_affairs"}
+    asked = {(s["member_index"], s["source"]) for s in doc["sources"]}
+    assert {(m["index"], e) for m in doc["members"] for e in evidence} <= asked
+    found = [r for r in doc["records"] if r["provenance"]["source"] in evidence]
+    assert found and all(r["provenance"]["record_id"] for r in found)
+    assert "部门核实的成员情况" in proc.stdout
     # The readable summary names the five programs' outcomes.
     for label in (
         "最低生活保障",

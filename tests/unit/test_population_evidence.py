@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import TypeVar
 
+import pytest
+
 from hedui_sdk import (
     CivilEvent,
     DiagnosisKind,
@@ -17,7 +19,7 @@ from hedui_sdk import (
     SourceKind,
 )
 from hedui_sdk.builtin.decoding import Origin, decode_final
-from hedui_sdk.sandbox import Death
+from hedui_sdk.sandbox import Death, generate_population
 from hedui_sdk.sandbox.evidence_facts import (
     CivilFact,
     DiagnosisFact,
@@ -181,3 +183,21 @@ def test_a_death_is_registered_by_civil_affairs_and_ends_open_school_places_and_
     for job in _of(dead, SourceKind.EMPLOYMENT, EmploymentFact):
         assert job.period_end is not None and job.period_end <= date(AS_OF.year, 8, 31)
     assert_others_untouched(pop, household)
+
+
+@pytest.mark.parametrize("as_of", [date(2024, 2, 29), date(2026, 10, 31), date(2025, 3, 1)])
+def test_certificates_and_diagnoses_date_from_after_birth_on_any_reference_day(
+    as_of: date,
+) -> None:
+    certified = 0
+    pop = generate_population(3, households_per_county=60, as_of=as_of)
+    for person in pop.persons():
+        certificates = _of(person, SourceKind.DISABILITY, DisabilityFact)
+        diagnoses = _of(person, SourceKind.MEDICAL_INSURANCE, DiagnosisFact)
+        spans = [(c.issued_on, c.valid_until) for c in certificates]
+        spans += [(d.certified_on, d.valid_until) for d in diagnoses]
+        for issued, valid_until in spans:
+            assert person.born <= issued <= as_of
+            assert valid_until is None or valid_until > as_of
+        certified += len(spans)
+    assert certified > 0

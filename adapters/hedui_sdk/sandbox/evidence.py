@@ -78,13 +78,20 @@ def _day_before(rng: random.Random, as_of: date, lo_days: int, hi_days: int) -> 
     return as_of - timedelta(days=rng.randint(lo_days, hi_days))
 
 
+def _since_birth(rng: random.Random, as_of: date, age: int, lo_days: int, hi_days: int) -> date:
+    """A day ``lo_days`` to ``hi_days`` before ``as_of``, but not before the person was born
+    (``age`` whole years ago at most)."""
+    hi = max(0, min(hi_days, age * 365))
+    return _day_before(rng, as_of, min(lo_days, hi), hi)
+
+
 def _disability(rng: random.Random, ctx: EvidenceContext, plan: MemberPlan, ledger: Ledger) -> None:
     if plan.disability_grade is None:
         return
     kind = rng.choices(list(_DISABILITY_TYPES), weights=list(_DISABILITY_TYPES.values()))[0]
-    issued = _day_before(rng, ctx.as_of, 30, 3600)
-    # 残疾人证 (third generation) are valid for ten years.
-    valid_until = issued.replace(year=issued.year + 10) - timedelta(days=1)
+    issued = _since_birth(rng, ctx.as_of, plan.age, 30, 3600)
+    # 残疾人证 (third generation) are valid for ten years (from a 29 February: from the 28th).
+    valid_until = date(issued.year + 10, issued.month, min(issued.day, 28)) - timedelta(days=1)
     ledger.add(SourceKind.DISABILITY, DisabilityFact(
         ctx.numbers.next("DPF"), kind, plan.disability_grade, issued, valid_until,
     ))  # fmt: skip
@@ -95,7 +102,7 @@ def _medical(rng: random.Random, ctx: EvidenceContext, plan: MemberPlan, ledger:
     clinic = f"{place_name(ctx.county.name)}镇卫生院"
     if plan.serious_illness:
         catastrophic = rng.random() < 0.6
-        certified = _day_before(rng, ctx.as_of, 60, 2000)
+        certified = _since_birth(rng, ctx.as_of, plan.age, 60, 2000)
         ledger.add(SourceKind.MEDICAL_INSURANCE, DiagnosisFact(
             ctx.numbers.next("MI"),
             DiagnosisKind.CATASTROPHIC if catastrophic else DiagnosisKind.CHRONIC_SPECIAL,
