@@ -13,6 +13,7 @@ Messages name the module, token and key labels, never the PIN.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -103,7 +104,8 @@ class Pkcs11Token:
             except pkcs11.exceptions.NoSuchToken:
                 if attempt == 0:
                     # A token initialised after the module was loaded is seen only once the
-                    # module is initialised again.
+                    # module is initialised again (other sessions of this process are then
+                    # opened again on their next signature: see sign).
                     lib.reinitialize()
             except (pkcs11.exceptions.MultipleTokensReturned, PKCS11Error) as exc:
                 raise HsmError(f"{self._where()}: {type(exc).__name__}") from None
@@ -113,7 +115,8 @@ class Pkcs11Token:
         with self._lock:
             self._closed = True
             if self._session is not None:
-                self._session.close()
+                with contextlib.suppress(PKCS11Error):  # a lost session is closed already
+                    self._session.close()
                 self._session, self._privates = None, {}
 
     # -- keys ------------------------------------------------------------------------
@@ -149,10 +152,6 @@ class Pkcs11Token:
                 raise HsmError(f"{self._where()}: {type(exc).__name__}") from None
             self._privates[label] = privs[0]
         return Pkcs11Ed25519Key(self, label, public)
-
-    def has_key(self, label: str) -> bool:
-        with self._lock:
-            return bool(self._objects(ObjectClass.PRIVATE_KEY, label))
 
     def generate(self, label: str) -> Ed25519PublicKey:
         """A new Ed25519 key pair made in the token (private key sensitive, never
