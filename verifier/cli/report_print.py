@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from verifier.domain.errors import Unavailable
 from verifier.render import (
     PrintoutError,
     PrintoutPayload,
@@ -45,7 +46,11 @@ def report_render(args: argparse.Namespace) -> int:
         if out == "-" and sys.stdout.isatty():
             err.print("a PDF is not written to a terminal: give --out FILE (or redirect)")
             return 2
-        data = render_pdf(v.document, view)
+        try:
+            data = render_pdf(v.document, view)
+        except Unavailable as exc:
+            err.print(f"[red]cannot render a PDF here[/]: {exc}")
+            return 1
     else:
         data = render_html(v.document, view).encode()
     if out == "-":
