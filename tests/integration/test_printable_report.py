@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from hedui_sdk import mask_id_number
 from tests.conftest import IN_CI
@@ -141,6 +142,24 @@ def test_verify_printout_from_the_pdf_or_the_qr_text(
     assert code == 1 and "VERIFIED" in out and "envelope SHA-256 differs" in err
     code, _, err = run_cli(capsys, *base, "--printout", str(printed.jwks))
     assert code == 1 and "PRINTOUT NOT CHECKED" in err
+
+
+def test_verify_printout_from_a_scanned_page(
+    printed: Printed, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # A scan: the last page (the verification block) at 120 dpi, grey, as a lossy JPEG.
+    tool("pdftoppm")
+    run("pdftoppm", "-r", "120", "-gray", "-png", str(printed.pdf), str(tmp_path / "scan"))
+    last = sorted(tmp_path.glob("scan*.png"))[-1]
+    jpeg = tmp_path / "scan.jpg"
+    with Image.open(last) as page:
+        page.save(jpeg, quality=60)
+    code, out, _ = run_cli(
+        capsys,
+        "report", "verify", str(printed.envelope), "--keys", str(printed.jwks),
+        "--printout", str(jpeg),
+    )  # fmt: skip
+    assert code == 0 and "PRINTOUT MATCHES" in out
 
 
 def test_render_refuses_a_report_whose_signature_does_not_verify(
