@@ -54,11 +54,9 @@ async def screenshot(page: Page, name: str) -> None:
 
 @dataclass
 class Rig:
-    """An app whose bank source answers only when let through, and consoles on it."""
+    """An app and consoles serving it (stopped with it)."""
 
     app: App
-    tax: FakeAdapter
-    bank: Gated
     consoles: list[RunningConsole] = field(default_factory=list)
 
     @property
@@ -82,20 +80,30 @@ class Rig:
         self.consoles.append(running)
         return running
 
+    async def close(self) -> None:
+        for c in self.consoles:
+            await c.stop()
+        await self.app.aclose()
+
+
+@dataclass
+class GatedRig(Rig):
+    """Tax answers at once; the bank only when let through (``bank.open()``)."""
+
+    bank: Gated = field(default_factory=lambda: Gated(SourceKind.BANK))
+
 
 @asynccontextmanager
-async def console_rig(database_url: str, keys_dir: Path) -> AsyncIterator[Rig]:
+async def console_rig(database_url: str, keys_dir: Path) -> AsyncIterator[GatedRig]:
     tax = FakeAdapter(SourceKind.TAX, income_fen={APPLICANT_ID: 350_000})
     bank = Gated(SourceKind.BANK)
     app = await make_app(database_url, keys_dir, {SourceKind.TAX: tax, SourceKind.BANK: bank})
-    rig = Rig(app, tax, bank)
+    rig = GatedRig(app, bank=bank)
     try:
         yield rig
     finally:
         bank.open()
-        for c in rig.consoles:
-            await c.stop()
-        await app.aclose()
+        await rig.close()
 
 
 def base_url(console: RunningConsole) -> str:

@@ -18,7 +18,7 @@ from playwright.async_api import Page, Route, expect
 from audit.canonical import canonical_bytes
 from audit.checkpoint import verifier_key
 from tests.console_helpers import (
-    Rig,
+    GatedRig,
     audit_bodies,
     base_url,
     chromium,
@@ -81,7 +81,7 @@ async def test_caseworker_finds_a_check_watches_it_finish_and_prints(
         assert any(b["actor"]["user"] == "worker-1" and b["outcome"] == "allow" for b in reads)
 
 
-async def _finished_check(rig: Rig) -> str:
+async def _finished_check(rig: GatedRig) -> str:
     rig.bank.open()
     view = await rig.app.service.create(CALLER, household_draft(), wait=True, wait_until=soon())
     return view.record.id

@@ -1,0 +1,143 @@
+"""The console over plain HTTP (no browser): its security rules — headers on every page,
+CSRF tokens and same-origin POSTs, a sign-in link good once — and the pages the browser
+tests do not walk: what changed between report versions, the signed checkpoint history,
+an export of a range."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiohttp
+
+from tests.console_helpers import Rig, audit_bodies, base_url
+from tests.fakes import AsyncBankFake
+from tests.helpers import APPLICANT_ID, CALLER, household_draft, soon
+from tests.late_sources_helpers import bank_app, tick_at
+from verifier.cli.console_cmds import RunningConsole
+from verifier.web.guard import CSP
+
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@asynccontextmanager
+async def signed_in(console: RunningConsole) -> AsyncIterator[aiohttp.ClientSession]:
+    # unsafe=True: the console is on an IP address, whose cookies the jar keeps only so.
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(console.link_url) as resp:
+            assert resp.status == 200
+        yield http
+
+
+async def _csrf(http: aiohttp.ClientSession, url: str) -> str:
+    async with http.get(url) as resp:
+        match = _CSRF.search(await resp.text())
+    assert match is not None
+    return match.group(1)
+
+
+@asynccontextmanager
+async def late_bank_rig(
+    database_url: str, keys_dir: Path
+) -> AsyncIterator[tuple[Rig, AsyncBankFake]]:
+    """Tax answers at once; the bank gives a ticket and answers when ``ready`` is set."""
+    bank = AsyncBankFake({APPLICANT_ID: 1_250_000})
+    rig = Rig(await bank_app(database_url, keys_dir, bank))
+    try:
+        yield rig, bank
+    finally:
+        await rig.close()
+
+
+async def test_pages_carry_strict_headers_and_forms_need_the_sessions_token(
+    database_url: str, keys_dir: Path
+) -> None:
+    async with late_bank_rig(database_url, keys_dir) as (rig, _bank):
+        console = await rig.console("caseworker", "worker-1")
+        async with signed_in(console) as http:
+            async with http.get(f"{base_url(console)}/checks") as resp:
+                assert resp.status == 200
+                assert resp.headers["Content-Security-Policy"] == CSP
+                assert "'unsafe-inline'" not in CSP
+                assert resp.headers["X-Frame-Options"] == "DENY"
+                assert resp.headers["Cache-Control"] == "no-store"
+            url = f"{base_url(console)}/checks/find"
+            token = await _csrf(http, f"{base_url(console)}/checks")
+            origin = {"Origin": base_url(console)}
+            async with http.post(url, data={"q": "CASE-1"}, headers=origin) as resp:
+                assert resp.status == 403
+            async with http.post(url, data={"q": "CASE-1", "csrf": "x" + token}) as resp:
+                assert resp.status == 403
+            evil = {"Origin": "http://evil.example"}
+            async with http.post(url, data={"q": "CASE-1", "csrf": token}, headers=evil) as resp:
+                assert resp.status == 403
+            async with http.post(url, data={"q": "CASE-1", "csrf": token}, headers=origin) as resp:
+                assert resp.status == 200
+            async with http.post(url, data={"q": "a b", "csrf": token}, headers=origin) as resp:
+                assert resp.status == 400
+                assert "案件编号" in await resp.text()
+        # The link signed one browser in; it signs in no other.
+        async with aiohttp.ClientSession() as http, http.get(console.link_url) as resp:
+            assert resp.status == 401
+        # Not signed in: every page sends the browser to sign in.
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"{base_url(console)}/checks", allow_redirects=False) as resp,
+        ):
+            assert resp.status == 303
+            assert resp.headers["Location"] == "/"
+
+
+async def test_a_reviewer_sees_what_changed_when_the_bank_answered(
+    database_url: str, keys_dir: Path
+) -> None:
+    async with late_bank_rig(database_url, keys_dir) as (rig, bank):
+        view = await rig.app.service.create(CALLER, household_draft(), wait=True, wait_until=soon())
+        vid = view.record.id
+        bank.ready.set()
+        assert await tick_at(rig.app, 1.0) > 0
+        console = await rig.console("reviewer", "reviewer-1")
+        async with signed_in(console) as http:
+            async with http.get(f"{base_url(console)}/checks/{vid}") as resp:
+                page = await resp.text()
+            assert 'id="changes-v2"' in page
+            async with http.get(f"{base_url(console)}/checks/{vid}/reports/2/changes") as resp:
+                assert resp.status == 200
+                changes = await resp.text()
+        assert "totals.assets_fen" in changes
+        assert "1250000" in changes
+        assert "&#34;PENDING&#34;" in changes and "&#34;FOUND&#34;" in changes
+        reads = await audit_bodies(rig.app, "report_read")
+        assert sorted(b["details"]["version"] for b in reads) == [1, 2]
+
+
+async def test_an_auditor_reads_the_checkpoint_history_and_exports_a_range(
+    database_url: str, keys_dir: Path
+) -> None:
+    async with late_bank_rig(database_url, keys_dir) as (rig, _bank):
+        await rig.app.service.create(CALLER, household_draft(), wait=True, wait_until=soon())
+        assert rig.app.auditing is not None
+        first = await rig.app.auditing.checkpointer.checkpoint()
+        console = await rig.console("auditor", "auditor-1")
+        async with signed_in(console) as http:
+            token = await _csrf(http, f"{base_url(console)}/audit/export")
+            async with http.post(
+                f"{base_url(console)}/audit/export",
+                data={"start_seq": "0", "end_seq": str(first.size), "csrf": token},
+                headers={"Origin": base_url(console)},
+            ) as resp:
+                assert resp.status == 200
+                assert resp.headers["Content-Disposition"].startswith("attachment;")
+                lines = (await resp.read()).splitlines()
+            async with http.get(f"{base_url(console)}/audit/checkpoints") as resp:
+                history = await resp.text()
+        records = [json.loads(line) for line in lines]
+        entries = [r for r in records if "seq" in r]
+        assert [e["seq"] for e in entries] == list(range(first.size))
+        assert first.root.hex() in history
+        assert rig.audit_key in history
+        kinds = [b["details"]["kind"] for b in await audit_bodies(rig.app, "audit_read")]
+        assert kinds == ["export", "checkpoint_history"]
