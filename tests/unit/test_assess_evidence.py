@@ -404,3 +404,15 @@ def test_explain_shows_how_each_fact_was_known() -> None:
     assert "【核实情况】" in text
     assert "成员 1 残疾等级：经部门核实；残联（无记录）；申报 1 级，核实 无" in text
     assert "成员 1 在校就学：按申报（本地政策接受申报）；教育（未答复）" in text
+
+
+def test_a_region_states_each_basis_as_verified_or_declared() -> None:
+    bad = _BASES.replace(
+        'fact_basis_alive]\nentries = [\n  { from = 2023-01-01, value = "verified"',
+        'fact_basis_alive]\nentries = [\n  { from = 2023-01-01, value = "maybe"',
+    )
+    problems, pol = check_policy_bytes(
+        (GOLDEN / "policy_test.toml").read_bytes() + bad.encode(), "bad.toml"
+    )
+    assert pol is None
+    assert [p.parameter for p in problems] == ["fact_basis_alive"]
