@@ -22,6 +22,7 @@ BENCHMARKS: tuple[tuple[str, list[str]], ...] = (
     ("bench.rate_limited", ["--seconds", "10"]),
     ("bench.bytes_per_check", ["--checks", "40"]),
     ("bench.hsm_signing", ["--signatures", "500"]),
+    ("bench.printout_render", []),
 )
 
 
