@@ -21,6 +21,7 @@ BENCHMARKS: tuple[tuple[str, list[str]], ...] = (
     ("bench.p5_batch_rate", []),
     ("bench.rate_limited", ["--seconds", "10"]),
     ("bench.bytes_per_check", ["--checks", "40"]),
+    ("bench.p7_workers", ["--max-workers", "2"]),
     ("bench.hsm_signing", ["--signatures", "500"]),
     ("bench.printout_render", []),
 )
