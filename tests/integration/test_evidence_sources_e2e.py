@@ -23,8 +23,10 @@ from hedui_sdk.sandbox.server import current_as_of
 from hedui_sdk.sandbox.wire import encode_fact
 from tests.fakes import AllowAllConsents
 from tests.helpers import CALLER, config, soon
+from verifier.api.translate import report_pb
 from verifier.bootstrap import App, build_app
 from verifier.config import sandbox_sources
+from verifier.domain.evidence_labels import EVIDENCE_TYPES
 from verifier.domain.household import MemberDraft, Purpose, Relation, RequestDraft
 
 EVIDENCE = (
@@ -84,8 +86,20 @@ def draft(request_id: str) -> RequestDraft:
 
 async def report_of(app: App, request_id: str) -> tuple[str, dict[str, Any]]:
     v = await app.service.create(CALLER, draft(request_id), wait=True, wait_until=soon(30))
-    env = (await app.service.get_report(CALLER, v.record.id, 0)).envelope
-    return v.record.id, json.loads(base64.b64decode(json.loads(env)["payload"]))
+    stored = await app.service.get_report(CALLER, v.record.id, 0)
+    doc = json.loads(base64.b64decode(json.loads(stored.envelope)["payload"]))
+    # What GetReport's summary says matches the signed records.
+    summary = report_pb(stored).summary
+    assert [e.member_index for e in summary.evidence] == sorted(
+        {r["member_index"] for r in doc["records"] if r["type"] in EVIDENCE_TYPES}
+    )
+    grades = {e.member_index: e.disability_grade for e in summary.evidence if e.disability_grade}
+    assert grades == {
+        r["member_index"]: r["grade"]
+        for r in doc["records"]
+        if r["type"] == "disability_certificate"
+    }
+    return v.record.id, doc
 
 
 async def test_the_report_carries_every_evidence_record_with_its_provenance(

@@ -10,6 +10,7 @@ from hedui.v1 import common_pb2
 from hedui.v1 import consent_pb2 as cpb
 from hedui.v1 import verification_pb2 as pb
 
+from hedui_sdk import SourceKind
 from verifier.api.consent_servicer import draft_from_pb as consent_draft_from_pb
 from verifier.api.translate import draft_from_pb
 from verifier.domain.consent import validate_consent
@@ -33,7 +34,11 @@ def wire(message: pb.CreateVerificationRequest) -> pb.CreateVerificationRequest:
             30,
         ),
         (pb.CreateVerificationRequest(deductions=[pb.Deduction()] * N), "deductions", 100),
-        (pb.CreateVerificationRequest(sources=[common_pb2.SOURCE_KIND_TAX] * N), "sources", 11),
+        (
+            pb.CreateVerificationRequest(sources=[common_pb2.SOURCE_KIND_TAX] * N),
+            "sources",
+            len(SourceKind),
+        ),
         (pb.CreateVerificationRequest(purposes=[common_pb2.PURPOSE_DIBAO] * N), "purposes", 5),
         (
             pb.CreateVerificationRequest(current_programs=[common_pb2.PURPOSE_DIBAO] * N),

@@ -14,6 +14,7 @@ from hedui.v1 import common_pb2 as common
 from hedui.v1 import verification_pb2 as pb
 
 from hedui_sdk import AssetCategory, IdType, IncomeCategory, SourceKind
+from verifier.api.evidence_pb import envelope_evidence
 from verifier.domain.errors import FieldViolation
 from verifier.domain.household import (
     MAX_DECLARED_ASSETS,
@@ -322,5 +323,6 @@ def report_pb(report: StoredReport) -> pb.GetReportResponse:
             total_assets_fen=s["total_assets_fen"],
             key_id=report.signing_key_id,
             release_audit_seq=report.release_seq,
+            evidence=envelope_evidence(report.envelope),
         ),
     )

@@ -326,6 +326,156 @@ ASSET_CATEGORY_REAL_ESTATE: AssetCategory.ValueType  # 8
 ASSET_CATEGORY_BUSINESS: AssetCategory.ValueType  # 9
 Global___AssetCategory: _TypeAlias = AssetCategory  # noqa: Y015
 
+class _DiagnosisKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DiagnosisKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DiagnosisKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DIAGNOSIS_KIND_UNSPECIFIED: _DiagnosisKind.ValueType  # 0
+    DIAGNOSIS_KIND_CHRONIC_SPECIAL: _DiagnosisKind.ValueType  # 1
+    """门诊慢特病"""
+    DIAGNOSIS_KIND_CATASTROPHIC: _DiagnosisKind.ValueType  # 2
+    """重特大疾病"""
+
+class DiagnosisKind(_DiagnosisKind, metaclass=_DiagnosisKindEnumTypeWrapper):
+    """医保: the kind of a certified diagnosis (SDK DiagnosisKind)."""
+
+DIAGNOSIS_KIND_UNSPECIFIED: DiagnosisKind.ValueType  # 0
+DIAGNOSIS_KIND_CHRONIC_SPECIAL: DiagnosisKind.ValueType  # 1
+"""门诊慢特病"""
+DIAGNOSIS_KIND_CATASTROPHIC: DiagnosisKind.ValueType  # 2
+"""重特大疾病"""
+Global___DiagnosisKind: _TypeAlias = DiagnosisKind  # noqa: Y015
+
+class _DisabilityType:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DisabilityTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DisabilityType.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DISABILITY_TYPE_UNSPECIFIED: _DisabilityType.ValueType  # 0
+    DISABILITY_TYPE_VISUAL: _DisabilityType.ValueType  # 1
+    """视力残疾"""
+    DISABILITY_TYPE_HEARING: _DisabilityType.ValueType  # 2
+    """听力残疾"""
+    DISABILITY_TYPE_SPEECH: _DisabilityType.ValueType  # 3
+    """言语残疾"""
+    DISABILITY_TYPE_PHYSICAL: _DisabilityType.ValueType  # 4
+    """肢体残疾"""
+    DISABILITY_TYPE_INTELLECTUAL: _DisabilityType.ValueType  # 5
+    """智力残疾"""
+    DISABILITY_TYPE_MENTAL: _DisabilityType.ValueType  # 6
+    """精神残疾"""
+    DISABILITY_TYPE_MULTIPLE: _DisabilityType.ValueType  # 7
+    """多重残疾"""
+
+class DisabilityType(_DisabilityType, metaclass=_DisabilityTypeEnumTypeWrapper):
+    """残联: the disability type on a 残疾人证 (GB/T 26341; SDK DisabilityType)."""
+
+DISABILITY_TYPE_UNSPECIFIED: DisabilityType.ValueType  # 0
+DISABILITY_TYPE_VISUAL: DisabilityType.ValueType  # 1
+"""视力残疾"""
+DISABILITY_TYPE_HEARING: DisabilityType.ValueType  # 2
+"""听力残疾"""
+DISABILITY_TYPE_SPEECH: DisabilityType.ValueType  # 3
+"""言语残疾"""
+DISABILITY_TYPE_PHYSICAL: DisabilityType.ValueType  # 4
+"""肢体残疾"""
+DISABILITY_TYPE_INTELLECTUAL: DisabilityType.ValueType  # 5
+"""智力残疾"""
+DISABILITY_TYPE_MENTAL: DisabilityType.ValueType  # 6
+"""精神残疾"""
+DISABILITY_TYPE_MULTIPLE: DisabilityType.ValueType  # 7
+"""多重残疾"""
+Global___DisabilityType: _TypeAlias = DisabilityType  # noqa: Y015
+
+class _EducationLevel:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _EducationLevelEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EducationLevel.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    EDUCATION_LEVEL_UNSPECIFIED: _EducationLevel.ValueType  # 0
+    EDUCATION_LEVEL_PRESCHOOL: _EducationLevel.ValueType  # 1
+    """学前教育"""
+    EDUCATION_LEVEL_PRIMARY: _EducationLevel.ValueType  # 2
+    """小学"""
+    EDUCATION_LEVEL_JUNIOR_SECONDARY: _EducationLevel.ValueType  # 3
+    """初中"""
+    EDUCATION_LEVEL_SENIOR_SECONDARY: _EducationLevel.ValueType  # 4
+    """普通高中"""
+    EDUCATION_LEVEL_VOCATIONAL: _EducationLevel.ValueType  # 5
+    """中等职业教育"""
+    EDUCATION_LEVEL_HIGHER: _EducationLevel.ValueType  # 6
+    """高等教育"""
+
+class EducationLevel(_EducationLevel, metaclass=_EducationLevelEnumTypeWrapper):
+    """教育: the level of an enrolment (SDK EducationLevel)."""
+
+EDUCATION_LEVEL_UNSPECIFIED: EducationLevel.ValueType  # 0
+EDUCATION_LEVEL_PRESCHOOL: EducationLevel.ValueType  # 1
+"""学前教育"""
+EDUCATION_LEVEL_PRIMARY: EducationLevel.ValueType  # 2
+"""小学"""
+EDUCATION_LEVEL_JUNIOR_SECONDARY: EducationLevel.ValueType  # 3
+"""初中"""
+EDUCATION_LEVEL_SENIOR_SECONDARY: EducationLevel.ValueType  # 4
+"""普通高中"""
+EDUCATION_LEVEL_VOCATIONAL: EducationLevel.ValueType  # 5
+"""中等职业教育"""
+EDUCATION_LEVEL_HIGHER: EducationLevel.ValueType  # 6
+"""高等教育"""
+Global___EducationLevel: _TypeAlias = EducationLevel  # noqa: Y015
+
+class _EmploymentStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _EmploymentStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EmploymentStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    EMPLOYMENT_STATUS_UNSPECIFIED: _EmploymentStatus.ValueType  # 0
+    EMPLOYMENT_STATUS_EMPLOYED: _EmploymentStatus.ValueType  # 1
+    """就业登记"""
+    EMPLOYMENT_STATUS_UNEMPLOYED_REGISTERED: _EmploymentStatus.ValueType  # 2
+    """失业登记"""
+
+class EmploymentStatus(_EmploymentStatus, metaclass=_EmploymentStatusEnumTypeWrapper):
+    """人社 就业: what a registration says about work (SDK EmploymentStatus)."""
+
+EMPLOYMENT_STATUS_UNSPECIFIED: EmploymentStatus.ValueType  # 0
+EMPLOYMENT_STATUS_EMPLOYED: EmploymentStatus.ValueType  # 1
+"""就业登记"""
+EMPLOYMENT_STATUS_UNEMPLOYED_REGISTERED: EmploymentStatus.ValueType  # 2
+"""失业登记"""
+Global___EmploymentStatus: _TypeAlias = EmploymentStatus  # noqa: Y015
+
+class _CivilEvent:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CivilEventEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CivilEvent.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CIVIL_EVENT_UNSPECIFIED: _CivilEvent.ValueType  # 0
+    CIVIL_EVENT_MARRIED: _CivilEvent.ValueType  # 1
+    """结婚登记"""
+    CIVIL_EVENT_DIVORCED: _CivilEvent.ValueType  # 2
+    """离婚登记"""
+    CIVIL_EVENT_DECEASED: _CivilEvent.ValueType  # 3
+    """死亡 (殡葬/死亡登记)"""
+
+class CivilEvent(_CivilEvent, metaclass=_CivilEventEnumTypeWrapper):
+    """民政: a civil registration event (SDK CivilEvent)."""
+
+CIVIL_EVENT_UNSPECIFIED: CivilEvent.ValueType  # 0
+CIVIL_EVENT_MARRIED: CivilEvent.ValueType  # 1
+"""结婚登记"""
+CIVIL_EVENT_DIVORCED: CivilEvent.ValueType  # 2
+"""离婚登记"""
+CIVIL_EVENT_DECEASED: CivilEvent.ValueType  # 3
+"""死亡 (殡葬/死亡登记)"""
+Global___CivilEvent: _TypeAlias = CivilEvent  # noqa: Y015
+
 class _DeductionKind:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015

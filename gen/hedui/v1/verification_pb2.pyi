@@ -829,6 +829,7 @@ class ReportSummary(_message.Message):
     TOTAL_ASSETS_FEN_FIELD_NUMBER: _builtins.int
     KEY_ID_FIELD_NUMBER: _builtins.int
     RELEASE_AUDIT_SEQ_FIELD_NUMBER: _builtins.int
+    EVIDENCE_FIELD_NUMBER: _builtins.int
     report_id: _builtins.str
     version: _builtins.int
     completeness: Global___Completeness.ValueType
@@ -844,6 +845,13 @@ class ReportSummary(_message.Message):
     """The audit log entry that recorded this report's release."""
     @_builtins.property
     def sources(self) -> _containers.RepeatedCompositeFieldContainer[Global___MemberSourceSummary]: ...
+    @_builtins.property
+    def evidence(self) -> _containers.RepeatedCompositeFieldContainer[Global___MemberEvidence]:
+        """What the evidence departments (医保, 残联, 教育, 人社 就业, 民政) found, one entry per
+        member they found anything on, in member order; read from the signed report, whose
+        records carry each finding with its provenance.
+        """
+
     def __init__(
         self,
         *,
@@ -857,14 +865,78 @@ class ReportSummary(_message.Message):
         total_assets_fen: _builtins.int = ...,
         key_id: _builtins.str = ...,
         release_audit_seq: _builtins.int = ...,
+        evidence: _abc.Iterable[Global___MemberEvidence] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["completeness", b"completeness", "key_id", b"key_id", "member_count", b"member_count", "region_code", b"region_code", "release_audit_seq", b"release_audit_seq", "report_id", b"report_id", "sources", b"sources", "total_assets_fen", b"total_assets_fen", "total_income_fen", b"total_income_fen", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["completeness", b"completeness", "evidence", b"evidence", "key_id", b"key_id", "member_count", b"member_count", "region_code", b"region_code", "release_audit_seq", b"release_audit_seq", "report_id", b"report_id", "sources", b"sources", "total_assets_fen", b"total_assets_fen", "total_income_fen", b"total_income_fen", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReportSummary: _TypeAlias = ReportSummary  # noqa: Y015
+
+@_typing.final
+class MemberEvidence(_message.Message):
+    """What the evidence departments found about one member in a report (unset or empty: that
+    department found nothing, or did not answer: see ReportSummary.sources for which).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MEMBER_INDEX_FIELD_NUMBER: _builtins.int
+    DISABILITY_GRADE_FIELD_NUMBER: _builtins.int
+    DISABILITY_TYPE_FIELD_NUMBER: _builtins.int
+    DIAGNOSES_FIELD_NUMBER: _builtins.int
+    MEDICAL_SELF_PAID_FEN_FIELD_NUMBER: _builtins.int
+    ENROLMENTS_FIELD_NUMBER: _builtins.int
+    EDUCATION_FEES_FEN_FIELD_NUMBER: _builtins.int
+    EMPLOYMENT_FIELD_NUMBER: _builtins.int
+    CIVIL_EVENTS_FIELD_NUMBER: _builtins.int
+    member_index: _builtins.int
+    disability_grade: _builtins.int
+    """残联: the most severe grade (1 most severe, to 4) of the 残疾人证 found; 0 when none."""
+    disability_type: _common_pb2.DisabilityType.ValueType
+    """残联: the type on that certificate."""
+    medical_self_paid_fen: _builtins.int
+    """医保: the individually paid part (个人自付) of the bills within the window, fen (0 or more)."""
+    education_fees_fen: _builtins.int
+    """教育: the fees paid for those enrolments, fen (0 or more)."""
+    @_builtins.property
+    def diagnoses(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.DiagnosisKind.ValueType]:
+        """医保: the kinds of certified diagnoses found, each once."""
+
+    @_builtins.property
+    def enrolments(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.EducationLevel.ValueType]:
+        """教育: the levels of the enrolments overlapping the window, each once, lowest first."""
+
+    @_builtins.property
+    def employment(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.EmploymentStatus.ValueType]:
+        """人社 就业: the statuses of the registrations overlapping the window, each once."""
+
+    @_builtins.property
+    def civil_events(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.CivilEvent.ValueType]:
+        """民政: the civil events registered, oldest first."""
+
+    def __init__(
+        self,
+        *,
+        member_index: _builtins.int = ...,
+        disability_grade: _builtins.int = ...,
+        disability_type: _common_pb2.DisabilityType.ValueType = ...,
+        diagnoses: _abc.Iterable[_common_pb2.DiagnosisKind.ValueType] | None = ...,
+        medical_self_paid_fen: _builtins.int = ...,
+        enrolments: _abc.Iterable[_common_pb2.EducationLevel.ValueType] | None = ...,
+        education_fees_fen: _builtins.int = ...,
+        employment: _abc.Iterable[_common_pb2.EmploymentStatus.ValueType] | None = ...,
+        civil_events: _abc.Iterable[_common_pb2.CivilEvent.ValueType] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["civil_events", b"civil_events", "diagnoses", b"diagnoses", "disability_grade", b"disability_grade", "disability_type", b"disability_type", "education_fees_fen", b"education_fees_fen", "employment", b"employment", "enrolments", b"enrolments", "medical_self_paid_fen", b"medical_self_paid_fen", "member_index", b"member_index"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MemberEvidence: _TypeAlias = MemberEvidence  # noqa: Y015
 
 @_typing.final
 class GetReportResponse(_message.Message):
