@@ -9,13 +9,15 @@ from typing import Any
 import pytest
 from aiohttp_session import Session
 
+from verifier.cli.console_cmds import check_settings
+from verifier.config import ConfigError, Principal
 from verifier.domain.caller import Caller
 from verifier.domain.errors import PermissionDenied, Unauthenticated
 from verifier.web.app import yuan
 from verifier.web.guard import caller_of
 from verifier.web.oidc import caller_from_claims
 from verifier.web.report_view import changes
-from verifier.web.settings import OidcSettings
+from verifier.web.settings import ConsoleSettings, OidcSettings, SignInLink
 from verifier.web.signin import OneTimeLink
 
 WHO = {"system": "case-system-a", "user": "worker-1", "role": "caseworker", "regions": ["3703"]}
@@ -118,3 +120,26 @@ def test_changes_name_every_differing_field_but_not_the_per_version_ones() -> No
         ("totals.assets_fen", "0", "500"),
         ("records[0].value_fen", "—", "500"),
     }
+
+
+@pytest.mark.parametrize(
+    ("public_url", "host", "link", "refused"),
+    [
+        ("", "127.0.0.1", SignInLink("worker-1", "caseworker"), ""),
+        ("", "::1", SignInLink("worker-1", "caseworker"), ""),
+        ("", "0.0.0.0", SignInLink("worker-1", "caseworker"), "plain HTTP"),
+        ("https://hedui.example", "0.0.0.0", SignInLink("worker-1", "caseworker"), ""),
+        ("", "127.0.0.1", SignInLink("worker-1", "admin"), "--role"),
+        ("", "127.0.0.1", SignInLink("370322197003090016", "caseworker"), "--user"),
+    ],
+)
+def test_the_console_refuses_to_start_unsafe_or_unusable(
+    public_url: str, host: str, link: SignInLink, refused: str
+) -> None:
+    settings = ConsoleSettings(system="case-system-a", public_url=public_url, link=link)
+    principal = Principal("case-system-a", ("caseworker", "auditor"), ("3703",))
+    if not refused:
+        check_settings(settings, principal, host)
+        return
+    with pytest.raises(ConfigError, match=refused):
+        check_settings(settings, principal, host)

@@ -17,7 +17,8 @@ from aiohttp_session import get_session
 from verifier.config import Principal
 from verifier.domain.caller import Caller
 from verifier.domain.errors import Unauthenticated
-from verifier.web.guard import page_context, sign_in
+from verifier.domain.vocabulary import Role
+from verifier.web.guard import caller_of, page_context, sign_in
 from verifier.web.oidc import OidcClient, PendingSignIn, caller_from_claims
 
 log = structlog.get_logger("hedui.console")
@@ -50,11 +51,9 @@ class OneTimeLink:
 
 async def home(request: web.Request) -> web.StreamResponse:
     """Signed in: the caller's start page; otherwise the sign-in page."""
-    from verifier.web.guard import caller_of
-
     caller = caller_of(await get_session(request))
     if caller is not None:
-        raise web.HTTPSeeOther("/audit" if caller.role == "auditor" else "/checks")
+        raise web.HTTPSeeOther("/audit" if caller.role == Role.AUDITOR else "/checks")
     context = {"oidc": OIDC in request.app, "title": "登录"}
     return aiohttp_jinja2.render_template(
         "signin.html", request, await page_context(request, context)
