@@ -16,10 +16,7 @@ A declaration "rests on" a fact only where it says something in the family's fav
 grade, an illness, schooling, inability to work, an expense, a living member): a
 declared absence gives the family nothing, so it never waits for a department.
 
-Facts are read on the request date: a certificate, a diagnosis or an enrolment counts when
-it is in force that day. Medical bills and school fees count for the part of their period
-inside the window, prorated by days as income is (:func:`~verifier.policy.aggregate.
-overlap_share`); an enrolment still open counts to the window's end. A certified
+Facts are read on the request date (:mod:`verifier.policy.fact_records`). A certified
 diagnosis in force, 重特大疾病 or 门诊慢特病, makes a member seriously ill: 医保 certifies a
 门诊慢特病 only for the long, costly conditions medical assistance covers, and a
 difference listed against a family is an accusation not to be made on a narrower reading.
@@ -27,28 +24,24 @@ difference listed against a family is an accusation not to be made on a narrower
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import date
 from enum import StrEnum
-from fractions import Fraction
 
 from hedui_sdk import (
-    CivilEvent,
-    CivilStatusRecord,
-    DiagnosisRecord,
-    DisabilityCertificateRecord,
-    EmploymentRecord,
-    EnrolmentRecord,
-    MedicalExpenseRecord,
-    Record,
     SourceKind,
-    Window,
 )
 from verifier.domain.household import DeductionKind
 from verifier.domain.money import half_up
 from verifier.domain.outcomes import SourceStatus
-from verifier.policy.aggregate import Evidence, overlap_share
+from verifier.policy.aggregate import Evidence
+from verifier.policy.fact_records import (
+    Death,
+    MemberRecords,
+    expense_in_window,
+    read_member,
+    sorted_evidence,
+)
 from verifier.policy.findings import JsonScalar
 from verifier.policy.inputs import AssessmentInput, Deduction, Member
 from verifier.policy.snapshot import Snapshot
@@ -121,15 +114,6 @@ class FactFinding:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class Death:
-    """A member 民政 records as deceased on or before the request date."""
-
-    member: int
-    occurred_on: date
-    evidence: Evidence
-
-
 @dataclass(frozen=True)
 class Facts:
     """What the rules use: members and deductions as verified, and how each fact was known."""
@@ -173,10 +157,6 @@ class Facts:
         }
 
 
-def _in_force(start: date, end: date | None, day: date) -> bool:
-    return start <= day and (end is None or day <= end)
-
-
 def _status(inp: AssessmentInput, member: int, source: SourceKind) -> str:
     st = inp.sources.get(member, {}).get(source)
     return "ABSENT" if st is None else SourceStatus(st).value
@@ -192,85 +172,8 @@ def _basis(snap: Snapshot, fact: str, answered: bool) -> Basis:
     return Basis.UNVERIFIED if snap.find(P.fact_basis[fact]) == "verified" else Basis.DECLARED
 
 
-def _sorted(evidence: Iterable[Evidence]) -> tuple[Evidence, ...]:
-    return tuple(sorted(set(evidence), key=lambda e: (e.member, e.source, e.record_id)))
-
-
-@dataclass
-class _Member:
-    """What one member's records show, read on the request date."""
-
-    grade: int | None = None
-    ill: bool = False
-    in_school: bool = False
-    working: bool = False
-    evidence: dict[str, list[Evidence]] | None = None
-
-    def add(self, fact: str, ev: Evidence) -> None:
-        if self.evidence is None:
-            self.evidence = {}
-        self.evidence.setdefault(fact, []).append(ev)
-
-    def of(self, fact: str) -> tuple[Evidence, ...]:
-        return _sorted((self.evidence or {}).get(fact, ()))
-
-
-def _read_member(index: int, records: Sequence[Record], day: date) -> tuple[_Member, Death | None]:
-    seen = _Member()
-    death: Death | None = None
-    for r in records:
-        if isinstance(r, DisabilityCertificateRecord):
-            if _in_force(r.issued_on, r.valid_until, day):
-                seen.grade = r.grade if seen.grade is None else min(seen.grade, r.grade)
-                seen.add("disability", Evidence.of(index, r.provenance))
-        elif isinstance(r, DiagnosisRecord):
-            if _in_force(r.certified_on, r.valid_until, day):
-                seen.ill = True
-                seen.add("serious_illness", Evidence.of(index, r.provenance))
-        elif isinstance(r, EnrolmentRecord):
-            if _in_force(r.period_start, r.period_end, day):
-                seen.in_school = True
-                seen.add("in_school", Evidence.of(index, r.provenance))
-        elif isinstance(r, EmploymentRecord):
-            # A registered unemployed person is able to work too: 失业登记 is for those who
-            # can and want to work (《就业服务与就业管理规定》).
-            if _in_force(r.period_start, r.period_end, day):
-                seen.working = True
-                seen.add("employment", Evidence.of(index, r.provenance))
-        elif (
-            isinstance(r, CivilStatusRecord)
-            and r.event is CivilEvent.DECEASED
-            and r.occurred_on <= day
-        ):
-            ev = Evidence.of(index, r.provenance)
-            seen.add("alive", ev)
-            if death is None or r.occurred_on < death.occurred_on:
-                death = Death(index, r.occurred_on, ev)
-    return seen, death
-
-
-def _expense(
-    index: int, records: Sequence[Record], kind: DeductionKind, w: Window
-) -> tuple[Fraction, list[Evidence]]:
-    total = Fraction(0)
-    ev: list[Evidence] = []
-    for r in records:
-        if kind is DeductionKind.ILLNESS and isinstance(r, MedicalExpenseRecord):
-            share = overlap_share(r.period_start, r.period_end, w)
-            amount = r.self_paid_fen
-        elif kind is DeductionKind.SCHOOLING and isinstance(r, EnrolmentRecord):
-            share = overlap_share(r.period_start, r.period_end or w.end, w)
-            amount = r.fees_paid_fen
-        else:
-            continue
-        if share and amount:
-            total += amount * share
-            ev.append(Evidence.of(index, r.provenance))
-    return total, ev
-
-
 def _member_findings(
-    inp: AssessmentInput, snap: Snapshot, m: Member, seen: _Member, death: Death | None
+    inp: AssessmentInput, snap: Snapshot, m: Member, seen: MemberRecords, death: Death | None
 ) -> tuple[Member, list[FactFinding]]:
     def finding(fact: str, declared: JsonScalar, found: JsonScalar, relied: bool) -> FactFinding:
         source = FACT_SOURCES[fact]
@@ -333,11 +236,11 @@ def _expense_finding(
     found_items: list[Deduction] = []
     evidence: list[Evidence] = []
     for m in members:
-        exact, ev = _expense(m.index, inp.records.get(m.index, ()), kind, w)
+        exact, ev = expense_in_window(m.index, inp.records.get(m.index, ()), kind, w)
         amount = half_up(exact)
         evidence += ev
         if amount:
-            refs = ",".join(e.record_id for e in _sorted(ev))
+            refs = ",".join(e.record_id for e in sorted_evidence(ev))
             found_items.append(Deduction(kind, amount, f"{source.value}:{refs}", m.index))
     complete = not not_answered
     found = sum(d.amount_fen for d in found_items)
@@ -354,7 +257,7 @@ def _expense_finding(
         declared,
         found if complete else None,
         declared > 0,
-        _sorted(evidence),
+        sorted_evidence(evidence),
     )
     return finding, tuple(found_items) if complete else None
 
@@ -365,7 +268,7 @@ def resolve_facts(inp: AssessmentInput, snap: Snapshot) -> tuple[AssessmentInput
     members: list[Member] = []
     deaths: list[Death] = []
     for m in sorted(inp.members, key=lambda m: m.index):
-        seen, death = _read_member(m.index, inp.records.get(m.index, ()), inp.request_date)
+        seen, death = read_member(m.index, inp.records.get(m.index, ()), inp.request_date)
         effective, out = _member_findings(inp, snap, m, seen, death)
         members.append(effective)
         findings += out
