@@ -398,3 +398,21 @@ def test_the_installed_command_gives_the_same_answer(tmp_path: Path) -> None:
         [*cmd, "--json"], capture_output=True, text=True, timeout=120, check=False
     )
     assert json.loads(as_json.stdout)["assessments"]["dibao"]["amount_fen"] == 50000
+
+
+def test_the_table_says_how_each_fact_was_known(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # c11: 医保 answered for member 1 (a diagnosis and the bills), nothing else was found.
+    d = CASES / "c11_gaoqing_rural_illness_band"
+    args = ["--household", str(d / "household.json"), "--records", str(d / "records.json")]
+    code = main(["policy", "assess", *args, *policy_args("region:370322", tmp_path), "--date", RD])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "核实情况" in out
+    assert "医保（已查到）" in out and "残联（无记录）" in out
+    doc = run_assess("c11_gaoqing_rural_illness_band", "region:370322", RD, tmp_path, capsys)
+    costs = [f for f in doc["facts"]["findings"] if f["fact"] == "medical_costs"]
+    assert [(f["basis"], f["declared"], f["found"]) for f in costs] == [
+        ("verified", 600000, 600000)
+    ]
