@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from playwright.async_api import Page, Route, expect
+from playwright.async_api import Browser, Page, Route, expect
 
 from audit.canonical import canonical_bytes
 from audit.checkpoint import verifier_key
@@ -26,6 +26,9 @@ from tests.console_helpers import (
     screenshot,
 )
 from tests.helpers import APPLICANT_ID, CALLER, household_draft, soon
+from tests.log_capture import server_log_lines
+from tests.pii import PiiScanner, assert_clean
+from verifier.storage.uow import SqlStore
 
 
 async def _signed_in(page: Page, link: str) -> None:
@@ -93,37 +96,53 @@ async def _pin(page: Page, key: str) -> None:
 
 
 async def test_auditor_searches_by_id_number_and_the_browser_verifies_the_entry(
-    database_url: str, keys_dir: Path
+    database_url: str, keys_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     async with console_rig(database_url, keys_dir) as rig, chromium() as browser:
         await _finished_check(rig)
-        console = await rig.console("auditor", "auditor-1")
-        page = await browser.new_page()
-        await _signed_in(page, console.link_url)
-        await expect(page).to_have_url(f"{base_url(console)}/audit")
-        await page.fill("#id_number", APPLICANT_ID)
-        await page.click("#search")
-        rows = page.locator("#entries tbody tr")
-        await expect(rows.first).to_be_visible()
-        assert APPLICANT_ID not in page.url
-        await screenshot(page, "console-audit-search")
-        # Every entry found names the applicant by keyed ref; the search is audited.
-        searches = await audit_bodies(rig.app, "audit_read")
-        assert any(b["details"].get("filters") == ["subject"] for b in searches)
-        assert APPLICANT_ID not in json.dumps(searches)
+        with server_log_lines(capsys) as read_logs:
+            await _audit_walk(rig, browser)
+            logs = read_logs()
+        assert any(line.get("event") == "console sign-in" for line in logs)
+        # The ID number went in a POST form: not in a log line, nor in the audit log.
+        household = household_draft()
+        scanner = PiiScanner(
+            [m.id_number for m in household.members], [m.name for m in household.members]
+        )
+        assert_clean(scanner.value(logs, "log"))
+        assert isinstance(rig.app.store, SqlStore)
+        assert_clean(await scanner.audit(rig.app.store.db))
 
-        await rows.first.locator("a").click()
-        verdict = page.locator("#verdict")
-        await expect(verdict).to_have_attribute("data-result", "warn")  # nothing pinned yet
-        await _pin(page, rig.audit_key)
-        await expect(verdict).to_have_attribute("data-result", "good")
-        await expect(page.locator("#verdict-steps li.ok")).to_have_count(4)
-        await screenshot(page, "console-audit-entry-verified")
 
-        # A key the auditor did not pin (another log's) is not trusted.
-        other = verifier_key(rig.audit_key.split("+")[0], Ed25519PrivateKey.generate().public_key())
-        await _pin(page, other)
-        await expect(verdict).to_have_attribute("data-result", "bad")
+async def _audit_walk(rig: GatedRig, browser: Browser) -> None:
+    """Search by ID number, open an entry, pin the audit key: verified; then another key."""
+    console = await rig.console("auditor", "auditor-1")
+    page = await browser.new_page()
+    await _signed_in(page, console.link_url)
+    await expect(page).to_have_url(f"{base_url(console)}/audit")
+    await page.fill("#id_number", APPLICANT_ID)
+    await page.click("#search")
+    rows = page.locator("#entries tbody tr")
+    await expect(rows.first).to_be_visible()
+    assert APPLICANT_ID not in page.url
+    await screenshot(page, "console-audit-search")
+    # Every entry found names the applicant by keyed ref; the search is audited.
+    searches = await audit_bodies(rig.app, "audit_read")
+    assert any(b["details"].get("filters") == ["subject"] for b in searches)
+    assert APPLICANT_ID not in json.dumps(searches)
+
+    await rows.first.locator("a").click()
+    verdict = page.locator("#verdict")
+    await expect(verdict).to_have_attribute("data-result", "warn")  # nothing pinned yet
+    await _pin(page, rig.audit_key)
+    await expect(verdict).to_have_attribute("data-result", "good")
+    await expect(page.locator("#verdict-steps li.ok")).to_have_count(4)
+    await screenshot(page, "console-audit-entry-verified")
+
+    # A key the auditor did not pin (another log's) is not trusted.
+    other = verifier_key(rig.audit_key.split("+")[0], Ed25519PrivateKey.generate().public_key())
+    await _pin(page, other)
+    await expect(verdict).to_have_attribute("data-result", "bad")
 
 
 def _tamper(field: str) -> Callable[[Route], Awaitable[None]]:
