@@ -32,6 +32,8 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
+from audit.note_types import NoteVerifier, lookup, note_key_hash
+
 __all__ = [
     "ALG_ED25519",
     "MAX_SIGNATURES",
@@ -253,6 +255,32 @@ def parse_verifier_key(vkey: str) -> tuple[str, bytes, Ed25519PublicKey]:
     return name, kid, public_key
 
 
+def _registered_verifier_key(vkey: object) -> tuple[str, bytes, NoteVerifier] | None:
+    """A verifier key of a type registered in :mod:`audit.note_types` as
+    ``(name, key ID, verifier)``; None when it is not one (Ed25519 keys are not)."""
+    parts = vkey.split("+", 2) if isinstance(vkey, str) else []
+    if len(parts) != 3:
+        return None
+    name, hex_id, key_text = parts
+    try:
+        typed_key = base64.b64decode(key_text.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        return None
+    key_type = lookup(typed_key)
+    if key_type is None:
+        return None
+    _check_key_name(name)
+    if not _HEX8.fullmatch(hex_id):
+        raise CheckpointError("malformed verifier key: key ID must be 8 hex digits")
+    kid = note_key_hash(name, typed_key)
+    if kid != bytes.fromhex(hex_id):
+        raise CheckpointError("verifier key ID does not match its name and public key")
+    try:
+        return name, kid, key_type.load(typed_key[len(key_type.prefix) :])
+    except ValueError:
+        raise CheckpointError(f"verifier key is not a valid {key_type.name} key") from None
+
+
 def signer_key(key_name: str, private_key: Ed25519PrivateKey) -> str:
     """Return the signer key string ``PRIVATE+KEY+<name>+<hex8>+<base64(0x01 || seed)>``.
 
@@ -313,10 +341,14 @@ def open_note(note: bytes, verifier_keys: str | Sequence[str]) -> bytes:
     keys = [verifier_keys] if isinstance(verifier_keys, str) else list(verifier_keys)
     if not keys:
         raise CheckpointError("no verifier key given")
-    known: dict[tuple[str, bytes], Ed25519PublicKey] = {}
+    known: dict[tuple[str, bytes], tuple[NoteVerifier, int | None]] = {}
     for vkey in keys:
+        other = _registered_verifier_key(vkey)
+        if other is not None:
+            known[(other[0], other[1])] = (other[2], None)
+            continue
         name, kid, public_key = parse_verifier_key(vkey)
-        known[(name, kid)] = public_key
+        known[(name, kid)] = (public_key, _ED25519_SIG_SIZE)
 
     if not isinstance(note, bytes):
         raise CheckpointError("malformed note: must be bytes")
@@ -354,9 +386,9 @@ def open_note(note: bytes, verifier_keys: str | Sequence[str]) -> bytes:
             continue
         signature = blob[4:]
         try:
-            if len(signature) != _ED25519_SIG_SIZE:
+            if signer[1] is not None and len(signature) != signer[1]:
                 raise InvalidSignature
-            signer.verify(signature, text_bytes)
+            signer[0].verify(signature, text_bytes)
         except InvalidSignature as exc:
             raise CheckpointError(
                 f"bad signature: signature line {number} by known key {name!r} does not verify"
@@ -390,7 +422,7 @@ def open_checkpoint(
     keys = [verifier_key] if isinstance(verifier_key, str) else list(verifier_key)
     text = open_note(note, keys)
     cp = Checkpoint.parse(text)
-    expected = origin if origin is not None else parse_verifier_key(keys[0])[0]
+    expected = origin if origin is not None else keys[0].split("+", 1)[0]
     if cp.origin != expected:
         raise CheckpointError(f"bad origin: checkpoint is for {cp.origin!r}, expected {expected!r}")
     return cp

@@ -62,17 +62,24 @@ class CheckpointRefused(RuntimeError):
 
 @dataclass(frozen=True)
 class CheckpointSigner:
-    """The audit key and the log's origin. The key name is the origin, as C2SP asks."""
+    """The audit key and the log's origin. The key name is the origin, as C2SP asks.
+
+    ``cosigners`` each add a signature line of their own (an SM2 key's: see
+    :mod:`audit.note_types`) to the note the Ed25519 key signed."""
 
     origin: str
     private_key: Ed25519PrivateKey
+    cosigners: tuple[Callable[[bytes], bytes], ...] = ()
 
     @property
     def verifier_key(self) -> str:
         return _verifier_key(self.origin, self.private_key.public_key())
 
     def sign(self, cp: Checkpoint) -> bytes:
-        return sign_checkpoint(cp, self.origin, self.private_key)
+        note = sign_checkpoint(cp, self.origin, self.private_key)
+        for cosign in self.cosigners:
+            note = cosign(note)
+        return note
 
 
 def _opened(row: AuditCheckpointRow, verifier_keys: Sequence[str], origin: str) -> StoredCheckpoint:

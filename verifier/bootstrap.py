@@ -53,6 +53,7 @@ from verifier.signing.jwks import dumps_jwks, key_id
 from verifier.signing.keystore import KeyStore, signing_algorithms
 from verifier.signing.pkcs11_keys import Pkcs11Settings, Pkcs11Token
 from verifier.signing.signer import ReportSigner
+from verifier.signing.sm2_notes import Sm2NoteCosigner
 from verifier.signing.webhooks import secret_problem
 from verifier.storage import migrate
 from verifier.storage.audit_reads import SqlAuditReader, SqlCheckpoints, write_sessions
@@ -193,15 +194,23 @@ def make_store(config: Config, keys: KeyStore, metrics: Metrics | None = None) -
     return SqlStore(db, Sealer(active.kid, all_keys, config.seal_with), metrics=metrics)
 
 
-def make_auditing(keys: KeyStore, store: SqlStore, origin: str = DEFAULT_ORIGIN) -> AuditService:
+def make_auditing(
+    keys: KeyStore, store: SqlStore, origin: str = DEFAULT_ORIGIN, algorithms: Sequence[str] = ()
+) -> AuditService:
     """The auditor service over ``store``'s database; checkpoints signed with the active
-    audit key."""
+    audit key, and with the active SM2 audit key too when ``algorithms`` (``[keys]
+    sign_with``) has SM2."""
     db = store.db
+    cosigners: tuple[Sm2NoteCosigner, ...] = ()
+    # Unconfigured, a key directory from before SM2 (the server's start makes the key) signs
+    # with Ed25519 alone; `sign_with = ["sm2", …]` without the key is an error.
+    if "sm2" in signing_algorithms(algorithms) and (algorithms or keys.sm2_public_keys("audit")):
+        cosigners = (Sm2NoteCosigner(origin, keys.sm2_key("audit")),)
     checkpointer = Checkpointer(
         write_sessions(db),
         db.read_sessions,
-        CheckpointSigner(origin, keys.audit_key()),
-        verifier_keys_for(origin, keys.public_keys("audit")),
+        CheckpointSigner(origin, keys.audit_key(), cosigners),
+        verifier_keys_for(origin, keys.verifying_keys("audit")),
     )
     return AuditService(
         store, SqlAuditReader(db), SqlCheckpoints(checkpointer), keys.pseudonym_key()
@@ -314,7 +323,7 @@ async def build_app(
         fanout=fanout,
         poller=poller,
         adapters=unique,
-        auditing=make_auditing(keys, store),
+        auditing=make_auditing(keys, store, algorithms=config.sign_with),
         consents=ConsentService(store, keys.pseudonym_key()),
         webhooks=make_webhooks(config, store, owner=service.owner),
         listing=VerificationListing(store, PageTokens.derived(keys.pseudonym_key())),
@@ -431,7 +440,7 @@ def keystore(config: Config) -> KeyStore:
 
 def audit_verifier_keys(config: Config) -> list[str]:
     """Verifier key strings of every audit key, the active one first."""
-    return verifier_keys_for(DEFAULT_ORIGIN, keystore(config).public_keys("audit"))
+    return verifier_keys_for(DEFAULT_ORIGIN, keystore(config).verifying_keys("audit"))
 
 
 @contextlib.asynccontextmanager
@@ -440,7 +449,7 @@ async def open_auditing(config: Config) -> AsyncIterator[AuditService]:
     holding no data key: it writes and reads the audit log and cannot open a report."""
     store = SqlStore(open_database(config.database_url), Sealer.without_keys())
     try:
-        yield make_auditing(keystore(config), store)
+        yield make_auditing(keystore(config), store, algorithms=config.sign_with)
     finally:
         await store.aclose()
 

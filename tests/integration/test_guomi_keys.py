@@ -1,7 +1,7 @@
-"""国密 through the whole service, on both databases: reports and change documents signed
-by Ed25519 and SM2 (each verifiable alone, the SM2 one by OpenSSL's command line from
-the served JWKS), ``[keys] sign_with`` choosing, and values at rest sealed with SM4-GCM
-after a re-wrap — older AES-sealed rows still opening."""
+"""国密 through the whole service, on both databases: reports signed by Ed25519 and SM2
+(each verifiable alone, the SM2 one by OpenSSL's command line from the served JWKS),
+``[keys] sign_with`` choosing, audit checkpoints signed by both audit keys, and values at
+rest sealed with SM4-GCM after a re-wrap — older AES-sealed rows still opening."""
 
 from __future__ import annotations
 
@@ -13,13 +13,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from audit.checkpoint import open_checkpoint
+from audit.checkpointer import DEFAULT_ORIGIN
 from hedui_sdk import SourceKind
 from tests.fakes import FakeAdapter
 from tests.helpers import APPLICANT_ID, CALLER, SPOUSE_ID, SYSTEM, household_draft, make_app, soon
 from tests.openssl_helpers import pae_of, sm2_spki_from_jwk, sm2_verify
 from verifier.api.client import Client
-from verifier.bootstrap import App, serve_app
+from verifier.bootstrap import App, audit_verifier_keys, serve_app, verify_audit_log
 from verifier.cli import offline
+from verifier.domain.caller import Caller
+from verifier.domain.vocabulary import Role
+from verifier.service.auditing import verifier_keys_for
 from verifier.signing.dsse import verify_envelope
 from verifier.signing.jwks import key_id, parse_jwks
 from verifier.signing.keystore import KeyStore
@@ -153,3 +158,27 @@ async def test_sm4_gcm_at_rest_after_a_rewrap_and_for_new_values(
     finally:
         await app.aclose()
     assert await first_bytes(database_url) == {SM4_DEFLATED}
+
+
+async def test_checkpoints_are_signed_by_both_audit_keys_and_the_log_verifies(
+    database_url: str, keys_dir: Path
+) -> None:
+    app = await make_app(database_url, keys_dir, adapters())
+    try:
+        await one_report(app)
+        assert app.auditing is not None
+        auditor = Caller(SYSTEM, "auditor-1", Role.AUDITOR, ("3703",))
+        cp = await app.auditing.checkpoint(auditor, fresh=True)
+        cfg = app.config
+    finally:
+        await app.aclose()
+    ks = KeyStore(keys_dir)
+    ed_vkey, sm_vkey = verifier_keys_for(
+        DEFAULT_ORIGIN, [ks.public_keys("audit")[0], ks.sm2_public_keys("audit")[0]]
+    )
+    assert len(cp.note.decode().split("\n\n")[1].splitlines()) == 2
+    for vkeys in ([ed_vkey], [sm_vkey]):
+        assert open_checkpoint(cp.note, vkeys, origin=DEFAULT_ORIGIN).size == cp.size
+    assert audit_verifier_keys(cfg) == [ed_vkey, sm_vkey]
+    log = await verify_audit_log(cfg, verifier_keys=[sm_vkey])
+    assert log.ok and log.checkpoints >= 1, log.problem

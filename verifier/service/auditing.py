@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from audit.checkpoint import StoredCheckpoint, verifier_key
 from audit.entry import Actor, EntryDraft
 from hedui_sdk import IdType
@@ -31,6 +29,9 @@ from verifier.domain.errors import (
 from verifier.domain.ports import AuditCheckpoints, AuditReader, EntryQuery, EntryView, Store
 from verifier.domain.pseudonym import subject_ref
 from verifier.domain.vocabulary import AuditAction, Role
+from verifier.signing.jwks import PublicKey
+from verifier.signing.sm2 import Sm2PublicKey
+from verifier.signing.sm2_notes import sm2_verifier_key
 
 T = TypeVar("T")
 
@@ -321,6 +322,10 @@ class AuditService:
         return await self._reader.size()
 
 
-def verifier_keys_for(origin: str, public_keys: Sequence[Ed25519PublicKey]) -> list[str]:
-    """Verifier key strings for every audit public key (old ones verify old checkpoints)."""
-    return [verifier_key(origin, k) for k in public_keys]
+def verifier_keys_for(origin: str, public_keys: Sequence[PublicKey]) -> list[str]:
+    """Verifier key strings for every audit public key, Ed25519 and SM2 (old ones verify
+    old checkpoints)."""
+    return [
+        sm2_verifier_key(origin, k) if isinstance(k, Sm2PublicKey) else verifier_key(origin, k)
+        for k in public_keys
+    ]
