@@ -110,7 +110,7 @@ CANCELLATION_LABELS: Mapping[CancellationReason, str] = {
 
 FACT_LABELS: Mapping[str, str] = {
     "disability": "残疾等级",
-    "serious_illness": "重特大疾病",
+    "serious_illness": "重病（医保诊断认定）",
     "in_school": "在校就学",
     "employment": "就业与劳动能力",
     "alive": "健在",

@@ -233,7 +233,7 @@ def _declared_text(f: FactFinding) -> str:
         return "无劳动能力"
     if f.fact in EXPENSE_FACTS:
         return f"{FACT_LABELS[f.fact]} {yuan(int(f.declared or 0))} 元"
-    return FACT_LABELS[f.fact]
+    return {"serious_illness": "患重病", "alive": "健在"}.get(f.fact, FACT_LABELS[f.fact])
 
 
 def fact_reasons(

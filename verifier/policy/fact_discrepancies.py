@@ -32,6 +32,11 @@ def _member(inp: AssessmentInput, index: int | None) -> str:
     return f"家庭成员 {index}（{label(RELATION_LABELS, relation)}）"
 
 
+def _said(who: str, declared: bool, what: str) -> str:
+    """What the case file said: a declaration, or its silence (not a declared absence)."""
+    return f"申报{who}{what}" if declared else f"{who}未申报{what}"
+
+
 def _flag(
     inp: AssessmentInput, f: FactFinding, kind: str, category: str, yes: str, no: str
 ) -> Discrepancy:
@@ -43,7 +48,7 @@ def _flag(
         declared,
         found,
         0,
-        f"申报{_member(inp, f.member)}{yes if declared else no}；{dept}记录显示"
+        f"{_said(_member(inp, f.member), bool(declared), yes)}；{dept}记录显示"
         f"{yes if found else no}",
         "",
         f.evidence,
@@ -63,12 +68,13 @@ def _member_discrepancy(inp: AssessmentInput, f: FactFinding) -> Discrepancy | N
             declared,
             found,
             0,
-            f"申报{who}{_grade(declared)}；{dept}记录显示{shown}（等级 0 表示无）",
+            f"{_said(who, bool(declared), _grade(declared) if declared else '残疾')}；"
+            f"{dept}记录显示{shown}",
             "",
             f.evidence,
         )
     if f.fact == "serious_illness":
-        return _flag(inp, f, "serious_illness", "catastrophic", "患重特大疾病", "无重特大疾病认定")
+        return _flag(inp, f, "serious_illness", "diagnosis", "患重病", "无有效的重病诊断认定")
     if f.fact == "in_school":
         return _flag(inp, f, "in_school", "enrolment", "在校就学", "无在校学籍")
     if f.fact == "employment":
