@@ -23,6 +23,7 @@ BENCHMARKS: tuple[tuple[str, list[str]], ...] = (
     ("bench.bytes_per_check", ["--checks", "40"]),
     ("bench.p7_workers", ["--max-workers", "2"]),
     ("bench.hsm_signing", ["--signatures", "500"]),
+    ("bench.sm2_signing", ["--rounds", "1000"]),
     ("bench.printout_render", []),
 )
 
