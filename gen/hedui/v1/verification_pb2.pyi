@@ -117,7 +117,11 @@ class Member(_message.Message):
     """Required; exactly one member is RELATION_APPLICANT."""
     @_builtins.property
     def circumstances(self) -> Global___MemberCircumstances:
-        """What the case file establishes about the member (drives 单人户, 特困, 因病致贫 rules)."""
+        """What the case file declares about the member (drives 单人户, 特困, 因病致贫 rules).
+        Where 残联, 医保, 教育 or 人社 answered, their answer is the fact the rules use and every
+        difference is listed in the report's discrepancies; where they did not, the region's
+        policy says whether the declaration is accepted or the rules resting on it go to review.
+        """
 
     def __init__(
         self,
@@ -173,7 +177,11 @@ Global___MemberCircumstances: _TypeAlias = MemberCircumstances  # noqa: Y015
 
 @_typing.final
 class Deduction(_message.Message):
-    """An expense deducted from household income over the window, with its evidence."""
+    """An expense deducted from household income over the window, with its evidence.
+    医疗 (ILLNESS) and 就学 (SCHOOLING) deductions are replaced in the assessment by what 医保
+    and 教育 show once they answered for every member; the declared ones stay in the report
+    beside them, and a difference beyond the region's tolerance is listed.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
