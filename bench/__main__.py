@@ -25,6 +25,7 @@ BENCHMARKS: tuple[tuple[str, list[str]], ...] = (
     ("bench.hsm_signing", ["--signatures", "500"]),
     ("bench.sm2_signing", ["--rounds", "1000"]),
     ("bench.printout_render", []),
+    ("bench.console_pages", []),
 )
 
 
