@@ -3,14 +3,15 @@ money for people, and what changed between two report versions."""
 
 from __future__ import annotations
 
+import argparse
 import time
 from typing import Any
 
 import pytest
 from aiohttp_session import Session
 
-from verifier.cli.console_cmds import check_settings
-from verifier.config import ConfigError, Principal
+from verifier.cli.console_cmds import check_settings, register, settings_from
+from verifier.config import Config, ConfigError, Principal
 from verifier.domain.caller import Caller
 from verifier.domain.errors import PermissionDenied, Unauthenticated
 from verifier.web.app import yuan
@@ -143,3 +144,39 @@ def test_the_console_refuses_to_start_unsafe_or_unusable(
         return
     with pytest.raises(ConfigError, match=refused):
         check_settings(settings, principal, host)
+
+
+def _args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    return parser.parse_args(["console", *argv])
+
+
+def test_console_arguments_make_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = Config(principals={"sys-a": Principal("sys-a", ("auditor",), ("3703",))})
+    link = settings_from(cfg, _args("--role", "auditor", "--user", "auditor-1"))
+    assert link.system == "sys-a"  # the only principal
+    assert link.link == SignInLink("auditor-1", "auditor")
+    assert link.oidc is None
+    monkeypatch.setenv("CONSOLE_OIDC_SECRET", "s3cret")
+    oidc = settings_from(
+        cfg,
+        _args(
+            "--oidc-issuer",
+            "https://id.example",
+            "--oidc-client-secret",
+            "env:CONSOLE_OIDC_SECRET",
+            "--public-url",
+            "https://hedui.example",
+            "--session-minutes",
+            "30",
+        ),
+    )
+    assert oidc.link is None  # no one-time link beside OpenID Connect
+    assert oidc.oidc is not None
+    assert oidc.oidc.client_secret == "s3cret"
+    assert oidc.session_seconds == 1800
+    assert "s3cret" not in repr(oidc)
+    two = Config(principals={**cfg.principals, "sys-b": Principal("sys-b", ("auditor",), ("34",))})
+    with pytest.raises(ConfigError, match="--system"):
+        settings_from(two, _args())

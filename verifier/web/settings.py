@@ -3,7 +3,7 @@ how long a session lasts, and how people sign in."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 DEFAULT_CONSOLE_LISTEN = "127.0.0.1:8700"
 DEFAULT_SESSION_SECONDS = 8 * 3600
@@ -19,8 +19,8 @@ class OidcSettings:
 
     issuer: str
     client_id: str
-    client_secret: str = ""
-    """Resolved secret value (from ``env:`` or ``file:``); never logged."""
+    client_secret: str = field(default="", repr=False)
+    """Resolved secret value (from ``env:`` or ``file:``); kept out of ``repr`` and logs."""
     role_claim: str = "hedui_role"
     regions_claim: str = "hedui_regions"
     user_claim: str = "preferred_username"
