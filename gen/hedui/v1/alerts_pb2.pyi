@@ -885,7 +885,9 @@ class ChangeDocument(_message.Message):
     """The change document's DSSE envelope: verify it with the KeyService's JWKS."""
     envelope_sha256: _builtins.str
     key_id: _builtins.str
-    """The signing key's id (hex SHA-256 of the raw Ed25519 public key)."""
+    """The first signing key's id (hex SHA-256 of the raw public key, Ed25519 or SM2); the
+    envelope may hold one signature per key (see KeyService).
+    """
     household_figures_compared: _builtins.bool
     """False when a source had not answered in either report: household figures were not
     compared (a later version compares them).

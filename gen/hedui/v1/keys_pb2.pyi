@@ -39,7 +39,9 @@ class ListKeysResponse(_message.Message):
 
     JWKS_JSON_FIELD_NUMBER: _builtins.int
     jwks_json: _builtins.str
-    """The JWKS document as JSON: {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": ..., "kid": ...}]}."""
+    """The JWKS document as JSON: {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": ..., "kid": ...},
+    {"kty": "EC", "crv": "SM2", "x": ..., "y": ..., "kid": ...}]}, Ed25519 keys first.
+    """
     def __init__(
         self,
         *,

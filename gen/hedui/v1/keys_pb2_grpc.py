@@ -26,7 +26,13 @@ if _version_not_supported:
 
 
 class KeyServiceStub:
-    """Publishes the public keys that sign reports, as a JWKS (RFC 7517, RFC 8037 OKP/Ed25519).
+    """Publishes the public keys that sign reports, as a JWKS (RFC 7517): Ed25519 keys as
+    RFC 8037 OKP/Ed25519 (alg EdDSA), SM2 keys as {"kty": "EC", "crv": "SM2", "x", "y",
+    "alg": "SM2SM3"} (GB/T 32918 SM2 with SM3 and the default distinguishing ID
+    "1234567812345678"; the DSSE "sig" is the DER SEQUENCE{r, s}). kid is the lowercase hex
+    SHA-256 of the raw key: Ed25519's 32 bytes, SM2's 65-byte point 04||x||y. An envelope
+    may carry one signature per key; each verifies alone, and a verifier may skip keys
+    whose type it does not know (docs/guomi.md).
     Needs mTLS and x-hedui-user like every service (any role; x-hedui-role may be left
     out); see common.proto. Errors: UNAUTHENTICATED; UNAVAILABLE; INTERNAL.
     """
@@ -45,7 +51,13 @@ class KeyServiceStub:
 
 
 class KeyServiceServicer:
-    """Publishes the public keys that sign reports, as a JWKS (RFC 7517, RFC 8037 OKP/Ed25519).
+    """Publishes the public keys that sign reports, as a JWKS (RFC 7517): Ed25519 keys as
+    RFC 8037 OKP/Ed25519 (alg EdDSA), SM2 keys as {"kty": "EC", "crv": "SM2", "x", "y",
+    "alg": "SM2SM3"} (GB/T 32918 SM2 with SM3 and the default distinguishing ID
+    "1234567812345678"; the DSSE "sig" is the DER SEQUENCE{r, s}). kid is the lowercase hex
+    SHA-256 of the raw key: Ed25519's 32 bytes, SM2's 65-byte point 04||x||y. An envelope
+    may carry one signature per key; each verifies alone, and a verifier may skip keys
+    whose type it does not know (docs/guomi.md).
     Needs mTLS and x-hedui-user like every service (any role; x-hedui-role may be left
     out); see common.proto. Errors: UNAUTHENTICATED; UNAVAILABLE; INTERNAL.
     """
@@ -74,7 +86,13 @@ def add_KeyServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class KeyService:
-    """Publishes the public keys that sign reports, as a JWKS (RFC 7517, RFC 8037 OKP/Ed25519).
+    """Publishes the public keys that sign reports, as a JWKS (RFC 7517): Ed25519 keys as
+    RFC 8037 OKP/Ed25519 (alg EdDSA), SM2 keys as {"kty": "EC", "crv": "SM2", "x", "y",
+    "alg": "SM2SM3"} (GB/T 32918 SM2 with SM3 and the default distinguishing ID
+    "1234567812345678"; the DSSE "sig" is the DER SEQUENCE{r, s}). kid is the lowercase hex
+    SHA-256 of the raw key: Ed25519's 32 bytes, SM2's 65-byte point 04||x||y. An envelope
+    may carry one signature per key; each verifies alone, and a verifier may skip keys
+    whose type it does not know (docs/guomi.md).
     Needs mTLS and x-hedui-user like every service (any role; x-hedui-role may be left
     out); see common.proto. Errors: UNAUTHENTICATED; UNAVAILABLE; INTERNAL.
     """

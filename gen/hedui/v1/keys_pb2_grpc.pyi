@@ -27,7 +27,13 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class KeyServiceStub:
-    """Publishes the public keys that sign reports, as a JWKS (RFC 7517, RFC 8037 OKP/Ed25519).
+    """Publishes the public keys that sign reports, as a JWKS (RFC 7517): Ed25519 keys as
+    RFC 8037 OKP/Ed25519 (alg EdDSA), SM2 keys as {"kty": "EC", "crv": "SM2", "x", "y",
+    "alg": "SM2SM3"} (GB/T 32918 SM2 with SM3 and the default distinguishing ID
+    "1234567812345678"; the DSSE "sig" is the DER SEQUENCE{r, s}). kid is the lowercase hex
+    SHA-256 of the raw key: Ed25519's 32 bytes, SM2's 65-byte point 04||x||y. An envelope
+    may carry one signature per key; each verifies alone, and a verifier may skip keys
+    whose type it does not know (docs/guomi.md).
     Needs mTLS and x-hedui-user like every service (any role; x-hedui-role may be left
     out); see common.proto. Errors: UNAUTHENTICATED; UNAVAILABLE; INTERNAL.
     """
@@ -41,7 +47,13 @@ class KeyServiceStub:
 
 @_typing.type_check_only
 class KeyServiceAsyncStub(KeyServiceStub):
-    """Publishes the public keys that sign reports, as a JWKS (RFC 7517, RFC 8037 OKP/Ed25519).
+    """Publishes the public keys that sign reports, as a JWKS (RFC 7517): Ed25519 keys as
+    RFC 8037 OKP/Ed25519 (alg EdDSA), SM2 keys as {"kty": "EC", "crv": "SM2", "x", "y",
+    "alg": "SM2SM3"} (GB/T 32918 SM2 with SM3 and the default distinguishing ID
+    "1234567812345678"; the DSSE "sig" is the DER SEQUENCE{r, s}). kid is the lowercase hex
+    SHA-256 of the raw key: Ed25519's 32 bytes, SM2's 65-byte point 04||x||y. An envelope
+    may carry one signature per key; each verifies alone, and a verifier may skip keys
+    whose type it does not know (docs/guomi.md).
     Needs mTLS and x-hedui-user like every service (any role; x-hedui-role may be left
     out); see common.proto. Errors: UNAUTHENTICATED; UNAVAILABLE; INTERNAL.
     """
@@ -51,7 +63,13 @@ class KeyServiceAsyncStub(KeyServiceStub):
     """The JWKS of every key that signed or signs reports."""
 
 class KeyServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Publishes the public keys that sign reports, as a JWKS (RFC 7517, RFC 8037 OKP/Ed25519).
+    """Publishes the public keys that sign reports, as a JWKS (RFC 7517): Ed25519 keys as
+    RFC 8037 OKP/Ed25519 (alg EdDSA), SM2 keys as {"kty": "EC", "crv": "SM2", "x", "y",
+    "alg": "SM2SM3"} (GB/T 32918 SM2 with SM3 and the default distinguishing ID
+    "1234567812345678"; the DSSE "sig" is the DER SEQUENCE{r, s}). kid is the lowercase hex
+    SHA-256 of the raw key: Ed25519's 32 bytes, SM2's 65-byte point 04||x||y. An envelope
+    may carry one signature per key; each verifies alone, and a verifier may skip keys
+    whose type it does not know (docs/guomi.md).
     Needs mTLS and x-hedui-user like every service (any role; x-hedui-role may be left
     out); see common.proto. Errors: UNAUTHENTICATED; UNAVAILABLE; INTERNAL.
     """

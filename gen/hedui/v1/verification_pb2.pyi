@@ -848,7 +848,9 @@ class ReportSummary(_message.Message):
     total_assets_fen: _builtins.int
     """Sum of asset values, fen."""
     key_id: _builtins.str
-    """keyid of the signature (hex SHA-256 of the raw Ed25519 public key)."""
+    """keyid of the envelope's first signature (hex SHA-256 of the raw public key: Ed25519's
+    32 bytes or SM2's 65-byte point); the envelope may hold a second one (see KeyService).
+    """
     release_audit_seq: _builtins.int
     """The audit log entry that recorded this report's release."""
     @_builtins.property
