@@ -19,6 +19,7 @@ treats both kinds of key alike.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import functools
@@ -127,7 +128,9 @@ class _Pkey:
         self.handle = handle
 
     def __del__(self) -> None:
-        _libcrypto().EVP_PKEY_free(self.handle)
+        # At interpreter exit the module's globals may be gone: the process frees it all.
+        with contextlib.suppress(Exception):
+            _libcrypto().EVP_PKEY_free(self.handle)
 
 
 def _checked_sm2(handle: int | None, what: str) -> _Pkey:
