@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDic
 
 from hedui_sdk import SourceKind
 from verifier.config.errors import ConfigError, describe
+from verifier.config.federation_section import FederationSection, federation_config
 from verifier.config.model import (
     BatchesConfig,
     Config,
@@ -84,6 +85,7 @@ class ConfigFile(Section):
     time_limits: TimeLimitsSection = Field(default_factory=TimeLimitsSection)
     metrics: MetricsSection = Field(default_factory=MetricsSection)
     tracing: TracingSection = Field(default_factory=TracingSection)
+    federation: FederationSection = Field(default_factory=FederationSection)
 
     _source_names = field_validator("sources", mode="before")(check_source_names)
 
@@ -268,6 +270,7 @@ def _build(checked: ConfigFile, names: Mapping[tuple[str, ...], str]) -> Config:
         time_limits=TimeLimitsConfig(**checked.time_limits.model_dump()),
         metrics=MetricsConfig(**checked.metrics.model_dump()),
         tracing=TracingConfig(**checked.tracing.model_dump()),
+        federation=federation_config(checked.federation),
         sign_with=tuple(checked.keys.sign_with or ()),
         seal_with=checked.keys.seal_with,
         pkcs11=(

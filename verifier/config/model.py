@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from hedui_sdk import AdapterSettings, Secret, SourceKind
+from verifier.config.peers import FederationConfig
 from verifier.config.secrets import resolve_secret
 from verifier.domain.source_policy import SourcePolicy
 from verifier.domain.vocabulary import Role
@@ -220,6 +221,8 @@ class Config:
     time_limits: TimeLimitsConfig = field(default_factory=TimeLimitsConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     tracing: TracingConfig = field(default_factory=TracingConfig)
+    federation: FederationConfig = field(default_factory=FederationConfig)
+    """``[federation]``: peers for cross-region checks (异地协查); none by default."""
     pkcs11: Pkcs11Config | None = None
     """Signing keys in an HSM (``[keys.pkcs11]``); None: file keys (the default)."""
     sign_with: tuple[str, ...] = ()

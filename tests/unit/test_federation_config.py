@@ -1,0 +1,93 @@
+"""``[federation.peers.NAME]``: a peer is read whole and checked strictly; nothing is a
+peer by default; a mistake names the key and never repeats the value."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from hedui_sdk import SourceKind
+from verifier.config import ConfigError, default_config, parse_config
+from verifier.domain.request_model import Purpose
+
+KID = "ab" * 32
+
+
+def _peer(**over: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "regions": ["370305"],
+        "endpoint": "hedui.linzi.example:50051",
+        "ca": "/etc/hedui/peers/linzi-ca.pem",
+        "jwks": "/etc/hedui/peers/linzi-jwks.json",
+        "key_ids": [KID],
+        "purposes": ["dibao", "linshi"],
+        "sources": ["tax", "real_estate"],
+    }
+    return {**base, **over}
+
+
+def _config(**peers: dict[str, Any]) -> Any:
+    return parse_config({"federation": {"peers": peers}})
+
+
+def test_no_peer_is_configured_by_default() -> None:
+    assert default_config().federation.peers == {}
+    assert parse_config({}).federation.peers == {}
+
+
+def test_a_peer_is_read_with_its_vocabulary_and_defaults() -> None:
+    peer = _config(**{"hedui-linzi": _peer(remote_sources=["real_estate"])}).federation.peers[
+        "hedui-linzi"
+    ]
+    assert peer.name == "hedui-linzi"
+    assert peer.regions == ("370305",)
+    assert peer.key_ids == (KID,)
+    assert peer.purposes == (Purpose.DIBAO, Purpose.LINSHI)
+    assert peer.sources == (SourceKind.TAX, SourceKind.REAL_ESTATE)
+    assert peer.remote_sources == (SourceKind.REAL_ESTATE,)
+    assert (peer.rate_per_minute, peer.deadline_working_days) == (60, 5)
+
+
+def test_the_peer_serving_a_region_is_found() -> None:
+    fed = _config(a=_peer(), b=_peer(regions=["341824"])).federation
+    assert fed.peer_for_region("341824") is fed.peers["b"]
+    assert fed.peer_for_region("370322") is None
+
+
+@pytest.mark.parametrize(
+    ("over", "where"),
+    [
+        ({"regions": ["070305"]}, "federation.peers.p.regions[0]"),
+        ({"regions": []}, "federation.peers.p.regions"),
+        ({"endpoint": "unix:/run/x"}, "federation.peers.p.endpoint"),
+        ({"endpoint": "host:70000"}, "federation.peers.p.endpoint"),
+        ({"key_ids": [KID.upper()]}, "federation.peers.p.key_ids[0]"),
+        ({"key_ids": []}, "federation.peers.p.key_ids"),
+        ({"purposes": ["loans"]}, "federation.peers.p.purposes"),
+        ({"sources": ["gossip"]}, "federation.peers.p.sources"),
+        ({"ca": ""}, "federation.peers.p.ca"),
+        ({"rate_per_minute": 0}, "federation.peers.p.rate_per_minute"),
+        ({"deadline_working_days": 61}, "federation.peers.p.deadline_working_days"),
+        ({"colour": "red"}, "federation.peers.p.colour"),
+    ],
+)
+def test_a_wrong_key_is_named_and_its_value_not_repeated(over: dict[str, Any], where: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _config(p=_peer(**over))
+    message = str(caught.value)
+    assert message.startswith(where), message
+    for value in over.values():
+        for v in value if isinstance(value, list) else [value]:
+            if isinstance(v, str) and len(v) > 3:
+                assert v not in message
+
+
+def test_a_name_that_cannot_be_a_certificate_name_is_refused() -> None:
+    with pytest.raises(ConfigError, match="the name must be"):
+        _config(**{"linzi peer": _peer()})
+
+
+def test_two_peers_cannot_serve_one_region() -> None:
+    with pytest.raises(ConfigError, match="370305 is also a's"):
+        _config(a=_peer(), b=_peer(regions=["341824", "370305"]))
