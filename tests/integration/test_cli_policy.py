@@ -242,7 +242,11 @@ def test_serve_in_production_refuses_regions_running_on_example_values(
 ) -> None:
     cfg = production_config(tmp_path)
     assert main(["--config", str(cfg), "serve"]) == 2
-    err = capsys.readouterr().err.replace("\n", " ")
+    # The server's lines are JSON: the refusal is the problem of its serve_refused line.
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    err = " ".join(
+        str(line["problem"]) for line in lines if line.get("event") == "serve_refused"
+    ).replace("\n", " ")
     # Both counties under 3703 are named, with the example parameters in force.
     assert "region 370322 (山东省淄博市高青县)" in err and "region 370305" in err
     assert "dibao_standard_urban" in err

@@ -10,13 +10,12 @@ import aiohttp
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from hedui.v1 import common_pb2
-from hedui.v1 import verification_pb2 as pb
 from prometheus_client.parser import text_string_to_metric_families
 
 from hedui_sdk import SourceKind
 from tests.fakes import FakeAdapter, failing
 from tests.helpers import APPLICANT_ID, SPOUSE_ID, make_app
+from tests.observability_helpers import household_request
 from tests.served import ServedStack
 from verifier.config import MetricsConfig, WebhooksConfig
 from verifier.domain.source_policy import SourcePolicy
@@ -45,31 +44,6 @@ async def stack(database_url: str, keys_dir: Path) -> AsyncIterator[ServedStack]
     stack = await ServedStack.serve(app)
     yield stack
     await stack.close()
-
-
-def household(request_id: str, *numbers: str) -> pb.CreateVerificationRequest:
-    return pb.CreateVerificationRequest(
-        request_id=request_id,
-        case_id="CASE-9",
-        authorization_id="SQ-1",
-        purposes=[common_pb2.PURPOSE_DIBAO],
-        household=pb.Household(
-            region_code="370322",
-            members=[
-                pb.Member(
-                    id_type=common_pb2.ID_TYPE_RESIDENT_ID,
-                    id_number=n,
-                    name="测试",
-                    relation=common_pb2.RELATION_APPLICANT
-                    if i == 0
-                    else common_pb2.RELATION_SPOUSE,
-                )
-                for i, n in enumerate(numbers)
-            ],
-        ),
-        wait=True,
-        hukou_nature=common_pb2.HUKOU_NATURE_URBAN,
-    )
 
 
 async def scrape(stack: ServedStack) -> tuple[str, str]:
@@ -101,10 +75,10 @@ def rpc(method: str, **more: str) -> dict[str, str]:
 
 async def test_metrics_count_rpcs_sources_and_the_audit_log(stack: ServedStack) -> None:
     async with stack.client() as c:
-        await c.create(household("m-1", APPLICANT_ID, SPOUSE_ID))
-        await c.create(household("m-2", SPOUSE_ID))
+        await c.create(household_request("m-1", APPLICANT_ID, SPOUSE_ID))
+        await c.create(household_request("m-2", SPOUSE_ID))
         with pytest.raises(grpc.aio.AioRpcError) as bad:
-            await c.create(household("m-3", "370322199001011234"))  # wrong check digit
+            await c.create(household_request("m-3", "370322199001011234"))  # wrong check digit
         assert bad.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     async with grpc.aio.insecure_channel(stack.target) as channel:
         await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
@@ -169,7 +143,7 @@ async def test_a_failing_source_is_counted_with_its_retries_and_breaker(
     stack = await ServedStack.serve(app)
     try:
         async with stack.client() as c:
-            await c.create(household("f-1", APPLICANT_ID))
+            await c.create(household_request("f-1", APPLICANT_ID))
         found = samples((await scrape(stack))[1])
     finally:
         await stack.close()

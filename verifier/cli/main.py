@@ -8,6 +8,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import structlog
+
 from hedui_sdk.registry import AdapterLoadError
 from verifier.cli import (
     adapter_cmds,
@@ -25,7 +27,7 @@ from verifier.cli import (
     webhooks_cmds,
 )
 from verifier.cli.commands import Handler, OfflineHandler, Subparsers
-from verifier.cli.logs import configure
+from verifier.cli.logs import capture_native_stderr, configure
 from verifier.config import ConfigError, load_config
 from verifier.signing.keystore import KeyStoreError
 
@@ -47,12 +49,20 @@ COMMAND_MODULES: tuple[Callable[[Subparsers], None], ...] = (
 )
 
 
+# Long-running servers: their output is for log shippers, so it is JSON lines only.
+SERVER_COMMANDS = frozenset({"serve"})
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="hedui", description="Household economic-status verification (核对)."
     )
     p.add_argument("--config", type=Path, help="configuration file (TOML); default: embedded")
-    p.add_argument("--log-level", default=os.environ.get("HEDUI_LOG_LEVEL", "WARNING"))
+    p.add_argument(
+        "--log-level",
+        help="DEBUG, INFO, WARNING or ERROR; default $HEDUI_LOG_LEVEL, else INFO for serve"
+        " (its banner and one access line per call) and WARNING for the other commands",
+    )
     sub = p.add_subparsers(dest="command", required=True)
     for register in COMMAND_MODULES:
         register(sub)
@@ -61,6 +71,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    serving = args.command in SERVER_COMMANDS
+    args.log_level = (
+        args.log_level or os.environ.get("HEDUI_LOG_LEVEL") or ("INFO" if serving else "WARNING")
+    )
+    if serving and argv is None:
+        # A server process started from the command line: even native code's lines on
+        # stderr become JSON. A caller passing ``argv`` (tests, embedding) keeps its stderr.
+        capture_native_stderr()
     configure(args.log_level)
     offline_fn: OfflineHandler | None = args.offline_fn
     try:
@@ -71,15 +89,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             cfg = load_config(args.config)
         except ConfigError as exc:
-            print(f"hedui: configuration error: {exc}", file=sys.stderr)
+            _refuse(serving, f"configuration error: {exc}")
             return 2
         fn: Handler = args.fn
         return fn(cfg, args)
     except KeyboardInterrupt:
         return 130
     except (AdapterLoadError, ConfigError, KeyStoreError) as exc:
-        print(f"hedui: {exc}", file=sys.stderr)
+        _refuse(serving, str(exc))
         return 2
+
+
+def _refuse(serving: bool, problem: str) -> None:
+    """Why the command cannot run: a JSON log line from the server (whose every line a
+    log shipper parses), a line of text from the other commands (read by people)."""
+    if serving:
+        structlog.get_logger("hedui.serve").error("serve_refused", problem=problem)
+    else:
+        print(f"hedui: {problem}", file=sys.stderr)
 
 
 if __name__ == "__main__":

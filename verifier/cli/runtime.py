@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import cast
 
 import grpc
+import structlog
 from hedui.v1 import verification_pb2 as vpb
 from rich.console import Console
 
@@ -32,6 +33,7 @@ from verifier.bootstrap import App, build_app, serve_app
 from verifier.cli.audit_cmds import verify_async
 from verifier.cli.certs import PkiError, init_pki
 from verifier.cli.consent_cmds import client_for
+from verifier.cli.logs import announce
 from verifier.cli.offline import report_verify, verify_file
 from verifier.cli.policy_cmds import refuse_example_parameters
 from verifier.cli.report_view import render
@@ -41,6 +43,7 @@ from verifier.domain.ports import Caller
 from verifier.domain.vocabulary import Role
 
 console = Console(width=None if Console().is_terminal else 140)
+log = structlog.get_logger("hedui.serve")
 err = Console(stderr=True)
 
 
@@ -68,7 +71,12 @@ async def serve_process(
     if ready is not None:
         ready(running.port)
     else:
-        console.print(serving_banner(running.port, cfg, tls=credentials is not None))
+        announce(
+            "serving",
+            port=running.port,
+            metrics_port=app.metrics_endpoint.port if app.metrics_endpoint else None,
+            banner=serving_banner(running.port, cfg, tls=credentials is not None),
+        )
     try:
         await stop.wait()
     finally:

@@ -22,7 +22,6 @@ import multiprocessing
 import os
 import signal
 import socket
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -33,9 +32,9 @@ from types import FrameType
 
 from verifier.api.tls import server_credentials_for
 from verifier.bootstrap import upgrade_database
-from verifier.cli.logs import configure
+from verifier.cli.logs import announce, configure
 from verifier.cli.policy_cmds import refuse_example_parameters
-from verifier.cli.runtime import console, serve_process, serving_banner
+from verifier.cli.runtime import log, serve_process, serving_banner
 from verifier.config import Config
 from verifier.config.urls import database_backend
 from verifier.signing.keystore import KeyStore
@@ -68,7 +67,7 @@ def serve(cfg: Config, args: argparse.Namespace) -> int:
     workers: int = args.workers
     problem = workers_problem(cfg, workers)
     if problem:
-        print(f"hedui: {problem}", file=sys.stderr)
+        log.error("serve_refused", problem=problem)
         return 2
     if workers == 1:
         asyncio.run(serve_process(cfg))
@@ -95,6 +94,19 @@ def _held_port(listen: str) -> Iterator[str]:
         held.bind((host, port))
         bound = held.getsockname()[1]
         yield f"[{host}]:{bound}" if family == socket.AF_INET6 else f"{host}:{bound}"
+
+
+def _with_metrics_port(cfg: Config, index: int) -> Config:
+    """Worker ``index`` serves its metrics on ``[metrics] listen``'s port + ``index``:
+    each process counts its own calls, so each is scraped (a shared port would answer
+    from whichever worker the kernel picked)."""
+    if not cfg.metrics.listen or index == 0:
+        return cfg
+    host, port = _split_listen(cfg.metrics.listen)
+    if port == 0:
+        return cfg
+    listen = f"[{host}]:{port + index}" if ":" in host else f"{host}:{port + index}"
+    return replace(cfg, metrics=replace(cfg.metrics, listen=listen))
 
 
 def _worker_main(cfg: Config, log_level: str, ready: Connection) -> None:
@@ -157,7 +169,7 @@ class _Supervisor:
         parent_end, child_end = _CONTEXT.Pipe(duplex=False)
         process = _CONTEXT.Process(
             target=_worker_main,
-            args=(self.cfg, self.log_level, child_end),
+            args=(_with_metrics_port(self.cfg, index), self.log_level, child_end),
             name=f"hedui-worker-{index}",
         )
         process.start()
@@ -187,22 +199,25 @@ class _Supervisor:
                     w.process.join()
                     code = w.process.exitcode
                     if not w.serving:
-                        print(
-                            f"hedui: worker {index} (pid {w.process.pid}) stopped while"
-                            f" starting, exit code {code}",
-                            file=sys.stderr,
-                        )
+                        log.error(
+                            "worker_failed_to_start", worker=index, pid=w.process.pid,
+                            exit_code=code,
+                        )  # fmt: skip
                         return 1
                     self._start(index)
-                    print(
-                        f"hedui: worker {index} (pid {w.process.pid}) ended with exit code"
-                        f" {code}; started another (pid {self.workers[index].process.pid})",
-                        file=sys.stderr,
-                        flush=True,
-                    )
+                    log.warning(
+                        "worker_replaced", worker=index, pid=w.process.pid, exit_code=code,
+                        new_pid=self.workers[index].process.pid,
+                        detail=f"worker {index} ended with exit code {code}; started another",
+                    )  # fmt: skip
             if not announced and all(w.serving for w in self.workers.values()):
                 announced = True
-                console.print(serving_banner(port, self.cfg, tls=tls, workers=self.count))
+                announce(
+                    "serving",
+                    port=port,
+                    workers=self.count,
+                    banner=serving_banner(port, self.cfg, tls=tls, workers=self.count),
+                )
         return 0
 
     def _stop_all(self) -> None:
