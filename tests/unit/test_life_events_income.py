@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from hedui_sdk import SourceKind
-from hedui_sdk.records import AssetCategory, IncomeCategory
+from hedui_sdk.records import AssetCategory, EmploymentStatus, IncomeCategory
 from hedui_sdk.sandbox import (
     DepositChange,
     IncomeChange,
@@ -29,6 +29,7 @@ from hedui_sdk.sandbox import (
     VehicleKind,
 )
 from hedui_sdk.sandbox.events import BusinessKind
+from hedui_sdk.sandbox.evidence_facts import EmploymentFact
 from hedui_sdk.sandbox.facts import AssetFact, ContributionFact, IncomeFact
 from hedui_sdk.sandbox.timeline import Timeline
 from tests.life_events_helpers import (
@@ -128,6 +129,13 @@ def test_wages_to_zero_end_the_job_from_that_month() -> None:
     ]
     assert employee
     assert max(employee) == 5
+    employer = incomes(new, SourceKind.TAX, is_salary)[-1].payer
+    ended = [
+        f.period_end
+        for f in new.facts_for(SourceKind.EMPLOYMENT)
+        if isinstance(f, EmploymentFact) and f.employer == employer
+    ]
+    assert ended == [date(AS_OF.year, 5, 31)]
 
 
 def test_new_wages_for_someone_without_a_job_start_records_and_contributions() -> None:
@@ -158,7 +166,18 @@ def test_new_wages_for_someone_without_a_job_start_records_and_contributions() -
     ]
     assert len(insured) == 6
     assert all(f.base_fen == 400_000 for f in insured)  # the floor: 4000 yuan
-    assert changed(household, new_household) <= {(f"m{m}", "tax"), (f"m{m}", "social_insurance")}
+    assert changed(household, new_household) <= {
+        (f"m{m}", "tax"),
+        (f"m{m}", "social_insurance"),
+        (f"m{m}", "employment"),
+    }
+    # 人社 registers the job from its first month.
+    (job,) = [
+        (f.status, f.employer, f.period_start, f.period_end)
+        for f in new.facts_for(SourceKind.EMPLOYMENT)
+        if isinstance(f, EmploymentFact) and f.status is EmploymentStatus.EMPLOYED
+    ]
+    assert job == (EmploymentStatus.EMPLOYED, salary[0].payer, date(AS_OF.year, 10, 1), None)
 
 
 def test_pension_change_moves_social_insurance_only() -> None:
@@ -242,6 +261,17 @@ def test_a_new_job_ends_unemployment_benefit_from_its_first_month() -> None:
     )
     assert benefit == [f for f in old_benefit if f.period_start < start]
     assert len(benefit) < len(old_benefit)
+    # 人社: the unemployment registration ends the month before; the job is registered.
+    registrations = [
+        f for f in new.facts_for(SourceKind.EMPLOYMENT) if isinstance(f, EmploymentFact)
+    ]
+    out_of_work = [f for f in registrations if f.status is EmploymentStatus.UNEMPLOYED_REGISTERED]
+    new_job = [f for f in registrations if f.period_start == start]
+    ends = sorted((f.status, f.period_end) for f in (*out_of_work, *new_job))
+    assert ends == [
+        (EmploymentStatus.EMPLOYED, None),
+        (EmploymentStatus.UNEMPLOYED_REGISTERED, date(AS_OF.year, 10, 31)),
+    ]
 
 
 # -- assets --------------------------------------------------------------------------------

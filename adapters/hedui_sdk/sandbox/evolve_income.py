@@ -6,10 +6,10 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 
 from hedui_sdk.contract import SourceKind
-from hedui_sdk.records import IncomeCategory
+from hedui_sdk.records import EmploymentStatus, IncomeCategory
 from hedui_sdk.sandbox.counties import COUNTY_BY_CODE
 from hedui_sdk.sandbox.economics import (
     COMPANY_NAMES,
@@ -20,6 +20,7 @@ from hedui_sdk.sandbox.economics import (
     social_insurance_base,
 )
 from hedui_sdk.sandbox.event_types import FieldError, IncomeChange, IncomeStream
+from hedui_sdk.sandbox.evidence_facts import EmploymentFact
 from hedui_sdk.sandbox.evolve_base import EvolutionBase, half_up, month_starts, swap, with_facts
 from hedui_sdk.sandbox.facts import AssetFact, ContributionFact, Fact, IncomeFact
 from hedui_sdk.sandbox.numbering import month_end
@@ -103,6 +104,9 @@ class IncomeEvents(EvolutionBase):
         person_after = with_facts(person, source, facts)
         if event.stream is IncomeStream.WAGES:
             person_after = self._follow_wages(household.region, person_after, wages, created, payer)
+            person_after = self._follow_employment(
+                household.region, person_after, first, payer, working=any(wages.values())
+            )
         self._done(swap(household, person, person_after), event.member, event.effective)
 
     def _payer(
@@ -215,6 +219,36 @@ class IncomeEvents(EvolutionBase):
             fund.append(fact)
         person = with_facts(person, SourceKind.SOCIAL_INSURANCE, insured)
         return with_facts(person, SourceKind.PROVIDENT_FUND, fund)
+
+    def _follow_employment(
+        self, region: str, person: Person, first: date, employer: str, *, working: bool
+    ) -> Person:
+        """人社 follows the wage: a wage set to nothing ends the open registration with that
+        employer the month before; a wage where there was none registers the job from its
+        first month and ends an open unemployment registration."""
+        before = first - timedelta(days=1)
+        kept: list[Fact] = []
+        registered = False
+        for fact in person.facts_for(SourceKind.EMPLOYMENT):
+            if isinstance(fact, EmploymentFact) and fact.period_end is None:
+                if fact.status is EmploymentStatus.EMPLOYED and fact.employer == employer:
+                    registered = True
+                    if not working:
+                        fact = replace(fact, period_end=max(before, fact.period_start))
+                elif fact.status is EmploymentStatus.UNEMPLOYED_REGISTERED and working:
+                    fact = replace(fact, period_end=max(before, fact.period_start))
+            kept.append(fact)
+        if working and not registered:
+            kept.append(
+                EmploymentFact(
+                    self._record_id("EMP", region),
+                    EmploymentStatus.EMPLOYED,
+                    employer,
+                    first,
+                    None,
+                )
+            )
+        return with_facts(person, SourceKind.EMPLOYMENT, kept)
 
 
 def _single_month(fact: ContributionFact) -> bool:
