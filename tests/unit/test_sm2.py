@@ -143,3 +143,12 @@ def test_we_verify_a_signature_made_by_openssl(tmp_path: Path) -> None:
     # The key OpenSSL wrote is one hedui reads too.
     key = Sm2PrivateKey.from_pem((tmp_path / "os.pem").read_bytes())
     assert key.public_key() == public
+
+
+def test_malformed_signatures_are_refused_not_crashed_on() -> None:
+    key = Sm2PrivateKey.generate()
+    good = key.sign(b"data")
+    for bad in (b"", b"garbage", b"\x30" * 200, good + b"\x00", good[:-1]):
+        with pytest.raises(InvalidSignature):
+            key.public_key().verify(bad, b"data")
+    key.public_key().verify(key.sign(b""), b"")
