@@ -100,7 +100,63 @@ def test_the_example_key_signs_what_its_published_public_key_verifies() -> None:
     again = key.sign(VECTOR_MESSAGE)
     assert sig != again
     assert der_signature(VECTOR_R, VECTOR_S) not in (sig, again)
-    assert VECTOR_K  # kept beside (r, s): the example's nonce, which gives exactly them
+
+
+# The recommended curve (GB/T 32918.5): p, a, b, n, G.
+P = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFF
+A = P - 3
+B = 0x28E9FA9E9D9F5E344D5A9E4BCF6509A7F39789F515AB8F92DDBCBD414D940E93
+N = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
+G = (
+    0x32C4AE2C1F1981195F9904466A39C9948FE30BBFF2660BE1715A4589334C74C7,
+    0xBC3736A2F4F6779C59BDCEE36B692153D0A9877CC62A474002DF32E52139F0A0,
+)
+
+
+def _add(p1: tuple[int, int] | None, p2: tuple[int, int] | None) -> tuple[int, int] | None:
+    if p1 is None or p2 is None:
+        return p1 or p2
+    if p1[0] == p2[0] and (p1[1] + p2[1]) % P == 0:
+        return None
+    if p1 == p2:
+        slope = (3 * p1[0] * p1[0] + A) * pow(2 * p1[1], -1, P) % P
+    else:
+        slope = (p2[1] - p1[1]) * pow(p2[0] - p1[0], -1, P) % P
+    x = (slope * slope - p1[0] - p2[0]) % P
+    return x, (slope * (p1[0] - x) - p1[1]) % P
+
+
+def _times(k: int, point: tuple[int, int]) -> tuple[int, int]:
+    acc: tuple[int, int] | None = None
+    addend: tuple[int, int] | None = point
+    while k:
+        if k & 1:
+            acc = _add(acc, addend)
+        addend = _add(addend, addend)
+        k >>= 1
+    assert acc is not None
+    return acc
+
+
+def test_the_example_nonce_gives_the_published_signature_with_our_sm3() -> None:
+    # GB/T 32918.2 §6.1 worked through with the example's fixed k (OpenSSL takes no nonce
+    # from its caller, so this checks the example itself and hedui's SM3 over Z ‖ M).
+    d, k = int(VECTOR_D, 16), int(VECTOR_K, 16)
+    public = _times(d, G)
+    assert public == (int(VECTOR_X, 16), int(VECTOR_Y, 16))
+
+    def be(v: int) -> bytes:
+        return v.to_bytes(32, "big")
+
+    z = sm3(
+        (len(DEFAULT_ID) * 8).to_bytes(2, "big")
+        + DEFAULT_ID
+        + b"".join(be(v) for v in (A, B, *G, *public))
+    )
+    e = int.from_bytes(sm3(z + VECTOR_MESSAGE), "big")
+    r = (e + _times(k, G)[0]) % N
+    s = pow(1 + d, -1, N) * (k - r * d) % N
+    assert (f"{r:064X}", f"{s:064X}") == (VECTOR_R, VECTOR_S)
 
 
 def test_keys_round_trip_through_pkcs8_pem_and_refuse_other_curves(tmp_path: Path) -> None:
