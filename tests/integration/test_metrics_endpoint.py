@@ -3,6 +3,7 @@ calls to a real grpc.aio server, on both databases: names, labels and values."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from verifier.config import MetricsConfig, WebhooksConfig
 from verifier.domain.source_policy import SourcePolicy
 
 SERVICE = "hedui.v1.VerificationService"
+DASHBOARD = Path(__file__).parents[2] / "docker" / "grafana-dashboard.json"
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
@@ -124,6 +126,10 @@ async def test_metrics_count_rpcs_sources_and_the_audit_log(stack: ServedStack) 
     assert outbox[0][0] >= 2  # a report-released event per report at least
     assert value(found, "hedui_queue_depth", queue="webhooks") == outbox[0][0]
     assert value(found, "hedui_metrics_read_errors_total") == 0
+    # Every metric the Grafana dashboard queries is one the server exports.
+    dashboard = DASHBOARD.read_text(encoding="utf-8")
+    queried = set(re.findall(r"\b(?:grpc_server|hedui)_[a-z_]+", dashboard))
+    assert queried and {q for q in queried if not re.search(rf"^{q}[ {{]", text, re.M)} == set()
     # No personal data in any metric.
     for number in (APPLICANT_ID, SPOUSE_ID):
         assert number not in text

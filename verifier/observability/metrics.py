@@ -145,8 +145,8 @@ class Metrics(SourceMetrics, StoreMetrics):
     def source_answered(self, source: str, status: str, seconds: float, attempts: int) -> None:
         self.source_calls.labels(source, status).inc()
         self.source_seconds.labels(source).observe(seconds)
-        if attempts > 1:
-            self.source_retries.labels(source).inc(attempts - 1)
+        # inc(0) too: a source that never retried shows 0, not nothing.
+        self.source_retries.labels(source).inc(max(attempts - 1, 0))
 
     def breaker_changed(self, source: str, state: str) -> None:
         self.breaker_state.labels(source).set(BREAKER_STATES.get(state, 2))
