@@ -18,6 +18,7 @@ from hedui_sdk import SourceKind
 from hedui_sdk.sandbox import SandboxHandle, start_sandbox
 from tests.fakes import AllowAllConsents
 from tests.helpers import config
+from tests.log_capture import server_log_lines
 from tests.served import ServedStack
 from verifier.api.client import request_from_json
 from verifier.api.sandbox_files import household_doc
@@ -48,7 +49,11 @@ async def sandbox() -> AsyncIterator[SandboxHandle]:
 
 
 async def test_one_verification_is_one_trace_with_a_span_for_every_source(
-    spans: InMemorySpanExporter, sandbox: SandboxHandle, database_url: str, keys_dir: Path
+    spans: InMemorySpanExporter,
+    sandbox: SandboxHandle,
+    database_url: str,
+    keys_dir: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     sources = {k: v for k, v in sandbox_sources(sandbox.port).items() if k in SOURCES}
     app = await build_app(
@@ -59,17 +64,22 @@ async def test_one_verification_is_one_trace_with_a_span_for_every_source(
     stack = await ServedStack.serve(app)
     doc = household_doc(sandbox.population, "370322", 0)
     members = doc["household"]["members"]
-    try:
-        async with stack.client() as c:
-            v = await c.create(request_from_json(doc, wait=True))
-        assert v.latest_report_version == 1
-    finally:
-        await stack.close()
+    with server_log_lines(capsys) as read:
+        try:
+            async with stack.client() as c:
+                v = await c.create(request_from_json(doc, wait=True))
+            assert v.latest_report_version == 1
+        finally:
+            await stack.close()
+        logged = read()
 
     finished = spans.get_finished_spans()
     server = [s for s in finished if s.name == CREATE and s.kind is SpanKind.SERVER]
     assert len(server) == 1
     trace_id = server[0].context.trace_id
+    # The call's access line names its trace.
+    (access,) = [line for line in logged if line["event"] == "rpc" and line["method"] == CREATE]
+    assert access["trace_id"] == format(trace_id, "032x")
     trace = [s for s in finished if s.context.trace_id == trace_id]
     by_id = {s.context.span_id: s for s in trace}
 

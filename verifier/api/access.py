@@ -8,7 +8,8 @@ error. It is the only thing called a request id in logs and traces; the
 key, logged as nothing.
 
 The access line (``rpc``) names the method, the final status code, the latency in
-milliseconds and the request id: never a request's content, so never personal data.
+milliseconds, the request id and, when the call is traced, its ``trace_id``: never a
+request's content, so never personal data.
 Health checks, which load balancers send every few seconds, are logged at debug level.
 """
 
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 import structlog
+from opentelemetry import trace
 
 from verifier.domain.identifiers import REQUEST_ID
 from verifier.observability.metrics import Metrics
@@ -141,9 +143,14 @@ class _Call:
         seconds = time.perf_counter() - began
         if self._metrics is not None:
             self._metrics.rpc_handled(self._labels, code, seconds)
+        fields: dict[str, Any] = {}
+        traced = trace.get_current_span().get_span_context()
+        if traced.is_valid:
+            # The trace of this call ([tracing]): from a log line to its spans.
+            fields["trace_id"] = format(traced.trace_id, "032x")
         self._log(
             "rpc", method=self._method, code=code, latency_ms=round(seconds * 1000, 3),
-            request_id=rid,
+            request_id=rid, **fields,
         )  # fmt: skip
 
     def unary(self, inner: Any, *, counts_reply: bool = True) -> Any:
