@@ -58,3 +58,6 @@ class AuditAction(StrEnum):
     WEBHOOK_ADMIN = "webhook_admin"
     # Retention: personal data whose period ran out was removed (counts and kinds only).
     PURGED = "purged"
+    # Federation (异地协查): an operator trusted or revoked a peer deployment.
+    FEDERATION_TRUST = "federation_trust"
+    FEDERATION_REVOKE = "federation_revoke"

@@ -709,6 +709,14 @@ class _AuditActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AuditActi
     """Personal data whose region's retention period ran out was removed (its kinds and
     counts only); the report's hash and release entry remain.
     """
+    AUDIT_ACTION_FEDERATION_TRUST: _AuditAction.ValueType  # 31
+    """An operator trusted a federation peer (异地协查), pinning its report-signing key ids
+    (details: peer, key_ids); the actor is the operator.
+    """
+    AUDIT_ACTION_FEDERATION_REVOKE: _AuditAction.ValueType  # 32
+    """An operator revoked a federation peer's trust: its calls are refused from then on
+    (details: peer).
+    """
 
 class AuditAction(_AuditAction, metaclass=_AuditActionEnumTypeWrapper):
     """What one audit entry records. An entry body holds the value's name in lowercase
@@ -748,5 +756,13 @@ AUDIT_ACTION_WEBHOOK_ADMIN: AuditAction.ValueType  # 29
 AUDIT_ACTION_PURGED: AuditAction.ValueType  # 30
 """Personal data whose region's retention period ran out was removed (its kinds and
 counts only); the report's hash and release entry remain.
+"""
+AUDIT_ACTION_FEDERATION_TRUST: AuditAction.ValueType  # 31
+"""An operator trusted a federation peer (异地协查), pinning its report-signing key ids
+(details: peer, key_ids); the actor is the operator.
+"""
+AUDIT_ACTION_FEDERATION_REVOKE: AuditAction.ValueType  # 32
+"""An operator revoked a federation peer's trust: its calls are refused from then on
+(details: peer).
 """
 Global___AuditAction: _TypeAlias = AuditAction  # noqa: Y015
