@@ -75,10 +75,45 @@ def _validity(until: object) -> str:
     return "长期有效" if until is None else f"有效至 {until}"
 
 
+_CATEGORIES: Mapping[str, str] = {
+    "disability_certificate": "残疾人证",
+    "diagnosis": "认定病种",
+    "medical_expense": "医疗费用",
+    "enrolment": "在学",
+    "employment": "就业失业登记",
+    "civil_status": "婚姻殡葬登记",
+}
+
+
+def evidence_category(rec: Mapping[str, Any]) -> str:
+    """What kind of finding a record is (``医疗费用（住院）``, ``残疾人证``…)."""
+    t = str(rec["type"])
+    if t == "medical_expense":
+        return f"医疗费用（{MEDICAL_KIND_LABELS.get(rec['kind'], rec['kind'])}）"
+    return _CATEGORIES.get(t, t)
+
+
+def evidence_amount_fen(rec: Mapping[str, Any]) -> int | None:
+    """The amount a view shows beside the record: what the family paid, if anything."""
+    if rec["type"] == "medical_expense":
+        return int(rec["self_paid_fen"])
+    if rec["type"] == "enrolment":
+        return int(rec["fees_paid_fen"])
+    return None
+
+
 def evidence_sentence(rec: Mapping[str, Any]) -> str:
-    """One evidence record (report JSON) as a sentence; medical bills are summed apart
-    (:func:`medical_sentence`)."""
+    """One evidence record (report JSON) as a sentence (:func:`medical_sentence` sums a
+    member's bills of one kind)."""
     t = rec["type"]
+    if t == "medical_expense":
+        provider = f"，{rec['provider']}" if rec["provider"] else ""
+        return (
+            f"{MEDICAL_KIND_LABELS.get(rec['kind'], rec['kind'])} "
+            f"{_span(rec['period_start'], rec['period_end'])}{provider}：总费用 "
+            f"{format_amount(rec['total_fen'])}，基金支付 {format_amount(rec['fund_paid_fen'])}，"
+            f"个人自付 {format_amount(rec['self_paid_fen'])}"
+        )
     if t == "disability_certificate":
         grade = GRADE_LABELS.get(rec["grade"], str(rec["grade"]))
         kind = DISABILITY_TYPE_LABELS.get(rec["disability_type"], rec["disability_type"])

@@ -12,6 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+from verifier.domain.evidence_labels import (
+    EVIDENCE_TYPES,
+    evidence_amount_fen,
+    evidence_category,
+    evidence_sentence,
+)
 from verifier.domain.labels import (
     ASSET_LABELS,
     INCOME_LABELS,
@@ -217,6 +223,10 @@ def _record_content(r: Mapping[str, Any]) -> tuple[str, str, str]:
             f"户籍地 {r.get('region_code', '')}；登记 {len(r.get('members', []))} 人",
             "—",
         )
+    if kind in EVIDENCE_TYPES:
+        amount = evidence_amount_fen(r)
+        shown = "—" if amount is None else format_amount(amount)
+        return (evidence_category(r), evidence_sentence(r), shown)
     return (str(kind), "", "—")
 
 
