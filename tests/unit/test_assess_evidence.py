@@ -416,3 +416,24 @@ def test_a_region_states_each_basis_as_verified_or_declared() -> None:
     )
     assert pol is None
     assert [p.parameter for p in problems] == ["fact_basis_alive"]
+
+
+def test_a_spouse_whose_latest_registration_is_a_divorce() -> None:
+    # Listed as the spouse; 民政: married 2010, divorced 2024-05-01 → listed, and review.
+    # A later remarriage (2024-11-01) makes the latest registration a marriage: nothing.
+    def civil(event: CivilEvent, day: date, rid: str) -> CivilStatusRecord:
+        return CivilStatusRecord(event, day, prov(rid, SourceKind.CIVIL_AFFAIRS))
+
+    ms = [adult(0), Member(1, "spouse", age=40)]
+    married = civil(CivilEvent.MARRIED, date(2010, 1, 1), "M-1")
+    divorced = civil(CivilEvent.DIVORCED, date(2024, 5, 1), "D-1")
+    j = run(case(ms, {0: [income(1200000)], 1: [married, divorced]}, civil_affairs=FOUND))
+    [d] = discrepancies(j, "spouse_divorced")
+    assert (d["declared"], d["found"], d["unit"]) == (1, 0, "persons")
+    assert "2024-05-01 离婚" in d["text"] and "（配偶）" in d["text"]
+    assert outcome(j, "dibao") == "NEEDS_REVIEW"
+    assert reason(j, "dibao", "dibao.divorced")["member"] == 1
+    again = civil(CivilEvent.MARRIED, date(2024, 11, 1), "M-2")
+    j = run(case(ms, {0: [income(1200000)], 1: [married, divorced, again]}, civil_affairs=FOUND))
+    assert discrepancies(j, "spouse_divorced") == []
+    assert outcome(j, "dibao") == "ELIGIBLE"

@@ -8,8 +8,8 @@ from verifier.policy.checks import (
     EXPENSES,
     asset_reasons,
     completeness_reason,
-    death_reasons,
     fact_reasons,
+    listed_member_reasons,
     registration_reasons,
 )
 from verifier.policy.context import Context, income_line_reason
@@ -34,7 +34,7 @@ def bianyuan(ctx: Context) -> ProgramResult:
     reasons.append(completeness_reason(ctx, "dibao_bianyuan", agg.missing))
     reasons += registration_reasons(ctx, "dibao_bianyuan", agg.cancelled_registrations)
     reasons += fact_reasons(ctx, "dibao_bianyuan", ("alive", *EXPENSES))
-    reasons += death_reasons(ctx, "dibao_bianyuan")
+    reasons += listed_member_reasons(ctx, "dibao_bianyuan")
     return ProgramResult(
         Purpose.DIBAO_BIANYUAN,
         worst(r.outcome for r in reasons),

@@ -261,10 +261,25 @@ def fact_reasons(
     return out
 
 
-def death_reasons(ctx: Context, rule: str, member: int | None = None) -> list[Reason]:
-    """A listed member 民政 records as deceased is still counted as the family declared;
-    an assessment built on that count goes to staff."""
-    return [
+def listed_member_reasons(ctx: Context, rule: str, member: int | None = None) -> list[Reason]:
+    """A listed member 民政 records as deceased, or listed as the spouse while 民政's latest
+    婚姻登记 is a divorce, is still counted as the family declared; an assessment built on
+    that count goes to staff."""
+    divorced = [
+        ctx.reason(
+            f"{rule}.divorced",
+            Outcome.NEEDS_REVIEW,
+            "data",
+            (),
+            {"member": d.member, "occurred_on": d.occurred_on.isoformat()},
+            f"成员 {d.member} 以配偶身份列为家庭成员，民政记录显示已于 "
+            f"{d.occurred_on.isoformat()} 离婚；家庭人口和人均收入仍按申报计算，需人工核实",
+            d.member,
+        )
+        for d in ctx.facts.divorces
+        if member is None or d.member == member
+    ]
+    return divorced + [
         ctx.reason(
             f"{rule}.deceased",
             Outcome.NEEDS_REVIEW,

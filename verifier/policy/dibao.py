@@ -8,8 +8,8 @@ from verifier.policy.checks import (
     EXPENSES,
     asset_reasons,
     completeness_reason,
-    death_reasons,
     fact_reasons,
+    listed_member_reasons,
     own_income_reason,
     registration_reasons,
 )
@@ -90,7 +90,7 @@ def dibao(ctx: Context) -> ProgramResult:
     reasons.append(completeness_reason(ctx, "dibao", agg.missing))
     reasons += registration_reasons(ctx, "dibao", agg.cancelled_registrations)
     reasons += fact_reasons(ctx, "dibao", ("alive", *EXPENSES))
-    reasons += death_reasons(ctx, "dibao")
+    reasons += listed_member_reasons(ctx, "dibao")
     household = worst(r.outcome for r in reasons)
     amount: int | None = None
     if household is not Outcome.INELIGIBLE and below_standard:
@@ -208,7 +208,7 @@ def _single_person(ctx: Context, m: Member) -> MemberResult:
         ("disability", "serious_illness", "alive", *EXPENSES),
         m.index,
     )
-    reasons += death_reasons(ctx, "dibao.single_person", m.index)
+    reasons += listed_member_reasons(ctx, "dibao.single_person", m.index)
     outcome = worst(r.outcome for r in reasons)
     amount = max(0, half_up(s - own)) if outcome is not Outcome.INELIGIBLE else None
     return MemberResult(m.index, "single_person", outcome, amount, tuple(reasons))

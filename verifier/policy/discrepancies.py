@@ -49,7 +49,8 @@ class Discrepancy:
     :class:`~hedui_sdk.CancellationReason`); and from the departments that verify members'
     circumstances (:mod:`verifier.policy.fact_discrepancies`): ``disability`` (grade, 0 for
     none), ``serious_illness``, ``in_school``, ``employment`` (flags 0/1), ``deceased``
-    (persons: listed 1, living 0) and ``rigid_expense`` (fen over the window; the category
+    (persons: listed 1, living 0), ``spouse_divorced`` (persons: listed as spouse 1, married
+    0) and ``rigid_expense`` (fen over the window; the category
     is the :class:`~verifier.domain.household.DeductionKind`)."""
     category: str
     declared: int
@@ -84,6 +85,7 @@ class Discrepancy:
                 "in_school": "flag",
                 "employment": "flag",
                 "deceased": "persons",
+                "spouse_divorced": "persons",
                 "rigid_expense": "fen",
             }[self.kind],
             "text": self.text,

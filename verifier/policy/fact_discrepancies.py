@@ -122,7 +122,8 @@ def _expense_discrepancy(f: FactFinding, snap: Snapshot) -> Discrepancy | None:
 def fact_discrepancies(
     inp: AssessmentInput, facts: Facts, snap: Snapshot
 ) -> tuple[Discrepancy, ...]:
-    """Differences between the declaration and the departments that answered, then deaths."""
+    """Differences between the declaration and the departments that answered, then deaths
+    and spouses divorced."""
     out: list[Discrepancy] = []
     for f in facts.findings:
         if not f.differs:
@@ -146,6 +147,21 @@ def fact_discrepancies(
                 f"{death.occurred_on.isoformat()} 死亡；家庭人口和人均收入仍按申报计算，供核实",
                 "",
                 (death.evidence,),
+            )
+        )
+    for div in facts.divorces:
+        out.append(
+            Discrepancy(
+                "spouse_divorced",
+                "divorced",
+                1,
+                0,
+                0,
+                f"申报的{_member(inp, div.member)}以配偶身份列为家庭成员；"
+                f"{label(SOURCE_LABELS, div.evidence.source)}记录显示其最近一次婚姻登记为"
+                f"{div.occurred_on.isoformat()} 离婚；家庭人口和人均收入仍按申报计算，供核实",
+                "",
+                (div.evidence,),
             )
         )
     return tuple(out)

@@ -37,6 +37,16 @@ class Death:
     evidence: Evidence
 
 
+@dataclass(frozen=True, slots=True)
+class Divorce:
+    """A member listed as the applicant's spouse whose latest 婚姻登记 by the request date,
+    as 民政 records it, is a divorce."""
+
+    member: int
+    occurred_on: date
+    evidence: Evidence
+
+
 def in_force(start: date, end: date | None, day: date) -> bool:
     return start <= day and (end is None or day <= end)
 
@@ -54,6 +64,8 @@ class MemberRecords:
     ill: bool = False
     in_school: bool = False
     working: bool = False
+    marital: tuple[date, CivilEvent, Evidence] | None = None
+    """The latest marriage or divorce registration by the request date."""
     evidence: dict[str, list[Evidence]] = field(default_factory=dict)
 
     def add(self, fact: str, ev: Evidence) -> None:
@@ -97,6 +109,10 @@ def read_member(
             seen.add("alive", ev)
             if death is None or r.occurred_on < death.occurred_on:
                 death = Death(index, r.occurred_on, ev)
+        elif isinstance(r, CivilStatusRecord) and r.occurred_on <= day:
+            event = (r.occurred_on, r.event, Evidence.of(index, r.provenance))
+            if seen.marital is None or event[0] > seen.marital[0]:
+                seen.marital = event
     return seen, death
 
 
@@ -124,6 +140,7 @@ def expense_in_window(
 
 __all__ = [
     "Death",
+    "Divorce",
     "MemberRecords",
     "expense_in_window",
     "in_force",

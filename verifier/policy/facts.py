@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from hedui_sdk import (
+    CivilEvent,
     SourceKind,
 )
 from verifier.domain.household import DeductionKind
@@ -37,6 +38,7 @@ from verifier.domain.outcomes import SourceStatus
 from verifier.policy.aggregate import Evidence
 from verifier.policy.fact_records import (
     Death,
+    Divorce,
     MemberRecords,
     expense_in_window,
     read_member,
@@ -121,6 +123,8 @@ class Facts:
     findings: tuple[FactFinding, ...] = ()
     declared_deductions: tuple[Deduction, ...] = ()
     deaths: tuple[Death, ...] = ()
+    divorces: tuple[Divorce, ...] = ()
+    """Members listed as the spouse whose latest 婚姻登记 is a divorce (民政 answered)."""
 
     def unverified(self, facts: Iterable[str], member: int | None = None) -> list[FactFinding]:
         """Findings of ``facts`` whose rules go to review (of ``member``, or everyone's)."""
@@ -153,6 +157,14 @@ class Facts:
                     "evidence": d.evidence.to_json(),
                 }
                 for d in self.deaths
+            ],
+            "divorces": [
+                {
+                    "member": d.member,
+                    "occurred_on": d.occurred_on.isoformat(),
+                    "evidence": d.evidence.to_json(),
+                }
+                for d in self.divorces
             ],
         }
 
@@ -267,6 +279,7 @@ def resolve_facts(inp: AssessmentInput, snap: Snapshot) -> tuple[AssessmentInput
     findings: list[FactFinding] = []
     members: list[Member] = []
     deaths: list[Death] = []
+    divorces: list[Divorce] = []
     for m in sorted(inp.members, key=lambda m: m.index):
         seen, death = read_member(m.index, inp.records.get(m.index, ()), inp.request_date)
         effective, out = _member_findings(inp, snap, m, seen, death)
@@ -274,6 +287,8 @@ def resolve_facts(inp: AssessmentInput, snap: Snapshot) -> tuple[AssessmentInput
         findings += out
         if death is not None:
             deaths.append(death)
+        if m.relation == "spouse" and seen.marital and seen.marital[1] is CivilEvent.DIVORCED:
+            divorces.append(Divorce(m.index, seen.marital[0], seen.marital[2]))
     deductions = list(inp.deductions)
     for fact, kind in EXPENSE_FACTS.items():
         finding, found = _expense_finding(inp, snap, fact, kind)
@@ -293,7 +308,7 @@ def resolve_facts(inp: AssessmentInput, snap: Snapshot) -> tuple[AssessmentInput
         )
     )
     effective_inp = replace(inp, members=tuple(members), deductions=tuple(deductions))
-    return effective_inp, Facts(tuple(findings), declared, tuple(deaths))
+    return effective_inp, Facts(tuple(findings), declared, tuple(deaths), tuple(divorces))
 
 
 __all__ = [
@@ -302,6 +317,7 @@ __all__ = [
     "MEMBER_FACTS",
     "Basis",
     "Death",
+    "Divorce",
     "FactFinding",
     "Facts",
     "resolve_facts",

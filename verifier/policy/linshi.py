@@ -12,8 +12,8 @@ from verifier.policy.checks import (
     EXPENSES,
     asset_reasons,
     completeness_reason,
-    death_reasons,
     fact_reasons,
+    listed_member_reasons,
     registration_reasons,
 )
 from verifier.policy.context import Context, income_line_reason
@@ -156,7 +156,7 @@ def linshi(ctx: Context) -> ProgramResult:
     reasons.append(completeness_reason(ctx, "linshi", agg.missing))
     reasons += registration_reasons(ctx, "linshi", agg.cancelled_registrations)
     reasons += fact_reasons(ctx, "linshi", ("serious_illness", "in_school", "alive", *EXPENSES))
-    reasons += death_reasons(ctx, "linshi")
+    reasons += listed_member_reasons(ctx, "linshi")
 
     case_by_case = False
     fallback: str | None = None

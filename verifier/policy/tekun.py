@@ -9,8 +9,8 @@ from verifier.policy.checks import (
     EXPENSES,
     asset_reasons,
     completeness_reason,
-    death_reasons,
     fact_reasons,
+    listed_member_reasons,
     own_income_reason,
     registration_reasons,
 )
@@ -151,7 +151,7 @@ def _tekun_member(ctx: Context, m: Member, t: int) -> MemberResult:
     reasons.append(completeness_reason(ctx, "tekun", ma.missing, m.index))
     reasons += registration_reasons(ctx, "tekun", ctx.agg.cancelled_registrations, m.index)
     reasons += fact_reasons(ctx, "tekun", ("disability", "employment", "alive", *EXPENSES), m.index)
-    reasons += death_reasons(ctx, "tekun", m.index)
+    reasons += listed_member_reasons(ctx, "tekun", m.index)
     outcome = worst(r.outcome for r in reasons)
     return MemberResult(
         m.index, "tekun", outcome, t if outcome is not Outcome.INELIGIBLE else None, tuple(reasons)

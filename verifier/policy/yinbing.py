@@ -10,8 +10,8 @@ from verifier.policy.checks import (
     EXPENSES,
     asset_reasons,
     completeness_reason,
-    death_reasons,
     fact_reasons,
+    listed_member_reasons,
     registration_reasons,
 )
 from verifier.policy.context import Context, fen_values, income_line_reason, ok
@@ -70,7 +70,7 @@ def yinbing(ctx: Context) -> ProgramResult:
     reasons.append(completeness_reason(ctx, "yinbing_zhipin", agg.missing))
     reasons += registration_reasons(ctx, "yinbing_zhipin", agg.cancelled_registrations)
     reasons += fact_reasons(ctx, "yinbing_zhipin", ("serious_illness", "alive", *EXPENSES))
-    reasons += death_reasons(ctx, "yinbing_zhipin")
+    reasons += listed_member_reasons(ctx, "yinbing_zhipin")
     outcome = worst(r.outcome for r in reasons)
     members = tuple(MemberResult(m.index, "patient", outcome, None) for m in ill)
     return ProgramResult(Purpose.YINBING_ZHIPIN, outcome, tuple(reasons), members=members)
