@@ -15,6 +15,7 @@ from verifier.domain.consent import ConsentDoc, ConsentEvent, ConsentRecord
 from verifier.domain.household import VerificationRequest
 from verifier.domain.outcomes import SourceOutcome
 from verifier.domain.ports import CachedResult, StoredReport, VerificationRecord
+from verifier.domain.ports.peers import PeerTrust
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,8 @@ class Tables:
     batches: BatchTables = field(default_factory=BatchTables)
     job_leases: dict[str, tuple[str, datetime]] = field(default_factory=_seeded_leases)
     """Job name → (owner, until)."""
+    peers: dict[str, PeerTrust] = field(default_factory=dict)
+    """Federation peers' trust state, by name."""
 
     def copy(self) -> Tables:
         return Tables(
@@ -102,4 +105,5 @@ class Tables:
             roster=self.roster.copy(),
             batches=self.batches.copy(),
             job_leases=dict(self.job_leases),
+            peers=dict(self.peers),
         )

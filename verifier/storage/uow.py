@@ -34,6 +34,7 @@ from verifier.storage.heartbeat import probe_writes
 from verifier.storage.notify import listen
 from verifier.storage.outbox import SqlOutbox
 from verifier.storage.outcomes import SqlOutcomes
+from verifier.storage.peers import SqlPeers
 from verifier.storage.polls import SqlPolls
 from verifier.storage.rechecks import SqlRechecks
 from verifier.storage.reports import SqlReports
@@ -87,6 +88,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.roster = SqlRoster(session, self._sealer)
         self.rechecks = SqlRechecks(session)
         self.retention = SqlRetention(session)
+        self.peers = SqlPeers(session)
 
     @property
     def session(self) -> AsyncSession:

@@ -16,6 +16,7 @@ from verifier.domain.ports.changes import ChangeRepository
 from verifier.domain.ports.consents import ConsentRepository
 from verifier.domain.ports.outbox import DeliveryRepository, OutboxRepository
 from verifier.domain.ports.outcomes import OutcomeRepository
+from verifier.domain.ports.peers import PeerRepository
 from verifier.domain.ports.polls import PollRepository
 from verifier.domain.ports.rechecks import RecheckRepository
 from verifier.domain.ports.reports import ReportRepository
@@ -50,6 +51,7 @@ class UnitOfWork(abc.ABC):
     roster: RosterRepository
     rechecks: RecheckRepository
     retention: RetentionRepository
+    peers: PeerRepository
 
     async def __aenter__(self) -> UnitOfWork:
         return self
