@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -51,10 +51,11 @@ from verifier.service.monitoring.changes import (
 from verifier.service.monitoring.raising import AlertRaiser
 from verifier.service.poller import Poller
 from verifier.service.verifications import VerificationService
-from verifier.signing.changes import ChangeSigner, verify_changes
+from verifier.signing.changes import ChangeSigner, SignedChanges, verify_changes
 from verifier.signing.jwks import key_id
 from verifier.signing.signer import ReportSigner
 
+T = TypeVar("T")
 PSEUDONYM_KEY = bytes(range(32))
 AS_OF = datetime(2026, 10, 31, tzinfo=UTC)
 NAMES = ("测试甲", "测试乙", "测试丙")
@@ -151,8 +152,14 @@ class Rig:
         return [e for e in self.store.entries() if e["action"] == action]
 
 
-def make_rig(*, bank_pending: bool = False, keys: Mapping[str, Any] | None = None) -> Rig:
-    store = InMemoryStore()
+def make_rig(
+    *,
+    bank_pending: bool = False,
+    keys: Mapping[str, Any] | None = None,
+    store: InMemoryStore | None = None,
+    change_signer: Callable[[Ed25519PrivateKey], ChangeSigner] = ChangeSigner,
+) -> Rig:
+    store = store or InMemoryStore()
     sources = {
         SourceKind.TAX: TableAdapter(SourceKind.TAX),
         SourceKind.VEHICLE: TableAdapter(SourceKind.VEHICLE),
@@ -176,7 +183,7 @@ def make_rig(*, bank_pending: bool = False, keys: Mapping[str, Any] | None = Non
     )
     recorder = ChangeRecorder(
         store=store,
-        signer=ChangeSigner(report_key),
+        signer=change_signer(report_key),
         trusted_keys=lambda: trusted,
         pseudonym_key=PSEUDONYM_KEY,
         raiser=AlertRaiser(),
@@ -404,3 +411,97 @@ async def test_a_re_check_from_the_roster_finds_the_household_when_the_applicant
     doc = verify_changes(stored.envelope, rig.keys).document
     assert doc["household"]["household_ref"] == key
     assert ChangeCode.VEHICLE_ADDED in stored.codes
+
+
+class WatchedStore(InMemoryStore):
+    """Says whether a write unit of work is running; ``before_write`` runs first in the
+    next one (what another process commits between a read and a write)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writing = False
+        self.before_write: Callable[[UnitOfWork], Awaitable[None]] | None = None
+
+    async def write(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        async def watched(uow: UnitOfWork) -> T:
+            if self.before_write is not None:
+                hook, self.before_write = self.before_write, None
+                await hook(uow)
+            self.writing = True
+            try:
+                return await work(uow)
+            finally:
+                self.writing = False
+
+        return await super().write(watched)
+
+
+class WatchedSigner(ChangeSigner):
+    """Notes, for every change document it signs, whether a write was running."""
+
+    def __init__(self, key: Ed25519PrivateKey, store: WatchedStore) -> None:
+        super().__init__(key)
+        self.store = store
+        self.signed_in_write: list[bool] = []
+
+    def sign(self, document: Mapping[str, Any]) -> SignedChanges:
+        self.signed_in_write.append(self.store.writing)
+        return super().sign(document)
+
+
+def watched_rig() -> tuple[Rig, WatchedStore, list[WatchedSigner]]:
+    store = WatchedStore()
+    signers: list[WatchedSigner] = []
+
+    def signer(key: Ed25519PrivateKey) -> ChangeSigner:
+        signers.append(WatchedSigner(key, store))
+        return signers[-1]
+
+    return make_rig(store=store, change_signer=signer), store, signers
+
+
+async def test_the_change_document_is_made_before_the_write_transaction(
+    rigs: list[Rig],
+) -> None:
+    """The write every other write of the process queues behind holds no verifying or
+    signing: the document is made from a read, and the write only stores it."""
+    rig, _store, (signer,) = watched_rig()
+    rigs.append(rig)
+    rig.sources[SourceKind.TAX].table[APPLICANT_ID] = wage(rig.sources[SourceKind.TAX], 600_000)
+    await rig.check(1)
+    second = await rig.check(2)
+    done = {c.verification_id: c.outcome for c in await rig.recorder.run_pending()}
+    assert done[second] == RECORDED
+    assert signer.signed_in_write == [False]
+    (entry,) = rig.entries("changes_recorded")
+    async with rig.store.unit_of_work(write=False) as uow:
+        stored = await uow.changes.get(second, 1)
+    assert stored is not None and entry["details"]["envelope_sha256"] == stored.envelope_sha256
+    assert verify_changes(stored.envelope, rig.keys).document["previous"]["version"] == 1
+
+
+async def test_a_comparison_made_ahead_is_settled_afresh_if_its_check_moved_on(
+    rigs: list[Rig],
+) -> None:
+    """A newer version released between the read and the write (a late source, another
+    process): the document made ahead is dropped, and the comparison is settled in the
+    transaction — superseded by the newer version's."""
+    rig, store, (signer,) = watched_rig()
+    rigs.append(rig)
+    await rig.check(1)
+    assert [c.outcome for c in await rig.recorder.run_pending()] == [FIRST_CHECK]
+    second = await rig.check(2)
+    async with rig.store.unit_of_work(write=False) as uow:
+        record = await uow.verifications.get(second)
+    assert record is not None
+
+    async def newer_version(uow: UnitOfWork) -> None:
+        await uow.verifications.set_state(
+            second, record.state, record.completeness, 2, datetime.now(UTC)
+        )
+
+    store.before_write = newer_version
+    done = await rig.recorder.run_pending()
+    assert [(c.verification_id, c.outcome) for c in done] == [(second, SUPERSEDED)]
+    assert signer.signed_in_write == [False]  # made ahead, then not used
+    assert rig.entries("changes_recorded") == []

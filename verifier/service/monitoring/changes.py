@@ -6,7 +6,11 @@ The release transaction notes the check and the comparison it needs
 crash; the comparison itself runs after the release has committed, here or on any
 replica (the pending row is locked with ``FOR UPDATE SKIP LOCKED``), in one transaction
 of its own: the signed change document, its ``changes_recorded`` audit entry, and the
-alerts its reason codes raise on the region's terms commit together.
+alerts its reason codes raise on the region's terms commit together. The document is
+made (both versions verified, compared, signed) from a read just before that
+transaction, which then only checks that what was read still holds
+(:mod:`verifier.service.monitoring.comparison_inputs`): the write transaction, which the
+process's other writes queue behind, carries no CPU work of its own.
 
 A version whose sources are still PENDING gives a change document whose household
 figures are withheld (see :mod:`verifier.domain.changes`); the next version compares
@@ -19,8 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -30,7 +32,6 @@ import structlog
 
 from audit.entry import EntryDraft
 from verifier.domain.alerts import AlertKind
-from verifier.domain.changes import change_document
 from verifier.domain.errors import InvalidArgument, Unavailable
 from verifier.domain.ports import (
     HouseholdCheck,
@@ -40,8 +41,16 @@ from verifier.domain.ports import (
     UnitOfWork,
 )
 from verifier.domain.vocabulary import AuditAction
+from verifier.service.monitoring.comparison_inputs import (
+    ComparisonInputs,
+    MadeComparison,
+    linked,
+    make_document,
+    still_holds,
+)
+from verifier.service.monitoring.comparison_inputs import roster_ref as roster_ref
 from verifier.service.monitoring.raising import SYSTEM_ACTOR, AlertRaiser
-from verifier.signing.changes import ChangeSigner, report_version
+from verifier.signing.changes import ChangeSigner, SignedChanges
 from verifier.signing.dsse import EnvelopeError
 from verifier.signing.jwks import PublicKey
 
@@ -66,14 +75,6 @@ class Compared:
     version: int
     outcome: str
     alerts: int = 0
-
-
-def roster_ref(pseudonym_key: bytes, region: str, household_ref: str) -> str:
-    """The keyed reference of a roster entry (the region and the case system's household
-    reference): an HMAC like a subject_ref, so the change document can name the
-    household by it."""
-    msg = f"roster:{region}:{household_ref}".encode()
-    return hmac.new(pseudonym_key, msg, hashlib.sha256).hexdigest()
 
 
 def _alert_entries(changes: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -143,13 +144,26 @@ class ChangeRecorder:
     async def _next(self) -> Compared | None:
         now = self._clock()
         claimed: list[PendingComparison] = []
+        made = await self._made_ahead(now)
 
         async def work(uow: UnitOfWork) -> Compared | None:
-            jobs = await uow.changes.pending(now, 1)
+            jobs = []
+            if made is not None:
+                key = (made.job.verification_id, made.job.version)
+                jobs = await uow.changes.pending(now, 1, only=key)
+            if not jobs:
+                jobs = await uow.changes.pending(now, 1)
             if not jobs:
                 return None
-            claimed.append(jobs[0])
-            return await self._compare(uow, jobs[0], now)
+            job = jobs[0]
+            claimed.append(job)
+            if made is not None and job == made.job:
+                check = await still_holds(uow, made, self._pkey)
+                if check is not None:
+                    await self._store_link(uow, check)
+                    inputs = replace(made.inputs, check=check)
+                    return await self._record(uow, job, inputs, made.document, made.signed, now)
+            return await self._compare(uow, job, now)
 
         try:
             return await self._store.write(work)
@@ -180,49 +194,88 @@ class ChangeRecorder:
         await self._store.write(work)
         return Compared(job.verification_id, job.version, FAILED if last else "retry")
 
-    async def _compare(self, uow: UnitOfWork, job: PendingComparison, now: datetime) -> Compared:
+    async def _made_ahead(self, now: datetime) -> MadeComparison | None:
+        """The next due comparison, made from a read before the write transaction, or
+        None when there is none or it is not a plain one (those are made in the
+        transaction, which settles them)."""
+        async with self._store.unit_of_work(write=False) as uow:
+            jobs = await uow.changes.pending(now, 1)
+            if not jobs:
+                return None
+            got, _check = await self._inputs(uow, jobs[0])
+        if not isinstance(got, ComparisonInputs):
+            return None
+        try:
+            document, signed = make_document(got, self._keys(), self._signer)
+        except (EnvelopeError, InvalidArgument):
+            return None  # refused in the transaction, where the refusal is recorded
+        return MadeComparison(jobs[0], got, document, signed)
+
+    async def _inputs(
+        self, uow: UnitOfWork, job: PendingComparison
+    ) -> tuple[ComparisonInputs | str, HouseholdCheck | None]:
+        """What the comparison of ``job`` reads, or the outcome that settles it unmade;
+        and the check with its roster link once that is known (reads only)."""
         vid, version = job.verification_id, job.version
-
-        async def finish(outcome: str) -> Compared:
-            await uow.changes.finish(vid, version, outcome, now)
-            return Compared(vid, version, outcome)
-
         check = await uow.changes.check(vid)
         record = await uow.verifications.get(vid)
         if check is None or record is None:
-            return await finish(FAILED)
+            return FAILED, None
         if record.latest_version > version:
             # The comparison of the newer version is noted too: that one is made.
-            return await finish(SUPERSEDED)
-        check = await self._link_roster(uow, check, record.request_id)
+            return SUPERSEDED, None
+        check = await linked(uow, check, record.request_id, self._pkey)
         previous = await uow.changes.previous_check(check)
         if previous is None:
-            return await finish(FIRST_CHECK)
+            return FIRST_CHECK, check
         before = await uow.reports.get(previous.verification_id, 0)
         after = await uow.reports.get(vid, version)
         if before is None or after is None:
-            return await finish(FAILED)
-        # The change document names one household: the applicant's ref when both checks
-        # have the same applicant, else the roster entry that links them.
-        shared = (
-            check.household_ref
-            if previous.household_ref == check.household_ref
-            else check.roster_ref
-        )
-        keys = self._keys()
+            return FAILED, check
+        return ComparisonInputs(check, record, previous, before, after), check
+
+    async def _store_link(self, uow: UnitOfWork, check: HouseholdCheck) -> None:
+        """A re-check the roster's scheduler started names its roster entry: stored, so
+        that its successors find it even if the household's applicant changes."""
+        stored = await uow.changes.check(check.verification_id)
+        if check.roster_ref and stored is not None and not stored.roster_ref:
+            await uow.changes.set_roster_ref(check.verification_id, check.roster_ref)
+
+    async def _compare(self, uow: UnitOfWork, job: PendingComparison, now: datetime) -> Compared:
+        """The whole comparison inside the write transaction."""
+        got, check = await self._inputs(uow, job)
+        if check is not None:  # kept even for a first check: its successors need it
+            await self._store_link(uow, check)
+        if not isinstance(got, ComparisonInputs):
+            return await self._finish(uow, job, got, now)
         try:
-            document = change_document(
-                report_version(
-                    before.envelope, keys, household_ref=shared, member_refs=previous.member_refs
-                ),
-                report_version(
-                    after.envelope, keys, household_ref=shared, member_refs=check.member_refs
-                ),
-            )
+            document, signed = make_document(got, self._keys(), self._signer)
         except (EnvelopeError, InvalidArgument) as exc:
-            log.warning("comparison_refused", verification_id=vid, error=type(exc).__name__)
-            return await finish(REFUSED)
-        signed = self._signer.sign(document)
+            log.warning(
+                "comparison_refused", verification_id=job.verification_id, error=type(exc).__name__
+            )
+            return await self._finish(uow, job, REFUSED, now)
+        return await self._record(uow, job, got, document, signed, now)
+
+    async def _finish(
+        self, uow: UnitOfWork, job: PendingComparison, outcome: str, now: datetime
+    ) -> Compared:
+        await uow.changes.finish(job.verification_id, job.version, outcome, now)
+        return Compared(job.verification_id, job.version, outcome)
+
+    async def _record(
+        self,
+        uow: UnitOfWork,
+        job: PendingComparison,
+        inputs: ComparisonInputs,
+        document: dict[str, Any],
+        signed: SignedChanges,
+        now: datetime,
+    ) -> Compared:
+        """The write half: the change document, its audit entry and its alerts."""
+        vid, version = job.verification_id, job.version
+        check, record, previous = inputs.check, inputs.record, inputs.previous
+        before, after = inputs.before, inputs.after
         changes: list[dict[str, Any]] = list(document["changes"])
         codes = tuple(dict.fromkeys(e["code"] for e in changes))
         prev_doc = document["previous"]
@@ -309,22 +362,6 @@ class ChangeRecorder:
             alerts=raised,
         )
         return Compared(vid, version, RECORDED, raised)
-
-    async def _link_roster(
-        self, uow: UnitOfWork, check: HouseholdCheck, request_id: str
-    ) -> HouseholdCheck:
-        """A re-check the roster's scheduler started names its roster entry: linked, so
-        that its successors find it even if the household's applicant changes."""
-        if check.roster_ref:
-            return check
-        job = await uow.rechecks.for_request(request_id)
-        if job is None or job.region != check.region:
-            return check
-        if job.verification_id not in ("", check.verification_id):
-            return check
-        ref = roster_ref(self._pkey, job.region, job.household_ref)
-        await uow.changes.set_roster_ref(check.verification_id, ref)
-        return replace(check, roster_ref=ref)
 
     # ------------------------------------------------------------------ background
     async def run(self, stop: asyncio.Event, interval: float = 2.0) -> None:
