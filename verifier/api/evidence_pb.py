@@ -13,6 +13,7 @@ from hedui.v1 import common_pb2 as common
 from hedui.v1 import verification_pb2 as pb
 
 from hedui_sdk import CivilEvent, DiagnosisKind, DisabilityType, EducationLevel, EmploymentStatus
+from verifier.domain.evidence_codec import EVIDENCE_TYPES
 
 DIAGNOSES_TO_PB = {
     DiagnosisKind.CHRONIC_SPECIAL: common.DIAGNOSIS_KIND_CHRONIC_SPECIAL,
@@ -58,15 +59,9 @@ def member_evidence(doc: Mapping[str, Any]) -> list[pb.MemberEvidence]:
     end = date.fromisoformat(doc["window"]["end"])
     by_member: dict[int, list[Mapping[str, Any]]] = {}
     for rec in doc.get("records", ()):
-        if rec["type"] in _TYPES:
+        if rec["type"] in EVIDENCE_TYPES:
             by_member.setdefault(int(rec["member_index"]), []).append(rec)
     return [_one(i, recs, start, end) for i, recs in sorted(by_member.items())]
-
-
-_TYPES = frozenset(
-    {"disability_certificate", "diagnosis", "medical_expense", "enrolment", "employment",
-     "civil_status"}
-)  # fmt: skip
 
 
 def _within(rec: Mapping[str, Any], start: date, end: date) -> bool:
