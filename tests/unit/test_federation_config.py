@@ -91,3 +91,12 @@ def test_a_name_that_cannot_be_a_certificate_name_is_refused() -> None:
 def test_two_peers_cannot_serve_one_region() -> None:
     with pytest.raises(ConfigError, match="370305 is also a's"):
         _config(a=_peer(), b=_peer(regions=["341824", "370305"]))
+
+
+def test_the_client_certificate_for_calling_peers_comes_with_its_key() -> None:
+    fed = parse_config(
+        {"federation": {"client_cert": "/etc/hedui/fed.pem", "client_key": "/etc/hedui/fed.key"}}
+    ).federation
+    assert str(fed.client_cert) == "/etc/hedui/fed.pem"
+    with pytest.raises(ConfigError, match=r"federation\.client_key: client_cert and client_key"):
+        parse_config({"federation": {"client_cert": "/etc/hedui/fed.pem"}})

@@ -10,7 +10,7 @@ tokens), for credentials, webhook secrets and the database URL.
 Modules: :mod:`~verifier.config.model` (the frozen values the rest of hedui uses),
 :mod:`~verifier.config.sections`, :mod:`~verifier.config.sources` and
 :mod:`~verifier.config.webhook_section`, :mod:`~verifier.config.federation_section`
-(the file's tables), :mod:`~verifier.config.peers` (federation peers),
+(the file's tables), :mod:`~verifier.domain.peers` (federation peers),
 :mod:`~verifier.config.loading` (file and environment), :mod:`~verifier.config.secrets`,
 :mod:`~verifier.config.errors`.
 """
@@ -38,8 +38,8 @@ from verifier.config.model import (
     default_config,
     sandbox_sources,
 )
-from verifier.config.peers import FederationConfig, PeerConfig
 from verifier.config.secrets import resolve_secret
+from verifier.domain.peers import FederationConfig, PeerConfig
 from verifier.domain.source_policy import SourcePolicy
 
 __all__ = [

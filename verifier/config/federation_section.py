@@ -13,9 +13,9 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from hedui_sdk import SourceKind
 from verifier.config.errors import Problem, between
-from verifier.config.peers import FederationConfig, PeerConfig
 from verifier.config.sections import Section
 from verifier.domain.identifiers import ACTOR_SYSTEM, REGION_CODE, SHA256_HEX
+from verifier.domain.peers import FederationConfig, PeerConfig
 from verifier.domain.request_model import Purpose
 
 # host:port, IPv6 in brackets (no unix sockets: a peer is elsewhere).
@@ -86,6 +86,8 @@ class FederationSection(Section):
     """``[federation]``: the peers this deployment may work with."""
 
     peers: dict[str, PeerSection] = Field(default_factory=dict)
+    client_cert: str = ""
+    client_key: str = ""
 
     @field_validator("peers", mode="before")
     @classmethod
@@ -103,6 +105,8 @@ class FederationSection(Section):
                 if code in seen:
                     raise Problem(f"region {code} is also {seen[code]}'s", name)
                 seen[code] = name
+        if bool(self.client_cert) != bool(self.client_key):
+            raise Problem("client_cert and client_key go together", "client_key")
         return self
 
 
@@ -124,5 +128,7 @@ def federation_config(section: FederationSection) -> FederationConfig:
                 deadline_working_days=p.deadline_working_days,
             )
             for name, p in section.peers.items()
-        }
+        },
+        client_cert=Path(section.client_cert) if section.client_cert else None,
+        client_key=Path(section.client_key) if section.client_key else None,
     )

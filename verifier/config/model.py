@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from hedui_sdk import AdapterSettings, Secret, SourceKind
-from verifier.config.peers import FederationConfig
 from verifier.config.secrets import resolve_secret
+from verifier.domain.peers import FederationConfig
 from verifier.domain.source_policy import SourcePolicy
 from verifier.domain.vocabulary import Role
 from verifier.domain.webhooks import DEFAULT_RETRY_SCHEDULE

@@ -1,4 +1,5 @@
-"""Federation peers (异地协查) as the rest of hedui sees them: ``[federation.peers.NAME]``.
+"""Federation peers (异地协查): the agreement with each, as ``[federation.peers.NAME]``
+configures it.
 
 A peer is another hedui deployment (or a province's own implementation of the
 federation protocol) that serves other regions. Nothing is trusted by default: a peer
@@ -48,9 +49,12 @@ class PeerConfig:
 
 @dataclass(frozen=True)
 class FederationConfig:
-    """``[federation]``: the configured peers, by name."""
+    """``[federation]``: the configured peers, by name, and the client certificate this
+    deployment presents when it calls them (its common name is the name peers know it by)."""
 
     peers: Mapping[str, PeerConfig] = field(default_factory=dict)
+    client_cert: Path | None = None
+    client_key: Path | None = None
 
     def peer_for_region(self, region: str) -> PeerConfig | None:
         """The peer serving ``region`` (a 6-digit code), if any."""
