@@ -19,7 +19,7 @@ from audit.fastverify import verify_database
 from audit.verify import LogReport, verify_log
 from hedui_sdk import Adapter, SourceKind, registry
 from verifier.api.server import RunningServer, start_server
-from verifier.config import Config, ConfigError
+from verifier.config import Config, ConfigError, PeerConfig
 from verifier.domain.household import RequestDraft
 from verifier.domain.ports import Caller, ConsentGate, Store
 from verifier.domain.webhooks import EventType, RetrySchedule
@@ -33,6 +33,7 @@ from verifier.service.batches import BatchNotices, BatchService
 from verifier.service.consents import ConsentService, RegistryConsentGate
 from verifier.service.events import EventHub
 from verifier.service.fanout import FanOut, SourcePolicy, bind_sources
+from verifier.service.federation.peers import PeerTrustService
 from verifier.service.listing import VerificationListing
 from verifier.service.monitoring.alerts import AlertService
 from verifier.service.monitoring.changes import ChangeRecorder
@@ -49,7 +50,7 @@ from verifier.service.webhooks.delivery import WebhookDelivery
 from verifier.service.webhooks.subscribers import Subscriber
 from verifier.signing.changes import ChangeSigner
 from verifier.signing.hsm_keystore import HsmKeyStore
-from verifier.signing.jwks import dumps_jwks, key_id
+from verifier.signing.jwks import JwksError, PublicKey, dumps_jwks, key_id, parse_jwks
 from verifier.signing.keystore import KeyStore, signing_algorithms
 from verifier.signing.pkcs11_keys import Pkcs11Settings, Pkcs11Token
 from verifier.signing.signer import ReportSigner
@@ -420,6 +421,30 @@ async def open_retention(config: Config) -> AsyncIterator[RetentionService]:
     store = SqlStore(open_database(config.database_url), Sealer.without_keys())
     try:
         yield RetentionService(store, owner=f"hedui-cli:{os.getpid()}")
+    finally:
+        await store.aclose()
+
+
+def peer_published_keys(peer: PeerConfig) -> dict[str, PublicKey]:
+    """The keys a federation peer publishes: its JWKS file as configured."""
+    where = f"federation.peers.{peer.name}.jwks"
+    try:
+        text = peer.jwks.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read {peer.jwks}: {exc.strerror}") from None
+    try:
+        return parse_jwks(text)
+    except JwksError as exc:
+        raise ConfigError(f"{where}: not a JWKS: {exc}") from None
+
+
+@contextlib.asynccontextmanager
+async def open_federation(config: Config) -> AsyncIterator[PeerTrustService]:
+    """What ``hedui federation`` needs: peers' trust state on the configured database
+    (no data key: nothing federation keeps about peers is sealed)."""
+    store = SqlStore(open_database(config.database_url), Sealer.without_keys())
+    try:
+        yield PeerTrustService(store, config.federation, peer_published_keys)
     finally:
         await store.aclose()
 
