@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from pathlib import Path
-from typing import Any
 
 import aiohttp_jinja2
 import jinja2
@@ -16,26 +14,13 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from verifier.config import Principal
 from verifier.domain.caller import Caller
-from verifier.web import audit_pages, cases, signin
+from verifier.web import audit_pages, cases, report_pages, signin
 from verifier.web.guard import SETTINGS, security
 from verifier.web.oidc import OidcClient
 from verifier.web.services import SERVICES, ConsoleServices
 from verifier.web.settings import ConsoleSettings
 
 _HERE = Path(__file__).parent
-
-
-def yuan(fen: int) -> str:
-    """Integer fen as yuan for people: ``123456`` → ``¥1,234.56`` (no float on the way)."""
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(fen), 100)
-    return f"{sign}¥{whole:,}.{cents:02d}"
-
-
-def pretty(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
-
-
 COOKIE = "hedui_console"
 
 
@@ -73,7 +58,6 @@ def make_console(
         loader=jinja2.FileSystemLoader(_HERE / "templates"),
         autoescape=jinja2.select_autoescape(["html"], default=True),
         undefined=jinja2.StrictUndefined,
-        filters={"yuan": yuan, "pretty": pretty},
     )
     link = None
     if settings.link is not None:
@@ -86,6 +70,7 @@ def make_console(
         app[signin.OIDC] = OidcClient(settings.oidc, redirect)
     signin.routes(app)
     cases.routes(app)
+    report_pages.routes(app)
     audit_pages.routes(app)
     app.router.add_static("/static", _HERE / "static", append_version=True)
     return app, link

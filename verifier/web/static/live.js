@@ -5,11 +5,11 @@
 // not show anyway.
 "use strict";
 
-const TEXT = { PENDING: "待返回", FOUND: "有记录", NOT_FOUND: "无记录", FAILED: "查询失败", DENIED: "拒绝查询" };
-
 document.addEventListener("DOMContentLoaded", () => {
   const live = document.getElementById("live");
   if (!live || live.dataset.done === "yes") return;
+  // The server's words for statuses and sources (verifier/domain/labels.py), not a copy.
+  const labels = JSON.parse(live.dataset.labels);
   const told = new Map();
 
   function cell(member, source) {
@@ -19,7 +19,7 @@ document.addEventListener("DOMContentLoaded", () => {
     if (!table.querySelector(`th[data-source="${CSS.escape(source)}"]`)) {
       const th = document.createElement("th");
       th.dataset.source = source;
-      th.textContent = source;
+      th.textContent = labels.source[source] || source;
       table.tHead.rows[0].appendChild(th);
       for (const row of table.tBodies[0].rows) {
         const blank = document.createElement("td");
@@ -37,7 +37,7 @@ document.addEventListener("DOMContentLoaded", () => {
     for (const [key, status] of told) {
       const [member, source] = key.split(/:(.*)/s);
       const td = cell(member, source);
-      if (td) { td.textContent = TEXT[status] || status; td.className = "st " + status; }
+      if (td) { td.textContent = labels.status[status] || status; td.className = "st " + status; }
       if (status !== "PENDING") answered++;
     }
     const counter = document.getElementById("answered");
