@@ -18,7 +18,7 @@ from audit.checkpointer import DEFAULT_ORIGIN
 from hedui_sdk import SourceKind
 from tests.fakes import FakeAdapter
 from tests.helpers import APPLICANT_ID, CALLER, SPOUSE_ID, SYSTEM, household_draft, make_app, soon
-from tests.openssl_helpers import pae_of, sm2_spki_from_jwk, sm2_verify
+from tests.openssl_helpers import need_sm2, pae_of, sm2_spki_from_jwk, sm2_verify
 from verifier.api.client import Client
 from verifier.bootstrap import App, audit_verifier_keys, serve_app, verify_audit_log
 from verifier.cli import offline
@@ -28,12 +28,15 @@ from verifier.service.auditing import verifier_keys_for
 from verifier.signing.dsse import verify_envelope
 from verifier.signing.jwks import key_id, parse_jwks
 from verifier.signing.keystore import KeyStore
-from verifier.signing.sm2 import Sm2PublicKey, available
+from verifier.signing.sm2 import Sm2PublicKey
 from verifier.storage.engine import open_database
 from verifier.storage.rewrap import rewrap
 from verifier.storage.sealing import DEFLATED, SM4_DEFLATED, Sealer
 
-pytestmark = pytest.mark.skipif(not available(), reason="libcrypto without SM2")
+
+@pytest.fixture(autouse=True)
+def _sm2() -> None:
+    need_sm2()
 
 
 def adapters() -> dict[SourceKind, FakeAdapter]:

@@ -13,12 +13,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from audit.checkpoint import Checkpoint, CheckpointError, open_checkpoint, open_note
 from audit.checkpointer import CheckpointSigner
 from audit.note_types import note_key_hash
-from tests.openssl_helpers import sm2_verify
+from tests.openssl_helpers import need_sm2, sm2_verify
 from verifier.service.auditing import verifier_keys_for
-from verifier.signing.sm2 import Sm2PrivateKey, available
+from verifier.signing.sm2 import Sm2PrivateKey
 from verifier.signing.sm2_notes import SM2_NOTE_TYPE, Sm2NoteCosigner, sm2_verifier_key
 
-pytestmark = pytest.mark.skipif(not available(), reason="libcrypto without SM2")
+
+@pytest.fixture(autouse=True)
+def _sm2() -> None:
+    need_sm2()
+
 
 ORIGIN = "hedui.example/audit"
 CP = Checkpoint(ORIGIN, 7, hashlib.sha256(b"root").digest())
@@ -26,6 +30,7 @@ CP = Checkpoint(ORIGIN, 7, hashlib.sha256(b"root").digest())
 
 @pytest.fixture(scope="module")
 def keys() -> tuple[Ed25519PrivateKey, Sm2PrivateKey]:
+    need_sm2()
     return Ed25519PrivateKey.generate(), Sm2PrivateKey.generate()
 
 

@@ -9,16 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.openssl_helpers import pae_of, sm2_spki_from_jwk, sm2_verify
+from tests.openssl_helpers import need_sm2, pae_of, sm2_spki_from_jwk, sm2_verify
 from tests.unit.test_signing import DOC, independent_verify
 from verifier.signing.changes import CHANGES_PAYLOAD_TYPE, ChangeSigner, verify_changes
 from verifier.signing.dsse import EnvelopeError, verify_envelope
 from verifier.signing.jwks import JwksError, dumps_jwks, key_id, parse_jwks
 from verifier.signing.keystore import KeyStore
 from verifier.signing.signer import ReportSigner
-from verifier.signing.sm2 import Sm2PublicKey, available
+from verifier.signing.sm2 import Sm2PublicKey
 
-pytestmark = pytest.mark.skipif(not available(), reason="libcrypto without SM2")
+
+@pytest.fixture(autouse=True)
+def _sm2() -> None:
+    need_sm2()
 
 
 @pytest.fixture

@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 from cryptography.exceptions import InvalidSignature
 
-from tests.openssl_helpers import openssl, sm2_sign, sm2_verify
+from tests.openssl_helpers import need_sm2, openssl, sm2_sign, sm2_verify
 from verifier.signing.sm2 import (
     DEFAULT_ID,
     Sm2KeyError,
     Sm2PrivateKey,
     Sm2PublicKey,
-    available,
     sm3,
 )
 
@@ -36,7 +35,10 @@ VECTOR_R = "F5A03B0648D2C4630EEAC513E1BB81A15944DA3827D5B74143AC7EACEEE720B3"
 VECTOR_S = "B1B6AA29DF212FD8763182BC0D421CA1BB9038FD1F7F42D4840B69C485BBC1AA"
 VECTOR_MESSAGE = b"message digest"
 
-pytestmark = pytest.mark.skipif(not available(), reason="libcrypto without SM2")
+
+@pytest.fixture(autouse=True)
+def _sm2() -> None:
+    need_sm2()
 
 
 def _der_integer(value: bytes) -> bytes:
