@@ -26,6 +26,7 @@ BENCHMARKS: tuple[tuple[str, list[str]], ...] = (
     ("bench.sm2_signing", ["--rounds", "1000"]),
     ("bench.printout_render", []),
     ("bench.console_pages", []),
+    ("bench.observability_overhead", []),
 )
 
 

@@ -111,38 +111,37 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):
 
 
 class _Call:
-    """What one method's wrappers share: its labels, the metrics, the log level."""
+    """What one method's wrappers share: its series, the log level."""
 
     def __init__(self, metrics: Metrics | None, method: str, labels: tuple[str, str, str]):
-        self._metrics = metrics
+        self._series = metrics.rpc(labels) if metrics is not None else None
         self._method = method
-        self._labels = labels
         self._streaming_in = labels[0] in ("client_stream", "bidi_stream")
         self._log = log.debug if method.startswith(HEALTH_PREFIX) else log.info
 
     def _started(self) -> None:
-        if self._metrics is not None:
-            self._metrics.rpc_started(self._labels)
+        if self._series is not None:
+            self._series.started.inc()
             if not self._streaming_in:
-                self._metrics.rpc_message(self._labels, sent=False)
+                self._series.received.inc()
 
     def _requests(self, request: Any) -> Any:
         """A client-streamed request iterator that counts what it yields."""
-        if not self._streaming_in or self._metrics is None:
+        if not self._streaming_in or self._series is None:
             return request
-        metrics, labels = self._metrics, self._labels
+        received = self._series.received
 
         async def counted() -> AsyncIterator[Any]:
             async for item in request:
-                metrics.rpc_message(labels, sent=False)
+                received.inc()
                 yield item
 
         return counted()
 
     def _finished(self, code: str, began: float, rid: str) -> None:
         seconds = time.perf_counter() - began
-        if self._metrics is not None:
-            self._metrics.rpc_handled(self._labels, code, seconds)
+        if self._series is not None:
+            self._series.handled(code, seconds)
         fields: dict[str, Any] = {}
         traced = trace.get_current_span().get_span_context()
         if traced.is_valid:
@@ -166,8 +165,8 @@ class _Call:
                 try:
                     response = await inner(self._requests(request), context)
                     code = _final_code(context, "OK")
-                    if self._metrics is not None and code == "OK" and counts_reply:
-                        self._metrics.rpc_message(self._labels, sent=True)
+                    if self._series is not None and code == "OK" and counts_reply:
+                        self._series.sent.inc()
                     return response
                 except asyncio.CancelledError:
                     code = "CANCELLED"
@@ -194,8 +193,8 @@ class _Call:
                 self._started()
                 try:
                     async for item in inner(self._requests(request), context):
-                        if self._metrics is not None:
-                            self._metrics.rpc_message(self._labels, sent=True)
+                        if self._series is not None:
+                            self._series.sent.inc()
                         yield item
                     code = _final_code(context, "OK")
                 except (asyncio.CancelledError, GeneratorExit):

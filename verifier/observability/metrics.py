@@ -14,6 +14,7 @@ servers in one process, as in the tests, do not mix their counts.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -135,6 +136,7 @@ class Metrics(SourceMetrics, StoreMetrics):
             "Tree size the newest signed audit checkpoint covers.",
             registry=r,
         )
+        self._rpc_series: dict[tuple[str, str, str], RpcSeries] = {}
         self.scrape_errors = Counter(
             "hedui_metrics_read_errors",
             "Scrapes whose database read failed (the gauges keep their last values).",
@@ -159,15 +161,13 @@ class Metrics(SourceMetrics, StoreMetrics):
         self.append_seconds.observe(seconds)
 
     # ---------------------------------------------------------------- gRPC
-    def rpc_started(self, labels: tuple[str, str, str]) -> None:
-        self.grpc_started.labels(*labels).inc()
-
-    def rpc_message(self, labels: tuple[str, str, str], *, sent: bool) -> None:
-        (self.grpc_sent if sent else self.grpc_received).labels(*labels).inc()
-
-    def rpc_handled(self, labels: tuple[str, str, str], code: str, seconds: float) -> None:
-        self.grpc_handled.labels(*labels, code).inc()
-        self.grpc_seconds.labels(*labels).observe(seconds)
+    def rpc(self, labels: tuple[str, str, str]) -> RpcSeries:
+        """One method's series, looked up once: a label lookup takes a lock and hashes
+        the labels, several times per call otherwise."""
+        series = self._rpc_series.get(labels)
+        if series is None:
+            series = self._rpc_series[labels] = RpcSeries(self, labels)
+        return series
 
     # ---------------------------------------------------------------- scrape
     async def refresh(self) -> None:
@@ -192,3 +192,23 @@ class Metrics(SourceMetrics, StoreMetrics):
     def exposition(self) -> bytes:
         """The text format Prometheus scrapes."""
         return generate_latest(self.registry)
+
+
+class RpcSeries:
+    """The series of one gRPC method (type, service, method)."""
+
+    def __init__(self, metrics: Metrics, labels: tuple[str, str, str]) -> None:
+        self._metrics = metrics
+        self._labels = labels
+        self.started = metrics.grpc_started.labels(*labels)
+        self.received = metrics.grpc_received.labels(*labels)
+        self.sent = metrics.grpc_sent.labels(*labels)
+        self.seconds = metrics.grpc_seconds.labels(*labels)
+        self._handled: dict[str, Any] = {}
+
+    def handled(self, code: str, seconds: float) -> None:
+        counter = self._handled.get(code)
+        if counter is None:
+            counter = self._handled[code] = self._metrics.grpc_handled.labels(*self._labels, code)
+        counter.inc()
+        self.seconds.observe(seconds)
