@@ -1,7 +1,7 @@
 """The console over plain HTTP (no browser): its security rules — headers on every page,
 CSRF tokens and same-origin POSTs, a sign-in link good once — and the pages the browser
 tests do not walk: what changed between report versions, the signed checkpoint history,
-an export of a range."""
+an export of a range, a printout checked against its report file."""
 
 from __future__ import annotations
 
@@ -12,12 +12,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from tests.console_helpers import Rig, audit_bodies, base_url
 from tests.fakes import AsyncBankFake
 from tests.helpers import APPLICANT_ID, CALLER, household_draft, soon
 from tests.late_sources_helpers import bank_app, tick_at
 from verifier.cli.console_cmds import RunningConsole
+from verifier.render import PrintoutPayload, PrintView, render_pdf
+from verifier.signing.dsse import verify_envelope
 from verifier.web.guard import CSP
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -141,3 +144,46 @@ async def test_an_auditor_reads_the_checkpoint_history_and_exports_a_range(
         assert rig.audit_key in history
         kinds = [b["details"]["kind"] for b in await audit_bodies(rig.app, "audit_read")]
         assert kinds == ["export", "checkpoint_history"]
+
+
+async def test_anyone_signed_in_checks_a_printout_against_its_report_file(
+    database_url: str, keys_dir: Path
+) -> None:
+    async with late_bank_rig(database_url, keys_dir) as (rig, _bank):
+        view = await rig.app.service.create(CALLER, household_draft(), wait=True, wait_until=soon())
+        stored = await rig.app.service.get_report(CALLER, view.record.id, 1)
+        verified = verify_envelope(stored.envelope, {stored.signing_key_id: _signing_key(rig)})
+        payload = PrintoutPayload(
+            stored.report_id, stored.version, verified.key_id, stored.envelope_sha256
+        )
+        pdf = render_pdf(verified.document, PrintView.of(stored.envelope, verified.key_id))
+        other = payload.text().replace(payload.envelope_sha256, "0" * 64)
+        console = await rig.console("auditor", "auditor-1")
+        async with signed_in(console) as http:
+            url = f"{base_url(console)}/verify"
+            token = await _csrf(http, url)
+
+            async def check(**given: str | bytes) -> str:
+                form = aiohttp.FormData({"csrf": token})
+                form.add_field("report", stored.envelope, filename="report.dsse.json")
+                for name, value in given.items():
+                    if isinstance(value, bytes):
+                        form.add_field(name, value, filename=f"{name}.pdf")
+                    else:
+                        form.add_field(name, value)
+                async with http.post(url, data=form, headers={"Origin": base_url(console)}) as r:
+                    assert r.status == 200
+                    return await r.text()
+
+            assert 'data-result="good"' in await check(payload=payload.text())
+            assert 'data-result="good"' in await check(printout=pdf)
+            mismatch = await check(payload=other)
+            assert 'data-result="bad"' in mismatch
+            assert "envelope SHA-256 differs" in mismatch
+            unreadable = await check(payload="not a payload")
+            assert 'data-result="bad"' in unreadable
+
+
+def _signing_key(rig: Rig) -> Ed25519PublicKey:
+    (key,) = rig.app.keys.public_keys("signing")
+    return key

@@ -14,7 +14,7 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from verifier.config import Principal
 from verifier.domain.caller import Caller
-from verifier.web import audit_pages, cases, report_pages, signin
+from verifier.web import audit_pages, cases, printout_check, report_pages, signin
 from verifier.web.guard import SETTINGS, security
 from verifier.web.oidc import OidcClient
 from verifier.web.services import SERVICES, ConsoleServices
@@ -37,7 +37,7 @@ def make_console(
     secret: bytes,
 ) -> tuple[web.Application, signin.OneTimeLink | None]:
     """The application, and the one-time sign-in link when ``settings.link`` asks for one."""
-    app = web.Application(client_max_size=64 * 1024)
+    app = web.Application(client_max_size=printout_check.MAX_UPLOAD)
     app[SETTINGS] = settings
     app[SERVICES] = services
     app[signin.PRINCIPAL] = principal
@@ -71,6 +71,7 @@ def make_console(
     signin.routes(app)
     cases.routes(app)
     report_pages.routes(app)
+    printout_check.routes(app)
     audit_pages.routes(app)
     app.router.add_static("/static", _HERE / "static", append_version=True)
     return app, link
