@@ -172,3 +172,16 @@ def test_console_arguments_make_the_settings(monkeypatch: pytest.MonkeyPatch) ->
     two = Config(principals={**cfg.principals, "sys-b": Principal("sys-b", ("auditor",), ("34",))})
     with pytest.raises(ConfigError, match="--system"):
         settings_from(two, _args())
+
+
+def test_a_session_length_outside_5_minutes_to_a_day_is_refused() -> None:
+    principal = Principal("case-system-a", ("caseworker",), ("3703",))
+    for seconds in (0, 299, 24 * 3600 + 1):
+        settings = ConsoleSettings(
+            system="case-system-a",
+            public_url="",
+            session_seconds=seconds,
+            link=SignInLink("worker-1", "caseworker"),
+        )
+        with pytest.raises(ConfigError, match="--session-minutes"):
+            check_settings(settings, principal, "127.0.0.1")

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from verifier.bootstrap import App, build_app
 from verifier.cli.commands import Subparsers, command
 from verifier.config import Config, ConfigError, Principal
+from verifier.config.model import ConsoleOidcConfig
 from verifier.config.secrets import resolve_secret
 from verifier.domain.identifiers import ACTOR_USER
 from verifier.signing.jwks import key_id
@@ -29,7 +30,6 @@ from verifier.web.app import make_console
 from verifier.web.services import ConsoleServices
 from verifier.web.settings import (
     DEFAULT_CONSOLE_LISTEN,
-    DEFAULT_SESSION_SECONDS,
     ConsoleSettings,
     OidcSettings,
     SignInLink,
@@ -72,6 +72,8 @@ def principal_for(cfg: Config, system: str) -> Principal:
 
 def check_settings(settings: ConsoleSettings, principal: Principal, host: str) -> None:
     """Refuse what would be unsafe or could never sign anyone in."""
+    if not 5 * 60 <= settings.session_seconds <= 24 * 3600:
+        raise ConfigError("--session-minutes must be 5 to 1440")
     if settings.link is not None:
         if ACTOR_USER.problem(settings.link.user) is not None:
             raise ConfigError("--user must be 1-64 characters of A-Z a-z 0-9 . _ @ -")
@@ -112,29 +114,35 @@ async def start_console(
     return RunningConsole(runner, port, f"{base}{link.path}" if link else "")
 
 
+def _oidc(cfg: Config, args: argparse.Namespace) -> OidcSettings | None:
+    """``[console.oidc]`` with the options given over it; None without an issuer."""
+    base = cfg.console.oidc or ConsoleOidcConfig(issuer="", client_id="hedui-console")
+    issuer = args.oidc_issuer or base.issuer
+    if not issuer:
+        return None
+    ref = args.oidc_client_secret or base.client_secret
+    return OidcSettings(
+        issuer=issuer,
+        client_id=args.oidc_client_id or base.client_id,
+        client_secret=resolve_secret(ref, "console.oidc.client_secret").reveal() if ref else "",
+        role_claim=args.oidc_role_claim or base.role_claim,
+        regions_claim=args.oidc_regions_claim or base.regions_claim,
+        user_claim=args.oidc_user_claim or base.user_claim,
+    )
+
+
 def settings_from(cfg: Config, args: argparse.Namespace) -> ConsoleSettings:
-    system = args.system or (next(iter(cfg.principals)) if len(cfg.principals) == 1 else "")
+    """The console's settings: ``[console]`` with the command's options over it."""
+    only = next(iter(cfg.principals)) if len(cfg.principals) == 1 else ""
+    system = args.system or cfg.console.system or only
     if not system:
         raise ConfigError("--system is required when several principals are configured")
-    oidc = None
-    if args.oidc_issuer:
-        secret = (
-            resolve_secret(args.oidc_client_secret, "--oidc-client-secret").reveal()
-            if args.oidc_client_secret
-            else ""
-        )
-        oidc = OidcSettings(
-            issuer=args.oidc_issuer,
-            client_id=args.oidc_client_id,
-            client_secret=secret,
-            role_claim=args.oidc_role_claim,
-            regions_claim=args.oidc_regions_claim,
-            user_claim=args.oidc_user_claim,
-        )
+    oidc = _oidc(cfg, args)
+    minutes = args.session_minutes or cfg.console.session_minutes
     return ConsoleSettings(
         system=system,
-        public_url=args.public_url,
-        session_seconds=args.session_minutes * 60,
+        public_url=args.public_url or cfg.console.public_url,
+        session_seconds=minutes * 60,
         link=None if oidc else SignInLink(args.user, args.role),
         oidc=oidc,
     )
@@ -143,7 +151,7 @@ def settings_from(cfg: Config, args: argparse.Namespace) -> ConsoleSettings:
 async def _serve(cfg: Config, args: argparse.Namespace, ready: Callable[[str], None]) -> None:
     settings = settings_from(cfg, args)
     app = await build_app(cfg)
-    running = await start_console(app, settings, args.listen)
+    running = await start_console(app, settings, args.listen or cfg.console.listen)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -165,20 +173,17 @@ def console(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def register(sub: Subparsers) -> None:
+    """Add `console`; every option left out is taken from ``[console]``."""
     c = command(sub, "console", console, "serve the web console (caseworkers, auditors)")
-    c.add_argument("--listen", default=DEFAULT_CONSOLE_LISTEN)
-    c.add_argument(
-        "--public-url", default="", help="how browsers reach it (default: http://LISTEN)"
-    )
+    c.add_argument("--listen", default="", help="HOST:PORT (default 127.0.0.1:8700)")
+    c.add_argument("--public-url", default="", help="how browsers reach it (https behind a proxy)")
     c.add_argument("--system", default="", help="the configured principal the console acts as")
     c.add_argument("--user", default="console-user", help="who the one-time link signs in")
     c.add_argument("--role", default="caseworker", help="the link's role")
-    c.add_argument(
-        "--session-minutes", type=int, default=DEFAULT_SESSION_SECONDS // 60, help="session length"
-    )
+    c.add_argument("--session-minutes", type=int, default=0, help="session length (default 480)")
     c.add_argument("--oidc-issuer", default="", help="OpenID Connect issuer URL")
-    c.add_argument("--oidc-client-id", default="hedui-console")
+    c.add_argument("--oidc-client-id", default="")
     c.add_argument("--oidc-client-secret", default="", help="env:NAME or file:PATH")
-    c.add_argument("--oidc-role-claim", default="hedui_role")
-    c.add_argument("--oidc-regions-claim", default="hedui_regions")
-    c.add_argument("--oidc-user-claim", default="preferred_username")
+    c.add_argument("--oidc-role-claim", default="")
+    c.add_argument("--oidc-regions-claim", default="")
+    c.add_argument("--oidc-user-claim", default="")

@@ -21,6 +21,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict, SettingsError
 
 from hedui_sdk import SourceKind
+from verifier.config.console_section import ConsoleSection, console_config
 from verifier.config.errors import ConfigError, describe
 from verifier.config.federation_section import FederationSection, federation_config
 from verifier.config.model import (
@@ -86,6 +87,7 @@ class ConfigFile(Section):
     metrics: MetricsSection = Field(default_factory=MetricsSection)
     tracing: TracingSection = Field(default_factory=TracingSection)
     federation: FederationSection = Field(default_factory=FederationSection)
+    console: ConsoleSection = Field(default_factory=ConsoleSection)
 
     _source_names = field_validator("sources", mode="before")(check_source_names)
 
@@ -271,6 +273,7 @@ def _build(checked: ConfigFile, names: Mapping[tuple[str, ...], str]) -> Config:
         metrics=MetricsConfig(**checked.metrics.model_dump()),
         tracing=TracingConfig(**checked.tracing.model_dump()),
         federation=federation_config(checked.federation),
+        console=console_config(checked.console),
         sign_with=tuple(checked.keys.sign_with or ()),
         seal_with=checked.keys.seal_with,
         pkcs11=(

@@ -194,6 +194,32 @@ class TracingConfig:
 
 
 @dataclass(frozen=True)
+class ConsoleOidcConfig:
+    """``[console.oidc]``: the web console's OpenID Connect sign-in."""
+
+    issuer: str
+    client_id: str
+    client_secret: str = ""
+    """A reference (``env:NAME`` or ``file:PATH``), read when the console starts."""
+    role_claim: str = "hedui_role"
+    regions_claim: str = "hedui_regions"
+    user_claim: str = "preferred_username"
+
+
+@dataclass(frozen=True)
+class ConsoleConfig:
+    """``[console]``: the web console (``hedui console``); its options override these."""
+
+    listen: str = "127.0.0.1:8700"
+    public_url: str = ""
+    """How browsers reach it; empty: ``http://`` the listen address (loopback only)."""
+    system: str = ""
+    """The principal its users act through; empty: the only one configured."""
+    session_minutes: int = 480
+    oidc: ConsoleOidcConfig | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     listen: str = DEFAULT_LISTEN
     database_url: str = field(default="sqlite:///var/hedui.db", repr=False)
@@ -222,6 +248,7 @@ class Config:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     tracing: TracingConfig = field(default_factory=TracingConfig)
     federation: FederationConfig = field(default_factory=FederationConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
     """``[federation]``: peers for cross-region checks (异地协查); none by default."""
     pkcs11: Pkcs11Config | None = None
     """Signing keys in an HSM (``[keys.pkcs11]``); None: file keys (the default)."""

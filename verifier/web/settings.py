@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-DEFAULT_CONSOLE_LISTEN = "127.0.0.1:8700"
-DEFAULT_SESSION_SECONDS = 8 * 3600
+from verifier.config.model import ConsoleConfig
+
+# One default each, the configuration's ([console]).
+DEFAULT_CONSOLE_LISTEN = ConsoleConfig.listen
+DEFAULT_SESSION_SECONDS = ConsoleConfig.session_minutes * 60
 
 
 @dataclass(frozen=True, slots=True)
