@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -32,6 +32,7 @@ from hedui_sdk import (
     SourceResult,
 )
 from tests.fakes import AllowAllConsents, InMemoryStore
+from tests.fakes.watched import WatchedStore
 from tests.helpers import APPLICANT_ID, CALLER, CHILD_ID, SPOUSE_ID, household_draft, soon
 from tests.pii import PiiScanner
 from verifier.domain.alerts import AlertKind, AlertQuery, AlertRecord, RiskLevel
@@ -55,7 +56,6 @@ from verifier.signing.changes import ChangeSigner, SignedChanges, verify_changes
 from verifier.signing.jwks import key_id
 from verifier.signing.signer import ReportSigner
 
-T = TypeVar("T")
 PSEUDONYM_KEY = bytes(range(32))
 AS_OF = datetime(2026, 10, 31, tzinfo=UTC)
 NAMES = ("测试甲", "测试乙", "测试丙")
@@ -411,29 +411,6 @@ async def test_a_re_check_from_the_roster_finds_the_household_when_the_applicant
     doc = verify_changes(stored.envelope, rig.keys).document
     assert doc["household"]["household_ref"] == key
     assert ChangeCode.VEHICLE_ADDED in stored.codes
-
-
-class WatchedStore(InMemoryStore):
-    """Says whether a write unit of work is running; ``before_write`` runs first in the
-    next one (what another process commits between a read and a write)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.writing = False
-        self.before_write: Callable[[UnitOfWork], Awaitable[None]] | None = None
-
-    async def write(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
-        async def watched(uow: UnitOfWork) -> T:
-            if self.before_write is not None:
-                hook, self.before_write = self.before_write, None
-                await hook(uow)
-            self.writing = True
-            try:
-                return await work(uow)
-            finally:
-                self.writing = False
-
-        return await super().write(watched)
 
 
 class WatchedSigner(ChangeSigner):

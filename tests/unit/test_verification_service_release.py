@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -19,9 +19,11 @@ import pytest
 from hedui_sdk import Adapter, SourceKind
 from tests import verification_service_rig
 from tests.fakes import AsyncBankFake, FakeAdapter, InMemoryStore, PausedGate
+from tests.fakes.watched import WatchedStore
 from tests.helpers import APPLICANT_ID, CALLER, household_draft, soon
 from tests.verification_service_rig import Rig, later, make_rig, tax
 from verifier.domain.outcomes import Completeness, SourceStatus, VerificationState
+from verifier.service.assessment import assess_report_sections
 from verifier.service.events import Event, ReportEvent, SourceEvent, StateEvent
 from verifier.service.fanout import SourcePolicy
 
@@ -194,3 +196,28 @@ async def test_a_recorded_intent_runs_though_its_caller_went_away(rigs: list[Rig
     [row] = rig.store.tables.verifications.values()
     await until_state(rig.service.watch(CALLER, row.record.id), VerificationState.DONE)
     assert (await rig.service.view(row.record.id)).record.latest_version == 1
+
+
+# ---------------------------------------------------------------------- the write
+async def test_a_first_version_is_assessed_and_signed_before_its_write_a_late_one_in_it(
+    rigs: list[Rig],
+) -> None:
+    """Version 1 depends on nothing stored, so its assessment and signature are made
+    before the write transaction; a late version merges stored outcomes, read in it."""
+    store = WatchedStore()
+    in_write: list[bool] = []
+
+    def assessor(*args: Any) -> Mapping[str, Any]:
+        in_write.append(store.writing)
+        return assess_report_sections(*args)
+
+    bank = AsyncBankFake({APPLICANT_ID: 1_500_000})
+    rigs.append(rig := make_rig(bank_sources(bank), store=store, assessor=assessor))
+    view = await rig.service.create(CALLER, household_draft(), wait=True, wait_until=soon())
+    assert view.record.latest_version == 1
+    assert in_write == [False]
+    bank.ready.set()
+    assert await rig.tick(hours=2) == 3
+    report = await rig.service.get_report(CALLER, view.record.id, 2)
+    assert payload(report.envelope)["version"] == 2
+    assert in_write == [False, True]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from datetime import time as dt_time
 from typing import Any
@@ -50,7 +50,7 @@ from verifier.service.fanout import FanOut
 from verifier.service.monitoring.hooks import on_version_released
 from verifier.service.runs import Runs, VerificationView
 from verifier.service.webhooks.hooks import on_report_released
-from verifier.signing.signer import ReportSigner
+from verifier.signing.signer import ReportSigner, SignedReport
 
 log = structlog.get_logger("hedui.verifications")
 tracer = trace.get_tracer("hedui.release")
@@ -58,6 +58,18 @@ tracer = trace.get_tracer("hedui.release")
 Assessor = Callable[[VerificationRequest, Sequence[SourceOutcome], date], Mapping[str, Any]]
 
 _Released = tuple[StoredReport, list[SourceOutcome], VerificationView]
+
+
+@dataclass(frozen=True, slots=True)
+class _Made:
+    """A report version assessed, built and signed, with the outcomes it was made from."""
+
+    now: datetime
+    version: int
+    fresh: list[SourceOutcome]
+    outcomes: list[SourceOutcome]
+    doc: dict[str, Any]
+    signed: SignedReport
 
 
 class Release:
@@ -145,9 +157,18 @@ class Release:
         poll_owner: str | None,
         overdue: bool,
     ) -> StoredReport | None:
+        # A run's first version depends on nothing stored: it is made (assessed, built,
+        # signed) before the write transaction, which every other write of the process
+        # queues behind, and used there if the verification has no version yet.
+        ahead = (
+            self._made(vid, request, actor, new_outcomes, version=1, previous_sha256=None)
+            if first and poll_owner is None
+            else None
+        )
+
         async def release(uow: UnitOfWork) -> _Released | None:
             return await self._release_in(
-                uow, vid, request, actor, new_outcomes, first, poll_owner, overdue
+                uow, vid, request, actor, new_outcomes, first, poll_owner, overdue, ahead
             )
 
         released = await self._store.write(release)
@@ -185,6 +206,7 @@ class Release:
         first: bool,
         poll_owner: str | None,
         overdue: bool,
+        ahead: _Made | None = None,
     ) -> _Released | None:
         """The release's work inside its (possibly shared) transaction."""
         record = await uow.verifications.lock(vid)
@@ -201,38 +223,26 @@ class Release:
             ]
             if not fresh:
                 return None  # our leases expired and someone else answered
-        now = self._clock()
-        fresh = [self._with_due_date(o, now) for o in fresh]
-        # Outcomes are stored only with a report: before the first there are none.
-        stored_before = await uow.outcomes.load(vid) if record.latest_version else []
-        merged = {(o.member_index, o.source): o for o in stored_before}
-        merged.update({(o.member_index, o.source): o for o in fresh})
-        outcomes = list(merged.values())
-        version = record.latest_version + 1
-        previous = (await uow.reports.get(vid, 0)) if record.latest_version else None
-
-        with tracer.start_as_current_span("assess", attributes={"hedui.version": version}):
-            assessment = self._assessor(request, outcomes, now.date()) if self._assessor else None
-        doc = build_report(
-            ReportContext(
-                report_id=str(uuid.uuid4()),
-                version=version,
+        previous: StoredReport | None = None
+        stored_before: list[SourceOutcome] = []
+        if ahead is not None and record.latest_version == 0:
+            made = ahead
+        else:
+            # Outcomes are stored only with a report: before the first there are none.
+            stored_before = await uow.outcomes.load(vid) if record.latest_version else []
+            if record.latest_version:
+                previous = await uow.reports.get(vid, 0)
+            made = self._made(
+                vid,
+                request,
+                actor,
+                fresh,
+                version=record.latest_version + 1,
                 previous_sha256=previous.envelope_sha256 if previous else None,
-                verification_id=vid,
-                created_at=now,
-                requester={
-                    "system": actor.system,
-                    "user": actor.user,
-                    "role": actor.role,
-                    "region": actor.region,
-                },
-            ),
-            request,
-            outcomes,
-            assessment,
-        )
-        with tracer.start_as_current_span("sign"):
-            signed = self._signer.sign(doc)
+                stored_before=stored_before,
+            )
+        now, version, fresh, outcomes = made.now, made.version, made.fresh, made.outcomes
+        doc, signed = made.doc, made.signed
         completeness = completeness_of(tuple(outcomes))
         pending = any(o.status is SourceStatus.PENDING for o in outcomes)
         state = VerificationState.AWAITING_SOURCES if pending else VerificationState.DONE
@@ -304,6 +314,48 @@ class Release:
             ),
         )
         return stored, fresh, view
+
+    def _made(
+        self,
+        vid: str,
+        request: VerificationRequest,
+        actor: Actor,
+        new_outcomes: Sequence[SourceOutcome],
+        *,
+        version: int,
+        previous_sha256: str | None,
+        stored_before: Sequence[SourceOutcome] = (),
+    ) -> _Made:
+        """Version ``version`` of the report: the new outcomes over the stored ones,
+        assessed, built and signed."""
+        now = self._clock()
+        fresh = [self._with_due_date(o, now) for o in new_outcomes]
+        merged = {(o.member_index, o.source): o for o in stored_before}
+        merged.update({(o.member_index, o.source): o for o in fresh})
+        outcomes = list(merged.values())
+        with tracer.start_as_current_span("assess", attributes={"hedui.version": version}):
+            assessment = self._assessor(request, outcomes, now.date()) if self._assessor else None
+        doc = build_report(
+            ReportContext(
+                report_id=str(uuid.uuid4()),
+                version=version,
+                previous_sha256=previous_sha256,
+                verification_id=vid,
+                created_at=now,
+                requester={
+                    "system": actor.system,
+                    "user": actor.user,
+                    "role": actor.role,
+                    "region": actor.region,
+                },
+            ),
+            request,
+            outcomes,
+            assessment,
+        )
+        with tracer.start_as_current_span("sign"):
+            signed = self._signer.sign(doc)
+        return _Made(now, version, fresh, outcomes, doc, signed)
 
     def _with_due_date(self, o: SourceOutcome, now: datetime) -> SourceOutcome:
         if o.status is not SourceStatus.PENDING or o.due_at is not None:
