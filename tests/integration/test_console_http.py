@@ -187,3 +187,16 @@ async def test_anyone_signed_in_checks_a_printout_against_its_report_file(
 def _signing_key(rig: Rig) -> Ed25519PublicKey:
     (key,) = rig.app.keys.public_keys("signing")
     return key
+
+
+async def test_events_of_a_check_not_ones_own_are_refused_before_the_stream(
+    database_url: str, keys_dir: Path
+) -> None:
+    async with late_bank_rig(database_url, keys_dir) as (rig, _bank):
+        view = await rig.app.service.create(CALLER, household_draft(), wait=True, wait_until=soon())
+        auditor = await rig.console("auditor", "auditor-1")
+        async with signed_in(auditor) as http:
+            url = f"{base_url(auditor)}/checks/{view.record.id}/events"
+            async with http.get(url) as resp:
+                assert resp.status == 404
+                assert resp.headers["Content-Type"].startswith("text/html")

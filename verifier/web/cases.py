@@ -132,7 +132,10 @@ async def events(request: web.Request) -> web.StreamResponse:
     """Server-sent events: each status, report version and state as it happens."""
     caller = await current(request)
     vid = vid_of(request)
-    stream = request.app[SERVICES].verifications.watch(caller, vid)
+    verifications = request.app[SERVICES].verifications
+    # Refused (not found) before the stream starts: an error cannot follow its headers.
+    await verifications.get(caller, vid)
+    stream = verifications.watch(caller, vid)
     response = streamed("text/event-stream")
     await response.prepare(request)
     try:
