@@ -136,10 +136,34 @@ async def _audit_walk(rig: GatedRig, browser: Browser) -> None:
     await expect(page.locator("#verdict-steps li.ok")).to_have_count(4)
     await screenshot(page, "console-audit-entry-verified")
 
+    # The checkpoint history: every signature checked by the browser with the pinned key.
+    await page.click("text=检查点")
+    await expect(page.locator("#verdict")).to_have_attribute("data-result", "good")
+    assert await page.locator("td.cp-verdict.fail").count() == 0
+    await expect(page.locator("td.cp-verdict.ok").first).to_be_visible()
+    # A checkpoint's note altered on the way (its tree size): the browser says so.
+    await page.route("**/audit/checkpoints", _altered_note)
+    await page.reload()
+    await expect(page.locator("#verdict")).to_have_attribute("data-result", "bad")
+    await expect(page.locator("td.cp-verdict.fail")).to_have_count(1)
+    await page.unroute("**/audit/checkpoints")
+    await page.go_back()
+
     # A key the auditor did not pin (another log's) is not trusted.
     other = verifier_key(rig.audit_key.split("+")[0], Ed25519PrivateKey.generate().public_key())
     await _pin(page, other)
     await expect(verdict).to_have_attribute("data-result", "bad")
+
+
+async def _altered_note(route: Route) -> None:
+    response = await route.fetch()
+    html = await response.text()
+    start = html.index('<pre class="note-text">') + len('<pre class="note-text">')
+    origin_end = html.index("\n", start)
+    size_end = html.index("\n", origin_end + 1)
+    size = int(html[origin_end + 1 : size_end])
+    html = html[: origin_end + 1] + str(size + 1) + html[size_end:]
+    await route.fulfill(response=response, body=html)
 
 
 def _tamper(field: str) -> Callable[[Route], Awaitable[None]]:
