@@ -20,7 +20,7 @@ BENCHMARKS: tuple[tuple[str, list[str]], ...] = (
     ("bench.p5_roster_memory", ["--households", "2000", "--first", "1000"]),
     ("bench.p5_batch_rate", []),
     ("bench.rate_limited", ["--seconds", "10"]),
-    ("bench.bytes_per_check", ["--checks", "40"]),
+    ("bench.bytes_per_check", ["--checks", "200"]),
     ("bench.p7_workers", ["--max-workers", "2"]),
     ("bench.hsm_signing", ["--signatures", "500"]),
     ("bench.sm2_signing", ["--rounds", "1000"]),

@@ -9,8 +9,10 @@ out-of-line storage together) and for the database as a whole. Target: ≤ 25 KB
 for a 2-member household, on both databases.
 
 SQLite is measured with its ``dbstat`` table (pages in use) and by the file's growth;
-PostgreSQL by ``pg_total_relation_size`` of each table after a plain ``VACUUM`` (which
-leaves dead rows' space to be reused, not returned).
+PostgreSQL by ``pg_total_relation_size`` of each table after ``VACUUM FULL``: what the
+live rows occupy. Rows a check updates or deletes (its working outcome rows, dropped once
+its last report is signed) leave dead space that (auto)vacuum hands to later checks, so it
+is not what a check leaves behind.
 
     .venv/bin/python -m bench.bytes_per_check [--checks 200] [--members 2] [--db both]
 """
@@ -60,7 +62,7 @@ def table_bytes(url: str) -> dict[str, int]:
         engine.dispose()
         return out
     with psycopg.connect(url, autocommit=True) as c:
-        c.execute("VACUUM")
+        c.execute("VACUUM FULL")
         rows = c.execute(
             "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c"
             " JOIN pg_namespace n ON n.oid = c.relnamespace"

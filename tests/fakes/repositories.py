@@ -8,6 +8,7 @@ come back as stored, a PENDING source's ticket with them; leases behave as
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -51,6 +52,7 @@ from verifier.domain.ports import (
     VerificationRepository,
 )
 from verifier.domain.ports.terms import CheckOrigin
+from verifier.domain.report import progress_of
 
 ZERO = bytes(32)
 
@@ -170,10 +172,19 @@ class InMemoryOutcomes(OutcomeRepository):
         return [row.outcome for _, row in self._rows(verification_id)]
 
     async def summaries(self, verification_id: str) -> list[OutcomeSummary]:
-        return [
+        out = [
             OutcomeSummary(i, source, row.outcome.status.value, row.outcome.reason)
             for (_, i, source), row in self._rows(verification_id)
         ]
+        mine = [r for (vid, _), r in self._t.reports.items() if vid == verification_id]
+        last = max(mine, key=lambda r: r.version, default=None)
+        if out or last is None:
+            return out
+        return progress_of(json.loads(last.summary_json))
+
+    async def close(self, verification_id: str) -> None:
+        for key, _ in self._rows(verification_id):
+            del self._t.outcomes[key]
 
 
 class InMemoryPolls(PollRepository):

@@ -31,7 +31,7 @@ from verifier.signing.keystore import KeyStore
 from verifier.signing.sm2 import Sm2PublicKey
 from verifier.storage.engine import open_database
 from verifier.storage.rewrap import rewrap
-from verifier.storage.sealing import DEFLATED, SM4_DEFLATED, Sealer
+from verifier.storage.sealing import SM4_ZSTD, ZSTD, Sealer
 
 
 @pytest.fixture(autouse=True)
@@ -139,7 +139,7 @@ async def test_sm4_gcm_at_rest_after_a_rewrap_and_for_new_values(
         before = await one_report(app, "req-aes")
     finally:
         await app.aclose()
-    assert await first_bytes(database_url) == {DEFLATED}
+    assert await first_bytes(database_url) == {ZSTD}
 
     KeyStore(keys_dir).rotate()
     active, every = KeyStore(keys_dir).data_keys()
@@ -149,7 +149,7 @@ async def test_sm4_gcm_at_rest_after_a_rewrap_and_for_new_values(
         assert report.ok and report.counts["reports"] == 1
     finally:
         await db.dispose()
-    assert await first_bytes(database_url) == {SM4_DEFLATED}
+    assert await first_bytes(database_url) == {SM4_ZSTD}
 
     app = await make_app(database_url, keys_dir, adapters(), seal_with="sm4-gcm")
     try:
@@ -160,7 +160,7 @@ async def test_sm4_gcm_at_rest_after_a_rewrap_and_for_new_values(
             assert verify_envelope(envelope, keys).document["verification_id"] == vid
     finally:
         await app.aclose()
-    assert await first_bytes(database_url) == {SM4_DEFLATED}
+    assert await first_bytes(database_url) == {SM4_ZSTD}
 
 
 async def test_checkpoints_are_signed_by_both_audit_keys_and_the_log_verifies(

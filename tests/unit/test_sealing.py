@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import json
 import os
+import zlib
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from verifier.storage.sealing import DEFLATED, SM4_DEFLATED, Sealer, SealError, sm4_key
+from verifier.storage.sealing import (
+    DEFLATED,
+    SM4_DEFLATED,
+    SM4_ZSTD,
+    SM4_ZSTD_ON_BASE,
+    ZSTD,
+    ZSTD_ON_BASE,
+    Sealer,
+    SealError,
+    sm4_gcm_seal,
+    sm4_key,
+)
 
 KEY = bytes(range(32))
 SEALER = Sealer("dk-1", {"dk-1": KEY})
@@ -33,12 +45,14 @@ def test_a_report_sized_value_is_stored_compressed() -> None:
         [{"category": "wages", "amount_fen": 360_000 + i, "period": "2025-01"} for i in range(400)]
     ).encode()
     sealed, kid = SEALER.seal(document, "reports/v1/1")
-    assert sealed[:1] == DEFLATED
+    assert sealed[:1] == ZSTD
     assert len(sealed) < len(document) / 4
     assert SEALER.open(sealed, kid, "reports/v1/1") == document
 
 
-@pytest.mark.parametrize("first", [b"\x01", b"\x00", b"\xff"], ids=["mark", "zero", "ff"])
+@pytest.mark.parametrize(
+    "first", [bytes([b]) for b in (0, 1, 2, 3, 4, 5, 6, 255)], ids=lambda b: f"0x{b.hex()}"
+)
 def test_values_sealed_before_compression_still_open(first: bytes) -> None:
     # A random nonce begins with the format byte one time in 256: the authenticated format
     # check tells the two apart, so such a value opens as the plain value it is.
@@ -85,7 +99,7 @@ def test_sm4_gcm_is_the_standard_one() -> None:
 
 def test_sm4_sealed_values_open_in_their_row_only_and_with_either_setting() -> None:
     sealed, kid = SM4_SEALER.seal(b"records", "source_outcomes/v1/0/tax")
-    assert sealed[:1] == SM4_DEFLATED
+    assert sealed[:1] == SM4_ZSTD
     # The format byte says how it was sealed: a deployment that switched back still opens it.
     for sealer in (SM4_SEALER, SEALER):
         assert sealer.open(sealed, kid, "source_outcomes/v1/0/tax") == b"records"
@@ -95,7 +109,7 @@ def test_sm4_sealed_values_open_in_their_row_only_and_with_either_setting() -> N
         SM4_SEALER.open(sealed[:-1] + bytes([sealed[-1] ^ 1]), kid, "source_outcomes/v1/0/tax")
     # The same bytes under the AES mark do not open either: the algorithm is authenticated.
     with pytest.raises(SealError):
-        SM4_SEALER.open(DEFLATED + sealed[1:], kid, "source_outcomes/v1/0/tax")
+        SM4_SEALER.open(ZSTD + sealed[1:], kid, "source_outcomes/v1/0/tax")
 
 
 def test_values_sealed_before_sm4_was_chosen_still_open() -> None:
@@ -110,3 +124,59 @@ def test_the_sm4_key_is_derived_not_truncated() -> None:
     assert sm4_key(KEY) not in (KEY[:16], KEY[16:])
     assert sm4_key(KEY) != sm4_key(bytes(32))
     assert len(sm4_key(KEY)) == 16
+
+
+def test_values_compressed_with_zlib_by_older_releases_still_open() -> None:
+    nonce = os.urandom(12)
+    packed = zlib.compress(b"records of 2025", 6)
+    aes = DEFLATED + nonce + AESGCM(KEY).encrypt(nonce, packed, b"reports/v1/1#deflate")
+    sm4 = SM4_DEFLATED + nonce + sm4_gcm_seal(KEY, nonce, packed, b"reports/v1/1#sm4-gcm+deflate")
+    for sealed in (aes, sm4):
+        assert SEALER.open(sealed, "dk-1", "reports/v1/1") == b"records of 2025"
+
+
+def _versions() -> tuple[bytes, bytes]:
+    rows = [
+        {"category": "wages", "amount_fen": 360_000 + i, "period": "2025-01"} for i in range(900)
+    ]
+    first = json.dumps({"version": 1, "records": rows}).encode()
+    later = json.dumps({"version": 2, "records": [*rows, {"category": "deposit"}]}).encode()
+    assert len(first) > 32 * 1024  # beyond what a zlib preset dictionary reaches
+    return first, later
+
+
+@pytest.mark.parametrize("sealer", [SEALER, SM4_SEALER], ids=["aes", "sm4"])
+def test_a_later_version_costs_what_changed_and_opens_with_its_base(sealer: Sealer) -> None:
+    first, later = _versions()
+    alone, _ = sealer.seal(later, "reports/v1/2")
+    sealed, kid = sealer.seal(later, "reports/v1/2", base=first)
+    assert sealed[:1] in (ZSTD_ON_BASE, SM4_ZSTD_ON_BASE) and sealer.needs_base(sealed)
+    assert not sealer.needs_base(alone)
+    assert len(sealed) < len(alone) / 10
+    assert sealer.open(sealed, kid, "reports/v1/2", base=first) == later
+
+
+def test_a_value_on_a_base_does_not_open_without_it_or_with_another() -> None:
+    first, later = _versions()
+    sealed, kid = SEALER.seal(later, "reports/v1/2", base=first)
+    with pytest.raises(SealError, match="needs its own base"):
+        SEALER.open(sealed, kid, "reports/v1/2")
+    with pytest.raises(SealError, match="needs its own base"):
+        SEALER.open(sealed, kid, "reports/v1/2", base=first + b" ")
+    # The base's digest beside the ciphertext is authenticated: changing it does not open.
+    forged = sealed[:1] + bytes([sealed[1] ^ 1]) + sealed[2:]
+    with pytest.raises(SealError):
+        SEALER.open(forged, kid, "reports/v1/2", base=first)
+
+
+def test_reseal_changes_key_and_algorithm_not_compression_and_needs_no_base() -> None:
+    first, later = _versions()
+    sealed, kid = SEALER.seal(later, "reports/v1/2", base=first)
+    rotated = Sealer("dk-2", {"dk-1": KEY, "dk-2": bytes(32)}, "sm4-gcm")
+    again, new_kid = rotated.reseal(sealed, kid, "reports/v1/2")
+    assert new_kid == "dk-2" and again[:1] == SM4_ZSTD_ON_BASE
+    assert rotated.open(again, new_kid, "reports/v1/2", base=first) == later
+    legacy = legacy_seal(b"old ticket", "tickets/v1/0/bank")
+    again, _ = rotated.reseal(legacy, "dk-1", "tickets/v1/0/bank")
+    assert again[:1] == SM4_ZSTD
+    assert rotated.open(again, "dk-2", "tickets/v1/0/bank") == b"old ticket"

@@ -25,6 +25,7 @@ from hedui_sdk import (
 from verifier.domain.evidence_codec import evidence_json
 from verifier.domain.household import VerificationRequest
 from verifier.domain.outcomes import SourceOutcome, SourceStatus, completeness_of
+from verifier.domain.ports.outcomes import OutcomeSummary
 from verifier.domain.records_codec import registration_status_json
 
 SCHEMA = "hedui.report/v1"
@@ -246,9 +247,23 @@ def summary_of(doc: Mapping[str, Any]) -> dict[str, Any]:
                 "source": s["source"],
                 "status": s["status"],
                 "record_count": s["record_count"],
+                # A closed check's progress is read from here (its outcome rows are gone).
+                "reason": s["reason"],
             }
             for s in doc["sources"]
         ],
         "total_income_fen": doc["totals"]["income_fen"],
         "total_assets_fen": doc["totals"]["assets_fen"],
     }
+
+
+def progress_of(summary: Mapping[str, Any]) -> list[OutcomeSummary]:
+    """The member × source statuses a report summary records, by member index then source
+    (summaries written before reasons were kept give none)."""
+    out = [
+        OutcomeSummary(
+            int(s["member_index"]), str(s["source"]), str(s["status"]), str(s.get("reason", ""))
+        )
+        for s in summary["sources"]
+    ]
+    return sorted(out, key=lambda p: (p.member_index, p.source))

@@ -137,8 +137,9 @@ class ReportRow(Base):
     signing_key_id: Mapped[str] = mapped_column(String(64))
     completeness: Mapped[str] = mapped_column(String(16))
     release_seq: Mapped[int] = mapped_column(BigInteger)
-    # A summary without personal data (statuses, counts, totals) for GetReport.
-    summary_json: Mapped[str] = mapped_column(Text)
+    # A summary without personal data (statuses, counts, totals) for GetReport, as
+    # zlib-deflated JSON: one line per member × source repeats itself.
+    summary_deflated: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 

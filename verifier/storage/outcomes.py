@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hedui_sdk import Record, SourceKind
 from verifier.domain.outcomes import SourceOutcome, SourceStatus, next_poll_at
 from verifier.domain.ports import OutcomeRepository, OutcomeSummary
 from verifier.domain.records_codec import records_from_json, records_to_json
+from verifier.domain.report import progress_of
 from verifier.storage.guard import guard
-from verifier.storage.models import SourceOutcomeRow
+from verifier.storage.models import ReportRow, SourceOutcomeRow
 from verifier.storage.sealing import Sealer
 
 _OUTCOME_KEY = frozenset({"verification_id", "member_index", "source"})
@@ -148,4 +150,24 @@ class SqlOutcomes(OutcomeRepository):
                     .order_by(SourceOutcomeRow.member_index, SourceOutcomeRow.source)
                 )
             ).scalars()
-            return [OutcomeSummary(r.member_index, r.source, r.status, r.reason) for r in rows]
+            out = [OutcomeSummary(r.member_index, r.source, r.status, r.reason) for r in rows]
+            return out or await self._reported(verification_id)
+
+    async def _reported(self, verification_id: str) -> list[OutcomeSummary]:
+        """A closed check's outcomes, from its last report version's summary."""
+        q = (
+            select(ReportRow.summary_deflated)
+            .where(ReportRow.verification_id == verification_id)
+            .order_by(ReportRow.version.desc())
+            .limit(1)
+        )
+        packed = (await self._session.execute(q)).scalar()
+        if packed is None:
+            return []
+        return progress_of(json.loads(zlib.decompress(packed)))
+
+    async def close(self, verification_id: str) -> None:
+        async with guard():
+            await self._session.execute(
+                delete(SourceOutcomeRow).where(SourceOutcomeRow.verification_id == verification_id)
+            )

@@ -5,11 +5,17 @@ payload's own bytes, which compress about twice as well as their base64 inside t
 JSON. Reading rebuilds the exact bytes that were signed and handed out; an envelope that
 would not rebuild exactly, and every row written before, is kept whole (it begins with
 ``{``, which a packed value never does).
+
+A later version mostly repeats the first (a late bank adds its records; ids, times and the
+assessment change), so it is sealed compressed against the first version's parts: it costs
+what changed. The first version is always sealed alone, so any version opens with at most
+one other; retention purges a check's versions together.
 """
 
 from __future__ import annotations
 
 import json
+import zlib
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,8 +36,9 @@ class SqlReports(ReportRepository):
 
     async def add(self, report: StoredReport) -> None:
         aad = f"reports/{report.verification_id}/{report.version}"
-        sealed, kid = self._sealer.seal(pack_envelope(report.envelope), aad)
         async with guard():
+            base = await self._base(report.verification_id) if report.version > 1 else b""
+            sealed, kid = self._sealer.seal(pack_envelope(report.envelope), aad, base=base)
             await self._session.execute(
                 insert(ReportRow).values(
                     verification_id=report.verification_id,
@@ -44,7 +51,7 @@ class SqlReports(ReportRepository):
                     signing_key_id=report.signing_key_id,
                     completeness=report.completeness.value,
                     release_seq=report.release_seq,
-                    summary_json=report.summary_json,
+                    summary_deflated=zlib.compress(report.summary_json.encode(), 9),
                     created_at=report.created_at,
                 )
             )
@@ -58,19 +65,14 @@ class SqlReports(ReportRepository):
         )
         async with guard():
             row = (await self._session.execute(q)).scalars().first()
-        if row is None:
-            return None
-        envelope = (
-            b""
-            if row.envelope_sealed is None
-            else unpack_envelope(
-                self._sealer.open(
-                    row.envelope_sealed,
-                    row.data_key_id,
-                    f"reports/{row.verification_id}/{row.version}",
-                )
-            )
-        )
+            if row is None:
+                return None
+            envelope = b""
+            if row.envelope_sealed is not None:
+                base = b""
+                if row.version > 1 and self._sealer.needs_base(row.envelope_sealed):
+                    base = await self._base(verification_id)
+                envelope = unpack_envelope(self._open(row, base))
         return StoredReport(
             verification_id=row.verification_id,
             version=row.version,
@@ -81,10 +83,23 @@ class SqlReports(ReportRepository):
             signing_key_id=row.signing_key_id,
             completeness=Completeness(row.completeness),
             release_seq=row.release_seq,
-            summary_json=row.summary_json,
+            summary_json=zlib.decompress(row.summary_deflated).decode(),
             created_at=row.created_at,
             purged=row.envelope_sealed is None,
         )
+
+    async def _base(self, verification_id: str) -> bytes:
+        """The first version's sealed parts, which later versions are compressed against
+        (empty if it was purged: its later versions went with it)."""
+        first = await self._session.get(ReportRow, (verification_id, 1))
+        if first is None or first.envelope_sealed is None:
+            return b""
+        return self._open(first, b"")
+
+    def _open(self, row: ReportRow, base: bytes) -> bytes:
+        assert row.envelope_sealed is not None
+        aad = f"reports/{row.verification_id}/{row.version}"
+        return self._sealer.open(row.envelope_sealed, row.data_key_id, aad, base=base)
 
     async def announce(self, verification_id: str) -> None:
         async with guard():

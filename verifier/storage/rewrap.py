@@ -1,9 +1,11 @@
 """Re-wrap: re-encrypt every sealed column under the active data key after a rotation.
 
-Each sealed value is opened with the key its row names and sealed again with the active
-key, with the same associated data (the row's identity). Work goes in batches, each in
-one transaction, walking each table in primary-key order; rows already on the active key
-are not touched, so a run that stops half-way is finished by running it again.
+Each sealed value is decrypted with the key its row names and encrypted again with the
+active key, with the same associated data (the row's identity) and in the same format (a
+compressed value is not decompressed, so one compressed against a base needs no base).
+Work goes in batches, each in one transaction, walking each table in primary-key order;
+rows already on the active key are not touched, so a run that stops half-way is finished
+by running it again.
 
 A value that does not open (wrong key, moved between rows, altered) is reported and left
 exactly as it is: re-sealing it would launder the tampering into a valid ciphertext.
@@ -246,13 +248,12 @@ def _reseal(
             continue
         aad = c.aad(row)
         try:
-            plain = sealer.open(bytes(value), str(kid or ""), aad)
+            out[c.sealed], _ = sealer.reseal(bytes(value), str(kid or ""), aad)
         except SealError as exc:
             report.failures.append(
                 RewrapFailure(group.table, _describe(group, row), c.sealed, str(kid), str(exc))
             )
             return None
-        out[c.sealed], _ = sealer.seal(plain, aad)
     return out
 
 

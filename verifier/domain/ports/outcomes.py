@@ -42,4 +42,10 @@ class OutcomeRepository(abc.ABC):
 
     @abc.abstractmethod
     async def summaries(self, verification_id: str) -> list[OutcomeSummary]:
-        """Every stored outcome's status, by member index then source; no records read."""
+        """Every outcome's status, by member index then source; no records read. A closed
+        check's (see :meth:`close`) are its last report version's."""
+
+    @abc.abstractmethod
+    async def close(self, verification_id: str) -> None:
+        """The check is DONE: its outcomes (records, statuses, reasons, provenance) live
+        on in its last signed report version, so its working rows are dropped."""
