@@ -1,8 +1,9 @@
 """P1 — a household of 4 × 7 sources, each source 50 ms away over loopback HTTP.
 
 End-to-end latency of CreateVerification(wait) through the real gRPC client, the real
-reference adapters and the sandbox, against the slowest source measured directly in the
-same run. Target: p50 ≤ 1.3×, p99 ≤ 1.6× the slowest source.
+reference adapters and the sandbox, against the bare fan-out measured in the same run:
+the same 28 adapter calls at once, with no hedui code around them. Target: p50 ≤ 1.15×
+the bare fan-out's p50, p99 ≤ 1.3× its p99.
 
     .venv/bin/python -m bench.p1_fanout_latency [--requests 60] [--latency-ms 50]
 """
@@ -54,8 +55,8 @@ def _query(person: Person, window: Window) -> SourceQuery:
     )
 
 
-async def source_latencies(port: int, pop: Population, samples: int) -> tuple[float, float]:
-    """The slowest source's median over direct single calls, and the median of a bare
+async def source_latencies(port: int, pop: Population, samples: int) -> tuple[float, list[float]]:
+    """The slowest source's median over direct single calls, and the latencies of a bare
     fan-out: the same 4 × 7 direct adapter calls at once, with nothing of hedui around
     them (what the HTTP exchanges alone cost when made together)."""
     persons = list(pop.persons())
@@ -73,7 +74,7 @@ async def source_latencies(port: int, pop: Population, samples: int) -> tuple[fl
                 times.append((time.perf_counter() - t0) * 1000)
             medians[kind] = median(times[2:])
         together = []
-        for n in range(samples):
+        for n in range(samples + 2):
             members = persons[4 * n : 4 * n + 4]
             t0 = time.perf_counter()
             await asyncio.gather(
@@ -83,7 +84,7 @@ async def source_latencies(port: int, pop: Population, samples: int) -> tuple[fl
     finally:
         for adapter in adapters.values():
             await adapter.aclose()
-    return max(medians.values()), median(together[2:])
+    return max(medians.values()), together[2:]  # the first two warm connections up
 
 
 async def measure(port: int, pop: Population, requests: int) -> list[float]:
@@ -113,19 +114,21 @@ async def main(requests: int, latency_ms: int) -> None:
     with sandbox_process(
         port, "--seed", str(SEED), "--households", str(HOUSEHOLDS), "--latency-ms", str(latency_ms)
     ):
-        slowest, bare = await source_latencies(port, pop, 22)
+        slowest, bare = await source_latencies(port, pop, requests)
         lat = await measure(port, pop, requests)
     p50, p99 = percentile(lat, 50), percentile(lat, 99)
+    bare50, bare99 = percentile(bare, 50), percentile(bare, 99)
     print(
         f"P1  4 members × {len(SOURCES)} sources, each {latency_ms} ms away"
         " (hedui sandbox process, loopback HTTP), SQLite"
     )
     print(f"  slowest source, direct call, median      {slowest:8.1f} ms")
-    print(f"  bare fan-out, 28 direct calls at once    {bare:8.1f} ms   (median; no hedui code)")
-    print(f"  end to end over gRPC, {requests} requests     p50 {p50:8.1f} ms   p99 {p99:8.1f} ms")
-    print(ratio_line("p50 / slowest source", p50 / slowest, "≤ 1.3"))
-    print(ratio_line("p99 / slowest source", p99 / slowest, "≤ 1.6"))
-    print(ratio_line("bare fan-out / slowest source (context)", bare / slowest, "—"))
+    print(f"  bare fan-out, 28 calls at once   p50 {bare50:8.1f} ms   p99 {bare99:8.1f} ms")
+    print(f"  end to end over gRPC             p50 {p50:8.1f} ms   p99 {p99:8.1f} ms")
+    print(f"  ({requests} samples each)")
+    print(ratio_line("p50 / bare fan-out p50", p50 / bare50, "≤ 1.15"))
+    print(ratio_line("p99 / bare fan-out p99", p99 / bare99, "≤ 1.3"))
+    print(ratio_line("bare fan-out p50 / slowest source (context)", bare50 / slowest, "—"))
 
 
 if __name__ == "__main__":
