@@ -21,6 +21,9 @@ def lines(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[
     saved = structlog.get_config()
     root = logging.getLogger()
     level, handlers = root.level, list(root.handlers)
+    # An earlier configure() in this process captured warnings under pytest's own
+    # per-test catcher; undone, so this one installs the capture in this test.
+    logging.captureWarnings(False)
     configure("INFO")
     try:
         yield capsys
