@@ -21,7 +21,7 @@ from verifier.render import (
     render_html,
 )
 from verifier.render.page import payload_of
-from verifier.render.sections import status_grid
+from verifier.render.sections import discrepancies, status_grid
 
 KID = "ab" * 32
 ENVELOPE = b'{"payload":"e30=","payloadType":"x","signatures":[]}'
@@ -253,3 +253,16 @@ def test_identities_never_show_in_a_repr() -> None:
     assert FULL_ID not in repr(Identity(FULL_NAME, FULL_ID))
     view = PrintView.of(ENVELOPE, KID, {0: Identity(FULL_NAME, FULL_ID)})
     assert FULL_ID not in repr(view) and FULL_NAME not in repr(view)
+
+
+def test_facts_compared_read_as_words_not_bare_numbers() -> None:
+    doc = {
+        "discrepancies": [
+            {"kind": "serious_illness", "unit": "flag", "declared": 1, "found": 0},
+            {"kind": "disability", "unit": "grade", "declared": 1, "found": 0},
+            {"kind": "disability", "unit": "grade", "declared": 0, "found": 2},
+            {"kind": "deceased", "unit": "persons", "declared": 0, "found": 1},
+        ]
+    }
+    rows = [(d["declared"], d["found"]) for d in discrepancies(doc)]
+    assert rows == [("是", "否"), ("一级", "无残疾证"), ("无残疾证", "二级"), ("0 人", "1 人")]

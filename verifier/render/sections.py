@@ -278,11 +278,22 @@ _UNIT_WORDS: Mapping[str, str] = {
 }
 
 
+_GRADES = {0: "无残疾证", 1: "一级", 2: "二级", 3: "三级", 4: "四级"}
+
+
 def _figure(value: object, unit: str) -> str:
     if unit in ("fen_per_month", "fen"):
         text = format_amount(value)
         return text + ("/月" if unit == "fen_per_month" and text != "—" else "")
-    return "—" if value is None else f"{value} {_UNIT_WORDS.get(unit, '')}".strip()
+    if value is None:
+        return "—"
+    # A fact compared (ill, in school, employed) is 1 or 0 and a disability a grade, where
+    # 0 is no certificate: the printout says so in words, not as a bare number.
+    if unit == "flag":
+        return "是" if value else "否"
+    if unit == "grade" and isinstance(value, int):
+        return _GRADES.get(value, str(value))
+    return f"{value} {_UNIT_WORDS.get(unit, '')}".strip()
 
 
 def discrepancies(doc: Mapping[str, Any]) -> list[dict[str, str]]:
