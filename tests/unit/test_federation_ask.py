@@ -1,0 +1,70 @@
+"""What the answering deployment checks before it asks its sources: the agreement with
+the requester and the 授权书 must each cover every purpose, source and member asked, on
+a day the 授权书 is valid; the first gap is the refusal's reason."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from hedui_sdk import IdType, SourceKind, Subject
+from verifier.domain.federation_ask import (
+    AskAuthorization,
+    AskRefusal,
+    FederationAsk,
+    refusal,
+)
+from verifier.domain.peers import PeerConfig
+from verifier.domain.request_model import Purpose
+
+TODAY = date(2026, 11, 30)
+AGREEMENT = PeerConfig(
+    name="hedui-gaoqing", regions=("370322",), endpoint="127.0.0.1:1", ca=Path("ca.pem"),
+    jwks=Path("jwks.json"), key_ids=("a" * 64,), purposes=(Purpose.DIBAO, Purpose.LINSHI),
+    sources=(SourceKind.TAX, SourceKind.REAL_ESTATE),
+)  # fmt: skip
+AUTH = AskAuthorization(
+    number="SQ-2026-1", purposes=(Purpose.DIBAO,), sources=(SourceKind.TAX, SourceKind.REAL_ESTATE),
+    valid_from=date(2026, 11, 1), valid_until=date(2027, 10, 31), signed_for=(0, 1),
+    evidence_sha256="e" * 64,
+)  # fmt: skip
+ASK = FederationAsk(
+    requester="hedui-gaoqing", request_id="req-1",
+    members=(
+        Subject(IdType.RESIDENT_ID, "370305199001011234", "张三"),
+        Subject(IdType.RESIDENT_ID, "370305199202021235", "李四"),
+    ),
+    purposes=(Purpose.DIBAO,), sources=(SourceKind.TAX,), authorization=AUTH,
+)  # fmt: skip
+
+
+def _ask(**over: object) -> FederationAsk:
+    return dataclasses.replace(ASK, **over)  # type: ignore[arg-type]
+
+
+def _auth(**over: object) -> FederationAsk:
+    return _ask(authorization=dataclasses.replace(AUTH, **over))  # type: ignore[arg-type]
+
+
+def test_what_both_cover_is_not_refused() -> None:
+    assert refusal(AGREEMENT, ASK, TODAY) is None
+    assert refusal(AGREEMENT, _auth(valid_until=None), TODAY) is None
+
+
+@pytest.mark.parametrize(
+    ("ask", "reason"),
+    [
+        (_ask(purposes=(Purpose.TEKUN,)), AskRefusal.PURPOSE_NOT_AGREED),
+        (_ask(sources=(SourceKind.BANK,)), AskRefusal.SOURCE_NOT_AGREED),
+        (_ask(purposes=(Purpose.LINSHI,)), AskRefusal.PURPOSE_NOT_AUTHORIZED),
+        (_auth(sources=(SourceKind.REAL_ESTATE,)), AskRefusal.SOURCE_NOT_AUTHORIZED),
+        (_auth(signed_for=(0,)), AskRefusal.MEMBER_NOT_SIGNATORY),
+        (_auth(valid_until=date(2026, 11, 29)), AskRefusal.AUTHORIZATION_NOT_VALID),
+        (_auth(valid_from=date(2026, 12, 1)), AskRefusal.AUTHORIZATION_NOT_VALID),
+    ],
+)
+def test_the_first_gap_is_the_reason(ask: FederationAsk, reason: AskRefusal) -> None:
+    assert refusal(AGREEMENT, ask, TODAY) is reason
