@@ -2,8 +2,8 @@
 of its requests, kept by (requester, request id) so that a retry gets the same answer;
 sealed, since its records are personal data.
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-11-29
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 from verifier.storage.types import UtcDateTime
 
-revision = "0015"
-down_revision = "0014"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
