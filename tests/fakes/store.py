@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Any
 
 from tests.fakes.batches import InMemoryBatches, InMemoryTerms
-from tests.fakes.federation import InMemoryPeers
+from tests.fakes.federation import InMemoryAnswers, InMemoryPeers
 from tests.fakes.monitoring import InMemoryAlerts, InMemoryChanges
 from tests.fakes.outbox import InMemoryDeliveries, InMemoryOutbox
 from tests.fakes.repositories import (
@@ -66,6 +66,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.rechecks = InMemoryRechecks(t)
         self.retention = InMemoryRetention(t)
         self.peers = InMemoryPeers(t)
+        self.answers = InMemoryAnswers(t)
 
     async def __aenter__(self) -> InMemoryUnitOfWork:
         if self._write:

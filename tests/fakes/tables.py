@@ -15,7 +15,7 @@ from verifier.domain.consent import ConsentDoc, ConsentEvent, ConsentRecord
 from verifier.domain.household import VerificationRequest
 from verifier.domain.outcomes import SourceOutcome
 from verifier.domain.ports import CachedResult, StoredReport, VerificationRecord
-from verifier.domain.ports.peers import PeerTrust
+from verifier.domain.ports.peers import PeerTrust, StoredAnswer
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +90,8 @@ class Tables:
     """Job name → (owner, until)."""
     peers: dict[str, PeerTrust] = field(default_factory=dict)
     """Federation peers' trust state, by name."""
+    answers: dict[tuple[str, str], StoredAnswer] = field(default_factory=dict)
+    """Answers given to peers, by (requester, request id)."""
 
     def copy(self) -> Tables:
         return Tables(
@@ -106,4 +108,5 @@ class Tables:
             batches=self.batches.copy(),
             job_leases=dict(self.job_leases),
             peers=dict(self.peers),
+            answers=dict(self.answers),
         )

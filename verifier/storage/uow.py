@@ -22,6 +22,7 @@ from audit.log import AuditLog
 from verifier.domain.ports import Store, UnitOfWork
 from verifier.domain.ports.telemetry import StoreMetrics
 from verifier.storage.alerts import SqlAlerts
+from verifier.storage.answers import SqlAnswers
 from verifier.storage.audit_log import SqlAudit
 from verifier.storage.batches import SqlBatches
 from verifier.storage.cache import SqlCache
@@ -89,6 +90,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.rechecks = SqlRechecks(session)
         self.retention = SqlRetention(session)
         self.peers = SqlPeers(session)
+        self.answers = SqlAnswers(session, self._sealer)
 
     @property
     def session(self) -> AsyncSession:

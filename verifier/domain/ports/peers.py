@@ -36,3 +36,26 @@ class PeerRepository(abc.ABC):
     @abc.abstractmethod
     async def put(self, trust: PeerTrust) -> None:
         """Record ``trust`` as the peer's state now (replacing any earlier one)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAnswer:
+    """The fragment given to a peer for one of its requests."""
+
+    requester: str
+    request_id: str
+    request_digest: str
+    """Keyed digest of the 协查, to refuse a reused request id with other content."""
+    envelope: bytes
+    release_seq: int
+    """The seq of this deployment's audit entry that released it."""
+    created_at: datetime
+
+
+class AnswerRepository(abc.ABC):
+    @abc.abstractmethod
+    async def get(self, requester: str, request_id: str) -> StoredAnswer | None: ...
+
+    @abc.abstractmethod
+    async def add(self, answer: StoredAnswer) -> None:
+        """Keep a new answer (its key is not taken: the caller looked in the same unit)."""

@@ -16,7 +16,7 @@ from verifier.domain.ports.changes import ChangeRepository
 from verifier.domain.ports.consents import ConsentRepository
 from verifier.domain.ports.outbox import DeliveryRepository, OutboxRepository
 from verifier.domain.ports.outcomes import OutcomeRepository
-from verifier.domain.ports.peers import PeerRepository
+from verifier.domain.ports.peers import AnswerRepository, PeerRepository
 from verifier.domain.ports.polls import PollRepository
 from verifier.domain.ports.rechecks import RecheckRepository
 from verifier.domain.ports.reports import ReportRepository
@@ -52,6 +52,7 @@ class UnitOfWork(abc.ABC):
     rechecks: RecheckRepository
     retention: RetentionRepository
     peers: PeerRepository
+    answers: AnswerRepository
 
     async def __aenter__(self) -> UnitOfWork:
         return self
