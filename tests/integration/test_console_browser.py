@@ -141,6 +141,7 @@ async def _audit_walk(rig: GatedRig, browser: Browser) -> None:
     await expect(page.locator("#verdict")).to_have_attribute("data-result", "good")
     assert await page.locator("td.cp-verdict.fail").count() == 0
     await expect(page.locator("td.cp-verdict.ok").first).to_be_visible()
+    await screenshot(page, "console-audit-checkpoints")
     # A checkpoint's note altered on the way (its tree size): the browser says so.
     await page.route("**/audit/checkpoints", _altered_note)
     await page.reload()
