@@ -286,9 +286,14 @@ class Release:
             summary_json=json.dumps(summary_of(doc), ensure_ascii=False, sort_keys=True),
             created_at=now,
         )
-        await uow.outcomes.store(
-            vid, fresh, now, stored={(o.member_index, o.source.value) for o in stored_before}
-        )
+        if state is VerificationState.DONE:
+            # Its outcomes live on in the version just signed (records, statuses, reasons,
+            # provenance); keeping the rows too doubled what a check leaves behind.
+            await uow.outcomes.close(vid)
+        else:
+            await uow.outcomes.store(
+                vid, fresh, now, stored={(o.member_index, o.source.value) for o in stored_before}
+            )
         await uow.reports.add(stored)
         await uow.verifications.set_state(vid, state, completeness, version, now)
         await uow.cache.put(self._cacheable(request, fresh))
