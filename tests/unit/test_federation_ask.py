@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hedui_sdk import IdType, SourceKind, Subject
+from hedui_sdk import IdType, SourceKind, Subject, Window
 from verifier.domain.federation_ask import (
     AskAuthorization,
     AskRefusal,
@@ -38,6 +38,7 @@ ASK = FederationAsk(
         Subject(IdType.RESIDENT_ID, "370305199202021235", "李四"),
     ),
     purposes=(Purpose.DIBAO,), sources=(SourceKind.TAX,), authorization=AUTH,
+    region="370305", window=Window(date(2026, 5, 1), date(2026, 10, 31)),
 )  # fmt: skip
 
 

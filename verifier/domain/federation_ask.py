@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from hedui_sdk import SourceKind, Subject
+from hedui_sdk import SourceKind, Subject, Window
 from verifier.domain.peers import PeerConfig
 from verifier.domain.request_model import Purpose
 
@@ -64,6 +64,10 @@ class FederationAsk:
     purposes: tuple[Purpose, ...]
     sources: tuple[SourceKind, ...]
     authorization: AskAuthorization
+    region: str
+    """The region (6 digits) the members' 户籍 is in, one the answering deployment serves."""
+    window: Window
+    """The assessment window the sources answer for."""
 
 
 def refusal(agreement: PeerConfig, ask: FederationAsk, today: date) -> AskRefusal | None:

@@ -1,0 +1,138 @@
+"""The answering side of a 协查, with the in-memory store and fake sources: an
+untrusted requester or a gap in the agreement or the 授权书 is refused with its reason
+and audited before any source is asked; a covered 协查 is answered with a fragment the
+requester's check accepts, its release audited with the requester's request id and
+授权书 number; a retry gets the kept answer without asking again; a reused request id
+with other content is a Conflict."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from hedui_sdk import IdType, SourceKind, Subject, Window
+from tests.fakes import FakeAdapter, InMemoryStore
+from verifier.domain.errors import Conflict, PermissionDenied
+from verifier.domain.federation_ask import AskAuthorization, FederationAsk
+from verifier.domain.fragment import FragmentAnswer
+from verifier.domain.outcomes import SourceStatus
+from verifier.domain.peers import FederationConfig, PeerConfig
+from verifier.domain.request_model import Purpose
+from verifier.service.fanout import FanOut, bind_sources
+from verifier.service.federation.inbound import InboundAssist
+from verifier.service.federation.peers import PeerTrustService
+from verifier.signing.fragments import sign_fragment, verify_fragment
+from verifier.signing.jwks import key_id
+
+NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+MEMBER_ID = "370305199001011234"
+OUR_KEY = Ed25519PrivateKey.generate()
+THEIR_KID = "a" * 64
+REQUESTER = PeerConfig(
+    name="hedui-gaoqing", regions=("370322",), endpoint="127.0.0.1:1", ca=Path("ca.pem"),
+    jwks=Path("jwks.json"), key_ids=(THEIR_KID,), purposes=(Purpose.DIBAO,),
+    sources=(SourceKind.TAX,),
+)  # fmt: skip
+ASK = FederationAsk(
+    requester="hedui-gaoqing", request_id="req-1",
+    members=(Subject(IdType.RESIDENT_ID, MEMBER_ID, "张三"),),
+    purposes=(Purpose.DIBAO,), sources=(SourceKind.TAX,),
+    authorization=AskAuthorization(
+        "SQ-2026-1", (Purpose.DIBAO,), (SourceKind.TAX,), date(2026, 11, 1), None, (0,),
+        "e" * 64,
+    ),
+    region="370305", window=Window(date(2026, 5, 1), date(2026, 10, 31)),
+)  # fmt: skip
+
+
+@dataclasses.dataclass
+class Rig:
+    store: InMemoryStore
+    tax: FakeAdapter
+    assist: InboundAssist
+    trust: PeerTrustService
+
+
+def _sign(answer: FragmentAnswer) -> bytes:
+    return sign_fragment(answer, OUR_KEY)
+
+
+@pytest.fixture
+async def rig() -> Rig:
+    store = InMemoryStore(clock=lambda: NOW)
+    tax = FakeAdapter(SourceKind.TAX, income_fen={MEMBER_ID: 250_000})
+    trust = PeerTrustService(
+        store, FederationConfig(peers={REQUESTER.name: REQUESTER}), lambda _p: {THEIR_KID: OUR_KEY.public_key()},
+        clock=lambda: NOW,
+    )  # fmt: skip
+    fanout = FanOut(bind_sources({SourceKind.TAX: tax}, {}))
+    assist = InboundAssist(
+        store, trust, fanout, _sign, name="hedui-linzi", pseudonym_key=b"k" * 32,
+        deadline_seconds=5.0, clock=lambda: NOW,
+    )  # fmt: skip
+    return Rig(store, tax, assist, trust)
+
+
+def _bodies(store: InMemoryStore) -> list[dict[str, object]]:
+    return [row.body for row in store.tables.audit]
+
+
+async def test_an_untrusted_requester_is_refused_and_audited_before_any_source(rig: Rig) -> None:
+    with pytest.raises(PermissionDenied) as caught:
+        await rig.assist.answer(ASK)
+    assert caught.value.reason == "PEER_NOT_TRUSTED"
+    assert rig.tax.calls == 0
+    [entry] = _bodies(rig.store)
+    assert (entry["action"], entry["outcome"], entry["reason"]) == (
+        "authorize", "deny", "PEER_NOT_TRUSTED",
+    )  # fmt: skip
+    assert entry["request_id"] == "req-1"
+    assert entry["details"]["authorization_number"] == "SQ-2026-1"  # type: ignore[index]
+
+
+async def test_a_gap_in_the_authorization_is_refused_with_its_reason(rig: Rig) -> None:
+    await rig.trust.trust(REQUESTER.name, "ops-1")
+    outside = dataclasses.replace(
+        ASK, authorization=dataclasses.replace(ASK.authorization, signed_for=())
+    )
+    with pytest.raises(PermissionDenied) as caught:
+        await rig.assist.answer(outside)
+    assert caught.value.reason == "FEDERATION_MEMBER_NOT_SIGNATORY"
+    assert rig.tax.calls == 0
+    assert _bodies(rig.store)[-1]["reason"] == "FEDERATION_MEMBER_NOT_SIGNATORY"
+
+
+async def test_a_covered_ask_is_answered_signed_audited_and_kept(rig: Rig) -> None:
+    await rig.trust.trust(REQUESTER.name, "ops-1")
+    given = await rig.assist.answer(ASK)
+    verified = verify_fragment(
+        given.envelope, {key_id(OUR_KEY.public_key()): OUR_KEY.public_key()},
+        peer="hedui-linzi", requester="hedui-gaoqing", request_id="req-1",
+        asked={(0, SourceKind.TAX)},
+    )  # fmt: skip
+    [tax] = verified.answer.outcomes
+    assert tax.status is SourceStatus.FOUND
+    actions = [(b["action"], b["outcome"]) for b in _bodies(rig.store)]
+    assert actions[-3:] == [
+        ("authorize", "allow"), ("access_intent", "recorded"), ("released", "released"),
+    ]  # fmt: skip
+    released = _bodies(rig.store)[-1]
+    assert released["seq"] == given.release_seq
+    assert released["details"]["envelope_sha256"] == given.envelope_sha256  # type: ignore[index]
+    assert MEMBER_ID not in str(_bodies(rig.store))
+
+    again = await rig.assist.answer(ASK)
+    assert again.replayed and again.envelope == given.envelope
+    assert rig.tax.calls == 1
+
+
+async def test_a_reused_request_id_with_other_content_is_a_conflict(rig: Rig) -> None:
+    await rig.trust.trust(REQUESTER.name, "ops-1")
+    await rig.assist.answer(ASK)
+    other = dataclasses.replace(ASK, window=Window(date(2026, 1, 1), date(2026, 6, 30)))
+    with pytest.raises(Conflict):
+        await rig.assist.answer(other)

@@ -1,0 +1,212 @@
+"""The answering side of a 协查: a trusted peer asks about members whose 户籍 is here.
+
+In order, each step fail-closed and audited: the peer must be trusted now
+(:meth:`PeerTrustService.trusted`); the agreement and the 授权书 must cover everything
+asked (:func:`~verifier.domain.federation_ask.refusal`) — a refusal is a deny entry with
+its reason, committed before the error is returned; an allow entry and the access intent
+(subjects × sources) are committed before the first source is asked; this deployment's
+own sources answer through the same fan-out as local checks; the fragment is signed and
+kept (sealed) in the same unit of work as its ``released`` entry, whose seq is the
+answer's provenance. Every entry names the requester, the 授权书 number and the
+requester's request id, so an auditor here can follow the exchange to the other side.
+
+A retry with the same request id gets the kept answer, without asking a source again; a
+reused request id with other content is a Conflict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from audit.entry import Actor, EntryDraft
+from hedui_sdk.masking import mask_id_number
+from verifier.domain.errors import Conflict, PermissionDenied
+from verifier.domain.federation_ask import FederationAsk, refusal
+from verifier.domain.fragment import FragmentAnswer
+from verifier.domain.household import Household, Member, Relation, VerificationRequest
+from verifier.domain.outcomes import SourceOutcome, SourceStatus
+from verifier.domain.ports import Store, UnitOfWork
+from verifier.domain.ports.peers import StoredAnswer
+from verifier.domain.pseudonym import subject_ref
+from verifier.domain.vocabulary import AuditAction
+from verifier.service.fanout import FanOut
+from verifier.service.federation.peers import PeerTrustService
+
+PEER_ROLE = "peer"
+"""The actor role of a peer deployment in this deployment's audit entries."""
+
+FragmentSigner = Callable[[FragmentAnswer], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class GivenAnswer:
+    envelope: bytes
+    envelope_sha256: str
+    release_seq: int
+    """The seq of the ``released`` entry in this deployment's audit log."""
+    replayed: bool
+    """True when a retry got the answer kept from before."""
+
+
+class InboundAssist:
+    def __init__(
+        self,
+        store: Store,
+        trust: PeerTrustService,
+        fanout: FanOut,
+        sign: FragmentSigner,
+        *,
+        name: str,
+        pseudonym_key: bytes,
+        deadline_seconds: float,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._store = store
+        self._trust = trust
+        self._fanout = fanout
+        self._sign = sign
+        self._name = name
+        self._pkey = pseudonym_key
+        self._deadline_seconds = deadline_seconds
+        self._clock = clock
+
+    def _digest(self, ask: FederationAsk) -> str:
+        a = ask.authorization
+        shape = {
+            "members": [[m.id_type.value, m.id_number, m.name] for m in ask.members],
+            "purposes": [p.value for p in ask.purposes],
+            "sources": [s.value for s in ask.sources],
+            "region": ask.region,
+            "window": [ask.window.start.isoformat(), ask.window.end.isoformat()],
+            "authorization": [a.number, a.evidence_sha256, list(a.signed_for)],
+        }
+        text = json.dumps(shape, ensure_ascii=False, sort_keys=True).encode()
+        return hmac.new(self._pkey, text, hashlib.sha256).hexdigest()
+
+    def _entry(
+        self,
+        ask: FederationAsk,
+        action: AuditAction,
+        outcome: str,
+        reason: str = "",
+        **details: object,
+    ) -> EntryDraft:
+        return EntryDraft(
+            actor=Actor(system=ask.requester, role=PEER_ROLE, region=ask.region),
+            action=action.value,
+            outcome=outcome,
+            subject_refs=tuple(
+                subject_ref(self._pkey, m.id_type, m.id_number) for m in ask.members
+            ),
+            reason=reason,
+            request_id=ask.request_id,
+            details={
+                "federation": "inbound",
+                "authorization_number": ask.authorization.number,
+                "evidence_sha256": ask.authorization.evidence_sha256,
+                **details,
+            },
+        )
+
+    async def _refuse(self, ask: FederationAsk, reason: str, message: str) -> PermissionDenied:
+        async def work(uow: UnitOfWork) -> None:
+            await uow.audit.append([self._entry(ask, AuditAction.AUTHORIZE, "deny", reason)])
+
+        await self._store.write(work)
+        return PermissionDenied(reason, message)
+
+    async def answer(self, ask: FederationAsk) -> GivenAnswer:
+        """The signed fragment answering ``ask``, or PermissionDenied (audited) with the
+        reason, or Conflict for a reused request id with other content."""
+        try:
+            agreement = await self._trust.trusted(ask.requester)
+        except PermissionDenied as exc:
+            raise await self._refuse(ask, exc.reason, str(exc)) from None
+        gap = refusal(agreement, ask, self._clock().date())
+        if gap is not None:
+            raise await self._refuse(
+                ask, gap.value, "the agreement or the 授权书 does not cover it"
+            )
+        digest = self._digest(ask)
+        async with self._store.unit_of_work(write=False) as uow:
+            kept = await uow.answers.get(ask.requester, ask.request_id)
+        if kept is not None:
+            if kept.request_digest != digest:
+                raise Conflict("that request id was used for another 协查")
+            return GivenAnswer(
+                kept.envelope, hashlib.sha256(kept.envelope).hexdigest(), kept.release_seq, True
+            )
+        vid = str(uuid.uuid4())
+
+        async def intent(uow: UnitOfWork) -> None:
+            await uow.audit.append(
+                [
+                    self._entry(ask, AuditAction.AUTHORIZE, "allow"),
+                    self._entry(
+                        ask, AuditAction.ACCESS_INTENT, "recorded",
+                        sources=[s.value for s in ask.sources], peer_verification_id=vid,
+                    ),
+                ]
+            )  # fmt: skip
+
+        await self._store.write(intent)
+        request = VerificationRequest(
+            request_id=ask.request_id,
+            case_id=ask.request_id,
+            authorization_id=ask.authorization.number,
+            purposes=ask.purposes,
+            household=Household(ask.region, tuple(Member(m, Relation.OTHER) for m in ask.members)),
+            sources=ask.sources,
+            window=ask.window,
+        )
+        outcomes = await self._fanout.run(
+            request, request_id=ask.request_id,
+            deadline=time.monotonic() + self._deadline_seconds,
+        )  # fmt: skip
+        # A source still PENDING when the 协查 must be answered did not answer in time.
+        final = tuple(
+            o
+            if o.status is not SourceStatus.PENDING
+            else replace(o, status=SourceStatus.FAILED, records=(), ticket=None,
+                         reason="no answer within the 协查's time")
+            for o in outcomes
+        )  # fmt: skip
+        envelope = self._sign(
+            FragmentAnswer(
+                peer=self._name, requester=ask.requester, requester_request_id=ask.request_id,
+                peer_verification_id=vid, authorization_number=ask.authorization.number,
+                created_at=self._clock(),
+                members=tuple(mask_id_number(m.id_number) for m in ask.members),
+                outcomes=final,
+            )
+        )  # fmt: skip
+        sha = hashlib.sha256(envelope).hexdigest()
+
+        async def release(uow: UnitOfWork) -> int:
+            [entry] = await uow.audit.append(
+                [self._entry(
+                    ask, AuditAction.RELEASED, "released", peer_verification_id=vid,
+                    envelope_sha256=sha, statuses=_statuses(final),
+                )]
+            )  # fmt: skip
+            await uow.answers.add(
+                StoredAnswer(ask.requester, ask.request_id, digest, envelope, entry.seq,
+                             self._clock())
+            )  # fmt: skip
+            return entry.seq
+
+        seq = await self._store.write(release)
+        return GivenAnswer(envelope, sha, seq, False)
+
+
+def _statuses(outcomes: tuple[SourceOutcome, ...]) -> dict[str, int]:
+    """How many member × source answers had each status (counts only, no personal data)."""
+    return dict(Counter(o.status.value for o in outcomes))
