@@ -200,3 +200,26 @@ async def test_events_of_a_check_not_ones_own_are_refused_before_the_stream(
             async with http.get(url) as resp:
                 assert resp.status == 404
                 assert resp.headers["Content-Type"].startswith("text/html")
+
+
+async def test_an_auditor_searches_by_any_kind_of_document_number(
+    database_url: str, keys_dir: Path
+) -> None:
+    async with late_bank_rig(database_url, keys_dir) as (rig, _bank):
+        console = await rig.console("auditor", "auditor-1")
+        async with signed_in(console) as http:
+            token = await _csrf(http, f"{base_url(console)}/audit")
+            url = f"{base_url(console)}/audit/search"
+            origin = {"Origin": base_url(console)}
+
+            async def search(**form: str) -> int:
+                async with http.post(url, data={"csrf": token, **form}, headers=origin) as r:
+                    return r.status
+
+            assert await search(id_type="passport", id_number="E12345678") == 200
+            assert await search(id_type="resident_id", id_number="E12345678") == 400
+            assert await search(id_type="library_card", id_number="E12345678") == 400
+        reads = await audit_bodies(rig.app, "audit_read")
+        assert [b["details"]["filters"] for b in reads] == [["subject"]]
+        assert len(reads[0]["subject_refs"]) == 1
+        assert "E12345678" not in json.dumps(reads)

@@ -58,6 +58,8 @@ def make_console(
         loader=jinja2.FileSystemLoader(_HERE / "templates"),
         autoescape=jinja2.select_autoescape(["html"], default=True),
         undefined=jinja2.StrictUndefined,
+        # Templates ship with the package: read once, not looked at again per request.
+        auto_reload=False,
     )
     link = None
     if settings.link is not None:

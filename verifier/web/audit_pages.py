@@ -31,6 +31,13 @@ from verifier.web.services import SERVICES
 _SEQ = re.compile(r"0|[1-9][0-9]{0,15}", re.ASCII)
 _NEIGHBOURS = 3
 _PAGE = 50
+ID_TYPES = {
+    IdType.RESIDENT_ID.value: "居民身份证",
+    IdType.PASSPORT.value: "护照",
+    IdType.HK_MACAO_PERMIT.value: "港澳居民证件",
+    IdType.TAIWAN_PERMIT.value: "台湾居民证件",
+    IdType.FOREIGN_PERMANENT_RESIDENT.value: "外国人永久居留身份证",
+}
 
 
 def _auditor(caller: Caller) -> None:
@@ -59,7 +66,9 @@ def _date(form: MultiDictProxy[Any], name: str, out: list[FieldViolation]) -> da
 def _filter(form: MultiDictProxy[Any]) -> EntryFilter:
     out: list[FieldViolation] = []
     number = str(form.get("id_number", "")).strip().upper()
-    subject = (IdType.RESIDENT_ID, number) if number else None
+    kind = str(form.get("id_type", IdType.RESIDENT_ID.value))
+    id_type = IdType(kind) if kind in IdType._value2member_map_ else None
+    subject = (id_type, number) if number else None
     text = {k: str(form.get(k, "")).strip() for k in ("actor_system", "actor_user", "case_id")}
     vid = str(form.get("verification_id", "")).strip()
     action = str(form.get("action", "")).strip()
@@ -77,7 +86,7 @@ def _filter(form: MultiDictProxy[Any]) -> EntryFilter:
     if out:
         raise InvalidArgument(out)
     return EntryFilter(
-        subject=subject,
+        subject=(id_type, number) if id_type is not None and number else None,
         verification_id=vid,
         action=action,
         since=datetime.combine(since, datetime.min.time(), UTC) if since else None,
@@ -93,6 +102,7 @@ async def search_page(request: web.Request) -> web.StreamResponse:
     context = {
         "title": "审计日志查询",
         "actions": [a.value for a in AuditAction],
+        "id_types": ID_TYPES,
         "form": {},
         "searched": False,
     }
@@ -113,6 +123,7 @@ async def search(request: web.Request) -> web.StreamResponse:
     context = {
         "title": "审计日志查询",
         "actions": [a.value for a in AuditAction],
+        "id_types": ID_TYPES,
         "form": shown,
         "entries": [describe(e.seq, e.body) for e in page.entries],
         "next_page_token": page.next_page_token,
