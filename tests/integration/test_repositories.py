@@ -5,6 +5,8 @@ expects, and the audit log's seqs are gapless."""
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 
@@ -22,6 +24,7 @@ from tests.consents import covering
 from tests.helpers import household_draft
 from tests.stores import STORE_KINDS, running_record, store_under_test
 from verifier.domain.consent import ConsentEvent, ConsentState, validate_consent
+from verifier.domain.envelope_layout import EnvelopeParts, envelope_bytes
 from verifier.domain.errors import Conflict
 from verifier.domain.household import VerificationRequest, validate_request
 from verifier.domain.outcomes import (
@@ -248,6 +251,59 @@ async def test_reports_by_version_and_latest_and_a_second_version_n_conflicts(
     async with store.unit_of_work(write=True) as uow:
         with pytest.raises(Conflict):
             await uow.reports.add(report(2))
+
+
+def a_report(version: int, records: int, summary: str = "{}") -> StoredReport:
+    """A report version with a real envelope (storage keeps it as its parts) whose payload
+    is larger than zlib's 32 KB window, as a household's report is."""
+    rows = [
+        {"category": "wages", "amount_fen": 360_000 + i, "month": i % 12} for i in range(records)
+    ]
+    payload = json.dumps({"version": version, "records": rows}, sort_keys=True).encode()
+    sig = (("kid-ed", base64.b64encode(bytes([version]) * 64).decode()),)
+    envelope = envelope_bytes(EnvelopeParts("application/vnd.hedui.report+json", payload, sig))
+    return StoredReport(
+        "v-1", version, f"r-{version}", envelope, f"{version}" * 64, "", "kid-ed",
+        Completeness.COMPLETE, version, summary, T0,
+    )  # fmt: skip
+
+
+async def test_a_later_version_comes_back_byte_for_byte(store: Store) -> None:
+    await add_verification(store, "v-1")
+    first, later = a_report(1, 800), a_report(2, 801)
+    assert len(first.envelope) > 32 * 1024
+    async with store.unit_of_work(write=True) as uow:
+        await uow.reports.add(first)
+        await uow.reports.add(later)
+        await uow.commit()
+    async with store.unit_of_work(write=False) as uow:
+        assert await uow.reports.get("v-1", 2) == later
+        assert await uow.reports.get("v-1", 0) == later
+        assert await uow.reports.get("v-1", 1) == first
+
+
+async def test_a_closed_checks_progress_is_its_last_reports(store: Store) -> None:
+    await add_verification(store, "v-1")
+    summary = {
+        "sources": [
+            {"member_index": 1, "source": "tax", "status": "NOT_FOUND", "record_count": 0,
+             "reason": ""},
+            {"member_index": 0, "source": "bank", "status": "FAILED", "record_count": 0,
+             "reason": "HTTP 503"},
+        ]
+    }  # fmt: skip
+    async with store.unit_of_work(write=True) as uow:
+        await uow.outcomes.store("v-1", [outcome(0, SourceKind.BANK, SourceStatus.PENDING)], T0)
+        await uow.reports.add(a_report(1, 10, json.dumps(summary)))
+        await uow.outcomes.close("v-1")
+        await uow.commit()
+    async with store.unit_of_work(write=False) as uow:
+        assert await uow.outcomes.load("v-1") == []
+        progress = await uow.outcomes.summaries("v-1")
+    assert [(p.member_index, p.source, p.status, p.reason) for p in progress] == [
+        (0, "bank", "FAILED", "HTTP 503"),
+        (1, "tax", "NOT_FOUND", ""),
+    ]
 
 
 async def test_the_cache_keeps_the_latest_answer_and_gives_only_fresh_ones(store: Store) -> None:
