@@ -587,6 +587,32 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     were removed. Its hash and "released" entry remain: GetReceipt still proves a
     printout of it.
     """
+    PEER_NOT_CONFIGURED: _ErrorReason.ValueType  # 12
+    """PERMISSION_DENIED (federation, docs/federation-protocol.md): the calling deployment's
+    certificate names no configured peer.
+    """
+    PEER_NOT_TRUSTED: _ErrorReason.ValueType  # 13
+    """PERMISSION_DENIED: the peer is configured but no operator has trusted it."""
+    PEER_REVOKED: _ErrorReason.ValueType  # 14
+    """PERMISSION_DENIED: the peer's trust was revoked."""
+    PEER_KEYS_CHANGED: _ErrorReason.ValueType  # 15
+    """PERMISSION_DENIED: the configuration pins other report-signing key ids for the peer
+    than were trusted; an operator must trust it again.
+    """
+    FEDERATION_PURPOSE_NOT_AGREED: _ErrorReason.ValueType  # 16
+    """PERMISSION_DENIED: a 协查 asks for a purpose the agreement with the peer does not allow."""
+    FEDERATION_SOURCE_NOT_AGREED: _ErrorReason.ValueType  # 17
+    """PERMISSION_DENIED: a 协查 asks for a source the agreement does not let the peer have
+    checked.
+    """
+    FEDERATION_PURPOSE_NOT_AUTHORIZED: _ErrorReason.ValueType  # 18
+    """PERMISSION_DENIED: a 协查 asks for a purpose outside its 授权书's scope."""
+    FEDERATION_SOURCE_NOT_AUTHORIZED: _ErrorReason.ValueType  # 19
+    """PERMISSION_DENIED: a 协查 asks for a source outside its 授权书's scope."""
+    FEDERATION_MEMBER_NOT_SIGNATORY: _ErrorReason.ValueType  # 20
+    """PERMISSION_DENIED: a 协查 names a member its 授权书's signatories do not sign for."""
+    FEDERATION_AUTHORIZATION_NOT_VALID: _ErrorReason.ValueType  # 21
+    """PERMISSION_DENIED: a 协查's 授权书 is not valid on the answering deployment's today."""
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """google.rpc.ErrorInfo.reason of a refusal (ErrorInfo.domain is "hedui.gov.cn"): the
@@ -635,6 +661,32 @@ REPORT_PURGED: ErrorReason.ValueType  # 11
 were removed. Its hash and "released" entry remain: GetReceipt still proves a
 printout of it.
 """
+PEER_NOT_CONFIGURED: ErrorReason.ValueType  # 12
+"""PERMISSION_DENIED (federation, docs/federation-protocol.md): the calling deployment's
+certificate names no configured peer.
+"""
+PEER_NOT_TRUSTED: ErrorReason.ValueType  # 13
+"""PERMISSION_DENIED: the peer is configured but no operator has trusted it."""
+PEER_REVOKED: ErrorReason.ValueType  # 14
+"""PERMISSION_DENIED: the peer's trust was revoked."""
+PEER_KEYS_CHANGED: ErrorReason.ValueType  # 15
+"""PERMISSION_DENIED: the configuration pins other report-signing key ids for the peer
+than were trusted; an operator must trust it again.
+"""
+FEDERATION_PURPOSE_NOT_AGREED: ErrorReason.ValueType  # 16
+"""PERMISSION_DENIED: a 协查 asks for a purpose the agreement with the peer does not allow."""
+FEDERATION_SOURCE_NOT_AGREED: ErrorReason.ValueType  # 17
+"""PERMISSION_DENIED: a 协查 asks for a source the agreement does not let the peer have
+checked.
+"""
+FEDERATION_PURPOSE_NOT_AUTHORIZED: ErrorReason.ValueType  # 18
+"""PERMISSION_DENIED: a 协查 asks for a purpose outside its 授权书's scope."""
+FEDERATION_SOURCE_NOT_AUTHORIZED: ErrorReason.ValueType  # 19
+"""PERMISSION_DENIED: a 协查 asks for a source outside its 授权书's scope."""
+FEDERATION_MEMBER_NOT_SIGNATORY: ErrorReason.ValueType  # 20
+"""PERMISSION_DENIED: a 协查 names a member its 授权书's signatories do not sign for."""
+FEDERATION_AUTHORIZATION_NOT_VALID: ErrorReason.ValueType  # 21
+"""PERMISSION_DENIED: a 协查's 授权书 is not valid on the answering deployment's today."""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
 
 class _Role:
