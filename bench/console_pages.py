@@ -5,9 +5,11 @@ in-process sources; then, in the same process and run, a signed-in browser sessi
 aiohttp client with the session cookie) asks for each page in turn: the caseworker's
 find page (an audited list), the check's page, the report page (an audited read, the
 envelope verified, the document rendered), the auditor's entry page (an audited query).
-Each page's floor is the same use case over the gRPC API in the same run (the find page:
-ListVerifications; the check: GetVerification; the report: GetReport), so the ratio is
-what the web layer adds; a bare aiohttp page of the same size is printed for scale.
+Each page's floor is the same use case over the gRPC API, each GET alternating with one
+such call so both see the same load (the find page: ListVerifications; the check:
+GetVerification; the report: GetReport, which the page also renders as the printout):
+the ratio is what the web layer adds. A bare aiohttp page of the same size is printed for
+scale.
 """
 
 from __future__ import annotations
@@ -35,32 +37,41 @@ from verifier.cli.console_cmds import RunningConsole, start_console
 from verifier.config import Config, Principal
 from verifier.web.settings import ConsoleSettings, SignInLink
 
+Page = tuple[str, aiohttp.ClientSession, str, Callable[[], Awaitable[object]] | None]
+"""A page's label, the signed-in session that asks for it, its URL, its gRPC twin."""
 
-async def _median_ms(http: aiohttp.ClientSession, url: str, runs: int) -> tuple[float, int]:
-    """Median wall milliseconds of ``runs`` GETs of ``url`` (after one warm-up), and size."""
+
+async def _get(http: aiohttp.ClientSession, url: str) -> int:
+    async with http.get(url) as resp:
+        body = await resp.read()
+        if resp.status != 200:
+            raise SystemExit(f"{url}: HTTP {resp.status}")
+    return len(body)
+
+
+async def _interleaved(
+    http: aiohttp.ClientSession,
+    url: str,
+    call: Callable[[], Awaitable[object]] | None,
+    runs: int,
+) -> tuple[float, int, float]:
+    """Median wall milliseconds of ``runs`` GETs of ``url`` and, alternating with them
+    (so both see the same load on a shared machine), of ``runs`` gRPC ``call``s; after
+    one warm-up of each. Returns (page ms, page bytes, gRPC ms or 0)."""
+    pages: list[float] = []
+    calls: list[float] = []
     size = 0
-    times = []
     for i in range(runs + 1):
         t0 = time.perf_counter()
-        async with http.get(url) as resp:
-            body = await resp.read()
-            if resp.status != 200:
-                raise SystemExit(f"{url}: HTTP {resp.status}")
+        size = await _get(http, url)
+        t1 = time.perf_counter()
+        if call is not None:
+            await call()
+        t2 = time.perf_counter()
         if i:
-            times.append((time.perf_counter() - t0) * 1000)
-        size = len(body)
-    return median(times), size
-
-
-async def _timed(call: Callable[[], Awaitable[object]], runs: int) -> float:
-    """Median wall milliseconds of ``runs`` calls (after one warm-up)."""
-    await call()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        await call()
-        times.append((time.perf_counter() - t0) * 1000)
-    return median(times)
+            pages.append((t1 - t0) * 1000)
+            calls.append((t2 - t1) * 1000)
+    return median(pages), size, median(calls) if call is not None else 0.0
 
 
 async def _signed_in(console: RunningConsole) -> aiohttp.ClientSession:
@@ -101,39 +112,36 @@ async def run(runs: int) -> None:
                 await register_consents(c, pop, "370322", range(1))
                 req = request_from_json(household_request(pop, "370322", 0), wait=True)
                 vid = (await c.create(req)).verification_id
-                grpc_ms = {
-                    "find": await _timed(
-                        lambda: c.list_verifications(vpb.ListVerificationsRequest(page_size=20)),
-                        runs,
-                    ),
-                    "check": await _timed(lambda: c.get(vid), runs),
-                    "report": await _timed(lambda: c.report(vid), runs),
+                consoles = {
+                    role: await start_console(
+                        app,
+                        ConsoleSettings(SYSTEM, "", link=SignInLink(f"bench-{role}", role)),
+                        "127.0.0.1:0",
+                    )
+                    for role in roles
                 }
-            consoles = {
-                role: await start_console(
-                    app,
-                    ConsoleSettings(SYSTEM, "", link=SignInLink(f"bench-{role}", role)),
-                    "127.0.0.1:0",
-                )
-                for role in roles
-            }
-            worker = await _signed_in(consoles["caseworker"])
-            auditor = await _signed_in(consoles["auditor"])
-            w = f"http://127.0.0.1:{consoles['caseworker'].port}"
-            a = f"http://127.0.0.1:{consoles['auditor'].port}"
-            pages = [
-                ("find", "find page (audited list)", worker, f"{w}/checks"),
-                ("check", "check page (statuses)", worker, f"{w}/checks/{vid}"),
-                ("report", "report page (audited read)", worker, f"{w}/checks/{vid}/reports/1"),
-                ("", "audit entry page (audited query)", auditor, f"{a}/audit/entries/2"),
-            ]
-            figures = [
-                (key, label, *await _median_ms(http, u, runs)) for key, label, http, u in pages
-            ]
-            floor_runner = await _floor(max(size for *_, size in figures))
+                worker = await _signed_in(consoles["caseworker"])
+                auditor = await _signed_in(consoles["auditor"])
+                w = f"http://127.0.0.1:{consoles['caseworker'].port}"
+                a = f"http://127.0.0.1:{consoles['auditor'].port}"
+                listing = vpb.ListVerificationsRequest(page_size=20)
+                pages: list[Page] = [
+                    ("find page (audited list)", worker, f"{w}/checks",
+                     lambda: c.list_verifications(listing)),
+                    ("check page (statuses)", worker, f"{w}/checks/{vid}", lambda: c.get(vid)),
+                    ("report page (audited read)", worker, f"{w}/checks/{vid}/reports/1",
+                     lambda: c.report(vid)),
+                    ("audit entry page (audited query)", auditor, f"{a}/audit/entries/2", None),
+                ]  # fmt: skip
+                figures = [
+                    (label, *await _interleaved(http, url, call, runs))
+                    for label, http, url, call in pages
+                ]
+            floor_runner = await _floor(max(size for _, _, size, _ in figures))
             async with aiohttp.ClientSession() as bare:
                 port = floor_runner.addresses[0][1]
-                floor_ms, floor_size = await _median_ms(bare, f"http://127.0.0.1:{port}/", runs)
+                floor = f"http://127.0.0.1:{port}/"
+                floor_ms, floor_size, _ = await _interleaved(bare, floor, None, runs)
             await floor_runner.cleanup()
             for http in (worker, auditor):
                 await http.close()
@@ -142,13 +150,14 @@ async def run(runs: int) -> None:
         finally:
             await server.stop(0)
             await app.aclose()
-    print(f"console pages on SQLite, one 4-member check, medians of {runs} requests")
+    print(f"console pages on SQLite, one 4-member check, medians of {runs} requests each,")
+    print("  each page's GET alternating with the same use case over gRPC")
     print(f"  {'':<34} {'page':>8}     {'size':>6}      {'gRPC':>8}   ratio")
     print(f"  {'bare aiohttp page':<34} {floor_ms:>8.2f} ms  {floor_size / 1024:>6.1f} KiB")
-    for key, label, ms, size in figures:
+    for label, ms, size, grpc_ms in figures:
         line = f"  {label:<34} {ms:>8.2f} ms  {size / 1024:>6.1f} KiB"
-        if key:
-            line += f"  {grpc_ms[key]:>8.2f} ms  {ms / grpc_ms[key]:>5.2f}×"
+        if grpc_ms:
+            line += f"  {grpc_ms:>8.2f} ms  {ms / grpc_ms:>5.2f}×"
         print(line)
 
 
