@@ -12,12 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 from sqlalchemy.engine import make_url
 
 from audit.checkpointer import DEFAULT_ORIGIN, Checkpointer, CheckpointSigner
 from audit.fastverify import verify_database
 from audit.verify import LogReport, verify_log
 from hedui_sdk import Adapter, SourceKind, registry
+from verifier.api.federation_servicer import FederationServicer
 from verifier.api.server import RunningServer, start_server
 from verifier.config import Config, ConfigError, PeerConfig
 from verifier.domain.household import RequestDraft
@@ -33,6 +36,7 @@ from verifier.service.batches import BatchNotices, BatchService
 from verifier.service.consents import ConsentService, RegistryConsentGate
 from verifier.service.events import EventHub
 from verifier.service.fanout import FanOut, SourcePolicy, bind_sources
+from verifier.service.federation.inbound import InboundAssist
 from verifier.service.federation.peers import PeerTrustService
 from verifier.service.listing import VerificationListing
 from verifier.service.monitoring.alerts import AlertService
@@ -49,6 +53,7 @@ from verifier.service.webhooks.admin import WebhookAdmin
 from verifier.service.webhooks.delivery import WebhookDelivery
 from verifier.service.webhooks.subscribers import Subscriber
 from verifier.signing.changes import ChangeSigner
+from verifier.signing.fragments import sign_fragment
 from verifier.signing.hsm_keystore import HsmKeyStore
 from verifier.signing.jwks import JwksError, PublicKey, dumps_jwks, key_id, parse_jwks
 from verifier.signing.keystore import KeyStore, signing_algorithms
@@ -92,6 +97,8 @@ class App:
     roster: RosterService | None = None
     scheduler: RecheckScheduler | None = None
     retention: RetentionService | None = None
+    inbound: InboundAssist | None = None
+    """Answers peers' 协查 (FederationService) when ``[federation]`` names peers."""
     metrics: Metrics | None = None
     metrics_endpoint: MetricsEndpoint | None = None
     """Serving ``GET /metrics`` once :func:`serve_app` started it (``[metrics] listen``)."""
@@ -259,6 +266,11 @@ async def serve_app(
         batches=app.batches,
         alerts=app.alerts,
         roster=app.roster,
+        federation=(
+            FederationServicer(app.inbound, app.config.federation.peers)
+            if app.inbound is not None
+            else None
+        ),
         metrics=app.metrics,
     )
 
@@ -347,7 +359,44 @@ async def build_app(
         roster=RosterService(store, keys.pseudonym_key(), scheduler=scheduler),
         scheduler=scheduler,
         retention=RetentionService(store),
+        inbound=make_inbound(config, store, keys, fanout),
         metrics=metrics,
+    )
+
+
+def federation_name(config: Config) -> str:
+    """The name peers know this deployment by: its federation client certificate's
+    common name."""
+    path = config.federation.client_cert
+    if path is None:
+        raise ConfigError("federation.client_cert: needed to serve or call peers")
+    try:
+        cert = x509.load_pem_x509_certificate(path.read_bytes())
+    except (OSError, ValueError):
+        raise ConfigError(
+            f"federation.client_cert: {path} is not a readable PEM certificate"
+        ) from None
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    if not names:
+        raise ConfigError("federation.client_cert: the certificate has no common name")
+    return str(names[0].value)
+
+
+def make_inbound(
+    config: Config, store: Store, keys: KeyStore, fanout: FanOut
+) -> InboundAssist | None:
+    """The answering side of 协查, when peers are configured."""
+    if not config.federation.peers:
+        return None
+    signing = keys.keys_for("signing", signing_algorithms(config.sign_with))
+    return InboundAssist(
+        store,
+        PeerTrustService(store, config.federation, peer_published_keys),
+        fanout,
+        lambda answer: sign_fragment(answer, signing),
+        name=federation_name(config),
+        pseudonym_key=keys.pseudonym_key(),
+        deadline_seconds=config.deadline_seconds,
     )
 
 

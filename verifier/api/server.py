@@ -22,6 +22,8 @@ from hedui.v1 import (
     batch_pb2_grpc,
     consent_pb2,
     consent_pb2_grpc,
+    federation_pb2,
+    federation_pb2_grpc,
     keys_pb2,
     keys_pb2_grpc,
     roster_pb2,
@@ -36,6 +38,7 @@ from verifier.api.audit_servicer import AuditServicer
 from verifier.api.batch_servicer import BatchServicer
 from verifier.api.consent_servicer import ConsentServicer
 from verifier.api.errors import ErrorInterceptor
+from verifier.api.federation_servicer import FederationServicer
 from verifier.api.identity import identify
 from verifier.api.roster_servicer import RosterServicer
 from verifier.api.servicers import KeyServicer, VerificationServicer
@@ -59,6 +62,7 @@ SERVICES = (
     batch_pb2.DESCRIPTOR.services_by_name["BatchService"].full_name,
     alerts_pb2.DESCRIPTOR.services_by_name["AlertService"].full_name,
     roster_pb2.DESCRIPTOR.services_by_name["RosterService"].full_name,
+    federation_pb2.DESCRIPTOR.services_by_name["FederationService"].full_name,
 )
 
 
@@ -168,6 +172,7 @@ async def start_server(
     alerts: AlertService | None = None,
     roster: RosterService | None = None,
     metrics: Metrics | None = None,
+    federation: FederationServicer | None = None,
 ) -> RunningServer:
     wake = service.store_trouble
     server = grpc.aio.server(
@@ -204,6 +209,8 @@ async def start_server(
         roster_pb2_grpc.add_RosterServiceServicer_to_server(RosterServicer(roster, who), server)
     if batches is not None:
         batch_pb2_grpc.add_BatchServiceServicer_to_server(BatchServicer(batches, who), server)
+    if federation is not None:
+        federation_pb2_grpc.add_FederationServiceServicer_to_server(federation, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     _enable_reflection(

@@ -1,0 +1,75 @@
+"""FederationService: a trusted peer deployment's 协查, over mutual TLS.
+
+The caller is the peer its client certificate names (common name), and only if that
+certificate was issued by the CA configured for that peer: the server accepts client
+certificates of several CAs (its own callers' and each peer's), so the issuer is checked
+here, per peer, before anything else. Trust, coverage, audit and the answer itself are
+:class:`~verifier.service.federation.inbound.InboundAssist`'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import grpc
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from hedui.v1 import federation_pb2 as pb
+from hedui.v1 import federation_pb2_grpc
+
+from verifier.api.federation_translate import ask_from_pb
+from verifier.domain.errors import Unauthenticated
+from verifier.domain.peers import PeerConfig
+from verifier.service.federation.inbound import InboundAssist
+
+
+def _issued_by(cert_pem: bytes, ca_path: Path) -> bool:
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem)
+        cas = x509.load_pem_x509_certificates(ca_path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    for ca in cas:
+        try:
+            cert.verify_directly_issued_by(ca)
+        except (ValueError, TypeError, InvalidSignature):
+            continue
+        return True
+    return False
+
+
+def peer_name(context: grpc.aio.ServicerContext[Any, Any], peers: Mapping[str, PeerConfig]) -> str:
+    """The calling peer's name, from a client certificate its configured CA issued. A
+    name no peer has is returned as is: the trust check refuses it, audited."""
+    auth = context.auth_context()
+    names = list(auth.get("x509_common_name") or [])
+    pems = list(auth.get("x509_pem_cert") or [])
+    if not names or not pems:
+        raise Unauthenticated("a peer is identified by its client certificate")
+    name = names[0].decode()
+    peer = peers.get(name)
+    if peer is not None and not _issued_by(pems[0], peer.ca):
+        raise Unauthenticated("the certificate was not issued by the peer's CA")
+    return name
+
+
+class FederationServicer(federation_pb2_grpc.FederationServiceServicer):
+    def __init__(self, assist: InboundAssist, peers: Mapping[str, PeerConfig]) -> None:
+        self._assist = assist
+        self._peers = peers
+
+    async def Assist(  # noqa: N802 - the gRPC method name
+        self, request: pb.AssistRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.AssistResponse:
+        requester = peer_name(context, self._peers)
+        ask = ask_from_pb(request, requester=requester, today=datetime.now(UTC).date())
+        given = await self._assist.answer(ask)
+        return pb.AssistResponse(
+            fragment=given.envelope,
+            envelope_sha256=given.envelope_sha256,
+            release_seq=given.release_seq,
+            replayed=given.replayed,
+        )
