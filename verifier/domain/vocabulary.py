@@ -61,3 +61,6 @@ class AuditAction(StrEnum):
     # Federation (异地协查): an operator trusted or revoked a peer deployment.
     FEDERATION_TRUST = "federation_trust"
     FEDERATION_REVOKE = "federation_revoke"
+    # A 协查 sent to a peer, and the peer's answer (accepted, refused or failed).
+    FEDERATION_REQUEST = "federation_request"
+    FEDERATION_ANSWER = "federation_answer"

@@ -769,6 +769,15 @@ class _AuditActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AuditActi
     """An operator revoked a federation peer's trust: its calls are refused from then on
     (details: peer).
     """
+    AUDIT_ACTION_FEDERATION_REQUEST: _AuditAction.ValueType  # 33
+    """This deployment sent a 协查 to a peer (details: peer, the 授权书 number, sources);
+    committed before the request leaves. request_id is the 协查's.
+    """
+    AUDIT_ACTION_FEDERATION_ANSWER: _AuditAction.ValueType  # 34
+    """A peer's answer to a 协查: outcome "accepted" (details: peer, key id, envelope
+    SHA-256, the peer's release audit seq), "refused" (reason: the peer's refusal or the
+    fragment's, FRAGMENT_*), or "failed" (the peer did not answer).
+    """
 
 class AuditAction(_AuditAction, metaclass=_AuditActionEnumTypeWrapper):
     """What one audit entry records. An entry body holds the value's name in lowercase
@@ -816,5 +825,14 @@ AUDIT_ACTION_FEDERATION_TRUST: AuditAction.ValueType  # 31
 AUDIT_ACTION_FEDERATION_REVOKE: AuditAction.ValueType  # 32
 """An operator revoked a federation peer's trust: its calls are refused from then on
 (details: peer).
+"""
+AUDIT_ACTION_FEDERATION_REQUEST: AuditAction.ValueType  # 33
+"""This deployment sent a 协查 to a peer (details: peer, the 授权书 number, sources);
+committed before the request leaves. request_id is the 协查's.
+"""
+AUDIT_ACTION_FEDERATION_ANSWER: AuditAction.ValueType  # 34
+"""A peer's answer to a 协查: outcome "accepted" (details: peer, key id, envelope
+SHA-256, the peer's release audit seq), "refused" (reason: the peer's refusal or the
+fragment's, FRAGMENT_*), or "failed" (the peer did not answer).
 """
 Global___AuditAction: _TypeAlias = AuditAction  # noqa: Y015
