@@ -17,11 +17,13 @@ import json
 import os
 import re
 import shutil
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import zstandard
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
@@ -89,6 +91,10 @@ class PiiScanner:
         }
         for f in self.text(value.decode("utf-8", errors="replace"), where):
             found.setdefault(str(f), f)
+        inflated = _inflated(value)
+        if inflated is not None:  # a compressed column (report summaries) is read inflated
+            for f in self.data(inflated, where + " (inflated)"):
+                found.setdefault(str(f), f)
         return list(found.values())
 
     def value(self, value: Any, where: str) -> list[Finding]:
@@ -152,6 +158,19 @@ class PiiScanner:
             for m in _PG_BYTEA.finditer(line):
                 out += self.data(bytes.fromhex(m.group(1)), where + " (bytea)")
         return out
+
+
+def _inflated(value: bytes) -> bytes | None:
+    """``value`` decompressed when it is a zlib stream or a zstd frame, else None (sealed
+    values are encrypted as well: they do not decompress)."""
+    try:
+        if value[:4] == b"\x28\xb5\x2f\xfd":
+            return zstandard.decompress(value)
+        if len(value) > 2 and value[0] == 0x78 and int.from_bytes(value[:2]) % 31 == 0:
+            return zlib.decompress(value)
+    except (zlib.error, zstandard.ZstdError):
+        return None
+    return None
 
 
 def assert_clean(findings: Iterable[Finding]) -> None:

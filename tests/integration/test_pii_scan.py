@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import zlib
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -244,13 +245,15 @@ async def test_the_scanner_finds_ids_planted_in_a_column_and_an_audit_body(
 
         async with db.write_engine.begin() as conn:
             await conn.execute(text("UPDATE verifications SET case_id = :v"), {"v": UNKNOWN_ID})
-            await conn.execute(text("UPDATE verifications SET caller_user = :v"), {"v": "测试乙"})
+            # A report summary is kept deflated: the scan reads it inflated.
+            packed = zlib.compress(json.dumps({"sources": [{"reason": "payer 测试乙"}]}).encode())
+            await conn.execute(text("UPDATE reports SET summary_deflated = :v"), {"v": packed})
         found = await scanner.database(db)
         case = [f for f in found if f.what == "resident ID"]
         only(case, UNKNOWN_ID)
         assert "verifications" in case[0].where
         names = [f for f in found if f.what == "name"]
-        assert names and all("verifications" in f.where for f in names)
+        assert names and all("reports" in f.where and "inflated" in f.where for f in names)
         assert all(f.masked == mask("测试乙") and "测试乙" not in str(f) for f in names)
 
         await unprotect_audit(db)
