@@ -324,6 +324,29 @@ def test_declared_unable_to_work_but_employed() -> None:
     assert (d["category"], d["declared"], d["found"]) == ("able_to_work", 0, 1)
 
 
+def test_unable_to_work_with_no_registration_is_not_verified() -> None:
+    # Declared unable to work; 人社 answered NOT_FOUND (no employment or unemployment
+    # registration). Having no registration does not show inability to work, so nothing
+    # was verified: the declaration stands as "declared" where the region accepts it, and
+    # is "unverified" (the 特困 category goes to review naming 人社) where it requires it.
+    m = adult(0, 40, able_to_work=False, supporter=SupporterStatus.NONE)
+    inp = case([m], {}, employment=NOT_FOUND, civil_affairs=NOT_FOUND)
+    f = finding(run(inp), "employment", 0)
+    assert (f["basis"], f["status"], f["declared"], f["found"]) == (
+        "declared",
+        "NOT_FOUND",
+        False,
+        None,
+    )
+    j = strict(inp)
+    assert finding(j, "employment", 0)["basis"] == "unverified"
+    assert outcome(j, "tekun") == "NEEDS_REVIEW"
+    [who] = prog(j, "tekun")["members"]
+    [r] = [r for r in who["reasons"] if r["rule"] == "tekun.evidence"]
+    assert (r["values"]["fact"], r["values"]["status"]) == ("employment", "NOT_FOUND")
+    assert discrepancies(j, "employment") == []
+
+
 def test_a_certified_diagnosis_in_force_is_a_serious_illness() -> None:
     # Declared seriously ill; 医保 certifies a 门诊慢特病 in force → seriously ill, nothing
     # listed. One that expired on 2025-01-31 is not in force on 2025-03-10 → listed.

@@ -5,11 +5,15 @@ schooling, ability to work) and the family's 刚性支出; 残联, 医保, 教�
 the same facts. For each fact and member this module says what was declared, what the
 department answered and which the rules use (the :class:`Basis`):
 
-- the department answered (FOUND or NOT_FOUND): its answer is the fact (``verified``);
-- it did not (FAILED, DENIED, PENDING, or it was not asked) and the region accepts the
-  declaration for that fact (``fact_basis_<fact> = "declared"``, or no basis stated):
-  the declaration is used and the report says so (``declared``);
-- it did not and the region requires the fact verified: the declaration is still what
+- the department answered (FOUND or NOT_FOUND) and its answer bears on the fact: its
+  answer is the fact (``verified``). Every answer bears on the facts whose absence is
+  itself a finding (no certificate is grade 0); for ability to work only a registration
+  does, since having none shows nothing either way;
+- it did not answer (FAILED, DENIED, PENDING, or it was not asked) or its answer shows
+  nothing about the fact, and the region accepts the declaration for that fact
+  (``fact_basis_<fact> = "declared"``, or no basis stated): the declaration is used and
+  the report says so (``declared``);
+- the same, and the region requires the fact verified: the declaration is still what
   the figures use, but every rule resting on it goes to review (``unverified``).
 
 A declaration "rests on" a fact only where it says something in the family's favour (a
@@ -190,14 +194,15 @@ def _member_findings(
     def finding(fact: str, declared: JsonScalar, found: JsonScalar, relied: bool) -> FactFinding:
         source = FACT_SOURCES[fact]
         status = _status(inp, m.index, source)
+        known = _answered(status) and found is not None
         return FactFinding(
             fact,
             m.index,
-            _basis(snap, fact, _answered(status)),
+            _basis(snap, fact, known),
             source.value,
             status,
             declared,
-            found if _answered(status) else None,
+            found if known else None,
             relied,
             seen.of(fact),
         )
