@@ -122,6 +122,7 @@ async def _audit_walk(rig: GatedRig, browser: Browser) -> None:
     rows = page.locator("#entries tbody tr")
     await expect(rows.first).to_be_visible()
     assert APPLICANT_ID not in page.url
+    assert APPLICANT_ID not in await page.content()  # not refilled into the form either
     await screenshot(page, "console-audit-search")
     # Every entry found names the applicant by keyed ref; the search is audited.
     searches = await audit_bodies(rig.app, "audit_read")

@@ -12,8 +12,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from hedui_sdk.masking import mask_id_number
 from tests.console_helpers import Rig, audit_bodies, base_url
 from tests.fakes import AsyncBankFake
 from tests.helpers import APPLICANT_ID, CALLER, household_draft, soon
@@ -21,6 +23,7 @@ from tests.late_sources_helpers import bank_app, tick_at
 from verifier.cli.console_cmds import RunningConsole
 from verifier.render import PrintoutPayload, PrintView, render_pdf
 from verifier.signing.dsse import verify_envelope
+from verifier.web import audit_pages
 from verifier.web.guard import CSP
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -223,3 +226,41 @@ async def test_an_auditor_searches_by_any_kind_of_document_number(
         assert [b["details"]["filters"] for b in reads] == [["subject"]]
         assert len(reads[0]["subject_refs"]) == 1
         assert "E12345678" not in json.dumps(reads)
+
+
+async def test_a_search_by_id_number_never_sends_the_number_back(
+    database_url: str, keys_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One entry a page, so the results carry a next-page form, which must not hold it either.
+    monkeypatch.setattr(audit_pages, "_PAGE", 1)
+    async with late_bank_rig(database_url, keys_dir) as (rig, _bank):
+        await rig.app.service.create(CALLER, household_draft(), wait=True, wait_until=soon())
+        console = await rig.console("auditor", "auditor-1")
+        async with signed_in(console) as http:
+            token = await _csrf(http, f"{base_url(console)}/audit")
+            url = f"{base_url(console)}/audit/search"
+            origin = {"Origin": base_url(console)}
+            form = {"csrf": token, "id_type": "resident_id", "id_number": APPLICANT_ID}
+            async with http.post(url, data=form, headers=origin) as resp:
+                assert resp.status == 200
+                first = await resp.text()
+            sealed = re.search(r'name="sealed_subject" value="([^"]+)"', first)
+            assert sealed is not None
+            following = {"csrf": token, "id_type": "resident_id", "sealed_subject": sealed[1]}
+            following["page_token"] = re.findall(r'name="page_token" value="([^"]+)"', first)[0]
+            async with http.post(url, data=following, headers=origin) as resp:
+                assert resp.status == 200
+                second = await resp.text()
+            forged = {**following, "sealed_subject": sealed[1][:-4] + "AAAA"}
+            async with http.post(url, data=forged, headers=origin) as resp:
+                assert resp.status == 400
+                assert "sealed_subject" in await resp.text()
+        for page in (first, second):
+            # The search found the applicant's entries, and the page names them masked only.
+            assert len(re.findall(r'href="/audit/entries/[0-9]+"', page)) == 1
+            assert mask_id_number(APPLICANT_ID) in page
+            assert APPLICANT_ID not in page
+        seqs = [re.findall(r'href="/audit/entries/([0-9]+)"', p)[0] for p in (first, second)]
+        assert seqs[0] != seqs[1]
+        reads = await audit_bodies(rig.app, "audit_read")
+        assert [b["details"]["filters"] for b in reads] == [["subject"], ["subject"]]

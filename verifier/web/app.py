@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 from pathlib import Path
@@ -11,6 +12,7 @@ import jinja2
 from aiohttp import web
 from aiohttp_session import setup as setup_sessions
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
+from cryptography.fernet import Fernet
 
 from verifier.config import Principal
 from verifier.domain.caller import Caller
@@ -41,6 +43,8 @@ def make_console(
     app[SETTINGS] = settings
     app[SERVICES] = services
     app[signin.PRINCIPAL] = principal
+    search_key = hmac.new(secret, b"hedui console audit search v1", hashlib.sha256).digest()
+    app[audit_pages.SEALER] = Fernet(base64.urlsafe_b64encode(search_key))
     setup_sessions(
         app,
         EncryptedCookieStorage(

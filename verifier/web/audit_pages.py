@@ -3,8 +3,10 @@ range, the signed checkpoints; and the proof an entry's page checks in the brows
 
 Searches are POST forms: an ID number typed in never reaches a URL, a log line or the
 audit log — the use case turns it into the keyed subject ref, and the search itself is
-an ``audit_read`` entry. Every read goes through :class:`AuditService`, which refuses
-(and audits) any role but ``auditor``.
+an ``audit_read`` entry. Nor is it sent back: the results page shows it masked, and its
+next-page form carries it sealed (encrypted with a key only the console holds).
+Every read goes through :class:`AuditService`, which refuses (and audits) any role but
+``auditor``.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
+from cryptography.fernet import Fernet, InvalidToken
 from multidict import MultiDictProxy
 
 from hedui_sdk import IdType
+from hedui_sdk.masking import mask_id_number
 from verifier.domain import identifiers as ids
 from verifier.domain.caller import Caller
 from verifier.domain.errors import FieldViolation, InvalidArgument, PermissionDenied
@@ -28,6 +32,9 @@ from verifier.web.entry_view import describe
 from verifier.web.guard import current, page_context, streamed
 from verifier.web.services import SERVICES
 
+SEALER: web.AppKey[Fernet] = web.AppKey("search_sealer", Fernet)
+# A sealed ID number outlives its page no longer than a session could.
+_SEALED_SECONDS = 24 * 3600
 _SEQ = re.compile(r"0|[1-9][0-9]{0,15}", re.ASCII)
 _NEIGHBOURS = 3
 _PAGE = 50
@@ -63,9 +70,22 @@ def _date(form: MultiDictProxy[Any], name: str, out: list[FieldViolation]) -> da
     return ids.check_date(text, name, out) if text else None
 
 
-def _filter(form: MultiDictProxy[Any]) -> EntryFilter:
-    out: list[FieldViolation] = []
+def _number(form: MultiDictProxy[Any], sealer: Fernet) -> str:
+    """The ID number searched for: typed in, or carried sealed by a next-page form."""
     number = str(form.get("id_number", "")).strip().upper()
+    sealed = str(form.get("sealed_subject", ""))
+    if number or not sealed:
+        return number
+    try:
+        return sealer.decrypt(sealed.encode("ascii"), ttl=_SEALED_SECONDS).decode("ascii")
+    except (InvalidToken, UnicodeError):
+        raise InvalidArgument(
+            [FieldViolation("sealed_subject", "is not a search of this console, or too old")]
+        ) from None
+
+
+def _filter(form: MultiDictProxy[Any], number: str) -> EntryFilter:
+    out: list[FieldViolation] = []
     kind = str(form.get("id_type", IdType.RESIDENT_ID.value))
     id_type = IdType(kind) if kind in IdType._value2member_map_ else None
     subject = (id_type, number) if number else None
@@ -104,6 +124,7 @@ async def search_page(request: web.Request) -> web.StreamResponse:
         "actions": [a.value for a in AuditAction],
         "id_types": ID_TYPES,
         "form": {},
+        "subject_masked": "",
         "searched": False,
     }
     return aiohttp_jinja2.render_template(
@@ -114,17 +135,25 @@ async def search_page(request: web.Request) -> web.StreamResponse:
 async def search(request: web.Request) -> web.StreamResponse:
     caller = await current(request)
     form = await request.post()
-    flt = _filter(form)
+    sealer = request.app[SEALER]
+    number = _number(form, sealer)
+    flt = _filter(form, number)
     token = str(form.get("page_token", ""))
     page = await request.app[SERVICES].auditing.query(
         caller, flt, page_size=_PAGE, page_token=token
     )
-    shown = {k: v for k, v in form.items() if k not in ("csrf", "page_token")}
+    # The ID number is never echoed back: not refilled, not in the next-page form.
+    hidden = ("csrf", "page_token", "id_number", "sealed_subject")
+    shown = {k: v for k, v in form.items() if k not in hidden}
     context = {
         "title": "审计日志查询",
         "actions": [a.value for a in AuditAction],
         "id_types": ID_TYPES,
         "form": shown,
+        "subject_masked": mask_id_number(number) if number else "",
+        "sealed_subject": sealer.encrypt(number.encode("ascii")).decode("ascii")
+        if number and page.next_page_token
+        else "",
         "entries": [describe(e.seq, e.body) for e in page.entries],
         "next_page_token": page.next_page_token,
         "searched": True,
