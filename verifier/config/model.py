@@ -216,6 +216,8 @@ class ConsoleConfig:
     system: str = ""
     """The principal its users act through; empty: the only one configured."""
     session_minutes: int = 480
+    link_minutes: int = 15
+    """How long the one-time sign-in link printed at start stays good (unused)."""
     oidc: ConsoleOidcConfig | None = None
 
 
