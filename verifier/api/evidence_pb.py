@@ -1,19 +1,43 @@
 """ReportSummary.evidence: what the evidence departments found, per member, from the signed
-report's records (``verifier.domain.report`` writes them; the envelope is what was signed)."""
+report's records (``verifier.domain.report`` writes them; the envelope is what was signed).
+
+The records are read as the rules read them, by the very functions the rules call
+(:mod:`verifier.policy.fact_records`), so the summary never shows a grade, a diagnosis, a
+registration or an amount the assessment did not count: a status in force on the request
+date, a bill or fee for the part of its period inside the window, prorated by days.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from hedui.v1 import common_pb2 as common
 from hedui.v1 import verification_pb2 as pb
 
-from hedui_sdk import CivilEvent, DiagnosisKind, DisabilityType, EducationLevel, EmploymentStatus
-from verifier.domain.evidence_codec import EVIDENCE_TYPES
+from hedui_sdk import (
+    CivilEvent,
+    CivilStatusRecord,
+    DiagnosisKind,
+    DiagnosisRecord,
+    DisabilityCertificateRecord,
+    DisabilityType,
+    EducationLevel,
+    EmploymentRecord,
+    EmploymentStatus,
+    EnrolmentRecord,
+    Provenance,
+    Record,
+    Window,
+)
+from verifier.domain.evidence_codec import EVIDENCE_TYPES, evidence_from_json
+from verifier.domain.household import DeductionKind
+from verifier.domain.money import half_up
+from verifier.policy.aggregate import Evidence
+from verifier.policy.fact_records import expense_in_window, read_member
 
 DIAGNOSES_TO_PB = {
     DiagnosisKind.CHRONIC_SPECIAL: common.DIAGNOSIS_KIND_CHRONIC_SPECIAL,
@@ -54,49 +78,73 @@ def envelope_evidence(envelope: bytes) -> list[pb.MemberEvidence]:
 
 
 def member_evidence(doc: Mapping[str, Any]) -> list[pb.MemberEvidence]:
-    """One entry per member any evidence department found something on, in member order."""
-    start = date.fromisoformat(doc["window"]["start"])
-    end = date.fromisoformat(doc["window"]["end"])
-    by_member: dict[int, list[Mapping[str, Any]]] = {}
+    """One entry per member any evidence department found something on, in member order,
+    saying what the assessment counted of it."""
+    day = request_date(doc)
+    window = Window(
+        date.fromisoformat(doc["window"]["start"]), date.fromisoformat(doc["window"]["end"])
+    )
+    by_member: dict[int, list[Record]] = {}
     for rec in doc.get("records", ()):
         if rec["type"] in EVIDENCE_TYPES:
-            by_member.setdefault(int(rec["member_index"]), []).append(rec)
-    return [_one(i, recs, start, end) for i, recs in sorted(by_member.items())]
+            by_member.setdefault(int(rec["member_index"]), []).append(_record(rec))
+    return [_one(i, recs, day, window) for i, recs in sorted(by_member.items())]
 
 
-def _within(rec: Mapping[str, Any], start: date, end: date) -> bool:
-    last = rec["period_end"]
-    return date.fromisoformat(rec["period_start"]) <= end and (
-        last is None or date.fromisoformat(last) >= start
+def request_date(doc: Mapping[str, Any]) -> date:
+    """The day the rules read the records on: the assessment's request date, or, when the
+    report has no assessment, the day it was made (the day an assessment would have used)."""
+    aggregates = doc.get("aggregates")
+    if isinstance(aggregates, Mapping) and "request_date" in aggregates:
+        return date.fromisoformat(aggregates["request_date"])
+    return datetime.fromisoformat(doc["created_at"]).astimezone(UTC).date()
+
+
+def _record(rec: Mapping[str, Any]) -> Record:
+    p = rec["provenance"]
+    prov = Provenance(
+        p["source"],
+        p["adapter"],
+        p["adapter_version"],
+        p["record_id"],
+        datetime.fromisoformat(p["as_of"]),
     )
+    return evidence_from_json(dict(rec), prov)
 
 
-def _of(recs: Sequence[Mapping[str, Any]], kind: str) -> list[Mapping[str, Any]]:
-    return [r for r in recs if r["type"] == kind]
+def _one(index: int, recs: Sequence[Record], day: date, window: Window) -> pb.MemberEvidence:
+    # The rules' own reading (verifier.policy.fact_records): a status counts when it is in
+    # force on the request date, money for the part of its period inside the window.
+    seen, _ = read_member(index, recs, day)
 
+    def counted(fact: str) -> list[Record]:
+        evidence = set(seen.of(fact))
+        return [r for r in recs if Evidence.of(index, r.provenance) in evidence]
 
-def _one(
-    index: int, recs: Sequence[Mapping[str, Any]], start: date, end: date
-) -> pb.MemberEvidence:
+    def spent(kind: DeductionKind) -> int:
+        exact, _ = expense_in_window(index, recs, kind, window)
+        return half_up(exact)
+
     out = pb.MemberEvidence(member_index=index)
-    certificates = sorted(_of(recs, "disability_certificate"), key=lambda r: int(r["grade"]))
+    certificates = [
+        r
+        for r in counted("disability")
+        if isinstance(r, DisabilityCertificateRecord) and r.grade == seen.grade
+    ]
     if certificates:
-        out.disability_grade = int(certificates[0]["grade"])
-        out.disability_type = DISABILITY_TYPES_TO_PB[
-            DisabilityType(certificates[0]["disability_type"])
-        ]
-    kinds = {DiagnosisKind(r["kind"]) for r in _of(recs, "diagnosis")}
+        out.disability_grade = certificates[0].grade
+        out.disability_type = DISABILITY_TYPES_TO_PB[certificates[0].disability_type]
+    kinds = {r.kind for r in counted("serious_illness") if isinstance(r, DiagnosisRecord)}
     out.diagnoses.extend(DIAGNOSES_TO_PB[k] for k in DiagnosisKind if k in kinds)
-    bills = [r for r in _of(recs, "medical_expense") if _within(r, start, end)]
-    out.medical_self_paid_fen = sum(int(r["self_paid_fen"]) for r in bills)
-    schooling = [r for r in _of(recs, "enrolment") if _within(r, start, end)]
-    levels = {EducationLevel(r["level"]) for r in schooling}
+    out.medical_self_paid_fen = spent(DeductionKind.ILLNESS)
+    levels = {r.level for r in counted("in_school") if isinstance(r, EnrolmentRecord)}
     out.enrolments.extend(EDUCATION_LEVELS_TO_PB[lv] for lv in EducationLevel if lv in levels)
-    out.education_fees_fen = sum(int(r["fees_paid_fen"]) for r in schooling)
-    statuses = {
-        EmploymentStatus(r["status"]) for r in _of(recs, "employment") if _within(r, start, end)
-    }
+    out.education_fees_fen = spent(DeductionKind.SCHOOLING)
+    statuses = {r.status for r in counted("employment") if isinstance(r, EmploymentRecord)}
     out.employment.extend(EMPLOYMENT_TO_PB[s] for s in EmploymentStatus if s in statuses)
-    events = sorted(_of(recs, "civil_status"), key=lambda r: str(r["occurred_on"]))
-    out.civil_events.extend(CIVIL_EVENTS_TO_PB[CivilEvent(r["event"])] for r in events)
+    events = sorted(
+        (r for r in recs if isinstance(r, CivilStatusRecord) and r.occurred_on <= day),
+        key=lambda r: r.occurred_on,
+    )
+    out.civil_events.extend(CIVIL_EVENTS_TO_PB[r.event] for r in events)
     return out
