@@ -1,14 +1,15 @@
 """OpenTelemetry traces: one trace per RPC, through the fan-out to every source's HTTP
 call, the assessment, the signing and the database statements.
 
-Off unless ``[tracing] otlp_endpoint`` is set. On, it installs one tracer provider for
-the process (spans batched to the OTLP/gRPC exporter) and the standard
-instrumentations: the grpc.aio server interceptor (the trace starts at the call, or
-continues the caller's W3C ``traceparent``), aiohttp's client (each adapter's HTTP
+Off unless ``[tracing] otlp_endpoint`` is set. On, it makes a tracer provider (its
+service name, its sampler, spans batched to the OTLP/gRPC exporter) behind the
+process's one global provider, and installs the standard instrumentations: the
+grpc.aio server interceptor (the trace starts at the call, or continues the caller's
+W3C ``traceparent``), aiohttp's client (each adapter's HTTP
 request, with ``traceparent`` sent on to the department) and SQLAlchemy (each
 statement, on the engines :func:`instrument_engines` is given). The fan-out, the
 assessment and the signing make their own spans through the OpenTelemetry API, which
-records nothing while no provider is installed.
+records nothing while tracing is off.
 
 Spans carry methods, sources, statuses and SQL text with bound parameters left out
 (SQLAlchemy's instrumentation records the statement, never its values): no personal
@@ -20,19 +21,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
 from opentelemetry.instrumentation.grpc import GrpcAioInstrumentorServer
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import (
-    Decision,
     ParentBased,
-    Sampler,
-    SamplingResult,
     TraceIdRatioBased,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -40,42 +37,45 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from verifier.config import TracingConfig
 
 
-class _Switch(Sampler, SpanProcessor):
-    """The process's one sampler and span processor. A tracer provider is installed once
-    per process (OpenTelemetry's rule), so turning tracing off, or pointing it at
-    another exporter, goes through here instead."""
+class _CurrentTracer(trace.Tracer):
+    """A tracer of whichever SDK provider is current: none (tracing off) records nothing."""
 
-    def __init__(self) -> None:
-        self.sampler: Sampler | None = None
-        self.processor: SpanProcessor | None = None
+    def __init__(self, name: str, version: str | None, schema_url: str | None) -> None:
+        self._args = (name, version, schema_url)
+        self._of: TracerProvider | None = None
+        self._tracer: trace.Tracer = trace.NoOpTracer()
 
-    # Sampler
-    def should_sample(self, *args: Any, **kwargs: Any) -> SamplingResult:
-        if self.sampler is None:
-            return SamplingResult(Decision.DROP)
-        return self.sampler.should_sample(*args, **kwargs)
+    def _current(self) -> trace.Tracer:
+        if self._of is not _provider:
+            self._of = _provider
+            self._tracer = (
+                trace.NoOpTracer() if _provider is None else _provider.get_tracer(*self._args)
+            )
+        return self._tracer
 
-    def get_description(self) -> str:
-        return "hedui" if self.sampler is None else self.sampler.get_description()
+    def start_span(self, *args: Any, **kwargs: Any) -> trace.Span:
+        return self._current().start_span(*args, **kwargs)
 
-    # SpanProcessor
-    def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
-        if self.processor is not None:
-            self.processor.on_start(span, parent_context)
-
-    def on_end(self, span: ReadableSpan) -> None:
-        if self.processor is not None:
-            self.processor.on_end(span)
-
-    def shutdown(self) -> None:
-        if self.processor is not None:
-            self.processor.shutdown()
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self.processor.force_flush(timeout_millis) if self.processor else True
+    def start_as_current_span(self, *args: Any, **kwargs: Any) -> Any:
+        return self._current().start_as_current_span(*args, **kwargs)
 
 
-_switch = _Switch()
+class _Current(trace.TracerProvider):
+    """The process's global provider (OpenTelemetry allows one, once): it hands out
+    tracers of the SDK provider :func:`enable` made last, so tracing can be turned off,
+    or pointed at another exporter or service name, within one process."""
+
+    def get_tracer(
+        self,
+        instrumenting_module_name: str,
+        instrumenting_library_version: str | None = None,
+        schema_url: str | None = None,
+        attributes: Any = None,
+    ) -> trace.Tracer:
+        return _CurrentTracer(instrumenting_module_name, instrumenting_library_version, schema_url)
+
+
+_global = _Current()
 _provider: TracerProvider | None = None
 _grpc = GrpcAioInstrumentorServer()  # type: ignore[no-untyped-call]
 _http = AioHttpClientInstrumentor()
@@ -93,21 +93,23 @@ def enable(
     for tests). Call before the server is built: the gRPC server and aiohttp's client
     sessions are instrumented when they are created."""
     global _provider
-    if _provider is None:
-        _provider = TracerProvider(
-            sampler=_switch, resource=Resource.create({"service.name": service_name})
-        )
-        _provider.add_span_processor(_switch)
-        trace.set_tracer_provider(_provider)
+    if trace.get_tracer_provider() is not _global:
+        trace.set_tracer_provider(_global)
     disable()
-    _switch.processor = BatchSpanProcessor(exporter) if batch else SimpleSpanProcessor(exporter)
-    _switch.sampler = ParentBased(TraceIdRatioBased(sample_ratio))
-    _grpc.instrument(tracer_provider=_provider)
-    _http.instrument(tracer_provider=_provider)
+    provider = TracerProvider(
+        sampler=ParentBased(TraceIdRatioBased(sample_ratio)),
+        resource=Resource.create({"service.name": service_name}),
+    )
+    provider.add_span_processor(
+        BatchSpanProcessor(exporter) if batch else SimpleSpanProcessor(exporter)
+    )
+    _provider = provider
+    _grpc.instrument(tracer_provider=provider)
+    _http.instrument(tracer_provider=provider)
 
 
 def enabled() -> bool:
-    return _switch.sampler is not None
+    return _provider is not None
 
 
 def instrument_engines(engines: Sequence[AsyncEngine]) -> None:
@@ -125,12 +127,13 @@ def instrument_engines(engines: Sequence[AsyncEngine]) -> None:
 
 def disable() -> None:
     """Stop tracing: flush and drop the exporter, remove the instrumentations."""
-    processor, _switch.processor, _switch.sampler = _switch.processor, None, None
-    if processor is not None:
-        processor.shutdown()
+    global _provider
+    provider, _provider = _provider, None
     for instrumentor in (_grpc, _http, _sql):
         if instrumentor.is_instrumented_by_opentelemetry:
             instrumentor.uninstrument()
+    if provider is not None:
+        provider.shutdown()
 
 
 def configure(config: TracingConfig) -> bool:
