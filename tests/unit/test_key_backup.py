@@ -1,12 +1,13 @@
 """The key backup format: a round trip keeps every file, and a wrong passphrase, an
 altered header, altered contents, a foreign file, hostile scrypt parameters and hostile
 file names each give their own clear error; restore never overwrites and never leaves
-half a directory."""
+half a directory; a file is written whole or not at all, however short each write is."""
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from verifier.signing.key_backup import (
     read_key_directory,
     seal_backup,
     write_key_directory,
+    write_new_file,
 )
 from verifier.signing.keystore import KeyStore
 
@@ -137,3 +139,38 @@ def test_restore_refuses_a_directory_with_files_and_takes_an_empty_one(tmp_path:
     write_key_directory(tmp_path / "empty", {"a/b": b"x"})
     assert (tmp_path / "empty" / "a" / "b").read_bytes() == b"x"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "full"]  # no staging left
+
+
+def test_a_short_write_is_continued_until_every_byte_is_written(tmp_path: Path) -> None:
+    # Each write takes half of what it is given (at least one byte), as a nearly full disk
+    # may: the file still ends up whole, owner-only.
+    calls: list[int] = []
+
+    def half(fd: int, data: memoryview) -> int:
+        calls.append(len(data))
+        return os.write(fd, data[: max(1, len(data) // 2)])
+
+    data = bytes(range(256)) * 40
+    write_new_file(tmp_path / "backup", data, half)
+    assert (tmp_path / "backup").read_bytes() == data
+    assert len(calls) > 1
+    assert (tmp_path / "backup").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_write_that_stops_leaves_no_file(tmp_path: Path) -> None:
+    # The disk takes 100 bytes, then nothing more: an error, not a cut file taken for whole.
+    taken = 0
+
+    def full_disk(fd: int, data: memoryview) -> int:
+        nonlocal taken
+        n = os.write(fd, data[: max(0, 100 - taken)])
+        taken += n
+        return n
+
+    with pytest.raises(OSError, match="stopped"):
+        write_new_file(tmp_path / "backup", b"x" * 1000, full_disk)
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "backup").write_bytes(b"mine")
+    with pytest.raises(FileExistsError):
+        write_new_file(tmp_path / "backup", b"x")
+    assert (tmp_path / "backup").read_bytes() == b"mine"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from verifier.signing.key_backup import (
     read_key_directory,
     seal_backup,
     write_key_directory,
+    write_new_file,
 )
 from verifier.signing.keystore import KeyStore
 from verifier.signing.pkcs11_keys import Pkcs11Settings, Pkcs11Token
@@ -93,14 +93,13 @@ def keys_backup(cfg: Config, args: argparse.Namespace) -> int:
     except BackupError as exc:
         err.print(f"[red]no backup made[/]: {exc}")
         return 1
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # Encrypted, yet readable by its owner only: the passphrase is all that guards it.
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        # Encrypted, yet readable by its owner only: the passphrase is all that guards it.
+        write_new_file(out, data)
+    except OSError as exc:
+        err.print(f"[red]no backup made[/]: cannot write {out}: {exc.strerror or exc}")
+        return 1
     console.print(f"backed up {len(files)} key files of {cfg.keys_dir} to {out}")
     for ref in hsm:
         console.print(
@@ -123,6 +122,9 @@ def keys_restore(cfg: Config, args: argparse.Namespace) -> int:
         write_key_directory(into, contents.files)
     except BackupError as exc:
         err.print(f"[red]not restored[/]: {exc}")
+        return 1
+    except OSError as exc:
+        err.print(f"[red]not restored[/]: cannot write {into}: {exc.strerror or exc}")
         return 1
     console.print(
         f"restored {len(contents.files)} key files (backup of {contents.created_at}) into {into}"
