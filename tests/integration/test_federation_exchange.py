@@ -1,0 +1,240 @@
+"""Both sides of a 协查 with real parts: the peer is a hedui server (grpc.aio, mTLS, its
+own PKI and SQLite database, fake sources), the requester its own store (SQLite and
+PostgreSQL) sending through the real gRPC client with another PKI's certificate. The
+requester accepts only a fragment signed by a key pinned for the peer and answering this
+request; a tampered one, one signed by an unpinned key and one replayed from another
+request are refused and audited, their members × sources FAILED (never NOT_FOUND); a
+peer that refuses gives DENIED with its reason; a peer that is down gives FAILED, and
+the same 协查 sent again once it is back is answered."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import text
+
+from hedui_sdk import IdType, SourceKind, Subject, Window
+from tests.fakes import FakeAdapter
+from tests.helpers import APPLICANT_ID, make_app
+from tests.served import ServedStack
+from tests.stores import store_under_test
+from verifier.api.federation_client import GrpcPeerClient
+from verifier.api.tls import server_credentials
+from verifier.bootstrap import App, peer_published_keys, serve_app
+from verifier.cli.certs import PkiLayout, init_pki
+from verifier.domain.federation_ask import AskAuthorization, FederationAsk
+from verifier.domain.fragment import FRAGMENT_PAYLOAD_TYPE
+from verifier.domain.outcomes import SourceStatus
+from verifier.domain.peers import FederationConfig, PeerConfig
+from verifier.domain.ports import Store
+from verifier.domain.ports.peer_client import PeerClient, PeerReply
+from verifier.domain.request_model import Purpose
+from verifier.service.federation.outbound import FederationResult, OutboundAssist
+from verifier.service.federation.peers import PeerTrustService
+from verifier.signing.dsse import sign_envelope
+from verifier.signing.jwks import dumps_jwks, key_id
+from verifier.storage.engine import open_database
+from verifier.storage.migrate import upgrade
+
+NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+PEER = "hedui-linzi"
+REQUESTER = "hedui-gaoqing"
+T_ASK = FederationAsk(
+    requester=REQUESTER, request_id="req-1",
+    members=(Subject(IdType.RESIDENT_ID, APPLICANT_ID, "测试甲"),),
+    purposes=(Purpose.DIBAO,), sources=(SourceKind.TAX,),
+    authorization=AskAuthorization(
+        "SQ-2026-1", (Purpose.DIBAO,), (SourceKind.TAX,), date(2026, 1, 1), None, (0,), "e" * 64
+    ),
+    region="370305", window=Window(date(2025, 11, 1), date(2026, 10, 31)),
+)  # fmt: skip
+
+
+@dataclass
+class Sides:
+    peer_app: App
+    peer: ServedStack
+    peer_pki: PkiLayout
+    requester_pki: PkiLayout
+    database_url: str
+    store: Store
+    outbound: OutboundAssist
+    trust: PeerTrustService
+    tax: FakeAdapter
+    client: PeerClient
+
+    def outbound_with(self, client: PeerClient) -> OutboundAssist:
+        return OutboundAssist(
+            self.store, self.trust, client, name=REQUESTER, pseudonym_key=b"r" * 32
+        )
+
+    async def requester_entries(self) -> list[dict[str, Any]]:
+        db = open_database(self.database_url)
+        try:
+            async with db.read_sessions() as s:
+                rows = (await s.execute(text("SELECT body FROM audit_entries ORDER BY seq"))).all()
+        finally:
+            await db.dispose()
+        return [json.loads(bytes(r[0])) for r in rows]
+
+
+async def _serve_peer(app: App, peer_pki: PkiLayout, client_ca: Path, port: int = 0) -> ServedStack:
+    creds = server_credentials(peer_pki.server.cert, peer_pki.server.key, client_ca)
+    return ServedStack(app, await serve_app(app, f"127.0.0.1:{port}", credentials=creds))
+
+
+@pytest.fixture
+async def sides(database_url: str, tmp_path: Path) -> AsyncIterator[Sides]:
+    requester_pki = init_pki(tmp_path / "pki-r", systems=(REQUESTER,)).layout
+    peer_pki = init_pki(tmp_path / "pki-p", systems=(PEER,)).layout
+    requester_key = Ed25519PrivateKey.generate().public_key()
+    (tmp_path / "r-jwks.json").write_text(dumps_jwks([requester_key]))
+    peer_fed = FederationConfig(
+        peers={REQUESTER: PeerConfig(
+            name=REQUESTER, regions=("370322",), endpoint="localhost:1", ca=requester_pki.ca.cert,
+            jwks=tmp_path / "r-jwks.json", key_ids=(key_id(requester_key),),
+            purposes=(Purpose.DIBAO,), sources=(SourceKind.TAX,),
+        )},
+        client_cert=peer_pki.client(PEER).cert, client_key=peer_pki.client(PEER).key,
+    )  # fmt: skip
+    peer_url = f"sqlite:///{tmp_path}/peer.db"
+    upgrade(peer_url)
+    tax = FakeAdapter(SourceKind.TAX, income_fen={APPLICANT_ID: 321_000})
+    peer_app = await make_app(
+        peer_url, tmp_path / "peer-keys", {SourceKind.TAX: tax}, federation=peer_fed
+    )
+    await PeerTrustService(peer_app.store, peer_fed, peer_published_keys).trust(REQUESTER, "ops")
+    peer = await _serve_peer(peer_app, peer_pki, requester_pki.ca.cert)
+    peer_keys = peer_app.keys.verifying_keys("signing")
+    (tmp_path / "p-jwks.json").write_text(dumps_jwks(peer_keys))
+    requester_fed = FederationConfig(
+        peers={PEER: PeerConfig(
+            name=PEER, regions=("370305",), endpoint=f"localhost:{peer.server.port}",
+            ca=peer_pki.ca.cert, jwks=tmp_path / "p-jwks.json", key_ids=(key_id(peer_keys[0]),),
+            purposes=(Purpose.DIBAO,), sources=(), remote_sources=(SourceKind.TAX,),
+        )},
+        client_cert=requester_pki.client(REQUESTER).cert,
+        client_key=requester_pki.client(REQUESTER).key,
+    )  # fmt: skip
+    async with store_under_test("sql", database_url, NOW) as store:
+        trust = PeerTrustService(store, requester_fed, peer_published_keys)
+        await trust.trust(PEER, "ops")
+        client = GrpcPeerClient(
+            requester_pki.client(REQUESTER).cert, requester_pki.client(REQUESTER).key
+        )
+        outbound = OutboundAssist(store, trust, client, name=REQUESTER, pseudonym_key=b"r" * 32)
+        sides = Sides(
+            peer_app,
+            peer,
+            peer_pki,
+            requester_pki,
+            database_url,
+            store,
+            outbound,
+            trust,
+            tax,
+            client,
+        )
+        try:
+            yield sides
+        finally:
+            await sides.peer.close()
+
+
+class Tampering(PeerClient):
+    """The real client, with what comes back changed on the way."""
+
+    def __init__(self, real: PeerClient, change: Callable[[bytes], bytes]) -> None:
+        self._real = real
+        self._change = change
+
+    async def assist(self, peer: PeerConfig, ask: FederationAsk, timeout: float) -> PeerReply:
+        reply = await self._real.assist(peer, ask, timeout)
+        return PeerReply(self._change(reply.fragment), reply.release_seq, reply.replayed)
+
+
+def _statuses(result: FederationResult) -> list[tuple[SourceStatus, str]]:
+    return [(o.status, o.reason) for o in result.outcomes]
+
+
+async def test_an_answer_signed_by_the_pinned_key_is_accepted_with_its_provenance(
+    sides: Sides,
+) -> None:
+    result = await sides.outbound.ask(PEER, T_ASK, timeout=10)
+    [tax] = result.outcomes
+    assert tax.status is SourceStatus.FOUND
+    assert tax.records[0].amount_fen == 321_000  # type: ignore[union-attr]
+    assert result.fragment is not None and result.release_seq is not None
+    answer = (await sides.requester_entries())[-1]
+    assert (answer["action"], answer["outcome"]) == ("federation_answer", "accepted")
+    assert answer["details"]["peer_release_seq"] == result.release_seq
+    assert answer["details"]["envelope_sha256"] == result.fragment.envelope_sha256
+    peer_rows = await sides.peer.rows("SELECT body FROM audit_entries ORDER BY seq")
+    released = json.loads(bytes(peer_rows[-1][0]))
+    assert released["seq"] == result.release_seq and released["request_id"] == "req-1"
+
+
+def _tamper(envelope: bytes) -> bytes:
+    env = json.loads(envelope)
+    env["payload"] = base64.b64encode(
+        base64.b64decode(env["payload"]).replace(b"321000", b"000001")
+    ).decode()
+    return json.dumps(env).encode()
+
+
+def _resign(envelope: bytes) -> bytes:
+    env = json.loads(envelope)
+    body = base64.b64decode(env["payload"])
+    return sign_envelope(body, FRAGMENT_PAYLOAD_TYPE, Ed25519PrivateKey.generate())
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [(_tamper, "FRAGMENT_TAMPERED"), (_resign, "FRAGMENT_UNPINNED_KEY")],
+)
+async def test_a_changed_or_foreign_signed_fragment_is_refused_and_audited(
+    sides: Sides, change: Callable[[bytes], bytes], reason: str
+) -> None:
+    outbound = sides.outbound_with(Tampering(sides.client, change))
+    result = await outbound.ask(PEER, T_ASK, timeout=10)
+    assert _statuses(result) == [(SourceStatus.FAILED, reason)]
+    answer = (await sides.requester_entries())[-1]
+    assert (answer["outcome"], answer["reason"]) == ("refused", reason)
+
+
+async def test_a_fragment_replayed_from_another_request_is_refused(sides: Sides) -> None:
+    first = await sides.outbound.ask(PEER, T_ASK, timeout=10)
+    assert first.fragment is not None
+    old = first.fragment.envelope
+    outbound = sides.outbound_with(Tampering(sides.client, lambda _f: old))
+    result = await outbound.ask(PEER, replace(T_ASK, request_id="req-2"), timeout=10)
+    assert _statuses(result) == [(SourceStatus.FAILED, "FRAGMENT_REPLAYED")]
+
+
+async def test_a_refusing_peer_gives_denied_with_its_reason(sides: Sides) -> None:
+    outside = replace(T_ASK, request_id="req-9", purposes=(Purpose.TEKUN,))
+    result = await sides.outbound.ask(PEER, outside, timeout=10)
+    assert _statuses(result) == [(SourceStatus.DENIED, "FEDERATION_PURPOSE_NOT_AGREED")]
+    assert sides.tax.calls == 0
+
+
+async def test_a_peer_down_gives_failed_and_the_same_ask_is_answered_once_it_is_back(
+    sides: Sides,
+) -> None:
+    port = sides.peer.server.port
+    await sides.peer.server.stop(0)
+    down = await sides.outbound.ask(PEER, T_ASK, timeout=3)
+    assert _statuses(down) == [(SourceStatus.FAILED, "PEER_UNAVAILABLE")]
+    assert (await sides.requester_entries())[-1]["outcome"] == "failed"
+    sides.peer = await _serve_peer(sides.peer_app, sides.peer_pki, sides.requester_pki.ca.cert,
+                                   port)  # fmt: skip
+    back = await sides.outbound.ask(PEER, T_ASK, timeout=10)
+    assert [o.status for o in back.outcomes] == [SourceStatus.FOUND]
