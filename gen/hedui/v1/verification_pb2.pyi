@@ -858,8 +858,12 @@ class ReportSummary(_message.Message):
     @_builtins.property
     def evidence(self) -> _containers.RepeatedCompositeFieldContainer[Global___MemberEvidence]:
         """What the evidence departments (医保, 残联, 教育, 人社 就业, 民政) found, one entry per
-        member they found anything on, in member order; read from the signed report, whose
-        records carry each finding with its provenance.
+        member they returned any record on, in member order; read from the signed report,
+        whose records carry each finding with its provenance, as the assessment reads them: a
+        certificate, diagnosis, enrolment or registration counts when in force on the request
+        date (the report's aggregates.request_date; a report without an assessment: the UTC
+        day of its created_at), a bill or fee for the part of its period inside the window,
+        prorated by days. So nothing here says more than the assessment counted.
         """
 
     def __init__(
@@ -887,8 +891,9 @@ Global___ReportSummary: _TypeAlias = ReportSummary  # noqa: Y015
 
 @_typing.final
 class MemberEvidence(_message.Message):
-    """What the evidence departments found about one member in a report (unset or empty: that
-    department found nothing, or did not answer: see ReportSummary.sources for which).
+    """What the evidence departments found about one member in a report, as the assessment
+    counted it (unset or empty: that department found nothing that counts, e.g. only an
+    expired certificate, or did not answer: see ReportSummary.sources for which).
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -904,28 +909,38 @@ class MemberEvidence(_message.Message):
     CIVIL_EVENTS_FIELD_NUMBER: _builtins.int
     member_index: _builtins.int
     disability_grade: _builtins.int
-    """残联: the most severe grade (1 most severe, to 4) of the 残疾人证 found; 0 when none."""
+    """残联: the most severe grade (1 most severe, to 4) of the 残疾人证 in force on the request
+    date; 0 when none is (an expired or not yet issued certificate does not count).
+    """
     disability_type: _common_pb2.DisabilityType.ValueType
-    """残联: the type on that certificate."""
+    """残联: the type on that certificate; unspecified when the grade is 0."""
     medical_self_paid_fen: _builtins.int
-    """医保: the individually paid part (个人自付) of the bills within the window, fen (0 or more)."""
+    """医保: the individually paid part (个人自付) of the bills, each prorated by days to the
+    part of its period inside the window, summed and rounded half up to whole fen (0 or
+    more): the figure the assessment's 刚性支出 found for this member.
+    """
     education_fees_fen: _builtins.int
-    """教育: the fees paid for those enrolments, fen (0 or more)."""
+    """教育: the fees paid for enrolments, each prorated by days to the part of its period
+    inside the window (one still open runs to the window's end), summed and rounded half up
+    to whole fen (0 or more); an enrolment ended before the request date still counts here.
+    """
     @_builtins.property
     def diagnoses(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.DiagnosisKind.ValueType]:
-        """医保: the kinds of certified diagnoses found, each once."""
+        """医保: the kinds of certified diagnoses in force on the request date, each once."""
 
     @_builtins.property
     def enrolments(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.EducationLevel.ValueType]:
-        """教育: the levels of the enrolments overlapping the window, each once, lowest first."""
+        """教育: the levels of the enrolments in force on the request date, each once, lowest
+        first.
+        """
 
     @_builtins.property
     def employment(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.EmploymentStatus.ValueType]:
-        """人社 就业: the statuses of the registrations overlapping the window, each once."""
+        """人社 就业: the statuses of the registrations in force on the request date, each once."""
 
     @_builtins.property
     def civil_events(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.CivilEvent.ValueType]:
-        """民政: the civil events registered, oldest first."""
+        """民政: the civil events registered on or before the request date, oldest first."""
 
     def __init__(
         self,
