@@ -26,6 +26,7 @@ def test_the_console_table_is_read() -> None:
             "listen": "127.0.0.1:9000",
             "public_url": "https://hedui.example",
             "session_minutes": 60,
+            "link_minutes": 5,
             "oidc": {
                 "issuer": "https://id.example/realms/mca",
                 "client_id": "hedui-console",
@@ -38,6 +39,7 @@ def test_the_console_table_is_read() -> None:
         listen="127.0.0.1:9000",
         public_url="https://hedui.example",
         session_minutes=60,
+        link_minutes=5,
         oidc=ConsoleOidcConfig(
             issuer="https://id.example/realms/mca",
             client_id="hedui-console",
@@ -53,6 +55,8 @@ def test_the_console_table_is_read() -> None:
         ({"listen": "8700"}, "console.listen"),
         ({"public_url": "ftp://x"}, "console.public_url"),
         ({"session_minutes": 0}, "console.session_minutes"),
+        ({"link_minutes": 0}, "console.link_minutes"),
+        ({"link_minutes": 24 * 60 + 1}, "console.link_minutes"),
         ({"system": "370322197003090016"}, "console.system"),
         ({"colour": "red"}, "console.colour"),
         ({"oidc": {"issuer": "https://id.example"}}, "console.oidc.client_id"),

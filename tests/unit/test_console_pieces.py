@@ -39,14 +39,38 @@ def test_a_session_names_its_caller_until_it_expires() -> None:
     assert caller_of(_session()) is None
 
 
+class _Clock:
+    """Monotonic seconds that move only when told."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_the_one_time_link_signs_in_once_and_only_with_its_token() -> None:
     caller = Caller("case-system-a", "worker-1", "caseworker", ("3703",))
-    link = OneTimeLink(caller)
+    link = OneTimeLink(caller, 900)
     token = link.path.rsplit("/", 1)[1]
     assert link.take(token + "x") is None
     assert link.take(token) == caller
     assert link.take(token) is None
     assert link.path == ""
+
+
+def test_the_one_time_link_expires_unused() -> None:
+    caller = Caller("case-system-a", "worker-1", "caseworker", ("3703",))
+    clock = _Clock()
+    fresh, stale = OneTimeLink(caller, 900, clock), OneTimeLink(caller, 900, clock)
+    clock.now += 899.9
+    assert fresh.take(fresh.path.rsplit("/", 1)[1]) == caller
+    token = stale.path.rsplit("/", 1)[1]
+    clock.now += 0.1
+    assert stale.take(token) is None
+    assert stale.path == ""  # gone, not merely refused this once
+    clock.now -= 10  # a clock never goes back, but the link stays gone if it did
+    assert stale.take(token) is None
 
 
 def test_claims_give_user_role_and_regions_within_the_principal() -> None:
@@ -124,6 +148,8 @@ def test_changes_name_every_differing_field_but_not_the_per_version_ones() -> No
         ("https://hedui.example", "0.0.0.0", SignInLink("worker-1", "caseworker"), ""),
         ("", "127.0.0.1", SignInLink("worker-1", "admin"), "--role"),
         ("", "127.0.0.1", SignInLink("370322197003090016", "caseworker"), "--user"),
+        ("", "127.0.0.1", SignInLink("worker-1", "caseworker", 59), "--link-minutes"),
+        ("", "127.0.0.1", SignInLink("worker-1", "caseworker", 24 * 3600 + 1), "--link-minutes"),
     ],
 )
 def test_the_console_refuses_to_start_unsafe_or_unusable(
@@ -148,7 +174,9 @@ def test_console_arguments_make_the_settings(monkeypatch: pytest.MonkeyPatch) ->
     cfg = Config(principals={"sys-a": Principal("sys-a", ("auditor",), ("3703",))})
     link = settings_from(cfg, _args("--role", "auditor", "--user", "auditor-1"))
     assert link.system == "sys-a"  # the only principal
-    assert link.link == SignInLink("auditor-1", "auditor")
+    assert link.link == SignInLink("auditor-1", "auditor", 15 * 60)
+    longer = settings_from(cfg, _args("--link-minutes", "60"))
+    assert longer.link is not None and longer.link.seconds == 3600
     assert link.oidc is None
     monkeypatch.setenv("CONSOLE_OIDC_SECRET", "s3cret")
     oidc = settings_from(

@@ -75,6 +75,8 @@ def check_settings(settings: ConsoleSettings, principal: Principal, host: str) -
     if not 5 * 60 <= settings.session_seconds <= 24 * 3600:
         raise ConfigError("--session-minutes must be 5 to 1440")
     if settings.link is not None:
+        if not 60 <= settings.link.seconds <= 24 * 3600:
+            raise ConfigError("--link-minutes must be 1 to 1440")
         if ACTOR_USER.problem(settings.link.user) is not None:
             raise ConfigError("--user must be 1-64 characters of A-Z a-z 0-9 . _ @ -")
         if settings.link.role not in principal.roles:
@@ -139,11 +141,12 @@ def settings_from(cfg: Config, args: argparse.Namespace) -> ConsoleSettings:
         raise ConfigError("--system is required when several principals are configured")
     oidc = _oidc(cfg, args)
     minutes = args.session_minutes or cfg.console.session_minutes
+    link_minutes = args.link_minutes or cfg.console.link_minutes
     return ConsoleSettings(
         system=system,
         public_url=args.public_url or cfg.console.public_url,
         session_seconds=minutes * 60,
-        link=None if oidc else SignInLink(args.user, args.role),
+        link=None if oidc else SignInLink(args.user, args.role, link_minutes * 60),
         oidc=oidc,
     )
 
@@ -181,6 +184,9 @@ def register(sub: Subparsers) -> None:
     c.add_argument("--user", default="console-user", help="who the one-time link signs in")
     c.add_argument("--role", default="caseworker", help="the link's role")
     c.add_argument("--session-minutes", type=int, default=0, help="session length (default 480)")
+    c.add_argument(
+        "--link-minutes", type=int, default=0, help="how long the sign-in link is good (default 15)"
+    )
     c.add_argument("--oidc-issuer", default="", help="OpenID Connect issuer URL")
     c.add_argument("--oidc-client-id", default="")
     c.add_argument("--oidc-client-secret", default="", help="env:NAME or file:PATH")

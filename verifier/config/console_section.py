@@ -84,6 +84,7 @@ class ConsoleSection(Section):
     public_url: Annotated[str, AfterValidator(_url)] = ""
     system: Annotated[str, AfterValidator(_system)] = ""
     session_minutes: Annotated[int, between(5, 24 * 60)] = ConsoleConfig.session_minutes
+    link_minutes: Annotated[int, between(1, 24 * 60)] = ConsoleConfig.link_minutes
     oidc: ConsoleOidcSection | None = None
 
 
@@ -94,5 +95,6 @@ def console_config(section: ConsoleSection) -> ConsoleConfig:
         public_url=section.public_url,
         system=section.system,
         session_minutes=section.session_minutes,
+        link_minutes=section.link_minutes,
         oidc=ConsoleOidcConfig(**oidc.model_dump()) if oidc is not None else None,
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -37,8 +39,10 @@ def make_console(
     services: ConsoleServices,
     principal: Principal,
     secret: bytes,
+    clock: Callable[[], float] = time.monotonic,
 ) -> tuple[web.Application, signin.OneTimeLink | None]:
-    """The application, and the one-time sign-in link when ``settings.link`` asks for one."""
+    """The application, and the one-time sign-in link when ``settings.link`` asks for one
+    (its expiry measured by ``clock``, monotonic seconds)."""
     app = web.Application(client_max_size=printout_check.MAX_UPLOAD)
     app[SETTINGS] = settings
     app[SERVICES] = services
@@ -68,7 +72,9 @@ def make_console(
     link = None
     if settings.link is not None:
         link = signin.OneTimeLink(
-            Caller(principal.system, settings.link.user, settings.link.role, principal.regions)
+            Caller(principal.system, settings.link.user, settings.link.role, principal.regions),
+            settings.link.seconds,
+            clock,
         )
         app[signin.LINK] = link
     if settings.oidc is not None:

@@ -10,6 +10,7 @@ from verifier.config.model import ConsoleConfig
 # One default each, the configuration's ([console]).
 DEFAULT_CONSOLE_LISTEN = ConsoleConfig.listen
 DEFAULT_SESSION_SECONDS = ConsoleConfig.session_minutes * 60
+DEFAULT_LINK_SECONDS = ConsoleConfig.link_minutes * 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,11 +33,12 @@ class OidcSettings:
 
 @dataclass(frozen=True, slots=True)
 class SignInLink:
-    """The embedded default: one sign-in link printed at start, good once, bound to a
-    configured user and role."""
+    """The embedded default: one sign-in link printed at start, good once and only for
+    ``seconds`` after start, bound to a configured user and role."""
 
     user: str
     role: str
+    seconds: int = DEFAULT_LINK_SECONDS
 
 
 @dataclass(frozen=True, slots=True)

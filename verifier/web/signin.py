@@ -1,13 +1,16 @@
 """Signing in and out: the one-time link of the embedded default, and OpenID Connect.
 
-The link's token is good once and only until the console stops; it is compared in
-constant time and never logged. Sign-in events are logged with the user and role only.
+The link's token is a credential: good once, for a limited time after start (15 minutes
+unless configured), and only until the console stops; it is compared in constant time
+and never logged. Sign-in events are logged with the user and role only.
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
+import time
+from collections.abc import Callable
 
 import aiohttp_jinja2
 import structlog
@@ -30,10 +33,17 @@ _PENDING = "oidc_pending"
 
 
 class OneTimeLink:
-    """A sign-in token, good once, bound to one caller."""
+    """A sign-in token, good once and for ``seconds`` from its making, bound to one caller.
 
-    def __init__(self, caller: Caller) -> None:
+    ``clock`` is monotonic seconds (a wall clock set back must not revive the link).
+    """
+
+    def __init__(
+        self, caller: Caller, seconds: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.caller = caller
+        self._clock = clock
+        self._expires = clock() + seconds
         self._token: str | None = secrets.token_urlsafe(32)
 
     @property
@@ -41,7 +51,10 @@ class OneTimeLink:
         return f"/signin/once/{self._token}" if self._token else ""
 
     def take(self, token: str) -> Caller | None:
-        """The bound caller if ``token`` is the link's and it was not used; then it is gone."""
+        """The bound caller if ``token`` is the link's, unused and not expired; then it is
+        gone. An expired link is gone too."""
+        if self._clock() >= self._expires:
+            self._token = None
         expected = self._token
         if expected is None or not hmac.compare_digest(token.encode(), expected.encode()):
             return None
@@ -64,7 +77,7 @@ async def once(request: web.Request) -> web.StreamResponse:
     link = request.app.get(LINK)
     caller = link.take(request.match_info["token"]) if link is not None else None
     if caller is None:
-        raise Unauthenticated("this sign-in link was used already or is not ours")
+        raise Unauthenticated("this sign-in link was used already, has expired or is not ours")
     await sign_in(request, caller)
     log.info("console sign-in", method="link", user=caller.user, role=caller.role)
     raise web.HTTPSeeOther("/")
