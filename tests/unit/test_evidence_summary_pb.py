@@ -14,6 +14,18 @@ from hedui.v1 import common_pb2 as common
 from hedui.v1 import verification_pb2 as pb
 
 from hedui_sdk import DisabilityType, EmploymentStatus, Record
+from tests.unit.assess_helpers import (
+    W_END,
+    W_START,
+    adult,
+    bill,
+    certificate,
+    diagnosis,
+    enrolment,
+    household,
+    run,
+)
+from tests.unit.test_assess_evidence import FOUND, answers, finding
 from tests.unit.test_evidence_records import (
     BILL,
     CERTIFICATE,
@@ -159,3 +171,47 @@ def test_the_envelope_is_read_as_signed_and_a_report_without_evidence_has_none()
     (one,) = envelope_evidence(envelope.encode())
     assert one.employment == [common.EMPLOYMENT_STATUS_EMPLOYED]
     assert member_evidence(report()) == []
+
+
+def test_the_summary_says_what_the_assessment_found() -> None:
+    # One reading: a report made by the rules, its facts section beside the summary. Request
+    # 2025-03-10, window 2024-03-01..2025-02-28 (assess_helpers).
+    records: list[Record] = [
+        replace(certificate(1, "dis-old"), valid_until=date(2024, 12, 31)),
+        certificate(3, "dis-new"),
+        replace(diagnosis("dx-old"), valid_until=date(2025, 3, 9)),
+        # 2025-02-19..2025-03-10: 20 days, 10 inside the window.
+        bill(60_000, start=date(2025, 2, 19), end=date(2025, 3, 10)),
+        enrolment(30_000, start=date(2024, 9, 1)),
+    ]
+    inp = household(
+        [adult(0, disability_grade=1, serious_illness=True, in_school=True)],
+        {0: records},
+        sources=answers(1, disability=FOUND, medical_insurance=FOUND, education=FOUND),
+    )
+    assessed = run(inp)
+    doc = {
+        "created_at": "2025-03-10T02:00:00Z",
+        "window": {"start": W_START.isoformat(), "end": W_END.isoformat()},
+        "records": [record_json(0, r) for r in records],
+        **assessed,
+    }
+    (out,) = member_evidence(doc)
+    assert (out.disability_grade, out.medical_self_paid_fen, out.education_fees_fen) == (
+        finding(assessed, "disability", 0)["found"],
+        finding(assessed, "medical_costs", None)["found"],
+        finding(assessed, "school_fees", None)["found"],
+    )
+    assert (out.disability_grade, out.medical_self_paid_fen, out.education_fees_fen) == (
+        3,
+        30_000,
+        30_000,
+    )
+    assert (bool(out.diagnoses), bool(out.enrolments)) == (
+        finding(assessed, "serious_illness", 0)["found"],
+        finding(assessed, "in_school", 0)["found"],
+    )
+    assert (list(out.diagnoses), list(out.enrolments)) == (
+        [],
+        [common.EDUCATION_LEVEL_SENIOR_SECONDARY],
+    )
