@@ -157,9 +157,11 @@ _NATIVE_PREFIX = re.compile(r"[IWEF][0-9]{4} ", re.ASCII)
 
 def _native_line(raw: bytes) -> str:
     text = raw.decode("utf-8", errors="backslashreplace").rstrip("\r\n")
-    with contextlib.suppress(ValueError):
-        if isinstance(json.loads(text), dict):
-            return text  # a JSON line already (ours, or a worker process's)
+    if text.startswith('{"') and text.endswith("}"):
+        # A JSON line already (ours, or a worker process's): the renderer writes one
+        # object per line, so the shape is enough; parsing every access line would cost
+        # the event loop's thread its GIL.
+        return text
     line = {
         "event": text,
         "level": _NATIVE_LEVELS[text[0]] if _NATIVE_PREFIX.match(text) else "info",
