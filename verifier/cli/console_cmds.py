@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from verifier.bootstrap import App, build_app
 from verifier.cli.commands import Subparsers, command
 from verifier.config import Config, ConfigError, Principal
+from verifier.config.console_section import oidc_url_problem
 from verifier.config.model import ConsoleOidcConfig
 from verifier.config.secrets import resolve_secret
 from verifier.domain.identifiers import ACTOR_USER
@@ -74,6 +75,8 @@ def check_settings(settings: ConsoleSettings, principal: Principal, host: str) -
     """Refuse what would be unsafe or could never sign anyone in."""
     if not 5 * 60 <= settings.session_seconds <= 24 * 3600:
         raise ConfigError("--session-minutes must be 5 to 1440")
+    if settings.oidc is not None and (problem := oidc_url_problem(settings.oidc.issuer)):
+        raise ConfigError(f"--oidc-issuer {problem}")
     if settings.link is not None:
         if not 60 <= settings.link.seconds <= 24 * 3600:
             raise ConfigError("--link-minutes must be 1 to 1440")
@@ -122,6 +125,9 @@ def _oidc(cfg: Config, args: argparse.Namespace) -> OidcSettings | None:
     issuer = args.oidc_issuer or base.issuer
     if not issuer:
         return None
+    problem = oidc_url_problem(issuer)
+    if problem is not None:
+        raise ConfigError(f"--oidc-issuer {problem}")
     ref = args.oidc_client_secret or base.client_secret
     return OidcSettings(
         issuer=issuer,

@@ -4,8 +4,10 @@ session lasts, and OpenID Connect sign-in. ``hedui console``'s options override 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator
 
@@ -35,9 +37,34 @@ def _url(value: str) -> str:
     return value
 
 
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def oidc_url_problem(value: str) -> str | None:
+    """Why ``value`` may not be an OpenID Connect issuer or endpoint URL, or None.
+
+    Tokens, client secrets and the keys that check ID tokens travel over these, so they
+    must be ``https://``; plain ``http://`` only to this machine (a loopback host).
+    """
+    if _URL.fullmatch(value):
+        try:
+            parts = urlsplit(value)
+            host = parts.hostname or ""
+        except ValueError:  # e.g. an unclosed IPv6 bracket
+            parts, host = None, ""
+        if parts is not None and host and (parts.scheme == "https" or _loopback(host)):
+            return None
+    return "must be an https:// URL (http:// only to a loopback host)"
+
+
 def _issuer(value: str) -> str:
-    if not _URL.fullmatch(value):
-        raise Problem("must be the issuer's http:// or https:// URL")
+    problem = oidc_url_problem(value)
+    if problem is not None:
+        raise Problem(problem)
     return value
 
 

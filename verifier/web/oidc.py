@@ -20,6 +20,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from verifier.config.console_section import oidc_url_problem
 from verifier.domain.caller import Caller
 from verifier.domain.errors import PermissionDenied, Unauthenticated
 from verifier.domain.identifiers import ACTOR_USER
@@ -27,6 +28,10 @@ from verifier.web.settings import OidcSettings
 
 _TIMEOUT = aiohttp.ClientTimeout(total=10)
 _ALGORITHMS = ["RS256", "ES256", "PS256", "EdDSA"]
+# Where the browser is sent, the code and client secret go, and the ID token's keys come
+# from. Their hosts may differ from the issuer's (large providers split them); the TLS
+# of the issuer's own https metadata vouches for them, so each must be https too.
+_ENDPOINTS = ("authorization_endpoint", "token_endpoint", "jwks_uri")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +55,11 @@ class OidcClient:
         self._meta: dict[str, Any] | None = None
 
     async def _get(self, url: str) -> dict[str, Any]:
-        async with aiohttp.ClientSession(timeout=_TIMEOUT) as http, http.get(url) as resp:
+        # No redirects: one could lead off https.
+        async with (
+            aiohttp.ClientSession(timeout=_TIMEOUT) as http,
+            http.get(url, allow_redirects=False) as resp,
+        ):
             if resp.status != 200:
                 raise Unauthenticated(f"the sign-in provider answered HTTP {resp.status}")
             doc: dict[str, Any] = await resp.json(content_type=None)
@@ -62,6 +71,11 @@ class OidcClient:
             meta = await self._get(f"{issuer}/.well-known/openid-configuration")
             if meta.get("issuer", "").rstrip("/") != issuer:
                 raise Unauthenticated("the sign-in provider names another issuer")
+            for name in _ENDPOINTS:
+                url = meta.get(name)
+                problem = oidc_url_problem(url) if isinstance(url, str) else "is missing"
+                if problem is not None:
+                    raise Unauthenticated(f"the sign-in provider's {name} {problem}")
             self._meta = meta
         return self._meta
 
@@ -97,7 +111,7 @@ class OidcClient:
         auth = aiohttp.BasicAuth(self.settings.client_id, self.settings.client_secret)
         async with (
             aiohttp.ClientSession(timeout=_TIMEOUT) as http,
-            http.post(meta["token_endpoint"], data=form, auth=auth) as resp,
+            http.post(meta["token_endpoint"], data=form, auth=auth, allow_redirects=False) as resp,
         ):
             if resp.status != 200:
                 raise Unauthenticated(f"the sign-in provider refused the code (HTTP {resp.status})")
