@@ -4,6 +4,8 @@ vectors, and interoperability with the ``openssl`` command line in both directio
 from __future__ import annotations
 
 import base64
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -210,3 +212,35 @@ def test_malformed_signatures_are_refused_not_crashed_on() -> None:
         with pytest.raises(InvalidSignature):
             key.public_key().verify(bad, b"data")
     key.public_key().verify(key.sign(b""), b"")
+
+
+def test_an_encrypted_key_fails_at_once_and_asks_for_no_passphrase(tmp_path: Path) -> None:
+    # In a process with stdin closed and no terminal: libcrypto's default would prompt
+    # "Enter PEM pass phrase"; hedui reads unencrypted keys only and says why it refused.
+    made = openssl("genpkey", "-algorithm", "SM2", "-aes256", "-pass", "pass:x")
+    assert made.returncode == 0 and b"ENCRYPTED PRIVATE KEY" in made.stdout
+    (tmp_path / "enc.pem").write_bytes(made.stdout)
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from verifier.signing.sm2 import Sm2KeyError, Sm2PrivateKey\n"
+        "try:\n"
+        "    Sm2PrivateKey.from_pem(Path(sys.argv[1]).read_bytes())\n"
+        "except Sm2KeyError as exc:\n"
+        "    print(exc)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "enc.pem")],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        start_new_session=True,
+        timeout=60,
+        check=True,
+        cwd=Path(__file__).parents[2],
+    )
+    assert proc.stdout.decode().strip() == (
+        "PEM private key is encrypted: hedui reads unencrypted keys only"
+    )
+    assert b"pass phrase" not in proc.stderr.lower()
+    with pytest.raises(Sm2KeyError, match="encrypted"):
+        Sm2PrivateKey.from_pem(made.stdout)

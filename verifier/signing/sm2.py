@@ -45,6 +45,12 @@ class Sm2KeyError(ValueError):
     """Bytes that are not an SM2 key of the recommended curve. Never quotes the bytes."""
 
 
+# ``pem_password_cb``: int (*)(char *buf, int size, int rwflag, void *u).
+_PEM_PASSWORD_CB = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p
+)
+
+
 def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
     p, i, sz = ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t
     signatures: dict[str, tuple[Any, list[Any]]] = {
@@ -73,7 +79,7 @@ def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
         "BIO_free": (i, [p]),
         "BIO_read": (i, [p, p, i]),
         "BIO_ctrl": (ctypes.c_long, [p, i, ctypes.c_long, p]),
-        "PEM_read_bio_PrivateKey": (p, [p, p, p, p]),
+        "PEM_read_bio_PrivateKey": (p, [p, p, _PEM_PASSWORD_CB, p]),
         "PEM_write_bio_PrivateKey": (i, [p, p, p, p, i, p, p]),
         "d2i_PUBKEY": (p, [p, ctypes.POINTER(ctypes.c_char_p), ctypes.c_long]),
         "i2d_PUBKEY": (i, [p, ctypes.POINTER(ctypes.c_char_p)]),
@@ -250,13 +256,27 @@ class Sm2PrivateKey:
 
     @classmethod
     def from_pem(cls, pem: bytes) -> Sm2PrivateKey:
-        """From an unencrypted PEM private key (PKCS#8, or SEC1 ``EC PRIVATE KEY``)."""
+        """From an unencrypted PEM private key (PKCS#8, or SEC1 ``EC PRIVATE KEY``).
+
+        An encrypted key is an :class:`Sm2KeyError`: without a callback libcrypto would ask
+        for its passphrase on the terminal, so a callback that gives none is passed."""
         lib = _libcrypto()
+        asked = False
+
+        def no_passphrase(buf: int | None, size: int, rwflag: int, u: int | None) -> int:
+            nonlocal asked
+            asked = True
+            return 0
+
+        callback = _PEM_PASSWORD_CB(no_passphrase)  # alive until libcrypto returns
         bio = lib.BIO_new_mem_buf(pem, len(pem))
         try:
-            handle = lib.PEM_read_bio_PrivateKey(bio, None, None, None)
+            handle = lib.PEM_read_bio_PrivateKey(bio, None, callback, None)
         finally:
             lib.BIO_free(bio)
+        if not handle and asked:
+            lib.ERR_clear_error()
+            raise Sm2KeyError("PEM private key is encrypted: hedui reads unencrypted keys only")
         return cls(_checked_sm2(handle, "PEM private key"))
 
     def to_pem(self) -> bytes:
