@@ -16,7 +16,7 @@ from verifier.signing.dsse import EnvelopeError, verify_envelope
 from verifier.signing.jwks import JwksError, dumps_jwks, key_id, parse_jwks
 from verifier.signing.keystore import KeyStore
 from verifier.signing.signer import ReportSigner
-from verifier.signing.sm2 import Sm2PublicKey
+from verifier.signing.sm2 import Sm2PublicKey, Sm2Unavailable
 
 
 @pytest.fixture(autouse=True)
@@ -124,3 +124,33 @@ def test_rotation_keeps_old_sm2_keys_for_verification(keys: KeyStore) -> None:
     trusted = {key_id(k): k for k in keys.verifying_keys()}
     assert len(keys.sm2_public_keys()) == 2
     assert verify_envelope(old.envelope, trusted).key_id == old.key_id
+
+
+class _SetUpFails(Sm2PublicKey):
+    """An SM2 key whose check cannot even start, as on a libcrypto without SM2."""
+
+    __slots__ = ("error",)
+    error: RuntimeError
+
+    def verify(self, signature: bytes, data: bytes, *, distinguishing_id: bytes = b"") -> None:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        Sm2Unavailable("SM2 needs the system's OpenSSL 3 libcrypto built with SM2"),
+        RuntimeError("libcrypto refused to set up SM2 with SM3"),
+    ],
+)
+def test_an_sm2_check_that_cannot_start_is_an_envelope_error(
+    keys: KeyStore, error: RuntimeError
+) -> None:
+    sm = keys.sm2_public_keys()[0]
+    signed = ReportSigner(keys.keys_for("signing", ["sm2"])).sign(DOC)
+    broken = _SetUpFails.from_point(sm.point())
+    assert isinstance(broken, _SetUpFails)
+    broken.error = error
+    with pytest.raises(EnvelopeError, match=r"cannot be checked here: .*SM") as caught:
+        verify_envelope(signed.envelope, {key_id(sm): broken})
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__

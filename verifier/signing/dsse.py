@@ -81,7 +81,8 @@ def verify_envelope(
     trusted key verifies, the payload type matches and the payload is exactly the
     RFC 8785 canonical form of the JSON it holds. Signatures by keys not in ``keys`` are
     passed over: a verifier that trusts only the Ed25519 key (or only the SM2 key)
-    accepts an envelope both signed.
+    accepts an envelope both signed. Every refusal is an :class:`EnvelopeError`, also a
+    trusted signature that cannot be checked here (a libcrypto without SM2).
     """
     try:
         env = json.loads(envelope)
@@ -112,6 +113,10 @@ def verify_envelope(
             keys[kid].verify(base64.b64decode(s.get("sig", ""), validate=True), message)
         except (InvalidSignature, binascii.Error, TypeError, ValueError):
             raise EnvelopeError(f"signature by key {kid[:16]}… does not verify") from None
+        except RuntimeError as exc:  # libcrypto could not set up the check (e.g. no SM2)
+            raise EnvelopeError(
+                f"signature by key {kid[:16]}… cannot be checked here: {exc}"
+            ) from None
         verified.append(kid)
     if not verified:
         raise EnvelopeError("no signature by a trusted key")
