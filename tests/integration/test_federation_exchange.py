@@ -17,19 +17,24 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hedui.v1 import federation_pb2
 from sqlalchemy import text
 
 from hedui_sdk import IdType, SourceKind, Subject, Window
 from tests.fakes import FakeAdapter
-from tests.helpers import APPLICANT_ID, make_app
+from tests.helpers import APPLICANT_ID, SPOUSE_ID, make_app
 from tests.served import ServedStack
 from tests.stores import store_under_test
-from verifier.api.federation_client import GrpcPeerClient
+from verifier.api.federation_client import GrpcPeerClient, ask_pb
+from verifier.api.federation_servicer import FederationServicer
+from verifier.api.server import start_server
 from verifier.api.tls import server_credentials
-from verifier.bootstrap import App, peer_published_keys, serve_app
+from verifier.bootstrap import App, peer_published_keys
 from verifier.cli.certs import PkiLayout, init_pki
+from verifier.domain.errors import PermissionDenied
 from verifier.domain.federation_ask import AskAuthorization, FederationAsk
 from verifier.domain.fragment import FRAGMENT_PAYLOAD_TYPE
 from verifier.domain.outcomes import SourceStatus
@@ -86,13 +91,34 @@ class Sides:
         return [json.loads(bytes(r[0])) for r in rows]
 
 
+RECEIVED: list[bytes] = []
+"""Every AssistRequest the peer server received, as its bytes (reset per test)."""
+
+
+class Recording(FederationServicer):
+    """The real servicer, keeping each request's bytes (unknown fields included) first."""
+
+    async def Assist(
+        self, request: federation_pb2.AssistRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> federation_pb2.AssistResponse:
+        RECEIVED.append(request.SerializeToString())
+        return await super().Assist(request, context)
+
+
 async def _serve_peer(app: App, peer_pki: PkiLayout, client_ca: Path, port: int = 0) -> ServedStack:
     creds = server_credentials(peer_pki.server.cert, peer_pki.server.key, client_ca)
-    return ServedStack(app, await serve_app(app, f"127.0.0.1:{port}", credentials=creds))
+    assert app.inbound is not None
+    server = await start_server(
+        app.service, f"127.0.0.1:{port}", principals=app.config.principals,
+        jwks=lambda: dumps_jwks(app.keys.verifying_keys("signing")), probe=app.store.ping,
+        credentials=creds, federation=Recording(app.inbound, app.config.federation.peers),
+    )  # fmt: skip
+    return ServedStack(app, server)
 
 
 @pytest.fixture
 async def sides(database_url: str, tmp_path: Path) -> AsyncIterator[Sides]:
+    RECEIVED.clear()
     requester_pki = init_pki(tmp_path / "pki-r", systems=(REQUESTER,)).layout
     peer_pki = init_pki(tmp_path / "pki-p", systems=(PEER,)).layout
     requester_key = Ed25519PrivateKey.generate().public_key()
@@ -220,9 +246,11 @@ async def test_a_fragment_replayed_from_another_request_is_refused(sides: Sides)
 
 
 async def test_a_refusing_peer_gives_denied_with_its_reason(sides: Sides) -> None:
-    outside = replace(T_ASK, request_id="req-9", purposes=(Purpose.TEKUN,))
+    # The 授权书 covers the bank; the peer's agreement with the requester does not.
+    auth = replace(T_ASK.authorization, sources=(SourceKind.TAX, SourceKind.BANK))
+    outside = replace(T_ASK, request_id="req-9", sources=(SourceKind.BANK,), authorization=auth)
     result = await sides.outbound.ask(PEER, outside, timeout=10)
-    assert _statuses(result) == [(SourceStatus.DENIED, "FEDERATION_PURPOSE_NOT_AGREED")]
+    assert _statuses(result) == [(SourceStatus.DENIED, "FEDERATION_SOURCE_NOT_AGREED")]
     assert sides.tax.calls == 0
 
 
@@ -238,3 +266,27 @@ async def test_a_peer_down_gives_failed_and_the_same_ask_is_answered_once_it_is_
                                    port)  # fmt: skip
     back = await sides.outbound.ask(PEER, T_ASK, timeout=10)
     assert [o.status for o in back.outcomes] == [SourceStatus.FOUND]
+
+
+async def test_the_peer_receives_exactly_the_ask_and_nothing_uncovered(sides: Sides) -> None:
+    """Every byte the peer received: the covered ask's message is exactly the ask (the
+    client adds nothing); an ask the 授权书 does not cover never leaves."""
+    await sides.outbound.ask(PEER, T_ASK, timeout=10)
+    assert [ask_pb(T_ASK).SerializeToString()] == RECEIVED
+    received = federation_pb2.AssistRequest.FromString(RECEIVED[0])
+    assert [m.id_number for m in received.members] == [APPLICANT_ID]
+    # Another member of the household, not in the 授权书's signatories: refused here.
+    spouse = Subject(IdType.RESIDENT_ID, SPOUSE_ID, "测试乙")
+    wider = replace(T_ASK, request_id="req-5", members=(*T_ASK.members, spouse))
+    with pytest.raises(PermissionDenied) as caught:
+        await sides.outbound.ask(PEER, wider, timeout=10)
+    assert caught.value.reason == "FEDERATION_MEMBER_NOT_SIGNATORY"
+    unauthorized = replace(T_ASK, request_id="req-6", purposes=(Purpose.DIBAO, Purpose.LINSHI))
+    with pytest.raises(PermissionDenied):
+        await sides.outbound.ask(PEER, unauthorized, timeout=10)
+    assert len(RECEIVED) == 1
+    assert all(SPOUSE_ID.encode() not in b and "测试乙".encode() not in b for b in RECEIVED)
+    refusals = [e for e in await sides.requester_entries() if e["outcome"] == "refused"]
+    assert [e["reason"] for e in refusals] == [
+        "FEDERATION_MEMBER_NOT_SIGNATORY", "FEDERATION_PURPOSE_NOT_AGREED",
+    ]  # fmt: skip

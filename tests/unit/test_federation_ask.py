@@ -15,6 +15,7 @@ from verifier.domain.federation_ask import (
     AskAuthorization,
     AskRefusal,
     FederationAsk,
+    outbound_refusal,
     refusal,
 )
 from verifier.domain.peers import PeerConfig
@@ -69,3 +70,13 @@ def test_what_both_cover_is_not_refused() -> None:
 )
 def test_the_first_gap_is_the_reason(ask: FederationAsk, reason: AskRefusal) -> None:
     assert refusal(AGREEMENT, ask, TODAY) is reason
+
+
+def test_the_requester_checks_purposes_and_the_authorization_but_not_the_peers_sources() -> None:
+    assert outbound_refusal(AGREEMENT, _ask(sources=(SourceKind.REAL_ESTATE,)), TODAY) is None
+    assert outbound_refusal(AGREEMENT, _ask(purposes=(Purpose.TEKUN,)), TODAY) is (
+        AskRefusal.PURPOSE_NOT_AGREED
+    )
+    assert outbound_refusal(AGREEMENT, _auth(signed_for=(1,)), TODAY) is (
+        AskRefusal.MEMBER_NOT_SIGNATORY
+    )

@@ -71,12 +71,27 @@ class FederationAsk:
 
 
 def refusal(agreement: PeerConfig, ask: FederationAsk, today: date) -> AskRefusal | None:
-    """The first thing the agreement or the 授权书 does not cover, or None."""
-    auth = ask.authorization
+    """The first thing the agreement or the 授权书 does not cover, or None (the answering
+    deployment's check: ``agreement`` is the one with the requester)."""
     if any(p not in agreement.purposes for p in ask.purposes):
         return AskRefusal.PURPOSE_NOT_AGREED
     if any(s not in agreement.sources for s in ask.sources):
         return AskRefusal.SOURCE_NOT_AGREED
+    return authorization_refusal(ask, today)
+
+
+def outbound_refusal(agreement: PeerConfig, ask: FederationAsk, today: date) -> AskRefusal | None:
+    """The requester's own check before anything leaves: the purposes must be agreed with
+    the peer (which sources it answers is the peer's to refuse) and the 授权书 must cover
+    the whole ask."""
+    if any(p not in agreement.purposes for p in ask.purposes):
+        return AskRefusal.PURPOSE_NOT_AGREED
+    return authorization_refusal(ask, today)
+
+
+def authorization_refusal(ask: FederationAsk, today: date) -> AskRefusal | None:
+    """The first thing the 授权书 does not cover, or None."""
+    auth = ask.authorization
     if today < auth.valid_from or (auth.valid_until is not None and today > auth.valid_until):
         return AskRefusal.AUTHORIZATION_NOT_VALID
     if any(p not in auth.purposes for p in ask.purposes):

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from audit.entry import Actor, EntryDraft
-from verifier.domain.federation_ask import FederationAsk
+from verifier.domain.errors import PermissionDenied
+from verifier.domain.federation_ask import FederationAsk, outbound_refusal
 from verifier.domain.fragment import FragmentError
 from verifier.domain.outcomes import SourceOutcome, SourceStatus
 from verifier.domain.ports import Store, UnitOfWork
@@ -96,11 +97,18 @@ class OutboundAssist:
         return FederationResult(peer, outcomes, None, None)
 
     async def ask(self, peer_name: str, ask: FederationAsk, timeout: float) -> FederationResult:
-        """Ask ``peer_name`` (which must be trusted now); never raises for what the peer
-        does or fails to do: that is in the outcomes."""
+        """Ask ``peer_name`` (which must be trusted now). PermissionDenied, with nothing
+        sent, when the agreement or the 授权书 does not cover ``ask``; never raises for
+        what the peer does or fails to do: that is in the outcomes."""
         peer = await self._trust.trusted(peer_name)
         pinned = self._trust.pinned_keys(peer)
-        await self._append(self._entry(ask, peer.name, AuditAction.FEDERATION_REQUEST, "sent"))
+        request = AuditAction.FEDERATION_REQUEST
+        gap = outbound_refusal(peer, ask, self._clock().date())
+        if gap is not None:
+            # Nothing leaves: what the agreement or the 授权书 does not cover is not sent.
+            await self._append(self._entry(ask, peer.name, request, "refused", gap.value))
+            raise PermissionDenied(gap.value, "the agreement or the 授权书 does not cover it")
+        await self._append(self._entry(ask, peer.name, request, "sent"))
         answer = AuditAction.FEDERATION_ANSWER
         try:
             reply = await self._client.assist(peer, ask, timeout)
