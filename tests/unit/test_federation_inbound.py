@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hedui_sdk import IdType, SourceKind, Subject, Window
 from tests.fakes import FakeAdapter, InMemoryStore
-from verifier.domain.errors import Conflict, PermissionDenied
+from verifier.domain.errors import Conflict, PermissionDenied, ResourceExhausted
 from verifier.domain.federation_ask import AskAuthorization, FederationAsk
 from verifier.domain.fragment import FragmentAnswer
 from verifier.domain.outcomes import SourceStatus
@@ -136,3 +136,30 @@ async def test_a_reused_request_id_with_other_content_is_a_conflict(rig: Rig) ->
     other = dataclasses.replace(ASK, window=Window(date(2026, 1, 1), date(2026, 6, 30)))
     with pytest.raises(Conflict):
         await rig.assist.answer(other)
+
+
+async def test_a_peer_asking_faster_than_its_rate_is_refused_and_audited() -> None:
+    store = InMemoryStore(clock=lambda: NOW)
+    slow = dataclasses.replace(REQUESTER, rate_per_minute=2)
+    trust = PeerTrustService(
+        store, FederationConfig(peers={slow.name: slow}), lambda _p: {THEIR_KID: OUR_KEY.public_key()},
+        clock=lambda: NOW,
+    )  # fmt: skip
+    await trust.trust(slow.name, "ops-1")
+    now = [100.0]
+    tax = FakeAdapter(SourceKind.TAX, income_fen={MEMBER_ID: 1})
+    assist = InboundAssist(
+        store, trust, FanOut(bind_sources({SourceKind.TAX: tax}, {})), _sign,
+        name="hedui-linzi", pseudonym_key=b"k" * 32, deadline_seconds=5.0, clock=lambda: NOW,
+        monotonic=lambda: now[0],
+    )  # fmt: skip
+    await assist.answer(dataclasses.replace(ASK, request_id="r1"))
+    await assist.answer(dataclasses.replace(ASK, request_id="r2"))
+    with pytest.raises(ResourceExhausted) as caught:
+        await assist.answer(dataclasses.replace(ASK, request_id="r3"))
+    assert caught.value.reason == "FEDERATION_RATE_LIMITED"
+    assert _bodies(store)[-1]["reason"] == "FEDERATION_RATE_LIMITED"
+    assert tax.calls == 2
+    now[0] += 30.0  # half a minute: one more
+    await assist.answer(dataclasses.replace(ASK, request_id="r3"))
+    assert tax.calls == 3

@@ -613,6 +613,10 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """PERMISSION_DENIED: a 协查 names a member its 授权书's signatories do not sign for."""
     FEDERATION_AUTHORIZATION_NOT_VALID: _ErrorReason.ValueType  # 21
     """PERMISSION_DENIED: a 协查's 授权书 is not valid on the answering deployment's today."""
+    FEDERATION_RATE_LIMITED: _ErrorReason.ValueType  # 22
+    """RESOURCE_EXHAUSTED: the peer sent more 协查 in the last minute than its agreement's
+    rate_per_minute; retry later with the same request_id.
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """google.rpc.ErrorInfo.reason of a refusal (ErrorInfo.domain is "hedui.gov.cn"): the
@@ -687,6 +691,10 @@ FEDERATION_MEMBER_NOT_SIGNATORY: ErrorReason.ValueType  # 20
 """PERMISSION_DENIED: a 协查 names a member its 授权书's signatories do not sign for."""
 FEDERATION_AUTHORIZATION_NOT_VALID: ErrorReason.ValueType  # 21
 """PERMISSION_DENIED: a 协查's 授权书 is not valid on the answering deployment's today."""
+FEDERATION_RATE_LIMITED: ErrorReason.ValueType  # 22
+"""RESOURCE_EXHAUSTED: the peer sent more 协查 in the last minute than its agreement's
+rate_per_minute; retry later with the same request_id.
+"""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
 
 class _Role:

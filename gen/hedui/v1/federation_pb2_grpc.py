@@ -77,6 +77,8 @@ class FederationServiceServicer:
         FEDERATION_SOURCE_NOT_AUTHORIZED, FEDERATION_MEMBER_NOT_SIGNATORY (each refusal is an
         audit entry on the peer before the error returns; no source is asked); ABORTED when
         request_id was used before by the same requester with other content;
+        RESOURCE_EXHAUSTED (FEDERATION_RATE_LIMITED, audited) when the peer asks faster than
+        its agreement's rate;
         UNAVAILABLE (STORE_UNAVAILABLE, with RetryInfo) when the peer's database refused the
         work: retry with the same request_id. A source that fails is not an error: it is a
         FAILED status inside the fragment. The call's deadline bounds the sources' time;

@@ -55,6 +55,8 @@ class FederationServiceStub:
     FEDERATION_SOURCE_NOT_AUTHORIZED, FEDERATION_MEMBER_NOT_SIGNATORY (each refusal is an
     audit entry on the peer before the error returns; no source is asked); ABORTED when
     request_id was used before by the same requester with other content;
+    RESOURCE_EXHAUSTED (FEDERATION_RATE_LIMITED, audited) when the peer asks faster than
+    its agreement's rate;
     UNAVAILABLE (STORE_UNAVAILABLE, with RetryInfo) when the peer's database refused the
     work: retry with the same request_id. A source that fails is not an error: it is a
     FAILED status inside the fragment. The call's deadline bounds the sources' time;
@@ -91,6 +93,8 @@ class FederationServiceAsyncStub(FederationServiceStub):
     FEDERATION_SOURCE_NOT_AUTHORIZED, FEDERATION_MEMBER_NOT_SIGNATORY (each refusal is an
     audit entry on the peer before the error returns; no source is asked); ABORTED when
     request_id was used before by the same requester with other content;
+    RESOURCE_EXHAUSTED (FEDERATION_RATE_LIMITED, audited) when the peer asks faster than
+    its agreement's rate;
     UNAVAILABLE (STORE_UNAVAILABLE, with RetryInfo) when the peer's database refused the
     work: retry with the same request_id. A source that fails is not an error: it is a
     FAILED status inside the fragment. The call's deadline bounds the sources' time;
@@ -130,6 +134,8 @@ class FederationServiceServicer(metaclass=_abc_1.ABCMeta):
         FEDERATION_SOURCE_NOT_AUTHORIZED, FEDERATION_MEMBER_NOT_SIGNATORY (each refusal is an
         audit entry on the peer before the error returns; no source is asked); ABORTED when
         request_id was used before by the same requester with other content;
+        RESOURCE_EXHAUSTED (FEDERATION_RATE_LIMITED, audited) when the peer asks faster than
+        its agreement's rate;
         UNAVAILABLE (STORE_UNAVAILABLE, with RetryInfo) when the peer's database refused the
         work: retry with the same request_id. A source that fails is not an error: it is a
         FAILED status inside the fragment. The call's deadline bounds the sources' time;

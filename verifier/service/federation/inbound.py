@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 
 from audit.entry import Actor, EntryDraft
 from hedui_sdk.masking import mask_id_number
-from verifier.domain.errors import Conflict, PermissionDenied
+from verifier.domain.errors import Conflict, PermissionDenied, ResourceExhausted
 from verifier.domain.federation_ask import FederationAsk, refusal
 from verifier.domain.fragment import FragmentAnswer
 from verifier.domain.household import Household, Member, Relation, VerificationRequest
@@ -44,6 +44,27 @@ PEER_ROLE = "peer"
 """The actor role of a peer deployment in this deployment's audit entries."""
 
 FragmentSigner = Callable[[FragmentAnswer], bytes]
+RATE_LIMITED = "FEDERATION_RATE_LIMITED"
+
+
+class PeerRate:
+    """A token bucket per peer: ``rate_per_minute`` 协查 a minute, in bursts of up to as
+    many. Kept per process: with N serving processes a peer may get up to N times the
+    rate."""
+
+    def __init__(self, monotonic: Callable[[], float]) -> None:
+        self._now = monotonic
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, peer: str, rate_per_minute: int) -> bool:
+        now = self._now()
+        tokens, at = self._buckets.get(peer, (float(rate_per_minute), now))
+        tokens = min(float(rate_per_minute), tokens + (now - at) * rate_per_minute / 60.0)
+        if tokens < 1.0:
+            self._buckets[peer] = (tokens, now)
+            return False
+        self._buckets[peer] = (tokens - 1.0, now)
+        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +89,7 @@ class InboundAssist:
         pseudonym_key: bytes,
         deadline_seconds: float,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._trust = trust
@@ -77,6 +99,7 @@ class InboundAssist:
         self._pkey = pseudonym_key
         self._deadline_seconds = deadline_seconds
         self._clock = clock
+        self._rate = PeerRate(monotonic)
 
     def _digest(self, ask: FederationAsk) -> str:
         a = ask.authorization
@@ -130,6 +153,9 @@ class InboundAssist:
             agreement = await self._trust.trusted(ask.requester)
         except PermissionDenied as exc:
             raise await self._refuse(ask, exc.reason, str(exc)) from None
+        if not self._rate.take(agreement.name, agreement.rate_per_minute):
+            await self._refuse(ask, RATE_LIMITED, "")
+            raise ResourceExhausted(RATE_LIMITED, "more 协查 than the agreement's rate allows")
         gap = refusal(agreement, ask, self._clock().date())
         if gap is not None:
             raise await self._refuse(
