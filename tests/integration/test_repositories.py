@@ -253,17 +253,20 @@ async def test_reports_by_version_and_latest_and_a_second_version_n_conflicts(
             await uow.reports.add(report(2))
 
 
-def a_report(version: int, records: int, summary: str = "{}") -> StoredReport:
+def a_report(version: int, records: int, summary: str = "{}", vid: str = "v-1") -> StoredReport:
     """A report version with a real envelope (storage keeps it as its parts) whose payload
-    is larger than zlib's 32 KB window, as a household's report is."""
+    is larger than zlib's 32 KB window, as a household's report is, with a policy section
+    (the part first versions share)."""
     rows = [
         {"category": "wages", "amount_fen": 360_000 + i, "month": i % 12} for i in range(records)
     ]
-    payload = json.dumps({"version": version, "records": rows}, sort_keys=True).encode()
+    policy = {f"param_{i}": {"value": i, "reference": "示例值"} for i in range(60)}
+    doc = {"version": version, "records": rows, "policy": policy}
+    payload = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     sig = (("kid-ed", base64.b64encode(bytes([version]) * 64).decode()),)
     envelope = envelope_bytes(EnvelopeParts("application/vnd.hedui.report+json", payload, sig))
     return StoredReport(
-        "v-1", version, f"r-{version}", envelope, f"{version}" * 64, "", "kid-ed",
+        vid, version, f"r-{vid}-{version}", envelope, f"{version}" * 64, "", "kid-ed",
         Completeness.COMPLETE, version, summary, T0,
     )  # fmt: skip
 
@@ -280,6 +283,23 @@ async def test_a_later_version_comes_back_byte_for_byte(store: Store) -> None:
         assert await uow.reports.get("v-1", 2) == later
         assert await uow.reports.get("v-1", 0) == later
         assert await uow.reports.get("v-1", 1) == first
+
+
+async def test_first_versions_of_two_checks_come_back_with_their_shared_part(
+    store: Store,
+) -> None:
+    await add_verification(store, "v-1")
+    await add_verification(store, "v-2", "req-2")
+    one, two = a_report(1, 300), a_report(1, 310, vid="v-2")
+    async with store.unit_of_work(write=True) as uow:
+        await uow.reports.add(one)
+        await uow.commit()
+    async with store.unit_of_work(write=True) as uow:
+        await uow.reports.add(two)
+        await uow.commit()
+    async with store.unit_of_work(write=False) as uow:
+        assert await uow.reports.get("v-1", 1) == one
+        assert await uow.reports.get("v-2", 1) == two
 
 
 async def test_a_closed_checks_progress_is_its_last_reports(store: Store) -> None:

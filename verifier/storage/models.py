@@ -120,6 +120,19 @@ class ResultCacheRow(Base):
     window_end: Mapped[date | None] = mapped_column(Date, nullable=True)
 
 
+class SealBaseRow(Base):
+    """What first report versions are compressed against: a report's policy section (the
+    region's parameters, their references and values), which holds no personal data and is
+    the same for every check the same rules decided. Kept once, zstd-compressed, by the
+    first 8 bytes of its SHA-256 in hex, which sealed values name; never purged."""
+
+    __tablename__ = "seal_bases"
+
+    digest: Mapped[str] = mapped_column(String(16), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class ReportRow(Base):
     __tablename__ = "reports"
 

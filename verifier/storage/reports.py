@@ -8,25 +8,34 @@ would not rebuild exactly, and every row written before, is kept whole (it begin
 
 A later version mostly repeats the first (a late bank adds its records; ids, times and the
 assessment change), so it is sealed compressed against the first version's parts: it costs
-what changed. The first version is always sealed alone, so any version opens with at most
-one other; retention purges a check's versions together.
+what changed. Any version opens with at most one other; retention purges a check's versions
+together.
+
+A first version is compressed against its own policy section (the region's parameters with
+their references: a fifth of a report, and the same for every check the same rules
+decided), kept once in ``seal_bases``. That section holds no personal data, so it is not
+sealed and never purged; a report opens only with it (its digest is authenticated).
 """
 
 from __future__ import annotations
 
 import json
 import zlib
+from datetime import UTC, datetime
 
+import zstandard
 from sqlalchemy import insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verifier.domain.envelope_layout import EnvelopeParts, envelope_bytes, envelope_parts
 from verifier.domain.outcomes import Completeness
 from verifier.domain.ports import ReportRepository, StoredReport
 from verifier.storage.guard import guard
-from verifier.storage.models import ReportRow
+from verifier.storage.models import ReportRow, SealBaseRow
 from verifier.storage.notify import announce
-from verifier.storage.sealing import Sealer
+from verifier.storage.sealing import Sealer, base_digest_of
 
 
 class SqlReports(ReportRepository):
@@ -36,9 +45,13 @@ class SqlReports(ReportRepository):
 
     async def add(self, report: StoredReport) -> None:
         aad = f"reports/{report.verification_id}/{report.version}"
+        packed = pack_envelope(report.envelope)
         async with guard():
-            base = await self._base(report.verification_id) if report.version > 1 else b""
-            sealed, kid = self._sealer.seal(pack_envelope(report.envelope), aad, base=base)
+            if report.version > 1:
+                base = await self._first(report.verification_id)
+            else:
+                base = await self._keep_shared(policy_section(packed))
+            sealed, kid = self._sealer.seal(packed, aad, base=base)
             await self._session.execute(
                 insert(ReportRow).values(
                     verification_id=report.verification_id,
@@ -70,8 +83,8 @@ class SqlReports(ReportRepository):
             envelope = b""
             if row.envelope_sealed is not None:
                 base = b""
-                if row.version > 1 and self._sealer.needs_base(row.envelope_sealed):
-                    base = await self._base(verification_id)
+                if self._sealer.needs_base(row.envelope_sealed):
+                    base = await self._base_of(row)
                 envelope = unpack_envelope(self._open(row, base))
         return StoredReport(
             verification_id=row.verification_id,
@@ -88,13 +101,47 @@ class SqlReports(ReportRepository):
             purged=row.envelope_sealed is None,
         )
 
-    async def _base(self, verification_id: str) -> bytes:
+    async def _base_of(self, row: ReportRow) -> bytes:
+        if row.version > 1:
+            return await self._first(row.verification_id)
+        assert row.envelope_sealed is not None
+        return await self._shared(Sealer.base_digest(row.envelope_sealed).hex()) or b""
+
+    async def _first(self, verification_id: str) -> bytes:
         """The first version's sealed parts, which later versions are compressed against
         (empty if it was purged: its later versions went with it)."""
         first = await self._session.get(ReportRow, (verification_id, 1))
         if first is None or first.envelope_sealed is None:
             return b""
-        return self._open(first, b"")
+        shared = b""
+        if self._sealer.needs_base(first.envelope_sealed):
+            shared = await self._base_of(first)
+        return self._open(first, shared)
+
+    async def _keep_shared(self, base: bytes) -> bytes:
+        """``base`` kept in ``seal_bases`` (once: another transaction may be keeping the
+        same one), or empty when there is none worth keeping."""
+        if len(base) < _SHARED_MIN:
+            return b""
+        digest = base_digest_of(base).hex()
+        kept = await self._shared(digest)
+        if kept is None:
+            postgres = self._session.get_bind().dialect.name == "postgresql"
+            upsert = pg_insert if postgres else sqlite_insert
+            content = zstandard.compress(base, 19)
+            await self._session.execute(
+                upsert(SealBaseRow)
+                .values(digest=digest, content=content, created_at=datetime.now(UTC))
+                .on_conflict_do_nothing(index_elements=["digest"])
+            )
+            kept = await self._shared(digest)
+        # Another base under the same digest prefix (never seen): the base must match exactly.
+        return base if kept == base else b""
+
+    async def _shared(self, digest: str) -> bytes | None:
+        q = select(SealBaseRow.content).where(SealBaseRow.digest == digest)
+        content = await self._session.scalar(q)
+        return None if content is None else zstandard.decompress(content)
 
     def _open(self, row: ReportRow, base: bytes) -> bytes:
         assert row.envelope_sealed is not None
@@ -107,6 +154,25 @@ class SqlReports(ReportRepository):
 
 
 PACKED = b"dsse-parts\n"
+_SHARED_MIN = 1024  # a smaller policy section is not worth a row of its own
+_POLICY_KEY = '"policy":'
+
+
+def policy_section(packed: bytes) -> bytes:
+    """The report's policy section, exactly as its canonical payload holds it (empty when
+    there is none): the first version's base."""
+    if not packed.startswith(PACKED):
+        return b""
+    payload = packed[len(PACKED) :].partition(b"\n")[2].decode()
+    at = payload.find(_POLICY_KEY)
+    if at < 0:
+        return b""
+    start = at + len(_POLICY_KEY)
+    try:
+        _, end = json.JSONDecoder().raw_decode(payload, start)
+    except ValueError:
+        return b""
+    return payload[start:end].encode()
 
 
 def pack_envelope(envelope: bytes) -> bytes:

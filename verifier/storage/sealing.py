@@ -112,7 +112,14 @@ class Sealer:
             return self._encrypt(_BY_KIND[self.algorithm, "zstd"], b"", packed, aad)
         packer = zstandard.ZstdCompressor(level=_LEVEL, dict_data=_dictionary(base))
         form = _BY_KIND[self.algorithm, "zstd-base"]
-        return self._encrypt(form, _digest(base), packer.compress(plaintext), aad)
+        return self._encrypt(form, base_digest_of(base), packer.compress(plaintext), aad)
+
+    @staticmethod
+    def base_digest(sealed: bytes) -> bytes:
+        """The digest of the base ``sealed`` names (empty if it names none; only opening it
+        proves the format)."""
+        form = _BY_BYTE.get(sealed[:1])
+        return sealed[1 : 1 + form.digest_bytes] if form is not None else b""
 
     @staticmethod
     def needs_base(sealed: bytes) -> bool:
@@ -129,7 +136,7 @@ class Sealer:
             return zlib.decompress(inner)
         if form.packing == "zstd":
             return zstandard.decompress(inner)
-        if not base or _digest(base) != digest:
+        if not base or base_digest_of(base) != digest:
             raise SealError(f"sealed value for {_table(aad)} needs its own base to open")
         return zstandard.ZstdDecompressor(dict_data=_dictionary(base)).decompress(inner)
 
@@ -202,7 +209,8 @@ def _aad(aad: str, form: _Format, digest: bytes) -> bytes:
     return (aad + form.label + digest.hex()).encode()
 
 
-def _digest(base: bytes) -> bytes:
+def base_digest_of(base: bytes) -> bytes:
+    """The digest a value sealed against ``base`` names."""
     return hashlib.sha256(base).digest()[:BASE_DIGEST_BYTES]
 
 
