@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import html
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -16,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from playwright.async_api import Browser, Page, Route, expect
 
 from audit.canonical import canonical_bytes
-from audit.checkpoint import verifier_key
+from audit.checkpoint import Checkpoint, sign_checkpoint, verifier_key
 from tests.console_helpers import (
     GatedRig,
     audit_bodies,
@@ -227,3 +229,70 @@ async def test_each_role_is_kept_out_of_the_others_pages(database_url: str, keys
             assert "签名已验证" not in await other.content()
         refused = [b for b in await audit_bodies(rig.app, "report_read") if b["outcome"] == "deny"]
         assert [b["actor"]["user"] for b in refused] == ["auditor-1"]
+
+
+def _forked_row(note: bytes) -> Callable[[Route], Awaitable[None]]:
+    """The history with one more signed checkpoint at the top, as a split view serves it."""
+
+    async def handle(route: Route) -> None:
+        response = await route.fetch()
+        page = await response.text()
+        row = (
+            f'<tr><td>fork</td><td></td><td></td><td><pre class="note-text">'
+            f'{html.escape(note.decode("utf-8"))}</pre></td><td class="cp-verdict">…</td></tr>'
+        )
+        await route.fulfill(response=response, body=page.replace("<tbody>", "<tbody>" + row, 1))
+
+    return handle
+
+
+async def _bent_consistency(route: Route) -> None:
+    response = await route.fetch()
+    doc = json.loads(await response.text())
+    first = bytearray(base64.b64decode(doc["proof"][0]))
+    first[0] ^= 1
+    doc["proof"][0] = base64.b64encode(bytes(first)).decode()
+    await route.fulfill(response=response, body=json.dumps(doc))
+
+
+async def test_a_split_view_or_a_bent_consistency_proof_turns_the_checkpoints_red(
+    database_url: str, keys_dir: Path
+) -> None:
+    async with console_rig(database_url, keys_dir) as rig, chromium() as browser:
+        await _finished_check(rig)
+        assert rig.app.auditing is not None
+        checkpointer = rig.app.auditing.checkpointer
+        await checkpointer.checkpoint()
+        console = await rig.console("auditor", "auditor-1")
+        page = await browser.new_page()
+        await _signed_in(page, console.link_url)
+        await page.goto(f"{base_url(console)}/audit/entries/1")
+        await _pin(page, rig.audit_key)
+        newest = await checkpointer.checkpoint()  # the log grew by the auditor's reads
+        await page.goto(f"{base_url(console)}/audit/checkpoints")
+        verdict = page.locator("#verdict")
+        await expect(verdict).to_have_attribute("data-result", "good")
+        rows = await page.locator("#checkpoints tbody tr").count()
+        assert rows >= 2
+        await expect(page.locator("td.cp-verdict.ok")).to_have_count(rows)
+        # Checked in the browser: one proof asked for per neighbouring pair.
+        proved = await audit_bodies(rig.app, "audit_read")
+        assert sum(b["details"].get("kind") == "prove_consistency" for b in proved) == rows - 1
+
+        # A second tree of the newest size, validly signed, with another root: red.
+        origin = rig.audit_key.split("+")[0]  # the key name is the log's origin
+        fork = Checkpoint(origin, newest.size, hashlib.sha256(b"another tree").digest())
+        note = sign_checkpoint(fork, origin, rig.app.keys.audit_key())
+        await page.route("**/audit/checkpoints", _forked_row(note))
+        await page.reload()
+        await expect(verdict).to_have_attribute("data-result", "bad")
+        # The real one fails as a split view; the older ones cannot be proved into the fork.
+        split = page.locator("td.cp-verdict.fail", has_text="split view")
+        await expect(split).to_have_count(1)
+        await page.unroute("**/audit/checkpoints")
+
+        # A consistency proof altered on the way: red too.
+        await page.route("**/audit/consistency/**", _bent_consistency)
+        await page.reload()
+        await expect(verdict).to_have_attribute("data-result", "bad")
+        await expect(page.locator("td.cp-verdict.fail").first).to_be_visible()

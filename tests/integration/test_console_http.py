@@ -140,6 +140,10 @@ async def test_an_auditor_reads_the_checkpoint_history_and_exports_a_range(
                 lines = (await resp.read()).splitlines()
             async with http.get(f"{base_url(console)}/audit/checkpoints") as resp:
                 history = await resp.text()
+            # Bad sizes for a consistency proof are refused before anything is proved.
+            for path in ("5/3", "x/3", "1/0", "01/3", "1/9007199254740992"):
+                async with http.get(f"{base_url(console)}/audit/consistency/{path}") as resp:
+                    assert resp.status == 400, path
         records = [json.loads(line) for line in lines]
         entries = [r for r in records if "seq" in r]
         assert [e["seq"] for e in entries] == list(range(first.size))

@@ -212,6 +212,25 @@ async def proof(request: web.Request) -> web.StreamResponse:
     )
 
 
+async def consistency(request: web.Request) -> web.StreamResponse:
+    """The proof that the tree of ``new`` extends the tree of ``old``: the checkpoint
+    page's script checks it between neighbouring checkpoints, against the roots their
+    signed notes carry (the server's roots are not sent, so not trusted)."""
+    caller = await current(request)
+    old = _seq(request.match_info["old"], "old_size")
+    new = _seq(request.match_info["new"], "new_size")
+    if new == 0 or new < old:
+        raise InvalidArgument([FieldViolation("new_size", "must be at least 1 and old_size")])
+    p = await request.app[SERVICES].auditing.prove_consistency(caller, old, new)
+    return web.json_response(
+        {
+            "old_size": p.old_size,
+            "new_size": p.new_size,
+            "proof": [base64.b64encode(h).decode() for h in p.proof],
+        }
+    )
+
+
 async def export_page(request: web.Request) -> web.StreamResponse:
     _auditor(await current(request))
     context = {"title": "导出审计日志"}
@@ -263,3 +282,4 @@ def routes(app: web.Application) -> None:
     app.router.add_get("/audit/export", export_page)
     app.router.add_post("/audit/export", export)
     app.router.add_get("/audit/checkpoints", checkpoints_page)
+    app.router.add_get("/audit/consistency/{old}/{new}", consistency)

@@ -94,3 +94,40 @@ export async function openCheckpoint(note, pinned) {
   return { size: Number(size), root };
 }
 
+
+// RFC 9162 §2.1.4.2, as audit/merkle.py verify_consistency: the tree of newSize/newRoot
+// extends the tree of oldSize/oldRoot. Equal sizes need equal roots (else a split view).
+export async function verifyConsistency(oldSize, newSize, oldRoot, newRoot, proof) {
+  if (oldSize > newSize) throw new Error("out of order: a newer tree is smaller");
+  if (oldSize === newSize || oldSize === 0) {
+    if (proof.length) throw new Error("the consistency proof should be empty");
+    if (oldSize === 0 && !equal(oldRoot, await sha256(new Uint8Array()))) {
+      throw new Error("the empty tree's root is wrong");
+    }
+    if (oldSize === newSize && !equal(oldRoot, newRoot)) {
+      throw new Error("split view: two signed trees of one size with different roots");
+    }
+    return;
+  }
+  const old = BigInt(oldSize);
+  const seeded = (old & (old - 1n)) === 0n; // a perfect subtree: its root seeds the path
+  const path = seeded ? [oldRoot, ...proof] : [...proof];
+  if (!path.length) throw new Error("the consistency proof is empty");
+  let fn = old - 1n, sn = BigInt(newSize - 1);
+  while ((fn & 1n) === 1n) { fn >>= 1n; sn >>= 1n; }
+  let fr = path[0], sr = path[0];
+  for (const c of path.slice(1)) {
+    if (sn === 0n) throw new Error("the consistency proof is longer than the path to the root");
+    if ((fn & 1n) === 1n || fn === sn) {
+      fr = await nodeHash(c, fr);
+      sr = await nodeHash(c, sr);
+      while (fn !== 0n && (fn & 1n) === 0n) { fn >>= 1n; sn >>= 1n; }
+    } else {
+      sr = await nodeHash(sr, c);
+    }
+    fn >>= 1n; sn >>= 1n;
+  }
+  if (sn !== 0n) throw new Error("the consistency proof is shorter than the path to the root");
+  if (!equal(fr, oldRoot)) throw new Error("the older tree is not the start of the newer one");
+  if (!equal(sr, newRoot)) throw new Error("the consistency proof does not lead to the newer root");
+}
