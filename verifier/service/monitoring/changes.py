@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -158,11 +158,14 @@ class ChangeRecorder:
             job = jobs[0]
             claimed.append(job)
             if made is not None and job == made.job:
-                check = await still_holds(uow, made, self._pkey)
-                if check is not None:
-                    await self._store_link(uow, check)
-                    inputs = replace(made.inputs, check=check)
-                    return await self._record(uow, job, inputs, made.document, made.signed, now)
+                stored = await still_holds(uow, made)
+                if stored is not None:
+                    ref = made.inputs.check.roster_ref
+                    if ref and not stored.roster_ref:
+                        await uow.changes.set_roster_ref(stored.verification_id, ref)
+                    return await self._record(
+                        uow, job, made.inputs, made.document, made.signed, now
+                    )
             return await self._compare(uow, job, now)
 
         try:

@@ -108,26 +108,25 @@ def make_document(
     return document, signer.sign(document)
 
 
-async def still_holds(
-    uow: UnitOfWork, made: MadeComparison, pseudonym_key: bytes
-) -> HouseholdCheck | None:
-    """In the write transaction: the check (with its roster link) when everything the
-    comparison was made from is still so — this version is still the check's latest,
-    the household's previous check and its latest version are the ones compared — else
-    None. Report versions never change once released, so their ids say it all."""
+async def still_holds(uow: UnitOfWork, made: MadeComparison) -> HouseholdCheck | None:
+    """In the write transaction: the check as stored when everything the comparison was
+    made from is still so — this version is still the check's latest, the household's
+    previous check and its latest version are the ones compared — else None. Report
+    versions never change once released, so their ids say it all; a roster link found
+    by the read stands (a re-check's roster job exists before its check does)."""
     vid, version = made.job.verification_id, made.job.version
-    check = await uow.changes.check(vid)
+    stored = await uow.changes.check(vid)
     record = await uow.verifications.get(vid)
-    if check is None or record is None or record.latest_version != version:
+    if stored is None or record is None or record.latest_version != version:
         return None
-    check = await linked(uow, check, record.request_id, pseudonym_key)
+    check = made.inputs.check if not stored.roster_ref else stored
     previous = await uow.changes.previous_check(check)
     if previous is None or previous.verification_id != made.inputs.previous.verification_id:
         return None
     before = await uow.verifications.get(previous.verification_id)
     if before is None or before.latest_version != made.inputs.before.version:
         return None
-    return check
+    return stored
 
 
 __all__ = [
