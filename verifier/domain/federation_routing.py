@@ -1,0 +1,65 @@
+"""Which deployment answers which member × source (异地协查 routing).
+
+A member whose 户籍 is in a peer's regions is asked there, for every source of the check;
+a source that exists only at a peer (its ``remote_sources``, say its 不动产 register) is
+asked there for every member; the rest stays local. Each peer gets one 协查 per distinct
+set of sources, so that no ask is wider than what that peer must answer (an ask is the
+product of its members and its sources).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from hedui_sdk import SourceKind
+from verifier.domain.peers import FederationConfig
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteAsk:
+    """One 协查 to send: ``peer`` is asked about these members for these sources."""
+
+    peer: str
+    members: tuple[int, ...]
+    """Indices into the check's members."""
+    sources: tuple[SourceKind, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    local: tuple[tuple[int, SourceKind], ...]
+    """Member × source pairs this deployment's own sources answer."""
+    remote: tuple[RemoteAsk, ...]
+
+    def answered_by(self) -> dict[tuple[int, SourceKind], str]:
+        """Each remote pair's peer (what the report shows as the answering deployment)."""
+        return {(m, s): ask.peer for ask in self.remote for m in ask.members for s in ask.sources}
+
+
+def route(
+    member_regions: Sequence[str], sources: Sequence[SourceKind], federation: FederationConfig
+) -> Routing:
+    """The routing of a check whose members' 户籍 regions are ``member_regions`` (6-digit
+    codes, in member order) and whose sources are ``sources``."""
+    only_at = {
+        kind: peer.name for peer in federation.peers.values() for kind in peer.remote_sources
+    }
+    local: list[tuple[int, SourceKind]] = []
+    wanted: dict[tuple[str, int], list[SourceKind]] = {}
+    for i, region in enumerate(member_regions):
+        home = federation.peer_for_region(region)
+        for kind in sources:
+            peer = only_at.get(kind) or (home.name if home is not None else None)
+            if peer is None:
+                local.append((i, kind))
+            else:
+                wanted.setdefault((peer, i), []).append(kind)
+    grouped: dict[tuple[str, tuple[SourceKind, ...]], list[int]] = {}
+    for (peer, i), kinds in wanted.items():
+        grouped.setdefault((peer, tuple(kinds)), []).append(i)
+    remote = tuple(
+        RemoteAsk(peer, tuple(members), kinds)
+        for (peer, kinds), members in sorted(grouped.items(), key=lambda kv: (kv[0][0], kv[1]))
+    )
+    return Routing(tuple(local), remote)
