@@ -328,6 +328,7 @@ async def build_app(
         wait_seconds=config.deadline_seconds,
     )
     unique = list({id(a): a for a in chosen.values()}.values())
+    auditing = make_auditing(keys, store, algorithms=config.sign_with)
     return App(
         config=config,
         store=store,
@@ -336,7 +337,7 @@ async def build_app(
         fanout=fanout,
         poller=poller,
         adapters=unique,
-        auditing=make_auditing(keys, store, algorithms=config.sign_with),
+        auditing=auditing,
         consents=ConsentService(store, keys.pseudonym_key()),
         webhooks=make_webhooks(config, store, owner=service.owner),
         listing=VerificationListing(store, PageTokens.derived(keys.pseudonym_key())),
@@ -359,7 +360,7 @@ async def build_app(
         roster=RosterService(store, keys.pseudonym_key(), scheduler=scheduler),
         scheduler=scheduler,
         retention=RetentionService(store),
-        inbound=make_inbound(config, store, keys, fanout),
+        inbound=make_inbound(config, store, keys, fanout, auditing),
         metrics=metrics,
     )
 
@@ -383,7 +384,7 @@ def federation_name(config: Config) -> str:
 
 
 def make_inbound(
-    config: Config, store: Store, keys: KeyStore, fanout: FanOut
+    config: Config, store: Store, keys: KeyStore, fanout: FanOut, auditing: AuditService
 ) -> InboundAssist | None:
     """The answering side of 协查, when peers are configured."""
     if not config.federation.peers:
@@ -397,6 +398,7 @@ def make_inbound(
         name=federation_name(config),
         pseudonym_key=keys.pseudonym_key(),
         deadline_seconds=config.deadline_seconds,
+        receipts=auditing.entry_receipt,
     )
 
 

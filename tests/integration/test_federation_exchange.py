@@ -23,12 +23,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hedui.v1 import federation_pb2
 from sqlalchemy import text
 
+from audit.export import ReceiptError
 from hedui_sdk import IdType, SourceKind, Subject, Window
 from tests.fakes import FakeAdapter
 from tests.helpers import APPLICANT_ID, SPOUSE_ID, make_app
 from tests.served import ServedStack
 from tests.stores import store_under_test
-from verifier.api.federation_client import GrpcPeerClient, ask_pb
+from verifier.api.federation_client import GrpcPeerClient, ask_pb, verified_receipt
 from verifier.api.federation_servicer import FederationServicer
 from verifier.api.server import start_server
 from verifier.api.tls import server_credentials
@@ -40,7 +41,7 @@ from verifier.domain.fragment import FRAGMENT_PAYLOAD_TYPE
 from verifier.domain.outcomes import SourceStatus
 from verifier.domain.peers import FederationConfig, PeerConfig
 from verifier.domain.ports import Store
-from verifier.domain.ports.peer_client import PeerClient, PeerReply
+from verifier.domain.ports.peer_client import PeerClient, PeerRefused, PeerReply
 from verifier.domain.request_model import Purpose
 from verifier.service.federation.outbound import FederationResult, OutboundAssist
 from verifier.service.federation.peers import PeerTrustService
@@ -146,6 +147,7 @@ async def sides(database_url: str, tmp_path: Path) -> AsyncIterator[Sides]:
             name=PEER, regions=("370305",), endpoint=f"localhost:{peer.server.port}",
             ca=peer_pki.ca.cert, jwks=tmp_path / "p-jwks.json", key_ids=(key_id(peer_keys[0]),),
             purposes=(Purpose.DIBAO,), sources=(), remote_sources=(SourceKind.TAX,),
+            audit_key=peer_app.auditing.verifier_key if peer_app.auditing else "",
         )},
         client_cert=requester_pki.client(REQUESTER).cert,
         client_key=requester_pki.client(REQUESTER).key,
@@ -185,6 +187,9 @@ class Tampering(PeerClient):
     async def assist(self, peer: PeerConfig, ask: FederationAsk, timeout: float) -> PeerReply:
         reply = await self._real.assist(peer, ask, timeout)
         return PeerReply(self._change(reply.fragment), reply.release_seq, reply.replayed)
+
+    async def receipt(self, peer: PeerConfig, request_id: str, timeout: float) -> bytes:
+        return await self._real.receipt(peer, request_id, timeout)
 
 
 def _statuses(result: FederationResult) -> list[tuple[SourceStatus, str]]:
@@ -290,3 +295,24 @@ async def test_the_peer_receives_exactly_the_ask_and_nothing_uncovered(sides: Si
     assert [e["reason"] for e in refusals] == [
         "FEDERATION_MEMBER_NOT_SIGNATORY", "FEDERATION_PURPOSE_NOT_AGREED",
     ]  # fmt: skip
+
+
+async def test_the_peer_gives_a_receipt_of_its_release_entry_for_this_fragment(
+    sides: Sides,
+) -> None:
+    first = await sides.outbound.ask(PEER, T_ASK, timeout=10)
+    second = await sides.outbound.ask(PEER, replace(T_ASK, request_id="req-2"), timeout=10)
+    assert first.fragment is not None and second.fragment is not None
+    peer = await sides.trust.trusted(PEER)
+    raw = await sides.client.receipt(peer, "req-1", 10)
+    receipt = verified_receipt(raw, peer, first.fragment)
+    assert receipt.seq == first.release_seq
+    assert receipt.body["actor"]["system"] == REQUESTER
+    # The receipt of one 协查 does not prove another's fragment.
+    with pytest.raises(ReceiptError):
+        verified_receipt(raw, peer, second.fragment)
+    with pytest.raises(PeerRefused) as caught:
+        await sides.client.receipt(peer, "req-never", 10)
+    assert caught.value.reason == "NOT_FOUND"
+    reads = [e for e in await sides.peer.rows("SELECT body FROM audit_entries ORDER BY seq")]
+    assert json.loads(bytes(reads[-1][0]))["details"]["federation"] == "receipt"

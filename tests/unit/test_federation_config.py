@@ -100,3 +100,11 @@ def test_the_client_certificate_for_calling_peers_comes_with_its_key() -> None:
     assert str(fed.client_cert) == "/etc/hedui/fed.pem"
     with pytest.raises(ConfigError, match=r"federation\.client_key: client_cert and client_key"):
         parse_config({"federation": {"client_cert": "/etc/hedui/fed.pem"}})
+
+
+def test_the_peer_audit_key_must_be_a_verifier_key() -> None:
+    key = "hedui-linzi+0a1b2c3d+AUdlrBYmXe+oEZ8WQ1zEAOz2e6IvGUD3NMuiKz9nV2tC"
+    peer = _config(p=_peer(audit_key=key)).federation.peers["p"]
+    assert peer.audit_key == key
+    with pytest.raises(ConfigError, match=r"federation\.peers\.p\.audit_key"):
+        _config(p=_peer(audit_key="not a key"))

@@ -15,11 +15,13 @@ from google.type import date_pb2
 from hedui.v1 import federation_pb2 as pb
 from hedui.v1 import federation_pb2_grpc, verification_pb2
 
+from audit.export import ReceiptError, VerifiedReceipt, verify_receipt
 from verifier.api.tls import client_credentials
 from verifier.api.translate import ID_TYPES_TO_PB, PURPOSES_TO_PB, SOURCES_TO_PB
 from verifier.domain.federation_ask import FederationAsk
 from verifier.domain.peers import PeerConfig
 from verifier.domain.ports.peer_client import PeerClient, PeerRefused, PeerReply, PeerUnavailable
+from verifier.signing.fragments import VerifiedFragment
 
 
 def _day(d: date) -> date_pb2.Date:
@@ -84,3 +86,29 @@ class GrpcPeerClient(PeerClient):
                     raise PeerRefused(_reason(err), err.details() or "") from None
                 raise PeerUnavailable(f"{err.code().name}: {err.details()}") from None
         return PeerReply(reply.fragment, reply.release_seq, reply.replayed)
+
+    async def receipt(self, peer: PeerConfig, request_id: str, timeout: float) -> bytes:
+        creds = client_credentials(peer.ca, self._cert, self._key)
+        async with grpc.aio.secure_channel(peer.endpoint, creds) as channel:
+            stub = federation_pb2_grpc.FederationServiceStub(channel)
+            try:
+                reply = await stub.GetReceipt(
+                    pb.FederationServiceGetReceiptRequest(request_id=request_id), timeout=timeout
+                )
+            except grpc.aio.AioRpcError as err:
+                if err.code() is grpc.StatusCode.UNAVAILABLE:
+                    raise PeerUnavailable(f"{err.code().name}: {err.details()}") from None
+                raise PeerRefused(_reason(err), err.details() or "") from None
+        return bytes(reply.receipt)
+
+
+def verified_receipt(raw: bytes, peer: PeerConfig, fragment: VerifiedFragment) -> VerifiedReceipt:
+    """A peer's receipt checked with its configured audit key: its release entry is in
+    its signed log, names this fragment's SHA-256 and this 协查's request id; otherwise
+    ReceiptError."""
+    if not peer.audit_key:
+        raise ReceiptError("no audit_key is configured for the peer")
+    verified = verify_receipt(raw, peer.audit_key, envelope=fragment.envelope)
+    if verified.body.get("request_id") != fragment.answer.requester_request_id:
+        raise ReceiptError("the receipt's entry is of another request")
+    return verified

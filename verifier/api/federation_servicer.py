@@ -9,6 +9,7 @@ here, per peer, before anything else. Trust, coverage, audit and the answer itse
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,8 @@ from hedui.v1 import federation_pb2 as pb
 from hedui.v1 import federation_pb2_grpc
 
 from verifier.api.federation_translate import ask_from_pb
-from verifier.domain.errors import Unauthenticated
+from verifier.domain.errors import FieldViolation, InvalidArgument, Unauthenticated
+from verifier.domain.identifiers import REQUEST_ID
 from verifier.domain.peers import PeerConfig
 from verifier.service.federation.inbound import InboundAssist
 
@@ -72,4 +74,19 @@ class FederationServicer(federation_pb2_grpc.FederationServiceServicer):
             envelope_sha256=given.envelope_sha256,
             release_seq=given.release_seq,
             replayed=given.replayed,
+        )
+
+    async def GetReceipt(  # noqa: N802 - the gRPC method name
+        self,
+        request: pb.FederationServiceGetReceiptRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> pb.FederationServiceGetReceiptResponse:
+        requester = peer_name(context, self._peers)
+        out: list[FieldViolation] = []
+        REQUEST_ID.check(request.request_id, "request_id", out)
+        if out:
+            raise InvalidArgument(out)
+        receipt = await self._assist.receipt(requester, request.request_id)
+        return pb.FederationServiceGetReceiptResponse(
+            receipt=json.dumps(receipt, ensure_ascii=False).encode()
         )

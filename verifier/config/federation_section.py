@@ -61,6 +61,16 @@ def _sources(values: list[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
+# A C2SP signed-note verifier key: name+hash+base64 key, printable ASCII without spaces.
+_VERIFIER_KEY = re.compile(r"[!-*,-~]{1,64}\+[0-9a-f]{8}\+[A-Za-z0-9+/=]{4,200}", re.ASCII)
+
+
+def _audit_key(value: str) -> str:
+    if value and _VERIFIER_KEY.fullmatch(value) is None:
+        raise Problem("must be a signed-note verifier key (name+hash+key)")
+    return value
+
+
 def _path(value: str) -> str:
     if not value:
         raise Problem("must be set")
@@ -80,6 +90,7 @@ class PeerSection(Section):
     remote_sources: Annotated[list[str], AfterValidator(_sources)] = Field(default_factory=list)
     rate_per_minute: Annotated[int, between(1, 10_000)] = 60
     deadline_working_days: Annotated[int, between(1, 60)] = 5
+    audit_key: Annotated[str, AfterValidator(_audit_key)] = ""
 
 
 class FederationSection(Section):
@@ -126,6 +137,7 @@ def federation_config(section: FederationSection) -> FederationConfig:
                 remote_sources=tuple(SourceKind(v) for v in p.remote_sources),
                 rate_per_minute=p.rate_per_minute,
                 deadline_working_days=p.deadline_working_days,
+                audit_key=p.audit_key,
             )
             for name, p in section.peers.items()
         },

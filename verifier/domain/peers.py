@@ -45,6 +45,9 @@ class PeerConfig:
     """The peer's 协查 requests answered per minute; more are refused."""
     deadline_working_days: int = 5
     """Working days a 协查 may take before the report is released without its answer."""
+    audit_key: str = ""
+    """The peer's audit verifier key (C2SP signed-note key), to check the receipts it
+    gives of its access entries; empty: receipts are not checked."""
 
 
 @dataclass(frozen=True)

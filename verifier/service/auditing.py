@@ -318,6 +318,12 @@ class AuditService:
         cp = await self._covering(seq + 1)
         return await self._reader.receipt(seq, cp, self.verifier_key)
 
+    async def entry_receipt(self, seq: int) -> dict[str, Any]:
+        """The receipt of entry ``seq`` against a checkpoint covering it, for a reader
+        whose read the caller records (a federation peer asking about its own 协查)."""
+        cp = await self._covering(seq + 1)
+        return await self._reader.receipt(seq, cp, self.verifier_key)
+
     async def size(self) -> int:
         return await self._reader.size()
 

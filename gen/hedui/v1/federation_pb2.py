@@ -27,7 +27,7 @@ from hedui.v1 import common_pb2 as hedui_dot_v1_dot_common__pb2
 from hedui.v1 import verification_pb2 as hedui_dot_v1_dot_verification__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19hedui/v1/federation.proto\x12\x08hedui.v1\x1a\x16google/type/date.proto\x1a\x15hedui/v1/common.proto\x1a\x1bhedui/v1/verification.proto\"R\n\x0c\x41ssistMember\x12!\n\x07id_type\x18\x01 \x01(\x0e\x32\x10.hedui.v1.IdType\x12\x11\n\tid_number\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\"\xed\x01\n\x13\x41ssistAuthorization\x12\x0e\n\x06number\x18\x01 \x01(\t\x12#\n\x08purposes\x18\x02 \x03(\x0e\x32\x11.hedui.v1.Purpose\x12%\n\x07sources\x18\x03 \x03(\x0e\x32\x14.hedui.v1.SourceKind\x12%\n\nvalid_from\x18\x04 \x01(\x0b\x32\x11.google.type.Date\x12&\n\x0bvalid_until\x18\x05 \x01(\x0b\x32\x11.google.type.Date\x12\x12\n\nsigned_for\x18\x06 \x03(\x05\x12\x17\n\x0f\x65vidence_sha256\x18\x07 \x01(\t\"\x80\x02\n\rAssistRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\'\n\x07members\x18\x02 \x03(\x0b\x32\x16.hedui.v1.AssistMember\x12#\n\x08purposes\x18\x03 \x03(\x0e\x32\x11.hedui.v1.Purpose\x12%\n\x07sources\x18\x04 \x03(\x0e\x32\x14.hedui.v1.SourceKind\x12\x34\n\rauthorization\x18\x05 \x01(\x0b\x32\x1d.hedui.v1.AssistAuthorization\x12\x0e\n\x06region\x18\x06 \x01(\t\x12 \n\x06window\x18\x07 \x01(\x0b\x32\x10.hedui.v1.Window\"b\n\x0e\x41ssistResponse\x12\x10\n\x08\x66ragment\x18\x01 \x01(\x0c\x12\x17\n\x0f\x65nvelope_sha256\x18\x02 \x01(\t\x12\x13\n\x0brelease_seq\x18\x03 \x01(\x03\x12\x10\n\x08replayed\x18\x04 \x01(\x08\x32P\n\x11\x46\x65\x64\x65rationService\x12;\n\x06\x41ssist\x12\x17.hedui.v1.AssistRequest\x1a\x18.hedui.v1.AssistResponseB>\n\x0c\x64\x65v.hedui.v1P\x01Z!hedui.dev/gen/go/hedui/v1;heduiv1\xaa\x02\x08Hedui.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19hedui/v1/federation.proto\x12\x08hedui.v1\x1a\x16google/type/date.proto\x1a\x15hedui/v1/common.proto\x1a\x1bhedui/v1/verification.proto\"R\n\x0c\x41ssistMember\x12!\n\x07id_type\x18\x01 \x01(\x0e\x32\x10.hedui.v1.IdType\x12\x11\n\tid_number\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\"\xed\x01\n\x13\x41ssistAuthorization\x12\x0e\n\x06number\x18\x01 \x01(\t\x12#\n\x08purposes\x18\x02 \x03(\x0e\x32\x11.hedui.v1.Purpose\x12%\n\x07sources\x18\x03 \x03(\x0e\x32\x14.hedui.v1.SourceKind\x12%\n\nvalid_from\x18\x04 \x01(\x0b\x32\x11.google.type.Date\x12&\n\x0bvalid_until\x18\x05 \x01(\x0b\x32\x11.google.type.Date\x12\x12\n\nsigned_for\x18\x06 \x03(\x05\x12\x17\n\x0f\x65vidence_sha256\x18\x07 \x01(\t\"\x80\x02\n\rAssistRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\'\n\x07members\x18\x02 \x03(\x0b\x32\x16.hedui.v1.AssistMember\x12#\n\x08purposes\x18\x03 \x03(\x0e\x32\x11.hedui.v1.Purpose\x12%\n\x07sources\x18\x04 \x03(\x0e\x32\x14.hedui.v1.SourceKind\x12\x34\n\rauthorization\x18\x05 \x01(\x0b\x32\x1d.hedui.v1.AssistAuthorization\x12\x0e\n\x06region\x18\x06 \x01(\t\x12 \n\x06window\x18\x07 \x01(\x0b\x32\x10.hedui.v1.Window\"8\n\"FederationServiceGetReceiptRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\"6\n#FederationServiceGetReceiptResponse\x12\x0f\n\x07receipt\x18\x01 \x01(\x0c\"b\n\x0e\x41ssistResponse\x12\x10\n\x08\x66ragment\x18\x01 \x01(\x0c\x12\x17\n\x0f\x65nvelope_sha256\x18\x02 \x01(\t\x12\x13\n\x0brelease_seq\x18\x03 \x01(\x03\x12\x10\n\x08replayed\x18\x04 \x01(\x08\x32\xbb\x01\n\x11\x46\x65\x64\x65rationService\x12;\n\x06\x41ssist\x12\x17.hedui.v1.AssistRequest\x1a\x18.hedui.v1.AssistResponse\x12i\n\nGetReceipt\x12,.hedui.v1.FederationServiceGetReceiptRequest\x1a-.hedui.v1.FederationServiceGetReceiptResponseB>\n\x0c\x64\x65v.hedui.v1P\x01Z!hedui.dev/gen/go/hedui/v1;heduiv1\xaa\x02\x08Hedui.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,8 +41,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ASSISTAUTHORIZATION']._serialized_end=437
   _globals['_ASSISTREQUEST']._serialized_start=440
   _globals['_ASSISTREQUEST']._serialized_end=696
-  _globals['_ASSISTRESPONSE']._serialized_start=698
-  _globals['_ASSISTRESPONSE']._serialized_end=796
-  _globals['_FEDERATIONSERVICE']._serialized_start=798
-  _globals['_FEDERATIONSERVICE']._serialized_end=878
+  _globals['_FEDERATIONSERVICEGETRECEIPTREQUEST']._serialized_start=698
+  _globals['_FEDERATIONSERVICEGETRECEIPTREQUEST']._serialized_end=754
+  _globals['_FEDERATIONSERVICEGETRECEIPTRESPONSE']._serialized_start=756
+  _globals['_FEDERATIONSERVICEGETRECEIPTRESPONSE']._serialized_end=810
+  _globals['_ASSISTRESPONSE']._serialized_start=812
+  _globals['_ASSISTRESPONSE']._serialized_end=910
+  _globals['_FEDERATIONSERVICE']._serialized_start=913
+  _globals['_FEDERATIONSERVICE']._serialized_end=1100
 # @@protoc_insertion_point(module_scope)

@@ -170,6 +170,46 @@ class AssistRequest(_message.Message):
 Global___AssistRequest: _TypeAlias = AssistRequest  # noqa: Y015
 
 @_typing.final
+class FederationServiceGetReceiptRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """The request_id of a 协查 this caller sent (1-64 characters of [A-Za-z0-9._-])."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FederationServiceGetReceiptRequest: _TypeAlias = FederationServiceGetReceiptRequest  # noqa: Y015
+
+@_typing.final
+class FederationServiceGetReceiptResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECEIPT_FIELD_NUMBER: _builtins.int
+    receipt: _builtins.bytes
+    """The receipt as JSON bytes (format "hedui.receipt/v1")."""
+    def __init__(
+        self,
+        *,
+        receipt: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["receipt", b"receipt"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FederationServiceGetReceiptResponse: _TypeAlias = FederationServiceGetReceiptResponse  # noqa: Y015
+
+@_typing.final
 class AssistResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

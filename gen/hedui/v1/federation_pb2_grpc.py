@@ -50,6 +50,11 @@ class FederationServiceStub:
                 request_serializer=hedui_dot_v1_dot_federation__pb2.AssistRequest.SerializeToString,
                 response_deserializer=hedui_dot_v1_dot_federation__pb2.AssistResponse.FromString,
                 _registered_method=True)
+        self.GetReceipt = channel.unary_unary(
+                '/hedui.v1.FederationService/GetReceipt',
+                request_serializer=hedui_dot_v1_dot_federation__pb2.FederationServiceGetReceiptRequest.SerializeToString,
+                response_deserializer=hedui_dot_v1_dot_federation__pb2.FederationServiceGetReceiptResponse.FromString,
+                _registered_method=True)
 
 
 class FederationServiceServicer:
@@ -91,6 +96,20 @@ class FederationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetReceipt(self, request, context):
+        """The receipt (inclusion proof) of the peer's "released" audit entry for one of the
+        caller's own 协查: a hedui.receipt/v1 JSON document (docs/federation-protocol.md)
+        whose signed checkpoint verifies with the peer's audit verifier key and whose entry
+        names the fragment's SHA-256. The read is itself an audit entry on the peer.
+
+        Errors: INVALID_ARGUMENT (request_id malformed); PERMISSION_DENIED as for Assist
+        (PEER_*); NOT_FOUND when the peer gave the caller no answer under that request_id;
+        UNAVAILABLE (STORE_UNAVAILABLE) as for Assist.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FederationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -98,6 +117,11 @@ def add_FederationServiceServicer_to_server(servicer, server):
                     servicer.Assist,
                     request_deserializer=hedui_dot_v1_dot_federation__pb2.AssistRequest.FromString,
                     response_serializer=hedui_dot_v1_dot_federation__pb2.AssistResponse.SerializeToString,
+            ),
+            'GetReceipt': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetReceipt,
+                    request_deserializer=hedui_dot_v1_dot_federation__pb2.FederationServiceGetReceiptRequest.FromString,
+                    response_serializer=hedui_dot_v1_dot_federation__pb2.FederationServiceGetReceiptResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -138,6 +162,33 @@ class FederationService:
             '/hedui.v1.FederationService/Assist',
             hedui_dot_v1_dot_federation__pb2.AssistRequest.SerializeToString,
             hedui_dot_v1_dot_federation__pb2.AssistResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetReceipt(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hedui.v1.FederationService/GetReceipt',
+            hedui_dot_v1_dot_federation__pb2.FederationServiceGetReceiptRequest.SerializeToString,
+            hedui_dot_v1_dot_federation__pb2.FederationServiceGetReceiptResponse.FromString,
             options,
             channel_credentials,
             insecure,

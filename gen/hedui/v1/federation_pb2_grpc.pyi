@@ -65,6 +65,16 @@ class FederationServiceStub:
     Idempotent: a retry with the same request_id and content returns the same fragment
     (replayed = true) without asking any source again.
     """
+    GetReceipt: _grpc.UnaryUnaryMultiCallable[_federation_pb2.FederationServiceGetReceiptRequest, _federation_pb2.FederationServiceGetReceiptResponse]
+    """The receipt (inclusion proof) of the peer's "released" audit entry for one of the
+    caller's own 协查: a hedui.receipt/v1 JSON document (docs/federation-protocol.md)
+    whose signed checkpoint verifies with the peer's audit verifier key and whose entry
+    names the fragment's SHA-256. The read is itself an audit entry on the peer.
+
+    Errors: INVALID_ARGUMENT (request_id malformed); PERMISSION_DENIED as for Assist
+    (PEER_*); NOT_FOUND when the peer gave the caller no answer under that request_id;
+    UNAVAILABLE (STORE_UNAVAILABLE) as for Assist.
+    """
 
 @_typing.type_check_only
 class FederationServiceAsyncStub(FederationServiceStub):
@@ -102,6 +112,16 @@ class FederationServiceAsyncStub(FederationServiceStub):
 
     Idempotent: a retry with the same request_id and content returns the same fragment
     (replayed = true) without asking any source again.
+    """
+    GetReceipt: _aio.UnaryUnaryMultiCallable[_federation_pb2.FederationServiceGetReceiptRequest, _federation_pb2.FederationServiceGetReceiptResponse]  # type: ignore[assignment]
+    """The receipt (inclusion proof) of the peer's "released" audit entry for one of the
+    caller's own 协查: a hedui.receipt/v1 JSON document (docs/federation-protocol.md)
+    whose signed checkpoint verifies with the peer's audit verifier key and whose entry
+    names the fragment's SHA-256. The read is itself an audit entry on the peer.
+
+    Errors: INVALID_ARGUMENT (request_id malformed); PERMISSION_DENIED as for Assist
+    (PEER_*); NOT_FOUND when the peer gave the caller no answer under that request_id;
+    UNAVAILABLE (STORE_UNAVAILABLE) as for Assist.
     """
 
 class FederationServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -143,6 +163,22 @@ class FederationServiceServicer(metaclass=_abc_1.ABCMeta):
 
         Idempotent: a retry with the same request_id and content returns the same fragment
         (replayed = true) without asking any source again.
+        """
+
+    @_abc_1.abstractmethod
+    def GetReceipt(
+        self,
+        request: _federation_pb2.FederationServiceGetReceiptRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_federation_pb2.FederationServiceGetReceiptResponse, _abc.Awaitable[_federation_pb2.FederationServiceGetReceiptResponse]]:
+        """The receipt (inclusion proof) of the peer's "released" audit entry for one of the
+        caller's own 协查: a hedui.receipt/v1 JSON document (docs/federation-protocol.md)
+        whose signed checkpoint verifies with the peer's audit verifier key and whose entry
+        names the fragment's SHA-256. The read is itself an audit entry on the peer.
+
+        Errors: INVALID_ARGUMENT (request_id malformed); PERMISSION_DENIED as for Assist
+        (PEER_*); NOT_FOUND when the peer gave the caller no answer under that request_id;
+        UNAVAILABLE (STORE_UNAVAILABLE) as for Assist.
         """
 
 def add_FederationServiceServicer_to_server(servicer: FederationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -35,3 +35,8 @@ class PeerClient(abc.ABC):
     @abc.abstractmethod
     async def assist(self, peer: PeerConfig, ask: FederationAsk, timeout: float) -> PeerReply:
         """Send ``ask`` to ``peer``; PeerRefused or PeerUnavailable otherwise."""
+
+    @abc.abstractmethod
+    async def receipt(self, peer: PeerConfig, request_id: str, timeout: float) -> bytes:
+        """The peer's receipt (JSON) of its release entry for ``request_id``; PeerRefused
+        or PeerUnavailable otherwise."""

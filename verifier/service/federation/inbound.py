@@ -22,13 +22,14 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from audit.entry import Actor, EntryDraft
 from hedui_sdk.masking import mask_id_number
-from verifier.domain.errors import Conflict, PermissionDenied, ResourceExhausted
+from verifier.domain.errors import Conflict, NotFound, PermissionDenied, ResourceExhausted
 from verifier.domain.federation_ask import FederationAsk, refusal
 from verifier.domain.fragment import FragmentAnswer
 from verifier.domain.household import Household, Member, Relation, VerificationRequest
@@ -44,6 +45,8 @@ PEER_ROLE = "peer"
 """The actor role of a peer deployment in this deployment's audit entries."""
 
 FragmentSigner = Callable[[FragmentAnswer], bytes]
+ReceiptMaker = Callable[[int], Awaitable[dict[str, Any]]]
+"""The receipt of an audit entry by seq (:meth:`AuditService.entry_receipt`)."""
 RATE_LIMITED = "FEDERATION_RATE_LIMITED"
 
 
@@ -90,6 +93,7 @@ class InboundAssist:
         deadline_seconds: float,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         monotonic: Callable[[], float] = time.monotonic,
+        receipts: ReceiptMaker | None = None,
     ) -> None:
         self._store = store
         self._trust = trust
@@ -100,6 +104,7 @@ class InboundAssist:
         self._deadline_seconds = deadline_seconds
         self._clock = clock
         self._rate = PeerRate(monotonic)
+        self._receipts = receipts
 
     def _digest(self, ask: FederationAsk) -> str:
         a = ask.authorization
@@ -231,6 +236,28 @@ class InboundAssist:
 
         seq = await self._store.write(release)
         return GivenAnswer(envelope, sha, seq, False)
+
+    async def receipt(self, requester: str, request_id: str) -> dict[str, Any]:
+        """The receipt of the released entry of the answer given to ``requester`` under
+        ``request_id``: only to that requester, trusted now; the read is an audit entry."""
+        async with self._store.unit_of_work(write=False) as uow:
+            kept = await uow.answers.get(requester, request_id)
+        if kept is None or self._receipts is None:
+            await self._trust.trusted(requester)
+            raise NotFound("no answer was given under that request id")
+        await self._trust.trusted(requester)
+        seq = kept.release_seq
+
+        async def work(uow: UnitOfWork) -> None:
+            entry = EntryDraft(
+                actor=Actor(system=requester, role=PEER_ROLE), action=AuditAction.AUDIT_READ.value,
+                outcome="allow", request_id=request_id,
+                details={"federation": "receipt", "seq": seq},
+            )  # fmt: skip
+            await uow.audit.append([entry])
+
+        await self._store.write(work)
+        return await self._receipts(seq)
 
 
 def _statuses(outcomes: tuple[SourceOutcome, ...]) -> dict[str, int]:
