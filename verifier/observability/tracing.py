@@ -13,7 +13,11 @@ records nothing while tracing is off.
 
 Spans carry methods, sources, statuses and SQL text with bound parameters left out
 (SQLAlchemy's instrumentation records the statement, never its values): no personal
-data.
+data. An adapter's HTTP span keeps only the scheme, host and port of its URL: a
+department's adapter may put an ID number in the path or query (``GET /persons/{sfzh}``),
+and the instrumentation would otherwise record the whole URL (``http.url``/``url.full``).
+Whatever else a library records (an exception's message and stack) passes
+:class:`~verifier.observability.span_redaction.RedactingExporter` on its way out.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import yarl
 from opentelemetry import trace
 from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
 from opentelemetry.instrumentation.grpc import GrpcAioInstrumentorServer
@@ -35,6 +40,7 @@ from opentelemetry.sdk.trace.sampling import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from verifier.config import TracingConfig
+from verifier.observability.span_redaction import RedactingExporter
 
 
 class _CurrentTracer(trace.Tracer):
@@ -79,6 +85,16 @@ _global = _Current()
 _provider: TracerProvider | None = None
 _grpc = GrpcAioInstrumentorServer()  # type: ignore[no-untyped-call]
 _http = AioHttpClientInstrumentor()
+
+
+def _origin_only(url: yarl.URL) -> str:
+    """What an HTTP span records of a request's URL: scheme://host:port, never the path,
+    query or credentials, where a department's API may carry a subject's ID number."""
+    if not url.absolute:
+        return ""
+    return str(url.origin())
+
+
 _sql = SQLAlchemyInstrumentor()
 
 
@@ -100,12 +116,13 @@ def enable(
         sampler=ParentBased(TraceIdRatioBased(sample_ratio)),
         resource=Resource.create({"service.name": service_name}),
     )
+    redacting = RedactingExporter(exporter)
     provider.add_span_processor(
-        BatchSpanProcessor(exporter) if batch else SimpleSpanProcessor(exporter)
+        BatchSpanProcessor(redacting) if batch else SimpleSpanProcessor(redacting)
     )
     _provider = provider
     _grpc.instrument(tracer_provider=provider)
-    _http.instrument(tracer_provider=provider)
+    _http.instrument(tracer_provider=provider, url_filter=_origin_only)
 
 
 def enabled() -> bool:
