@@ -52,7 +52,7 @@ class InMemoryRetention(RetentionRepository):
         purged = 0
         for key, report in list(self._t.reports.items()):
             if report.verification_id == verification_id and not report.purged:
-                self._t.reports[key] = replace(report, envelope=b"", purged=True)
+                self._t.reports[key] = replace(report, envelope=b"", summary_json="{}", purged=True)
                 purged += 1
         row = self._t.verifications.get(verification_id)
         if row is not None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import zlib
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 import grpc
 import pytest
 import structlog
+import zstandard
 from sqlalchemy import text
 
 from hedui_sdk import SourceKind, resident_id
@@ -245,15 +245,19 @@ async def test_the_scanner_finds_ids_planted_in_a_column_and_an_audit_body(
 
         async with db.write_engine.begin() as conn:
             await conn.execute(text("UPDATE verifications SET case_id = :v"), {"v": UNKNOWN_ID})
-            # A report summary is kept deflated: the scan reads it inflated.
-            packed = zlib.compress(json.dumps({"sources": [{"reason": "payer 测试乙"}]}).encode())
-            await conn.execute(text("UPDATE reports SET summary_deflated = :v"), {"v": packed})
+            await conn.execute(text("UPDATE verifications SET caller_user = :v"), {"v": "测试乙"})
+            # Shared bases are kept compressed (and hold no personal data): the scan reads
+            # them inflated.
+            packed = zstandard.compress(json.dumps({"note": "payer 测试乙"}).encode())
+            await conn.execute(text("UPDATE seal_bases SET content = :v"), {"v": packed})
         found = await scanner.database(db)
         case = [f for f in found if f.what == "resident ID"]
         only(case, UNKNOWN_ID)
         assert "verifications" in case[0].where
         names = [f for f in found if f.what == "name"]
-        assert names and all("reports" in f.where and "inflated" in f.where for f in names)
+        tables = {t for f in names for t in ("verifications", "seal_bases") if t in f.where}
+        assert names and tables == {"verifications", "seal_bases"}
+        assert any("inflated" in f.where for f in names)
         assert all(f.masked == mask("测试乙") and "测试乙" not in str(f) for f in names)
 
         await unprotect_audit(db)

@@ -106,6 +106,7 @@ async def test_a_check_is_purged_by_kind_when_its_periods_run_out(app: App) -> N
     before = await _sealed_values(app)
     assert before.keys() >= {
         "reports.envelope_sealed",
+        "reports.summary_sealed",
         "verifications.request_sealed",
         "result_cache.records_sealed",
     }
@@ -134,6 +135,7 @@ async def test_a_check_is_purged_by_kind_when_its_periods_run_out(app: App) -> N
     left = await _sealed_values(app)
     assert left == {
         "reports.envelope_sealed": before["reports.envelope_sealed"],
+        "reports.summary_sealed": before["reports.summary_sealed"],
         "verifications.request_sealed": 1,
     }
     # The report is still read whole.
@@ -152,6 +154,9 @@ async def test_a_check_is_purged_by_kind_when_its_periods_run_out(app: App) -> N
     result = await last.run()
     assert result.checks == {"reports": 1} and result.report_versions == printout.version
     assert await _sealed_values(app) == {}
+    # The summary went too: which source found what for whom is personal data.
+    async with app.store.unit_of_work(write=False) as uow:
+        assert await uow.outcomes.summaries(vid) == []
     assert (await last.run()).total == 0
 
     # (a) No table holds the household's ID numbers or names, in any column.

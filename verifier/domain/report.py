@@ -264,6 +264,6 @@ def progress_of(summary: Mapping[str, Any]) -> list[OutcomeSummary]:
         OutcomeSummary(
             int(s["member_index"]), str(s["source"]), str(s["status"]), str(s.get("reason", ""))
         )
-        for s in summary["sources"]
+        for s in summary.get("sources", ())
     ]
     return sorted(out, key=lambda p: (p.member_index, p.source))

@@ -13,9 +13,10 @@ A run, under one lease so that only one replica purges at a time:
    ``retention_source_records_months`` in force, with their deliveries and attempts.
 
 Each check purged is one ``purged`` audit entry, written in the same transaction as the
-purge, naming the kind and the counts, never personal data. The report's hash, summary
-and ``released`` entry remain, so receipts and the audit log still verify and an old
-printout can still be checked. Running again finds nothing: a purge is idempotent.
+purge, naming the kind and the counts, never personal data. The report's summary goes
+with its envelope (statuses and totals are personal data); its hash and ``released``
+entry remain, so receipts and the audit log still verify and an old printout can still
+be checked. Running again finds nothing: a purge is idempotent.
 """
 
 from __future__ import annotations

@@ -150,9 +150,11 @@ class ReportRow(Base):
     signing_key_id: Mapped[str] = mapped_column(String(64))
     completeness: Mapped[str] = mapped_column(String(16))
     release_seq: Mapped[int] = mapped_column(BigInteger)
-    # A summary without personal data (statuses, counts, totals) for GetReport, as
-    # zlib-deflated JSON: one line per member × source repeats itself.
-    summary_deflated: Mapped[bytes] = mapped_column(LargeBinary)
+    # The summary GetReport and a closed check's progress read (statuses, counts, totals:
+    # personal data — a disability certificate found is health data), sealed like the
+    # envelope and purged with it. Rows from before 0015 hold it as plain JSON instead.
+    summary_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    summary_json: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import zlib
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
@@ -17,6 +16,7 @@ from verifier.domain.records_codec import records_from_json, records_to_json
 from verifier.domain.report import progress_of
 from verifier.storage.guard import guard
 from verifier.storage.models import ReportRow, SourceOutcomeRow
+from verifier.storage.reports import read_summary
 from verifier.storage.sealing import Sealer
 
 _OUTCOME_KEY = frozenset({"verification_id", "member_index", "source"})
@@ -156,15 +156,14 @@ class SqlOutcomes(OutcomeRepository):
     async def _reported(self, verification_id: str) -> list[OutcomeSummary]:
         """A closed check's outcomes, from its last report version's summary."""
         q = (
-            select(ReportRow.summary_deflated)
+            select(ReportRow)
             .where(ReportRow.verification_id == verification_id)
             .order_by(ReportRow.version.desc())
             .limit(1)
         )
-        packed = (await self._session.execute(q)).scalar()
-        if packed is None:
-            return []
-        return progress_of(json.loads(zlib.decompress(packed)))
+        row = (await self._session.execute(q)).scalar()
+        summary = read_summary(self._sealer, row) if row is not None else None
+        return progress_of(json.loads(summary)) if summary else []
 
     async def close(self, verification_id: str) -> None:
         async with guard():

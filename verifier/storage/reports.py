@@ -20,7 +20,6 @@ sealed and never purged; a report opens only with it (its digest is authenticate
 from __future__ import annotations
 
 import json
-import zlib
 from datetime import UTC, datetime
 
 import zstandard
@@ -52,6 +51,8 @@ class SqlReports(ReportRepository):
             else:
                 base = await self._keep_shared(policy_section(packed))
             sealed, kid = self._sealer.seal(packed, aad, base=base)
+            s_aad = summary_aad(report.verification_id, report.version)
+            summary, _ = self._sealer.seal(report.summary_json.encode(), s_aad)
             await self._session.execute(
                 insert(ReportRow).values(
                     verification_id=report.verification_id,
@@ -64,7 +65,7 @@ class SqlReports(ReportRepository):
                     signing_key_id=report.signing_key_id,
                     completeness=report.completeness.value,
                     release_seq=report.release_seq,
-                    summary_deflated=zlib.compress(report.summary_json.encode(), 9),
+                    summary_sealed=summary,
                     created_at=report.created_at,
                 )
             )
@@ -96,7 +97,7 @@ class SqlReports(ReportRepository):
             signing_key_id=row.signing_key_id,
             completeness=Completeness(row.completeness),
             release_seq=row.release_seq,
-            summary_json=zlib.decompress(row.summary_deflated).decode(),
+            summary_json=read_summary(self._sealer, row) or "{}",
             created_at=row.created_at,
             purged=row.envelope_sealed is None,
         )
@@ -151,6 +152,18 @@ class SqlReports(ReportRepository):
     async def announce(self, verification_id: str) -> None:
         async with guard():
             await announce(self._session, verification_id)
+
+
+def summary_aad(verification_id: str, version: int) -> str:
+    return f"report_summaries/{verification_id}/{version}"
+
+
+def read_summary(sealer: Sealer, row: ReportRow) -> str | None:
+    """A report version's summary JSON (None once purged)."""
+    if row.summary_sealed is not None:
+        aad = summary_aad(row.verification_id, row.version)
+        return sealer.open(row.summary_sealed, row.data_key_id, aad).decode()
+    return row.summary_json
 
 
 PACKED = b"dsse-parts\n"

@@ -71,7 +71,7 @@ class SqlRetention(RetentionRepository):
                     ReportRow.verification_id == verification_id,
                     ReportRow.envelope_sealed.is_not(None),
                 )
-                .values(envelope_sealed=None, purged_at=now)
+                .values(envelope_sealed=None, summary_sealed=None, summary_json=None, purged_at=now)
             )
             await self._session.execute(
                 update(VerificationRow)

@@ -67,6 +67,8 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
                  aad("verifications", "id")),
     SealedColumn("reports", ("verification_id", "version"), "envelope_sealed", "data_key_id",
                  aad("reports", "verification_id", "version")),
+    SealedColumn("reports", ("verification_id", "version"), "summary_sealed", "data_key_id",
+                 aad("report_summaries", "verification_id", "version")),
     SealedColumn("source_outcomes", _OUTCOME, "records_sealed", "records_key_id",
                  aad("source_outcomes", *_OUTCOME)),
     SealedColumn("source_outcomes", _OUTCOME, "ticket_sealed", "records_key_id",
