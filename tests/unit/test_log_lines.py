@@ -4,6 +4,7 @@ line on stderr, named by logger, with ID numbers redacted."""
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ import structlog
 
 from tests.fakes import synthetic_id
 from tests.observability_helpers import json_line
-from verifier.cli.logs import configure
+from verifier.cli.logs import _native_line, configure
 
 
 @pytest.fixture
@@ -80,3 +81,64 @@ def test_a_request_id_bound_to_the_context_is_on_library_lines_too(
         logging.getLogger("grpc._cython.cygrpc").warning("stream reset")
     (got,) = read(lines)
     assert got["request_id"] == "req-42" and got["logger"] == "grpc._cython.cygrpc"
+
+
+def test_an_id_number_nested_in_lists_tuples_and_dicts_is_redacted(
+    lines: pytest.CaptureFixture[str],
+) -> None:
+    number = synthetic_id(seq=11)
+    other = synthetic_id(seq=12)
+    deep: object = [number]
+    for _ in range(20):
+        deep = {"level": deep}
+
+    class Subject:
+        def __repr__(self) -> str:
+            return f"Subject({number})"
+
+    log = structlog.get_logger("hedui.test")
+    log.info("listed", subjects=[number, other], pair=(1, number))
+    log.info("nested", found={"members": [{"sfzh": number, "n": 2}], number: "as a key"})
+    log.info("numeric", sfzh=int(next(n for n in (number, other) if n[-1] != "X")))
+    log.info("deep", tree=deep, who=Subject(), count=3)
+    logging.getLogger("some.library").warning("seen %s", {"ids": [number]})
+
+    got = read(lines)
+    assert [g["event"] for g in got] == [
+        "listed",
+        "nested",
+        "numeric",
+        "deep",
+        "seen {'ids': ['[REDACTED-ID]']}",
+    ]
+    for g in got:
+        text = json.dumps(g)
+        assert number not in text and other not in text
+    assert got[0]["subjects"] == ["[REDACTED-ID]", "[REDACTED-ID]"]
+    assert got[0]["pair"] == [1, "[REDACTED-ID]"]
+    assert got[1]["found"] == {
+        "members": [{"sfzh": "[REDACTED-ID]", "n": 2}],
+        "[REDACTED-ID]": "as a key",
+    }
+    assert got[2]["sfzh"] == "[REDACTED-ID]"
+    assert got[3]["count"] == 3 and "[REDACTED-ID]" in str(got[3]["tree"])
+    assert got[3]["who"] == "Subject([REDACTED-ID])"
+
+
+def test_a_json_line_on_native_stderr_is_redacted_and_stays_json() -> None:
+    number = synthetic_id(seq=13)
+    own = json.dumps({"event": "worker", "level": "info", "ids": [number], "n": int(number[:17])})
+    assert json.loads(_native_line((own + "\n").encode())) == {
+        "event": "worker",
+        "level": "info",
+        "ids": ["[REDACTED-ID]"],
+        "n": int(number[:17]),
+    }
+    clean = '{"event": "access", "level": "info"}'
+    assert _native_line((clean + "\n").encode()) == clean
+    # Shaped like JSON but not: wrapped as text, still redacted.
+    broken = '{"event": "cut off ' + number + "}"
+    wrapped = json.loads(_native_line(broken.encode()))
+    assert wrapped["logger"] == "stderr" and number not in wrapped["event"]
+    text = _native_line(f"E1129 12:00:00.000 1 x.cc:12] peer {number}".encode())
+    assert number not in text and json.loads(text)["level"] == "error"

@@ -28,15 +28,42 @@ from typing import Any
 
 import structlog
 
-from hedui_sdk.masking import redact
+from hedui_sdk.masking import ID_LIKE, redact
+
+# Deeper than this, a value is written as its redacted text: a cycle or a pathological
+# nesting costs a bounded walk, never a crash of the line.
+_MAX_DEPTH = 8
+
+
+def _redacted(value: Any, depth: int = 0) -> Any:
+    """``value`` with every ID-like text in it, at any depth of lists, tuples, sets and
+    dicts (keys too), replaced; a number that reads as an ID number becomes the marker."""
+    if isinstance(value, str):
+        return redact(value)
+    if value is None or isinstance(value, (bool, float)):
+        return value
+    if isinstance(value, int):
+        return redact(str(value)) if ID_LIKE.fullmatch(str(value)) else value
+    if depth >= _MAX_DEPTH:
+        return redact(repr(value))
+    if isinstance(value, dict):
+        return {
+            (redact(k) if isinstance(k, str) else _redacted(k, depth + 1)): _redacted(v, depth + 1)
+            for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_redacted(v, depth + 1) for v in value]
+    # Anything else is rendered by its repr (the JSON renderer's fallback): redacted when
+    # that would show an ID number, left to the renderer otherwise.
+    text = repr(value)
+    return redact(text) if ID_LIKE.search(text) else value
 
 
 def _redact_processor(
     _logger: Any, _name: str, event: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     for k, v in list(event.items()):
-        if isinstance(v, str):
-            event[k] = redact(v)
+        event[k] = _redacted(v)
     return event
 
 
@@ -159,9 +186,18 @@ def _native_line(raw: bytes) -> str:
     text = raw.decode("utf-8", errors="backslashreplace").rstrip("\r\n")
     if text.startswith('{"') and text.endswith("}"):
         # A JSON line already (ours, or a worker process's): the renderer writes one
-        # object per line, so the shape is enough; parsing every access line would cost
-        # the event loop's thread its GIL.
-        return text
+        # object per line, so the shape is enough, unless it carries an ID-like text —
+        # then it is parsed and redacted value by value (a text substitution on the line
+        # could turn a bare number into invalid JSON). Parsing every access line would
+        # cost the event loop's thread its GIL.
+        if not ID_LIKE.search(text):
+            return text
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            return json.dumps(_redacted(parsed), default=str)
     line = {
         "event": text,
         "level": _NATIVE_LEVELS[text[0]] if _NATIVE_PREFIX.match(text) else "info",
