@@ -16,12 +16,13 @@ from dataclasses import dataclass
 
 from audit.entry import EntryDraft
 from verifier.domain.caller import Caller
-from verifier.domain.errors import FailedPrecondition, NotFound, PermissionDenied, ReportPurged
+from verifier.domain.errors import FailedPrecondition, NotFound, PermissionDenied
 from verifier.domain.ports import Store, StoredReport, UnitOfWork
 from verifier.domain.vocabulary import AuditAction, Role
 from verifier.render.view import Identity
 from verifier.service.audit_trail import actor_of, denial, record_denial, subject_refs
 from verifier.service.authorize import Decision, decide_read_report
+from verifier.service.report_versions import stored_version
 
 ROLES_THAT_SEE_IDENTITIES = frozenset({Role.CASEWORKER})
 """The caseworker files the printout in the household's dossier and shows it to the
@@ -84,16 +85,7 @@ class Printing:
                 raise PermissionDenied(decision.reason, decision.message)
 
         async def disclose(uow: UnitOfWork) -> DisclosedReport:
-            report = await uow.reports.get(vid, version)
-            if report is None:
-                if record.latest_version == 0:
-                    raise FailedPrecondition("no report has been issued yet")
-                raise NotFound(f"report version {version} not found")
-            if report.purged:
-                raise ReportPurged(
-                    f"report version {report.version} was removed when its retention period"
-                    " ran out; its hash and release entry remain"
-                )
+            report = await stored_version(uow, vid, version, record.latest_version)
             try:
                 request = await uow.verifications.load_request(vid)
             except KeyError as exc:

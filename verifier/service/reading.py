@@ -12,7 +12,7 @@ from datetime import datetime
 
 from audit.entry import EntryDraft
 from verifier.domain.caller import Caller
-from verifier.domain.errors import FailedPrecondition, NotFound, ReportPurged
+from verifier.domain.errors import NotFound
 from verifier.domain.outcomes import SourceStatus, VerificationState
 from verifier.domain.ports import Store, StoredReport, UnitOfWork
 from verifier.domain.vocabulary import AuditAction
@@ -26,6 +26,7 @@ from verifier.service.events import (
     SourceEvent,
     StateEvent,
 )
+from verifier.service.report_versions import stored_version
 from verifier.service.runs import Runs, VerificationView
 
 
@@ -142,16 +143,7 @@ class Reading:
             raise NotFound("verification not found")
 
         async def read(uow: UnitOfWork) -> StoredReport:
-            report = await uow.reports.get(vid, version)
-            if report is None:
-                if record.latest_version == 0:
-                    raise FailedPrecondition("no report has been issued yet")
-                raise NotFound(f"report version {version} not found")
-            if report.purged:
-                raise ReportPurged(
-                    f"report version {report.version} was removed when its retention period"
-                    " ran out; its hash and release entry remain"
-                )
+            report = await stored_version(uow, vid, version, record.latest_version)
             await uow.audit.append(
                 [
                     EntryDraft(
