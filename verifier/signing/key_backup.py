@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import errno
 import hmac
 import json
-import os
 import re
 import secrets
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from hashlib import sha256
@@ -38,6 +36,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from verifier.signing.durable_write import fsync_directory, write_new_file
 from verifier.signing.jcs import canonical_bytes
 
 __all__ = [
@@ -243,44 +242,12 @@ def write_key_directory(directory: Path, files: Mapping[str, bytes]) -> None:
             target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             write_new_file(target, data)
         for sub in sorted({p for p in staging.rglob("*") if p.is_dir()}, reverse=True):
-            _fsync_directory(sub)
-        _fsync_directory(staging)
+            fsync_directory(sub)
+        fsync_directory(staging)
         if directory.exists():
             directory.rmdir()  # empty (checked above): the restored one takes its place
         staging.rename(directory)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    _fsync_directory(directory.parent)  # the rename itself survives a crash
-
-
-def write_new_file(
-    path: Path, data: bytes, write: Callable[[int, memoryview], int] = os.write
-) -> None:
-    """Create ``path`` (0600; an existing file is refused) holding ``data``, and sync the
-    file and its directory entry. A write may take fewer bytes than asked (a nearly full
-    disk): the rest is written on; a write that takes nothing is an ``OSError`` and the
-    cut file is removed, so no caller reports a partial file as written."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        rest = memoryview(data)
-        while rest:
-            n = write(fd, rest)
-            if n <= 0:
-                raise OSError(errno.ENOSPC, f"writing stopped with {len(rest)} bytes unwritten")
-            rest = rest[n:]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        path.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_directory(directory.parent)  # the rename itself survives a crash

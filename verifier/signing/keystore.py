@@ -17,7 +17,6 @@ Old keys are kept after rotation so old reports verify and decrypt.
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from cryptography.hazmat.primitives.serialization import (
 
 from verifier.signing import sm2
 from verifier.signing.dsse import SigningKey
+from verifier.signing.durable_write import replace_file
 from verifier.signing.jwks import PublicKey, key_id
 from verifier.signing.sm2 import Sm2KeyError, Sm2PrivateKey, Sm2PublicKey
 
@@ -60,14 +60,7 @@ def signing_algorithms(configured: Sequence[str]) -> tuple[str, ...]:
 
 def _write_private(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    replace_file(path, data)
 
 
 @dataclass(frozen=True)
