@@ -14,7 +14,7 @@ import structlog
 
 from tests.fakes import synthetic_id
 from tests.observability_helpers import json_line
-from verifier.cli.logs import _native_line, configure
+from verifier.cli.logs import _native_line, announce, configure
 
 
 @pytest.fixture
@@ -142,3 +142,15 @@ def test_a_json_line_on_native_stderr_is_redacted_and_stays_json() -> None:
     assert wrapped["logger"] == "stderr" and number not in wrapped["event"]
     text = _native_line(f"E1129 12:00:00.000 1 x.cc:12] peer {number}".encode())
     assert number not in text and json.loads(text)["level"] == "error"
+
+
+def test_the_banner_on_stdout_is_redacted_and_stays_json(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    number = next(n for n in (synthetic_id(seq=14), synthetic_id(seq=15)) if n[-1] != "X")
+    announce("serving", banner=f"for {number}", port=50051, count=int(number))
+    (line,) = capsys.readouterr().out.splitlines()
+    got = json_line(line, "stdout")
+    assert number not in line
+    assert got["banner"] == "for [REDACTED-ID]" and got["count"] == "[REDACTED-ID]"
+    assert got["port"] == 50051 and got["event"] == "serving"

@@ -174,7 +174,7 @@ def announce(event: str, **fields: Any) -> None:
         "logger": "hedui.serve",
     }
     with contextlib.suppress(ValueError, OSError):
-        print(redact(json.dumps(line)), flush=True)
+        print(json.dumps(_redacted(line)), flush=True)
 
 
 # glog/absl's first letter (gRPC's C core writes "I1129 12:00:00.000 ... file.cc:12] text").
