@@ -11,7 +11,7 @@ from verifier.storage.models_federation import FederationAnswerRow
 from verifier.storage.sealing import Sealer
 
 
-def _aad(requester: str, request_id: str) -> str:
+def answer_aad(requester: str, request_id: str) -> str:
     # Binds the sealed envelope to its row: moved to another request, it does not open.
     return f"federation_answer:{requester}:{request_id}"
 
@@ -26,14 +26,16 @@ class SqlAnswers(AnswerRepository):
             row = await self._s.get(FederationAnswerRow, (requester, request_id))
         if row is None:
             return None
-        envelope = self._sealer.open(row.envelope_sealed, row.seal_kid, _aad(requester, request_id))
+        aad = answer_aad(requester, request_id)
+        envelope = self._sealer.open(row.envelope_sealed, row.seal_kid, aad)
         return StoredAnswer(
             row.requester, row.request_id, row.request_digest, envelope, row.release_seq,
             row.created_at,
         )  # fmt: skip
 
     async def add(self, answer: StoredAnswer) -> None:
-        sealed, kid = self._sealer.seal(answer.envelope, _aad(answer.requester, answer.request_id))
+        aad = answer_aad(answer.requester, answer.request_id)
+        sealed, kid = self._sealer.seal(answer.envelope, aad)
         async with guard():
             self._s.add(
                 FederationAnswerRow(

@@ -38,6 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from verifier.storage.answers import answer_aad
 from verifier.storage.engine import Database
 from verifier.storage.sealing import Sealer, SealError
 
@@ -80,6 +81,8 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
     SealedColumn("alerts", ("id",), "person_sealed", "person_key_id", aad("alerts", "id")),
     SealedColumn("batch_items", ("batch_id", "item_index"), "request_sealed", "request_key_id",
                  aad("batch_items", "batch_id", "item_index")),
+    SealedColumn("federation_answers", ("requester", "request_id"), "envelope_sealed", "seal_kid",
+                 lambda row: answer_aad(row["requester"], row["request_id"])),
 )  # fmt: skip
 
 DEFAULT_BATCH = 200
