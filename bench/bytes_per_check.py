@@ -71,6 +71,19 @@ def table_bytes(url: str) -> dict[str, int]:
     return {name: int(size) for name, size in rows}
 
 
+def free_bytes(url: str) -> int:
+    """SQLite: the file's free pages (a closed check's outcome rows freed them; later checks
+    reuse them before the file grows). PostgreSQL: 0 (measured after VACUUM FULL)."""
+    if not url.startswith("sqlite"):
+        return 0
+    engine = sa.create_engine(url)
+    with engine.connect() as c:
+        pages = int(c.execute(sa.text("PRAGMA freelist_count")).scalar_one())
+        size = int(c.execute(sa.text("PRAGMA page_size")).scalar_one())
+    engine.dispose()
+    return pages * size
+
+
 def database_bytes(url: str) -> int:
     if url.startswith("sqlite"):
         return os.path.getsize(url.removeprefix("sqlite:///"))
@@ -138,7 +151,7 @@ async def _until_final(c: Client, ids: list[str], limit_s: float = 300.0) -> int
 
 
 def report(kind: str, checks: int, reports: int, before: Mapping[str, int],
-           after: Mapping[str, int], file_growth: int) -> None:  # fmt: skip
+           after: Mapping[str, int], file_growth: int, free: int) -> None:  # fmt: skip
     growth = {t: after.get(t, 0) - before.get(t, 0) for t in set(before) | set(after)}
     total = sum(growth.values())
     print(f"  {kind}: {checks} checks, {reports} report versions")
@@ -147,6 +160,8 @@ def report(kind: str, checks: int, reports: int, before: Mapping[str, int],
             print(f"    {table:<32} {grown / checks / 1024:9.2f} KB/check  {grown / total:6.1%}")
     print(f"    {'tables in use, total':<32} {total / checks / 1024:9.2f} KB/check")
     print(f"    {'database size growth':<32} {file_growth / checks / 1024:9.2f} KB/check")
+    if free:
+        print(f"    {'  of which free pages (reused)':<32} {free / checks / 1024:9.2f} KB/check")
     print(
         f"  {kind + ': bytes per check / target':<46} {total / checks / TARGET_BYTES:8.3f}"
         "   (target ≤ 1, 25 KB)"
@@ -161,9 +176,11 @@ async def main(checks: int, members: int, dbs: list[str]) -> None:
         for kind in dbs:
             with scratch_database(kind) as url:
                 before, size0 = table_bytes(url), database_bytes(url)
+                free0 = free_bytes(url)
                 n, reports = await run_checks(url, port, checks, members)
                 after, size1 = table_bytes(url), database_bytes(url)
-            report(kind, n, reports, before, after, size1 - size0)
+                free = free_bytes(url) - free0
+            report(kind, n, reports, before, after, size1 - size0, free)
 
 
 if __name__ == "__main__":
