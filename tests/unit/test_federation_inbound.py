@@ -163,3 +163,37 @@ async def test_a_peer_asking_faster_than_its_rate_is_refused_and_audited() -> No
     now[0] += 30.0  # half a minute: one more
     await assist.answer(dataclasses.replace(ASK, request_id="r3"))
     assert tax.calls == 3
+
+
+@pytest.mark.parametrize(
+    ("ask", "reason"),
+    [
+        (dataclasses.replace(ASK, sources=()), "FEDERATION_SOURCE_NOT_AGREED"),
+        (dataclasses.replace(ASK, purposes=()), "FEDERATION_PURPOSE_NOT_AGREED"),
+    ],
+)
+async def test_an_ask_naming_no_source_or_no_purpose_is_refused_and_asks_nothing(
+    ask: FederationAsk, reason: str
+) -> None:
+    # The agreement allows only TAX; a source configured here beyond it must not be asked
+    # when the ask names none (an empty list is never "every source").
+    store = InMemoryStore(clock=lambda: NOW)
+    trust = PeerTrustService(
+        store, FederationConfig(peers={REQUESTER.name: REQUESTER}), lambda _p: {THEIR_KID: OUR_KEY.public_key()},
+        clock=lambda: NOW,
+    )  # fmt: skip
+    await trust.trust(REQUESTER.name, "ops-1")
+    tax = FakeAdapter(SourceKind.TAX, income_fen={MEMBER_ID: 1})
+    social = FakeAdapter(SourceKind.SOCIAL_INSURANCE, income_fen={MEMBER_ID: 1})
+    assist = InboundAssist(
+        store, trust, FanOut(bind_sources({SourceKind.TAX: tax, SourceKind.SOCIAL_INSURANCE: social}, {})),
+        _sign, name="hedui-linzi", pseudonym_key=b"k" * 32, deadline_seconds=5.0,
+        clock=lambda: NOW,
+    )  # fmt: skip
+    with pytest.raises(PermissionDenied) as caught:
+        await assist.answer(ask)
+    assert caught.value.reason == reason
+    assert (tax.calls, social.calls) == (0, 0)
+    last = _bodies(store)[-1]
+    assert (last["action"], last["outcome"], last["reason"]) == ("authorize", "deny", reason)
+    assert not store.tables.answers

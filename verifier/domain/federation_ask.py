@@ -72,10 +72,12 @@ class FederationAsk:
 
 def refusal(agreement: PeerConfig, ask: FederationAsk, today: date) -> AskRefusal | None:
     """The first thing the agreement or the 授权书 does not cover, or None (the answering
-    deployment's check: ``agreement`` is the one with the requester)."""
-    if any(p not in agreement.purposes for p in ask.purposes):
+    deployment's check: ``agreement`` is the one with the requester). An ask naming no
+    purpose or no source is refused: nothing was agreed for it, and an empty list must
+    never be read as "all"."""
+    if not ask.purposes or any(p not in agreement.purposes for p in ask.purposes):
         return AskRefusal.PURPOSE_NOT_AGREED
-    if any(s not in agreement.sources for s in ask.sources):
+    if not ask.sources or any(s not in agreement.sources for s in ask.sources):
         return AskRefusal.SOURCE_NOT_AGREED
     return authorization_refusal(ask, today)
 
@@ -84,7 +86,7 @@ def outbound_refusal(agreement: PeerConfig, ask: FederationAsk, today: date) -> 
     """The requester's own check before anything leaves: the purposes must be agreed with
     the peer (which sources it answers is the peer's to refuse) and the 授权书 must cover
     the whole ask."""
-    if any(p not in agreement.purposes for p in ask.purposes):
+    if not ask.purposes or any(p not in agreement.purposes for p in ask.purposes):
         return AskRefusal.PURPOSE_NOT_AGREED
     return authorization_refusal(ask, today)
 

@@ -196,10 +196,13 @@ class FanOut:
         on_progress: ProgressCallback | None = None,
         skip: frozenset[tuple[int, SourceKind]] = frozenset(),
         lane: Lane = Lane.INTERACTIVE,
+        sources: tuple[SourceKind, ...] | None = None,
     ) -> list[SourceOutcome]:
         """Ask every member × source not in ``skip`` (answered already, e.g. reused), each
-        call in ``lane`` at its source."""
-        kinds = request.sources or self.configured
+        call in ``lane`` at its source. ``sources``, when given, is exactly what is asked
+        (empty asks nothing); otherwise the request's sources, or every configured one
+        when the request names none."""
+        kinds = sources if sources is not None else (request.sources or self.configured)
         jobs = [
             self._ask(i, kind, request, request_id, deadline, on_progress, lane)
             for i in range(len(request.household.members))

@@ -198,8 +198,10 @@ class InboundAssist:
             sources=ask.sources,
             window=ask.window,
         )
+        # The checked list, passed explicitly: the fan-out reads a request naming no
+        # source as "every configured source", which a peer must never get.
         outcomes = await self._fanout.run(
-            request, request_id=ask.request_id,
+            request, request_id=ask.request_id, sources=ask.sources,
             deadline=time.monotonic() + self._deadline_seconds,
         )  # fmt: skip
         # A source still PENDING when the 协查 must be answered did not answer in time.
