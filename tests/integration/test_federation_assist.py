@@ -7,6 +7,7 @@ the wrong CA and a malformed ask are refused before any source is asked."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from hedui.v1 import common_pb2, federation_pb2, federation_pb2_grpc, verificati
 
 from hedui_sdk import SourceKind
 from tests.alerts_flow_helpers import refused
-from tests.fakes import FakeAdapter
+from tests.fakes.gated_source import GatedAdapter
 from tests.helpers import APPLICANT_ID, make_app
 from tests.served import ServedStack
 from verifier.api.tls import client_credentials, server_credentials
@@ -41,7 +42,7 @@ REQUESTER = "hedui-gaoqing"
 @dataclass
 class Pair:
     peer: ServedStack
-    tax: FakeAdapter
+    tax: GatedAdapter
     trust: PeerTrustService
     requester_pki: PkiLayout
     peer_pki: PkiLayout
@@ -77,7 +78,7 @@ async def pair(database_url: str, keys_dir: Path, tmp_path: Path) -> AsyncIterat
         client_cert=peer_pki.client(PEER).cert,
         client_key=peer_pki.client(PEER).key,
     )
-    tax = FakeAdapter(SourceKind.TAX, income_fen={APPLICANT_ID: 321_000})
+    tax = GatedAdapter(SourceKind.TAX, income_fen={APPLICANT_ID: 321_000})
     app = await make_app(database_url, keys_dir, {SourceKind.TAX: tax}, federation=federation)
     # The server accepts client certificates of the requester's CA and of a stranger CA;
     # only the per-peer issuer check tells them apart.
@@ -144,6 +145,25 @@ async def test_a_covered_ask_is_answered_with_a_verifiable_fragment_once(pair: P
     assert released["request_id"] == "req-1"
     assert released["details"]["authorization_number"] == "SQ-2026-1"  # type: ignore[index]
     assert APPLICANT_ID not in json.dumps(entries, ensure_ascii=False)
+    [replay] = [e for e in entries if e["action"] == "released" and e is not released]
+    assert replay["details"]["replayed"] is True  # type: ignore[index]
+    assert replay["details"]["release_seq"] == answer.release_seq  # type: ignore[index]
+
+
+async def test_two_simultaneous_asks_with_one_request_id_get_one_answer(pair: Pair) -> None:
+    await pair.trust.trust(REQUESTER, "ops-1")
+    pair.tax.hold()
+    async with pair.channel() as channel:
+        stub = federation_pb2_grpc.FederationServiceStub(channel)
+        calls = [asyncio.ensure_future(stub.Assist(_ask())) for _ in range(2)]
+        await pair.tax.arrived.wait()  # both missed the kept answer and asked the source
+        pair.tax.gate.set()
+        a, b = await asyncio.gather(*calls)
+    assert a.fragment == b.fragment and a.release_seq == b.release_seq
+    assert sorted([a.replayed, b.replayed]) == [False, True]
+    released = [e for e in await pair.entries() if e["action"] == "released"]
+    assert [e["details"].get("replayed", False) for e in released] == [False, True]  # type: ignore[attr-defined]
+    assert released[0]["seq"] == a.release_seq
 
 
 async def test_refusals_are_audited_on_the_peer_and_ask_no_source(pair: Pair) -> None:

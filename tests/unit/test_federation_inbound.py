@@ -7,6 +7,7 @@ with other content is a Conflict."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hedui_sdk import IdType, SourceKind, Subject, Window
 from tests.fakes import FakeAdapter, InMemoryStore
+from tests.fakes.gated_source import GatedAdapter
 from verifier.domain.errors import Conflict, PermissionDenied, ResourceExhausted
 from verifier.domain.federation_ask import AskAuthorization, FederationAsk
 from verifier.domain.fragment import FragmentAnswer
@@ -197,3 +199,52 @@ async def test_an_ask_naming_no_source_or_no_purpose_is_refused_and_asks_nothing
     last = _bodies(store)[-1]
     assert (last["action"], last["outcome"], last["reason"]) == ("authorize", "deny", reason)
     assert not store.tables.answers
+
+
+async def test_a_retry_is_audited_as_a_replayed_release_of_the_kept_answer(rig: Rig) -> None:
+    await rig.trust.trust(REQUESTER.name, "ops-1")
+    given = await rig.assist.answer(ASK)
+    before = len(_bodies(rig.store))
+    again = await rig.assist.answer(ASK)
+    assert again.replayed and again.envelope == given.envelope
+    [replay] = _bodies(rig.store)[before:]
+    assert (replay["action"], replay["outcome"], replay["request_id"]) == (
+        "released", "released", "req-1",
+    )  # fmt: skip
+    details = replay["details"]
+    assert isinstance(details, dict)
+    assert details["replayed"] is True
+    assert details["release_seq"] == given.release_seq
+    assert details["envelope_sha256"] == given.envelope_sha256
+    assert rig.tax.calls == 1
+
+
+async def test_two_simultaneous_asks_with_one_request_id_get_one_answer_both_audited() -> None:
+    store = InMemoryStore(clock=lambda: NOW)
+    trust = PeerTrustService(
+        store, FederationConfig(peers={REQUESTER.name: REQUESTER}), lambda _p: {THEIR_KID: OUR_KEY.public_key()},
+        clock=lambda: NOW,
+    )  # fmt: skip
+    await trust.trust(REQUESTER.name, "ops-1")
+    tax = GatedAdapter(SourceKind.TAX, income_fen={MEMBER_ID: 250_000})
+    assist = InboundAssist(
+        store, trust, FanOut(bind_sources({SourceKind.TAX: tax}, {})), _sign,
+        name="hedui-linzi", pseudonym_key=b"k" * 32, deadline_seconds=5.0, clock=lambda: NOW,
+    )  # fmt: skip
+    tax.hold()
+    first = asyncio.create_task(assist.answer(ASK))
+    second = asyncio.create_task(assist.answer(ASK))
+    await tax.arrived.wait()  # both missed the kept answer and asked the source
+    tax.gate.set()
+    a, b = await asyncio.gather(first, second)
+    assert a.envelope == b.envelope and a.release_seq == b.release_seq
+    assert sorted([a.replayed, b.replayed]) == [False, True]
+    assert tax.calls == 2
+    released = [e for e in _bodies(store) if e["action"] == "released"]
+    flags: list[object] = []
+    for entry in released:
+        details = entry["details"]
+        assert isinstance(details, dict)
+        flags.append(details.get("replayed", False))
+    assert flags == [False, True]
+    assert released[0]["seq"] == a.release_seq

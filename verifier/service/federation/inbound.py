@@ -10,8 +10,10 @@ kept (sealed) in the same unit of work as its ``released`` entry, whose seq is t
 answer's provenance. Every entry names the requester, the 授权书 number and the
 requester's request id, so an auditor here can follow the exchange to the other side.
 
-A retry with the same request id gets the kept answer, without asking a source again; a
-reused request id with other content is a Conflict.
+A retry with the same request id gets the kept answer, without asking a source again,
+audited as a ``released`` entry marked replayed (it discloses the records again); two
+simultaneous first asks both ask the sources, the one kept first is the answer to both.
+A reused request id with other content is a Conflict.
 """
 
 from __future__ import annotations
@@ -170,11 +172,7 @@ class InboundAssist:
         async with self._store.unit_of_work(write=False) as uow:
             kept = await uow.answers.get(ask.requester, ask.request_id)
         if kept is not None:
-            if kept.request_digest != digest:
-                raise Conflict("that request id was used for another 协查")
-            return GivenAnswer(
-                kept.envelope, hashlib.sha256(kept.envelope).hexdigest(), kept.release_seq, True
-            )
+            return await self._replay(ask, kept, digest)
         vid = str(uuid.uuid4())
 
         async def intent(uow: UnitOfWork) -> None:
@@ -236,8 +234,37 @@ class InboundAssist:
             )  # fmt: skip
             return entry.seq
 
-        seq = await self._store.write(release)
+        try:
+            seq = await self._store.write(release)
+        except Conflict:
+            # A simultaneous retry kept its answer first (the unique key on requester and
+            # request id): that answer is the one given, to both. This unit of work,
+            # with its released entry, is rolled back.
+            async with self._store.unit_of_work(write=False) as uow:
+                kept = await uow.answers.get(ask.requester, ask.request_id)
+            if kept is None:
+                raise
+            return await self._replay(ask, kept, digest)
         return GivenAnswer(envelope, sha, seq, False)
+
+    async def _replay(self, ask: FederationAsk, kept: StoredAnswer, digest: str) -> GivenAnswer:
+        """The kept answer given again: a disclosure of members' records like the first,
+        so audited like it (marked replayed, naming the original released entry) before
+        it is returned."""
+        if kept.request_digest != digest:
+            raise Conflict("that request id was used for another 协查")
+        sha = hashlib.sha256(kept.envelope).hexdigest()
+
+        async def work(uow: UnitOfWork) -> None:
+            await uow.audit.append(
+                [self._entry(
+                    ask, AuditAction.RELEASED, "released", replayed=True,
+                    envelope_sha256=sha, release_seq=kept.release_seq,
+                )]
+            )  # fmt: skip
+
+        await self._store.write(work)
+        return GivenAnswer(kept.envelope, sha, kept.release_seq, True)
 
     async def receipt(self, requester: str, request_id: str) -> dict[str, Any]:
         """The receipt of the released entry of the answer given to ``requester`` under
