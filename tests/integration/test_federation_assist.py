@@ -180,6 +180,8 @@ async def test_refusals_are_audited_on_the_peer_and_ask_no_source(pair: Pair) ->
         bad = _ask("req-3", purposes=[common_pb2.PURPOSE_UNSPECIFIED])
         code, fields = await refused(stub.Assist(bad))
         assert code is grpc.StatusCode.INVALID_ARGUMENT and "purposes[0]" in fields
+        code, fields = await refused(stub.Assist(_ask("req-5", sources=[])))
+        assert code is grpc.StatusCode.INVALID_ARGUMENT and "sources" in fields
         await pair.trust.revoke(REQUESTER, "ops-2")
         assert await refused(stub.Assist(_ask("req-4"))) == (
             grpc.StatusCode.PERMISSION_DENIED, ["PEER_REVOKED"],

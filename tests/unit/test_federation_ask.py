@@ -61,6 +61,8 @@ def test_what_both_cover_is_not_refused() -> None:
     [
         (_ask(purposes=(Purpose.TEKUN,)), AskRefusal.PURPOSE_NOT_AGREED),
         (_ask(sources=(SourceKind.BANK,)), AskRefusal.SOURCE_NOT_AGREED),
+        (_ask(purposes=()), AskRefusal.PURPOSE_NOT_AGREED),
+        (_ask(sources=()), AskRefusal.SOURCE_NOT_AGREED),
         (_ask(purposes=(Purpose.LINSHI,)), AskRefusal.PURPOSE_NOT_AUTHORIZED),
         (_auth(sources=(SourceKind.REAL_ESTATE,)), AskRefusal.SOURCE_NOT_AUTHORIZED),
         (_auth(signed_for=(0,)), AskRefusal.MEMBER_NOT_SIGNATORY),
@@ -80,3 +82,5 @@ def test_the_requester_checks_purposes_and_the_authorization_but_not_the_peers_s
     assert outbound_refusal(AGREEMENT, _auth(signed_for=(1,)), TODAY) is (
         AskRefusal.MEMBER_NOT_SIGNATORY
     )
+    assert outbound_refusal(AGREEMENT, _ask(purposes=()), TODAY) is AskRefusal.PURPOSE_NOT_AGREED
+    assert outbound_refusal(AGREEMENT, _ask(sources=()), TODAY) is AskRefusal.SOURCE_NOT_AGREED

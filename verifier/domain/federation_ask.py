@@ -85,9 +85,11 @@ def refusal(agreement: PeerConfig, ask: FederationAsk, today: date) -> AskRefusa
 def outbound_refusal(agreement: PeerConfig, ask: FederationAsk, today: date) -> AskRefusal | None:
     """The requester's own check before anything leaves: the purposes must be agreed with
     the peer (which sources it answers is the peer's to refuse) and the 授权书 must cover
-    the whole ask."""
+    the whole ask; an ask naming no purpose or no source has nothing agreed for it."""
     if not ask.purposes or any(p not in agreement.purposes for p in ask.purposes):
         return AskRefusal.PURPOSE_NOT_AGREED
+    if not ask.sources:
+        return AskRefusal.SOURCE_NOT_AGREED
     return authorization_refusal(ask, today)
 
 
