@@ -67,6 +67,15 @@ def _final_code(context: grpc.aio.ServicerContext[Any, Any], default: str) -> st
     return code.name if isinstance(code, grpc.StatusCode) else default
 
 
+# Each kind of handler, how grpc makes one, and whether its responses stream.
+_HANDLERS: tuple[tuple[str, Callable[..., grpc.RpcMethodHandler[Any, Any]], bool], ...] = (
+    ("unary_unary", grpc.unary_unary_rpc_method_handler, False),
+    ("unary_stream", grpc.unary_stream_rpc_method_handler, True),
+    ("stream_unary", grpc.stream_unary_rpc_method_handler, False),
+    ("stream_stream", grpc.stream_stream_rpc_method_handler, True),
+)
+
+
 class AccessInterceptor(grpc.aio.ServerInterceptor):
     """Wraps every method (ours, health, reflection); ``metrics`` None records none."""
 
@@ -83,30 +92,15 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):
         service, _, name = method.lstrip("/").rpartition("/")
         labels = (_rpc_type(handler), service, name)
         call = _Call(self._metrics, method, labels)
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(
-                call.unary(handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(
-                call.streaming(handler.unary_stream),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(
-                call.unary(handler.stream_unary),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.stream_stream:
-            return grpc.stream_stream_rpc_method_handler(
-                call.streaming(handler.stream_stream),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
+        for kind, make, streams in _HANDLERS:
+            behaviour = getattr(handler, kind)
+            if behaviour:
+                wrapped = call.streaming(behaviour) if streams else call.unary(behaviour)
+                return make(
+                    wrapped,
+                    request_deserializer=handler.request_deserializer,
+                    response_serializer=handler.response_serializer,
+                )
         return handler
 
 
