@@ -194,3 +194,5 @@ async def test_the_health_check_passes_over_mtls_against_the_docker_config(
     finally:
         server.terminate()
         await server.wait()
+        if server.stdout is not None:  # to the end: the pipe's transport closes now
+            await server.stdout.read()

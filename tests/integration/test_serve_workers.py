@@ -101,7 +101,7 @@ async def test_two_workers_on_postgresql_share_the_port_and_the_log(
         stderr = asyncio.create_task(watch_restarts(proc.stderr, restarted))
         try:
             target = f"127.0.0.1:{await banner_port(proc)}"
-            await serving(target)
+            await asyncio.wait_for(serving(target), 60)
             workers = workers_of(proc.pid)
             assert len(workers) == 2
             async with Client(target, user="w", system=SYSTEM) as client:
@@ -114,7 +114,7 @@ async def test_two_workers_on_postgresql_share_the_port_and_the_log(
             os.kill(gone, signal.SIGKILL)
             assert await checks(target, docs[:4], "b") == [1] * 4
             await asyncio.wait_for(restarted.wait(), 60)
-            await serving(target)
+            await asyncio.wait_for(serving(target), 60)
             assert await checks(target, docs, "c") == [1] * len(docs)
             replaced = workers_of(proc.pid)
             assert gone not in replaced and len(replaced) == 2
@@ -126,7 +126,11 @@ async def test_two_workers_on_postgresql_share_the_port_and_the_log(
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
-            await stderr
+            await asyncio.wait_for(stderr, 30)
+            # Read to the end, so the pipe's transport closes now, not when collected
+            # after the event loop is gone.
+            assert proc.stdout is not None
+            await asyncio.wait_for(proc.stdout.read(), 30)
 
     db = open_database(postgres_url)
     try:
