@@ -223,6 +223,8 @@ async def test_health_and_reflection(stack: Stack) -> None:
         ):
             names |= {s.name for s in r.list_services_response.service}
     assert {"hedui.v1.VerificationService", "hedui.v1.KeyService", "grpc.health.v1.Health"} <= names
+    # Served, and listed, only where federation with peer deployments is configured.
+    assert "hedui.v1.FederationService" not in names
 
 
 async def test_reflection_v1_lists_and_describes_the_services(stack: Stack) -> None:

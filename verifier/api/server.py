@@ -62,8 +62,9 @@ SERVICES = (
     batch_pb2.DESCRIPTOR.services_by_name["BatchService"].full_name,
     alerts_pb2.DESCRIPTOR.services_by_name["AlertService"].full_name,
     roster_pb2.DESCRIPTOR.services_by_name["RosterService"].full_name,
-    federation_pb2.DESCRIPTOR.services_by_name["FederationService"].full_name,
 )
+# Served (and listed by reflection) only where federation is configured.
+FEDERATION_SERVICE = federation_pb2.DESCRIPTOR.services_by_name["FederationService"].full_name
 
 
 @dataclass
@@ -179,7 +180,7 @@ async def start_server(
         # The access interceptor first: it sees the status the error interceptor chose.
         interceptors=[
             AccessInterceptor(metrics),
-            ErrorInterceptor(SERVICES, on_store_failure=wake.set),
+            ErrorInterceptor((*SERVICES, FEDERATION_SERVICE), on_store_failure=wake.set),
         ],
         options=[
             ("grpc.max_receive_message_length", 4 * 1024 * 1024),
@@ -213,9 +214,9 @@ async def start_server(
         federation_pb2_grpc.add_FederationServiceServicer_to_server(federation, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    _enable_reflection(
-        (*SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name), server
-    )
+    health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+    served = (*SERVICES, *((FEDERATION_SERVICE,) if federation is not None else ()))
+    _enable_reflection((*served, health_name), server)
     port = (
         server.add_insecure_port(listen)
         if credentials is None
