@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import load_only
 
 from hedui_sdk import Record, SourceKind
 from verifier.domain.outcomes import SourceOutcome, SourceStatus, next_poll_at
@@ -155,8 +156,11 @@ class SqlOutcomes(OutcomeRepository):
 
     async def _reported(self, verification_id: str) -> list[OutcomeSummary]:
         """A closed check's outcomes, from its last report version's summary."""
+        r = ReportRow
         q = (
-            select(ReportRow)
+            # The summary's columns only: the sealed envelope is the report's bulk.
+            select(r)
+            .options(load_only(r.version, r.data_key_id, r.summary_sealed, r.summary_json))
             .where(ReportRow.verification_id == verification_id)
             .order_by(ReportRow.version.desc())
             .limit(1)
