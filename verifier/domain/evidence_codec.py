@@ -8,6 +8,7 @@ same fields. Money is integer fen; dates are ISO ``YYYY-MM-DD``; an open end is 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
@@ -54,10 +55,6 @@ def _day(d: date | None) -> str | None:
     return None if d is None else d.isoformat()
 
 
-def _from_day(s: str | None) -> date | None:
-    return None if s is None else date.fromisoformat(s)
-
-
 def evidence_json(r: EvidenceRecord) -> dict[str, Any]:
     """The record's fields with its ``type``, without provenance (each caller adds its own)."""
     if isinstance(r, MedicalExpenseRecord):
@@ -96,34 +93,88 @@ def evidence_json(r: EvidenceRecord) -> dict[str, Any]:
     }
 
 
+class Readers:
+    """How an evidence record's fields are read: as stored (:data:`STORED`), or from a
+    file a person wrote, where each reader names the place of a wrong field."""
+
+    def __init__(
+        self,
+        text: Callable[[Mapping[str, Any], str, str], str],
+        integer: Callable[[Mapping[str, Any], str, str], int],
+        day: Callable[[Mapping[str, Any], str, str], date],
+        enum: Callable[[Any, Mapping[str, Any], str, str], Any],
+    ) -> None:
+        self.text, self.integer, self.day, self.enum = text, integer, day, enum
+
+    def optional_day(self, d: Mapping[str, Any], key: str, where: str) -> date | None:
+        return None if d.get(key) is None else self.day(d, key, where)
+
+
+STORED = Readers(
+    lambda d, k, _where: d[k],
+    lambda d, k, _where: d[k],
+    lambda d, k, _where: date.fromisoformat(d[k]),
+    lambda cls, d, k, _where: cls(d[k]),
+)
+"""Readers of what :func:`evidence_json` wrote."""
+
+
+def evidence_record(
+    kind: str, d: Mapping[str, Any], where: str, prov: Provenance, r: Readers
+) -> Record:
+    """The evidence record of type ``kind`` (a key of :data:`EVIDENCE_KEYS`)."""
+    if kind == "medical_expense":
+        return MedicalExpenseRecord(
+            r.text(d, "kind", where),
+            r.day(d, "period_start", where),
+            r.day(d, "period_end", where),
+            r.integer(d, "total_fen", where),
+            r.integer(d, "fund_paid_fen", where),
+            r.integer(d, "self_paid_fen", where),
+            r.text(d, "provider", where),
+            prov,
+        )
+    if kind == "diagnosis":
+        return DiagnosisRecord(
+            r.enum(DiagnosisKind, d, "kind", where),
+            r.text(d, "condition", where),
+            r.day(d, "certified_on", where),
+            r.optional_day(d, "valid_until", where),
+            prov,
+        )
+    if kind == "disability_certificate":
+        return DisabilityCertificateRecord(
+            r.enum(DisabilityType, d, "disability_type", where),
+            r.integer(d, "grade", where),
+            r.day(d, "issued_on", where),
+            r.optional_day(d, "valid_until", where),
+            prov,
+        )
+    if kind == "enrolment":
+        return EnrolmentRecord(
+            r.enum(EducationLevel, d, "level", where),
+            r.text(d, "institution", where),
+            r.day(d, "period_start", where),
+            r.optional_day(d, "period_end", where),
+            r.integer(d, "fees_paid_fen", where),
+            prov,
+        )
+    if kind == "employment":
+        return EmploymentRecord(
+            r.enum(EmploymentStatus, d, "status", where),
+            r.text(d, "employer", where),
+            r.day(d, "period_start", where),
+            r.optional_day(d, "period_end", where),
+            prov,
+        )
+    return CivilStatusRecord(
+        r.enum(CivilEvent, d, "event", where), r.day(d, "occurred_on", where), prov
+    )
+
+
 def evidence_from_json(d: dict[str, Any], prov: Provenance) -> Record:
     """The record :func:`evidence_json` wrote (``d["type"]`` one of :data:`EVIDENCE_TYPES`)."""
     t = d["type"]
-    if t == "medical_expense":
-        return MedicalExpenseRecord(
-            d["kind"], date.fromisoformat(d["period_start"]), date.fromisoformat(d["period_end"]),
-            d["total_fen"], d["fund_paid_fen"], d["self_paid_fen"], d["provider"], prov,
-        )  # fmt: skip
-    if t == "diagnosis":
-        return DiagnosisRecord(
-            DiagnosisKind(d["kind"]), d["condition"], date.fromisoformat(d["certified_on"]),
-            _from_day(d["valid_until"]), prov,
-        )  # fmt: skip
-    if t == "disability_certificate":
-        return DisabilityCertificateRecord(
-            DisabilityType(d["disability_type"]), d["grade"], date.fromisoformat(d["issued_on"]),
-            _from_day(d["valid_until"]), prov,
-        )  # fmt: skip
-    if t == "enrolment":
-        return EnrolmentRecord(
-            EducationLevel(d["level"]), d["institution"], date.fromisoformat(d["period_start"]),
-            _from_day(d["period_end"]), d["fees_paid_fen"], prov,
-        )  # fmt: skip
-    if t == "employment":
-        return EmploymentRecord(
-            EmploymentStatus(d["status"]), d["employer"], date.fromisoformat(d["period_start"]),
-            _from_day(d["period_end"]), prov,
-        )  # fmt: skip
-    if t == "civil_status":
-        return CivilStatusRecord(CivilEvent(d["event"]), date.fromisoformat(d["occurred_on"]), prov)
-    raise ValueError(f"unknown record type {t!r}")
+    if t not in EVIDENCE_TYPES:
+        raise ValueError(f"unknown record type {t!r}")
+    return evidence_record(t, d, "", prov, STORED)
