@@ -76,6 +76,22 @@ class FragmentAnswer:
     failed, was denied or ran out of time."""
 
 
+@dataclass(frozen=True, slots=True)
+class EmbeddedFragment:
+    """A peer's accepted fragment as the requester keeps it and embeds it whole in its
+    reports, with its provenance."""
+
+    peer: str
+    key_id: str
+    """The pinned key whose signature was accepted."""
+    envelope_sha256: str
+    """Lowercase hex SHA-256 of ``envelope``."""
+    release_seq: int
+    """The seq of the peer's ``released`` audit entry for this answer."""
+    envelope: bytes
+    """The DSSE envelope (JSON bytes) exactly as the peer signed and sent it."""
+
+
 def _masked(record: Record) -> Record:
     if not isinstance(record, HouseholdRegistrationRecord):
         return record

@@ -83,6 +83,12 @@ class SourceOutcome:
     reused: bool = False
     fetched_at: datetime | None = None
     overdue_flagged: bool = False
+    deployment: str = ""
+    """The peer deployment that answered (异地协查), or "" when this deployment's own
+    source did."""
+    fragment_sha256: str = ""
+    """The SHA-256 (hex) of the peer's signed fragment envelope holding this answer,
+    when ``deployment`` is a peer and its fragment was accepted."""
 
 
 def completeness_of(outcomes: list[SourceOutcome] | tuple[SourceOutcome, ...]) -> Completeness:
