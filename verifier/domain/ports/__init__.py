@@ -2,7 +2,8 @@
 
 A :class:`UnitOfWork` is one transaction; its repositories (``uow.verifications``,
 ``uow.outcomes``, ``uow.polls``, ``uow.reports``, ``uow.consents``, ``uow.audit``,
-``uow.cache``, ``uow.outbox``, ``uow.deliveries``) work inside it. :class:`Store` opens
+``uow.cache``, ``uow.outbox``, ``uow.deliveries``, ``uow.fragments``,
+``uow.federation_retries``, ``uow.federation_rate``, ...) work inside it. :class:`Store` opens
 units of work and group-commits :meth:`Store.write`. Auditors read the log through
 :class:`AuditReader` and :class:`AuditCheckpoints`. ``verifier.storage`` implements them on
 SQLAlchemy; the unit tests use in-memory fakes that subclass them (``tests/fakes/``).
@@ -29,6 +30,9 @@ from verifier.domain.ports.changes import (
     StoredChanges,
 )
 from verifier.domain.ports.consents import ConsentGate, ConsentRepository
+from verifier.domain.ports.federation_rate import PeerRateRepository
+from verifier.domain.ports.federation_retries import FederationRetryRepository, PeerRetry
+from verifier.domain.ports.fragments import FragmentRepository
 from verifier.domain.ports.outbox import (
     Attempt,
     AttemptView,
@@ -80,12 +84,16 @@ __all__ = [
     "DeliveryRepository",
     "EntryQuery",
     "EntryView",
+    "FederationRetryRepository",
+    "FragmentRepository",
     "HouseholdCheck",
     "ListedVerification",
     "NewContent",
     "OutboxRepository",
     "OutcomeRepository",
     "OutcomeSummary",
+    "PeerRateRepository",
+    "PeerRetry",
     "PendingComparison",
     "PollLease",
     "PollRepository",

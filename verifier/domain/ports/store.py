@@ -14,6 +14,9 @@ from verifier.domain.ports.batches import BatchRepository
 from verifier.domain.ports.cache import CacheRepository
 from verifier.domain.ports.changes import ChangeRepository
 from verifier.domain.ports.consents import ConsentRepository
+from verifier.domain.ports.federation_rate import PeerRateRepository
+from verifier.domain.ports.federation_retries import FederationRetryRepository
+from verifier.domain.ports.fragments import FragmentRepository
 from verifier.domain.ports.outbox import DeliveryRepository, OutboxRepository
 from verifier.domain.ports.outcomes import OutcomeRepository
 from verifier.domain.ports.peers import AnswerRepository, PeerRepository
@@ -53,6 +56,9 @@ class UnitOfWork(abc.ABC):
     retention: RetentionRepository
     peers: PeerRepository
     answers: AnswerRepository
+    fragments: FragmentRepository
+    federation_retries: FederationRetryRepository
+    federation_rate: PeerRateRepository
 
     async def __aenter__(self) -> UnitOfWork:
         return self

@@ -1,0 +1,72 @@
+"""Asks to federation peers to be made again: a peer that did not answer in time (or
+answered that it is still waiting on its sources) is asked again later, by whichever
+process claims the retry first.
+
+Retries are leased like polls (:mod:`verifier.domain.ports.polls`): a claimed retry is
+held by one process until its lease ends, so a process that dies simply lets it go."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from hedui_sdk import SourceKind
+
+
+@dataclass(frozen=True, slots=True)
+class PeerRetry:
+    """One 协查 to ask a peer again."""
+
+    verification_id: str
+    peer: str
+    """The peer deployment's name."""
+    ask_request_id: str
+    """The request id of the 协查 (the same on every attempt, so the peer answers once)."""
+    members: tuple[int, ...]
+    """Indexes in the request of the members asked about."""
+    sources: tuple[SourceKind, ...]
+    deadline_at: datetime
+    """After this the peer's missing answers are given up (TIMED_OUT)."""
+    next_at: datetime
+    """When to ask next."""
+    attempts: int
+    """Asks made so far."""
+
+
+class FederationRetryRepository(abc.ABC):
+    @abc.abstractmethod
+    async def schedule(self, retry: PeerRetry) -> None:
+        """Keep ``retry``, replacing the one with the same (verification_id, peer,
+        ask_request_id) if any (and any lease on it)."""
+
+    @abc.abstractmethod
+    async def claim_due(
+        self, now: datetime, owner: str, lease: timedelta, limit: int
+    ) -> list[PeerRetry]:
+        """Lease to ``owner`` until ``now + lease`` at most ``limit`` retries due at
+        ``now`` that nobody holds (or whose lease ended), earliest first; SKIP LOCKED on
+        PostgreSQL, so concurrent processes claim different ones."""
+
+    @abc.abstractmethod
+    async def reschedule(
+        self,
+        verification_id: str,
+        peer: str,
+        ask_request_id: str,
+        next_at: datetime,
+        attempts: int,
+    ) -> None:
+        """Ask again at ``next_at``; releases the lease. No-op if the retry is gone."""
+
+    @abc.abstractmethod
+    async def finish(self, verification_id: str, peer: str, ask_request_id: str) -> None:
+        """Forget the retry (answered or given up). No-op if it is gone."""
+
+    @abc.abstractmethod
+    async def pending(self, verification_id: str) -> bool:
+        """Whether any retry of the verification is kept (due or not, leased or not)."""
+
+    @abc.abstractmethod
+    async def has_due(self, now: datetime) -> bool:
+        """Whether any retry is due at ``now`` and not leased (a cheap read)."""
