@@ -23,7 +23,7 @@ from hedui_sdk import HouseholdRegistrationRecord, Record, RegisteredMember, Sou
 from hedui_sdk.masking import mask_id_number, mask_name
 from verifier.domain.outcomes import FINAL_STATUSES, SourceOutcome, SourceStatus
 from verifier.domain.records_codec import records_from_json, records_to_json
-from verifier.domain.report import rfc3339
+from verifier.domain.timestamps import rfc3339
 
 FRAGMENT_SCHEMA = "hedui.fragment/v1"
 FRAGMENT_PAYLOAD_TYPE = "application/vnd.hedui.fragment+json; version=1"

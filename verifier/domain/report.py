@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -27,13 +27,9 @@ from verifier.domain.household import VerificationRequest
 from verifier.domain.outcomes import SourceOutcome, SourceStatus, completeness_of
 from verifier.domain.ports.outcomes import OutcomeSummary
 from verifier.domain.records_codec import registration_status_json
+from verifier.domain.timestamps import rfc3339
 
 SCHEMA = "hedui.report/v1"
-
-
-def rfc3339(ts: datetime) -> str:
-    """RFC 3339 UTC, second precision: ``2026-11-26T12:00:00Z``."""
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True, slots=True)
