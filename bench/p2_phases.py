@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import functools
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 import verifier.bootstrap
 import verifier.service.monitoring.changes as changes_module
@@ -44,6 +47,11 @@ LINES: tuple[tuple[str, str, int], ...] = (
 )
 _IN_TX = ("intake", "release", "compare_tx")
 
+# The phases whose steps are running now, innermost last: a statement is counted in the
+# innermost one ("tx" when in a write transaction but no phase inside it, "other" when
+# in none). One event loop thread runs every phase, so a plain list is enough.
+_ACTIVE: list[str] = []
+
 
 class _Stepped:
     """Awaits a coroutine one step at a time, adding to ``seconds[phase]`` the CPU of its
@@ -60,11 +68,13 @@ class _Stepped:
         error: BaseException | None = None
         while True:
             t0 = time.thread_time()
+            _ACTIVE.append(self._phase)
             try:
                 step = coro.send(value) if error is None else coro.throw(error)
             except StopIteration as done:
                 return done.value
             finally:
+                _ACTIVE.pop()
                 self._seconds[self._phase] += time.thread_time() - t0
             try:
                 value, error = (yield step), None
@@ -99,9 +109,11 @@ class PhaseClock:
             @functools.wraps(fn)
             def timed(*args: Any, **kw: Any) -> Any:
                 t0 = time.thread_time()
+                _ACTIVE.append(phase)
                 try:
                     return fn(*args, **kw)
                 finally:
+                    _ACTIVE.pop()
                     self.seconds[phase] += time.thread_time() - t0
 
             return timed
@@ -112,6 +124,36 @@ class PhaseClock:
         for undo in reversed(self._undo):
             undo()
         self._undo.clear()
+
+
+class StatementCount:
+    """SQL statements sent to the database, by the phase that sent them and by text.
+
+    Counted at SQLAlchemy's ``before_cursor_execute`` on every engine: one count per
+    round trip (an ``executemany`` is one). The driver's own statements outside
+    SQLAlchemy's execution (a pool's pre-ping) are not seen here."""
+
+    def __init__(self) -> None:
+        self.by_phase: Counter[str] = Counter()
+        self.by_text: Counter[str] = Counter()
+
+    def _seen(
+        self, _conn: Any, _cursor: Any, statement: str, _params: Any, _ctx: Any, _many: bool
+    ) -> None:
+        phase = _ACTIVE[-1] if _ACTIVE else "other"
+        self.by_phase[phase] += 1
+        self.by_text[f"{phase:<13} {' '.join(statement.split())[:110]}"] += 1
+
+    def clear(self) -> None:
+        self.by_phase.clear()
+        self.by_text.clear()
+
+    def __enter__(self) -> StatementCount:
+        event.listen(Engine, "before_cursor_execute", self._seen)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(Engine, "before_cursor_execute", self._seen)
 
 
 @contextmanager
@@ -146,11 +188,42 @@ def split_ms(clock: PhaseClock, process_cpu_s: float, checks: int) -> dict[str, 
     return out
 
 
-def print_split(kind: str, split: dict[str, float], total_ms: float) -> None:
-    print(f"  {kind}: CPU per verification {total_ms:6.1f} ms (checks one at a time)")
+def statements_per_check(count: StatementCount, checks: int) -> dict[str, float]:
+    """Statements per check by the keys of :data:`LINES` (a write transaction's own
+    statements — BEGIN, audit head lock and append, commit — under ``tx_only``)."""
+    out = {key: count.by_phase.get(key, 0) / checks for key, _label, _depth in LINES}
+    out["tx_only"] = count.by_phase.get("tx", 0) / checks
+    return out
+
+
+def print_split(
+    kind: str,
+    split: dict[str, float],
+    total_ms: float,
+    statements: dict[str, float] | None = None,
+) -> None:
+    """The CPU split (and, given, statements per check in each phase)."""
+    per_check = f", {sum(statements.values()):.1f} statements" if statements else ""
+    print(f"  {kind}: CPU per verification {total_ms:6.1f} ms{per_check} (checks one at a time)")
     for key, label, depth in LINES:
         indent = "      of which " if depth else "    "
-        print(f"{indent}{label:<{68 - len(indent)}} {split[key]:6.1f} ms")
+        stmts = f" {statements[key]:6.1f} stmt" if statements else ""
+        print(f"{indent}{label:<{68 - len(indent)}} {split[key]:6.1f} ms{stmts}")
 
 
-__all__ = ["LINES", "PhaseClock", "phase_clock", "print_split", "split_ms"]
+def print_statements(count: StatementCount, checks: int) -> None:
+    """Every statement text (shortened) with how many times one check sends it."""
+    for text, n in sorted(count.by_text.items()):
+        print(f"      {n / checks:5.2f}  {text}")
+
+
+__all__ = [
+    "LINES",
+    "PhaseClock",
+    "StatementCount",
+    "phase_clock",
+    "print_split",
+    "print_statements",
+    "split_ms",
+    "statements_per_check",
+]

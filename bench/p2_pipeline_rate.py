@@ -14,7 +14,9 @@ with a fan-out of no-op tasks inside each call (the skeleton of a verification),
 CPU time of one household's assessment on its own (the policy engine, exact arithmetic).
 
     .venv/bin/python -m bench.p2_pipeline_rate [--seconds 10] [--concurrency 16] [--db both]
-        [--phase-checks 40]
+        [--phase-checks 40] [--statements]
+
+``--seconds 0`` prints the split (CPU and statements per phase) alone.
 """
 
 from __future__ import annotations
@@ -32,7 +34,14 @@ from google.protobuf import wrappers_pb2
 from bench.common import SYSTEM, median, ratio_line, running_stack, scratch_database
 from bench.households import household_request, register_consents
 from bench.inprocess import PopulationAdapter
-from bench.p2_phases import phase_clock, print_split, split_ms
+from bench.p2_phases import (
+    StatementCount,
+    phase_clock,
+    print_split,
+    print_statements,
+    split_ms,
+    statements_per_check,
+)
 from hedui_sdk import SourceKind
 from hedui_sdk.sandbox import Population, generate_population
 from hedui_sdk.sandbox.server import current_as_of
@@ -131,12 +140,15 @@ async def pipeline_rate(kind: str, pop: Population, concurrency: int, seconds: f
             return await drive(concurrency, seconds, call)
 
 
-async def phase_split(kind: str, pop: Population, checks: int) -> tuple[dict[str, float], float]:
+async def phase_split(
+    kind: str, pop: Population, checks: int, count: StatementCount
+) -> tuple[dict[str, float], float]:
     """CPU milliseconds per verification by phase, and in all, over ``checks`` checks made
-    one at a time (after a warm-up)."""
+    one at a time (after a warm-up); ``count`` gets their statements."""
     adapters = {k: PopulationAdapter(k, pop) for k in SOURCES}
     with (
         phase_clock() as clock,
+        count,
         scratch_database(kind) as url,
         tempfile.TemporaryDirectory() as keys,
     ):
@@ -154,6 +166,7 @@ async def phase_split(kind: str, pop: Population, checks: int) -> tuple[dict[str
             for i in range(HOUSEHOLDS):  # every household once: later checks compare
                 await check(i)
             clock.seconds.clear()
+            count.clear()
             cpu0 = time.process_time()
             for i in range(checks):
                 await check(i)
@@ -180,8 +193,22 @@ async def assessment_ms(pop: Population, samples: int = 60) -> float:
     return median(times)
 
 
-async def main(seconds: float, concurrency: int, dbs: list[str], phase_checks: int) -> None:
+async def main(
+    seconds: float, concurrency: int, dbs: list[str], phase_checks: int, show_statements: bool
+) -> None:
     pop = generate_population(2260, households_per_county=150, as_of=current_as_of())
+    if seconds > 0:  # else the split alone
+        await rates(pop, seconds, concurrency, dbs)
+    for kind in dbs:
+        count = StatementCount()
+        split, total = await phase_split(kind, pop, phase_checks, count)
+        print_split(kind, split, total, statements_per_check(count, phase_checks))
+        if show_statements:
+            print_statements(count, phase_checks)
+
+
+async def rates(pop: Population, seconds: float, concurrency: int, dbs: list[str]) -> None:
+    """The pipeline's rate against the echo's per database, then the ceilings."""
     print(
         f"P2  full pipeline, 4 members × {len(SOURCES)} in-process sources, {concurrency} in flight"
     )
@@ -202,9 +229,6 @@ async def main(seconds: float, concurrency: int, dbs: list[str], phase_checks: i
         f" at most {1000 / assess:.0f}/s on one core"
     )
     print(ratio_line("assessment-only rate / echo", 1000 / assess / echo, "—"))
-    for kind in dbs:
-        split, total = await phase_split(kind, pop, phase_checks)
-        print_split(kind, split, total)
 
 
 if __name__ == "__main__":
@@ -213,6 +237,9 @@ if __name__ == "__main__":
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
     ap.add_argument("--phase-checks", type=int, default=40, help="checks timed for the split")
+    ap.add_argument(
+        "--statements", action="store_true", help="list each statement's count per check"
+    )
     a = ap.parse_args()
     dbs = ["sqlite", "postgresql"] if a.db == "both" else [a.db]
-    asyncio.run(main(a.seconds, a.concurrency, dbs, a.phase_checks))
+    asyncio.run(main(a.seconds, a.concurrency, dbs, a.phase_checks, a.statements))
