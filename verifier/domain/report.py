@@ -6,6 +6,9 @@ only shapes JSON. Every amount is integer fen; IDs and names appear masked.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -23,6 +26,7 @@ from hedui_sdk import (
     mask_name,
 )
 from verifier.domain.evidence_codec import evidence_json
+from verifier.domain.fragment import EmbeddedFragment
 from verifier.domain.household import VerificationRequest
 from verifier.domain.outcomes import SourceOutcome, SourceStatus, completeness_of
 from verifier.domain.ports.outcomes import OutcomeSummary
@@ -42,22 +46,27 @@ class ReportContext:
     requester: Mapping[str, str]
 
 
-def _provenance(p: Provenance) -> dict[str, Any]:
-    return {
+def _provenance(p: Provenance, deployment: str = "") -> dict[str, Any]:
+    out = {
         "source": p.source,
         "adapter": p.adapter,
         "adapter_version": p.adapter_version,
         "record_id": p.record_id,
         "as_of": rfc3339(p.as_of),
     }
+    # Only a peer's record says where it came from: local records stay as they were.
+    if deployment:
+        out["deployment"] = deployment
+    return out
 
 
 def _area(a: Decimal | None) -> str | None:
     return None if a is None else format(a, "f")
 
 
-def record_json(member_index: int, r: Record) -> dict[str, Any]:
-    """One record as report JSON (money in fen, decimals as strings, IDs masked)."""
+def record_json(member_index: int, r: Record, deployment: str = "") -> dict[str, Any]:
+    """One record as report JSON (money in fen, decimals as strings, IDs masked);
+    ``deployment`` names the peer whose fragment gave it ("" for this deployment's own)."""
     base: dict[str, Any] = {"member_index": member_index}
     if isinstance(r, IncomeRecord):
         base |= {
@@ -107,7 +116,7 @@ def record_json(member_index: int, r: Record) -> dict[str, Any]:
         base |= registration_status_json(r)
     else:
         base |= evidence_json(r)
-    base["provenance"] = _provenance(r.provenance)
+    base["provenance"] = _provenance(r.provenance, deployment)
     return base
 
 
@@ -165,13 +174,57 @@ def sorted_outcomes(outcomes: Sequence[SourceOutcome]) -> list[SourceOutcome]:
     return sorted(outcomes, key=lambda o: (o.member_index, o.source.value))
 
 
+def _source_json(o: SourceOutcome, created_at: datetime) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "member_index": o.member_index,
+        "source": o.source.value,
+        "status": o.status.value,
+        "as_of": rfc3339(o.as_of) if o.as_of else None,
+        "adapter": o.adapter,
+        "adapter_version": o.adapter_version,
+        "reason": o.reason,
+        "attempts": o.attempts,
+        "record_count": len(o.records),
+        # Reused within the source's reuse window: as_of is the original answer's.
+        "reused": o.reused,
+        "fetched_at": rfc3339(o.fetched_at) if o.fetched_at else None,
+        "due_date": o.due_at.date().isoformat() if o.due_at else None,
+        "overdue": bool(o.due_at and o.status is SourceStatus.PENDING and created_at > o.due_at),
+    }
+    # A peer's answer (异地协查) names the peer and its fragment; a local entry has no such
+    # keys, so reports of checks made here alone read exactly as before.
+    if o.deployment:
+        entry["deployment"] = o.deployment
+        entry["fragment_sha256"] = o.fragment_sha256
+    return entry
+
+
+def fragment_json(fragment: EmbeddedFragment) -> dict[str, Any]:
+    """A peer's fragment as the report embeds it: its provenance and the envelope's exact
+    bytes in standard base64 (an envelope re-serialised from parsed JSON would not hash
+    to ``envelope_sha256``: the peer chose its layout)."""
+    return {
+        "peer": fragment.peer,
+        "key_id": fragment.key_id,
+        "envelope_sha256": fragment.envelope_sha256,
+        "release_seq": fragment.release_seq,
+        "envelope": base64.b64encode(fragment.envelope).decode("ascii"),
+    }
+
+
 def build_report(
     ctx: ReportContext,
     request: VerificationRequest,
     outcomes: Sequence[SourceOutcome],
     assessment: Mapping[str, Any] | None = None,
+    fragments: Sequence[EmbeddedFragment] = (),
 ) -> dict[str, Any]:
-    """The report document; ``assessment`` adds the policy sections when present."""
+    """The report document; ``assessment`` adds the policy sections when present.
+
+    ``fragments`` are the peers' accepted fragments; those some outcome names (by
+    ``fragment_sha256``) are embedded whole under ``"fragments"``, sorted by envelope
+    SHA-256. A report with none has no ``"fragments"`` key.
+    """
     ordered = sorted_outcomes(outcomes)
     doc: dict[str, Any] = {
         "schema": SCHEMA,
@@ -199,34 +252,79 @@ def build_report(
             }
             for i, m in enumerate(request.household.members)
         ],
-        "sources": [
-            {
-                "member_index": o.member_index,
-                "source": o.source.value,
-                "status": o.status.value,
-                "as_of": rfc3339(o.as_of) if o.as_of else None,
-                "adapter": o.adapter,
-                "adapter_version": o.adapter_version,
-                "reason": o.reason,
-                "attempts": o.attempts,
-                "record_count": len(o.records),
-                # Reused within the source's reuse window: as_of is the original answer's.
-                "reused": o.reused,
-                "fetched_at": rfc3339(o.fetched_at) if o.fetched_at else None,
-                "due_date": o.due_at.date().isoformat() if o.due_at else None,
-                "overdue": bool(
-                    o.due_at and o.status is SourceStatus.PENDING and ctx.created_at > o.due_at
-                ),
-            }
-            for o in ordered
+        "sources": [_source_json(o, ctx.created_at) for o in ordered],
+        "records": [
+            record_json(o.member_index, r, o.deployment) for o in ordered for r in o.records
         ],
-        "records": [record_json(o.member_index, r) for o in ordered for r in o.records],
         "totals": totals(request, ordered),
         "completeness": completeness_json(ordered),
     }
+    named = {o.fragment_sha256 for o in ordered if o.deployment and o.fragment_sha256}
+    kept = {f.envelope_sha256: f for f in fragments if f.envelope_sha256 in named}
+    if kept:
+        doc["fragments"] = [fragment_json(kept[sha]) for sha in sorted(kept)]
     if assessment:
         doc |= dict(assessment)
     return doc
+
+
+class EmbeddedFragmentError(ValueError):
+    """A report's ``"fragments"`` entry that is not one :func:`build_report` writes (the
+    message names the entry and field, never its content)."""
+
+
+def _fragment_of(i: int, item: Any) -> EmbeddedFragment:
+    where = f"fragments[{i}]"
+    if not isinstance(item, Mapping):
+        raise EmbeddedFragmentError(f"{where} must be an object")
+    for key in ("peer", "key_id", "envelope_sha256", "envelope"):
+        if not isinstance(item.get(key), str):
+            raise EmbeddedFragmentError(f"{where}.{key} must be text")
+    seq = item.get("release_seq")
+    if not isinstance(seq, int) or isinstance(seq, bool):
+        raise EmbeddedFragmentError(f"{where}.release_seq must be an integer")
+    try:
+        envelope = base64.b64decode(item["envelope"], validate=True)
+    except (binascii.Error, ValueError):
+        raise EmbeddedFragmentError(f"{where}.envelope must be base64") from None
+    return EmbeddedFragment(
+        peer=item["peer"],
+        key_id=item["key_id"],
+        envelope_sha256=item["envelope_sha256"],
+        release_seq=seq,
+        envelope=envelope,
+    )
+
+
+def fragments_of(doc: Mapping[str, Any]) -> list[EmbeddedFragment]:
+    """The peers' fragments a report embeds, in the report's order, with the envelope
+    bytes exactly as the peer signed them. Their SHA-256 is not checked here (see
+    :func:`envelope_sha256_matches`); :class:`EmbeddedFragmentError` for an entry of
+    another shape."""
+    items = doc.get("fragments", [])
+    if not isinstance(items, list):
+        raise EmbeddedFragmentError("fragments must be a list")
+    return [_fragment_of(i, item) for i, item in enumerate(items)]
+
+
+def envelope_sha256_matches(fragment: EmbeddedFragment) -> bool:
+    """Whether the embedded envelope bytes hash to the SHA-256 the report names."""
+    return hashlib.sha256(fragment.envelope).hexdigest() == fragment.envelope_sha256
+
+
+def _summary_source(s: Mapping[str, Any]) -> dict[str, Any]:
+    out = {
+        "member_index": s["member_index"],
+        "source": s["source"],
+        "status": s["status"],
+        "record_count": s["record_count"],
+        # A closed check's progress is read from here (its outcome rows are gone).
+        "reason": s["reason"],
+    }
+    # Which deployment answered (a deployment's name is no personal data).
+    if s.get("deployment"):
+        out["deployment"] = s["deployment"]
+    return out
 
 
 def summary_of(doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -237,17 +335,7 @@ def summary_of(doc: Mapping[str, Any]) -> dict[str, Any]:
         "region": doc["region"],
         "member_count": len(doc["members"]),
         "completeness": doc["completeness"]["status"],
-        "sources": [
-            {
-                "member_index": s["member_index"],
-                "source": s["source"],
-                "status": s["status"],
-                "record_count": s["record_count"],
-                # A closed check's progress is read from here (its outcome rows are gone).
-                "reason": s["reason"],
-            }
-            for s in doc["sources"]
-        ],
+        "sources": [_summary_source(s) for s in doc["sources"]],
         "total_income_fen": doc["totals"]["income_fen"],
         "total_assets_fen": doc["totals"]["assets_fen"],
     }
