@@ -125,6 +125,10 @@ TOKEN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 FORMATS = {
     # A GB/T 2260 code; a filter may take a province or city prefix (2 or 4 digits).
     "region_code": re.compile(r"[0-9]{2}(?:[0-9]{2}(?:[0-9]{2})?)?"),
+    # A member's 户籍 region: a whole code whose first two digits are a province.
+    "hukou_region_code": re.compile(
+        r"(?:1[1-5]|2[1-3]|3[1-7]|4[1-6]|5[0-4]|6[1-5]|71|8[12])[0-9]{4}"
+    ),
     "request_id": TOKEN,
     "evidence_sha256": re.compile(r"[0-9a-f]{64}"),
     "verification_id": re.compile(
@@ -148,6 +152,7 @@ NON_PERSONAL = frozenset(
         "page_token",
         "reason",
         "region_code",
+        "hukou_region_code",
     }
 )
 # Free text may hold line breaks; every other string field is a name, code or identifier.

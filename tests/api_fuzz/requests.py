@@ -76,6 +76,8 @@ _EVIDENCE_REFS = st.from_regex(r"INV-[0-9]{1,8}", fullmatch=True)
 _REQUEST_IDS = st.from_regex(r"[A-Za-z0-9._-]{1,64}", fullmatch=True)
 _REGISTER_NUMBERS = st.from_regex(r"RG-[A-Za-z0-9]{1,20}", fullmatch=True)
 _CASE_IDS = st.from_regex(r"C-[0-9]{1,6}", fullmatch=True)
+# A member's 户籍 region: mostly the household's, sometimes another province's or its own.
+_HUKOU_REGIONS = st.sampled_from(("", "", "370322", "110101", "440305"))
 _REVOKE_NUMBERS = st.from_regex(r"RV-[A-Za-z0-9]{1,10}", fullmatch=True)
 _PURPOSE_LISTS = st.lists(st.sampled_from(PURPOSES), min_size=1, unique=True)
 _SOURCE_LISTS = st.lists(st.sampled_from(CONSENT_SOURCES), unique=True)
@@ -133,6 +135,7 @@ def _create(draw: st.DrawFn, world: World) -> Message:
                 work_capacity=_enum(draw(st.integers(0, 2))),
                 supporter=_enum(draw(st.integers(0, 3))),
             ),
+            hukou_region_code=draw(_HUKOU_REGIONS),
         )
         for i in range(n)
     ]

@@ -190,6 +190,7 @@ def draft_from_pb(req: pb.CreateVerificationRequest) -> RequestDraft:
                 in_school=m.circumstances.in_school,
                 able_to_work=WORK_CAPACITY.get(m.circumstances.work_capacity),
                 supporter=SUPPORTERS.get(m.circumstances.supporter, SupporterStatus.UNKNOWN),
+                hukou_region=m.hukou_region_code,
             )
             for m in members
         ),

@@ -28,6 +28,7 @@ from verifier.domain.request_model import (
     RequestDraft,
     SupporterStatus,
     VerificationRequest,
+    member_regions,
 )
 from verifier.domain.request_validation import default_window, validate_request
 
@@ -54,6 +55,7 @@ __all__ = [
     "SupporterStatus",
     "VerificationRequest",
     "default_window",
+    "member_regions",
     "request_from_json",
     "request_to_json",
     "validate_request",

@@ -22,6 +22,27 @@ from verifier.domain.request_model import (
 )
 
 
+def _member_json(m: Member) -> dict[str, object]:
+    doc: dict[str, object] = {
+        "id_type": m.subject.id_type.value,
+        "id_number": m.subject.id_number,
+        "name": m.subject.name,
+        "relation": m.relation.value,
+        "circumstances": {
+            "disability_grade": m.circumstances.disability_grade,
+            "serious_illness": m.circumstances.serious_illness,
+            "in_school": m.circumstances.in_school,
+            "able_to_work": m.circumstances.able_to_work,
+            "supporter": m.circumstances.supporter.value,
+        },
+    }
+    # Omitted when empty: requests stored before the field existed read back, and
+    # re-serialise, exactly as they were.
+    if m.hukou_region:
+        doc["hukou_region"] = m.hukou_region
+    return doc
+
+
 def request_to_json(req: VerificationRequest) -> dict[str, object]:
     """A validated request as JSON (with raw ID numbers: seal it before storing)."""
     return {
@@ -30,22 +51,7 @@ def request_to_json(req: VerificationRequest) -> dict[str, object]:
         "authorization_id": req.authorization_id,
         "purposes": [p.value for p in req.purposes],
         "region": req.household.region,
-        "members": [
-            {
-                "id_type": m.subject.id_type.value,
-                "id_number": m.subject.id_number,
-                "name": m.subject.name,
-                "relation": m.relation.value,
-                "circumstances": {
-                    "disability_grade": m.circumstances.disability_grade,
-                    "serious_illness": m.circumstances.serious_illness,
-                    "in_school": m.circumstances.in_school,
-                    "able_to_work": m.circumstances.able_to_work,
-                    "supporter": m.circumstances.supporter.value,
-                },
-            }
-            for m in req.household.members
-        ],
+        "members": [_member_json(m) for m in req.household.members],
         "sources": [s.value for s in req.sources],
         "window": {"start": req.window.start.isoformat(), "end": req.window.end.isoformat()},
         "hukou": req.hukou.value,
@@ -89,6 +95,7 @@ def request_from_json(doc: dict[str, Any]) -> VerificationRequest:
                     subject=Subject(IdType(m["id_type"]), m["id_number"], m["name"]),
                     relation=Relation(m["relation"]),
                     circumstances=_circumstances(m.get("circumstances")),
+                    hukou_region=m.get("hukou_region", ""),
                 )
                 for m in doc["members"]
             ),

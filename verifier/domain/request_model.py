@@ -98,9 +98,17 @@ class Circumstances:
 
 @dataclass(frozen=True, slots=True)
 class Member:
+    """A household member as validated.
+
+    ``hukou_region`` is the GB/T 2260 code of the member's 户籍地 as the caller gave it;
+    "" means the household's region. A code equal to the household's region is kept as
+    given (not cleared): the stored request is what was sent.
+    """
+
     subject: Subject
     relation: Relation
     circumstances: Circumstances = Circumstances()
+    hukou_region: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +160,13 @@ class VerificationRequest:
     current_programs: tuple[Purpose, ...] = ()
 
 
+def member_regions(request: VerificationRequest) -> tuple[str, ...]:
+    """Each member's 户籍 region, in member order: its own ``hukou_region``, else the
+    household's region. Federation routing asks the deployment serving it."""
+    household = request.household
+    return tuple(m.hukou_region or household.region for m in household.members)
+
+
 @dataclass(frozen=True, slots=True)
 class MemberDraft:
     """A member as received, before validation; ``None`` stands for an unset enum."""
@@ -165,6 +180,7 @@ class MemberDraft:
     in_school: bool = False
     able_to_work: bool | None = None
     supporter: SupporterStatus = SupporterStatus.UNKNOWN
+    hukou_region: str = ""
 
 
 @dataclass(frozen=True, slots=True)

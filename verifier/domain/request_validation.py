@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 
 from hedui_sdk import IdType, IncomeCategory, SourceKind, Subject, Window
+from hedui_sdk.resident_id import PROVINCE_CODES
 from verifier.domain import identifiers as ids
 from verifier.domain.errors import FieldViolation, InvalidArgument
 from verifier.domain.request_model import (
@@ -50,6 +51,20 @@ def _check_member(i: int, m: MemberDraft, today: date, out: list[FieldViolation]
         out.append(
             FieldViolation(f"{path}.circumstances.disability_grade", "must be 0 (none) to 4")
         )
+    _check_hukou_region(m.hukou_region, f"{path}.hukou_region_code", out)
+
+
+def _check_hukou_region(code: str, field: str, out: list[FieldViolation]) -> None:
+    """Empty (the household's region), or the household region's format whose first two
+    digits are a province: the code picks the deployment asked about the member, so a
+    well-shaped code of no province must not pass as a region no peer serves."""
+    if not code:
+        return
+    problem = ids.REGION_CODE.problem(code)
+    if problem is None and code[:2] not in PROVINCE_CODES:
+        problem = "must begin with a GB/T 2260 province code"
+    if problem is not None:
+        out.append(FieldViolation(field, problem))
 
 
 def _check_money(value: int, field: str, out: list[FieldViolation]) -> None:
@@ -207,6 +222,7 @@ def validate_request(draft: RequestDraft, *, today: date) -> VerificationRequest
                 able_to_work=m.able_to_work,
                 supporter=m.supporter,
             ),
+            hukou_region=m.hukou_region,
         )
         for m in draft.members
         if m.id_type is not None and m.relation is not None

@@ -105,6 +105,7 @@ class Member(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     RELATION_FIELD_NUMBER: _builtins.int
     CIRCUMSTANCES_FIELD_NUMBER: _builtins.int
+    HUKOU_REGION_CODE_FIELD_NUMBER: _builtins.int
     id_type: _common_pb2.IdType.ValueType
     """Required."""
     id_number: _builtins.str
@@ -115,6 +116,14 @@ class Member(_message.Message):
     """A person name (see common.proto)."""
     relation: _common_pb2.Relation.ValueType
     """Required; exactly one member is RELATION_APPLICANT."""
+    hukou_region_code: _builtins.str
+    """GB/T 2260 six-digit code of the member's 户籍地 (ASCII digits, the first two a known
+    province code), or empty, meaning the household's region_code. When a federation
+    peer serves this region, that peer's deployment is asked about this member (异地协查,
+    docs/federation-protocol.md). Anything else is INVALID_ARGUMENT with a field
+    violation naming household.members[i].hukou_region_code. A code equal to the
+    household's region is kept as given, not cleared.
+    """
     @_builtins.property
     def circumstances(self) -> Global___MemberCircumstances:
         """What the case file declares about the member (drives 单人户, 特困, 因病致贫 rules).
@@ -131,10 +140,11 @@ class Member(_message.Message):
         name: _builtins.str = ...,
         relation: _common_pb2.Relation.ValueType = ...,
         circumstances: Global___MemberCircumstances | None = ...,
+        hukou_region_code: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["circumstances", b"circumstances"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["circumstances", b"circumstances", "id_number", b"id_number", "id_type", b"id_type", "name", b"name", "relation", b"relation"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["circumstances", b"circumstances", "hukou_region_code", b"hukou_region_code", "id_number", b"id_number", "id_type", b"id_type", "name", b"name", "relation", b"relation"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
