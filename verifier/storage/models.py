@@ -99,6 +99,9 @@ class SourceOutcomeRow(Base):
     poll_attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # The peer deployment that answered ("" = this one) and the SHA-256 of its fragment.
+    deployment: Mapped[str] = mapped_column(String(64), default="")
+    fragment_sha256: Mapped[str] = mapped_column(String(64), default="")
 
 
 class ResultCacheRow(Base):

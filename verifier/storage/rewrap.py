@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from verifier.storage.answers import answer_aad
 from verifier.storage.engine import Database
+from verifier.storage.fragments import fragment_aad
 from verifier.storage.sealing import Sealer, SealError
 
 Row = Mapping[Any, Any]
@@ -83,6 +84,9 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
                  aad("batch_items", "batch_id", "item_index")),
     SealedColumn("federation_answers", ("requester", "request_id"), "envelope_sealed", "seal_kid",
                  lambda row: answer_aad(row["requester"], row["request_id"])),
+    SealedColumn("federation_fragments", ("verification_id", "envelope_sha256"),
+                 "envelope_sealed", "seal_kid",
+                 lambda row: fragment_aad(row["verification_id"], row["envelope_sha256"])),
 )  # fmt: skip
 
 DEFAULT_BATCH = 200

@@ -30,6 +30,9 @@ from verifier.storage.changes import SqlChanges
 from verifier.storage.consents import SqlConsents
 from verifier.storage.deliveries import SqlDeliveries
 from verifier.storage.engine import Database
+from verifier.storage.federation_rate import SqlPeerRate
+from verifier.storage.federation_retries import SqlFederationRetries
+from verifier.storage.fragments import SqlFragments
 from verifier.storage.guard import guard, unavailable
 from verifier.storage.heartbeat import probe_writes
 from verifier.storage.notify import listen
@@ -91,6 +94,9 @@ class SqlUnitOfWork(UnitOfWork):
         self.retention = SqlRetention(session)
         self.peers = SqlPeers(session)
         self.answers = SqlAnswers(session, self._sealer)
+        self.fragments = SqlFragments(session, self._sealer)
+        self.federation_retries = SqlFederationRetries(session)
+        self.federation_rate = SqlPeerRate(session)
 
     @property
     def session(self) -> AsyncSession:

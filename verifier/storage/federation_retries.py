@@ -1,0 +1,126 @@
+"""Asks to federation peers to be made again, on SQLAlchemy: leased like polls, with
+``FOR UPDATE SKIP LOCKED`` on PostgreSQL so processes claim different retries without
+waiting for each other; a dead process's leases expire."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hedui_sdk import SourceKind
+from verifier.domain.ports.federation_retries import FederationRetryRepository, PeerRetry
+from verifier.storage.guard import guard
+from verifier.storage.models_federation import FederationRetryRow
+
+_KEY = ("verification_id", "peer", "ask_request_id")
+
+
+def _retry(row: FederationRetryRow) -> PeerRetry:
+    return PeerRetry(
+        verification_id=row.verification_id,
+        peer=row.peer,
+        ask_request_id=row.ask_request_id,
+        members=tuple(int(m) for m in row.members.split()),
+        sources=tuple(SourceKind(s) for s in row.sources.split()),
+        deadline_at=row.deadline_at,
+        next_at=row.next_at,
+        attempts=row.attempts,
+    )
+
+
+class SqlFederationRetries(FederationRetryRepository):
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def schedule(self, retry: PeerRetry) -> None:
+        values = {
+            "verification_id": retry.verification_id,
+            "peer": retry.peer,
+            "ask_request_id": retry.ask_request_id,
+            "members": " ".join(str(m) for m in retry.members),
+            "sources": " ".join(s.value for s in retry.sources),
+            "deadline_at": retry.deadline_at,
+            "next_at": retry.next_at,
+            "attempts": retry.attempts,
+            "lease_owner": None,
+            "lease_until": None,
+        }
+        async with guard():
+            postgres = self._s.get_bind().dialect.name == "postgresql"
+            insert = pg_insert if postgres else sqlite_insert
+            stmt = insert(FederationRetryRow).values(values)
+            changed = {k: stmt.excluded[k] for k in values if k not in _KEY}
+            await self._s.execute(stmt.on_conflict_do_update(index_elements=_KEY, set_=changed))
+
+    async def claim_due(
+        self, now: datetime, owner: str, lease: timedelta, limit: int
+    ) -> list[PeerRetry]:
+        r = FederationRetryRow
+        q = (
+            select(r)
+            .where(r.next_at <= now, or_(r.lease_until.is_(None), r.lease_until < now))
+            .order_by(r.next_at, r.verification_id, r.peer, r.ask_request_id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        async with guard():
+            rows = (await self._s.execute(q)).scalars().all()
+            for row in rows:
+                row.lease_owner = owner
+                row.lease_until = now + lease
+            await self._s.flush()
+        return [_retry(row) for row in rows]
+
+    async def reschedule(
+        self,
+        verification_id: str,
+        peer: str,
+        ask_request_id: str,
+        next_at: datetime,
+        attempts: int,
+    ) -> None:
+        r = FederationRetryRow
+        async with guard():
+            await self._s.execute(
+                update(r)
+                .where(
+                    r.verification_id == verification_id,
+                    r.peer == peer,
+                    r.ask_request_id == ask_request_id,
+                )
+                .values(next_at=next_at, attempts=attempts, lease_owner=None, lease_until=None)
+                .execution_options(synchronize_session=False)
+            )
+
+    async def finish(self, verification_id: str, peer: str, ask_request_id: str) -> None:
+        r = FederationRetryRow
+        async with guard():
+            await self._s.execute(
+                delete(r)
+                .where(
+                    r.verification_id == verification_id,
+                    r.peer == peer,
+                    r.ask_request_id == ask_request_id,
+                )
+                .execution_options(synchronize_session=False)
+            )
+
+    async def pending(self, verification_id: str) -> bool:
+        r = FederationRetryRow
+        q = select(r.peer).where(r.verification_id == verification_id).limit(1)
+        async with guard():
+            return (await self._s.execute(q)).first() is not None
+
+    async def has_due(self, now: datetime) -> bool:
+        r = FederationRetryRow
+        q = (
+            select(r.peer)
+            .where(r.next_at <= now, or_(r.lease_until.is_(None), r.lease_until < now))
+            .limit(1)
+        )
+        async with guard():
+            return (await self._s.execute(q)).first() is not None
