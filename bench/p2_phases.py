@@ -136,10 +136,13 @@ class StatementCount:
     def __init__(self) -> None:
         self.by_phase: Counter[str] = Counter()
         self.by_text: Counter[str] = Counter()
+        self.paused = False
 
     def _seen(
         self, _conn: Any, _cursor: Any, statement: str, _params: Any, _ctx: Any, _many: bool
     ) -> None:
+        if self.paused:
+            return
         phase = _ACTIVE[-1] if _ACTIVE else "other"
         self.by_phase[phase] += 1
         self.by_text[f"{phase:<13} {' '.join(statement.split())[:110]}"] += 1
