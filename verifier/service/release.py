@@ -1,9 +1,13 @@
 """Releasing a verification's reports: merge the outcomes → assess → sign → store.
 
-A run (see :mod:`verifier.service.runner`) releases version 1; late answers (banks) and
-newly overdue sources release the next versions. Each version is signed and committed
-with its ``released`` audit entry in one transaction, under the verification's lock,
-and names the previous version's SHA-256.
+A run (see :mod:`verifier.service.runner`) releases version 1; late answers (banks),
+newly overdue sources and peers' late 协查 answers release the next versions. Each
+version is signed and committed with its ``released`` audit entry in one transaction,
+under the verification's lock, and names the previous version's SHA-256.
+
+A peer's accepted fragments are kept with the version that first uses them and embedded
+in every version whose outcomes they hold. While a peer is still to be asked again (a
+retry is kept), the check stays AWAITING_SOURCES with its outcomes kept.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from tenacity import (
 
 from audit.entry import Actor, EntryDraft
 from verifier.domain.errors import Unavailable
+from verifier.domain.fragment import EmbeddedFragment
 from verifier.domain.household import VerificationRequest
 from verifier.domain.outcomes import (
     SourceOutcome,
@@ -41,6 +46,7 @@ from verifier.domain.ports import (
     StoredReport,
     UnitOfWork,
 )
+from verifier.domain.ports.federation_retries import PeerRetry
 from verifier.domain.report import ReportContext, build_report, summary_of
 from verifier.domain.vocabulary import AuditAction
 from verifier.domain.workdays import add_working_days
@@ -61,6 +67,19 @@ _Released = tuple[StoredReport, list[SourceOutcome], VerificationView]
 
 
 @dataclass(frozen=True, slots=True)
+class PeerRetries:
+    """Changes to a check's asks to peers, committed with the version they go with."""
+
+    schedule: tuple[PeerRetry, ...] = ()
+    """Asks to make again (the peer did not answer, or its fragment was refused)."""
+    finish: tuple[PeerRetry, ...] = ()
+    """Asks answered, or given up, with this version."""
+
+
+NO_RETRIES = PeerRetries()
+
+
+@dataclass(frozen=True, slots=True)
 class _Made:
     """A report version assessed, built and signed, with the outcomes it was made from."""
 
@@ -70,6 +89,8 @@ class _Made:
     outcomes: list[SourceOutcome]
     doc: dict[str, Any]
     signed: SignedReport
+    fragments: tuple[EmbeddedFragment, ...] = ()
+    """The fragments accepted with this version's new outcomes (to keep)."""
 
 
 class Release:
@@ -108,6 +129,24 @@ class Release:
             vid, request, actor, outcomes, first=False, poll_owner=poll_owner, overdue=overdue
         )
 
+    async def release_federated(
+        self,
+        vid: str,
+        outcomes: Sequence[SourceOutcome],
+        fragments: Sequence[EmbeddedFragment],
+        retries: PeerRetries,
+    ) -> StoredReport | None:
+        """A new report version with a peer's late answer (or its deadline passed)."""
+        async with self._store.unit_of_work(write=False) as uow:
+            record = await uow.verifications.get(vid)
+            request = await uow.verifications.load_request(vid) if record else None
+        if record is None or request is None:
+            return None
+        return await self.release(
+            vid, request, requester_of(record), outcomes, first=False, fragments=fragments,
+            retries=retries,
+        )  # fmt: skip
+
     async def release(
         self,
         vid: str,
@@ -118,8 +157,14 @@ class Release:
         first: bool,
         poll_owner: str | None = None,
         overdue: bool = False,
+        fragments: Sequence[EmbeddedFragment] = (),
+        retries: PeerRetries = NO_RETRIES,
     ) -> StoredReport | None:
         """Sign the next report version and commit it with its ``released`` entry.
+
+        ``fragments`` are peers' fragments accepted for ``new_outcomes``: kept, and
+        embedded with the ones kept before where the outcomes refer to them.
+        ``retries`` are scheduled and finished in the same transaction.
 
         Under the verification's row lock: the version number, the previous version's
         hash and the merged outcomes are read and written in one transaction, so two
@@ -143,6 +188,8 @@ class Release:
                     first=first,
                     poll_owner=poll_owner,
                     overdue=overdue,
+                    fragments=tuple(fragments),
+                    retries=retries,
                 )
         return stored
 
@@ -156,20 +203,31 @@ class Release:
         first: bool,
         poll_owner: str | None,
         overdue: bool,
+        fragments: tuple[EmbeddedFragment, ...] = (),
+        retries: PeerRetries = NO_RETRIES,
     ) -> StoredReport | None:
         # A run's first version depends on nothing stored: it is made (assessed, built,
         # signed) before the write transaction, which every other write of the process
         # queues behind, and used there if the verification has no version yet.
         ahead = (
-            self._made(vid, request, actor, new_outcomes, version=1, previous_sha256=None)
+            self._made(
+                vid,
+                request,
+                actor,
+                new_outcomes,
+                version=1,
+                previous_sha256=None,
+                fragments=fragments,
+            )
             if first and poll_owner is None
             else None
         )
 
         async def release(uow: UnitOfWork) -> _Released | None:
             return await self._release_in(
-                uow, vid, request, actor, new_outcomes, first, poll_owner, overdue, ahead
-            )
+                uow, vid, request, actor, new_outcomes, first, poll_owner, overdue, ahead,
+                fragments, retries,
+            )  # fmt: skip
 
         released = await self._store.write(release)
         if released is None:
@@ -207,6 +265,8 @@ class Release:
         poll_owner: str | None,
         overdue: bool,
         ahead: _Made | None = None,
+        fragments: tuple[EmbeddedFragment, ...] = (),
+        retries: PeerRetries = NO_RETRIES,
     ) -> _Released | None:
         """The release's work inside its (possibly shared) transaction."""
         record = await uow.verifications.lock(vid)
@@ -232,6 +292,10 @@ class Release:
             stored_before = await uow.outcomes.load(vid) if record.latest_version else []
             if record.latest_version:
                 previous = await uow.reports.get(vid, 0)
+            kept: list[EmbeddedFragment] = []
+            if record.latest_version and any(o.fragment_sha256 for o in stored_before):
+                # Only a federated check's later versions read the fragments kept.
+                kept = await uow.fragments.of(vid)
             made = self._made(
                 vid,
                 request,
@@ -240,11 +304,23 @@ class Release:
                 version=record.latest_version + 1,
                 previous_sha256=previous.envelope_sha256 if previous else None,
                 stored_before=stored_before,
+                fragments=fragments,
+                kept=kept,
             )
         now, version, fresh, outcomes = made.now, made.version, made.fresh, made.outcomes
         doc, signed = made.doc, made.signed
         completeness = completeness_of(tuple(outcomes))
         pending = any(o.status is SourceStatus.PENDING for o in outcomes)
+        if any(o.deployment for o in outcomes):
+            # A federated check (peers asked): a local check makes none of these reads.
+            for fragment in made.fragments:
+                await uow.fragments.add(vid, fragment, now)
+            for r in retries.schedule:
+                await uow.federation_retries.schedule(r)
+            for r in retries.finish:
+                await uow.federation_retries.finish(r.verification_id, r.peer, r.ask_request_id)
+            # A peer still to be asked again: the check waits for it, outcomes kept.
+            pending = pending or await uow.federation_retries.pending(vid)
         state = VerificationState.AWAITING_SOURCES if pending else VerificationState.DONE
         if any(o.status is SourceStatus.PENDING and not o.ticket for o in outcomes):
             # Still being asked (an urgent check's early version 1): the run goes on, and
@@ -330,14 +406,22 @@ class Release:
         version: int,
         previous_sha256: str | None,
         stored_before: Sequence[SourceOutcome] = (),
+        fragments: Sequence[EmbeddedFragment] = (),
+        kept: Sequence[EmbeddedFragment] = (),
     ) -> _Made:
         """Version ``version`` of the report: the new outcomes over the stored ones,
-        assessed, built and signed."""
+        assessed, built and signed, embedding the fragments (new or ``kept``) that hold
+        some of its outcomes."""
         now = self._clock()
         fresh = [self._with_due_date(o, now) for o in new_outcomes]
         merged = {(o.member_index, o.source): o for o in stored_before}
         merged.update({(o.member_index, o.source): o for o in fresh})
         outcomes = list(merged.values())
+        embedded: list[EmbeddedFragment] = []
+        if fragments or kept:
+            held = {o.fragment_sha256 for o in outcomes if o.fragment_sha256}
+            known = {f.envelope_sha256: f for f in (*kept, *fragments)}
+            embedded = [known[sha] for sha in sorted(held) if sha in known]
         with tracer.start_as_current_span("assess", attributes={"hedui.version": version}):
             assessment = self._assessor(request, outcomes, now.date()) if self._assessor else None
         doc = build_report(
@@ -357,10 +441,11 @@ class Release:
             request,
             outcomes,
             assessment,
+            fragments=embedded,
         )
         with tracer.start_as_current_span("sign"):
             signed = self._signer.sign(doc)
-        return _Made(now, version, fresh, outcomes, doc, signed)
+        return _Made(now, version, fresh, outcomes, doc, signed, tuple(fragments))
 
     def _with_due_date(self, o: SourceOutcome, now: datetime) -> SourceOutcome:
         if o.status is not SourceStatus.PENDING or o.due_at is not None:
@@ -388,5 +473,7 @@ class Release:
             for o in outcomes
             if o.status in (SourceStatus.FOUND, SourceStatus.NOT_FOUND)
             and not o.reused
+            # A peer's answer is its sources', not ours: never reused as a local one.
+            and not o.deployment
             and self._fanout.policy(o.source).reuse_days > 0
         ]

@@ -9,13 +9,20 @@ claims the expired lease.
 An urgent check (急难) does not wait for slow sources: once ``urgent_first_seconds``
 have passed, version 1 is released with what has answered, the sources still being
 asked PENDING; their answers make version 2 when they come.
+
+With federation configured, the check is routed first: member × source pairs that a peer
+answers (a member whose 户籍 is in its regions, a source only it has) are asked there,
+concurrently with the local fan-out and within the same deadline, and released with the
+local answers and the peers' fragments. A peer still to be asked again keeps the check
+AWAITING_SOURCES (see :mod:`verifier.service.federation.retrier`). A resumed run routes
+again: the routing is a function of the request and the configuration.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import structlog
@@ -23,6 +30,7 @@ import structlog
 from audit.entry import Actor, EntryDraft
 from hedui_sdk import SourceKind
 from verifier.domain.errors import is_store_failure
+from verifier.domain.federation_routing import Routing
 from verifier.domain.household import VerificationRequest
 from verifier.domain.outcomes import SourceOutcome, SourceStatus, VerificationState
 from verifier.domain.ports import Store
@@ -30,8 +38,9 @@ from verifier.domain.vocabulary import AuditAction
 from verifier.service.audit_trail import SYSTEM_ACTOR, requester_of, subject_refs
 from verifier.service.events import EventHub, SourceEvent
 from verifier.service.fanout import FanOut
+from verifier.service.federation.requester import FederationRequester, RemoteAnswers
 from verifier.service.lanes import Lane
-from verifier.service.release import Release
+from verifier.service.release import PeerRetries, Release
 from verifier.service.runs import Run, Runs
 from verifier.service.time_limits import CheckTerms
 
@@ -73,6 +82,7 @@ class Runner:
         clock: Callable[[], datetime],
         deadline_seconds: float,
         urgent_first_seconds: float = 5.0,
+        federation: FederationRequester | None = None,
     ) -> None:
         self._store = store
         self._fanout = fanout
@@ -83,6 +93,7 @@ class Runner:
         self._clock = clock
         self._deadline_seconds = deadline_seconds
         self._urgent_first_seconds = urgent_first_seconds
+        self._federation = federation
 
     def run_lease_until(self) -> datetime:
         # Longer than any run can take: a lease still held past this means a dead process.
@@ -179,6 +190,16 @@ class Runner:
             if terms.lane is Lane.BATCH:
                 await self._runs.quiet(BATCH_STAGE_PAUSE_S)
             reused = await self._reusable(request)
+            if self._federation is not None:
+                routing = self._federation.routing(
+                    request, request.sources or self._fanout.configured
+                )
+                if routing.remote:
+                    await self._run_federated(
+                        vid, request, actor, deadline, done, terms, routing, reused, answered,
+                        progress,
+                    )  # fmt: skip
+                    return
             for o in reused.values():
                 await progress(o)
             fan = asyncio.ensure_future(
@@ -227,6 +248,67 @@ class Runner:
             # replaced it while this one was overrunning.
             self._runs.finished(vid, asyncio.current_task())
 
+    async def _run_federated(
+        self,
+        vid: str,
+        request: VerificationRequest,
+        actor: Actor,
+        deadline: float,
+        done: asyncio.Event,
+        terms: CheckTerms,
+        routing: Routing,
+        reused: dict[tuple[int, SourceKind], SourceOutcome],
+        answered: dict[tuple[int, SourceKind], SourceOutcome],
+        progress: Callable[[SourceOutcome], Awaitable[None]],
+    ) -> None:
+        """The run of a check some of whose pairs peers answer: the local fan-out without
+        them and the asks to peers at once, then version 1 with both."""
+        federation = self._federation
+        assert federation is not None
+        remote_pairs = frozenset(routing.answered_by())
+        # A pair a peer answers is asked there, never answered from a local reuse.
+        reused = {k: o for k, o in reused.items() if k not in remote_pairs}
+        for o in reused.values():
+            await progress(o)
+
+        async def ask_peers() -> RemoteAnswers:
+            answers = await federation.ask_all(vid, request, routing, deadline)
+            for o in answers.outcomes:
+                await progress(o)
+            return answers
+
+        fan = asyncio.ensure_future(
+            self._fanout.run(
+                request,
+                request_id=vid,
+                deadline=deadline,
+                on_progress=progress,
+                skip=frozenset(reused) | remote_pairs,
+                lane=terms.lane,
+            )
+        )
+        asks = asyncio.ensure_future(ask_peers())
+        try:
+            if terms.urgent:
+                await asyncio.wait({fan, asks}, timeout=self._urgent_first_seconds)
+                if not (fan.done() and asks.done()):
+                    await self._release_first_of_urgent(
+                        vid, request, actor, answered, fan, done, asks, routing
+                    )
+                    return
+            outcomes, remote = await asyncio.gather(fan, asks)
+        finally:
+            for task in (fan, asks):
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(fan, asks, return_exceptions=True)
+        if terms.lane is Lane.BATCH:
+            await self._runs.quiet(BATCH_STAGE_PAUSE_S)
+        await self._release.release(
+            vid, request, actor, [*reused.values(), *outcomes, *remote.outcomes], first=True,
+            fragments=remote.fragments, retries=PeerRetries(schedule=remote.retries),
+        )  # fmt: skip
+
     async def _release_first_of_urgent(
         self,
         vid: str,
@@ -235,9 +317,12 @@ class Runner:
         answered: dict[tuple[int, SourceKind], SourceOutcome],
         fan: asyncio.Future[list[SourceOutcome]],
         done: asyncio.Event,
+        asks: asyncio.Future[RemoteAnswers] | None = None,
+        routing: Routing | None = None,
     ) -> None:
         """Version 1 now, with what has answered; the rest as version 2 when they answer.
-        Whoever waits for the run (``wait``) is answered at version 1."""
+        Whoever waits for the run (``wait``) is answered at version 1. Peers still being
+        asked (``asks``) are waited for like slow sources."""
         kinds = request.sources or self._fanout.configured
         waiting = [
             (i, kind)
@@ -245,24 +330,37 @@ class Runner:
             for kind in kinds
             if (i, kind) not in answered
         ]
-        placeholders = [
-            SourceOutcome(
-                member_index=i,
-                source=kind,
-                status=SourceStatus.PENDING,
-                adapter=adapter.name if (adapter := self._fanout.adapter(kind)) else "",
-                adapter_version=adapter.version if adapter else "",
-                reason="still being asked: an urgent check's first report does not wait for it",
-            )
-            for i, kind in waiting
-        ]
+        peers = routing.answered_by() if routing is not None else {}
+        placeholders = [self._placeholder(i, kind, peers.get((i, kind), "")) for i, kind in waiting]
         first = [*answered.values(), *placeholders]
         log.info("urgent_first_report", verification_id=vid, waiting=len(waiting))
-        await self._release.release(vid, request, actor, first, first=True)
+        # Peers that answered in time go with version 1, their fragments and retries too.
+        early = asks.result() if asks is not None and asks.done() else RemoteAnswers()
+        await self._release.release(
+            vid, request, actor, first, first=True, fragments=early.fragments,
+            retries=PeerRetries(schedule=early.retries),
+        )  # fmt: skip
         done.set()
         outcomes = await fan
         late = [o for o in outcomes if (o.member_index, o.source) in set(waiting)]
-        await self._release.release(vid, request, actor, late, first=False)
+        remote = await asks if asks is not None and not asks.done() else RemoteAnswers()
+        await self._release.release(
+            vid, request, actor, [*late, *remote.outcomes], first=False,
+            fragments=remote.fragments, retries=PeerRetries(schedule=remote.retries),
+        )  # fmt: skip
+
+    def _placeholder(self, i: int, kind: SourceKind, peer: str) -> SourceOutcome:
+        """A pair still being asked, here or at ``peer``, in an urgent check's version 1."""
+        adapter = None if peer else self._fanout.adapter(kind)
+        return SourceOutcome(
+            member_index=i,
+            source=kind,
+            status=SourceStatus.PENDING,
+            adapter=adapter.name if adapter else "",
+            adapter_version=adapter.version if adapter else "",
+            reason="still being asked: an urgent check's first report does not wait for it",
+            deployment=peer,
+        )
 
     async def resume(self, vid: str) -> None:
         """Ask the sources again for a verification whose process died mid-run.

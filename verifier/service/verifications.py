@@ -22,15 +22,17 @@ from datetime import UTC, datetime
 import structlog
 
 from verifier.domain.caller import Caller
+from verifier.domain.fragment import EmbeddedFragment
 from verifier.domain.household import RequestDraft, VerificationRequest
 from verifier.domain.outcomes import Completeness, SourceOutcome
 from verifier.domain.ports import ConsentGate, Store, StoredReport
 from verifier.service.events import Event, EventHub
 from verifier.service.fanout import FanOut
+from verifier.service.federation.requester import FederationRequester
 from verifier.service.intake import Intake
 from verifier.service.printing import DisclosedReport, Printing
 from verifier.service.reading import Reading
-from verifier.service.release import Assessor, Release
+from verifier.service.release import Assessor, PeerRetries, Release
 from verifier.service.runner import Runner
 from verifier.service.runs import Runs, VerificationView
 from verifier.service.time_limits import CheckTerms
@@ -59,6 +61,7 @@ class VerificationService:
         volume_soft: int = 50,
         volume_hard: int = 200,
         urgent_first_seconds: float = 5.0,
+        federation: FederationRequester | None = None,
     ) -> None:
         self.hub = hub or EventHub()
         self._store = store
@@ -89,6 +92,7 @@ class VerificationService:
             clock=clock,
             deadline_seconds=deadline_seconds,
             urgent_first_seconds=urgent_first_seconds,
+            federation=federation,
         )
         self._intake = Intake(
             store=store,
@@ -185,6 +189,16 @@ class VerificationService:
         )
 
     # ------------------------------------------------------------------ reading
+    async def release_federated(
+        self,
+        vid: str,
+        outcomes: Sequence[SourceOutcome],
+        fragments: Sequence[EmbeddedFragment],
+        retries: PeerRetries,
+    ) -> StoredReport | None:
+        """A new version with a peer's late 协查 answer (see the federation retrier)."""
+        return await self._release.release_federated(vid, outcomes, fragments, retries)
+
     async def view(self, vid: str) -> VerificationView:
         return await self._reading.view(vid)
 

@@ -59,6 +59,11 @@ class OutboundAssist:
         self._pkey = pseudonym_key
         self._clock = clock
 
+    @property
+    def name(self) -> str:
+        """The name peers know this deployment by (its client certificate's)."""
+        return self._name
+
     def _entry(
         self, ask: FederationAsk, peer: str, action: AuditAction, outcome: str,
         reason: str = "", **details: object,

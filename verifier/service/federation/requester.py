@@ -1,0 +1,271 @@
+"""A check's 协查: the member × source pairs its routing sends to peers, asked there and
+brought back as the check's own outcomes.
+
+Each :class:`~verifier.domain.federation_routing.RemoteAsk` becomes one
+:class:`~verifier.domain.federation_ask.FederationAsk` naming only the asked members,
+the check's purposes, the ask's sources and the 授权书 the check runs under (its scope,
+validity, evidence hash, and which asked members its signatories sign for). The answer's
+outcomes are mapped back to the check's member indices and marked with the peer that was
+asked (``deployment``) and, when its fragment was accepted, that fragment's SHA-256.
+
+What the requester itself refuses to send (the agreement or the 授权书 does not cover it,
+the peer is not trusted) is DENIED with the reason; a peer that refuses is DENIED too; a
+peer that does not answer, or whose fragment is refused, is FAILED and asked again later
+(:mod:`verifier.service.federation.retrier`) under the same request id, so the peer
+answers it once however often it is asked. Nothing is ever NOT_FOUND for want of an
+answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
+
+import structlog
+
+from hedui_sdk import SourceKind
+from verifier.domain.consent import ConsentDoc
+from verifier.domain.errors import PermissionDenied
+from verifier.domain.federation_ask import AskAuthorization, FederationAsk
+from verifier.domain.federation_routing import RemoteAsk, Routing, route
+from verifier.domain.fragment import EmbeddedFragment
+from verifier.domain.household import VerificationRequest
+from verifier.domain.outcomes import SourceOutcome, SourceStatus
+from verifier.domain.peers import FederationConfig
+from verifier.domain.ports import Store
+from verifier.domain.ports.federation_retries import PeerRetry
+from verifier.domain.request_model import member_regions
+from verifier.domain.workdays import add_working_days
+from verifier.service.federation.outbound import OutboundAssist
+
+log = structlog.get_logger("hedui.federation")
+
+AUTHORIZATION_UNAVAILABLE = "FEDERATION_AUTHORIZATION_UNAVAILABLE"
+"""The 授权书 the check names is not registered here: nothing can be sent under it."""
+PEER_DEADLINE_PASSED = "PEER_DEADLINE_PASSED"
+"""The agreement's working days for a 协查 passed without an accepted answer."""
+MIN_ASK_SECONDS = 1.0
+"""However little of the check's time is left, a peer gets at least this long."""
+
+_ASK_IDS = uuid.UUID("6f1d2c64-2f0e-4a55-9a8e-0b6c1c3f7a10")
+"""Namespace of the request ids of asks (UUIDv5: one id per check, peer and ask)."""
+
+
+def ask_request_id(vid: str, ask: RemoteAsk) -> str:
+    """The request id of ``ask`` in check ``vid``: the same whenever the check asks it
+    (a resumed run, a retry), so the peer answers it once; different for every check,
+    peer and ask. Derived, not stored, so a run resumed after a crash asks under the id
+    the crashed one may already have used."""
+    name = f"{vid}/{ask.peer}/{','.join(map(str, ask.members))}/" + ",".join(
+        s.value for s in ask.sources
+    )
+    return str(uuid.uuid5(_ASK_IDS, name))
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteAnswer:
+    """What one ask gave, in the check's terms."""
+
+    ask: RemoteAsk
+    request_id: str
+    outcomes: tuple[SourceOutcome, ...]
+    """One per asked member × source, with the check's member indices."""
+    fragment: EmbeddedFragment | None
+    """The peer's accepted fragment holding the outcomes, if one was accepted."""
+    again: bool
+    """True when the peer did not answer (or its fragment was refused): ask again."""
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteAnswers:
+    """All asks of a check: outcomes to release, fragments to keep, asks to retry."""
+
+    outcomes: tuple[SourceOutcome, ...] = ()
+    fragments: tuple[EmbeddedFragment, ...] = ()
+    retries: tuple[PeerRetry, ...] = ()
+
+
+def deadline_passed(retry: PeerRetry) -> tuple[SourceOutcome, ...]:
+    """The outcomes a check keeps when the peer did not answer by the agreement's deadline."""
+    return tuple(
+        SourceOutcome(m, kind, SourceStatus.FAILED, "", "", reason=PEER_DEADLINE_PASSED,
+                      deployment=retry.peer)
+        for m in retry.members
+        for kind in retry.sources
+    )  # fmt: skip
+
+
+class FederationRequester:
+    """Routes checks and asks peers on their behalf (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: Store,
+        outbound: OutboundAssist,
+        federation: FederationConfig,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._store = store
+        self._outbound = outbound
+        self._federation = federation
+        self._clock = clock
+
+    def routing(self, request: VerificationRequest, kinds: Sequence[SourceKind]) -> Routing:
+        """Which member × source pairs of ``request`` are asked where."""
+        return route(member_regions(request), kinds, self._federation)
+
+    async def _consent(self, request: VerificationRequest) -> ConsentDoc | None:
+        async with self._store.unit_of_work(write=False) as uow:
+            try:
+                return await uow.consents.load_doc(request.authorization_id)
+            except KeyError:
+                return None
+
+    async def ask_all(
+        self, vid: str, request: VerificationRequest, routing: Routing, deadline: float
+    ) -> RemoteAnswers:
+        """Every remote ask of ``routing``, concurrently, each within ``deadline`` (a
+        ``time.monotonic()`` instant); the retries of those to ask again."""
+        if not routing.remote:
+            return RemoteAnswers()
+        doc = await self._consent(request)
+        answers = await asyncio.gather(
+            *(
+                self.ask(request, doc, ask, ask_request_id(vid, ask), deadline)
+                for ask in routing.remote
+            )
+        )
+        now = self._clock()
+        return RemoteAnswers(
+            outcomes=tuple(o for a in answers for o in a.outcomes),
+            fragments=tuple(a.fragment for a in answers if a.fragment is not None),
+            retries=tuple(self.first_retry(vid, a, now) for a in answers if a.again),
+        )
+
+    async def ask_again(
+        self, request: VerificationRequest, retry: PeerRetry, deadline: float
+    ) -> RemoteAnswer:
+        """Ask a retry's 协查 again, under its own request id."""
+        ask = RemoteAsk(retry.peer, retry.members, retry.sources)
+        return await self.ask(request, await self._consent(request), ask, retry.ask_request_id,
+                              deadline)  # fmt: skip
+
+    def first_retry(self, vid: str, answer: RemoteAnswer, now: datetime) -> PeerRetry:
+        """The retry of an ask that got no usable answer: due at once (the retrier backs
+        off from there), given up after the agreement's working days."""
+        peer = self._federation.peers.get(answer.ask.peer)
+        days = peer.deadline_working_days if peer is not None else 0
+        last_day = add_working_days(now.date(), days)
+        return PeerRetry(
+            verification_id=vid,
+            peer=answer.ask.peer,
+            ask_request_id=answer.request_id,
+            members=answer.ask.members,
+            sources=answer.ask.sources,
+            deadline_at=max(now, datetime.combine(last_day, dt_time(23, 59, 59), tzinfo=UTC)),
+            next_at=now + timedelta(seconds=1),
+            attempts=1,
+        )
+
+    async def ask(
+        self,
+        request: VerificationRequest,
+        doc: ConsentDoc | None,
+        remote: RemoteAsk,
+        request_id: str,
+        deadline: float,
+    ) -> RemoteAnswer:
+        """One ask, its outcomes in the check's member indices."""
+        if doc is None:
+            return _refused(remote, request_id, AUTHORIZATION_UNAVAILABLE)
+        ask = self.federation_ask(request, doc, remote, request_id)
+        timeout = max(MIN_ASK_SECONDS, deadline - time.monotonic())
+        try:
+            result = await self._outbound.ask(remote.peer, ask, timeout)
+        except PermissionDenied as exc:
+            # Refused here, before anything left (agreement, 授权书, trust): DENIED.
+            return _refused(remote, request_id, exc.reason)
+        sha = result.fragment.envelope_sha256 if result.fragment is not None else ""
+        outcomes = tuple(
+            replace(o, member_index=remote.members[o.member_index], deployment=remote.peer,
+                    fragment_sha256=sha)
+            for o in result.outcomes
+        )  # fmt: skip
+        fragment = None
+        if result.fragment is not None and result.release_seq is not None:
+            fragment = EmbeddedFragment(
+                peer=remote.peer,
+                key_id=result.fragment.key_id,
+                envelope_sha256=sha,
+                release_seq=result.release_seq,
+                envelope=result.fragment.envelope,
+            )
+        again = fragment is None and any(o.status is SourceStatus.FAILED for o in outcomes)
+        log.info(
+            "federation_asked",
+            peer=remote.peer,
+            request_id=request_id,
+            accepted=fragment is not None,
+            again=again,
+        )
+        return RemoteAnswer(remote, request_id, outcomes, fragment, again)
+
+    def federation_ask(
+        self, request: VerificationRequest, doc: ConsentDoc, remote: RemoteAsk, request_id: str
+    ) -> FederationAsk:
+        """The 协查 for ``remote``: only its members and sources, and the 授权书's scope."""
+        members = tuple(request.household.members[i].subject for i in remote.members)
+        signed = {
+            (doc.subjects[j].subject.id_type, doc.subjects[j].subject.id_number)
+            for s in doc.signatories
+            for j in s.signs_for
+            if 0 <= j < len(doc.subjects)
+        }
+        return FederationAsk(
+            requester=self._outbound.name,
+            request_id=request_id,
+            members=members,
+            purposes=request.purposes,
+            sources=remote.sources,
+            authorization=AskAuthorization(
+                number=doc.number,
+                purposes=doc.purposes,
+                # A 授权书 naming no source covers every source: say so for these.
+                sources=doc.sources or remote.sources,
+                valid_from=doc.valid_from,
+                valid_until=doc.valid_until,
+                signed_for=tuple(
+                    k for k, m in enumerate(members) if (m.id_type, m.id_number) in signed
+                ),
+                evidence_sha256=doc.evidence_sha256,
+            ),
+            region=self._region(request, remote),
+            window=request.window,
+        )
+
+    def _region(self, request: VerificationRequest, remote: RemoteAsk) -> str:
+        """The asked members' 户籍 region the peer serves; for a source only the peer has,
+        asked about members whose 户籍 is elsewhere, the peer's own first region (the
+        peer checks only that it is a region code)."""
+        regions = member_regions(request)
+        peer = self._federation.peers.get(remote.peer)
+        served = peer.regions if peer is not None else ()
+        for i in remote.members:
+            if regions[i] in served:
+                return regions[i]
+        return served[0] if served else regions[remote.members[0]]
+
+
+def _refused(remote: RemoteAsk, request_id: str, reason: str) -> RemoteAnswer:
+    outcomes = tuple(
+        SourceOutcome(m, kind, SourceStatus.DENIED, "", "", reason=reason, deployment=remote.peer)
+        for m in remote.members
+        for kind in remote.sources
+    )
+    return RemoteAnswer(remote, request_id, outcomes, None, False)
