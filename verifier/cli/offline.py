@@ -29,6 +29,7 @@ from verifier.bootstrap import (
 )
 from verifier.cli import key_backup_cmds
 from verifier.cli.commands import Subparsers, command, group, offline_command
+from verifier.cli.report_fragments import add_peer_jwks, verify_embedded
 from verifier.cli.report_print import add_render, check_printout, report_render
 from verifier.cli.report_view import render
 from verifier.config import Config
@@ -138,6 +139,9 @@ def report_verify(args: argparse.Namespace) -> int:
         f"[green]VERIFIED[/]: report {doc.get('report_id')} version {doc.get('version')}, "
         f"signed by {by}, payload is RFC 8785 canonical JSON"
     )
+    # Peers' fragments (异地协查) are checked with their own JWKS; a local report has none.
+    if verify_embedded(doc, getattr(args, "peer_jwks", None) or [], console, err):
+        return 1
     receipt = getattr(args, "receipt", None)
     if receipt:
         try:
@@ -245,6 +249,7 @@ def register(sub: Subparsers) -> None:
     )
     rv.add_argument("file")
     rv.add_argument("--keys", required=True)
+    add_peer_jwks(rv)
     rv.add_argument("--receipt", help="release receipt (hedui audit receipt) to check too")
     rv.add_argument("--audit-key", help="file with the audit log's verifier key (hedui audit key)")
     rv.add_argument(
