@@ -3,7 +3,7 @@ synthetic departments, the end-to-end demo, and a household file sent to a serve
 
 from __future__ import annotations
 
-from verifier.cli import consent_cmds, demo_monitoring, runtime, serve_workers
+from verifier.cli import consent_cmds, demo_federation, runtime, serve_workers
 from verifier.cli.commands import Subparsers, command, offline_command
 from verifier.config import DEFAULT_SANDBOX_PORT
 
@@ -44,9 +44,12 @@ def register(sub: Subparsers) -> None:
     ex.add_argument("--out", required=True, help="directory to write into")
     ex.add_argument("--seed", type=int, default=runtime.DEFAULT_DEMO_SEED)
     ex.add_argument("--households", type=int, default=150, help="households per county")
-    d = command(sub, "demo", demo_monitoring.demo, "sandbox + server + one household, end to end")
+    d = command(sub, "demo", demo_federation.demo, "sandbox + server + one household, end to end")
     d.add_argument(
-        "scenario", nargs="?", choices=("monitoring",), help="monitoring: a roster's re-check cycle"
+        "scenario",
+        nargs="?",
+        choices=("monitoring", "federation"),
+        help="monitoring: a roster's re-check cycle; federation: two deployments, one household",
     )
     d.add_argument("--out-dir", default="var/demo")
     d.add_argument("--seed", type=int, default=runtime.DEFAULT_DEMO_SEED)
