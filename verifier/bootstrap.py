@@ -20,6 +20,7 @@ from audit.checkpointer import DEFAULT_ORIGIN, Checkpointer, CheckpointSigner
 from audit.fastverify import verify_database
 from audit.verify import LogReport, verify_log
 from hedui_sdk import Adapter, SourceKind, registry
+from verifier.api.federation_client import GrpcPeerClient
 from verifier.api.federation_servicer import FederationServicer
 from verifier.api.server import RunningServer, start_server
 from verifier.config import Config, ConfigError, PeerConfig
@@ -37,7 +38,10 @@ from verifier.service.consents import ConsentService, RegistryConsentGate
 from verifier.service.events import EventHub
 from verifier.service.fanout import FanOut, SourcePolicy, bind_sources
 from verifier.service.federation.inbound import InboundAssist
+from verifier.service.federation.outbound import OutboundAssist
 from verifier.service.federation.peers import PeerTrustService
+from verifier.service.federation.requester import FederationRequester
+from verifier.service.federation.retrier import PeerRetrier
 from verifier.service.listing import VerificationListing
 from verifier.service.monitoring.alerts import AlertService
 from verifier.service.monitoring.changes import ChangeRecorder
@@ -99,6 +103,8 @@ class App:
     retention: RetentionService | None = None
     inbound: InboundAssist | None = None
     """Answers peers' 协查 (FederationService) when ``[federation]`` names peers."""
+    retrier: PeerRetrier | None = None
+    """Asks peers again (``[federation]`` peers and a client certificate)."""
     metrics: Metrics | None = None
     metrics_endpoint: MetricsEndpoint | None = None
     """Serving ``GET /metrics`` once :func:`serve_app` started it (``[metrics] listen``)."""
@@ -121,6 +127,13 @@ class App:
         )
         if self.auditing is not None:
             self.auditing.start_background()
+        if self.retrier is not None:
+            self._background.append(
+                asyncio.create_task(
+                    self.retrier.run(self._stop, self.config.federation.retry_interval_seconds),
+                    name="peer-retrier",
+                )
+            )
         if self.batch_runner is not None and self.config.batches.runner:
             self._background.append(
                 asyncio.create_task(
@@ -302,6 +315,7 @@ async def build_app(
     if metrics is not None:
         metrics.gauges = SqlGauges(store.db)
     fanout = FanOut(bind_sources(chosen, configured), metrics)
+    requester = make_requester(config, store, keys)
     service = VerificationService(
         store=store,
         fanout=fanout,
@@ -314,6 +328,7 @@ async def build_app(
         volume_soft=config.volume_soft,
         volume_hard=config.volume_hard,
         urgent_first_seconds=config.time_limits.urgent_first_report_seconds,
+        federation=requester,
     )
     notices = BatchNotices()
     poller = Poller(service, store, fanout, lease_seconds=config.poll_lease_seconds)
@@ -361,6 +376,9 @@ async def build_app(
         scheduler=scheduler,
         retention=RetentionService(store),
         inbound=make_inbound(config, store, keys, fanout, auditing),
+        retrier=PeerRetrier(store, requester, service.release_federated, owner=service.owner)
+        if requester is not None
+        else None,
         metrics=metrics,
     )
 
@@ -400,6 +418,22 @@ def make_inbound(
         deadline_seconds=config.deadline_seconds,
         receipts=auditing.entry_receipt,
     )
+
+
+def make_requester(config: Config, store: Store, keys: KeyStore) -> FederationRequester | None:
+    """The asking side of 协查, when peers and the client certificate to call them with
+    are configured: checks are then routed (see :mod:`verifier.service.runner`)."""
+    fed = config.federation
+    if not fed.peers or fed.client_cert is None or fed.client_key is None:
+        return None
+    outbound = OutboundAssist(
+        store,
+        PeerTrustService(store, fed, peer_published_keys),
+        GrpcPeerClient(fed.client_cert, fed.client_key),
+        name=federation_name(config),
+        pseudonym_key=keys.pseudonym_key(),
+    )
+    return FederationRequester(store, outbound, fed)
 
 
 def recheck_starter(service: VerificationService) -> StartCheck:

@@ -99,6 +99,7 @@ class FederationSection(Section):
     peers: dict[str, PeerSection] = Field(default_factory=dict)
     client_cert: str = ""
     client_key: str = ""
+    retry_interval_seconds: Annotated[float, between(0.01, 3600)] = 30.0
 
     @field_validator("peers", mode="before")
     @classmethod
@@ -143,4 +144,5 @@ def federation_config(section: FederationSection) -> FederationConfig:
         },
         client_cert=Path(section.client_cert) if section.client_cert else None,
         client_key=Path(section.client_key) if section.client_key else None,
+        retry_interval_seconds=section.retry_interval_seconds,
     )

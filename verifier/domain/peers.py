@@ -58,6 +58,8 @@ class FederationConfig:
     peers: Mapping[str, PeerConfig] = field(default_factory=dict)
     client_cert: Path | None = None
     client_key: Path | None = None
+    retry_interval_seconds: float = 30.0
+    """How often a process looks for 协查 to ask peers again (see the retrier)."""
 
     def peer_for_region(self, region: str) -> PeerConfig | None:
         """The peer serving ``region`` (a 6-digit code), if any."""
