@@ -302,6 +302,8 @@ async def walk(cfg: Config, run_dir: Path, seed: int, summary: Summary) -> tuple
         console.rule("3. one household, split between the counties")
         doc = split_household(home_pop, peer_pop)
         console.print(_members_table(doc, home.side.name, peer.side.name))
+        # The case file as the case system keeps it (synthetic people), for a rerun by hand.
+        (run_dir / "household.json").write_text(json.dumps(doc, ensure_ascii=False, indent=2))
         summary.members = [
             {
                 "member": mask_id_number(m["id_number"]),
