@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from hedui_sdk import IncomeRecord
 from tests.unit.report_fragment_helpers import (
     PEER,
     PEER_KEY,
@@ -26,6 +27,7 @@ from tests.unit.report_fragment_helpers import (
     remote_outcomes,
     request,
 )
+from verifier.cli.assess_records import read_records
 from verifier.domain.report import (
     EmbeddedFragmentError,
     build_report,
@@ -148,3 +150,14 @@ def test_the_summary_says_which_deployment_answered_and_nothing_personal() -> No
     assert "*" not in text and "测" not in text
     assert [p.member_index for p in progress_of(summary)] == [0, 0, 1, 1]
     assert all("deployment" not in s for s in summary_of(local_report())["sources"])
+
+
+def test_a_federated_report_is_a_records_file_for_policy_assess(tmp_path: Path) -> None:
+    # "A report document is itself a valid records file": also with a peer's answers.
+    doc, _ = federated()
+    path = tmp_path / "report.json"
+    path.write_bytes(canonical_bytes(doc))
+    outcomes = {(o.member_index, o.source.value): o for o in read_records(path, request())}
+    [wages] = outcomes[(1, "tax")].records
+    assert isinstance(wages, IncomeRecord) and wages.amount_fen == 800_000
+    assert outcomes[(1, "household_registration")].status.value == "NOT_FOUND"

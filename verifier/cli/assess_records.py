@@ -55,6 +55,9 @@ _SOURCE_KEYS = frozenset(
         "fetched_at",
         "due_date",
         "overdue",
+        # A peer's answer (异地协查) names the peer and its fragment.
+        "deployment",
+        "fragment_sha256",
     }
 )
 _RECORD_KEYS: Mapping[str, frozenset[str]] = {
@@ -68,7 +71,9 @@ _RECORD_KEYS: Mapping[str, frozenset[str]] = {
     ),
 }
 _COMMON_KEYS = frozenset({"member_index", "type", "provenance"})
-_PROVENANCE_KEYS = frozenset({"source", "adapter", "adapter_version", "record_id", "as_of"})
+_PROVENANCE_KEYS = frozenset(
+    {"source", "adapter", "adapter_version", "record_id", "as_of", "deployment"}
+)
 _REGISTERED_KEYS = frozenset({"id_type", "id_number_masked", "name_masked", "relation"})
 
 
