@@ -1,0 +1,240 @@
+"""The requester's side of a check's 协查: each routed ask carries only its members, its
+sources and the 授权书 (``signed_for`` by identity, within the ask); the peer's answer comes
+back in the check's member indices, naming the peer and the fragment; what the requester
+itself will not send is DENIED, a peer that does not answer is FAILED and asked again
+under the same request id before the agreement's deadline."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from hedui_sdk import IdType, IncomeCategory, IncomeRecord, Provenance, SourceKind
+from tests.consents import consent_draft
+from tests.fakes import InMemoryStore
+from tests.helpers import APPLICANT_ID, CHILD_ID, SPOUSE_ID, household_draft
+from verifier.domain.consent import ConsentDoc, validate_consent
+from verifier.domain.federation_ask import FederationAsk
+from verifier.domain.federation_routing import RemoteAsk
+from verifier.domain.fragment import FragmentAnswer
+from verifier.domain.household import Relation, VerificationRequest
+from verifier.domain.outcomes import SourceOutcome, SourceStatus
+from verifier.domain.peers import FederationConfig, PeerConfig
+from verifier.domain.ports.peer_client import PeerClient, PeerRefused, PeerReply, PeerUnavailable
+from verifier.domain.request_model import MemberDraft, Purpose
+from verifier.domain.request_validation import validate_request
+from verifier.service.federation.outbound import OutboundAssist
+from verifier.service.federation.peers import PeerTrustService
+from verifier.service.federation.requester import (
+    AUTHORIZATION_UNAVAILABLE,
+    FederationRequester,
+    ask_request_id,
+)
+from verifier.signing.fragments import sign_fragment
+from verifier.signing.jwks import PublicKey, key_id
+
+NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # a Monday
+TODAY = NOW.date()
+PEER = "hedui-linzi"
+REQUESTER = "hedui-gaoqing"
+KEY = Ed25519PrivateKey.generate()
+KID = key_id(KEY.public_key())
+
+
+def _published(_peer: PeerConfig) -> Mapping[str, PublicKey]:
+    return {KID: KEY.public_key()}
+
+
+class FakePeer(PeerClient):
+    """A peer answering every ask with a fragment signed by KEY (income 4 000.00 yuan per
+    member), or refusing, or not answering; it records what it was sent."""
+
+    def __init__(self, behaviour: str = "answer") -> None:
+        self.behaviour = behaviour
+        self.asks: list[FederationAsk] = []
+
+    async def assist(self, peer: PeerConfig, ask: FederationAsk, timeout: float) -> PeerReply:
+        self.asks.append(ask)
+        if self.behaviour == "down":
+            raise PeerUnavailable("UNAVAILABLE: connection refused")
+        if self.behaviour == "refuse":
+            raise PeerRefused("FEDERATION_SOURCE_NOT_AGREED", "not agreed")
+        prov = Provenance("tax", "tax-linzi", "1.0", "T-1", NOW)
+        outcomes = tuple(
+            SourceOutcome(
+                i, kind, SourceStatus.FOUND, "tax-linzi", "1.0", NOW,
+                (IncomeRecord(IncomeCategory.WAGES, "工资", TODAY, TODAY, 400_000, prov, "某公司"),),
+            )
+            for i in range(len(ask.members))
+            for kind in ask.sources
+        )  # fmt: skip
+        answer = FragmentAnswer(
+            peer=PEER, requester=REQUESTER, requester_request_id=ask.request_id,
+            peer_verification_id="0f0e0d0c-0b0a-4908-8706-050403020100",
+            authorization_number=ask.authorization.number, created_at=NOW,
+            members=tuple("3703**********0000" for _ in ask.members), outcomes=outcomes,
+        )  # fmt: skip
+        return PeerReply(sign_fragment(answer, KEY), 77, False)
+
+    async def receipt(self, peer: PeerConfig, request_id: str, timeout: float) -> bytes:
+        raise PeerUnavailable("no receipts here")
+
+
+def _federation() -> FederationConfig:
+    return FederationConfig(
+        peers={PEER: PeerConfig(
+            name=PEER, regions=("370305",), endpoint="127.0.0.1:1", ca=Path("ca.pem"),
+            jwks=Path("jwks.json"), key_ids=(KID,), purposes=(Purpose.DIBAO, Purpose.LINSHI),
+            sources=(), remote_sources=(), deadline_working_days=3,
+        )}
+    )  # fmt: skip
+
+
+async def _requester(client: PeerClient) -> tuple[FederationRequester, InMemoryStore]:
+    store = InMemoryStore(clock=lambda: NOW)
+    fed = _federation()
+    trust = PeerTrustService(store, fed, _published)
+    await trust.trust(PEER, "ops")
+    outbound = OutboundAssist(
+        store, trust, client, name=REQUESTER, pseudonym_key=b"k" * 32, clock=lambda: NOW
+    )
+    return FederationRequester(store, outbound, fed, clock=lambda: NOW), store
+
+
+def _request() -> VerificationRequest:
+    """Applicant and child live here (370322); the spouse's 户籍 is at the peer."""
+    draft = household_draft(
+        sources=(SourceKind.TAX,),
+        members=(
+            MemberDraft(IdType.RESIDENT_ID, APPLICANT_ID, "测试甲", Relation.APPLICANT),
+            MemberDraft(IdType.RESIDENT_ID, SPOUSE_ID, "测试乙", Relation.SPOUSE,
+                        hukou_region="370305"),
+            MemberDraft(IdType.RESIDENT_ID, CHILD_ID, "测试丙", Relation.CHILD,
+                        hukou_region="370305"),
+        ),
+    )  # fmt: skip
+    return validate_request(draft, today=TODAY)
+
+
+def _consent(with_child: bool = True) -> ConsentDoc:
+    """Everyone listed signs for themself; the 授权书 lists its subjects in another order
+    than the request (signed_for is by identity, not position). Without ``with_child``
+    the child is not covered."""
+    people = [(SPOUSE_ID, Relation.SPOUSE), (APPLICANT_ID, Relation.APPLICANT)]
+    if with_child:
+        people.insert(0, (CHILD_ID, Relation.CHILD))
+    return validate_consent(
+        consent_draft("SQ-2026-001", people, sources=(SourceKind.TAX,)), today=TODAY
+    )
+
+
+async def test_an_ask_carries_its_members_sources_and_signed_for_by_identity() -> None:
+    peer = FakePeer()
+    requester, _ = await _requester(peer)
+    request = _request()
+    routing = requester.routing(request, (SourceKind.TAX,))
+    assert routing.local == ((0, SourceKind.TAX),)
+    [remote] = routing.remote
+    assert remote == RemoteAsk(PEER, (1, 2), (SourceKind.TAX,))
+    rid = ask_request_id("vid-1", remote)
+    answer = await requester.ask(request, _consent(), remote, rid, time.monotonic() + 5)
+    [sent] = peer.asks
+    assert [m.id_number for m in sent.members] == [SPOUSE_ID, CHILD_ID]
+    assert sent.authorization.signed_for == (0, 1)
+    assert sent.sources == (SourceKind.TAX,) and sent.region == "370305"
+    assert (sent.requester, sent.request_id) == (REQUESTER, rid)
+    assert sent.purposes == request.purposes
+    assert answer.fragment is not None and not answer.again
+    sha = hashlib.sha256(answer.fragment.envelope).hexdigest()
+    assert answer.fragment.envelope_sha256 == sha
+    assert (answer.fragment.peer, answer.fragment.key_id, answer.fragment.release_seq) == (
+        PEER, KID, 77,
+    )  # fmt: skip
+    assert [(o.member_index, o.status, o.deployment, o.fragment_sha256) for o in answer.outcomes] == [
+        (1, SourceStatus.FOUND, PEER, sha),
+        (2, SourceStatus.FOUND, PEER, sha),
+    ]  # fmt: skip
+
+
+def test_the_request_id_is_the_same_for_the_same_ask_and_differs_otherwise() -> None:
+    ask = RemoteAsk(PEER, (1, 2), (SourceKind.TAX,))
+    assert ask_request_id("vid-1", ask) == ask_request_id("vid-1", ask)
+    others = {
+        ask_request_id("vid-2", ask),
+        ask_request_id("vid-1", RemoteAsk(PEER, (1,), (SourceKind.TAX,))),
+        ask_request_id("vid-1", RemoteAsk(PEER, (1, 2), (SourceKind.BANK,))),
+        ask_request_id("vid-1", RemoteAsk("hedui-jixi", (1, 2), (SourceKind.TAX,))),
+    }
+    assert ask_request_id("vid-1", ask) not in others and len(others) == 4
+
+
+async def test_an_ask_the_authorization_does_not_cover_is_denied_and_not_sent() -> None:
+    peer = FakePeer()
+    requester, store = await _requester(peer)
+    remote = RemoteAsk(PEER, (1, 2), (SourceKind.TAX,))
+    answer = await requester.ask(
+        _request(), _consent(with_child=False), remote, "rid-1", time.monotonic() + 5
+    )
+    assert peer.asks == []
+    assert [(o.member_index, o.status, o.reason, o.deployment) for o in answer.outcomes] == [
+        (1, SourceStatus.DENIED, "FEDERATION_MEMBER_NOT_SIGNATORY", PEER),
+        (2, SourceStatus.DENIED, "FEDERATION_MEMBER_NOT_SIGNATORY", PEER),
+    ]
+    assert not answer.again and answer.fragment is None
+    assert store.tables.audit[-1].body["outcome"] == "refused"
+
+
+async def test_a_check_whose_authorization_is_not_registered_sends_nothing() -> None:
+    peer = FakePeer()
+    requester, _ = await _requester(peer)
+    answers = await requester.ask_all(
+        "vid-1", _request(), requester.routing(_request(), (SourceKind.TAX,)),
+        time.monotonic() + 5,
+    )  # fmt: skip
+    assert peer.asks == [] and answers.retries == ()
+    assert {(o.status, o.reason) for o in answers.outcomes} == {
+        (SourceStatus.DENIED, AUTHORIZATION_UNAVAILABLE)
+    }
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "status", "reason", "again"),
+    [
+        ("down", SourceStatus.FAILED, "PEER_UNAVAILABLE", True),
+        ("refuse", SourceStatus.DENIED, "FEDERATION_SOURCE_NOT_AGREED", False),
+    ],
+)
+async def test_a_peer_that_is_down_is_failed_and_asked_again_one_that_refuses_is_denied(
+    behaviour: str, status: SourceStatus, reason: str, again: bool
+) -> None:
+    peer = FakePeer(behaviour)
+    requester, store = await _requester(peer)
+    async with store.unit_of_work(write=True) as uow:
+        await uow.consents.add(_consent(), "ref", (), NOW)
+        await uow.commit()
+    request = _request()
+    answers = await requester.ask_all(
+        "vid-1", request, requester.routing(request, (SourceKind.TAX,)), time.monotonic() + 5
+    )
+    assert [(o.member_index, o.status, o.reason) for o in answers.outcomes] == [
+        (1, status, reason), (2, status, reason),
+    ]  # fmt: skip
+    assert answers.fragments == ()
+    if not again:
+        assert answers.retries == ()
+        return
+    [retry] = answers.retries
+    assert (retry.peer, retry.members, retry.sources) == (PEER, (1, 2), (SourceKind.TAX,))
+    assert retry.ask_request_id == peer.asks[0].request_id
+    # Three working days after Monday 2026-11-30, to the end of that day.
+    assert retry.deadline_at == datetime(2026, 12, 3, 23, 59, 59, tzinfo=UTC)
+    assert retry.attempts == 1 and retry.next_at > NOW
+    again_answer = await requester.ask_again(request, retry, time.monotonic() + 5)
+    assert peer.asks[1].request_id == retry.ask_request_id
+    assert again_answer.again
