@@ -17,7 +17,13 @@ from types import TracebackType
 from typing import Any
 
 from tests.fakes.batches import InMemoryBatches, InMemoryTerms
-from tests.fakes.federation import InMemoryAnswers, InMemoryPeers
+from tests.fakes.federation import (
+    InMemoryAnswers,
+    InMemoryFederationRetries,
+    InMemoryFragments,
+    InMemoryPeerRate,
+    InMemoryPeers,
+)
 from tests.fakes.monitoring import InMemoryAlerts, InMemoryChanges
 from tests.fakes.outbox import InMemoryDeliveries, InMemoryOutbox
 from tests.fakes.repositories import (
@@ -67,6 +73,9 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.retention = InMemoryRetention(t)
         self.peers = InMemoryPeers(t)
         self.answers = InMemoryAnswers(t)
+        self.fragments = InMemoryFragments(t)
+        self.federation_retries = InMemoryFederationRetries(t)
+        self.federation_rate = InMemoryPeerRate(t)
 
     async def __aenter__(self) -> InMemoryUnitOfWork:
         if self._write:

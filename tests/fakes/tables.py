@@ -12,9 +12,11 @@ from tests.fakes.monitoring import MonitoringTables
 from tests.fakes.roster import RosterTables
 from tests.fakes.tables_webhooks import WebhookTables
 from verifier.domain.consent import ConsentDoc, ConsentEvent, ConsentRecord
+from verifier.domain.fragment import EmbeddedFragment
 from verifier.domain.household import VerificationRequest
 from verifier.domain.outcomes import SourceOutcome
 from verifier.domain.ports import CachedResult, StoredReport, VerificationRecord
+from verifier.domain.ports.federation_retries import PeerRetry
 from verifier.domain.ports.peers import PeerTrust, StoredAnswer
 
 
@@ -64,6 +66,24 @@ class AuditRow:
 OutcomeKey = tuple[str, int, str]  # (verification id, member index, source)
 
 
+@dataclass(frozen=True, slots=True)
+class FragmentRow:
+    fragment: EmbeddedFragment
+    created_at: datetime
+    purged: bool = False
+    """The envelope was purged (the SQL store's sealed column is NULL); the row stays."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryRow:
+    retry: PeerRetry
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+
+
+RetryKey = tuple[str, str, str]  # (verification id, peer, ask request id)
+
+
 def _seeded_leases() -> dict[str, tuple[str, datetime]]:
     # The SQL migration inserts the retention job's row, so a lease is one conditional
     # update; a job without a row is never leased.
@@ -92,6 +112,11 @@ class Tables:
     """Federation peers' trust state, by name."""
     answers: dict[tuple[str, str], StoredAnswer] = field(default_factory=dict)
     """Answers given to peers, by (requester, request id)."""
+    fragments: dict[tuple[str, str], FragmentRow] = field(default_factory=dict)
+    """Peers' fragments kept for checks, by (verification id, envelope SHA-256)."""
+    federation_retries: dict[RetryKey, RetryRow] = field(default_factory=dict)
+    federation_rate: dict[str, tuple[float, datetime]] = field(default_factory=dict)
+    """Peer → (tokens left, as of)."""
 
     def copy(self) -> Tables:
         return Tables(
@@ -109,4 +134,7 @@ class Tables:
             job_leases=dict(self.job_leases),
             peers=dict(self.peers),
             answers=dict(self.answers),
+            fragments=dict(self.fragments),
+            federation_retries=dict(self.federation_retries),
+            federation_rate=dict(self.federation_rate),
         )

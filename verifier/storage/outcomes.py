@@ -50,6 +50,8 @@ def outcome_of(row: SourceOutcomeRow, sealer: Sealer) -> SourceOutcome:
         reused=row.reused,
         fetched_at=row.fetched_at,
         overdue_flagged=row.overdue_flagged,
+        deployment=row.deployment,
+        fragment_sha256=row.fragment_sha256,
     )
 
 
@@ -89,6 +91,8 @@ class SqlOutcomes(OutcomeRepository):
             "next_poll_at": poll_at,
             "lease_owner": None,
             "lease_until": None,
+            "deployment": o.deployment,
+            "fragment_sha256": o.fragment_sha256,
         }
 
     async def store(
