@@ -16,6 +16,7 @@ from verifier.domain.ports.changes import (
     StoredChanges,
 )
 from verifier.storage.guard import guard
+from verifier.storage.insert_new import insert_new
 from verifier.storage.models_alerts import (
     ChangeComparisonRow,
     ChangeDocumentRow,
@@ -66,33 +67,33 @@ class SqlChanges(ChangeRepository):
 
     async def note_release(self, check: HouseholdCheck, version: int, now: datetime) -> None:
         async with guard():
-            if await self._session.get(HouseholdCheckRow, check.verification_id) is None:
-                self._session.add(
-                    HouseholdCheckRow(
-                        verification_id=check.verification_id,
-                        region=check.region,
-                        household_ref=check.household_ref,
-                        member_refs=",".join(check.member_refs),
-                        created_at=check.created_at,
-                        roster_ref=check.roster_ref,
-                    )
-                )
-            key = (check.verification_id, version)
-            if await self._session.get(ChangeComparisonRow, key) is None:
-                self._session.add(
-                    ChangeComparisonRow(
-                        verification_id=check.verification_id,
-                        version=version,
-                        state=PENDING,
-                        outcome="",
-                        attempts=0,
-                        due_at=now,
-                        reason="",
-                        created_at=now,
-                        finished_at=None,
-                    )
-                )
-            await self._session.flush()
+            await insert_new(
+                self._session,
+                HouseholdCheckRow,
+                {
+                    "verification_id": check.verification_id,
+                    "region": check.region,
+                    "household_ref": check.household_ref,
+                    "member_refs": ",".join(check.member_refs),
+                    "created_at": check.created_at,
+                    "roster_ref": check.roster_ref,
+                },
+            )
+            await insert_new(
+                self._session,
+                ChangeComparisonRow,
+                {
+                    "verification_id": check.verification_id,
+                    "version": version,
+                    "state": PENDING,
+                    "outcome": "",
+                    "attempts": 0,
+                    "due_at": now,
+                    "reason": "",
+                    "created_at": now,
+                    "finished_at": None,
+                },
+            )
 
     async def has_pending(self, now: datetime) -> bool:
         q = select(ChangeComparisonRow.verification_id).where(

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from verifier.domain.ports.outbox import OutboxRepository, Subscription
 from verifier.domain.webhooks import DeliveryState, EventType, OutboxEvent
 from verifier.storage.guard import guard
+from verifier.storage.insert_new import insert_new
 from verifier.storage.models_webhooks import DeliveryRow, OutboxEventRow
 
 
@@ -37,20 +38,18 @@ class SqlOutbox(OutboxRepository):
 
     async def add(self, event: OutboxEvent) -> bool:
         async with guard():
-            if await self._session.get(OutboxEventRow, event.id) is not None:
-                return False
-            self._session.add(
-                OutboxEventRow(
-                    id=event.id,
-                    type=event.type.value,
-                    occurred_at=event.occurred_at,
-                    payload=event.payload().decode("ascii"),
-                    created_at=datetime.now(UTC),
-                    dispatched_at=None,
-                )
+            return await insert_new(
+                self._session,
+                OutboxEventRow,
+                {
+                    "id": event.id,
+                    "type": event.type.value,
+                    "occurred_at": event.occurred_at,
+                    "payload": event.payload().decode("ascii"),
+                    "created_at": datetime.now(UTC),
+                    "dispatched_at": None,
+                },
             )
-            await self._session.flush()
-            return True
 
     async def has_undispatched(self) -> bool:
         async with guard():
