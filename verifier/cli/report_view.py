@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -20,6 +21,7 @@ from verifier.domain.labels import (
     label,
 )
 from verifier.domain.money import format_yuan
+from verifier.domain.report import answered_by
 
 _COLOURS: Mapping[str, str] = {
     "FOUND": "green",
@@ -41,6 +43,14 @@ def coloured(table: Mapping[str, str], value: object) -> str:
 
 def _status(value: str) -> str:
     return coloured(SOURCE_STATUS_LABELS, value) if value in SOURCE_STATUS_LABELS else "—"
+
+
+def _cell(entry: Mapping[str, Any] | None) -> str:
+    """A member × source's status, and the peer deployment that answered it (异地协查)."""
+    if entry is None:
+        return _status("")
+    by = answered_by(entry.get("deployment"))
+    return _status(entry["status"]) + (f"\n{escape(by)}" if by else "")
 
 
 def render(doc: Mapping[str, Any], key_id: str, console: Console) -> None:
@@ -71,11 +81,11 @@ def render(doc: Mapping[str, Any], key_id: str, console: Console) -> None:
     for m in doc["members"]:
         relation = label(RELATION_LABELS, m["relation"])
         grid.add_column(f"{m['index']} {m['name_masked']}（{relation}）\n{m['id_number_masked']}")
-    status = {(s["member_index"], s["source"]): s["status"] for s in doc["sources"]}
+    entries = {(s["member_index"], s["source"]): s for s in doc["sources"]}
     for src in sources:
         grid.add_row(
             SOURCE_LABELS.get(src, src),
-            *(_status(status.get((m["index"], src), "")) for m in doc["members"]),
+            *(_cell(entries.get((m["index"], src))) for m in doc["members"]),
         )
 
     totals = doc["totals"]

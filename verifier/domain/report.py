@@ -312,6 +312,12 @@ def envelope_sha256_matches(fragment: EmbeddedFragment) -> bool:
     return hashlib.sha256(fragment.envelope).hexdigest() == fragment.envelope_sha256
 
 
+def answered_by(deployment: object) -> str:
+    """``由 NAME 协查`` for what a peer deployment answered (异地协查): ``deployment`` is a
+    source entry's or a record provenance's ``"deployment"``; "" for this deployment's own."""
+    return f"由 {deployment} 协查" if isinstance(deployment, str) and deployment else ""
+
+
 def _summary_source(s: Mapping[str, Any]) -> dict[str, Any]:
     out = {
         "member_index": s["member_index"],

@@ -56,6 +56,8 @@ def context(doc: Mapping[str, Any], view: PrintView) -> dict[str, Any]:
         "legend": sections.legend(),
         "unsettled": sections.unsettled(doc),
         "records": sections.records(doc),
+        "fragments": sections.fragments(doc),
+        "fragment_peers": sorted({f["peer"] for f in sections.fragments(doc)}),
         "money": sections.money_summary(doc),
         "discrepancies": sections.discrepancies(doc),
         "declared_size": (doc.get("aggregates") or {}).get("household_size_declared"),

@@ -29,6 +29,7 @@ from verifier.domain.labels import (
     label,
 )
 from verifier.domain.money import format_amount, format_yuan
+from verifier.domain.report import answered_by
 from verifier.render.view import PrintView
 
 BEIJING = timezone(timedelta(hours=8))
@@ -155,6 +156,8 @@ def status_grid(doc: Mapping[str, Any]) -> list[tuple[str, list[Cell]]]:
                 note = f"预计 {s['due_date']}" + ("（已逾期）" if s.get("overdue") else "")
             elif s and status == "FOUND":
                 note = f"{s.get('record_count', 0)} 条"
+            if s and s.get("deployment"):
+                note = "；".join(n for n in (note, answered_by(s["deployment"])) if n)
             word = label(SOURCE_STATUS_LABELS, status)
             cells.append(Cell(status, MARKS.get(status, "?"), word, note))
         rows.append((source_label(src), cells))
@@ -238,7 +241,8 @@ def records(doc: Mapping[str, Any]) -> list[dict[str, str]]:
         out.append(
             {
                 "member": str(r.get("member_index")),
-                "department": source_label(prov.get("source")),
+                "department": source_label(prov.get("source"))
+                + (f"（{answered_by(prov['deployment'])}）" if prov.get("deployment") else ""),
                 "category": category,
                 "what": what,
                 "amount": amount,
@@ -379,3 +383,18 @@ def policy_line(doc: Mapping[str, Any]) -> str:
 
 def member_label(ms: Sequence[Member]) -> Mapping[str, str]:
     return {str(m.index): f"{m.index} {m.name}（{m.relation}）" for m in ms}
+
+
+def fragments(doc: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The peers' signed answers (异地协查) the report embeds, with their provenance: who
+    answered, the key that signed, the answer's SHA-256 and the peer's audit seq."""
+    return [
+        {
+            "peer": str(f.get("peer", "")),
+            "key_id": str(f.get("key_id", "")),
+            "envelope_sha256": str(f.get("envelope_sha256", "")),
+            "release_seq": str(f.get("release_seq", "")),
+        }
+        for f in doc.get("fragments", [])
+        if isinstance(f, Mapping)
+    ]
