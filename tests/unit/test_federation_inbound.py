@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -148,12 +148,12 @@ async def test_a_peer_asking_faster_than_its_rate_is_refused_and_audited() -> No
         clock=lambda: NOW,
     )  # fmt: skip
     await trust.trust(slow.name, "ops-1")
-    now = [100.0]
+    now = [NOW]
     tax = FakeAdapter(SourceKind.TAX, income_fen={MEMBER_ID: 1})
     assist = InboundAssist(
         store, trust, FanOut(bind_sources({SourceKind.TAX: tax}, {})), _sign,
-        name="hedui-linzi", pseudonym_key=b"k" * 32, deadline_seconds=5.0, clock=lambda: NOW,
-        monotonic=lambda: now[0],
+        name="hedui-linzi", pseudonym_key=b"k" * 32, deadline_seconds=5.0,
+        clock=lambda: now[0],
     )  # fmt: skip
     await assist.answer(dataclasses.replace(ASK, request_id="r1"))
     await assist.answer(dataclasses.replace(ASK, request_id="r2"))
@@ -162,7 +162,7 @@ async def test_a_peer_asking_faster_than_its_rate_is_refused_and_audited() -> No
     assert caught.value.reason == "FEDERATION_RATE_LIMITED"
     assert _bodies(store)[-1]["reason"] == "FEDERATION_RATE_LIMITED"
     assert tax.calls == 2
-    now[0] += 30.0  # half a minute: one more
+    now[0] += timedelta(seconds=30)  # half a minute: one more
     await assist.answer(dataclasses.replace(ASK, request_id="r3"))
     assert tax.calls == 3
 

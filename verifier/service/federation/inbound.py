@@ -52,26 +52,6 @@ ReceiptMaker = Callable[[int], Awaitable[dict[str, Any]]]
 RATE_LIMITED = "FEDERATION_RATE_LIMITED"
 
 
-class PeerRate:
-    """A token bucket per peer: ``rate_per_minute`` 协查 a minute, in bursts of up to as
-    many. Kept per process: with N serving processes a peer may get up to N times the
-    rate."""
-
-    def __init__(self, monotonic: Callable[[], float]) -> None:
-        self._now = monotonic
-        self._buckets: dict[str, tuple[float, float]] = {}
-
-    def take(self, peer: str, rate_per_minute: int) -> bool:
-        now = self._now()
-        tokens, at = self._buckets.get(peer, (float(rate_per_minute), now))
-        tokens = min(float(rate_per_minute), tokens + (now - at) * rate_per_minute / 60.0)
-        if tokens < 1.0:
-            self._buckets[peer] = (tokens, now)
-            return False
-        self._buckets[peer] = (tokens - 1.0, now)
-        return True
-
-
 @dataclass(frozen=True, slots=True)
 class GivenAnswer:
     envelope: bytes
@@ -94,7 +74,6 @@ class InboundAssist:
         pseudonym_key: bytes,
         deadline_seconds: float,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        monotonic: Callable[[], float] = time.monotonic,
         receipts: ReceiptMaker | None = None,
     ) -> None:
         self._store = store
@@ -105,7 +84,6 @@ class InboundAssist:
         self._pkey = pseudonym_key
         self._deadline_seconds = deadline_seconds
         self._clock = clock
-        self._rate = PeerRate(monotonic)
         self._receipts = receipts
 
     def _digest(self, ask: FederationAsk) -> str:
@@ -160,8 +138,18 @@ class InboundAssist:
             agreement = await self._trust.trusted(ask.requester)
         except PermissionDenied as exc:
             raise await self._refuse(ask, exc.reason, str(exc)) from None
-        if not self._rate.take(agreement.name, agreement.rate_per_minute):
-            await self._refuse(ask, RATE_LIMITED, "")
+        # The peer's bucket is shared by every serving process (one row in the database),
+        # taken in a unit of its own before anything else is done for the ask; a refusal
+        # is audited in that same unit.
+        rate = agreement.rate_per_minute
+
+        async def take(uow: UnitOfWork) -> bool:
+            if await uow.federation_rate.take(agreement.name, rate, self._clock()):
+                return True
+            await uow.audit.append([self._entry(ask, AuditAction.AUTHORIZE, "deny", RATE_LIMITED)])
+            return False
+
+        if not await self._store.write(take):
             raise ResourceExhausted(RATE_LIMITED, "more 协查 than the agreement's rate allows")
         gap = refusal(agreement, ask, self._clock().date())
         if gap is not None:
