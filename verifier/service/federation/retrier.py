@@ -69,6 +69,11 @@ class PeerRetrier:
         self._ask_seconds = ask_seconds
         self._clock = clock
 
+    @property
+    def requester(self) -> FederationRequester:
+        """Who asks the peers (the check flow's requester)."""
+        return self._requester
+
     async def tick(self) -> int:
         """One round: claim the due retries and ask (or give up) each. Returns how many."""
         now = self._clock()

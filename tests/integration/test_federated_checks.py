@@ -1,0 +1,264 @@
+"""A check some of whose members a peer answers, at the service level: the requester is a
+whole hedui app (SQLite and PostgreSQL) calling through the real gRPC client over mTLS;
+the peer is another hedui app with its own PKI, SQLite database and sources, served by a
+real grpc.aio server with the real InboundAssist behind it.
+
+The member whose 户籍 is at the peer is asked there; the report shows which deployment
+answered, embeds the peer's fragment and counts its records. A peer that is down gives
+FAILED and AWAITING_SOURCES, then, once it is back and the retrier asks again, a new
+version with its answer; a peer that never comes back gives up with PEER_DEADLINE_PASSED
+after the agreement's working days. A check that routes nothing to a peer is the same as
+without federation."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from hedui_sdk import IdType, SourceKind
+from tests.consents import consent_draft
+from tests.fakes import FakeAdapter
+from tests.helpers import APPLICANT_ID, CALLER, SPOUSE_ID, household_draft, make_app, soon
+from tests.served import ServedStack
+from verifier.api.federation_servicer import FederationServicer
+from verifier.api.server import start_server
+from verifier.api.tls import server_credentials
+from verifier.bootstrap import App, peer_published_keys
+from verifier.cli.certs import PkiLayout, init_pki
+from verifier.domain.household import Relation, RequestDraft
+from verifier.domain.outcomes import VerificationState
+from verifier.domain.peers import FederationConfig, PeerConfig
+from verifier.domain.request_model import MemberDraft, Purpose
+from verifier.service.federation.peers import PeerTrustService
+from verifier.service.federation.retrier import PeerRetrier
+from verifier.signing.jwks import dumps_jwks, key_id
+from verifier.storage.migrate import upgrade
+
+PEER = "hedui-linzi"
+REQUESTER = "hedui-gaoqing"
+PEER_REGION = "370305"
+PURPOSES = (Purpose.DIBAO, Purpose.LINSHI)
+
+
+@dataclass
+class Pair:
+    requester: App
+    peer_app: App
+    peer_pki: PkiLayout
+    requester_pki: PkiLayout
+    port: int
+    peer_tax: FakeAdapter
+    local_tax: FakeAdapter
+    served: ServedStack | None = None
+
+    async def serve_peer(self) -> None:
+        """Serve the peer (again) on its port."""
+        creds = server_credentials(
+            self.peer_pki.server.cert, self.peer_pki.server.key, self.requester_pki.ca.cert
+        )
+        assert self.peer_app.inbound is not None
+        server = await start_server(
+            self.peer_app.service, f"127.0.0.1:{self.port}",
+            principals=self.peer_app.config.principals,
+            jwks=lambda: dumps_jwks(self.peer_app.keys.verifying_keys("signing")),
+            probe=self.peer_app.store.ping, credentials=creds,
+            federation=FederationServicer(self.peer_app.inbound,
+                                          self.peer_app.config.federation.peers),
+        )  # fmt: skip
+        self.port = server.port
+        self.served = ServedStack(self.peer_app, server)
+
+    async def stop_peer(self) -> None:
+        if self.served is not None:
+            await self.served.server.stop(0)
+            self.served = None
+
+    def retrier(self, later: timedelta) -> PeerRetrier:
+        """A retrier of the requester whose clock is ``later`` than now."""
+        assert self.requester.retrier is not None
+        return PeerRetrier(
+            self.requester.store,
+            self.requester.retrier.requester,
+            self.requester.service.release_federated,
+            owner="test-retrier",
+            clock=lambda: datetime.now(UTC) + later,
+        )
+
+
+@pytest.fixture
+async def pair(database_url: str, tmp_path: Path) -> AsyncIterator[Pair]:
+    requester_pki = init_pki(tmp_path / "pki-r", systems=(REQUESTER,)).layout
+    peer_pki = init_pki(tmp_path / "pki-p", systems=(PEER,)).layout
+    requester_key = Ed25519PrivateKey.generate().public_key()
+    (tmp_path / "r-jwks.json").write_text(dumps_jwks([requester_key]))
+    peer_fed = FederationConfig(
+        peers={REQUESTER: PeerConfig(
+            name=REQUESTER, regions=("370322",), endpoint="localhost:1", ca=requester_pki.ca.cert,
+            jwks=tmp_path / "r-jwks.json", key_ids=(key_id(requester_key),),
+            purposes=PURPOSES, sources=(SourceKind.TAX,),
+        )},
+        client_cert=peer_pki.client(PEER).cert, client_key=peer_pki.client(PEER).key,
+    )  # fmt: skip
+    peer_url = f"sqlite:///{tmp_path}/peer.db"
+    upgrade(peer_url)
+    peer_tax = FakeAdapter(SourceKind.TAX, income_fen={SPOUSE_ID: 321_000})
+    peer_app = await make_app(
+        peer_url, tmp_path / "peer-keys", {SourceKind.TAX: peer_tax}, federation=peer_fed
+    )
+    await PeerTrustService(peer_app.store, peer_fed, peer_published_keys).trust(REQUESTER, "ops")
+    pair = Pair(
+        requester=None,  # type: ignore[arg-type]  # set below, once the peer's port is known
+        peer_app=peer_app,
+        peer_pki=peer_pki,
+        requester_pki=requester_pki,
+        port=0,
+        peer_tax=peer_tax,
+        local_tax=FakeAdapter(SourceKind.TAX, income_fen={APPLICANT_ID: 100_000}),
+    )
+    await pair.serve_peer()
+    peer_keys = peer_app.keys.verifying_keys("signing")
+    (tmp_path / "p-jwks.json").write_text(dumps_jwks(peer_keys))
+    requester_fed = FederationConfig(
+        peers={PEER: PeerConfig(
+            name=PEER, regions=(PEER_REGION,), endpoint=f"localhost:{pair.port}",
+            ca=peer_pki.ca.cert, jwks=tmp_path / "p-jwks.json", key_ids=(key_id(peer_keys[0]),),
+            purposes=PURPOSES, sources=(), deadline_working_days=2,
+        )},
+        client_cert=requester_pki.client(REQUESTER).cert,
+        client_key=requester_pki.client(REQUESTER).key,
+    )  # fmt: skip
+    pair.requester = await make_app(
+        database_url, tmp_path / "keys", {SourceKind.TAX: pair.local_tax}, federation=requester_fed
+    )
+    await PeerTrustService(pair.requester.store, requester_fed, peer_published_keys).trust(
+        PEER, "ops"
+    )
+    assert pair.requester.consents is not None
+    await pair.requester.consents.register(
+        CALLER,
+        consent_draft(
+            "SQ-2026-001",
+            [(APPLICANT_ID, Relation.APPLICANT), (SPOUSE_ID, Relation.SPOUSE)],
+            sources=(SourceKind.TAX,),
+        ),
+    )
+    try:
+        yield pair
+    finally:
+        await pair.stop_peer()
+        await pair.requester.aclose()
+        await peer_app.aclose()
+
+
+def _draft(request_id: str, spouse_region: str = PEER_REGION) -> RequestDraft:
+    """Applicant here (370322); the spouse's 户籍 at ``spouse_region``."""
+    return household_draft(
+        request_id,
+        purposes=PURPOSES,
+        sources=(SourceKind.TAX,),
+        members=(
+            MemberDraft(IdType.RESIDENT_ID, APPLICANT_ID, "测试甲", Relation.APPLICANT),
+            MemberDraft(IdType.RESIDENT_ID, SPOUSE_ID, "测试乙", Relation.SPOUSE,
+                        hukou_region=spouse_region),
+        ),
+    )  # fmt: skip
+
+
+def _doc(envelope: bytes) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(base64.b64decode(json.loads(envelope)["payload"]))
+    return doc
+
+
+async def _check(pair: Pair, request_id: str, **kw: str) -> tuple[str, VerificationState]:
+    view = await pair.requester.service.create(
+        CALLER, _draft(request_id, **kw), wait=True, wait_until=soon(30)
+    )
+    return view.record.id, view.record.state
+
+
+async def _report(pair: Pair, vid: str) -> tuple[dict[str, Any], VerificationState]:
+    stored = await pair.requester.service.get_report(CALLER, vid, 0)
+    view = await pair.requester.service.view(vid)
+    return _doc(stored.envelope), view.record.state
+
+
+def _sources(doc: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    return {s["member_index"]: s for s in doc["sources"]}
+
+
+def _assert_peer_answered(doc: dict[str, Any]) -> None:
+    """The spouse's tax answer is the peer's, with its fragment embedded and counted."""
+    local, remote = _sources(doc)[0], _sources(doc)[1]
+    assert "deployment" not in local and local["status"] == "FOUND"
+    assert (remote["status"], remote["deployment"]) == ("FOUND", PEER)
+    [fragment] = doc["fragments"]
+    assert remote["fragment_sha256"] == fragment["envelope_sha256"]
+    assert fragment["peer"] == PEER
+    envelope = base64.b64decode(fragment["envelope"])
+    assert hashlib.sha256(envelope).hexdigest() == fragment["envelope_sha256"]
+    income = {m["member_index"]: m["income_fen"] for m in doc["totals"]["by_member"]}
+    assert income == {0: 100_000, 1: 321_000}
+
+
+async def test_a_member_whose_huji_is_at_the_peer_is_answered_there(pair: Pair) -> None:
+    vid, state = await _check(pair, "fed-1")
+    doc, _ = await _report(pair, vid)
+    assert state is VerificationState.DONE and doc["version"] == 1
+    _assert_peer_answered(doc)
+    # Each side asked its own source about its own member only.
+    assert (pair.local_tax.calls, pair.peer_tax.calls) == (1, 1)
+    assert pair.requester.retrier is not None
+    assert await pair.retrier(timedelta(days=30)).tick() == 0
+
+
+async def test_a_peer_that_is_down_is_failed_then_a_new_version_once_it_answers(
+    pair: Pair,
+) -> None:
+    await pair.stop_peer()
+    vid, state = await _check(pair, "fed-down")
+    doc, _ = await _report(pair, vid)
+    assert state is VerificationState.AWAITING_SOURCES and doc["version"] == 1
+    spouse = _sources(doc)[1]
+    assert (spouse["status"], spouse["reason"], spouse["deployment"]) == (
+        "FAILED", "PEER_UNAVAILABLE", PEER,
+    )  # fmt: skip
+    assert "fragments" not in doc
+    # Still down: asked again, nothing released, still waiting.
+    assert await pair.retrier(timedelta(minutes=1)).tick() == 1
+    doc, state = await _report(pair, vid)
+    assert (doc["version"], state) == (1, VerificationState.AWAITING_SOURCES)
+    await pair.serve_peer()
+    assert await pair.retrier(timedelta(hours=2)).tick() == 1
+    doc, state = await _report(pair, vid)
+    assert (doc["version"], state) == (2, VerificationState.DONE)
+    _assert_peer_answered(doc)
+    assert pair.peer_tax.calls == 1
+
+
+async def test_a_peer_that_never_answers_is_given_up_after_the_deadline(pair: Pair) -> None:
+    await pair.stop_peer()
+    vid, _ = await _check(pair, "fed-late")
+    assert await pair.retrier(timedelta(days=30)).tick() == 1
+    doc, state = await _report(pair, vid)
+    assert (doc["version"], state) == (2, VerificationState.DONE)
+    spouse = _sources(doc)[1]
+    assert (spouse["status"], spouse["reason"]) == ("FAILED", "PEER_DEADLINE_PASSED")
+    assert await pair.retrier(timedelta(days=30)).tick() == 0
+
+
+async def test_a_check_routing_nothing_to_a_peer_is_a_local_check(pair: Pair) -> None:
+    vid, state = await _check(pair, "fed-local", spouse_region="")
+    doc, _ = await _report(pair, vid)
+    assert state is VerificationState.DONE
+    assert "fragments" not in doc
+    assert all("deployment" not in s for s in doc["sources"])
+    assert (pair.local_tax.calls, pair.peer_tax.calls) == (2, 0)
