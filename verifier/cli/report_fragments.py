@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,20 @@ class FragmentCheck:
     problems: list[str] = field(default_factory=list)
 
 
+_WORD = re.compile(r"[A-Za-z0-9_]{1,40}", re.ASCII)
+
+
+def _word(value: object) -> str:
+    """A status, source or index as the line may show it: a report's own vocabulary only
+    (anything else, which could be text a person wrote, shows as ``?``)."""
+    text = str(value)
+    return text if _WORD.fullmatch(text) else "?"
+
+
+def _place(s: Mapping[str, Any]) -> str:
+    return f"source entry member {_word(s.get('member_index'))} {_word(s.get('source'))}"
+
+
 def _short(hex_text: str) -> str:
     return f"{hex_text[:16]}…"
 
@@ -100,7 +115,7 @@ def _entries_agree(
         if not isinstance(s, dict) or s.get("fragment_sha256") != sha:
             continue
         count += 1
-        place = f"source entry member {s.get('member_index')} {s.get('source')}"
+        place = _place(s)
         if s.get("deployment") != peer:
             problems.append(f"{where}: {place} names the fragment but not peer {peer}")
             continue
@@ -114,7 +129,8 @@ def _entries_agree(
         elif (s.get("status"), s.get("record_count")) not in candidates:
             status, records = candidates[0]
             problems.append(
-                f"{where}: {place} says {s.get('status')} with {s.get('record_count')} records,"
+                f"{where}: {place} says {_word(s.get('status'))} with"
+                f" {_word(s.get('record_count'))} records,"
                 f" the fragment {status} with {records}"
             )
     return count, problems
@@ -186,8 +202,7 @@ def check_fragments(
         sha = s.get("fragment_sha256") if isinstance(s, dict) else None
         if sha and sha not in embedded:
             out.problems.append(
-                f"source entry member {s.get('member_index')} {s.get('source')} names fragment"
-                f" {_short(str(sha))}, which the report does not embed"
+                f"{_place(s)} names fragment {_short(_word(sha))}, which the report does not embed"
             )
     return out
 
