@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from tests.openssl_helpers import need_sm2
 from tests.unit.report_fragment_helpers import (
     APPLICANT_ID,
     PEER,
@@ -33,6 +34,7 @@ from verifier.domain.report import build_report
 from verifier.signing.fragments import sign_fragment
 from verifier.signing.jwks import dumps_jwks, key_id
 from verifier.signing.signer import ReportSigner
+from verifier.signing.sm2 import Sm2PrivateKey
 
 OTHER_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(5, 37)))
 
@@ -196,3 +198,27 @@ def test_a_peer_jwks_without_a_name_is_a_usage_error(
         verify(doc, "--peer-jwks", str(files / "peer.json"))
     assert exited.value.code == 2
     assert "NAME=PATH" in capsys.readouterr().err
+
+
+def test_a_fragment_signed_with_sm2_verifies_with_the_peers_sm2_key(
+    verify: Verify, files: Path
+) -> None:
+    need_sm2()
+    sm2 = Sm2PrivateKey.generate()
+    # Signed with both keys, embedded under the SM2 key id: the SM2 signature is the one checked.
+    answer = peer_answer()
+    fragment = embedded(sign_fragment(answer, [PEER_KEY, sm2]), kid=key_id(sm2.public_key()))
+    doc = build_report(
+        context(), request(), remote_outcomes(fragment, answer), fragments=[fragment]
+    )
+    (files / "peer-sm2.json").write_text(dumps_jwks([sm2.public_key()]))
+    code, out, err = verify(doc, "--peer-jwks", f"{PEER}={files / 'peer-sm2.json'}")
+    assert code == 0, err
+    assert f"signed by SM2 key {fragment.key_id[:16]}" in out
+
+
+def test_an_unreadable_peer_jwks_fails_clearly(verify: Verify, files: Path) -> None:
+    doc, _ = federated()
+    code, _, err = verify(doc, "--peer-jwks", f"{PEER}={files / 'missing.json'}")
+    assert code == 1
+    assert "FRAGMENTS NOT VERIFIED: a --peer-jwks file cannot be read" in err
