@@ -207,6 +207,9 @@ def _assert_peer_answered(doc: dict[str, Any]) -> None:
     assert hashlib.sha256(envelope).hexdigest() == fragment["envelope_sha256"]
     income = {m["member_index"]: m["income_fen"] for m in doc["totals"]["by_member"]}
     assert income == {0: 100_000, 1: 321_000}
+    # The assessment uses the peer's answer like any other source's.
+    assert doc["aggregates"]["income_fen"]["total"] == 421_000
+    assert [m["income_fen"]["total"] for m in doc["aggregates"]["members"]] == [100_000, 321_000]
 
 
 async def test_a_member_whose_huji_is_at_the_peer_is_answered_there(pair: Pair) -> None:

@@ -96,7 +96,8 @@ class PeerRetrier:
     async def _request(self, vid: str) -> VerificationRequest | None:
         async with self._store.unit_of_work(write=False) as uow:
             record = await uow.verifications.get(vid)
-            if record is None or record.state is not VerificationState.AWAITING_SOURCES:
+            # RUNNING too: an urgent check's early version may already wait for a peer.
+            if record is None or record.state is VerificationState.DONE:
                 return None
             return await uow.verifications.load_request(vid)
 
