@@ -60,7 +60,8 @@ def _methods() -> list[MethodDescriptor]:
         module = importlib.import_module(f"hedui.v1.{info.name}")
         for service in module.DESCRIPTOR.services_by_name.values():
             # Served only to a configured peer deployment, identified by its client
-            # certificate: a caseworker over plain gRPC finds it unimplemented.
+            # certificate: a caseworker over plain gRPC finds it unimplemented. It is
+            # fuzzed over mTLS instead (tests/api_fuzz/federation.py).
             if service.full_name != FEDERATION_SERVICE:
                 found.extend(service.methods)
     return found
@@ -73,6 +74,8 @@ PROPER_ROLE = {"hedui.v1.AuditService": "auditor"}
 # The audit action of a PERMISSION_DENIED answer, per RPC (the service's, else the RPC's).
 DENY_ACTION = {
     "hedui.v1.AuditService": "audit_read",
+    # A peer refused (not trusted, or the agreement or 授权书 does not cover the ask).
+    "hedui.v1.FederationService": "authorize",
     "CreateVerification": "authorize",
     "GetReport": "report_read",
     "RegisterConsent": "consent_register",
@@ -85,6 +88,7 @@ FRESH_KEYS = {
     "RegisterConsent": "consent.number",
     "RevokeConsent": "number",
     "SubmitBatch": "request_id",
+    "Assist": "request_id",
 }
 # What AuditLog.append writes: a PERMISSION_DENIED may touch these tables and no other.
 AUDIT_APPEND_TABLES = frozenset(
@@ -125,6 +129,8 @@ TOKEN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 FORMATS = {
     # A GB/T 2260 code; a filter may take a province or city prefix (2 or 4 digits).
     "region_code": re.compile(r"[0-9]{2}(?:[0-9]{2}(?:[0-9]{2})?)?"),
+    # A 协查's region (AssistRequest.region): a whole six-digit code.
+    "region": re.compile(r"[0-9]{6}"),
     # A member's 户籍 region: a whole code whose first two digits are a province.
     "hukou_region_code": re.compile(
         r"(?:1[1-5]|2[1-3]|3[1-7]|4[1-6]|5[0-4]|6[1-5]|71|8[12])[0-9]{4}"

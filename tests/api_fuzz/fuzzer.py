@@ -122,9 +122,13 @@ class Fuzz:
             )
 
     # ---------------------------------------------------------------- the call
-    async def invoke(self, method: MethodDescriptor, case: Case) -> Outcome:
+    def metadata(self, case: Case) -> tuple[tuple[str, str], ...]:
+        """Who the call is from, as metadata (a federation peer is its certificate)."""
         system, user, role = CALLERS[case.who]
-        md = (("x-hedui-system", system), ("x-hedui-user", user), ("x-hedui-role", role))
+        return (("x-hedui-system", system), ("x-hedui-user", user), ("x-hedui-role", role))
+
+    async def invoke(self, method: MethodDescriptor, case: Case) -> Outcome:
+        md = self.metadata(case)
         path = f"/{method.containing_service.full_name}/{method.name}"
         out_cls = message_class(method.output_type)
         wire = case.wire

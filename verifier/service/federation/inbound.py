@@ -257,12 +257,15 @@ class InboundAssist:
     async def receipt(self, requester: str, request_id: str) -> dict[str, Any]:
         """The receipt of the released entry of the answer given to ``requester`` under
         ``request_id``: only to that requester, trusted now; the read is an audit entry."""
+        try:
+            await self._trust.trusted(requester)
+        except PermissionDenied as exc:
+            # Refused like an Assist: one deny entry, committed before the error returns.
+            raise await self._refuse_receipt(requester, request_id, exc) from None
         async with self._store.unit_of_work(write=False) as uow:
             kept = await uow.answers.get(requester, request_id)
         if kept is None or self._receipts is None:
-            await self._trust.trusted(requester)
             raise NotFound("no answer was given under that request id")
-        await self._trust.trusted(requester)
         seq = kept.release_seq
 
         async def work(uow: UnitOfWork) -> None:
@@ -275,6 +278,20 @@ class InboundAssist:
 
         await self._store.write(work)
         return await self._receipts(seq)
+
+    async def _refuse_receipt(
+        self, requester: str, request_id: str, exc: PermissionDenied
+    ) -> PermissionDenied:
+        async def work(uow: UnitOfWork) -> None:
+            entry = EntryDraft(
+                actor=Actor(system=requester, role=PEER_ROLE), action=AuditAction.AUTHORIZE.value,
+                outcome="deny", reason=exc.reason, request_id=request_id,
+                details={"federation": "receipt"},
+            )  # fmt: skip
+            await uow.audit.append([entry])
+
+        await self._store.write(work)
+        return exc
 
 
 def _statuses(outcomes: tuple[SourceOutcome, ...]) -> dict[str, int]:

@@ -1,0 +1,60 @@
+"""Refusals of FederationService calls the API fuzz found (tests/api_fuzz/federation.py),
+each on a real mTLS server on both databases: a refused peer is always one audited deny
+entry, whichever RPC it called."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from hedui.v1 import federation_pb2, federation_pb2_grpc
+from sqlalchemy import text
+
+from tests.alerts_flow_helpers import refused
+from tests.api_fuzz.federation import FederationWorld, channel_for, start_peer
+from verifier.api.server import RunningServer
+from verifier.bootstrap import App
+from verifier.storage.uow import SqlStore
+
+
+@pytest.fixture
+async def peer(
+    database_url: str, tmp_path: Path
+) -> AsyncIterator[tuple[App, RunningServer, FederationWorld]]:
+    app, server, world = await start_peer(database_url, tmp_path)
+    try:
+        yield app, server, world
+    finally:
+        await server.stop(0)
+        await app.aclose()
+
+
+async def _entries(app: App) -> list[dict[str, Any]]:
+    assert isinstance(app.store, SqlStore)
+    async with app.store.db.read_sessions() as s:
+        rows = await s.execute(text("SELECT body FROM audit_entries ORDER BY seq"))
+        return [json.loads(bytes(b)) for (b,) in rows]
+
+
+@pytest.mark.parametrize(
+    ("who", "reason"),
+    [("untrusted", "PEER_NOT_TRUSTED"), ("unconfigured", "PEER_NOT_CONFIGURED")],
+)
+@pytest.mark.parametrize("request_id", ["fz-answered-1", "never-answered"])
+async def test_a_receipt_refused_to_a_peer_is_one_audited_deny_entry(
+    peer: tuple[App, RunningServer, FederationWorld], who: str, reason: str, request_id: str
+) -> None:
+    app, server, world = peer
+    before = len(await _entries(app))
+    async with channel_for(world, who, server.port) as channel:
+        stub = federation_pb2_grpc.FederationServiceStub(channel)
+        ask = federation_pb2.FederationServiceGetReceiptRequest(request_id=request_id)
+        assert await refused(stub.GetReceipt(ask)) == (grpc.StatusCode.PERMISSION_DENIED, [reason])
+    [entry] = (await _entries(app))[before:]
+    assert (entry["action"], entry["outcome"], entry["reason"]) == ("authorize", "deny", reason)
+    assert entry["request_id"] == request_id
+    assert entry["details"]["federation"] == "receipt"
