@@ -490,5 +490,9 @@ def demo(cfg: Config, args: argparse.Namespace) -> int:
     """``hedui demo [monitoring|federation]``: this walk, or the others'."""
     if getattr(args, "scenario", None) != "federation":
         return demo_monitoring.demo(cfg, args)
+    if getattr(args, "insecure_plaintext", False):
+        # Peers know each other only by their certificates: there is no plaintext federation.
+        err.print("[red]hedui demo federation runs over mTLS only[/] (no --insecure-plaintext)")
+        return 2
     code, _dir = asyncio.run(demo_federation(cfg, Path(args.out_dir) / "federation", args.seed))
     return code
