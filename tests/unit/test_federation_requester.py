@@ -15,18 +15,17 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from hedui_sdk import IdType, IncomeCategory, IncomeRecord, Provenance, SourceKind
+from hedui_sdk import IdType, SourceKind
 from tests.consents import consent_draft
 from tests.fakes import InMemoryStore
+from tests.fakes.peer_client import SigningPeer
 from tests.helpers import APPLICANT_ID, CHILD_ID, SPOUSE_ID, household_draft
 from verifier.domain.consent import ConsentDoc, validate_consent
-from verifier.domain.federation_ask import FederationAsk
 from verifier.domain.federation_routing import RemoteAsk
-from verifier.domain.fragment import FragmentAnswer
 from verifier.domain.household import Relation, VerificationRequest
-from verifier.domain.outcomes import SourceOutcome, SourceStatus
+from verifier.domain.outcomes import SourceStatus
 from verifier.domain.peers import FederationConfig, PeerConfig
-from verifier.domain.ports.peer_client import PeerClient, PeerRefused, PeerReply, PeerUnavailable
+from verifier.domain.ports.peer_client import PeerClient
 from verifier.domain.request_model import MemberDraft, Purpose
 from verifier.domain.request_validation import validate_request
 from verifier.service.federation.outbound import OutboundAssist
@@ -36,7 +35,6 @@ from verifier.service.federation.requester import (
     FederationRequester,
     ask_request_id,
 )
-from verifier.signing.fragments import sign_fragment
 from verifier.signing.jwks import PublicKey, key_id
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # a Monday
@@ -51,39 +49,8 @@ def _published(_peer: PeerConfig) -> Mapping[str, PublicKey]:
     return {KID: KEY.public_key()}
 
 
-class FakePeer(PeerClient):
-    """A peer answering every ask with a fragment signed by KEY (income 4 000.00 yuan per
-    member), or refusing, or not answering; it records what it was sent."""
-
-    def __init__(self, behaviour: str = "answer") -> None:
-        self.behaviour = behaviour
-        self.asks: list[FederationAsk] = []
-
-    async def assist(self, peer: PeerConfig, ask: FederationAsk, timeout: float) -> PeerReply:
-        self.asks.append(ask)
-        if self.behaviour == "down":
-            raise PeerUnavailable("UNAVAILABLE: connection refused")
-        if self.behaviour == "refuse":
-            raise PeerRefused("FEDERATION_SOURCE_NOT_AGREED", "not agreed")
-        prov = Provenance("tax", "tax-linzi", "1.0", "T-1", NOW)
-        outcomes = tuple(
-            SourceOutcome(
-                i, kind, SourceStatus.FOUND, "tax-linzi", "1.0", NOW,
-                (IncomeRecord(IncomeCategory.WAGES, "工资", TODAY, TODAY, 400_000, prov, "某公司"),),
-            )
-            for i in range(len(ask.members))
-            for kind in ask.sources
-        )  # fmt: skip
-        answer = FragmentAnswer(
-            peer=PEER, requester=REQUESTER, requester_request_id=ask.request_id,
-            peer_verification_id="0f0e0d0c-0b0a-4908-8706-050403020100",
-            authorization_number=ask.authorization.number, created_at=NOW,
-            members=tuple("3703**********0000" for _ in ask.members), outcomes=outcomes,
-        )  # fmt: skip
-        return PeerReply(sign_fragment(answer, KEY), 77, False)
-
-    async def receipt(self, peer: PeerConfig, request_id: str, timeout: float) -> bytes:
-        raise PeerUnavailable("no receipts here")
+def FakePeer(behaviour: str = "answer") -> SigningPeer:
+    return SigningPeer(KEY, peer=PEER, requester=REQUESTER, behaviour=behaviour)
 
 
 def _federation() -> FederationConfig:

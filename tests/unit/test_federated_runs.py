@@ -1,0 +1,174 @@
+"""Runs of federated checks on fakes (in-memory store, a signing fake peer): an urgent
+check's first version does not wait for a slow peer (its pairs PENDING, naming the peer)
+and the answer makes version 2 with the fragment; a later version that brings no
+fragment still embeds the one its outcomes refer to; a peer refusing is DENIED with no
+retry and the check DONE."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from hedui_sdk import IdType, SourceKind
+from tests.consents import consent_draft
+from tests.fakes import AllowAllConsents, FakeAdapter, InMemoryStore
+from tests.fakes.gated_source import GatedAdapter
+from tests.fakes.peer_client import PEER_INCOME_FEN, SigningPeer
+from tests.helpers import APPLICANT_ID, CALLER, SPOUSE_ID, household_draft
+from verifier.domain.consent import validate_consent
+from verifier.domain.household import Relation
+from verifier.domain.outcomes import VerificationState
+from verifier.domain.peers import FederationConfig, PeerConfig
+from verifier.domain.request_model import MemberDraft, Purpose
+from verifier.service.events import StateEvent
+from verifier.service.fanout import FanOut, bind_sources
+from verifier.service.federation.outbound import OutboundAssist
+from verifier.service.federation.peers import PeerTrustService
+from verifier.service.federation.requester import FederationRequester
+from verifier.service.time_limits import CheckTerms
+from verifier.service.verifications import VerificationService
+from verifier.signing.jwks import PublicKey, key_id
+from verifier.signing.signer import ReportSigner
+
+PEER = "hedui-linzi"
+REQUESTER = "hedui-gaoqing"
+PEER_KEY = Ed25519PrivateKey.generate()
+KID = key_id(PEER_KEY.public_key())
+PURPOSES = (Purpose.DIBAO, Purpose.LINSHI)
+
+
+def _published(_peer: PeerConfig) -> Mapping[str, PublicKey]:
+    return {KID: PEER_KEY.public_key()}
+
+
+async def _service(
+    store: InMemoryStore, peer: SigningPeer, local: FakeAdapter | None = None
+) -> VerificationService:
+    fed = FederationConfig(
+        peers={PEER: PeerConfig(
+            name=PEER, regions=("370305",), endpoint="127.0.0.1:1", ca=Path("ca.pem"),
+            jwks=Path("jwks.json"), key_ids=(KID,), purposes=PURPOSES, sources=(),
+        )}
+    )  # fmt: skip
+    trust = PeerTrustService(store, fed, _published)
+    await trust.trust(PEER, "ops")
+    outbound = OutboundAssist(store, trust, peer, name=REQUESTER, pseudonym_key=b"k" * 32)
+    doc = validate_consent(
+        consent_draft(
+            "SQ-2026-001",
+            [(APPLICANT_ID, Relation.APPLICANT), (SPOUSE_ID, Relation.SPOUSE)],
+            sources=(SourceKind.TAX,),
+        ),
+        today=store.clock().date(),
+    )
+    async with store.unit_of_work(write=True) as uow:
+        await uow.consents.add(doc, "ref", (), store.clock())
+        await uow.commit()
+    return VerificationService(
+        store=store,
+        fanout=FanOut(bind_sources({SourceKind.TAX: local or _local_tax()}, {})),
+        signer=ReportSigner(Ed25519PrivateKey.generate()),
+        pseudonym_key=b"p" * 32,
+        consents=AllowAllConsents(),
+        deadline_seconds=5.0,
+        urgent_first_seconds=0.05,
+        federation=FederationRequester(store, outbound, fed),
+    )
+
+
+def _local_tax() -> FakeAdapter:
+    return FakeAdapter(SourceKind.TAX, income_fen={APPLICANT_ID: 100_000})
+
+
+def _draft() -> Any:
+    return household_draft(
+        purposes=PURPOSES,
+        sources=(SourceKind.TAX,),
+        members=(
+            MemberDraft(IdType.RESIDENT_ID, APPLICANT_ID, "测试甲", Relation.APPLICANT),
+            MemberDraft(IdType.RESIDENT_ID, SPOUSE_ID, "测试乙", Relation.SPOUSE,
+                        hukou_region="370305"),
+        ),
+    )  # fmt: skip
+
+
+async def _doc(svc: VerificationService, vid: str, version: int = 0) -> dict[str, Any]:
+    stored = await svc.get_report(CALLER, vid, version)
+    doc: dict[str, Any] = json.loads(base64.b64decode(json.loads(stored.envelope)["payload"]))
+    return doc
+
+
+async def _until_done(svc: VerificationService, vid: str) -> None:
+    async with asyncio.timeout(10):
+        async for event in svc.watch(CALLER, vid):
+            if isinstance(event, StateEvent) and event.state is VerificationState.DONE:
+                return
+
+
+def _spouse(doc: dict[str, Any]) -> dict[str, Any]:
+    return next(s for s in doc["sources"] if s["member_index"] == 1)
+
+
+async def test_an_urgent_check_does_not_wait_for_a_slow_peer() -> None:
+    store = InMemoryStore()
+    peer = SigningPeer(PEER_KEY, peer=PEER, requester=REQUESTER)
+    peer.hold()
+    svc = await _service(store, peer)
+    v1 = await svc.create(CALLER, _draft(), wait=True, terms=CheckTerms.interactive(urgent=True))
+    vid = v1.record.id
+    assert (v1.record.latest_version, v1.record.state) == (1, VerificationState.RUNNING)
+    first = await _doc(svc, vid, 1)
+    assert (_spouse(first)["status"], _spouse(first)["deployment"]) == ("PENDING", PEER)
+    assert "fragments" not in first
+    peer.gate.set()
+    await _until_done(svc, vid)
+    second = await _doc(svc, vid)
+    assert second["version"] == 2
+    spouse = _spouse(second)
+    assert (spouse["status"], spouse["deployment"]) == ("FOUND", PEER)
+    assert [f["envelope_sha256"] for f in second["fragments"]] == [spouse["fragment_sha256"]]
+    assert second["totals"]["by_member"][1]["income_fen"] == PEER_INCOME_FEN
+    await svc.aclose()
+
+
+async def test_a_later_version_embeds_the_fragment_kept_with_an_earlier_one() -> None:
+    """The peer answers before an urgent check's first version, the local source after:
+    version 2 brings no fragment of its own and still embeds the peer's."""
+    store = InMemoryStore()
+    local = GatedAdapter(SourceKind.TAX, income_fen={APPLICANT_ID: 100_000}, expected=1)
+    local.hold()
+    peer = SigningPeer(PEER_KEY, peer=PEER, requester=REQUESTER)
+    svc = await _service(store, peer, local)
+    v1 = await svc.create(CALLER, _draft(), wait=True, terms=CheckTerms.interactive(urgent=True))
+    vid = v1.record.id
+    first = await _doc(svc, vid, 1)
+    assert v1.record.state is VerificationState.RUNNING
+    assert _spouse(first)["status"] == "FOUND" and len(first["fragments"]) == 1
+    local.gate.set()
+    await _until_done(svc, vid)
+    second = await _doc(svc, vid)
+    assert second["version"] == 2
+    assert second["sources"][0]["status"] == "FOUND"
+    assert second["fragments"] == first["fragments"]
+    await svc.aclose()
+
+
+async def test_a_refusing_peer_is_denied_and_the_check_done() -> None:
+    store = InMemoryStore()
+    svc = await _service(store, SigningPeer(PEER_KEY, peer=PEER, requester=REQUESTER,
+                                            behaviour="refuse"))  # fmt: skip
+    v1 = await svc.create(CALLER, _draft(), wait=True)
+    doc = await _doc(svc, v1.record.id)
+    assert v1.record.state is VerificationState.DONE
+    assert (_spouse(doc)["status"], _spouse(doc)["reason"]) == (
+        "DENIED", "FEDERATION_SOURCE_NOT_AGREED",
+    )  # fmt: skip
+    async with store.unit_of_work(write=False) as uow:
+        assert not await uow.federation_retries.pending(v1.record.id)
+    await svc.aclose()
