@@ -58,7 +58,7 @@ def _federation() -> FederationConfig:
         peers={PEER: PeerConfig(
             name=PEER, regions=("370305",), endpoint="127.0.0.1:1", ca=Path("ca.pem"),
             jwks=Path("jwks.json"), key_ids=(KID,), purposes=(Purpose.DIBAO, Purpose.LINSHI),
-            sources=(), remote_sources=(), deadline_working_days=3,
+            sources=(), remote_sources=(SourceKind.REAL_ESTATE,), deadline_working_days=3,
         )}
     )  # fmt: skip
 
@@ -205,3 +205,28 @@ async def test_a_peer_that_is_down_is_failed_and_asked_again_one_that_refuses_is
     again_answer = await requester.ask_again(request, retry, time.monotonic() + 5)
     assert peer.asks[1].request_id == retry.ask_request_id
     assert again_answer.again
+
+
+async def test_a_source_only_the_peer_has_is_asked_there_under_a_region_it_serves() -> None:
+    peer = FakePeer()
+    requester, _ = await _requester(peer)
+    local_only = household_draft(sources=(SourceKind.TAX, SourceKind.REAL_ESTATE))
+    request = validate_request(local_only, today=TODAY)
+    routing = requester.routing(request, request.sources)
+    assert routing.local == ((0, SourceKind.TAX), (1, SourceKind.TAX), (2, SourceKind.TAX))
+    [remote] = routing.remote
+    assert remote == RemoteAsk(PEER, (0, 1, 2), (SourceKind.REAL_ESTATE,))
+    consent = validate_consent(
+        consent_draft(
+            "SQ-2026-001",
+            [(APPLICANT_ID, Relation.APPLICANT), (SPOUSE_ID, Relation.SPOUSE),
+             (CHILD_ID, Relation.CHILD)],
+        ),
+        today=TODAY,
+    )  # fmt: skip
+    ask = requester.federation_ask(request, consent, remote, "rid-1")
+    # Every member's 户籍 is here (370322): the ask names the peer's own region.
+    assert ask.region == "370305"
+    # A 授权书 naming no source covers all: the ask's sources are stated.
+    assert ask.authorization.sources == (SourceKind.REAL_ESTATE,)
+    assert ask.authorization.signed_for == (0, 1, 2)
