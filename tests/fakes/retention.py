@@ -1,7 +1,8 @@
 """In-memory retention, keeping the port's contract as the SQL adapter does
 (``verifier/storage/retention.py``): a purge empties the sealed data but keeps the rows
 (ids, hashes, release seqs, summaries) and stamps the check, so a second run finds
-nothing; cached answers and acknowledged webhook events are deleted outright."""
+nothing; cached answers, acknowledged webhook events and answers given to peers are
+deleted outright."""
 
 from __future__ import annotations
 
@@ -116,3 +117,23 @@ class InMemoryRetention(RetentionRepository):
 
     async def webhooks_held(self, created_before: datetime) -> int:
         return len(self._acknowledged(created_before))
+
+    async def purge_fragments(self, verification_id: str) -> int:
+        purged = 0
+        for key, row in list(self._t.fragments.items()):
+            if key[0] == verification_id and not row.purged:
+                self._t.fragments[key] = replace(row, purged=True)
+                purged += 1
+        return purged
+
+    async def purge_answers(self, created_before: datetime, limit: int) -> int:
+        old = sorted(
+            (k for k, a in self._t.answers.items() if a.created_at < created_before),
+            key=lambda k: self._t.answers[k].created_at,
+        )[:limit]
+        for key in old:
+            del self._t.answers[key]
+        return len(old)
+
+    async def answers_held(self, created_before: datetime) -> int:
+        return sum(1 for a in self._t.answers.values() if a.created_at < created_before)

@@ -26,6 +26,7 @@ from verifier.domain.household import validate_request
 from verifier.domain.outcomes import SourceOutcome, SourceStatus
 from verifier.domain.ports import PeerRetry, Store
 from verifier.storage.engine import open_database
+from verifier.storage.rewrap import rewrap
 from verifier.storage.sealing import Sealer, SealError
 from verifier.storage.uow import SqlStore
 
@@ -231,3 +232,23 @@ async def test_postgres_concurrent_takes_never_exceed_the_bucket(postgres_url: s
     finally:
         for s in stores:
             await s.aclose()
+
+
+async def test_rewrap_moves_kept_fragments_to_the_new_key(database_url: str) -> None:
+    k1, k2 = bytes(range(32)), bytes(range(1, 33))
+    old = SqlStore(open_database(database_url), Sealer("k1", {"k1": k1}))
+    try:
+        await _check(old, "v-1")
+        async with old.unit_of_work(write=True) as uow:
+            await uow.fragments.add("v-1", _fragment(b'{"payload": "r"}'), T0)
+            await uow.commit()
+        report = await rewrap(old.db, Sealer("k2", {"k1": k1, "k2": k2}))
+        assert report.ok and report.counts["federation_fragments"] == 1
+    finally:
+        await old.aclose()
+    new = SqlStore(open_database(database_url), Sealer("k2", {"k2": k2}))
+    try:
+        async with new.unit_of_work(write=False) as uow:
+            assert await uow.fragments.of("v-1") == [_fragment(b'{"payload": "r"}')]
+    finally:
+        await new.aclose()

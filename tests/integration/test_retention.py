@@ -128,6 +128,7 @@ async def test_a_check_is_purged_by_kind_when_its_periods_run_out(app: App) -> N
         DueCount("source_records", "370322", 1),
         DueCount("cache", "", before["result_cache.records_sealed"]),
         DueCount("webhooks", "", 0),
+        DueCount("federation_answers", "", 0),
     ]
     result = await mid.run()
     assert result.checks == {"source_records": 1} and result.outcomes == 0
@@ -150,6 +151,7 @@ async def test_a_check_is_purged_by_kind_when_its_periods_run_out(app: App) -> N
         DueCount("reports", "370322", 1),
         DueCount("cache", "", 0),
         DueCount("webhooks", "", 0),
+        DueCount("federation_answers", "", 0),
     ]
     result = await last.run()
     assert result.checks == {"reports": 1} and result.report_versions == printout.version

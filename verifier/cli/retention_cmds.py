@@ -1,10 +1,11 @@
 """`hedui retention status | run`: personal data whose retention period ran out.
 
 ``status`` counts what a purge now would remove, per kind and region (checks for
-``reports`` and ``source_records``, cached answers for ``cache``); ``run`` purges it, as
-the server's hourly job does, under the same lease (it waits for no running server: when
-one holds the lease, it says so and purges nothing). Both work directly against the
-configured database and hold no data key.
+``reports`` and ``source_records``, cached answers for ``cache``, events for
+``webhooks``, answers given to federation peers for ``federation_answers``); ``run``
+purges it, as the server's hourly job does, under the same lease (it waits for no
+running server: when one holds the lease, it says so and purges nothing). Both work
+directly against the configured database and hold no data key.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ KIND_LABELS = {
     "reports": "报告及核对请求",
     "source_records": "来源记录",
     "cache": "缓存答复",
+    "webhooks": "回调事件",
+    "federation_answers": "给协查方的答复",
 }
 
 
@@ -59,7 +62,8 @@ def retention_run(cfg: Config, _args: argparse.Namespace) -> int:
         f"purged: {result.checks.get('reports', 0)} checks' reports"
         f" ({result.report_versions} versions), {result.checks.get('source_records', 0)}"
         f" checks' source records ({result.outcomes} outcomes),"
-        f" {result.cache_rows} cached answers"
+        f" {result.cache_rows} cached answers, {result.federation_answers} answers given to"
+        f" federation peers"
     )
     return 0
 

@@ -41,6 +41,10 @@ class DataKind(StrEnum):
     WEBHOOKS = "webhooks"
     """Webhook events every subscriber acknowledged, with their delivery history. They
     carry identifiers only; they are kept as long as the shortest source-records period."""
+    FEDERATION_ANSWERS = "federation_answers"
+    """Answers given to federation peers (signed fragments holding members' records), kept
+    so a peer's retry gets the same answer; as long as the shortest source-records period
+    (they name the requester's check, not a region's)."""
 
 
 _PARAMS: dict[DataKind, OptionalParam[int]] = {
@@ -48,6 +52,7 @@ _PARAMS: dict[DataKind, OptionalParam[int]] = {
     DataKind.SOURCE_RECORDS: P.retention_source_records_months,
     DataKind.CACHE: P.retention_cache_days,
     DataKind.WEBHOOKS: P.retention_source_records_months,
+    DataKind.FEDERATION_ANSWERS: P.retention_source_records_months,
 }
 
 

@@ -10,7 +10,14 @@ A run, under one lease so that only one replica purges at a time:
    records and tickets of its outcomes;
 3. ``cache``: cached answers older than the shortest ``retention_cache_days`` in force;
 4. ``webhooks``: webhook events every subscriber acknowledged, older than the shortest
-   ``retention_source_records_months`` in force, with their deliveries and attempts.
+   ``retention_source_records_months`` in force, with their deliveries and attempts;
+5. ``federation_answers``: answers this deployment gave federation peers (signed
+   fragments with members' records), older than the shortest
+   ``retention_source_records_months`` in force.
+
+The fragments peers gave a check (requester side) hold records too: their sealed
+envelopes go with the check's first purge of either kind (its reports embed their own
+copies; the rows stay, naming the peer, key, hash and release seq).
 
 Each check purged is one ``purged`` audit entry, written in the same transaction as the
 purge, naming the kind and the counts, never personal data. The report's summary goes
@@ -86,10 +93,18 @@ class PurgeResult:
     outcomes: int = 0
     cache_rows: int = 0
     webhook_events: int = 0
+    fragments: int = 0
+    """Peers' fragments whose envelope went with their check's purge."""
+    federation_answers: int = 0
 
     @property
     def total(self) -> int:
-        return sum(self.checks.values()) + self.cache_rows + self.webhook_events
+        return (
+            sum(self.checks.values())
+            + self.cache_rows
+            + self.webhook_events
+            + self.federation_answers
+        )
 
 
 class RetentionService:
@@ -137,9 +152,10 @@ class RetentionService:
         return None if days is None else now - timedelta(days=days)
 
     def _webhook_cutoff(self, now: datetime) -> datetime | None:
-        today = china_date(now)
-        months = shortest_in_force(DataKind.WEBHOOKS, today)
-        return None if months is None else now - (today - months_before(today, months))
+        return _months_cutoff(DataKind.WEBHOOKS, now)
+
+    def _answers_cutoff(self, now: datetime) -> datetime | None:
+        return _months_cutoff(DataKind.FEDERATION_ANSWERS, now)
 
     async def status(self) -> list[DueCount]:
         """What a run now would purge: checks per kind and region, cached answers."""
@@ -160,6 +176,11 @@ class RetentionService:
             async with self._store.unit_of_work(write=False) as uow:
                 events = await uow.retention.webhooks_held(hooks)
             counts.append(DueCount(DataKind.WEBHOOKS.value, "", events))
+        answers = self._answers_cutoff(now)
+        if answers is not None:
+            async with self._store.unit_of_work(write=False) as uow:
+                given = await uow.retention.answers_held(answers)
+            counts.append(DueCount(DataKind.FEDERATION_ANSWERS.value, "", given))
         return counts
 
     # ------------------------------------------------------------------ the purge
@@ -176,9 +197,10 @@ class RetentionService:
             due = await self._due(kind, now)
             for start in range(0, len(due), self._batch):
                 chunk = due[start : start + self._batch]
-                n = await self._store.write(
+                n, fragments = await self._store.write(
                     lambda uow, c=chunk, k=kind: self._purge(uow, k, c, now)  # type: ignore[misc]
                 )
+                result.fragments += fragments
                 if kind is PurgeKind.REPORTS:
                     result.report_versions += n
                 else:
@@ -192,6 +214,10 @@ class RetentionService:
         if hooks is not None:
             while removed := await self._store.write(lambda uow: self._purge_webhooks(uow, hooks)):
                 result.webhook_events += removed
+        answers = self._answers_cutoff(now)
+        if answers is not None:
+            while removed := await self._store.write(lambda uow: self._purge_answers(uow, answers)):
+                result.federation_answers += removed
         if result.total:
             log.info(
                 "retention_purged",
@@ -200,6 +226,8 @@ class RetentionService:
                 outcomes=result.outcomes,
                 cache_rows=result.cache_rows,
                 webhook_events=result.webhook_events,
+                fragments=result.fragments,
+                federation_answers=result.federation_answers,
             )
         return result
 
@@ -209,10 +237,11 @@ class RetentionService:
         kind: PurgeKind,
         checks: list[DoneCheck],
         now: datetime,
-    ) -> int:
-        """Purge ``checks`` of ``kind``; the report versions or outcomes that held data."""
+    ) -> tuple[int, int]:
+        """Purge ``checks`` of ``kind``; the report versions or outcomes that held data,
+        and the peers' fragments whose envelope went with them."""
         entries = []
-        total = 0
+        total = fragments = 0
         for check in checks:
             if kind is PurgeKind.REPORTS:
                 n = await uow.retention.purge_reports(check.verification_id, now)
@@ -220,6 +249,10 @@ class RetentionService:
             else:
                 n = await uow.retention.purge_records(check.verification_id, now)
                 counts = {"outcomes": n}
+            # Whichever period runs out first takes them (idempotent: the later finds none).
+            if f := await uow.retention.purge_fragments(check.verification_id):
+                counts["fragments"] = f
+                fragments += f
             total += n
             entries.append(
                 EntryDraft(
@@ -237,7 +270,7 @@ class RetentionService:
                 )
             )
         await uow.audit.append(entries)
-        return total
+        return total, fragments
 
     async def _purge_cache(self, uow: UnitOfWork, cutoff: datetime) -> int:
         removed = await uow.retention.purge_cache(cutoff, self._batch)
@@ -249,6 +282,12 @@ class RetentionService:
         removed = await uow.retention.purge_webhooks(cutoff, self._batch)
         await _record_rows_purged(uow, DataKind.WEBHOOKS, "webhook_events", removed,
                                   "created_before", cutoff)  # fmt: skip
+        return removed
+
+    async def _purge_answers(self, uow: UnitOfWork, cutoff: datetime) -> int:
+        removed = await uow.retention.purge_answers(cutoff, self._batch)
+        await _record_rows_purged(uow, DataKind.FEDERATION_ANSWERS, "federation_answers",
+                                  removed, "created_before", cutoff)  # fmt: skip
         return removed
 
     # ------------------------------------------------------------------ in the server
@@ -264,6 +303,14 @@ class RetentionService:
         await run_rounds(
             self.tick, stop, interval, log=log, failed="retention_round_failed", again=_never
         )
+
+
+def _months_cutoff(kind: DataKind, now: datetime) -> datetime | None:
+    """``now`` less the shortest period of ``kind`` (in months) in force today, for data
+    that names no region; None when no region states one."""
+    today = china_date(now)
+    months = shortest_in_force(kind, today)
+    return None if months is None else now - (today - months_before(today, months))
 
 
 def _actor(region: str) -> Actor:

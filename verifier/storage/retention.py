@@ -23,6 +23,7 @@ from verifier.storage.models import (
     SourceOutcomeRow,
     VerificationRow,
 )
+from verifier.storage.models_federation import FederationAnswerRow, FederationFragmentRow
 from verifier.storage.models_webhooks import AttemptRow, DeliveryRow, OutboxEventRow
 
 
@@ -147,4 +148,43 @@ class SqlRetention(RetentionRepository):
         q = select(func.count()).select_from(OutboxEventRow)
         async with guard():
             n = await self._session.execute(q.where(self._acknowledged(created_before)))
+        return int(n.scalar_one())
+
+    async def purge_fragments(self, verification_id: str) -> int:
+        f = FederationFragmentRow
+        async with guard():
+            result = await self._session.execute(
+                update(f)
+                .where(f.verification_id == verification_id, f.envelope_sealed.is_not(None))
+                .values(envelope_sealed=None)
+            )
+        return int(getattr(result, "rowcount", 0))
+
+    async def purge_answers(self, created_before: datetime, limit: int) -> int:
+        a = FederationAnswerRow
+        keys = (
+            select(a.requester, a.request_id)
+            .where(a.created_at < created_before)
+            .order_by(a.created_at)
+            .limit(limit)
+        )
+        async with guard():
+            chosen = [tuple(r) for r in (await self._session.execute(keys)).all()]
+            if not chosen:
+                return 0
+            await self._session.execute(
+                delete(a).where(
+                    and_(
+                        tuple_(a.requester, a.request_id).in_(chosen), a.created_at < created_before
+                    )
+                )
+            )
+        return len(chosen)
+
+    async def answers_held(self, created_before: datetime) -> int:
+        q = select(func.count()).select_from(FederationAnswerRow)
+        async with guard():
+            n = await self._session.execute(
+                q.where(FederationAnswerRow.created_at < created_before)
+            )
         return int(n.scalar_one())

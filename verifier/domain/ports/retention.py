@@ -1,9 +1,10 @@
 """The retention repository: finding personal data whose period has run out, and purging it.
 
 What is purged is the sealed personal data only: a report version's envelope and the
-check's request, the outcomes' records and tickets, cached answers. Everything an old
-printout is checked against (the envelope's hash, its release entry in the audit log, the
-summary without personal data) stays.
+check's request, the outcomes' records and tickets, the fragments peers gave the check,
+cached answers, and the answers this deployment gave peers (their fragments hold
+records). Everything an old printout is checked against (the envelope's hash, its
+release entry in the audit log, the summary without personal data) stays.
 """
 
 from __future__ import annotations
@@ -74,3 +75,17 @@ class RetentionRepository(abc.ABC):
     @abc.abstractmethod
     async def webhooks_held(self, created_before: datetime) -> int:
         """How many acknowledged webhook events were created before ``created_before``."""
+
+    @abc.abstractmethod
+    async def purge_fragments(self, verification_id: str) -> int:
+        """Remove the sealed envelopes of the fragments peers gave the check (the rows,
+        with their hashes and provenance, stay); the number that held one."""
+
+    @abc.abstractmethod
+    async def purge_answers(self, created_before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` answers given to peers created before ``created_before``,
+        oldest first."""
+
+    @abc.abstractmethod
+    async def answers_held(self, created_before: datetime) -> int:
+        """How many answers given to peers were created before ``created_before``."""
