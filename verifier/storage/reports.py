@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import zstandard
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,10 +38,67 @@ from verifier.storage.notify import announce
 from verifier.storage.sealing import Sealer, base_digest_of
 
 
+class SharedBases:
+    """The shared seal bases this process has seen committed, by digest.
+
+    A kept base never changes and is never purged, so once it is known committed it is
+    not read again: a first version's write and every report read that opens one skip
+    that statement. A base is remembered only when it is certainly in the database: read
+    by a transaction that sees committed rows only, or seen by a write transaction that
+    then committed (any rollback in it, a savepoint's too, forgets what it saw).
+    """
+
+    _LIMIT = 256  # a base per region and rule set: a few; past this, read as before
+    _SEEN = "hedui.seal_bases_seen"
+
+    def __init__(self) -> None:
+        self._known: dict[str, bytes] = {}
+
+    def get(self, digest: str) -> bytes | None:
+        return self._known.get(digest)
+
+    def committed(self, digest: str, base: bytes) -> None:
+        if len(self._known) < self._LIMIT:
+            self._known[digest] = base
+
+    def seen_in(self, session: AsyncSession, digest: str, base: bytes) -> None:
+        """``base`` read or written by ``session``'s open write transaction: remembered
+        if that transaction commits."""
+        info = session.sync_session.info
+        seen: dict[str, bytes] | None = info.get(self._SEEN)
+        if seen is None:
+            seen = info[self._SEEN] = {}
+            sync = session.sync_session
+
+            def after_commit(_s: Any) -> None:
+                if not sync.in_nested_transaction():  # the outer transaction, not a savepoint
+                    for d, b in seen.items():
+                        self.committed(d, b)
+                    seen.clear()
+
+            def after_rollback(_s: Any, _previous: Any) -> None:
+                seen.clear()
+
+            event.listen(sync, "after_commit", after_commit)
+            event.listen(sync, "after_soft_rollback", after_rollback)
+        seen[digest] = base
+
+
 class SqlReports(ReportRepository):
-    def __init__(self, session: AsyncSession, sealer: Sealer) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        sealer: Sealer,
+        bases: SharedBases | None = None,
+        *,
+        committed_reads: bool = False,
+    ) -> None:
+        """``committed_reads``: the session's transaction sees committed rows only and
+        writes nothing (a read unit of work), so a base it reads is known kept."""
         self._session = session
         self._sealer = sealer
+        self._bases = bases or SharedBases()
+        self._committed_reads = committed_reads
 
     async def add(self, report: StoredReport) -> None:
         aad = f"reports/{report.verification_id}/{report.version}"
@@ -140,9 +198,19 @@ class SqlReports(ReportRepository):
         return base if kept == base else b""
 
     async def _shared(self, digest: str) -> bytes | None:
+        known = self._bases.get(digest)
+        if known is not None:
+            return known
         q = select(SealBaseRow.content).where(SealBaseRow.digest == digest)
         content = await self._session.scalar(q)
-        return None if content is None else zstandard.decompress(content)
+        if content is None:
+            return None
+        base = zstandard.decompress(content)
+        if self._committed_reads:
+            self._bases.committed(digest, base)
+        else:
+            self._bases.seen_in(self._session, digest, base)
+        return base
 
     def _open(self, row: ReportRow, base: bytes) -> bytes:
         assert row.envelope_sealed is not None

@@ -41,7 +41,7 @@ from verifier.storage.outcomes import SqlOutcomes
 from verifier.storage.peers import SqlPeers
 from verifier.storage.polls import SqlPolls
 from verifier.storage.rechecks import SqlRechecks
-from verifier.storage.reports import SqlReports
+from verifier.storage.reports import SharedBases, SqlReports
 from verifier.storage.retention import SqlRetention
 from verifier.storage.roster import SqlRoster
 from verifier.storage.sealing import Sealer
@@ -63,8 +63,10 @@ class SqlUnitOfWork(UnitOfWork):
         *,
         write: bool,
         shared: AsyncSession | None = None,
+        bases: SharedBases | None = None,
     ) -> None:
         self._db = db
+        self._bases = bases or SharedBases()
         self._sealer = sealer
         self._audit = audit_log
         self._write = write
@@ -79,7 +81,9 @@ class SqlUnitOfWork(UnitOfWork):
         self.verifications = SqlVerifications(session, self._sealer)
         self.outcomes = SqlOutcomes(session, self._sealer)
         self.polls = SqlPolls(session, self._sealer)
-        self.reports = SqlReports(session, self._sealer)
+        self.reports = SqlReports(
+            session, self._sealer, self._bases, committed_reads=not self._write
+        )
         self.consents = SqlConsents(session, self._sealer)
         self.audit = SqlAudit(session, self._audit)
         self.cache = SqlCache(session, self._sealer)
@@ -169,9 +173,10 @@ class SqlStore(Store):
         self._audit = audit_log or AuditLog()
         self._committer: GroupCommitter | None = None
         self._metrics = metrics or StoreMetrics()
+        self._bases = SharedBases()
 
     def unit_of_work(self, *, write: bool) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.db, self._sealer, self._audit, write=write)
+        return SqlUnitOfWork(self.db, self._sealer, self._audit, write=write, bases=self._bases)
 
     async def write(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
         if self._committer is None:
@@ -189,7 +194,14 @@ class SqlStore(Store):
         async def in_batch(session: AsyncSession) -> T:
             token = trace_context.attach(caller_trace)
             try:
-                uow = SqlUnitOfWork(self.db, self._sealer, self._audit, write=True, shared=session)
+                uow = SqlUnitOfWork(
+                    self.db,
+                    self._sealer,
+                    self._audit,
+                    write=True,
+                    shared=session,
+                    bases=self._bases,
+                )
                 return await work(uow)
             finally:
                 trace_context.detach(token)
