@@ -21,6 +21,7 @@ from verifier.domain.identifiers import (
     check_date,
     check_id_number,
     check_person_name,
+    person_name,
 )
 from verifier.domain.request_model import Purpose
 
@@ -33,6 +34,9 @@ def _enums(
 ) -> tuple[E, ...]:
     if not 1 <= len(values) <= most:
         out.append(FieldViolation(field, f"must name 1 to {most}"))
+    # Only the first ``most`` are looked at: a 4 MiB list holds a million, and each
+    # named would cost the event loop seconds for an answer that is cut short anyway.
+    values = values[:most]
     if len(set(values)) != len(values):
         out.append(FieldViolation(field, "must not repeat a value"))
     found: list[E] = []
@@ -59,14 +63,18 @@ def ask_from_pb(req: pb.AssistRequest, *, requester: str, today: date) -> Federa
     if not 1 <= len(req.members) <= MAX_ASK_MEMBERS:
         out.append(FieldViolation("members", f"must name 1 to {MAX_ASK_MEMBERS}"))
     members: list[Subject] = []
-    for i, m in enumerate(req.members):
+    # The first MAX_ASK_MEMBERS only, as in _enums: the list is refused as a whole anyway.
+    for i, m in enumerate(req.members[:MAX_ASK_MEMBERS]):
         id_type = ID_TYPES.get(m.id_type)
         if id_type is None:
             out.append(FieldViolation(f"members[{i}].id_type", "must be a known, specified value"))
         check_id_number(id_type, m.id_number, f"members[{i}].id_number", today, out)
         check_person_name(m.name, f"members[{i}].name", out)
         if id_type is not None:
-            members.append(Subject(id_type, m.id_number, m.name))
+            # Stored as the verification API stores a member (validate_request): another
+            # document's number in capitals, the name trimmed; so one person written two
+            # ways is one person here too, and has one subject ref in the audit log.
+            members.append(Subject(id_type, m.id_number.upper(), person_name(m.name)))
     if len({(s.id_type, s.id_number) for s in members}) != len(members):
         out.append(FieldViolation("members", "must not name a person twice"))
     purposes: tuple[Purpose, ...] = _enums(req.purposes, PURPOSES, 5, "purposes", out)
@@ -82,7 +90,8 @@ def ask_from_pb(req: pb.AssistRequest, *, requester: str, today: date) -> Federa
     if valid_from is None and not a.HasField("valid_from"):
         out.append(FieldViolation("authorization.valid_from", "is required"))
     valid_until = _day(a, "valid_until", "authorization.valid_until", out)
-    signed = list(a.signed_for)
+    # One more index than there can be distinct valid ones is enough to refuse the list.
+    signed = list(a.signed_for[: min(len(req.members), MAX_ASK_MEMBERS) + 1])
     if len(set(signed)) != len(signed) or any(not 0 <= i < len(req.members) for i in signed):
         out.append(
             FieldViolation("authorization.signed_for", "must be distinct indices of members")
