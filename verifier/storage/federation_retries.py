@@ -66,6 +66,8 @@ class SqlFederationRetries(FederationRetryRepository):
             .order_by(r.next_at, r.verification_id, r.peer, r.ask_request_id)
             .limit(limit)
             .with_for_update(skip_locked=True)
+            # A row this session holds may be stale: schedule upserts past the ORM.
+            .execution_options(populate_existing=True)
         )
         async with guard():
             rows = (await self._s.execute(q)).scalars().all()
