@@ -265,3 +265,21 @@ async def test_a_check_routing_nothing_to_a_peer_is_a_local_check(pair: Pair) ->
     assert "fragments" not in doc
     assert all("deployment" not in s for s in doc["sources"])
     assert (pair.local_tax.calls, pair.peer_tax.calls) == (2, 0)
+
+
+async def test_without_peers_nothing_is_routed(database_url: str, keys_dir: Path) -> None:
+    """A member's 户籍 region elsewhere changes nothing where no peer is configured."""
+    tax = FakeAdapter(SourceKind.TAX, income_fen={APPLICANT_ID: 100_000})
+    app = await make_app(database_url, keys_dir, {SourceKind.TAX: tax})
+    try:
+        assert app.retrier is None
+        view = await app.service.create(CALLER, _draft("local"), wait=True, wait_until=soon(30))
+        doc = _doc((await app.service.get_report(CALLER, view.record.id, 0)).envelope)
+        assert view.record.state is VerificationState.DONE and "fragments" not in doc
+        assert [(s["member_index"], s["status"]) for s in doc["sources"]] == [
+            (0, "FOUND"), (1, "NOT_FOUND"),
+        ]  # fmt: skip
+        assert all("deployment" not in s for s in doc["sources"])
+        assert tax.calls == 2
+    finally:
+        await app.aclose()

@@ -108,3 +108,12 @@ def test_the_peer_audit_key_must_be_a_verifier_key() -> None:
     assert peer.audit_key == key
     with pytest.raises(ConfigError, match=r"federation\.peers\.p\.audit_key"):
         _config(p=_peer(audit_key="not a key"))
+
+
+def test_how_often_peers_are_asked_again_is_read_and_bounded() -> None:
+    assert parse_config({}).federation.retry_interval_seconds == 30.0
+    fed = parse_config({"federation": {"retry_interval_seconds": 5}}).federation
+    assert fed.retry_interval_seconds == 5.0
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"federation": {"retry_interval_seconds": 0}})
+    assert "retry_interval_seconds" in str(caught.value)
