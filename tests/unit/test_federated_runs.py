@@ -10,6 +10,7 @@ import asyncio
 import base64
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from verifier.service.fanout import FanOut, bind_sources
 from verifier.service.federation.outbound import OutboundAssist
 from verifier.service.federation.peers import PeerTrustService
 from verifier.service.federation.requester import FederationRequester
+from verifier.service.poller import Poller
 from verifier.service.time_limits import CheckTerms
 from verifier.service.verifications import VerificationService
 from verifier.signing.jwks import PublicKey, key_id
@@ -48,7 +50,11 @@ def _published(_peer: PeerConfig) -> Mapping[str, PublicKey]:
 
 
 async def _service(
-    store: InMemoryStore, peer: SigningPeer, local: FakeAdapter | None = None
+    store: InMemoryStore,
+    peer: SigningPeer,
+    local: FakeAdapter | None = None,
+    *,
+    consent: bool = True,
 ) -> VerificationService:
     fed = FederationConfig(
         peers={PEER: PeerConfig(
@@ -67,9 +73,10 @@ async def _service(
         ),
         today=store.clock().date(),
     )
-    async with store.unit_of_work(write=True) as uow:
-        await uow.consents.add(doc, "ref", (), store.clock())
-        await uow.commit()
+    if consent:  # registered once per store
+        async with store.unit_of_work(write=True) as uow:
+            await uow.consents.add(doc, "ref", (), store.clock())
+            await uow.commit()
     return VerificationService(
         store=store,
         fanout=FanOut(bind_sources({SourceKind.TAX: local or _local_tax()}, {})),
@@ -172,3 +179,28 @@ async def test_a_refusing_peer_is_denied_and_the_check_done() -> None:
     async with store.unit_of_work(write=False) as uow:
         assert not await uow.federation_retries.pending(v1.record.id)
     await svc.aclose()
+
+
+async def test_a_resumed_run_routes_again_and_asks_under_the_same_request_id() -> None:
+    store = InMemoryStore()
+    held = SigningPeer(PEER_KEY, peer=PEER, requester=REQUESTER)
+    held.hold()
+    first = await _service(store, held)
+    v1 = await first.create(CALLER, _draft(), wait=True, terms=CheckTerms.interactive(urgent=True))
+    await first.aclose()  # the process dies while the peer is still being asked
+    answering = SigningPeer(PEER_KEY, peer=PEER, requester=REQUESTER)
+    second = await _service(store, answering, consent=False)
+    poller = Poller(
+        second, store, FanOut(bind_sources({}, {})),
+        clock=lambda: datetime.now(UTC) + timedelta(minutes=5),
+    )  # fmt: skip
+    assert await poller.tick() == 1
+    await poller.drain()
+    done = await second.view(v1.record.id)
+    assert (done.record.state, done.record.latest_version) == (VerificationState.DONE, 2)
+    [asked_first], [asked_again] = held.asks, answering.asks
+    assert asked_again.request_id == asked_first.request_id
+    assert [m.id_number for m in asked_again.members] == [SPOUSE_ID]
+    doc = await _doc(second, v1.record.id)
+    assert _spouse(doc)["deployment"] == PEER and len(doc["fragments"]) == 1
+    await second.aclose()
