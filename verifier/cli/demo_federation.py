@@ -323,9 +323,15 @@ async def walk(cfg: Config, run_dir: Path, seed: int, summary: Summary) -> tuple
 
 
 async def _check(
-    client: Client, doc: dict[str, Any], home: Running, peer: Running, run_dir: Path,
+    client: Client,
+    doc: dict[str, Any],
+    home: Running,
+    peer: Running,
+    run_dir: Path,
     summary: Summary,
-) -> tuple[Path, Path]:  # fmt: skip
+) -> tuple[Path, Path]:
+    """The 授权书 registered, the check at ``home``, its report, who answered what and
+    the peer's audit of the 协查; returns the report and peer JWKS files written."""
     registered = await client.register_consent(
         consent_from_json(runtime.consent_doc(doc, date.today()))
     )
