@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -27,7 +28,7 @@ from google.type import date_pb2
 from hedui.v1 import common_pb2, federation_pb2, federation_pb2_grpc, verification_pb2
 from hypothesis import strategies as st
 
-from hedui_sdk import SourceKind, resident_id
+from hedui_sdk import Adapter, SourceKind, resident_id
 from tests.api_fuzz.api import CALL_TIMEOUT
 from tests.api_fuzz.fuzzer import Fuzz
 from tests.api_fuzz.requests import Case, cases
@@ -87,8 +88,11 @@ def _agreement(name: str, pki: PkiLayout, tmp: Path) -> PeerConfig:
     )  # fmt: skip
 
 
-async def start_peer(url: str, tmp: Path) -> tuple[App, RunningServer, FederationWorld]:
-    """The peer deployment on ``url``, served with mTLS on a free port, and its world."""
+async def start_peer(
+    url: str, tmp: Path, adapters: Mapping[SourceKind, Adapter] | None = None
+) -> tuple[App, RunningServer, FederationWorld]:
+    """The peer deployment on ``url``, served with mTLS on a free port, and its world;
+    ``adapters`` replace its fake sources (they must answer the world's first ask)."""
     requester_pki = init_pki(tmp / "pki-r", systems=(REQUESTER, UNCONFIGURED)).layout
     untrusted_pki = init_pki(tmp / "pki-u", systems=(UNTRUSTED,)).layout
     stranger_pki = init_pki(tmp / "pki-s", systems=(REQUESTER,)).layout
@@ -101,7 +105,7 @@ async def start_peer(url: str, tmp: Path) -> tuple[App, RunningServer, Federatio
         client_cert=peer_pki.client(PEER).cert,
         client_key=peer_pki.client(PEER).key,
     )
-    adapters = {
+    adapters = adapters or {
         SourceKind.TAX: FakeAdapter(SourceKind.TAX, income_fen={ASKED_IDS[0]: 321_000}),
         SourceKind.REAL_ESTATE: FakeAdapter(
             SourceKind.REAL_ESTATE, asset_fen={ASKED_IDS[1]: 9_000_000}

@@ -10,6 +10,7 @@ here, per peer, before anything else. Trust, coverage, audit and the answer itse
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,6 +59,20 @@ def peer_name(context: grpc.aio.ServicerContext[Any, Any], peers: Mapping[str, P
     return name
 
 
+SIGN_AND_KEEP_SHARE = 0.2
+"""The share of a call's remaining time kept back from the sources for signing the
+fragment and committing it with its released entry."""
+
+
+def _sources_until(remaining: float | None) -> float | None:
+    """When the sources must have answered (monotonic) so that the fragment, with what did
+    not answer FAILED, still reaches the requester within its deadline (federation.proto:
+    the call's deadline bounds the sources' time); None without a deadline."""
+    if remaining is None:
+        return None
+    return time.monotonic() + remaining * (1 - SIGN_AND_KEEP_SHARE)
+
+
 class FederationServicer(federation_pb2_grpc.FederationServiceServicer):
     def __init__(self, assist: InboundAssist, peers: Mapping[str, PeerConfig]) -> None:
         self._assist = assist
@@ -68,7 +83,7 @@ class FederationServicer(federation_pb2_grpc.FederationServiceServicer):
     ) -> pb.AssistResponse:
         requester = peer_name(context, self._peers)
         ask = ask_from_pb(request, requester=requester, today=datetime.now(UTC).date())
-        given = await self._assist.answer(ask)
+        given = await self._assist.answer(ask, _sources_until(context.time_remaining()))
         return pb.AssistResponse(
             fragment=given.envelope,
             envelope_sha256=given.envelope_sha256,

@@ -131,9 +131,10 @@ class InboundAssist:
         await self._store.write(work)
         return PermissionDenied(reason, message)
 
-    async def answer(self, ask: FederationAsk) -> GivenAnswer:
+    async def answer(self, ask: FederationAsk, until: float | None = None) -> GivenAnswer:
         """The signed fragment answering ``ask``, or PermissionDenied (audited) with the
-        reason, or Conflict for a reused request id with other content."""
+        reason, or Conflict for a reused request id with other content. Sources get until
+        ``until`` (monotonic; the call's deadline) or the configured limit, if sooner."""
         try:
             agreement = await self._trust.trusted(ask.requester)
         except PermissionDenied as exc:
@@ -186,9 +187,10 @@ class InboundAssist:
         )
         # The checked list, passed explicitly: the fan-out reads a request naming no
         # source as "every configured source", which a peer must never get.
+        deadline = time.monotonic() + self._deadline_seconds
         outcomes = await self._fanout.run(
             request, request_id=ask.request_id, sources=ask.sources,
-            deadline=time.monotonic() + self._deadline_seconds,
+            deadline=deadline if until is None else min(deadline, until),
         )  # fmt: skip
         # A source still PENDING when the 协查 must be answered did not answer in time.
         final = tuple(
