@@ -12,6 +12,7 @@ without federation."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -38,6 +39,7 @@ from verifier.domain.household import Relation, RequestDraft
 from verifier.domain.outcomes import VerificationState
 from verifier.domain.peers import FederationConfig, PeerConfig
 from verifier.domain.request_model import MemberDraft, Purpose
+from verifier.service.events import StateEvent
 from verifier.service.federation.peers import PeerTrustService
 from verifier.service.federation.retrier import PeerRetrier
 from verifier.signing.jwks import dumps_jwks, key_id
@@ -135,6 +137,7 @@ async def pair(database_url: str, tmp_path: Path) -> AsyncIterator[Pair]:
         )},
         client_cert=requester_pki.client(REQUESTER).cert,
         client_key=requester_pki.client(REQUESTER).key,
+        retry_interval_seconds=0.05,
     )  # fmt: skip
     pair.requester = await make_app(
         database_url, tmp_path / "keys", {SourceKind.TAX: pair.local_tax}, federation=requester_fed
@@ -245,6 +248,22 @@ async def test_a_peer_that_is_down_is_failed_then_a_new_version_once_it_answers(
     assert (doc["version"], state) == (2, VerificationState.DONE)
     _assert_peer_answered(doc)
     assert pair.peer_tax.calls == 1
+
+
+async def test_the_servers_background_asks_the_peer_again(pair: Pair) -> None:
+    """What ``hedui serve`` runs: the retrier in the app's background, no tick by hand."""
+    await pair.stop_peer()
+    vid, state = await _check(pair, "fed-background")
+    assert state is VerificationState.AWAITING_SOURCES
+    await pair.serve_peer()
+    pair.requester.start_background()
+    async with asyncio.timeout(30):
+        async for event in pair.requester.service.watch(CALLER, vid):
+            if isinstance(event, StateEvent) and event.state is VerificationState.DONE:
+                break
+    doc, state = await _report(pair, vid)
+    assert (doc["version"], state) == (2, VerificationState.DONE)
+    _assert_peer_answered(doc)
 
 
 async def test_a_peer_that_never_answers_is_given_up_after_the_deadline(pair: Pair) -> None:
