@@ -196,8 +196,8 @@ class Runner:
                 )
                 if routing.remote:
                     await self._run_federated(
-                        vid, request, actor, deadline, done, terms, routing, reused, answered,
-                        progress,
+                        self._federation, vid, request, actor, deadline, done, terms, routing,
+                        reused, answered, progress,
                     )  # fmt: skip
                     return
             for o in reused.values():
@@ -250,6 +250,7 @@ class Runner:
 
     async def _run_federated(
         self,
+        federation: FederationRequester,
         vid: str,
         request: VerificationRequest,
         actor: Actor,
@@ -263,8 +264,6 @@ class Runner:
     ) -> None:
         """The run of a check some of whose pairs peers answer: the local fan-out without
         them and the asks to peers at once, then version 1 with both."""
-        federation = self._federation
-        assert federation is not None
         remote_pairs = frozenset(routing.answered_by())
         # A pair a peer answers is asked there, never answered from a local reuse.
         reused = {k: o for k, o in reused.items() if k not in remote_pairs}
@@ -335,15 +334,17 @@ class Runner:
         first = [*answered.values(), *placeholders]
         log.info("urgent_first_report", verification_id=vid, waiting=len(waiting))
         # Peers that answered in time go with version 1, their fragments and retries too.
-        early = asks.result() if asks is not None and asks.done() else RemoteAnswers()
+        early = asks.result() if asks is not None and asks.done() else None
         await self._release.release(
-            vid, request, actor, first, first=True, fragments=early.fragments,
-            retries=PeerRetries(schedule=early.retries),
+            vid, request, actor, first, first=True,
+            fragments=early.fragments if early else (),
+            retries=PeerRetries(schedule=early.retries if early else ()),
         )  # fmt: skip
         done.set()
         outcomes = await fan
         late = [o for o in outcomes if (o.member_index, o.source) in set(waiting)]
-        remote = await asks if asks is not None and not asks.done() else RemoteAnswers()
+        # The peers' answers go with version 2 unless they already went with version 1.
+        remote = await asks if asks is not None and early is None else RemoteAnswers()
         await self._release.release(
             vid, request, actor, [*late, *remote.outcomes], first=False,
             fragments=remote.fragments, retries=PeerRetries(schedule=remote.retries),
