@@ -364,8 +364,10 @@ class Release:
         )
         if state is VerificationState.DONE:
             # Its outcomes live on in the version just signed (records, statuses, reasons,
-            # provenance); keeping the rows too doubled what a check leaves behind.
-            await uow.outcomes.close(vid)
+            # provenance); keeping the rows too doubled what a check leaves behind. Rows
+            # are stored only with a report: a first version has none to drop.
+            if record.latest_version:
+                await uow.outcomes.close(vid)
         else:
             await uow.outcomes.store(
                 vid, fresh, now, stored={(o.member_index, o.source.value) for o in stored_before}
