@@ -60,27 +60,42 @@ class SqlConsents(ConsentRepository):
             )
 
     async def get(self, number: str) -> ConsentRecord | None:
-        async with guard():
-            row = await self._session.get(ConsentRow, number)
-            if row is None:
-                return None
-            refs = (
-                await self._session.execute(
-                    select(ConsentSubjectRow.subject_ref).where(ConsentSubjectRow.number == number)
-                )
-            ).scalars()
-            return ConsentRecord(
-                number=row.number,
-                region=row.region,
-                household_ref=row.household_ref,
-                subject_refs=frozenset(refs),
-                sources=frozenset(SourceKind(k) for k in row.sources.split(",") if k),
-                purposes=frozenset(Purpose(p) for p in row.purposes.split(",") if p),
-                valid_from=row.valid_from,
-                valid_until=row.valid_until,
-                state=ConsentState(row.state),
-                superseded_by=row.superseded_by,
+        # One round trip for the row and its subjects, without the sealed document (a
+        # check's authorization reads this; the document is opened only to be shown).
+        c = ConsentRow
+        q = (
+            select(
+                c.number,
+                c.region,
+                c.household_ref,
+                c.sources,
+                c.purposes,
+                c.valid_from,
+                c.valid_until,
+                c.state,
+                c.superseded_by,
+                ConsentSubjectRow.subject_ref,
             )
+            .outerjoin(ConsentSubjectRow, ConsentSubjectRow.number == c.number)
+            .where(c.number == number)
+        )
+        async with guard():
+            rows = (await self._session.execute(q)).all()
+        if not rows:
+            return None
+        row = rows[0]
+        return ConsentRecord(
+            number=row.number,
+            region=row.region,
+            household_ref=row.household_ref,
+            subject_refs=frozenset(r.subject_ref for r in rows if r.subject_ref is not None),
+            sources=frozenset(SourceKind(k) for k in row.sources.split(",") if k),
+            purposes=frozenset(Purpose(p) for p in row.purposes.split(",") if p),
+            valid_from=row.valid_from,
+            valid_until=row.valid_until,
+            state=ConsentState(row.state),
+            superseded_by=row.superseded_by,
+        )
 
     async def load_doc(self, number: str) -> ConsentDoc:
         async with guard():
