@@ -11,13 +11,21 @@ from typing import Any
 
 import grpc
 import pytest
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from hedui.v1 import federation_pb2, federation_pb2_grpc
 from sqlalchemy import text
 
 from tests.alerts_flow_helpers import refused
-from tests.api_fuzz.federation import FederationWorld, channel_for, start_peer
+from tests.api_fuzz.federation import (
+    ASKED_IDS,
+    FederationWorld,
+    assist_request,
+    channel_for,
+    start_peer,
+)
 from verifier.api.server import RunningServer
 from verifier.bootstrap import App
+from verifier.cli.pki import PemPair, _leaf, read_pair, write_pair
 from verifier.storage.uow import SqlStore
 
 
@@ -58,3 +66,32 @@ async def test_a_receipt_refused_to_a_peer_is_one_audited_deny_entry(
     assert (entry["action"], entry["outcome"], entry["reason"]) == ("authorize", "deny", reason)
     assert entry["request_id"] == request_id
     assert entry["details"]["federation"] == "receipt"
+
+
+@pytest.mark.parametrize(
+    "common_name",
+    [ASKED_IDS[0], "hedui gaoqing", "hedui-gaoqing\n", "测试", "-hedui"],
+    ids=["id-number", "space", "newline", "non-ascii", "leading-dash"],
+)
+async def test_a_common_name_that_is_no_system_name_is_unauthenticated_and_not_audited(
+    peer: tuple[App, RunningServer, FederationWorld], tmp_path: Path, common_name: str
+) -> None:
+    # The requester's CA (trusted for client certificates) issued a certificate whose
+    # name is no system name — an ID number, say: it must not land in the audit log.
+    app, server, world = peer
+    ca = read_pair(PemPair(tmp_path / "pki-r" / "ca.pem", tmp_path / "pki-r" / "ca.key"))
+    odd = PemPair(tmp_path / "odd.pem", tmp_path / "odd.key")
+    write_pair(
+        odd,
+        _leaf(ca, common_name, usage=ExtendedKeyUsageOID.CLIENT_AUTH, san=(), days=1, now=None),
+    )
+    world.identities["odd"] = (odd.cert, odd.key)
+    before = await _entries(app)
+    async with channel_for(world, "odd", server.port) as channel:
+        stub = federation_pb2_grpc.FederationServiceStub(channel)
+        code, _ = await refused(stub.Assist(assist_request("odd-1", [0])))
+        assert code is grpc.StatusCode.UNAUTHENTICATED
+        receipt = federation_pb2.FederationServiceGetReceiptRequest(request_id="fz-answered-1")
+        code, _ = await refused(stub.GetReceipt(receipt))
+        assert code is grpc.StatusCode.UNAUTHENTICATED
+    assert await _entries(app) == before

@@ -24,7 +24,7 @@ from hedui.v1 import federation_pb2_grpc
 
 from verifier.api.federation_translate import ask_from_pb
 from verifier.domain.errors import FieldViolation, InvalidArgument, Unauthenticated
-from verifier.domain.identifiers import REQUEST_ID
+from verifier.domain.identifiers import ACTOR_SYSTEM, REQUEST_ID
 from verifier.domain.peers import PeerConfig
 from verifier.service.federation.inbound import InboundAssist
 
@@ -52,7 +52,11 @@ def peer_name(context: grpc.aio.ServicerContext[Any, Any], peers: Mapping[str, P
     pems = list(auth.get("x509_pem_cert") or [])
     if not names or not pems:
         raise Unauthenticated("a peer is identified by its client certificate")
-    name = names[0].decode()
+    name = names[0].decode(errors="replace")
+    # The name goes into the audit log as the actor: one that is no system name (an ID
+    # number a peer's CA put there, a space, a control character) identifies no peer.
+    if ACTOR_SYSTEM.problem(name) is not None:
+        raise Unauthenticated("the certificate's common name is not a system name")
     peer = peers.get(name)
     if peer is not None and not _issued_by(pems[0], peer.ca):
         raise Unauthenticated("the certificate was not issued by the peer's CA")

@@ -36,7 +36,9 @@ class FederationServiceStub:
     x-hedui-* metadata is read. A call from a system that is not a trusted peer is
     PERMISSION_DENIED with reason PEER_NOT_CONFIGURED, PEER_NOT_TRUSTED, PEER_REVOKED or
     PEER_KEYS_CHANGED (audited as an "authorize" deny entry when the certificate names a
-    peer; UNAUTHENTICATED when there is no client certificate).
+    peer; UNAUTHENTICATED when there is no client certificate, when the certificate is
+    not issued by the CA configured for the peer it names, or when its common name is no
+    system name: 1-64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit).
     """
 
     def __init__(self, channel):
@@ -68,7 +70,9 @@ class FederationServiceServicer:
     x-hedui-* metadata is read. A call from a system that is not a trusted peer is
     PERMISSION_DENIED with reason PEER_NOT_CONFIGURED, PEER_NOT_TRUSTED, PEER_REVOKED or
     PEER_KEYS_CHANGED (audited as an "authorize" deny entry when the certificate names a
-    peer; UNAUTHENTICATED when there is no client certificate).
+    peer; UNAUTHENTICATED when there is no client certificate, when the certificate is
+    not issued by the CA configured for the peer it names, or when its common name is no
+    system name: 1-64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit).
     """
 
     def Assist(self, request, context):
@@ -142,7 +146,9 @@ class FederationService:
     x-hedui-* metadata is read. A call from a system that is not a trusted peer is
     PERMISSION_DENIED with reason PEER_NOT_CONFIGURED, PEER_NOT_TRUSTED, PEER_REVOKED or
     PEER_KEYS_CHANGED (audited as an "authorize" deny entry when the certificate names a
-    peer; UNAUTHENTICATED when there is no client certificate).
+    peer; UNAUTHENTICATED when there is no client certificate, when the certificate is
+    not issued by the CA configured for the peer it names, or when its common name is no
+    system name: 1-64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit).
     """
 
     @staticmethod
