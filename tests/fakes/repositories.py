@@ -173,7 +173,9 @@ class InMemoryOutcomes(OutcomeRepository):
 
     async def summaries(self, verification_id: str) -> list[OutcomeSummary]:
         out = [
-            OutcomeSummary(i, source, row.outcome.status.value, row.outcome.reason)
+            OutcomeSummary(
+                i, source, row.outcome.status.value, row.outcome.reason, row.outcome.deployment
+            )
             for (_, i, source), row in self._rows(verification_id)
         ]
         mine = [r for (vid, _), r in self._t.reports.items() if vid == verification_id]

@@ -33,6 +33,7 @@ from tests.served import ServedStack
 from verifier.api.federation_servicer import FederationServicer
 from verifier.api.server import start_server
 from verifier.api.tls import server_credentials
+from verifier.api.translate import verification_pb
 from verifier.bootstrap import App, peer_published_keys
 from verifier.cli.certs import PkiLayout, init_pki
 from verifier.domain.household import Relation, RequestDraft
@@ -215,11 +216,22 @@ def _assert_peer_answered(doc: dict[str, Any]) -> None:
     assert [m["income_fen"]["total"] for m in doc["aggregates"]["members"]] == [100_000, 321_000]
 
 
+async def _answered_by(pair: Pair, vid: str) -> dict[int, str]:
+    """Each member's answering deployment as progress (GetVerification, the console's
+    grid) shows it."""
+    view = await pair.requester.service.view(vid)
+    progress = verification_pb(view).progress
+    assert {p.deployment for p in progress} == {p.deployment for p in view.progress}
+    return {p.member_index: p.deployment for p in view.progress}
+
+
 async def test_a_member_whose_huji_is_at_the_peer_is_answered_there(pair: Pair) -> None:
     vid, state = await _check(pair, "fed-1")
     doc, _ = await _report(pair, vid)
     assert state is VerificationState.DONE and doc["version"] == 1
     _assert_peer_answered(doc)
+    # A closed check's progress (read from its report's summary) names the peer too.
+    assert await _answered_by(pair, vid) == {0: "", 1: PEER}
     # Each side asked its own source about its own member only.
     assert (pair.local_tax.calls, pair.peer_tax.calls) == (1, 1)
     assert pair.requester.retrier is not None
@@ -238,6 +250,7 @@ async def test_a_peer_that_is_down_is_failed_then_a_new_version_once_it_answers(
         "FAILED", "PEER_UNAVAILABLE", PEER,
     )  # fmt: skip
     assert "fragments" not in doc
+    assert await _answered_by(pair, vid) == {0: "", 1: PEER}
     # Still down: asked again, nothing released, still waiting.
     assert await pair.retrier(timedelta(minutes=1)).tick() == 1
     doc, state = await _report(pair, vid)

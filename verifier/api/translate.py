@@ -246,6 +246,7 @@ def _progress(o: OutcomeSummary) -> pb.SourceProgress:
         source=SOURCES_TO_PB[SourceKind(o.source)],
         status=STATUS_TO_PB[SourceStatus(o.status)],
         reason=o.reason,
+        deployment=o.deployment,
     )
 
 

@@ -352,7 +352,11 @@ def progress_of(summary: Mapping[str, Any]) -> list[OutcomeSummary]:
     (summaries written before reasons were kept give none)."""
     out = [
         OutcomeSummary(
-            int(s["member_index"]), str(s["source"]), str(s["status"]), str(s.get("reason", ""))
+            int(s["member_index"]),
+            str(s["source"]),
+            str(s["status"]),
+            str(s.get("reason", "")),
+            str(s.get("deployment", "")),
         )
         for s in summary.get("sources", ())
     ]

@@ -392,7 +392,9 @@ class Release:
         view = VerificationView(
             replace(record, state=state, completeness=completeness, latest_version=version),
             tuple(
-                OutcomeSummary(o.member_index, o.source.value, o.status.value, o.reason)
+                OutcomeSummary(
+                    o.member_index, o.source.value, o.status.value, o.reason, o.deployment
+                )
                 for o in sorted(outcomes, key=lambda o: (o.member_index, o.source.value))
             ),
         )

@@ -155,7 +155,10 @@ class SqlOutcomes(OutcomeRepository):
                     .order_by(SourceOutcomeRow.member_index, SourceOutcomeRow.source)
                 )
             ).scalars()
-            out = [OutcomeSummary(r.member_index, r.source, r.status, r.reason) for r in rows]
+            out = [
+                OutcomeSummary(r.member_index, r.source, r.status, r.reason, r.deployment)
+                for r in rows
+            ]
             return out or await self._reported(verification_id)
 
     async def _reported(self, verification_id: str) -> list[OutcomeSummary]:

@@ -65,9 +65,9 @@ async def find(request: web.Request) -> web.StreamResponse:
 
 def _grid(view: Any) -> dict[str, Any]:
     sources = sorted({p.source for p in view.progress})
-    cells = {(p.member_index, p.source): p.status for p in view.progress}
+    cells = {(p.member_index, p.source): (p.status, p.deployment) for p in view.progress}
     rows = [
-        [(s, cells.get((m, s), "PENDING")) for s in sources]
+        [(s, *cells.get((m, s), ("PENDING", ""))) for s in sources]
         for m in range(view.record.member_count)
     ]
     answered = sum(1 for p in view.progress if p.status != "PENDING")

@@ -547,12 +547,19 @@ class SourceProgress(_message.Message):
     SOURCE_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    DEPLOYMENT_FIELD_NUMBER: _builtins.int
     member_index: _builtins.int
     """Index into the request's household.members."""
     source: _common_pb2.SourceKind.ValueType
     status: _common_pb2.SourceStatus.ValueType
     reason: _builtins.str
     """Why a source FAILED or was DENIED (no personal data)."""
+    deployment: _builtins.str
+    """The federation peer deployment that answered this member × source (异地协查: the
+    member's 户籍 is in its region, or the source exists only there), by the name its
+    certificates carry; empty when this deployment's own source answered or the answer
+    is not in yet.
+    """
     def __init__(
         self,
         *,
@@ -560,10 +567,11 @@ class SourceProgress(_message.Message):
         source: _common_pb2.SourceKind.ValueType = ...,
         status: _common_pb2.SourceStatus.ValueType = ...,
         reason: _builtins.str = ...,
+        deployment: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["member_index", b"member_index", "reason", b"reason", "source", b"source", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deployment", b"deployment", "member_index", b"member_index", "reason", b"reason", "source", b"source", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

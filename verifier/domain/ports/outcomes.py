@@ -18,6 +18,8 @@ class OutcomeSummary:
     source: str
     status: str
     reason: str
+    deployment: str = ""
+    """The peer deployment that answered, or "" for this deployment's own sources."""
 
 
 class OutcomeRepository(abc.ABC):
