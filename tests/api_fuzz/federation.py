@@ -204,7 +204,47 @@ def _assist(draw: st.DrawFn) -> Message:
     start = draw(st.dates(end - timedelta(days=1000), end))
     # Made fresh before the call (Fuzz.prepare): a repeated one only reaches the replay.
     request_id = draw(st.from_regex(r"[A-Za-z0-9._-]{1,64}", fullmatch=True))
-    return assist_request(request_id, members, tuple(purposes), tuple(sources), (start, end))
+    req = assist_request(request_id, members, tuple(purposes), tuple(sources), (start, end))
+    _uncover(req, draw(st.sampled_from(_GAPS)))
+    return req
+
+
+# Well-formed asks the agreement or the 授权书 does not cover: each must be refused with
+# its reason (PERMISSION_DENIED, one deny entry) and ask no source. "" leaves it covered.
+_GAPS = ("",) * 6 + (
+    "purpose not agreed",
+    "source not agreed",
+    "purpose not authorized",
+    "source not authorized",
+    "member not signatory",
+    "not yet valid",
+    "no longer valid",
+)
+
+
+def _uncover(req: federation_pb2.AssistRequest, gap: str) -> None:
+    auth = req.authorization
+    today = date.today()
+    if gap == "purpose not agreed":
+        req.purposes.append(common_pb2.PURPOSE_TEKUN)
+        auth.purposes.append(common_pb2.PURPOSE_TEKUN)
+    elif gap == "source not agreed":
+        req.sources.append(common_pb2.SOURCE_KIND_BANK)
+        auth.sources.append(common_pb2.SOURCE_KIND_BANK)
+    elif gap == "purpose not authorized":
+        purposes = [p for p in auth.purposes if p != req.purposes[0]]
+        del auth.purposes[:]
+        auth.purposes.extend(purposes or [common_pb2.PURPOSE_YINBING_ZHIPIN])
+    elif gap == "source not authorized":
+        sources = [s for s in auth.sources if s != req.sources[0]]
+        del auth.sources[:]
+        auth.sources.extend(sources or [common_pb2.SOURCE_KIND_BANK])
+    elif gap == "member not signatory":
+        del auth.signed_for[-1]
+    elif gap == "not yet valid":
+        auth.valid_from.CopyFrom(_day(today + timedelta(days=1)))
+    elif gap == "no longer valid":
+        auth.valid_until.CopyFrom(_day(today - timedelta(days=1)))
 
 
 def valid_requests(world: FederationWorld) -> dict[str, st.SearchStrategy[Message]]:

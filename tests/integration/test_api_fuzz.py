@@ -39,7 +39,9 @@ every call:
 
 Fields the proto comments mark "Output only" are ignored in requests (AIP-203), so the
 rules leave them out. A service the generated code has and the server does not serve
-(yet) is skipped, with the reason; the day it is wired, it is fuzzed.
+(yet) is skipped, with the reason; the day it is wired, it is fuzzed. FederationService,
+whose caller is a peer's client certificate rather than metadata, is fuzzed by the same
+rules over mTLS in tests/integration/test_api_fuzz_federation.py.
 
 The server runs without its background work (poller, checkpointer, release listener):
 they write on their own schedule, and a row they wrote could not be told from one the
