@@ -15,8 +15,9 @@ from typing import Any, cast
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from audit.entry import AppendedEntry, EntryDraft, body_of, canonical, leaf_hash, next_chain
 from audit.merkle import HASH_SIZE, TreeBuilder
@@ -76,6 +77,45 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+_HEAD = "audit.head"
+"""``session.info`` key of the head as this transaction holds it: (last_seq, chain_hash,
+frontier), present only while the transaction holds the head's lock."""
+
+_Head = tuple[int, bytes, bytes]
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_on_rollback(session: Session, _previous: SessionTransaction) -> None:
+    # A rolled-back savepoint may have held an append: the database's head is back to
+    # before it, the kept copy is not.
+    session.info.pop(_HEAD, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_at_end(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the lock goes with the transaction
+        session.info.pop(_HEAD, None)
+
+
+async def _locked_head(session: AsyncSession) -> _Head:
+    """The head row, locked for this transaction (read once; see the module's note)."""
+    kept: _Head | None = session.info.get(_HEAD)
+    if kept is not None:
+        return kept
+    head = (
+        await session.execute(
+            select(AuditHeadRow.last_seq, AuditHeadRow.chain_hash, AuditHeadRow.frontier)
+            .where(AuditHeadRow.id == 1)
+            .with_for_update()
+        )
+    ).one_or_none()
+    if head is None:
+        raise AuditUnavailable("the audit head row is missing; run `hedui db upgrade`")
+    kept = (head.last_seq, head.chain_hash, head.frontier)
+    session.info[_HEAD] = kept
+    return kept
+
+
 class AuditLog:
     """Appends entries; call inside an open write transaction of ``session``."""
 
@@ -84,29 +124,21 @@ class AuditLog:
 
     @staticmethod
     async def lock_head(session: AsyncSession) -> None:
-        """Take the head row lock now (PostgreSQL; SQLite's BEGIN IMMEDIATE already has it).
+        """Take the head row lock now (PostgreSQL; SQLite's BEGIN IMMEDIATE already has it)
+        and keep the head for this transaction's appends.
 
         A transaction that locks other rows before it appends must take this first:
         two such transactions taking the same two locks in opposite orders deadlock.
         """
-        await session.execute(select(AuditHeadRow.id).where(AuditHeadRow.id == 1).with_for_update())
+        await _locked_head(session)
 
     async def append(
         self, session: AsyncSession, drafts: Sequence[EntryDraft]
     ) -> list[AppendedEntry]:
         if not drafts:
             return []
-        head = (
-            await session.execute(
-                select(AuditHeadRow.last_seq, AuditHeadRow.chain_hash, AuditHeadRow.frontier)
-                .where(AuditHeadRow.id == 1)
-                .with_for_update()
-            )
-        ).one_or_none()
-        if head is None:
-            raise AuditUnavailable("the audit head row is missing; run `hedui db upgrade`")
-        last_seq, chain = head.last_seq, head.chain_hash
-        tree = split_frontier(last_seq + 1, head.frontier)
+        last_seq, chain, frontier = await _locked_head(session)
+        tree = split_frontier(last_seq + 1, frontier)
         ts = self._clock()
         rows: list[dict[str, object]] = []
         subjects: list[dict[str, object]] = []
@@ -145,9 +177,11 @@ class AuditLog:
         await _insert(session, AuditEntryRow, rows)
         await _insert(session, AuditSubjectRow, subjects)
         await _insert(session, AuditTreeNodeRow, nodes)
+        frontier = b"".join(tree.frontier)
         await session.execute(
             update(AuditHeadRow)
             .where(AuditHeadRow.id == 1)
-            .values(last_seq=last_seq, chain_hash=chain, frontier=b"".join(tree.frontier))
+            .values(last_seq=last_seq, chain_hash=chain, frontier=frontier)
         )
+        session.info[_HEAD] = (last_seq, chain, frontier)
         return out

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit.entry import Actor, EntryDraft
 from audit.group_commit import GroupCommitFailed, GroupCommitter, GroupCommitterClosed
+from audit.log import AuditLog
 from audit.verify import verify_chain, verify_log
 from verifier.storage.engine import Database, open_database
 
@@ -43,6 +44,17 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 def committer(db: Database, **kw: Any) -> GroupCommitter:
     return GroupCommitter(db.write_sessions, write_lock=db.write_lock if db.sqlite else None, **kw)
+
+
+def count_head_reads(db: Database) -> list[int]:
+    reads = [0]
+
+    @event.listens_for(db.write_engine.sync_engine, "before_cursor_execute")
+    def _read(_conn: Any, _cur: Any, statement: str, *_rest: Any) -> None:
+        if statement.startswith("SELECT audit_head.last_seq"):
+            reads[0] += 1
+
+    return reads
 
 
 def count_commits(db: Database) -> list[int]:
@@ -203,6 +215,36 @@ async def _block_head(db: Database) -> None:
 async def _unblock_head(db: Database) -> None:
     async with db.write_engine.begin() as conn:
         await conn.execute(text("DROP TRIGGER gc_block" + ("" if db.sqlite else " ON audit_head")))
+
+
+async def test_an_append_rolled_back_with_its_unit_is_not_continued_from(db: Database) -> None:
+    # The head is read once per transaction and kept (audit.log): a unit that appended in
+    # its savepoint and then failed must not leave the next unit continuing from its seq.
+    log = AuditLog()
+    heads = count_head_reads(db)
+
+    def work(i: int) -> Any:
+        async def run(session: AsyncSession) -> int:
+            await log.append(session, [draft("in", i)])
+            if i % 3 == 1:
+                raise ValueError(f"unit {i} refuses")
+            await log.append(session, [draft("again", i)])
+            return i
+
+        return run
+
+    async with committer(db, max_batch=6, max_wait=3600) as gc:
+        outcomes = await asyncio.gather(
+            *(gc.submit([], work(i)) for i in range(6)), return_exceptions=True
+        )
+    failed = [i for i, o in enumerate(outcomes) if isinstance(o, BaseException)]
+    assert failed == [1, 4]
+    assert [o for o in outcomes if not isinstance(o, BaseException)] == [
+        ([], i) for i in (0, 2, 3, 5)
+    ]
+    await assert_verifies(db, 8)
+    # Read at the lock, and again only after each of the two rollbacks.
+    assert heads[0] == 3
 
 
 async def test_failed_append_fails_every_caller_and_writes_nothing(db: Database) -> None:
