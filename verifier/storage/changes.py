@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verifier.domain.ports.changes import (
@@ -131,12 +131,18 @@ class SqlChanges(ChangeRepository):
         return row
 
     async def finish(self, verification_id: str, version: int, outcome: str, now: datetime) -> None:
+        # One UPDATE: the row the claim read is not kept by the session, so an ORM load
+        # here would read it again.
+        c = ChangeComparisonRow
+        q = (
+            update(c)
+            .where(c.verification_id == verification_id, c.version == version)
+            .values(state=DONE, outcome=outcome, finished_at=now)
+            .returning(c.version)
+        )
         async with guard():
-            row = await self._row(verification_id, version)
-            row.state = DONE
-            row.outcome = outcome
-            row.finished_at = now
-            await self._session.flush()
+            if (await self._session.execute(q)).first() is None:
+                raise KeyError((verification_id, version))
 
     async def retry_later(
         self, verification_id: str, version: int, at: datetime, reason: str
@@ -187,30 +193,29 @@ class SqlChanges(ChangeRepository):
 
     async def add(self, changes: StoredChanges) -> None:
         c = changes
-        self._session.add(
-            ChangeDocumentRow(
-                verification_id=c.verification_id,
-                version=c.version,
-                region=c.region,
-                household_ref=c.household_ref,
-                previous_verification_id=c.previous_verification_id,
-                previous_version=c.previous_version,
-                previous_report_id=c.previous_report_id,
-                previous_sha256=c.previous_sha256,
-                current_report_id=c.current_report_id,
-                current_sha256=c.current_sha256,
-                envelope=c.envelope,
-                envelope_sha256=c.envelope_sha256,
-                key_id=c.key_id,
-                codes=",".join(c.codes),
-                household_figures_compared=c.household_figures_compared,
-                withheld=c.withheld,
-                created_at=c.created_at,
-                record_seq=c.record_seq,
-            )
-        )
         async with guard():
-            await self._session.flush()
+            await self._session.execute(
+                insert(ChangeDocumentRow).values(
+                    verification_id=c.verification_id,
+                    version=c.version,
+                    region=c.region,
+                    household_ref=c.household_ref,
+                    previous_verification_id=c.previous_verification_id,
+                    previous_version=c.previous_version,
+                    previous_report_id=c.previous_report_id,
+                    previous_sha256=c.previous_sha256,
+                    current_report_id=c.current_report_id,
+                    current_sha256=c.current_sha256,
+                    envelope=c.envelope,
+                    envelope_sha256=c.envelope_sha256,
+                    key_id=c.key_id,
+                    codes=",".join(c.codes),
+                    household_figures_compared=c.household_figures_compared,
+                    withheld=c.withheld,
+                    created_at=c.created_at,
+                    record_seq=c.record_seq,
+                )
+            )
 
     async def get(self, verification_id: str, version: int) -> StoredChanges | None:
         q = select(ChangeDocumentRow).where(ChangeDocumentRow.verification_id == verification_id)
