@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import func, insert, or_, select, update
-from sqlalchemy.engine import CursorResult
+from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verifier.domain.household import VerificationRequest, request_from_json, request_to_json
@@ -19,9 +19,31 @@ from verifier.storage.models import VerificationRow
 from verifier.storage.models_batches import VerificationTermsRow
 from verifier.storage.sealing import Sealer
 
+_V = VerificationRow
+RECORD_COLUMNS = (
+    _V.id,
+    _V.caller_system,
+    _V.caller_user,
+    _V.request_id,
+    _V.request_digest,
+    _V.case_id,
+    _V.region,
+    _V.state,
+    _V.completeness,
+    _V.latest_version,
+    _V.created_at,
+    _V.member_count,
+    _V.source_count,
+    _V.caller_role,
+    _V.caller_region,
+)
+"""What a :class:`VerificationRecord` is made of: read alone, a record costs neither the
+sealed request (kilobytes) nor an ORM object kept in the session."""
 
-def verification_record(row: VerificationRow) -> VerificationRecord:
-    """A verification row as the domain's record (shared with the terms queries)."""
+
+def verification_record(row: VerificationRow | Row[*tuple[Any, ...]]) -> VerificationRecord:
+    """A verification row (or a row of :data:`RECORD_COLUMNS`) as the domain's record
+    (shared with the terms queries)."""
     return VerificationRecord(
         id=row.id,
         caller_system=row.caller_system,
@@ -88,19 +110,15 @@ class SqlVerifications(VerificationRepository):
             )
 
     async def get(self, verification_id: str) -> VerificationRecord | None:
+        q = select(*RECORD_COLUMNS).where(VerificationRow.id == verification_id)
         async with guard():
-            row = await self._session.get(VerificationRow, verification_id)
+            row = (await self._session.execute(q)).one_or_none()
         return verification_record(row) if row else None
 
     async def lock(self, verification_id: str) -> VerificationRecord | None:
+        q = select(*RECORD_COLUMNS).where(VerificationRow.id == verification_id).with_for_update()
         async with guard():
-            row = (
-                await self._session.execute(
-                    select(VerificationRow)
-                    .where(VerificationRow.id == verification_id)
-                    .with_for_update()
-                )
-            ).scalar_one_or_none()
+            row = (await self._session.execute(q)).one_or_none()
         return verification_record(row) if row else None
 
     async def find_by_request(
@@ -109,12 +127,12 @@ class SqlVerifications(VerificationRepository):
         async with guard():
             row = (
                 await self._session.execute(
-                    select(VerificationRow).where(
+                    select(*RECORD_COLUMNS).where(
                         VerificationRow.caller_system == caller_system,
                         VerificationRow.request_id == request_id,
                     )
                 )
-            ).scalar_one_or_none()
+            ).one_or_none()
         return verification_record(row) if row else None
 
     async def count_since(self, caller_system: str, caller_user: str, since: datetime) -> int:
@@ -140,12 +158,16 @@ class SqlVerifications(VerificationRepository):
             return int(n.scalar_one())
 
     async def load_request(self, verification_id: str) -> VerificationRequest:
+        q = select(VerificationRow.request_sealed, VerificationRow.request_key_id).where(
+            VerificationRow.id == verification_id
+        )
         async with guard():
-            row = await self._session.get(VerificationRow, verification_id)
+            row = (await self._session.execute(q)).one_or_none()
         if row is None or row.request_sealed is None:
             # A purged request is gone as if it never was: nothing can ask with it again.
             raise KeyError(verification_id)
-        plain = self._sealer.open(row.request_sealed, row.request_key_id, f"verifications/{row.id}")
+        aad = f"verifications/{verification_id}"
+        plain = self._sealer.open(row.request_sealed, row.request_key_id, aad)
         return request_from_json(json.loads(plain))
 
     async def set_state(
