@@ -217,6 +217,10 @@ async def start_server(
     health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
     served = (*SERVICES, *((FEDERATION_SERVICE,) if federation is not None else ()))
     _enable_reflection((*served, health_name), server)
+    # Probed before the port is added: gRPC listens as soon as it is, and under
+    # `serve --workers` a listening socket joins the port's SO_REUSEPORT group, where the
+    # kernel queues connections for it that nothing accepts until start().
+    serving = await _check_health(probe, health_servicer, None)
     port = (
         server.add_insecure_port(listen)
         if credentials is None
@@ -224,7 +228,6 @@ async def start_server(
     )
     if port == 0:
         raise OSError(f"cannot listen on {listen}")
-    serving = await _check_health(probe, health_servicer, None)
     await server.start()
     watchdog = asyncio.create_task(
         _watch_health(
