@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -230,3 +231,20 @@ async def test_a_source_only_the_peer_has_is_asked_there_under_a_region_it_serve
     # A 授权书 naming no source covers all: the ask's sources are stated.
     assert ask.authorization.sources == (SourceKind.REAL_ESTATE,)
     assert ask.authorization.signed_for == (0, 1, 2)
+
+
+async def test_a_member_who_signed_for_themself_is_signed_for_whatever_signs_for_lists() -> None:
+    """A SELF signatory covers the subject of the same identity (as the 授权书 was
+    accepted), even when its ``signs_for`` lists nobody: the ask says so."""
+    draft = consent_draft(
+        "SQ-2026-001",
+        [(SPOUSE_ID, Relation.SPOUSE), (APPLICANT_ID, Relation.APPLICANT),
+         (CHILD_ID, Relation.CHILD)],
+        sources=(SourceKind.TAX,),
+    )  # fmt: skip
+    draft = replace(draft, signatories=tuple(replace(s, signs_for=()) for s in draft.signatories))
+    consent = validate_consent(draft, today=TODAY)
+    requester, _ = await _requester(FakePeer())
+    remote = RemoteAsk(PEER, (1, 2), (SourceKind.TAX,))
+    ask = requester.federation_ask(_request(), consent, remote, "rid-1")
+    assert ask.authorization.signed_for == (0, 1)

@@ -245,18 +245,10 @@ def validate_consent(draft: ConsentDraft, *, today: date) -> ConsentDoc:
     # Everyone covered must have signed, or have a guardian who signed for them; minors
     # (no full legal capacity) only through a guardian.
     for i, cs in enumerate(subjects):
-        self_signed = any(
-            g.role is SignatoryRole.SELF
-            and g.subject.id_type is cs.subject.id_type
-            and g.subject.id_number == cs.subject.id_number
-            for g in signatories
-        )
-        by_guardian = any(
-            g.role is SignatoryRole.GUARDIAN and i in g.signs_for for g in signatories
-        )
+        by_guardian = guardian_signed(i, signatories)
         if _is_minor(cs.subject, today) and not by_guardian:
             out.append(FieldViolation(f"subjects[{i}]", "a minor must be signed for by a guardian"))
-        elif not (self_signed or by_guardian):
+        elif not (self_signed(cs.subject, signatories) or by_guardian):
             out.append(FieldViolation(f"subjects[{i}]", "has no signature (own or a guardian's)"))
     if out:
         raise InvalidArgument(out)
@@ -272,6 +264,32 @@ def validate_consent(draft: ConsentDraft, *, today: date) -> ConsentDoc:
         valid_until=end,
         evidence_sha256=draft.evidence_sha256,
         evidence_location=loc,
+    )
+
+
+def self_signed(subject: Subject, signatories: Sequence[Signatory]) -> bool:
+    """Whether ``subject`` signed for themself: a SELF signatory of the same identity,
+    whatever its ``signs_for`` lists."""
+    return any(
+        g.role is SignatoryRole.SELF
+        and g.subject.id_type is subject.id_type
+        and g.subject.id_number == subject.id_number
+        for g in signatories
+    )
+
+
+def guardian_signed(index: int, signatories: Sequence[Signatory]) -> bool:
+    """Whether a guardian signed for the subject at ``index``."""
+    return any(g.role is SignatoryRole.GUARDIAN and index in g.signs_for for g in signatories)
+
+
+def signed_subjects(doc: ConsentDoc) -> tuple[Subject, ...]:
+    """The subjects of ``doc`` whose signature it holds (their own or a guardian's), by
+    the rule :func:`validate_consent` accepted it under."""
+    return tuple(
+        cs.subject
+        for i, cs in enumerate(doc.subjects)
+        if self_signed(cs.subject, doc.signatories) or guardian_signed(i, doc.signatories)
     )
 
 

@@ -29,7 +29,7 @@ from datetime import time as dt_time
 import structlog
 
 from hedui_sdk import SourceKind
-from verifier.domain.consent import ConsentDoc
+from verifier.domain.consent import ConsentDoc, signed_subjects
 from verifier.domain.errors import PermissionDenied
 from verifier.domain.federation_ask import AskAuthorization, FederationAsk
 from verifier.domain.federation_routing import RemoteAsk, Routing, route
@@ -221,12 +221,9 @@ class FederationRequester:
     ) -> FederationAsk:
         """The 协查 for ``remote``: only its members and sources, and the 授权书's scope."""
         members = tuple(request.household.members[i].subject for i in remote.members)
-        signed = {
-            (doc.subjects[j].subject.id_type, doc.subjects[j].subject.id_number)
-            for s in doc.signatories
-            for j in s.signs_for
-            if 0 <= j < len(doc.subjects)
-        }
+        # Who signed, by the rule the 授权书 was accepted under (a SELF signatory covers
+        # the subject of its identity whatever its signs_for lists), then by identity.
+        signed = {(s.id_type, s.id_number) for s in signed_subjects(doc)}
         return FederationAsk(
             requester=self._outbound.name,
             request_id=request_id,
