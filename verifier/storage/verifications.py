@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -120,6 +121,13 @@ class SqlVerifications(VerificationRepository):
         async with guard():
             row = (await self._session.execute(q)).one_or_none()
         return verification_record(row) if row else None
+
+    async def latest_versions(self, verification_ids: Sequence[str]) -> dict[str, int]:
+        q = select(VerificationRow.id, VerificationRow.latest_version).where(
+            VerificationRow.id.in_(list(dict.fromkeys(verification_ids)))
+        )
+        async with guard():
+            return {r.id: r.latest_version for r in await self._session.execute(q)}
 
     async def find_by_request(
         self, caller_system: str, request_id: str

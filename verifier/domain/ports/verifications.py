@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -76,3 +77,13 @@ class VerificationRepository(abc.ABC):
         now: datetime,
     ) -> None:
         """KeyError if there is no such verification."""
+
+    async def latest_versions(self, verification_ids: Sequence[str]) -> dict[str, int]:
+        """The latest report version of each of ``verification_ids`` that exists (one
+        read where the store can: the change comparison checks two at once)."""
+        out: dict[str, int] = {}
+        for vid in dict.fromkeys(verification_ids):
+            record = await self.get(vid)
+            if record is not None:
+                out[vid] = record.latest_version
+        return out

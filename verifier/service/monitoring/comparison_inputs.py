@@ -116,15 +116,17 @@ async def still_holds(uow: UnitOfWork, made: MadeComparison) -> HouseholdCheck |
     by the read stands (a re-check's roster job exists before its check does)."""
     vid, version = made.job.verification_id, made.job.version
     stored = await uow.changes.check(vid)
-    record = await uow.verifications.get(vid)
-    if stored is None or record is None or record.latest_version != version:
+    if stored is None:
         return None
     check = made.inputs.check if not stored.roster_ref else stored
     previous = await uow.changes.previous_check(check)
     if previous is None or previous.verification_id != made.inputs.previous.verification_id:
         return None
-    before = await uow.verifications.get(previous.verification_id)
-    if before is None or before.latest_version != made.inputs.before.version:
+    # Both checks' latest versions in one read.
+    latest = await uow.verifications.latest_versions((vid, previous.verification_id))
+    if latest.get(vid) != version:
+        return None
+    if latest.get(previous.verification_id) != made.inputs.before.version:
         return None
     return stored
 
