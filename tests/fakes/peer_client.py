@@ -14,7 +14,13 @@ from verifier.domain.federation_ask import FederationAsk
 from verifier.domain.fragment import FragmentAnswer
 from verifier.domain.outcomes import SourceOutcome, SourceStatus
 from verifier.domain.peers import PeerConfig
-from verifier.domain.ports.peer_client import PeerClient, PeerRefused, PeerReply, PeerUnavailable
+from verifier.domain.ports.peer_client import (
+    PeerClient,
+    PeerRefused,
+    PeerRejected,
+    PeerReply,
+    PeerUnavailable,
+)
 from verifier.signing.fragments import sign_fragment
 
 PEER_INCOME_FEN = 400_000
@@ -24,7 +30,8 @@ over the ask's window."""
 
 class SigningPeer(PeerClient):
     """``behaviour``: "answer" (a fragment signed by ``key``, release seq 77), "down"
-    (PeerUnavailable) or "refuse" (PeerRefused, FEDERATION_SOURCE_NOT_AGREED). ``hold``
+    (PeerUnavailable), "refuse" (PeerRefused, FEDERATION_SOURCE_NOT_AGREED) or "reject"
+    (PeerRejected, INVALID_ARGUMENT). ``hold``
     makes asks wait until ``gate`` is set; ``asked`` is set once an ask arrived."""
 
     def __init__(
@@ -50,6 +57,8 @@ class SigningPeer(PeerClient):
             raise PeerUnavailable("UNAVAILABLE: connection refused")
         if self.behaviour == "refuse":
             raise PeerRefused("FEDERATION_SOURCE_NOT_AGREED", "not agreed")
+        if self.behaviour == "reject":
+            raise PeerRejected("INVALID_ARGUMENT", "members: must name 1 to 20")
         now = datetime.now(UTC)
         prov = Provenance("tax", "tax-peer", "1.0", "T-1", now)
         outcomes = tuple(

@@ -259,6 +259,17 @@ async def test_a_refusing_peer_gives_denied_with_its_reason(sides: Sides) -> Non
     assert sides.tax.calls == 0
 
 
+async def test_an_ask_the_peer_rejects_in_itself_is_failed_with_its_code(sides: Sides) -> None:
+    """A request id reused with other content is ABORTED by the peer: asking the same again
+    cannot help, so it is PEER_REJECTED_ABORTED (not retried), not PEER_UNAVAILABLE."""
+    await sides.outbound.ask(PEER, T_ASK, timeout=10)
+    other = replace(T_ASK, window=Window(date(2025, 1, 1), date(2025, 12, 31)))
+    result = await sides.outbound.ask(PEER, other, timeout=10)
+    assert _statuses(result) == [(SourceStatus.FAILED, "PEER_REJECTED_ABORTED")]
+    last = (await sides.requester_entries())[-1]
+    assert (last["outcome"], last["reason"]) == ("failed", "PEER_REJECTED_ABORTED")
+
+
 async def test_a_peer_down_gives_failed_and_the_same_ask_is_answered_once_it_is_back(
     sides: Sides,
 ) -> None:

@@ -176,6 +176,8 @@ async def test_a_check_whose_authorization_is_not_registered_sends_nothing() -> 
     [
         ("down", SourceStatus.FAILED, "PEER_UNAVAILABLE", True),
         ("refuse", SourceStatus.DENIED, "FEDERATION_SOURCE_NOT_AGREED", False),
+        # The peer judged the ask itself wrong: the same ask would be rejected again.
+        ("reject", SourceStatus.FAILED, "PEER_REJECTED_INVALID_ARGUMENT", False),
     ],
 )
 async def test_a_peer_that_is_down_is_failed_and_asked_again_one_that_refuses_is_denied(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hedui_sdk import SourceKind
+from verifier.domain.federation_ask import MAX_ASK_MEMBERS
 from verifier.domain.federation_routing import RemoteAsk, route
 from verifier.domain.peers import FederationConfig, PeerConfig
 from verifier.domain.request_model import Purpose
@@ -53,3 +54,11 @@ def test_each_pair_is_asked_exactly_once() -> None:
         (m, s) for a in routing.remote for m in a.members for s in a.sources
     ]
     assert sorted(pairs) == sorted((m, s) for m in range(3) for s in (TAX, BANK, ESTATE))
+
+
+def test_a_household_wider_than_an_ask_is_split_into_asks_of_at_most_twenty() -> None:
+    """A household may have up to 30 members; a peer refuses an ask of more than 20."""
+    routing = route(["370305"] * 23, [TAX], FED)
+    assert [a.members for a in routing.remote] == [tuple(range(20)), (20, 21, 22)]
+    assert all(len(a.members) <= MAX_ASK_MEMBERS for a in routing.remote)
+    assert sorted(routing.answered_by()) == [(m, TAX) for m in range(23)]

@@ -1,8 +1,9 @@
 """The requester's gRPC line to a peer's FederationService, over mTLS with the peer's CA
 and this deployment's client certificate. Sends exactly the 协查 (the members, purposes,
 sources, 授权书 scope, region and window): nothing else about the household is on the
-wire. A refusal comes back as :class:`PeerRefused` with the peer's reason; anything
-else that is not an answer as :class:`PeerUnavailable`."""
+wire. A refusal comes back as :class:`PeerRefused` with the peer's reason; an ask the peer
+judged wrong in itself (:data:`REJECTIONS`) as :class:`PeerRejected`; anything else that
+is not an answer as :class:`PeerUnavailable`."""
 
 from __future__ import annotations
 
@@ -20,8 +21,25 @@ from verifier.api.tls import client_credentials
 from verifier.api.translate import ID_TYPES_TO_PB, PURPOSES_TO_PB, SOURCES_TO_PB
 from verifier.domain.federation_ask import FederationAsk
 from verifier.domain.peers import PeerConfig
-from verifier.domain.ports.peer_client import PeerClient, PeerRefused, PeerReply, PeerUnavailable
+from verifier.domain.ports.peer_client import (
+    PeerClient,
+    PeerRefused,
+    PeerRejected,
+    PeerReply,
+    PeerUnavailable,
+)
 from verifier.signing.fragments import VerifiedFragment
+
+REJECTIONS = frozenset(
+    {
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.ABORTED,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.NOT_FOUND,
+    }
+)
+"""Codes by which the peer says the ask itself is wrong (malformed, a request id reused
+with other content, …): the same ask would get the same answer, so it is not retried."""
 
 
 def _day(d: date) -> date_pb2.Date:
@@ -84,6 +102,8 @@ class GrpcPeerClient(PeerClient):
                 refusals = (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED)
                 if err.code() in refusals:
                     raise PeerRefused(_reason(err), err.details() or "") from None
+                if err.code() in REJECTIONS:
+                    raise PeerRejected(err.code().name, err.details() or "") from None
                 raise PeerUnavailable(f"{err.code().name}: {err.details()}") from None
         return PeerReply(reply.fragment, reply.release_seq, reply.replayed)
 

@@ -4,7 +4,9 @@ A member whose 户籍 is in a peer's regions is asked there, for every source of
 a source that exists only at a peer (its ``remote_sources``, say its 不动产 register) is
 asked there for every member; the rest stays local. Each peer gets one 协查 per distinct
 set of sources, so that no ask is wider than what that peer must answer (an ask is the
-product of its members and its sources).
+product of its members and its sources), split into 协查 of at most
+:data:`~verifier.domain.federation_ask.MAX_ASK_MEMBERS` members (a household may have
+more; a peer refuses a wider ask).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hedui_sdk import SourceKind
+from verifier.domain.federation_ask import MAX_ASK_MEMBERS
 from verifier.domain.peers import FederationConfig
 
 
@@ -59,7 +62,8 @@ def route(
     for (peer, i), kinds in wanted.items():
         grouped.setdefault((peer, tuple(kinds)), []).append(i)
     remote = tuple(
-        RemoteAsk(peer, tuple(members), kinds)
+        RemoteAsk(peer, tuple(members[at : at + MAX_ASK_MEMBERS]), kinds)
         for (peer, kinds), members in sorted(grouped.items(), key=lambda kv: (kv[0][0], kv[1]))
+        for at in range(0, len(members), MAX_ASK_MEMBERS)
     )
     return Routing(tuple(local), remote)

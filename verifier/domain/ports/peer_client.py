@@ -27,6 +27,16 @@ class PeerRefused(Exception):
         self.reason = reason
 
 
+class PeerRejected(Exception):
+    """The peer judged the 协查 itself wrong (malformed, a request id reused with other
+    content, a state it cannot answer in): asking it again unchanged cannot help, so it
+    is not asked again. ``code`` is the gRPC status name, e.g. ``INVALID_ARGUMENT``."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class PeerUnavailable(Exception):
     """The peer did not answer (down, unreachable, out of time, or an error of its own)."""
 
@@ -34,7 +44,8 @@ class PeerUnavailable(Exception):
 class PeerClient(abc.ABC):
     @abc.abstractmethod
     async def assist(self, peer: PeerConfig, ask: FederationAsk, timeout: float) -> PeerReply:
-        """Send ``ask`` to ``peer``; PeerRefused or PeerUnavailable otherwise."""
+        """Send ``ask`` to ``peer``; PeerRefused, PeerRejected or PeerUnavailable
+        otherwise."""
 
     @abc.abstractmethod
     async def receipt(self, peer: PeerConfig, request_id: str, timeout: float) -> bytes:

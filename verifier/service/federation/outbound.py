@@ -5,8 +5,10 @@ member × source outcomes with the fragment's provenance.
 The request is an audit entry committed before it leaves; the answer is another, naming
 the peer's release audit seq and the envelope's SHA-256 (accepted), the reason (refused),
 or the failure. A peer that refuses makes every asked member × source DENIED with its
-reason; a peer that does not answer, or a fragment that is refused, makes them FAILED
-with the reason — never NOT_FOUND: nothing was learnt about the members.
+reason; a peer that does not answer, one that rejects the ask itself
+(``PEER_REJECTED_<gRPC code>``: asking it again cannot help), or a fragment that is
+refused, makes them FAILED with the reason — never NOT_FOUND: nothing was learnt about
+the members.
 """
 
 from __future__ import annotations
@@ -21,13 +23,21 @@ from verifier.domain.federation_ask import FederationAsk, outbound_refusal
 from verifier.domain.fragment import FragmentError
 from verifier.domain.outcomes import SourceOutcome, SourceStatus
 from verifier.domain.ports import Store, UnitOfWork
-from verifier.domain.ports.peer_client import PeerClient, PeerRefused, PeerUnavailable
+from verifier.domain.ports.peer_client import (
+    PeerClient,
+    PeerRefused,
+    PeerRejected,
+    PeerUnavailable,
+)
 from verifier.domain.pseudonym import subject_ref
 from verifier.domain.vocabulary import AuditAction
 from verifier.service.federation.peers import PeerTrustService
 from verifier.signing.fragments import VerifiedFragment, verify_fragment
 
 PEER_UNAVAILABLE = "PEER_UNAVAILABLE"
+PEER_REJECTED = "PEER_REJECTED_"
+"""Prefix of the reason of an ask the peer rejected as wrong in itself, followed by the
+gRPC code's name (``PEER_REJECTED_INVALID_ARGUMENT``): such an ask is not asked again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +130,10 @@ class OutboundAssist:
         except PeerRefused as exc:
             await self._append(self._entry(ask, peer.name, answer, "refused", exc.reason))
             return self._none(peer.name, ask, SourceStatus.DENIED, exc.reason)
+        except PeerRejected as exc:
+            reason = PEER_REJECTED + exc.code
+            await self._append(self._entry(ask, peer.name, answer, "failed", reason))
+            return self._none(peer.name, ask, SourceStatus.FAILED, reason)
         except PeerUnavailable:
             await self._append(self._entry(ask, peer.name, answer, "failed", PEER_UNAVAILABLE))
             return self._none(peer.name, ask, SourceStatus.FAILED, PEER_UNAVAILABLE)

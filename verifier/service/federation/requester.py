@@ -41,7 +41,7 @@ from verifier.domain.ports import Store
 from verifier.domain.ports.federation_retries import PeerRetry
 from verifier.domain.request_model import member_regions
 from verifier.domain.workdays import add_working_days
-from verifier.service.federation.outbound import OutboundAssist
+from verifier.service.federation.outbound import PEER_REJECTED, OutboundAssist
 
 log = structlog.get_logger("hedui.federation")
 
@@ -206,7 +206,11 @@ class FederationRequester:
                 release_seq=result.release_seq,
                 envelope=result.fragment.envelope,
             )
-        again = fragment is None and any(o.status is SourceStatus.FAILED for o in outcomes)
+        # An ask the peer rejected as wrong in itself would be rejected again: not retried.
+        again = fragment is None and any(
+            o.status is SourceStatus.FAILED and not o.reason.startswith(PEER_REJECTED)
+            for o in outcomes
+        )
         log.info(
             "federation_asked",
             peer=remote.peer,
