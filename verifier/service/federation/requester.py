@@ -60,9 +60,11 @@ def ask_request_id(vid: str, ask: RemoteAsk) -> str:
     """The request id of ``ask`` in check ``vid``: the same whenever the check asks it
     (a resumed run, a retry), so the peer answers it once; different for every check,
     peer and ask. Derived, not stored, so a run resumed after a crash asks under the id
-    the crashed one may already have used."""
+    the crashed one may already have used. The sources are named in sorted order, so
+    ``hedui report verify`` derives it again from a report (which does not keep the
+    order the ask named them in) to tie a fragment to its check."""
     name = f"{vid}/{ask.peer}/{','.join(map(str, ask.members))}/" + ",".join(
-        s.value for s in ask.sources
+        sorted(s.value for s in ask.sources)
     )
     return str(uuid.uuid5(_ASK_IDS, name))
 
