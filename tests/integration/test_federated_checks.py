@@ -290,6 +290,26 @@ async def test_a_peer_that_never_answers_is_given_up_after_the_deadline(pair: Pa
     assert await pair.retrier(timedelta(days=30)).tick() == 0
 
 
+async def test_a_revoked_authorization_stops_the_asks_and_closes_the_check(pair: Pair) -> None:
+    """The 授权书 is revoked while the peer is down: the peer, back, is not asked again;
+    the spouse is DENIED as a local check would be and the check is DONE."""
+    await pair.stop_peer()
+    vid, state = await _check(pair, "fed-revoked")
+    assert state is VerificationState.AWAITING_SOURCES
+    assert pair.requester.consents is not None
+    await pair.requester.consents.revoke(CALLER, "SQ-2026-001", "withdrawn")
+    await pair.serve_peer()
+    assert await pair.retrier(timedelta(minutes=1)).tick() == 1
+    doc, state = await _report(pair, vid)
+    assert (doc["version"], state) == (2, VerificationState.DONE)
+    spouse = _sources(doc)[1]
+    assert (spouse["status"], spouse["reason"], spouse["deployment"]) == (
+        "DENIED", "CONSENT_REVOKED", PEER,
+    )  # fmt: skip
+    assert pair.peer_tax.calls == 0
+    assert await pair.retrier(timedelta(days=30)).tick() == 0
+
+
 async def test_a_check_routing_nothing_to_a_peer_is_a_local_check(pair: Pair) -> None:
     vid, state = await _check(pair, "fed-local", spouse_region="")
     doc, _ = await _report(pair, vid)

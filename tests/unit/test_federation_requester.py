@@ -10,7 +10,7 @@ import hashlib
 import time
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,11 +21,12 @@ from tests.consents import consent_draft
 from tests.fakes import InMemoryStore
 from tests.fakes.peer_client import SigningPeer
 from tests.helpers import APPLICANT_ID, CHILD_ID, SPOUSE_ID, household_draft
-from verifier.domain.consent import ConsentDoc, validate_consent
+from verifier.domain.consent import ConsentDoc, ConsentState, validate_consent
 from verifier.domain.federation_routing import RemoteAsk
 from verifier.domain.household import Relation, VerificationRequest
 from verifier.domain.outcomes import SourceStatus
 from verifier.domain.peers import FederationConfig, PeerConfig
+from verifier.domain.ports.federation_retries import PeerRetry
 from verifier.domain.ports.peer_client import PeerClient
 from verifier.domain.request_model import MemberDraft, Purpose
 from verifier.domain.request_validation import validate_request
@@ -250,3 +251,44 @@ async def test_a_member_who_signed_for_themself_is_signed_for_whatever_signs_for
     remote = RemoteAsk(PEER, (1, 2), (SourceKind.TAX,))
     ask = requester.federation_ask(_request(), consent, remote, "rid-1")
     assert ask.authorization.signed_for == (0, 1)
+
+
+@pytest.mark.parametrize(
+    ("state", "valid_until", "reason"),
+    [
+        (ConsentState.REVOKED, None, "CONSENT_REVOKED"),
+        (ConsentState.SUPERSEDED, None, "CONSENT_REVOKED"),
+        (ConsentState.EXPIRED, None, "CONSENT_EXPIRED"),
+        (ConsentState.ACTIVE, date(2026, 11, 29), "CONSENT_EXPIRED"),
+    ],
+)
+async def test_nothing_is_sent_under_a_authorization_no_longer_in_force(
+    state: ConsentState, valid_until: date | None, reason: str
+) -> None:
+    """A 授权书 revoked, superseded or expired after the check started: its members are
+    DENIED with the reason a local check gives, nothing leaves, and nothing is retried."""
+    peer = FakePeer()
+    requester, store = await _requester(peer)
+    people = [(SPOUSE_ID, Relation.SPOUSE), (APPLICANT_ID, Relation.APPLICANT),
+              (CHILD_ID, Relation.CHILD)]  # fmt: skip
+    consent = validate_consent(
+        consent_draft("SQ-2026-001", people, sources=(SourceKind.TAX,), valid_until=valid_until),
+        today=date(2026, 11, 1),
+    )
+    async with store.unit_of_work(write=True) as uow:
+        await uow.consents.add(consent, "ref", (), NOW)
+        await uow.consents.set_state("SQ-2026-001", state)
+        await uow.commit()
+    request = _request()
+    routing = requester.routing(request, (SourceKind.TAX,))
+    answers = await requester.ask_all("vid-1", request, routing, time.monotonic() + 5)
+    assert peer.asks == [] and answers.retries == () and answers.fragments == ()
+    assert [(o.member_index, o.status, o.reason, o.deployment) for o in answers.outcomes] == [
+        (1, SourceStatus.DENIED, reason, PEER), (2, SourceStatus.DENIED, reason, PEER),
+    ]  # fmt: skip
+    [remote] = routing.remote
+    retry = PeerRetry("vid-1", PEER, ask_request_id("vid-1", remote), remote.members,
+                      remote.sources, NOW + timedelta(days=3), NOW, 2)  # fmt: skip
+    again = await requester.ask_again(request, retry, time.monotonic() + 5)
+    assert peer.asks == [] and not again.again
+    assert {(o.status, o.reason) for o in again.outcomes} == {(SourceStatus.DENIED, reason)}

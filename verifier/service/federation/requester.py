@@ -9,7 +9,8 @@ outcomes are mapped back to the check's member indices and marked with the peer 
 asked (``deployment``) and, when its fragment was accepted, that fragment's SHA-256.
 
 What the requester itself refuses to send (the agreement or the 授权书 does not cover it,
-the peer is not trusted) is DENIED with the reason; a peer that refuses is DENIED too; a
+the 授权书 is no longer in force, the peer is not trusted) is DENIED with the reason,
+checked again before every retry; a peer that refuses is DENIED too; a
 peer that does not answer, or whose fragment is refused, is FAILED and asked again later
 (:mod:`verifier.service.federation.retrier`) under the same request id, so the peer
 answers it once however often it is asked. Nothing is ever NOT_FOUND for want of an
@@ -29,7 +30,7 @@ from datetime import time as dt_time
 import structlog
 
 from hedui_sdk import SourceKind
-from verifier.domain.consent import ConsentDoc, signed_subjects
+from verifier.domain.consent import ConsentDoc, ConsentState, signed_subjects
 from verifier.domain.errors import PermissionDenied
 from verifier.domain.federation_ask import AskAuthorization, FederationAsk
 from verifier.domain.federation_routing import RemoteAsk, Routing, route
@@ -40,6 +41,7 @@ from verifier.domain.peers import FederationConfig
 from verifier.domain.ports import Store
 from verifier.domain.ports.federation_retries import PeerRetry
 from verifier.domain.request_model import member_regions
+from verifier.domain.time_limits import CHINA
 from verifier.domain.workdays import add_working_days
 from verifier.service.federation.outbound import PEER_REJECTED, OutboundAssist
 
@@ -47,6 +49,10 @@ log = structlog.get_logger("hedui.federation")
 
 AUTHORIZATION_UNAVAILABLE = "FEDERATION_AUTHORIZATION_UNAVAILABLE"
 """The 授权书 the check names is not registered here: nothing can be sent under it."""
+CONSENT_REVOKED = "CONSENT_REVOKED"
+"""The 授权书 was revoked or superseded since the check started (a local check's reason)."""
+CONSENT_EXPIRED = "CONSENT_EXPIRED"
+"""The 授权书 is not in force today (a local check's reason)."""
 PEER_DEADLINE_PASSED = "PEER_DEADLINE_PASSED"
 """The agreement's working days for a 协查 passed without an accepted answer."""
 MIN_ASK_SECONDS = 1.0
@@ -122,12 +128,26 @@ class FederationRequester:
         """Which member × source pairs of ``request`` are asked where."""
         return route(member_regions(request), kinds, self._federation)
 
-    async def _consent(self, request: VerificationRequest) -> ConsentDoc | None:
+    async def _consent(self, request: VerificationRequest) -> ConsentDoc | str:
+        """The 授权书 the check runs under, if it is in force today (in China); otherwise
+        why nothing may be sent under it: revoked (or superseded) and expired are the
+        reasons a local check gives, so a 授权书 withdrawn after the check started stops
+        its asks (and their retries) the way it would stop the check."""
+        number = request.authorization_id
+        today = self._clock().astimezone(CHINA).date()
         async with self._store.unit_of_work(write=False) as uow:
+            record = await uow.consents.get(number)
+            if record is None:
+                return AUTHORIZATION_UNAVAILABLE
+            state = record.state_on(today)
+            if state in (ConsentState.REVOKED, ConsentState.SUPERSEDED):
+                return CONSENT_REVOKED
+            if state is ConsentState.EXPIRED or today < record.valid_from:
+                return CONSENT_EXPIRED
             try:
-                return await uow.consents.load_doc(request.authorization_id)
+                return await uow.consents.load_doc(number)
             except KeyError:
-                return None
+                return AUTHORIZATION_UNAVAILABLE
 
     async def ask_all(
         self, vid: str, request: VerificationRequest, routing: Routing, deadline: float
@@ -178,14 +198,15 @@ class FederationRequester:
     async def ask(
         self,
         request: VerificationRequest,
-        doc: ConsentDoc | None,
+        doc: ConsentDoc | str,
         remote: RemoteAsk,
         request_id: str,
         deadline: float,
     ) -> RemoteAnswer:
-        """One ask, its outcomes in the check's member indices."""
-        if doc is None:
-            return _refused(remote, request_id, AUTHORIZATION_UNAVAILABLE)
+        """One ask under the 授权书 ``doc`` (or, a reason, why none may be sent: every
+        pair DENIED with it), its outcomes in the check's member indices."""
+        if isinstance(doc, str):
+            return _refused(remote, request_id, doc)
         ask = self.federation_ask(request, doc, remote, request_id)
         timeout = max(MIN_ASK_SECONDS, deadline - time.monotonic())
         try:
