@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -19,7 +20,12 @@ from hedui_sdk import (
     RegisteredMember,
     SourceKind,
 )
-from verifier.domain.fragment import FragmentAnswer, FragmentError, FragmentRefusal
+from verifier.domain.fragment import (
+    REASON_UNREADABLE,
+    FragmentAnswer,
+    FragmentError,
+    FragmentRefusal,
+)
 from verifier.domain.outcomes import SourceOutcome, SourceStatus
 from verifier.signing.fragments import sign_fragment, verify_fragment
 from verifier.signing.jwks import PublicKey, key_id
@@ -154,3 +160,64 @@ def test_a_report_envelope_is_not_a_fragment(key: Ed25519PrivateKey) -> None:
     env = json.loads(sign_fragment(_answer(), key))
     env["payloadType"] = "application/vnd.hedui.report+json; version=1"
     assert _refusal(json.dumps(env).encode(), _pinned(key)) is FragmentRefusal.MALFORMED
+
+
+def _with_tax(**changes: object) -> FragmentAnswer:
+    """The answer with its tax outcome changed (DENIED with a reason, say)."""
+    answer = _answer()
+    outcomes = tuple(
+        replace(o, **changes) if o.source is SourceKind.TAX else o  # type: ignore[arg-type]
+        for o in answer.outcomes
+    )
+    return replace(answer, outcomes=outcomes)
+
+
+@pytest.mark.parametrize(
+    ("reason", "shown"),
+    [
+        ("SOURCE_DENIED", "SOURCE_DENIED"),
+        ("", ""),
+        ("refused: 张三 370305199001011234", REASON_UNREADABLE),
+        ("<script>x</script>", REASON_UNREADABLE),
+        ("LOWER_case", REASON_UNREADABLE),
+        ("A" * 65, REASON_UNREADABLE),
+        ("SOURCE_DENIED\n", REASON_UNREADABLE),
+    ],
+)
+def test_a_peer_outcome_reason_is_shown_only_when_it_is_a_code(
+    key: Ed25519PrivateKey, reason: str, shown: str
+) -> None:
+    """A peer's words never reach the requester's reports: only a code is taken."""
+    answer = _with_tax(status=SourceStatus.DENIED, records=(), reason=reason)
+    verified = verify_fragment(
+        sign_fragment(answer, key), _pinned(key), peer="hedui-linzi",
+        requester="hedui-gaoqing", request_id="req-1", asked=ASKED,
+    )  # fmt: skip
+    tax = next(o for o in verified.answer.outcomes if o.source is SourceKind.TAX)
+    assert (tax.status, tax.reason) == (SourceStatus.DENIED, shown)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"adapter": "tax linzi"},
+        {"adapter": "<b>tax</b>"},
+        {"adapter_version": "1.0\n"},
+        {"adapter_version": "版本1"},
+        {"adapter": "t" * 65},
+    ],
+)
+def test_an_adapter_name_or_version_that_is_no_identifier_is_malformed(
+    key: Ed25519PrivateKey, changes: dict[str, str]
+) -> None:
+    envelope = sign_fragment(_with_tax(**changes), key)
+    assert _refusal(envelope, _pinned(key)) is FragmentRefusal.MALFORMED
+
+
+def test_a_record_provenance_adapter_that_is_no_identifier_is_malformed(
+    key: Ed25519PrivateKey,
+) -> None:
+    prov = Provenance("tax", "tax linzi <x>", "1.0", "T-1", T0)
+    income = IncomeRecord(IncomeCategory.WAGES, "工资", T0.date(), T0.date(), 1, prov, "某公司")
+    envelope = sign_fragment(_with_tax(records=(income,)), key)
+    assert _refusal(envelope, _pinned(key)) is FragmentRefusal.MALFORMED

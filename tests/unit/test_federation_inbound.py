@@ -8,7 +8,9 @@ with other content is a Conflict."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
+import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hedui_sdk import IdType, SourceKind, Subject, Window
+from hedui_sdk.errors import PermanentSourceError
 from tests.fakes import FakeAdapter, InMemoryStore
 from tests.fakes.gated_source import GatedAdapter
 from verifier.domain.errors import Conflict, PermissionDenied, ResourceExhausted
@@ -248,3 +251,20 @@ async def test_two_simultaneous_asks_with_one_request_id_get_one_answer_both_aud
         flags.append(details.get("replayed", False))
     assert flags == [False, True]
     assert released[0]["seq"] == a.release_seq
+
+
+async def test_a_fragment_carries_codes_not_the_sources_words(rig: Rig) -> None:
+    """A source's failure message (an adapter's exception text) is not sent to the
+    requester: the fragment's reason is SOURCE_FAILED."""
+    await rig.trust.trust(REQUESTER.name, "ops-1")
+    rig.tax.fail_with = PermanentSourceError("网关错误 <b>bad</b> at 10.0.0.1")
+    given = await rig.assist.answer(ASK)
+    verified = verify_fragment(
+        given.envelope, {key_id(OUR_KEY.public_key()): OUR_KEY.public_key()},
+        peer="hedui-linzi", requester="hedui-gaoqing", request_id="req-1",
+        asked={(0, SourceKind.TAX)},
+    )  # fmt: skip
+    [tax] = verified.answer.outcomes
+    assert (tax.status, tax.reason) == (SourceStatus.FAILED, "SOURCE_FAILED")
+    payload = base64.b64decode(json.loads(given.envelope)["payload"]).decode()
+    assert "网关错误" not in payload and "10.0.0.1" not in payload

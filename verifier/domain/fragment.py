@@ -13,6 +13,7 @@ report may show.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -29,6 +30,35 @@ FRAGMENT_SCHEMA = "hedui.fragment/v1"
 FRAGMENT_PAYLOAD_TYPE = "application/vnd.hedui.fragment+json; version=1"
 MAX_FRAGMENT_MEMBERS = 20
 """A 协查 names at most this many members (a household's size bound)."""
+
+PEER_REASON = re.compile(r"[A-Z0-9_]{1,64}", re.ASCII)
+"""The only reasons taken from a peer (its refusals' ErrorInfo, its fragments' outcomes):
+codes. Anything else could carry personal data, markup or control characters into the
+requester's immutable audit log and reports, so it is replaced, never shown."""
+REASON_UNREADABLE = "PEER_REASON_UNREADABLE"
+"""What a fragment outcome's reason becomes when it is not a code."""
+ADAPTER_TEXT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+\-]{0,63}", re.ASCII)
+"""An adapter's name or version in a fragment, as hedui's own adapters name themselves
+(``tax-gateway``, ``1.2.0``); empty for an answer no adapter gave (DENIED, FAILED)."""
+
+
+def peer_reason(text: str, fallback: str) -> str:
+    """``text`` when it is a code (:data:`PEER_REASON`, full match), else ``fallback``."""
+    return text if PEER_REASON.fullmatch(text) else fallback
+
+
+def _outcome_reason(value: object) -> str:
+    """A fragment outcome's reason as the requester shows it: "" or a code; anything else
+    is :data:`REASON_UNREADABLE` (the kept envelope still holds what the peer wrote)."""
+    if value == "":
+        return ""
+    return peer_reason(value, REASON_UNREADABLE) if isinstance(value, str) else REASON_UNREADABLE
+
+
+def _adapter_text(value: object) -> str:
+    if not isinstance(value, str) or (value and ADAPTER_TEXT.fullmatch(value) is None):
+        raise ValueError("adapter name or version is not an identifier")
+    return value
 
 
 class FragmentRefusal(StrEnum):
@@ -147,15 +177,19 @@ def _outcome(item: Any, members: int) -> SourceOutcome:
         if status not in FINAL_STATUSES:
             raise ValueError("status is not final")
         as_of = item.get("as_of")
+        records = records_from_json(item["records"])
+        for record in records:
+            _adapter_text(record.provenance.adapter)
+            _adapter_text(record.provenance.adapter_version)
         return SourceOutcome(
             member_index=member,
             source=SourceKind(item["source"]),
             status=status,
-            adapter=str(item["adapter"]),
-            adapter_version=str(item["adapter_version"]),
+            adapter=_adapter_text(item["adapter"]),
+            adapter_version=_adapter_text(item["adapter_version"]),
             as_of=datetime.fromisoformat(as_of) if isinstance(as_of, str) else None,
-            records=records_from_json(item["records"]),
-            reason=str(item.get("reason", "")),
+            records=records,
+            reason=_outcome_reason(item.get("reason", "")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise FragmentError(

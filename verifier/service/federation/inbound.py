@@ -33,7 +33,7 @@ from audit.entry import Actor, EntryDraft
 from hedui_sdk.masking import mask_id_number
 from verifier.domain.errors import Conflict, NotFound, PermissionDenied, ResourceExhausted
 from verifier.domain.federation_ask import FederationAsk, refusal
-from verifier.domain.fragment import FragmentAnswer
+from verifier.domain.fragment import PEER_REASON, FragmentAnswer
 from verifier.domain.household import Household, Member, Relation, VerificationRequest
 from verifier.domain.outcomes import SourceOutcome, SourceStatus
 from verifier.domain.ports import Store, UnitOfWork
@@ -50,6 +50,8 @@ FragmentSigner = Callable[[FragmentAnswer], bytes]
 ReceiptMaker = Callable[[int], Awaitable[dict[str, Any]]]
 """The receipt of an audit entry by seq (:meth:`AuditService.entry_receipt`)."""
 RATE_LIMITED = "FEDERATION_RATE_LIMITED"
+NO_ANSWER_IN_TIME = "SOURCE_NO_ANSWER_IN_TIME"
+"""A fragment outcome's reason: the source had not answered when the 协查 was due."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,10 +196,10 @@ class InboundAssist:
         )  # fmt: skip
         # A source still PENDING when the 协查 must be answered did not answer in time.
         final = tuple(
-            o
+            _coded(o)
             if o.status is not SourceStatus.PENDING
             else replace(o, status=SourceStatus.FAILED, records=(), ticket=None,
-                         reason="no answer within the 协查's time")
+                         reason=NO_ANSWER_IN_TIME)
             for o in outcomes
         )  # fmt: skip
         envelope = self._sign(
@@ -294,6 +296,15 @@ class InboundAssist:
 
         await self._store.write(work)
         return exc
+
+
+def _coded(outcome: SourceOutcome) -> SourceOutcome:
+    """``outcome`` with a reason a requester takes: a code. A reason in words (an
+    adapter's redacted exception message) is not sent to the peer; the fragment says
+    ``SOURCE_FAILED`` or ``SOURCE_DENIED`` instead."""
+    if outcome.reason == "" or PEER_REASON.fullmatch(outcome.reason):
+        return outcome
+    return replace(outcome, reason=f"SOURCE_{outcome.status.value}")
 
 
 def _statuses(outcomes: tuple[SourceOutcome, ...]) -> dict[str, int]:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from audit.entry import Actor, EntryDraft
 from verifier.domain.errors import PermissionDenied
 from verifier.domain.federation_ask import FederationAsk, outbound_refusal
-from verifier.domain.fragment import FragmentError
+from verifier.domain.fragment import FragmentError, peer_reason
 from verifier.domain.outcomes import SourceOutcome, SourceStatus
 from verifier.domain.ports import Store, UnitOfWork
 from verifier.domain.ports.peer_client import (
@@ -35,6 +35,8 @@ from verifier.service.federation.peers import PeerTrustService
 from verifier.signing.fragments import VerifiedFragment, verify_fragment
 
 PEER_UNAVAILABLE = "PEER_UNAVAILABLE"
+PEER_REFUSED = "PEER_REFUSED"
+"""The reason recorded when a peer refused with a reason that is not a code."""
 PEER_REJECTED = "PEER_REJECTED_"
 """Prefix of the reason of an ask the peer rejected as wrong in itself, followed by the
 gRPC code's name (``PEER_REJECTED_INVALID_ARGUMENT``): such an ask is not asked again."""
@@ -128,8 +130,10 @@ class OutboundAssist:
         try:
             reply = await self._client.assist(peer, ask, timeout)
         except PeerRefused as exc:
-            await self._append(self._entry(ask, peer.name, answer, "refused", exc.reason))
-            return self._none(peer.name, ask, SourceStatus.DENIED, exc.reason)
+            # The peer's text goes into the immutable audit log and reports: codes only.
+            reason = peer_reason(exc.reason, PEER_REFUSED)
+            await self._append(self._entry(ask, peer.name, answer, "refused", reason))
+            return self._none(peer.name, ask, SourceStatus.DENIED, reason)
         except PeerRejected as exc:
             reason = PEER_REJECTED + exc.code
             await self._append(self._entry(ask, peer.name, answer, "failed", reason))
