@@ -98,15 +98,29 @@ class InMemoryFederationRetries(FederationRetryRepository):
         ask_request_id: str,
         next_at: datetime,
         attempts: int,
-    ) -> None:
+        owner: str,
+    ) -> bool:
         key = (verification_id, peer, ask_request_id)
         row = self._t.federation_retries.get(key)
-        if row is not None:
-            retry = replace(row.retry, next_at=next_at, attempts=attempts)
-            self._t.federation_retries[key] = RetryRow(retry)
+        if row is None or row.lease_owner != owner:
+            return False
+        retry = replace(row.retry, next_at=next_at, attempts=attempts)
+        self._t.federation_retries[key] = RetryRow(retry)
+        return True
 
-    async def finish(self, verification_id: str, peer: str, ask_request_id: str) -> None:
-        self._t.federation_retries.pop((verification_id, peer, ask_request_id), None)
+    async def finish(
+        self, verification_id: str, peer: str, ask_request_id: str, owner: str | None = None
+    ) -> bool:
+        key = (verification_id, peer, ask_request_id)
+        row = self._t.federation_retries.get(key)
+        if row is None or (owner is not None and row.lease_owner != owner):
+            return False
+        del self._t.federation_retries[key]
+        return True
+
+    async def holds(self, verification_id: str, peer: str, ask_request_id: str, owner: str) -> bool:
+        row = self._t.federation_retries.get((verification_id, peer, ask_request_id))
+        return row is not None and row.lease_owner == owner
 
     async def pending(self, verification_id: str) -> bool:
         return any(vid == verification_id for vid, _, _ in self._t.federation_retries)

@@ -2,7 +2,8 @@
 in-memory fake: an outcome keeps the deployment that answered it and its fragment's
 hash; a peer's fragment is kept once per check (sealed: its bytes are not in the
 table), read back in hash order; retries of asks to peers are scheduled (an upsert),
-claimed when due by one owner at a time, rescheduled (lease released) and finished; a
+claimed when due by one owner at a time, rescheduled (lease released) and finished only
+by their holder; a
 peer's rate bucket gives at most its rate a minute, refilled as time passes. PostgreSQL:
 two concurrent claims take different retries, and concurrent takes never exceed the
 bucket."""
@@ -158,8 +159,11 @@ async def test_retries_are_scheduled_claimed_rescheduled_and_finished(store: Sto
 
     again = T0 + timedelta(minutes=20)
     async with store.unit_of_work(write=True) as uow:
-        await uow.federation_retries.reschedule("v-1", "hedui-linzi", "ask-1", again, 2)
-        await uow.federation_retries.reschedule("v-9", "hedui-linzi", "ask-9", again, 2)  # gone
+        assert await uow.federation_retries.reschedule(
+            "v-1", "hedui-linzi", "ask-1", again, 2, "proc-b"
+        )
+        gone = ("v-9", "hedui-linzi", "ask-9")
+        assert not await uow.federation_retries.reschedule(*gone, again, 2, "proc-b")
         await uow.commit()
     async with store.unit_of_work(write=True) as uow:
         due = await uow.federation_retries.claim_due(again, "proc-c", LEASE, 10)
@@ -167,12 +171,53 @@ async def test_retries_are_scheduled_claimed_rescheduled_and_finished(store: Sto
     assert due == [late, replace(early, next_at=again, attempts=2)]
 
     async with store.unit_of_work(write=True) as uow:
-        await uow.federation_retries.finish("v-1", "hedui-linzi", "ask-1")
-        await uow.federation_retries.finish("v-1", "hedui-linzi", "ask-1")  # gone: no-op
+        assert await uow.federation_retries.finish("v-1", "hedui-linzi", "ask-1", "proc-c")
+        assert not await uow.federation_retries.finish("v-1", "hedui-linzi", "ask-1")  # gone
         await uow.commit()
     async with store.unit_of_work(write=False) as uow:
         assert not await uow.federation_retries.pending("v-1")
         assert await uow.federation_retries.pending("v-2")
+
+
+async def test_only_the_holder_of_a_retry_reschedules_or_finishes_it(store: Store) -> None:
+    """A process whose lease ended while it was still asking must not clear the lease of
+    the process that claimed the retry after it, nor finish the retry under it."""
+    await _check(store, "v-1")
+    key = ("v-1", "hedui-linzi", "ask-1")
+    retry = _retry("v-1", "ask-1", T0)
+    async with store.unit_of_work(write=True) as uow:
+        await uow.federation_retries.schedule(retry)
+        assert not await uow.federation_retries.holds(*key, "proc-a")  # not claimed yet
+        assert await uow.federation_retries.claim_due(T0, "proc-a", LEASE, 10) == [retry]
+        await uow.commit()
+    after_lease = T0 + LEASE + timedelta(seconds=1)
+    async with store.unit_of_work(write=True) as uow:
+        # proc-a's lease ended without anyone claiming it: it still holds it.
+        assert await uow.federation_retries.holds(*key, "proc-a")
+        assert await uow.federation_retries.claim_due(after_lease, "proc-b", LEASE, 10) == [retry]
+        await uow.commit()
+    later = after_lease + timedelta(minutes=1)
+    async with store.unit_of_work(write=True) as uow:
+        assert not await uow.federation_retries.holds(*key, "proc-a")
+        assert await uow.federation_retries.holds(*key, "proc-b")
+        assert not await uow.federation_retries.reschedule(*key, later, 5, "proc-a")
+        assert not await uow.federation_retries.finish(*key, "proc-a")
+        await uow.commit()
+    async with store.unit_of_work(write=True) as uow:
+        # Still proc-b's: nobody else finds it due.
+        assert await uow.federation_retries.holds(*key, "proc-b")
+        assert await uow.federation_retries.claim_due(later, "proc-c", LEASE, 10) == []
+        assert await uow.federation_retries.reschedule(*key, later, 2, "proc-b")
+        assert not await uow.federation_retries.holds(*key, "proc-b")  # released
+        await uow.commit()
+    async with store.unit_of_work(write=True) as uow:
+        due = await uow.federation_retries.claim_due(later, "proc-c", LEASE, 10)
+        assert due == [replace(retry, next_at=later, attempts=2)]
+        assert not await uow.federation_retries.finish(*key, "proc-b")
+        assert await uow.federation_retries.finish(*key, "proc-c")
+        await uow.commit()
+    async with store.unit_of_work(write=False) as uow:
+        assert not await uow.federation_retries.pending("v-1")
 
 
 async def test_a_peer_gets_at_most_its_rate_refilled_as_time_passes(store: Store) -> None:

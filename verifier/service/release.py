@@ -46,7 +46,7 @@ from verifier.domain.ports import (
     StoredReport,
     UnitOfWork,
 )
-from verifier.domain.ports.federation_retries import PeerRetry
+from verifier.domain.ports.federation_retries import PeerRetry, RetryKey
 from verifier.domain.report import ReportContext, build_report, summary_of
 from verifier.domain.vocabulary import AuditAction
 from verifier.domain.workdays import add_working_days
@@ -72,8 +72,12 @@ class PeerRetries:
 
     schedule: tuple[PeerRetry, ...] = ()
     """Asks to make again (the peer did not answer, or its fragment was refused)."""
-    finish: tuple[PeerRetry, ...] = ()
+    finish: tuple[RetryKey, ...] = ()
     """Asks answered, or given up, with this version."""
+    owner: str | None = None
+    """The retrier process that holds the ``finish`` retries' leases: the version is
+    not released if another process has taken any of them since (it asks and releases
+    in its turn). None: a run finishing the retries of asks it got answered itself."""
 
 
 NO_RETRIES = PeerRetries()
@@ -274,6 +278,16 @@ class Release:
             return None
         if first and record.state is not VerificationState.RUNNING:
             return None  # another process finished this run first
+        if not first and record.state is VerificationState.DONE:
+            # Nothing is awaited any more (its outcome rows are gone with it): a late
+            # answer, e.g. a peer's asked twice, has no version to make.
+            return None
+        if retries.owner is not None:
+            for k in retries.finish:
+                if not await uow.federation_retries.holds(
+                    k.verification_id, k.peer, k.ask_request_id, retries.owner
+                ):
+                    return None  # our lease ended and another process took the retry
         fresh = list(new_outcomes)
         if poll_owner is not None:
             fresh = [
@@ -317,8 +331,10 @@ class Release:
                 await uow.fragments.add(vid, fragment, now)
             for r in retries.schedule:
                 await uow.federation_retries.schedule(r)
-            for r in retries.finish:
-                await uow.federation_retries.finish(r.verification_id, r.peer, r.ask_request_id)
+            for k in retries.finish:
+                await uow.federation_retries.finish(
+                    k.verification_id, k.peer, k.ask_request_id, retries.owner
+                )
             # A peer still to be asked again: the check waits for it, outcomes kept.
             pending = pending or await uow.federation_retries.pending(vid)
         state = VerificationState.AWAITING_SOURCES if pending else VerificationState.DONE

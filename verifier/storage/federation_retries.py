@@ -5,8 +5,9 @@ waiting for each other; a dead process's leases expire."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import CursorResult, Result, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +31,11 @@ def _retry(row: FederationRetryRow) -> PeerRetry:
         next_at=row.next_at,
         attempts=row.attempts,
     )
+
+
+def _changed(result: Result[Any]) -> bool:
+    """Whether an UPDATE or DELETE matched a row."""
+    return bool(cast(CursorResult[Any], result).rowcount)
 
 
 class SqlFederationRetries(FederationRetryRepository):
@@ -84,32 +90,53 @@ class SqlFederationRetries(FederationRetryRepository):
         ask_request_id: str,
         next_at: datetime,
         attempts: int,
-    ) -> None:
+        owner: str,
+    ) -> bool:
         r = FederationRetryRow
         async with guard():
-            await self._s.execute(
+            result = await self._s.execute(
                 update(r)
                 .where(
                     r.verification_id == verification_id,
                     r.peer == peer,
                     r.ask_request_id == ask_request_id,
+                    r.lease_owner == owner,
                 )
                 .values(next_at=next_at, attempts=attempts, lease_owner=None, lease_until=None)
                 .execution_options(synchronize_session=False)
             )
+        return _changed(result)
 
-    async def finish(self, verification_id: str, peer: str, ask_request_id: str) -> None:
+    async def finish(
+        self, verification_id: str, peer: str, ask_request_id: str, owner: str | None = None
+    ) -> bool:
         r = FederationRetryRow
+        q = delete(r).where(
+            r.verification_id == verification_id,
+            r.peer == peer,
+            r.ask_request_id == ask_request_id,
+        )
+        if owner is not None:
+            q = q.where(r.lease_owner == owner)
         async with guard():
-            await self._s.execute(
-                delete(r)
-                .where(
-                    r.verification_id == verification_id,
-                    r.peer == peer,
-                    r.ask_request_id == ask_request_id,
-                )
-                .execution_options(synchronize_session=False)
+            result = await self._s.execute(q.execution_options(synchronize_session=False))
+        return _changed(result)
+
+    async def holds(self, verification_id: str, peer: str, ask_request_id: str, owner: str) -> bool:
+        r = FederationRetryRow
+        q = (
+            select(r.lease_owner)
+            .where(
+                r.verification_id == verification_id,
+                r.peer == peer,
+                r.ask_request_id == ask_request_id,
             )
+            # Locked until the transaction ends: no other process claims it meanwhile.
+            .with_for_update()
+        )
+        async with guard():
+            row = (await self._s.execute(q)).first()
+        return row is not None and row.lease_owner == owner
 
     async def pending(self, verification_id: str) -> bool:
         r = FederationRetryRow

@@ -3,7 +3,10 @@ answered that it is still waiting on its sources) is asked again later, by which
 process claims the retry first.
 
 Retries are leased like polls (:mod:`verifier.domain.ports.polls`): a claimed retry is
-held by one process until its lease ends, so a process that dies simply lets it go."""
+held by one process until its lease ends, so a process that dies simply lets it go. A
+process whose lease ended while it was still asking may find the retry claimed by
+another: only the holder reschedules or finishes it (``owner``), and a release finishing
+it first checks that it still ``holds`` it, so one answer never makes two versions."""
 
 from __future__ import annotations
 
@@ -12,6 +15,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from hedui_sdk import SourceKind
+
+
+@dataclass(frozen=True, slots=True)
+class RetryKey:
+    """Which retry: one per check, peer and ask (its request id)."""
+
+    verification_id: str
+    peer: str
+    ask_request_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +44,11 @@ class PeerRetry:
     """When to ask next."""
     attempts: int
     """Asks made so far."""
+
+    @property
+    def key(self) -> RetryKey:
+        """The retry's identity (what schedule, reschedule and finish match on)."""
+        return RetryKey(self.verification_id, self.peer, self.ask_request_id)
 
 
 class FederationRetryRepository(abc.ABC):
@@ -56,12 +73,24 @@ class FederationRetryRepository(abc.ABC):
         ask_request_id: str,
         next_at: datetime,
         attempts: int,
-    ) -> None:
-        """Ask again at ``next_at``; releases the lease. No-op if the retry is gone."""
+        owner: str,
+    ) -> bool:
+        """Ask again at ``next_at``, releasing ``owner``'s lease. False (nothing changed)
+        if the retry is gone or ``owner`` no longer holds it."""
 
     @abc.abstractmethod
-    async def finish(self, verification_id: str, peer: str, ask_request_id: str) -> None:
-        """Forget the retry (answered or given up). No-op if it is gone."""
+    async def finish(
+        self, verification_id: str, peer: str, ask_request_id: str, owner: str | None = None
+    ) -> bool:
+        """Forget the retry (answered or given up). With ``owner``, only if ``owner``
+        holds it; without, whoever holds it (a run whose own ask was answered). False
+        if nothing was forgotten."""
+
+    @abc.abstractmethod
+    async def holds(self, verification_id: str, peer: str, ask_request_id: str, owner: str) -> bool:
+        """Whether the retry is kept and leased to ``owner`` (its lease may have ended
+        without anyone claiming it since). On PostgreSQL the row stays locked until the
+        transaction ends, so no other process claims it in between."""
 
     @abc.abstractmethod
     async def pending(self, verification_id: str) -> bool:

@@ -111,11 +111,14 @@ class PeerRetrier:
     async def _retry(self, retry: PeerRetry) -> None:
         vid = retry.verification_id
         request = await self._request(vid)
-        finished = PeerRetries(finish=(retry,))
+        # Only while this process still holds it: one answer never makes two versions.
+        finished = PeerRetries(finish=(retry.key,), owner=self._owner)
         if request is None:
             # Purged, cancelled or closed otherwise: nothing is waiting for this answer.
             async with self._store.unit_of_work(write=True) as uow:
-                await uow.federation_retries.finish(vid, retry.peer, retry.ask_request_id)
+                await uow.federation_retries.finish(
+                    vid, retry.peer, retry.ask_request_id, self._owner
+                )
                 await uow.commit()
             return
         if self._clock() >= retry.deadline_at:
@@ -135,6 +138,6 @@ class PeerRetrier:
         at = min(now + wait, retry.deadline_at)
         async with self._store.unit_of_work(write=True) as uow:
             await uow.federation_retries.reschedule(
-                vid, retry.peer, retry.ask_request_id, at, retry.attempts + 1
+                vid, retry.peer, retry.ask_request_id, at, retry.attempts + 1, self._owner
             )
             await uow.commit()
