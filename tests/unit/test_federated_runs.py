@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from tests.fakes.gated_source import GatedAdapter
 from tests.fakes.peer_client import PEER_INCOME_FEN, SigningPeer
 from tests.helpers import APPLICANT_ID, CALLER, SPOUSE_ID, household_draft
 from verifier.domain.consent import validate_consent
+from verifier.domain.errors import FailedPrecondition
 from verifier.domain.household import Relation
 from verifier.domain.outcomes import VerificationState
 from verifier.domain.peers import FederationConfig, PeerConfig
@@ -55,15 +56,19 @@ async def _service(
     local: FakeAdapter | None = None,
     *,
     consent: bool = True,
+    keys: Callable[[PeerConfig], Mapping[str, PublicKey]] = _published,
 ) -> VerificationService:
+    """A service asking ``peer``; ``keys`` is what the peer publishes once it was trusted."""
     fed = FederationConfig(
         peers={PEER: PeerConfig(
             name=PEER, regions=("370305",), endpoint="127.0.0.1:1", ca=Path("ca.pem"),
             jwks=Path("jwks.json"), key_ids=(KID,), purposes=PURPOSES, sources=(),
+            asks_sources=(SourceKind.TAX,),
         )}
     )  # fmt: skip
     trust = PeerTrustService(store, fed, _published)
     await trust.trust(PEER, "ops")
+    trust = PeerTrustService(store, fed, keys)
     outbound = OutboundAssist(store, trust, peer, name=REQUESTER, pseudonym_key=b"k" * 32)
     doc = validate_consent(
         consent_draft(
@@ -204,3 +209,24 @@ async def test_a_resumed_run_routes_again_and_asks_under_the_same_request_id() -
     doc = await _doc(second, v1.record.id)
     assert _spouse(doc)["deployment"] == PEER and len(doc["fragments"]) == 1
     await second.aclose()
+
+
+def _rotated(_peer: PeerConfig) -> Mapping[str, PublicKey]:
+    raise FailedPrecondition("the peer's JWKS lacks 1 pinned key id(s)")
+
+
+async def test_a_peer_whose_keys_cannot_be_had_fails_its_pairs_not_the_check() -> None:
+    """The peer's JWKS stops publishing the pinned key after it was trusted: version 1 is
+    released with the local answers, the peer's pairs FAILED and asked again later."""
+    store = InMemoryStore()
+    peer = SigningPeer(PEER_KEY, peer=PEER, requester=REQUESTER)
+    svc = await _service(store, peer, keys=_rotated)
+    v1 = await svc.create(CALLER, _draft(), wait=True)
+    assert (v1.record.latest_version, v1.record.state) == (1, VerificationState.AWAITING_SOURCES)
+    doc = await _doc(svc, v1.record.id)
+    assert doc["sources"][0]["status"] == "FOUND"
+    assert (_spouse(doc)["status"], _spouse(doc)["reason"]) == ("FAILED", "PEER_KEYS_UNAVAILABLE")
+    assert peer.asks == []
+    async with store.unit_of_work(write=False) as uow:
+        assert await uow.federation_retries.pending(v1.record.id)
+    await svc.aclose()

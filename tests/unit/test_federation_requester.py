@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -21,13 +21,16 @@ from tests.consents import consent_draft
 from tests.fakes import InMemoryStore
 from tests.fakes.peer_client import SigningPeer
 from tests.helpers import APPLICANT_ID, CHILD_ID, SPOUSE_ID, household_draft
+from verifier.config.errors import ConfigError
 from verifier.domain.consent import ConsentDoc, ConsentState, validate_consent
+from verifier.domain.errors import FailedPrecondition, Unavailable
+from verifier.domain.federation_ask import FederationAsk
 from verifier.domain.federation_routing import RemoteAsk
 from verifier.domain.household import Relation, VerificationRequest
 from verifier.domain.outcomes import SourceStatus
 from verifier.domain.peers import FederationConfig, PeerConfig
 from verifier.domain.ports.federation_retries import PeerRetry
-from verifier.domain.ports.peer_client import PeerClient
+from verifier.domain.ports.peer_client import PeerClient, PeerReply
 from verifier.domain.request_model import MemberDraft, Purpose
 from verifier.domain.request_validation import validate_request
 from verifier.service.federation.outbound import OutboundAssist
@@ -61,15 +64,20 @@ def _federation() -> FederationConfig:
             name=PEER, regions=("370305",), endpoint="127.0.0.1:1", ca=Path("ca.pem"),
             jwks=Path("jwks.json"), key_ids=(KID,), purposes=(Purpose.DIBAO, Purpose.LINSHI),
             sources=(), remote_sources=(SourceKind.REAL_ESTATE,), deadline_working_days=3,
+            asks_sources=(SourceKind.TAX,),
         )}
     )  # fmt: skip
 
 
-async def _requester(client: PeerClient) -> tuple[FederationRequester, InMemoryStore]:
+async def _requester(
+    client: PeerClient, keys: Callable[[PeerConfig], Mapping[str, PublicKey]] = _published
+) -> tuple[FederationRequester, InMemoryStore]:
+    """A requester asking through ``client``; ``keys``: what the peer publishes once it
+    was trusted."""
     store = InMemoryStore(clock=lambda: NOW)
     fed = _federation()
-    trust = PeerTrustService(store, fed, _published)
-    await trust.trust(PEER, "ops")
+    await PeerTrustService(store, fed, _published).trust(PEER, "ops")
+    trust = PeerTrustService(store, fed, keys)
     outbound = OutboundAssist(
         store, trust, client, name=REQUESTER, pseudonym_key=b"k" * 32, clock=lambda: NOW
     )
@@ -292,3 +300,70 @@ async def test_nothing_is_sent_under_a_authorization_no_longer_in_force(
     again = await requester.ask_again(request, retry, time.monotonic() + 5)
     assert peer.asks == [] and not again.again
     assert {(o.status, o.reason) for o in again.outcomes} == {(SourceStatus.DENIED, reason)}
+
+
+class _BrokenClient(SigningPeer):
+    """A client whose credentials cannot be read (its certificate files are gone)."""
+
+    async def assist(self, peer: PeerConfig, ask: FederationAsk, timeout: float) -> PeerReply:
+        self.asks.append(ask)
+        raise FileNotFoundError(2, "No such file or directory")
+
+
+def _keys_rotated(_peer: PeerConfig) -> Mapping[str, PublicKey]:
+    raise FailedPrecondition("the peer's JWKS lacks 1 pinned key id(s)")
+
+
+def _jwks_unreadable(_peer: PeerConfig) -> Mapping[str, PublicKey]:
+    raise ConfigError("federation.peers.hedui-linzi.jwks: cannot read")
+
+
+def _loader_bug(_peer: PeerConfig) -> Mapping[str, PublicKey]:
+    raise RuntimeError("a bug")
+
+
+@pytest.mark.parametrize(
+    ("keys", "broken_client", "reason"),
+    [
+        (_keys_rotated, False, "PEER_KEYS_UNAVAILABLE"),
+        (_jwks_unreadable, False, "FEDERATION_CONFIG_ERROR"),
+        (_published, True, "FEDERATION_CONFIG_ERROR"),
+        (_loader_bug, False, "FEDERATION_ASK_FAILED"),
+    ],
+)
+async def test_an_error_on_this_side_fails_the_asked_pairs_and_asks_again(
+    keys: Callable[[PeerConfig], Mapping[str, PublicKey]], broken_client: bool, reason: str
+) -> None:
+    """The peer's keys gone from its JWKS (rotation), its JWKS file unreadable, the
+    client's certificate missing, or anything else on this side: the asked pairs are
+    FAILED with the reason and asked again later; the error ends neither the check nor
+    the other asks."""
+    client = _BrokenClient(KEY, peer=PEER, requester=REQUESTER) if broken_client else FakePeer()
+    requester, store = await _requester(client, keys)
+    async with store.unit_of_work(write=True) as uow:
+        await uow.consents.add(_consent(), "ref", (), NOW)
+        await uow.commit()
+    request = _request()
+    answers = await requester.ask_all(
+        "vid-1", request, requester.routing(request, (SourceKind.TAX,)), time.monotonic() + 5
+    )
+    assert [(o.member_index, o.status, o.reason, o.deployment) for o in answers.outcomes] == [
+        (1, SourceStatus.FAILED, reason, PEER), (2, SourceStatus.FAILED, reason, PEER),
+    ]  # fmt: skip
+    [retry] = answers.retries
+    assert retry.members == (1, 2) and answers.fragments == ()
+
+
+async def test_a_store_failure_while_asking_is_not_taken_for_the_peers() -> None:
+    """The database (here its audit log) failing is the check's failure (the run is
+    retried), not an outcome of the peer's."""
+    requester, store = await _requester(FakePeer())
+    async with store.unit_of_work(write=True) as uow:
+        await uow.consents.add(_consent(), "ref", (), NOW)
+        await uow.commit()
+    store.audit_unavailable = True
+    request = _request()
+    with pytest.raises(Unavailable):
+        await requester.ask_all(
+            "vid-1", request, requester.routing(request, (SourceKind.TAX,)), time.monotonic() + 5
+        )

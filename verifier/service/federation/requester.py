@@ -13,8 +13,9 @@ the 授权书 is no longer in force, the peer is not trusted) is DENIED with the
 checked again before every retry; a peer that refuses is DENIED too; a
 peer that does not answer, or whose fragment is refused, is FAILED and asked again later
 (:mod:`verifier.service.federation.retrier`) under the same request id, so the peer
-answers it once however often it is asked. Nothing is ever NOT_FOUND for want of an
-answer.
+answers it once however often it is asked. An error on this side (the peer's pinned keys
+no longer published, a federation file unreadable) fails the asked pairs, to be asked
+again, never the check. Nothing is ever NOT_FOUND for want of an answer.
 """
 
 from __future__ import annotations
@@ -31,7 +32,12 @@ import structlog
 
 from hedui_sdk import SourceKind
 from verifier.domain.consent import ConsentDoc, ConsentState, signed_subjects
-from verifier.domain.errors import PermissionDenied
+from verifier.domain.errors import (
+    FailedPrecondition,
+    PermissionDenied,
+    Unavailable,
+    is_store_failure,
+)
 from verifier.domain.federation_ask import AskAuthorization, FederationAsk
 from verifier.domain.federation_routing import RemoteAsk, Routing, route
 from verifier.domain.fragment import EmbeddedFragment
@@ -55,6 +61,14 @@ CONSENT_EXPIRED = "CONSENT_EXPIRED"
 """The 授权书 is not in force today (a local check's reason)."""
 PEER_DEADLINE_PASSED = "PEER_DEADLINE_PASSED"
 """The agreement's working days for a 协查 passed without an accepted answer."""
+PEER_KEYS_UNAVAILABLE = "PEER_KEYS_UNAVAILABLE"
+"""A key the agreement pins is not in the peer's published JWKS (rotated): its answer
+could not be checked, so it is not asked until it can be."""
+FEDERATION_CONFIG_ERROR = "FEDERATION_CONFIG_ERROR"
+"""A file federation needs (the peer's JWKS, this side's client certificate or key)
+cannot be read."""
+FEDERATION_ASK_FAILED = "FEDERATION_ASK_FAILED"
+"""Asking failed on this side for another reason (its type is logged)."""
 MIN_ASK_SECONDS = 1.0
 """However little of the check's time is left, a peer gets at least this long."""
 
@@ -214,6 +228,16 @@ class FederationRequester:
         except PermissionDenied as exc:
             # Refused here, before anything left (agreement, 授权书, trust): DENIED.
             return _refused(remote, request_id, exc.reason)
+        except Exception as exc:
+            # The database is the check's to fail on (its run is retried). Anything else
+            # on this side (the peer's keys, a file, a bug) fails these pairs only, to be
+            # asked again: it must not end the check or the other asks.
+            if is_store_failure(exc) or isinstance(exc, Unavailable):
+                raise
+            reason = _failure_reason(exc)
+            log.warning("federation_ask_failed", peer=remote.peer, request_id=request_id,
+                        reason=reason, error=type(exc).__name__)  # fmt: skip
+            return _failed(remote, request_id, reason)
         sha = result.fragment.envelope_sha256 if result.fragment is not None else ""
         outcomes = tuple(
             replace(o, member_index=remote.members[o.member_index], deployment=remote.peer,
@@ -284,6 +308,24 @@ class FederationRequester:
             if regions[i] in served:
                 return regions[i]
         return served[0] if served else regions[remote.members[0]]
+
+
+def _failure_reason(exc: Exception) -> str:
+    """The reason an error on this side fails an ask with."""
+    if isinstance(exc, FailedPrecondition):
+        return PEER_KEYS_UNAVAILABLE  # a pinned key the peer's JWKS no longer publishes
+    if isinstance(exc, OSError | ValueError):
+        return FEDERATION_CONFIG_ERROR  # a file configured for federation (ConfigError)
+    return FEDERATION_ASK_FAILED
+
+
+def _failed(remote: RemoteAsk, request_id: str, reason: str) -> RemoteAnswer:
+    outcomes = tuple(
+        SourceOutcome(m, kind, SourceStatus.FAILED, "", "", reason=reason, deployment=remote.peer)
+        for m in remote.members
+        for kind in remote.sources
+    )
+    return RemoteAnswer(remote, request_id, outcomes, None, True)
 
 
 def _refused(remote: RemoteAsk, request_id: str, reason: str) -> RemoteAnswer:
