@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import Table, event, select, update
+from sqlalchemy import Table, bindparam, event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -82,6 +82,18 @@ _HEAD = "audit.head"
 frontier), present only while the transaction holds the head's lock."""
 
 _Head = tuple[int, bytes, bytes]
+
+_HEAD_TABLE = cast(Table, AuditHeadRow.__table__)
+_HEAD_UPDATE = (
+    update(_HEAD_TABLE)
+    .where(_HEAD_TABLE.c.id == 1)
+    .values(
+        last_seq=bindparam("new_seq"),
+        chain_hash=bindparam("new_chain"),
+        frontier=bindparam("new_frontier"),
+    )
+)
+"""Built once, the values as parameters: every append runs it (nothing coerced per call)."""
 
 
 @event.listens_for(Session, "after_soft_rollback")
@@ -179,9 +191,7 @@ class AuditLog:
         await _insert(session, AuditTreeNodeRow, nodes)
         frontier = b"".join(tree.frontier)
         await session.execute(
-            update(AuditHeadRow)
-            .where(AuditHeadRow.id == 1)
-            .values(last_seq=last_seq, chain_hash=chain, frontier=frontier)
+            _HEAD_UPDATE, {"new_seq": last_seq, "new_chain": chain, "new_frontier": frontier}
         )
         session.info[_HEAD] = (last_seq, chain, frontier)
         return out
