@@ -11,6 +11,14 @@ N processes keep the guarantees N replicas keep: the audit head is a row lock in
 database (gapless seq across processes), and work that outlives a request — polls,
 re-checks, batch items, webhook deliveries — is leased with ``FOR UPDATE SKIP LOCKED``.
 SQLite has one writer at a time, so more than one worker on it is refused.
+
+A worker killed outright loses its connections: calls in flight on them fail UNAVAILABLE,
+and so do connections the kernel had queued on its socket but it had not accepted yet,
+unless ``net.ipv4.tcp_migrate_req`` is 1 (then the kernel hands those to a sibling). New
+connections go to the others as soon as its socket is closed; its replacement joins the
+port only once it can accept (the server probes its store before it adds the port).
+Workers end with the parent: one killed outright takes its workers with it (parent-death
+signal), so no orphan keeps serving the port beside the next supervisor's workers.
 """
 
 from __future__ import annotations
@@ -22,12 +30,14 @@ import multiprocessing
 import os
 import signal
 import socket
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from types import FrameType
 
 from verifier.api.tls import server_credentials_for
@@ -51,6 +61,11 @@ STOP_GRACE_SECONDS = 30.0
 # Spawned, not forked: a worker starts with no threads, gRPC state or open connections of
 # the parent's.
 _CONTEXT = multiprocessing.get_context("spawn")
+# Linux ≥ 5.14: 1 moves a closing listener's queued connections to another socket of its
+# SO_REUSEPORT group instead of resetting them.
+_MIGRATE_REQ = Path("/proc/sys/net/ipv4/tcp_migrate_req")
+# prctl(2) option: the signal this process gets when its parent dies.
+_PR_SET_PDEATHSIG = 1
 
 
 def workers_problem(cfg: Config, workers: int) -> str:
@@ -86,7 +101,9 @@ def _held_port(listen: str) -> Iterator[str]:
 
     A bound socket that never listens receives no connections, yet keeps the port out of
     other programs' hands between a worker's death and its successor's start, and gives
-    ``:0`` one port for every worker."""
+    ``:0`` one port for every worker. It is not in the port's SO_REUSEPORT group (the
+    kernel groups listening sockets only), so no connection is ever queued on it; nor is
+    it inherited: sockets are not, and spawned workers get only the fds passed to them."""
     host, port = _split_listen(listen)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as held:
@@ -109,9 +126,23 @@ def _with_metrics_port(cfg: Config, index: int) -> Config:
     return replace(cfg, metrics=replace(cfg.metrics, listen=listen))
 
 
-def _worker_main(cfg: Config, log_level: str, ready: Connection) -> None:
+def _end_with_parent(parent: int) -> None:
+    """SIGTERM to this process when the supervisor ``parent`` dies, however it dies (a
+    SIGKILLed parent stops nothing itself); exit now if it has died already."""
+    if sys.platform == "linux":
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent:  # it died before the signal was asked for
+        raise SystemExit(1)
+
+
+def _worker_main(cfg: Config, log_level: str, ready: Connection, parent: int) -> None:
     """A worker process: one server; tells the parent its port once it serves."""
     configure(log_level)
+    _end_with_parent(parent)
 
     def tell(port: int) -> None:
         ready.send(port)
@@ -144,6 +175,7 @@ class _Supervisor:
         refuse_example_parameters(cfg, date.today())
         KeyStore(cfg.keys_dir).ensure()  # created once: workers racing would each make keys
         upgrade_database(cfg)
+        _warn_unless_queued_connections_migrate()
         wake_r, wake_w = socket.socketpair()
         wake_w.setblocking(False)
         previous = {sig: signal.signal(sig, self._on_signal) for sig in _STOP_SIGNALS}
@@ -169,7 +201,7 @@ class _Supervisor:
         parent_end, child_end = _CONTEXT.Pipe(duplex=False)
         process = _CONTEXT.Process(
             target=_worker_main,
-            args=(_with_metrics_port(self.cfg, index), self.log_level, child_end),
+            args=(_with_metrics_port(self.cfg, index), self.log_level, child_end, os.getpid()),
             name=f"hedui-worker-{index}",
         )
         process.start()
@@ -233,3 +265,20 @@ class _Supervisor:
 
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _warn_unless_queued_connections_migrate(setting_file: Path = _MIGRATE_REQ) -> None:
+    """A warning when a dying worker's queued connections would be reset, not handed on."""
+    try:
+        setting = setting_file.read_text().strip()
+    except OSError:
+        return  # not Linux, or a kernel without the setting: nothing an operator can set
+    if setting == "0":
+        log.warning(
+            "queued_connections_reset_on_worker_death",
+            detail=(
+                "net.ipv4.tcp_migrate_req is 0: connections queued on a worker that dies"
+                " are reset (their clients see UNAVAILABLE); set it to 1 to hand them"
+                " to another worker"
+            ),
+        )
