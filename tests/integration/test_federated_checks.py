@@ -135,6 +135,7 @@ async def pair(database_url: str, tmp_path: Path) -> AsyncIterator[Pair]:
             name=PEER, regions=(PEER_REGION,), endpoint=f"localhost:{pair.port}",
             ca=peer_pki.ca.cert, jwks=tmp_path / "p-jwks.json", key_ids=(key_id(peer_keys[0]),),
             purposes=PURPOSES, sources=(), deadline_working_days=2,
+            asks_sources=(SourceKind.TAX,),
         )},
         client_cert=requester_pki.client(REQUESTER).cert,
         client_key=requester_pki.client(REQUESTER).key,

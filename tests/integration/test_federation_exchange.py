@@ -147,6 +147,8 @@ async def sides(database_url: str, tmp_path: Path) -> AsyncIterator[Sides]:
             name=PEER, regions=("370305",), endpoint=f"localhost:{peer.server.port}",
             ca=peer_pki.ca.cert, jwks=tmp_path / "p-jwks.json", key_ids=(key_id(peer_keys[0]),),
             purposes=(Purpose.DIBAO,), sources=(), remote_sources=(SourceKind.TAX,),
+            # This side's agreement lets it ask about the bank; the peer's does not.
+            asks_sources=(SourceKind.BANK,),
             audit_key=peer_app.auditing.verifier_key if peer_app.auditing else "",
         )},
         client_cert=requester_pki.client(REQUESTER).cert,

@@ -4,9 +4,9 @@ trusted as its peer — on SQLite and on PostgreSQL, each side its own database.
 
 - An authorized 协查 works both ways: a check at 高青 of a household with a member
   whose 户籍 is in 临淄 is answered there for that member, and the other way round.
-- What the agreement does not cover is refused and audited on the peer (the check says
-  DENIED with the reason); so is an ask the 授权书 does not cover, sent as a requester
-  that does not check it first would.
+- A source the agreement does not let the requester ask about is DENIED there and never
+  sent (the agreed ones are still answered); an ask the 授权书 does not cover, sent as a
+  requester that does not check it first would, is refused and audited on the peer.
 - A peer killed while the check waits on it gives FAILED in version 1; once it is back
   the requester's retrier (its round driven here) asks again and a new version has the
   answer.
@@ -346,25 +346,28 @@ async def test_an_authorized_check_is_answered_by_the_peer_both_ways(pair: Pair)
         assert len(released) == 1, d.side.name
 
 
-async def test_what_the_agreement_does_not_cover_is_refused_and_audited_on_the_peer(
+async def test_a_source_the_agreement_does_not_cover_is_denied_here_and_never_sent(
     pair: Pair,
 ) -> None:
-    # The bank is not in 临淄's agreement with 高青: the whole 协查 is refused there.
+    # The bank is not in 高青's agreement with 临淄 (asks_sources): the child's bank pair
+    # is DENIED by 高青 and not sent; the agreed sources are still asked and answered.
     gq = pair.client(pair.home)
     doc = _household("gq-2", HOME_REGION, GQ_SPLIT, sources=(*AGREED, SourceKind.BANK))
     vid = await _check(gq, doc)
     _env, report = await _report(gq, vid)
     child = _entries_of(report, 2)
-    assert {(s["status"], s["reason"]) for s in child} == {
-        ("DENIED", "FEDERATION_SOURCE_NOT_AGREED")
+    assert {(s["source"], s["status"], s["reason"]) for s in child if s["source"] == "bank"} == {
+        ("bank", "DENIED", "FEDERATION_SOURCE_NOT_AGREED")
     }
-    assert "fragments" not in report
-    assert pair.peer.adapters[SourceKind.TAX].calls == 0
-    denied = [e for e in await pair.entries(pair.peer) if e["outcome"] == "deny"]
-    assert [(e["actor"]["system"], e["reason"]) for e in denied] == [
-        (HOME, "FEDERATION_SOURCE_NOT_AGREED")
-    ]
-    assert denied[0]["details"]["authorization_number"] == "SQ-gq-2"
+    agreed = [s for s in child if s["source"] != "bank"]
+    assert {s["status"] for s in agreed} <= {"FOUND", "NOT_FOUND"} and len(agreed) == 2
+    assert {s["deployment"] for s in child} == {PEER} and "fragments" in report
+    assert pair.peer.adapters[SourceKind.TAX].calls == 1
+    # 临淄 refused nothing, and what it was asked named the agreed sources only.
+    peer_entries = [e for e in await pair.entries(pair.peer) if e["actor"]["system"] == HOME]
+    assert [e for e in peer_entries if e["outcome"] == "deny"] == []
+    intents = [e for e in peer_entries if e["action"] == "access_intent"]
+    assert [sorted(e["details"]["sources"]) for e in intents] == [sorted(k.value for k in AGREED)]
 
 
 async def test_an_ask_the_authorization_does_not_cover_is_refused_and_audited_on_the_peer(

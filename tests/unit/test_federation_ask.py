@@ -25,7 +25,7 @@ TODAY = date(2026, 11, 30)
 AGREEMENT = PeerConfig(
     name="hedui-gaoqing", regions=("370322",), endpoint="127.0.0.1:1", ca=Path("ca.pem"),
     jwks=Path("jwks.json"), key_ids=("a" * 64,), purposes=(Purpose.DIBAO, Purpose.LINSHI),
-    sources=(SourceKind.TAX, SourceKind.REAL_ESTATE),
+    sources=(SourceKind.TAX, SourceKind.REAL_ESTATE), asks_sources=(SourceKind.REAL_ESTATE,),
 )  # fmt: skip
 AUTH = AskAuthorization(
     number="SQ-2026-1", purposes=(Purpose.DIBAO,), sources=(SourceKind.TAX, SourceKind.REAL_ESTATE),
@@ -74,13 +74,18 @@ def test_the_first_gap_is_the_reason(ask: FederationAsk, reason: AskRefusal) -> 
     assert refusal(AGREEMENT, ask, TODAY) is reason
 
 
-def test_the_requester_checks_purposes_and_the_authorization_but_not_the_peers_sources() -> None:
+def test_the_requester_checks_purposes_sources_and_the_authorization() -> None:
     assert outbound_refusal(AGREEMENT, _ask(sources=(SourceKind.REAL_ESTATE,)), TODAY) is None
+    # This side may ask the peer about real estate only (asks_sources), not tax.
+    assert outbound_refusal(AGREEMENT, ASK, TODAY) is AskRefusal.SOURCE_NOT_AGREED
+    both = _ask(sources=(SourceKind.REAL_ESTATE, SourceKind.TAX))
+    assert outbound_refusal(AGREEMENT, both, TODAY) is AskRefusal.SOURCE_NOT_AGREED
     assert outbound_refusal(AGREEMENT, _ask(purposes=(Purpose.TEKUN,)), TODAY) is (
         AskRefusal.PURPOSE_NOT_AGREED
     )
-    assert outbound_refusal(AGREEMENT, _auth(signed_for=(1,)), TODAY) is (
-        AskRefusal.MEMBER_NOT_SIGNATORY
+    unsigned = _ask(
+        sources=(SourceKind.REAL_ESTATE,), authorization=dataclasses.replace(AUTH, signed_for=(1,))
     )
+    assert outbound_refusal(AGREEMENT, unsigned, TODAY) is AskRefusal.MEMBER_NOT_SIGNATORY
     assert outbound_refusal(AGREEMENT, _ask(purposes=()), TODAY) is AskRefusal.PURPOSE_NOT_AGREED
     assert outbound_refusal(AGREEMENT, _ask(sources=()), TODAY) is AskRefusal.SOURCE_NOT_AGREED

@@ -47,6 +47,15 @@ def test_a_peer_is_read_with_its_vocabulary_and_defaults() -> None:
     assert peer.sources == (SourceKind.TAX, SourceKind.REAL_ESTATE)
     assert peer.remote_sources == (SourceKind.REAL_ESTATE,)
     assert (peer.rate_per_minute, peer.deadline_working_days) == (60, 5)
+    # Nothing of the peer's own sources may be asked unless the agreement names it.
+    assert peer.asks_sources == ()
+    assert [peer.may_ask(k) for k in (SourceKind.TAX, SourceKind.REAL_ESTATE)] == [False, True]
+
+
+def test_what_this_side_may_ask_the_peer_is_read() -> None:
+    peer = _config(p=_peer(asks_sources=["tax", "bank", "tax"])).federation.peers["p"]
+    assert peer.asks_sources == (SourceKind.TAX, SourceKind.BANK)
+    assert peer.may_ask(SourceKind.BANK) and not peer.may_ask(SourceKind.REAL_ESTATE)
 
 
 def test_the_peer_serving_a_region_is_found() -> None:
@@ -66,6 +75,7 @@ def test_the_peer_serving_a_region_is_found() -> None:
         ({"key_ids": []}, "federation.peers.p.key_ids"),
         ({"purposes": ["loans"]}, "federation.peers.p.purposes"),
         ({"sources": ["gossip"]}, "federation.peers.p.sources"),
+        ({"asks_sources": ["gossip"]}, "federation.peers.p.asks_sources"),
         ({"ca": ""}, "federation.peers.p.ca"),
         ({"rate_per_minute": 0}, "federation.peers.p.rate_per_minute"),
         ({"deadline_working_days": 61}, "federation.peers.p.deadline_working_days"),

@@ -15,11 +15,16 @@ from verifier.domain.request_model import Purpose
 TAX, BANK, ESTATE = SourceKind.TAX, SourceKind.BANK, SourceKind.REAL_ESTATE
 
 
-def _peer(name: str, regions: tuple[str, ...], remote: tuple[SourceKind, ...] = ()) -> PeerConfig:
+def _peer(
+    name: str,
+    regions: tuple[str, ...],
+    remote: tuple[SourceKind, ...] = (),
+    asks: tuple[SourceKind, ...] = (TAX, BANK),
+) -> PeerConfig:
     return PeerConfig(
         name=name, regions=regions, endpoint="127.0.0.1:1", ca=Path("ca.pem"),
         jwks=Path("jwks.json"), key_ids=("a" * 64,), purposes=(Purpose.DIBAO,), sources=(),
-        remote_sources=remote,
+        remote_sources=remote, asks_sources=asks,
     )  # fmt: skip
 
 
@@ -62,3 +67,28 @@ def test_a_household_wider_than_an_ask_is_split_into_asks_of_at_most_twenty() ->
     assert [a.members for a in routing.remote] == [tuple(range(20)), (20, 21, 22)]
     assert all(len(a.members) <= MAX_ASK_MEMBERS for a in routing.remote)
     assert sorted(routing.answered_by()) == [(m, TAX) for m in range(23)]
+
+
+def test_a_source_the_agreement_does_not_let_this_side_ask_is_denied_not_sent() -> None:
+    """The member's 户籍 is at the peer, which this side may ask about tax only: the tax
+    pairs are asked there; the bank pairs are the peer's, but go in an ask marked refused
+    (DENIED here, nothing sent), so one unagreed source does not sink the agreed ones."""
+    fed = FederationConfig(peers={"hedui-linzi": _peer("hedui-linzi", ("370305",), asks=(TAX,))})
+    routing = route(["370322", "370305", "370305"], [TAX, BANK], fed)
+    assert routing.local == ((0, TAX), (0, BANK))
+    assert routing.remote == (
+        RemoteAsk("hedui-linzi", (1, 2), (TAX,)),
+        RemoteAsk("hedui-linzi", (1, 2), (BANK,), "FEDERATION_SOURCE_NOT_AGREED"),
+    )
+    assert routing.answered_by()[(1, BANK)] == "hedui-linzi"
+
+
+def test_a_peer_agreeing_to_nothing_gets_nothing_but_its_own_sources() -> None:
+    fed = FederationConfig(
+        peers={"hedui-jixi": _peer("hedui-jixi", ("341824",), remote=(ESTATE,), asks=())}
+    )
+    routing = route(["341824"], [TAX, ESTATE], fed)
+    assert routing.remote == (
+        RemoteAsk("hedui-jixi", (0,), (ESTATE,)),
+        RemoteAsk("hedui-jixi", (0,), (TAX,), "FEDERATION_SOURCE_NOT_AGREED"),
+    )

@@ -121,9 +121,12 @@ def agreement(
     sources: Sequence[SourceKind] = tuple(SourceKind),
     purposes: Sequence[Purpose] = tuple(Purpose),
     remote_sources: Sequence[SourceKind] = (),
+    asks_sources: Sequence[SourceKind] | None = None,
 ) -> PeerConfig:
     """``[federation.peers.<peer>]``: where it is, the CA of its certificates, its
-    published keys pinned by id, and what each side may ask of the other."""
+    published keys pinned by id, and what each side may ask of the other (the demo's
+    agreements are mutual: this side asks the peer about ``sources`` too, unless
+    ``asks_sources`` says otherwise)."""
     return PeerConfig(
         name=peer.name,
         regions=(peer.region,),
@@ -134,6 +137,7 @@ def agreement(
         purposes=tuple(purposes),
         sources=tuple(sources),
         remote_sources=tuple(remote_sources),
+        asks_sources=tuple(sources if asks_sources is None else asks_sources),
     )
 
 

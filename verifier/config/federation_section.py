@@ -88,6 +88,7 @@ class PeerSection(Section):
     purposes: Annotated[list[str], AfterValidator(_purposes)]
     sources: Annotated[list[str], AfterValidator(_sources)] = Field(default_factory=list)
     remote_sources: Annotated[list[str], AfterValidator(_sources)] = Field(default_factory=list)
+    asks_sources: Annotated[list[str], AfterValidator(_sources)] = Field(default_factory=list)
     rate_per_minute: Annotated[int, between(1, 10_000)] = 60
     deadline_working_days: Annotated[int, between(1, 60)] = 5
     audit_key: Annotated[str, AfterValidator(_audit_key)] = ""
@@ -136,6 +137,7 @@ def federation_config(section: FederationSection) -> FederationConfig:
                 purposes=tuple(Purpose(v) for v in p.purposes),
                 sources=tuple(SourceKind(v) for v in p.sources),
                 remote_sources=tuple(SourceKind(v) for v in p.remote_sources),
+                asks_sources=tuple(SourceKind(v) for v in p.asks_sources),
                 rate_per_minute=p.rate_per_minute,
                 deadline_working_days=p.deadline_working_days,
                 audit_key=p.audit_key,

@@ -84,11 +84,12 @@ def refusal(agreement: PeerConfig, ask: FederationAsk, today: date) -> AskRefusa
 
 def outbound_refusal(agreement: PeerConfig, ask: FederationAsk, today: date) -> AskRefusal | None:
     """The requester's own check before anything leaves: the purposes must be agreed with
-    the peer (which sources it answers is the peer's to refuse) and the 授权书 must cover
-    the whole ask; an ask naming no purpose or no source has nothing agreed for it."""
+    the peer, each source one this deployment may ask it about
+    (:meth:`~verifier.domain.peers.PeerConfig.may_ask`), and the 授权书 must cover the
+    whole ask; an ask naming no purpose or no source has nothing agreed for it."""
     if not ask.purposes or any(p not in agreement.purposes for p in ask.purposes):
         return AskRefusal.PURPOSE_NOT_AGREED
-    if not ask.sources:
+    if not ask.sources or not all(agreement.may_ask(s) for s in ask.sources):
         return AskRefusal.SOURCE_NOT_AGREED
     return authorization_refusal(ask, today)
 

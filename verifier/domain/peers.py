@@ -41,6 +41,10 @@ class PeerConfig:
     """Which of this deployment's sources the peer may have checked."""
     remote_sources: tuple[SourceKind, ...] = ()
     """Sources that exist only at the peer: asked there for every member."""
+    asks_sources: tuple[SourceKind, ...] = ()
+    """Which of the peer's sources this deployment may have it check for members whose
+    户籍 is there (the peer's side of the agreement). Nothing by default: a source not
+    named here (nor in ``remote_sources``) is never sent, and its pairs are DENIED here."""
     rate_per_minute: int = 60
     """The peer's 协查 requests answered per minute; more are refused."""
     deadline_working_days: int = 5
@@ -48,6 +52,11 @@ class PeerConfig:
     audit_key: str = ""
     """The peer's audit verifier key (C2SP signed-note key), to check the receipts it
     gives of its access entries; empty: receipts are not checked."""
+
+    def may_ask(self, kind: SourceKind) -> bool:
+        """Whether this deployment may ask the peer about ``kind`` (named in
+        ``asks_sources``, or a source only the peer has)."""
+        return kind in self.asks_sources or kind in self.remote_sources
 
 
 @dataclass(frozen=True)

@@ -219,6 +219,10 @@ class FederationRequester:
     ) -> RemoteAnswer:
         """One ask under the 授权书 ``doc`` (or, a reason, why none may be sent: every
         pair DENIED with it), its outcomes in the check's member indices."""
+        if remote.refusal:
+            # The agreement does not let this side ask the peer about these sources:
+            # nothing about the members is sent for them.
+            return _refused(remote, request_id, remote.refusal)
         if isinstance(doc, str):
             return _refused(remote, request_id, doc)
         ask = self.federation_ask(request, doc, remote, request_id)
