@@ -4,9 +4,12 @@ workers, and the scaling ratio of each against one worker, measured in the same 
 Each step: a fresh PostgreSQL database, `hedui serve --workers n` as a real process, the
 sandbox departments in a process of their own (no added latency), and the load from
 ``--clients`` client processes, each keeping ``--concurrency`` checks of 4 members in
-flight over as many channels (the kernel spreads connections, not calls, across
-workers). On a machine with fewer cores than workers + sandbox + clients the ratio shows
-that machine's limit, not hedui's: the cores are printed with the figures.
+flight over as many channels, each channel on its own TCP connection (the kernel spreads
+connections, not calls, across workers, and gRPC otherwise carries all of a process's
+channels to one target on one connection: two load processes were two connections, both
+on one worker half the time). On a machine with fewer cores than workers + sandbox +
+clients the ratio shows that machine's limit, not hedui's: the cores are printed with the
+figures.
 
     .venv/bin/python -m bench.p7_workers [--max-workers 2] [--seconds 10] [--clients 2]
         [--concurrency 8]
@@ -34,6 +37,7 @@ from bench.households import household_request, register_consents
 from hedui_sdk import SourceKind
 from hedui_sdk.sandbox import generate_population
 from hedui_sdk.sandbox.server import current_as_of
+from verifier.api.channel import OWN_CONNECTION
 from verifier.api.client import Client, request_from_json
 
 SEED = 2260
@@ -93,7 +97,10 @@ def _client_process(
 
     async def run() -> int:
         done = 0
-        clients = [Client(target, user=f"bench{w}", system=SYSTEM) for w in range(concurrency)]
+        clients = [
+            Client(target, user=f"bench{w}", system=SYSTEM, options=OWN_CONNECTION)
+            for w in range(concurrency)
+        ]
         out.send("ready")
         await asyncio.to_thread(go.wait)
         stop_at = time.perf_counter() + seconds
