@@ -76,7 +76,8 @@ class InMemoryFederationRetries(FederationRetryRepository):
         return row.retry.next_at <= now and (row.lease_until is None or row.lease_until < now)
 
     async def schedule(self, retry: PeerRetry) -> None:
-        self._t.federation_retries[self._key(retry)] = RetryRow(retry)
+        # A kept retry stands (its deadline, attempts and lease), as on SQL.
+        self._t.federation_retries.setdefault(self._key(retry), RetryRow(retry))
 
     async def claim_due(
         self, now: datetime, owner: str, lease: timedelta, limit: int

@@ -1,9 +1,9 @@
 """The storage of federated checks keeps one contract on SQLite, PostgreSQL and the
 in-memory fake: an outcome keeps the deployment that answered it and its fragment's
 hash; a peer's fragment is kept once per check (sealed: its bytes are not in the
-table), read back in hash order; retries of asks to peers are scheduled (an upsert),
-claimed when due by one owner at a time, rescheduled (lease released) and finished only
-by their holder; a
+table), read back in hash order; retries of asks to peers are scheduled (a kept one
+stands: its deadline, attempts and lease), claimed when due by one owner at a time,
+rescheduled (lease released) and finished only by their holder; a
 peer's rate bucket gives at most its rate a minute, refilled as time passes. PostgreSQL:
 two concurrent claims take different retries, and concurrent takes never exceed the
 bucket."""
@@ -134,8 +134,11 @@ async def test_retries_are_scheduled_claimed_rescheduled_and_finished(store: Sto
     late = _retry("v-2", "ask-2", T0 + timedelta(minutes=10))
     async with store.unit_of_work(write=True) as uow:
         await uow.federation_retries.schedule(late)
-        await uow.federation_retries.schedule(replace(early, attempts=0))
-        await uow.federation_retries.schedule(early)  # upsert: replaces the first
+        await uow.federation_retries.schedule(early)
+        # Scheduled again (a resumed run asking again): the kept one stands.
+        await uow.federation_retries.schedule(
+            replace(early, attempts=0, deadline_at=T0 + timedelta(days=9))
+        )
         await uow.commit()
     async with store.unit_of_work(write=False) as uow:
         assert await uow.federation_retries.pending("v-1")
@@ -202,9 +205,11 @@ async def test_only_the_holder_of_a_retry_reschedules_or_finishes_it(store: Stor
         assert await uow.federation_retries.holds(*key, "proc-b")
         assert not await uow.federation_retries.reschedule(*key, later, 5, "proc-a")
         assert not await uow.federation_retries.finish(*key, "proc-a")
+        # A resumed run asking again leaves proc-b's claim as it is.
+        await uow.federation_retries.schedule(replace(retry, next_at=T0, attempts=0))
         await uow.commit()
     async with store.unit_of_work(write=True) as uow:
-        # Still proc-b's: nobody else finds it due.
+        # Still proc-b's, with its attempts: nobody else finds it due.
         assert await uow.federation_retries.holds(*key, "proc-b")
         assert await uow.federation_retries.claim_due(later, "proc-c", LEASE, 10) == []
         assert await uow.federation_retries.reschedule(*key, later, 2, "proc-b")

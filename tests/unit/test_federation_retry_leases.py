@@ -1,7 +1,8 @@
 """Retries of asks to peers belong to one process at a time, and an answer makes one
 version: two replicas running the same retry (the first one's lease ended while it was
 still asking) release one version with every member's outcomes; a late answer for a
-check already DONE makes no version.
+check already DONE makes no version; a run resumed after its process died finishes the
+retries its own asks got answered, so the check is DONE and the peer is not asked again.
 """
 
 from __future__ import annotations
@@ -11,12 +12,16 @@ from datetime import UTC, datetime, timedelta
 
 from hedui_sdk import SourceKind
 from tests.fakes import InMemoryStore
+from tests.fakes.gated_source import GatedAdapter
 from tests.fakes.peer_client import SigningPeer
-from tests.helpers import CALLER
+from tests.helpers import APPLICANT_ID, CALLER
 from tests.unit.test_federated_runs import PEER, PEER_KEY, REQUESTER, _doc, _draft, _service
 from verifier.domain.outcomes import SourceOutcome, SourceStatus, VerificationState
+from verifier.service.fanout import FanOut, bind_sources
 from verifier.service.federation.retrier import PeerRetrier
+from verifier.service.poller import Poller
 from verifier.service.release import PeerRetries
+from verifier.service.time_limits import CheckTerms
 
 
 async def _asked(peer: SigningPeer, count: int) -> None:
@@ -80,3 +85,39 @@ async def test_a_late_answer_for_a_done_check_makes_no_version() -> None:
     view = await svc.view(vid)
     assert (view.record.state, view.record.latest_version) == (VerificationState.DONE, 1)
     await svc.aclose()
+
+
+async def test_a_resumed_run_finishes_the_retries_its_asks_got_answered() -> None:
+    """An urgent check's version 1 keeps a retry (the peer was down); its process dies.
+    The resumed run asks again and is answered: version 2 closes the check, and the
+    peer is not asked a third time."""
+    store = InMemoryStore()
+    down = SigningPeer(PEER_KEY, peer=PEER, requester=REQUESTER, behaviour="down")
+    local = GatedAdapter(SourceKind.TAX, income_fen={APPLICANT_ID: 100_000}, expected=1)
+    local.hold()
+    first = await _service(store, down, local)
+    terms = CheckTerms.interactive(urgent=True)
+    v1 = await first.create(CALLER, _draft(), wait=True, terms=terms)
+    vid = v1.record.id
+    async with store.unit_of_work(write=False) as uow:
+        assert await uow.federation_retries.pending(vid)
+    await first.aclose()  # the process dies while its local source is still asked
+
+    answering = SigningPeer(PEER_KEY, peer=PEER, requester=REQUESTER)
+    second = await _service(store, answering, consent=False)
+    soon = datetime.now(UTC) + timedelta(minutes=5)
+    poller = Poller(second, store, FanOut(bind_sources({}, {})), clock=lambda: soon)
+    assert await poller.tick() == 1
+    await poller.drain()
+
+    view = await second.view(vid)
+    assert (view.record.state, view.record.latest_version) == (VerificationState.DONE, 2)
+    doc = await _doc(second, vid)
+    assert [(s["member_index"], s["status"]) for s in doc["sources"]] == [
+        (0, "FOUND"), (1, "FOUND"),
+    ]  # fmt: skip
+    async with store.unit_of_work(write=False) as uow:
+        assert not await uow.federation_retries.pending(vid)
+        assert not await uow.federation_retries.has_due(soon + timedelta(days=30))
+    assert len(answering.asks) == 1
+    await second.aclose()

@@ -71,7 +71,8 @@ class PeerRetries:
     """Changes to a check's asks to peers, committed with the version they go with."""
 
     schedule: tuple[PeerRetry, ...] = ()
-    """Asks to make again (the peer did not answer, or its fragment was refused)."""
+    """Asks to make again (the peer did not answer, or its fragment was refused); a
+    retry already kept for the same ask stands as it is."""
     finish: tuple[RetryKey, ...] = ()
     """Asks answered, or given up, with this version."""
     owner: str | None = None
@@ -109,7 +110,10 @@ class Release:
         runs: Runs,
         clock: Callable[[], datetime],
         assessor: Assessor | None,
+        deployment: str = "",
     ) -> None:
+        """``deployment`` is this deployment's federation name, which its reports state
+        when they embed peers' fragments ("" without federation)."""
         self._store = store
         self._fanout = fanout
         self._signer = signer
@@ -118,6 +122,7 @@ class Release:
         self._runs = runs
         self._clock = clock
         self._assessor = assessor
+        self._deployment = deployment
 
     async def release_late(
         self, vid: str, outcomes: Sequence[SourceOutcome], *, poll_owner: str, overdue: bool = False
@@ -457,6 +462,7 @@ class Release:
                     "role": actor.role,
                     "region": actor.region,
                 },
+                deployment=self._deployment,
             ),
             request,
             outcomes,

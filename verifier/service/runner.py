@@ -34,11 +34,16 @@ from verifier.domain.federation_routing import Routing
 from verifier.domain.household import VerificationRequest
 from verifier.domain.outcomes import SourceOutcome, SourceStatus, VerificationState
 from verifier.domain.ports import Store
+from verifier.domain.ports.federation_retries import RetryKey
 from verifier.domain.vocabulary import AuditAction
 from verifier.service.audit_trail import SYSTEM_ACTOR, requester_of, subject_refs
 from verifier.service.events import EventHub, SourceEvent
 from verifier.service.fanout import FanOut
-from verifier.service.federation.requester import FederationRequester, RemoteAnswers
+from verifier.service.federation.requester import (
+    FederationRequester,
+    RemoteAnswers,
+    ask_request_id,
+)
 from verifier.service.lanes import Lane
 from verifier.service.release import PeerRetries, Release
 from verifier.service.runs import Run, Runs
@@ -52,6 +57,21 @@ BATCH_STAGE_PAUSE_S = 1.0
 for the urgent and interactive checks of this process (0: it does not wait). The event
 loop and the database writer are shared: batch checks already under way would otherwise
 take their turns with a check someone waits for. Bounded, so batch work never starves."""
+
+
+def _retries(vid: str, routing: Routing | None, answers: RemoteAnswers | None) -> PeerRetries:
+    """The retry changes a run's asks bring: those to ask again are scheduled (a retry
+    already kept stands), and the retries an earlier run of the check left (its process
+    died after scheduling them) are finished for the asks answered now, so the check is
+    not kept waiting for them nor the peer asked again for what it answered."""
+    if routing is None or answers is None:
+        return PeerRetries()
+    again = {r.ask_request_id for r in answers.retries}
+    asked = (RetryKey(vid, ask.peer, ask_request_id(vid, ask)) for ask in routing.remote)
+    return PeerRetries(
+        schedule=answers.retries,
+        finish=tuple(k for k in asked if k.ask_request_id not in again),
+    )
 
 
 class _Done(asyncio.Event):
@@ -305,7 +325,7 @@ class Runner:
             await self._runs.quiet(BATCH_STAGE_PAUSE_S)
         await self._release.release(
             vid, request, actor, [*reused.values(), *outcomes, *remote.outcomes], first=True,
-            fragments=remote.fragments, retries=PeerRetries(schedule=remote.retries),
+            fragments=remote.fragments, retries=_retries(vid, routing, remote),
         )  # fmt: skip
 
     async def _release_first_of_urgent(
@@ -338,16 +358,17 @@ class Runner:
         await self._release.release(
             vid, request, actor, first, first=True,
             fragments=early.fragments if early else (),
-            retries=PeerRetries(schedule=early.retries if early else ()),
+            retries=_retries(vid, routing, early),
         )  # fmt: skip
         done.set()
         outcomes = await fan
         late = [o for o in outcomes if (o.member_index, o.source) in set(waiting)]
         # The peers' answers go with version 2 unless they already went with version 1.
-        remote = await asks if asks is not None and early is None else RemoteAnswers()
+        remote = await asks if asks is not None and early is None else None
         await self._release.release(
-            vid, request, actor, [*late, *remote.outcomes], first=False,
-            fragments=remote.fragments, retries=PeerRetries(schedule=remote.retries),
+            vid, request, actor, [*late, *(remote.outcomes if remote else ())], first=False,
+            fragments=remote.fragments if remote else (),
+            retries=_retries(vid, routing, remote),
         )  # fmt: skip
 
     def _placeholder(self, i: int, kind: SourceKind, peer: str) -> SourceOutcome:

@@ -59,8 +59,8 @@ class SqlFederationRetries(FederationRetryRepository):
             postgres = self._s.get_bind().dialect.name == "postgresql"
             insert = pg_insert if postgres else sqlite_insert
             stmt = insert(FederationRetryRow).values(values)
-            changed = {k: stmt.excluded[k] for k in values if k not in _KEY}
-            await self._s.execute(stmt.on_conflict_do_update(index_elements=_KEY, set_=changed))
+            # A kept retry stands: its deadline, attempts and lease are not reset.
+            await self._s.execute(stmt.on_conflict_do_nothing(index_elements=_KEY))
 
     async def claim_due(
         self, now: datetime, owner: str, lease: timedelta, limit: int

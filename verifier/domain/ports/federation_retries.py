@@ -54,8 +54,10 @@ class PeerRetry:
 class FederationRetryRepository(abc.ABC):
     @abc.abstractmethod
     async def schedule(self, retry: PeerRetry) -> None:
-        """Keep ``retry``, replacing the one with the same (verification_id, peer,
-        ask_request_id) if any (and any lease on it)."""
+        """Keep ``retry`` unless one with the same (verification_id, peer,
+        ask_request_id) is kept: that one stands as it is (its deadline, attempts, next
+        ask and lease), so a resumed run asking again neither moves the agreement's
+        deadline nor takes the retry from the process holding it."""
 
     @abc.abstractmethod
     async def claim_due(
