@@ -367,3 +367,23 @@ async def test_a_store_failure_while_asking_is_not_taken_for_the_peers() -> None
         await requester.ask_all(
             "vid-1", request, requester.routing(request, (SourceKind.TAX,)), time.monotonic() + 5
         )
+
+
+async def test_a_refused_fragment_is_failed_and_not_asked_again() -> None:
+    """A fragment signed by a key the agreement does not pin: the pairs are FAILED with
+    the refusal, and not asked again: the peer would only replay the same envelope under
+    the same request id (and disclose the records once more)."""
+    peer = SigningPeer(Ed25519PrivateKey.generate(), peer=PEER, requester=REQUESTER)
+    requester, store = await _requester(peer)
+    async with store.unit_of_work(write=True) as uow:
+        await uow.consents.add(_consent(), "ref", (), NOW)
+        await uow.commit()
+    request = _request()
+    answers = await requester.ask_all(
+        "vid-1", request, requester.routing(request, (SourceKind.TAX,)), time.monotonic() + 5
+    )
+    assert [(o.member_index, o.status, o.reason) for o in answers.outcomes] == [
+        (1, SourceStatus.FAILED, "FRAGMENT_UNPINNED_KEY"),
+        (2, SourceStatus.FAILED, "FRAGMENT_UNPINNED_KEY"),
+    ]
+    assert answers.retries == () and answers.fragments == ()

@@ -10,12 +10,13 @@ asked (``deployment``) and, when its fragment was accepted, that fragment's SHA-
 
 What the requester itself refuses to send (the agreement or the 授权书 does not cover it,
 the 授权书 is no longer in force, the peer is not trusted) is DENIED with the reason,
-checked again before every retry; a peer that refuses is DENIED too; a
-peer that does not answer, or whose fragment is refused, is FAILED and asked again later
-(:mod:`verifier.service.federation.retrier`) under the same request id, so the peer
-answers it once however often it is asked. An error on this side (the peer's pinned keys
-no longer published, a federation file unreadable) fails the asked pairs, to be asked
-again, never the check. Nothing is ever NOT_FOUND for want of an answer.
+checked again before every retry; a peer that refuses is DENIED too; a peer that does
+not answer is FAILED and asked again later (:mod:`verifier.service.federation.retrier`)
+under the same request id, so the peer answers it once however often it is asked. A
+refused fragment is FAILED with the refusal and not asked again: the peer would replay
+the same envelope. An error on this side (the peer's pinned keys no longer published, a
+federation file unreadable) fails the asked pairs, to be asked again, never the check.
+Nothing is ever NOT_FOUND for want of an answer.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from verifier.domain.errors import (
 )
 from verifier.domain.federation_ask import AskAuthorization, FederationAsk
 from verifier.domain.federation_routing import RemoteAsk, Routing, route
-from verifier.domain.fragment import EmbeddedFragment
+from verifier.domain.fragment import EmbeddedFragment, FragmentRefusal
 from verifier.domain.household import VerificationRequest
 from verifier.domain.outcomes import SourceOutcome, SourceStatus
 from verifier.domain.peers import FederationConfig
@@ -72,6 +73,8 @@ FEDERATION_ASK_FAILED = "FEDERATION_ASK_FAILED"
 MIN_ASK_SECONDS = 1.0
 """However little of the check's time is left, a peer gets at least this long."""
 
+_FRAGMENT_REFUSALS = frozenset(r.value for r in FragmentRefusal)
+
 _ASK_IDS = uuid.UUID("6f1d2c64-2f0e-4a55-9a8e-0b6c1c3f7a10")
 """Namespace of the request ids of asks (UUIDv5: one id per check, peer and ask)."""
 
@@ -100,7 +103,7 @@ class RemoteAnswer:
     fragment: EmbeddedFragment | None
     """The peer's accepted fragment holding the outcomes, if one was accepted."""
     again: bool
-    """True when the peer did not answer (or its fragment was refused): ask again."""
+    """True when the peer did not answer (or this side failed to ask): ask again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,9 +260,13 @@ class FederationRequester:
                 release_seq=result.release_seq,
                 envelope=result.fragment.envelope,
             )
-        # An ask the peer rejected as wrong in itself would be rejected again: not retried.
+        # An ask the peer rejected as wrong in itself would be rejected again, and a
+        # refused fragment would come back the same (the peer replays the envelope it
+        # kept for this request id): neither is retried.
         again = fragment is None and any(
-            o.status is SourceStatus.FAILED and not o.reason.startswith(PEER_REJECTED)
+            o.status is SourceStatus.FAILED
+            and not o.reason.startswith(PEER_REJECTED)
+            and o.reason not in _FRAGMENT_REFUSALS
             for o in outcomes
         )
         log.info(
