@@ -27,10 +27,12 @@ from hedui_sdk import (
     mask_id_number,
 )
 from hedui_sdk.resident_id import make
+from verifier.domain.federation_routing import RemoteAsk
 from verifier.domain.fragment import EmbeddedFragment, FragmentAnswer
 from verifier.domain.household import Household, Member, Purpose, Relation, VerificationRequest
 from verifier.domain.outcomes import SourceOutcome, SourceStatus
 from verifier.domain.report import ReportContext, build_report
+from verifier.service.federation.requester import ask_request_id
 from verifier.signing.fragments import sign_fragment
 from verifier.signing.jwks import key_id
 
@@ -46,6 +48,9 @@ PEER_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(3, 35)))
 PEER_KID = key_id(PEER_KEY.public_key())
 REPORT_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(4, 36)))
 SOURCES = (SourceKind.HOUSEHOLD_REGISTRATION, SourceKind.TAX)
+VID = "00000000-0000-4000-8000-000000000009"
+ASK_ID = ask_request_id(VID, RemoteAsk(PEER, (1,), SOURCES))
+"""The request id this check asked the peer about the spouse (member 1) under."""
 
 
 def request() -> VerificationRequest:
@@ -103,7 +108,10 @@ def local_outcomes() -> list[SourceOutcome]:
 
 
 def peer_answer(
-    *, requester: str = REQUESTER, tax_status: SourceStatus = SourceStatus.FOUND
+    *,
+    requester: str = REQUESTER,
+    tax_status: SourceStatus = SourceStatus.FOUND,
+    request_id: str = ASK_ID,
 ) -> FragmentAnswer:
     """The peer's answer about the spouse (member 0 of the 协查, member 1 here)."""
     records = (
@@ -112,7 +120,7 @@ def peer_answer(
     return FragmentAnswer(
         peer=PEER,
         requester=requester,
-        requester_request_id="ask-1",
+        requester_request_id=request_id,
         peer_verification_id="0f0e0d0c-0b0a-4908-8706-050403020100",
         authorization_number="SQ-2026-9",
         created_at=AS_OF,
@@ -150,9 +158,10 @@ def context() -> ReportContext:
         report_id="rep-fed-0001",
         version=1,
         previous_sha256=None,
-        verification_id="00000000-0000-4000-8000-000000000009",
+        verification_id=VID,
         created_at=CREATED,
         requester={"system": "case-system-a", "user": "worker-1", "role": "caseworker"},
+        deployment=REQUESTER,
     )
 
 

@@ -5,21 +5,26 @@ id, its names and the report's entries for it all hold."""
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from hedui_sdk import IdType, Subject, mask_id_number
+from hedui_sdk.resident_id import make
 from tests.openssl_helpers import need_sm2
 from tests.unit.report_fragment_helpers import (
     APPLICANT_ID,
     PEER,
     PEER_KEY,
     REPORT_KEY,
+    SOURCES,
     SPOUSE_ID,
     context,
     embedded,
@@ -30,7 +35,11 @@ from tests.unit.report_fragment_helpers import (
     request,
 )
 from verifier.cli.main import main
+from verifier.domain.federation_routing import RemoteAsk
+from verifier.domain.household import Member, Relation
+from verifier.domain.outcomes import SourceStatus
 from verifier.domain.report import build_report
+from verifier.service.federation.requester import ask_request_id
 from verifier.signing.fragments import sign_fragment
 from verifier.signing.jwks import dumps_jwks, key_id
 from verifier.signing.signer import ReportSigner
@@ -84,9 +93,19 @@ def test_a_report_with_a_signed_fragment_verifies_with_the_peers_jwks(
     assert "VERIFIED: report rep-fed-0001 version 1" in out
     assert f"FRAGMENT VERIFIED: fragment from peer {PEER} to hedui-gaoqing" in out
     assert f"Ed25519 key {fragment.key_id[:16]}" in out
-    assert f"envelope SHA-256 {fragment.envelope_sha256[:16]}" in out
-    assert "release audit seq 42; 2 source entries agree with it" in out
+    assert f"envelope SHA-256 {fragment.envelope_sha256[:16]}…; 2 source entries agree" in out
     _no_personal_data(out, err)
+
+
+def test_the_peers_release_seq_is_not_said_to_be_verified(verify: Verify, files: Path) -> None:
+    # The peer does not sign its audit seq: the requester recorded it.
+    doc, _ = federated()
+    code, out, _ = verify(doc, *_peer(files))
+    assert code == 0
+    verified = out.split("FRAGMENT VERIFIED:")[1].split("note:")[0]
+    assert "agree with it" in verified and "seq" not in verified
+    assert "note: fragment from peer hedui-linzi: release audit seq 42 is as this" in out
+    assert "the peer does not sign it" in out
 
 
 def test_a_local_report_verifies_as_before(verify: Verify) -> None:
@@ -166,7 +185,8 @@ def test_a_source_entry_disagreeing_with_its_fragment_fails(verify: Verify, file
         else s
         for s in doc["sources"]
     ]
-    code, out, err = verify(doc | {"sources": sources}, *_peer(files))
+    records = [r for r in doc["records"] if r["member_index"] != 1]
+    code, out, err = verify(doc | {"sources": sources, "records": records}, *_peer(files))
     assert code == 1
     assert (
         "source entry member 1 tax says NOT_FOUND with 0 records, the fragment FOUND with 1" in err
@@ -222,3 +242,129 @@ def test_an_unreadable_peer_jwks_fails_clearly(verify: Verify, files: Path) -> N
     code, _, err = verify(doc, "--peer-jwks", f"{PEER}={files / 'missing.json'}")
     assert code == 1
     assert "FRAGMENTS NOT VERIFIED: a --peer-jwks file cannot be read" in err
+
+
+def _spouse_tax(doc: dict[str, Any]) -> dict[str, Any]:
+    entries: list[dict[str, Any]] = doc["sources"]
+    [entry] = [s for s in entries if s["member_index"] == 1 and s["source"] == "tax"]
+    return entry
+
+
+def test_an_answer_relabelled_as_a_local_source_fails(verify: Verify, files: Path) -> None:
+    # The fragment says FOUND with 800000 fen; the report makes it a local NOT_FOUND.
+    doc, _ = federated()
+    bad = copy.deepcopy(doc)
+    entry = _spouse_tax(bad)
+    entry.update(status="NOT_FOUND", record_count=0, adapter="tax-local")
+    del entry["deployment"], entry["fragment_sha256"]
+    bad["records"] = [r for r in bad["records"] if r["member_index"] != 1]
+    code, out, err = verify(bad, *_peer(files))
+    assert code == 1
+    assert "source entry member 1 tax is answered in the fragment but does not name it" in err
+    _no_personal_data(out, err)
+
+
+def test_a_record_changed_from_the_fragments_fails(verify: Verify, files: Path) -> None:
+    doc, _ = federated()
+    bad = copy.deepcopy(doc)
+    [wages] = [r for r in bad["records"] if r["member_index"] == 1]
+    wages["amount_fen"] = 1  # 800000 in the fragment
+    code, out, err = verify(bad, *_peer(files))
+    assert code == 1
+    assert "source entry member 1 tax: its records are not the fragment's" in err
+    assert "800000" not in err
+    _no_personal_data(out, err)
+
+
+def test_an_entry_whose_adapter_is_not_the_fragments_fails(verify: Verify, files: Path) -> None:
+    doc, _ = federated()
+    bad = copy.deepcopy(doc)
+    _spouse_tax(bad)["adapter"] = "tax-local"
+    code, _, err = verify(bad, *_peer(files))
+    assert code == 1
+    assert "source entry member 1 tax: its adapter is not the fragment's" in err
+
+
+def test_an_entry_naming_the_fragment_for_what_it_does_not_answer_fails(
+    verify: Verify, files: Path
+) -> None:
+    doc, fragment = federated()
+    bad = copy.deepcopy(doc)
+    [applicant_tax] = [s for s in bad["sources"] if (s["member_index"], s["source"]) == (0, "tax")]
+    applicant_tax.update(deployment=PEER, fragment_sha256=fragment.envelope_sha256)
+    code, _, err = verify(bad, *_peer(files))
+    assert code == 1
+    assert "source entry member 0 tax is not answered in the fragment" in err
+
+
+def test_a_fragment_answering_another_deployment_fails(verify: Verify, files: Path) -> None:
+    doc, _ = federated(peer_answer(requester="hedui-jiaozhou"))
+    code, _, err = verify(doc, *_peer(files))
+    assert code == 1
+    assert "FRAGMENT_WRONG_PEER" in err
+
+
+def test_a_report_not_naming_its_own_deployment_fails(verify: Verify, files: Path) -> None:
+    doc, _ = federated()
+    code, _, err = verify({k: v for k, v in doc.items() if k != "deployment"}, *_peer(files))
+    assert code == 1
+    assert "the report does not name its own deployment" in err
+
+
+def test_a_fragment_answering_another_check_fails(verify: Verify, files: Path) -> None:
+    # The same peer, requester, 授权书 and member, but asked for another check.
+    other = ask_request_id("00000000-0000-4000-8000-000000000010", RemoteAsk(PEER, (1,), SOURCES))
+    doc, _ = federated(peer_answer(request_id=other))
+    code, _, err = verify(doc, *_peer(files))
+    assert code == 1
+    assert "FRAGMENT_REPLAYED" in err
+
+
+def test_a_fragment_answered_under_another_authorization_fails(verify: Verify, files: Path) -> None:
+    doc, _ = federated(replace(peer_answer(), authorization_number="SQ-2026-8"))
+    code, _, err = verify(doc, *_peer(files))
+    assert code == 1
+    assert "answered under another 授权书 than the report's" in err
+
+
+def test_a_fragment_member_mapped_to_a_member_of_another_id_fails(
+    verify: Verify, files: Path
+) -> None:
+    doc, _ = federated()
+    code, _, err = verify(_with_fragment(doc, members=[0]), *_peer(files))
+    assert code == 1
+    assert "fragment 0 from peer hedui-linzi: its member 0 is not the report's member 0" in err
+
+
+def test_members_sharing_a_masked_id_are_told_apart(verify: Verify, files: Path) -> None:
+    # A third member whose ID number masks like the spouse's (same first and last four):
+    # the fragment asked about the spouse (member 1) cannot be passed off as the third's.
+    twin = make("370305", date(1954, 9, 14), 12)
+    assert twin != SPOUSE_ID and mask_id_number(twin) == mask_id_number(SPOUSE_ID)
+    base = request()
+    household = replace(
+        base.household,
+        members=(
+            *base.household.members,
+            Member(Subject(IdType.RESIDENT_ID, twin, "测试丙"), Relation.PARENT),
+        ),
+    )
+    answer = peer_answer()
+    fragment = embedded(sign_fragment(answer, PEER_KEY))
+    remote = remote_outcomes(fragment, answer)
+    own = [o for o in remote if o.member_index == 0]
+    spouse_here = [
+        replace(o, deployment="", fragment_sha256="", status=SourceStatus.NOT_FOUND, records=())
+        for o in remote
+        if o.member_index == 1
+    ]
+    twin_by_peer = [replace(o, member_index=2) for o in remote if o.member_index == 1]
+    outcomes = own + spouse_here + twin_by_peer
+    doc = build_report(
+        context(), replace(base, household=household), outcomes, fragments=[fragment]
+    )
+    assert doc["fragments"][0]["members"] == [2]
+    code, out, err = verify(doc, *_peer(files))
+    assert code == 1
+    assert "FRAGMENT_REPLAYED" in err
+    _no_personal_data(out, err)

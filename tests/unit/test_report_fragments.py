@@ -18,6 +18,7 @@ from tests.unit.report_fragment_helpers import (
     PEER,
     PEER_KEY,
     PEER_KID,
+    REQUESTER,
     context,
     embedded,
     federated,
@@ -32,6 +33,7 @@ from verifier.domain.report import (
     EmbeddedFragmentError,
     build_report,
     envelope_sha256_matches,
+    fragment_members,
     fragments_of,
     progress_of,
     summary_of,
@@ -89,8 +91,45 @@ def test_the_fragment_is_embedded_whole_with_its_provenance() -> None:
         "key_id": PEER_KID,
         "envelope_sha256": fragment.envelope_sha256,
         "release_seq": 42,
+        # The check's index of the 协查's member 0 (the spouse).
+        "members": [1],
         "envelope": base64.b64encode(fragment.envelope).decode(),
     }
+    assert fragment_members(doc) == [(1,)]
+
+
+def test_a_report_embedding_fragments_names_its_own_deployment() -> None:
+    doc, _ = federated()
+    assert doc["deployment"] == REQUESTER
+    # A report made here alone says nothing of it (the golden test holds it byte for byte).
+    assert "deployment" not in local_report()
+    stray = embedded(sign_fragment(peer_answer(), PEER_KEY))
+    assert "deployment" not in build_report(
+        context(), request(), local_outcomes(), fragments=[stray]
+    )
+
+
+def test_a_fragment_of_two_members_maps_them_in_the_asks_order() -> None:
+    answer = peer_answer()
+    fragment = embedded(sign_fragment(answer, PEER_KEY))
+    # The 协查 asked about members 0 and 1 (routing names them in the check's order).
+    outcomes = [
+        replace(o, member_index=m)
+        for m in (1, 0)
+        for o in remote_outcomes(fragment, answer)
+        if o.member_index == 1
+    ]
+    doc = build_report(context(), request(), outcomes, fragments=[fragment])
+    assert fragment_members(doc) == [(0, 1)]
+
+
+def test_fragment_members_must_be_integers() -> None:
+    doc, _ = federated()
+    [entry] = doc["fragments"]
+    for members in (None, "1", [True], ["1"]):
+        bad = doc | {"fragments": [entry | {"members": members}]}
+        with pytest.raises(EmbeddedFragmentError, match=re.escape("fragments[0].members")):
+            fragment_members(bad)
 
 
 def test_fragments_read_back_hash_to_the_sha256_the_report_names() -> None:

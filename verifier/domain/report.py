@@ -44,6 +44,10 @@ class ReportContext:
     verification_id: str
     created_at: datetime
     requester: Mapping[str, str]
+    deployment: str = ""
+    """This deployment's federation name (its client certificate's common name, what
+    peers' fragments name as their requester); stated only by a report that embeds
+    fragments, so reports of checks made here alone read exactly as before."""
 
 
 def _provenance(p: Provenance, deployment: str = "") -> dict[str, Any]:
@@ -199,17 +203,27 @@ def _source_json(o: SourceOutcome, created_at: datetime) -> dict[str, Any]:
     return entry
 
 
-def fragment_json(fragment: EmbeddedFragment) -> dict[str, Any]:
-    """A peer's fragment as the report embeds it: its provenance and the envelope's exact
-    bytes in standard base64 (an envelope re-serialised from parsed JSON would not hash
-    to ``envelope_sha256``: the peer chose its layout)."""
+def fragment_json(fragment: EmbeddedFragment, members: Sequence[int]) -> dict[str, Any]:
+    """A peer's fragment as the report embeds it: its provenance, ``members`` (the
+    check's member index of each member of the 协查, in the 协查's order, so the
+    fragment's member ``k`` is the report's member ``members[k]``) and the envelope's
+    exact bytes in standard base64 (an envelope re-serialised from parsed JSON would not
+    hash to ``envelope_sha256``: the peer chose its layout)."""
     return {
         "peer": fragment.peer,
         "key_id": fragment.key_id,
         "envelope_sha256": fragment.envelope_sha256,
         "release_seq": fragment.release_seq,
+        "members": list(members),
         "envelope": base64.b64encode(fragment.envelope).decode("ascii"),
     }
+
+
+def _asked_members(outcomes: Sequence[SourceOutcome], sha: str) -> list[int]:
+    """The check's members a fragment answers, in the order its 协查 named them: routing
+    names an ask's members in the check's order (ascending indices), and every member
+    asked has an outcome from the fragment."""
+    return sorted({o.member_index for o in outcomes if o.fragment_sha256 == sha})
 
 
 def build_report(
@@ -223,7 +237,8 @@ def build_report(
 
     ``fragments`` are the peers' accepted fragments; those some outcome names (by
     ``fragment_sha256``) are embedded whole under ``"fragments"``, sorted by envelope
-    SHA-256. A report with none has no ``"fragments"`` key.
+    SHA-256, and the report then names this deployment (``ctx.deployment``) under
+    ``"deployment"``. A report with none has neither key.
     """
     ordered = sorted_outcomes(outcomes)
     doc: dict[str, Any] = {
@@ -262,7 +277,12 @@ def build_report(
     named = {o.fragment_sha256 for o in ordered if o.deployment and o.fragment_sha256}
     kept = {f.envelope_sha256: f for f in fragments if f.envelope_sha256 in named}
     if kept:
-        doc["fragments"] = [fragment_json(kept[sha]) for sha in sorted(kept)]
+        # Whose the report is, for the fragments' requester to be checked against.
+        if ctx.deployment:
+            doc["deployment"] = ctx.deployment
+        doc["fragments"] = [
+            fragment_json(kept[sha], _asked_members(ordered, sha)) for sha in sorted(kept)
+        ]
     if assessment:
         doc |= dict(assessment)
     return doc
@@ -305,6 +325,23 @@ def fragments_of(doc: Mapping[str, Any]) -> list[EmbeddedFragment]:
     if not isinstance(items, list):
         raise EmbeddedFragmentError("fragments must be a list")
     return [_fragment_of(i, item) for i, item in enumerate(items)]
+
+
+def fragment_members(doc: Mapping[str, Any]) -> list[tuple[int, ...]]:
+    """Each embedded fragment's ``"members"`` (see :func:`fragment_json`), in the report's
+    order; :class:`EmbeddedFragmentError` when an entry has none or another shape."""
+    items = doc.get("fragments", [])
+    if not isinstance(items, list):
+        raise EmbeddedFragmentError("fragments must be a list")
+    out: list[tuple[int, ...]] = []
+    for i, item in enumerate(items):
+        members = item.get("members") if isinstance(item, Mapping) else None
+        if not isinstance(members, list) or not all(
+            isinstance(m, int) and not isinstance(m, bool) for m in members
+        ):
+            raise EmbeddedFragmentError(f"fragments[{i}].members must be a list of integers")
+        out.append(tuple(members))
+    return out
 
 
 def envelope_sha256_matches(fragment: EmbeddedFragment) -> bool:

@@ -81,6 +81,7 @@ class VerificationService:
             runs=self._runs,
             clock=clock,
             assessor=assessor,
+            deployment=federation.name if federation is not None else "",
         )
         self._runner = Runner(
             store=store,

@@ -141,6 +141,11 @@ class FederationRequester:
         self._federation = federation
         self._clock = clock
 
+    @property
+    def name(self) -> str:
+        """The name peers know this deployment by (the requester its fragments name)."""
+        return self._outbound.name
+
     def routing(self, request: VerificationRequest, kinds: Sequence[SourceKind]) -> Routing:
         """Which member × source pairs of ``request`` are asked where."""
         return route(member_regions(request), kinds, self._federation)
