@@ -414,6 +414,7 @@ def make_inbound(
         fanout,
         lambda answer: sign_fragment(answer, signing),
         name=federation_name(config),
+        regions=config.federation.regions,
         pseudonym_key=keys.pseudonym_key(),
         deadline_seconds=config.deadline_seconds,
         receipts=auditing.entry_receipt,

@@ -104,6 +104,7 @@ async def start_peer(
         },
         client_cert=peer_pki.client(PEER).cert,
         client_key=peer_pki.client(PEER).key,
+        regions=(REGION,),
     )
     adapters = adapters or {
         SourceKind.TAX: FakeAdapter(SourceKind.TAX, income_fen={ASKED_IDS[0]: 321_000}),

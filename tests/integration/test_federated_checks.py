@@ -110,6 +110,7 @@ async def pair(database_url: str, tmp_path: Path) -> AsyncIterator[Pair]:
             purposes=PURPOSES, sources=(SourceKind.TAX,),
         )},
         client_cert=peer_pki.client(PEER).cert, client_key=peer_pki.client(PEER).key,
+        regions=(PEER_REGION,),
     )  # fmt: skip
     peer_url = f"sqlite:///{tmp_path}/peer.db"
     upgrade(peer_url)

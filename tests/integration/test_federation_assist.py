@@ -77,6 +77,7 @@ async def pair(database_url: str, keys_dir: Path, tmp_path: Path) -> AsyncIterat
         peers={REQUESTER: agreement},
         client_cert=peer_pki.client(PEER).cert,
         client_key=peer_pki.client(PEER).key,
+        regions=("370322",),
     )
     tax = GatedAdapter(SourceKind.TAX, income_fen={APPLICANT_ID: 321_000})
     app = await make_app(database_url, keys_dir, {SourceKind.TAX: tax}, federation=federation)

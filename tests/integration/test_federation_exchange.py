@@ -131,6 +131,7 @@ async def sides(database_url: str, tmp_path: Path) -> AsyncIterator[Sides]:
             purposes=(Purpose.DIBAO,), sources=(SourceKind.TAX,),
         )},
         client_cert=peer_pki.client(PEER).cert, client_key=peer_pki.client(PEER).key,
+        regions=("370305",),
     )  # fmt: skip
     peer_url = f"sqlite:///{tmp_path}/peer.db"
     upgrade(peer_url)

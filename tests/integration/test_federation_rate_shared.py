@@ -71,7 +71,7 @@ class Process:
         )  # fmt: skip
         self.assist = InboundAssist(
             self.store, self.trust, FanOut(bind_sources({SourceKind.TAX: self.tax}, {})),
-            _sign, name="hedui-linzi", pseudonym_key=b"k" * 32, deadline_seconds=5.0,
+            _sign, name="hedui-linzi", regions=("370305",), pseudonym_key=b"k" * 32, deadline_seconds=5.0,
             clock=lambda: NOW,
         )  # fmt: skip
 

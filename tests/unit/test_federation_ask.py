@@ -22,6 +22,8 @@ from verifier.domain.peers import PeerConfig
 from verifier.domain.request_model import Purpose
 
 TODAY = date(2026, 11, 30)
+SERVED = ("370305", "370303")
+"""The regions the answering deployment serves."""
 AGREEMENT = PeerConfig(
     name="hedui-gaoqing", regions=("370322",), endpoint="127.0.0.1:1", ca=Path("ca.pem"),
     jwks=Path("jwks.json"), key_ids=("a" * 64,), purposes=(Purpose.DIBAO, Purpose.LINSHI),
@@ -52,13 +54,15 @@ def _auth(**over: object) -> FederationAsk:
 
 
 def test_what_both_cover_is_not_refused() -> None:
-    assert refusal(AGREEMENT, ASK, TODAY) is None
-    assert refusal(AGREEMENT, _auth(valid_until=None), TODAY) is None
+    assert refusal(AGREEMENT, ASK, TODAY, SERVED) is None
+    assert refusal(AGREEMENT, _auth(valid_until=None), TODAY, SERVED) is None
 
 
 @pytest.mark.parametrize(
     ("ask", "reason"),
     [
+        # A region served elsewhere (the requester's own, say) is refused before all else.
+        (_ask(region="370322", purposes=(Purpose.TEKUN,)), AskRefusal.REGION_NOT_SERVED),
         (_ask(purposes=(Purpose.TEKUN,)), AskRefusal.PURPOSE_NOT_AGREED),
         (_ask(sources=(SourceKind.BANK,)), AskRefusal.SOURCE_NOT_AGREED),
         (_ask(purposes=()), AskRefusal.PURPOSE_NOT_AGREED),
@@ -71,7 +75,7 @@ def test_what_both_cover_is_not_refused() -> None:
     ],
 )
 def test_the_first_gap_is_the_reason(ask: FederationAsk, reason: AskRefusal) -> None:
-    assert refusal(AGREEMENT, ask, TODAY) is reason
+    assert refusal(AGREEMENT, ask, TODAY, SERVED) is reason
 
 
 def test_the_requester_checks_purposes_sources_and_the_authorization() -> None:
@@ -89,3 +93,7 @@ def test_the_requester_checks_purposes_sources_and_the_authorization() -> None:
     assert outbound_refusal(AGREEMENT, unsigned, TODAY) is AskRefusal.MEMBER_NOT_SIGNATORY
     assert outbound_refusal(AGREEMENT, _ask(purposes=()), TODAY) is AskRefusal.PURPOSE_NOT_AGREED
     assert outbound_refusal(AGREEMENT, _ask(sources=()), TODAY) is AskRefusal.SOURCE_NOT_AGREED
+
+
+def test_a_deployment_serving_no_region_refuses_every_ask() -> None:
+    assert refusal(AGREEMENT, ASK, TODAY, ()) is AskRefusal.REGION_NOT_SERVED

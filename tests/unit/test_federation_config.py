@@ -127,3 +127,17 @@ def test_how_often_peers_are_asked_again_is_read_and_bounded() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config({"federation": {"retry_interval_seconds": 0}})
     assert "retry_interval_seconds" in str(caught.value)
+
+
+def test_the_regions_this_deployment_serves_are_read_and_none_is_a_peers() -> None:
+    fed = parse_config(
+        {"federation": {"regions": ["370303", "370303"], "peers": {"p": _peer()}}}
+    ).federation
+    assert fed.regions == ("370303",)
+    assert _config(p=_peer()).federation.regions == ()
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"federation": {"regions": ["370305"], "peers": {"p": _peer()}}})
+    assert "federation.regions: region 370305 is also the peer p's" in str(caught.value)
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"federation": {"regions": ["070305"]}})
+    assert "federation.regions[0]" in str(caught.value)

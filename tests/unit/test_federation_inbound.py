@@ -76,7 +76,7 @@ async def rig() -> Rig:
     )  # fmt: skip
     fanout = FanOut(bind_sources({SourceKind.TAX: tax}, {}))
     assist = InboundAssist(
-        store, trust, fanout, _sign, name="hedui-linzi", pseudonym_key=b"k" * 32,
+        store, trust, fanout, _sign, name="hedui-linzi", regions=("370305",), pseudonym_key=b"k" * 32,
         deadline_seconds=5.0, clock=lambda: NOW,
     )  # fmt: skip
     return Rig(store, tax, assist, trust)
@@ -155,7 +155,7 @@ async def test_a_peer_asking_faster_than_its_rate_is_refused_and_audited() -> No
     tax = FakeAdapter(SourceKind.TAX, income_fen={MEMBER_ID: 1})
     assist = InboundAssist(
         store, trust, FanOut(bind_sources({SourceKind.TAX: tax}, {})), _sign,
-        name="hedui-linzi", pseudonym_key=b"k" * 32, deadline_seconds=5.0,
+        name="hedui-linzi", regions=("370305",), pseudonym_key=b"k" * 32, deadline_seconds=5.0,
         clock=lambda: now[0],
     )  # fmt: skip
     await assist.answer(dataclasses.replace(ASK, request_id="r1"))
@@ -192,7 +192,7 @@ async def test_an_ask_naming_no_source_or_no_purpose_is_refused_and_asks_nothing
     social = FakeAdapter(SourceKind.SOCIAL_INSURANCE, income_fen={MEMBER_ID: 1})
     assist = InboundAssist(
         store, trust, FanOut(bind_sources({SourceKind.TAX: tax, SourceKind.SOCIAL_INSURANCE: social}, {})),
-        _sign, name="hedui-linzi", pseudonym_key=b"k" * 32, deadline_seconds=5.0,
+        _sign, name="hedui-linzi", regions=("370305",), pseudonym_key=b"k" * 32, deadline_seconds=5.0,
         clock=lambda: NOW,
     )  # fmt: skip
     with pytest.raises(PermissionDenied) as caught:
@@ -232,7 +232,7 @@ async def test_two_simultaneous_asks_with_one_request_id_get_one_answer_both_aud
     tax = GatedAdapter(SourceKind.TAX, income_fen={MEMBER_ID: 250_000})
     assist = InboundAssist(
         store, trust, FanOut(bind_sources({SourceKind.TAX: tax}, {})), _sign,
-        name="hedui-linzi", pseudonym_key=b"k" * 32, deadline_seconds=5.0, clock=lambda: NOW,
+        name="hedui-linzi", regions=("370305",), pseudonym_key=b"k" * 32, deadline_seconds=5.0, clock=lambda: NOW,
     )  # fmt: skip
     tax.hold()
     first = asyncio.create_task(assist.answer(ASK))
@@ -268,3 +268,18 @@ async def test_a_fragment_carries_codes_not_the_sources_words(rig: Rig) -> None:
     assert (tax.status, tax.reason) == (SourceStatus.FAILED, "SOURCE_FAILED")
     payload = base64.b64decode(json.loads(given.envelope)["payload"]).decode()
     assert "网关错误" not in payload and "10.0.0.1" not in payload
+
+
+async def test_an_ask_for_a_region_not_served_here_is_refused_and_audited(rig: Rig) -> None:
+    """The requester says its members' 户籍 is in 370322, which is not this deployment's:
+    refused before any source, audited with the reason."""
+    await rig.trust.trust(REQUESTER.name, "ops-1")
+    elsewhere = dataclasses.replace(ASK, region="370322")
+    with pytest.raises(PermissionDenied) as caught:
+        await rig.assist.answer(elsewhere)
+    assert caught.value.reason == "FEDERATION_REGION_NOT_SERVED"
+    assert rig.tax.calls == 0
+    last = _bodies(rig.store)[-1]
+    assert (last["action"], last["outcome"], last["reason"]) == (
+        "authorize", "deny", "FEDERATION_REGION_NOT_SERVED",
+    )  # fmt: skip

@@ -161,5 +161,6 @@ def side_config(
             peers={peer.name: agreed if agreed is not None else agreement(peer)},
             client_cert=me.cert,
             client_key=me.key,
+            regions=(side.region,),
         ),
     )

@@ -40,6 +40,15 @@ def _regions(codes: list[str]) -> list[str]:
     return list(dict.fromkeys(codes))
 
 
+def _own_regions(codes: list[str]) -> list[str]:
+    if len(codes) > 64:
+        raise Problem("at most 64 region codes")
+    for i, code in enumerate(codes):
+        if REGION_CODE.problem(code) is not None:
+            raise Problem(f"must be {REGION_CODE.rule}", i)
+    return list(dict.fromkeys(codes))
+
+
 def _key_ids(kids: list[str]) -> list[str]:
     if not 1 <= len(kids) <= 8:
         raise Problem("1 to 8 pinned key ids")
@@ -101,6 +110,7 @@ class FederationSection(Section):
     client_cert: str = ""
     client_key: str = ""
     retry_interval_seconds: Annotated[float, between(0.01, 3600)] = 30.0
+    regions: Annotated[list[str], AfterValidator(_own_regions)] = Field(default_factory=list)
 
     @field_validator("peers", mode="before")
     @classmethod
@@ -117,6 +127,8 @@ class FederationSection(Section):
             for code in peer.regions:
                 if code in seen:
                     raise Problem(f"region {code} is also {seen[code]}'s", name)
+                if code in self.regions:
+                    raise Problem(f"region {code} is also the peer {name}'s", "regions")
                 seen[code] = name
         if bool(self.client_cert) != bool(self.client_key):
             raise Problem("client_cert and client_key go together", "client_key")
@@ -147,4 +159,5 @@ def federation_config(section: FederationSection) -> FederationConfig:
         client_cert=Path(section.client_cert) if section.client_cert else None,
         client_key=Path(section.client_key) if section.client_key else None,
         retry_interval_seconds=section.retry_interval_seconds,
+        regions=tuple(section.regions),
     )

@@ -10,6 +10,7 @@ answer (:func:`refusal`).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -24,6 +25,8 @@ MAX_ASK_MEMBERS = 20
 class AskRefusal(StrEnum):
     """Why a 协查 is refused (ErrorInfo reasons of PERMISSION_DENIED)."""
 
+    REGION_NOT_SERVED = "FEDERATION_REGION_NOT_SERVED"
+    """The ask's region is not one this deployment serves (``[federation] regions``)."""
     PURPOSE_NOT_AGREED = "FEDERATION_PURPOSE_NOT_AGREED"
     """A purpose the agreement with the requester does not allow."""
     SOURCE_NOT_AGREED = "FEDERATION_SOURCE_NOT_AGREED"
@@ -70,11 +73,16 @@ class FederationAsk:
     """The assessment window the sources answer for."""
 
 
-def refusal(agreement: PeerConfig, ask: FederationAsk, today: date) -> AskRefusal | None:
+def refusal(
+    agreement: PeerConfig, ask: FederationAsk, today: date, served: Collection[str]
+) -> AskRefusal | None:
     """The first thing the agreement or the 授权书 does not cover, or None (the answering
-    deployment's check: ``agreement`` is the one with the requester). An ask naming no
-    purpose or no source is refused: nothing was agreed for it, and an empty list must
-    never be read as "all"."""
+    deployment's check: ``agreement`` is the one with the requester, ``served`` the
+    regions this deployment serves). An ask for a region served elsewhere is refused
+    first: its members' 户籍 is not here. An ask naming no purpose or no source is
+    refused: nothing was agreed for it, and an empty list must never be read as "all"."""
+    if ask.region not in served:
+        return AskRefusal.REGION_NOT_SERVED
     if not ask.purposes or any(p not in agreement.purposes for p in ask.purposes):
         return AskRefusal.PURPOSE_NOT_AGREED
     if not ask.sources or any(s not in agreement.sources for s in ask.sources):

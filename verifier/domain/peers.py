@@ -69,6 +69,9 @@ class FederationConfig:
     client_key: Path | None = None
     retry_interval_seconds: float = 30.0
     """How often a process looks for 协查 to ask peers again (see the retrier)."""
+    regions: tuple[str, ...] = ()
+    """Region codes (6 digits) this deployment serves: a peer's 协查 must name one of them
+    (its members' 户籍 is here); none configured, every 协查 is refused."""
 
     def peer_for_region(self, region: str) -> PeerConfig | None:
         """The peer serving ``region`` (a 6-digit code), if any."""

@@ -129,7 +129,9 @@ class AssistRequest(_message.Message):
     idempotency key, named in both deployments' audit entries.
     """
     region: _builtins.str
-    """The region (6-digit GB/T 2260 code) of the members' 户籍."""
+    """The region (6-digit GB/T 2260 code) of the members' 户籍: one the peer serves (its
+    [federation] regions), else PERMISSION_DENIED FEDERATION_REGION_NOT_SERVED.
+    """
     @_builtins.property
     def members(self) -> _containers.RepeatedCompositeFieldContainer[Global___AssistMember]:
         """1-20 members, each id number once. The answer names them by index."""

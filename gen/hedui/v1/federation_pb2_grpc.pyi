@@ -52,6 +52,7 @@ class FederationServiceStub:
 
     Errors: INVALID_ARGUMENT with BadRequest field violations naming each bad field
     (nothing is written); PERMISSION_DENIED with the reasons above, or
+    FEDERATION_REGION_NOT_SERVED (region is not one the peer serves),
     FEDERATION_PURPOSE_NOT_AGREED, FEDERATION_SOURCE_NOT_AGREED,
     FEDERATION_AUTHORIZATION_NOT_VALID, FEDERATION_PURPOSE_NOT_AUTHORIZED,
     FEDERATION_SOURCE_NOT_AUTHORIZED, FEDERATION_MEMBER_NOT_SIGNATORY (each refusal is an
@@ -62,7 +63,10 @@ class FederationServiceStub:
     UNAVAILABLE (STORE_UNAVAILABLE, with RetryInfo) when the peer's database refused the
     work: retry with the same request_id. A source that fails is not an error: it is a
     FAILED status inside the fragment. The call's deadline bounds the sources' time;
-    what has not answered by then is FAILED.
+    what has not answered by then is FAILED. ErrorInfo reasons, and reasons inside the
+    fragment, are codes ([A-Z0-9_]{1,64}): a requester shows nothing else. A requester
+    does not ask again after INVALID_ARGUMENT, ABORTED, FAILED_PRECONDITION or NOT_FOUND
+    (the same ask would get the same error).
 
     Idempotent: a retry with the same request_id and content returns the same fragment
     (replayed = true) without asking any source again.
@@ -102,6 +106,7 @@ class FederationServiceAsyncStub(FederationServiceStub):
 
     Errors: INVALID_ARGUMENT with BadRequest field violations naming each bad field
     (nothing is written); PERMISSION_DENIED with the reasons above, or
+    FEDERATION_REGION_NOT_SERVED (region is not one the peer serves),
     FEDERATION_PURPOSE_NOT_AGREED, FEDERATION_SOURCE_NOT_AGREED,
     FEDERATION_AUTHORIZATION_NOT_VALID, FEDERATION_PURPOSE_NOT_AUTHORIZED,
     FEDERATION_SOURCE_NOT_AUTHORIZED, FEDERATION_MEMBER_NOT_SIGNATORY (each refusal is an
@@ -112,7 +117,10 @@ class FederationServiceAsyncStub(FederationServiceStub):
     UNAVAILABLE (STORE_UNAVAILABLE, with RetryInfo) when the peer's database refused the
     work: retry with the same request_id. A source that fails is not an error: it is a
     FAILED status inside the fragment. The call's deadline bounds the sources' time;
-    what has not answered by then is FAILED.
+    what has not answered by then is FAILED. ErrorInfo reasons, and reasons inside the
+    fragment, are codes ([A-Z0-9_]{1,64}): a requester shows nothing else. A requester
+    does not ask again after INVALID_ARGUMENT, ABORTED, FAILED_PRECONDITION or NOT_FOUND
+    (the same ask would get the same error).
 
     Idempotent: a retry with the same request_id and content returns the same fragment
     (replayed = true) without asking any source again.
@@ -155,6 +163,7 @@ class FederationServiceServicer(metaclass=_abc_1.ABCMeta):
 
         Errors: INVALID_ARGUMENT with BadRequest field violations naming each bad field
         (nothing is written); PERMISSION_DENIED with the reasons above, or
+        FEDERATION_REGION_NOT_SERVED (region is not one the peer serves),
         FEDERATION_PURPOSE_NOT_AGREED, FEDERATION_SOURCE_NOT_AGREED,
         FEDERATION_AUTHORIZATION_NOT_VALID, FEDERATION_PURPOSE_NOT_AUTHORIZED,
         FEDERATION_SOURCE_NOT_AUTHORIZED, FEDERATION_MEMBER_NOT_SIGNATORY (each refusal is an
@@ -165,7 +174,10 @@ class FederationServiceServicer(metaclass=_abc_1.ABCMeta):
         UNAVAILABLE (STORE_UNAVAILABLE, with RetryInfo) when the peer's database refused the
         work: retry with the same request_id. A source that fails is not an error: it is a
         FAILED status inside the fragment. The call's deadline bounds the sources' time;
-        what has not answered by then is FAILED.
+        what has not answered by then is FAILED. ErrorInfo reasons, and reasons inside the
+        fragment, are codes ([A-Z0-9_]{1,64}): a requester shows nothing else. A requester
+        does not ask again after INVALID_ARGUMENT, ABORTED, FAILED_PRECONDITION or NOT_FOUND
+        (the same ask would get the same error).
 
         Idempotent: a retry with the same request_id and content returns the same fragment
         (replayed = true) without asking any source again.

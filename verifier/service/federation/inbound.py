@@ -1,8 +1,9 @@
 """The answering side of a 协查: a trusted peer asks about members whose 户籍 is here.
 
 In order, each step fail-closed and audited: the peer must be trusted now
-(:meth:`PeerTrustService.trusted`); the agreement and the 授权书 must cover everything
-asked (:func:`~verifier.domain.federation_ask.refusal`) — a refusal is a deny entry with
+(:meth:`PeerTrustService.trusted`); the ask's region must be one this deployment serves
+(``regions``), and the agreement and the 授权书 must cover everything asked
+(:func:`~verifier.domain.federation_ask.refusal`) — a refusal is a deny entry with
 its reason, committed before the error is returned; an allow entry and the access intent
 (subjects × sources) are committed before the first source is asked; this deployment's
 own sources answer through the same fan-out as local checks; the fragment is signed and
@@ -24,7 +25,7 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -73,6 +74,7 @@ class InboundAssist:
         sign: FragmentSigner,
         *,
         name: str,
+        regions: Collection[str],
         pseudonym_key: bytes,
         deadline_seconds: float,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -83,6 +85,7 @@ class InboundAssist:
         self._fanout = fanout
         self._sign = sign
         self._name = name
+        self._regions = frozenset(regions)
         self._pkey = pseudonym_key
         self._deadline_seconds = deadline_seconds
         self._clock = clock
@@ -154,7 +157,7 @@ class InboundAssist:
 
         if not await self._store.write(take):
             raise ResourceExhausted(RATE_LIMITED, "more 协查 than the agreement's rate allows")
-        gap = refusal(agreement, ask, self._clock().date())
+        gap = refusal(agreement, ask, self._clock().date(), self._regions)
         if gap is not None:
             raise await self._refuse(
                 ask, gap.value, "the agreement or the 授权书 does not cover it"
