@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -239,7 +239,10 @@ def make_auditing(
 
 
 def make_change_recorder(
-    store: Store, keys: KeyStore, algorithms: Sequence[str] = ()
+    store: Store,
+    keys: KeyStore,
+    algorithms: Sequence[str] = (),
+    turn: Callable[[], Awaitable[None]] | None = None,
 ) -> ChangeRecorder:
     """Changes between checks: documents signed with the report-signing keys of
     ``algorithms`` (``[keys] sign_with``); reports verified against every signing key ever
@@ -250,6 +253,7 @@ def make_change_recorder(
         signer=ChangeSigner(keys.keys_for("signing", signing_algorithms(algorithms))),
         trusted_keys=lambda: trusted,
         pseudonym_key=keys.pseudonym_key(),
+        turn=turn,
     )
 
 
@@ -371,7 +375,9 @@ async def build_app(
             keys.pseudonym_key(),
             PageTokens.derived(keys.pseudonym_key(), "hedui alert page tokens v1"),
         ),
-        changes=make_change_recorder(store, keys, config.sign_with),
+        changes=make_change_recorder(
+            store, keys, config.sign_with, service.background_turns().take
+        ),
         roster=RosterService(store, keys.pseudonym_key(), scheduler=scheduler),
         scheduler=scheduler,
         retention=RetentionService(store),

@@ -482,3 +482,27 @@ async def test_a_comparison_made_ahead_is_settled_afresh_if_its_check_moved_on(
     assert [(c.verification_id, c.outcome) for c in done] == [(second, SUPERSEDED)]
     assert signer.signed_in_write == [False]  # made ahead, then not used
     assert rig.entries("changes_recorded") == []
+
+
+async def test_each_comparison_waits_for_its_turn_on_the_event_loop(rigs: list[Rig]) -> None:
+    rigs.append(rig := make_rig())
+    turns: list[int] = []
+
+    async def turn() -> None:
+        # Whether a comparison was still to be made each time a turn was asked for.
+        async with rig.store.unit_of_work(write=False) as uow:
+            turns.append(0 if await uow.changes.has_pending(datetime.now(UTC)) else -1)
+
+    rig.recorder = ChangeRecorder(
+        store=rig.store,
+        signer=ChangeSigner(Ed25519PrivateKey.generate()),
+        trusted_keys=lambda: rig.keys,
+        pseudonym_key=PSEUDONYM_KEY,
+        turn=turn,
+    )
+    await rig.check(1)
+    await rig.check(2)
+    done = await rig.recorder.run_pending()
+    assert len(done) == 2
+    # Asked before each comparison (and once more, finding none left to make).
+    assert turns == [0, 0, -1]

@@ -157,6 +157,11 @@ class FanOut:
         self._pacers = {
             kind: Pacer(bound.gate, bound.policy.rate_limit) for kind, bound in sources.items()
         }
+        # Fan-outs under way: their calls are out and the event loop mostly waits for the
+        # departments. Background work takes its turns then (see verifier.service.turns).
+        self._asking = 0
+        self._windows = 0
+        self._opened = asyncio.Event()
         if metrics is not None:
             for kind in sources:
                 metrics.breaker_changed(kind.value, "closed")
@@ -187,6 +192,19 @@ class FanOut:
         """What adapts the source's pace to its rate limits, if configured."""
         return self._pacers.get(kind)
 
+    @property
+    def windows(self) -> int:
+        """How many fan-outs have begun (each a window in which the loop mostly waits)."""
+        return self._windows
+
+    def asking_since(self, window: int) -> bool:
+        """Whether a fan-out is under way and one began after the ``window``-th."""
+        return self._asking > 0 and self._windows > window
+
+    def next_window(self) -> asyncio.Event:
+        """An event set when the next fan-out begins."""
+        return self._opened
+
     async def run(
         self,
         request: VerificationRequest,
@@ -209,9 +227,16 @@ class FanOut:
             for kind in kinds
             if (i, kind) not in skip
         ]
-        # TaskGroup: if this coroutine is cancelled, every call below is cancelled too.
-        async with asyncio.TaskGroup() as tg:
-            tasks = [tg.create_task(j) for j in jobs]
+        self._asking += 1
+        self._windows += 1
+        opened, self._opened = self._opened, asyncio.Event()
+        opened.set()
+        try:
+            # TaskGroup: if this coroutine is cancelled, every call below is cancelled too.
+            async with asyncio.TaskGroup() as tg:
+                tasks = [tg.create_task(j) for j in jobs]
+        finally:
+            self._asking -= 1
         return [t.result() for t in tasks]
 
     async def _ask(

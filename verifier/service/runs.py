@@ -41,6 +41,7 @@ class Runs:
         self._ahead = 0
         self._quiet = asyncio.Event()
         self._quiet.set()
+        self._busy = asyncio.Event()  # the opposite of _quiet, for whoever waits for work
         # Runs that stopped on a storage failure, still leased to this process: resumed
         # as soon as the store accepts writes again, not when their leases run out.
         self._interrupted: set[str] = set()
@@ -66,6 +67,7 @@ class Runs:
         """An urgent or interactive check started asking its sources."""
         self._ahead += 1
         self._quiet.clear()
+        self._busy.set()
 
     def ahead_ended(self) -> None:
         """It issued its first report (or stopped)."""
@@ -73,6 +75,7 @@ class Runs:
         if self._ahead <= 0:
             self._ahead = 0
             self._quiet.set()
+            self._busy.clear()
 
     @contextlib.contextmanager
     def ahead(self) -> Iterator[None]:
@@ -90,6 +93,21 @@ class Runs:
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._quiet.wait(), at_most)
+
+    @property
+    def is_quiet(self) -> bool:
+        """No urgent or interactive check is being taken in or run here."""
+        return self._quiet.is_set()
+
+    @property
+    def quiet_event(self) -> asyncio.Event:
+        """Set while :attr:`is_quiet`."""
+        return self._quiet
+
+    @property
+    def busy_event(self) -> asyncio.Event:
+        """Set while an urgent or interactive check is being taken in or run here."""
+        return self._busy
 
     def get(self, verification_id: str) -> Run | None:
         return self._runs.get(verification_id)

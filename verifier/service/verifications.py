@@ -36,6 +36,7 @@ from verifier.service.release import Assessor, PeerRetries, Release
 from verifier.service.runner import Runner
 from verifier.service.runs import Runs, VerificationView
 from verifier.service.time_limits import CheckTerms
+from verifier.service.turns import BackgroundTurns
 from verifier.signing.signer import ReportSigner
 
 log = structlog.get_logger("hedui.verifications")
@@ -70,6 +71,7 @@ class VerificationService:
         # mistake its predecessor's leases for its own.
         self.owner = f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._runs = Runs()
+        self._fanout = fanout
         self._reading = Reading(store=store, hub=self.hub, runs=self._runs, clock=clock)
         self._printing = Printing(store, pseudonym_key)
         self._release = Release(
@@ -230,6 +232,11 @@ class VerificationService:
         ``at_most`` seconds): batch work starts new checks in the gaps, so the CPU and the
         database writer go to the checks someone is waiting for."""
         await self._runs.quiet(at_most)
+
+    def background_turns(self) -> BackgroundTurns:
+        """Turns on the event loop for one kind of background work, taken while this
+        process's checks wait for their sources (see :mod:`verifier.service.turns`)."""
+        return BackgroundTurns(self._runs, self._fanout)
 
     def running(self) -> int:
         return len(self._runs)

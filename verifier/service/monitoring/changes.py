@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -109,6 +109,7 @@ class ChangeRecorder:
         clock: Callable[[], datetime] = _utcnow,
         retry_seconds: float = 60.0,
         max_attempts: int = 8,
+        turn: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._store = store
         self._signer = signer
@@ -119,6 +120,9 @@ class ChangeRecorder:
         self._retry = retry_seconds
         self._max_attempts = max_attempts
         self._wake = asyncio.Event()
+        # Waited for before each comparison: the checks people wait for go first (see
+        # verifier.service.turns). None: compare at once.
+        self._turn = turn
 
     # ------------------------------------------------------------------ after a release
     def released(self) -> None:
@@ -135,6 +139,8 @@ class ChangeRecorder:
             if not await uow.changes.has_pending(self._clock()):
                 return done
         while len(done) < limit:
+            if self._turn is not None:
+                await self._turn()
             compared = await self._next()
             if compared is None:
                 break
