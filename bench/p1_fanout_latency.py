@@ -125,6 +125,8 @@ async def main(requests: int, latency_ms: int) -> None:
     print(f"  slowest source, direct call, median      {slowest:8.1f} ms")
     print(f"  bare fan-out, 28 calls at once   p50 {bare50:8.1f} ms   p99 {bare99:8.1f} ms")
     print(f"  end to end over gRPC             p50 {p50:8.1f} ms   p99 {p99:8.1f} ms")
+    over50, over99 = p50 - bare50, p99 - bare99
+    print(f"  hedui's overhead (the difference)  p50 {over50:8.1f} ms   p99 {over99:8.1f} ms")
     print(f"  ({requests} samples each)")
     print(ratio_line("p50 / bare fan-out p50", p50 / bare50, "≤ 1.15"))
     print(ratio_line("p99 / bare fan-out p99", p99 / bare99, "≤ 1.3"))
