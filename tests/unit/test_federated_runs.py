@@ -28,11 +28,14 @@ from verifier.domain.household import Relation
 from verifier.domain.outcomes import VerificationState
 from verifier.domain.peers import FederationConfig, PeerConfig
 from verifier.domain.request_model import MemberDraft, Purpose
+from verifier.domain.time_limits import CHINA
+from verifier.domain.workdays import add_working_days
 from verifier.service.events import StateEvent
 from verifier.service.fanout import FanOut, bind_sources
 from verifier.service.federation.outbound import OutboundAssist
 from verifier.service.federation.peers import PeerTrustService
 from verifier.service.federation.requester import FederationRequester
+from verifier.service.federation.retrier import PeerRetrier
 from verifier.service.poller import Poller
 from verifier.service.time_limits import CheckTerms
 from verifier.service.verifications import VerificationService
@@ -229,4 +232,64 @@ async def test_a_peer_whose_keys_cannot_be_had_fails_its_pairs_not_the_check() -
     assert peer.asks == []
     async with store.unit_of_work(write=False) as uow:
         assert await uow.federation_retries.pending(v1.record.id)
+    await svc.aclose()
+
+
+async def test_an_urgent_checks_pending_peer_pair_is_due_by_the_agreement() -> None:
+    """A pair still being asked at a peer, in an urgent check's first version, is due at
+    the end (in China) of the agreement's deadline_working_days, not by a local source's
+    policy."""
+    store = InMemoryStore()
+    peer = SigningPeer(PEER_KEY, peer=PEER, requester=REQUESTER)
+    peer.hold()
+    svc = await _service(store, peer)
+    v1 = await svc.create(CALLER, _draft(), wait=True, terms=CheckTerms.interactive(urgent=True))
+    first = await _doc(svc, v1.record.id, 1)
+    today = datetime.now(UTC).astimezone(CHINA).date()
+    assert _spouse(first)["status"] == "PENDING"
+    assert _spouse(first)["due_date"] == add_working_days(today, 5).isoformat()
+    peer.gate.set()
+    await _until_done(svc, v1.record.id)
+    await svc.aclose()
+
+
+def _retrier(svc: VerificationService, store: InMemoryStore, later: timedelta) -> PeerRetrier:
+    requester = svc._runner._federation
+    assert requester is not None
+    return PeerRetrier(store, requester, svc.release_federated, owner="test",
+                       clock=lambda: datetime.now(UTC) + later)  # fmt: skip
+
+
+async def test_a_retry_past_the_deadline_asks_the_peer_a_last_time() -> None:
+    """The last retry falls on the agreement's deadline: it asks once more, and only
+    when that ask is not answered either are the pairs given up."""
+    store = InMemoryStore()
+    peer = SigningPeer(PEER_KEY, peer=PEER, requester=REQUESTER, behaviour="down")
+    svc = await _service(store, peer)
+    v1 = await svc.create(CALLER, _draft(), wait=True)
+    vid = v1.record.id
+    assert v1.record.state is VerificationState.AWAITING_SOURCES
+    peer.behaviour = "answer"
+    assert await _retrier(svc, store, timedelta(days=30)).tick() == 1
+    assert len(peer.asks) == 2
+    done = await svc.view(vid)
+    assert (done.record.state, done.record.latest_version) == (VerificationState.DONE, 2)
+    assert _spouse(await _doc(svc, vid))["status"] == "FOUND"
+    await svc.aclose()
+
+
+async def test_a_peer_still_silent_at_the_deadline_is_given_up_after_one_last_ask() -> None:
+    store = InMemoryStore()
+    peer = SigningPeer(PEER_KEY, peer=PEER, requester=REQUESTER, behaviour="down")
+    svc = await _service(store, peer)
+    v1 = await svc.create(CALLER, _draft(), wait=True)
+    vid = v1.record.id
+    assert await _retrier(svc, store, timedelta(days=30)).tick() == 1
+    assert len(peer.asks) == 2
+    done = await svc.view(vid)
+    assert (done.record.state, done.record.latest_version) == (VerificationState.DONE, 2)
+    spouse = _spouse(await _doc(svc, vid))
+    assert (spouse["status"], spouse["reason"]) == ("FAILED", "PEER_DEADLINE_PASSED")
+    async with store.unit_of_work(write=False) as uow:
+        assert not await uow.federation_retries.pending(vid)
     await svc.aclose()

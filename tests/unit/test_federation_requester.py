@@ -33,6 +33,7 @@ from verifier.domain.ports.federation_retries import PeerRetry
 from verifier.domain.ports.peer_client import PeerClient, PeerReply
 from verifier.domain.request_model import MemberDraft, Purpose
 from verifier.domain.request_validation import validate_request
+from verifier.domain.time_limits import CHINA
 from verifier.service.federation.outbound import OutboundAssist
 from verifier.service.federation.peers import PeerTrustService
 from verifier.service.federation.requester import (
@@ -211,8 +212,8 @@ async def test_a_peer_that_is_down_is_failed_and_asked_again_one_that_refuses_is
     [retry] = answers.retries
     assert (retry.peer, retry.members, retry.sources) == (PEER, (1, 2), (SourceKind.TAX,))
     assert retry.ask_request_id == peer.asks[0].request_id
-    # Three working days after Monday 2026-11-30, to the end of that day.
-    assert retry.deadline_at == datetime(2026, 12, 3, 23, 59, 59, tzinfo=UTC)
+    # Three working days after Monday 2026-11-30, to the end of that day in China.
+    assert retry.deadline_at == datetime(2026, 12, 3, 23, 59, 59, 999_999, tzinfo=CHINA)
     assert retry.attempts == 1 and retry.next_at > NOW
     again_answer = await requester.ask_again(request, retry, time.monotonic() + 5)
     assert peer.asks[1].request_id == retry.ask_request_id
@@ -387,3 +388,15 @@ async def test_a_refused_fragment_is_failed_and_not_asked_again() -> None:
         (2, SourceStatus.FAILED, "FRAGMENT_UNPINNED_KEY"),
     ]
     assert answers.retries == () and answers.fragments == ()
+
+
+async def test_the_agreements_deadline_is_counted_in_working_days_of_china() -> None:
+    """Asked at 01:00 on Tuesday in China (still Monday in UTC): the three working days
+    count from Tuesday, to the end of Friday in China."""
+    requester, _ = await _requester(FakePeer("down"))
+    remote = RemoteAsk(PEER, (1, 2), (SourceKind.TAX,))
+    answer = await requester.ask(_request(), _consent(), remote, "rid-1", time.monotonic() + 5)
+    asked_at = datetime(2026, 11, 30, 17, 0, tzinfo=UTC)
+    retry = requester.first_retry("vid-1", answer, asked_at)
+    assert retry.deadline_at == datetime(2026, 12, 4, 23, 59, 59, 999_999, tzinfo=CHINA)
+    assert retry.deadline_at == requester.deadline_at(PEER, asked_at)

@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from verifier.domain.outcomes import VerificationState
 from verifier.domain.workdays import add_working_days
 
-__all__ = ["CHINA", "Due", "TimeLimits", "due_for", "is_overdue"]
+__all__ = ["CHINA", "Due", "TimeLimits", "after_working_days", "due_for", "is_overdue"]
 
 CHINA = timezone(timedelta(hours=8), "CST")
 """China Standard Time: one zone, no daylight saving. Working days are counted in it."""
@@ -61,7 +61,13 @@ def due_for(started_at: datetime, limits: TimeLimits, *, urgent: bool) -> Due:
     if urgent:
         at = (started_at + timedelta(hours=limits.urgent_hours)).astimezone(UTC)
         return Due(at.astimezone(CHINA).date(), at)
-    day = add_working_days(started_at.astimezone(CHINA).date(), limits.check_working_days)
+    return after_working_days(started_at, limits.check_working_days)
+
+
+def after_working_days(started_at: datetime, days: int) -> Due:
+    """The end, in China, of the ``days``-th working day after the day (in China) of
+    ``started_at`` (an aware datetime): a limit in working days, whoever sets it."""
+    day = add_working_days(started_at.astimezone(CHINA).date(), days)
     end_of_day = datetime.combine(day + timedelta(days=1), time(0), tzinfo=CHINA)
     return Due(day, (end_of_day - timedelta(microseconds=1)).astimezone(UTC))
 

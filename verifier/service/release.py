@@ -16,8 +16,7 @@ import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
-from datetime import time as dt_time
+from datetime import date, datetime
 from typing import Any
 
 import structlog
@@ -48,8 +47,8 @@ from verifier.domain.ports import (
 )
 from verifier.domain.ports.federation_retries import PeerRetry, RetryKey
 from verifier.domain.report import ReportContext, build_report, summary_of
+from verifier.domain.time_limits import after_working_days
 from verifier.domain.vocabulary import AuditAction
-from verifier.domain.workdays import add_working_days
 from verifier.service.audit_trail import SYSTEM_ACTOR, requester_of, subject_refs
 from verifier.service.events import EventHub, ReportEvent, SourceEvent, StateEvent
 from verifier.service.fanout import FanOut
@@ -474,11 +473,13 @@ class Release:
         return _Made(now, version, fresh, outcomes, doc, signed, tuple(fragments))
 
     def _with_due_date(self, o: SourceOutcome, now: datetime) -> SourceOutcome:
+        """A PENDING answer without a due instant is due by its source's policy, in
+        working days of China's calendar to the end of that day in China (a peer's pair
+        comes with the agreement's)."""
         if o.status is not SourceStatus.PENDING or o.due_at is not None:
             return o
         days = self._fanout.policy(o.source).due_working_days
-        due = add_working_days(now.date(), days)
-        return replace(o, due_at=datetime.combine(due, dt_time(23, 59, 59), tzinfo=UTC))
+        return replace(o, due_at=after_working_days(now, days).at)
 
     def _cacheable(
         self, request: VerificationRequest, outcomes: Sequence[SourceOutcome]

@@ -372,8 +372,13 @@ class Runner:
         )  # fmt: skip
 
     def _placeholder(self, i: int, kind: SourceKind, peer: str) -> SourceOutcome:
-        """A pair still being asked, here or at ``peer``, in an urgent check's version 1."""
+        """A pair still being asked, here or at ``peer``, in an urgent check's version 1.
+        A peer's is due by the agreement's working days (a local source's by its policy,
+        when the version is released)."""
         adapter = None if peer else self._fanout.adapter(kind)
+        due_at = None
+        if peer and self._federation is not None:
+            due_at = self._federation.deadline_at(peer, self._clock())
         return SourceOutcome(
             member_index=i,
             source=kind,
@@ -382,6 +387,7 @@ class Runner:
             adapter_version=adapter.version if adapter else "",
             reason="still being asked: an urgent check's first report does not wait for it",
             deployment=peer,
+            due_at=due_at,
         )
 
     async def resume(self, vid: str) -> None:

@@ -27,7 +27,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from datetime import time as dt_time
 
 import structlog
 
@@ -48,8 +47,7 @@ from verifier.domain.peers import FederationConfig
 from verifier.domain.ports import Store
 from verifier.domain.ports.federation_retries import PeerRetry
 from verifier.domain.request_model import member_regions
-from verifier.domain.time_limits import CHINA
-from verifier.domain.workdays import add_working_days
+from verifier.domain.time_limits import CHINA, after_working_days
 from verifier.service.federation.outbound import PEER_REJECTED, OutboundAssist
 
 log = structlog.get_logger("hedui.federation")
@@ -200,19 +198,24 @@ class FederationRequester:
         return await self.ask(request, await self._consent(request), ask, retry.ask_request_id,
                               deadline)  # fmt: skip
 
+    def deadline_at(self, peer: str, asked_at: datetime) -> datetime:
+        """When a 协查 to ``peer`` first asked at ``asked_at`` is due: the end, in China,
+        of the agreement's ``deadline_working_days``-th working day (China's calendar)
+        after that day."""
+        agreement = self._federation.peers.get(peer)
+        days = agreement.deadline_working_days if agreement is not None else 0
+        return max(asked_at, after_working_days(asked_at, days).at)
+
     def first_retry(self, vid: str, answer: RemoteAnswer, now: datetime) -> PeerRetry:
         """The retry of an ask that got no usable answer: due at once (the retrier backs
         off from there), given up after the agreement's working days."""
-        peer = self._federation.peers.get(answer.ask.peer)
-        days = peer.deadline_working_days if peer is not None else 0
-        last_day = add_working_days(now.date(), days)
         return PeerRetry(
             verification_id=vid,
             peer=answer.ask.peer,
             ask_request_id=answer.request_id,
             members=answer.ask.members,
             sources=answer.ask.sources,
-            deadline_at=max(now, datetime.combine(last_day, dt_time(23, 59, 59), tzinfo=UTC)),
+            deadline_at=self.deadline_at(answer.ask.peer, now),
             next_at=now + timedelta(seconds=1),
             attempts=1,
         )

@@ -1,12 +1,12 @@
-"""Asking peers again: a 协查 the peer did not answer (down, out of time, a fragment
-refused) is asked again, under the same request id, until it is answered or the
-agreement's deadline in working days passes.
+"""Asking peers again: a 协查 the peer did not answer (down, out of time, an error on
+this side) is asked again, under the same request id, until it is answered or the
+agreement's deadline in working days passes (a last ask falls on the deadline).
 
 Retries are leased from the database (``claim_due``), so any replica can do them and a
 dead replica's leases simply expire. An answer makes a new report version with the
-peer's outcomes and fragment; a peer that refuses (DENIED) is not asked again; once the
-deadline passes, a last version keeps the asked pairs FAILED with
-``PEER_DEADLINE_PASSED`` and the check is DONE when nothing else is awaited.
+peer's outcomes and fragment; a peer that refuses (DENIED) is not asked again; when the
+ask made at the deadline is not answered either, a last version keeps the asked pairs
+FAILED with ``PEER_DEADLINE_PASSED`` and the check is DONE when nothing else is awaited.
 """
 
 from __future__ import annotations
@@ -121,10 +121,8 @@ class PeerRetrier:
                 )
                 await uow.commit()
             return
-        if self._clock() >= retry.deadline_at:
-            log.info("peer_deadline_passed", peer=retry.peer, request_id=retry.ask_request_id)
-            await self._release(vid, deadline_passed(retry), (), finished)
-            return
+        # Due at or after the agreement's deadline: the last ask. Unanswered, it gives up.
+        last = self._clock() >= retry.deadline_at
         answer = await self._requester.ask_again(
             request, retry, time.monotonic() + self._ask_seconds
         )
@@ -132,9 +130,14 @@ class PeerRetrier:
             fragments = (answer.fragment,) if answer.fragment is not None else ()
             await self._release(vid, answer.outcomes, fragments, finished)
             return
+        if last:
+            log.info("peer_deadline_passed", peer=retry.peer, request_id=retry.ask_request_id)
+            await self._release(vid, deadline_passed(retry), (), finished)
+            return
         now = self._clock()
         wait = timedelta(seconds=min(self._max_backoff, 2.0 ** min(retry.attempts, 12)))
-        # The last attempt falls on the deadline, so giving up is not later than agreed.
+        # Never later than the deadline: the last ask falls on it, so giving up is not
+        # later than agreed.
         at = min(now + wait, retry.deadline_at)
         async with self._store.unit_of_work(write=True) as uow:
             await uow.federation_retries.reschedule(
