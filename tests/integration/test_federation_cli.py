@@ -69,6 +69,7 @@ async def deployments(
             federation={
                 "client_cert": str(ours.client(HERE).cert),
                 "client_key": str(ours.client(HERE).key),
+                "regions": ["370322"],
             },
             **{
                 f"federation.peers.{PEER}": {
@@ -79,6 +80,8 @@ async def deployments(
                     "key_ids": [kid],
                     "purposes": ["dibao"],
                     "sources": ["tax"],
+                    "asks_sources": ["social_insurance"],
+                    "remote_sources": ["real_estate"],
                 }
             },
         )
@@ -115,6 +118,10 @@ async def test_trust_test_and_revoke_a_real_peer(deployments: Deployments) -> No
     d = deployments
     code, out = await _hedui(d, "federation", "peers")
     assert code == 0 and PEER in out and "not trusted" in out
+    # What each side may ask of the other, and the regions answered here.
+    row = next(line for line in out.splitlines() if PEER in line)
+    assert "tax" in row and "social_insurance" in row and "real_estate*" in row
+    assert "answers 协查 for: 370322" in out
 
     code, out = await _hedui(d, "federation", "test", PEER)
     assert code == 1, out

@@ -49,10 +49,18 @@ def _fail(exc: DomainError) -> int:
 
 
 def _sources(peer: PeerConfig) -> str:
-    """What the peer may have checked here, then (marked *) what is asked only there."""
-    return " ".join(
-        [*(k.value for k in peer.sources), *(f"{k.value}*" for k in peer.remote_sources)]
-    )
+    """What the peer may have checked here."""
+    return " ".join(k.value for k in peer.sources) or "—"
+
+
+def _asked_there(peer: PeerConfig) -> str:
+    """What this deployment may ask the peer about its members, then (marked *) what is
+    asked only there."""
+    asked = [
+        *(k.value for k in peer.asks_sources if k not in peer.remote_sources),
+        *(f"{k.value}*" for k in peer.remote_sources),
+    ]
+    return " ".join(asked) or "—"
 
 
 def federation_peers(cfg: Config, _args: argparse.Namespace) -> int:
@@ -60,7 +68,10 @@ def federation_peers(cfg: Config, _args: argparse.Namespace) -> int:
     if not statuses:
         console.print("no federation peer is configured")
         return 0
-    t = Table("peer", "regions", "endpoint", "state", "pinned keys", "purposes", "sources")
+    t = Table(
+        "peer", "regions", "endpoint", "state", "pinned keys", "purposes",
+        "it may ask here", "we ask there",
+    )  # fmt: skip
     for s in statuses:
         p = s.peer
         t.add_row(
@@ -71,9 +82,12 @@ def federation_peers(cfg: Config, _args: argparse.Namespace) -> int:
             " ".join(k[:16] + "…" for k in (p.key_ids if p else ())),
             " ".join(p.purposes) if p else "—",
             _sources(p) if p else "—",
+            _asked_there(p) if p else "—",
         )  # fmt: skip
     console.print(t)
     console.print("sources marked * are asked at the peer only")
+    served = " ".join(cfg.federation.regions) or "none: every peer's ask is refused"
+    console.print(f"regions this deployment answers 协查 for: {served}")
     return 0
 
 
