@@ -66,20 +66,24 @@ def _sign(answer: FragmentAnswer) -> bytes:
     return sign_fragment(answer, OUR_KEY)
 
 
-@pytest.fixture
-async def rig() -> Rig:
-    store = InMemoryStore(clock=lambda: NOW)
+def _rig(now: datetime = NOW) -> Rig:
+    store = InMemoryStore(clock=lambda: now)
     tax = FakeAdapter(SourceKind.TAX, income_fen={MEMBER_ID: 250_000})
     trust = PeerTrustService(
         store, FederationConfig(peers={REQUESTER.name: REQUESTER}), lambda _p: {THEIR_KID: OUR_KEY.public_key()},
-        clock=lambda: NOW,
+        clock=lambda: now,
     )  # fmt: skip
     fanout = FanOut(bind_sources({SourceKind.TAX: tax}, {}))
     assist = InboundAssist(
         store, trust, fanout, _sign, name="hedui-linzi", regions=("370305",), pseudonym_key=b"k" * 32,
-        deadline_seconds=5.0, clock=lambda: NOW,
+        deadline_seconds=5.0, clock=lambda: now,
     )  # fmt: skip
     return Rig(store, tax, assist, trust)
+
+
+@pytest.fixture
+async def rig() -> Rig:
+    return _rig()
 
 
 def _bodies(store: InMemoryStore) -> list[dict[str, object]]:
@@ -283,3 +287,19 @@ async def test_an_ask_for_a_region_not_served_here_is_refused_and_audited(rig: R
     assert (last["action"], last["outcome"], last["reason"]) == (
         "authorize", "deny", "FEDERATION_REGION_NOT_SERVED",
     )  # fmt: skip
+
+
+async def test_the_authorizations_validity_is_judged_on_the_day_in_china() -> None:
+    """At 01:00 on 1 December in China (still 30 November in UTC) a 授权书 valid from
+    1 December is in force, and one valid until 30 November no longer is."""
+    rig = _rig(datetime(2026, 11, 30, 17, 0, tzinfo=UTC))
+    await rig.trust.trust(REQUESTER.name, "ops-1")
+    auth = ASK.authorization
+    starting = dataclasses.replace(ASK, authorization=dataclasses.replace(
+        auth, valid_from=date(2026, 12, 1)))  # fmt: skip
+    assert not (await rig.assist.answer(starting)).replayed
+    ended = dataclasses.replace(ASK, request_id="req-2", authorization=dataclasses.replace(
+        auth, valid_until=date(2026, 11, 30)))  # fmt: skip
+    with pytest.raises(PermissionDenied) as caught:
+        await rig.assist.answer(ended)
+    assert caught.value.reason == "FEDERATION_AUTHORIZATION_NOT_VALID"

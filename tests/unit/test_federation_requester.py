@@ -71,18 +71,20 @@ def _federation() -> FederationConfig:
 
 
 async def _requester(
-    client: PeerClient, keys: Callable[[PeerConfig], Mapping[str, PublicKey]] = _published
+    client: PeerClient,
+    keys: Callable[[PeerConfig], Mapping[str, PublicKey]] = _published,
+    now: datetime = NOW,
 ) -> tuple[FederationRequester, InMemoryStore]:
-    """A requester asking through ``client``; ``keys``: what the peer publishes once it
-    was trusted."""
-    store = InMemoryStore(clock=lambda: NOW)
+    """A requester asking through ``client`` at ``now``; ``keys``: what the peer
+    publishes once it was trusted."""
+    store = InMemoryStore(clock=lambda: now)
     fed = _federation()
     await PeerTrustService(store, fed, _published).trust(PEER, "ops")
     trust = PeerTrustService(store, fed, keys)
     outbound = OutboundAssist(
-        store, trust, client, name=REQUESTER, pseudonym_key=b"k" * 32, clock=lambda: NOW
+        store, trust, client, name=REQUESTER, pseudonym_key=b"k" * 32, clock=lambda: now
     )
-    return FederationRequester(store, outbound, fed, clock=lambda: NOW), store
+    return FederationRequester(store, outbound, fed, clock=lambda: now), store
 
 
 def _request() -> VerificationRequest:
@@ -400,3 +402,26 @@ async def test_the_agreements_deadline_is_counted_in_working_days_of_china() -> 
     retry = requester.first_retry("vid-1", answer, asked_at)
     assert retry.deadline_at == datetime(2026, 12, 4, 23, 59, 59, 999_999, tzinfo=CHINA)
     assert retry.deadline_at == requester.deadline_at(PEER, asked_at)
+
+
+async def test_the_authorizations_validity_is_judged_on_the_day_in_china() -> None:
+    """At 01:00 on 1 December in China (still 30 November in UTC) a 授权书 valid from
+    1 December is in force: the ask is sent."""
+    peer = FakePeer()
+    requester, store = await _requester(peer, now=datetime(2026, 11, 30, 17, 0, tzinfo=UTC))
+    people = [(SPOUSE_ID, Relation.SPOUSE), (APPLICANT_ID, Relation.APPLICANT),
+              (CHILD_ID, Relation.CHILD)]  # fmt: skip
+    consent = validate_consent(
+        consent_draft("SQ-2026-001", people, sources=(SourceKind.TAX,),
+                      valid_from=date(2026, 12, 1)),
+        today=date(2026, 12, 1),
+    )  # fmt: skip
+    async with store.unit_of_work(write=True) as uow:
+        await uow.consents.add(consent, "ref", (), NOW)
+        await uow.commit()
+    request = _request()
+    answers = await requester.ask_all(
+        "vid-1", request, requester.routing(request, (SourceKind.TAX,)), time.monotonic() + 5
+    )
+    assert len(peer.asks) == 1
+    assert {o.status for o in answers.outcomes} == {SourceStatus.FOUND}

@@ -40,6 +40,7 @@ from verifier.domain.outcomes import SourceOutcome, SourceStatus
 from verifier.domain.ports import Store, UnitOfWork
 from verifier.domain.ports.peers import StoredAnswer
 from verifier.domain.pseudonym import subject_ref
+from verifier.domain.time_limits import CHINA
 from verifier.domain.vocabulary import AuditAction
 from verifier.service.fanout import FanOut
 from verifier.service.federation.peers import PeerTrustService
@@ -157,7 +158,9 @@ class InboundAssist:
 
         if not await self._store.write(take):
             raise ResourceExhausted(RATE_LIMITED, "more 协查 than the agreement's rate allows")
-        gap = refusal(agreement, ask, self._clock().date(), self._regions)
+        # The 授权书's validity is in dates of China, whatever the server's zone.
+        today = self._clock().astimezone(CHINA).date()
+        gap = refusal(agreement, ask, today, self._regions)
         if gap is not None:
             raise await self._refuse(
                 ask, gap.value, "the agreement or the 授权书 does not cover it"

@@ -30,6 +30,7 @@ from verifier.domain.ports.peer_client import (
     PeerUnavailable,
 )
 from verifier.domain.pseudonym import subject_ref
+from verifier.domain.time_limits import CHINA
 from verifier.domain.vocabulary import AuditAction
 from verifier.service.federation.peers import PeerTrustService
 from verifier.signing.fragments import VerifiedFragment, verify_fragment
@@ -120,7 +121,8 @@ class OutboundAssist:
         peer = await self._trust.trusted(peer_name)
         pinned = self._trust.pinned_keys(peer)
         request = AuditAction.FEDERATION_REQUEST
-        gap = outbound_refusal(peer, ask, self._clock().date())
+        # The 授权书's validity is in dates of China, whatever the server's zone.
+        gap = outbound_refusal(peer, ask, self._clock().astimezone(CHINA).date())
         if gap is not None:
             # Nothing leaves: what the agreement or the 授权书 does not cover is not sent.
             await self._append(self._entry(ask, peer.name, request, "refused", gap.value))
