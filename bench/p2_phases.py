@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import Pool
 
 import verifier.bootstrap
 import verifier.service.monitoring.changes as changes_module
@@ -131,11 +132,14 @@ class StatementCount:
 
     Counted at SQLAlchemy's ``before_cursor_execute`` on every engine: one count per
     round trip (an ``executemany`` is one). The driver's own statements outside
-    SQLAlchemy's execution (a pool's pre-ping) are not seen here."""
+    SQLAlchemy's execution are not seen here: PostgreSQL's COPY of audit rows, and the
+    pool's pre-ping (a ``SELECT 1`` round trip per connection checkout, counted apart as
+    ``checkouts``)."""
 
     def __init__(self) -> None:
         self.by_phase: Counter[str] = Counter()
         self.by_text: Counter[str] = Counter()
+        self.checkouts = 0
         self.paused = False
 
     def _seen(
@@ -147,16 +151,23 @@ class StatementCount:
         self.by_phase[phase] += 1
         self.by_text[f"{phase:<13} {' '.join(statement.split())[:110]}"] += 1
 
+    def _checkout(self, *_args: Any) -> None:
+        if not self.paused:
+            self.checkouts += 1
+
     def clear(self) -> None:
         self.by_phase.clear()
         self.by_text.clear()
+        self.checkouts = 0
 
     def __enter__(self) -> StatementCount:
         event.listen(Engine, "before_cursor_execute", self._seen)
+        event.listen(Pool, "checkout", self._checkout)
         return self
 
     def __exit__(self, *exc: object) -> None:
         event.remove(Engine, "before_cursor_execute", self._seen)
+        event.remove(Pool, "checkout", self._checkout)
 
 
 @contextmanager
@@ -214,6 +225,12 @@ def print_split(
         print(f"{indent}{label:<{68 - len(indent)}} {split[key]:6.1f} ms{stmts}")
 
 
+def print_checkouts(kind: str, count: StatementCount, checks: int) -> None:
+    """Connection checkouts per check (on PostgreSQL each pays a pre-ping round trip)."""
+    ping = " (each a pre-ping SELECT 1 round trip)" if kind == "postgresql" else ""
+    print(f"    connection checkouts per verification {count.checkouts / checks:.1f}{ping}")
+
+
 def print_statements(count: StatementCount, checks: int) -> None:
     """Every statement text (shortened) with how many times one check sends it."""
     for text, n in sorted(count.by_text.items()):
@@ -225,6 +242,7 @@ __all__ = [
     "PhaseClock",
     "StatementCount",
     "phase_clock",
+    "print_checkouts",
     "print_split",
     "print_statements",
     "split_ms",

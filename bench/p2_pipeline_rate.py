@@ -37,6 +37,7 @@ from bench.inprocess import PopulationAdapter
 from bench.p2_phases import (
     StatementCount,
     phase_clock,
+    print_checkouts,
     print_split,
     print_statements,
     split_ms,
@@ -222,6 +223,7 @@ async def main(
         count = StatementCount()
         split, total = await phase_split(kind, pop, phase_checks, count)
         print_split(kind, split, total, statements_per_check(count, phase_checks))
+        print_checkouts(kind, count, phase_checks)
         if show_statements:
             print_statements(count, phase_checks)
 
