@@ -16,7 +16,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ from verifier.bootstrap import App, peer_published_keys, serve_app
 from verifier.cli.certs import PkiLayout, init_pki
 from verifier.domain.peers import FederationConfig, PeerConfig
 from verifier.domain.request_model import Purpose
+from verifier.domain.time_limits import CHINA
 from verifier.service.federation.peers import PeerTrustService
 from verifier.signing.jwks import dumps_jwks, key_id
 
@@ -225,7 +226,8 @@ _GAPS = ("",) * 6 + (
 
 def _uncover(req: federation_pb2.AssistRequest, gap: str) -> None:
     auth = req.authorization
-    today = date.today()
+    # The peer judges the 授权书's validity on the date in China.
+    today = datetime.now(CHINA).date()
     if gap == "purpose not agreed":
         req.purposes.append(common_pb2.PURPOSE_TEKUN)
         auth.purposes.append(common_pb2.PURPOSE_TEKUN)
