@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verifier.domain.ports.changes import (
@@ -16,7 +16,7 @@ from verifier.domain.ports.changes import (
     StoredChanges,
 )
 from verifier.storage.guard import guard
-from verifier.storage.insert_new import insert_new
+from verifier.storage.insert_new import insert_new, insert_row
 from verifier.storage.models_alerts import (
     ChangeComparisonRow,
     ChangeDocumentRow,
@@ -194,27 +194,29 @@ class SqlChanges(ChangeRepository):
     async def add(self, changes: StoredChanges) -> None:
         c = changes
         async with guard():
-            await self._session.execute(
-                insert(ChangeDocumentRow).values(
-                    verification_id=c.verification_id,
-                    version=c.version,
-                    region=c.region,
-                    household_ref=c.household_ref,
-                    previous_verification_id=c.previous_verification_id,
-                    previous_version=c.previous_version,
-                    previous_report_id=c.previous_report_id,
-                    previous_sha256=c.previous_sha256,
-                    current_report_id=c.current_report_id,
-                    current_sha256=c.current_sha256,
-                    envelope=c.envelope,
-                    envelope_sha256=c.envelope_sha256,
-                    key_id=c.key_id,
-                    codes=",".join(c.codes),
-                    household_figures_compared=c.household_figures_compared,
-                    withheld=c.withheld,
-                    created_at=c.created_at,
-                    record_seq=c.record_seq,
-                )
+            await insert_row(
+                self._session,
+                ChangeDocumentRow,
+                {
+                    "verification_id": c.verification_id,
+                    "version": c.version,
+                    "region": c.region,
+                    "household_ref": c.household_ref,
+                    "previous_verification_id": c.previous_verification_id,
+                    "previous_version": c.previous_version,
+                    "previous_report_id": c.previous_report_id,
+                    "previous_sha256": c.previous_sha256,
+                    "current_report_id": c.current_report_id,
+                    "current_sha256": c.current_sha256,
+                    "envelope": c.envelope,
+                    "envelope_sha256": c.envelope_sha256,
+                    "key_id": c.key_id,
+                    "codes": ",".join(c.codes),
+                    "household_figures_compared": c.household_figures_compared,
+                    "withheld": c.withheld,
+                    "created_at": c.created_at,
+                    "record_seq": c.record_seq,
+                },
             )
 
     async def get(self, verification_id: str, version: int) -> StoredChanges | None:

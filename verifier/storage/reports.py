@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import zstandard
-from sqlalchemy import event, insert, select
+from sqlalchemy import event, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +33,7 @@ from verifier.domain.envelope_layout import EnvelopeParts, envelope_bytes, envel
 from verifier.domain.outcomes import Completeness
 from verifier.domain.ports import ReportRepository, StoredReport
 from verifier.storage.guard import guard
+from verifier.storage.insert_new import insert_row
 from verifier.storage.models import ReportRow, SealBaseRow
 from verifier.storage.notify import announce
 from verifier.storage.sealing import Sealer, base_digest_of
@@ -111,21 +112,23 @@ class SqlReports(ReportRepository):
             sealed, kid = self._sealer.seal(packed, aad, base=base)
             s_aad = summary_aad(report.verification_id, report.version)
             summary, _ = self._sealer.seal(report.summary_json.encode(), s_aad)
-            await self._session.execute(
-                insert(ReportRow).values(
-                    verification_id=report.verification_id,
-                    version=report.version,
-                    report_id=report.report_id,
-                    envelope_sealed=sealed,
-                    data_key_id=kid,
-                    envelope_sha256=report.envelope_sha256,
-                    previous_sha256=report.previous_sha256,
-                    signing_key_id=report.signing_key_id,
-                    completeness=report.completeness.value,
-                    release_seq=report.release_seq,
-                    summary_sealed=summary,
-                    created_at=report.created_at,
-                )
+            await insert_row(
+                self._session,
+                ReportRow,
+                {
+                    "verification_id": report.verification_id,
+                    "version": report.version,
+                    "report_id": report.report_id,
+                    "envelope_sealed": sealed,
+                    "data_key_id": kid,
+                    "envelope_sha256": report.envelope_sha256,
+                    "previous_sha256": report.previous_sha256,
+                    "signing_key_id": report.signing_key_id,
+                    "completeness": report.completeness.value,
+                    "release_seq": report.release_seq,
+                    "summary_sealed": summary,
+                    "created_at": report.created_at,
+                },
             )
 
     async def get(self, verification_id: str, version: int) -> StoredReport | None:

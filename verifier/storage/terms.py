@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, false, insert, not_, or_, select, true, update
+from sqlalchemy import and_, false, not_, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verifier.domain.outcomes import VerificationState
@@ -19,6 +19,7 @@ from verifier.domain.ports.terms import (
 )
 from verifier.domain.ports.verifications import VerificationRecord
 from verifier.storage.guard import guard
+from verifier.storage.insert_new import insert_row
 from verifier.storage.models import VerificationRow
 from verifier.storage.models_batches import VerificationTermsRow
 from verifier.storage.verifications import verification_record
@@ -58,16 +59,18 @@ class SqlTerms(TermsRepository):
 
     async def add(self, terms: VerificationTerms) -> None:
         async with guard():
-            await self._session.execute(
-                insert(VerificationTermsRow).values(
-                    verification_id=terms.verification_id,
-                    urgent=terms.urgent,
-                    due_date=terms.due_date,
-                    due_at=terms.due_at,
-                    batch_id=terms.batch_id,
-                    overdue_flagged_at=terms.overdue_flagged_at,
-                    origin=terms.origin.value,
-                )
+            await insert_row(
+                self._session,
+                VerificationTermsRow,
+                {
+                    "verification_id": terms.verification_id,
+                    "urgent": terms.urgent,
+                    "due_date": terms.due_date,
+                    "due_at": terms.due_at,
+                    "batch_id": terms.batch_id,
+                    "overdue_flagged_at": terms.overdue_flagged_at,
+                    "origin": terms.origin.value,
+                },
             )
 
     async def get(self, verification_id: str) -> VerificationTerms | None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +16,7 @@ from verifier.domain.outcomes import Completeness, VerificationState
 from verifier.domain.ports import VerificationRecord, VerificationRepository
 from verifier.domain.ports.terms import CheckOrigin
 from verifier.storage.guard import guard
+from verifier.storage.insert_new import insert_row
 from verifier.storage.models import VerificationRow
 from verifier.storage.models_batches import VerificationTermsRow
 from verifier.storage.sealing import Sealer
@@ -83,31 +84,33 @@ class SqlVerifications(VerificationRepository):
         async with guard():
             # A Core INSERT: nothing in this unit reads the row back, and the ORM's flush
             # costs more than the statement itself on the request path.
-            await self._session.execute(
-                insert(VerificationRow).values(
-                    id=record.id,
-                    caller_system=record.caller_system,
-                    caller_user=record.caller_user,
-                    caller_role=record.caller_role,
-                    caller_region=record.caller_region,
-                    request_id=record.request_id,
-                    request_digest=record.request_digest,
-                    case_id=record.case_id,
-                    authorization_id=authorization_id,
-                    region=record.region,
-                    purposes=",".join(p.value for p in request.purposes),
-                    member_count=record.member_count,
-                    source_count=record.source_count,
-                    state=record.state.value,
-                    completeness="",
-                    latest_version=0,
-                    created_at=record.created_at,
-                    updated_at=record.created_at,
-                    request_sealed=sealed,
-                    request_key_id=kid,
-                    run_owner=owner,
-                    run_lease_until=until,
-                )
+            await insert_row(
+                self._session,
+                VerificationRow,
+                {
+                    "id": record.id,
+                    "caller_system": record.caller_system,
+                    "caller_user": record.caller_user,
+                    "caller_role": record.caller_role,
+                    "caller_region": record.caller_region,
+                    "request_id": record.request_id,
+                    "request_digest": record.request_digest,
+                    "case_id": record.case_id,
+                    "authorization_id": authorization_id,
+                    "region": record.region,
+                    "purposes": ",".join(p.value for p in request.purposes),
+                    "member_count": record.member_count,
+                    "source_count": record.source_count,
+                    "state": record.state.value,
+                    "completeness": "",
+                    "latest_version": 0,
+                    "created_at": record.created_at,
+                    "updated_at": record.created_at,
+                    "request_sealed": sealed,
+                    "request_key_id": kid,
+                    "run_owner": owner,
+                    "run_lease_until": until,
+                },
             )
 
     async def get(self, verification_id: str) -> VerificationRecord | None:
