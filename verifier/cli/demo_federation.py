@@ -36,7 +36,6 @@ from typing import Any
 import grpc
 from hedui.v1 import verification_pb2 as vpb
 from rich.table import Table
-from sqlalchemy import text
 
 from hedui_sdk import SourceKind
 from hedui_sdk.masking import mask_id_number
@@ -53,10 +52,12 @@ from verifier.cli.demo_federation_setup import Side, prepare_side, side_config
 from verifier.cli.demo_monitoring import fresh_directory
 from verifier.cli.pki import PkiError
 from verifier.config import Config, sandbox_sources
+from verifier.domain.caller import Caller
 from verifier.domain.fragment import FRAGMENT_PAYLOAD_TYPE
+from verifier.domain.vocabulary import Role
+from verifier.service.auditing import EntryFilter
 from verifier.signing.dsse import EnvelopeError, verify_envelope
 from verifier.signing.jwks import JwksError, parse_jwks
-from verifier.storage.engine import open_database
 
 __all__ = ["HOME", "PEER", "demo", "demo_federation"]
 
@@ -235,19 +236,22 @@ async def _follow(client: Client, vid: str) -> vpb.Verification:
 
 
 async def _peer_audit(peer: Running, requester: str) -> list[tuple[str, str, str]]:
-    """The peer's audit entries naming the requester: action, outcome, request id."""
-    db = open_database(peer.config.database_url)
-    try:
-        async with db.read_sessions() as s:
-            rows = (await s.execute(text("SELECT body FROM audit_entries ORDER BY seq"))).all()
-    finally:
-        await db.dispose()
+    """The peer's audit entries naming the requester (action, outcome, request id), read
+    as the peer's auditor reads them: through its audit service, the read itself audited."""
+    auditing = peer.app.auditing
+    if auditing is None:
+        raise StepFailed(f"{peer.side.name} has no audit service")
+    auditor = Caller(f"{peer.side.name}-auditor", "demo-auditor", Role.AUDITOR, ())
     out: list[tuple[str, str, str]] = []
-    for (raw,) in rows:
-        body = json.loads(bytes(raw) if isinstance(raw, memoryview | bytes) else raw)
-        if body.get("actor", {}).get("system") == requester:
+    token = ""
+    while True:
+        page = await auditing.query(auditor, EntryFilter(actor_system=requester), page_token=token)
+        for entry in page.entries:
+            body = json.loads(entry.body)
             out.append((body["action"], body["outcome"], str(body.get("request_id", ""))))
-    return out
+        if not page.next_page_token:
+            return out
+        token = page.next_page_token
 
 
 def _answered_by(document: dict[str, Any], home: str) -> dict[int, Counter[tuple[str, str]]]:
