@@ -262,7 +262,8 @@ async def main(
         for k, v in sorted(t.rows[-1].items(), key=lambda kv: kv[1]):
             print(f"  {k:<24} {(v - t.rows[-1]['sent']) * 1000:8.2f}")
     if profile:
-        pstats.Stats(profiler).sort_stats(os.environ.get("P1_SORT", "tottime")).print_stats(int(os.environ.get("P1_LINES", "70")))
+        stats = pstats.Stats(profiler).sort_stats(os.environ.get("P1_SORT", "tottime"))
+        stats.print_stats(int(os.environ.get("P1_LINES", "70")))
     t.report(requests, back_to_back)
 
 
