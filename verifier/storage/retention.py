@@ -11,12 +11,14 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from verifier.domain.outcomes import VerificationState
 from verifier.domain.ports.retention import DoneCheck, PurgeKind, RetentionRepository
 from verifier.domain.webhooks import DeliveryState
 from verifier.storage.guard import guard
 from verifier.storage.models import (
+    Base,
     JobLeaseRow,
     ReportRow,
     ResultCacheRow,
@@ -101,28 +103,12 @@ class SqlRetention(RetentionRepository):
 
     async def purge_cache(self, fetched_before: datetime, limit: int) -> int:
         c = ResultCacheRow
-        keys = (
-            select(c.subject_ref, c.source)
-            .where(c.fetched_at < fetched_before)
-            .order_by(c.fetched_at)
-            .limit(limit)
+        return await self._delete_oldest(
+            c, (c.subject_ref, c.source), c.fetched_at, fetched_before, limit
         )
-        async with guard():
-            chosen = [tuple(r) for r in (await self._session.execute(keys)).all()]
-            if not chosen:
-                return 0
-            await self._session.execute(
-                delete(c).where(
-                    and_(tuple_(c.subject_ref, c.source).in_(chosen), c.fetched_at < fetched_before)
-                )
-            )
-        return len(chosen)
 
     async def cache_held(self, fetched_before: datetime) -> int:
-        q = select(func.count()).select_from(ResultCacheRow)
-        async with guard():
-            n = await self._session.execute(q.where(ResultCacheRow.fetched_at < fetched_before))
-        return int(n.scalar_one())
+        return await self._count(ResultCacheRow, ResultCacheRow.fetched_at < fetched_before)
 
     @staticmethod
     def _acknowledged(created_before: datetime) -> ColumnElement[bool]:
@@ -145,10 +131,7 @@ class SqlRetention(RetentionRepository):
         return len(chosen)
 
     async def webhooks_held(self, created_before: datetime) -> int:
-        q = select(func.count()).select_from(OutboxEventRow)
-        async with guard():
-            n = await self._session.execute(q.where(self._acknowledged(created_before)))
-        return int(n.scalar_one())
+        return await self._count(OutboxEventRow, self._acknowledged(created_before))
 
     async def purge_fragments(self, verification_id: str) -> int:
         f = FederationFragmentRow
@@ -162,29 +145,38 @@ class SqlRetention(RetentionRepository):
 
     async def purge_answers(self, created_before: datetime, limit: int) -> int:
         a = FederationAnswerRow
-        keys = (
-            select(a.requester, a.request_id)
-            .where(a.created_at < created_before)
-            .order_by(a.created_at)
-            .limit(limit)
+        return await self._delete_oldest(
+            a, (a.requester, a.request_id), a.created_at, created_before, limit
         )
+
+    async def answers_held(self, created_before: datetime) -> int:
+        return await self._count(
+            FederationAnswerRow, FederationAnswerRow.created_at < created_before
+        )
+
+    async def _delete_oldest(
+        self,
+        table: type[Base],
+        key: tuple[InstrumentedAttribute[str], ...],
+        stamp: InstrumentedAttribute[datetime],
+        before: datetime,
+        limit: int,
+    ) -> int:
+        """Delete at most ``limit`` rows of ``table`` stamped before ``before``, oldest
+        first; how many. The stamp is asked again in the delete: a row written anew
+        between the choice and the delete (a fresher answer under the same key) stays."""
+        chosen_keys = select(*key).where(stamp < before).order_by(stamp).limit(limit)
         async with guard():
-            chosen = [tuple(r) for r in (await self._session.execute(keys)).all()]
+            chosen = [tuple(r) for r in (await self._session.execute(chosen_keys)).all()]
             if not chosen:
                 return 0
             await self._session.execute(
-                delete(a).where(
-                    and_(
-                        tuple_(a.requester, a.request_id).in_(chosen), a.created_at < created_before
-                    )
-                )
+                delete(table).where(and_(tuple_(*key).in_(chosen), stamp < before))
             )
         return len(chosen)
 
-    async def answers_held(self, created_before: datetime) -> int:
-        q = select(func.count()).select_from(FederationAnswerRow)
+    async def _count(self, table: type[Base], where: ColumnElement[bool]) -> int:
+        q = select(func.count()).select_from(table).where(where)
         async with guard():
-            n = await self._session.execute(
-                q.where(FederationAnswerRow.created_at < created_before)
-            )
+            n = await self._session.execute(q)
         return int(n.scalar_one())
