@@ -115,12 +115,25 @@ class RemoteAnswers:
 
 def deadline_passed(retry: PeerRetry) -> tuple[SourceOutcome, ...]:
     """The outcomes a check keeps when the peer did not answer by the agreement's deadline."""
+    return _every_pair(
+        retry.peer, retry.members, retry.sources, SourceStatus.FAILED, PEER_DEADLINE_PASSED
+    )
+
+
+def _every_pair(
+    peer: str,
+    members: Sequence[int],
+    sources: Sequence[SourceKind],
+    status: SourceStatus,
+    reason: str,
+) -> tuple[SourceOutcome, ...]:
+    """One outcome per member × source asked of ``peer``, all ``status`` for ``reason``:
+    an ask that got no records (refused, failed, or past its deadline)."""
     return tuple(
-        SourceOutcome(m, kind, SourceStatus.FAILED, "", "", reason=PEER_DEADLINE_PASSED,
-                      deployment=retry.peer)
-        for m in retry.members
-        for kind in retry.sources
-    )  # fmt: skip
+        SourceOutcome(m, kind, status, "", "", reason=reason, deployment=peer)
+        for m in members
+        for kind in sources
+    )
 
 
 class FederationRequester:
@@ -339,18 +352,10 @@ def _failure_reason(exc: Exception) -> str:
 
 
 def _failed(remote: RemoteAsk, request_id: str, reason: str) -> RemoteAnswer:
-    outcomes = tuple(
-        SourceOutcome(m, kind, SourceStatus.FAILED, "", "", reason=reason, deployment=remote.peer)
-        for m in remote.members
-        for kind in remote.sources
-    )
+    outcomes = _every_pair(remote.peer, remote.members, remote.sources, SourceStatus.FAILED, reason)
     return RemoteAnswer(remote, request_id, outcomes, None, True)
 
 
 def _refused(remote: RemoteAsk, request_id: str, reason: str) -> RemoteAnswer:
-    outcomes = tuple(
-        SourceOutcome(m, kind, SourceStatus.DENIED, "", "", reason=reason, deployment=remote.peer)
-        for m in remote.members
-        for kind in remote.sources
-    )
+    outcomes = _every_pair(remote.peer, remote.members, remote.sources, SourceStatus.DENIED, reason)
     return RemoteAnswer(remote, request_id, outcomes, None, False)
