@@ -23,32 +23,31 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hedui_sdk import IdType, SourceKind
 from tests.consents import consent_draft
 from tests.fakes import FakeAdapter
+from tests.federation_helpers import (
+    PEER,
+    PEER_REGION,
+    TwoPkis,
+    answering_app,
+    answering_federation,
+    asking_federation,
+    serve_answering,
+    two_pkis,
+)
 from tests.helpers import APPLICANT_ID, CALLER, SPOUSE_ID, household_draft, make_app, soon
 from tests.served import ServedStack
-from verifier.api.federation_servicer import FederationServicer
-from verifier.api.server import start_server
-from verifier.api.tls import server_credentials
 from verifier.api.translate import verification_pb
 from verifier.bootstrap import App, peer_published_keys
-from verifier.cli.certs import PkiLayout, init_pki
 from verifier.domain.household import Relation, RequestDraft
 from verifier.domain.outcomes import VerificationState
-from verifier.domain.peers import FederationConfig, PeerConfig
 from verifier.domain.request_model import MemberDraft, Purpose
 from verifier.service.events import StateEvent
 from verifier.service.federation.peers import PeerTrustService
 from verifier.service.federation.retrier import PeerRetrier
-from verifier.signing.jwks import dumps_jwks, key_id
-from verifier.storage.migrate import upgrade
 
-PEER = "hedui-linzi"
-REQUESTER = "hedui-gaoqing"
-PEER_REGION = "370305"
 PURPOSES = (Purpose.DIBAO, Purpose.LINSHI)
 
 
@@ -56,8 +55,7 @@ PURPOSES = (Purpose.DIBAO, Purpose.LINSHI)
 class Pair:
     requester: App
     peer_app: App
-    peer_pki: PkiLayout
-    requester_pki: PkiLayout
+    pkis: TwoPkis
     port: int
     peer_tax: FakeAdapter
     local_tax: FakeAdapter
@@ -65,18 +63,7 @@ class Pair:
 
     async def serve_peer(self) -> None:
         """Serve the peer (again) on its port."""
-        creds = server_credentials(
-            self.peer_pki.server.cert, self.peer_pki.server.key, self.requester_pki.ca.cert
-        )
-        assert self.peer_app.inbound is not None
-        server = await start_server(
-            self.peer_app.service, f"127.0.0.1:{self.port}",
-            principals=self.peer_app.config.principals,
-            jwks=lambda: dumps_jwks(self.peer_app.keys.verifying_keys("signing")),
-            probe=self.peer_app.store.ping, credentials=creds,
-            federation=FederationServicer(self.peer_app.inbound,
-                                          self.peer_app.config.federation.peers),
-        )  # fmt: skip
+        server = await serve_answering(self.peer_app, self.pkis, self.port)
         self.port = server.port
         self.served = ServedStack(self.peer_app, server)
 
@@ -99,47 +86,22 @@ class Pair:
 
 @pytest.fixture
 async def pair(database_url: str, tmp_path: Path) -> AsyncIterator[Pair]:
-    requester_pki = init_pki(tmp_path / "pki-r", systems=(REQUESTER,)).layout
-    peer_pki = init_pki(tmp_path / "pki-p", systems=(PEER,)).layout
-    requester_key = Ed25519PrivateKey.generate().public_key()
-    (tmp_path / "r-jwks.json").write_text(dumps_jwks([requester_key]))
-    peer_fed = FederationConfig(
-        peers={REQUESTER: PeerConfig(
-            name=REQUESTER, regions=("370322",), endpoint="localhost:1", ca=requester_pki.ca.cert,
-            jwks=tmp_path / "r-jwks.json", key_ids=(key_id(requester_key),),
-            purposes=PURPOSES, sources=(SourceKind.TAX,),
-        )},
-        client_cert=peer_pki.client(PEER).cert, client_key=peer_pki.client(PEER).key,
-        regions=(PEER_REGION,),
-    )  # fmt: skip
-    peer_url = f"sqlite:///{tmp_path}/peer.db"
-    upgrade(peer_url)
+    pkis = two_pkis(tmp_path)
     peer_tax = FakeAdapter(SourceKind.TAX, income_fen={SPOUSE_ID: 321_000})
-    peer_app = await make_app(
-        peer_url, tmp_path / "peer-keys", {SourceKind.TAX: peer_tax}, federation=peer_fed
-    )
-    await PeerTrustService(peer_app.store, peer_fed, peer_published_keys).trust(REQUESTER, "ops")
+    peer_fed = answering_federation(pkis, tmp_path, PURPOSES)
+    peer_app = await answering_app(tmp_path, peer_fed, {SourceKind.TAX: peer_tax})
     pair = Pair(
         requester=None,  # type: ignore[arg-type]  # set below, once the peer's port is known
         peer_app=peer_app,
-        peer_pki=peer_pki,
-        requester_pki=requester_pki,
+        pkis=pkis,
         port=0,
         peer_tax=peer_tax,
         local_tax=FakeAdapter(SourceKind.TAX, income_fen={APPLICANT_ID: 100_000}),
     )
     await pair.serve_peer()
-    peer_keys = peer_app.keys.verifying_keys("signing")
-    (tmp_path / "p-jwks.json").write_text(dumps_jwks(peer_keys))
-    requester_fed = FederationConfig(
-        peers={PEER: PeerConfig(
-            name=PEER, regions=(PEER_REGION,), endpoint=f"localhost:{pair.port}",
-            ca=peer_pki.ca.cert, jwks=tmp_path / "p-jwks.json", key_ids=(key_id(peer_keys[0]),),
-            purposes=PURPOSES, sources=(), deadline_working_days=2,
-            asks_sources=(SourceKind.TAX,),
-        )},
-        client_cert=requester_pki.client(REQUESTER).cert,
-        client_key=requester_pki.client(REQUESTER).key,
+    requester_fed = asking_federation(
+        pkis, tmp_path, peer_app, pair.port,
+        purposes=PURPOSES, deadline_working_days=2, asks_sources=(SourceKind.TAX,),
         retry_interval_seconds=0.05,
     )  # fmt: skip
     pair.requester = await make_app(

@@ -26,50 +26,49 @@ from sqlalchemy import text
 from audit.export import ReceiptError
 from hedui_sdk import IdType, SourceKind, Subject, Window
 from tests.fakes import FakeAdapter
-from tests.helpers import APPLICANT_ID, SPOUSE_ID, make_app
+from tests.federation_helpers import (
+    PEER,
+    REQUESTER,
+    TwoPkis,
+    answering_app,
+    answering_federation,
+    asking_federation,
+    serve_answering,
+    tax_ask,
+    two_pkis,
+)
+from tests.helpers import APPLICANT_ID, SPOUSE_ID
 from tests.served import ServedStack
 from tests.stores import store_under_test
 from verifier.api.federation_client import GrpcPeerClient, ask_pb, verified_receipt
 from verifier.api.federation_servicer import FederationServicer
-from verifier.api.server import start_server
-from verifier.api.tls import server_credentials
 from verifier.bootstrap import App, peer_published_keys
-from verifier.cli.certs import PkiLayout, init_pki
 from verifier.domain.errors import PermissionDenied
-from verifier.domain.federation_ask import AskAuthorization, FederationAsk
+from verifier.domain.federation_ask import FederationAsk
 from verifier.domain.fragment import FRAGMENT_PAYLOAD_TYPE
 from verifier.domain.outcomes import SourceStatus
-from verifier.domain.peers import FederationConfig, PeerConfig
+from verifier.domain.peers import PeerConfig
 from verifier.domain.ports import Store
 from verifier.domain.ports.peer_client import PeerClient, PeerRefused, PeerReply
 from verifier.domain.request_model import Purpose
 from verifier.service.federation.outbound import FederationResult, OutboundAssist
 from verifier.service.federation.peers import PeerTrustService
 from verifier.signing.dsse import sign_envelope
-from verifier.signing.jwks import dumps_jwks, key_id
 from verifier.storage.engine import open_database
-from verifier.storage.migrate import upgrade
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
-PEER = "hedui-linzi"
-REQUESTER = "hedui-gaoqing"
-T_ASK = FederationAsk(
-    requester=REQUESTER, request_id="req-1",
-    members=(Subject(IdType.RESIDENT_ID, APPLICANT_ID, "测试甲"),),
-    purposes=(Purpose.DIBAO,), sources=(SourceKind.TAX,),
-    authorization=AskAuthorization(
-        "SQ-2026-1", (Purpose.DIBAO,), (SourceKind.TAX,), date(2026, 1, 1), None, (0,), "e" * 64
-    ),
-    region="370305", window=Window(date(2025, 11, 1), date(2026, 10, 31)),
-)  # fmt: skip
+T_ASK = tax_ask(
+    Subject(IdType.RESIDENT_ID, APPLICANT_ID, "测试甲"),
+    consent_from=date(2026, 1, 1),
+    window=Window(date(2025, 11, 1), date(2026, 10, 31)),
+)
 
 
 @dataclass
 class Sides:
     peer_app: App
     peer: ServedStack
-    peer_pki: PkiLayout
-    requester_pki: PkiLayout
+    pkis: TwoPkis
     database_url: str
     store: Store
     outbound: OutboundAssist
@@ -106,67 +105,36 @@ class Recording(FederationServicer):
         return await super().Assist(request, context)
 
 
-async def _serve_peer(app: App, peer_pki: PkiLayout, client_ca: Path, port: int = 0) -> ServedStack:
-    creds = server_credentials(peer_pki.server.cert, peer_pki.server.key, client_ca)
-    assert app.inbound is not None
-    server = await start_server(
-        app.service, f"127.0.0.1:{port}", principals=app.config.principals,
-        jwks=lambda: dumps_jwks(app.keys.verifying_keys("signing")), probe=app.store.ping,
-        credentials=creds, federation=Recording(app.inbound, app.config.federation.peers),
-    )  # fmt: skip
-    return ServedStack(app, server)
+async def _serve_peer(app: App, pkis: TwoPkis, port: int = 0) -> ServedStack:
+    return ServedStack(app, await serve_answering(app, pkis, port, servicer=Recording))
 
 
 @pytest.fixture
 async def sides(database_url: str, tmp_path: Path) -> AsyncIterator[Sides]:
     RECEIVED.clear()
-    requester_pki = init_pki(tmp_path / "pki-r", systems=(REQUESTER,)).layout
-    peer_pki = init_pki(tmp_path / "pki-p", systems=(PEER,)).layout
-    requester_key = Ed25519PrivateKey.generate().public_key()
-    (tmp_path / "r-jwks.json").write_text(dumps_jwks([requester_key]))
-    peer_fed = FederationConfig(
-        peers={REQUESTER: PeerConfig(
-            name=REQUESTER, regions=("370322",), endpoint="localhost:1", ca=requester_pki.ca.cert,
-            jwks=tmp_path / "r-jwks.json", key_ids=(key_id(requester_key),),
-            purposes=(Purpose.DIBAO,), sources=(SourceKind.TAX,),
-        )},
-        client_cert=peer_pki.client(PEER).cert, client_key=peer_pki.client(PEER).key,
-        regions=("370305",),
-    )  # fmt: skip
-    peer_url = f"sqlite:///{tmp_path}/peer.db"
-    upgrade(peer_url)
+    pkis = two_pkis(tmp_path)
     tax = FakeAdapter(SourceKind.TAX, income_fen={APPLICANT_ID: 321_000})
-    peer_app = await make_app(
-        peer_url, tmp_path / "peer-keys", {SourceKind.TAX: tax}, federation=peer_fed
-    )
-    await PeerTrustService(peer_app.store, peer_fed, peer_published_keys).trust(REQUESTER, "ops")
-    peer = await _serve_peer(peer_app, peer_pki, requester_pki.ca.cert)
-    peer_keys = peer_app.keys.verifying_keys("signing")
-    (tmp_path / "p-jwks.json").write_text(dumps_jwks(peer_keys))
-    requester_fed = FederationConfig(
-        peers={PEER: PeerConfig(
-            name=PEER, regions=("370305",), endpoint=f"localhost:{peer.server.port}",
-            ca=peer_pki.ca.cert, jwks=tmp_path / "p-jwks.json", key_ids=(key_id(peer_keys[0]),),
-            purposes=(Purpose.DIBAO,), sources=(), remote_sources=(SourceKind.TAX,),
-            # This side's agreement lets it ask about the bank; the peer's does not.
-            asks_sources=(SourceKind.BANK,),
-            audit_key=peer_app.auditing.verifier_key if peer_app.auditing else "",
-        )},
-        client_cert=requester_pki.client(REQUESTER).cert,
-        client_key=requester_pki.client(REQUESTER).key,
+    peer_fed = answering_federation(pkis, tmp_path, (Purpose.DIBAO,))
+    peer_app = await answering_app(tmp_path, peer_fed, {SourceKind.TAX: tax})
+    peer = await _serve_peer(peer_app, pkis)
+    requester_fed = asking_federation(
+        pkis, tmp_path, peer_app, peer.server.port,
+        purposes=(Purpose.DIBAO,), remote_sources=(SourceKind.TAX,),
+        # This side's agreement lets it ask about the bank; the peer's does not.
+        asks_sources=(SourceKind.BANK,),
+        audit_key=peer_app.auditing.verifier_key if peer_app.auditing else "",
     )  # fmt: skip
     async with store_under_test("sql", database_url, NOW) as store:
         trust = PeerTrustService(store, requester_fed, peer_published_keys)
         await trust.trust(PEER, "ops")
         client = GrpcPeerClient(
-            requester_pki.client(REQUESTER).cert, requester_pki.client(REQUESTER).key
+            pkis.requester.client(REQUESTER).cert, pkis.requester.client(REQUESTER).key
         )
         outbound = OutboundAssist(store, trust, client, name=REQUESTER, pseudonym_key=b"r" * 32)
         sides = Sides(
             peer_app,
             peer,
-            peer_pki,
-            requester_pki,
+            pkis,
             database_url,
             store,
             outbound,
@@ -281,8 +249,7 @@ async def test_a_peer_down_gives_failed_and_the_same_ask_is_answered_once_it_is_
     down = await sides.outbound.ask(PEER, T_ASK, timeout=3)
     assert _statuses(down) == [(SourceStatus.FAILED, "PEER_UNAVAILABLE")]
     assert (await sides.requester_entries())[-1]["outcome"] == "failed"
-    sides.peer = await _serve_peer(sides.peer_app, sides.peer_pki, sides.requester_pki.ca.cert,
-                                   port)  # fmt: skip
+    sides.peer = await _serve_peer(sides.peer_app, sides.pkis, port)
     back = await sides.outbound.ask(PEER, T_ASK, timeout=10)
     assert [o.status for o in back.outcomes] == [SourceStatus.FOUND]
 
