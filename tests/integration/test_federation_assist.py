@@ -23,6 +23,7 @@ from hedui.v1 import common_pb2, federation_pb2, federation_pb2_grpc, verificati
 from hedui_sdk import SourceKind
 from tests.alerts_flow_helpers import refused
 from tests.fakes.gated_source import GatedAdapter
+from tests.federation_helpers import PEER, REQUESTER, verify_peer_fragment
 from tests.helpers import APPLICANT_ID, make_app
 from tests.served import ServedStack
 from verifier.api.tls import client_credentials, server_credentials
@@ -32,11 +33,7 @@ from verifier.domain.outcomes import SourceStatus
 from verifier.domain.peers import FederationConfig, PeerConfig
 from verifier.domain.request_model import Purpose
 from verifier.service.federation.peers import PeerTrustService
-from verifier.signing.fragments import verify_fragment
 from verifier.signing.jwks import dumps_jwks, key_id
-
-PEER = "hedui-linzi"
-REQUESTER = "hedui-gaoqing"
 
 
 @dataclass
@@ -129,11 +126,7 @@ async def test_a_covered_ask_is_answered_with_a_verifiable_fragment_once(pair: P
         stub = federation_pb2_grpc.FederationServiceStub(channel)
         answer = await stub.Assist(_ask())
         again = await stub.Assist(_ask())
-    keys = {key_id(k): k for k in pair.peer.app.keys.verifying_keys("signing")}
-    verified = verify_fragment(
-        answer.fragment, keys, peer=PEER, requester=REQUESTER, request_id="req-1",
-        asked={(0, SourceKind.TAX)},
-    )  # fmt: skip
+    verified = verify_peer_fragment(pair.peer.app, answer.fragment, "req-1")
     [tax] = verified.answer.outcomes
     assert tax.status is SourceStatus.FOUND
     assert verified.envelope_sha256 == answer.envelope_sha256

@@ -14,19 +14,16 @@ from hedui.v1 import common_pb2, federation_pb2_grpc
 from hedui_sdk import SourceKind
 from tests.api_fuzz.federation import (
     ASKED_IDS,
-    PEER,
-    REQUESTER,
     FederationWorld,
     assist_request,
     channel_for,
     start_peer,
 )
 from tests.fakes.gated_source import GatedAdapter
+from tests.federation_helpers import verify_peer_fragment
 from verifier.api.server import RunningServer
 from verifier.bootstrap import App
 from verifier.domain.outcomes import SourceStatus
-from verifier.signing.fragments import verify_fragment
-from verifier.signing.jwks import key_id
 
 Peer = tuple[App, RunningServer, FederationWorld, GatedAdapter]
 
@@ -58,10 +55,6 @@ async def test_a_source_slower_than_the_call_is_failed_in_an_answer_within_it(
         )
         took = loop.time() - started
     assert tax.arrived.is_set() and took < 3.0
-    keys = {key_id(k): k for k in app.keys.verifying_keys("signing")}
-    verified = verify_fragment(
-        answer.fragment, keys, peer=PEER, requester=REQUESTER, request_id="slow-1",
-        asked={(0, SourceKind.TAX)},
-    )  # fmt: skip
+    verified = verify_peer_fragment(app, answer.fragment, "slow-1")
     [tax_outcome] = verified.answer.outcomes
     assert tax_outcome.status is SourceStatus.FAILED
