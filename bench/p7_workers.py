@@ -12,7 +12,7 @@ clients the ratio shows that machine's limit, not hedui's: the cores are printed
 figures.
 
     .venv/bin/python -m bench.p7_workers [--max-workers 2] [--seconds 10] [--clients 2]
-        [--concurrency 8]
+        [--concurrency 8] [--rounds 1]
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import asyncio
 import multiprocessing
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -191,20 +192,35 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--clients", type=int, default=2, help="load processes")
     ap.add_argument("--concurrency", type=int, default=8, help="checks in flight per process")
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure every worker count this many times, in alternating order, and compare"
+        " medians (on a machine whose other load drifts, one pass credits the drift to the"
+        " worker count measured later)",
+    )
     args = ap.parse_args()
     print(
         f"P7  hedui serve --workers N on PostgreSQL, 4 members × {len(SOURCES)} sandbox sources,"
         f" {args.clients} × {args.concurrency} in flight; {os.cpu_count()} cores"
-        " (shared with the sandbox and the load)"
+        f" (shared with the sandbox and the load), load average {os.getloadavg()[0]:.1f}"
     )
+    counts = list(range(1, args.max_workers + 1))
     port = free_port()
     with sandbox_process(port, "--seed", str(SEED), "--households", str(HOUSEHOLDS)):
-        rates: dict[int, float] = {}
-        for n in range(1, args.max_workers + 1):
-            rates[n] = rate_with(n, port, args)
-            print(f"  {n} worker{'s' if n > 1 else ' '}  {rates[n]:8.1f} verifications/s")
-        for n in range(2, args.max_workers + 1):
-            print(ratio_line(f"{n} workers / 1 worker", rates[n] / rates[1], f"ideal {n}"))
+        rates: dict[int, list[float]] = {n: [] for n in counts}
+        for r in range(args.rounds):
+            for n in counts if r % 2 == 0 else reversed(counts):
+                rates[n].append(rate_with(n, port, args))
+                print(f"  {n} worker{'s' if n > 1 else ' '}  {rates[n][-1]:8.1f} verifications/s")
+        median = {n: statistics.median(rs) for n, rs in rates.items()}
+        if args.rounds > 1:
+            for n in counts:
+                print(f"  {n} worker{'s' if n > 1 else ' '}  {median[n]:8.1f} median")
+        for n in counts[1:]:
+            print(ratio_line(f"{n} workers / 1 worker", median[n] / median[1], f"ideal {n}"))
+    print(f"  load average at the end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
