@@ -57,6 +57,16 @@ def tax_ask(
     )  # fmt: skip
 
 
+def requester_agreement(kid: str, rate_per_minute: int = 60) -> PeerConfig:
+    """PEER's agreement with REQUESTER (tax, 低保), pinning ``kid``, as a unit test
+    holds it: its endpoint and files are named and never reached."""
+    return PeerConfig(
+        name=REQUESTER, regions=(REQUESTER_REGION,), endpoint="127.0.0.1:1", ca=Path("ca.pem"),
+        jwks=Path("jwks.json"), key_ids=(kid,), purposes=(Purpose.DIBAO,),
+        sources=(SourceKind.TAX,), rate_per_minute=rate_per_minute,
+    )  # fmt: skip
+
+
 def verify_peer_fragment(
     peer_app: App,
     fragment: bytes,

@@ -11,7 +11,6 @@ import dataclasses
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -19,11 +18,10 @@ from sqlalchemy import text
 
 from hedui_sdk import IdType, SourceKind, Subject, Window
 from tests.fakes import FakeAdapter
+from tests.federation_helpers import requester_agreement, tax_ask
 from verifier.domain.errors import ResourceExhausted
-from verifier.domain.federation_ask import AskAuthorization, FederationAsk
 from verifier.domain.fragment import FragmentAnswer
-from verifier.domain.peers import FederationConfig, PeerConfig
-from verifier.domain.request_model import Purpose
+from verifier.domain.peers import FederationConfig
 from verifier.service.fanout import FanOut, bind_sources
 from verifier.service.federation.inbound import RATE_LIMITED, InboundAssist
 from verifier.service.federation.peers import PeerTrustService
@@ -38,21 +36,13 @@ OUR_KEY = Ed25519PrivateKey.generate()
 THEIR_KID = "a" * 64
 RATE = 3
 ASKS = 8
-REQUESTER = PeerConfig(
-    name="hedui-gaoqing", regions=("370322",), endpoint="127.0.0.1:1", ca=Path("ca.pem"),
-    jwks=Path("jwks.json"), key_ids=(THEIR_KID,), purposes=(Purpose.DIBAO,),
-    sources=(SourceKind.TAX,), rate_per_minute=RATE,
-)  # fmt: skip
-ASK = FederationAsk(
-    requester="hedui-gaoqing", request_id="req-0",
-    members=(Subject(IdType.RESIDENT_ID, MEMBER_ID, "张三"),),
-    purposes=(Purpose.DIBAO,), sources=(SourceKind.TAX,),
-    authorization=AskAuthorization(
-        "SQ-2026-1", (Purpose.DIBAO,), (SourceKind.TAX,), date(2026, 11, 1), None, (0,),
-        "e" * 64,
-    ),
-    region="370305", window=Window(date(2026, 5, 1), date(2026, 10, 31)),
-)  # fmt: skip
+REQUESTER = requester_agreement(THEIR_KID, rate_per_minute=RATE)
+ASK = tax_ask(
+    Subject(IdType.RESIDENT_ID, MEMBER_ID, "张三"),
+    consent_from=date(2026, 11, 1),
+    window=Window(date(2026, 5, 1), date(2026, 10, 31)),
+    request_id="req-0",
+)
 
 
 def _sign(answer: FragmentAnswer) -> bytes:

@@ -12,7 +12,6 @@ import base64
 import dataclasses
 import json
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -21,12 +20,12 @@ from hedui_sdk import IdType, SourceKind, Subject, Window
 from hedui_sdk.errors import PermanentSourceError
 from tests.fakes import FakeAdapter, InMemoryStore
 from tests.fakes.gated_source import GatedAdapter
+from tests.federation_helpers import requester_agreement, tax_ask
 from verifier.domain.errors import Conflict, PermissionDenied, ResourceExhausted
-from verifier.domain.federation_ask import AskAuthorization, FederationAsk
+from verifier.domain.federation_ask import FederationAsk
 from verifier.domain.fragment import FragmentAnswer
 from verifier.domain.outcomes import SourceStatus
-from verifier.domain.peers import FederationConfig, PeerConfig
-from verifier.domain.request_model import Purpose
+from verifier.domain.peers import FederationConfig
 from verifier.service.fanout import FanOut, bind_sources
 from verifier.service.federation.inbound import InboundAssist
 from verifier.service.federation.peers import PeerTrustService
@@ -37,21 +36,12 @@ NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 MEMBER_ID = "370305199001011234"
 OUR_KEY = Ed25519PrivateKey.generate()
 THEIR_KID = "a" * 64
-REQUESTER = PeerConfig(
-    name="hedui-gaoqing", regions=("370322",), endpoint="127.0.0.1:1", ca=Path("ca.pem"),
-    jwks=Path("jwks.json"), key_ids=(THEIR_KID,), purposes=(Purpose.DIBAO,),
-    sources=(SourceKind.TAX,),
-)  # fmt: skip
-ASK = FederationAsk(
-    requester="hedui-gaoqing", request_id="req-1",
-    members=(Subject(IdType.RESIDENT_ID, MEMBER_ID, "张三"),),
-    purposes=(Purpose.DIBAO,), sources=(SourceKind.TAX,),
-    authorization=AskAuthorization(
-        "SQ-2026-1", (Purpose.DIBAO,), (SourceKind.TAX,), date(2026, 11, 1), None, (0,),
-        "e" * 64,
-    ),
-    region="370305", window=Window(date(2026, 5, 1), date(2026, 10, 31)),
-)  # fmt: skip
+REQUESTER = requester_agreement(THEIR_KID)
+ASK = tax_ask(
+    Subject(IdType.RESIDENT_ID, MEMBER_ID, "张三"),
+    consent_from=date(2026, 11, 1),
+    window=Window(date(2026, 5, 1), date(2026, 10, 31)),
+)
 
 
 @dataclasses.dataclass

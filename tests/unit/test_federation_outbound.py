@@ -12,8 +12,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hedui_sdk import IdType, SourceKind, Subject, Window
 from tests.fakes import InMemoryStore
+from tests.federation_helpers import tax_ask
 from tests.helpers import APPLICANT_ID
-from verifier.domain.federation_ask import AskAuthorization, FederationAsk
+from verifier.domain.federation_ask import FederationAsk
 from verifier.domain.outcomes import SourceStatus
 from verifier.domain.peers import FederationConfig, PeerConfig
 from verifier.domain.ports.peer_client import PeerClient, PeerRefused, PeerReply
@@ -26,15 +27,11 @@ NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 PEER = "hedui-linzi"
 KEY = Ed25519PrivateKey.generate()
 KID = key_id(KEY.public_key())
-ASK = FederationAsk(
-    requester="hedui-gaoqing", request_id="req-1",
-    members=(Subject(IdType.RESIDENT_ID, APPLICANT_ID, "测试甲"),),
-    purposes=(Purpose.DIBAO,), sources=(SourceKind.TAX,),
-    authorization=AskAuthorization(
-        "SQ-2026-1", (Purpose.DIBAO,), (SourceKind.TAX,), date(2026, 1, 1), None, (0,), "e" * 64
-    ),
-    region="370305", window=Window(date(2025, 11, 1), date(2026, 10, 31)),
-)  # fmt: skip
+ASK = tax_ask(
+    Subject(IdType.RESIDENT_ID, APPLICANT_ID, "测试甲"),
+    consent_from=date(2026, 1, 1),
+    window=Window(date(2025, 11, 1), date(2026, 10, 31)),
+)
 
 
 class Refusing(PeerClient):
