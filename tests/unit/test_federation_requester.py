@@ -39,6 +39,7 @@ from verifier.service.federation.peers import PeerTrustService
 from verifier.service.federation.requester import (
     AUTHORIZATION_UNAVAILABLE,
     FederationRequester,
+    RemoteAnswers,
     ask_request_id,
 )
 from verifier.signing.jwks import PublicKey, key_id
@@ -114,6 +115,20 @@ def _consent(with_child: bool = True) -> ConsentDoc:
     )
 
 
+async def _register(store: InMemoryStore, consent: ConsentDoc) -> None:
+    """Register ``consent`` in the requester's 授权书 registry."""
+    async with store.unit_of_work(write=True) as uow:
+        await uow.consents.add(consent, "ref", (), NOW)
+        await uow.commit()
+
+
+async def _ask_tax(requester: FederationRequester) -> RemoteAnswers:
+    """The asks of the household's check (vid-1) about tax, 5 s to answer."""
+    request = _request()
+    routing = requester.routing(request, (SourceKind.TAX,))
+    return await requester.ask_all("vid-1", request, routing, time.monotonic() + 5)
+
+
 async def test_an_ask_carries_its_members_sources_and_signed_for_by_identity() -> None:
     peer = FakePeer()
     requester, _ = await _requester(peer)
@@ -173,10 +188,7 @@ async def test_an_ask_the_authorization_does_not_cover_is_denied_and_not_sent() 
 async def test_a_check_whose_authorization_is_not_registered_sends_nothing() -> None:
     peer = FakePeer()
     requester, _ = await _requester(peer)
-    answers = await requester.ask_all(
-        "vid-1", _request(), requester.routing(_request(), (SourceKind.TAX,)),
-        time.monotonic() + 5,
-    )  # fmt: skip
+    answers = await _ask_tax(requester)
     assert peer.asks == [] and answers.retries == ()
     assert {(o.status, o.reason) for o in answers.outcomes} == {
         (SourceStatus.DENIED, AUTHORIZATION_UNAVAILABLE)
@@ -197,13 +209,8 @@ async def test_a_peer_that_is_down_is_failed_and_asked_again_one_that_refuses_is
 ) -> None:
     peer = FakePeer(behaviour)
     requester, store = await _requester(peer)
-    async with store.unit_of_work(write=True) as uow:
-        await uow.consents.add(_consent(), "ref", (), NOW)
-        await uow.commit()
-    request = _request()
-    answers = await requester.ask_all(
-        "vid-1", request, requester.routing(request, (SourceKind.TAX,)), time.monotonic() + 5
-    )
+    await _register(store, _consent())
+    answers = await _ask_tax(requester)
     assert [(o.member_index, o.status, o.reason) for o in answers.outcomes] == [
         (1, status, reason), (2, status, reason),
     ]  # fmt: skip
@@ -217,7 +224,7 @@ async def test_a_peer_that_is_down_is_failed_and_asked_again_one_that_refuses_is
     # Three working days after Monday 2026-11-30, to the end of that day in China.
     assert retry.deadline_at == datetime(2026, 12, 3, 23, 59, 59, 999_999, tzinfo=CHINA)
     assert retry.attempts == 1 and retry.next_at > NOW
-    again_answer = await requester.ask_again(request, retry, time.monotonic() + 5)
+    again_answer = await requester.ask_again(_request(), retry, time.monotonic() + 5)
     assert peer.asks[1].request_id == retry.ask_request_id
     assert again_answer.again
 
@@ -343,13 +350,8 @@ async def test_an_error_on_this_side_fails_the_asked_pairs_and_asks_again(
     the other asks."""
     client = _BrokenClient(KEY, peer=PEER, requester=REQUESTER) if broken_client else FakePeer()
     requester, store = await _requester(client, keys)
-    async with store.unit_of_work(write=True) as uow:
-        await uow.consents.add(_consent(), "ref", (), NOW)
-        await uow.commit()
-    request = _request()
-    answers = await requester.ask_all(
-        "vid-1", request, requester.routing(request, (SourceKind.TAX,)), time.monotonic() + 5
-    )
+    await _register(store, _consent())
+    answers = await _ask_tax(requester)
     assert [(o.member_index, o.status, o.reason, o.deployment) for o in answers.outcomes] == [
         (1, SourceStatus.FAILED, reason, PEER), (2, SourceStatus.FAILED, reason, PEER),
     ]  # fmt: skip
@@ -361,15 +363,10 @@ async def test_a_store_failure_while_asking_is_not_taken_for_the_peers() -> None
     """The database (here its audit log) failing is the check's failure (the run is
     retried), not an outcome of the peer's."""
     requester, store = await _requester(FakePeer())
-    async with store.unit_of_work(write=True) as uow:
-        await uow.consents.add(_consent(), "ref", (), NOW)
-        await uow.commit()
+    await _register(store, _consent())
     store.audit_unavailable = True
-    request = _request()
     with pytest.raises(Unavailable):
-        await requester.ask_all(
-            "vid-1", request, requester.routing(request, (SourceKind.TAX,)), time.monotonic() + 5
-        )
+        await _ask_tax(requester)
 
 
 async def test_a_refused_fragment_is_failed_and_not_asked_again() -> None:
@@ -378,13 +375,8 @@ async def test_a_refused_fragment_is_failed_and_not_asked_again() -> None:
     the same request id (and disclose the records once more)."""
     peer = SigningPeer(Ed25519PrivateKey.generate(), peer=PEER, requester=REQUESTER)
     requester, store = await _requester(peer)
-    async with store.unit_of_work(write=True) as uow:
-        await uow.consents.add(_consent(), "ref", (), NOW)
-        await uow.commit()
-    request = _request()
-    answers = await requester.ask_all(
-        "vid-1", request, requester.routing(request, (SourceKind.TAX,)), time.monotonic() + 5
-    )
+    await _register(store, _consent())
+    answers = await _ask_tax(requester)
     assert [(o.member_index, o.status, o.reason) for o in answers.outcomes] == [
         (1, SourceStatus.FAILED, "FRAGMENT_UNPINNED_KEY"),
         (2, SourceStatus.FAILED, "FRAGMENT_UNPINNED_KEY"),
@@ -416,12 +408,7 @@ async def test_the_authorizations_validity_is_judged_on_the_day_in_china() -> No
                       valid_from=date(2026, 12, 1)),
         today=date(2026, 12, 1),
     )  # fmt: skip
-    async with store.unit_of_work(write=True) as uow:
-        await uow.consents.add(consent, "ref", (), NOW)
-        await uow.commit()
-    request = _request()
-    answers = await requester.ask_all(
-        "vid-1", request, requester.routing(request, (SourceKind.TAX,)), time.monotonic() + 5
-    )
+    await _register(store, consent)
+    answers = await _ask_tax(requester)
     assert len(peer.asks) == 1
     assert {o.status for o in answers.outcomes} == {SourceStatus.FOUND}
