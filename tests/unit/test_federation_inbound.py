@@ -20,7 +20,7 @@ from hedui_sdk import IdType, SourceKind, Subject, Window
 from hedui_sdk.errors import PermanentSourceError
 from tests.fakes import FakeAdapter, InMemoryStore
 from tests.fakes.gated_source import GatedAdapter
-from tests.federation_helpers import requester_agreement, tax_ask
+from tests.federation_helpers import PEER, requester_agreement, tax_ask
 from verifier.domain.errors import Conflict, PermissionDenied, ResourceExhausted
 from verifier.domain.federation_ask import FederationAsk
 from verifier.domain.fragment import FragmentAnswer
@@ -29,7 +29,7 @@ from verifier.domain.peers import FederationConfig
 from verifier.service.fanout import FanOut, bind_sources
 from verifier.service.federation.inbound import InboundAssist
 from verifier.service.federation.peers import PeerTrustService
-from verifier.signing.fragments import sign_fragment, verify_fragment
+from verifier.signing.fragments import VerifiedFragment, sign_fragment, verify_fragment
 from verifier.signing.jwks import key_id
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -80,6 +80,15 @@ def _bodies(store: InMemoryStore) -> list[dict[str, object]]:
     return [row.body for row in store.tables.audit]
 
 
+def _verified(envelope: bytes) -> VerifiedFragment:
+    """The fragment answering ASK as the requester accepts it, pinning this side's key."""
+    return verify_fragment(
+        envelope, {key_id(OUR_KEY.public_key()): OUR_KEY.public_key()},
+        peer=PEER, requester=REQUESTER.name, request_id=ASK.request_id,
+        asked={(0, SourceKind.TAX)},
+    )  # fmt: skip
+
+
 async def test_an_untrusted_requester_is_refused_and_audited_before_any_source(rig: Rig) -> None:
     with pytest.raises(PermissionDenied) as caught:
         await rig.assist.answer(ASK)
@@ -108,12 +117,7 @@ async def test_a_gap_in_the_authorization_is_refused_with_its_reason(rig: Rig) -
 async def test_a_covered_ask_is_answered_signed_audited_and_kept(rig: Rig) -> None:
     await rig.trust.trust(REQUESTER.name, "ops-1")
     given = await rig.assist.answer(ASK)
-    verified = verify_fragment(
-        given.envelope, {key_id(OUR_KEY.public_key()): OUR_KEY.public_key()},
-        peer="hedui-linzi", requester="hedui-gaoqing", request_id="req-1",
-        asked={(0, SourceKind.TAX)},
-    )  # fmt: skip
-    [tax] = verified.answer.outcomes
+    [tax] = _verified(given.envelope).answer.outcomes
     assert tax.status is SourceStatus.FOUND
     actions = [(b["action"], b["outcome"]) for b in _bodies(rig.store)]
     assert actions[-3:] == [
@@ -253,12 +257,7 @@ async def test_a_fragment_carries_codes_not_the_sources_words(rig: Rig) -> None:
     await rig.trust.trust(REQUESTER.name, "ops-1")
     rig.tax.fail_with = PermanentSourceError("网关错误 <b>bad</b> at 10.0.0.1")
     given = await rig.assist.answer(ASK)
-    verified = verify_fragment(
-        given.envelope, {key_id(OUR_KEY.public_key()): OUR_KEY.public_key()},
-        peer="hedui-linzi", requester="hedui-gaoqing", request_id="req-1",
-        asked={(0, SourceKind.TAX)},
-    )  # fmt: skip
-    [tax] = verified.answer.outcomes
+    [tax] = _verified(given.envelope).answer.outcomes
     assert (tax.status, tax.reason) == (SourceStatus.FAILED, "SOURCE_FAILED")
     payload = base64.b64decode(json.loads(given.envelope)["payload"]).decode()
     assert "网关错误" not in payload and "10.0.0.1" not in payload
