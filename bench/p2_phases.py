@@ -52,6 +52,13 @@ _IN_TX = ("intake", "release", "compare_tx")
 # innermost one ("tx" when in a write transaction but no phase inside it, "other" when
 # in none). One event loop thread runs every phase, so a plain list is enough.
 _ACTIVE: list[str] = []
+_UNCOUNTED = "uncounted"
+
+
+def uncounted(coro: Coroutine[Any, Any, Any]) -> Awaitable[Any]:
+    """``coro`` awaited with its own statements not counted (the benchmark's reads):
+    only its steps are left out, not what other tasks run while it waits."""
+    return _Stepped(coro, _UNCOUNTED, defaultdict(float))
 
 
 class _Stepped:
@@ -140,19 +147,18 @@ class StatementCount:
         self.by_phase: Counter[str] = Counter()
         self.by_text: Counter[str] = Counter()
         self.checkouts = 0
-        self.paused = False
 
     def _seen(
         self, _conn: Any, _cursor: Any, statement: str, _params: Any, _ctx: Any, _many: bool
     ) -> None:
-        if self.paused:
-            return
         phase = _ACTIVE[-1] if _ACTIVE else "other"
+        if phase == _UNCOUNTED:
+            return
         self.by_phase[phase] += 1
         self.by_text[f"{phase:<13} {' '.join(statement.split())[:110]}"] += 1
 
     def _checkout(self, *_args: Any) -> None:
-        if not self.paused:
+        if not (_ACTIVE and _ACTIVE[-1] == _UNCOUNTED):
             self.checkouts += 1
 
     def clear(self) -> None:
@@ -247,4 +253,5 @@ __all__ = [
     "print_statements",
     "split_ms",
     "statements_per_check",
+    "uncounted",
 ]

@@ -42,6 +42,7 @@ from bench.p2_phases import (
     print_statements,
     split_ms,
     statements_per_check,
+    uncounted,
 )
 from hedui_sdk import SourceKind
 from hedui_sdk.sandbox import Population, generate_population
@@ -167,7 +168,7 @@ async def phase_split(
 
             for i in range(HOUSEHOLDS):  # every household once: later checks compare
                 await check(i)
-            await comparisons_done(app.store, count)
+            await comparisons_done(app.store)
             clock.seconds.clear()
             count.clear()
             cpu0 = time.process_time()
@@ -175,21 +176,21 @@ async def phase_split(
                 await check(i)
             # Each check's comparison with the household's previous one runs after its
             # release, in the background: counted once they are all made.
-            await comparisons_done(app.store, count)
+            await comparisons_done(app.store)
             cpu = time.process_time() - cpu0
     return split_ms(clock, cpu, checks), 1000 * cpu / checks
 
 
-async def comparisons_done(store: Store, count: StatementCount) -> None:
+async def comparisons_done(store: Store) -> None:
     """Returns once no change comparison is waiting (its reads not counted)."""
+
+    async def waiting() -> bool:
+        async with store.unit_of_work(write=False) as uow:
+            return await uow.changes.has_pending(datetime.now(UTC))
+
+    # Polled: the comparisons run in the server's background task, which tells no one.
     while True:
-        count.paused = True
-        try:
-            async with store.unit_of_work(write=False) as uow:
-                waiting = await uow.changes.has_pending(datetime.now(UTC))
-        finally:
-            count.paused = False
-        if not waiting:
+        if not await uncounted(waiting()):
             return
         await asyncio.sleep(0.005)
 
