@@ -30,7 +30,7 @@ from tests.integration.test_crash import SYSTEM, config_text, free_port, sandbox
 from verifier.api.channel import OWN_CONNECTION
 from verifier.api.client import Client, consent_from_json, request_from_json
 from verifier.cli.runtime import consent_doc, household_doc
-from verifier.cli.serve_workers import WORKERS_ON_SQLITE
+from verifier.cli.serve_workers import WORKERS_ON_SQLITE, queued_connections_reset
 from verifier.storage.engine import open_database
 
 pytestmark = pytest.mark.slow
@@ -59,10 +59,15 @@ def alive(pid: int) -> bool:
     return True
 
 
-async def watch_restarts(stream: asyncio.StreamReader, restarted: asyncio.Event) -> None:
-    """Read the server's stderr to its end (a full pipe would block it); set ``restarted``
-    when it says it started a worker in place of one that died."""
+async def watch_restarts(
+    stream: asyncio.StreamReader, restarted: asyncio.Event, lines: list[bytes] | None = None
+) -> None:
+    """Read the server's stderr to its end (a full pipe would block it), keeping its lines
+    in ``lines``; set ``restarted`` when it says it started a worker in place of one that
+    died."""
     while line := await stream.readline():
+        if lines is not None:
+            lines.append(line)
         if b"started another" in line:
             restarted.set()
 
@@ -119,6 +124,7 @@ class Served:
     port: int
     workers: set[int]
     restarted: asyncio.Event
+    stderr: list[bytes]
 
     @property
     def target(self) -> str:
@@ -141,7 +147,8 @@ async def two_workers(
     )
     assert proc.stderr is not None
     restarted = asyncio.Event()
-    stderr = asyncio.create_task(watch_restarts(proc.stderr, restarted))
+    lines: list[bytes] = []
+    stderr = asyncio.create_task(watch_restarts(proc.stderr, restarted, lines))
     try:
         port = await banner_port(proc)
         target = f"127.0.0.1:{port}"
@@ -152,7 +159,7 @@ async def two_workers(
         async with Client(target, user="w", system=SYSTEM) as client:
             for d in docs:
                 await client.register_consent(consent_from_json(consent_doc(d, date.today())))
-        yield Served(proc, port, workers, restarted)
+        yield Served(proc, port, workers, restarted, lines)
     finally:
         if proc.returncode is None:
             proc.kill()
@@ -186,6 +193,9 @@ async def test_two_workers_on_postgresql_share_the_port_and_the_log(
             served.proc.send_signal(signal.SIGTERM)
             assert await asyncio.wait_for(served.proc.wait(), 60) == 0
             assert not any(alive(p) for p in served.workers)  # the parent joined them
+    # The whole of stderr read (the server has ended): told of the kernel's setting.
+    warned = any(b"queued_connections_reset_on_worker_death" in x for x in served.stderr)
+    assert warned == bool(queued_connections_reset())
     await assert_log_verifies(postgres_url)
 
 

@@ -49,7 +49,7 @@ from verifier.config import Config
 from verifier.config.urls import database_backend
 from verifier.signing.keystore import KeyStore
 
-__all__ = ["WORKERS_ON_SQLITE", "serve", "workers_problem"]
+__all__ = ["WORKERS_ON_SQLITE", "queued_connections_reset", "serve", "workers_problem"]
 
 WORKERS_ON_SQLITE = (
     "--workers above 1 needs PostgreSQL: SQLite takes one writer at a time, so several"
@@ -175,7 +175,8 @@ class _Supervisor:
         refuse_example_parameters(cfg, date.today())
         KeyStore(cfg.keys_dir).ensure()  # created once: workers racing would each make keys
         upgrade_database(cfg)
-        _warn_unless_queued_connections_migrate()
+        if problem := queued_connections_reset():
+            log.warning("queued_connections_reset_on_worker_death", detail=problem)
         wake_r, wake_w = socket.socketpair()
         wake_w.setblocking(False)
         previous = {sig: signal.signal(sig, self._on_signal) for sig in _STOP_SIGNALS}
@@ -267,18 +268,15 @@ class _Supervisor:
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def _warn_unless_queued_connections_migrate(setting_file: Path = _MIGRATE_REQ) -> None:
-    """A warning when a dying worker's queued connections would be reset, not handed on."""
+def queued_connections_reset(setting_file: Path = _MIGRATE_REQ) -> str:
+    """Why a dying worker's queued connections would be reset, not handed on, or ``""``."""
     try:
         setting = setting_file.read_text().strip()
     except OSError:
-        return  # not Linux, or a kernel without the setting: nothing an operator can set
-    if setting == "0":
-        log.warning(
-            "queued_connections_reset_on_worker_death",
-            detail=(
-                "net.ipv4.tcp_migrate_req is 0: connections queued on a worker that dies"
-                " are reset (their clients see UNAVAILABLE); set it to 1 to hand them"
-                " to another worker"
-            ),
-        )
+        return ""  # not Linux, or a kernel without the setting: nothing an operator can set
+    if setting != "0":
+        return ""
+    return (
+        "net.ipv4.tcp_migrate_req is 0: connections queued on a worker that dies are reset"
+        " (their clients see UNAVAILABLE); set it to 1 to hand them to another worker"
+    )
