@@ -3,17 +3,14 @@ free loopback port, and Playwright driving the system's chromium (no browser dow
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
-from sqlalchemy import text
 
 from hedui_sdk import SourceKind
 from tests.batches_api_helpers import Gated
@@ -21,7 +18,6 @@ from tests.fakes import FakeAdapter
 from tests.helpers import APPLICANT_ID, SYSTEM, make_app
 from verifier.bootstrap import App
 from verifier.cli.console_cmds import RunningConsole, start_console
-from verifier.storage.uow import SqlStore
 from verifier.web.settings import ConsoleSettings, OidcSettings, SignInLink
 
 CHROMIUM = Path(os.environ.get("HEDUI_CHROMIUM", "/usr/bin/chromium"))
@@ -108,13 +104,3 @@ async def console_rig(database_url: str, keys_dir: Path) -> AsyncIterator[GatedR
 
 def base_url(console: RunningConsole) -> str:
     return f"http://127.0.0.1:{console.port}"
-
-
-async def audit_bodies(app: App, action: str) -> list[dict[str, Any]]:
-    """The audit entries of ``action``, as JSON bodies, oldest first."""
-    assert isinstance(app.store, SqlStore)
-    async with app.store.db.read_sessions() as s:
-        rows = await s.execute(
-            text("SELECT body FROM audit_entries WHERE action = :a ORDER BY seq"), {"a": action}
-        )
-        return [json.loads(r[0]) for r in rows]

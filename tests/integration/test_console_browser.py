@@ -19,9 +19,9 @@ from playwright.async_api import Browser, Page, Route, expect
 
 from audit.canonical import canonical_bytes
 from audit.checkpoint import Checkpoint, sign_checkpoint, verifier_key
+from tests.app_sql import audit_bodies
 from tests.console_helpers import (
     GatedRig,
-    audit_bodies,
     base_url,
     chromium,
     console_rig,

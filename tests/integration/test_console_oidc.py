@@ -11,7 +11,8 @@ import pytest
 from oidc_provider_mock import User, run_server_in_thread
 from playwright.async_api import expect
 
-from tests.console_helpers import audit_bodies, base_url, chromium, console_rig
+from tests.app_sql import audit_bodies
+from tests.console_helpers import base_url, chromium, console_rig
 from verifier.web.settings import OidcSettings
 
 AUDITOR = User(

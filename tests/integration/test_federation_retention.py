@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import text
 
 from hedui_sdk import SourceKind
+from tests.app_sql import audit_bodies, sql_db, sql_scalar
 from tests.fakes import FakeAdapter
 from tests.helpers import APPLICANT_ID, CALLER, household_draft, make_app, soon
 from tests.pii import PiiScanner, assert_clean
@@ -30,7 +31,6 @@ from verifier.domain.outcomes import VerificationState
 from verifier.domain.ports import Store
 from verifier.domain.ports.peers import StoredAnswer
 from verifier.service.retention import DueCount, RetentionService
-from verifier.storage.uow import SqlStore
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 NAME = "测试甲"
@@ -55,23 +55,6 @@ async def app(database_url: str, keys_dir: Path) -> AsyncIterator[App]:
     await a.aclose()
 
 
-def _db(app: App) -> Any:
-    assert isinstance(app.store, SqlStore)
-    return app.store.db
-
-
-async def _scalar(app: App, sql: str) -> Any:
-    async with _db(app).read_sessions() as s:
-        return (await s.execute(text(sql))).scalar_one()
-
-
-async def _purged(app: App) -> list[dict[str, Any]]:
-    async with _db(app).read_sessions() as s:
-        rows = await s.execute(text("SELECT body FROM audit_entries ORDER BY seq"))
-        bodies = [json.loads(b) for (b,) in rows]
-    return [b["details"] for b in bodies if b["action"] == "purged"]
-
-
 async def test_fragments_and_answers_given_go_with_their_periods(app: App) -> None:
     view = await app.service.create(CALLER, household_draft(), wait=True, wait_until=soon())
     vid = view.record.id
@@ -85,8 +68,8 @@ async def test_fragments_and_answers_given_go_with_their_periods(app: App) -> No
 
     await app.store.write(keep)
     sealed = "SELECT count(*) FROM {} WHERE envelope_sealed IS NOT NULL"
-    assert await _scalar(app, sealed.format("federation_fragments")) == 1
-    assert await _scalar(app, sealed.format("federation_answers")) == 1
+    assert await sql_scalar(app, sealed.format("federation_fragments")) == 1
+    assert await sql_scalar(app, sealed.format("federation_answers")) == 1
 
     # Within every period: nothing of them is touched.
     early = await RetentionService(app.store, clock=lambda: done + timedelta(days=20)).run()
@@ -103,14 +86,14 @@ async def test_fragments_and_answers_given_go_with_their_periods(app: App) -> No
     async with app.store.unit_of_work(write=False) as uow:
         assert await uow.fragments.of(vid) == []
         assert await uow.answers.get("hedui-gaoqing", "req-9") is None
-    assert await _scalar(app, sealed.format("federation_fragments")) == 0
-    assert await _scalar(app, "SELECT count(*) FROM federation_answers") == 0
+    assert await sql_scalar(app, sealed.format("federation_fragments")) == 0
+    assert await sql_scalar(app, "SELECT count(*) FROM federation_answers") == 0
     # The provenance stays: which peer's fragment (by hash) answered, released at which seq.
     kept = "SELECT envelope_sha256, release_seq FROM federation_fragments"
-    async with _db(app).read_sessions() as s:
+    async with sql_db(app).read_sessions() as s:
         assert (await s.execute(text(kept))).one() == (FRAGMENT.envelope_sha256, 17)
 
-    purged = await _purged(app)
+    purged = [b["details"] for b in await audit_bodies(app, "purged")]
     records = [d for d in purged if d["kind"] == "source_records"]
     assert [d.get("fragments") for d in records] == [1]
     given = [d for d in purged if d["kind"] == "federation_answers"]
@@ -122,8 +105,8 @@ async def test_fragments_and_answers_given_go_with_their_periods(app: App) -> No
     last = await RetentionService(app.store, clock=lambda: done + timedelta(days=61 * 31)).run()
     assert last.checks == {"reports": 1} and last.fragments == 0
 
-    assert_clean(await PiiScanner([APPLICANT_ID], [NAME]).database(_db(app)))
-    assert_clean(await PiiScanner([APPLICANT_ID], [NAME]).audit(_db(app)))
+    assert_clean(await PiiScanner([APPLICANT_ID], [NAME]).database(sql_db(app)))
+    assert_clean(await PiiScanner([APPLICANT_ID], [NAME]).audit(sql_db(app)))
     report = await verify_audit_log(app.config, verifier_keys=audit_verifier_keys(app.config))
     assert report.ok, report.problem
 

@@ -18,8 +18,8 @@ import pytest
 from PIL import Image
 
 from hedui_sdk import mask_id_number
+from tests.app_sql import audit_bodies
 from tests.conftest import IN_CI
-from tests.console_helpers import audit_bodies
 from tests.helpers import (
     APPLICANT_ID,
     CALLER,

@@ -14,7 +14,7 @@ import pytest
 from hedui.v1 import verification_pb2 as pb
 
 from hedui_sdk import mask_id_number
-from tests.console_helpers import audit_bodies
+from tests.app_sql import audit_bodies
 from tests.helpers import APPLICANT_ID, make_app
 from tests.integration.test_grpc_api import violations
 from tests.print_helpers import demo_adapters, demo_check

@@ -8,17 +8,16 @@ still verify against the printout kept before. A second run purges nothing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import inspect, text
 
 from audit.export import verify_receipt
 from hedui_sdk import SourceKind
+from tests.app_sql import audit_bodies, sql_db, sql_scalar
 from tests.fakes import FakeAdapter
 from tests.helpers import (
     APPLICANT_ID,
@@ -37,7 +36,6 @@ from verifier.domain.webhooks import DeliveryState
 from verifier.service.fanout import SourcePolicy
 from verifier.service.retention import DueCount, RetentionService
 from verifier.storage.models_webhooks import AttemptRow, DeliveryRow, OutboxEventRow
-from verifier.storage.uow import SqlStore
 
 NAMES = ("测试甲", "测试乙", "测试丙")
 IDS = (APPLICANT_ID, SPOUSE_ID, CHILD_ID)
@@ -56,19 +54,9 @@ async def app(database_url: str, keys_dir: Path) -> AsyncIterator[App]:
     await a.aclose()
 
 
-def _db(app: App) -> Any:
-    assert isinstance(app.store, SqlStore)
-    return app.store.db
-
-
-async def _scalar(app: App, sql: str) -> Any:
-    async with _db(app).read_sessions() as s:
-        return (await s.execute(text(sql))).scalar_one()
-
-
 async def _sealed_values(app: App) -> dict[str, int]:
     """Non-empty sealed values per table.column, over every table."""
-    db = _db(app)
+    db = sql_db(app)
     async with db.read_engine.connect() as conn:
         tables = await conn.run_sync(
             lambda c: {
@@ -90,19 +78,12 @@ async def _sealed_values(app: App) -> dict[str, int]:
         return out
 
 
-async def _purged_entries(app: App) -> list[dict[str, Any]]:
-    async with _db(app).read_sessions() as s:
-        rows = await s.execute(text("SELECT body FROM audit_entries ORDER BY seq"))
-        bodies = [json.loads(b) for (b,) in rows]
-    return [b for b in bodies if b["action"] == "purged"]
-
-
 async def test_a_check_is_purged_by_kind_when_its_periods_run_out(app: App) -> None:
     view = await app.service.create(CALLER, household_draft(), wait=True, wait_until=soon())
     vid = view.record.id
     assert view.record.state is VerificationState.DONE
     printout = await app.service.get_report(CALLER, vid, 0)
-    assert await _scalar(app, "SELECT count(*) FROM result_cache") > 0
+    assert await sql_scalar(app, "SELECT count(*) FROM result_cache") > 0
     before = await _sealed_values(app)
     assert before.keys() >= {
         "reports.envelope_sealed",
@@ -112,7 +93,7 @@ async def test_a_check_is_purged_by_kind_when_its_periods_run_out(app: App) -> N
     }
     # A done check's records live on in its sealed report only: its outcome rows went
     # when its last version was signed.
-    assert await _scalar(app, "SELECT count(*) FROM source_outcomes") == 0
+    assert await sql_scalar(app, "SELECT count(*) FROM source_outcomes") == 0
     done = datetime.now(UTC)
 
     # Within every period: nothing is due, nothing is touched.
@@ -162,18 +143,18 @@ async def test_a_check_is_purged_by_kind_when_its_periods_run_out(app: App) -> N
     assert (await last.run()).total == 0
 
     # (a) No table holds the household's ID numbers or names, in any column.
-    assert_clean(await PiiScanner(IDS, NAMES).database(_db(app)))
+    assert_clean(await PiiScanner(IDS, NAMES).database(sql_db(app)))
 
     # (b) The audit log verifies, with one purged entry per check and kind, no personal data.
     report = await verify_audit_log(app.config, verifier_keys=audit_verifier_keys(app.config))
     assert report.ok, report.problem
-    purged = await _purged_entries(app)
+    purged = await audit_bodies(app, "purged")
     assert [(e["details"]["kind"], e.get("verification_id", "")) for e in purged] == [
         ("source_records", vid),
         ("cache", ""),
         ("reports", vid),
     ]
-    assert_clean(await PiiScanner(IDS, NAMES).audit(_db(app)))
+    assert_clean(await PiiScanner(IDS, NAMES).audit(sql_db(app)))
 
     # (c) The hash and release entry remain: the printout's receipt verifies.
     with pytest.raises(ReportPurged):
@@ -184,7 +165,9 @@ async def test_a_check_is_purged_by_kind_when_its_periods_run_out(app: App) -> N
     )
     verified = verify_receipt(receipt, app.auditing.verifier_key, printout.envelope)
     assert verified.seq == printout.release_seq
-    sha = await _scalar(app, f"SELECT envelope_sha256 FROM reports WHERE verification_id = '{vid}'")
+    sha = await sql_scalar(
+        app, f"SELECT envelope_sha256 FROM reports WHERE verification_id = '{vid}'"
+    )
     assert sha == printout.envelope_sha256
 
 
@@ -216,7 +199,7 @@ def _delivery(event_id: str, subscriber: str, state: DeliveryState, at: datetime
 
 async def test_acknowledged_webhook_events_are_purged_with_their_history(app: App) -> None:
     t0 = datetime(2026, 1, 5, tzinfo=UTC)
-    async with _db(app).write_sessions() as s:
+    async with sql_db(app).write_sessions() as s:
         s.add_all([_event("ev-old-done", t0), _event("ev-old-waiting", t0)])
         s.add_all([_event("ev-new-done", t0 + timedelta(days=300))])
         await s.flush()
@@ -244,9 +227,9 @@ async def test_acknowledged_webhook_events_are_purged_with_their_history(app: Ap
     assert DueCount("webhooks", "", 1) in await svc.status()
     result = await svc.run()
     assert result.webhook_events == 1
-    assert await _scalar(app, "SELECT count(*) FROM webhook_attempts") == 0
-    left = await _scalar(app, "SELECT count(*) FROM webhook_outbox WHERE id LIKE 'ev-old-%'")
+    assert await sql_scalar(app, "SELECT count(*) FROM webhook_attempts") == 0
+    left = await sql_scalar(app, "SELECT count(*) FROM webhook_outbox WHERE id LIKE 'ev-old-%'")
     assert left == 1
-    assert await _scalar(app, "SELECT count(*) FROM webhook_deliveries") == 3
-    assert [e["details"]["webhook_events"] for e in await _purged_entries(app)] == [1]
+    assert await sql_scalar(app, "SELECT count(*) FROM webhook_deliveries") == 3
+    assert [e["details"]["webhook_events"] for e in await audit_bodies(app, "purged")] == [1]
     assert (await svc.run()).webhook_events == 0

@@ -1,0 +1,33 @@
+"""Reading a hedui app's SQL database in tests: what a test asserts on, never how it writes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import text
+
+from verifier.bootstrap import App
+from verifier.storage.engine import Database
+from verifier.storage.uow import SqlStore
+
+
+def sql_db(app: App) -> Database:
+    """The database of ``app``, which must run on SQL."""
+    assert isinstance(app.store, SqlStore)
+    return app.store.db
+
+
+async def sql_scalar(app: App, sql: str) -> Any:
+    """The one value ``sql`` reads from the database of ``app``."""
+    async with sql_db(app).read_sessions() as s:
+        return (await s.execute(text(sql))).scalar_one()
+
+
+async def audit_bodies(app: App, action: str) -> list[dict[str, Any]]:
+    """The audit entries of ``action``, as JSON bodies, oldest first."""
+    async with sql_db(app).read_sessions() as s:
+        rows = await s.execute(
+            text("SELECT body FROM audit_entries WHERE action = :a ORDER BY seq"), {"a": action}
+        )
+        return [json.loads(r[0]) for r in rows]
