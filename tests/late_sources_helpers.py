@@ -16,8 +16,10 @@ from hedui_sdk import SourceKind
 from tests.fakes import AsyncBankFake, FakeAdapter
 from tests.helpers import APPLICANT_ID, make_app
 from verifier.bootstrap import App
-from verifier.service.fanout import SourcePolicy
+from verifier.domain.ports import Store
+from verifier.service.fanout import FanOut, SourcePolicy, bind_sources
 from verifier.service.poller import Poller
+from verifier.service.verifications import VerificationService
 
 
 def later(hours: float = 1.0) -> Callable[[], datetime]:
@@ -28,6 +30,14 @@ def later(hours: float = 1.0) -> Callable[[], datetime]:
 async def tick_at(app: App, hours: float) -> int:
     """One poller round as if ``hours`` had passed."""
     return await Poller(app.service, app.store, app.fanout, clock=later(hours)).tick()
+
+
+async def resume_left_run(service: VerificationService, store: Store) -> None:
+    """A second process takes up the one check the first left running when it died: its
+    poller, five minutes on (the first's run lease gone), resumes the run to its end."""
+    poller = Poller(service, store, FanOut(bind_sources({}, {})), clock=later(5 / 60))
+    assert await poller.tick() == 1
+    await poller.drain()
 
 
 def payload(envelope: bytes) -> dict[str, Any]:

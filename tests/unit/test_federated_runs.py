@@ -22,6 +22,7 @@ from tests.fakes import AllowAllConsents, FakeAdapter, InMemoryStore
 from tests.fakes.gated_source import GatedAdapter
 from tests.fakes.peer_client import PEER_INCOME_FEN, SigningPeer
 from tests.helpers import APPLICANT_ID, CALLER, SPOUSE_ID, household_draft
+from tests.late_sources_helpers import resume_left_run
 from verifier.domain.consent import validate_consent
 from verifier.domain.errors import FailedPrecondition
 from verifier.domain.household import Relation
@@ -36,7 +37,6 @@ from verifier.service.federation.outbound import OutboundAssist
 from verifier.service.federation.peers import PeerTrustService
 from verifier.service.federation.requester import FederationRequester
 from verifier.service.federation.retrier import PeerRetrier
-from verifier.service.poller import Poller
 from verifier.service.time_limits import CheckTerms
 from verifier.service.verifications import VerificationService
 from verifier.signing.jwks import PublicKey, key_id
@@ -198,12 +198,7 @@ async def test_a_resumed_run_routes_again_and_asks_under_the_same_request_id() -
     await first.aclose()  # the process dies while the peer is still being asked
     answering = SigningPeer(PEER_KEY, peer=PEER, requester=REQUESTER)
     second = await _service(store, answering, consent=False)
-    poller = Poller(
-        second, store, FanOut(bind_sources({}, {})),
-        clock=lambda: datetime.now(UTC) + timedelta(minutes=5),
-    )  # fmt: skip
-    assert await poller.tick() == 1
-    await poller.drain()
+    await resume_left_run(second, store)
     done = await second.view(v1.record.id)
     assert (done.record.state, done.record.latest_version) == (VerificationState.DONE, 2)
     [asked_first], [asked_again] = held.asks, answering.asks

@@ -15,11 +15,10 @@ from tests.fakes import InMemoryStore
 from tests.fakes.gated_source import GatedAdapter
 from tests.fakes.peer_client import SigningPeer
 from tests.helpers import APPLICANT_ID, CALLER
+from tests.late_sources_helpers import resume_left_run
 from tests.unit.test_federated_runs import PEER, PEER_KEY, REQUESTER, _doc, _draft, _service
 from verifier.domain.outcomes import SourceOutcome, SourceStatus, VerificationState
-from verifier.service.fanout import FanOut, bind_sources
 from verifier.service.federation.retrier import PeerRetrier
-from verifier.service.poller import Poller
 from verifier.service.release import PeerRetries
 from verifier.service.time_limits import CheckTerms
 
@@ -105,10 +104,7 @@ async def test_a_resumed_run_finishes_the_retries_its_asks_got_answered() -> Non
 
     answering = SigningPeer(PEER_KEY, peer=PEER, requester=REQUESTER)
     second = await _service(store, answering, consent=False)
-    soon = datetime.now(UTC) + timedelta(minutes=5)
-    poller = Poller(second, store, FanOut(bind_sources({}, {})), clock=lambda: soon)
-    assert await poller.tick() == 1
-    await poller.drain()
+    await resume_left_run(second, store)
 
     view = await second.view(vid)
     assert (view.record.state, view.record.latest_version) == (VerificationState.DONE, 2)
@@ -118,6 +114,6 @@ async def test_a_resumed_run_finishes_the_retries_its_asks_got_answered() -> Non
     ]  # fmt: skip
     async with store.unit_of_work(write=False) as uow:
         assert not await uow.federation_retries.pending(vid)
-        assert not await uow.federation_retries.has_due(soon + timedelta(days=30))
+        assert not await uow.federation_retries.has_due(datetime.now(UTC) + timedelta(days=30))
     assert len(answering.asks) == 1
     await second.aclose()

@@ -3,16 +3,16 @@ answer; and when the process dies in between, another takes the run over."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hedui_sdk import Adapter, SourceKind
 from tests.fakes import AllowAllConsents, FakeAdapter, InMemoryStore
 from tests.helpers import CALLER, household_draft
+from tests.late_sources_helpers import resume_left_run
 from verifier.domain.outcomes import SourceStatus, VerificationState
 from verifier.service.fanout import FanOut, bind_sources
-from verifier.service.poller import Poller
 from verifier.service.time_limits import CheckTerms
 from verifier.service.verifications import VerificationService
 from verifier.signing.signer import ReportSigner
@@ -68,12 +68,7 @@ async def test_a_run_interrupted_after_version_1_is_taken_over_and_finished() ->
         store, {SourceKind.TAX: FakeAdapter(SourceKind.TAX), SourceKind.BANK: FakeAdapter(
             SourceKind.BANK)},
     )  # fmt: skip
-    poller = Poller(
-        second, store, FanOut(bind_sources({}, {})),
-        clock=lambda: datetime.now(UTC) + timedelta(minutes=5),
-    )  # fmt: skip
-    assert await poller.tick() == 1
-    await poller.drain()
+    await resume_left_run(second, store)
     done = await second.view(v1.record.id)
     assert done.record.state is VerificationState.DONE
     assert done.record.latest_version == 2
