@@ -77,9 +77,9 @@ from sqlalchemy import inspect
 from hedui_sdk import SourceKind
 from tests.api_fuzz.api import BUDGET_SECONDS, CALL_TIMEOUT, METHODS, PHASES, SYSTEM, SYSTEM_B
 from tests.api_fuzz.fuzzer import Fuzz
+from tests.api_fuzz.module import module_database
 from tests.api_fuzz.requests import Case, cases, examples_for
 from tests.api_fuzz.world import CREATE_IDS, World, build_world
-from tests.conftest import _fresh_pg_database
 from tests.fakes import FakeAdapter
 from tests.helpers import make_app
 from verifier.api.server import RunningServer
@@ -99,24 +99,13 @@ def fuzz(
 ) -> Iterator[Fuzz]:
     kind = str(request.param)
     tmp = tmp_path_factory.mktemp(f"fuzz-{kind}")
-    if kind == "sqlite":
-        from verifier.storage.migrate import upgrade
-
-        url = f"sqlite:///{tmp}/hedui.db"
-        upgrade(url)
-        urls: Iterator[str] = iter([url])
-    else:
-        urls = _fresh_pg_database(pg_template)
-    url = next(urls)
-    with asyncio.Runner() as runner:
+    with module_database(kind, tmp, pg_template) as url, asyncio.Runner() as runner:
         app, server, world, tables, served = runner.run(_start(url, tmp / "keys"))
         fz = Fuzz(runner, app, server, world, tables, kind, served)
         try:
             yield fz
         finally:
             runner.run(_stop(fz))
-    for _ in urls:  # drops the PostgreSQL database
-        pass
 
 
 async def _start(

@@ -25,8 +25,8 @@ from sqlalchemy import inspect
 
 from tests.api_fuzz.api import BUDGET_SECONDS, PHASES
 from tests.api_fuzz.federation import METHODS, FederationFuzz, federation_cases, start_peer
+from tests.api_fuzz.module import module_database
 from tests.api_fuzz.requests import Case, examples_for
-from tests.conftest import _fresh_pg_database
 from verifier.bootstrap import App, audit_verifier_keys, verify_audit_log
 from verifier.storage.uow import SqlStore
 
@@ -41,23 +41,12 @@ def fuzz(
 ) -> Iterator[FederationFuzz]:
     kind = str(request.param)
     tmp = tmp_path_factory.mktemp(f"fuzz-federation-{kind}")
-    if kind == "sqlite":
-        from verifier.storage.migrate import upgrade
-
-        url = f"sqlite:///{tmp}/hedui.db"
-        upgrade(url)
-        urls: Iterator[str] = iter([url])
-    else:
-        urls = _fresh_pg_database(pg_template)
-    url = next(urls)
-    with asyncio.Runner() as runner:
+    with module_database(kind, tmp, pg_template) as url, asyncio.Runner() as runner:
         fz = runner.run(_start(runner, url, kind, tmp))
         try:
             yield fz
         finally:
             runner.run(_stop(fz))
-    for _ in urls:  # drops the PostgreSQL database
-        pass
 
 
 async def _start(runner: asyncio.Runner, url: str, kind: str, tmp: Path) -> FederationFuzz:
