@@ -11,21 +11,22 @@ import asyncio
 import base64
 import dataclasses
 import json
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from hedui_sdk import IdType, SourceKind, Subject, Window
+from hedui_sdk import Adapter, IdType, SourceKind, Subject, Window
 from hedui_sdk.errors import PermanentSourceError
 from tests.fakes import FakeAdapter, InMemoryStore
 from tests.fakes.gated_source import GatedAdapter
-from tests.federation_helpers import PEER, requester_agreement, tax_ask
+from tests.federation_helpers import PEER, PEER_REGION, requester_agreement, tax_ask
 from verifier.domain.errors import Conflict, PermissionDenied, ResourceExhausted
 from verifier.domain.federation_ask import FederationAsk
 from verifier.domain.fragment import FragmentAnswer
 from verifier.domain.outcomes import SourceStatus
-from verifier.domain.peers import FederationConfig
+from verifier.domain.peers import FederationConfig, PeerConfig
 from verifier.service.fanout import FanOut, bind_sources
 from verifier.service.federation.inbound import InboundAssist
 from verifier.service.federation.peers import PeerTrustService
@@ -56,18 +57,29 @@ def _sign(answer: FragmentAnswer) -> bytes:
     return sign_fragment(answer, OUR_KEY)
 
 
+def _answering(
+    store: InMemoryStore,
+    adapters: dict[SourceKind, Adapter],
+    agreement: PeerConfig = REQUESTER,
+    clock: Callable[[], datetime] = lambda: NOW,
+) -> tuple[PeerTrustService, InboundAssist]:
+    """This deployment (PEER) answering ``agreement``'s peer from ``adapters``, signing
+    with OUR_KEY; the peer's key is pinned, and trusted once a test says so."""
+    trust = PeerTrustService(
+        store, FederationConfig(peers={agreement.name: agreement}),
+        lambda _p: {THEIR_KID: OUR_KEY.public_key()}, clock=clock,
+    )  # fmt: skip
+    assist = InboundAssist(
+        store, trust, FanOut(bind_sources(adapters, {})), _sign, name=PEER,
+        regions=(PEER_REGION,), pseudonym_key=b"k" * 32, deadline_seconds=5.0, clock=clock,
+    )  # fmt: skip
+    return trust, assist
+
+
 def _rig(now: datetime = NOW) -> Rig:
     store = InMemoryStore(clock=lambda: now)
     tax = FakeAdapter(SourceKind.TAX, income_fen={MEMBER_ID: 250_000})
-    trust = PeerTrustService(
-        store, FederationConfig(peers={REQUESTER.name: REQUESTER}), lambda _p: {THEIR_KID: OUR_KEY.public_key()},
-        clock=lambda: now,
-    )  # fmt: skip
-    fanout = FanOut(bind_sources({SourceKind.TAX: tax}, {}))
-    assist = InboundAssist(
-        store, trust, fanout, _sign, name="hedui-linzi", regions=("370305",), pseudonym_key=b"k" * 32,
-        deadline_seconds=5.0, clock=lambda: now,
-    )  # fmt: skip
+    trust, assist = _answering(store, {SourceKind.TAX: tax}, clock=lambda: now)
     return Rig(store, tax, assist, trust)
 
 
@@ -144,18 +156,10 @@ async def test_a_reused_request_id_with_other_content_is_a_conflict(rig: Rig) ->
 async def test_a_peer_asking_faster_than_its_rate_is_refused_and_audited() -> None:
     store = InMemoryStore(clock=lambda: NOW)
     slow = dataclasses.replace(REQUESTER, rate_per_minute=2)
-    trust = PeerTrustService(
-        store, FederationConfig(peers={slow.name: slow}), lambda _p: {THEIR_KID: OUR_KEY.public_key()},
-        clock=lambda: NOW,
-    )  # fmt: skip
-    await trust.trust(slow.name, "ops-1")
     now = [NOW]
     tax = FakeAdapter(SourceKind.TAX, income_fen={MEMBER_ID: 1})
-    assist = InboundAssist(
-        store, trust, FanOut(bind_sources({SourceKind.TAX: tax}, {})), _sign,
-        name="hedui-linzi", regions=("370305",), pseudonym_key=b"k" * 32, deadline_seconds=5.0,
-        clock=lambda: now[0],
-    )  # fmt: skip
+    trust, assist = _answering(store, {SourceKind.TAX: tax}, slow, clock=lambda: now[0])
+    await trust.trust(slow.name, "ops-1")
     await assist.answer(dataclasses.replace(ASK, request_id="r1"))
     await assist.answer(dataclasses.replace(ASK, request_id="r2"))
     with pytest.raises(ResourceExhausted) as caught:
@@ -181,18 +185,10 @@ async def test_an_ask_naming_no_source_or_no_purpose_is_refused_and_asks_nothing
     # The agreement allows only TAX; a source configured here beyond it must not be asked
     # when the ask names none (an empty list is never "every source").
     store = InMemoryStore(clock=lambda: NOW)
-    trust = PeerTrustService(
-        store, FederationConfig(peers={REQUESTER.name: REQUESTER}), lambda _p: {THEIR_KID: OUR_KEY.public_key()},
-        clock=lambda: NOW,
-    )  # fmt: skip
-    await trust.trust(REQUESTER.name, "ops-1")
     tax = FakeAdapter(SourceKind.TAX, income_fen={MEMBER_ID: 1})
     social = FakeAdapter(SourceKind.SOCIAL_INSURANCE, income_fen={MEMBER_ID: 1})
-    assist = InboundAssist(
-        store, trust, FanOut(bind_sources({SourceKind.TAX: tax, SourceKind.SOCIAL_INSURANCE: social}, {})),
-        _sign, name="hedui-linzi", regions=("370305",), pseudonym_key=b"k" * 32, deadline_seconds=5.0,
-        clock=lambda: NOW,
-    )  # fmt: skip
+    trust, assist = _answering(store, {SourceKind.TAX: tax, SourceKind.SOCIAL_INSURANCE: social})
+    await trust.trust(REQUESTER.name, "ops-1")
     with pytest.raises(PermissionDenied) as caught:
         await assist.answer(ask)
     assert caught.value.reason == reason
@@ -222,16 +218,9 @@ async def test_a_retry_is_audited_as_a_replayed_release_of_the_kept_answer(rig: 
 
 async def test_two_simultaneous_asks_with_one_request_id_get_one_answer_both_audited() -> None:
     store = InMemoryStore(clock=lambda: NOW)
-    trust = PeerTrustService(
-        store, FederationConfig(peers={REQUESTER.name: REQUESTER}), lambda _p: {THEIR_KID: OUR_KEY.public_key()},
-        clock=lambda: NOW,
-    )  # fmt: skip
-    await trust.trust(REQUESTER.name, "ops-1")
     tax = GatedAdapter(SourceKind.TAX, income_fen={MEMBER_ID: 250_000})
-    assist = InboundAssist(
-        store, trust, FanOut(bind_sources({SourceKind.TAX: tax}, {})), _sign,
-        name="hedui-linzi", regions=("370305",), pseudonym_key=b"k" * 32, deadline_seconds=5.0, clock=lambda: NOW,
-    )  # fmt: skip
+    trust, assist = _answering(store, {SourceKind.TAX: tax})
+    await trust.trust(REQUESTER.name, "ops-1")
     tax.hold()
     first = asyncio.create_task(assist.answer(ASK))
     second = asyncio.create_task(assist.answer(ASK))
