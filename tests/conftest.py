@@ -54,8 +54,17 @@ def database_url(
     request: pytest.FixtureRequest, tmp_path: Path, pg_template: str | None
 ) -> Iterator[str]:
     """A migrated, empty database of each kind."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/hedui.db"
+    yield from migrated_database(str(request.param), tmp_path, pg_template)
+
+
+def migrated_database(
+    kind: str, directory: Path, pg_template: str | None, name: str = "hedui.db"
+) -> Iterator[str]:
+    """The URL of one migrated, empty database: SQLite (``kind`` "sqlite") at
+    ``directory``/``name``, else a fresh PostgreSQL copy of the template, dropped when the
+    generator is run to its end (skipped when PostgreSQL is not reachable, outside CI)."""
+    if kind == "sqlite":
+        url = f"sqlite:///{directory}/{name}"
         upgrade(url)
         yield url
         return

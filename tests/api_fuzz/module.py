@@ -11,8 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.conftest import _fresh_pg_database
-from verifier.storage.migrate import upgrade
+from tests.conftest import migrated_database
 
 
 @contextmanager
@@ -20,12 +19,7 @@ def module_database(kind: str, tmp: Path, pg_template: str | None) -> Iterator[s
     """The URL of a migrated database for one module's server: SQLite (``kind``
     "sqlite") under ``tmp``, else a fresh PostgreSQL database from the template, dropped
     when the module is done (skipped when PostgreSQL is not reachable, outside CI)."""
-    if kind == "sqlite":
-        url = f"sqlite:///{tmp}/hedui.db"
-        upgrade(url)
-        yield url
-        return
-    urls = _fresh_pg_database(pg_template)
+    urls = migrated_database(kind, tmp, pg_template)
     yield next(urls)
     for _ in urls:  # drops the PostgreSQL database
         pass

@@ -39,7 +39,7 @@ from hedui.v1 import verification_pb2 as vpb
 from sqlalchemy import text
 
 from hedui_sdk import IdType, SourceKind, Subject, Window
-from tests.conftest import _fresh_pg_database
+from tests.conftest import migrated_database
 from tests.fakes import FakeAdapter, synthetic_id
 from tests.fakes.gated_source import GatedAdapter
 from tests.helpers import run_cli
@@ -55,7 +55,6 @@ from verifier.domain.federation_ask import AskAuthorization, FederationAsk
 from verifier.domain.ports.peer_client import PeerRefused
 from verifier.domain.request_model import Purpose
 from verifier.service.federation.retrier import PeerRetrier
-from verifier.storage.migrate import upgrade
 from verifier.storage.uow import SqlStore
 
 HOME, HOME_REGION = "hedui-gaoqing", "370322"
@@ -255,12 +254,8 @@ def _adapters(region: str, *, gated: bool = False) -> dict[SourceKind, FakeAdapt
 @pytest.fixture
 def peer_database_url(database_url: str, tmp_path: Path, pg_template: str | None) -> Iterator[str]:
     """The peer's own database, of the same kind as the requester's."""
-    if database_url.startswith("sqlite"):
-        url = f"sqlite:///{tmp_path}/peer.db"
-        upgrade(url)
-        yield url
-        return
-    yield from _fresh_pg_database(pg_template)
+    kind = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    yield from migrated_database(kind, tmp_path, pg_template, "peer.db")
 
 
 @pytest.fixture
