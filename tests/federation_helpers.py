@@ -16,14 +16,15 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from hedui_sdk import Adapter, SourceKind, Subject, Window
-from tests.helpers import make_app
+from hedui_sdk import Adapter, IdType, SourceKind, Subject, Window
+from tests.helpers import APPLICANT_ID, CHILD_ID, SPOUSE_ID, household_draft, make_app
 from verifier.api.federation_servicer import FederationServicer
 from verifier.api.server import RunningServer, start_server
 from verifier.api.tls import server_credentials
 from verifier.bootstrap import App, peer_published_keys
 from verifier.cli.certs import PkiLayout, init_pki
 from verifier.domain.federation_ask import AskAuthorization, FederationAsk
+from verifier.domain.household import MemberDraft, Relation, RequestDraft
 from verifier.domain.peers import FederationConfig, PeerConfig
 from verifier.domain.request_model import Purpose
 from verifier.service.federation.peers import PeerTrustService
@@ -176,3 +177,22 @@ def asking_federation(
         client_key=pkis.requester.client(REQUESTER).key,
         retry_interval_seconds=retry_interval_seconds,
     )  # fmt: skip
+
+
+def spouse_at_peer(
+    request_id: str = "req-1", spouse_region: str = PEER_REGION, *, child: bool = False
+) -> RequestDraft:
+    """The household of tests.helpers asking about tax: the applicant's 户籍 is here
+    (370322), the spouse's at ``spouse_region`` (the peer's); with ``child``, the child's
+    at the peer too."""
+    members = [
+        MemberDraft(IdType.RESIDENT_ID, APPLICANT_ID, "测试甲", Relation.APPLICANT),
+        MemberDraft(IdType.RESIDENT_ID, SPOUSE_ID, "测试乙", Relation.SPOUSE,
+                    hukou_region=spouse_region),
+    ]  # fmt: skip
+    if child:
+        members.append(
+            MemberDraft(IdType.RESIDENT_ID, CHILD_ID, "测试丙", Relation.CHILD,
+                        hukou_region=PEER_REGION)
+        )  # fmt: skip
+    return household_draft(request_id, sources=(SourceKind.TAX,), members=tuple(members))

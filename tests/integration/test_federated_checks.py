@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from hedui_sdk import IdType, SourceKind
+from hedui_sdk import SourceKind
 from tests.consents import consent_draft
 from tests.fakes import FakeAdapter
 from tests.federation_helpers import (
@@ -35,15 +35,16 @@ from tests.federation_helpers import (
     answering_federation,
     asking_federation,
     serve_answering,
+    spouse_at_peer,
     two_pkis,
 )
-from tests.helpers import APPLICANT_ID, CALLER, SPOUSE_ID, household_draft, make_app, soon
+from tests.helpers import APPLICANT_ID, CALLER, SPOUSE_ID, make_app, soon
 from tests.served import ServedStack
 from verifier.api.translate import verification_pb
 from verifier.bootstrap import App, peer_published_keys
-from verifier.domain.household import Relation, RequestDraft
+from verifier.domain.household import Relation
 from verifier.domain.outcomes import VerificationState
-from verifier.domain.request_model import MemberDraft, Purpose
+from verifier.domain.request_model import Purpose
 from verifier.service.events import StateEvent
 from verifier.service.federation.peers import PeerTrustService
 from verifier.service.federation.retrier import PeerRetrier
@@ -127,28 +128,16 @@ async def pair(database_url: str, tmp_path: Path) -> AsyncIterator[Pair]:
         await peer_app.aclose()
 
 
-def _draft(request_id: str, spouse_region: str = PEER_REGION) -> RequestDraft:
-    """Applicant here (370322); the spouse's 户籍 at ``spouse_region``."""
-    return household_draft(
-        request_id,
-        purposes=PURPOSES,
-        sources=(SourceKind.TAX,),
-        members=(
-            MemberDraft(IdType.RESIDENT_ID, APPLICANT_ID, "测试甲", Relation.APPLICANT),
-            MemberDraft(IdType.RESIDENT_ID, SPOUSE_ID, "测试乙", Relation.SPOUSE,
-                        hukou_region=spouse_region),
-        ),
-    )  # fmt: skip
-
-
 def _doc(envelope: bytes) -> dict[str, Any]:
     doc: dict[str, Any] = json.loads(base64.b64decode(json.loads(envelope)["payload"]))
     return doc
 
 
-async def _check(pair: Pair, request_id: str, **kw: str) -> tuple[str, VerificationState]:
+async def _check(
+    pair: Pair, request_id: str, spouse_region: str = PEER_REGION
+) -> tuple[str, VerificationState]:
     view = await pair.requester.service.create(
-        CALLER, _draft(request_id, **kw), wait=True, wait_until=soon(30)
+        CALLER, spouse_at_peer(request_id, spouse_region), wait=True, wait_until=soon(30)
     )
     return view.record.id, view.record.state
 
@@ -289,7 +278,9 @@ async def test_without_peers_nothing_is_routed(database_url: str, keys_dir: Path
     app = await make_app(database_url, keys_dir, {SourceKind.TAX: tax})
     try:
         assert app.retrier is None
-        view = await app.service.create(CALLER, _draft("local"), wait=True, wait_until=soon(30))
+        view = await app.service.create(
+            CALLER, spouse_at_peer("local"), wait=True, wait_until=soon(30)
+        )
         doc = _doc((await app.service.get_report(CALLER, view.record.id, 0)).envelope)
         assert view.record.state is VerificationState.DONE and "fragments" not in doc
         assert [(s["member_index"], s["status"]) for s in doc["sources"]] == [

@@ -16,19 +16,20 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from hedui_sdk import IdType, SourceKind
+from hedui_sdk import SourceKind
 from tests.consents import consent_draft
 from tests.fakes import AllowAllConsents, FakeAdapter, InMemoryStore
 from tests.fakes.gated_source import GatedAdapter
 from tests.fakes.peer_client import PEER_INCOME_FEN, SigningPeer
-from tests.helpers import APPLICANT_ID, CALLER, SPOUSE_ID, household_draft
+from tests.federation_helpers import spouse_at_peer
+from tests.helpers import APPLICANT_ID, CALLER, SPOUSE_ID
 from tests.late_sources_helpers import resume_left_run
 from verifier.domain.consent import validate_consent
 from verifier.domain.errors import FailedPrecondition
 from verifier.domain.household import Relation
 from verifier.domain.outcomes import VerificationState
 from verifier.domain.peers import FederationConfig, PeerConfig
-from verifier.domain.request_model import MemberDraft, Purpose
+from verifier.domain.request_model import Purpose
 from verifier.domain.time_limits import CHINA
 from verifier.domain.workdays import add_working_days
 from verifier.service.events import StateEvent
@@ -101,18 +102,6 @@ def _local_tax() -> FakeAdapter:
     return FakeAdapter(SourceKind.TAX, income_fen={APPLICANT_ID: 100_000})
 
 
-def _draft() -> Any:
-    return household_draft(
-        purposes=PURPOSES,
-        sources=(SourceKind.TAX,),
-        members=(
-            MemberDraft(IdType.RESIDENT_ID, APPLICANT_ID, "测试甲", Relation.APPLICANT),
-            MemberDraft(IdType.RESIDENT_ID, SPOUSE_ID, "测试乙", Relation.SPOUSE,
-                        hukou_region="370305"),
-        ),
-    )  # fmt: skip
-
-
 async def _doc(svc: VerificationService, vid: str, version: int = 0) -> dict[str, Any]:
     stored = await svc.get_report(CALLER, vid, version)
     doc: dict[str, Any] = json.loads(base64.b64decode(json.loads(stored.envelope)["payload"]))
@@ -135,7 +124,9 @@ async def test_an_urgent_check_does_not_wait_for_a_slow_peer() -> None:
     peer = SigningPeer(PEER_KEY, peer=PEER, requester=REQUESTER)
     peer.hold()
     svc = await _service(store, peer)
-    v1 = await svc.create(CALLER, _draft(), wait=True, terms=CheckTerms.interactive(urgent=True))
+    v1 = await svc.create(
+        CALLER, spouse_at_peer(), wait=True, terms=CheckTerms.interactive(urgent=True)
+    )
     vid = v1.record.id
     assert (v1.record.latest_version, v1.record.state) == (1, VerificationState.RUNNING)
     first = await _doc(svc, vid, 1)
@@ -160,7 +151,9 @@ async def test_a_later_version_embeds_the_fragment_kept_with_an_earlier_one() ->
     local.hold()
     peer = SigningPeer(PEER_KEY, peer=PEER, requester=REQUESTER)
     svc = await _service(store, peer, local)
-    v1 = await svc.create(CALLER, _draft(), wait=True, terms=CheckTerms.interactive(urgent=True))
+    v1 = await svc.create(
+        CALLER, spouse_at_peer(), wait=True, terms=CheckTerms.interactive(urgent=True)
+    )
     vid = v1.record.id
     first = await _doc(svc, vid, 1)
     assert v1.record.state is VerificationState.RUNNING
@@ -178,7 +171,7 @@ async def test_a_refusing_peer_is_denied_and_the_check_done() -> None:
     store = InMemoryStore()
     svc = await _service(store, SigningPeer(PEER_KEY, peer=PEER, requester=REQUESTER,
                                             behaviour="refuse"))  # fmt: skip
-    v1 = await svc.create(CALLER, _draft(), wait=True)
+    v1 = await svc.create(CALLER, spouse_at_peer(), wait=True)
     doc = await _doc(svc, v1.record.id)
     assert v1.record.state is VerificationState.DONE
     assert (_spouse(doc)["status"], _spouse(doc)["reason"]) == (
@@ -194,7 +187,9 @@ async def test_a_resumed_run_routes_again_and_asks_under_the_same_request_id() -
     held = SigningPeer(PEER_KEY, peer=PEER, requester=REQUESTER)
     held.hold()
     first = await _service(store, held)
-    v1 = await first.create(CALLER, _draft(), wait=True, terms=CheckTerms.interactive(urgent=True))
+    v1 = await first.create(
+        CALLER, spouse_at_peer(), wait=True, terms=CheckTerms.interactive(urgent=True)
+    )
     await first.aclose()  # the process dies while the peer is still being asked
     answering = SigningPeer(PEER_KEY, peer=PEER, requester=REQUESTER)
     second = await _service(store, answering, consent=False)
@@ -219,7 +214,7 @@ async def test_a_peer_whose_keys_cannot_be_had_fails_its_pairs_not_the_check() -
     store = InMemoryStore()
     peer = SigningPeer(PEER_KEY, peer=PEER, requester=REQUESTER)
     svc = await _service(store, peer, keys=_rotated)
-    v1 = await svc.create(CALLER, _draft(), wait=True)
+    v1 = await svc.create(CALLER, spouse_at_peer(), wait=True)
     assert (v1.record.latest_version, v1.record.state) == (1, VerificationState.AWAITING_SOURCES)
     doc = await _doc(svc, v1.record.id)
     assert doc["sources"][0]["status"] == "FOUND"
@@ -238,7 +233,9 @@ async def test_an_urgent_checks_pending_peer_pair_is_due_by_the_agreement() -> N
     peer = SigningPeer(PEER_KEY, peer=PEER, requester=REQUESTER)
     peer.hold()
     svc = await _service(store, peer)
-    v1 = await svc.create(CALLER, _draft(), wait=True, terms=CheckTerms.interactive(urgent=True))
+    v1 = await svc.create(
+        CALLER, spouse_at_peer(), wait=True, terms=CheckTerms.interactive(urgent=True)
+    )
     first = await _doc(svc, v1.record.id, 1)
     today = datetime.now(UTC).astimezone(CHINA).date()
     assert _spouse(first)["status"] == "PENDING"
@@ -261,7 +258,7 @@ async def test_a_retry_past_the_deadline_asks_the_peer_a_last_time() -> None:
     store = InMemoryStore()
     peer = SigningPeer(PEER_KEY, peer=PEER, requester=REQUESTER, behaviour="down")
     svc = await _service(store, peer)
-    v1 = await svc.create(CALLER, _draft(), wait=True)
+    v1 = await svc.create(CALLER, spouse_at_peer(), wait=True)
     vid = v1.record.id
     assert v1.record.state is VerificationState.AWAITING_SOURCES
     peer.behaviour = "answer"
@@ -277,7 +274,7 @@ async def test_a_peer_still_silent_at_the_deadline_is_given_up_after_one_last_as
     store = InMemoryStore()
     peer = SigningPeer(PEER_KEY, peer=PEER, requester=REQUESTER, behaviour="down")
     svc = await _service(store, peer)
-    v1 = await svc.create(CALLER, _draft(), wait=True)
+    v1 = await svc.create(CALLER, spouse_at_peer(), wait=True)
     vid = v1.record.id
     assert await _retrier(svc, store, timedelta(days=30)).tick() == 1
     assert len(peer.asks) == 2

@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from hedui_sdk import IdType, SourceKind
+from hedui_sdk import SourceKind
 from tests.consents import consent_draft
 from tests.fakes import InMemoryStore
 from tests.fakes.peer_client import SigningPeer
+from tests.federation_helpers import spouse_at_peer
 from tests.helpers import APPLICANT_ID, CHILD_ID, SPOUSE_ID, household_draft
 from verifier.config.errors import ConfigError
 from verifier.domain.consent import ConsentDoc, ConsentState, validate_consent
@@ -31,7 +32,7 @@ from verifier.domain.outcomes import SourceStatus
 from verifier.domain.peers import FederationConfig, PeerConfig
 from verifier.domain.ports.federation_retries import PeerRetry
 from verifier.domain.ports.peer_client import PeerClient, PeerReply
-from verifier.domain.request_model import MemberDraft, Purpose
+from verifier.domain.request_model import Purpose
 from verifier.domain.request_validation import validate_request
 from verifier.domain.time_limits import CHINA
 from verifier.service.federation.outbound import OutboundAssist
@@ -89,18 +90,9 @@ async def _requester(
 
 
 def _request() -> VerificationRequest:
-    """Applicant and child live here (370322); the spouse's 户籍 is at the peer."""
-    draft = household_draft(
-        sources=(SourceKind.TAX,),
-        members=(
-            MemberDraft(IdType.RESIDENT_ID, APPLICANT_ID, "测试甲", Relation.APPLICANT),
-            MemberDraft(IdType.RESIDENT_ID, SPOUSE_ID, "测试乙", Relation.SPOUSE,
-                        hukou_region="370305"),
-            MemberDraft(IdType.RESIDENT_ID, CHILD_ID, "测试丙", Relation.CHILD,
-                        hukou_region="370305"),
-        ),
-    )  # fmt: skip
-    return validate_request(draft, today=TODAY)
+    """The applicant lives here (370322); the spouse's and the child's 户籍 are at the
+    peer."""
+    return validate_request(spouse_at_peer(child=True), today=TODAY)
 
 
 def _consent(with_child: bool = True) -> ConsentDoc:

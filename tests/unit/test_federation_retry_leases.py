@@ -14,9 +14,10 @@ from hedui_sdk import SourceKind
 from tests.fakes import InMemoryStore
 from tests.fakes.gated_source import GatedAdapter
 from tests.fakes.peer_client import SigningPeer
+from tests.federation_helpers import spouse_at_peer
 from tests.helpers import APPLICANT_ID, CALLER
 from tests.late_sources_helpers import resume_left_run
-from tests.unit.test_federated_runs import PEER, PEER_KEY, REQUESTER, _doc, _draft, _service
+from tests.unit.test_federated_runs import PEER, PEER_KEY, REQUESTER, _doc, _service
 from verifier.domain.outcomes import SourceOutcome, SourceStatus, VerificationState
 from verifier.service.federation.retrier import PeerRetrier
 from verifier.service.release import PeerRetries
@@ -35,7 +36,7 @@ async def test_two_replicas_running_one_retry_release_one_version_with_all_outco
     store = InMemoryStore()
     peer = SigningPeer(PEER_KEY, peer=PEER, requester=REQUESTER, behaviour="down")
     svc = await _service(store, peer)
-    v1 = await svc.create(CALLER, _draft(), wait=True)
+    v1 = await svc.create(CALLER, spouse_at_peer(), wait=True)
     vid = v1.record.id
     assert (v1.record.state, v1.record.latest_version) == (VerificationState.AWAITING_SOURCES, 1)
     due = datetime.now(UTC) + timedelta(minutes=1)
@@ -75,7 +76,7 @@ async def test_two_replicas_running_one_retry_release_one_version_with_all_outco
 async def test_a_late_answer_for_a_done_check_makes_no_version() -> None:
     store = InMemoryStore()
     svc = await _service(store, SigningPeer(PEER_KEY, peer=PEER, requester=REQUESTER))
-    v1 = await svc.create(CALLER, _draft(), wait=True)
+    v1 = await svc.create(CALLER, spouse_at_peer(), wait=True)
     vid = v1.record.id
     assert v1.record.state is VerificationState.DONE
     late = SourceOutcome(1, SourceKind.TAX, SourceStatus.NOT_FOUND, "tax-peer", "1.0",
@@ -96,7 +97,7 @@ async def test_a_resumed_run_finishes_the_retries_its_asks_got_answered() -> Non
     local.hold()
     first = await _service(store, down, local)
     terms = CheckTerms.interactive(urgent=True)
-    v1 = await first.create(CALLER, _draft(), wait=True, terms=terms)
+    v1 = await first.create(CALLER, spouse_at_peer(), wait=True, terms=terms)
     vid = v1.record.id
     async with store.unit_of_work(write=False) as uow:
         assert await uow.federation_retries.pending(vid)
