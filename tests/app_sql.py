@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import text
 
 from verifier.bootstrap import App
-from verifier.storage.engine import Database
+from verifier.storage.engine import Database, open_database
 from verifier.storage.uow import SqlStore
 
 
@@ -31,3 +31,15 @@ async def audit_bodies(app: App, action: str) -> list[dict[str, Any]]:
             text("SELECT body FROM audit_entries WHERE action = :a ORDER BY seq"), {"a": action}
         )
         return [json.loads(r[0]) for r in rows]
+
+
+async def audit_bodies_at(url: str) -> list[dict[str, Any]]:
+    """Every audit entry of the database at ``url``, as JSON bodies, oldest first: for a
+    database the test holds no app of (a command's, or a store's under test)."""
+    db = open_database(url)
+    try:
+        async with db.read_sessions() as s:
+            rows = (await s.execute(text("SELECT body FROM audit_entries ORDER BY seq"))).all()
+    finally:
+        await db.dispose()
+    return [json.loads(bytes(r[0])) for r in rows]

@@ -15,15 +15,14 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import text
 
+from tests.app_sql import audit_bodies_at
 from tests.helpers import make_app
 from tests.served import ServedStack
 from verifier.api.tls import server_credentials
 from verifier.bootstrap import serve_app
 from verifier.cli.certs import PkiLayout, init_pki
 from verifier.signing.jwks import dumps_jwks, key_id
-from verifier.storage.engine import open_database
 from verifier.storage.migrate import upgrade
 
 HERE = "hedui-gaoqing"
@@ -104,13 +103,7 @@ async def _hedui(d: Deployments, *argv: str) -> tuple[int, str]:
 
 
 async def _audit_actions(database_url: str) -> list[tuple[str, str]]:
-    db = open_database(database_url)
-    try:
-        async with db.read_sessions() as s:
-            rows = (await s.execute(text("SELECT body FROM audit_entries ORDER BY seq"))).all()
-    finally:
-        await db.dispose()
-    bodies = [json.loads(r[0]) if isinstance(r[0], str | bytes) else r[0] for r in rows]
+    bodies = await audit_bodies_at(database_url)
     return [(b["action"], b["details"].get("peer", "")) for b in bodies]
 
 

@@ -21,10 +21,10 @@ import grpc
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hedui.v1 import federation_pb2
-from sqlalchemy import text
 
 from audit.export import ReceiptError
 from hedui_sdk import IdType, SourceKind, Subject, Window
+from tests.app_sql import audit_bodies_at
 from tests.fakes import FakeAdapter
 from tests.federation_helpers import (
     PEER,
@@ -54,7 +54,6 @@ from verifier.domain.request_model import Purpose
 from verifier.service.federation.outbound import FederationResult, OutboundAssist
 from verifier.service.federation.peers import PeerTrustService
 from verifier.signing.dsse import sign_envelope
-from verifier.storage.engine import open_database
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 T_ASK = tax_ask(
@@ -82,13 +81,7 @@ class Sides:
         )
 
     async def requester_entries(self) -> list[dict[str, Any]]:
-        db = open_database(self.database_url)
-        try:
-            async with db.read_sessions() as s:
-                rows = (await s.execute(text("SELECT body FROM audit_entries ORDER BY seq"))).all()
-        finally:
-            await db.dispose()
-        return [json.loads(bytes(r[0])) for r in rows]
+        return await audit_bodies_at(self.database_url)
 
 
 RECEIVED: list[bytes] = []
