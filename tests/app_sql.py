@@ -24,11 +24,12 @@ async def sql_scalar(app: App, sql: str) -> Any:
         return (await s.execute(text(sql))).scalar_one()
 
 
-async def audit_bodies(app: App, action: str) -> list[dict[str, Any]]:
-    """The audit entries of ``action``, as JSON bodies, oldest first."""
+async def audit_bodies(app: App, action: str | None = None) -> list[dict[str, Any]]:
+    """The audit entries of ``action`` (None: all of them), as JSON bodies, oldest first."""
+    which = "" if action is None else " WHERE action = :a"
     async with sql_db(app).read_sessions() as s:
         rows = await s.execute(
-            text("SELECT body FROM audit_entries WHERE action = :a ORDER BY seq"), {"a": action}
+            text(f"SELECT body FROM audit_entries{which} ORDER BY seq"), {"a": action}
         )
         return [json.loads(r[0]) for r in rows]
 

@@ -22,6 +22,7 @@ from hedui.v1 import common_pb2, federation_pb2, federation_pb2_grpc, verificati
 
 from hedui_sdk import SourceKind
 from tests.alerts_flow_helpers import refused
+from tests.app_sql import audit_bodies
 from tests.fakes.gated_source import GatedAdapter
 from tests.federation_helpers import PEER, REQUESTER, verify_peer_fragment
 from tests.helpers import APPLICANT_ID, make_app
@@ -53,8 +54,7 @@ class Pair:
         return grpc.aio.secure_channel(f"localhost:{self.peer.server.port}", creds)
 
     async def entries(self) -> list[dict[str, object]]:
-        rows = await self.peer.rows("SELECT body FROM audit_entries ORDER BY seq")
-        return [json.loads(bytes(r[0])) for r in rows]
+        return await audit_bodies(self.peer.app)
 
 
 @pytest.fixture

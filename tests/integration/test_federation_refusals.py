@@ -4,16 +4,13 @@ entry, whichever RPC it called."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import grpc
 import pytest
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from hedui.v1 import federation_pb2, federation_pb2_grpc
-from sqlalchemy import text
 
 from tests.alerts_flow_helpers import refused
 from tests.api_fuzz.federation import (
@@ -23,10 +20,10 @@ from tests.api_fuzz.federation import (
     channel_for,
     start_peer,
 )
+from tests.app_sql import audit_bodies
 from verifier.api.server import RunningServer
 from verifier.bootstrap import App
 from verifier.cli.pki import PemPair, _leaf, read_pair, write_pair
-from verifier.storage.uow import SqlStore
 
 
 @pytest.fixture
@@ -41,13 +38,6 @@ async def peer(
         await app.aclose()
 
 
-async def _entries(app: App) -> list[dict[str, Any]]:
-    assert isinstance(app.store, SqlStore)
-    async with app.store.db.read_sessions() as s:
-        rows = await s.execute(text("SELECT body FROM audit_entries ORDER BY seq"))
-        return [json.loads(bytes(b)) for (b,) in rows]
-
-
 @pytest.mark.parametrize(
     ("who", "reason"),
     [("untrusted", "PEER_NOT_TRUSTED"), ("unconfigured", "PEER_NOT_CONFIGURED")],
@@ -57,12 +47,12 @@ async def test_a_receipt_refused_to_a_peer_is_one_audited_deny_entry(
     peer: tuple[App, RunningServer, FederationWorld], who: str, reason: str, request_id: str
 ) -> None:
     app, server, world = peer
-    before = len(await _entries(app))
+    before = len(await audit_bodies(app))
     async with channel_for(world, who, server.port) as channel:
         stub = federation_pb2_grpc.FederationServiceStub(channel)
         ask = federation_pb2.FederationServiceGetReceiptRequest(request_id=request_id)
         assert await refused(stub.GetReceipt(ask)) == (grpc.StatusCode.PERMISSION_DENIED, [reason])
-    [entry] = (await _entries(app))[before:]
+    [entry] = (await audit_bodies(app))[before:]
     assert (entry["action"], entry["outcome"], entry["reason"]) == ("authorize", "deny", reason)
     assert entry["request_id"] == request_id
     assert entry["details"]["federation"] == "receipt"
@@ -86,7 +76,7 @@ async def test_a_common_name_that_is_no_system_name_is_unauthenticated_and_not_a
         _leaf(ca, common_name, usage=ExtendedKeyUsageOID.CLIENT_AUTH, san=(), days=1, now=None),
     )
     world.identities["odd"] = (odd.cert, odd.key)
-    before = await _entries(app)
+    before = await audit_bodies(app)
     async with channel_for(world, "odd", server.port) as channel:
         stub = federation_pb2_grpc.FederationServiceStub(channel)
         code, _ = await refused(stub.Assist(assist_request("odd-1", [0])))
@@ -94,4 +84,4 @@ async def test_a_common_name_that_is_no_system_name_is_unauthenticated_and_not_a
         receipt = federation_pb2.FederationServiceGetReceiptRequest(request_id="fz-answered-1")
         code, _ = await refused(stub.GetReceipt(receipt))
         assert code is grpc.StatusCode.UNAUTHENTICATED
-    assert await _entries(app) == before
+    assert await audit_bodies(app) == before
