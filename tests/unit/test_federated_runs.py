@@ -48,6 +48,7 @@ REQUESTER = "hedui-gaoqing"
 PEER_KEY = Ed25519PrivateKey.generate()
 KID = key_id(PEER_KEY.public_key())
 PURPOSES = (Purpose.DIBAO, Purpose.LINSHI)
+URGENT = CheckTerms.interactive(urgent=True)
 
 
 def _published(_peer: PeerConfig) -> Mapping[str, PublicKey]:
@@ -124,9 +125,7 @@ async def test_an_urgent_check_does_not_wait_for_a_slow_peer() -> None:
     peer = SigningPeer(PEER_KEY, peer=PEER, requester=REQUESTER)
     peer.hold()
     svc = await _service(store, peer)
-    v1 = await svc.create(
-        CALLER, spouse_at_peer(), wait=True, terms=CheckTerms.interactive(urgent=True)
-    )
+    v1 = await svc.create(CALLER, spouse_at_peer(), wait=True, terms=URGENT)
     vid = v1.record.id
     assert (v1.record.latest_version, v1.record.state) == (1, VerificationState.RUNNING)
     first = await _doc(svc, vid, 1)
@@ -151,9 +150,7 @@ async def test_a_later_version_embeds_the_fragment_kept_with_an_earlier_one() ->
     local.hold()
     peer = SigningPeer(PEER_KEY, peer=PEER, requester=REQUESTER)
     svc = await _service(store, peer, local)
-    v1 = await svc.create(
-        CALLER, spouse_at_peer(), wait=True, terms=CheckTerms.interactive(urgent=True)
-    )
+    v1 = await svc.create(CALLER, spouse_at_peer(), wait=True, terms=URGENT)
     vid = v1.record.id
     first = await _doc(svc, vid, 1)
     assert v1.record.state is VerificationState.RUNNING
@@ -187,9 +184,7 @@ async def test_a_resumed_run_routes_again_and_asks_under_the_same_request_id() -
     held = SigningPeer(PEER_KEY, peer=PEER, requester=REQUESTER)
     held.hold()
     first = await _service(store, held)
-    v1 = await first.create(
-        CALLER, spouse_at_peer(), wait=True, terms=CheckTerms.interactive(urgent=True)
-    )
+    v1 = await first.create(CALLER, spouse_at_peer(), wait=True, terms=URGENT)
     await first.aclose()  # the process dies while the peer is still being asked
     answering = SigningPeer(PEER_KEY, peer=PEER, requester=REQUESTER)
     second = await _service(store, answering, consent=False)
@@ -233,9 +228,7 @@ async def test_an_urgent_checks_pending_peer_pair_is_due_by_the_agreement() -> N
     peer = SigningPeer(PEER_KEY, peer=PEER, requester=REQUESTER)
     peer.hold()
     svc = await _service(store, peer)
-    v1 = await svc.create(
-        CALLER, spouse_at_peer(), wait=True, terms=CheckTerms.interactive(urgent=True)
-    )
+    v1 = await svc.create(CALLER, spouse_at_peer(), wait=True, terms=URGENT)
     first = await _doc(svc, v1.record.id, 1)
     today = datetime.now(UTC).astimezone(CHINA).date()
     assert _spouse(first)["status"] == "PENDING"
