@@ -16,7 +16,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hedui_sdk.masking import mask_id_number
-from tests.console_helpers import Rig, audit_bodies, base_url
+from tests.app_sql import audit_bodies
+from tests.console_helpers import Rig, base_url
 from tests.fakes import AsyncBankFake
 from tests.helpers import APPLICANT_ID, CALLER, household_draft, soon
 from tests.late_sources_helpers import bank_app, tick_at
