@@ -207,7 +207,7 @@ def _assist(draw: st.DrawFn) -> Message:
     # Made fresh before the call (Fuzz.prepare): a repeated one only reaches the replay.
     request_id = draw(st.from_regex(r"[A-Za-z0-9._-]{1,64}", fullmatch=True))
     req = assist_request(request_id, members, tuple(purposes), tuple(sources), (start, end))
-    _uncover(req, draw(st.sampled_from(_GAPS)))
+    uncover(req, draw(st.sampled_from(_GAPS)))
     return req
 
 
@@ -224,7 +224,7 @@ _GAPS = ("",) * 6 + (
 )
 
 
-def _uncover(req: federation_pb2.AssistRequest, gap: str) -> None:
+def uncover(req: federation_pb2.AssistRequest, gap: str) -> None:
     auth = req.authorization
     # The peer judges the 授权书's validity on the date in China.
     today = datetime.now(CHINA).date()
