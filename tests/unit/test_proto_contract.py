@@ -8,6 +8,7 @@ from pathlib import Path
 
 from hedui.v1 import common_pb2
 
+from verifier.domain.federation_ask import AskRefusal
 from verifier.domain.vocabulary import AuditAction, Role
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,6 +54,7 @@ _NOT_SENT = {"ALLOWED", "NOT_OWNER"}
 
 
 def test_every_errorinfo_reason_the_server_sends_is_an_error_reason() -> None:
-    sent = _sent_reasons() - _NOT_SENT
+    # A refused 协查's reason is its AskRefusal's value, not a literal at the call.
+    sent = (_sent_reasons() | {r.value for r in AskRefusal}) - _NOT_SENT
     assert {"ROLE_NOT_ALLOWED", "OUT_OF_REGION", "CONSENT_EXPIRED", "VOLUME_LIMIT"} <= sent
     assert sent <= _names(common_pb2.ErrorReason, "")

@@ -617,6 +617,10 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """RESOURCE_EXHAUSTED: the peer sent more 协查 in the last minute than its agreement's
     rate_per_minute; retry later with the same request_id.
     """
+    FEDERATION_REGION_NOT_SERVED: _ErrorReason.ValueType  # 23
+    """PERMISSION_DENIED: a 协查's region is not one the answering deployment serves (its
+    [federation] regions).
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """google.rpc.ErrorInfo.reason of a refusal (ErrorInfo.domain is "hedui.gov.cn"): the
@@ -694,6 +698,10 @@ FEDERATION_AUTHORIZATION_NOT_VALID: ErrorReason.ValueType  # 21
 FEDERATION_RATE_LIMITED: ErrorReason.ValueType  # 22
 """RESOURCE_EXHAUSTED: the peer sent more 协查 in the last minute than its agreement's
 rate_per_minute; retry later with the same request_id.
+"""
+FEDERATION_REGION_NOT_SERVED: ErrorReason.ValueType  # 23
+"""PERMISSION_DENIED: a 协查's region is not one the answering deployment serves (its
+[federation] regions).
 """
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
 
