@@ -48,6 +48,7 @@ def context(doc: Mapping[str, Any], view: PrintView) -> dict[str, Any]:
     """Everything the template shows, worded."""
     members = sections.members(doc, view)
     payload = payload_of(doc, view)
+    fragments = sections.fragments(doc)
     return {
         "header": sections.header(doc, view),
         "members": members,
@@ -56,8 +57,8 @@ def context(doc: Mapping[str, Any], view: PrintView) -> dict[str, Any]:
         "legend": sections.legend(),
         "unsettled": sections.unsettled(doc),
         "records": sections.records(doc),
-        "fragments": sections.fragments(doc),
-        "fragment_peers": sorted({f["peer"] for f in sections.fragments(doc)}),
+        "fragments": fragments,
+        "fragment_peers": sorted({f["peer"] for f in fragments}),
         "money": sections.money_summary(doc),
         "discrepancies": sections.discrepancies(doc),
         "declared_size": (doc.get("aggregates") or {}).get("household_size_declared"),
