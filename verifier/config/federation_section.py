@@ -31,22 +31,23 @@ def _endpoint(value: str) -> str:
     return value
 
 
-def _regions(codes: list[str]) -> list[str]:
-    if not 1 <= len(codes) <= 64:
-        raise Problem("1 to 64 region codes")
+def _region_codes(codes: list[str]) -> list[str]:
     for i, code in enumerate(codes):
         if REGION_CODE.problem(code) is not None:
             raise Problem(f"must be {REGION_CODE.rule}", i)
     return list(dict.fromkeys(codes))
+
+
+def _regions(codes: list[str]) -> list[str]:
+    if not 1 <= len(codes) <= 64:
+        raise Problem("1 to 64 region codes")
+    return _region_codes(codes)
 
 
 def _own_regions(codes: list[str]) -> list[str]:
     if len(codes) > 64:
         raise Problem("at most 64 region codes")
-    for i, code in enumerate(codes):
-        if REGION_CODE.problem(code) is not None:
-            raise Problem(f"must be {REGION_CODE.rule}", i)
-    return list(dict.fromkeys(codes))
+    return _region_codes(codes)
 
 
 def _key_ids(kids: list[str]) -> list[str]:
