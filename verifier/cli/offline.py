@@ -29,12 +29,12 @@ from verifier.bootstrap import (
 )
 from verifier.cli import key_backup_cmds
 from verifier.cli.commands import Subparsers, command, group, offline_command
-from verifier.cli.report_fragments import add_peer_jwks, verify_embedded
+from verifier.cli.report_fragments import add_peer_jwks, key_label, verify_embedded
 from verifier.cli.report_print import add_render, check_printout, report_render
 from verifier.cli.report_view import render
 from verifier.config import Config
 from verifier.signing.dsse import EnvelopeError, VerifiedEnvelope, verify_envelope
-from verifier.signing.jwks import JwksError, algorithm, dumps_jwks, parse_jwks
+from verifier.signing.jwks import JwksError, dumps_jwks, parse_jwks
 from verifier.signing.keystore import KeyStore
 
 # Reports are wide tables: when not on a terminal (logs, CI), do not squeeze them to 80.
@@ -123,8 +123,7 @@ def verify_file(envelope_path: Path, jwks_path: Path) -> VerifiedEnvelope:
 def signed_by(v: VerifiedEnvelope, jwks_path: Path) -> str:
     """``Ed25519 key 1a2b… and SM2 key 3c4d…``: every trusted key whose signature verified."""
     keys = parse_jwks(jwks_path.read_bytes())
-    names = {"ed25519": "Ed25519", "sm2": "SM2"}
-    return " and ".join(f"{names[algorithm(keys[k])]} key {k[:16]}…" for k in v.key_ids)
+    return " and ".join(key_label(keys[k], k) for k in v.key_ids)
 
 
 def report_verify(args: argparse.Namespace) -> int:

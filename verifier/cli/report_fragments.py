@@ -17,7 +17,6 @@ indices and sources only: never a member's ID number, name or a record's content
 from __future__ import annotations
 
 import argparse
-import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from verifier.domain.identifiers import ACTOR_SYSTEM
 from verifier.domain.outcomes import SourceOutcome
 from verifier.domain.report import (
     EmbeddedFragmentError,
+    envelope_sha256_matches,
     fragment_members,
     fragments_of,
     record_json,
@@ -103,6 +103,11 @@ def _place(s: Mapping[str, Any]) -> str:
 
 def _short(hex_text: str) -> str:
     return f"{hex_text[:16]}…"
+
+
+def key_label(key: PublicKey, key_id: str) -> str:
+    """``Ed25519 key 1a2b…``: a signing key as a verification line names it."""
+    return f"{_ALGORITHMS[algorithm(key)]} key {_short(key_id)}"
 
 
 def _asked(body: Mapping[str, Any]) -> set[tuple[int, SourceKind]]:
@@ -294,7 +299,7 @@ def check_fragments(
     embedded = {f.envelope_sha256 for f in fragments}
     for i, f in enumerate(fragments):
         where = f"fragment {i} from peer {f.peer}"
-        if hashlib.sha256(f.envelope).hexdigest() != f.envelope_sha256:
+        if not envelope_sha256_matches(f):
             out.problems.append(f"{where}: the envelope does not hash to its envelope_sha256")
             continue
         keys = peer_keys.get(f.peer)
@@ -310,7 +315,7 @@ def check_fragments(
         if not problems:
             out.verified.append(
                 f"fragment from peer {f.peer} to {deployment}: signed by"
-                f" {_ALGORITHMS[algorithm(key)]} key {_short(f.key_id)}, envelope SHA-256"
+                f" {key_label(key, f.key_id)}, envelope SHA-256"
                 f" {_short(f.envelope_sha256)}; {count} source entries agree with it"
             )
             # Not in what the peer signed: this deployment's record of the peer's audit seq.
