@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import base64
 import contextlib
-import hashlib
 import json
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -54,6 +53,7 @@ from verifier.cli.pki import PkiError
 from verifier.config import Config, sandbox_sources
 from verifier.domain.caller import Caller
 from verifier.domain.fragment import FRAGMENT_PAYLOAD_TYPE
+from verifier.domain.report import EmbeddedFragmentError, envelope_sha256_matches, fragments_of
 from verifier.domain.vocabulary import Role
 from verifier.service.auditing import EntryFilter
 from verifier.signing.dsse import EnvelopeError, verify_envelope
@@ -432,26 +432,17 @@ def verify_offline(run_dir: Path, report_path: Path, peer_jwks: Path, summary: S
     try:
         published = parse_jwks(peer_jwks.read_bytes())
         document = _payload(report_path.read_bytes())
-        for f in document.get("fragments") or []:
-            raw = _envelope_bytes(f["envelope"])
-            if hashlib.sha256(raw).hexdigest() != f["envelope_sha256"]:
+        for f in fragments_of(document):
+            if not envelope_sha256_matches(f):
                 raise StepFailed("an embedded fragment's bytes do not hash to its envelope_sha256")
-            verified = verify_envelope(raw, published, payload_type=FRAGMENT_PAYLOAD_TYPE)
+            verified = verify_envelope(f.envelope, published, payload_type=FRAGMENT_PAYLOAD_TYPE)
             passed(
-                f"the embedded fragment of {f['peer']} verifies against its JWKS"
+                f"the embedded fragment of {f.peer} verifies against its JWKS"
                 f" ({peer_jwks.name}, key {verified.key_id[:16]}…)"
             )
-    except (EnvelopeError, JwksError) as exc:
+    except (EnvelopeError, EmbeddedFragmentError, JwksError) as exc:
         raise StepFailed(f"an embedded fragment does not verify: {exc}") from None
     summary.fragments_verified = True
-
-
-def _envelope_bytes(embedded: object) -> bytes:
-    """The fragment's envelope as the peer signed it: the report embeds either the
-    envelope's base64 or its JSON object (docs/federation-protocol.md)."""
-    if isinstance(embedded, str):
-        return base64.b64decode(embedded, validate=True)
-    return json.dumps(embedded, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 async def _audit_logs(cfg: Config, run_dir: Path, summary: Summary) -> None:
