@@ -7,12 +7,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verifier.domain.ports.federation_rate import PeerRateRepository
 from verifier.storage.guard import guard
+from verifier.storage.insert_new import insert_new
 from verifier.storage.models_federation import FederationRateRow
 
 
@@ -44,13 +43,8 @@ class SqlPeerRate(PeerRateRepository):
             if row is None:
                 # A peer's first 协查: a full bucket, less this one. Another process may
                 # insert it at the same moment; then its row is taken from, locked.
-                postgres = self._s.get_bind().dialect.name == "postgresql"
-                insert = pg_insert if postgres else sqlite_insert
                 first = {"peer": peer, "tokens": rate_per_minute - 1.0, "updated_at": now}
-                made = await self._s.execute(
-                    insert(r).values(first).on_conflict_do_nothing(index_elements=["peer"])
-                )
-                if getattr(made, "rowcount", 0):
+                if await insert_new(self._s, r, first):
                     return True
                 row = (await self._s.execute(locked)).scalar_one()
             tokens = refill(row.tokens, row.updated_at, now, rate_per_minute)

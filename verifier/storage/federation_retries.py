@@ -8,16 +8,13 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Result, delete, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hedui_sdk import SourceKind
 from verifier.domain.ports.federation_retries import FederationRetryRepository, PeerRetry
 from verifier.storage.guard import guard
+from verifier.storage.insert_new import insert_new
 from verifier.storage.models_federation import FederationRetryRow
-
-_KEY = ("verification_id", "peer", "ask_request_id")
 
 
 def _retry(row: FederationRetryRow) -> PeerRetry:
@@ -56,11 +53,8 @@ class SqlFederationRetries(FederationRetryRepository):
             "lease_until": None,
         }
         async with guard():
-            postgres = self._s.get_bind().dialect.name == "postgresql"
-            insert = pg_insert if postgres else sqlite_insert
-            stmt = insert(FederationRetryRow).values(values)
             # A kept retry stands: its deadline, attempts and lease are not reset.
-            await self._s.execute(stmt.on_conflict_do_nothing(index_elements=_KEY))
+            await insert_new(self._s, FederationRetryRow, values)
 
     async def claim_due(
         self, now: datetime, owner: str, lease: timedelta, limit: int

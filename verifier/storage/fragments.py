@@ -6,13 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verifier.domain.fragment import EmbeddedFragment
 from verifier.domain.ports.fragments import FragmentRepository
 from verifier.storage.guard import guard
+from verifier.storage.insert_new import insert_new
 from verifier.storage.models_federation import FederationFragmentRow
 from verifier.storage.sealing import Sealer
 
@@ -42,14 +41,8 @@ class SqlFragments(FragmentRepository):
             "created_at": now,
         }
         async with guard():
-            postgres = self._s.get_bind().dialect.name == "postgresql"
-            insert = pg_insert if postgres else sqlite_insert
             # The same envelope is the same fragment: a release taken again keeps the first.
-            await self._s.execute(
-                insert(FederationFragmentRow)
-                .values(row)
-                .on_conflict_do_nothing(index_elements=["verification_id", "envelope_sha256"])
-            )
+            await insert_new(self._s, FederationFragmentRow, row)
 
     async def of(self, verification_id: str) -> list[EmbeddedFragment]:
         f = FederationFragmentRow
