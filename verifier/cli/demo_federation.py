@@ -49,6 +49,8 @@ from verifier.cli import demo_monitoring, runtime
 from verifier.cli.audit_cmds import verify_async
 from verifier.cli.demo_federation_setup import Side, prepare_side, side_config
 from verifier.cli.demo_monitoring import fresh_directory
+from verifier.cli.demo_monitoring_receiver import StepFailed
+from verifier.cli.demo_monitoring_walk import passed
 from verifier.cli.pki import PkiError
 from verifier.config import Config, sandbox_sources
 from verifier.domain.caller import Caller
@@ -71,14 +73,6 @@ PEER = ("hedui-linzi", "370305")
 HOUSEHOLDS_PER_COUNTY = 20
 MIN_MEMBERS = 3
 WAIT_SECONDS = 60.0
-
-
-class StepFailed(Exception):
-    """A step of the demo did not check out; the message says which and why."""
-
-
-def passed(what: str) -> None:
-    console.print(f"[green]✓[/] {what}")
 
 
 @dataclass
