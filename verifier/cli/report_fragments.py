@@ -232,10 +232,15 @@ def _entries_agree(
     return len(answered), problems
 
 
-def _request_id(doc: Mapping[str, Any], peer: str, members: Sequence[int], body: Any) -> str:
+def _request_id(
+    doc: Mapping[str, Any],
+    peer: str,
+    members: Sequence[int],
+    asked: set[tuple[int, SourceKind]],
+) -> str:
     """The request id this report's check asked ``peer`` under, derived as the
     requester derives it (from the check, the peer, the ask's members and sources)."""
-    kinds = tuple(sorted({kind for _, kind in _asked(body)}, key=lambda k: k.value))
+    kinds = tuple(sorted({kind for _, kind in asked}, key=lambda k: k.value))
     return ask_request_id(str(doc.get("verification_id")), RemoteAsk(peer, tuple(members), kinds))
 
 
@@ -254,12 +259,13 @@ def _check_one(
         body = verify_envelope(
             f.envelope, {f.key_id: key}, payload_type=FRAGMENT_PAYLOAD_TYPE
         ).document
+        asked = _asked(body)
         answer = answer_from_body(
             body,
             peer=f.peer,
             requester=str(doc.get("deployment")),
             request_id=str(body.get("requester_request_id")),
-            asked=_asked(body),
+            asked=asked,
         )
     except EnvelopeError as exc:
         return 0, [f"{where}: not signed by key {_short(f.key_id)}: {exc}"]
@@ -270,7 +276,7 @@ def _check_one(
     problems = _members_map(doc, members, answer, where)
     if problems:
         return 0, problems
-    if answer.requester_request_id != _request_id(doc, f.peer, members, body):
+    if answer.requester_request_id != _request_id(doc, f.peer, members, asked):
         replayed = FragmentRefusal.REPLAYED.value
         return 0, [f"{where}: {replayed}: it answers another ask than this check's"]
     return _entries_agree(by_pair, f, members, answer, where)
