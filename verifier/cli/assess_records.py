@@ -29,9 +29,8 @@ from hedui_sdk import (
     SourceKind,
 )
 from hedui_sdk.validation import MAX_FEN, record_problems
-from verifier.cli.assess_evidence import EVIDENCE_KEYS
 from verifier.cli.assess_inputs import AssessInputError, load_json, parse_day
-from verifier.domain.evidence_codec import Readers, evidence_record
+from verifier.domain.evidence_codec import EVIDENCE_KEYS, Readers, evidence_record
 from verifier.domain.household import VerificationRequest
 from verifier.domain.outcomes import SourceOutcome, SourceStatus
 

@@ -38,16 +38,28 @@ EvidenceRecord = (
 )
 """The records this module encodes."""
 
-EVIDENCE_TYPES = frozenset(
-    {
-        "medical_expense",
-        "diagnosis",
-        "disability_certificate",
-        "enrolment",
-        "employment",
-        "civil_status",
-    }
-)
+EVIDENCE_KEYS: Mapping[str, frozenset[str]] = {
+    "medical_expense": frozenset(
+        {
+            "kind",
+            "period_start",
+            "period_end",
+            "total_fen",
+            "fund_paid_fen",
+            "self_paid_fen",
+            "provider",
+        }
+    ),
+    "diagnosis": frozenset({"kind", "condition", "certified_on", "valid_until"}),
+    "disability_certificate": frozenset({"disability_type", "grade", "issued_on", "valid_until"}),
+    "enrolment": frozenset({"level", "institution", "period_start", "period_end", "fees_paid_fen"}),
+    "employment": frozenset({"status", "employer", "period_start", "period_end"}),
+    "civil_status": frozenset({"event", "occurred_on"}),
+}
+"""The fields of each evidence record type, besides ``member_index``, ``type`` and
+``provenance`` (what ``hedui policy assess``'s records file may give)."""
+
+EVIDENCE_TYPES = frozenset(EVIDENCE_KEYS)
 """The ``type`` of each evidence record in JSON."""
 
 
