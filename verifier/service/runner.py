@@ -74,6 +74,22 @@ def _retries(vid: str, routing: Routing | None, answers: RemoteAnswers | None) -
     )
 
 
+async def _ask_peers(
+    federation: FederationRequester,
+    vid: str,
+    request: VerificationRequest,
+    routing: Routing,
+    deadline: float,
+    progress: Callable[[SourceOutcome], Awaitable[None]],
+) -> RemoteAnswers:
+    """A check's asks to peers (concurrent with its local fan-out), their outcomes
+    published as they come like a local source's."""
+    answers = await federation.ask_all(vid, request, routing, deadline)
+    for o in answers.outcomes:
+        await progress(o)
+    return answers
+
+
 class _Done(asyncio.Event):
     """A run's ``done`` event that also tells, once, that an urgent or interactive run
     has issued its first report (batch work waits for that: see ``Runs.quiet``)."""
@@ -210,16 +226,10 @@ class Runner:
             if terms.lane is Lane.BATCH:
                 await self._runs.quiet(BATCH_STAGE_PAUSE_S)
             reused = await self._reusable(request)
-            if self._federation is not None:
-                routing = self._federation.routing(
-                    request, request.sources or self._fanout.configured
-                )
-                if routing.remote:
-                    await self._run_federated(
-                        self._federation, vid, request, actor, deadline, done, terms, routing,
-                        reused, answered, progress,
-                    )  # fmt: skip
-                    return
+            routing = self._routing(request)
+            remote_pairs = frozenset(routing.answered_by()) if routing is not None else frozenset()
+            # A pair a peer answers is asked there, never answered from a local reuse.
+            reused = {k: o for k, o in reused.items() if k not in remote_pairs}
             for o in reused.values():
                 await progress(o)
             fan = asyncio.ensure_future(
@@ -228,28 +238,44 @@ class Runner:
                     request_id=vid,
                     deadline=deadline,
                     on_progress=progress,
-                    skip=frozenset(reused),
+                    skip=frozenset(reused) | remote_pairs,
                     lane=terms.lane,
                 )
             )
+            asks = (
+                asyncio.ensure_future(
+                    _ask_peers(self._federation, vid, request, routing, deadline, progress)
+                )
+                if routing is not None and self._federation is not None
+                else None
+            )
+            tasks = [fan] if asks is None else [fan, asks]
+            remote: RemoteAnswers | None = None
             try:
                 if terms.urgent:
-                    await asyncio.wait({fan}, timeout=self._urgent_first_seconds)
-                    if not fan.done():
+                    await asyncio.wait(tasks, timeout=self._urgent_first_seconds)
+                    if not all(t.done() for t in tasks):
                         await self._release_first_of_urgent(
-                            vid, request, actor, answered, fan, done
+                            vid, request, actor, answered, fan, done, asks, routing
                         )
                         return
-                outcomes = await fan
+                if asks is None:
+                    outcomes = await fan
+                else:
+                    outcomes, remote = await asyncio.gather(fan, asks)
             finally:
-                if not fan.done():
-                    fan.cancel()
-                    await asyncio.gather(fan, return_exceptions=True)
+                for task in tasks:
+                    if not task.done():
+                        task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
             if terms.lane is Lane.BATCH:
                 await self._runs.quiet(BATCH_STAGE_PAUSE_S)
             await self._release.release(
-                vid, request, actor, [*reused.values(), *outcomes], first=True
-            )
+                vid, request, actor,
+                [*reused.values(), *outcomes, *(remote.outcomes if remote else ())], first=True,
+                fragments=remote.fragments if remote else (),
+                retries=_retries(vid, routing, remote),
+            )  # fmt: skip
         except asyncio.CancelledError:
             log.warning("verification_interrupted", verification_id=vid)
             raise
@@ -268,65 +294,12 @@ class Runner:
             # replaced it while this one was overrunning.
             self._runs.finished(vid, asyncio.current_task())
 
-    async def _run_federated(
-        self,
-        federation: FederationRequester,
-        vid: str,
-        request: VerificationRequest,
-        actor: Actor,
-        deadline: float,
-        done: asyncio.Event,
-        terms: CheckTerms,
-        routing: Routing,
-        reused: dict[tuple[int, SourceKind], SourceOutcome],
-        answered: dict[tuple[int, SourceKind], SourceOutcome],
-        progress: Callable[[SourceOutcome], Awaitable[None]],
-    ) -> None:
-        """The run of a check some of whose pairs peers answer: the local fan-out without
-        them and the asks to peers at once, then version 1 with both."""
-        remote_pairs = frozenset(routing.answered_by())
-        # A pair a peer answers is asked there, never answered from a local reuse.
-        reused = {k: o for k, o in reused.items() if k not in remote_pairs}
-        for o in reused.values():
-            await progress(o)
-
-        async def ask_peers() -> RemoteAnswers:
-            answers = await federation.ask_all(vid, request, routing, deadline)
-            for o in answers.outcomes:
-                await progress(o)
-            return answers
-
-        fan = asyncio.ensure_future(
-            self._fanout.run(
-                request,
-                request_id=vid,
-                deadline=deadline,
-                on_progress=progress,
-                skip=frozenset(reused) | remote_pairs,
-                lane=terms.lane,
-            )
-        )
-        asks = asyncio.ensure_future(ask_peers())
-        try:
-            if terms.urgent:
-                await asyncio.wait({fan, asks}, timeout=self._urgent_first_seconds)
-                if not (fan.done() and asks.done()):
-                    await self._release_first_of_urgent(
-                        vid, request, actor, answered, fan, done, asks, routing
-                    )
-                    return
-            outcomes, remote = await asyncio.gather(fan, asks)
-        finally:
-            for task in (fan, asks):
-                if not task.done():
-                    task.cancel()
-            await asyncio.gather(fan, asks, return_exceptions=True)
-        if terms.lane is Lane.BATCH:
-            await self._runs.quiet(BATCH_STAGE_PAUSE_S)
-        await self._release.release(
-            vid, request, actor, [*reused.values(), *outcomes, *remote.outcomes], first=True,
-            fragments=remote.fragments, retries=_retries(vid, routing, remote),
-        )  # fmt: skip
+    def _routing(self, request: VerificationRequest) -> Routing | None:
+        """Where the check's pairs are asked, when peers answer some of them."""
+        if self._federation is None:
+            return None
+        routing = self._federation.routing(request, request.sources or self._fanout.configured)
+        return routing if routing.remote else None
 
     async def _release_first_of_urgent(
         self,
