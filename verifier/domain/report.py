@@ -293,6 +293,13 @@ class EmbeddedFragmentError(ValueError):
     message names the entry and field, never its content)."""
 
 
+def _fragment_items(doc: Mapping[str, Any]) -> list[Any]:
+    items = doc.get("fragments", [])
+    if not isinstance(items, list):
+        raise EmbeddedFragmentError("fragments must be a list")
+    return items
+
+
 def _fragment_of(i: int, item: Any) -> EmbeddedFragment:
     where = f"fragments[{i}]"
     if not isinstance(item, Mapping):
@@ -321,20 +328,14 @@ def fragments_of(doc: Mapping[str, Any]) -> list[EmbeddedFragment]:
     bytes exactly as the peer signed them. Their SHA-256 is not checked here (see
     :func:`envelope_sha256_matches`); :class:`EmbeddedFragmentError` for an entry of
     another shape."""
-    items = doc.get("fragments", [])
-    if not isinstance(items, list):
-        raise EmbeddedFragmentError("fragments must be a list")
-    return [_fragment_of(i, item) for i, item in enumerate(items)]
+    return [_fragment_of(i, item) for i, item in enumerate(_fragment_items(doc))]
 
 
 def fragment_members(doc: Mapping[str, Any]) -> list[tuple[int, ...]]:
     """Each embedded fragment's ``"members"`` (see :func:`fragment_json`), in the report's
     order; :class:`EmbeddedFragmentError` when an entry has none or another shape."""
-    items = doc.get("fragments", [])
-    if not isinstance(items, list):
-        raise EmbeddedFragmentError("fragments must be a list")
     out: list[tuple[int, ...]] = []
-    for i, item in enumerate(items):
+    for i, item in enumerate(_fragment_items(doc)):
         members = item.get("members") if isinstance(item, Mapping) else None
         if not isinstance(members, list) or not all(
             isinstance(m, int) and not isinstance(m, bool) for m in members
