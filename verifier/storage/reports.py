@@ -25,15 +25,13 @@ from typing import Any
 
 import zstandard
 from sqlalchemy import event, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verifier.domain.envelope_layout import EnvelopeParts, envelope_bytes, envelope_parts
 from verifier.domain.outcomes import Completeness
 from verifier.domain.ports import ReportRepository, StoredReport
 from verifier.storage.guard import guard
-from verifier.storage.insert_new import insert_row
+from verifier.storage.insert_new import insert_new, insert_row
 from verifier.storage.models import ReportRow, SealBaseRow
 from verifier.storage.notify import announce
 from verifier.storage.sealing import Sealer, base_digest_of
@@ -188,13 +186,11 @@ class SqlReports(ReportRepository):
         digest = base_digest_of(base).hex()
         kept = await self._shared(digest)
         if kept is None:
-            postgres = self._session.get_bind().dialect.name == "postgresql"
-            upsert = pg_insert if postgres else sqlite_insert
             content = zstandard.compress(base, 19)
-            await self._session.execute(
-                upsert(SealBaseRow)
-                .values(digest=digest, content=content, created_at=datetime.now(UTC))
-                .on_conflict_do_nothing(index_elements=["digest"])
+            await insert_new(
+                self._session,
+                SealBaseRow,
+                {"digest": digest, "content": content, "created_at": datetime.now(UTC)},
             )
             kept = await self._shared(digest)
         # Another base under the same digest prefix (never seen): the base must match exactly.
