@@ -127,15 +127,7 @@ class Release:
         self, vid: str, outcomes: Sequence[SourceOutcome], *, poll_owner: str, overdue: bool = False
     ) -> StoredReport | None:
         """A new report version with late answers (or newly overdue sources)."""
-        async with self._store.unit_of_work(write=False) as uow:
-            record = await uow.verifications.get(vid)
-            request = await uow.verifications.load_request(vid) if record else None
-        if record is None or request is None:
-            return None
-        actor = requester_of(record)
-        return await self.release(
-            vid, request, actor, outcomes, first=False, poll_owner=poll_owner, overdue=overdue
-        )
+        return await self._release_next(vid, outcomes, poll_owner=poll_owner, overdue=overdue)
 
     async def release_federated(
         self,
@@ -145,14 +137,28 @@ class Release:
         retries: PeerRetries,
     ) -> StoredReport | None:
         """A new report version with a peer's late answer (or its deadline passed)."""
+        return await self._release_next(vid, outcomes, fragments=fragments, retries=retries)
+
+    async def _release_next(
+        self,
+        vid: str,
+        outcomes: Sequence[SourceOutcome],
+        *,
+        poll_owner: str | None = None,
+        overdue: bool = False,
+        fragments: Sequence[EmbeddedFragment] = (),
+        retries: PeerRetries = NO_RETRIES,
+    ) -> StoredReport | None:
+        """A version after the run's, released outside it: the request and its requester
+        are read from the store (None when the check is gone)."""
         async with self._store.unit_of_work(write=False) as uow:
             record = await uow.verifications.get(vid)
             request = await uow.verifications.load_request(vid) if record else None
         if record is None or request is None:
             return None
         return await self.release(
-            vid, request, requester_of(record), outcomes, first=False, fragments=fragments,
-            retries=retries,
+            vid, request, requester_of(record), outcomes, first=False, poll_owner=poll_owner,
+            overdue=overdue, fragments=fragments, retries=retries,
         )  # fmt: skip
 
     async def release(
