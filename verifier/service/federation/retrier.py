@@ -45,6 +45,9 @@ def _utcnow() -> datetime:
 
 
 class PeerRetrier:
+    """Asks peers again for the checks' unanswered 协查, from leased retries (see the
+    module docstring); any replica may run it."""
+
     def __init__(
         self,
         store: Store,
