@@ -22,7 +22,7 @@ from verifier.storage.guard import guard
 from verifier.storage.insert_new import insert_row
 from verifier.storage.models import VerificationRow
 from verifier.storage.models_batches import VerificationTermsRow
-from verifier.storage.verifications import verification_record
+from verifier.storage.verifications import RECORD_COLUMNS, verification_record
 
 _DONE = VerificationState.DONE.value
 
@@ -79,8 +79,9 @@ class SqlTerms(TermsRepository):
         return _terms(row) if row else None
 
     async def search(self, query: VerificationQuery) -> list[ListedVerification]:
+        # The record's columns, not the row: a page of rows would carry each sealed request.
         q = (
-            select(VerificationRow, VerificationTermsRow)
+            select(*RECORD_COLUMNS, VerificationTermsRow)
             .outerjoin(
                 VerificationTermsRow,
                 VerificationTermsRow.verification_id == VerificationRow.id,
@@ -123,15 +124,18 @@ class SqlTerms(TermsRepository):
         async with guard():
             rows = (await self._session.execute(q)).all()
         return [
-            ListedVerification(verification_record(v), _terms(t) if t is not None else None)
-            for v, t in rows
+            ListedVerification(
+                verification_record(r),
+                _terms(r.VerificationTermsRow) if r.VerificationTermsRow is not None else None,
+            )
+            for r in rows
         ]
 
     async def overdue_unflagged(
         self, now: datetime, limit: int
     ) -> list[tuple[VerificationRecord, VerificationTerms]]:
         q = (
-            select(VerificationRow, VerificationTermsRow)
+            select(*RECORD_COLUMNS, VerificationTermsRow)
             .join(VerificationTermsRow, VerificationTermsRow.verification_id == VerificationRow.id)
             .where(VerificationTermsRow.overdue_flagged_at.is_(None), _overdue(now))
             .order_by(VerificationTermsRow.due_at)
@@ -139,7 +143,7 @@ class SqlTerms(TermsRepository):
         )
         async with guard():
             rows = (await self._session.execute(q)).all()
-        return [(verification_record(v), _terms(t)) for v, t in rows]
+        return [(verification_record(r), _terms(r.VerificationTermsRow)) for r in rows]
 
     async def flag_overdue(self, verification_id: str, now: datetime) -> bool:
         async with guard():
