@@ -9,8 +9,6 @@ date, a bill or fee for the part of its period inside the window, prorated by da
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -38,6 +36,7 @@ from verifier.domain.household import DeductionKind
 from verifier.domain.money import half_up
 from verifier.policy.aggregate import Evidence
 from verifier.policy.fact_records import expense_in_window, read_member
+from verifier.signing.dsse import unverified_document
 
 DIAGNOSES_TO_PB = {
     DiagnosisKind.CHRONIC_SPECIAL: common.DIAGNOSIS_KIND_CHRONIC_SPECIAL,
@@ -73,8 +72,7 @@ CIVIL_EVENTS_TO_PB = {
 
 def envelope_evidence(envelope: bytes) -> list[pb.MemberEvidence]:
     """:func:`member_evidence` of the report a DSSE envelope signs."""
-    doc = json.loads(base64.b64decode(json.loads(envelope)["payload"]))
-    return member_evidence(doc)
+    return member_evidence(unverified_document(envelope))
 
 
 def member_evidence(doc: Mapping[str, Any]) -> list[pb.MemberEvidence]:

@@ -8,8 +8,6 @@ thread: a few seconds of layout must not stall the event loop's other calls.
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 from typing import Any
 
 from hedui.v1 import verification_pb2 as pb
@@ -21,6 +19,7 @@ from verifier.domain.ports import Caller, StoredReport
 from verifier.render import PrintView, render_html, render_pdf
 from verifier.render.view import Identity
 from verifier.service.verifications import VerificationService
+from verifier.signing.dsse import unverified_document
 
 _MEDIA_TYPES = {
     pb.PRINTOUT_FORMAT_PDF: "application/pdf",
@@ -42,8 +41,7 @@ def _checked(request: pb.GetPrintoutRequest) -> int:
 def _document(envelope: bytes) -> dict[str, Any]:
     """The report document in an envelope this service released (read from its own
     store, so not verified again)."""
-    doc: dict[str, Any] = json.loads(base64.b64decode(json.loads(envelope)["payload"]))
-    return doc
+    return unverified_document(envelope)
 
 
 async def get_printout(

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import json
 from collections import Counter
@@ -58,7 +57,7 @@ from verifier.domain.fragment import FRAGMENT_PAYLOAD_TYPE
 from verifier.domain.report import EmbeddedFragmentError, envelope_sha256_matches, fragments_of
 from verifier.domain.vocabulary import Role
 from verifier.service.auditing import EntryFilter
-from verifier.signing.dsse import EnvelopeError, verify_envelope
+from verifier.signing.dsse import EnvelopeError, unverified_document, verify_envelope
 from verifier.signing.jwks import JwksError, parse_jwks
 
 __all__ = ["HOME", "PEER", "demo", "demo_federation"]
@@ -258,10 +257,10 @@ def _answered_by(document: dict[str, Any], home: str) -> dict[int, Counter[tuple
 
 
 def _payload(envelope: bytes) -> dict[str, Any]:
-    doc = json.loads(base64.b64decode(json.loads(envelope)["payload"]))
-    if not isinstance(doc, dict):
-        raise StepFailed("the report's payload is not a JSON object")
-    return doc
+    try:
+        return unverified_document(envelope)
+    except EnvelopeError as exc:
+        raise StepFailed(f"the report: {exc}") from None
 
 
 async def walk(cfg: Config, run_dir: Path, seed: int, summary: Summary) -> tuple[Path, Path]:

@@ -4,8 +4,6 @@ production check that ``hedui serve`` makes of the policies it will assess with.
 from __future__ import annotations
 
 import argparse
-import base64
-import json
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,7 @@ from verifier.cli import policy_assess
 from verifier.cli.commands import Subparsers, group, offline_command
 from verifier.cli.offline import verify_file
 from verifier.config import Config, ConfigError
-from verifier.signing.dsse import EnvelopeError
+from verifier.signing.dsse import EnvelopeError, unverified_document
 from verifier.signing.jwks import JwksError
 
 console = Console()
@@ -64,9 +62,7 @@ def policy_check(args: argparse.Namespace) -> int:
 def _report_document(path: Path, keys: str | None) -> dict[str, Any]:
     if keys:
         return verify_file(path, Path(keys)).document
-    env = json.loads(path.read_bytes())
-    doc: dict[str, Any] = json.loads(base64.b64decode(env["payload"]))
-    return doc
+    return unverified_document(path.read_bytes())
 
 
 def policy_explain(args: argparse.Namespace) -> int:

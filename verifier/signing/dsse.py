@@ -69,6 +69,20 @@ class VerifiedEnvelope:
     """Every trusted key whose signature verified, in the envelope's order."""
 
 
+def unverified_document(envelope: bytes) -> dict[str, Any]:
+    """The JSON document an envelope carries, WITHOUT checking any signature: for
+    envelopes this service released and reads back from its own store, or for showing a
+    document whose signature is reported separately. :class:`EnvelopeError` when the
+    envelope or its payload is not a JSON object."""
+    try:
+        document = json.loads(base64.b64decode(json.loads(envelope)["payload"]))
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError, binascii.Error):
+        raise EnvelopeError("not a DSSE envelope with a JSON payload") from None
+    if not isinstance(document, dict):
+        raise EnvelopeError("payload must be a JSON object")
+    return document
+
+
 def verify_envelope(
     envelope: bytes,
     keys: Mapping[str, PublicKey],

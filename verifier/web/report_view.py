@@ -3,7 +3,6 @@ between two versions (pure: no I/O)."""
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from verifier.domain.ports import StoredReport
-from verifier.signing.dsse import EnvelopeError, verify_envelope
+from verifier.signing.dsse import EnvelopeError, unverified_document, verify_envelope
 
 # Fields every version has its own value of: not "changes".
 _PER_VERSION = frozenset({"report_id", "version", "previous_sha256", "created_at"})
@@ -32,8 +31,7 @@ def open_report(stored: StoredReport, keys: Mapping[str, Ed25519PublicKey]) -> S
     try:
         verified = verify_envelope(stored.envelope, keys)
     except EnvelopeError as exc:
-        envelope = json.loads(stored.envelope)
-        document = json.loads(base64.b64decode(envelope["payload"]))
+        document = unverified_document(stored.envelope)
         return ShownReport(document, "", str(exc), stored.envelope_sha256)
     return ShownReport(verified.document, verified.key_id, "", stored.envelope_sha256)
 
